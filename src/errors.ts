@@ -1,0 +1,123 @@
+// The one error hierarchy of seal: every failure carries a stable `code` that callers branch on
+// and a message that tells a person what went wrong and what to do.
+
+/**
+ * Stable error codes. Callers (the CLI, the webhook, tests) branch on these, never on messages.
+ * A code is `E_` + upper snake case; add new ones here with a one-line meaning.
+ */
+export const ErrorCodes = {
+  // generic
+  E_INVALID_ARGUMENT: 'a flag or argument is malformed or missing',
+  E_IO: 'a file could not be read or written',
+  E_INTERNAL: 'a bug in seal',
+  // oci
+  E_INVALID_REFERENCE: 'an image reference does not parse',
+  E_INVALID_DIGEST: 'a digest does not parse',
+  E_DIGEST_MISMATCH: 'fetched bytes do not hash to the digest that named them',
+  E_NOT_FOUND: 'a tag, manifest, blob or repository does not exist',
+  E_MANIFEST_INVALID: 'a manifest or index is malformed',
+  E_MANIFEST_TOO_LARGE: 'a manifest is larger than the 4 MiB limit',
+  E_UNSUPPORTED_MEDIA_TYPE: 'a manifest or layer has a media type seal does not handle',
+  E_LAYOUT_INVALID: 'an OCI image layout on disk is malformed',
+  E_REGISTRY: 'a registry answered with an unexpected error',
+  E_UNAUTHORIZED: 'a registry refused our credentials or gave none we could use',
+  E_NETWORK: 'a registry or service could not be reached or timed out',
+  E_CONFLICT: 'a concurrent writer changed what we were updating; retry',
+  E_NO_MATCHING_PLATFORM: 'an index has no manifest for the requested platform',
+  // keys
+  E_KEY_INVALID: 'a key file is malformed or of an unsupported type',
+  E_KEY_PASSWORD: 'a key file could not be decrypted with the given password',
+  E_KEY_UNSUPPORTED: 'a key algorithm is not supported',
+  // formats
+  E_BUNDLE_INVALID: 'a Sigstore bundle is malformed',
+  E_BUNDLE_MEDIA_TYPE: 'a Sigstore bundle has an unknown media type',
+  E_PAYLOAD_INVALID: 'a signed payload (simple signing, in-toto statement, DSSE) is malformed',
+  E_BASE64: 'a base64 field does not decode',
+  // verification
+  E_NO_SIGNATURES: 'no signatures were found for the image',
+  E_NO_MATCHING_SIGNATURES: 'signatures were found but none verified against the expectations',
+  E_SIGNATURE_INVALID: 'a signature does not verify over its payload',
+  E_SUBJECT_MISMATCH: 'the signed payload names a different image digest',
+  E_ANNOTATION_MISMATCH: 'a required annotation is absent from the signed payload',
+  E_IDENTITY_MISMATCH: 'the certificate identity does not match the expected one',
+  E_ISSUER_MISMATCH: 'the certificate OIDC issuer does not match the expected one',
+  E_CERTIFICATE_INVALID: 'a certificate is malformed, expired or does not chain to a trusted CA',
+  E_TLOG_INVALID: 'transparency log evidence is missing or does not verify',
+  E_SCT_INVALID: 'a signed certificate timestamp is missing or does not verify',
+  E_PREDICATE_TYPE_MISMATCH: 'an attestation has another predicate type than required',
+  E_EXPECTATIONS_MISSING: 'verification was asked for without pinning a key or identity',
+  E_KEY_REVOKED: 'the signature was made by a revoked key or identity after its revocation time',
+  // services
+  E_TOKEN_INVALID: 'an OIDC identity token was refused',
+  E_PROOF_INVALID: 'a Merkle inclusion or consistency proof does not verify',
+  E_CHECKPOINT_INVALID: 'a signed checkpoint is malformed or wrongly signed',
+  E_LOG_ENTRY_INVALID: 'a transparency log entry is malformed or its signature does not verify',
+  E_DUPLICATE_ENTRY: 'the entry already exists in the log',
+  // policy / admission
+  E_POLICY_INVALID: 'a policy document is malformed or uses an unsupported field',
+  E_POLICY_DENIED: 'an image was denied by policy',
+  E_CONDITION_FAILED: 'an attestation condition evaluated to false',
+  E_SBOM: 'an image filesystem could not be catalogued',
+  E_LAYER_HOSTILE: 'a layer archive is truncated, too large or tries to escape its root',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class SealError extends Error {
+  readonly code: ErrorCode;
+  /** Structured detail for machine consumers (e.g. expected vs found). */
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'SealError';
+    this.code = code;
+    if (options?.details) this.details = options.details;
+  }
+}
+
+export function isSealError(err: unknown, code?: ErrorCode): err is SealError {
+  return err instanceof SealError && (code === undefined || err.code === code);
+}
+
+/**
+ * Process exit status for each code, cosign-compatible where cosign has one
+ * (cmd/cosign/errors: 10 no signatures, 11 tag not found, 12 no matching signatures, 13 no certificate).
+ */
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'E_NO_SIGNATURES':
+      return 10;
+    case 'E_NOT_FOUND':
+      return 11;
+    case 'E_NO_MATCHING_SIGNATURES':
+    case 'E_SIGNATURE_INVALID':
+    case 'E_SUBJECT_MISMATCH':
+    case 'E_ANNOTATION_MISMATCH':
+    case 'E_IDENTITY_MISMATCH':
+    case 'E_ISSUER_MISMATCH':
+    case 'E_TLOG_INVALID':
+    case 'E_SCT_INVALID':
+    case 'E_PREDICATE_TYPE_MISMATCH':
+    case 'E_KEY_REVOKED':
+    case 'E_CONDITION_FAILED':
+      return 12;
+    case 'E_CERTIFICATE_INVALID':
+      return 13;
+    case 'E_KEY_INVALID':
+    case 'E_KEY_PASSWORD':
+    case 'E_KEY_UNSUPPORTED':
+      return 14;
+    case 'E_INVALID_REFERENCE':
+    case 'E_INVALID_DIGEST':
+    case 'E_INVALID_ARGUMENT':
+    case 'E_EXPECTATIONS_MISSING':
+      return 2;
+    case 'E_DIGEST_MISMATCH':
+      return 15;
+    case 'E_POLICY_DENIED':
+      return 16;
+    default:
+      return 1;
+  }
+}
