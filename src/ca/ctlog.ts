@@ -1,0 +1,125 @@
+// seal's certificate-transparency log: precertificate entries appended to a Merkle log and SCTs
+// signed with the CT key. RFC 6962 §3.1 (MerkleTreeLeaf), §3.2 (SCT, digitally-signed struct), §3.3.
+
+import { createHash, sign } from 'node:crypto';
+import { concatBytes, octetString } from './der.js';
+import type { EcKey } from './keyfile.js';
+
+/** Where precert leaves go: the tlog engine (`TransparencyLog.appendLeaf`) or an in-memory stand-in. */
+export interface LeafLog {
+  appendLeaf(leaf: Uint8Array): Promise<{ index: number | bigint }>;
+}
+
+/** A leaf log that only counts; for tests and for a CA without a persistent CT log. */
+export class MemoryLeafLog implements LeafLog {
+  readonly leaves: Uint8Array[] = [];
+  async appendLeaf(leaf: Uint8Array): Promise<{ index: number }> {
+    this.leaves.push(leaf);
+    return { index: this.leaves.length - 1 };
+  }
+}
+
+const u16 = (n: number) => Uint8Array.of((n >> 8) & 0xff, n & 0xff);
+const u24 = (n: number) => Uint8Array.of((n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+function u64(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, n);
+  return out;
+}
+
+const SCT_VERSION_V1 = 0;
+const SIGNATURE_TYPE_CERTIFICATE_TIMESTAMP = 0;
+const MERKLE_LEAF_TYPE_TIMESTAMPED_ENTRY = 0;
+const LOG_ENTRY_TYPE_PRECERT = 1;
+const HASH_SHA256 = 4;
+const SIGNATURE_ECDSA = 3;
+
+export const OID_CT_POISON = '1.3.6.1.4.1.11129.2.4.3';
+export const OID_CT_SCT_LIST = '1.3.6.1.4.1.11129.2.4.2';
+
+/** The PreCert signed_entry: issuer_key_hash[32] || tbs_certificate<1..2^24-1>. */
+function preCert(issuerKeyHash: Uint8Array, tbs: Uint8Array): Uint8Array {
+  return concatBytes([issuerKeyHash, u24(tbs.length), tbs]);
+}
+
+/** RFC 6962 §3.2 digitally-signed input of an SCT over a precertificate entry (no CT extensions). */
+export function sctSignedData(timestampMs: bigint, issuerKeyHash: Uint8Array, tbs: Uint8Array): Uint8Array {
+  return concatBytes([
+    Uint8Array.of(SCT_VERSION_V1, SIGNATURE_TYPE_CERTIFICATE_TIMESTAMP),
+    u64(timestampMs),
+    u16(LOG_ENTRY_TYPE_PRECERT),
+    preCert(issuerKeyHash, tbs),
+    u16(0),
+  ]);
+}
+
+/** RFC 6962 §3.4 MerkleTreeLeaf for a precert entry: what the CT log's Merkle tree hashes. */
+export function precertMerkleLeaf(timestampMs: bigint, issuerKeyHash: Uint8Array, tbs: Uint8Array): Uint8Array {
+  return concatBytes([
+    Uint8Array.of(SCT_VERSION_V1, MERKLE_LEAF_TYPE_TIMESTAMPED_ENTRY),
+    u64(timestampMs),
+    u16(LOG_ENTRY_TYPE_PRECERT),
+    preCert(issuerKeyHash, tbs),
+    u16(0),
+  ]);
+}
+
+/** TLS encoding of one SignedCertificateTimestamp (RFC 6962 §3.2). */
+export function encodeSct(logId: Uint8Array, timestampMs: bigint, signatureDer: Uint8Array): Uint8Array {
+  return concatBytes([
+    Uint8Array.of(SCT_VERSION_V1),
+    logId,
+    u64(timestampMs),
+    u16(0),
+    Uint8Array.of(HASH_SHA256, SIGNATURE_ECDSA),
+    u16(signatureDer.length),
+    signatureDer,
+  ]);
+}
+
+/** The extnValue content of the SCT list extension: OCTET STRING { SignedCertificateTimestampList }. */
+export function encodeSctListExtension(scts: Uint8Array[]): Uint8Array {
+  const items = scts.map((s) => concatBytes([u16(s.length), s]));
+  const list = concatBytes(items);
+  return octetString(concatBytes([u16(list.length), list]));
+}
+
+export interface IssuedSct {
+  /** TLS-encoded SCT. */
+  sct: Uint8Array;
+  timestampMs: bigint;
+  /** Index of the precert entry in the CT log. */
+  index: bigint;
+}
+
+export class CtLog {
+  /** RFC 6962 LogID: SHA-256 of the log key's SubjectPublicKeyInfo. */
+  readonly logId: Uint8Array;
+
+  constructor(
+    private readonly key: EcKey,
+    private readonly leaves: LeafLog,
+  ) {
+    this.logId = new Uint8Array(createHash('sha256').update(key.spki).digest());
+  }
+
+  get publicKeySpki(): Uint8Array {
+    return this.key.spki;
+  }
+
+  publicKeyPem(): string {
+    return this.key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /**
+   * Log a precertificate and return its SCT. `tbs` is the precert TBSCertificate with the poison
+   * extension removed; `issuerSpki` the issuing CA's SubjectPublicKeyInfo.
+   */
+  async addPrecertificate(issuerSpki: Uint8Array, tbs: Uint8Array): Promise<IssuedSct> {
+    const issuerKeyHash = new Uint8Array(createHash('sha256').update(issuerSpki).digest());
+    const timestampMs = BigInt(Date.now());
+    const { index } = await this.leaves.appendLeaf(precertMerkleLeaf(timestampMs, issuerKeyHash, tbs));
+    const signature = sign('sha256', sctSignedData(timestampMs, issuerKeyHash, tbs), this.key.privateKey);
+    return { sct: encodeSct(this.logId, timestampMs, new Uint8Array(signature)), timestampMs, index: BigInt(index) };
+  }
+}
