@@ -1,0 +1,33 @@
+// The keys layer: who signs. Signer / PublicKeyVerifier, cosign key files, PEM loading, ephemeral keys.
+// See ARCHITECTURE.md (keys/) and cosign.md §2d.
+
+export type { PublicKeyVerifier, Signer, SigningAlgorithm } from './types.js';
+export { algorithmForKey } from './algorithms.js';
+export { verifyEd25519ph } from './ed25519ph.js';
+export { encodePem, looksLikePem, type PemBlock, parsePemBlocks } from './pem.js';
+export { loadPublicKey, publicKeyFromCertificate, publicKeyHint, publicKeyPemOf } from './public-key.js';
+export {
+  COSIGN_PRIVATE_KEY_PEM_TYPE,
+  DEFAULT_SCRYPT,
+  decryptKeyBody,
+  encodeEncryptedKeyBody,
+  decryptPrivateKey,
+  encodeKeyPair,
+  encryptPrivateKey,
+  generateKeyPair,
+  type KeyPairFiles,
+  type Password,
+  SIGSTORE_PRIVATE_KEY_PEM_TYPE,
+} from './cosign-key.js';
+export {
+  KeySigner,
+  type LoadKeyOptions,
+  loadSigner,
+  loadVerifier,
+  type PasswordSource,
+  parsePrivateKey,
+  readKeySource,
+} from './signer.js';
+export { PASSWORD_CONFIRM_PROMPT, PASSWORD_PROMPT, type PasswordIO, resolvePassword } from './password.js';
+export { EphemeralSigner, type EphemeralKeyType } from './ephemeral.js';
+export { writeFileAtomic, type WriteKeyPairOptions, writeKeyPair } from './key-files.js';

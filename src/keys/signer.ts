@@ -1,0 +1,168 @@
+// File-backed signers and verifiers: load a private key (cosign encrypted, PKCS#8, SEC1, PKCS#1) or a public
+// key / certificate from a path, `env://VAR`, stdin (`-`) or inline PEM. cosign.md §2d and §1 (`--key`).
+
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { SealError } from '../errors.js';
+import { algorithmForKey, signWith } from './algorithms.js';
+import {
+  COSIGN_PRIVATE_KEY_PEM_TYPE,
+  decryptKeyBody,
+  type Password,
+  SIGSTORE_PRIVATE_KEY_PEM_TYPE,
+} from './cosign-key.js';
+import { looksLikePem, type PemBlock, parsePemBlocks } from './pem.js';
+import { loadPublicKey, publicKeyPemOf } from './public-key.js';
+import type { PublicKeyVerifier, Signer, SigningAlgorithm } from './types.js';
+
+/** A Signer over an in-memory private KeyObject (file keys, imported keys, ephemeral keys). */
+export class KeySigner implements Signer {
+  readonly algorithm: SigningAlgorithm;
+  readonly certificateChainPem?: string[];
+  private readonly pem: string;
+
+  constructor(
+    private readonly privateKey: KeyObject,
+    options: { algorithm?: SigningAlgorithm; certificateChainPem?: string[] } = {},
+  ) {
+    if (privateKey.type !== 'private') throw new SealError('E_KEY_INVALID', 'a signer needs a private key');
+    this.algorithm = options.algorithm ?? algorithmForKey(privateKey);
+    if (options.certificateChainPem) this.certificateChainPem = options.certificateChainPem;
+    this.pem = publicKeyPemOf(privateKey);
+  }
+
+  publicKeyPem(): string {
+    return this.pem;
+  }
+
+  /** The matching verifier (same key, same algorithm). */
+  verifier(): PublicKeyVerifier {
+    return loadPublicKey(this.privateKey, this.algorithm);
+  }
+
+  /** A copy of this signer carrying a certificate chain (leaf first). */
+  withCertificateChain(chainPem: string[]): KeySigner {
+    return new KeySigner(this.privateKey, { algorithm: this.algorithm, certificateChainPem: chainPem });
+  }
+
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    return Uint8Array.from(signWith(this.algorithm, this.privateKey, data));
+  }
+}
+
+/** Lazily supplied password: asked only when the key turns out to be encrypted. */
+export type PasswordSource = Password | (() => Promise<Password>);
+
+export interface LoadKeyOptions {
+  password?: PasswordSource;
+  /** Environment for `env://VAR` (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Standard input for `-`. */
+  readStdin?: () => Promise<Buffer>;
+}
+
+/** Resolve a `--key` value to its text: `env://VAR`, `-` (stdin), inline PEM, else a file path. */
+export async function readKeySource(source: string, options: LoadKeyOptions = {}): Promise<string> {
+  if (source.startsWith('env://')) {
+    const name = source.slice('env://'.length);
+    const value = (options.env ?? process.env)[name];
+    if (value === undefined || value === '') {
+      throw new SealError('E_KEY_INVALID', `environment variable ${name} (from --key ${source}) is not set`);
+    }
+    return value;
+  }
+  if (source === '-') {
+    if (!options.readStdin)
+      throw new SealError('E_INVALID_ARGUMENT', 'reading a key from stdin is not available here');
+    return (await options.readStdin()).toString('utf8');
+  }
+  if (looksLikePem(source)) return source;
+  try {
+    return await readFile(source, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : `could not be read (${code ?? 'error'})`;
+    throw new SealError('E_KEY_INVALID', `key file ${source} ${why}`, { cause });
+  }
+}
+
+async function passwordFrom(source: PasswordSource | undefined): Promise<Password> {
+  if (source === undefined)
+    throw new SealError('E_KEY_PASSWORD', 'the private key is encrypted and no password was given');
+  return typeof source === 'function' ? source() : source;
+}
+
+const PLAIN_TYPES: Record<string, 'pkcs8' | 'sec1' | 'pkcs1'> = {
+  'PRIVATE KEY': 'pkcs8',
+  'EC PRIVATE KEY': 'sec1',
+  'RSA PRIVATE KEY': 'pkcs1',
+};
+
+function privateKeyFromBlock(block: PemBlock, passphrase?: Uint8Array): KeyObject {
+  try {
+    if (block.type === 'ENCRYPTED PRIVATE KEY') {
+      return createPrivateKey({
+        key: Buffer.from(block.bytes),
+        format: 'der',
+        type: 'pkcs8',
+        passphrase: Buffer.from(passphrase ?? []),
+      });
+    }
+    return createPrivateKey({ key: Buffer.from(block.bytes), format: 'der', type: PLAIN_TYPES[block.type]! });
+  } catch (cause) {
+    if (block.type === 'ENCRYPTED PRIVATE KEY') {
+      throw new SealError('E_KEY_PASSWORD', 'could not decrypt the PKCS#8 private key: wrong password?', {
+        cause,
+      });
+    }
+    throw new SealError('E_KEY_INVALID', `the ${block.type} PEM block does not parse`, { cause });
+  }
+}
+
+/**
+ * Parse private key PEM text: cosign's encrypted formats (`ENCRYPTED SIGSTORE|COSIGN PRIVATE KEY`),
+ * PKCS#8 (`PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`, an `EC PARAMETERS` block may
+ * precede it) or PKCS#1 (`RSA PRIVATE KEY`). Unknown PEM types are E_KEY_INVALID.
+ */
+export async function parsePrivateKey(pem: string, password?: PasswordSource): Promise<KeyObject> {
+  if (!looksLikePem(pem)) throw new SealError('E_KEY_INVALID', 'the private key is not PEM encoded');
+  const blocks = parsePemBlocks(pem);
+  const block = blocks.find(
+    (b) =>
+      b.type === SIGSTORE_PRIVATE_KEY_PEM_TYPE ||
+      b.type === COSIGN_PRIVATE_KEY_PEM_TYPE ||
+      b.type === 'ENCRYPTED PRIVATE KEY' ||
+      b.type in PLAIN_TYPES,
+  );
+  if (!block) {
+    const types = blocks.map((b) => b.type).join(', ') || 'none';
+    throw new SealError('E_KEY_INVALID', `unsupported PEM type (found ${types}); expected a private key`);
+  }
+  let key: KeyObject;
+  if (block.type === SIGSTORE_PRIVATE_KEY_PEM_TYPE || block.type === COSIGN_PRIVATE_KEY_PEM_TYPE) {
+    const der = await decryptKeyBody(block.bytes, await passwordFrom(password));
+    key = privateKeyFromBlock({ type: 'PRIVATE KEY', bytes: der });
+  } else if (block.type === 'ENCRYPTED PRIVATE KEY') {
+    const pw = await passwordFrom(password);
+    key = privateKeyFromBlock(block, typeof pw === 'string' ? new TextEncoder().encode(pw) : pw);
+  } else {
+    key = privateKeyFromBlock(block);
+  }
+  algorithmForKey(key);
+  return key;
+}
+
+/** `--key` for signing: a file path, `env://VAR` or inline PEM, any supported private key format. */
+export async function loadSigner(source: string, options: LoadKeyOptions = {}): Promise<KeySigner> {
+  const text = await readKeySource(source, options);
+  return new KeySigner(await parsePrivateKey(text, options.password));
+}
+
+/** `--key` for verifying: a file, `-` (stdin), `env://VAR` or inline PEM; a public key or a certificate. */
+export async function loadVerifier(
+  source: string,
+  io: { env?: NodeJS.ProcessEnv; readStdin?: () => Promise<Buffer> } = {},
+): Promise<PublicKeyVerifier> {
+  const text = await readKeySource(source, io);
+  return loadPublicKey(text);
+}
