@@ -13,5 +13,8 @@ const mod = (p: Promise<{ command: CommandModule }>) => p.then((m) => m.command)
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'version', summary: 'Print the seal version', load: () => mod(import('./version.js')) },
+  { name: 'generate-key-pair', summary: 'Generate an encrypted key pair (cosign.key / cosign.pub)', load: () => mod(import('./generate-key-pair.js')) },
+  { name: 'import-key-pair', summary: 'Import a PEM private key into the cosign key format', load: () => mod(import('./import-key-pair.js')) },
+  { name: 'public-key', summary: 'Print the public key of a private key', load: () => mod(import('./public-key.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

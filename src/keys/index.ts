@@ -28,6 +28,12 @@ export {
   parsePrivateKey,
   readKeySource,
 } from './signer.js';
-export { PASSWORD_CONFIRM_PROMPT, PASSWORD_PROMPT, type PasswordIO, resolvePassword } from './password.js';
+export {
+  confirmOnTerminal,
+  PASSWORD_CONFIRM_PROMPT,
+  PASSWORD_PROMPT,
+  type PasswordIO,
+  resolvePassword,
+} from './password.js';
 export { EphemeralSigner, type EphemeralKeyType } from './ephemeral.js';
 export { writeFileAtomic, type WriteKeyPairOptions, writeKeyPair } from './key-files.js';

@@ -80,3 +80,21 @@ export async function resolvePassword(
   }
   return Uint8Array.from(await io.readStdin());
 }
+
+/** Ask a yes/no question on the terminal (cosign's overwrite confirmation); false without a terminal. */
+export async function confirmOnTerminal(question: string, io: PasswordIO): Promise<boolean> {
+  if (!io.isTTY && !io.readSecret) return false;
+  const answer = io.readSecret ? await io.readSecret(question) : await readVisibleLine(question, io.stderr);
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+async function readVisibleLine(prompt: string, stderr: (text: string) => void): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+  stderr(prompt);
+  try {
+    return await rl.question('');
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,39 @@
+// `seal public-key --key P.key [--outfile F]`: print or write the PKIX public key of a private key.
+// cosign.md §1 (public-key).
+
+import { resolve } from 'node:path';
+import { parseArgs } from './args.js';
+import type { CommandModule } from './command.js';
+import { writeFileAtomic } from '../keys/key-files.js';
+import { resolvePassword } from '../keys/password.js';
+import { loadSigner } from '../keys/signer.js';
+import { SealError } from '../errors.js';
+
+const options = {
+  key: { type: 'string', description: 'private key (file, env://VAR or PEM)', placeholder: 'FILE' },
+  outfile: {
+    type: 'string',
+    description: 'write the public key here instead of stdout',
+    placeholder: 'FILE',
+  },
+} as const;
+
+export const command: CommandModule = {
+  usage: 'seal public-key --key KEY [--outfile FILE]',
+  summary: 'Print the public key of a private key',
+  options,
+  async run(argv, io) {
+    const { options: opts } = parseArgs(argv, options);
+    if (!opts.key) throw new SealError('E_INVALID_ARGUMENT', 'public-key needs --key');
+    const source =
+      opts.key.startsWith('env://') || opts.key.includes('-----BEGIN') ? opts.key : resolve(io.cwd, opts.key);
+    const signer = await loadSigner(source, { env: io.env, password: () => resolvePassword(io) });
+    if (opts.outfile) {
+      await writeFileAtomic(resolve(io.cwd, opts.outfile), signer.publicKeyPem(), 0o644);
+      io.stderr(`Public key written to ${opts.outfile}\n`);
+    } else {
+      io.stdout(signer.publicKeyPem());
+    }
+    return 0;
+  },
+};
