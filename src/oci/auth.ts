@@ -1,0 +1,545 @@
+// Registry credentials and authorisation: docker/podman config files and credential helpers, and
+// the Basic and Bearer-token challenge flows (distribution "Token Authentication Specification").
+
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { SealError } from '../errors.js';
+import type { HttpClient } from './http.js';
+
+export type RegistryCredentials = { username: string; password: string } | { identityToken: string };
+
+/** Finds credentials for a registry host (`127.0.0.1:5000`, `index.docker.io`, `ghcr.io`). */
+export interface CredentialResolver {
+  resolve(registry: string): Promise<RegistryCredentials | undefined>;
+}
+
+/** The Docker Hub key docker writes in config.json. */
+export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_ALIASES = new Set([
+  'index.docker.io',
+  'docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
+
+/** Canonical host for matching config keys: no scheme, no path, Docker Hub aliases folded. */
+export function normaliseRegistryKey(key: string): string {
+  let host = key.trim().replace(/^[a-z]+:\/\//i, '');
+  const slash = host.indexOf('/');
+  if (slash >= 0) host = host.slice(0, slash);
+  host = host.toLowerCase();
+  return DOCKER_HUB_ALIASES.has(host) ? 'index.docker.io' : host;
+}
+
+/** Credentials given directly (CLI flags, tests). Keys are registry hosts. */
+export function staticCredentials(entries: Record<string, RegistryCredentials>): CredentialResolver {
+  const map = new Map(Object.entries(entries).map(([k, v]) => [normaliseRegistryKey(k), v]));
+  return { resolve: async (registry) => map.get(normaliseRegistryKey(registry)) };
+}
+
+export const anonymousCredentials: CredentialResolver = { resolve: async () => undefined };
+
+const AuthEntrySchema = z.object({
+  auth: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  identitytoken: z.string().optional(),
+});
+
+const ConfigFileSchema = z.object({
+  auths: z.record(z.string(), AuthEntrySchema).optional(),
+  credsStore: z.string().optional(),
+  credHelpers: z.record(z.string(), z.string()).optional(),
+});
+type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+async function readConfigFile(path: string): Promise<ConfigFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SealError('E_IO', `cannot read registry credentials file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SealError('E_IO', `registry credentials file ${path} is not JSON; fix or remove it`, {
+      cause: err,
+    });
+  }
+  const parsed = ConfigFileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new SealError(
+      'E_IO',
+      `registry credentials file ${path} is malformed: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+function entryCredentials(
+  entry: z.infer<typeof AuthEntrySchema>,
+  where: string,
+): RegistryCredentials | undefined {
+  if (entry.identitytoken) return { identityToken: entry.identitytoken };
+  if (entry.auth) {
+    const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0)
+      throw new SealError('E_IO', `the "auth" entry for ${where} does not decode to user:password`);
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  if (entry.username !== undefined && entry.password !== undefined) {
+    return { username: entry.username, password: entry.password };
+  }
+  return undefined;
+}
+
+function findByHost<T>(record: Record<string, T> | undefined, registry: string): T | undefined {
+  if (!record) return undefined;
+  const want = normaliseRegistryKey(registry);
+  for (const [key, value] of Object.entries(record)) {
+    if (normaliseRegistryKey(key) === want) return value;
+  }
+  return undefined;
+}
+
+const HelperOutputSchema = z.object({ Username: z.string(), Secret: z.string() });
+
+/**
+ * Ask `docker-credential-<helper> get` (docker-credential-helpers protocol: server URL on stdin,
+ * JSON `{ServerURL, Username, Secret}` on stdout; Username `<token>` means Secret is an identity token).
+ */
+export async function runCredentialHelper(
+  helper: string,
+  serverUrl: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RegistryCredentials | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(helper)) {
+    throw new SealError('E_UNAUTHORIZED', `credential helper name "${helper}" is not a plain name`);
+  }
+  const program = `docker-credential-${helper}`;
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString('utf8');
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString('utf8');
+      });
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(
+          new SealError(
+            'E_UNAUTHORIZED',
+            `credential helper ${program} could not be run (${(e as NodeJS.ErrnoException).code ?? e.message}); install it or fix credHelpers/credsStore in your docker config`,
+            { cause: e },
+          ),
+        );
+      });
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        resolve({ code: c, stdout: out, stderr: err });
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(serverUrl);
+    },
+  );
+  if (code !== 0) {
+    if (/credentials not found/i.test(stdout + stderr)) return undefined;
+    throw new SealError(
+      'E_UNAUTHORIZED',
+      `credential helper ${program} failed for ${serverUrl} (exit ${code}): ${(stdout + stderr).trim().slice(0, 300)}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch (err) {
+    throw new SealError('E_UNAUTHORIZED', `credential helper ${program} printed something other than JSON`, {
+      cause: err,
+    });
+  }
+  const parsed = HelperOutputSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new SealError(
+      'E_UNAUTHORIZED',
+      `credential helper ${program} printed JSON without Username/Secret`,
+    );
+  }
+  if (parsed.data.Username === '<token>') return { identityToken: parsed.data.Secret };
+  return { username: parsed.data.Username, password: parsed.data.Secret };
+}
+
+/**
+ * Credentials the way docker, podman and cosign find them: `REGISTRY_AUTH_FILE` (podman format),
+ * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, then `$XDG_RUNTIME_DIR/containers/auth.json`.
+ * In each file: `credHelpers[registry]`, then `auths[registry]`, then `credsStore`.
+ */
+export function dockerConfigCredentials(env: NodeJS.ProcessEnv = process.env): CredentialResolver {
+  const files: string[] = [];
+  if (env.REGISTRY_AUTH_FILE) files.push(env.REGISTRY_AUTH_FILE);
+  const dockerDir = env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker');
+  files.push(join(dockerDir, 'config.json'));
+  if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+
+  return {
+    async resolve(registry) {
+      const host = normaliseRegistryKey(registry);
+      const serverUrl = host === 'index.docker.io' ? DOCKER_HUB_CONFIG_KEY : host;
+      for (const file of files) {
+        const config = await readConfigFile(file);
+        if (!config) continue;
+        const helper = findByHost(config.credHelpers, host);
+        if (helper) return runCredentialHelper(helper, serverUrl, env);
+        const entry = findByHost(config.auths, host);
+        const fromEntry = entry ? entryCredentials(entry, `${host} in ${file}`) : undefined;
+        if (fromEntry) return fromEntry;
+        if (config.credsStore) {
+          const fromStore = await runCredentialHelper(config.credsStore, serverUrl, env);
+          if (fromStore) return fromStore;
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** One `WWW-Authenticate` challenge: scheme and its auth-params (RFC 7235). */
+export interface AuthChallenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/**
+ * Parse a `WWW-Authenticate` header into challenges. Handles quoted values with commas and escapes,
+ * unquoted tokens, several challenges in one header, and stray whitespace.
+ */
+export function parseWwwAuthenticate(header: string): AuthChallenge[] {
+  const challenges: AuthChallenge[] = [];
+  let i = 0;
+  const n = header.length;
+  const skipWs = (): void => {
+    while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
+  };
+  const readToken = (): string => {
+    const start = i;
+    while (i < n && !/[\s,=]/.test(header[i] as string)) i++;
+    return header.slice(start, i);
+  };
+  let current: AuthChallenge | undefined;
+  while (i < n) {
+    skipWs();
+    if (header[i] === ',') {
+      i++;
+      continue;
+    }
+    const token = readToken();
+    if (!token) {
+      i++;
+      continue;
+    }
+    skipWs();
+    if (header[i] === '=' && current) {
+      i++;
+      skipWs();
+      let value = '';
+      if (header[i] === '"') {
+        i++;
+        while (i < n && header[i] !== '"') {
+          if (header[i] === '\\' && i + 1 < n) i++;
+          value += header[i];
+          i++;
+        }
+        i++;
+      } else {
+        const start = i;
+        while (i < n && header[i] !== ',' && header[i] !== ' ' && header[i] !== '\t') i++;
+        value = header.slice(start, i);
+      }
+      current.params[token.toLowerCase()] = value;
+    } else if (header[i] === '=' && !current) {
+      // a parameter before any scheme: malformed, skip its value
+      i++;
+    } else {
+      // a new scheme (possibly followed directly by params)
+      current = { scheme: token.toLowerCase(), params: {} };
+      challenges.push(current);
+    }
+  }
+  return challenges;
+}
+
+/** A scope the registry grants: `repository:<name>:<actions>`. */
+export interface AccessScope {
+  repository: string;
+  actions: string[];
+}
+
+export function formatScope(scope: AccessScope): string {
+  return `repository:${scope.repository}:${[...scope.actions].sort().join(',')}`;
+}
+
+export function parseScope(text: string): { type: string; name: string; actions: string[] } | undefined {
+  const first = text.indexOf(':');
+  const last = text.lastIndexOf(':');
+  if (first < 0 || last === first) return undefined;
+  return {
+    type: text.slice(0, first),
+    name: text.slice(first + 1, last),
+    actions: text
+      .slice(last + 1)
+      .split(',')
+      .filter((a) => a.length > 0),
+  };
+}
+
+const TokenResponseSchema = z.object({
+  token: z.string().optional(),
+  access_token: z.string().optional(),
+  expires_in: z.number().optional(),
+  issued_at: z.string().optional(),
+});
+
+interface CachedToken {
+  service: string;
+  /** scope string → granted actions (as requested; the registry has the last word) */
+  scopes: Map<string, Set<string>>;
+  header: string;
+  expiresAt: number;
+}
+
+type RegistryScheme = { kind: 'basic' } | { kind: 'bearer'; realm: string; service: string };
+
+/** Minimum lifetime the token spec guarantees when `expires_in` is absent. */
+const DEFAULT_TOKEN_SECONDS = 60;
+
+/**
+ * Produces `Authorization` headers for registry requests. Learns each registry's scheme from its
+ * first 401 challenge, then authorises later requests up front; bearer tokens are cached per
+ * registry + scope set until shortly before they expire.
+ */
+export class RegistryAuthorizer {
+  private readonly schemes = new Map<string, RegistryScheme>();
+  private readonly tokens = new Map<string, CachedToken[]>();
+  private readonly credentialCache = new Map<string, Promise<RegistryCredentials | undefined>>();
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly credentials: CredentialResolver,
+  ) {}
+
+  private credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
+    let p = this.credentialCache.get(registry);
+    if (!p) {
+      p = this.credentials.resolve(registry);
+      this.credentialCache.set(registry, p);
+      p.catch(() => this.credentialCache.delete(registry));
+    }
+    return p;
+  }
+
+  /** The header to send before any challenge, if this registry's scheme is already known. */
+  async headerFor(registry: string, scopes: AccessScope[]): Promise<string | undefined> {
+    const scheme = this.schemes.get(registry);
+    if (!scheme) return undefined;
+    if (scheme.kind === 'basic') return this.basicHeader(registry);
+    return this.bearerHeader(registry, scheme, scopes, []);
+  }
+
+  /**
+   * After a 401: learn from the challenge and return a header to retry with, or undefined when we
+   * have nothing better to offer than what was already sent.
+   */
+  async onChallenge(
+    registry: string,
+    wwwAuthenticate: string | null,
+    scopes: AccessScope[],
+    sentHeader: string | undefined,
+  ): Promise<string | undefined> {
+    const challenges = wwwAuthenticate ? parseWwwAuthenticate(wwwAuthenticate) : [];
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    if (bearer?.params.realm) {
+      const scheme: RegistryScheme = {
+        kind: 'bearer',
+        realm: bearer.params.realm,
+        service: bearer.params.service ?? '',
+      };
+      this.schemes.set(registry, scheme);
+      const extra = bearer.params.scope ? bearer.params.scope.split(' ').filter((s) => s.length > 0) : [];
+      if (sentHeader) this.dropToken(registry, sentHeader);
+      const header = await this.bearerHeader(registry, scheme, scopes, extra, true);
+      return header === sentHeader ? undefined : header;
+    }
+    if (basic) {
+      this.schemes.set(registry, { kind: 'basic' });
+      const header = await this.basicHeader(registry);
+      return header === sentHeader ? undefined : header;
+    }
+    return undefined;
+  }
+
+  private async basicHeader(registry: string): Promise<string | undefined> {
+    const creds = await this.credentialsFor(registry);
+    if (!creds || !('username' in creds)) return undefined;
+    return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+  }
+
+  private dropToken(registry: string, header: string): void {
+    const list = this.tokens.get(registry);
+    if (list)
+      this.tokens.set(
+        registry,
+        list.filter((t) => t.header !== header),
+      );
+  }
+
+  private async bearerHeader(
+    registry: string,
+    scheme: { realm: string; service: string },
+    scopes: AccessScope[],
+    extraScopes: string[],
+    fresh = false,
+  ): Promise<string> {
+    const wanted = new Map<string, Set<string>>();
+    const add = (name: string, actions: string[]): void => {
+      const set = wanted.get(name) ?? new Set<string>();
+      for (const a of actions) set.add(a);
+      wanted.set(name, set);
+    };
+    for (const s of scopes) add(`repository:${s.repository}`, s.actions);
+    for (const text of extraScopes) {
+      const p = parseScope(text);
+      if (p) add(`${p.type}:${p.name}`, p.actions);
+    }
+    const now = Date.now();
+    if (!fresh) {
+      const cached = (this.tokens.get(registry) ?? []).find(
+        (t) =>
+          t.service === scheme.service &&
+          t.expiresAt > now &&
+          [...wanted].every(([res, actions]) => {
+            const have = t.scopes.get(res);
+            return have !== undefined && [...actions].every((a) => have.has(a));
+          }),
+      );
+      if (cached) return cached.header;
+    }
+    const scopeStrings = [...wanted]
+      .map(([res, actions]) => `${res}:${[...actions].sort().join(',')}`)
+      .sort();
+    const key = `${registry}|${scheme.realm}|${scheme.service}|${scopeStrings.join(' ')}`;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.fetchToken(registry, scheme, scopeStrings).then((t) => {
+      const list = (this.tokens.get(registry) ?? []).filter((x) => x.expiresAt > Date.now());
+      list.push({ service: scheme.service, scopes: wanted, header: t.header, expiresAt: t.expiresAt });
+      this.tokens.set(registry, list);
+      return t.header;
+    });
+    this.inflight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  private async fetchToken(
+    registry: string,
+    scheme: { realm: string; service: string },
+    scopes: string[],
+  ): Promise<{ header: string; expiresAt: number }> {
+    let realm: URL;
+    try {
+      realm = new URL(scheme.realm);
+    } catch {
+      throw new SealError(
+        'E_UNAUTHORIZED',
+        `registry ${registry} sent a bearer challenge with an invalid realm`,
+      );
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new SealError('E_UNAUTHORIZED', `registry ${registry} sent a bearer realm that is not http(s)`);
+    }
+    const creds = await this.credentialsFor(registry);
+    let res: Awaited<ReturnType<HttpClient['send']>>;
+    if (creds && 'identityToken' in creds) {
+      // OAuth2 refresh-token grant (token spec "oauth.md"), as docker does with an identity token.
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        service: scheme.service,
+        client_id: 'seal',
+      });
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      res = await this.http.send({
+        method: 'POST',
+        url: realm.toString(),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new TextEncoder().encode(form.toString()),
+        idempotent: true,
+      });
+    } else {
+      const url = new URL(realm);
+      if (scheme.service) url.searchParams.set('service', scheme.service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      const headers: Record<string, string> = {};
+      if (creds && 'username' in creds) {
+        url.searchParams.set('account', creds.username);
+        headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      }
+      res = await this.http.send({ method: 'GET', url: url.toString(), headers });
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.discard();
+      throw new SealError(
+        'E_UNAUTHORIZED',
+        `the token server for ${registry} refused ${creds ? 'the configured credentials' : 'anonymous access'} (HTTP ${res.status}); check docker login / your credentials`,
+      );
+    }
+    if (res.status !== 200) {
+      const text = (await res.text()).slice(0, 300);
+      throw new SealError(
+        'E_UNAUTHORIZED',
+        `the token server for ${registry} answered HTTP ${res.status}: ${text}`,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(await res.text());
+    } catch (err) {
+      throw new SealError(
+        'E_UNAUTHORIZED',
+        `the token server for ${registry} answered with something other than JSON`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const parsed = TokenResponseSchema.safeParse(json);
+    const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
+    if (!parsed.success || !token) {
+      throw new SealError('E_UNAUTHORIZED', `the token server for ${registry} answered without a token`);
+    }
+    const issued = parsed.data.issued_at ? Date.parse(parsed.data.issued_at) : Number.NaN;
+    const start = Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now());
+    const lifetime = (parsed.data.expires_in ?? DEFAULT_TOKEN_SECONDS) * 1000;
+    // renew a little early so a token does not expire between our check and the registry's
+    const expiresAt = start + lifetime - Math.min(10_000, lifetime / 10);
+    return { header: `Bearer ${token}`, expiresAt };
+  }
+}

@@ -1,0 +1,245 @@
+// The HTTP client under the registry backend: Node's fetch (undici) with timeouts, retries with
+// exponential backoff + jitter on 429/5xx/network errors (Retry-After honoured), optional TLS skip.
+
+import { Agent } from 'undici';
+import { SealError } from '../errors.js';
+
+export interface HttpClientOptions {
+  /** Time allowed for the response headers, and for each gap between body chunks. Default 30 s. */
+  timeoutMs?: number;
+  /** Retries after the first attempt for idempotent requests. Default 3. */
+  retries?: number;
+  /** Skip TLS certificate verification (`--allow-insecure-registry`). */
+  allowInsecure?: boolean;
+  userAgent?: string;
+  /** Base of the exponential backoff in ms (tests shorten it). Default 200. */
+  backoffBaseMs?: number;
+  /** Longest wait between attempts, Retry-After included. Default 30 s. */
+  maxBackoffMs?: number;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  /** Retry on 429/5xx/network errors. Defaults to true for GET, HEAD, PUT and DELETE. */
+  idempotent?: boolean;
+}
+
+/** A response whose body is read under the idle timeout. */
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  url: string;
+  /** The whole body; E_MANIFEST_TOO_LARGE-style limits are the caller's via `limit`. */
+  bytes(limit?: { max: number; onExceed: () => SealError }): Promise<Uint8Array>;
+  text(): Promise<string>;
+  /** The body as a stream of chunks, each awaited under the idle timeout. */
+  stream(): AsyncIterable<Uint8Array>;
+  /** Drop the body without reading it (frees the connection). */
+  discard(): Promise<void>;
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Parse `Retry-After` (delta-seconds or an HTTP date) into milliseconds from now. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const when = Date.parse(trimmed);
+  if (Number.isNaN(when)) return undefined;
+  return Math.max(0, when - now);
+}
+
+/** Full-jitter exponential backoff: a random wait in [base*2^attempt/2, base*2^attempt]. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describeNetworkError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    if (cause instanceof Error) {
+      const code = (cause as Error & { code?: string }).code;
+      return code ? `${code}: ${cause.message}` : cause.message;
+    }
+    return err.message;
+  }
+  return String(err);
+}
+
+export class HttpClient {
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffBaseMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly userAgent: string;
+  private readonly dispatcher: Agent | undefined;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retries = options.retries ?? 3;
+    this.backoffBaseMs = options.backoffBaseMs ?? 200;
+    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.userAgent = options.userAgent ?? 'seal';
+    this.dispatcher = options.allowInsecure
+      ? new Agent({ connect: { rejectUnauthorized: false } })
+      : undefined;
+  }
+
+  /**
+   * Send a request. Network failures and timeouts become E_NETWORK once retries are spent; HTTP
+   * statuses are returned as they are (a retryable status is returned after the last attempt).
+   */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const idempotent = req.idempotent ?? (req.method !== 'POST' && req.method !== 'PATCH');
+    const attempts = idempotent ? this.retries + 1 : 1;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const last = attempt === attempts - 1;
+      try {
+        const res = await this.once(req);
+        if (!last && RETRYABLE_STATUS.has(res.status)) {
+          const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+          await res.discard();
+          const wait =
+            retryAfter !== undefined
+              ? Math.min(retryAfter, this.maxBackoffMs)
+              : backoffDelay(attempt, this.backoffBaseMs, this.maxBackoffMs);
+          await sleep(wait);
+          continue;
+        }
+        return res;
+      } catch (err) {
+        lastError = err;
+        if (err instanceof SealError && err.code !== 'E_NETWORK') throw err;
+        if (!last) await sleep(backoffDelay(attempt, this.backoffBaseMs, this.maxBackoffMs));
+      }
+    }
+    if (lastError instanceof SealError) throw lastError;
+    throw new SealError('E_NETWORK', `${req.method} ${req.url} failed: ${describeNetworkError(lastError)}`, {
+      cause: lastError,
+    });
+  }
+
+  private async once(req: HttpRequest): Promise<HttpResponse> {
+    const controller = new AbortController();
+    const timeoutMs = this.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const arm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, timeoutMs);
+    };
+    const disarm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    };
+    const timeoutError = (phase: string, cause?: unknown): SealError =>
+      new SealError('E_NETWORK', `${req.method} ${req.url} timed out after ${timeoutMs} ms ${phase}`, {
+        cause,
+      });
+
+    const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...req.headers };
+    const init: RequestInit & { dispatcher?: Agent } = {
+      method: req.method,
+      headers,
+      redirect: 'follow',
+      signal: controller.signal,
+    };
+    if (req.body !== undefined) init.body = req.body;
+    if (this.dispatcher) init.dispatcher = this.dispatcher;
+
+    arm();
+    let res: Response;
+    try {
+      res = await fetch(req.url, init as RequestInit);
+    } catch (err) {
+      disarm();
+      if (timedOut) throw timeoutError('waiting for a response', err);
+      throw new SealError('E_NETWORK', `${req.method} ${req.url} failed: ${describeNetworkError(err)}`, {
+        cause: err,
+      });
+    }
+    disarm();
+
+    const body = res.body;
+    const method = req.method;
+    const url = req.url;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      if (!body) return;
+      const reader = body.getReader();
+      try {
+        for (;;) {
+          arm();
+          let step: { done: true; value?: undefined } | { done: false; value: Uint8Array };
+          try {
+            step = await reader.read();
+          } catch (err) {
+            if (timedOut) throw timeoutError('reading the body', err);
+            throw new SealError(
+              'E_NETWORK',
+              `${method} ${url}: body read failed: ${describeNetworkError(err)}`,
+              {
+                cause: err,
+              },
+            );
+          } finally {
+            disarm();
+          }
+          if (step.done) return;
+          yield step.value;
+        }
+      } finally {
+        disarm();
+        reader.releaseLock();
+        await body.cancel().catch(() => undefined);
+      }
+    }
+
+    const response: HttpResponse = {
+      status: res.status,
+      headers: res.headers,
+      url: res.url || req.url,
+      async bytes(limit) {
+        const parts: Uint8Array[] = [];
+        let total = 0;
+        for await (const chunk of chunks()) {
+          total += chunk.byteLength;
+          if (limit && total > limit.max) throw limit.onExceed();
+          parts.push(chunk);
+        }
+        return concatBytes(parts, total);
+      },
+      async text() {
+        return new TextDecoder().decode(await response.bytes());
+      },
+      stream: chunks,
+      async discard() {
+        await body?.cancel().catch(() => undefined);
+      },
+    };
+    return response;
+  }
+}
+
+export function concatBytes(parts: Uint8Array[], total?: number): Uint8Array {
+  const size = total ?? parts.reduce((n, p) => n + p.byteLength, 0);
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,860 @@
+// ImageStore over the OCI distribution API: manifests, blobs (monolithic, chunked, cross-repo mount),
+// tags, and referrers (OCI distribution-spec v1.1 §"Listing Referrers" + cosign.md §2b tag fallback).
+
+import { SealError } from '../errors.js';
+import {
+  type AccessScope,
+  anonymousCredentials,
+  type CredentialResolver,
+  dockerConfigCredentials,
+  RegistryAuthorizer,
+} from './auth.js';
+import { Digest, DigestVerifier } from './digest.js';
+import { concatBytes, HttpClient, type HttpResponse } from './http.js';
+import {
+  type Descriptor,
+  detectMediaType,
+  encodeManifest,
+  type ImageIndex,
+  isIndex,
+  isManifestMediaType,
+  MANIFEST_MEDIA_TYPES,
+  MAX_MANIFEST_BYTES,
+  type Manifest,
+  MediaTypes,
+  parseManifest,
+} from './manifest.js';
+import { formatReference, type Reference, type RegistryReference } from './ref.js';
+import type { FetchedManifest, ImageStore, ReferrersOptions } from './store.js';
+
+export interface RegistryOptions {
+  /** `--allow-insecure-registry`: skip TLS certificate verification. */
+  allowInsecure?: boolean;
+  /** `--allow-http-registry`: plain HTTP for any registry (https is tried first). */
+  allowHttp?: boolean;
+  /** Per request: time to response headers and between body chunks. Default 30 s. */
+  timeoutMs?: number;
+  /** Retries for idempotent requests on 429/5xx/network errors. Default 3. */
+  retries?: number;
+  /** Where credentials come from. Default: docker/podman config files (dockerConfigCredentials()). */
+  credentials?: CredentialResolver;
+  userAgent?: string;
+  /** Blobs of at least this many bytes go up in PATCH chunks. Default 16 MiB. */
+  chunkThreshold?: number;
+  /** Size of each PATCH chunk. Default 8 MiB. */
+  chunkSize?: number;
+  /** Page size (`n`) asked of the tags list; the registry's default when unset. */
+  tagPageSize?: number;
+  /** Base of the retry backoff in ms. Default 200. */
+  backoffBaseMs?: number;
+}
+
+const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const ERROR_BODY_LIMIT = 64 * 1024;
+const FALLBACK_ATTEMPTS = 12;
+
+type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+interface CallOptions {
+  method: Method;
+  /** Path under the registry root (`/v2/...`) or an absolute URL (upload locations). */
+  path: string;
+  scopes: AccessScope[];
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  idempotent?: boolean;
+}
+
+function hostOnly(registry: string): string {
+  if (registry.startsWith('[')) return registry.slice(0, registry.indexOf(']') + 1).toLowerCase();
+  const colon = registry.indexOf(':');
+  return (colon >= 0 ? registry.slice(0, colon) : registry).toLowerCase();
+}
+
+function asRegistry(ref: Reference): RegistryReference {
+  if (ref.kind !== 'registry') {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `${formatReference(ref)} is an OCI layout, not a registry reference`,
+    );
+  }
+  return ref;
+}
+
+function repoName(ref: RegistryReference): string {
+  return `${ref.registry}/${ref.repository}`;
+}
+
+function mediaTypeOf(res: HttpResponse): string | undefined {
+  const ct = res.headers.get('content-type');
+  return ct ? ct.split(';')[0]?.trim() : undefined;
+}
+
+/** `rel="next"` target of a Link header (distribution-spec "Listing Tags" pagination). */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m && /(^|;)\s*rel\s*=\s*"?next"?\s*(;|$)/i.test(m[2] ?? '')) return m[1];
+  }
+  return undefined;
+}
+
+function artifactTypeOf(manifest: Manifest): string | undefined {
+  if (manifest.artifactType) return manifest.artifactType;
+  // distribution-spec: an image manifest without artifactType reports its config media type.
+  return isIndex(manifest) ? undefined : manifest.config.mediaType;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The fallback-index entry for a referrer: mediaType, digest, size, artifactType; no annotations (cosign.md §2b). */
+export function fallbackEntry(desc: Descriptor, artifactType: string | undefined): Descriptor {
+  const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+  if (artifactType) entry.artifactType = artifactType;
+  return entry;
+}
+
+/** Merge `entry` into fallback-index entries: de-duplicated by digest, sorted by digest. */
+export function mergeFallbackEntries(existing: Descriptor[], entry: Descriptor): Descriptor[] {
+  const byDigest = new Map<string, Descriptor>();
+  for (const d of existing) byDigest.set(d.digest, d);
+  byDigest.set(entry.digest, entry);
+  return [...byDigest.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+}
+
+export class RegistryStore implements ImageStore {
+  private readonly http: HttpClient;
+  private readonly auth: RegistryAuthorizer;
+  private readonly allowHttp: boolean;
+  private readonly chunkThreshold: number;
+  private readonly chunkSize: number;
+  private readonly tagPageSize: number | undefined;
+  private readonly schemes = new Map<string, Promise<string>>();
+  private readonly referrersApi = new Map<string, boolean>();
+  private readonly fallbackLocks = new Map<string, Promise<void>>();
+
+  constructor(options: RegistryOptions = {}) {
+    this.http = new HttpClient({
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
+      allowInsecure: options.allowInsecure ?? false,
+      userAgent: options.userAgent ?? 'seal',
+    });
+    this.auth = new RegistryAuthorizer(this.http, options.credentials ?? dockerConfigCredentials());
+    this.allowHttp = options.allowHttp ?? false;
+    this.chunkThreshold = options.chunkThreshold ?? 16 * 1024 * 1024;
+    this.chunkSize = Math.max(1, options.chunkSize ?? 8 * 1024 * 1024);
+    this.tagPageSize = options.tagPageSize;
+  }
+
+  // ---- transport ----
+
+  /** `https://host` normally; `http://host` for loopback, or with allowHttp when https does not answer. */
+  private baseUrl(registry: string): Promise<string> {
+    let p = this.schemes.get(registry);
+    if (p) return p;
+    const apiHost = registry === 'index.docker.io' ? 'registry-1.docker.io' : registry;
+    if (LOOPBACK_HOSTS.has(hostOnly(registry))) p = Promise.resolve(`http://${apiHost}`);
+    else if (!this.allowHttp) p = Promise.resolve(`https://${apiHost}`);
+    else {
+      // like go-containerregistry's insecure ping: https first, plain http when it cannot connect
+      p = this.http.send({ method: 'GET', url: `https://${apiHost}/v2/`, idempotent: false }).then(
+        async (res) => {
+          await res.discard();
+          return `https://${apiHost}`;
+        },
+        () => `http://${apiHost}`,
+      );
+    }
+    this.schemes.set(registry, p);
+    return p;
+  }
+
+  private async call(ref: RegistryReference, opts: CallOptions): Promise<HttpResponse> {
+    const base = await this.baseUrl(ref.registry);
+    const url = /^https?:\/\//.test(opts.path) ? opts.path : `${base}${opts.path}`;
+    const sameOrigin = new URL(url).origin === new URL(base).origin;
+    const send = (authorization: string | undefined): Promise<HttpResponse> =>
+      this.http.send({
+        method: opts.method,
+        url,
+        headers: {
+          ...opts.headers,
+          ...(authorization && sameOrigin ? { Authorization: authorization } : {}),
+        },
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        ...(opts.idempotent !== undefined ? { idempotent: opts.idempotent } : {}),
+      });
+    const header = await this.auth.headerFor(ref.registry, opts.scopes);
+    const res = await send(header);
+    if (res.status !== 401) return res;
+    const retryHeader = await this.auth.onChallenge(
+      ref.registry,
+      res.headers.get('www-authenticate'),
+      opts.scopes,
+      header,
+    );
+    if (retryHeader === undefined) return res;
+    await res.discard();
+    return send(retryHeader);
+  }
+
+  /** Turn an unexpected response into the matching SealError (reads at most 64 KiB of the body). */
+  private async failure(res: HttpResponse, method: Method, what: string): Promise<SealError> {
+    let body = '';
+    if (method !== 'HEAD') {
+      try {
+        body = new TextDecoder().decode(
+          await res.bytes({
+            max: ERROR_BODY_LIMIT,
+            onExceed: () => new SealError('E_REGISTRY', 'error body too large'),
+          }),
+        );
+      } catch {
+        body = '';
+      }
+    } else await res.discard();
+    let detail = body.trim().slice(0, 500);
+    let codes: string[] = [];
+    try {
+      const json = JSON.parse(body) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+      if (Array.isArray(json.errors)) {
+        codes = json.errors.map((e) => String(e.code ?? ''));
+        detail = json.errors.map((e) => `${String(e.code ?? '')}: ${String(e.message ?? '')}`).join('; ');
+      }
+    } catch {
+      // not JSON: keep the text
+    }
+    const details = { status: res.status, body: body.slice(0, ERROR_BODY_LIMIT), codes };
+    if (res.status === 404) {
+      return new SealError('E_NOT_FOUND', `${what} not found${detail ? ` (${detail})` : ''}`, { details });
+    }
+    if (res.status === 401 || res.status === 403) {
+      return new SealError(
+        'E_UNAUTHORIZED',
+        `access to ${what} was refused (HTTP ${res.status}${detail ? `: ${detail}` : ''}); check your credentials (docker login, REGISTRY_AUTH_FILE)`,
+        { details },
+      );
+    }
+    return new SealError(
+      'E_REGISTRY',
+      `${method} ${what}: registry answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`,
+      { details },
+    );
+  }
+
+  private pull(ref: RegistryReference): AccessScope[] {
+    return [{ repository: ref.repository, actions: ['pull'] }];
+  }
+
+  private push(ref: RegistryReference): AccessScope[] {
+    return [{ repository: ref.repository, actions: ['pull', 'push'] }];
+  }
+
+  private manifestTarget(ref: RegistryReference): string {
+    const target = ref.digest?.toString() ?? ref.tag;
+    if (!target) {
+      throw new SealError('E_INVALID_REFERENCE', `${formatReference(ref)} names neither a tag nor a digest`);
+    }
+    return target;
+  }
+
+  // ---- manifests ----
+
+  async resolve(ref: Reference): Promise<Descriptor> {
+    const r = asRegistry(ref);
+    const target = this.manifestTarget(r);
+    const res = await this.call(r, {
+      method: 'HEAD',
+      path: `/v2/${r.repository}/manifests/${target}`,
+      scopes: this.pull(r),
+      headers: { Accept: MANIFEST_ACCEPT },
+    });
+    if (res.status === 404 || res.status === 401 || res.status === 403) {
+      throw await this.failure(res, 'HEAD', `manifest ${formatReference(r)}`);
+    }
+    if (res.status === 200) {
+      await res.discard();
+      const header = res.headers.get('docker-content-digest');
+      const mediaType = mediaTypeOf(res);
+      const length = Number(res.headers.get('content-length') ?? Number.NaN);
+      const headerDigest = header && Digest.isValid(header) ? Digest.parse(header) : undefined;
+      if (
+        r.digest &&
+        headerDigest &&
+        headerDigest.algorithm === r.digest.algorithm &&
+        !headerDigest.equals(r.digest)
+      ) {
+        throw new SealError(
+          'E_DIGEST_MISMATCH',
+          `registry answered ${formatReference(r)} with digest ${headerDigest.toString()}`,
+          { details: { expected: r.digest.toString(), found: headerDigest.toString() } },
+        );
+      }
+      const digest = r.digest ?? headerDigest;
+      if (
+        digest &&
+        mediaType &&
+        isManifestMediaType(mediaType) &&
+        Number.isSafeInteger(length) &&
+        length >= 0
+      ) {
+        if (length > MAX_MANIFEST_BYTES) {
+          throw new SealError(
+            'E_MANIFEST_TOO_LARGE',
+            `manifest ${formatReference(r)} is ${length} bytes, over the 4 MiB limit`,
+          );
+        }
+        return { mediaType, digest: digest.toString(), size: length };
+      }
+    } else await res.discard();
+    // HEAD unsupported or incomplete: GET and compute.
+    const fetched = await this.getManifest(r);
+    return {
+      mediaType: fetched.mediaType,
+      digest: fetched.digest.toString(),
+      size: fetched.bytes.byteLength,
+    };
+  }
+
+  async getManifest(ref: Reference): Promise<FetchedManifest> {
+    const r = asRegistry(ref);
+    const target = this.manifestTarget(r);
+    const what = `manifest ${formatReference(r)}`;
+    const res = await this.call(r, {
+      method: 'GET',
+      path: `/v2/${r.repository}/manifests/${target}`,
+      scopes: this.pull(r),
+      headers: { Accept: MANIFEST_ACCEPT },
+    });
+    if (res.status !== 200) throw await this.failure(res, 'GET', what);
+    const length = Number(res.headers.get('content-length') ?? Number.NaN);
+    const tooLarge = (): SealError =>
+      new SealError('E_MANIFEST_TOO_LARGE', `${what} is over the ${MAX_MANIFEST_BYTES}-byte (4 MiB) limit`, {
+        details: { limit: MAX_MANIFEST_BYTES },
+      });
+    if (Number.isFinite(length) && length > MAX_MANIFEST_BYTES) {
+      await res.discard();
+      throw tooLarge();
+    }
+    const bytes = await res.bytes({ max: MAX_MANIFEST_BYTES, onExceed: tooLarge });
+    const header = res.headers.get('docker-content-digest');
+    let headerDigest: Digest | undefined;
+    if (header) {
+      if (!Digest.isValid(header)) {
+        throw new SealError(
+          'E_DIGEST_MISMATCH',
+          `${what}: registry sent an invalid Docker-Content-Digest "${header}"`,
+        );
+      }
+      headerDigest = Digest.parse(header);
+    }
+    let digest: Digest;
+    if (r.digest) {
+      r.digest.verify(bytes, what);
+      if (headerDigest && headerDigest.algorithm === r.digest.algorithm && !headerDigest.equals(r.digest)) {
+        throw new SealError(
+          'E_DIGEST_MISMATCH',
+          `${what}: registry claims digest ${headerDigest.toString()}`,
+          {
+            details: { expected: r.digest.toString(), found: headerDigest.toString() },
+          },
+        );
+      }
+      digest = r.digest;
+    } else if (headerDigest) {
+      headerDigest.verify(bytes, what);
+      digest = headerDigest;
+    } else {
+      digest = Digest.of(bytes);
+    }
+    const contentType = mediaTypeOf(res);
+    const manifest = parseManifest(bytes, contentType, { digest });
+    return { digest, mediaType: detectMediaType(manifest, contentType), bytes, manifest };
+  }
+
+  async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+    const r = asRegistry(ref);
+    if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+      throw new SealError(
+        'E_MANIFEST_TOO_LARGE',
+        `manifest for ${formatReference(r)} is ${bytes.byteLength} bytes, over the 4 MiB limit; nothing was written`,
+      );
+    }
+    const digest = r.digest ?? Digest.of(bytes);
+    if (r.digest) r.digest.verify(bytes, `manifest for ${formatReference(r)}`);
+    const manifest = parseManifest(bytes, mediaType, { digest });
+    const target = r.tag ?? digest.toString();
+    const what = `manifest ${repoName(r)}:${target}`;
+    const res = await this.call(r, {
+      method: 'PUT',
+      path: `/v2/${r.repository}/manifests/${target}`,
+      scopes: this.push(r),
+      headers: { 'Content-Type': mediaType },
+      body: bytes,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202)
+      throw await this.failure(res, 'PUT', what);
+    await res.discard();
+    const stored = res.headers.get('docker-content-digest');
+    if (stored && Digest.isValid(stored)) {
+      const s = Digest.parse(stored);
+      if (s.algorithm === digest.algorithm && !s.equals(digest)) {
+        throw new SealError(
+          'E_DIGEST_MISMATCH',
+          `registry stored ${what} as ${stored}, expected ${digest.toString()}`,
+        );
+      }
+    }
+    const desc: Descriptor = { mediaType, digest: digest.toString(), size: bytes.byteLength };
+    if (manifest.artifactType) desc.artifactType = manifest.artifactType;
+    if (manifest.subject && res.headers.get('oci-subject') === null) {
+      const subject = Digest.parse(manifest.subject.digest);
+      if (!(await this.hasReferrersApi(r, subject))) {
+        await this.appendToFallbackIndex(r, subject, fallbackEntry(desc, artifactTypeOf(manifest)));
+      }
+    }
+    return desc;
+  }
+
+  async tag(ref: Reference, tag: string, desc: Descriptor): Promise<void> {
+    const r = asRegistry(ref);
+    const source: RegistryReference = { kind: 'registry', registry: r.registry, repository: r.repository };
+    source.digest = Digest.parse(desc.digest);
+    const fetched = await this.getManifest(source);
+    const target: RegistryReference = {
+      kind: 'registry',
+      registry: r.registry,
+      repository: r.repository,
+      tag,
+    };
+    const res = await this.call(target, {
+      method: 'PUT',
+      path: `/v2/${r.repository}/manifests/${tag}`,
+      scopes: this.push(r),
+      headers: { 'Content-Type': fetched.mediaType },
+      body: fetched.bytes,
+    });
+    if (res.status !== 201 && res.status !== 200)
+      throw await this.failure(res, 'PUT', `tag ${repoName(r)}:${tag}`);
+    await res.discard();
+  }
+
+  async listTags(ref: Reference): Promise<string[]> {
+    const r = asRegistry(ref);
+    const tags: string[] = [];
+    let path: string | undefined =
+      `/v2/${r.repository}/tags/list${this.tagPageSize ? `?n=${this.tagPageSize}` : ''}`;
+    const seen = new Set<string>();
+    while (path) {
+      if (seen.has(path)) break;
+      seen.add(path);
+      const res = await this.call(r, { method: 'GET', path, scopes: this.pull(r) });
+      if (res.status !== 200) throw await this.failure(res, 'GET', `repository ${repoName(r)}`);
+      const text = await res.text();
+      let body: { tags?: unknown };
+      try {
+        body = JSON.parse(text) as { tags?: unknown };
+      } catch (err) {
+        throw new SealError('E_REGISTRY', `tags list of ${repoName(r)} is not JSON`, { cause: err });
+      }
+      if (body.tags !== null && body.tags !== undefined) {
+        if (!Array.isArray(body.tags) || body.tags.some((t) => typeof t !== 'string')) {
+          throw new SealError('E_REGISTRY', `tags list of ${repoName(r)} is malformed`);
+        }
+        tags.push(...(body.tags as string[]));
+      }
+      path = nextLink(res.headers.get('link'));
+    }
+    return tags;
+  }
+
+  async deleteTag(ref: Reference, tag: string): Promise<void> {
+    const r = asRegistry(ref);
+    const res = await this.call(r, {
+      method: 'DELETE',
+      path: `/v2/${r.repository}/manifests/${tag}`,
+      scopes: [{ repository: r.repository, actions: ['delete'] }],
+    });
+    if (res.status === 202 || res.status === 200 || res.status === 204) {
+      await res.discard();
+      return;
+    }
+    const err = await this.failure(res, 'DELETE', `tag ${repoName(r)}:${tag}`);
+    if (res.status === 400 || res.status === 405) {
+      throw new SealError(
+        'E_REGISTRY',
+        `registry ${r.registry} does not support deleting tags (HTTP ${res.status}); delete the manifest by digest instead`,
+        { cause: err, ...(err.details ? { details: err.details } : {}) },
+      );
+    }
+    throw err;
+  }
+
+  /** Delete a manifest by digest (removes every tag pointing at it). */
+  async deleteManifest(ref: Reference, digest: Digest): Promise<void> {
+    const r = asRegistry(ref);
+    const res = await this.call(r, {
+      method: 'DELETE',
+      path: `/v2/${r.repository}/manifests/${digest.toString()}`,
+      scopes: [{ repository: r.repository, actions: ['delete'] }],
+    });
+    if (res.status === 202 || res.status === 200 || res.status === 204) {
+      await res.discard();
+      return;
+    }
+    throw await this.failure(res, 'DELETE', `manifest ${repoName(r)}@${digest.toString()}`);
+  }
+
+  // ---- blobs ----
+
+  async hasBlob(ref: Reference, digest: Digest): Promise<boolean> {
+    const r = asRegistry(ref);
+    return this.blobExists(r, digest, this.pull(r));
+  }
+
+  private async blobExists(r: RegistryReference, digest: Digest, scopes: AccessScope[]): Promise<boolean> {
+    const res = await this.call(r, {
+      method: 'HEAD',
+      path: `/v2/${r.repository}/blobs/${digest.toString()}`,
+      scopes,
+    });
+    if (res.status === 200) {
+      await res.discard();
+      return true;
+    }
+    if (res.status === 404) {
+      await res.discard();
+      return false;
+    }
+    throw await this.failure(res, 'HEAD', `blob ${repoName(r)}@${digest.toString()}`);
+  }
+
+  async openBlob(ref: Reference, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    const r = asRegistry(ref);
+    const what = `blob ${repoName(r)}@${digest.toString()}`;
+    const res = await this.call(r, {
+      method: 'GET',
+      path: `/v2/${r.repository}/blobs/${digest.toString()}`,
+      scopes: this.pull(r),
+    });
+    if (res.status !== 200) throw await this.failure(res, 'GET', what);
+    const verifier = new DigestVerifier(digest);
+    async function* verified(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of res.stream()) {
+        verifier.update(chunk);
+        yield chunk;
+      }
+      verifier.finish(what);
+    }
+    return verified();
+  }
+
+  async getBlob(ref: Reference, digest: Digest): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of await this.openBlob(ref, digest)) parts.push(chunk);
+    return concatBytes(parts);
+  }
+
+  async putBlob(ref: Reference, bytes: Uint8Array, mediaType?: string): Promise<Descriptor> {
+    const r = asRegistry(ref);
+    const digest = Digest.of(bytes);
+    const desc: Descriptor = {
+      mediaType: mediaType ?? 'application/octet-stream',
+      digest: digest.toString(),
+      size: bytes.byteLength,
+    };
+    if (await this.blobExists(r, digest, this.push(r))) return desc;
+    const location = await this.startUpload(r);
+    await this.uploadTo(r, location, digest, bytes);
+    return desc;
+  }
+
+  /**
+   * Mount `digest` from `fromRepo` (same registry) into `dst`'s repository. Returns true when the blob
+   * is there without transfer (mounted or already present); when the registry opens an upload instead
+   * (202), the blob is read from `fromRepo`, verified, uploaded, and false is returned.
+   */
+  async mountBlob(dst: Reference, fromRepo: string, digest: Digest): Promise<boolean> {
+    const r = asRegistry(dst);
+    const scopes: AccessScope[] = [...this.push(r), { repository: fromRepo, actions: ['pull'] }];
+    if (await this.blobExists(r, digest, scopes)) return true;
+    const query = new URLSearchParams({ mount: digest.toString(), from: fromRepo });
+    const res = await this.call(r, {
+      method: 'POST',
+      path: `/v2/${r.repository}/blobs/uploads/?${query.toString()}`,
+      scopes,
+    });
+    if (res.status === 201) {
+      await res.discard();
+      return true;
+    }
+    if (res.status !== 202)
+      throw await this.failure(res, 'POST', `mount of ${digest.toString()} into ${repoName(r)}`);
+    await res.discard();
+    const location = this.locationOf(res, r);
+    const source: RegistryReference = { kind: 'registry', registry: r.registry, repository: fromRepo };
+    const bytes = await this.getBlob(source, digest);
+    await this.uploadTo(r, location, digest, bytes);
+    return false;
+  }
+
+  private locationOf(res: HttpResponse, r: RegistryReference): string {
+    const location = res.headers.get('location');
+    if (!location) {
+      throw new SealError('E_REGISTRY', `registry ${r.registry} opened an upload without a Location header`);
+    }
+    return new URL(location, res.url).toString();
+  }
+
+  private async startUpload(r: RegistryReference): Promise<string> {
+    const res = await this.call(r, {
+      method: 'POST',
+      path: `/v2/${r.repository}/blobs/uploads/`,
+      scopes: this.push(r),
+      headers: { 'Content-Length': '0' },
+    });
+    if (res.status !== 202) throw await this.failure(res, 'POST', `upload to ${repoName(r)}`);
+    await res.discard();
+    return this.locationOf(res, r);
+  }
+
+  private withDigestParam(location: string, digest: Digest): string {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest.toString());
+    return url.toString();
+  }
+
+  /** Finish an upload session: one PUT with the bytes, or PATCH chunks then an empty PUT. */
+  private async uploadTo(
+    r: RegistryReference,
+    location: string,
+    digest: Digest,
+    bytes: Uint8Array,
+  ): Promise<void> {
+    const what = `upload of ${digest.toString()} to ${repoName(r)}`;
+    let body: Uint8Array = bytes;
+    if (bytes.byteLength >= this.chunkThreshold && bytes.byteLength > 0) {
+      let current = location;
+      for (let start = 0; start < bytes.byteLength; start += this.chunkSize) {
+        const chunk = bytes.subarray(start, Math.min(bytes.byteLength, start + this.chunkSize));
+        const res = await this.call(r, {
+          method: 'PATCH',
+          path: current,
+          scopes: this.push(r),
+          headers: {
+            'Content-Type': 'application/octet-stream',
+            'Content-Range': `${start}-${start + chunk.byteLength - 1}`,
+          },
+          body: chunk,
+        });
+        if (res.status !== 202) throw await this.failure(res, 'PATCH', what);
+        await res.discard();
+        current = this.locationOf(res, r);
+      }
+      location = current;
+      body = new Uint8Array(0);
+    }
+    const res = await this.call(r, {
+      method: 'PUT',
+      path: this.withDigestParam(location, digest),
+      scopes: this.push(r),
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body,
+      idempotent: false,
+    });
+    if (res.status !== 201) throw await this.failure(res, 'PUT', what);
+    await res.discard();
+    const stored = res.headers.get('docker-content-digest');
+    if (stored && Digest.isValid(stored) && !Digest.parse(stored).equals(digest)) {
+      throw new SealError('E_DIGEST_MISMATCH', `registry stored ${what} as ${stored}`);
+    }
+  }
+
+  // ---- referrers ----
+
+  async referrers(ref: Reference, digest: Digest, options: ReferrersOptions = {}): Promise<Descriptor[]> {
+    const r = asRegistry(ref);
+    const fromApi = await this.referrersFromApi(r, digest, options.artifactType);
+    const all = fromApi ?? (await this.referrersFromFallback(r, digest));
+    return options.artifactType ? all.filter((d) => d.artifactType === options.artifactType) : all;
+  }
+
+  /** The referrers API's answer, or undefined when the registry has none (not 200 + OCI index). */
+  private async referrersFromApi(
+    r: RegistryReference,
+    digest: Digest,
+    artifactType: string | undefined,
+  ): Promise<Descriptor[] | undefined> {
+    const query = artifactType ? `?${new URLSearchParams({ artifactType }).toString()}` : '';
+    let path: string | undefined = `/v2/${r.repository}/referrers/${digest.toString()}${query}`;
+    const out: Descriptor[] = [];
+    const seen = new Set<string>();
+    let first = true;
+    while (path && !seen.has(path)) {
+      seen.add(path);
+      const res = await this.call(r, {
+        method: 'GET',
+        path,
+        scopes: this.pull(r),
+        headers: { Accept: MediaTypes.ociIndex },
+      });
+      if (res.status === 401 || res.status === 403) {
+        throw await this.failure(res, 'GET', `referrers of ${repoName(r)}@${digest.toString()}`);
+      }
+      if (res.status !== 200 || mediaTypeOf(res) !== MediaTypes.ociIndex) {
+        await res.discard();
+        if (first) {
+          this.referrersApi.set(repoName(r), false);
+          return undefined;
+        }
+        throw await this.failure(res, 'GET', `referrers of ${repoName(r)}@${digest.toString()} (next page)`);
+      }
+      first = false;
+      this.referrersApi.set(repoName(r), true);
+      const bytes = await res.bytes({
+        max: MAX_MANIFEST_BYTES,
+        onExceed: () =>
+          new SealError('E_MANIFEST_TOO_LARGE', `referrers page of ${repoName(r)} is over 4 MiB`),
+      });
+      const index = parseManifest(bytes, MediaTypes.ociIndex);
+      if (!isIndex(index)) throw new SealError('E_MANIFEST_INVALID', 'referrers response is not an index');
+      out.push(...index.manifests);
+      path = nextLink(res.headers.get('link'));
+    }
+    return out;
+  }
+
+  private fallbackTagRef(r: RegistryReference, digest: Digest): RegistryReference {
+    return { kind: 'registry', registry: r.registry, repository: r.repository, tag: digest.toTagPrefix() };
+  }
+
+  /** The fallback index tagged `sha256-<hex>`, or undefined when the tag does not exist. */
+  private async readFallbackIndex(
+    r: RegistryReference,
+    digest: Digest,
+  ): Promise<{ index: ImageIndex; etag: string | undefined } | undefined> {
+    const tagRef = this.fallbackTagRef(r, digest);
+    let fetched: FetchedManifest;
+    try {
+      fetched = await this.getManifest(tagRef);
+    } catch (err) {
+      if (err instanceof SealError && err.code === 'E_NOT_FOUND') return undefined;
+      throw err;
+    }
+    if (!isIndex(fetched.manifest)) {
+      throw new SealError(
+        'E_MANIFEST_INVALID',
+        `${formatReference(tagRef)} holds a ${fetched.mediaType}, not a referrers fallback index`,
+      );
+    }
+    return { index: fetched.manifest, etag: `"${fetched.digest.toString()}"` };
+  }
+
+  private async referrersFromFallback(r: RegistryReference, digest: Digest): Promise<Descriptor[]> {
+    const found = await this.readFallbackIndex(r, digest);
+    return found ? [...found.index.manifests] : [];
+  }
+
+  /** Does this repository serve the referrers API? Pinged once per repository (ggcr's commitSubjectReferrers). */
+  private async hasReferrersApi(r: RegistryReference, subject: Digest): Promise<boolean> {
+    const known = this.referrersApi.get(repoName(r));
+    if (known !== undefined) return known;
+    const res = await this.call(r, {
+      method: 'GET',
+      path: `/v2/${r.repository}/referrers/${subject.toString()}`,
+      scopes: this.pull(r),
+      headers: { Accept: MediaTypes.ociIndex },
+    });
+    await res.discard();
+    const supported = res.status === 200 && mediaTypeOf(res) === MediaTypes.ociIndex;
+    this.referrersApi.set(repoName(r), supported);
+    return supported;
+  }
+
+  /**
+   * Append `entry` to the `sha256-<hex>` fallback index (cosign.md §2b). Registries offer no atomic
+   * update, so: read, merge, PUT (with If-Match where honoured), then re-read until our entry has
+   * survived a settle interval; a writer whose entry was overwritten by a concurrent stale PUT merges
+   * again. Writers inside this process are serialised per index.
+   */
+  private async appendToFallbackIndex(
+    r: RegistryReference,
+    subject: Digest,
+    entry: Descriptor,
+  ): Promise<void> {
+    const key = `${repoName(r)}|${subject.toString()}`;
+    const previous = this.fallbackLocks.get(key) ?? Promise.resolve();
+    const run = previous.then(() => this.appendToFallbackIndexUnlocked(r, subject, entry));
+    const settled = run.catch(() => undefined);
+    this.fallbackLocks.set(key, settled);
+    try {
+      await run;
+    } finally {
+      if (this.fallbackLocks.get(key) === settled) this.fallbackLocks.delete(key);
+    }
+  }
+
+  private async appendToFallbackIndexUnlocked(
+    r: RegistryReference,
+    subject: Digest,
+    entry: Descriptor,
+  ): Promise<void> {
+    const tagRef = this.fallbackTagRef(r, subject);
+    const has = (index: ImageIndex | undefined): boolean =>
+      index?.manifests.some((m) => m.digest === entry.digest) ?? false;
+    for (let attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
+      const started = Date.now();
+      const current = await this.readFallbackIndex(r, subject);
+      if (attempt === 0 && has(current?.index)) return;
+      if (!has(current?.index)) {
+        const index: ImageIndex = {
+          schemaVersion: 2,
+          mediaType: MediaTypes.ociIndex,
+          manifests: mergeFallbackEntries(current?.index.manifests ?? [], entry),
+        };
+        if (current?.index.annotations) index.annotations = current.index.annotations;
+        const headers: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex };
+        if (current?.etag) headers['If-Match'] = current.etag;
+        const res = await this.call(r, {
+          method: 'PUT',
+          path: `/v2/${r.repository}/manifests/${tagRef.tag}`,
+          scopes: this.push(r),
+          headers,
+          body: encodeManifest(index),
+        });
+        if (res.status === 412) {
+          await res.discard();
+          await sleep(Math.random() * 50 * (attempt + 1));
+          continue;
+        }
+        if (res.status !== 201 && res.status !== 200) {
+          throw await this.failure(res, 'PUT', `referrers fallback index ${formatReference(tagRef)}`);
+        }
+        await res.discard();
+      }
+      // compare-and-set by re-reading: our entry must still be there after a settle interval
+      const cycle = Date.now() - started;
+      const settle = Math.max(50, 2 * cycle) + Math.random() * 50;
+      await sleep(settle);
+      const check = await this.readFallbackIndex(r, subject);
+      if (has(check?.index)) {
+        await sleep(settle);
+        const again = await this.readFallbackIndex(r, subject);
+        if (has(again?.index)) return;
+      }
+      await sleep(Math.random() * 50 * (attempt + 1));
+    }
+    throw new SealError(
+      'E_CONFLICT',
+      `could not add ${entry.digest} to ${formatReference(tagRef)}: concurrent writers kept replacing it; retry`,
+    );
+  }
+}
+
+export { anonymousCredentials, dockerConfigCredentials };
