@@ -1,0 +1,472 @@
+// The transparency log: batched append (one transaction, one tree update, one checkpoint per batch), SETs, proofs, search.
+// Rekor v1 semantics (sigstore-servers.md §0–§1) over RFC 6962 trees (merkle.ts) and C2SP checkpoints (checkpoint.ts).
+
+import { generateKeyPairSync, createPrivateKey, randomBytes } from 'node:crypto';
+import { dirname, join, basename } from 'node:path';
+import { SealError } from '../errors.js';
+import { signCheckpoint } from './checkpoint.js';
+import { type InclusionProof, type LogEntry, leafHashOfUuid, setPayload, treeIdHex } from './entry.js';
+import { type LogSigner, loadOrCreateLogKey, signerFromPrivateKey } from './logkey.js';
+import {
+  CompactRange,
+  composeProof,
+  consistencyPlan,
+  type Hash,
+  hashLeaf,
+  inclusionPlan,
+  type NodeId,
+  nodeKey,
+  planNodes,
+  rangeNodes,
+  toHex,
+} from './merkle.js';
+import { type LogStorage, type NodeRow, openStorage, type SearchKeys, type SearchPage, type SearchQuery, sqlitePath, type TreeHead } from './storage/index.js';
+import { prepareEntry, type ProposedEntry } from './types/index.js';
+
+export interface OpenLogOptions {
+  /** `sqlite:/path/file.db` or `postgres://…[?schema=NAME]`. */
+  db: string;
+  /** PEM private key; created beside a SQLite db if absent. Without it a PostgreSQL log keeps its key in the database. */
+  keyFile?: string;
+  /** Checkpoint key name (hostname), or a full `<host> - <treeID>` origin. Default `localhost`. */
+  origin?: string;
+  /** Decimal tree ID to use when the log is created (random otherwise); must match an existing log's. */
+  treeId?: string;
+  /** `sequencer` (default) may append; `reader` serves reads only (PostgreSQL API replicas). */
+  role?: 'sequencer' | 'reader';
+  /** Largest number of submissions integrated in one step. Default 1024. */
+  maxBatch?: number;
+}
+
+export interface AppendResult {
+  index: number;
+  integratedTime: number;
+  leafHash: Hash;
+  /** Tree size and signed checkpoint of the batch that integrated the leaf, and the proof against it. */
+  treeSize: number;
+  rootHash: Hash;
+  checkpoint: string;
+  inclusionProof: Hash[];
+}
+
+interface Pending {
+  leaf: Uint8Array;
+  leafHash: Hash;
+  keys: SearchKeys;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+const NODE_CACHE_MAX = 200_000;
+
+export class TransparencyLog {
+  readonly storage: LogStorage;
+  readonly signer: LogSigner;
+  /** Decimal tree ID. */
+  readonly treeId: string;
+  /** Checkpoint key name. */
+  readonly hostname: string;
+  readonly role: 'sequencer' | 'reader';
+  private readonly maxBatch: number;
+  private range: CompactRange;
+  private current: TreeHead | undefined;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private closed = false;
+  private idle: Promise<void> = Promise.resolve();
+  /** Merkle nodes never change once written: cache them. */
+  private readonly nodeCache = new Map<string, Hash>();
+
+  private constructor(args: {
+    storage: LogStorage;
+    signer: LogSigner;
+    treeId: string;
+    hostname: string;
+    role: 'sequencer' | 'reader';
+    maxBatch: number;
+    range: CompactRange;
+    head: TreeHead | undefined;
+  }) {
+    this.storage = args.storage;
+    this.signer = args.signer;
+    this.treeId = args.treeId;
+    this.hostname = args.hostname;
+    this.role = args.role;
+    this.maxBatch = args.maxBatch;
+    this.range = args.range;
+    this.current = args.head;
+  }
+
+  /** Hex SHA-256 of the log key's SPKI DER. */
+  get logId(): string {
+    return this.signer.logId;
+  }
+
+  get origin(): string {
+    return `${this.hostname} - ${this.treeId}`;
+  }
+
+  get treeIdHex(): string {
+    return treeIdHex(this.treeId);
+  }
+
+  static async open(opts: OpenLogOptions): Promise<TransparencyLog> {
+    const storage = await openStorage(opts.db);
+    try {
+      const role = opts.role ?? 'sequencer';
+      if (role === 'sequencer') await storage.acquireSequencer();
+      const signer = await loadSigner(opts, storage);
+      const fresh = (BigInt(`0x${randomBytes(8).toString('hex')}`) & 0x7fff_ffff_ffff_ffffn).toString();
+      if (opts.treeId !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.treeId)) {
+        throw new SealError('E_INVALID_ARGUMENT', `tree ID must be a positive decimal int64, got "${opts.treeId}"`);
+      }
+      const treeId = await storage.setMetaIfAbsent('tree_id', opts.treeId ?? fresh);
+      if (opts.treeId !== undefined && opts.treeId !== treeId) {
+        throw new SealError('E_INVALID_ARGUMENT', `this log's tree ID is ${treeId}, not ${opts.treeId}`);
+      }
+      const storedKey = await storage.setMetaIfAbsent('log_id', signer.logId);
+      if (storedKey !== signer.logId) {
+        throw new SealError('E_KEY_INVALID', `the key does not belong to this log (log ID ${storedKey}, key gives ${signer.logId})`);
+      }
+      let hostname = opts.origin ?? 'localhost';
+      const m = / - ([0-9]+)$/.exec(hostname);
+      if (m) {
+        if (m[1] !== treeId) throw new SealError('E_INVALID_ARGUMENT', `origin names tree ${m[1]}, this log is ${treeId}`);
+        hostname = hostname.slice(0, m.index);
+      }
+      if (!hostname || /[\s+]/.test(hostname)) {
+        throw new SealError('E_INVALID_ARGUMENT', `checkpoint key name "${hostname}" must be non-empty without spaces or "+"`);
+      }
+      const log = new TransparencyLog({
+        storage,
+        signer,
+        treeId,
+        hostname,
+        role,
+        maxBatch: opts.maxBatch ?? 1024,
+        range: new CompactRange(0, []),
+        head: undefined,
+      });
+      await log.reload();
+      return log;
+    } catch (err) {
+      await storage.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Re-read the tree state from storage (after open, or when another writer moved it). */
+  private async reload(): Promise<void> {
+    const head = await this.storage.head();
+    const size = head?.size ?? 0;
+    const ids = rangeNodes(0, size);
+    const got = await this.storage.nodes(ids);
+    const nodes = ids.map((id) => {
+      const hash = got.get(nodeKey(id));
+      if (!hash) throw new SealError('E_INTERNAL', `log storage lacks Merkle node ${nodeKey(id)} for size ${size}`);
+      return { id, hash };
+    });
+    this.range = new CompactRange(size, nodes);
+    if (head && toHex(this.range.root()) !== toHex(head.rootHash)) {
+      throw new SealError('E_INTERNAL', `stored Merkle nodes do not hash to the stored root at size ${size}`);
+    }
+    this.current = head;
+  }
+
+  /** Append raw leaf data (Rekor entries, CT log entries…). Resolves once durable; E_DUPLICATE_ENTRY if present. */
+  appendLeaf(leaf: Uint8Array, keys: SearchKeys = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new SealError('E_INVALID_ARGUMENT', 'the log is closed'));
+    if (this.role !== 'sequencer') {
+      return Promise.reject(new SealError('E_CONFLICT', 'this log replica is read-only; send writes to the sequencer'));
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ leaf, leafHash: hashLeaf(leaf), keys, resolve, reject });
+      if (!this.flushing && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    let done!: () => void;
+    this.idle = new Promise((r) => {
+      done = r;
+    });
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          await this.integrate(batch);
+        } catch (err) {
+          if (err instanceof SealError && err.code === 'E_CONFLICT') {
+            // another writer moved the tree: catch up and try once more
+            try {
+              await this.reload();
+              await this.integrate(batch);
+              continue;
+            } catch (again) {
+              for (const p of batch) p.reject(again);
+              continue;
+            }
+          }
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+      done();
+    }
+  }
+
+  private async integrate(batch: Pending[]): Promise<void> {
+    const existing = await this.storage.findLeafHashes(batch.map((p) => p.leafHash));
+    const range = this.range.clone();
+    const oldNodes = new Map(range.nodes.map((n) => [nodeKey(n.id), n.hash]));
+    const newNodes = new Map<string, Hash>();
+    const nodeRows: NodeRow[] = [];
+    const accepted: { p: Pending; index: number }[] = [];
+    const dupOf = new Map<Pending, number>();
+    const seen = new Map<string, number>();
+    const integratedTime = Math.floor(Date.now() / 1000);
+    const entries = [];
+    for (const p of batch) {
+      const hex = toHex(p.leafHash);
+      const prior = existing.get(hex) ?? seen.get(hex);
+      if (prior !== undefined) {
+        dupOf.set(p, prior);
+        continue;
+      }
+      const index = range.size;
+      seen.set(hex, index);
+      range.append(p.leafHash, (id, hash) => {
+        newNodes.set(nodeKey(id), hash);
+        nodeRows.push({ level: id.level, index: id.index, hash });
+      });
+      accepted.push({ p, index });
+      entries.push({ index, leafHash: p.leafHash, leaf: p.leaf, integratedTime, keys: p.keys });
+    }
+    let head = this.current;
+    if (entries.length > 0) {
+      const rootHash = range.root();
+      const checkpoint = signCheckpoint(
+        { origin: this.origin, size: range.size, rootHash, extensions: [] },
+        this.hostname,
+        this.signer,
+      );
+      head = { size: range.size, rootHash, checkpoint, timestamp: Date.now() };
+      await this.storage.append({ previousSize: this.range.size, entries, nodes: nodeRows, head });
+      this.range = range;
+      this.current = head;
+      if (this.nodeCache.size + newNodes.size > NODE_CACHE_MAX) this.nodeCache.clear();
+      for (const [k, v] of newNodes) this.nodeCache.set(k, v);
+    }
+    const lookup = (id: NodeId) => newNodes.get(nodeKey(id)) ?? oldNodes.get(nodeKey(id));
+    for (const { p, index } of accepted) {
+      p.resolve({
+        index,
+        integratedTime,
+        leafHash: p.leafHash,
+        treeSize: head!.size,
+        rootHash: head!.rootHash,
+        checkpoint: head!.checkpoint,
+        inclusionProof: composeProof(inclusionPlan(index, head!.size), lookup),
+      });
+    }
+    for (const [p, index] of dupOf) {
+      p.reject(
+        new SealError('E_DUPLICATE_ENTRY', `an equivalent entry already exists in the log at index ${index}`, {
+          details: { logIndex: index, uuid: this.uuidOf(p.leafHash) },
+        }),
+      );
+    }
+  }
+
+  uuidOf(leafHash: Hash): string {
+    return this.treeIdHex + toHex(leafHash);
+  }
+
+  /** Validate a Rekor proposed entry (signature included), canonicalize it and append it. E_LOG_ENTRY_INVALID / E_DUPLICATE_ENTRY. */
+  async appendEntry(proposed: ProposedEntry | unknown): Promise<LogEntry> {
+    const prepared = await prepareEntry(proposed);
+    const r = await this.appendLeaf(prepared.body, prepared.keys);
+    return this.makeEntry(r.index, r.leafHash, prepared.body, r.integratedTime, {
+      logIndex: r.index,
+      rootHash: toHex(r.rootHash),
+      treeSize: r.treeSize,
+      hashes: r.inclusionProof.map(toHex),
+      checkpoint: r.checkpoint,
+    });
+  }
+
+  private makeEntry(
+    index: number,
+    leafHash: Hash,
+    leaf: Uint8Array,
+    integratedTime: number,
+    proof: InclusionProof | undefined,
+  ): LogEntry {
+    const base = {
+      body: Buffer.from(leaf).toString('base64'),
+      integratedTime,
+      logID: this.logId,
+      logIndex: index,
+    };
+    const set = Buffer.from(this.signer.sign(setPayload(base))).toString('base64');
+    return {
+      uuid: this.uuidOf(leafHash),
+      ...base,
+      verification: { signedEntryTimestamp: set, ...(proof ? { inclusionProof: proof } : {}) },
+    };
+  }
+
+  /** The latest signed tree head (size 0 is signed on demand and not stored). */
+  async head(): Promise<TreeHead> {
+    const h = this.role === 'sequencer' ? this.current : await this.storage.head();
+    if (h) return h;
+    const rootHash = new CompactRange(0, []).root();
+    const checkpoint = signCheckpoint({ origin: this.origin, size: 0, rootHash, extensions: [] }, this.hostname, this.signer);
+    return { size: 0, rootHash, checkpoint, timestamp: Date.now() };
+  }
+
+  async checkpoint(): Promise<string> {
+    return (await this.head()).checkpoint;
+  }
+
+  async size(): Promise<number> {
+    return (await this.head()).size;
+  }
+
+  private async readNodes(ids: NodeId[]): Promise<Map<string, Hash>> {
+    const out = new Map<string, Hash>();
+    const missing: NodeId[] = [];
+    for (const id of ids) {
+      const h = this.nodeCache.get(nodeKey(id));
+      if (h) out.set(nodeKey(id), h);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const got = await this.storage.nodes(missing);
+      if (this.nodeCache.size + got.size > NODE_CACHE_MAX) this.nodeCache.clear();
+      for (const [k, v] of got) {
+        out.set(k, v);
+        this.nodeCache.set(k, v);
+      }
+    }
+    return out;
+  }
+
+  /** Inclusion proof of `index` in the tree of `treeSize` (default: the latest head), with that head's checkpoint. */
+  async inclusionProof(index: number, treeSize?: number): Promise<InclusionProof> {
+    const head = treeSize === undefined ? await this.head() : await this.headForSize(treeSize);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= head.size) {
+      throw new SealError('E_NOT_FOUND', `no entry ${index} in a tree of size ${head.size}`);
+    }
+    const plan = inclusionPlan(index, head.size);
+    const got = await this.readNodes(planNodes(plan));
+    const hashes = composeProof(plan, (id) => got.get(nodeKey(id)));
+    return { logIndex: index, rootHash: toHex(head.rootHash), treeSize: head.size, hashes: hashes.map(toHex), checkpoint: head.checkpoint };
+  }
+
+  private async headForSize(size: number): Promise<TreeHead> {
+    const latest = await this.head();
+    if (size === latest.size) return latest;
+    if (!Number.isSafeInteger(size) || size < 1 || size > latest.size) {
+      throw new SealError('E_INVALID_ARGUMENT', `tree size ${size} is outside 1..${latest.size}`);
+    }
+    const stored = await this.storage.headAt(size);
+    if (stored) return stored;
+    // a size inside a batch was never published as a checkpoint: proofs work, the root is computed
+    const ids = rangeNodes(0, size);
+    const got = await this.readNodes(ids);
+    const rootHash = composeProof([ids], (id) => got.get(nodeKey(id)))[0]!;
+    return { size, rootHash, checkpoint: '', timestamp: 0 };
+  }
+
+  /** Consistency proof between two tree sizes (`last` defaults to the latest), with the root at `last`. */
+  async consistencyProof(first: number, last?: number): Promise<{ rootHash: string; hashes: string[]; treeSize: number }> {
+    const head = last === undefined ? await this.head() : await this.headForSize(last);
+    if (!Number.isSafeInteger(first) || first < 0 || first > head.size) {
+      throw new SealError('E_INVALID_ARGUMENT', `firstSize ${first} must be within 0..${head.size}`);
+    }
+    const plan = consistencyPlan(first, head.size);
+    const got = await this.readNodes(planNodes(plan));
+    const hashes = composeProof(plan, (id) => got.get(nodeKey(id)));
+    return { rootHash: toHex(head.rootHash), hashes: hashes.map(toHex), treeSize: head.size };
+  }
+
+  async getEntryByIndex(index: number): Promise<LogEntry> {
+    if (!Number.isSafeInteger(index) || index < 0) throw new SealError('E_INVALID_ARGUMENT', `bad log index ${index}`);
+    const [e] = await this.storage.entries(index, index + 1);
+    if (!e) throw new SealError('E_NOT_FOUND', `no entry at log index ${index}`);
+    const head = await this.head();
+    const proof = e.index < head.size ? await this.inclusionProof(e.index, head.size) : undefined;
+    return this.makeEntry(e.index, e.leafHash, e.leaf, e.integratedTime, proof);
+  }
+
+  async getEntryByUuid(uuid: string): Promise<LogEntry> {
+    const hex = leafHashOfUuid(uuid);
+    if (uuid.length === 80 && uuid.slice(0, 16).toLowerCase() !== this.treeIdHex) {
+      throw new SealError('E_NOT_FOUND', `entry ${uuid} belongs to another tree than ${this.treeIdHex}`);
+    }
+    const found = await this.storage.findLeafHashes([new Uint8Array(Buffer.from(hex, 'hex'))]);
+    const index = found.get(hex);
+    if (index === undefined) throw new SealError('E_NOT_FOUND', `no entry with UUID ${uuid}`);
+    return this.getEntryByIndex(index);
+  }
+
+  /** The index of an entry with this leaf data, if the log holds one. */
+  async findLeaf(leaf: Uint8Array): Promise<number | undefined> {
+    const h = hashLeaf(leaf);
+    return (await this.storage.findLeafHashes([h])).get(toHex(h));
+  }
+
+  /** Raw entries [start, end) (tiles, monitors). */
+  async leaves(start: number, end: number) {
+    return this.storage.entries(start, end);
+  }
+
+  /** Complete-subtree hashes (tiles). */
+  async nodes(ids: NodeId[]): Promise<Map<string, Hash>> {
+    return this.readNodes(ids);
+  }
+
+  /** Search the index; returns log indexes, paginated. */
+  async search(query: SearchQuery): Promise<SearchPage> {
+    return this.storage.search(query);
+  }
+
+  publicKeyPem(): string {
+    return this.signer.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  }
+
+  /** Wait for queued submissions, then release the database (and the sequencer lock). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing || this.queue.length > 0 || this.scheduled) {
+      await this.idle;
+      await new Promise((r) => setImmediate(r));
+    }
+    await this.storage.close();
+  }
+}
+
+async function loadSigner(opts: OpenLogOptions, storage: LogStorage): Promise<LogSigner> {
+  if (opts.keyFile) return loadOrCreateLogKey(opts.keyFile);
+  const path = sqlitePath(opts.db);
+  if (path && path !== ':memory:') return loadOrCreateLogKey(join(dirname(path), `${basename(path)}.key.pem`));
+  // PostgreSQL (and in-memory SQLite): the key lives in the database so every replica signs with it
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = await storage.setMetaIfAbsent('signing_key_pem', privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  return signerFromPrivateKey(createPrivateKey(pem));
+}
+
+/** Open (creating if needed) a transparency log on SQLite or PostgreSQL. */
+export async function openLog(opts: OpenLogOptions): Promise<TransparencyLog> {
+  return TransparencyLog.open(opts);
+}

@@ -1,0 +1,111 @@
+// The log's signing key: loaded from (or created as) a PEM PKCS#8 file, used for checkpoints and SETs.
+// Key types follow Rekor v1 (ECDSA P-256/P-384 with SHA-256/384, Ed25519); logID = SHA-256(SPKI DER) (sigstore-servers.md §1).
+
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SealError } from '../errors.js';
+
+/** protobuf-specs PublicKeyDetails names for the key types a log may use. */
+export type LogKeyDetails = 'PKIX_ECDSA_P256_SHA_256' | 'PKIX_ECDSA_P384_SHA_384' | 'PKIX_ED25519';
+
+export interface LogSigner {
+  publicKey: KeyObject;
+  /** DER SubjectPublicKeyInfo. */
+  spki: Uint8Array;
+  keyDetails: LogKeyDetails;
+  /** hex SHA-256 of the SPKI: Rekor's logID. */
+  logId: string;
+  sign(data: Uint8Array): Uint8Array;
+}
+
+export function keyDetailsOf(key: KeyObject): LogKeyDetails {
+  if (key.asymmetricKeyType === 'ed25519') return 'PKIX_ED25519';
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === 'prime256v1') return 'PKIX_ECDSA_P256_SHA_256';
+    if (curve === 'secp384r1') return 'PKIX_ECDSA_P384_SHA_384';
+  }
+  throw new SealError('E_KEY_UNSUPPORTED', `log keys must be ECDSA P-256/P-384 or Ed25519, got ${key.asymmetricKeyType}`);
+}
+
+/** The digest a log key signs with (null for Ed25519, which signs the message itself). */
+export function digestFor(details: LogKeyDetails): string | null {
+  return details === 'PKIX_ED25519' ? null : details === 'PKIX_ECDSA_P384_SHA_384' ? 'sha384' : 'sha256';
+}
+
+export function spkiOf(key: KeyObject): Uint8Array {
+  return new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+}
+
+export function logIdOf(spki: Uint8Array): string {
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+export function signerFromPrivateKey(privateKey: KeyObject): LogSigner {
+  const publicKey = createPublicKey(privateKey);
+  const keyDetails = keyDetailsOf(publicKey);
+  const spki = spkiOf(publicKey);
+  const digest = digestFor(keyDetails);
+  return {
+    publicKey,
+    spki,
+    keyDetails,
+    logId: logIdOf(spki),
+    sign: (data) => new Uint8Array(sign(digest, data, privateKey)),
+  };
+}
+
+/** Verify a signature made by a log key (checkpoint or SET); false on any mismatch. */
+export function verifyLogSignature(publicKey: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return verify(digestFor(keyDetailsOf(publicKey)), data, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+export function publicKeyFromPem(pem: string | Uint8Array): KeyObject {
+  try {
+    return createPublicKey(typeof pem === 'string' ? pem : Buffer.from(pem));
+  } catch (err) {
+    throw new SealError('E_KEY_INVALID', 'the log public key is not a PEM or DER public key', { cause: err });
+  }
+}
+
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new SealError('E_KEY_INVALID', 'the log public key is not a DER SubjectPublicKeyInfo', { cause: err });
+  }
+}
+
+/** Load the PEM private key at `path`, or create an ECDSA P-256 key there (mode 0600) if it does not exist. */
+export async function loadOrCreateLogKey(path: string): Promise<LogSigner> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new SealError('E_IO', `cannot read log key ${path}`, { cause: err });
+    }
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      await writeFile(path, pem, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      // another process created it first: use theirs
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new SealError('E_IO', `cannot write ${path}`, { cause: e });
+      pem = await readFile(path, 'utf8');
+    }
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (err) {
+    throw new SealError('E_KEY_INVALID', `log key ${path} is not an unencrypted PEM private key`, { cause: err });
+  }
+  return signerFromPrivateKey(key);
+}

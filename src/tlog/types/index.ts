@@ -1,0 +1,254 @@
+// Rekor entry kinds accepted by the log: hashedrekord v0.0.1, dsse v0.0.1, intoto v0.0.2 — parse, verify, canonicalize.
+// Canonical bodies and index keys per sigstore-servers.md §1 (Rekor pkg/types/{hashedrekord,dsse,intoto}).
+
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { z } from 'zod';
+import { SealError } from '../../errors.js';
+import type { SearchKeys } from '../storage/storage.js';
+import { type EntryKey, parseEntryKey, verifyDigest, verifyMessage } from './crypto.js';
+
+export { parseEntryKey, verifyDigest, verifyEcdsaDigest, verifyMessage, type EntryKey } from './crypto.js';
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64');
+
+export const hashedRekordSchema = z.object({
+  apiVersion: z.literal('0.0.1'),
+  kind: z.literal('hashedrekord'),
+  spec: z.object({
+    data: z.object({
+      hash: z.object({
+        algorithm: z.enum(['sha256', 'sha384', 'sha512']),
+        value: z.string().regex(/^[0-9a-fA-F]+$/, 'must be hex'),
+      }),
+    }),
+    signature: z.object({
+      content: b64.min(1),
+      publicKey: z.object({ content: b64.min(1) }),
+    }),
+  }),
+});
+
+export const dsseSchema = z.object({
+  apiVersion: z.literal('0.0.1'),
+  kind: z.literal('dsse'),
+  spec: z.object({
+    proposedContent: z.object({
+      envelope: z.string().min(1),
+      verifiers: z.array(b64.min(1)).min(1),
+    }),
+  }),
+});
+
+const intotoSigSchema = z.object({ sig: b64.min(1), publicKey: b64.min(1), keyid: z.string().optional() });
+export const intotoSchema = z.object({
+  apiVersion: z.literal('0.0.2'),
+  kind: z.literal('intoto'),
+  spec: z.object({
+    content: z.object({
+      envelope: z.object({
+        payloadType: z.string(),
+        payload: b64.optional(),
+        signatures: z.array(intotoSigSchema).min(1),
+      }),
+      hash: z.object({ algorithm: z.literal('sha256'), value: z.string() }).optional(),
+      payloadHash: z.object({ algorithm: z.literal('sha256'), value: z.string() }).optional(),
+    }),
+  }),
+});
+
+export const proposedEntrySchema = z.discriminatedUnion('kind', [hashedRekordSchema, dsseSchema, intotoSchema]);
+export type ProposedEntry = z.infer<typeof proposedEntrySchema>;
+
+export interface PreparedEntry {
+  kind: 'hashedrekord' | 'dsse' | 'intoto';
+  /** The canonicalized body: the Merkle leaf. */
+  body: Uint8Array;
+  keys: SearchKeys;
+}
+
+const bad = (why: string): never => {
+  throw new SealError('E_LOG_ENTRY_INVALID', why);
+};
+
+const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+const fromB64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+const jcs = (v: unknown) => new Uint8Array(Buffer.from(canonicalize(v) as string, 'utf8'));
+
+function keysFor(entryKeys: EntryKey[], hashes: string[]): SearchKeys {
+  return {
+    hashes: [...new Set(hashes.map((h) => h.toLowerCase()))],
+    publicKeys: [...new Set(entryKeys.map((k) => k.fingerprint))],
+    identities: entryKeys.flatMap((k) => k.identities),
+  };
+}
+
+/** DSSE pre-authentication encoding (DSSE v1 protocol). */
+export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
+  const type = Buffer.from(payloadType, 'utf8');
+  return new Uint8Array(
+    Buffer.concat([
+      Buffer.from(`DSSEv1 ${type.length} `),
+      type,
+      Buffer.from(` ${payload.length} `),
+      Buffer.from(payload),
+    ]),
+  );
+}
+
+/** Subject digests of an in-toto statement payload (index keys), empty if it is not one. */
+function statementDigests(payloadType: string, payload: Uint8Array): string[] {
+  if (payloadType !== 'application/vnd.in-toto+json') return [];
+  try {
+    const st = JSON.parse(Buffer.from(payload).toString('utf8')) as { subject?: { digest?: Record<string, string> }[] };
+    return (st.subject ?? []).flatMap((s) => Object.entries(s.digest ?? {}).map(([alg, d]) => `${alg}:${d}`));
+  } catch {
+    return [];
+  }
+}
+
+function prepareHashedRekord(e: z.infer<typeof hashedRekordSchema>): PreparedEntry {
+  const { algorithm, value } = e.spec.data.hash;
+  const want = { sha256: 64, sha384: 96, sha512: 128 }[algorithm];
+  if (value.length !== want) bad(`data.hash.value must be ${want} hex characters for ${algorithm}`);
+  const key = parseEntryKey(fromB64(e.spec.signature.publicKey.content));
+  // an expired certificate is accepted, as Rekor does: verifiers check validity against integratedTime
+  const sig = fromB64(e.spec.signature.content);
+  if (!verifyDigest(key.publicKey, algorithm, new Uint8Array(Buffer.from(value, 'hex')), sig)) {
+    bad('the signature does not verify over data.hash with the supplied public key or certificate');
+  }
+  const body = jcs({
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm, value } },
+      signature: {
+        content: Buffer.from(sig).toString('base64'),
+        publicKey: { content: Buffer.from(key.canonicalPem).toString('base64') },
+      },
+    },
+  });
+  return { kind: 'hashedrekord', body, keys: keysFor([key], [`${algorithm}:${value}`]) };
+}
+
+const envelopeSchema = z.object({
+  payloadType: z.string(),
+  payload: b64,
+  signatures: z.array(z.object({ keyid: z.string().optional(), sig: b64.min(1) })).min(1),
+});
+
+function prepareDsse(e: z.infer<typeof dsseSchema>): PreparedEntry {
+  let envJson: unknown;
+  try {
+    envJson = JSON.parse(e.spec.proposedContent.envelope);
+  } catch {
+    return bad('proposedContent.envelope is not JSON');
+  }
+  const env = envelopeSchema.safeParse(envJson);
+  if (!env.success) return bad(`proposedContent.envelope is not a DSSE envelope: ${env.error.issues[0]?.message}`);
+  const payload = fromB64(env.data.payload);
+  const message = pae(env.data.payloadType, payload);
+  const verifiers = e.spec.proposedContent.verifiers.map((v) => parseEntryKey(fromB64(v)));
+  const bySig = new Map<string, EntryKey>();
+  for (const s of env.data.signatures) {
+    const k = verifiers.find((v) => verifyMessage(v.publicKey, message, fromB64(s.sig)));
+    if (!k) bad('every DSSE signature must verify over the envelope PAE with one of the verifiers');
+    bySig.set(s.sig, k!);
+  }
+  const sigs = [...bySig.keys()].sort();
+  const payloadHash = sha256hex(payload);
+  const body = jcs({
+    apiVersion: '0.0.1',
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: sha256hex(e.spec.proposedContent.envelope) },
+      payloadHash: { algorithm: 'sha256', value: payloadHash },
+      signatures: sigs.map((s) => ({
+        signature: s,
+        verifier: Buffer.from(bySig.get(s)!.canonicalPem).toString('base64'),
+      })),
+    },
+  });
+  const used = [...new Set(bySig.values())];
+  return {
+    kind: 'dsse',
+    body,
+    keys: keysFor(used, [`sha256:${payloadHash}`, ...statementDigests(env.data.payloadType, payload)]),
+  };
+}
+
+function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
+  const env = e.spec.content.envelope;
+  if (!env.payload) bad('intoto v0.0.2 needs envelope.payload');
+  // v0.0.2 base64-encodes payload, sig and publicKey twice (sigstore-servers.md §1)
+  const payload = fromB64(Buffer.from(env.payload!, 'base64').toString('utf8'));
+  const message = pae(env.payloadType, payload);
+  const keys: EntryKey[] = [];
+  const sigs: { sig: string; publicKey: string; keyid?: string }[] = [];
+  for (const s of env.signatures) {
+    const key = parseEntryKey(fromB64(Buffer.from(s.publicKey, 'base64').toString('utf8')));
+    const sig = fromB64(Buffer.from(s.sig, 'base64').toString('utf8'));
+    if (!verifyMessage(key.publicKey, message, sig)) bad('an intoto signature does not verify over the envelope PAE');
+    keys.push(key);
+    sigs.push({
+      sig: s.sig,
+      publicKey: Buffer.from(Buffer.from(key.canonicalPem).toString('base64')).toString('base64'),
+      ...(s.keyid ? { keyid: s.keyid } : {}),
+    });
+  }
+  const payloadHash = sha256hex(payload);
+  const envelopeForHash = JSON.stringify({
+    payloadType: env.payloadType,
+    payload: Buffer.from(payload).toString('base64'),
+    signatures: env.signatures.map((s) => ({
+      ...(s.keyid ? { keyid: s.keyid } : {}),
+      sig: Buffer.from(s.sig, 'base64').toString('utf8'),
+    })),
+  });
+  const body = jcs({
+    apiVersion: '0.0.2',
+    kind: 'intoto',
+    spec: {
+      content: {
+        envelope: { payloadType: env.payloadType, signatures: sigs },
+        hash: { algorithm: 'sha256', value: sha256hex(envelopeForHash) },
+        payloadHash: { algorithm: 'sha256', value: payloadHash },
+      },
+    },
+  });
+  return { kind: 'intoto', body, keys: keysFor(keys, [`sha256:${payloadHash}`, ...statementDigests(env.payloadType, payload)]) };
+}
+
+/** Parse a proposed entry, verify its signature(s), and build the canonical body and index keys. E_LOG_ENTRY_INVALID. */
+export async function prepareEntry(input: unknown): Promise<PreparedEntry> {
+  const kind = (input as { kind?: unknown } | null)?.kind;
+  const apiVersion = (input as { apiVersion?: unknown } | null)?.apiVersion;
+  if (typeof kind !== 'string') bad('proposed entry needs a "kind"');
+  if (!['hashedrekord', 'dsse', 'intoto'].includes(kind as string)) {
+    bad(`entry kind "${String(kind)}" is not supported (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2)`);
+  }
+  const parsed = proposedEntrySchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    bad(`malformed ${String(kind)} ${String(apiVersion)} entry: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  const e = parsed.data!;
+  switch (e.kind) {
+    case 'hashedrekord':
+      return prepareHashedRekord(e);
+    case 'dsse':
+      return prepareDsse(e);
+    case 'intoto':
+      return prepareIntoto(e);
+  }
+}
+
+/** Decode a canonical body (leaf) back into JSON, for clients and monitors. */
+export function decodeBody(body: string | Uint8Array): unknown {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'base64') : Buffer.from(body);
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new SealError('E_TLOG_INVALID', 'log entry body is not JSON');
+  }
+}

@@ -1,0 +1,99 @@
+import { constants, createHash, generateKeyPairSync, privateEncrypt, randomBytes, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { decodeBody, prepareEntry, verifyDigest, verifyEcdsaDigest } from '../../src/tlog/types/index.js';
+import { dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf } from './helpers.js';
+
+describe('prehashed signature verification', () => {
+  for (const [curve, hash] of [
+    ['P-256', 'sha256'],
+    ['P-384', 'sha384'],
+    ['P-521', 'sha512'],
+    ['P-256', 'sha512'],
+  ] as const) {
+    it(`verifies ECDSA ${curve} over a ${hash} digest and rejects tampering`, () => {
+      const k = ecKey(curve);
+      for (let i = 0; i < 20; i++) {
+        const data = randomBytes(50);
+        const sig = sign(hash, data, k.privateKey);
+        const digest = createHash(hash).update(data).digest();
+        expect(verifyEcdsaDigest(k.publicKey, digest, sig)).toBe(true);
+        const other = createHash(hash).update(randomBytes(5)).digest();
+        expect(verifyEcdsaDigest(k.publicKey, other, sig)).toBe(false);
+        const bad = Buffer.from(sig);
+        bad[bad.length - 3]! ^= 1;
+        expect(verifyEcdsaDigest(k.publicKey, digest, bad)).toBe(false);
+        expect(verifyEcdsaDigest(ecKey(curve).publicKey, digest, sig)).toBe(false);
+      }
+    });
+  }
+  it('verifies RSA PKCS#1 v1.5 over a digest', () => {
+    const k = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const data = randomBytes(40);
+    const sig = sign('sha256', data, k.privateKey);
+    const digest = createHash('sha256').update(data).digest();
+    expect(verifyDigest(k.publicKey, 'sha256', digest, sig)).toBe(true);
+    expect(verifyDigest(k.publicKey, 'sha256', createHash('sha256').update('x').digest(), sig)).toBe(false);
+    void privateEncrypt;
+    void constants;
+  });
+});
+
+describe('hashedrekord v0.0.1', () => {
+  it('canonicalizes to the Rekor body with the key re-emitted as canonical PEM', async () => {
+    const k = ecKey();
+    const e = hashedRekord(k);
+    // CRLF line endings in the submitted PEM must not change the leaf
+    const crlf = hashedRekord(k, randomBytes(1));
+    crlf.spec.signature.publicKey.content = Buffer.from(pemOf(k.publicKey).replace(/\n/g, '\r\n')).toString('base64');
+    const p = await prepareEntry(e);
+    const text = Buffer.from(p.body).toString('utf8');
+    expect(text.startsWith('{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"')).toBe(true);
+    const body = decodeBody(p.body) as any;
+    expect(Buffer.from(body.spec.signature.publicKey.content, 'base64').toString()).toBe(pemOf(k.publicKey));
+    expect(p.keys.hashes).toEqual([`sha256:${e.spec.data.hash.value}`]);
+    expect(p.keys.publicKeys![0]).toBe(createHash('sha256').update(pemOf(k.publicKey)).digest('hex'));
+    const p2 = await prepareEntry(crlf);
+    expect((decodeBody(p2.body) as any).spec.signature.publicKey.content).toBe(body.spec.signature.publicKey.content);
+  });
+
+  it('rejects a signature that does not verify over the digest', async () => {
+    const e = hashedRekord();
+    e.spec.data.hash.value = createHash('sha256').update('other').digest('hex');
+    await expect(prepareEntry(e)).rejects.toMatchObject({ code: 'E_LOG_ENTRY_INVALID' });
+  });
+
+  it('rejects malformed entries with a message naming the field', async () => {
+    const e = hashedRekord();
+    e.spec.data.hash.algorithm = 'md5';
+    await expect(prepareEntry(e)).rejects.toThrow(/spec\.data\.hash\.algorithm/);
+    await expect(prepareEntry({ kind: 'rekord', apiVersion: '0.0.1' })).rejects.toMatchObject({ code: 'E_LOG_ENTRY_INVALID' });
+    await expect(prepareEntry(null)).rejects.toMatchObject({ code: 'E_LOG_ENTRY_INVALID' });
+    const short = hashedRekord();
+    short.spec.data.hash.value = 'abcd';
+    await expect(prepareEntry(short)).rejects.toThrow(/64 hex/);
+  });
+
+  it('indexes certificate identity and issuer', async () => {
+    const { pem, privateKey } = await fulcioLikeCert('alice@example.com', 'https://issuer.example');
+    const artifact = randomBytes(10);
+    const e = hashedRekord({ privateKey, publicKey: undefined as never }, artifact, pem);
+    const p = await prepareEntry(e);
+    expect(p.keys.identities).toEqual([{ identity: 'alice@example.com', issuer: 'https://issuer.example' }]);
+  });
+});
+
+describe('dsse v0.0.1', () => {
+  it('verifies the PAE signature, drops proposedContent and hashes the envelope', async () => {
+    const e = dsseEntry();
+    const p = await prepareEntry(e);
+    const body = decodeBody(p.body) as any;
+    expect(Object.keys(body.spec).sort()).toEqual(['envelopeHash', 'payloadHash', 'signatures']);
+    expect(body.spec.envelopeHash.value).toBe(createHash('sha256').update(e.spec.proposedContent.envelope).digest('hex'));
+    expect(p.keys.hashes).toContain(`sha256:${'ab'.repeat(32)}`);
+  });
+  it('rejects an envelope signed by a key that is not among the verifiers', async () => {
+    const e = dsseEntry();
+    e.spec.proposedContent.verifiers = [Buffer.from(pemOf(ecKey().publicKey)).toString('base64')];
+    await expect(prepareEntry(e)).rejects.toMatchObject({ code: 'E_LOG_ENTRY_INVALID' });
+  });
+});
