@@ -25,6 +25,7 @@ import {
   parseManifest,
 } from './manifest.js';
 import { formatReference, type Reference, type RegistryReference } from './ref.js';
+import { addToFallbackIndex, fallbackTag, normalizeReferrers, referrerDescriptor } from './referrers.js';
 import type { FetchedManifest, ImageStore, ReferrersOptions } from './store.js';
 
 export interface RegistryOptions {
@@ -101,29 +102,19 @@ export function nextLink(header: string | null): string | undefined {
   return undefined;
 }
 
-function artifactTypeOf(manifest: Manifest): string | undefined {
-  if (manifest.artifactType) return manifest.artifactType;
-  // distribution-spec: an image manifest without artifactType reports its config media type.
-  return isIndex(manifest) ? undefined : manifest.config.mediaType;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The fallback-index entry for a referrer: mediaType, digest, size, artifactType; no annotations (cosign.md §2b). */
-export function fallbackEntry(desc: Descriptor, artifactType: string | undefined): Descriptor {
-  const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
-  if (artifactType) entry.artifactType = artifactType;
+export function fallbackEntry(
+  digest: Digest,
+  size: number,
+  mediaType: string,
+  manifest: Manifest,
+): Descriptor {
+  const { annotations: _annotations, ...entry } = referrerDescriptor(digest, size, mediaType, manifest);
   return entry;
-}
-
-/** Merge `entry` into fallback-index entries: de-duplicated by digest, sorted by digest. */
-export function mergeFallbackEntries(existing: Descriptor[], entry: Descriptor): Descriptor[] {
-  const byDigest = new Map<string, Descriptor>();
-  for (const d of existing) byDigest.set(d.digest, d);
-  byDigest.set(entry.digest, entry);
-  return [...byDigest.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 }
 
 export class RegistryStore implements ImageStore {
@@ -416,7 +407,11 @@ export class RegistryStore implements ImageStore {
     if (manifest.subject && res.headers.get('oci-subject') === null) {
       const subject = Digest.parse(manifest.subject.digest);
       if (!(await this.hasReferrersApi(r, subject))) {
-        await this.appendToFallbackIndex(r, subject, fallbackEntry(desc, artifactTypeOf(manifest)));
+        await this.appendToFallbackIndex(
+          r,
+          subject,
+          fallbackEntry(digest, bytes.byteLength, mediaType, manifest),
+        );
       }
     }
     return desc;
@@ -681,8 +676,40 @@ export class RegistryStore implements ImageStore {
   async referrers(ref: Reference, digest: Digest, options: ReferrersOptions = {}): Promise<Descriptor[]> {
     const r = asRegistry(ref);
     const fromApi = await this.referrersFromApi(r, digest, options.artifactType);
-    const all = fromApi ?? (await this.referrersFromFallback(r, digest));
-    return options.artifactType ? all.filter((d) => d.artifactType === options.artifactType) : all;
+    if (fromApi) return normalizeReferrers(fromApi, options);
+    const entries = await this.referrersFromFallback(r, digest);
+    const wanted = options.artifactType
+      ? entries.filter((d) => d.artifactType === undefined || d.artifactType === options.artifactType)
+      : entries;
+    return normalizeReferrers(await this.withReferrerAnnotations(r, wanted), options);
+  }
+
+  /**
+   * Fallback-index entries carry no annotations (cosign.md §2b) but the referrers API lists them; read
+   * each such referrer manifest (verified by digest) so both paths give the same answer. A referrer
+   * that no longer exists keeps its bare entry.
+   */
+  private async withReferrerAnnotations(r: RegistryReference, entries: Descriptor[]): Promise<Descriptor[]> {
+    return Promise.all(
+      entries.map(async (entry) => {
+        if (entry.annotations || !isManifestMediaType(entry.mediaType) || !Digest.isValid(entry.digest))
+          return entry;
+        const at: RegistryReference = { kind: 'registry', registry: r.registry, repository: r.repository };
+        at.digest = Digest.parse(entry.digest);
+        try {
+          const fetched = await this.getManifest(at);
+          return referrerDescriptor(
+            fetched.digest,
+            fetched.bytes.byteLength,
+            fetched.mediaType,
+            fetched.manifest,
+          );
+        } catch (err) {
+          if (err instanceof SealError && err.code === 'E_NOT_FOUND') return entry;
+          throw err;
+        }
+      }),
+    );
   }
 
   /** The referrers API's answer, or undefined when the registry has none (not 200 + OCI index). */
@@ -731,7 +758,7 @@ export class RegistryStore implements ImageStore {
   }
 
   private fallbackTagRef(r: RegistryReference, digest: Digest): RegistryReference {
-    return { kind: 'registry', registry: r.registry, repository: r.repository, tag: digest.toTagPrefix() };
+    return { kind: 'registry', registry: r.registry, repository: r.repository, tag: fallbackTag(digest) };
   }
 
   /** The fallback index tagged `sha256-<hex>`, or undefined when the tag does not exist. */
@@ -813,12 +840,7 @@ export class RegistryStore implements ImageStore {
       const current = await this.readFallbackIndex(r, subject);
       if (attempt === 0 && has(current?.index)) return;
       if (!has(current?.index)) {
-        const index: ImageIndex = {
-          schemaVersion: 2,
-          mediaType: MediaTypes.ociIndex,
-          manifests: mergeFallbackEntries(current?.index.manifests ?? [], entry),
-        };
-        if (current?.index.annotations) index.annotations = current.index.annotations;
+        const { index } = addToFallbackIndex(current?.index, entry);
         const headers: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex };
         if (current?.etag) headers['If-Match'] = current.etag;
         const res = await this.call(r, {

@@ -6,11 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { SignJWT } from 'jose';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+import { x509 } from '../../src/ca/x509.js';
 
 /** Actions a user may take on repositories: repository name (or `*`) → actions. */
 export type Grants = Record<string, string[]>;
@@ -74,7 +71,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
     'sign',
     'verify',
-  ])) as CryptoKeyPair;
+  ])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
