@@ -33,6 +33,7 @@ export const ErrorCodes = {
   E_BUNDLE_MEDIA_TYPE: 'a Sigstore bundle has an unknown media type',
   E_PAYLOAD_INVALID: 'a signed payload (simple signing, in-toto statement, DSSE) is malformed',
   E_BASE64: 'a base64 field does not decode',
+  E_TOO_MANY_LAYERS: 'a signature manifest already holds the 1000-layer maximum',
   // verification
   E_NO_SIGNATURES: 'no signatures were found for the image',
   E_NO_MATCHING_SIGNATURES: 'signatures were found but none verified against the expectations',
@@ -49,6 +50,7 @@ export const ErrorCodes = {
   E_KEY_REVOKED: 'the signature was made by a revoked key or identity after its revocation time',
   // services
   E_TOKEN_INVALID: 'an OIDC identity token was refused',
+  E_PROOF_OF_POSSESSION: 'a certificate request does not prove possession of its private key',
   E_PROOF_INVALID: 'a Merkle inclusion or consistency proof does not verify',
   E_CHECKPOINT_INVALID: 'a signed checkpoint is malformed or wrongly signed',
   E_LOG_ENTRY_INVALID: 'a transparency log entry is malformed or its signature does not verify',

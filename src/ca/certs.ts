@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
-import { CtLog, encodeSctListExtension, OID_CT_POISON, OID_CT_SCT_LIST } from './ctlog.js';
+import { type CtLog, encodeSctListExtension, OID_CT_POISON, OID_CT_SCT_LIST } from './ctlog.js';
 import { DER_NULL, removeExtension, tbsOf, utf8String } from './der.js';
 import { type EcKey, loadOrCreateEcKey } from './keyfile.js';
 import { x509 } from './x509.js';
@@ -146,7 +146,10 @@ export async function loadOrCreateCaHierarchy(
     await writeFile(files.intermediateCert, `${intermediate.toString('pem')}\n`);
   }
   if (!Buffer.from(intermediate.publicKey.rawData).equals(Buffer.from(intermediateKey.spki))) {
-    throw new SealError('E_KEY_INVALID', `${files.intermediateCert} does not belong to ${files.intermediateKey}`);
+    throw new SealError(
+      'E_KEY_INVALID',
+      `${files.intermediateCert} does not belong to ${files.intermediateKey}`,
+    );
   }
   return { root, intermediate, intermediateKey };
 }

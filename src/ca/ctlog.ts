@@ -54,7 +54,11 @@ export function sctSignedData(timestampMs: bigint, issuerKeyHash: Uint8Array, tb
 }
 
 /** RFC 6962 §3.4 MerkleTreeLeaf for a precert entry: what the CT log's Merkle tree hashes. */
-export function precertMerkleLeaf(timestampMs: bigint, issuerKeyHash: Uint8Array, tbs: Uint8Array): Uint8Array {
+export function precertMerkleLeaf(
+  timestampMs: bigint,
+  issuerKeyHash: Uint8Array,
+  tbs: Uint8Array,
+): Uint8Array {
   return concatBytes([
     Uint8Array.of(SCT_VERSION_V1, MERKLE_LEAF_TYPE_TIMESTAMPED_ENTRY),
     u64(timestampMs),
@@ -120,6 +124,10 @@ export class CtLog {
     const timestampMs = BigInt(Date.now());
     const { index } = await this.leaves.appendLeaf(precertMerkleLeaf(timestampMs, issuerKeyHash, tbs));
     const signature = sign('sha256', sctSignedData(timestampMs, issuerKeyHash, tbs), this.key.privateKey);
-    return { sct: encodeSct(this.logId, timestampMs, new Uint8Array(signature)), timestampMs, index: BigInt(index) };
+    return {
+      sct: encodeSct(this.logId, timestampMs, new Uint8Array(signature)),
+      timestampMs,
+      index: BigInt(index),
+    };
   }
 }

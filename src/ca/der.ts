@@ -20,7 +20,8 @@ export function readTlv(buf: Uint8Array, offset: number): Tlv {
   let pos = offset + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
-    if (n === 0 || n > 4 || pos + n > buf.length) throw new SealError('E_CERTIFICATE_INVALID', 'DER: bad length');
+    if (n === 0 || n > 4 || pos + n > buf.length)
+      throw new SealError('E_CERTIFICATE_INVALID', 'DER: bad length');
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + buf[pos + i]!;
     pos += n;

@@ -26,7 +26,11 @@ const NODE_CURVE: Record<EcCurve, string> = { 'P-256': 'prime256v1', 'P-384': 's
 export async function ecKeyFromPrivate(privateKey: KeyObject): Promise<EcKey> {
   const details = privateKey.asymmetricKeyDetails;
   const curve: EcCurve | undefined =
-    details?.namedCurve === 'prime256v1' ? 'P-256' : details?.namedCurve === 'secp384r1' ? 'P-384' : undefined;
+    details?.namedCurve === 'prime256v1'
+      ? 'P-256'
+      : details?.namedCurve === 'secp384r1'
+        ? 'P-384'
+        : undefined;
   if (privateKey.asymmetricKeyType !== 'ec' || !curve) {
     throw new SealError('E_KEY_UNSUPPORTED', 'CA and CT log keys must be ECDSA P-256 or P-384');
   }
@@ -62,11 +66,12 @@ export async function loadOrCreateEcKey(path: string, curve: EcCurve): Promise<E
   }
   const { privateKey } = await promisify(generateKeyPair)('ec', { namedCurve: NODE_CURVE[curve] });
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' }).catch(
-    async (err: NodeJS.ErrnoException) => {
-      // Another process created it first: use theirs so both agree.
-      if (err.code !== 'EEXIST') throw new SealError('E_IO', `cannot write key file ${path}`, { cause: err });
-    },
-  );
+  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+    flag: 'wx',
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    // Another process created it first: use theirs so both agree.
+    if (err.code !== 'EEXIST') throw new SealError('E_IO', `cannot write key file ${path}`, { cause: err });
+  });
   return ecKeyFromPrivate(createPrivateKey(await readFile(path, 'utf8')));
 }

@@ -1,0 +1,267 @@
+// A development OIDC issuer for local and air-gapped use: discovery, JWKS, a token endpoint that mints
+// ID tokens for a named identity, and the device authorization grant (OpenID Connect Discovery 1.0, RFC 8628).
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
+import { z } from 'zod';
+import { type EcKey, loadOrCreateEcKey } from '../ca/keyfile.js';
+import { SealError } from '../errors.js';
+
+/** Token endpoint grant type for "mint a token for this identity" (dev only, no client authentication). */
+export const DEV_IDENTITY_GRANT = 'urn:seal:params:oauth:grant-type:dev-identity';
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export interface MintOptions {
+  audience?: string;
+  ttlSec?: number;
+  /** Extra claims (e.g. GitHub Actions claims); cannot override iss/aud/iat/exp. */
+  claims?: Record<string, unknown>;
+}
+
+/** Is `host` a loopback address (the only place a dev issuer may listen without an explicit flag)? */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * Claims for a named identity: an email address gets `email` + `email_verified: true`; a URI
+ * (https://…, spiffe://…) becomes the subject of a URI identity.
+ */
+export function identityClaims(identity: string): Record<string, unknown> {
+  if (/^[^@\s/]+@[^@\s/]+$/.test(identity)) return { sub: identity, email: identity, email_verified: true };
+  if (/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(identity)) return { sub: identity };
+  throw new SealError('E_INVALID_ARGUMENT', `identity "${identity}" is neither an email address nor a URI`);
+}
+
+interface PendingDevice {
+  userCode: string;
+  expiresAt: number;
+  audience: string;
+  identity?: string;
+  denied?: boolean;
+  lastPoll?: number;
+}
+
+const TokenForm = z.object({
+  grant_type: z.string(),
+  identity: z.string().optional(),
+  audience: z.string().optional(),
+  device_code: z.string().optional(),
+  client_id: z.string().optional(),
+});
+
+const oauthError = (reply: FastifyReply, status: number, error: string, description: string) =>
+  reply.code(status).send({ error, error_description: description });
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+export class DevIssuer {
+  private readonly devices = new Map<string, PendingDevice>();
+  private jwk?: JWK;
+
+  /** `issuerUrl` is read at request time: the server's port is known only once it listens. */
+  constructor(
+    private readonly key: EcKey,
+    private readonly issuerUrl: () => string,
+    private readonly opts: { defaultTtlSec?: number; devicePollIntervalSec?: number } = {},
+  ) {
+    if (key.curve !== 'P-256')
+      throw new SealError('E_KEY_UNSUPPORTED', 'the dev issuer signs with ES256 (P-256)');
+  }
+
+  /** Open the issuer whose signing key lives in `dir` (created on first use). */
+  static async open(
+    dir: string,
+    issuerUrl: () => string,
+    opts?: { defaultTtlSec?: number },
+  ): Promise<DevIssuer> {
+    return new DevIssuer(await loadOrCreateEcKey(join(dir, 'issuer.key.pem'), 'P-256'), issuerUrl, opts);
+  }
+
+  get issuer(): string {
+    return this.issuerUrl();
+  }
+
+  async publicJwk(): Promise<JWK> {
+    if (!this.jwk) {
+      const jwk = await exportJWK(this.key.publicKey);
+      this.jwk = { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'ES256', use: 'sig' };
+    }
+    return this.jwk;
+  }
+
+  async jwks(): Promise<{ keys: JWK[] }> {
+    return { keys: [await this.publicJwk()] };
+  }
+
+  /** Mint an ID token for `identity` (email or URI). */
+  async mint(identity: string, opts: MintOptions = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const ttl = opts.ttlSec ?? this.opts.defaultTtlSec ?? 600;
+    const { iss: _i, aud: _a, iat: _t, exp: _e, nbf: _n, ...extra } = opts.claims ?? {};
+    const jwk = await this.publicJwk();
+    return new SignJWT({ ...extra, ...identityClaims(identity) })
+      .setProtectedHeader({ alg: 'ES256', kid: jwk.kid!, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(opts.audience ?? 'sigstore')
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + ttl)
+      .setJti(randomBytes(12).toString('hex'))
+      .sign(this.key.privateKey);
+  }
+
+  discoveryDocument(): Record<string, unknown> {
+    const iss = this.issuer;
+    return {
+      issuer: iss,
+      jwks_uri: `${iss}/jwks`,
+      token_endpoint: `${iss}/token`,
+      device_authorization_endpoint: `${iss}/device/code`,
+      authorization_endpoint: `${iss}/device`,
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['ES256'],
+      grant_types_supported: [DEVICE_CODE_GRANT, DEV_IDENTITY_GRANT],
+      scopes_supported: ['openid', 'email'],
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'email', 'email_verified'],
+    };
+  }
+
+  /** Mount the issuer's routes under `prefix` (its issuer URL must be `<server url><prefix>`). */
+  register(app: FastifyInstance, prefix: string): void {
+    const mount = prefix.replace(/\/+$/, '');
+    // Encapsulated so the form parser (OAuth endpoints take application/x-www-form-urlencoded) stays ours.
+    app.register(
+      async (scope) => {
+        scope.addContentTypeParser(
+          'application/x-www-form-urlencoded',
+          { parseAs: 'string' },
+          (_req, body, done) => {
+            done(null, Object.fromEntries(new URLSearchParams(String(body))));
+          },
+        );
+        this.routes(scope, mount);
+      },
+      { prefix: mount },
+    );
+  }
+
+  private routes(app: FastifyInstance, mount: string): void {
+    const p = '';
+    app.get(`${p}/.well-known/openid-configuration`, async () => this.discoveryDocument());
+    app.get(`${p}/jwks`, async () => this.jwks());
+
+    app.post(`${p}/token`, async (request, reply) => {
+      const form = TokenForm.safeParse(request.body ?? {});
+      if (!form.success) return oauthError(reply, 400, 'invalid_request', 'grant_type is required');
+      const f = form.data;
+      if (f.grant_type === DEV_IDENTITY_GRANT) {
+        if (!f.identity) return oauthError(reply, 400, 'invalid_request', 'identity is required');
+        let token: string;
+        try {
+          token = await this.mint(f.identity, { audience: f.audience });
+        } catch (err) {
+          return oauthError(reply, 400, 'invalid_request', (err as Error).message);
+        }
+        return { id_token: token, access_token: token, token_type: 'Bearer', expires_in: 600 };
+      }
+      if (f.grant_type === DEVICE_CODE_GRANT) return this.pollDevice(reply, f.device_code);
+      return oauthError(reply, 400, 'unsupported_grant_type', `grant_type ${f.grant_type} is not supported`);
+    });
+
+    app.post(`${p}/device/code`, async (request) => {
+      const body = z.object({ audience: z.string().optional() }).safeParse(request.body ?? {});
+      const deviceCode = randomBytes(24).toString('base64url');
+      const letters = 'BCDFGHJKLMNPQRSTVWXZ';
+      const pick = () => Array.from({ length: 4 }, () => letters[randomInt(letters.length)]).join('');
+      const userCode = `${pick()}-${pick()}`;
+      const expiresIn = 600;
+      this.devices.set(deviceCode, {
+        userCode,
+        expiresAt: Date.now() + expiresIn * 1000,
+        audience: (body.success && body.data.audience) || 'sigstore',
+      });
+      return {
+        device_code: deviceCode,
+        user_code: userCode,
+        verification_uri: `${this.issuer}/device`,
+        verification_uri_complete: `${this.issuer}/device?user_code=${encodeURIComponent(userCode)}`,
+        expires_in: expiresIn,
+        interval: this.opts.devicePollIntervalSec ?? 1,
+      };
+    });
+
+    // The "browser" side of the device flow: a form that names the identity to approve.
+    app.get(`${p}/device`, async (request, reply) => {
+      const q = z.object({ user_code: z.string().optional() }).safeParse(request.query);
+      const code = q.success ? (q.data.user_code ?? '') : '';
+      reply.type('text/html; charset=utf-8');
+      return `<!doctype html><title>seal dev issuer</title><h1>Approve a device</h1>
+<p>This is seal's development OIDC issuer: it vouches for whatever identity you type.</p>
+<form method="post" action="${escapeHtml(`${mount}/device`)}">
+<label>Code <input name="user_code" value="${escapeHtml(code)}"></label>
+<label>Identity <input name="identity" placeholder="alice@example.com"></label>
+<button name="action" value="approve">Approve</button> <button name="action" value="deny">Deny</button></form>`;
+    });
+
+    app.post(`${p}/device`, async (request, reply) => {
+      const form = z
+        .object({ user_code: z.string(), identity: z.string().optional(), action: z.string().optional() })
+        .safeParse(request.body ?? {});
+      if (!form.success)
+        return reply.code(400).send({ error: 'invalid_request', error_description: 'user_code is required' });
+      const entry = [...this.devices.values()].find(
+        (d) => d.userCode === form.data.user_code.toUpperCase() && d.expiresAt > Date.now(),
+      );
+      if (!entry)
+        return reply
+          .code(404)
+          .send({ error: 'invalid_request', error_description: 'unknown or expired user_code' });
+      if (form.data.action === 'deny') {
+        entry.denied = true;
+        return { status: 'denied' };
+      }
+      if (!form.data.identity)
+        return reply.code(400).send({ error: 'invalid_request', error_description: 'identity is required' });
+      try {
+        identityClaims(form.data.identity);
+      } catch (err) {
+        return reply.code(400).send({ error: 'invalid_request', error_description: (err as Error).message });
+      }
+      entry.identity = form.data.identity;
+      return { status: 'approved', identity: entry.identity };
+    });
+  }
+
+  private async pollDevice(reply: FastifyReply, deviceCode: string | undefined) {
+    const entry = deviceCode ? this.devices.get(deviceCode) : undefined;
+    if (!entry || !deviceCode) return oauthError(reply, 400, 'invalid_grant', 'unknown device_code');
+    if (entry.expiresAt <= Date.now()) {
+      this.devices.delete(deviceCode);
+      return oauthError(reply, 400, 'expired_token', 'the device code expired; start again');
+    }
+    if (entry.denied) {
+      this.devices.delete(deviceCode);
+      return oauthError(reply, 400, 'access_denied', 'the user denied the request');
+    }
+    if (!entry.identity) {
+      const interval = (this.opts.devicePollIntervalSec ?? 1) * 1000;
+      const tooFast = entry.lastPoll !== undefined && Date.now() - entry.lastPoll < interval / 2;
+      entry.lastPoll = Date.now();
+      return oauthError(
+        reply,
+        400,
+        tooFast ? 'slow_down' : 'authorization_pending',
+        'waiting for the user to approve',
+      );
+    }
+    this.devices.delete(deviceCode);
+    const token = await this.mint(entry.identity, { audience: entry.audience });
+    return { id_token: token, access_token: token, token_type: 'Bearer', expires_in: 600 };
+  }
+}
