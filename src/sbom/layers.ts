@@ -27,10 +27,14 @@ export interface LayerSource {
 }
 
 /** What a cataloger wants of a file: its bytes in memory, a temporary copy on disk, or a streaming scan. */
-export type CollectRequest =
+export type CollectRequest = (
   | { mode: 'buffer' }
   | { mode: 'spool' }
-  | { mode: 'scan'; scanner: () => StreamScanner };
+  | { mode: 'scan'; scanner: () => StreamScanner }
+) & {
+  /** Who asked (a cataloger name), carried to the CollectedFile. */
+  tag?: string;
+};
 
 /** Sees a file's bytes once, in order, and keeps only what it needs. */
 export interface StreamScanner {
@@ -47,10 +51,11 @@ export interface FileInfo {
 /** Decides, from the path (relative to the root, no leading slash) and header alone, what to collect. */
 export type FileMatcher = (path: string, info: FileInfo) => CollectRequest | undefined;
 
-export type CollectedFile =
-  | { kind: 'buffer'; path: string; layer: number; size: number; data: Buffer }
-  | { kind: 'spool'; path: string; layer: number; size: number; file: string }
-  | { kind: 'scan'; path: string; layer: number; size: number; result: unknown };
+export type CollectedFile = (
+  | { kind: 'buffer'; data: Buffer }
+  | { kind: 'spool'; file: string }
+  | { kind: 'scan'; result: unknown }
+) & { path: string; layer: number; size: number; tag?: string };
 
 export interface LayerReadOptions {
   /** Largest file held in memory for a cataloger (default 64 MiB). */
@@ -71,7 +76,7 @@ const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_WHITEOUT = '.wh..wh..opq';
 const MAX_SYMLINK_HOPS = 40;
 
-const enum NodeType {
+enum NodeType {
   File = 0,
   Dir = 1,
   Symlink = 2,
@@ -534,7 +539,7 @@ export async function readLayers(
       }
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk);
-      return { kind: 'buffer', path, layer, size, data: Buffer.concat(chunks) };
+      return { kind: 'buffer', path, layer, size, tag: wanted.tag, data: Buffer.concat(chunks) };
     }
     if (wanted.mode === 'spool') {
       const file = await spoolPath();
@@ -544,11 +549,11 @@ export async function readLayers(
       }
       out.end();
       await finished(out);
-      return { kind: 'spool', path, layer, size, file };
+      return { kind: 'spool', path, layer, size, tag: wanted.tag, file };
     }
     const scanner = wanted.scanner();
     for await (const chunk of entry) scanner.push(chunk);
-    return { kind: 'scan', path, layer, size, result: scanner.finish() };
+    return { kind: 'scan', path, layer, size, tag: wanted.tag, result: scanner.finish() };
   }
 }
 

@@ -19,7 +19,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
     pack.on('end', () => resolve());
     pack.on('error', reject);
   });
@@ -34,7 +34,9 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
         ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
         size: type === 'file' ? content.length : 0,
       };
-      pack.entry(header, type === 'file' ? content : undefined, (err) => (err ? reject(err) : resolve()));
+      pack.entry(header, type === 'file' ? content : Buffer.alloc(0), (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
   }
   pack.finalize();
