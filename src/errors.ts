@@ -33,6 +33,7 @@ export const ErrorCodes = {
   E_BUNDLE_MEDIA_TYPE: 'a Sigstore bundle has an unknown media type',
   E_PAYLOAD_INVALID: 'a signed payload (simple signing, in-toto statement, DSSE) is malformed',
   E_BASE64: 'a base64 field does not decode',
+  E_TRUSTED_ROOT_INVALID: 'a trusted root (CAs, logs, TSAs) is malformed or incomplete',
   E_TOO_MANY_LAYERS: 'a signature manifest already holds the 1000-layer maximum',
   // verification
   E_NO_SIGNATURES: 'no signatures were found for the image',
@@ -45,6 +46,7 @@ export const ErrorCodes = {
   E_CERTIFICATE_INVALID: 'a certificate is malformed, expired or does not chain to a trusted CA',
   E_TLOG_INVALID: 'transparency log evidence is missing or does not verify',
   E_SCT_INVALID: 'a signed certificate timestamp is missing or does not verify',
+  E_TIMESTAMP_INVALID: 'an RFC 3161 signed timestamp does not verify, or no trusted time was found',
   E_PREDICATE_TYPE_MISMATCH: 'an attestation has another predicate type than required',
   E_EXPECTATIONS_MISSING: 'verification was asked for without pinning a key or identity',
   E_KEY_REVOKED: 'the signature was made by a revoked key or identity after its revocation time',

@@ -1,0 +1,154 @@
+// Sigstore trust material as data: the protobuf-specs TrustedRoot JSON (trusted_root.json), parsed with
+// zod and built for seal's own log/CA. protobuf-specs sigstore_trustroot.proto; cosign.md §3 (--trusted-root).
+
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { SealError } from '../errors.js';
+import { base64String, encodeBase64 } from './base64.js';
+
+export const TRUSTED_ROOT_MEDIA_TYPE_V01 = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+export const TRUSTED_ROOT_MEDIA_TYPE_V02 = 'application/vnd.dev.sigstore.trustedroot.v0.2+json';
+
+const TimeRangeSchema = z.object({
+  start: z.string().datetime({ offset: true }),
+  end: z.string().datetime({ offset: true }).optional(),
+});
+
+const PublicKeySchema = z.object({
+  rawBytes: base64String.optional(),
+  keyDetails: z.string(),
+  validFor: TimeRangeSchema.optional(),
+});
+
+export const TransparencyLogInstanceSchema = z.object({
+  baseUrl: z.string(),
+  hashAlgorithm: z.string().optional(),
+  publicKey: PublicKeySchema,
+  logId: z.object({ keyId: base64String }),
+  checkpointKeyId: z.object({ keyId: base64String }).optional(),
+  operator: z.string().optional(),
+});
+
+export const CertificateAuthoritySchema = z.object({
+  subject: z.object({ organization: z.string().optional(), commonName: z.string().optional() }).optional(),
+  uri: z.string().optional(),
+  certChain: z.object({ certificates: z.array(z.object({ rawBytes: base64String })).min(1) }),
+  validFor: TimeRangeSchema,
+  operator: z.string().optional(),
+});
+
+export const TrustedRootSchema = z.object({
+  mediaType: z.enum([TRUSTED_ROOT_MEDIA_TYPE_V01, TRUSTED_ROOT_MEDIA_TYPE_V02]),
+  tlogs: z.array(TransparencyLogInstanceSchema).default([]),
+  certificateAuthorities: z.array(CertificateAuthoritySchema).default([]),
+  ctlogs: z.array(TransparencyLogInstanceSchema).default([]),
+  timestampAuthorities: z.array(CertificateAuthoritySchema).default([]),
+});
+
+export type TrustedRoot = z.infer<typeof TrustedRootSchema>;
+export type TransparencyLogInstance = z.infer<typeof TransparencyLogInstanceSchema>;
+export type CertificateAuthority = z.infer<typeof CertificateAuthoritySchema>;
+
+function parseJson(input: Uint8Array | string | unknown, what: string): unknown {
+  if (!(input instanceof Uint8Array) && typeof input !== 'string') return input;
+  try {
+    return JSON.parse(typeof input === 'string' ? input : new TextDecoder().decode(input));
+  } catch (cause) {
+    throw new SealError('E_INVALID_ARGUMENT', `the ${what} is not JSON`, { cause });
+  }
+}
+
+/** Parse a trusted_root.json. E_INVALID_ARGUMENT (shape) or E_BASE64 (key/cert bytes). */
+export function parseTrustedRoot(input: Uint8Array | string | unknown): TrustedRoot {
+  const parsed = TrustedRootSchema.safeParse(parseJson(input, 'trusted root'));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const code = issue?.message === 'invalid base64' ? 'E_BASE64' : 'E_INVALID_ARGUMENT';
+    throw new SealError(
+      code,
+      `malformed trusted root: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+    );
+  }
+  return parsed.data;
+}
+
+/** The protobuf PublicKeyDetails name for a key (the ones seal's log and CA use). */
+export type KeyDetails =
+  | 'PKIX_ECDSA_P256_SHA_256'
+  | 'PKIX_ECDSA_P384_SHA_384'
+  | 'PKIX_ECDSA_P521_SHA_512'
+  | 'PKIX_ED25519'
+  | 'PKIX_RSA_PKCS1V15_2048_SHA256'
+  | 'PKIX_RSA_PKCS1V15_3072_SHA256'
+  | 'PKIX_RSA_PKCS1V15_4096_SHA256';
+
+/** A log's ID: sha256 of its DER (SPKI) public key. */
+export function logIdOf(publicKeyDer: Uint8Array): Uint8Array {
+  return Uint8Array.from(createHash('sha256').update(publicKeyDer).digest());
+}
+
+export interface LogInstanceInput {
+  baseUrl: string;
+  publicKeyDer: Uint8Array;
+  keyDetails: KeyDetails;
+  validFrom: Date;
+  validUntil?: Date;
+  /** Defaults to sha256(publicKeyDer). */
+  logId?: Uint8Array;
+  operator?: string;
+}
+
+export interface CertificateAuthorityInput {
+  uri: string;
+  /** DER certificates, leaf/intermediate first, root last. */
+  certificates: Uint8Array[];
+  organization?: string;
+  commonName?: string;
+  validFrom: Date;
+  validUntil?: Date;
+  operator?: string;
+}
+
+function timeRange(from: Date, until?: Date) {
+  return until ? { start: from.toISOString(), end: until.toISOString() } : { start: from.toISOString() };
+}
+
+export function buildLogInstance(input: LogInstanceInput): TransparencyLogInstance {
+  return {
+    baseUrl: input.baseUrl,
+    hashAlgorithm: 'SHA2_256',
+    publicKey: {
+      rawBytes: encodeBase64(input.publicKeyDer),
+      keyDetails: input.keyDetails,
+      validFor: timeRange(input.validFrom, input.validUntil),
+    },
+    logId: { keyId: encodeBase64(input.logId ?? logIdOf(input.publicKeyDer)) },
+    ...(input.operator ? { operator: input.operator } : {}),
+  };
+}
+
+export function buildCertificateAuthority(input: CertificateAuthorityInput): CertificateAuthority {
+  return {
+    subject: { organization: input.organization ?? '', commonName: input.commonName ?? '' },
+    uri: input.uri,
+    certChain: { certificates: input.certificates.map((c) => ({ rawBytes: encodeBase64(c) })) },
+    validFor: timeRange(input.validFrom, input.validUntil),
+    ...(input.operator ? { operator: input.operator } : {}),
+  };
+}
+
+/** A trusted root JSON object (v0.1 media type, the one every client reads). */
+export function buildTrustedRoot(input: {
+  tlogs?: LogInstanceInput[];
+  certificateAuthorities?: CertificateAuthorityInput[];
+  ctlogs?: LogInstanceInput[];
+  timestampAuthorities?: CertificateAuthorityInput[];
+}): TrustedRoot {
+  return {
+    mediaType: TRUSTED_ROOT_MEDIA_TYPE_V01,
+    tlogs: (input.tlogs ?? []).map(buildLogInstance),
+    certificateAuthorities: (input.certificateAuthorities ?? []).map(buildCertificateAuthority),
+    ctlogs: (input.ctlogs ?? []).map(buildLogInstance),
+    timestampAuthorities: (input.timestampAuthorities ?? []).map(buildCertificateAuthority),
+  };
+}
