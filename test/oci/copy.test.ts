@@ -1,6 +1,5 @@
 // Tests for copyImage and listAttached: multi-arch indexes with referrers, legacy tags and the fallback index
 // copied between OCI layouts with every digest preserved; hostile graphs refused.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +9,9 @@ import { listAttached } from '../../src/oci/attached.js';
 import { type CopyProgress, copyImage } from '../../src/oci/copy.js';
 import { Digest } from '../../src/oci/digest.js';
 import { LayoutStore } from '../../src/oci/layout.js';
-import { type ImageIndex, type ImageManifest, MediaTypes, encodeManifest } from '../../src/oci/manifest.js';
+import { type ImageIndex, MediaTypes, encodeManifest } from '../../src/oci/manifest.js';
 import { layoutStore } from '../../src/oci/open.js';
-import { type Reference, parseReference, withDigest, withTag } from '../../src/oci/ref.js';
-import { fallbackTag, referrersIndex } from '../../src/oci/referrers.js';
+import { parseReference, withDigest, withTag } from '../../src/oci/ref.js';
 import type { FetchedManifest, ImageStore } from '../../src/oci/store.js';
 import { pushRandomImage, pushSampleMultiArch } from './store-suite.js';
 
