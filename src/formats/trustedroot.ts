@@ -54,16 +54,16 @@ function parseJson(input: Uint8Array | string | unknown, what: string): unknown 
   try {
     return JSON.parse(typeof input === 'string' ? input : new TextDecoder().decode(input));
   } catch (cause) {
-    throw new SealError('E_INVALID_ARGUMENT', `the ${what} is not JSON`, { cause });
+    throw new SealError('E_TRUSTED_ROOT_INVALID', `the ${what} is not JSON`, { cause });
   }
 }
 
-/** Parse a trusted_root.json. E_INVALID_ARGUMENT (shape) or E_BASE64 (key/cert bytes). */
+/** Parse a trusted_root.json. E_TRUSTED_ROOT_INVALID (shape) or E_BASE64 (key/cert bytes). */
 export function parseTrustedRoot(input: Uint8Array | string | unknown): TrustedRoot {
   const parsed = TrustedRootSchema.safeParse(parseJson(input, 'trusted root'));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const code = issue?.message === 'invalid base64' ? 'E_BASE64' : 'E_INVALID_ARGUMENT';
+    const code = issue?.message === 'invalid base64' ? 'E_BASE64' : 'E_TRUSTED_ROOT_INVALID';
     throw new SealError(
       code,
       `malformed trusted root: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
