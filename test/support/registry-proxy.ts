@@ -31,6 +31,11 @@ export interface RegistryProxy {
   failNext(pattern: RegExp, responses: Array<{ status: number; headers?: Record<string, string> }>): void;
   /** Strip `mount`/`from` from upload POSTs so the registry opens a plain upload (202). */
   refuseMounts: boolean;
+  /**
+   * Paginate `GET /v2/<name>/tags/list` at most this many per page with `n`/`last` and a `Link` header
+   * (distribution-spec "Listing Tags"), as newer registries do; distribution v2.8 always sends all.
+   */
+  tagPageSize: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -169,6 +174,26 @@ export async function startRegistryProxy(options: ProxyOptions): Promise<Registr
       url.searchParams.delete('from');
       path = `${url.pathname}${url.search}`;
     }
+    const tagsList = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (tagsList && method === 'GET' && proxy.tagPageSize !== undefined) {
+      const up = await forward('GET', url.pathname, req.headers, undefined);
+      if (up.status !== 200) {
+        res.writeHead(up.status, up.headers).end(up.body);
+        return up.status;
+      }
+      const all = ((JSON.parse(up.body.toString('utf8')) as { tags?: string[] | null }).tags ?? []).sort();
+      const n = Math.min(Number(url.searchParams.get('n') ?? proxy.tagPageSize), proxy.tagPageSize);
+      const last = url.searchParams.get('last');
+      const rest = last === null ? all : all.filter((t) => t > last);
+      const page = rest.slice(0, n);
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (rest.length > n && page.length > 0) {
+        const next = new URLSearchParams({ n: String(n), last: page[page.length - 1] as string });
+        headers.Link = `</v2/${tagsList[1]}/tags/list?${next.toString()}>; rel="next"`;
+      }
+      res.writeHead(200, headers).end(JSON.stringify({ name: tagsList[1], tags: page }));
+      return 200;
+    }
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readAll(req);
     const up = await forward(method, path, req.headers, body);
     const headers = { ...up.headers };
@@ -234,6 +259,7 @@ export async function startRegistryProxy(options: ProxyOptions): Promise<Registr
     host: `127.0.0.1:${port}`,
     requests,
     refuseMounts: false,
+    tagPageSize: undefined,
     corrupt(digest) {
       corrupted.add(digest.toString());
     },
