@@ -43,12 +43,10 @@ export function registerFulcioApi(app: FastifyInstance, ca: CertificateAuthority
   app.post('/api/v2/signingCert', async (request, reply) => {
     const body = SigningCertBody.safeParse(request.body ?? {});
     if (!body.success) {
-      return reply
-        .code(400)
-        .send({
-          code: GRPC.INVALID_ARGUMENT,
-          message: `malformed request: ${body.error.issues[0]?.message ?? ''}`,
-        });
+      return reply.code(400).send({
+        code: GRPC.INVALID_ARGUMENT,
+        message: `malformed request: ${body.error.issues[0]?.message ?? ''}`,
+      });
     }
     const auth = request.headers.authorization;
     const bearer = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : undefined;

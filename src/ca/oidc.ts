@@ -73,6 +73,11 @@ export class OidcVerifier {
     this.maxAgeMs = (cfg.jwksMaxAgeSec ?? 3600) * 1000;
   }
 
+  /** Accept one more issuer (e.g. a dev issuer whose URL is known only once the server listens). */
+  addIssuer(cfg: IssuerConfig): void {
+    this.issuerList.push(IssuerConfigSchema.parse(cfg));
+  }
+
   /** The configured issuers (for the Fulcio configuration endpoint). */
   get issuers(): readonly IssuerConfig[] {
     return this.issuerList;

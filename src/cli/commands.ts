@@ -16,5 +16,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'generate-key-pair', summary: 'Generate an encrypted key pair (cosign.key / cosign.pub)', load: () => mod(import('./generate-key-pair.js')) },
   { name: 'import-key-pair', summary: 'Import a PEM private key into the cosign key format', load: () => mod(import('./import-key-pair.js')) },
   { name: 'public-key', summary: 'Print the public key of a private key', load: () => mod(import('./public-key.js')) },
+  { name: 'serve', summary: 'Run the transparency log, CA and dev OIDC issuer on one port', load: () => mod(import('./serve.js')) },
+  { name: 'token', summary: 'Print an identity token from a seal serve dev issuer', load: () => mod(import('./token.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

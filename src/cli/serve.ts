@@ -1,0 +1,100 @@
+// `seal serve`: run the embedded transparency log, CT log, CA and dev OIDC issuer on one port.
+
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { IssuerConfigSchema } from '../ca/issuer-types.js';
+import { SealError } from '../errors.js';
+import { startServer } from '../server/server.js';
+import { parseArgs } from './args.js';
+import type { CommandModule } from './command.js';
+
+const options = {
+  data: {
+    type: 'string',
+    description: 'state directory (keys, databases, trusted_root.json)',
+    placeholder: 'DIR',
+  },
+  port: {
+    type: 'string',
+    default: '3000',
+    description: 'port to listen on; 0 picks a free one',
+    placeholder: 'N',
+  },
+  host: { type: 'string', default: '127.0.0.1', description: 'address to listen on', placeholder: 'ADDR' },
+  'public-url': {
+    type: 'string',
+    description: 'URL clients reach this server at, if not http://host:port',
+    placeholder: 'URL',
+  },
+  'dev-issuer': { type: 'boolean', default: true, description: 'run the dev OIDC issuer at <url>/oidc' },
+  'allow-remote-dev-issuer': {
+    type: 'boolean',
+    description: 'let the dev issuer (which vouches for any identity) listen on a non-loopback address',
+  },
+  'oidc-issuers': {
+    type: 'string',
+    description: 'JSON/YAML list of extra issuers the CA accepts ({issuerUrl, type, audience?, …})',
+    placeholder: 'FILE',
+  },
+  'log-level': { type: 'string', description: 'server log level to stderr (info, debug, …); off by default' },
+} as const;
+
+async function loadIssuers(path: string) {
+  let doc: unknown;
+  try {
+    doc = parseYaml(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new SealError('E_INVALID_ARGUMENT', `cannot read issuer config ${path}`, { cause: err });
+  }
+  const parsed = z.array(IssuerConfigSchema).safeParse(doc);
+  if (!parsed.success) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `${path}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+export const command: CommandModule = {
+  usage: 'seal serve --data DIR [--port N] [--host ADDR]',
+  summary:
+    'Run the transparency log, CA and dev OIDC issuer (writes trusted_root.json and signing_config.json)',
+  options,
+  async run(argv, io) {
+    const { options: o } = parseArgs(argv, options);
+    if (!o.data) throw new SealError('E_INVALID_ARGUMENT', '--data DIR is required');
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new SealError('E_INVALID_ARGUMENT', `--port must be 0–65535, got "${o.port}"`);
+    }
+    const server = await startServer({
+      dataDir: o.data,
+      port,
+      host: o.host,
+      publicUrl: o['public-url'],
+      devIssuer: o['dev-issuer'],
+      allowRemoteDevIssuer: o['allow-remote-dev-issuer'],
+      issuers: o['oidc-issuers'] ? await loadIssuers(o['oidc-issuers']) : undefined,
+      logLevel: o['log-level'],
+    });
+    io.stdout(`seal serve listening on ${server.url}\n`);
+    io.stderr(`trusted root:   ${server.trustedRootPath}\nsigning config: ${server.signingConfigPath}\n`);
+    if (server.issuerUrl)
+      io.stderr(
+        `dev OIDC issuer: ${server.issuerUrl} (seal token --server ${server.url} --identity you@example.com)\n`,
+      );
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await server.close();
+    return 0;
+  },
+};

@@ -1,0 +1,52 @@
+// `seal token`: print an OIDC identity token from a seal serve dev issuer (or any issuer via the device flow).
+
+import { SealError } from '../errors.js';
+import { tokenFromDevIssuer, tokenFromDeviceFlow } from '../oidc/sources.js';
+import { parseArgs } from './args.js';
+import type { CommandModule } from './command.js';
+
+const options = {
+  server: {
+    type: 'string',
+    description: 'seal serve URL (its dev issuer is <URL>/oidc)',
+    placeholder: 'URL',
+  },
+  issuer: { type: 'string', description: 'issuer URL, instead of --server', placeholder: 'URL' },
+  identity: {
+    type: 'string',
+    description: 'email address or URI the token names (dev issuer)',
+    placeholder: 'ID',
+  },
+  audience: { type: 'string', default: 'sigstore', description: 'token audience' },
+  device: { type: 'boolean', description: 'use the OAuth device authorization grant (RFC 8628) instead' },
+  'client-id': { type: 'string', default: 'sigstore', description: 'OAuth client ID for --device' },
+} as const;
+
+export const command: CommandModule = {
+  usage: 'seal token --server URL --identity alice@example.com [--audience sigstore]',
+  summary: 'Print an identity token from the seal serve dev issuer (or --device for an interactive flow)',
+  options,
+  async run(argv, io) {
+    const { options: o } = parseArgs(argv, options);
+    const issuer = o.issuer ?? (o.server ? `${o.server.replace(/\/+$/, '')}/oidc` : undefined);
+    if (!issuer) throw new SealError('E_INVALID_ARGUMENT', '--server URL (or --issuer URL) is required');
+    let token: string;
+    if (o.device) {
+      token = await tokenFromDeviceFlow({
+        issuer,
+        clientId: o['client-id'],
+        audience: o.audience,
+        onPrompt: (p) =>
+          io.stderr(
+            `Open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
+          ),
+      });
+    } else {
+      if (!o.identity)
+        throw new SealError('E_INVALID_ARGUMENT', '--identity is required (e.g. alice@example.com)');
+      token = await tokenFromDevIssuer(issuer, o.identity, o.audience);
+    }
+    io.stdout(`${token}\n`);
+    return 0;
+  },
+};

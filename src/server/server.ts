@@ -1,0 +1,210 @@
+// `seal serve`: the embedded Sigstore stack in one process and one port: Rekor v1 API (SQLite), a CT log,
+// the Fulcio v2 CA and the dev OIDC issuer, state in one directory (issue #5 §3; sigstore-servers.md §1, §4, §5).
+
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { registerFulcioApi } from '../ca/api.js';
+import { CertificateAuthority } from '../ca/ca.js';
+import { CtLog } from '../ca/ctlog.js';
+import type { IssuerConfig } from '../ca/issuer-types.js';
+import { loadOrCreateEcKey } from '../ca/keyfile.js';
+import { OidcVerifier } from '../ca/oidc.js';
+import { SealError } from '../errors.js';
+import { DevIssuer, isLoopbackHost } from '../oidc/dev-issuer.js';
+import { registerRekorApi } from '../tlog/api.js';
+import { openLog, type TransparencyLog } from '../tlog/log.js';
+import { buildSigningConfig, buildTrustedRoot, type KeyDetails } from './trust-files.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** 0 = any free port. */
+  port: number;
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** URL clients use to reach the server when it differs from http://host:port (e.g. behind a proxy). */
+  publicUrl?: string;
+  /** Run the dev OIDC issuer at <url>/oidc (default true). */
+  devIssuer?: boolean;
+  /** Allow the dev issuer on a non-loopback address (it vouches for any identity asked of it). */
+  allowRemoteDevIssuer?: boolean;
+  /** More OIDC issuers the CA accepts (Fulcio-style issuer configs). */
+  issuers?: IssuerConfig[];
+  /** Leaf certificate validity in seconds (default 600). */
+  certValiditySec?: number;
+  /** Fastify/pino logging to stderr (default off). */
+  logLevel?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  /** The dev issuer's URL (`iss` of its tokens), when it runs. */
+  issuerUrl?: string;
+  trustedRootPath: string;
+  signingConfigPath: string;
+  ca: CertificateAuthority;
+  rekor: TransparencyLog;
+  ctlog: CtLog;
+  devIssuer?: DevIssuer;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const StateFile = z.object({ createdAt: z.string() });
+
+/** First-start facts that must survive restarts (validity starts in the trusted root). */
+async function loadState(dataDir: string): Promise<z.infer<typeof StateFile>> {
+  const path = join(dataDir, 'seal-serve.json');
+  try {
+    const parsed = StateFile.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    if (parsed.success) return parsed.data;
+    throw new SealError('E_IO', `${path} is malformed; restore it or remove it to start a new trust epoch`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  // Whole seconds: log integrated times are seconds and must not precede the validity start.
+  const state = { createdAt: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString() };
+  await writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
+  return state;
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+function urlFor(host: string, port: number): string {
+  const h =
+    host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const runDevIssuer = opts.devIssuer ?? true;
+  if (runDevIssuer && !isLoopbackHost(host) && !opts.allowRemoteDevIssuer) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `refusing to run the dev OIDC issuer on ${host}: it signs a token for any identity anyone asks for. ` +
+        'Listen on 127.0.0.1, pass --dev-issuer=false, or accept the risk with --allow-remote-dev-issuer',
+    );
+  }
+  const dataDir = opts.dataDir;
+  await mkdir(join(dataDir, 'ca'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dataDir, 'ctlog'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dataDir, 'rekor'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dataDir, 'oidc'), { recursive: true, mode: 0o700 });
+  const state = await loadState(dataDir);
+
+  // Keys first (both CT components read the same PEM), then the logs.
+  const ctKeyFile = join(dataDir, 'ctlog', 'ctlog.key.pem');
+  const ctKey = await loadOrCreateEcKey(ctKeyFile, 'P-256');
+  let publicUrl = opts.publicUrl?.replace(/\/+$/, '');
+  // The checkpoint key name must be a substring of the log's baseUrl (sigstore-servers.md §0.3); with a
+  // port chosen at listen time, the hostname alone is known now.
+  const originHost = publicUrl ? new URL(publicUrl).hostname : new URL(urlFor(host, 1)).hostname;
+  const rekor = await openLog({
+    db: `sqlite:${join(dataDir, 'rekor', 'rekor.db')}`,
+    keyFile: join(dataDir, 'rekor', 'rekor.key.pem'),
+    origin: originHost.replace(/^\[|\]$/g, ''),
+  });
+  let ctLeaves: TransparencyLog | undefined;
+  const closers: (() => Promise<void>)[] = [() => rekor.close()];
+  try {
+    ctLeaves = await openLog({
+      db: `sqlite:${join(dataDir, 'ctlog', 'ctlog.db')}`,
+      keyFile: ctKeyFile,
+      origin: originHost.replace(/^\[|\]$/g, ''),
+    });
+    const ctLeavesLog = ctLeaves;
+    closers.push(() => ctLeavesLog.close());
+    const ctlog = new CtLog(ctKey, ctLeaves);
+
+    const verifier = new OidcVerifier({ issuers: opts.issuers ?? [] });
+    const ca = await CertificateAuthority.open({
+      dir: join(dataDir, 'ca'),
+      verifier,
+      ctlog,
+      validitySec: opts.certValiditySec,
+    });
+
+    const app = Fastify({
+      logger: opts.logLevel ? { level: opts.logLevel, stream: process.stderr } : false,
+      bodyLimit: 4 * 1024 * 1024,
+    });
+    closers.unshift(() => app.close());
+    let issuerUrl: string | undefined;
+    const devIssuer = runDevIssuer
+      ? await DevIssuer.open(join(dataDir, 'oidc'), () => {
+          if (!issuerUrl) throw new SealError('E_INTERNAL', 'dev issuer used before the server listened');
+          return issuerUrl;
+        })
+      : undefined;
+    devIssuer?.register(app, '/oidc');
+    registerFulcioApi(app, ca);
+    await registerRekorApi(app, rekor, { publicUrl });
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    let trustedRoot: Record<string, unknown> | undefined;
+    let signingConfig: Record<string, unknown> | undefined;
+    app.get('/trusted_root.json', async () => trustedRoot);
+    app.get('/signing_config.json', async () => signingConfig);
+
+    const address = await app.listen({ port: opts.port, host });
+    const port = Number(new URL(address).port);
+    publicUrl ??= urlFor(host, port);
+    const url = publicUrl;
+    if (devIssuer) {
+      issuerUrl = `${url}/oidc`;
+      // The CA trusts the dev issuer with its keys in hand: no HTTP round trip to itself.
+      verifier.addIssuer({ issuerUrl, type: 'email', jwks: await devIssuer.jwks() });
+    }
+
+    const validFrom = state.createdAt;
+    trustedRoot = buildTrustedRoot({
+      operator: 'seal',
+      ca: { uri: url, organization: 'seal', commonName: 'seal', chainPem: ca.chainPem },
+      tlogs: [
+        {
+          baseUrl: url,
+          spki: rekor.signer.spki,
+          keyDetails: rekor.signer.keyDetails as KeyDetails,
+          validFrom,
+        },
+      ],
+      ctlogs: [{ baseUrl: `${url}/ct`, spki: ctKey.spki, keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFrom }],
+    });
+    signingConfig = buildSigningConfig({
+      operator: 'seal',
+      validFrom,
+      caUrl: url,
+      oidcUrl: issuerUrl,
+      rekorUrl: url,
+    });
+    const trustedRootPath = join(dataDir, 'trusted_root.json');
+    const signingConfigPath = join(dataDir, 'signing_config.json');
+    await writeJsonAtomic(trustedRootPath, trustedRoot);
+    await writeJsonAtomic(signingConfigPath, signingConfig);
+    let closed = false;
+    return {
+      url,
+      issuerUrl,
+      trustedRootPath,
+      signingConfigPath,
+      ca,
+      rekor,
+      ctlog,
+      devIssuer,
+      app,
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const close of closers) await close();
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw err;
+  }
+}

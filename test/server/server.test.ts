@@ -1,0 +1,117 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { sign as sigstoreSign } from 'sigstore';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FulcioClient } from '../../src/ca/client.js';
+import { isSealError } from '../../src/errors.js';
+import { tokenFromDevIssuer } from '../../src/oidc/sources.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
+
+async function trustMaterial(path: string) {
+  return toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(await readFile(path, 'utf8'))));
+}
+
+describe('seal serve (in process)', () => {
+  let dir: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'seal-serve-'));
+    server = await startServer({ dataDir: dir, port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a trusted root and signing config in protobuf-specs shapes', async () => {
+    const tr = JSON.parse(await readFile(join(dir, 'trusted_root.json'), 'utf8'));
+    expect(tr.mediaType).toBe('application/vnd.dev.sigstore.trustedroot+json;version=0.1');
+    const parsed = TrustedRoot.fromJSON(tr);
+    expect(TrustedRoot.toJSON(parsed)).toEqual(tr);
+    expect(parsed.certificateAuthorities[0]!.certChain!.certificates).toHaveLength(2);
+    expect(parsed.tlogs[0]!.baseUrl).toBe(server.url);
+    expect(Buffer.from(parsed.tlogs[0]!.logId!.keyId).toString('hex')).toBe(server.rekor.logId);
+    expect(Buffer.from(parsed.ctlogs[0]!.logId!.keyId)).toEqual(Buffer.from(server.ctlog.logId));
+    expect(parsed.tlogs[0]!.publicKey!.validFor!.start).toBeInstanceOf(Date);
+    expect(parsed.tlogs[0]!.checkpointKeyId).toBeUndefined();
+
+    const sc = JSON.parse(await readFile(join(dir, 'signing_config.json'), 'utf8'));
+    // protojson leaves out empty lists; everything else survives the round trip
+    expect(SigningConfig.toJSON(SigningConfig.fromJSON(sc))).toEqual({ ...sc, tsaUrls: undefined });
+    expect(sc).toMatchObject({
+      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+      caUrls: [{ url: server.url, majorApiVersion: 1 }],
+      oidcUrls: [{ url: `${server.url}/oidc` }],
+      rekorTlogUrls: [{ url: server.url, majorApiVersion: 1 }],
+      tsaUrls: [],
+      rekorTlogConfig: { selector: 'ANY' },
+      tsaConfig: { selector: 'ANY' },
+    });
+  });
+
+  it('serves OIDC discovery whose issuer is the URL tokens carry', async () => {
+    const doc = (await (await fetch(`${server.url}/oidc/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(doc.issuer).toBe(`${server.url}/oidc`);
+    const token = await tokenFromDevIssuer(doc.issuer!, 'alice@example.com');
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+    expect(payload).toMatchObject({
+      iss: `${server.url}/oidc`,
+      aud: 'sigstore',
+      email: 'alice@example.com',
+      email_verified: true,
+    });
+  });
+
+  it('sigstore-js signs against seal serve and @sigstore/verify accepts the bundle with trusted_root.json', async () => {
+    const identityToken = await tokenFromDevIssuer(`${server.url}/oidc`, 'alice@example.com');
+    const data = Buffer.from('hello from sigstore-js');
+    const bundleJson = await sigstoreSign(data, {
+      fulcioURL: server.url,
+      rekorURL: server.url,
+      identityToken,
+    });
+    const bundle = bundleFromJSON(bundleJson);
+    expect(bundle.verificationMaterial.tlogEntries).toHaveLength(1);
+    const verifier = new Verifier(await trustMaterial(join(dir, 'trusted_root.json')), {
+      ctlogThreshold: 1,
+      tlogThreshold: 1,
+    });
+    const signer = verifier.verify(toSignedEntity(bundle, data), {
+      subjectAlternativeName: 'alice@example.com',
+      extensions: { issuer: `${server.url}/oidc` },
+    });
+    expect(signer.identity?.subjectAlternativeName).toBe('alice@example.com');
+
+    // the same bundle is refused for another identity, another issuer, and other data
+    expect(() =>
+      verifier.verify(toSignedEntity(bundle, data), { subjectAlternativeName: 'bob@example.com' }),
+    ).toThrow();
+    expect(() =>
+      verifier.verify(toSignedEntity(bundle, data), { extensions: { issuer: 'https://other' } }),
+    ).toThrow();
+    expect(() => verifier.verify(toSignedEntity(bundle, Buffer.from('tampered')))).toThrow();
+  });
+
+  it('the CA refuses a dev token for another audience', async () => {
+    const token = await tokenFromDevIssuer(`${server.url}/oidc`, 'alice@example.com', 'not-sigstore');
+    const err = await new FulcioClient(server.url)
+      .signingCert(token, '-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----', 'AA==')
+      .catch((e: unknown) => e);
+    expect(isSealError(err, 'E_TOKEN_INVALID')).toBe(true);
+    expect((err as Error).message).toMatch(/wrong audience/);
+  });
+
+  it('refuses to run the dev issuer on a non-loopback address without the flag', async () => {
+    const err = await startServer({ dataDir: dir, port: 0, host: '0.0.0.0' }).catch((e: unknown) => e);
+    expect(isSealError(err, 'E_INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toMatch(/refusing to run the dev OIDC issuer on 0.0.0.0/);
+  });
+});
