@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import pg from 'pg';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as never);
 
 export function ecKey(curve = 'P-256') {
   return generateKeyPairSync('ec', { namedCurve: curve });
@@ -57,7 +57,7 @@ export function dsseEntry(keys = ecKey(), statement: unknown = { _type: 'https:/
 /** A Fulcio-like leaf certificate (self-issued) with an email SAN and the OIDC issuer extensions .1 and .8. */
 export async function fulcioLikeCert(email: string, issuer: string) {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const utf8 = Buffer.from(issuer);
   const der = Buffer.concat([Buffer.from([0x0c, utf8.length]), utf8]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

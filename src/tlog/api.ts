@@ -1,0 +1,339 @@
+// HTTP API of the transparency log: Rekor v1 REST routes, an identity/time search, and C2SP tlog-tiles reads.
+// Shapes per sigstore-servers.md §1 (Rekor openapi.yaml) and C2SP tlog-tiles.md (paths, partial tiles, caching).
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type ErrorCode, SealError } from '../errors.js';
+import { type LogEntry, logEntryToJson } from './entry.js';
+import type { TransparencyLog } from './log.js';
+import { toHex } from './merkle.js';
+import type { SearchQuery } from './storage/storage.js';
+import { parseEntryKey, prepareEntry } from './types/index.js';
+
+export interface RekorApiOptions {
+  /** Largest accepted request body in bytes (413 above it). Default 4 MiB. */
+  bodyLimit?: number;
+  /** URL prefix for Location headers, e.g. `http://127.0.0.1:3000`; default taken from the request's Host. */
+  publicUrl?: string;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  E_LOG_ENTRY_INVALID: 400,
+  E_INVALID_ARGUMENT: 400,
+  E_PROOF_INVALID: 400,
+  E_NOT_FOUND: 404,
+  E_DUPLICATE_ENTRY: 409,
+  E_CONFLICT: 503,
+};
+
+const TILE_HEIGHT = 8;
+const TILE_WIDTH = 256;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const SHORT = 'public, max-age=1';
+
+function rekorError(reply: FastifyReply, status: number, message: string) {
+  return reply.code(status).type('application/json').send({ code: status, message });
+}
+
+const intParam = (name: string, v: unknown, required = true): number | undefined => {
+  if (v === undefined || v === '') {
+    if (required) throw new SealError('E_INVALID_ARGUMENT', `query parameter ${name} is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string' || !/^[0-9]{1,16}$/.test(v)) {
+    throw new SealError('E_INVALID_ARGUMENT', `query parameter ${name} must be a non-negative integer`);
+  }
+  return Number(v);
+};
+
+/** Unix seconds from `1700000000` or an RFC 3339 time. */
+const timeParam = (name: string, v: unknown): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  if (typeof v === 'string' && /^[0-9]{1,12}$/.test(v)) return Number(v);
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    if (!Number.isNaN(t)) return Math.floor(t / 1000);
+  }
+  throw new SealError('E_INVALID_ARGUMENT', `${name} must be unix seconds or an RFC 3339 time`);
+};
+
+const retrieveSchema = z.object({
+  entryUUIDs: z.array(z.string()).max(10).optional(),
+  logIndexes: z.array(z.number().int().nonnegative()).max(10).optional(),
+  entries: z.array(z.unknown()).max(10).optional(),
+});
+
+const indexRetrieveSchema = z.object({
+  email: z.string().optional(),
+  subject: z.string().optional(),
+  hash: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, 'hash must be sha256:<64 hex>').optional(),
+  publicKey: z
+    .object({ format: z.enum(['pgp', 'x509', 'minisign', 'ssh', 'tuf']), content: z.string().optional(), url: z.string().optional() })
+    .optional(),
+  operator: z.enum(['and', 'or']).optional(),
+});
+
+const searchSchema = z.object({
+  identity: z.string().optional(),
+  issuer: z.string().optional(),
+  hash: z.string().optional(),
+  publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'publicKey is the hex SHA-256 of the key PEM').optional(),
+  from: z.union([z.string(), z.number()]).optional(),
+  to: z.union([z.string(), z.number()]).optional(),
+  operator: z.enum(['and', 'or']).optional(),
+  pageToken: z.union([z.string(), z.number()]).optional(),
+  pageSize: z.union([z.string(), z.number()]).optional(),
+});
+
+/** `x001/x234/067` → 1234067 (C2SP tlog-tiles index encoding). */
+export function parseTileIndex(parts: string[]): number | undefined {
+  if (parts.length === 0) return undefined;
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const last = i === parts.length - 1;
+    const m = last ? /^([0-9]{3})$/.exec(parts[i]!) : /^x([0-9]{3})$/.exec(parts[i]!);
+    if (!m) return undefined;
+    n = n * 1000 + Number(m[1]);
+  }
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export function formatTileIndex(n: number): string {
+  const groups: string[] = [];
+  let v = n;
+  do {
+    groups.unshift(String(v % 1000).padStart(3, '0'));
+    v = Math.floor(v / 1000);
+  } while (v > 0);
+  return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
+}
+
+function publicBase(req: FastifyRequest, opts: RekorApiOptions): string {
+  return opts.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
+}
+
+/** Mount the Rekor v1 API and tlog-tiles routes for `log` on `app` (encapsulated: its error handler stays inside). */
+export async function registerRekorApi(app: FastifyInstance, log: TransparencyLog, opts: RekorApiOptions = {}): Promise<void> {
+  await app.register(rekorApiPlugin(log, opts));
+}
+
+/** The routes as a Fastify plugin, for `app.register(rekorApiPlugin(log))` with a prefix or without awaiting. */
+export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {}) {
+  const bodyLimit = opts.bodyLimit ?? 4 * 1024 * 1024;
+  return async (api: FastifyInstance): Promise<void> => {
+    api.setErrorHandler((err: unknown, _req, reply) => {
+      if (err instanceof SealError) {
+        const status = STATUS[err.code] ?? 500;
+        if (status === 500) api.log.error(err);
+        return rekorError(reply, status, err.message);
+      }
+      const e = err as { statusCode?: number; code?: string; message?: string };
+      if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return rekorError(reply, 413, `request body is larger than the ${bodyLimit}-byte limit`);
+      }
+      if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return rekorError(reply, e.statusCode, e.message ?? 'bad request');
+      api.log.error(err);
+      return rekorError(reply, 500, 'internal error');
+    });
+
+    const entryReply = (entry: LogEntry) => logEntryToJson(entry);
+
+    api.get('/api/v1/log', async () => {
+      const head = await log.head();
+      return {
+        rootHash: toHex(head.rootHash),
+        treeSize: head.size,
+        signedTreeHead: head.checkpoint,
+        treeID: log.treeId,
+        inactiveShards: [],
+      };
+    });
+
+    api.get('/api/v1/log/publicKey', async (req, reply) => {
+      const { treeID } = req.query as { treeID?: string };
+      if (treeID !== undefined && treeID !== log.treeId) return rekorError(reply, 404, `no tree ${treeID}`);
+      return reply.type('application/x-pem-file').send(log.publicKeyPem());
+    });
+
+    api.get('/api/v1/log/proof', async (req) => {
+      const q = req.query as Record<string, unknown>;
+      const first = intParam('firstSize', q.firstSize, false) ?? 1;
+      const last = intParam('lastSize', q.lastSize)!;
+      if (first > last) throw new SealError('E_INVALID_ARGUMENT', `firstSize ${first} is larger than lastSize ${last}`);
+      const p = await log.consistencyProof(first, last);
+      return { rootHash: p.rootHash, hashes: p.hashes };
+    });
+
+    api.post('/api/v1/log/entries', { bodyLimit }, async (req, reply) => {
+      try {
+        const entry = await log.appendEntry(req.body);
+        const location = `${publicBase(req, opts)}/api/v1/log/entries/${entry.uuid}`;
+        return reply.code(201).header('ETag', entry.uuid).header('Location', location).send(entryReply(entry));
+      } catch (err) {
+        if (err instanceof SealError && err.code === 'E_DUPLICATE_ENTRY') {
+          const uuid = String(err.details?.uuid ?? '');
+          reply.header('Location', `${publicBase(req, opts)}/api/v1/log/entries/${uuid}`);
+          return rekorError(reply, 409, `an equivalent entry already exists in the transparency log with UUID ${uuid}`);
+        }
+        throw err;
+      }
+    });
+
+    api.get('/api/v1/log/entries', async (req) => {
+      const index = intParam('logIndex', (req.query as Record<string, unknown>).logIndex)!;
+      return entryReply(await log.getEntryByIndex(index));
+    });
+
+    api.get('/api/v1/log/entries/:uuid', async (req) => {
+      const { uuid } = req.params as { uuid: string };
+      return entryReply(await log.getEntryByUuid(uuid));
+    });
+
+    api.post('/api/v1/log/entries/retrieve', { bodyLimit }, async (req) => {
+      const parsed = retrieveSchema.safeParse(req.body);
+      if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `bad retrieve request: ${parsed.error.issues[0]?.message}`);
+      const out: Record<string, unknown>[] = [];
+      const tryGet = async (f: () => Promise<LogEntry>) => {
+        try {
+          out.push(entryReply(await f()));
+        } catch (err) {
+          if (!(err instanceof SealError && err.code === 'E_NOT_FOUND')) throw err;
+        }
+      };
+      for (const uuid of parsed.data.entryUUIDs ?? []) await tryGet(() => log.getEntryByUuid(uuid));
+      for (const index of parsed.data.logIndexes ?? []) await tryGet(() => log.getEntryByIndex(index));
+      for (const proposed of parsed.data.entries ?? []) {
+        const prepared = await prepareEntry(proposed);
+        const index = await log.findLeaf(prepared.body);
+        if (index !== undefined) await tryGet(() => log.getEntryByIndex(index));
+      }
+      return out;
+    });
+
+    const uuidsFor = async (indexes: number[]) => {
+      const out: string[] = [];
+      for (const i of indexes) {
+        const [e] = await log.leaves(i, i + 1);
+        if (e) out.push(log.uuidOf(e.leafHash));
+      }
+      return out;
+    };
+
+    api.post('/api/v1/index/retrieve', { bodyLimit }, async (req) => {
+      const parsed = indexRetrieveSchema.safeParse(req.body);
+      if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `bad index query: ${parsed.error.issues[0]?.message}`);
+      const b = parsed.data;
+      const query: SearchQuery = { operator: b.operator ?? 'or', limit: 1000 };
+      if (b.hash) query.hash = b.hash;
+      if (b.email ?? b.subject) query.identity = (b.email ?? b.subject)!;
+      if (b.publicKey) {
+        if (b.publicKey.format !== 'x509' || !b.publicKey.content) {
+          throw new SealError('E_INVALID_ARGUMENT', 'only x509 public keys given inline as content are indexed');
+        }
+        query.publicKey = parseEntryKey(new Uint8Array(Buffer.from(b.publicKey.content, 'base64'))).fingerprint;
+      }
+      if (!query.hash && !query.identity && !query.publicKey) {
+        throw new SealError('E_INVALID_ARGUMENT', 'give at least one of hash, email, publicKey');
+      }
+      return uuidsFor((await log.search(query)).indexes);
+    });
+
+    const search = async (input: unknown) => {
+      const parsed = searchSchema.safeParse(input ?? {});
+      if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `bad search: ${parsed.error.issues[0]?.message}`);
+      const s = parsed.data;
+      const query: SearchQuery = {};
+      if (s.identity) query.identity = s.identity;
+      if (s.issuer) query.issuer = s.issuer;
+      if (s.hash) query.hash = s.hash;
+      if (s.publicKey) query.publicKey = s.publicKey;
+      if (s.operator) query.operator = s.operator;
+      const from = timeParam('from', s.from);
+      const to = timeParam('to', s.to);
+      if (from !== undefined) query.from = from;
+      if (to !== undefined) query.to = to;
+      const after = intParam('pageToken', s.pageToken === undefined ? undefined : String(s.pageToken), false);
+      if (after !== undefined) query.after = after;
+      const size = intParam('pageSize', s.pageSize === undefined ? undefined : String(s.pageSize), false);
+      if (size !== undefined) query.limit = size;
+      const page = await log.search(query);
+      const entries = [];
+      for (const i of page.indexes) {
+        const [e] = await log.leaves(i, i + 1);
+        if (e) entries.push({ uuid: log.uuidOf(e.leafHash), logIndex: e.index, integratedTime: e.integratedTime });
+      }
+      return { entries, ...(page.next !== undefined ? { nextPageToken: String(page.next) } : {}) };
+    };
+    api.get('/api/v1/index/search', async (req) => search(req.query));
+    api.post('/api/v1/index/search', { bodyLimit }, async (req) => search(req.body));
+
+    // C2SP tlog-tiles
+    api.get('/checkpoint', async (_req, reply) => {
+      const head = await log.head();
+      return reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-cache').send(head.checkpoint);
+    });
+
+    api.get('/tile/*', async (req, reply) => {
+      const path = (req.params as { '*': string })['*'];
+      const parts = path.split('/');
+      const isEntries = parts[0] === 'entries';
+      const level = isEntries ? -1 : /^[0-9]{1,2}$/.test(parts[0] ?? '') ? Number(parts[0]) : Number.NaN;
+      let rest = parts.slice(1);
+      let width = TILE_WIDTH;
+      let partial = false;
+      const pIdx = rest.findIndex((p) => p.endsWith('.p'));
+      if (pIdx >= 0) {
+        if (pIdx !== rest.length - 2 || !/^[0-9]{1,3}$/.test(rest[rest.length - 1]!)) return rekorError(reply, 404, 'bad tile path');
+        width = Number(rest[rest.length - 1]);
+        rest = [...rest.slice(0, pIdx), rest[pIdx]!.slice(0, -2)];
+        partial = true;
+        if (width < 1 || width > 255) return rekorError(reply, 404, 'partial tile width must be 1..255');
+      }
+      const n = parseTileIndex(rest);
+      if (n === undefined || Number.isNaN(level) || (!isEntries && level > 6)) return rekorError(reply, 404, 'bad tile path');
+      const size = (await log.head()).size;
+      if (isEntries) {
+        const start = n * TILE_WIDTH;
+        if (start + width > size) return rekorError(reply, 404, 'tile not available at this tree size');
+        const leaves = await log.leaves(start, start + width);
+        const chunks: Buffer[] = [];
+        for (const l of leaves) {
+          if (l.leaf.length > 0xffff) throw new SealError('E_INTERNAL', `entry ${l.index} is too large for an entry bundle`);
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(l.leaf.length);
+          chunks.push(len, Buffer.from(l.leaf));
+        }
+        return reply
+          .type('application/octet-stream')
+          .header('Cache-Control', partial ? SHORT : IMMUTABLE)
+          .send(Buffer.concat(chunks));
+      }
+      const treeLevel = level * TILE_HEIGHT;
+      const available = Math.floor(size / 2 ** treeLevel);
+      const first = n * TILE_WIDTH;
+      if (first + width > available) return rekorError(reply, 404, 'tile not available at this tree size');
+      const ids = Array.from({ length: width }, (_, i) => ({ level: treeLevel, index: first + i }));
+      const got = await log.nodes(ids);
+      const buf = Buffer.alloc(32 * width);
+      ids.forEach((id, i) => {
+        const h = got.get(`${id.level}/${id.index}`);
+        if (!h) throw new SealError('E_INTERNAL', `missing node ${id.level}/${id.index}`);
+        buf.set(h, 32 * i);
+      });
+      return reply.type('application/octet-stream').header('Cache-Control', partial ? SHORT : IMMUTABLE).send(buf);
+    });
+  };
+}
+
+export interface LogServerOptions extends RekorApiOptions {
+  /** Pino logging (default off). */
+  logger?: boolean;
+}
+
+/** A Fastify server with just the log API mounted (for `seal log serve` and tests); routes load on ready/listen. */
+export function createLogServer(log: TransparencyLog, opts: LogServerOptions = {}): FastifyInstance {
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  void app.register(rekorApiPlugin(log, opts));
+  return app;
+}

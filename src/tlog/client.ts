@@ -1,0 +1,170 @@
+// Client for any Rekor v1-compatible log (seal's own, a private Rekor): upload, fetch, search, log info, proofs.
+// Request/response shapes per sigstore-servers.md §1; responses parsed with zod at this edge.
+
+import { z } from 'zod';
+import { SealError } from '../errors.js';
+import { type LogEntry, parseLogEntryMap } from './entry.js';
+
+export interface LogInfo {
+  rootHash: string;
+  treeSize: number;
+  signedTreeHead: string;
+  treeID: string;
+}
+
+const logInfoSchema = z.object({
+  rootHash: z.string(),
+  treeSize: z.number().int().nonnegative(),
+  signedTreeHead: z.string(),
+  treeID: z.string(),
+});
+
+const consistencySchema = z.object({ rootHash: z.string(), hashes: z.array(z.string()) });
+
+const searchResultSchema = z.object({
+  entries: z.array(z.object({ uuid: z.string(), logIndex: z.number(), integratedTime: z.number() })),
+  nextPageToken: z.string().optional(),
+});
+
+export interface IndexQuery {
+  hash?: string;
+  email?: string;
+  publicKey?: { format: 'x509' | 'pgp' | 'minisign' | 'ssh' | 'tuf'; content: string };
+  operator?: 'and' | 'or';
+}
+
+export interface IdentitySearch {
+  identity?: string;
+  issuer?: string;
+  hash?: string;
+  publicKey?: string;
+  from?: number | string;
+  to?: number | string;
+  pageToken?: string;
+  pageSize?: number;
+}
+
+export interface RekorClientOptions {
+  /** Per-request timeout; default 30 s (Rekor v2 clients are told to allow at least 20 s). */
+  timeoutMs?: number;
+}
+
+export class RekorClient {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, opts: RekorClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new SealError('E_NETWORK', `cannot reach the transparency log at ${this.baseUrl}: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  }
+
+  private fail(what: string, r: { status: number; json: unknown; text: string }): never {
+    const message = (r.json as { message?: string } | undefined)?.message ?? r.text.slice(0, 200);
+    const code = r.status === 404 ? 'E_NOT_FOUND' : r.status === 400 ? 'E_LOG_ENTRY_INVALID' : 'E_TLOG_INVALID';
+    throw new SealError(code, `${what}: the log answered ${r.status}: ${message}`, { details: { status: r.status } });
+  }
+
+  private one(what: string, json: unknown): LogEntry {
+    const entries = parseLogEntryMap(json);
+    if (entries.length !== 1) throw new SealError('E_TLOG_INVALID', `${what}: expected one entry, got ${entries.length}`);
+    return entries[0]!;
+  }
+
+  /** Upload a proposed entry. A duplicate (409) returns the entry already in the log. */
+  async createEntry(proposed: unknown): Promise<LogEntry> {
+    const r = await this.request('POST', '/api/v1/log/entries', proposed);
+    if (r.status === 201 || r.status === 200) return this.one('create entry', r.json);
+    if (r.status === 409) {
+      const location = r.headers.get('location') ?? '';
+      const uuid = /([0-9a-fA-F]{64,80})\/?$/.exec(location)?.[1];
+      if (uuid) return this.getEntryByUuid(uuid);
+      const retrieved = await this.request('POST', '/api/v1/log/entries/retrieve', { entries: [proposed] });
+      const list = Array.isArray(retrieved.json) ? retrieved.json : [];
+      if (list.length > 0) return this.one('retrieve duplicate', list[0]);
+      this.fail('create entry (duplicate without a location)', r);
+    }
+    this.fail('create entry', r);
+  }
+
+  async getEntryByIndex(index: number): Promise<LogEntry> {
+    const r = await this.request('GET', `/api/v1/log/entries?logIndex=${index}`);
+    if (r.status !== 200) this.fail(`get entry ${index}`, r);
+    return this.one(`get entry ${index}`, r.json);
+  }
+
+  async getEntryByUuid(uuid: string): Promise<LogEntry> {
+    if (!/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/.test(uuid)) throw new SealError('E_INVALID_ARGUMENT', `bad entry UUID ${uuid}`);
+    const r = await this.request('GET', `/api/v1/log/entries/${uuid}`);
+    if (r.status !== 200) this.fail(`get entry ${uuid}`, r);
+    return this.one(`get entry ${uuid}`, r.json);
+  }
+
+  /** Rekor `POST /api/v1/index/retrieve`: entry UUIDs. */
+  async searchIndex(q: IndexQuery): Promise<string[]> {
+    const r = await this.request('POST', '/api/v1/index/retrieve', q);
+    if (r.status !== 200) this.fail('search index', r);
+    const parsed = z.array(z.string()).safeParse(r.json);
+    if (!parsed.success) throw new SealError('E_TLOG_INVALID', 'search index: malformed response');
+    return parsed.data;
+  }
+
+  /** seal's paginated search by identity/issuer/hash/key and time window. */
+  async search(q: IdentitySearch): Promise<z.infer<typeof searchResultSchema>> {
+    const r = await this.request('POST', '/api/v1/index/search', q);
+    if (r.status !== 200) this.fail('search', r);
+    const parsed = searchResultSchema.safeParse(r.json);
+    if (!parsed.success) throw new SealError('E_TLOG_INVALID', 'search: malformed response');
+    return parsed.data;
+  }
+
+  async retrieveEntries(q: { entryUUIDs?: string[]; logIndexes?: number[]; entries?: unknown[] }): Promise<LogEntry[]> {
+    const r = await this.request('POST', '/api/v1/log/entries/retrieve', q);
+    if (r.status !== 200) this.fail('retrieve entries', r);
+    if (!Array.isArray(r.json)) throw new SealError('E_TLOG_INVALID', 'retrieve entries: expected an array');
+    return r.json.flatMap((m) => parseLogEntryMap(m));
+  }
+
+  async getLogInfo(): Promise<LogInfo> {
+    const r = await this.request('GET', '/api/v1/log');
+    if (r.status !== 200) this.fail('log info', r);
+    const parsed = logInfoSchema.safeParse(r.json);
+    if (!parsed.success) throw new SealError('E_TLOG_INVALID', `log info: malformed response (${parsed.error.issues[0]?.message})`);
+    return parsed.data;
+  }
+
+  async getConsistencyProof(firstSize: number, lastSize: number): Promise<{ rootHash: string; hashes: string[] }> {
+    const r = await this.request('GET', `/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}`);
+    if (r.status !== 200) this.fail(`consistency proof ${firstSize}→${lastSize}`, r);
+    const parsed = consistencySchema.safeParse(r.json);
+    if (!parsed.success) throw new SealError('E_TLOG_INVALID', 'consistency proof: malformed response');
+    return parsed.data;
+  }
+
+  async getPublicKey(): Promise<string> {
+    const r = await this.request('GET', '/api/v1/log/publicKey');
+    if (r.status !== 200) this.fail('public key', r);
+    return r.text;
+  }
+}
