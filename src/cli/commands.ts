@@ -18,5 +18,8 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'public-key', summary: 'Print the public key of a private key', load: () => mod(import('./public-key.js')) },
   { name: 'serve', summary: 'Run the transparency log, CA and dev OIDC issuer on one port', load: () => mod(import('./serve.js')) },
   { name: 'token', summary: 'Print an identity token from a seal serve dev issuer', load: () => mod(import('./token.js')) },
+  { name: 'digest', summary: 'Resolve an image reference to its manifest digest', load: () => mod(import('./digest.js')) },
+  { name: 'tree', summary: 'Show signatures, attestations, SBOMs and referrers attached to an image', load: () => mod(import('./tree.js')) },
+  { name: 'copy', summary: 'Copy an image with everything attached between registries and OCI layouts', load: () => mod(import('./copy.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];
