@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from '../../src/ca/x509.js';
 import { isSealError } from '../../src/errors.js';
-import { anonymousCredentials } from '../../src/oci/auth.js';
+import { anonymousCredentials, staticCredentials } from '../../src/oci/auth.js';
 import { Digest } from '../../src/oci/digest.js';
 import { parseRetryAfter } from '../../src/oci/http.js';
 import { encodeManifest, MediaTypes } from '../../src/oci/manifest.js';
@@ -119,27 +119,65 @@ describe('HTTP behaviour against loopback servers', () => {
     }
   });
 
-  it('follows a blob redirect to another server and verifies what it gets', async () => {
+  it('follows a blob redirect to another server, without our credentials, and verifies what it gets', async () => {
     const blob = new Uint8Array(randomBytes(2048));
+    const storageAuth: Array<string | undefined> = [];
     const storage = createHttpServer((req, res) => {
+      storageAuth.push(req.headers.authorization);
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
       res.end(req.url === '/good' ? blob : randomBytes(2048));
     });
     const storageHost = await listen(storage);
     const api = createHttpServer((req, res) => {
+      if (req.headers.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"' }).end();
+        return;
+      }
       const target = req.url?.includes(Digest.of(blob).hex) ? 'good' : 'bad';
       res.writeHead(307, { Location: `http://${storageHost}/${target}` }).end();
     });
     const apiHost = await listen(api);
     try {
-      const store = new RegistryStore(quick);
+      const store = new RegistryStore({
+        ...quick,
+        credentials: staticCredentials({ [apiHost]: { username: 'u', password: 'p' } }),
+      });
       const got = await store.getBlob(parseReference(`${apiHost}/repo`), Digest.of(blob));
       expect(Buffer.from(got).equals(Buffer.from(blob))).toBe(true);
       const lie = await errorOf(store.getBlob(parseReference(`${apiHost}/repo`), Digest.of('other')));
       expect(lie.code).toBe('E_DIGEST_MISMATCH');
+      expect(storageAuth).toEqual([undefined, undefined]);
     } finally {
       await close(api);
       await close(storage);
+    }
+  });
+
+  it('falls back to GET when HEAD is refused or lacks the digest header', async () => {
+    const methods: string[] = [];
+    const server = createHttpServer((req, res) => {
+      methods.push(`${req.method} ${req.url}`);
+      if (req.method === 'HEAD' && req.url?.endsWith('/v1')) {
+        res.writeHead(405).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': MediaTypes.ociManifest });
+      res.end(req.method === 'HEAD' ? undefined : manifestBytes);
+    });
+    const host = await listen(server);
+    try {
+      const store = new RegistryStore(quick);
+      for (const tag of ['v1', 'x']) {
+        const desc = await store.resolve(parseReference(`${host}/repo:${tag}`));
+        expect(desc).toEqual({
+          mediaType: MediaTypes.ociManifest,
+          digest: manifestDigest.toString(),
+          size: manifestBytes.byteLength,
+        });
+      }
+      expect(methods.map((m) => m.split(' ')[0])).toEqual(['HEAD', 'GET', 'HEAD', 'GET']);
+    } finally {
+      await close(server);
     }
   });
 
@@ -228,7 +266,9 @@ describe('HTTP behaviour against loopback servers', () => {
         keys,
         extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.2' }])],
       });
-      const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+      const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString(
+        'base64',
+      );
       const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)?.join('\n')}\n-----END PRIVATE KEY-----\n`;
       tls = createHttpsServer({ key, cert: cert.toString('pem') }, serveManifest);
       tlsHost = await listen(tls, '127.0.0.2');
