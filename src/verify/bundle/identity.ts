@@ -1,0 +1,125 @@
+// Keyless identity policy: SAN selection, exact/regexp subject and issuer, GitHub workflow claims
+// (cosign.md §2e, sigstore-go certificate_identity.go semantics; Fulcio OIDs per sigstore-servers.md §4).
+
+import type { ErrorCode } from '../../errors.js';
+import type { IdentityExpectation } from '../types.js';
+import { type Certificate, fulcioExtensionText, oidcIssuer, subjectAltNames } from './cert.js';
+
+export interface CertificateIdentity {
+  /** The SAN that identifies the signer: first URI, else first email, else first OtherName. */
+  san?: string;
+  issuer?: string;
+  /** Fulcio extensions 1.3.6.1.4.1.57264.1.* present in the certificate, as text, by OID. */
+  extensions: Record<string, string>;
+}
+
+const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
+
+export function certificateIdentity(cert: Certificate): CertificateIdentity {
+  const sans = subjectAltNames(cert);
+  const san = sans.uris[0] ?? sans.emails[0] ?? sans.otherNames[0];
+  const extensions: Record<string, string> = {};
+  for (const e of cert.extensions) {
+    if (!e.oid.startsWith(FULCIO_ARC)) continue;
+    try {
+      const text = fulcioExtensionText(cert, e.oid);
+      if (text !== undefined) extensions[e.oid] = text;
+    } catch {
+      // A malformed optional claim is left out; the issuer below is read strictly.
+    }
+  }
+  const issuer = oidcIssuer(cert);
+  return { ...(san !== undefined ? { san } : {}), ...(issuer !== undefined ? { issuer } : {}), extensions };
+}
+
+/**
+ * Go RE2 → JavaScript RegExp. Both are unanchored by default. Translated: a leading `(?flags)` group
+ * (i, m, s → JS flags), `\A` and `\z` anchors. Not translated (rejected by RegExp or different):
+ * RE2 flag groups in mid-pattern, `(?U)`, POSIX classes `[[:alpha:]]`, `\Q…\E` literals; JS-only
+ * features (lookaround, backreferences) are accepted here although RE2 refuses them.
+ */
+export function compileRe2(pattern: string): RegExp {
+  let flags = '';
+  let body = pattern;
+  const lead = /^\(\?([ims]+)\)/.exec(body);
+  if (lead) {
+    flags = [...new Set(lead[1]!.split(''))].join('');
+    body = body.slice(lead[0].length);
+  }
+  body = body.replace(/\\A/g, '^').replace(/\\z/g, '$(?![\\s\\S])');
+  return new RegExp(body, flags);
+}
+
+export interface IdentityFailure {
+  code: ErrorCode;
+  message: string;
+  expected: unknown;
+  found: unknown;
+}
+
+const GITHUB_CLAIMS: [keyof IdentityExpectation, string, string][] = [
+  ['githubWorkflowTrigger', '1.3.6.1.4.1.57264.1.2', 'GitHub workflow trigger'],
+  ['githubWorkflowSha', '1.3.6.1.4.1.57264.1.3', 'GitHub workflow SHA'],
+  ['githubWorkflowName', '1.3.6.1.4.1.57264.1.4', 'GitHub workflow name'],
+  ['githubWorkflowRepository', '1.3.6.1.4.1.57264.1.5', 'GitHub workflow repository'],
+  ['githubWorkflowRef', '1.3.6.1.4.1.57264.1.6', 'GitHub workflow ref'],
+];
+
+function matches(value: string | undefined, exact: string | undefined, re: string | undefined): boolean {
+  if (value === undefined) return false;
+  if (exact !== undefined && value !== exact) return false;
+  if (re !== undefined && !compileRe2(re).test(value)) return false;
+  return true;
+}
+
+/** Check one expectation; undefined when it matches. */
+export function checkIdentity(
+  id: CertificateIdentity,
+  want: IdentityExpectation,
+): IdentityFailure | undefined {
+  if (want.subject === undefined && want.subjectRegExp === undefined) {
+    return {
+      code: 'E_EXPECTATIONS_MISSING',
+      message: 'an identity expectation needs a subject or subject regexp',
+      expected: want,
+      found: id.san,
+    };
+  }
+  if (want.issuer === undefined && want.issuerRegExp === undefined) {
+    return {
+      code: 'E_EXPECTATIONS_MISSING',
+      message: 'an identity expectation needs an issuer or issuer regexp',
+      expected: want,
+      found: id.issuer,
+    };
+  }
+  if (!matches(id.san, want.subject, want.subjectRegExp)) {
+    return {
+      code: 'E_IDENTITY_MISMATCH',
+      message: `certificate identity "${id.san ?? '(none)'}" does not match ${want.subject !== undefined ? `"${want.subject}"` : ''}${want.subject !== undefined && want.subjectRegExp !== undefined ? ' and ' : ''}${want.subjectRegExp !== undefined ? `/${want.subjectRegExp}/` : ''}`,
+      expected: want.subject ?? want.subjectRegExp,
+      found: id.san,
+    };
+  }
+  if (!matches(id.issuer, want.issuer, want.issuerRegExp)) {
+    return {
+      code: 'E_ISSUER_MISMATCH',
+      message: `certificate OIDC issuer "${id.issuer ?? '(none)'}" does not match ${want.issuer !== undefined ? `"${want.issuer}"` : `/${want.issuerRegExp}/`}`,
+      expected: want.issuer ?? want.issuerRegExp,
+      found: id.issuer,
+    };
+  }
+  for (const [field, oid, label] of GITHUB_CLAIMS) {
+    const expected = want[field];
+    if (expected === undefined) continue;
+    if (id.extensions[oid] !== expected) {
+      return {
+        code: 'E_IDENTITY_MISMATCH',
+        message: `${label} "${id.extensions[oid] ?? '(none)'}" is not "${expected}"`,
+        expected,
+        found: id.extensions[oid],
+      };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,249 @@
+// Sigstore bundle JSON (protobuf-specs sigstore_bundle.proto, v0.1–v0.3) → typed values, with the
+// per-version rules of the bundle spec (v0.1 needs a SET, v0.2+ an inclusion proof with checkpoint).
+
+import type { ErrorCode } from '../../errors.js';
+
+export class BundleFormatError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BundleFormatError';
+  }
+}
+
+export type BundleVersion = '0.1' | '0.2' | '0.3';
+
+export interface TlogEntry {
+  logIndex: number;
+  /** Lower-case hex of logId.keyId. */
+  logId: string;
+  kind: string;
+  version: string;
+  /** Unix seconds; 0 when the log gives none (Rekor v2). */
+  integratedTime: number;
+  signedEntryTimestamp?: Uint8Array;
+  inclusionProof?: {
+    logIndex: number;
+    rootHash: Uint8Array;
+    treeSize: number;
+    hashes: Uint8Array[];
+    checkpoint?: string;
+  };
+  canonicalizedBody: Uint8Array;
+  /** The body as its base64 text (what the SET signs). */
+  canonicalizedBodyBase64: string;
+}
+
+export type VerificationMaterial =
+  | { kind: 'publicKey'; hint?: string }
+  | { kind: 'certificate'; certificates: Uint8Array[] };
+
+export type BundleContent =
+  | { kind: 'messageSignature'; digestAlgorithm?: string; digest?: Uint8Array; signature: Uint8Array }
+  | { kind: 'dsse'; payloadType: string; payload: Uint8Array; signature: Uint8Array; keyid?: string };
+
+export interface ParsedBundle {
+  mediaType: string;
+  version: BundleVersion;
+  material: VerificationMaterial;
+  tlogEntries: TlogEntry[];
+  signedTimestamps: Uint8Array[];
+  content: BundleContent;
+}
+
+const MEDIA_TYPES: Record<string, BundleVersion> = {
+  'application/vnd.dev.sigstore.bundle+json;version=0.1': '0.1',
+  'application/vnd.dev.sigstore.bundle+json;version=0.2': '0.2',
+  'application/vnd.dev.sigstore.bundle+json;version=0.3': '0.3',
+  'application/vnd.dev.sigstore.bundle.v0.3+json': '0.3',
+};
+
+type Json = Record<string, unknown>;
+
+const fail = (path: string, why: string): never => {
+  throw new BundleFormatError('E_BUNDLE_INVALID', `bundle: ${path} ${why}`);
+};
+
+function obj(v: unknown, path: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
+  return v as Json;
+}
+
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') fail(path, 'must be a string');
+  return v as string;
+}
+
+/** protobuf JSON bytes: standard or URL-safe base64, padding optional. */
+export function base64(v: unknown, path: string, nonEmpty = true): Uint8Array {
+  // Go's decoder (protojson) skips CR and LF, so line-wrapped base64 is accepted as other clients do.
+  const s = str(v, path).replace(/[\r\n]/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) && !/^[A-Za-z0-9_-]*={0,2}$/.test(s)) {
+    throw new BundleFormatError('E_BASE64', `bundle: ${path} is not valid base64`);
+  }
+  const unpadded = s.replace(/=+$/, '');
+  if (unpadded.length % 4 === 1 || (s.includes('=') && s.length % 4 !== 0)) {
+    throw new BundleFormatError('E_BASE64', `bundle: ${path} is not valid base64 (bad length or padding)`);
+  }
+  const bytes = new Uint8Array(Buffer.from(s, /[-_]/.test(s) ? 'base64url' : 'base64'));
+  if (nonEmpty && bytes.length === 0) fail(path, 'is empty');
+  return bytes;
+}
+
+/** int64 fields arrive as decimal strings (or numbers); negative values are rejected. */
+function uint(v: unknown, path: string, required = true): number {
+  if (v === undefined && !required) return 0;
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^-?\d+$/.test(v)) n = Number(v);
+  else return fail(path, 'must be an integer');
+  if (!Number.isSafeInteger(n)) fail(path, 'is not a safe integer');
+  if (n < 0) fail(path, `must not be negative (${n})`);
+  return n;
+}
+
+function hexOf(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+function tlogEntry(v: unknown, path: string, version: BundleVersion): TlogEntry {
+  const o = obj(v, path);
+  const kv = obj(o.kindVersion, `${path}.kindVersion`);
+  const entry: TlogEntry = {
+    logIndex: uint(o.logIndex, `${path}.logIndex`),
+    logId: hexOf(base64(obj(o.logId, `${path}.logId`).keyId, `${path}.logId.keyId`)),
+    kind: str(kv.kind, `${path}.kindVersion.kind`),
+    version: str(kv.version, `${path}.kindVersion.version`),
+    integratedTime: uint(o.integratedTime, `${path}.integratedTime`, false),
+    canonicalizedBody: base64(o.canonicalizedBody, `${path}.canonicalizedBody`),
+    canonicalizedBodyBase64: str(o.canonicalizedBody, `${path}.canonicalizedBody`),
+  };
+  if (o.inclusionPromise !== undefined) {
+    const p = obj(o.inclusionPromise, `${path}.inclusionPromise`);
+    entry.signedEntryTimestamp = base64(
+      p.signedEntryTimestamp,
+      `${path}.inclusionPromise.signedEntryTimestamp`,
+    );
+  }
+  if (o.inclusionProof !== undefined) {
+    const p = obj(o.inclusionProof, `${path}.inclusionProof`);
+    const hashes = p.hashes === undefined ? [] : p.hashes;
+    if (!Array.isArray(hashes)) fail(`${path}.inclusionProof.hashes`, 'must be an array');
+    entry.inclusionProof = {
+      logIndex: uint(p.logIndex, `${path}.inclusionProof.logIndex`),
+      rootHash: base64(p.rootHash, `${path}.inclusionProof.rootHash`),
+      treeSize: uint(p.treeSize, `${path}.inclusionProof.treeSize`),
+      hashes: (hashes as unknown[]).map((h, i) => base64(h, `${path}.inclusionProof.hashes[${i}]`)),
+    };
+    if (p.checkpoint !== undefined) {
+      entry.inclusionProof.checkpoint = str(
+        obj(p.checkpoint, `${path}.inclusionProof.checkpoint`).envelope,
+        `${path}.inclusionProof.checkpoint.envelope`,
+      );
+    }
+  }
+  if (version === '0.1' && !entry.signedEntryTimestamp)
+    fail(path, 'needs an inclusionPromise in a v0.1 bundle');
+  // v0.2+ also require the proof's checkpoint; its absence is reported after the proof itself is
+  // checked, so a wrong proof is named as such (verifyTlogInclusion).
+  if (version !== '0.1' && !entry.inclusionProof)
+    fail(path, `needs an inclusionProof in a v${version} bundle`);
+  return entry;
+}
+
+/** Parse bundle JSON (already JSON.parse'd). Throws BundleFormatError with E_BUNDLE_MEDIA_TYPE / E_BUNDLE_INVALID / E_BASE64. */
+export function parseBundle(json: unknown): ParsedBundle {
+  const b = obj(json, '(document)');
+  const mediaType = str(b.mediaType, 'mediaType');
+  const version = MEDIA_TYPES[mediaType];
+  if (!version)
+    throw new BundleFormatError(
+      'E_BUNDLE_MEDIA_TYPE',
+      `bundle media type "${mediaType}" is not a known Sigstore bundle version (0.1–0.3)`,
+    );
+  const vm = obj(b.verificationMaterial, 'verificationMaterial');
+
+  let material: VerificationMaterial;
+  const kinds = ['publicKey', 'x509CertificateChain', 'certificate'].filter((k) => vm[k] !== undefined);
+  if (kinds.length !== 1)
+    fail('verificationMaterial', 'must hold exactly one of publicKey, x509CertificateChain, certificate');
+  if (vm.publicKey !== undefined) {
+    const pk = obj(vm.publicKey, 'verificationMaterial.publicKey');
+    material =
+      pk.hint === undefined
+        ? { kind: 'publicKey' }
+        : { kind: 'publicKey', hint: str(pk.hint, 'verificationMaterial.publicKey.hint') };
+  } else if (vm.x509CertificateChain !== undefined) {
+    if (version === '0.3')
+      fail('verificationMaterial.x509CertificateChain', 'is not allowed in a v0.3 bundle (use certificate)');
+    const chain = obj(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain');
+    const certs = chain.certificates;
+    if (!Array.isArray(certs) || certs.length === 0)
+      fail('verificationMaterial.x509CertificateChain.certificates', 'must not be empty');
+    material = {
+      kind: 'certificate',
+      certificates: (certs as unknown[]).map((c, i) =>
+        base64(
+          obj(c, `x509CertificateChain.certificates[${i}]`).rawBytes,
+          `x509CertificateChain.certificates[${i}].rawBytes`,
+        ),
+      ),
+    };
+  } else {
+    const c = obj(vm.certificate, 'verificationMaterial.certificate');
+    material = {
+      kind: 'certificate',
+      certificates: [base64(c.rawBytes, 'verificationMaterial.certificate.rawBytes')],
+    };
+  }
+
+  const entries = vm.tlogEntries === undefined ? [] : vm.tlogEntries;
+  if (!Array.isArray(entries)) fail('verificationMaterial.tlogEntries', 'must be an array');
+  const tlogEntries = (entries as unknown[]).map((e, i) =>
+    tlogEntry(e, `verificationMaterial.tlogEntries[${i}]`, version),
+  );
+
+  const signedTimestamps: Uint8Array[] = [];
+  if (vm.timestampVerificationData !== undefined) {
+    const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
+    const list = tvd.rfc3161Timestamps === undefined ? [] : tvd.rfc3161Timestamps;
+    if (!Array.isArray(list)) fail('timestampVerificationData.rfc3161Timestamps', 'must be an array');
+    (list as unknown[]).forEach((t, i) => {
+      const p = `timestampVerificationData.rfc3161Timestamps[${i}]`;
+      signedTimestamps.push(base64(obj(t, p).signedTimestamp, `${p}.signedTimestamp`));
+    });
+  }
+
+  let content: BundleContent;
+  if ((b.messageSignature === undefined) === (b.dsseEnvelope === undefined)) {
+    fail('(document)', 'must hold exactly one of messageSignature and dsseEnvelope');
+  }
+  if (b.messageSignature !== undefined) {
+    const ms = obj(b.messageSignature, 'messageSignature');
+    content = { kind: 'messageSignature', signature: base64(ms.signature, 'messageSignature.signature') };
+    if (ms.messageDigest !== undefined) {
+      const md = obj(ms.messageDigest, 'messageSignature.messageDigest');
+      content.digestAlgorithm =
+        md.algorithm === undefined
+          ? 'SHA2_256'
+          : str(md.algorithm, 'messageSignature.messageDigest.algorithm');
+      content.digest = base64(md.digest, 'messageSignature.messageDigest.digest');
+    }
+  } else {
+    const env = obj(b.dsseEnvelope, 'dsseEnvelope');
+    const sigs = env.signatures;
+    if (!Array.isArray(sigs) || sigs.length !== 1)
+      fail('dsseEnvelope.signatures', 'must hold exactly one signature');
+    const sig = obj((sigs as unknown[])[0], 'dsseEnvelope.signatures[0]');
+    content = {
+      kind: 'dsse',
+      payloadType: str(env.payloadType, 'dsseEnvelope.payloadType'),
+      payload: base64(env.payload, 'dsseEnvelope.payload'),
+      signature: base64(sig.sig, 'dsseEnvelope.signatures[0].sig'),
+    };
+    if (typeof sig.keyid === 'string' && sig.keyid !== '') content.keyid = sig.keyid;
+  }
+  return { mediaType, version, material, tlogEntries, signedTimestamps, content };
+}
