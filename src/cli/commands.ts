@@ -18,8 +18,18 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'public-key', summary: 'Print the public key of a private key', load: () => mod(import('./public-key.js')) },
   { name: 'serve', summary: 'Run the transparency log, CA and dev OIDC issuer on one port', load: () => mod(import('./serve.js')) },
   { name: 'token', summary: 'Print an identity token from a seal serve dev issuer', load: () => mod(import('./token.js')) },
+  { name: 'sign', summary: 'Sign an image (by digest) and attach the signature to it', load: () => mod(import('./sign.js')) },
+  { name: 'verify', summary: 'Verify image signatures against a pinned key or identity', load: () => mod(import('./verify.js')) },
+  { name: 'sign-blob', summary: 'Sign a file into a Sigstore bundle', load: () => mod(import('./sign-blob.js')) },
+  { name: 'verify-blob', summary: 'Verify a file against a Sigstore bundle', load: () => mod(import('./verify-blob.js')) },
   { name: 'digest', summary: 'Resolve an image reference to its manifest digest', load: () => mod(import('./digest.js')) },
   { name: 'tree', summary: 'Show signatures, attestations, SBOMs and referrers attached to an image', load: () => mod(import('./tree.js')) },
   { name: 'copy', summary: 'Copy an image with everything attached between registries and OCI layouts', load: () => mod(import('./copy.js')) },
+  { name: 'log serve', summary: 'Run the Rekor-compatible transparency log', load: () => mod(import('./log-serve.js')) },
+  { name: 'log info', summary: 'Show the size, root and signed checkpoint of a transparency log', load: () => mod(import('./log-info.js')) },
+  { name: 'log get', summary: 'Fetch a transparency log entry', load: () => mod(import('./log-get.js')) },
+  { name: 'log search', summary: 'Search a transparency log by artifact, key, identity and time', load: () => mod(import('./log-search.js')) },
+  { name: 'log proof', summary: 'Fetch and verify an inclusion or consistency proof', load: () => mod(import('./log-proof.js')) },
+  { name: 'log monitor', summary: 'Monitor a transparency log for consistency and watched identities/keys', load: () => mod(import('./log-monitor.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];
