@@ -1,0 +1,211 @@
+// The webhook's caches: decisions keyed by (digest, policy version, rule) behind one interface — an
+// in-memory LRU with TTL (default) or Redis (shared across replicas) — and a short-lived tag→digest cache
+// with coalesced lookups. Implements ARCHITECTURE.md "Scale-out path" and admission-anchors.md §2 (Cache).
+
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { CachedOutcome, OutcomeCache } from '../policy/evaluate.js';
+import { SingleFlight } from '../policy/singleflight.js';
+import type { ImageVerifier } from '../policy/types.js';
+import { ErrorCodes, type ErrorCode } from '../errors.js';
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+}
+
+/** An LRU map with per-entry expiry (Map keeps insertion order; a hit re-inserts). */
+export class TtlLru<V> {
+  private readonly map = new Map<string, { value: V; expires: number }>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (maxEntries < 1) throw new RangeError('maxEntries must be at least 1');
+  }
+
+  get(key: string): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    if (e.expires <= this.now()) {
+      this.map.delete(key);
+      return undefined;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.value;
+  }
+
+  set(key: string, value: V, ttlMs: number): void {
+    this.map.delete(key);
+    this.map.set(key, { value, expires: this.now() + ttlMs });
+    while (this.map.size > this.maxEntries) {
+      const oldest = this.map.keys().next().value as string;
+      this.map.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export class MemoryOutcomeCache implements OutcomeCache {
+  readonly stats: CacheStats = { hits: 0, misses: 0 };
+  private readonly lru: TtlLru<CachedOutcome>;
+
+  constructor(opts: { maxEntries?: number; now?: () => number } = {}) {
+    this.lru = new TtlLru(opts.maxEntries ?? 10_000, opts.now);
+  }
+
+  async get(key: string): Promise<CachedOutcome | undefined> {
+    const v = this.lru.get(key);
+    if (v) this.stats.hits++;
+    else this.stats.misses++;
+    return v;
+  }
+
+  async set(key: string, value: CachedOutcome, ttlMs: number): Promise<void> {
+    this.lru.set(key, value, ttlMs);
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}
+
+const cachedOutcomeSchema = z.strictObject({
+  ok: z.boolean(),
+  failedCheck: z.string().optional(),
+  code: z
+    .string()
+    .refine((c): c is ErrorCode => c in ErrorCodes)
+    .optional(),
+  message: z.string(),
+  passedAuthorities: z.array(z.string()),
+});
+
+/**
+ * Redis-backed decision cache shared by webhook replicas. Entries expire in Redis (PX); a corrupt or
+ * foreign entry is a miss. A Redis outage degrades to misses (verification runs), never to allow.
+ */
+export class RedisOutcomeCache implements OutcomeCache {
+  readonly stats: CacheStats = { hits: 0, misses: 0 };
+  readonly client: Redis;
+  private readonly prefix: string;
+
+  constructor(opts: { url?: string; client?: Redis; prefix?: string } = {}) {
+    this.client =
+      opts.client ??
+      new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
+        lazyConnect: false,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        connectTimeout: 1000,
+      });
+    this.prefix = opts.prefix ?? 'seal:decision:';
+  }
+
+  /** Resolves when connected; rejects with the connection error. */
+  async ready(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        this.client.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        this.client.off('ready', onReady);
+        reject(err);
+      };
+      this.client.once('ready', onReady);
+      this.client.once('error', onError);
+    });
+  }
+
+  async get(key: string): Promise<CachedOutcome | undefined> {
+    let raw: string | null;
+    try {
+      raw = await this.client.get(this.prefix + key);
+    } catch {
+      this.stats.misses++;
+      return undefined;
+    }
+    if (raw === null) {
+      this.stats.misses++;
+      return undefined;
+    }
+    try {
+      const parsed = cachedOutcomeSchema.safeParse(JSON.parse(raw));
+      if (!parsed.success) {
+        this.stats.misses++;
+        return undefined;
+      }
+      this.stats.hits++;
+      const v = parsed.data;
+      const out: CachedOutcome = { ok: v.ok, message: v.message, passedAuthorities: v.passedAuthorities };
+      if (v.failedCheck !== undefined) out.failedCheck = v.failedCheck;
+      if (v.code !== undefined) out.code = v.code as ErrorCode;
+      return out;
+    } catch {
+      this.stats.misses++;
+      return undefined;
+    }
+  }
+
+  async set(key: string, value: CachedOutcome, ttlMs: number): Promise<void> {
+    try {
+      await this.client.set(this.prefix + key, JSON.stringify(value), 'PX', Math.max(1, Math.round(ttlMs)));
+    } catch {
+      // A cache write failure costs a re-verification later, nothing more.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+}
+
+/**
+ * Wrap a verifier so tag→digest resolutions are cached briefly (a moved tag is seen within `ttlMs`) and
+ * identical concurrent resolutions are coalesced. Verification calls pass through unchanged.
+ */
+export function withDigestCache(
+  verifier: ImageVerifier,
+  opts: {
+    ttlMs?: number;
+    maxEntries?: number;
+    singleFlight?: SingleFlight;
+    now?: () => number;
+    onLookup?: (hit: boolean) => void;
+  } = {},
+): ImageVerifier & { digestStats: CacheStats } {
+  const lru = new TtlLru<string>(opts.maxEntries ?? 10_000, opts.now);
+  const flights = opts.singleFlight ?? new SingleFlight();
+  const ttl = opts.ttlMs ?? 30_000;
+  const digestStats: CacheStats = { hits: 0, misses: 0 };
+  return {
+    digestStats,
+    async resolveDigest(image, ctx) {
+      const hit = lru.get(image);
+      opts.onLookup?.(hit !== undefined);
+      if (hit) {
+        digestStats.hits++;
+        return hit;
+      }
+      digestStats.misses++;
+      return flights.run(`resolve|${image}`, async () => {
+        const digest = await verifier.resolveDigest(image, ctx);
+        lru.set(image, digest, ttl);
+        return digest;
+      });
+    },
+    verifySignatures: (i, e, c) => verifier.verifySignatures(i, e, c),
+    verifyAttestations: (i, e, c) => verifier.verifyAttestations(i, e, c),
+  };
+}

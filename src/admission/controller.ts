@@ -1,0 +1,250 @@
+// The webhook's logic without HTTP: AdmissionReview in → images → policy evaluation (cached, coalesced,
+// under a deadline) → break-glass → allow / deny / warn (+ JSONPatch to digests) → audit + metrics.
+// Implements ARCHITECTURE.md "admit" data flow and admission.md (validate / mutate responses).
+
+import { evaluate, type OutcomeCache } from '../policy/evaluate.js';
+import { SingleFlight } from '../policy/singleflight.js';
+import type {
+  Decision,
+  ImageInWorkload,
+  ImageVerifier,
+  PolicySet,
+  PullCredential,
+  RequestContext,
+} from '../policy/types.js';
+import { digestOf, withDigestKeepingTag } from '../policy/evaluate.js';
+import { type AuditLogger, auditDecision } from './audit.js';
+import type { BreakGlassStore } from './breakglass.js';
+import { MemoryOutcomeCache, withDigestCache } from './cache.js';
+import type { AdmissionMetrics } from './metrics.js';
+import { createAdmissionMetrics } from './metrics.js';
+import type { NamespaceLookup } from './namespaces.js';
+import { staticNamespaces } from './namespaces.js';
+import {
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+  buildResponse,
+  type JsonPatchOp,
+  parseAdmissionReview,
+} from './review.js';
+import { imagesOf, podSpecOf, workloadSchema } from './workload.js';
+
+export interface AdmissionControllerOptions {
+  policies: PolicySet;
+  verifier: ImageVerifier;
+  /** Namespace labels for namespace selectors (default: no labels beyond kubernetes.io/metadata.name). */
+  namespaces?: NamespaceLookup;
+  /** Decision cache (default in-memory LRU, 10,000 entries). */
+  cache?: OutcomeCache;
+  cacheTtlMs?: number;
+  negativeCacheTtlMs?: number;
+  /** tag→digest cache TTL (default 30 s). */
+  digestTtlMs?: number;
+  /** Hard per-request deadline; keep below the webhook's timeoutSeconds (default 8 s for the default 10 s). */
+  deadlineMs?: number;
+  breakGlass?: BreakGlassStore;
+  metrics?: AdmissionMetrics;
+  audit?: AuditLogger;
+  /** Registry credentials (from a mounted docker config) handed to the verifier. */
+  credentials?: PullCredential[];
+}
+
+export type Endpoint = 'validate' | 'mutate';
+
+/** What one review produced, for tests and the server. */
+export interface AdmissionResult {
+  review: AdmissionReviewResponse;
+  decisions: Decision[];
+}
+
+function strictestMode(decisions: Decision[]): string {
+  const modes = new Set(decisions.flatMap((d) => d.outcomes.map((o) => o.mode)));
+  return modes.has('enforce') ? 'enforce' : modes.has('audit') ? 'audit' : 'none';
+}
+
+export class AdmissionController {
+  policies: PolicySet;
+  readonly metrics: AdmissionMetrics;
+  readonly flights = new SingleFlight();
+  private readonly verifier: ImageVerifier;
+  private readonly cache: OutcomeCache;
+  private readonly namespaces: NamespaceLookup;
+
+  constructor(private readonly opts: AdmissionControllerOptions) {
+    this.policies = opts.policies;
+    this.metrics = opts.metrics ?? createAdmissionMetrics();
+    this.cache = opts.cache ?? new MemoryOutcomeCache();
+    this.namespaces = opts.namespaces ?? staticNamespaces({});
+    const digestOpts: Parameters<typeof withDigestCache>[1] = {
+      singleFlight: this.flights,
+      onLookup: (hit) => this.metrics.recordCacheLookup('digest', hit),
+    };
+    if (opts.digestTtlMs !== undefined) digestOpts.ttlMs = opts.digestTtlMs;
+    this.verifier = withDigestCache(opts.verifier, digestOpts);
+  }
+
+  /** Swap the policy set (reload); cached outcomes of changed policies miss because their version changed. */
+  setPolicies(p: PolicySet): void {
+    this.policies = p;
+  }
+
+  /** Handle one AdmissionReview body. Throws E_INVALID_ARGUMENT only when the body is not an AdmissionReview. */
+  async review(endpoint: Endpoint, body: unknown): Promise<AdmissionResult> {
+    const started = performance.now();
+    const review = parseAdmissionReview(body);
+    const req = review.request;
+    const end = this.metrics.requestSeconds.startTimer({ endpoint });
+    try {
+      const result = await this.decide(endpoint, req, started);
+      const allowed = result.review.response.allowed;
+      const decision = !allowed
+        ? 'deny'
+        : result.decisions.some((d) => d.result === 'warn')
+          ? 'warn'
+          : 'allow';
+      this.metrics.requests.inc({
+        endpoint,
+        decision,
+        mode: strictestMode(result.decisions),
+        namespace: req.namespace ?? '',
+      });
+      return result;
+    } finally {
+      end();
+    }
+  }
+
+  private async decide(endpoint: Endpoint, req: AdmissionRequest, started: number): Promise<AdmissionResult> {
+    if (
+      req.operation === 'DELETE' ||
+      req.operation === 'CONNECT' ||
+      req.object === undefined ||
+      req.object === null
+    ) {
+      return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
+    }
+    let images: ImageInWorkload[];
+    try {
+      images = imagesOf(req.object);
+    } catch (err) {
+      return {
+        review: buildResponse(req.uid, { allowed: false, message: `seal: ${(err as Error).message}` }),
+        decisions: [],
+      };
+    }
+    // On UPDATE, an image unchanged at the same place was admitted before: skip it (Kyverno's
+    // isPreviouslyVerified, policy-controller's scale-down skip), so scaling and metadata edits never
+    // depend on the registry being up. Changed or added images are verified.
+    if (req.operation === 'UPDATE' && req.oldObject) {
+      let old: ImageInWorkload[] = [];
+      try {
+        old = imagesOf(req.oldObject);
+      } catch {
+        old = [];
+      }
+      const before = new Set(old.map((i) => `${i.path}=${i.image}`));
+      images = images.filter((i) => !before.has(`${i.path}=${i.image}`));
+    }
+    if (images.length === 0) return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
+
+    const object = workloadSchema.parse(req.object);
+    const nsName = req.namespace || object.metadata?.namespace || 'default';
+    const signal = AbortSignal.timeout(this.opts.deadlineMs ?? 8000);
+    const ctx: RequestContext = { signal };
+    if (this.opts.credentials) ctx.credentials = this.opts.credentials;
+    const spec = podSpecOf(req.object, object.kind);
+    if (spec) {
+      ctx.pullSecrets = { namespace: nsName, names: (spec.imagePullSecrets ?? []).map((s) => s.name) };
+      if (spec.serviceAccountName) ctx.pullSecrets.serviceAccountName = spec.serviceAccountName;
+    }
+
+    let decisions: Decision[];
+    try {
+      const ns = await this.namespaces(nsName, signal);
+      decisions = await evaluate(images, ns, this.policies, this.verifier, ctx, {
+        cache: this.cache,
+        singleFlight: this.flights,
+        ...(this.opts.cacheTtlMs !== undefined ? { cacheTtlMs: this.opts.cacheTtlMs } : {}),
+        ...(this.opts.negativeCacheTtlMs !== undefined
+          ? { negativeCacheTtlMs: this.opts.negativeCacheTtlMs }
+          : {}),
+        onVerification: (e) => {
+          this.metrics.recordCacheLookup('decision', e.cached);
+          this.metrics.verificationSeconds.observe(
+            { result: e.unavailable ? 'unavailable' : e.ok ? 'ok' : 'failed', cached: String(e.cached) },
+            e.durationMs / 1000,
+          );
+        },
+      });
+    } catch (err) {
+      // Only the namespace lookup can throw here; without labels no policy can be matched safely.
+      const message = `seal: verification unavailable: ${(err as Error).message}`;
+      this.metrics.failures.inc({ reason: 'namespace-lookup', namespace: nsName });
+      return { review: buildResponse(req.uid, { allowed: false, message }), decisions: [] };
+    }
+
+    await this.applyBreakGlass(decisions, nsName, req.dryRun === true);
+
+    const denied = decisions.filter((d) => d.result === 'deny');
+    const warned = decisions.filter((d) => d.result === 'warn');
+    for (const d of decisions) {
+      this.metrics.images.inc({ decision: d.result, namespace: nsName });
+      for (const o of d.outcomes) {
+        if (o.ok) continue;
+        const reason = o.unavailable
+          ? d.result === 'deny'
+            ? 'unavailable-fail-closed'
+            : 'unavailable-fail-open'
+          : (o.code ?? 'unknown');
+        this.metrics.failures.inc({ reason, namespace: nsName });
+      }
+      if (d.noMatch && d.result !== 'allow')
+        this.metrics.failures.inc({ reason: 'no-match', namespace: nsName });
+    }
+    const allowed = denied.length === 0;
+    const patch: JsonPatchOp[] = [];
+    if (allowed && endpoint === 'mutate') {
+      for (const d of decisions) {
+        if (d.patchedImage && (d.result === 'allow' || d.breakGlass))
+          patch.push({ op: 'replace', path: d.path, value: d.patchedImage });
+      }
+    }
+    const message = denied.length > 0 ? `seal denied: ${denied.map((d) => d.reason).join('; ')}` : undefined;
+    const review = buildResponse(req.uid, {
+      allowed,
+      ...(message ? { message } : {}),
+      warnings: warned.map((d) => `seal: ${d.reason}`),
+      patch,
+      auditAnnotations:
+        denied.length > 0 || warned.length > 0 ? { 'seal.dev/decision': allowed ? 'warn' : 'deny' } : {},
+    });
+    const durationMs = performance.now() - started;
+    if (this.opts.audit) {
+      for (const d of decisions) auditDecision(this.opts.audit, endpoint, req, d, { allowed, durationMs });
+    }
+    return { review, decisions };
+  }
+
+  /**
+   * A denied image whose digest has an active grant for this namespace is let through with a loud warning.
+   * dryRun requests are evaluated the same way but their use is counted under dry_run="true" (they admit
+   * nothing), so the break-glass use series counts only real admissions.
+   */
+  private async applyBreakGlass(decisions: Decision[], namespace: string, dryRun: boolean): Promise<void> {
+    const store = this.opts.breakGlass;
+    if (!store) return;
+    for (const d of decisions) {
+      if (d.result !== 'deny') continue;
+      const digest = d.digest ?? digestOf(d.image);
+      if (!digest) continue;
+      const grant = await store.find(digest, namespace);
+      if (!grant) continue;
+      d.result = 'warn';
+      d.breakGlass = { id: grant.id, expiresAt: grant.expiresAt, reason: grant.reason };
+      // Pin what the grant names, so a moved tag cannot ride on the exception.
+      if (!digestOf(d.image)) d.patchedImage = withDigestKeepingTag(d.image, digest);
+      d.reason = `BREAK-GLASS ${grant.id} (until ${grant.expiresAt}, "${grant.reason}") admitted ${d.reason}`;
+      this.metrics.breakGlassUses.inc({ namespace, dry_run: String(dryRun) });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// AdmissionReview v1 (admission.k8s.io/v1): request parsing with zod and the one place responses are
+// produced (allow, deny with status, warnings, base64 JSONPatch). Implements admission.md "AdmissionReview v1".
+
+import { z } from 'zod';
+import { SealError } from '../errors.js';
+
+const gvk = z.looseObject({ group: z.string(), version: z.string(), kind: z.string() });
+const gvr = z.looseObject({ group: z.string(), version: z.string(), resource: z.string() });
+
+export const admissionRequestSchema = z.looseObject({
+  uid: z.string().min(1),
+  kind: gvk,
+  resource: gvr,
+  subResource: z.string().optional(),
+  requestKind: gvk.optional(),
+  requestResource: gvr.optional(),
+  requestSubResource: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  operation: z.enum(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']),
+  userInfo: z
+    .looseObject({
+      username: z.string().optional(),
+      uid: z.string().optional(),
+      groups: z.array(z.string()).optional(),
+      extra: z.record(z.string(), z.array(z.string())).optional(),
+    })
+    .optional(),
+  object: z.unknown().optional(),
+  oldObject: z.unknown().optional(),
+  dryRun: z.boolean().optional(),
+  options: z.unknown().optional(),
+});
+
+export const admissionReviewSchema = z.looseObject({
+  apiVersion: z.literal('admission.k8s.io/v1'),
+  kind: z.literal('AdmissionReview'),
+  request: admissionRequestSchema,
+});
+
+export type AdmissionRequest = z.infer<typeof admissionRequestSchema>;
+export type AdmissionReview = z.infer<typeof admissionReviewSchema>;
+
+export interface JsonPatchOp {
+  op: 'add' | 'replace' | 'remove' | 'test';
+  path: string;
+  value?: unknown;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; status?: 'Failure'; message: string; reason?: string };
+  warnings?: string[];
+  patchType?: 'JSONPatch';
+  patch?: string;
+  auditAnnotations?: Record<string, string>;
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+/** Parse an AdmissionReview body; E_INVALID_ARGUMENT naming the first bad field. */
+export function parseAdmissionReview(body: unknown): AdmissionReview {
+  const r = admissionReviewSchema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `AdmissionReview ${issue.path.join('.') || '(body)'}: ${issue.message}`,
+    );
+  }
+  return r.data;
+}
+
+/** The apiserver shows at most a few warnings; keep each short (admission.md: < 120 characters). */
+export function shortWarnings(warnings: string[], max = 5, width = 120): string[] {
+  const unique = [...new Set(warnings)];
+  const out = unique.slice(0, max).map((w) => (w.length > width ? `${w.slice(0, width - 1)}…` : w));
+  if (unique.length > max) out[max - 1] = `…and ${unique.length - max + 1} more (see the seal audit log)`;
+  return out;
+}
+
+export function buildResponse(
+  uid: string,
+  r: {
+    allowed: boolean;
+    message?: string;
+    warnings?: string[];
+    patch?: JsonPatchOp[];
+    auditAnnotations?: Record<string, string>;
+  },
+): AdmissionReviewResponse {
+  const response: AdmissionResponse = { uid, allowed: r.allowed };
+  if (!r.allowed)
+    response.status = {
+      code: 403,
+      status: 'Failure',
+      reason: 'Forbidden',
+      message: r.message ?? 'denied by seal',
+    };
+  if (r.warnings && r.warnings.length > 0) response.warnings = shortWarnings(r.warnings);
+  if (r.patch && r.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(r.patch)).toString('base64');
+  }
+  if (r.auditAnnotations && Object.keys(r.auditAnnotations).length > 0)
+    response.auditAnnotations = r.auditAnnotations;
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}

@@ -1,0 +1,89 @@
+// The webhook over HTTPS (fastify): POST /validate and /mutate (AdmissionReview v1), GET /metrics,
+// /healthz, /readyz. HTTP 200 for every review (errors go in the response status), 400 for a body that
+// is not an AdmissionReview. Implements admission.md "AdmissionReview v1" transport rules.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import { isSealError } from '../errors.js';
+import { AdmissionController, type AdmissionControllerOptions, type Endpoint } from './controller.js';
+
+export interface AdmissionServerOptions extends AdmissionControllerOptions {
+  tls: { cert: string; key: string };
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  /** Extra readiness check (e.g. Redis connected). */
+  ready?: () => Promise<boolean>;
+  /** Benchmarks only: POST /noop parses the review and allows, on the same stack. */
+  noopEndpoint?: boolean;
+}
+
+export interface AdmissionServer {
+  url: string;
+  port: number;
+  controller: AdmissionController;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function startAdmissionServer(opts: AdmissionServerOptions): Promise<AdmissionServer> {
+  const controller = new AdmissionController(opts);
+  const app = Fastify({
+    https: { cert: opts.tls.cert, key: opts.tls.key },
+    // AdmissionReviews carry whole objects (old and new); the apiserver caps objects at ~3 MiB.
+    bodyLimit: 8 * 1024 * 1024,
+    logger: false,
+  });
+
+  const handle =
+    (endpoint: Endpoint) =>
+    async (request: { body: unknown }, reply: { code(c: number): unknown; send(b: unknown): unknown }) => {
+      try {
+        const result = await controller.review(endpoint, request.body);
+        return result.review;
+      } catch (err) {
+        if (isSealError(err, 'E_INVALID_ARGUMENT')) {
+          reply.code(400);
+          return { error: err.message };
+        }
+        controller.metrics.requests.inc({ endpoint, decision: 'error', mode: 'none', namespace: '' });
+        throw err;
+      }
+    };
+  app.post('/validate', handle('validate'));
+  app.post('/mutate', handle('mutate'));
+  if (opts.noopEndpoint) {
+    app.post('/noop', async (request) => {
+      const body = request.body as { request?: { uid?: unknown } };
+      return {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: String(body?.request?.uid ?? ''), allowed: true },
+      };
+    });
+  }
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const extra = opts.ready ? await opts.ready().catch(() => false) : true;
+    if (!extra) {
+      reply.code(503);
+      return { status: 'not ready' };
+    }
+    return { status: 'ok', policies: controller.policies.policies.length };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', controller.metrics.registry.contentType);
+    return controller.metrics.registry.metrics();
+  });
+
+  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
+  const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
+  return {
+    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    controller,
+    app,
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,107 @@
+// Workload objects → the images they run, with JSON pointers for patching. Pod, Deployment, StatefulSet,
+// DaemonSet, ReplicaSet, ReplicationController, Job, CronJob. Implements admission.md "Where the images are".
+
+import { z } from 'zod';
+import { SealError } from '../errors.js';
+import type { ImageInWorkload } from '../policy/types.js';
+
+/** Kind → JSON pointer of its pod spec. */
+export const POD_SPEC_PATHS: Record<string, string[]> = {
+  Pod: ['spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  ReplicationController: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+export const WORKLOAD_KINDS = Object.keys(POD_SPEC_PATHS);
+
+const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+
+const containerSchema = z.looseObject({ name: z.string().default(''), image: z.string().optional() });
+const podSpecSchema = z.looseObject({
+  containers: z.array(containerSchema).optional(),
+  initContainers: z.array(containerSchema).optional(),
+  ephemeralContainers: z.array(containerSchema).optional(),
+  imagePullSecrets: z.array(z.looseObject({ name: z.string() })).optional(),
+  serviceAccountName: z.string().optional(),
+});
+
+export type PodSpec = z.infer<typeof podSpecSchema>;
+
+export const workloadSchema = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string(),
+  metadata: z
+    .looseObject({
+      name: z.string().optional(),
+      generateName: z.string().optional(),
+      namespace: z.string().optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+});
+
+export type Workload = z.infer<typeof workloadSchema>;
+
+/** RFC 6901 escaping of one pointer token. */
+export function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function dig(obj: unknown, path: string[]): unknown {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+/** The pod spec of a workload (undefined for kinds that carry none). E_INVALID_ARGUMENT if malformed. */
+export function podSpecOf(object: unknown, kind: string): PodSpec | undefined {
+  const path = POD_SPEC_PATHS[kind];
+  if (!path) return undefined;
+  const raw = dig(object, path);
+  if (raw === undefined || raw === null) return undefined;
+  const r = podSpecSchema.safeParse(raw);
+  if (!r.success) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `${kind} /${path.join('/')}: malformed pod spec: ${r.error.issues[0]?.message}`,
+    );
+  }
+  return r.data;
+}
+
+/** Every container image of a workload, init containers first, with the JSON pointer of its `image` field. */
+export function imagesOf(object: unknown): ImageInWorkload[] {
+  const parsed = workloadSchema.safeParse(object);
+  if (!parsed.success)
+    throw new SealError('E_INVALID_ARGUMENT', `not a Kubernetes object: ${parsed.error.issues[0]?.message}`);
+  const kind = parsed.data.kind;
+  const spec = podSpecOf(object, kind);
+  if (!spec) return [];
+  const prefix = `/${POD_SPEC_PATHS[kind]!.join('/')}`;
+  const name = parsed.data.metadata?.name ?? parsed.data.metadata?.generateName;
+  const out: ImageInWorkload[] = [];
+  for (const list of CONTAINER_LISTS) {
+    (spec[list] ?? []).forEach((c, i) => {
+      if (!c.image) return;
+      const img: ImageInWorkload = {
+        image: c.image,
+        container: c.name,
+        list,
+        path: `${prefix}/${escapePointer(list)}/${i}/image`,
+        workloadKind: kind,
+      };
+      if (name !== undefined) img.workloadName = name;
+      out.push(img);
+    });
+  }
+  return out;
+}

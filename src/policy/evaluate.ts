@@ -1,0 +1,696 @@
+// Evaluation of workload images against loaded policies: matching, digest resolution, signature and
+// attestation checks through the injected ImageVerifier, revocation, counting, and the allow/deny/warn
+// decision with a reason naming image, policy and failed check. Implements docs/policy.md ("Evaluation").
+
+import type { ErrorCode } from '../errors.js';
+import { isSealError } from '../errors.js';
+import type { Expectations, Revocation, SignatureResult, Verdict } from '../verify/types.js';
+import { evaluateConditions } from './conditions.js';
+import { matchApplies, selectorMatches } from './selector.js';
+import { raceSignal, SingleFlight } from './singleflight.js';
+import type {
+  AttestationRequirement,
+  Authority,
+  AuthoritySet,
+  Decision,
+  ImageInWorkload,
+  ImageRule,
+  ImageVerifier,
+  LoadedPolicy,
+  NamespaceInfo,
+  NoMatchRule,
+  PolicyOutcome,
+  PolicyRevocation,
+  PolicySet,
+  RequestContext,
+} from './types.js';
+
+/** What the decision cache stores for one (digest, policy version, rule). */
+export interface CachedOutcome {
+  ok: boolean;
+  failedCheck?: string;
+  code?: ErrorCode;
+  message: string;
+  passedAuthorities: string[];
+}
+
+/** Decision cache: keyed by `digest|policyVersion|rule`. In-memory LRU or Redis (src/admission/cache.ts). */
+export interface OutcomeCache {
+  get(key: string): Promise<CachedOutcome | undefined>;
+  set(key: string, value: CachedOutcome, ttlMs: number): Promise<void>;
+}
+
+export interface VerificationEvent {
+  policy: string;
+  rule: string;
+  ok: boolean;
+  unavailable: boolean;
+  durationMs: number;
+  cached: boolean;
+}
+
+export interface EvaluateOptions {
+  /** Used only for policies given as an array; a PolicySet carries its own. */
+  noMatch?: NoMatchRule[];
+  cache?: OutcomeCache;
+  /** TTL of cached successful outcomes (default 10 minutes). */
+  cacheTtlMs?: number;
+  /** TTL of cached failed outcomes; 0 (default) = failures are not cached (as Kyverno). */
+  negativeCacheTtlMs?: number;
+  /** Shared across requests so identical concurrent verifications run once. */
+  singleFlight?: SingleFlight;
+  /** Budget of one shared verification, independent of any one waiter's deadline (default 25 s). */
+  flightTimeoutMs?: number;
+  onVerification?: (e: VerificationEvent) => void;
+}
+
+interface RuleMatch {
+  policy: LoadedPolicy;
+  rule: ImageRule;
+}
+
+/** The (policy, rule) pairs that apply to this image in this namespace. */
+export function matchPolicies(
+  image: ImageInWorkload,
+  ns: NamespaceInfo,
+  policies: LoadedPolicy[],
+): RuleMatch[] {
+  const out: RuleMatch[] = [];
+  const workload: { kind: string; name?: string } = { kind: image.workloadKind };
+  if (image.workloadName !== undefined) workload.name = image.workloadName;
+  for (const policy of policies) {
+    if (policy.namespace !== undefined && policy.namespace !== ns.name) continue;
+    if (policy.match.length > 0 && !policy.match.some((m) => matchApplies(m, ns, workload))) continue;
+    if (policy.exclude.some((m) => matchApplies(m, ns, workload))) continue;
+    for (const rule of policy.rules) {
+      if (!rule.images.some((p) => p.matches(image.image))) continue;
+      if (rule.skipImages.some((p) => p.matches(image.image))) continue;
+      out.push({ policy, rule });
+    }
+  }
+  return out;
+}
+
+/** The digest written in a reference (`…@sha256:…`), if any. */
+export function digestOf(image: string): string | undefined {
+  const at = image.lastIndexOf('@');
+  return at >= 0 ? image.slice(at + 1) : undefined;
+}
+
+/** `name@digest`: the reference as written without tag or digest, pinned to `digest`. */
+export function pinDigest(image: string, digest: string): string {
+  let name = image;
+  const at = name.indexOf('@');
+  if (at >= 0) name = name.slice(0, at);
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon > slash) name = name.slice(0, colon);
+  return `${name}@${digest}`;
+}
+
+/** What the webhook patches in: the reference as written (tag kept, like Kyverno and policy-controller) + digest. */
+export function withDigestKeepingTag(image: string, digest: string): string {
+  const at = image.indexOf('@');
+  return `${at >= 0 ? image.slice(0, at) : image}@${digest}`;
+}
+
+export function isUnavailableError(err: unknown): boolean {
+  if (isSealError(err, 'E_NETWORK')) return true;
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) return true;
+  return false;
+}
+
+interface Check {
+  ok: boolean;
+  unavailable: boolean;
+  failedCheck?: string;
+  code?: ErrorCode;
+  message: string;
+}
+
+function toVerifyRevocations(revs: PolicyRevocation[]): Revocation[] {
+  return revs.map((r) => {
+    const out: Revocation = { after: r.after };
+    if (r.keyFingerprint) out.key = r.keyFingerprint;
+    if (r.identity) out.identity = r.identity;
+    return out;
+  });
+}
+
+function expectationsFor(authority: Authority, policy: LoadedPolicy, keyPem?: string): Expectations {
+  const e: Expectations = { ignoreTlog: authority.ignoreTlog, ignoreSct: authority.ignoreSct };
+  if (keyPem) e.keys = [keyPem];
+  if (authority.keyless) e.identities = authority.keyless.identities;
+  if (authority.annotations) e.annotations = authority.annotations;
+  if (policy.revocations.length > 0) e.revocations = toVerifyRevocations(policy.revocations);
+  return e;
+}
+
+/** Is this verified signature revoked? A signature without a log time cannot prove it predates the revocation. */
+function revocationFor(
+  sig: SignatureResult,
+  revs: PolicyRevocation[],
+  keyFingerprint: string | undefined,
+): PolicyRevocation | undefined {
+  for (const r of revs) {
+    const late = sig.integratedTime === undefined || sig.integratedTime >= r.after;
+    if (!late) continue;
+    if (r.keyFingerprint && keyFingerprint && r.keyFingerprint === keyFingerprint) return r;
+    if (
+      r.identity &&
+      sig.signer?.identity === r.identity.subject &&
+      (r.identity.issuer === undefined || sig.signer.issuer === r.identity.issuer)
+    ) {
+      return r;
+    }
+  }
+  return undefined;
+}
+
+function applyRevocations(
+  verdict: Verdict,
+  revs: PolicyRevocation[],
+  keyFingerprint: string | undefined,
+): { ok: boolean; revoked?: string } {
+  if (!verdict.ok) return { ok: false };
+  const good = verdict.signatures.filter((s) => s.ok);
+  if (revs.length === 0) return { ok: true };
+  let revokedMsg: string | undefined;
+  for (const sig of good) {
+    const r = revocationFor(sig, revs, keyFingerprint);
+    if (!r) return { ok: true };
+    const who = r.keyFingerprint
+      ? `key sha256:${r.keyFingerprint.slice(0, 12)}…`
+      : `identity ${r.identity?.subject}`;
+    const when =
+      sig.integratedTime === undefined
+        ? 'without a log time'
+        : `at ${new Date(sig.integratedTime * 1000).toISOString()}`;
+    revokedMsg = `signature by revoked ${who} made ${when}, revoked from ${new Date(r.after * 1000).toISOString()}`;
+  }
+  // A verdict that says ok but lists no ok signature cannot be checked for revocation: trust its ok only
+  // when there is nothing to revoke.
+  return good.length === 0 ? { ok: true } : { ok: false, revoked: revokedMsg ?? 'revoked' };
+}
+
+function authorityIdentity(a: Authority): string {
+  if (a.static) return `static:${a.name}`;
+  if (a.keys)
+    return `keys:${a.keys
+      .map((k) => k.fingerprint)
+      .sort()
+      .join(',')}`;
+  return `keyless:${JSON.stringify(a.keyless?.identities ?? [])}`;
+}
+
+class Evaluator {
+  constructor(
+    private readonly verifier: ImageVerifier,
+    private readonly ctx: RequestContext,
+  ) {}
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    return raceSignal(fn(), this.ctx.signal);
+  }
+
+  /** Signature check for one authority (any of its keys). */
+  async verifyAuthority(image: string, authority: Authority, policy: LoadedPolicy): Promise<Check> {
+    if (authority.static === 'pass') return { ok: true, unavailable: false, message: 'static pass' };
+    if (authority.static === 'fail') {
+      return {
+        ok: false,
+        unavailable: false,
+        failedCheck: `authority ${authority.name}: static fail`,
+        code: 'E_POLICY_DENIED',
+        message: 'static fail',
+      };
+    }
+    if (authority.attestations.length > 0) {
+      for (const att of authority.attestations) {
+        const c = await this.verifyAttestationBy(image, att, authority, policy);
+        if (!c.ok) return c;
+      }
+      return { ok: true, unavailable: false, message: 'attestations verified' };
+    }
+    const attempts = authority.keys
+      ? authority.keys.map((k) => ({ pem: k.pem, fp: k.fingerprint }))
+      : [{ pem: undefined, fp: undefined }];
+    let last: Check = { ok: false, unavailable: false, message: 'not verified' };
+    for (const attempt of attempts) {
+      let verdict: Verdict;
+      try {
+        verdict = await this.call(() =>
+          this.verifier.verifySignatures(image, expectationsFor(authority, policy, attempt.pem), this.ctx),
+        );
+      } catch (err) {
+        if (isUnavailableError(err))
+          return {
+            ok: false,
+            unavailable: true,
+            failedCheck: `authority ${authority.name}`,
+            code: 'E_NETWORK',
+            message: `verification unavailable: ${(err as Error).message}`,
+          };
+        return {
+          ok: false,
+          unavailable: false,
+          failedCheck: `authority ${authority.name}`,
+          code: isSealError(err) ? err.code : 'E_INTERNAL',
+          message: (err as Error).message,
+        };
+      }
+      if (verdict.code === 'E_NETWORK') {
+        return {
+          ok: false,
+          unavailable: true,
+          failedCheck: `authority ${authority.name}`,
+          code: 'E_NETWORK',
+          message: `verification unavailable: ${verdict.message}`,
+        };
+      }
+      const r = applyRevocations(verdict, policy.revocations, attempt.fp);
+      if (r.ok) return { ok: true, unavailable: false, message: verdict.message };
+      last = r.revoked
+        ? {
+            ok: false,
+            unavailable: false,
+            failedCheck: `authority ${authority.name}: revoked`,
+            code: 'E_KEY_REVOKED',
+            message: r.revoked,
+          }
+        : {
+            ok: false,
+            unavailable: false,
+            failedCheck: `authority ${authority.name}: signature`,
+            code: verdict.code ?? 'E_NO_MATCHING_SIGNATURES',
+            message: verdict.message,
+          };
+    }
+    return last;
+  }
+
+  /** One attestation requirement verified with one authority's expectations, then its conditions. */
+  async verifyAttestationBy(
+    image: string,
+    att: AttestationRequirement,
+    authority: Authority,
+    policy: LoadedPolicy,
+  ): Promise<Check> {
+    const name = `attestation ${att.name}`;
+    if (authority.static === 'pass') return { ok: true, unavailable: false, message: 'static pass' };
+    if (authority.static === 'fail')
+      return {
+        ok: false,
+        unavailable: false,
+        failedCheck: `${name}: static fail`,
+        code: 'E_POLICY_DENIED',
+        message: 'static fail',
+      };
+    const attempts = authority.keys
+      ? authority.keys.map((k) => ({ pem: k.pem, fp: k.fingerprint }))
+      : [{ pem: undefined, fp: undefined }];
+    let last: Check = { ok: false, unavailable: false, message: 'not verified' };
+    for (const attempt of attempts) {
+      let verdict: Verdict & { statements: unknown[] };
+      try {
+        verdict = await this.call(() =>
+          this.verifier.verifyAttestations(
+            image,
+            { ...expectationsFor(authority, policy, attempt.pem), predicateType: att.predicateType },
+            this.ctx,
+          ),
+        );
+      } catch (err) {
+        if (isUnavailableError(err))
+          return {
+            ok: false,
+            unavailable: true,
+            failedCheck: name,
+            code: 'E_NETWORK',
+            message: `verification unavailable: ${(err as Error).message}`,
+          };
+        return {
+          ok: false,
+          unavailable: false,
+          failedCheck: name,
+          code: isSealError(err) ? err.code : 'E_INTERNAL',
+          message: (err as Error).message,
+        };
+      }
+      if (verdict.code === 'E_NETWORK')
+        return {
+          ok: false,
+          unavailable: true,
+          failedCheck: name,
+          code: 'E_NETWORK',
+          message: `verification unavailable: ${verdict.message}`,
+        };
+      const r = applyRevocations(verdict, policy.revocations, attempt.fp);
+      if (!r.ok) {
+        last = r.revoked
+          ? {
+              ok: false,
+              unavailable: false,
+              failedCheck: `${name}: revoked`,
+              code: 'E_KEY_REVOKED',
+              message: r.revoked,
+            }
+          : {
+              ok: false,
+              unavailable: false,
+              failedCheck: `${name}: missing or unsigned (${att.predicateType})`,
+              code: verdict.code ?? 'E_NO_MATCHING_SIGNATURES',
+              message: verdict.message,
+            };
+        continue;
+      }
+      const statements = verdict.statements.filter((s) => {
+        const t = (s as { predicateType?: unknown }).predicateType;
+        return t === undefined || t === att.predicateType;
+      });
+      if (statements.length === 0) {
+        last = {
+          ok: false,
+          unavailable: false,
+          failedCheck: `${name}: missing (${att.predicateType})`,
+          code: 'E_PREDICATE_TYPE_MISMATCH',
+          message: `no verified ${att.predicateType} attestation`,
+        };
+        continue;
+      }
+      for (const st of statements) {
+        const data = att.root === 'predicate' ? ((st as { predicate?: unknown }).predicate ?? null) : st;
+        const res = evaluateConditions(att.conditions, data);
+        if (!res.ok) {
+          return {
+            ok: false,
+            unavailable: false,
+            failedCheck: `${name}: condition ${res.failed}`,
+            code: 'E_CONDITION_FAILED',
+            message: `condition failed: ${res.failed}`,
+          };
+        }
+      }
+      return {
+        ok: true,
+        unavailable: false,
+        message: `${statements.length} ${att.predicateType} attestation(s) verified`,
+      };
+    }
+    return last;
+  }
+
+  /** At least `count` distinct authorities of the set pass `check`. */
+  async countAuthorities(
+    set: AuthoritySet,
+    what: string,
+    check: (a: Authority) => Promise<Check>,
+  ): Promise<Check & { passed: string[] }> {
+    const results = await Promise.all(set.entries.map(async (a) => ({ a, r: await check(a) })));
+    const passedIds = new Set<string>();
+    const passed: string[] = [];
+    for (const { a, r } of results) {
+      if (r.ok && !passedIds.has(authorityIdentity(a))) {
+        passedIds.add(authorityIdentity(a));
+        passed.push(a.name);
+      }
+    }
+    if (passedIds.size >= set.count)
+      return {
+        ok: true,
+        unavailable: false,
+        message: `${passedIds.size} of ${set.count} authorities verified`,
+        passed,
+      };
+    const failures = results.filter(({ r }) => !r.ok);
+    const unavailable = failures.find(({ r }) => r.unavailable);
+    const first = failures.find(({ r }) => !r.unavailable) ?? unavailable;
+    // Unavailable only if the missing authorities could still have passed had the service answered.
+    if (unavailable && passedIds.size + failures.filter(({ r }) => r.unavailable).length >= set.count) {
+      return { ...unavailable.r, passed };
+    }
+    const detail = first ? `${first.r.failedCheck ?? first.a.name}: ${first.r.message}` : 'no authorities';
+    return {
+      ok: false,
+      unavailable: false,
+      failedCheck: `${what}: ${passedIds.size} of ${set.count} required authorities verified (${detail})`,
+      code: first?.r.code ?? 'E_NO_MATCHING_SIGNATURES',
+      message: detail,
+      passed,
+    };
+  }
+
+  async verifyRule(
+    image: string,
+    policy: LoadedPolicy,
+    rule: ImageRule,
+  ): Promise<CachedOutcome & { unavailable: boolean }> {
+    const passed: string[] = [];
+    for (const [i, set] of rule.authoritySets.entries()) {
+      const label = rule.authoritySets.length > 1 ? `signature (attestors[${i}])` : 'signature';
+      const r = await this.countAuthorities(set, label, (a) => this.verifyAuthority(image, a, policy));
+      if (!r.ok)
+        return {
+          ok: false,
+          unavailable: r.unavailable,
+          failedCheck: r.failedCheck ?? label,
+          code: r.code,
+          message: r.message,
+          passedAuthorities: passed,
+        };
+      passed.push(...r.passed);
+    }
+    for (const att of rule.attestations) {
+      const sets = att.attestors.length > 0 ? att.attestors : rule.authoritySets;
+      for (const set of sets) {
+        const r = await this.countAuthorities(set, `attestation ${att.name}`, (a) =>
+          this.verifyAttestationBy(image, att, a, policy),
+        );
+        if (!r.ok)
+          return {
+            ok: false,
+            unavailable: r.unavailable,
+            failedCheck: r.failedCheck ?? `attestation ${att.name}`,
+            code: r.code,
+            message: r.message,
+            passedAuthorities: passed,
+          };
+      }
+    }
+    return { ok: true, unavailable: false, message: 'verified', passedAuthorities: [...new Set(passed)] };
+  }
+}
+
+function noMatchAction(rules: NoMatchRule[], ns: NamespaceInfo): NoMatchRule | undefined {
+  return rules.find((r) => !r.namespaceSelector || selectorMatches(r.namespaceSelector, ns.labels));
+}
+
+function outcomeLine(o: PolicyOutcome): string {
+  return `policy ${o.policy}${o.rule !== o.policy ? ` (rule ${o.rule})` : ''}: ${o.failedCheck ?? 'failed'}`;
+}
+
+/**
+ * Evaluate each image against the policies. Never throws for "not trusted" or "unreachable": those are
+ * deny/warn decisions with a reason. `policies` may be a PolicySet (carrying its no-match rules).
+ */
+export async function evaluate(
+  images: ImageInWorkload[],
+  ns: NamespaceInfo,
+  policies: LoadedPolicy[] | PolicySet,
+  verifier: ImageVerifier,
+  ctx: RequestContext,
+  options: EvaluateOptions = {},
+): Promise<Decision[]> {
+  const list = Array.isArray(policies) ? policies : policies.policies;
+  const noMatch = Array.isArray(policies) ? (options.noMatch ?? []) : policies.noMatch;
+  const flights = options.singleFlight ?? new SingleFlight();
+  return Promise.all(
+    images.map((img) => evaluateImage(img, ns, list, noMatch, verifier, ctx, flights, options)),
+  );
+}
+
+async function evaluateImage(
+  img: ImageInWorkload,
+  ns: NamespaceInfo,
+  policies: LoadedPolicy[],
+  noMatch: NoMatchRule[],
+  verifier: ImageVerifier,
+  ctx: RequestContext,
+  flights: SingleFlight,
+  options: EvaluateOptions,
+): Promise<Decision> {
+  const base = { image: img.image, path: img.path, container: img.container };
+  const matches = matchPolicies(img, ns, policies);
+  if (matches.length === 0) {
+    const rule = noMatchAction(noMatch, ns);
+    const action = rule?.action ?? 'allow';
+    return {
+      ...base,
+      result: action,
+      reason:
+        action === 'allow'
+          ? `image ${img.image}: no policy matches; allowed`
+          : `image ${img.image}: no policy matches and no-match is ${action} (${rule?.source})`,
+      outcomes: [],
+      unavailable: false,
+      noMatch: true,
+    };
+  }
+
+  let digest = digestOf(img.image);
+  let resolveFailure: Check | undefined;
+  if (!digest) {
+    try {
+      digest = await raceSignal(verifier.resolveDigest(img.image, ctx), ctx.signal);
+    } catch (err) {
+      resolveFailure = isUnavailableError(err)
+        ? {
+            ok: false,
+            unavailable: true,
+            failedCheck: 'resolve digest',
+            code: 'E_NETWORK',
+            message: `verification unavailable: cannot resolve ${img.image}: ${(err as Error).message}`,
+          }
+        : {
+            ok: false,
+            unavailable: false,
+            failedCheck: 'resolve digest',
+            code: isSealError(err) ? err.code : 'E_INTERNAL',
+            message: `cannot resolve ${img.image}: ${(err as Error).message}`,
+          };
+    }
+  }
+
+  const outcomes = await Promise.all(
+    matches.map(async ({ policy, rule }): Promise<PolicyOutcome> => {
+      const head = {
+        policy: policy.name,
+        source: policy.source,
+        version: policy.version,
+        mode: policy.mode,
+        failurePolicy: policy.failurePolicy,
+        rule: rule.name,
+        mutateDigest: rule.mutateDigest,
+      };
+      if (rule.verifyDigest && !rule.mutateDigest && !digestOf(img.image)) {
+        return {
+          ...head,
+          ok: false,
+          unavailable: false,
+          failedCheck: 'digest required (verifyDigest, mutateDigest false)',
+          code: 'E_POLICY_DENIED',
+          message: 'image must be referenced by digest',
+          passedAuthorities: [],
+          cached: false,
+        };
+      }
+      if (resolveFailure || !digest) {
+        const f = resolveFailure!;
+        return {
+          ...head,
+          ok: false,
+          unavailable: f.unavailable,
+          failedCheck: f.failedCheck,
+          code: f.code,
+          message: f.message,
+          passedAuthorities: [],
+          cached: false,
+        };
+      }
+      const key = `${digest}|${policy.version}|${rule.name}`;
+      const started = performance.now();
+      const cached = options.cache ? await options.cache.get(key).catch(() => undefined) : undefined;
+      if (cached) {
+        options.onVerification?.({
+          policy: policy.name,
+          rule: rule.name,
+          ok: cached.ok,
+          unavailable: false,
+          durationMs: performance.now() - started,
+          cached: true,
+        });
+        return { ...head, ...cached, unavailable: false, cached: true };
+      }
+      const target = pinDigest(img.image, digest);
+      let result: CachedOutcome & { unavailable: boolean };
+      try {
+        result = await raceSignal(
+          flights.run(key, async () => {
+            // The shared flight has its own budget so one waiter's deadline does not fail the others.
+            const flightCtx: RequestContext = {
+              ...ctx,
+              signal: AbortSignal.timeout(options.flightTimeoutMs ?? 25_000),
+            };
+            const r = await new Evaluator(verifier, flightCtx).verifyRule(target, policy, rule);
+            if (options.cache && !r.unavailable) {
+              const ttl = r.ok ? (options.cacheTtlMs ?? 600_000) : (options.negativeCacheTtlMs ?? 0);
+              const { unavailable: _u, ...stored } = r;
+              if (ttl > 0) await options.cache.set(key, stored, ttl).catch(() => undefined);
+            }
+            return r;
+          }),
+          ctx.signal,
+        );
+      } catch (err) {
+        result = {
+          ok: false,
+          unavailable: true,
+          failedCheck: 'deadline',
+          code: 'E_NETWORK',
+          message: `verification unavailable: ${(err as Error).message}`,
+          passedAuthorities: [],
+        };
+      }
+      options.onVerification?.({
+        policy: policy.name,
+        rule: rule.name,
+        ok: result.ok,
+        unavailable: result.unavailable,
+        durationMs: performance.now() - started,
+        cached: false,
+      });
+      return { ...head, ...result, cached: false };
+    }),
+  );
+  return decide(img, digest, outcomes);
+}
+
+/** Combine per-policy outcomes: enforce failures deny, audit failures warn, unavailability per failurePolicy. */
+export function decide(
+  img: ImageInWorkload,
+  digest: string | undefined,
+  outcomes: PolicyOutcome[],
+): Decision {
+  const base = { image: img.image, path: img.path, container: img.container, outcomes, noMatch: false };
+  const withDigest = digest ? { digest } : {};
+  const denies = outcomes.filter(
+    (o) => !o.ok && o.mode === 'enforce' && (!o.unavailable || o.failurePolicy === 'fail-closed'),
+  );
+  const unavailable = outcomes.some((o) => o.unavailable);
+  if (denies.length > 0) {
+    const d = denies[0]!;
+    const reason = d.unavailable
+      ? `image ${img.image}: verification unavailable for policy ${d.policy} (fail-closed): ${d.message}`
+      : `image ${img.image}: ${outcomeLine(d)}: ${d.message}`;
+    return { ...base, ...withDigest, result: 'deny', reason, unavailable };
+  }
+  const warns = outcomes.filter((o) => !o.ok);
+  if (warns.length > 0) {
+    const w = warns[0]!;
+    const reason = w.unavailable
+      ? `image ${img.image}: verification unavailable for policy ${w.policy} (${w.mode === 'audit' ? 'audit' : 'fail-open'}): ${w.message}`
+      : `image ${img.image}: ${outcomeLine(w)} (audit): ${w.message}`;
+    return { ...base, ...withDigest, result: 'warn', reason, unavailable };
+  }
+  const decision: Decision = {
+    ...base,
+    ...withDigest,
+    result: 'allow',
+    reason: `image ${img.image}: verified by ${outcomes.map((o) => `${o.policy}${o.passedAuthorities.length ? ` [${o.passedAuthorities.join(', ')}]` : ''}`).join('; ')}`,
+    unavailable: false,
+  };
+  if (digest && !digestOf(img.image) && outcomes.some((o) => o.mutateDigest)) {
+    decision.patchedImage = withDigestKeepingTag(img.image, digest);
+  }
+  return decision;
+}

@@ -1,0 +1,135 @@
+// Loading policy files: multi-document YAML/JSON, dispatched by apiVersion/kind to the seal model or the
+// Kyverno / sigstore importers, into one PolicySet. Implements docs/policy.md ("Loading").
+
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { SealError } from '../errors.js';
+import { KYVERNO_API_VERSIONS, loadKyvernoPolicy } from './kyverno.js';
+import {
+  type LoadContext,
+  loadImagePolicy,
+  loadPolicySettings,
+  noMatchRulesFrom,
+  type PolicySettingsDocument,
+  SEAL_API_VERSION,
+} from './model.js';
+import { loadClusterImagePolicy, SIGSTORE_API_VERSIONS } from './sigstore.js';
+import type { LoadedPolicy, PolicySet } from './types.js';
+
+/** Parse a multi-document YAML (or JSON) text; E_POLICY_INVALID on syntax errors. Empty documents are dropped. */
+export function parseYamlDocuments(text: string, origin: string): unknown[] {
+  const docs = parseAllDocuments(text, { uniqueKeys: true });
+  const out: unknown[] = [];
+  for (const [i, doc] of docs.entries()) {
+    if (doc.errors.length > 0) {
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${origin}#${i + 1}: YAML does not parse: ${doc.errors[0]!.message}`,
+      );
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) continue;
+    out.push(value);
+  }
+  return out;
+}
+
+interface Accumulator {
+  policies: LoadedPolicy[];
+  settings?: PolicySettingsDocument['spec'];
+}
+
+function loadDocument(doc: unknown, ctx: LoadContext, acc: Accumulator): void {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new SealError('E_POLICY_INVALID', `${ctx.origin}: a policy document must be a mapping`);
+  }
+  const { apiVersion, kind } = doc as { apiVersion?: unknown; kind?: unknown };
+  if (kind === 'List' && Array.isArray((doc as { items?: unknown }).items)) {
+    for (const [i, item] of (doc as { items: unknown[] }).items.entries()) {
+      loadDocument(item, { ...ctx, origin: `${ctx.origin}.items[${i}]` }, acc);
+    }
+    return;
+  }
+  if (apiVersion === SEAL_API_VERSION && kind === 'ImagePolicy') acc.policies.push(loadImagePolicy(doc, ctx));
+  else if (apiVersion === SEAL_API_VERSION && kind === 'PolicySettings') {
+    if (acc.settings)
+      throw new SealError('E_POLICY_INVALID', `${ctx.origin}: a second PolicySettings document`);
+    acc.settings = loadPolicySettings(doc, ctx);
+  } else if (
+    (KYVERNO_API_VERSIONS as readonly unknown[]).includes(apiVersion) &&
+    (kind === 'ClusterPolicy' || kind === 'Policy')
+  ) {
+    acc.policies.push(...loadKyvernoPolicy(doc, ctx));
+  } else if (
+    (SIGSTORE_API_VERSIONS as readonly unknown[]).includes(apiVersion) &&
+    kind === 'ClusterImagePolicy'
+  ) {
+    acc.policies.push(loadClusterImagePolicy(doc, ctx));
+  } else {
+    throw new SealError(
+      'E_POLICY_INVALID',
+      `${ctx.origin}: unsupported policy kind ${String(apiVersion)}/${String(kind)} (seal reads ${SEAL_API_VERSION} ImagePolicy/PolicySettings, kyverno.io ClusterPolicy/Policy, policy.sigstore.dev ClusterImagePolicy)`,
+    );
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Load policies from texts already read (name → content). Throws E_POLICY_INVALID naming file#doc and field. */
+export function loadPolicyTexts(
+  files: { name: string; text: string; baseDir?: string }[],
+  opts: LoadOptions = {},
+): PolicySet {
+  const acc: Accumulator = { policies: [] };
+  for (const file of files) {
+    const docs = parseYamlDocuments(file.text, file.name);
+    docs.forEach((doc, i) => {
+      const ctx: LoadContext = { origin: docs.length > 1 ? `${file.name}#${i + 1}` : file.name };
+      if (file.baseDir) ctx.baseDir = file.baseDir;
+      if (opts.env) ctx.env = opts.env;
+      loadDocument(doc, ctx, acc);
+    });
+  }
+  const seen = new Map<string, string>();
+  for (const p of acc.policies) {
+    const id = `${p.source}/${p.namespace ?? ''}/${p.name}/${p.rules[0]?.name ?? ''}`;
+    const prev = seen.get(id);
+    if (prev && prev !== p.origin) {
+      throw new SealError('E_POLICY_INVALID', `${p.origin}: policy "${p.name}" is also defined in ${prev}`);
+    }
+    seen.set(id, p.origin);
+  }
+  return {
+    policies: acc.policies,
+    noMatch: noMatchRulesFrom(
+      acc.settings,
+      acc.policies.some((p) => p.source === 'sigstore'),
+    ),
+  };
+}
+
+/** Load policy files and directories (every *.yaml, *.yml, *.json in a directory, sorted, not recursive). */
+export async function loadPolicyFiles(paths: string[], opts: LoadOptions = {}): Promise<PolicySet> {
+  const files: { name: string; text: string; baseDir: string }[] = [];
+  for (const path of paths) {
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(path);
+    } catch (err) {
+      throw new SealError('E_IO', `cannot read policy ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const names = info.isDirectory()
+      ? (await readdir(path))
+          .filter((n) => /\.(ya?ml|json)$/i.test(n) && !n.startsWith('.'))
+          .sort()
+          .map((n) => join(path, n))
+      : [path];
+    for (const name of names) {
+      files.push({ name, text: await readFile(name, 'utf8'), baseDir: dirname(name) });
+    }
+  }
+  return loadPolicyTexts(files, opts);
+}

@@ -1,0 +1,262 @@
+// The policy layer's types: the loaded (format-independent) policy model, what evaluation takes and
+// gives back, and the ImageVerifier contract it calls. Implements docs/policy.md ("Model").
+
+import type { ErrorCode } from '../errors.js';
+import type { Expectations, IdentityExpectation, Verdict } from '../verify/types.js';
+
+/** Registry credentials that may be used to pull an image (from imagePullSecrets or a docker config). */
+export interface PullCredential {
+  registry: string;
+  username?: string;
+  password?: string;
+  identityToken?: string;
+}
+
+/** Per-request context handed to the verifier: the deadline and how to authenticate pulls. */
+export interface RequestContext {
+  /** Aborts when the request's deadline passes; verifiers must stop network work on it. */
+  signal: AbortSignal;
+  /** Credentials resolved for this request (when the webhook can read secrets or has a docker config). */
+  credentials?: PullCredential[];
+  /** What the workload asked for, for a verifier that resolves secrets itself. */
+  pullSecrets?: { namespace: string; names: string[]; serviceAccountName?: string };
+}
+
+/**
+ * The verification contract (implemented by src/verify; injected into evaluation and the webhook).
+ * Verdicts are data; only "could not ask" (network, timeout) is thrown, as SealError E_NETWORK.
+ */
+export interface ImageVerifier {
+  /** Resolve the reference as written in the pod to `sha256:…`. */
+  resolveDigest(image: string, ctx: RequestContext): Promise<string>;
+  verifySignatures(
+    imageWithDigest: string,
+    expectations: Expectations,
+    ctx: RequestContext,
+  ): Promise<Verdict>;
+  verifyAttestations(
+    imageWithDigest: string,
+    expectations: Expectations & { predicateType: string },
+    ctx: RequestContext,
+  ): Promise<Verdict & { statements: unknown[] }>;
+}
+
+export type PolicyMode = 'enforce' | 'audit';
+export type FailurePolicy = 'fail-closed' | 'fail-open';
+export type PolicySource = 'seal' | 'kyverno' | 'sigstore';
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+/** A compiled image pattern. `text` is the pattern as written, for messages. */
+export interface ImagePattern {
+  text: string;
+  matches(image: string): boolean;
+}
+
+/** One Kyverno-style condition: a JMESPath `key` compared with `value` by `operator`, or a boolean `expr`. */
+export type Condition =
+  | { key: string; operator: ConditionOperator; value: unknown }
+  | { expr: string; message?: string };
+
+export type ConditionOperator =
+  | 'Equals'
+  | 'NotEquals'
+  | 'In'
+  | 'AnyIn'
+  | 'AllIn'
+  | 'NotIn'
+  | 'AnyNotIn'
+  | 'AllNotIn'
+  | 'GreaterThan'
+  | 'GreaterThanOrEquals'
+  | 'LessThan'
+  | 'LessThanOrEquals';
+
+/** `all` must all hold, and at least one of `any` when `any` is non-empty. Several blocks: every block. */
+export interface ConditionBlock {
+  all: Condition[];
+  any: Condition[];
+}
+
+/** Who may have signed: a key, a keyless identity, or a static verdict (sigstore `static`). */
+export interface Authority {
+  name: string;
+  /** Public keys, any one of which may have signed (Kyverno `publicKeys` may hold several PEM blocks). */
+  keys?: { pem: string; fingerprint: string; source: string }[];
+  keyless?: { identities: IdentityExpectation[]; url?: string };
+  static?: 'pass' | 'fail';
+  ignoreTlog: boolean;
+  ignoreSct: boolean;
+  rekorUrl?: string;
+  /** Payload annotations the signature must carry (Kyverno entry `annotations`). */
+  annotations?: Record<string, string>;
+  /**
+   * sigstore ClusterImagePolicy: when non-empty the authority is satisfied by these attestations
+   * (policy-controller verifies attestations instead of signatures for such an authority).
+   */
+  attestations: AttestationRequirement[];
+}
+
+/** At least `count` distinct authorities of `entries` must pass (`count` = entries.length when Kyverno leaves it out). */
+export interface AuthoritySet {
+  count: number;
+  entries: Authority[];
+}
+
+export interface AttestationRequirement {
+  name: string;
+  /** Full predicate type URI (cosign shorthands like `slsaprovenance` are expanded at load). */
+  predicateType: string;
+  /** Every block must hold for every verified statement of this type. */
+  conditions: ConditionBlock[];
+  /** What the JMESPath expressions are evaluated over. Kyverno: the predicate; seal: the whole statement. */
+  root: 'predicate' | 'statement';
+  /** Who must have signed the attestation; empty = the rule's authority sets. */
+  attestors: AuthoritySet[];
+}
+
+/** One image-verification rule: which images, who must have signed, which attestations. */
+export interface ImageRule {
+  name: string;
+  images: ImagePattern[];
+  skipImages: ImagePattern[];
+  /** Every set must be satisfied (Kyverno `attestors[]`; seal and sigstore have exactly one). */
+  authoritySets: AuthoritySet[];
+  attestations: AttestationRequirement[];
+  mutateDigest: boolean;
+  verifyDigest: boolean;
+  required: boolean;
+}
+
+/** Where a policy applies: workload kinds (after Kyverno auto-gen) and namespaces. */
+export interface PolicyMatch {
+  /** Workload kinds (`Pod`, `Deployment`, …); undefined = all. */
+  kinds?: string[];
+  /** Namespace names (glob `*`/`?` allowed); undefined = all. */
+  namespaces?: string[];
+  namespaceSelector?: LabelSelector;
+  /** Workload names (glob). */
+  names?: string[];
+}
+
+export interface PolicyRevocation {
+  /** Key fingerprint (sha256 of SPKI DER, hex) when the revocation names a key. */
+  keyFingerprint?: string;
+  identity?: { subject: string; issuer?: string };
+  /** Unix seconds: signatures integrated at or after this instant are rejected. */
+  after: number;
+}
+
+export interface TrustSettings {
+  trustedRoot?: string;
+  rekorUrl?: string;
+  ignoreSct?: boolean;
+}
+
+/** A policy in seal's own model, whichever format it was written in. */
+export interface LoadedPolicy {
+  name: string;
+  source: PolicySource;
+  /** Where it came from (`file.yaml#2` = third document), for messages. */
+  origin: string;
+  /** sha256 over the normalised policy (including resolved keys): the decision-cache key part. */
+  version: string;
+  mode: PolicyMode;
+  failurePolicy: FailurePolicy;
+  /** Any of these matches (Kyverno `match.any`); empty = match everything. */
+  match: PolicyMatch[];
+  /** None of these may match (Kyverno `exclude.any`). */
+  exclude: PolicyMatch[];
+  rules: ImageRule[];
+  revocations: PolicyRevocation[];
+  trust: TrustSettings;
+  /** Kyverno `Policy` (namespaced): applies only to its own namespace. */
+  namespace?: string;
+}
+
+/** What to do with an image no policy matches; the first rule whose selector matches the namespace decides. */
+export interface NoMatchRule {
+  action: 'allow' | 'deny' | 'warn';
+  namespaceSelector?: LabelSelector;
+  /** Why this rule exists (`seal PolicySettings`, `sigstore policy-controller default`). */
+  source: string;
+}
+
+/** Everything loaded from a set of policy files. */
+export interface PolicySet {
+  policies: LoadedPolicy[];
+  noMatch: NoMatchRule[];
+}
+
+/** One image as it appears in a workload. */
+export interface ImageInWorkload {
+  /** The reference as written in the manifest. */
+  image: string;
+  /** Container name. */
+  container: string;
+  list: 'containers' | 'initContainers' | 'ephemeralContainers';
+  /** JSON pointer to the `image` field, for patching. */
+  path: string;
+  /** Kind of the workload that carries it (`Pod`, `Deployment`, …). */
+  workloadKind: string;
+  workloadName?: string;
+}
+
+export interface NamespaceInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** The result of one policy for one image. */
+export interface PolicyOutcome {
+  policy: string;
+  source: PolicySource;
+  version: string;
+  mode: PolicyMode;
+  failurePolicy: FailurePolicy;
+  rule: string;
+  ok: boolean;
+  /** Verification could not be done (registry/log/CA unreachable, deadline). */
+  unavailable: boolean;
+  /** The failed check, e.g. `signature`, `authorities: 0 of 1`, `attestation provenance: condition …`. */
+  failedCheck?: string;
+  code?: ErrorCode;
+  message: string;
+  /** Names of the authorities that verified. */
+  passedAuthorities: string[];
+  /** Whether this rule wants the digest patched in. */
+  mutateDigest: boolean;
+  /** Served from the decision cache. */
+  cached: boolean;
+}
+
+export type DecisionResult = 'allow' | 'deny' | 'warn';
+
+export interface Decision {
+  image: string;
+  path: string;
+  container: string;
+  /** The resolved digest (`sha256:…`) when it was resolved. */
+  digest?: string;
+  result: DecisionResult;
+  /** One line naming image, policy and failed check. */
+  reason: string;
+  outcomes: PolicyOutcome[];
+  /** `image@digest` to patch in when every matching, passing rule asked for mutateDigest. */
+  patchedImage?: string;
+  /** True when a policy could not verify for lack of a service (fail-open/closed applied). */
+  unavailable: boolean;
+  /** True when no policy matched the image. */
+  noMatch: boolean;
+  /** Set by the webhook when a break-glass grant admitted a denied image. */
+  breakGlass?: { id: string; expiresAt: string; reason: string };
+}
