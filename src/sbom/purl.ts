@@ -12,7 +12,8 @@ function encodeComponent(value: string): string {
 }
 
 export interface PurlParts {
-  type: PackageType;
+  /** A catalogued package type, or `oci` for the image itself. */
+  type: PackageType | 'oci';
   namespace?: string;
   name: string;
   version?: string;
