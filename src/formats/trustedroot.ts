@@ -83,7 +83,7 @@ export type KeyDetails =
   | 'PKIX_RSA_PKCS1V15_4096_SHA256';
 
 /** A log's ID: sha256 of its DER (SPKI) public key. */
-export function logIdOf(publicKeyDer: Uint8Array): Uint8Array {
+export function spkiLogId(publicKeyDer: Uint8Array): Uint8Array {
   return Uint8Array.from(createHash('sha256').update(publicKeyDer).digest());
 }
 
@@ -122,7 +122,7 @@ export function buildLogInstance(input: LogInstanceInput): TransparencyLogInstan
       keyDetails: input.keyDetails,
       validFor: timeRange(input.validFrom, input.validUntil),
     },
-    logId: { keyId: encodeBase64(input.logId ?? logIdOf(input.publicKeyDer)) },
+    logId: { keyId: encodeBase64(input.logId ?? spkiLogId(input.publicKeyDer)) },
     ...(input.operator ? { operator: input.operator } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // File-backed signers and verifiers: load a private key (cosign encrypted, PKCS#8, SEC1, PKCS#1) or a public
 // key / certificate from a path, `env://VAR`, stdin (`-`) or inline PEM. cosign.md §2d and §1 (`--key`).
 
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, createSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import { algorithmForKey, signWith } from './algorithms.js';
@@ -47,6 +47,28 @@ export class KeySigner implements Signer {
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
     return Uint8Array.from(signWith(this.algorithm, this.privateKey, data));
+  }
+
+  /** Streaming signature for hash-then-sign algorithms; Ed25519 (no streaming in RFC 8032) buffers. */
+  async signStream(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+    if (this.algorithm === 'ed25519' || this.algorithm === 'ed25519ph') {
+      const parts: Uint8Array[] = [];
+      for await (const c of chunks) parts.push(c);
+      return this.sign(Buffer.concat(parts));
+    }
+    const hash = this.algorithm.endsWith('sha384')
+      ? 'sha384'
+      : this.algorithm.endsWith('sha512')
+        ? 'sha512'
+        : 'sha256';
+    const s = createSign(hash);
+    for await (const c of chunks) s.update(c);
+    if (this.algorithm === 'rsa-pss-sha256') {
+      return Uint8Array.from(
+        s.sign({ key: this.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
+      );
+    }
+    return Uint8Array.from(s.sign({ key: this.privateKey, dsaEncoding: 'der' }));
   }
 }
 

@@ -25,6 +25,11 @@ export interface Signer {
   publicKeyPem(): string;
   /** Sign the message bytes (the signer hashes them as its algorithm says). ECDSA signatures are DER. */
   sign(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Sign a message given as a stream of chunks without holding it in memory (large blobs). Optional:
+   * callers fall back to `sign` over the whole message when absent.
+   */
+  signStream?(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array>;
   /** Leaf first, then intermediates, when the key is certified (keyless). */
   readonly certificateChainPem?: string[];
 }

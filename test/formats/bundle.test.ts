@@ -18,7 +18,7 @@ import {
 import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from '../../src/formats/dsse.js';
 import { buildCosignSignStatement, COSIGN_SIGN_PREDICATE_TYPE } from '../../src/formats/intoto.js';
 import { buildSigningConfig, parseSigningConfig, selectServices } from '../../src/formats/signingconfig.js';
-import { buildTrustedRoot, logIdOf, parseTrustedRoot } from '../../src/formats/trustedroot.js';
+import { buildTrustedRoot, spkiLogId, parseTrustedRoot } from '../../src/formats/trustedroot.js';
 import { EphemeralSigner } from '../../src/keys/ephemeral.js';
 import { Digest } from '../../src/oci/digest.js';
 
@@ -54,7 +54,7 @@ async function dsseBundle(signer = EphemeralSigner.create()) {
 
 const tlogEntry = {
   logIndex: 42,
-  logId: logIdOf(new Uint8Array([1, 2, 3])),
+  logId: spkiLogId(new Uint8Array([1, 2, 3])),
   kind: 'dsse',
   version: '0.0.1',
   integratedTime: 1700000000,

@@ -43,7 +43,7 @@ describe('legacy .sig layout', () => {
   });
 
   it('rebuilds the exact manifest and config cosign pushed for a captured signature', () => {
-    const manifestBytes = fixture('cosign-sig-manifest.json');
+    const manifestBytes = fixture('cosign-sig-manifest.bin');
     const captured = JSON.parse(manifestBytes.toString()) as ImageManifest;
     const payload = buildSimpleSigningPayload({
       dockerReference: 'localhost:15381/tobby/fixture',
@@ -158,7 +158,7 @@ describe('legacy .sig layout', () => {
   });
 
   it('rejects a corrupted base64 signature with E_BASE64', () => {
-    const m = JSON.parse(fixture('cosign-sig-manifest.json').toString()) as ImageManifest;
+    const m = JSON.parse(fixture('cosign-sig-manifest.bin').toString()) as ImageManifest;
     m.layers[0]!.annotations![SIGNATURE_ANNOTATION] = 'MEUCIEB+pz4s!!';
     expect(codeOf(() => parseSignatureLayers(m))).toBe('E_BASE64');
     m.layers[0]!.annotations = {};

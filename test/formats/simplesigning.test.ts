@@ -34,7 +34,7 @@ describe('Go json.Marshal emulation', () => {
 
 describe('simple signing payload', () => {
   it('produces the exact bytes cosign wrote for a captured signature', () => {
-    const captured = readFileSync(new URL('../fixtures/formats/cosign-payload.json', import.meta.url));
+    const captured = readFileSync(new URL('../fixtures/formats/cosign-payload.bin', import.meta.url));
     const built = buildSimpleSigningPayload({
       dockerReference: 'localhost:15381/tobby/fixture',
       digest: `sha256:${HEX}`,

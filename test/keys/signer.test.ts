@@ -243,3 +243,24 @@ describe('writeKeyPair', () => {
     expect(readdirSync(dir).sort()).toEqual(['cosign.key', 'cosign.pub']);
   });
 });
+
+describe('signStream', () => {
+  it('produces signatures the one-shot verifier accepts, for every algorithm', async () => {
+    const keys = [
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+      generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey,
+      generateKeyPairSync('ed25519').privateKey,
+    ];
+    const parts = [new TextEncoder().encode('payload '), new TextEncoder().encode('bytes')];
+    async function* chunks() {
+      yield* parts;
+    }
+    for (const key of keys) {
+      const signer = new KeySigner(key);
+      const sig = await signer.signStream(chunks());
+      expect(signer.verifier().verify(msg, sig), signer.algorithm).toBe(true);
+    }
+  });
+});
