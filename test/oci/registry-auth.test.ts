@@ -329,7 +329,7 @@ describeWithRegistry(
         auth: 'token',
         tokenServer: {
           users: { alice: { password: 'wonderland', grants: { '*': ['pull', 'push'] } } },
-          expiresInSeconds: 2,
+          expiresInSeconds: 5,
           tokenField: 'access_token',
         },
       });
@@ -348,7 +348,7 @@ describeWithRegistry(
       expect(ts.hits).toBe(1);
       await store.resolve(ref);
       expect(ts.hits).toBe(1);
-      await new Promise((r) => setTimeout(r, 2100));
+      await new Promise((r) => setTimeout(r, 5100));
       await store.resolve(ref);
       expect(ts.hits).toBe(2);
     });

@@ -99,7 +99,7 @@ async function waitReady(
   url: string,
   child: ChildProcess,
   logs: () => string,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
