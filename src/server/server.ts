@@ -15,7 +15,9 @@ import { SealError } from '../errors.js';
 import { DevIssuer, isLoopbackHost } from '../oidc/dev-issuer.js';
 import { registerRekorApi } from '../tlog/api.js';
 import { openLog, type TransparencyLog } from '../tlog/log.js';
-import { buildSigningConfig, buildTrustedRoot, type KeyDetails } from './trust-files.js';
+import { buildSigningConfig, type SigningConfig } from '../formats/signingconfig.js';
+import { buildTrustedRoot, type KeyDetails, type TrustedRoot } from '../formats/trustedroot.js';
+import { x509 } from '../ca/x509.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -146,8 +148,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     registerFulcioApi(app, ca);
     await registerRekorApi(app, rekor, { publicUrl });
     app.get('/healthz', async () => ({ status: 'ok' }));
-    let trustedRoot: Record<string, unknown> | undefined;
-    let signingConfig: Record<string, unknown> | undefined;
+    let trustedRoot: TrustedRoot | undefined;
+    let signingConfig: SigningConfig | undefined;
     app.get('/trusted_root.json', async () => trustedRoot);
     app.get('/signing_config.json', async () => signingConfig);
 
@@ -161,26 +163,46 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       verifier.addIssuer({ issuerUrl, type: 'email', jwks: await devIssuer.jwks() });
     }
 
-    const validFrom = state.createdAt;
+    const validFrom = new Date(state.createdAt);
+    const derOf = (pem: string) => new Uint8Array(new x509.X509Certificate(pem).rawData);
     trustedRoot = buildTrustedRoot({
-      operator: 'seal',
-      ca: { uri: url, organization: 'seal', commonName: 'seal', chainPem: ca.chainPem },
+      certificateAuthorities: [
+        {
+          uri: url,
+          certificates: ca.chainPem.map(derOf),
+          organization: 'seal',
+          commonName: 'seal',
+          validFrom: ca.hierarchy.root.notBefore,
+          operator: 'seal',
+        },
+      ],
+      // v1-style logs: logId = SHA-256(SPKI), no checkpointKeyId (sigstore-servers.md §0.4)
       tlogs: [
         {
           baseUrl: url,
-          spki: rekor.signer.spki,
+          publicKeyDer: rekor.signer.spki,
           keyDetails: rekor.signer.keyDetails as KeyDetails,
           validFrom,
+          operator: 'seal',
         },
       ],
-      ctlogs: [{ baseUrl: `${url}/ct`, spki: ctKey.spki, keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFrom }],
+      ctlogs: [
+        {
+          baseUrl: `${url}/ct`,
+          publicKeyDer: ctKey.spki,
+          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+          validFrom,
+          operator: 'seal',
+        },
+      ],
     });
+    // Fulcio is listed as API v1 although its path is /api/v2 (as sigstore-go's example config).
+    const svc = (u: string) => [{ url: u, majorApiVersion: 1, validFrom, operator: 'seal' }];
     signingConfig = buildSigningConfig({
-      operator: 'seal',
-      validFrom,
-      caUrl: url,
-      oidcUrl: issuerUrl,
-      rekorUrl: url,
+      caUrls: svc(url),
+      oidcUrls: issuerUrl ? svc(issuerUrl) : [],
+      rekorTlogUrls: svc(url),
+      rekorTlogSelector: 'ANY',
     });
     const trustedRootPath = join(dataDir, 'trusted_root.json');
     const signingConfigPath = join(dataDir, 'signing_config.json');

@@ -32,7 +32,8 @@ describe('seal serve (in process)', () => {
     const tr = JSON.parse(await readFile(join(dir, 'trusted_root.json'), 'utf8'));
     expect(tr.mediaType).toBe('application/vnd.dev.sigstore.trustedroot+json;version=0.1');
     const parsed = TrustedRoot.fromJSON(tr);
-    expect(TrustedRoot.toJSON(parsed)).toEqual(tr);
+    // protojson leaves out empty lists; everything else survives the round trip
+    expect(TrustedRoot.toJSON(parsed)).toEqual({ ...tr, timestampAuthorities: undefined });
     expect(parsed.certificateAuthorities[0]!.certChain!.certificates).toHaveLength(2);
     expect(parsed.tlogs[0]!.baseUrl).toBe(server.url);
     expect(Buffer.from(parsed.tlogs[0]!.logId!.keyId).toString('hex')).toBe(server.rekor.logId);
@@ -50,7 +51,6 @@ describe('seal serve (in process)', () => {
       rekorTlogUrls: [{ url: server.url, majorApiVersion: 1 }],
       tsaUrls: [],
       rekorTlogConfig: { selector: 'ANY' },
-      tsaConfig: { selector: 'ANY' },
     });
   });
 

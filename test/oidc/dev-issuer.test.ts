@@ -1,0 +1,141 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OidcVerifier } from '../../src/ca/oidc.js';
+import { isSealError } from '../../src/errors.js';
+import { DevIssuer, identityClaims, isLoopbackHost } from '../../src/oidc/dev-issuer.js';
+import { tokenFromDevIssuer, tokenFromDeviceFlow } from '../../src/oidc/sources.js';
+
+describe('DevIssuer', () => {
+  let dir: string;
+  let app: FastifyInstance;
+  let issuerUrl: string;
+  let issuer: DevIssuer;
+  let verifier: OidcVerifier;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'seal-dev-issuer-'));
+    issuer = await DevIssuer.open(dir, () => issuerUrl);
+    app = Fastify();
+    issuer.register(app, '/oidc');
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    issuerUrl = `${base}/oidc`;
+    // verified over HTTP discovery + JWKS, as any CA would
+    verifier = new OidcVerifier({ issuers: [{ issuerUrl, type: 'email' }] });
+  });
+  afterAll(async () => {
+    await app.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('publishes a discovery document that points at its JWKS and endpoints', async () => {
+    const doc = (await (await fetch(`${issuerUrl}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(doc).toMatchObject({
+      issuer: issuerUrl,
+      jwks_uri: `${issuerUrl}/jwks`,
+      token_endpoint: `${issuerUrl}/token`,
+      device_authorization_endpoint: `${issuerUrl}/device/code`,
+      id_token_signing_alg_values_supported: ['ES256'],
+    });
+    const jwks = (await (await fetch(`${issuerUrl}/jwks`)).json()) as {
+      keys: { kid: string; kty: string; d?: string }[];
+    };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'EC', alg: 'ES256' });
+    expect(jwks.keys[0]!.d).toBeUndefined();
+  });
+
+  it('mints email tokens with email_verified that the CA verifier accepts', async () => {
+    const token = await tokenFromDevIssuer(issuerUrl, 'alice@example.com');
+    const id = await verifier.verify(token);
+    expect(id.san).toEqual({ type: 'email', value: 'alice@example.com' });
+    expect(id.claims.email_verified).toBe(true);
+  });
+
+  it('mints URI identities as a subject', () => {
+    expect(identityClaims('spiffe://example.org/ns/a')).toEqual({ sub: 'spiffe://example.org/ns/a' });
+    expect(() => identityClaims('not an identity')).toThrow(/neither an email address nor a URI/);
+  });
+
+  it('honours the requested audience (so the CA can refuse it)', async () => {
+    const token = await tokenFromDevIssuer(issuerUrl, 'alice@example.com', 'elsewhere');
+    await expect(verifier.verify(token)).rejects.toThrow(/wrong audience/);
+  });
+
+  it('rejects unknown grant types and missing identities with OAuth errors', async () => {
+    const res = await fetch(`${issuerUrl}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=password&username=x',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'unsupported_grant_type' });
+    const err = await tokenFromDevIssuer(issuerUrl, 'bad identity').catch((e: unknown) => e);
+    expect(isSealError(err, 'E_INVALID_ARGUMENT')).toBe(true);
+  });
+
+  it('runs the device authorization grant end to end (RFC 8628)', async () => {
+    let prompted: { userCode: string; verificationUri: string } | undefined;
+    const pending = tokenFromDeviceFlow({
+      issuer: issuerUrl,
+      onPrompt: (p) => {
+        prompted = p;
+      },
+    });
+    // the user opens the page and approves
+    while (!prompted) await new Promise((r) => setTimeout(r, 20));
+    expect(prompted.verificationUri).toBe(`${issuerUrl}/device`);
+    const page = await (await fetch(`${issuerUrl}/device?user_code=${prompted.userCode}`)).text();
+    expect(page).toContain(prompted.userCode);
+    // a poll before approval is answered authorization_pending (the client keeps waiting)
+    await new Promise((r) => setTimeout(r, 1200));
+    const approve = await fetch(`${issuerUrl}/device`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        user_code: prompted.userCode,
+        identity: 'carol@example.com',
+        action: 'approve',
+      }).toString(),
+    });
+    expect(approve.status).toBe(200);
+    const token = await pending;
+    const id = await verifier.verify(token);
+    expect(id.san.value).toBe('carol@example.com');
+  });
+
+  it('a denied device request fails with access_denied', async () => {
+    let code: string | undefined;
+    const pending = tokenFromDeviceFlow({ issuer: issuerUrl, onPrompt: (p) => (code = p.userCode) }).catch(
+      (e: unknown) => e,
+    );
+    while (!code) await new Promise((r) => setTimeout(r, 20));
+    await fetch(`${issuerUrl}/device`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ user_code: code, action: 'deny' }).toString(),
+    });
+    const err = await pending;
+    expect(isSealError(err, 'E_TOKEN_INVALID')).toBe(true);
+    expect((err as Error).message).toBe('device flow failed: access_denied');
+  });
+
+  it('keeps its signing key in the data dir (0600) across restarts', async () => {
+    const keyFile = join(dir, 'issuer.key.pem');
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const again = await DevIssuer.open(dir, () => issuerUrl);
+    expect(await again.publicJwk()).toEqual(await issuer.publicJwk());
+    expect(await readFile(keyFile, 'utf8')).toMatch(/BEGIN PRIVATE KEY/);
+  });
+
+  it('knows loopback addresses', () => {
+    for (const h of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.3.2.1'])
+      expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', 'example.com']) expect(isLoopbackHost(h)).toBe(false);
+  });
+});
