@@ -336,9 +336,14 @@ export class RegistryAuthorizer {
   private readonly credentialCache = new Map<string, Promise<RegistryCredentials | undefined>>();
   private readonly inflight = new Map<string, Promise<string>>();
 
+  /**
+   * @param allowHttpRealm send credentials to a plain-http token realm on a non-loopback host
+   *   (only with --allow-http-registry; loopback realms are always allowed)
+   */
   constructor(
     private readonly http: HttpClient,
     private readonly credentials: CredentialResolver,
+    private readonly allowHttpRealm = false,
   ) {}
 
   private credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
@@ -476,6 +481,13 @@ export class RegistryAuthorizer {
       throw new SealError('E_UNAUTHORIZED', `registry ${registry} sent a bearer realm that is not http(s)`);
     }
     const creds = await this.credentialsFor(registry);
+    const loopbackRealm = ['localhost', '127.0.0.1', '[::1]'].includes(realm.hostname.toLowerCase());
+    if (creds && realm.protocol === 'http:' && !loopbackRealm && !this.allowHttpRealm) {
+      throw new SealError(
+        'E_UNAUTHORIZED',
+        `registry ${registry} asks for credentials to be sent over plain HTTP to ${realm.origin}; refusing (use --allow-http-registry to permit it)`,
+      );
+    }
     let res: Awaited<ReturnType<HttpClient['send']>>;
     if (creds && 'identityToken' in creds) {
       // OAuth2 refresh-token grant (token spec "oauth.md"), as docker does with an identity token.

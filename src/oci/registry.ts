@@ -136,7 +136,11 @@ export class RegistryStore implements ImageStore {
       allowInsecure: options.allowInsecure ?? false,
       userAgent: options.userAgent ?? 'seal',
     });
-    this.auth = new RegistryAuthorizer(this.http, options.credentials ?? dockerConfigCredentials());
+    this.auth = new RegistryAuthorizer(
+      this.http,
+      options.credentials ?? dockerConfigCredentials(),
+      options.allowHttp ?? false,
+    );
     this.allowHttp = options.allowHttp ?? false;
     this.chunkThreshold = options.chunkThreshold ?? 16 * 1024 * 1024;
     this.chunkSize = Math.max(1, options.chunkSize ?? 8 * 1024 * 1024);
@@ -314,7 +318,13 @@ export class RegistryStore implements ImageStore {
   }
 
   async getManifest(ref: Reference): Promise<FetchedManifest> {
-    const r = asRegistry(ref);
+    return (await this.fetchManifest(asRegistry(ref))).fetched;
+  }
+
+  /** GET a manifest, verified; also returns the registry's ETag (for If-Match on updates). */
+  private async fetchManifest(
+    r: RegistryReference,
+  ): Promise<{ fetched: FetchedManifest; etag: string | undefined }> {
     const target = this.manifestTarget(r);
     const what = `manifest ${formatReference(r)}`;
     const res = await this.call(r, {
@@ -366,7 +376,10 @@ export class RegistryStore implements ImageStore {
     }
     const contentType = mediaTypeOf(res);
     const manifest = parseManifest(bytes, contentType, { digest });
-    return { digest, mediaType: detectMediaType(manifest, contentType), bytes, manifest };
+    return {
+      fetched: { digest, mediaType: detectMediaType(manifest, contentType), bytes, manifest },
+      etag: res.headers.get('etag') ?? undefined,
+    };
   }
 
   async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
@@ -768,8 +781,9 @@ export class RegistryStore implements ImageStore {
   ): Promise<{ index: ImageIndex; etag: string | undefined } | undefined> {
     const tagRef = this.fallbackTagRef(r, digest);
     let fetched: FetchedManifest;
+    let etag: string | undefined;
     try {
-      fetched = await this.getManifest(tagRef);
+      ({ fetched, etag } = await this.fetchManifest(tagRef));
     } catch (err) {
       if (err instanceof SealError && err.code === 'E_NOT_FOUND') return undefined;
       throw err;
@@ -780,7 +794,7 @@ export class RegistryStore implements ImageStore {
         `${formatReference(tagRef)} holds a ${fetched.mediaType}, not a referrers fallback index`,
       );
     }
-    return { index: fetched.manifest, etag: `"${fetched.digest.toString()}"` };
+    return { index: fetched.manifest, etag };
   }
 
   private async referrersFromFallback(r: RegistryReference, digest: Digest): Promise<Descriptor[]> {
@@ -835,6 +849,8 @@ export class RegistryStore implements ImageStore {
     const tagRef = this.fallbackTagRef(r, subject);
     const has = (index: ImageIndex | undefined): boolean =>
       index?.manifests.some((m) => m.digest === entry.digest) ?? false;
+    // A registry that answers 412 to every If-Match (an ETag it does not honour) is not asked again.
+    let preconditionFailures = 0;
     for (let attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
       const started = Date.now();
       const current = await this.readFallbackIndex(r, subject);
@@ -842,7 +858,7 @@ export class RegistryStore implements ImageStore {
       if (!has(current?.index)) {
         const { index } = addToFallbackIndex(current?.index, entry);
         const headers: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex };
-        if (current?.etag) headers['If-Match'] = current.etag;
+        if (current?.etag && preconditionFailures < 3) headers['If-Match'] = current.etag;
         const res = await this.call(r, {
           method: 'PUT',
           path: `/v2/${r.repository}/manifests/${tagRef.tag}`,
@@ -851,6 +867,7 @@ export class RegistryStore implements ImageStore {
           body: encodeManifest(index),
         });
         if (res.status === 412) {
+          preconditionFailures++;
           await res.discard();
           await sleep(Math.random() * 50 * (attempt + 1));
           continue;
