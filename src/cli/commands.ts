@@ -31,5 +31,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'log search', summary: 'Search a transparency log by artifact, key, identity and time', load: () => mod(import('./log-search.js')) },
   { name: 'log proof', summary: 'Fetch and verify an inclusion or consistency proof', load: () => mod(import('./log-proof.js')) },
   { name: 'log monitor', summary: 'Monitor a transparency log for consistency and watched identities/keys', load: () => mod(import('./log-monitor.js')) },
+  { name: 'verify-bundle', summary: 'Verify a Sigstore bundle for a file or sha256 digest', load: () => mod(import('./verify-bundle.js')) },
+  { name: 'sbom', summary: 'Generate an SPDX or CycloneDX SBOM from an image’s layers', load: () => mod(import('./sbom.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];
