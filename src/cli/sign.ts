@@ -1,0 +1,84 @@
+// `seal sign`: sign an image by digest with a key (or keylessly), as `cosign sign` does.
+
+import { SealError } from '../errors.js';
+import { parseArgs, parseKeyValues } from './args.js';
+import type { CommandModule } from './command.js';
+import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } from './common.js';
+
+const options = {
+  key: {
+    type: 'string',
+    description: 'private key: file path, env://VAR (keyless when absent)',
+    placeholder: 'KEY',
+  },
+  annotations: {
+    type: 'strings',
+    short: 'a',
+    description: 'extra key=value pairs to sign',
+    placeholder: 'k=v',
+  },
+  recursive: {
+    type: 'boolean',
+    short: 'r',
+    description: 'if the image is an index, also sign each of its manifests',
+  },
+  upload: { type: 'boolean', default: true, description: 'upload the signature to the registry' },
+  bundle: { type: 'string', description: 'write the Sigstore bundle to this file', placeholder: 'FILE' },
+  'new-bundle-format': {
+    type: 'boolean',
+    default: true,
+    description: 'sign a DSSE statement into a bundle referrer (false: legacy .sig tag)',
+  },
+  yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
+  ...signingServiceOptionSpecs,
+  ...registryOptionSpecs,
+} as const;
+
+export const command: CommandModule = {
+  usage: 'seal sign [--key KEY] [-a k=v]… [--recursive] [--new-bundle-format=false] IMAGE',
+  summary: 'Sign an image (by digest) and attach the signature to it',
+  options,
+  async run(argv, io) {
+    const { options: o, positionals } = parseArgs(argv, options);
+    if (positionals.length !== 1)
+      throw new SealError('E_INVALID_ARGUMENT', 'sign needs exactly one IMAGE argument');
+    if (!o.upload && !o.bundle) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'with --upload=false, name a file with --bundle to keep the signature',
+      );
+    }
+    const [{ signImage }, { parseReference }, { storeFor }, { resolveSigner }] = await Promise.all([
+      import('../sign/image.js'),
+      import('../oci/ref.js'),
+      import('../oci/open.js'),
+      import('./signer.js'),
+    ]);
+    const ref = parseReference(positionals[0]!, { cwd: io.cwd });
+    const store = storeFor(ref, registryOptionsFrom(o));
+    const { signer, tlog } = await resolveSigner(o, io);
+    const results = await signImage(ref, {
+      signer,
+      store,
+      annotations: parseKeyValues(o.annotations),
+      recursive: o.recursive,
+      newBundleFormat: o['new-bundle-format'],
+      upload: o.upload,
+      tlog,
+      warn: (m) => io.stderr(`WARNING: ${m}\n`),
+    });
+    if (o.bundle) {
+      const { writeFile } = await import('node:fs/promises');
+      const bundles = results.filter((r) => r.bundle !== undefined).map((r) => r.bundle);
+      if (bundles.length === 0)
+        throw new SealError('E_INVALID_ARGUMENT', '--bundle needs the new bundle format');
+      await writeFile(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + '\n');
+      io.stderr(`Wrote bundle to file ${o.bundle}\n`);
+    }
+    for (const r of results) {
+      const where = r.storedAt ? ` (${r.format === 'bundle' ? 'referrer' : 'tag'} ${r.storedAt})` : '';
+      io.stderr(`${r.duplicate ? 'Signature already present for' : 'Signed'} ${r.reference}${where}\n`);
+    }
+    return 0;
+  },
+};

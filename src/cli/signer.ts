@@ -1,0 +1,114 @@
+// Who signs, for sign/sign-blob/attest: a key from --key, or keyless (identity token → CA certificate for
+// an ephemeral key), and which transparency log records it (--rekor-url or the signing config).
+
+import { readFile } from 'node:fs/promises';
+import { SealError } from '../errors.js';
+import type { Signer } from '../keys/types.js';
+import type { TlogUploader } from '../sign/attach.js';
+import type { CliIO } from './io.js';
+
+export interface SignerFlags {
+  key?: string | undefined;
+  'signing-config'?: string | undefined;
+  'rekor-url'?: string | undefined;
+  'fulcio-url'?: string | undefined;
+  'tlog-upload'?: boolean;
+  'identity-token'?: string | undefined;
+}
+
+export interface ResolvedSigner {
+  signer: Signer;
+  tlog?: TlogUploader;
+  /** Which services were used (printed for the user). */
+  services: { rekorUrl?: string; fulcioUrl?: string };
+}
+
+async function servicesFrom(
+  o: SignerFlags,
+): Promise<{ rekorUrl?: string; fulcioUrl?: string; oidcUrl?: string }> {
+  const out: { rekorUrl?: string; fulcioUrl?: string; oidcUrl?: string } = {};
+  if (o['signing-config']) {
+    const { parseSigningConfig, selectServices } = await import('../formats/signingconfig.js');
+    let text: string;
+    try {
+      text = await readFile(o['signing-config'], 'utf8');
+    } catch (cause) {
+      throw new SealError('E_IO', `cannot read --signing-config ${o['signing-config']}`, { cause });
+    }
+    const config = parseSigningConfig(text);
+    const rekor = selectServices(config.rekorTlogUrls ?? [])[0];
+    const ca = selectServices(config.caUrls ?? [])[0];
+    const oidc = selectServices(config.oidcUrls ?? [])[0];
+    if (rekor) out.rekorUrl = rekor.url;
+    if (ca) out.fulcioUrl = ca.url;
+    if (oidc) out.oidcUrl = oidc.url;
+  }
+  if (o['rekor-url']) out.rekorUrl = o['rekor-url'];
+  if (o['fulcio-url']) out.fulcioUrl = o['fulcio-url'];
+  return out;
+}
+
+function jwtChallenge(token: string): string {
+  const parts = token.split('.');
+  let claims: { email?: unknown; email_verified?: unknown; sub?: unknown };
+  try {
+    claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+  } catch {
+    throw new SealError('E_TOKEN_INVALID', 'the identity token is not a JWT');
+  }
+  // Fulcio's proof of possession is over the email for email identities, else the subject.
+  if (typeof claims.email === 'string') return claims.email;
+  if (typeof claims.sub === 'string') return claims.sub;
+  throw new SealError('E_TOKEN_INVALID', 'the identity token has neither an email nor a sub claim');
+}
+
+export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<ResolvedSigner> {
+  const services = await servicesFrom(o);
+  const tlog =
+    services.rekorUrl && o['tlog-upload'] !== false
+      ? new (await import('../sign/tlog.js')).RekorUploader(services.rekorUrl)
+      : undefined;
+  if (o.key) {
+    const [{ loadSigner }, { resolvePassword }] = await Promise.all([
+      import('../keys/signer.js'),
+      import('../keys/password.js'),
+    ]);
+    const signer = await loadSigner(o.key, {
+      env: io.env,
+      readStdin: io.readStdin,
+      password: () => resolvePassword(io),
+    });
+    return {
+      signer,
+      ...(tlog ? { tlog } : {}),
+      services: { ...(services.rekorUrl && tlog ? { rekorUrl: services.rekorUrl } : {}) },
+    };
+  }
+  // Keyless: an ephemeral key, certified by the CA for the identity in the token, and a log entry.
+  if (!services.fulcioUrl) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      'keyless signing needs a certificate authority: pass --signing-config (e.g. DIR/signing_config.json from `seal serve`) or --fulcio-url, or sign with --key',
+    );
+  }
+  if (!tlog) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      'keyless signing needs a transparency log to prove when the short-lived certificate was used: configure one in --signing-config or --rekor-url',
+    );
+  }
+  const [{ resolveIdentityToken }, { FulcioClient }, { EphemeralSigner }] = await Promise.all([
+    import('../oidc/sources.js'),
+    import('../ca/client.js'),
+    import('../keys/ephemeral.js'),
+  ]);
+  const token = await resolveIdentityToken({
+    ...(o['identity-token'] ? { identityToken: o['identity-token'] } : {}),
+    env: io.env,
+  });
+  const ephemeral = EphemeralSigner.create('ecdsa-p256');
+  const proof = await ephemeral.sign(new TextEncoder().encode(jwtChallenge(token)));
+  const cert = await new FulcioClient(services.fulcioUrl).signingCert(token, ephemeral.publicKeyPem(), proof);
+  const signer = ephemeral.withCertificateChain(cert.chainPem);
+  return { signer, tlog, services: { rekorUrl: services.rekorUrl!, fulcioUrl: services.fulcioUrl } };
+}

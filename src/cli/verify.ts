@@ -1,0 +1,120 @@
+// `seal verify`: verify an image's signatures against a pinned key or identity and print the Verdict as
+// cosign does (checks on stderr, verified payloads as JSON on stdout; exit 0 only when verified).
+
+import { exitCodeFor, SealError } from '../errors.js';
+import type { Verdict } from '../verify/types.js';
+import { parseArgs, parseKeyValues } from './args.js';
+import type { CommandModule } from './command.js';
+import { registryOptionSpecs, registryOptionsFrom, verifyOptionSpecs } from './common.js';
+import { expectationsFrom, loadTrust } from './verify-common.js';
+
+const options = {
+  ...verifyOptionSpecs,
+  annotations: {
+    type: 'strings',
+    short: 'a',
+    description: 'key=value pairs the signed payload must carry',
+    placeholder: 'k=v',
+  },
+  ...registryOptionSpecs,
+} as const;
+
+/** cosign's header: what was checked, on stderr. */
+export function checksPerformed(
+  verdict: Verdict,
+  opts: { annotations: boolean; key: boolean; tlog: boolean },
+): string {
+  const lines = [
+    `\nVerification for ${verdict.reference} --`,
+    'The following checks were performed on each of these signatures:',
+  ];
+  if (opts.annotations) lines.push('  - The specified annotations were verified.');
+  lines.push('  - The cosign claims were validated');
+  if (opts.tlog) lines.push('  - Existence of the claims in the transparency log was verified offline');
+  lines.push(
+    opts.key
+      ? '  - The signatures were verified against the specified public key'
+      : '  - The code-signing certificate was verified using trusted certificate authority certificates',
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** The JSON objects cosign prints for verified signatures (simple-signing shape; synthesised for bundles). */
+export function verifiedPayloads(verdict: Verdict): unknown[] {
+  return verdict.signatures
+    .filter((s) => s.ok)
+    .map((s) => {
+      if (s.source === 'legacy-tag') return s.payload;
+      const statement = s.payload as {
+        predicateType?: string;
+        subject?: { annotations?: Record<string, unknown> }[];
+      };
+      const subject = statement.subject?.find(() => true);
+      return {
+        critical: {
+          identity: { 'docker-reference': verdict.reference },
+          image: { 'docker-manifest-digest': verdict.digest },
+          type: statement.predicateType,
+        },
+        optional: subject?.annotations ?? {},
+      };
+    });
+}
+
+/** Verdict JSON: payload bytes as text. */
+export function verdictReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? new TextDecoder().decode(value) : value;
+}
+
+export const command: CommandModule = {
+  usage: 'seal verify (--key KEY | --certificate-identity ID --certificate-oidc-issuer URL) [-a k=v]… IMAGE…',
+  summary: 'Verify image signatures against a pinned key or identity',
+  options,
+  async run(argv, io) {
+    const { options: o, positionals } = parseArgs(argv, options);
+    if (positionals.length === 0)
+      throw new SealError('E_INVALID_ARGUMENT', 'verify needs at least one IMAGE argument');
+    if (o.output !== 'json' && o.output !== 'text' && o.output !== 'verdict') {
+      throw new SealError('E_INVALID_ARGUMENT', `--output must be json, text or verdict, not "${o.output}"`);
+    }
+    const annotations = parseKeyValues(o.annotations);
+    const expectations = await expectationsFrom(o, io, annotations);
+    const trust = await loadTrust(o, expectations);
+    const [{ verifyImage }, { openReference }] = await Promise.all([
+      import('../verify/image.js'),
+      import('../oci/open.js'),
+    ]);
+    let status = 0;
+    for (const image of positionals) {
+      const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
+      const verdict = await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
+      verdict.reference = image;
+      if (!verdict.ok) {
+        const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
+        io.stderr(
+          `Error: ${verdict.message}\nerror during command execution: [${code}] ${verdict.message}\n`,
+        );
+        if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
+        status = status || exitCodeFor(code);
+        continue;
+      }
+      io.stderr(
+        checksPerformed(verdict, {
+          annotations: Object.keys(annotations).length > 0,
+          key: Boolean(o.key),
+          tlog: !expectations.ignoreTlog,
+        }),
+      );
+      const payloads = verifiedPayloads(verdict);
+      if (o.output === 'verdict') {
+        io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
+      } else if (o.output === 'text') {
+        for (const s of verdict.signatures.filter((x) => x.ok))
+          io.stdout(new TextDecoder().decode(s.payloadBytes) + '\n');
+      } else {
+        io.stdout(`\n${JSON.stringify(payloads)}\n`);
+      }
+    }
+    return status;
+  },
+};

@@ -1,0 +1,147 @@
+// Signing images: resolve to a digest, build the payload, sign, optionally log, then attach the
+// signature next to the image — a Sigstore bundle referrer (cosign v3 default) or a legacy `.sig` layer.
+
+import { SealError } from '../errors.js';
+import { serializeEnvelope, signEnvelope, IN_TOTO_PAYLOAD_TYPE } from '../formats/dsse.js';
+import { buildCosignSignStatement } from '../formats/intoto.js';
+import { buildSimpleSigningPayload } from '../formats/simplesigning.js';
+import type { Signer } from '../keys/types.js';
+import { Digest } from '../oci/digest.js';
+import { type Descriptor, isIndex } from '../oci/manifest.js';
+import { formatReference, parseReference, type Reference, repositoryName, withDigest } from '../oci/ref.js';
+import type { ImageStore } from '../oci/store.js';
+import { attachBundle, type TlogUploader } from './attach.js';
+import { appendLegacySignature } from './legacy.js';
+
+export interface SignImageOptions {
+  signer: Signer;
+  /** The store to use; defaults to the store for the reference (registry or layout). */
+  store: ImageStore;
+  /** cosign `-a k=v`. */
+  annotations?: Record<string, string>;
+  /** Sign every manifest of an index as well as the index. */
+  recursive?: boolean;
+  /** Default true: DSSE bundle v0.3 referrer; false: legacy simple-signing `.sig` layer. */
+  newBundleFormat?: boolean;
+  /** Default true. With false, nothing is written to the store (use the returned bundles). */
+  upload?: boolean;
+  /** Log upload; absent means no log entry (key-based signing without a log). */
+  tlog?: TlogUploader;
+  /** Called for user-facing warnings (e.g. signing by tag). */
+  warn?: (message: string) => void;
+  /** Clock for `org.opencontainers.image.created` (tests pin it). */
+  now?: () => Date;
+}
+
+export interface SignedImage {
+  reference: string;
+  digest: string;
+  format: 'bundle' | 'legacy';
+  /** The bundle JSON (new format). */
+  bundle?: unknown;
+  /** Where the signature was stored (referrer manifest digest or `.sig` tag), if uploaded. */
+  storedAt?: string;
+  /** True when an identical signature was already present (legacy duplicate detection). */
+  duplicate?: boolean;
+}
+
+/** Resolve the reference to the digests to sign: the image itself, plus children of an index when recursive. */
+export async function resolveSigningTargets(
+  store: ImageStore,
+  ref: Reference,
+  recursive: boolean,
+): Promise<{ ref: Reference; descriptor: Descriptor }[]> {
+  const top = await store.resolve(ref);
+  const targets = [{ ref: withDigest(ref, top.digest), descriptor: top }];
+  if (!recursive) return targets;
+  const seen = new Set([top.digest]);
+  const queue = [top];
+  while (queue.length > 0) {
+    const desc = queue.shift()!;
+    const fetched = await store.getManifest(withDigest(ref, desc.digest));
+    if (!isIndex(fetched.manifest)) continue;
+    for (const child of fetched.manifest.manifests) {
+      if (seen.has(child.digest)) continue;
+      seen.add(child.digest);
+      targets.push({ ref: withDigest(ref, child.digest), descriptor: child });
+      queue.push(child);
+    }
+  }
+  return targets;
+}
+
+export async function signImage(
+  image: string | Reference,
+  options: SignImageOptions,
+): Promise<SignedImage[]> {
+  const ref = typeof image === 'string' ? parseReference(image) : image;
+  if (!ref.digest) {
+    options.warn?.(
+      `Image reference ${formatReference(ref)} uses a tag, not a digest; signing the digest it points to now. ` +
+        'Sign by digest to be sure of what you sign.',
+    );
+  }
+  const targets = await resolveSigningTargets(options.store, ref, options.recursive ?? false);
+  const results: SignedImage[] = [];
+  for (const target of targets) {
+    results.push(await signOne(target.ref, target.descriptor, options));
+  }
+  return results;
+}
+
+async function signOne(ref: Reference, subject: Descriptor, options: SignImageOptions): Promise<SignedImage> {
+  const digest = Digest.parse(subject.digest);
+  const upload = options.upload ?? true;
+  const reference = formatReference(ref);
+  if (options.newBundleFormat ?? true) {
+    const statement = buildCosignSignStatement(digest, options.annotations);
+    const envelope = await signEnvelope(options.signer, IN_TOTO_PAYLOAD_TYPE, statement);
+    const attached = await attachBundle({
+      store: options.store,
+      ref,
+      subject,
+      envelope,
+      envelopeBytes: serializeEnvelope(envelope),
+      predicateType: 'https://sigstore.dev/cosign/sign/v1',
+      signer: options.signer,
+      tlog: options.tlog,
+      upload,
+      created: (options.now ?? (() => new Date()))(),
+    });
+    return {
+      reference,
+      digest: digest.toString(),
+      format: 'bundle',
+      bundle: attached.bundle,
+      storedAt: attached.storedAt,
+    };
+  }
+  if (!upload) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      'the legacy format (--new-bundle-format=false) can only be uploaded',
+    );
+  }
+  const payload = buildSimpleSigningPayload({
+    dockerReference: repositoryName(ref),
+    digest,
+    annotations: options.annotations,
+  });
+  const signature = await options.signer.sign(payload);
+  const result = await appendLegacySignature({
+    store: options.store,
+    ref,
+    digest,
+    payload,
+    signature,
+    signer: options.signer,
+    tlog: options.tlog,
+  });
+  return {
+    reference,
+    digest: digest.toString(),
+    format: 'legacy',
+    storedAt: result.tag,
+    duplicate: result.duplicate,
+  };
+}

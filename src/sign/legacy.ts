@@ -1,0 +1,138 @@
+// Legacy signature storage: append a simple-signing layer to the image's `sha256-<hex>.sig` (or `.att`)
+// manifest without losing a concurrent signer's layer (cosign.md §2a "Appending signatures").
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isSealError, SealError } from '../errors.js';
+import {
+  type AttachmentKind,
+  appendSignatureLayer,
+  attachmentTag,
+  buildSignatureLayer,
+  type RekorBundle,
+  type SignatureLayer,
+} from '../formats/cosign.js';
+import type { Signer } from '../keys/types.js';
+import { loadPublicKey } from '../keys/public-key.js';
+import type { Digest } from '../oci/digest.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import { isIndex } from '../oci/manifest.js';
+import { type Reference, withTag } from '../oci/ref.js';
+import type { ImageStore } from '../oci/store.js';
+import type { TlogUploader } from './attach.js';
+
+export interface AppendLegacyInput {
+  store: ImageStore;
+  ref: Reference;
+  digest: Digest;
+  payload: Uint8Array;
+  /** Raw signature over `payload`; empty for attestation layers (the signature is in the envelope). */
+  signature: Uint8Array;
+  signer: Signer;
+  tlog?: TlogUploader;
+  kind?: AttachmentKind;
+  mediaType?: string;
+  predicateType?: string;
+  /** Attempts before giving up on a contended tag. */
+  attempts?: number;
+}
+
+export interface AppendLegacyResult {
+  tag: string;
+  duplicate: boolean;
+  rekorBundle?: RekorBundle;
+}
+
+async function readAttachment(
+  store: ImageStore,
+  ref: Reference,
+): Promise<{ manifest?: ImageManifest; digest?: string }> {
+  try {
+    const fetched = await store.getManifest(ref);
+    if (isIndex(fetched.manifest)) {
+      throw new SealError(
+        'E_MANIFEST_INVALID',
+        `signature tag ${ref.tag} holds an index, not a signature manifest`,
+      );
+    }
+    return { manifest: fetched.manifest, digest: fetched.digest.toString() };
+  } catch (err) {
+    if (isSealError(err, 'E_NOT_FOUND')) return {};
+    throw err;
+  }
+}
+
+/**
+ * Read-modify-write of the attachment manifest. Registries have no compare-and-set, so after each PUT
+ * the tag is re-read (twice, with jittered pauses) and the append is redone if another writer's PUT
+ * replaced ours; the other writer does the same, so both layers end up present.
+ */
+export async function appendLegacySignature(input: AppendLegacyInput): Promise<AppendLegacyResult> {
+  const kind = input.kind ?? 'sig';
+  const tag = attachmentTag(input.digest, kind);
+  const tagRef = withTag({ ...input.ref, digest: undefined }, tag);
+  const certChain = input.signer.certificateChainPem;
+  const rekorBundle = input.tlog ? await input.tlog.uploadLegacy(input) : undefined;
+  const layer: SignatureLayer = buildSignatureLayer({
+    payload: input.payload,
+    signature: input.signature,
+    ...(input.mediaType ? { mediaType: input.mediaType } : {}),
+    ...(certChain?.length ? { certificatePem: certChain[0]!, chainPem: certChain.slice(1).join('') } : {}),
+    ...(rekorBundle ? { rekorBundle } : {}),
+    ...(input.predicateType !== undefined ? { predicateType: input.predicateType } : {}),
+  });
+  const verifier = loadPublicKey(input.signer.publicKeyPem());
+  await input.store.putBlob(input.ref, layer.blob, layer.descriptor.mediaType);
+  const attempts = input.attempts ?? 12;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const started = performance.now();
+    try {
+      const current = await readAttachment(input.store, tagRef);
+      const next = appendSignatureLayer(current.manifest, layer, {
+        verifyDuplicate: (sig, payload) => kind !== 'sig' || verifier.verify(payload, sig),
+      });
+      if (next === 'duplicate') {
+        // On a retry this is our own earlier PUT having survived after all.
+        return { tag, duplicate: attempt === 0, ...(rekorBundle ? { rekorBundle } : {}) };
+      }
+      await input.store.putBlob(input.ref, next.config.blob, next.config.descriptor.mediaType);
+      // Narrow the race: only write if nobody changed the tag while we built the new manifest.
+      const again = await readAttachment(input.store, tagRef);
+      if (again.digest !== current.digest) continue;
+      await input.store.putManifest(tagRef, next.bytes, next.manifest.mediaType!);
+      // A writer that read before our PUT may still PUT over it for about as long as one
+      // read-modify-write takes; confirm only after several such spans.
+      const span = performance.now() - started;
+      if (await survives(input.store, tagRef, layer.descriptor.digest, layer.descriptor.annotations, span)) {
+        return { tag, duplicate: false, ...(rekorBundle ? { rekorBundle } : {}) };
+      }
+    } catch (err) {
+      // Concurrent uploads of the same blob or manifest can make a registry refuse one of them
+      // (e.g. MANIFEST_BLOB_UNKNOWN while another writer commits): treat it as contention and retry.
+      if (!isSealError(err, 'E_REGISTRY') && !isSealError(err, 'E_CONFLICT')) throw err;
+      if (attempt === attempts - 1) throw err;
+    }
+    await sleep(5 + Math.random() * 20 * (attempt + 1));
+  }
+  throw new SealError(
+    'E_CONFLICT',
+    `could not append the signature to ${tag} after ${attempts} attempts: other writers keep replacing it; retry`,
+  );
+}
+
+async function survives(
+  store: ImageStore,
+  ref: Reference,
+  digest: string,
+  annotations: Record<string, string>,
+  spanMs: number,
+): Promise<boolean> {
+  for (let check = 0; check < 3; check++) {
+    await sleep(Math.max(20, spanMs) * (1 + Math.random()));
+    const { manifest } = await readAttachment(store, ref);
+    const present = manifest?.layers.some(
+      (l) => l.digest === digest && Object.entries(annotations).every(([k, v]) => l.annotations?.[k] === v),
+    );
+    if (!present) return false;
+  }
+  return true;
+}

@@ -1,0 +1,480 @@
+// Verifying image signatures: find every candidate (bundle referrers, then the legacy `.sig` tag), check
+// each against pinned expectations, and return a Verdict. cosign.md §2e "How verify accepts signatures".
+
+import { isSealError, type ErrorCode, SealError } from '../errors.js';
+import { BUNDLE_V03_MEDIA_TYPE, parseBundle } from '../formats/bundle.js';
+import { attachmentTag, type LegacySignature, parseSignatureLayer } from '../formats/cosign.js';
+import { type Statement, parseStatement } from '../formats/intoto.js';
+import { parseSimpleSigningPayload } from '../formats/simplesigning.js';
+import { loadPublicKey } from '../keys/public-key.js';
+import type { PublicKeyVerifier } from '../keys/types.js';
+import { Digest } from '../oci/digest.js';
+import { type Descriptor, isIndex } from '../oci/manifest.js';
+import { formatReference, parseReference, type Reference, withDigest, withTag } from '../oci/ref.js';
+import type { ImageStore } from '../oci/store.js';
+import { verifyBundle } from './bundle/verify.js';
+import { assertPinned } from './expectations.js';
+import { checkLegacyCertificate, checkLegacyTlog } from './legacy.js';
+import type { TrustMaterial } from './trust.js';
+import type { Check, Expectations, SignatureResult, Verdict } from './types.js';
+
+export interface VerifyImageOptions {
+  store: ImageStore;
+  /** CAs and logs; needed unless only keys are pinned and the log is ignored. */
+  trust?: TrustMaterial;
+  /** For attestations: look at `.att` and DSSE bundles with this predicate type. */
+  attestations?: boolean;
+  /** Clock for certificate validity when no log time is available. */
+  now?: () => Date;
+}
+
+const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
+
+interface Candidate {
+  source: SignatureResult['source'];
+  carrier: string;
+  load(): Promise<SignatureResult>;
+}
+
+export async function verifyImage(
+  image: string | Reference,
+  expectations: Expectations,
+  options: VerifyImageOptions,
+): Promise<Verdict> {
+  assertPinned(expectations);
+  const ref = typeof image === 'string' ? parseReference(image) : image;
+  const reference = typeof image === 'string' ? image : formatReference(ref);
+  let subject: Descriptor;
+  try {
+    subject = await options.store.resolve(ref);
+  } catch (err) {
+    if (isSealError(err, 'E_NOT_FOUND')) {
+      return { ok: false, reference, code: 'E_NOT_FOUND', message: err.message, signatures: [] };
+    }
+    throw err;
+  }
+  const digest = Digest.parse(subject.digest);
+  if (ref.digest && !ref.digest.equals(digest)) {
+    return {
+      ok: false,
+      reference,
+      digest: digest.toString(),
+      code: 'E_DIGEST_MISMATCH',
+      message: `the store resolved ${reference} to ${digest}, not the digest named`,
+      signatures: [],
+    };
+  }
+  const keys = (expectations.keys ?? []).map((k) => loadPublicKey(k));
+  const candidates = await findCandidates(options.store, ref, digest, options.attestations ?? false);
+  if (candidates.length === 0) {
+    return {
+      ok: false,
+      reference,
+      digest: digest.toString(),
+      code: 'E_NO_SIGNATURES',
+      message: `no ${options.attestations ? 'attestations' : 'signatures'} found for ${reference} (${digest})`,
+      signatures: [],
+    };
+  }
+  const signatures: SignatureResult[] = [];
+  for (const candidate of candidates) {
+    signatures.push(await candidate.load());
+  }
+  // Bundle candidates are read from the referrers; evaluate them.
+  const evaluated = signatures.map((s) => evaluate(s, digest, keys, expectations, options));
+  const passed = evaluated.filter((s) => s.ok);
+  if (passed.length > 0) {
+    return {
+      ok: true,
+      reference,
+      digest: digest.toString(),
+      message: `${passed.length} of ${evaluated.length} ${options.attestations ? 'attestations' : 'signatures'} verified for ${reference}`,
+      signatures: evaluated,
+    };
+  }
+  const codes = new Set(evaluated.map((s) => firstFailure(s)?.code ?? 'E_NO_MATCHING_SIGNATURES'));
+  const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'E_NO_MATCHING_SIGNATURES';
+  const reasons = evaluated.map((s) => {
+    const f = firstFailure(s);
+    return `${s.source} ${s.carrier ?? ''}: ${f?.message ?? 'failed'}`.trim();
+  });
+  return {
+    ok: false,
+    reference,
+    digest: digest.toString(),
+    code,
+    message: `no matching ${options.attestations ? 'attestations' : 'signatures'}: ${reasons.join('; ')}`,
+    signatures: evaluated,
+  };
+}
+
+export function firstFailure(s: SignatureResult): Check | undefined {
+  return s.checks.find((c) => !c.ok);
+}
+
+async function findCandidates(
+  store: ImageStore,
+  ref: Reference,
+  digest: Digest,
+  attestations: boolean,
+): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  const referrers = await store.referrers(ref, digest).catch((err: unknown) => {
+    if (isSealError(err, 'E_NOT_FOUND')) return [] as Descriptor[];
+    throw err;
+  });
+  for (const desc of referrers) {
+    const type = desc.artifactType ?? '';
+    if (!type.startsWith(BUNDLE_MEDIA_PREFIX)) continue;
+    out.push({
+      source: 'bundle-referrer',
+      carrier: desc.digest,
+      load: () => loadBundleCandidate(store, ref, desc),
+    });
+  }
+  // The legacy `.sig` / `.att` tag is read too. cosign reads it only when no bundle referrer exists; reading
+  // both means one malformed referrer cannot hide a valid legacy signature (any one passing suffices).
+  const tagRef = withTag(ref, attachmentTag(digest, attestations ? 'att' : 'sig'));
+  let manifest: Awaited<ReturnType<ImageStore['getManifest']>>['manifest'];
+  try {
+    manifest = (await store.getManifest(tagRef)).manifest;
+  } catch (err) {
+    if (isSealError(err, 'E_NOT_FOUND')) return out;
+    throw err;
+  }
+  if (isIndex(manifest)) return out;
+  for (const layer of manifest.layers) {
+    out.push({
+      source: 'legacy-tag',
+      carrier: layer.digest,
+      load: () => loadLegacyCandidate(store, ref, layer),
+    });
+  }
+  return out;
+}
+
+/** Raw material of a candidate, before evaluation: stashed on the result under a private key. */
+interface Material {
+  kind: 'bundle' | 'legacy';
+  bundleJson?: unknown;
+  legacy?: LegacySignature;
+  payload?: Uint8Array;
+  loadError?: SealError;
+}
+const MATERIAL = Symbol('material');
+type Loaded = SignatureResult & { [MATERIAL]: Material };
+
+async function loadBundleCandidate(store: ImageStore, ref: Reference, desc: Descriptor): Promise<Loaded> {
+  const base = { source: 'bundle-referrer' as const, carrier: desc.digest, ok: false, checks: [] as Check[] };
+  try {
+    const fetched = await store.getManifest(withDigest(ref, desc.digest));
+    if (isIndex(fetched.manifest) || fetched.manifest.layers.length !== 1) {
+      throw new SealError(
+        'E_BUNDLE_INVALID',
+        `referrer ${desc.digest} does not hold exactly one bundle layer`,
+      );
+    }
+    const layer = fetched.manifest.layers[0]!;
+    if (!layer.mediaType.startsWith(BUNDLE_MEDIA_PREFIX)) {
+      throw new SealError(
+        'E_BUNDLE_MEDIA_TYPE',
+        `referrer ${desc.digest} has a ${layer.mediaType} layer, not a Sigstore bundle`,
+      );
+    }
+    const bytes = await store.getBlob(ref, Digest.parse(layer.digest));
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (cause) {
+      throw new SealError('E_BUNDLE_INVALID', `bundle ${layer.digest} is not JSON`, { cause });
+    }
+    return { ...base, [MATERIAL]: { kind: 'bundle', bundleJson: json } };
+  } catch (err) {
+    if (!(err instanceof SealError)) throw err;
+    return { ...base, [MATERIAL]: { kind: 'bundle', loadError: err } };
+  }
+}
+
+async function loadLegacyCandidate(store: ImageStore, ref: Reference, layer: Descriptor): Promise<Loaded> {
+  const base = { source: 'legacy-tag' as const, carrier: layer.digest, ok: false, checks: [] as Check[] };
+  try {
+    const legacy = parseSignatureLayer(layer);
+    const payload = await store.getBlob(ref, legacy.payloadDigest);
+    return { ...base, [MATERIAL]: { kind: 'legacy', legacy, payload } };
+  } catch (err) {
+    if (!(err instanceof SealError)) throw err;
+    return { ...base, [MATERIAL]: { kind: 'legacy', loadError: err } };
+  }
+}
+
+function evaluate(
+  result: SignatureResult,
+  digest: Digest,
+  keys: PublicKeyVerifier[],
+  expectations: Expectations,
+  options: VerifyImageOptions,
+): SignatureResult {
+  const material = (result as Loaded)[MATERIAL];
+  const checks: Check[] = [];
+  const out: SignatureResult = { source: result.source, carrier: result.carrier, ok: false, checks };
+  if (material.loadError) {
+    checks.push({
+      name: 'load',
+      ok: false,
+      code: material.loadError.code,
+      message: material.loadError.message,
+    });
+    return out;
+  }
+  if (material.kind === 'bundle')
+    evaluateBundle(material.bundleJson, digest, keys, expectations, options, out);
+  else evaluateLegacy(material.legacy!, material.payload!, digest, keys, expectations, options, out);
+  if (checks.every((c) => c.ok)) evaluateRevocations(out, keys, expectations);
+  out.ok = checks.length > 0 && checks.every((c) => c.ok);
+  return out;
+}
+
+function evaluateBundle(
+  json: unknown,
+  digest: Digest,
+  keys: PublicKeyVerifier[],
+  expectations: Expectations,
+  options: VerifyImageOptions,
+  out: SignatureResult,
+): void {
+  const checks = out.checks;
+  try {
+    const parsed = parseBundle(json);
+    if (parsed.mediaType !== BUNDLE_V03_MEDIA_TYPE && !parsed.mediaType.includes('0.3')) {
+      // cosign's discovery keeps only v0.3+ bundles on images.
+      checks.push({
+        name: 'bundle-version',
+        ok: false,
+        code: 'E_BUNDLE_MEDIA_TYPE',
+        expected: '>= v0.3',
+        found: parsed.mediaType,
+        message: `bundle version ${parsed.mediaType} is older than v0.3`,
+      });
+      return;
+    }
+  } catch (err) {
+    if (!(err instanceof SealError)) throw err;
+    checks.push({ name: 'bundle', ok: false, code: err.code, message: err.message });
+    return;
+  }
+  const verification = verifyBundle(
+    json,
+    { kind: 'dsse-any' },
+    {
+      keys,
+      identities: expectations.identities ?? [],
+      ignoreTlog: expectations.ignoreTlog ?? false,
+      ignoreSct: expectations.ignoreSct ?? false,
+      requireDsse: true,
+    },
+    options.trust ?? emptyTrust(),
+  );
+  checks.push(...verification.checks);
+  if (!verification.ok) {
+    if (!checks.some((c) => !c.ok)) {
+      checks.push({
+        name: 'bundle',
+        ok: false,
+        code: verification.code ?? 'E_SIGNATURE_INVALID',
+        message: verification.message,
+      });
+    }
+    return;
+  }
+  if (verification.signer) out.signer = verification.signer;
+  if (verification.integratedTime !== undefined) out.integratedTime = verification.integratedTime;
+  const payload = verification.dssePayload!;
+  out.payloadBytes = payload;
+  let statement: Statement;
+  try {
+    statement = parseStatement(payload);
+  } catch (err) {
+    if (!(err instanceof SealError)) throw err;
+    checks.push({ name: 'statement', ok: false, code: err.code, message: err.message });
+    return;
+  }
+  out.payload = statement;
+  out.predicateType = statement.predicateType;
+  const subject = statement.subject.find((s) => s.digest[digest.algorithm] === digest.hex);
+  checks.push({
+    name: 'subject-digest',
+    ok: subject !== undefined,
+    expected: digest.toString(),
+    found: statement.subject.map((s) =>
+      Object.entries(s.digest)
+        .map(([a, h]) => `${a}:${h}`)
+        .join(','),
+    ),
+    ...(subject
+      ? {}
+      : {
+          code: 'E_SUBJECT_MISMATCH' as const,
+          message: `the signed statement names another image, not ${digest}`,
+        }),
+  });
+  if (!subject) return;
+  checkAnnotations(checks, (subject.annotations ?? {}) as Record<string, unknown>, expectations.annotations);
+  if (expectations.predicateType !== undefined) {
+    const ok = statement.predicateType === expectations.predicateType;
+    checks.push({
+      name: 'predicate-type',
+      ok,
+      expected: expectations.predicateType,
+      found: statement.predicateType,
+      ...(ok
+        ? {}
+        : {
+            code: 'E_PREDICATE_TYPE_MISMATCH' as const,
+            message: `predicate type is ${statement.predicateType}, not ${expectations.predicateType}`,
+          }),
+    });
+  }
+}
+
+function checkAnnotations(
+  checks: Check[],
+  found: Record<string, unknown>,
+  wanted: Record<string, string> | undefined,
+): void {
+  if (!wanted || Object.keys(wanted).length === 0) return;
+  const missing = Object.entries(wanted).filter(([k, v]) => found[k] !== v);
+  checks.push({
+    name: 'annotations',
+    ok: missing.length === 0,
+    expected: wanted,
+    found,
+    ...(missing.length === 0
+      ? {}
+      : {
+          code: 'E_ANNOTATION_MISMATCH' as const,
+          message: `annotation${missing.length > 1 ? 's' : ''} ${missing.map(([k, v]) => `${k}=${v}`).join(', ')} not in the signed payload`,
+        }),
+  });
+}
+
+function evaluateLegacy(
+  legacy: LegacySignature,
+  payload: Uint8Array,
+  digest: Digest,
+  keys: PublicKeyVerifier[],
+  expectations: Expectations,
+  options: VerifyImageOptions,
+  out: SignatureResult,
+): void {
+  const checks = out.checks;
+  out.payloadBytes = payload;
+  // Who may have signed: a pinned key, or a certificate that chains to a trusted CA with the right identity.
+  let signerKey: PublicKeyVerifier | undefined;
+  if (keys.length > 0) {
+    signerKey = keys.find((k) => k.verify(payload, legacy.signature));
+    checks.push({
+      name: 'signature',
+      ok: signerKey !== undefined,
+      ...(signerKey
+        ? { found: signerKey.hint }
+        : {
+            code: 'E_SIGNATURE_INVALID' as const,
+            message:
+              'the signature does not verify with the given key (wrong key, or the payload changed after signing)',
+          }),
+    });
+    if (!signerKey) return;
+    out.signer = { keyHint: signerKey.hint };
+  } else {
+    const cert = checkLegacyCertificate(
+      legacy,
+      payload,
+      expectations,
+      options.trust,
+      checks,
+      options.now?.() ?? new Date(),
+    );
+    if (!cert) return;
+    out.signer = cert.signer;
+    signerKey = cert.key;
+  }
+  if (!expectations.ignoreTlog) {
+    const time = checkLegacyTlog(legacy, payload, signerKey, options.trust, checks);
+    if (time === undefined) return;
+    out.integratedTime = time;
+  }
+  if (legacy.mediaType !== 'application/vnd.dev.cosign.simplesigning.v1+json') {
+    checks.push({
+      name: 'payload',
+      ok: false,
+      code: 'E_PAYLOAD_INVALID',
+      message: `unexpected signature layer media type ${legacy.mediaType}`,
+    });
+    return;
+  }
+  let parsed: ReturnType<typeof parseSimpleSigningPayload>;
+  try {
+    parsed = parseSimpleSigningPayload(payload);
+  } catch (err) {
+    if (!(err instanceof SealError)) throw err;
+    checks.push({ name: 'payload', ok: false, code: err.code, message: err.message });
+    return;
+  }
+  out.payload = JSON.parse(new TextDecoder().decode(payload));
+  const named = parsed.dockerManifestDigest;
+  const ok = digest.equals(named);
+  checks.push({
+    name: 'subject-digest',
+    ok,
+    expected: digest.toString(),
+    found: named,
+    ...(ok
+      ? {}
+      : { code: 'E_SUBJECT_MISMATCH' as const, message: `the signed payload names ${named}, not ${digest}` }),
+  });
+  if (!ok) return;
+  checkAnnotations(checks, parsed.optional ?? {}, expectations.annotations);
+}
+
+function evaluateRevocations(
+  out: SignatureResult,
+  keys: PublicKeyVerifier[],
+  expectations: Expectations,
+): void {
+  for (const r of expectations.revocations ?? []) {
+    let applies = false;
+    if (r.key && out.signer?.keyHint) {
+      const hint = r.key.includes('BEGIN') ? loadPublicKey(r.key).hint : r.key;
+      applies =
+        hint === out.signer.keyHint || keys.some((k) => k.hint === hint && k.hint === out.signer?.keyHint);
+    }
+    if (r.identity && out.signer?.identity) {
+      applies =
+        r.identity.subject === out.signer.identity &&
+        (!r.identity.issuer || r.identity.issuer === out.signer.issuer);
+    }
+    if (!applies) continue;
+    // Without a log time there is no proof the signature predates the revocation: reject.
+    const when = out.integratedTime;
+    const revoked = when === undefined || when >= r.after;
+    out.checks.push({
+      name: 'revocation',
+      ok: !revoked,
+      expected: `signed before ${new Date(r.after * 1000).toISOString()}`,
+      found: when === undefined ? 'no log time' : new Date(when * 1000).toISOString(),
+      ...(revoked
+        ? {
+            code: 'E_KEY_REVOKED' as const,
+            message:
+              when === undefined
+                ? 'the signer is revoked and the signature has no log time proving it predates the revocation'
+                : `the signer was revoked at ${new Date(r.after * 1000).toISOString()} and this signature was logged after it`,
+          }
+        : {}),
+    });
+  }
+}
+
+function emptyTrust(): TrustMaterial {
+  return { certificateAuthorities: [], tlogs: new Map(), ctlogs: new Map(), timestampAuthorities: [] };
+}

@@ -1,0 +1,168 @@
+// Checks specific to cosign's legacy `.sig`/`.att` layers: the Rekor SET annotation (cosign.md §2a
+// "Rekor bundle annotation", §2e legacy path step 2) and the certificate annotation (step 3).
+
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import type { LegacySignature } from '../formats/cosign.js';
+import { loadPublicKey } from '../keys/public-key.js';
+import type { PublicKeyVerifier } from '../keys/types.js';
+import { setPayload } from '../tlog/entry.js';
+import { verifyLogSignature } from '../tlog/logkey.js';
+import { checkCertificateForSignature } from './certificate.js';
+import type { TrustMaterial } from './trust.js';
+import type { Check, Expectations, SignatureResult } from './types.js';
+
+/** The string at a path in parsed JSON, or undefined when any step is missing or of another type. */
+function textAt(value: unknown, ...path: (string | number)[]): string | undefined {
+  let v = value;
+  for (const step of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string | number, unknown>)[step];
+  }
+  return typeof v === 'string' ? v : undefined;
+}
+
+function spki(key: KeyObject): Buffer {
+  return key.export({ type: 'spki', format: 'der' });
+}
+
+function keyFromEntryMaterial(b64Pem: string): KeyObject | undefined {
+  try {
+    const pem = Buffer.from(b64Pem, 'base64').toString('utf8');
+    return pem.includes('CERTIFICATE')
+      ? createPublicKey({ key: pem, format: 'pem' }) // Node accepts certificates for createPublicKey
+      : createPublicKey(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verify the `dev.sigstore.cosign/bundle` annotation: the SET by a trusted log key, and that the logged
+ * entry is this signature (same signature, same key, hash of this payload). Returns the integrated time
+ * (unix seconds), or undefined after pushing the failing check.
+ */
+export function checkLegacyTlog(
+  legacy: LegacySignature,
+  payload: Uint8Array,
+  signerKey: PublicKeyVerifier,
+  trust: TrustMaterial | undefined,
+  checks: Check[],
+): number | undefined {
+  const fail = (message: string, extra: Partial<Check> = {}): undefined => {
+    checks.push({ name: 'tlog', ok: false, code: 'E_TLOG_INVALID', message, ...extra });
+    return undefined;
+  };
+  const rb = legacy.rekorBundle;
+  if (!rb)
+    return fail(
+      'no transparency log evidence on the signature (sign with a log, or pass --insecure-ignore-tlog)',
+    );
+  const logId = rb.Payload.logID.toLowerCase();
+  const keys = trust?.tlogs.get(logId) ?? [];
+  if (keys.length === 0) {
+    return fail(`the signature was logged by log ${logId}, which the trusted root does not list`, {
+      found: logId,
+    });
+  }
+  const set = setPayload({
+    body: rb.Payload.body,
+    integratedTime: rb.Payload.integratedTime,
+    logID: rb.Payload.logID,
+    logIndex: rb.Payload.logIndex,
+  });
+  const sig = rb.SignedEntryTimestamp;
+  const when = rb.Payload.integratedTime * 1000;
+  const logKey = keys.find(
+    (k) => when >= k.validFor.start && when <= k.validFor.end && verifyLogSignature(k.key, set, sig),
+  );
+  if (!logKey) return fail('the signed entry timestamp does not verify with the log key of the trusted root');
+  checks.push({
+    name: 'tlog-set',
+    ok: true,
+    found: { logIndex: rb.Payload.logIndex, integratedTime: rb.Payload.integratedTime },
+  });
+  let body: { kind?: string; spec?: Record<string, unknown> };
+  try {
+    body = JSON.parse(Buffer.from(rb.Payload.body, 'base64').toString('utf8'));
+  } catch {
+    return fail('the logged entry body is not JSON');
+  }
+  const payloadHash = createHash('sha256').update(payload).digest('hex');
+  const spec = body.spec ?? {};
+  let loggedHash: string | undefined;
+  let loggedSig: string | undefined;
+  let loggedKey: string | undefined;
+  if (body.kind === 'hashedrekord') {
+    loggedHash = textAt(spec, 'data', 'hash', 'value');
+    loggedSig = textAt(spec, 'signature', 'content');
+    loggedKey = textAt(spec, 'signature', 'publicKey', 'content');
+  } else if (body.kind === 'dsse') {
+    loggedHash = textAt(spec, 'envelopeHash', 'value');
+    loggedKey = textAt(spec, 'signatures', 0, 'verifier');
+  } else if (body.kind === 'intoto') {
+    loggedHash = textAt(spec, 'content', 'hash', 'value');
+  } else {
+    return fail(`unsupported log entry kind ${String(body.kind)}`);
+  }
+  if (loggedHash !== payloadHash) {
+    return fail('the logged entry is for other content than this signature', {
+      expected: payloadHash,
+      found: loggedHash,
+    });
+  }
+  if (loggedSig !== undefined && loggedSig !== Buffer.from(legacy.signature).toString('base64')) {
+    return fail('the logged signature differs from the signature on the image');
+  }
+  if (loggedKey !== undefined) {
+    const k = keyFromEntryMaterial(loggedKey);
+    if (!k || !spki(k).equals(spki(signerKey.keyObject))) {
+      return fail('the logged entry was made with another key or certificate than this signature');
+    }
+  }
+  checks.push({ name: 'tlog-body', ok: true });
+  return rb.Payload.integratedTime;
+}
+
+/** The certificate path of a legacy signature: chain, identity, and the signature by the certificate's key. */
+export function checkLegacyCertificate(
+  legacy: LegacySignature,
+  payload: Uint8Array,
+  expectations: Expectations,
+  trust: TrustMaterial | undefined,
+  checks: Check[],
+  now: Date,
+): { key: PublicKeyVerifier; signer: NonNullable<SignatureResult['signer']> } | undefined {
+  if (!legacy.certificatePem) {
+    checks.push({
+      name: 'certificate',
+      ok: false,
+      code: 'E_CERTIFICATE_INVALID',
+      message: 'the signature carries no certificate, and no --key was given to check it with',
+    });
+    return undefined;
+  }
+  const integratedTime = legacy.rekorBundle?.Payload.integratedTime;
+  const result = checkCertificateForSignature({
+    certificatePem: legacy.certificatePem,
+    chainPem: legacy.chainPem,
+    identities: expectations.identities ?? [],
+    trust,
+    at: integratedTime !== undefined ? new Date(integratedTime * 1000) : now,
+    requireSct: !expectations.ignoreSct,
+    checks,
+  });
+  if (!result) return undefined;
+  const key = loadPublicKey(result.publicKeyPem);
+  const ok = key.verify(payload, legacy.signature);
+  checks.push({
+    name: 'signature',
+    ok,
+    ...(ok
+      ? {}
+      : {
+          code: 'E_SIGNATURE_INVALID' as const,
+          message: 'the signature does not verify with the certificate key',
+        }),
+  });
+  return ok ? { key, signer: result.signer } : undefined;
+}
