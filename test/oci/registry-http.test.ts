@@ -250,6 +250,34 @@ describe('HTTP behaviour against loopback servers', () => {
     }
   });
 
+  it('will not send credentials to a plain-http token realm off loopback', async () => {
+    const realmHits: string[] = [];
+    const realm = createHttpServer((req, res) => {
+      realmHits.push(req.url ?? '');
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"token":"t"}');
+    });
+    const realmHost = await listen(realm, '127.0.0.2');
+    const api = createHttpServer((_req, res) => {
+      res
+        .writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://${realmHost}/token",service="s"` })
+        .end();
+    });
+    const apiHost = await listen(api);
+    try {
+      const store = new RegistryStore({
+        ...quick,
+        credentials: staticCredentials({ [apiHost]: { username: 'u', password: 'p' } }),
+      });
+      const err = await errorOf(store.resolve(parseReference(`${apiHost}/repo:v1`)));
+      expect(err.code).toBe('E_UNAUTHORIZED');
+      expect(err.message).toMatch(/plain HTTP/);
+      expect(realmHits).toEqual([]);
+    } finally {
+      await close(api);
+      await close(realm);
+    }
+  });
+
   describe('TLS and plain HTTP for a non-loopback name (127.0.0.2)', () => {
     let tls: Server;
     let tlsHost: string;

@@ -168,6 +168,21 @@ describeWithRegistry('RegistryStore on the real registry', () => {
     });
   });
 
+  it('retries a fallback-index update the registry refuses with 412 Precondition Failed', async () => {
+    const store = new RegistryStore({ credentials: anonymousCredentials });
+    const ref = parseReference(`${proxy.host}/${repo('precond')}:v1`);
+    const img = await pushRandomImage(store, ref);
+    const first = await pushArtifact(store, ref, img.descriptor, 'application/vnd.example.first');
+    proxy.failNext(new RegExp(`^PUT /v2/.*/manifests/${img.digest.toTagPrefix()}$`), [{ status: 412 }]);
+    const seen = proxy.requests.length;
+    const second = await pushArtifact(store, ref, img.descriptor, 'application/vnd.example.second');
+    const puts = since(seen).filter((r) => r.method === 'PUT' && r.path.endsWith(img.digest.toTagPrefix()));
+    expect(puts.map((r) => r.status)).toEqual([412, 201]);
+    expect((await store.referrers(ref, img.digest)).map((d) => d.digest)).toEqual(
+      [first.digest.toString(), second.digest.toString()].sort(),
+    );
+  });
+
   it('does not touch the fallback index for a manifest without a subject, nor twice for the same referrer', async () => {
     const store = new RegistryStore({ credentials: anonymousCredentials });
     const ref = parseReference(`${proxy.host}/${repo('idem')}:v1`);
