@@ -21,7 +21,7 @@ import {
   manifestChildren,
   parseManifest,
 } from './manifest.js';
-import { fallbackTag, normalizeReferrers, referrerDescriptor, refersTo } from './referrers.js';
+import { fallbackTag, normalizeReferrers, referrerDescriptor } from './referrers.js';
 import { type LayoutReference, type Reference, formatReference } from './ref.js';
 import type { FetchedManifest, ImageStore, ReferrersOptions } from './store.js';
 
@@ -45,6 +45,14 @@ const IndexJsonSchema = z.looseObject({
   manifests: z.array(DescriptorSchema),
   annotations: z.record(z.string(), z.string()).optional(),
 });
+/** Per-manifest facts a referrers scan keeps (bounded: cleared when it reaches the limit). */
+interface ScanFacts {
+  subject?: string;
+  listing: Descriptor;
+  children?: Descriptor[];
+}
+const SCAN_CACHE_LIMIT = 50_000;
+
 const LockInfoSchema = z.object({ pid: z.number().int(), host: z.string(), created: z.number() });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,6 +90,7 @@ function plainDescriptor(d: Descriptor): Descriptor {
 export class LayoutStore implements ImageStore {
   private readonly lockTimeoutMs: number;
   private readonly staleLockMs: number;
+  private readonly scanCache = new Map<string, ScanFacts>();
 
   constructor(options: LayoutStoreOptions = {}) {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
@@ -407,27 +416,44 @@ export class LayoutStore implements ImageStore {
       if (seen.has(d.digest)) continue;
       seen.add(d.digest);
       if (!Digest.isValid(d.digest)) continue;
-      const digest = Digest.parse(d.digest);
-      let manifest: Manifest;
-      let bytes: Buffer;
-      try {
-        bytes = await this.readVerified(ref, digest, 'manifest', MAX_MANIFEST_BYTES);
-        manifest = parseManifest(bytes, d.mediaType, { digest });
-      } catch (err) {
-        // A missing child (layouts may be partial) is skipped; corruption is not.
-        if (err instanceof SealError && err.code === 'E_NOT_FOUND') continue;
-        throw err;
-      }
-      if (tagOf(d) === fallbackName && isIndex(manifest)) fallback = manifest.manifests;
-      if (refersTo(manifest, subject)) {
-        found.push(
-          referrerDescriptor(digest, bytes.byteLength, detectMediaType(manifest, d.mediaType), manifest),
-        );
-      }
-      if (isIndex(manifest)) queue.push(...manifest.manifests);
+      const facts = await this.scanFacts(ref, Digest.parse(d.digest), d.mediaType);
+      if (!facts) continue; // a missing child (layouts may be partial) is skipped; corruption is not
+      if (tagOf(d) === fallbackName && facts.children) fallback = facts.children;
+      if (facts.subject === subject.toString()) found.push(facts.listing);
+      if (facts.children) queue.push(...facts.children);
     }
     // Descriptors built from the manifests themselves come first: they carry the annotations.
     return normalizeReferrers([...found, ...fallback], options);
+  }
+
+  /**
+   * What a referrers scan needs of one manifest, read and verified once per store instance (manifests are
+   * content-addressed, and getManifest verifies again before anyone uses the bytes). Undefined if absent.
+   */
+  private async scanFacts(
+    ref: LayoutReference,
+    digest: Digest,
+    hint: string,
+  ): Promise<ScanFacts | undefined> {
+    const key = `${ref.path}\0${digest.toString()}`;
+    const cached = this.scanCache.get(key);
+    if (cached) return cached;
+    let bytes: Buffer;
+    try {
+      bytes = await this.readVerified(ref, digest, 'manifest', MAX_MANIFEST_BYTES);
+    } catch (err) {
+      if (err instanceof SealError && err.code === 'E_NOT_FOUND') return undefined;
+      throw err;
+    }
+    const manifest = parseManifest(bytes, hint, { digest });
+    const facts: ScanFacts = {
+      listing: referrerDescriptor(digest, bytes.byteLength, detectMediaType(manifest, hint), manifest),
+    };
+    if (manifest.subject) facts.subject = manifest.subject.digest;
+    if (isIndex(manifest)) facts.children = manifest.manifests;
+    if (this.scanCache.size >= SCAN_CACHE_LIMIT) this.scanCache.clear();
+    this.scanCache.set(key, facts);
+    return facts;
   }
 
   // ---- writing ----
