@@ -68,7 +68,14 @@ function describeNetworkError(err: unknown): string {
     const cause = (err as Error & { cause?: unknown }).cause;
     if (cause instanceof Error) {
       const code = (cause as Error & { code?: string }).code;
-      return code ? `${code}: ${cause.message}` : cause.message;
+      const text = code ? `${code}: ${cause.message}` : cause.message;
+      if (/WRONG_VERSION_NUMBER|EPROTO|packet length too long/i.test(text)) {
+        return `${text} (the server may speak plain HTTP: --allow-http-registry)`;
+      }
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|unable to get local issuer/i.test(text)) {
+        return `${text} (the registry's TLS certificate is not trusted: --allow-insecure-registry skips the check)`;
+      }
+      return text;
     }
     return err.message;
   }

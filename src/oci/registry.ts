@@ -236,6 +236,14 @@ export class RegistryStore implements ImageStore {
         { details },
       );
     }
+    if (res.status === 429) {
+      const after = res.headers.get('retry-after');
+      return new SealError(
+        'E_REGISTRY',
+        `${method} ${what}: the registry is rate limiting us (HTTP 429${after ? `, retry after ${after}` : ''}); try again later or log in`,
+        { details },
+      );
+    }
     return new SealError(
       'E_REGISTRY',
       `${method} ${what}: registry answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`,

@@ -315,6 +315,7 @@ describe('HTTP behaviour against loopback servers', () => {
       const strict = new RegistryStore({ ...quick, retries: 0 });
       const err = await errorOf(strict.resolve(parseReference(`${tlsHost}/repo:v1`)));
       expect(err.code).toBe('E_NETWORK');
+      expect(err.message).toMatch(/--allow-insecure-registry/);
       const insecure = new RegistryStore({ ...quick, retries: 0, allowInsecure: true });
       expect((await insecure.resolve(parseReference(`${tlsHost}/repo:v1`))).digest).toBe(
         manifestDigest.toString(),
@@ -323,7 +324,9 @@ describe('HTTP behaviour against loopback servers', () => {
 
     it('speaks plain HTTP to a non-loopback host only with --allow-http-registry', async () => {
       const strict = new RegistryStore({ ...quick, retries: 0 });
-      expect((await errorOf(strict.resolve(parseReference(`${plainHost}/repo:v1`)))).code).toBe('E_NETWORK');
+      const err = await errorOf(strict.resolve(parseReference(`${plainHost}/repo:v1`)));
+      expect(err.code).toBe('E_NETWORK');
+      expect(err.message).toMatch(/--allow-http-registry/);
       const http = new RegistryStore({ ...quick, retries: 0, allowHttp: true });
       expect(
         (await http.getManifest(parseReference(`${plainHost}/repo:v1`))).digest.equals(manifestDigest),
