@@ -22,7 +22,7 @@ import {
   parseManifest,
 } from './manifest.js';
 import { fallbackTag, normalizeReferrers, referrerDescriptor } from './referrers.js';
-import { type LayoutReference, type Reference, formatReference } from './ref.js';
+import { type LayoutReference, type Reference, formatReference, withTag } from './ref.js';
 import type { FetchedManifest, ImageStore, ReferrersOptions } from './store.js';
 
 /** The annotation that names a tag on an index.json entry (image-spec annotations.md). */
@@ -357,7 +357,7 @@ export class LayoutStore implements ImageStore {
   }
 
   async tag(input: Reference, tag: string, desc: Descriptor): Promise<void> {
-    const ref = asLayout(input);
+    const ref = asLayout(withTag(input, tag)); // validates the tag (E_INVALID_REFERENCE)
     const digest = Digest.parse(desc.digest);
     // The target must be a manifest that is really here.
     const fetched = await this.getManifest({ kind: 'layout', path: ref.path, digest });

@@ -137,6 +137,13 @@ describe('LayoutStore', () => {
     expect(await codeOf(store.deleteTag(ref, 'gone'))).toBe('E_NOT_FOUND');
   });
 
+  it('refuses an invalid tag', async () => {
+    const ref = parseReference(`oci-layout:${root}/t:v1`);
+    const img = await pushRandomImage(store, ref);
+    expect(await codeOf(store.tag(ref, 'bad tag', img.descriptor))).toBe('E_INVALID_REFERENCE');
+    expect(await store.listTags(ref)).toEqual(['v1']);
+  });
+
   it('refuses registry references', async () => {
     expect(await codeOf(store.resolve(parseReference('localhost:5000/a:b')))).toBe('E_INVALID_REFERENCE');
   });
