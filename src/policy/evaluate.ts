@@ -193,6 +193,25 @@ function applyRevocations(
   return good.length === 0 ? { ok: true } : { ok: false, revoked: revokedMsg ?? 'revoked' };
 }
 
+/** Which failure explains a denial best when several authorities failed (most specific first). */
+const FAILURE_ORDER: ErrorCode[] = [
+  'E_KEY_REVOKED',
+  'E_CONDITION_FAILED',
+  'E_IDENTITY_MISMATCH',
+  'E_ISSUER_MISMATCH',
+  'E_ANNOTATION_MISMATCH',
+  'E_TLOG_INVALID',
+  'E_SCT_INVALID',
+  'E_CERTIFICATE_INVALID',
+  'E_SIGNATURE_INVALID',
+  'E_SUBJECT_MISMATCH',
+];
+
+function failureRank(code: ErrorCode | undefined): number {
+  const i = code ? FAILURE_ORDER.indexOf(code) : -1;
+  return i < 0 ? FAILURE_ORDER.length + (code === 'E_NO_SIGNATURES' ? 1 : 0) : i;
+}
+
 function authorityIdentity(a: Authority): string {
   if (a.static) return `static:${a.name}`;
   if (a.keys)
@@ -423,18 +442,23 @@ class Evaluator {
         passed,
       };
     const failures = results.filter(({ r }) => !r.ok);
-    const unavailable = failures.find(({ r }) => r.unavailable);
-    const first = failures.find(({ r }) => !r.unavailable) ?? unavailable;
+    const unavailable = failures.filter(({ r }) => r.unavailable);
     // Unavailable only if the missing authorities could still have passed had the service answered.
-    if (unavailable && passedIds.size + failures.filter(({ r }) => r.unavailable).length >= set.count) {
-      return { ...unavailable.r, passed };
+    if (unavailable.length > 0 && passedIds.size + unavailable.length >= set.count) {
+      return { ...unavailable[0]!.r, passed };
     }
-    const detail = first ? `${first.r.failedCheck ?? first.a.name}: ${first.r.message}` : 'no authorities';
+    const ranked = failures
+      .filter(({ r }) => !r.unavailable)
+      .sort((x, y) => failureRank(x.r.code) - failureRank(y.r.code));
+    const detail =
+      ranked.length > 0
+        ? ranked.map(({ a, r }) => `${r.failedCheck ?? `authority ${a.name}`}: ${r.message}`).join('; ')
+        : 'no authorities';
     return {
       ok: false,
       unavailable: false,
-      failedCheck: `${what}: ${passedIds.size} of ${set.count} required authorities verified (${detail})`,
-      code: first?.r.code ?? 'E_NO_MATCHING_SIGNATURES',
+      failedCheck: `${what}: ${passedIds.size} of ${set.count} required authorities verified`,
+      code: ranked[0]?.r.code ?? 'E_NO_MATCHING_SIGNATURES',
       message: detail,
       passed,
     };
@@ -677,9 +701,10 @@ export function decide(
   const warns = outcomes.filter((o) => !o.ok);
   if (warns.length > 0) {
     const w = warns[0]!;
+    // Warnings are cut at ~120 characters by the apiserver: the stance and the policy come first.
     const reason = w.unavailable
-      ? `image ${img.image}: verification unavailable for policy ${w.policy} (${w.mode === 'audit' ? 'audit' : 'fail-open'}): ${w.message}`
-      : `image ${img.image}: ${outcomeLine(w)} (audit): ${w.message}`;
+      ? `verification unavailable (${w.mode === 'audit' ? 'audit' : 'fail-open'}), policy ${w.policy}: image ${img.image}: ${w.message}`
+      : `audit: ${outcomeLine(w)}: image ${img.image}: ${w.message}`;
     return { ...base, ...withDigest, result: 'warn', reason, unavailable };
   }
   const decision: Decision = {

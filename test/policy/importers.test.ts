@@ -86,13 +86,16 @@ describe('Kyverno importer', () => {
     expect(loadPolicyTexts([{ name: 'e.yaml', text: perEntry }]).policies[0]!.mode).toBe('audit');
   });
 
-  it('loads the docs check-image policy (Enforce, count 1, webhookTimeoutSeconds, failurePolicy Fail)', async () => {
+  it('loads the docs check-image policy (failureAction Enforce, webhookConfiguration, rekor.ignoreTlog)', async () => {
     const set = await loadPolicyFiles([join(FIX, 'kyverno/docs-check-image.yaml')]);
     const p = set.policies[0]!;
     expect(p.name).toBe('check-image');
     expect(p.mode).toBe('enforce');
+    expect(p.failurePolicy).toBe('fail-closed');
     expect(p.rules[0]!.images[0]!.matches('ghcr.io/kyverno/test-verify-image:signed')).toBe(true);
-    expect(p.rules[0]!.authoritySets[0]!.entries[0]!.keys![0]!.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    const a = p.rules[0]!.authoritySets[0]!.entries[0]!;
+    expect(a.keys![0]!.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.ignoreTlog).toBe(true);
   });
 
   it('loads the docs attestation policy with its JMESPath conditions over the predicate', async () => {
@@ -104,12 +107,36 @@ describe('Kyverno importer', () => {
     expect(p.rules[0]!.authoritySets).toHaveLength(0);
   });
 
-  it('loads the docs keyless policy: the wildcard subject becomes an anchored regexp', async () => {
+  it('loads the docs SigstoreBundle attestation policy with auto-gen turned off', async () => {
+    const p = (await loadPolicyFiles([join(FIX, 'kyverno/docs-sigstore-bundle-attestation.yaml')]))
+      .policies[0]!;
+    expect(p.match[0]!.kinds).toEqual(['Pod']);
+    expect(p.mode).toBe('enforce');
+    const att = p.rules[0]!.attestations[0]!;
+    expect(att.predicateType).toBe('https://slsa.dev/provenance/v1');
+    expect(att.attestors[0]!.entries[0]!.keyless!.identities[0]!.issuer).toBe(
+      'https://token.actions.githubusercontent.com',
+    );
+    expect(p.rules[0]!.images[0]!.matches('anything/at:all')).toBe(true);
+  });
+
+  it('loads the docs v2beta1 policy with skipImageReferences', async () => {
+    const p = (await loadPolicyFiles([join(FIX, 'kyverno/docs-exclude-refs.yaml')])).policies[0]!;
+    expect(p.rules[0]!.images[0]!.matches('ghcr.io/acme/app:1')).toBe(true);
+    expect(p.rules[0]!.skipImages[0]!.matches('ghcr.io/trusted/app:1')).toBe(true);
+  });
+
+  it('loads the docs keyless policies: a wildcard subject becomes an anchored regexp, regexps pass through', async () => {
     const p = (await loadPolicyFiles([join(FIX, 'kyverno/docs-check-image-keyless.yaml')])).policies[0]!;
     const id = p.rules[0]!.authoritySets[0]!.entries[0]!.keyless!.identities[0]!;
     expect(id.issuer).toBe('https://accounts.google.com');
     expect(new RegExp(id.subjectRegExp!).test('jim@nirmata.com')).toBe(true);
     expect(new RegExp(id.subjectRegExp!).test('jim@nirmata.com.evil')).toBe(false);
+    const r = (await loadPolicyFiles([join(FIX, 'kyverno/docs-check-image-keyless-regexp.yaml')]))
+      .policies[0]!;
+    expect(r.rules[0]!.authoritySets[0]!.entries[0]!.keyless!.identities[0]!.subjectRegExp).toBe(
+      'https://github\\.com/.+',
+    );
   });
 
   it('loads the docs annotations policy and the kyverno/policies verify-image and SLSA policies', async () => {
@@ -117,6 +144,7 @@ describe('Kyverno importer', () => {
     expect(a.rules[0]!.authoritySets[0]!.entries[0]!.annotations).toEqual({ sig: 'original' });
     const v = (await loadPolicyFiles([join(FIX, 'kyverno/policies-verify-image.yaml')])).policies[0]!;
     expect(v.rules[0]!.authoritySets[0]!.count).toBe(1);
+    expect(v.rules[0]!.authoritySets[0]!.entries[0]!.ignoreTlog).toBe(false);
     const slsa = (await loadPolicyFiles([join(FIX, 'kyverno/policies-verify-image-slsa.yaml')])).policies[0]!;
     expect(slsa.mode).toBe('audit');
     expect(slsa.rules[0]!.attestations[0]!.predicateType).toBe('https://slsa.dev/provenance/v0.2');
@@ -126,8 +154,16 @@ describe('Kyverno importer', () => {
     expect(await loadError(join(FIX, 'kyverno/policies-verify-image-with-multi-keys.yaml'))).toContain(
       'spec.rules[0].context',
     );
-    expect(await loadError(join(FIX, 'kyverno/docs-signature-repository.yaml'))).toContain(
-      'spec.rules[0].verifyImages[0].repository',
+    expect(await loadError(join(FIX, 'kyverno/docs-certificates-context.yaml'))).toContain(
+      'spec.rules[0].context',
+    );
+    const { readFile } = await import('node:fs/promises');
+    const withRepo = (await readFile(join(FIX, 'kyverno/docs-check-image.yaml'), 'utf8')).replace(
+      '          failureAction: Enforce\n',
+      '          failureAction: Enforce\n          repository: registry.io/signatures\n',
+    );
+    expect(() => loadPolicyTexts([{ name: 'repo.yaml', text: withRepo }])).toThrow(
+      /spec\.rules\[0\]\.verifyImages\[0\]\.repository/,
     );
     const { publicKeyPem } = newKeyPair();
     const kms = issueExamplePolicy(publicKeyPem).replace(

@@ -1,0 +1,107 @@
+// Workload → images with JSON pointers; AdmissionReview parsing and response shape.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildResponse, parseAdmissionReview, shortWarnings } from '../../src/admission/review.js';
+import { imagesOf } from '../../src/admission/workload.js';
+import { isSealError } from '../../src/errors.js';
+
+const FIX = join(import.meta.dirname, '../fixtures/admission');
+const fixture = (name: string): unknown => JSON.parse(readFileSync(join(FIX, name), 'utf8'));
+
+const podSpec = {
+  initContainers: [{ name: 'init', image: 'a/init:1' }],
+  containers: [
+    { name: 'main', image: 'a/main:1' },
+    { name: 'side', image: 'a/side:1' },
+  ],
+  ephemeralContainers: [{ name: 'dbg', image: 'a/dbg:1' }],
+};
+
+describe('imagesOf', () => {
+  it.each([
+    ['Pod', { spec: podSpec }, '/spec'],
+    ['Deployment', { spec: { template: { spec: podSpec } } }, '/spec/template/spec'],
+    ['StatefulSet', { spec: { template: { spec: podSpec } } }, '/spec/template/spec'],
+    ['DaemonSet', { spec: { template: { spec: podSpec } } }, '/spec/template/spec'],
+    ['ReplicaSet', { spec: { template: { spec: podSpec } } }, '/spec/template/spec'],
+    ['Job', { spec: { template: { spec: podSpec } } }, '/spec/template/spec'],
+    [
+      'CronJob',
+      { spec: { jobTemplate: { spec: { template: { spec: podSpec } } } } },
+      '/spec/jobTemplate/spec/template/spec',
+    ],
+  ])('finds every container list of a %s with its pointer', (kind, body, prefix) => {
+    const images = imagesOf({ kind, metadata: { name: 'w' }, ...body });
+    expect(images.map((i) => [i.list, i.path, i.image])).toEqual([
+      ['initContainers', `${prefix}/initContainers/0/image`, 'a/init:1'],
+      ['containers', `${prefix}/containers/0/image`, 'a/main:1'],
+      ['containers', `${prefix}/containers/1/image`, 'a/side:1'],
+      ['ephemeralContainers', `${prefix}/ephemeralContainers/0/image`, 'a/dbg:1'],
+    ]);
+    expect(images.every((i) => i.workloadKind === kind && i.workloadName === 'w')).toBe(true);
+  });
+
+  it('returns nothing for kinds without a pod spec and rejects a malformed one', () => {
+    expect(imagesOf({ kind: 'ConfigMap', data: {} })).toEqual([]);
+    expect(() => imagesOf({ kind: 'Pod', spec: { containers: 'nope' } })).toThrow(/malformed pod spec/);
+  });
+});
+
+describe('AdmissionReview', () => {
+  it('parses the captured requests (CREATE, UPDATE with oldObject, dryRun, subresource, userInfo)', () => {
+    for (const name of [
+      'pod-create.json',
+      'deployment-create.json',
+      'deployment-update.json',
+      'pod-ephemeral-update.json',
+      'cronjob-create-dryrun.json',
+    ]) {
+      const r = parseAdmissionReview(fixture(name)).request;
+      expect(r.uid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(r.userInfo?.username).toBeTruthy();
+    }
+    const upd = parseAdmissionReview(fixture('deployment-update.json')).request;
+    expect(upd.operation).toBe('UPDATE');
+    expect(upd.oldObject).toBeTruthy();
+    expect(parseAdmissionReview(fixture('cronjob-create-dryrun.json')).request.dryRun).toBe(true);
+    expect(parseAdmissionReview(fixture('pod-ephemeral-update.json')).request.subResource).toBe(
+      'ephemeralcontainers',
+    );
+    // Pods from a ReplicaSet have generateName and no name.
+    expect(imagesOf(parseAdmissionReview(fixture('pod-create.json')).request.object)[0]!.workloadName).toBe(
+      'web-7d9c6b5f4-',
+    );
+  });
+
+  it('rejects a body that is not an AdmissionReview v1, naming the field', () => {
+    try {
+      parseAdmissionReview({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: {} });
+      throw new Error('expected failure');
+    } catch (err) {
+      expect(isSealError(err, 'E_INVALID_ARGUMENT')).toBe(true);
+      expect((err as Error).message).toContain('apiVersion');
+    }
+  });
+
+  it('builds allow / deny / patch responses as the apiserver expects', () => {
+    const deny = buildResponse('u1', { allowed: false, message: 'no' }).response;
+    expect(deny).toEqual({
+      uid: 'u1',
+      allowed: false,
+      status: { code: 403, status: 'Failure', reason: 'Forbidden', message: 'no' },
+    });
+    const patch = buildResponse('u2', {
+      allowed: true,
+      patch: [{ op: 'replace', path: '/spec/containers/0/image', value: 'r/a:1@sha256:x' }],
+    }).response;
+    expect(patch.patchType).toBe('JSONPatch');
+    expect(JSON.parse(Buffer.from(patch.patch!, 'base64').toString())).toEqual([
+      { op: 'replace', path: '/spec/containers/0/image', value: 'r/a:1@sha256:x' },
+    ]);
+    const w = shortWarnings(['x'.repeat(300), ...Array.from({ length: 10 }, (_, i) => `w${i}`)]);
+    expect(w).toHaveLength(5);
+    expect(w.every((s) => s.length <= 120)).toBe(true);
+  });
+});
