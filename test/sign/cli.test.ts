@@ -51,7 +51,10 @@ describe('seal sign / verify / sign-blob / verify-blob (CLI)', () => {
       expect(v.err).toContain(`Verification for ${ref} --`);
       expect(v.err).toContain('The specified annotations were verified.');
       expect(v.err).toContain('The signatures were verified against the specified public key');
-      const payloads = JSON.parse(v.out) as { critical: { image: { 'docker-manifest-digest': string } }; optional: Record<string, string> }[];
+      const payloads = JSON.parse(v.out) as {
+        critical: { image: { 'docker-manifest-digest': string } };
+        optional: Record<string, string>;
+      }[];
       expect(payloads).toHaveLength(1);
       expect(payloads[0]!.critical.image['docker-manifest-digest']).toBe(digest);
       expect(payloads[0]!.optional.team).toBe('payments');
@@ -68,7 +71,13 @@ describe('seal sign / verify / sign-blob / verify-blob (CLI)', () => {
     const none = await seal(['verify', '--key', pub, '--insecure-ignore-tlog', unsigned.ref]);
     expect(none.code).toBe(10);
     expect(none.err).toContain('[E_NO_SIGNATURES]');
-    const missing = await seal(['verify', '--key', pub, '--insecure-ignore-tlog', ref.replace(/:v1$/, ':nope')]);
+    const missing = await seal([
+      'verify',
+      '--key',
+      pub,
+      '--insecure-ignore-tlog',
+      ref.replace(/:v1$/, ':nope'),
+    ]);
     expect(missing.code).toBe(11);
     const badKeyFile = join(dir, 'bad.pub');
     await writeFile(badKeyFile, '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n');
@@ -85,7 +94,13 @@ describe('seal sign / verify / sign-blob / verify-blob (CLI)', () => {
     const { ref } = await image();
     expect((await seal(['sign', '--key', key, ref])).code).toBe(0);
     const pem = await readFile(pub, 'utf8');
-    expect((await seal(['verify', '--key', 'env://SEAL_TEST_PUB', '--insecure-ignore-tlog', ref], { SEAL_TEST_PUB: pem })).code).toBe(0);
+    expect(
+      (
+        await seal(['verify', '--key', 'env://SEAL_TEST_PUB', '--insecure-ignore-tlog', ref], {
+          SEAL_TEST_PUB: pem,
+        })
+      ).code,
+    ).toBe(0);
     const io = memoryIO(env, pem);
     expect(await main(['verify', '--key', '-', '--insecure-ignore-tlog', ref], io)).toBe(0);
   });
@@ -93,7 +108,17 @@ describe('seal sign / verify / sign-blob / verify-blob (CLI)', () => {
   it('prints the whole Verdict with -o verdict, failing checks included', async () => {
     const { ref } = await image();
     await seal(['sign', '--key', key, '-a', 'env=dev', ref]);
-    const v = await seal(['verify', '--key', pub, '--insecure-ignore-tlog', '-a', 'env=prod', '-o', 'verdict', ref]);
+    const v = await seal([
+      'verify',
+      '--key',
+      pub,
+      '--insecure-ignore-tlog',
+      '-a',
+      'env=prod',
+      '-o',
+      'verdict',
+      ref,
+    ]);
     expect(v.code).toBe(12);
     const verdict = JSON.parse(v.out);
     expect(verdict.ok).toBe(false);
@@ -122,14 +147,41 @@ describe('seal sign / verify / sign-blob / verify-blob (CLI)', () => {
     const ok = await seal(['verify-blob', '--key', pub, '--bundle', bundle, '--insecure-ignore-tlog', file]);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.err).toContain('Verified OK');
-    const digest = (await import('node:crypto')).createHash('sha256').update(await readFile(file)).digest('hex');
-    const byDigest = await seal(['verify-blob', '--key', pub, '--bundle', bundle, '--insecure-ignore-tlog', `sha256:${digest}`]);
+    const digest = (await import('node:crypto'))
+      .createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+    const byDigest = await seal([
+      'verify-blob',
+      '--key',
+      pub,
+      '--bundle',
+      bundle,
+      '--insecure-ignore-tlog',
+      `sha256:${digest}`,
+    ]);
     expect(byDigest.code, byDigest.err).toBe(0);
     await writeFile(file, randomBytes(200_000));
-    const changed = await seal(['verify-blob', '--key', pub, '--bundle', bundle, '--insecure-ignore-tlog', file]);
+    const changed = await seal([
+      'verify-blob',
+      '--key',
+      pub,
+      '--bundle',
+      bundle,
+      '--insecure-ignore-tlog',
+      file,
+    ]);
     expect(changed.code).not.toBe(0);
     expect(changed.err).toMatch(/E_(SIGNATURE_INVALID|DIGEST_MISMATCH)/);
-    const other = await seal(['verify-blob', '--key', otherPub, '--bundle', bundle, '--insecure-ignore-tlog', file]);
+    const other = await seal([
+      'verify-blob',
+      '--key',
+      otherPub,
+      '--bundle',
+      bundle,
+      '--insecure-ignore-tlog',
+      file,
+    ]);
     expect(other.code).not.toBe(0);
   });
 });
