@@ -137,6 +137,23 @@ describe('LayoutStore', () => {
     expect(await codeOf(store.deleteTag(ref, 'gone'))).toBe('E_NOT_FOUND');
   });
 
+  it('removes temp files left by crashed writers, but not fresh ones', async () => {
+    const dir = join(root, 'tmpfiles');
+    const ref = parseReference(`oci-layout:${dir}:v1`);
+    await pushRandomImage(store, ref);
+    const oldTmp = join(dir, 'blobs', 'sha256', '.abc.1.dead.tmp');
+    const freshTmp = join(dir, '.index.json.2.beef.tmp');
+    await writeFile(oldTmp, 'partial');
+    await writeFile(freshTmp, 'partial');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(oldTmp, old, old);
+    expect(await store.cleanTemporaryFiles(dir)).toBe(1);
+    const left = await listFiles(dir);
+    expect(left).toContain('.index.json.2.beef.tmp');
+    expect(left).not.toContain('blobs/sha256/.abc.1.dead.tmp');
+    expect((await store.listManifests(ref)).map((d) => d.annotations?.[REF_NAME_ANNOTATION])).toEqual(['v1']);
+  });
+
   it('refuses an invalid tag', async () => {
     const ref = parseReference(`oci-layout:${root}/t:v1`);
     const img = await pushRandomImage(store, ref);
