@@ -2,12 +2,20 @@
 // Thin adapter over ImageStore.resolve (src/oci/store.ts).
 
 import { SealError } from '../errors.js';
+import { isIndex, parsePlatform, selectPlatform } from '../oci/manifest.js';
 import { openReference } from '../oci/open.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { registryOptionSpecs, registryOptionsFrom } from './common.js';
 
-const options = { ...registryOptionSpecs };
+const options = {
+  ...registryOptionSpecs,
+  platform: {
+    type: 'string',
+    description: "for a multi-arch index, print the digest of this platform's manifest",
+    placeholder: 'OS/ARCH[/VARIANT]',
+  },
+} as const;
 
 export const command: CommandModule = {
   usage: 'seal digest [flags] IMAGE',
@@ -19,6 +27,15 @@ export const command: CommandModule = {
       throw new SealError('E_INVALID_ARGUMENT', 'seal digest takes exactly one IMAGE argument');
     }
     const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    if (o.platform) {
+      const wanted = parsePlatform(o.platform);
+      const fetched = await store.getManifest(ref);
+      const chosen = isIndex(fetched.manifest)
+        ? selectPlatform(fetched.manifest, wanted).digest
+        : fetched.digest;
+      io.stdout(`${chosen.toString()}\n`);
+      return 0;
+    }
     const desc = await store.resolve(ref);
     io.stdout(`${desc.digest}\n`);
     return 0;

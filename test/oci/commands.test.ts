@@ -29,6 +29,15 @@ describe('seal digest / tree / copy', () => {
     expect(io.err).toBe('');
   });
 
+  it('seal digest --platform picks a manifest from an index', async () => {
+    const io = memoryIO();
+    expect(await main(['digest', '--platform', 'linux/arm64', `oci-layout:${layout}:v1`], io)).toBe(0);
+    expect(io.out).toBe(`${sample.children[1]}\n`);
+    const none = memoryIO();
+    expect(await main(['digest', '--platform', 'windows/amd64', `oci-layout:${layout}:v1`], none)).toBe(1);
+    expect(none.err).toContain('E_NO_MATCHING_PLATFORM');
+  });
+
   it('seal digest resolves relative layout paths against the IO cwd', async () => {
     const io = { ...memoryIO(), cwd: root };
     const out: string[] = [];
