@@ -59,8 +59,22 @@ export function certificateIdentities(cert: x509.X509Certificate): string[] {
   return san.names.items.filter((n) => n.type === 'email' || n.type === 'url').map((n) => n.value);
 }
 
+// signers submit many entries with the same key or certificate: parse each distinct one once
+const keyCache = new Map<string, EntryKey>();
+const KEY_CACHE_MAX = 4096;
+
 /** Parse the bytes a client sent as a verifier: PEM or DER, certificate or SubjectPublicKeyInfo. */
 export function parseEntryKey(bytes: Uint8Array): EntryKey {
+  const cacheKey = Buffer.from(bytes).toString('base64');
+  const hit = keyCache.get(cacheKey);
+  if (hit) return hit;
+  const parsed = parseEntryKeyUncached(bytes);
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(cacheKey, parsed);
+  return parsed;
+}
+
+function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
   const text = Buffer.from(bytes).toString('utf8');
   const isPem = text.includes('-----BEGIN');
   if (isPem ? /-----BEGIN CERTIFICATE-----/.test(text) : looksLikeCertificate(bytes)) {
@@ -176,16 +190,23 @@ const CURVES: Record<string, Curve> = {
 
 const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
 
-function invert(a: bigint, m: bigint): bigint {
-  let [r0, r1] = [mod(a, m), m];
-  let [s0, s1] = [1n, 0n];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [s0, s1] = [s1, s0 - q * s1];
+function invert(value: bigint, m: bigint): bigint {
+  // extended Euclid without array destructuring: this loop dominates the cost of a verification
+  let a = mod(value, m);
+  let b = m;
+  let x0 = 1n;
+  let x1 = 0n;
+  while (b !== 0n) {
+    const q = a / b;
+    const r = a - q * b;
+    a = b;
+    b = r;
+    const x = x0 - q * x1;
+    x0 = x1;
+    x1 = x;
   }
-  if (r0 !== 1n) throw new Error('not invertible');
-  return mod(s0, m);
+  if (a !== 1n) throw new Error('not invertible');
+  return mod(x0, m);
 }
 
 const toBig = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
@@ -211,6 +232,18 @@ function parseDerSignature(sig: Uint8Array): [bigint, bigint] | undefined {
   return [ints[0]!, ints[1]!];
 }
 
+const coordinateCache = new WeakMap<KeyObject, [bigint, bigint]>();
+
+function coordinates(key: KeyObject): [bigint, bigint] {
+  let c = coordinateCache.get(key);
+  if (!c) {
+    const jwk = key.export({ format: 'jwk' });
+    c = [toBig(Buffer.from(jwk.x!, 'base64url')), toBig(Buffer.from(jwk.y!, 'base64url'))];
+    coordinateCache.set(key, c);
+  }
+  return c;
+}
+
 /**
  * ECDSA verification over a digest with native point arithmetic: x(u1·G + u2·Q) = x(u2·(t·G + Q)) with t = u1/u2,
  * where t·G and u2·(…) run in OpenSSL through ECDH and only the one affine addition happens here.
@@ -229,18 +262,20 @@ export function verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature:
   if (dBits > nBits) e >>= BigInt(dBits - nBits);
   e = mod(e, n);
   try {
-    const w = invert(s, n);
-    const u1 = mod(e * w, n);
+    // one inversion for both: 1/s = r/(rs), 1/r = s/(rs)
+    const inv = invert(r * s, n);
+    const w = mod(r * inv, n);
+    const rInv = mod(s * inv, n);
     const u2 = mod(r * w, n);
-    const jwk = key.export({ format: 'jwk' });
-    const qx = toBig(Buffer.from(jwk.x!, 'base64url'));
-    const qy = toBig(Buffer.from(jwk.y!, 'base64url'));
+    const u1 = mod(e * w, n);
+    const [qx, qy] = coordinates(key);
     const ecdh = createECDH(curve.name);
     let point: Buffer;
     if (u1 === 0n) {
       point = Buffer.concat([Buffer.of(4), toBytes(qx, curve.bytes), toBytes(qy, curve.bytes)]);
     } else {
-      const t = mod(u1 * invert(u2, n), n);
+      // t = u1/u2 = e/r
+      const t = mod(e * rInv, n);
       ecdh.setPrivateKey(toBytes(t, curve.bytes));
       const tg = ecdh.getPublicKey();
       const gx = toBig(tg.subarray(1, 1 + curve.bytes));
