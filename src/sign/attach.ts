@@ -32,6 +32,8 @@ export interface TlogUploader {
     signer: Signer;
     mediaType?: string;
   }): Promise<RekorBundle>;
+  /** The legacy annotation for a `.att` layer: a `dsse` entry for the envelope. */
+  uploadLegacyDsse(envelope: DsseEnvelope, signer: Signer): Promise<RekorBundle>;
 }
 
 /** The verification material for a signer: its certificate (keyless) or the hint of its public key. */

@@ -11,6 +11,7 @@ import {
   type RekorBundle,
   type SignatureLayer,
 } from '../formats/cosign.js';
+import type { DsseEnvelope } from '../formats/dsse.js';
 import type { Signer } from '../keys/types.js';
 import { loadPublicKey } from '../keys/public-key.js';
 import type { Digest } from '../oci/digest.js';
@@ -32,6 +33,8 @@ export interface AppendLegacyInput {
   kind?: AttachmentKind;
   mediaType?: string;
   predicateType?: string;
+  /** For `.att` layers: the envelope the payload serializes (logged as a dsse entry). */
+  envelope?: DsseEnvelope;
   /** Attempts before giving up on a contended tag. */
   attempts?: number;
 }
@@ -71,7 +74,11 @@ export async function appendLegacySignature(input: AppendLegacyInput): Promise<A
   const tag = attachmentTag(input.digest, kind);
   const tagRef = withTag({ ...input.ref, digest: undefined }, tag);
   const certChain = input.signer.certificateChainPem;
-  const rekorBundle = input.tlog ? await input.tlog.uploadLegacy(input) : undefined;
+  const rekorBundle = !input.tlog
+    ? undefined
+    : input.envelope
+      ? await input.tlog.uploadLegacyDsse(input.envelope, input.signer)
+      : await input.tlog.uploadLegacy(input);
   const layer: SignatureLayer = buildSignatureLayer({
     payload: input.payload,
     signature: input.signature,

@@ -104,6 +104,10 @@ export class RekorUploader implements TlogUploader {
     );
   }
 
+  async uploadLegacyDsse(envelope: DsseEnvelope, signer: Signer): Promise<RekorBundle> {
+    return rekorBundleFromLogEntry(await this.client.createEntry(dsseProposal(envelope, signer)));
+  }
+
   async uploadLegacy(input: {
     payload: Uint8Array;
     signature: Uint8Array;

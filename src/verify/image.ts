@@ -3,7 +3,14 @@
 
 import { isSealError, type ErrorCode, SealError } from '../errors.js';
 import { BUNDLE_V03_MEDIA_TYPE, parseBundle } from '../formats/bundle.js';
-import { attachmentTag, type LegacySignature, parseSignatureLayer } from '../formats/cosign.js';
+import {
+  attachmentTag,
+  DSSE_LAYER_MEDIA_TYPE,
+  type LegacySignature,
+  parseSignatureLayer,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+} from '../formats/cosign.js';
+import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, parseEnvelope, verifyEnvelope } from '../formats/dsse.js';
 import { type Statement, parseStatement } from '../formats/intoto.js';
 import { parseSimpleSigningPayload } from '../formats/simplesigning.js';
 import { loadPublicKey } from '../keys/public-key.js';
@@ -288,7 +295,17 @@ function evaluateBundle(
   }
   if (verification.signer) out.signer = verification.signer;
   if (verification.integratedTime !== undefined) out.integratedTime = verification.integratedTime;
-  const payload = verification.dssePayload!;
+  checkStatement(verification.dssePayload!, digest, expectations, out);
+}
+
+/** The in-toto statement checks: parses, names the image digest, carries the annotations and predicate type. */
+function checkStatement(
+  payload: Uint8Array,
+  digest: Digest,
+  expectations: Expectations,
+  out: SignatureResult,
+): void {
+  const checks = out.checks;
   out.payloadBytes = payload;
   let statement: Statement;
   try {
@@ -367,11 +384,45 @@ function evaluateLegacy(
   out: SignatureResult,
 ): void {
   const checks = out.checks;
-  out.payloadBytes = payload;
+  const isAttestation = legacy.mediaType === DSSE_LAYER_MEDIA_TYPE;
+  if (!isAttestation && legacy.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
+    checks.push({
+      name: 'payload',
+      ok: false,
+      code: 'E_PAYLOAD_INVALID',
+      message: `unexpected signature layer media type ${legacy.mediaType}`,
+    });
+    return;
+  }
+  let envelope: DsseEnvelope | undefined;
+  if (isAttestation) {
+    try {
+      envelope = parseEnvelope(payload);
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err;
+      checks.push({ name: 'envelope', ok: false, code: err.code, message: err.message });
+      return;
+    }
+    if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+      checks.push({
+        name: 'envelope',
+        ok: false,
+        code: 'E_PAYLOAD_INVALID',
+        expected: IN_TOTO_PAYLOAD_TYPE,
+        found: envelope.payloadType,
+        message: `the attestation envelope carries ${envelope.payloadType}, not an in-toto statement`,
+      });
+      return;
+    }
+  }
+  const signed = envelope ? envelope.payload : payload;
+  out.payloadBytes = signed;
+  const verifies = (key: PublicKeyVerifier) =>
+    envelope ? verifyEnvelope(envelope, key) : key.verify(payload, legacy.signature);
   // Who may have signed: a pinned key, or a certificate that chains to a trusted CA with the right identity.
   let signerKey: PublicKeyVerifier | undefined;
   if (keys.length > 0) {
-    signerKey = keys.find((k) => k.verify(payload, legacy.signature));
+    signerKey = keys.find(verifies);
     checks.push({
       name: 'signature',
       ok: signerKey !== undefined,
@@ -388,7 +439,7 @@ function evaluateLegacy(
   } else {
     const cert = checkLegacyCertificate(
       legacy,
-      payload,
+      verifies,
       expectations,
       options.trust,
       checks,
@@ -399,17 +450,12 @@ function evaluateLegacy(
     signerKey = cert.key;
   }
   if (!expectations.ignoreTlog) {
-    const time = checkLegacyTlog(legacy, payload, signerKey, options.trust, checks);
+    const time = checkLegacyTlog(legacy, payload, signerKey, options.trust, checks, envelope);
     if (time === undefined) return;
     out.integratedTime = time;
   }
-  if (legacy.mediaType !== 'application/vnd.dev.cosign.simplesigning.v1+json') {
-    checks.push({
-      name: 'payload',
-      ok: false,
-      code: 'E_PAYLOAD_INVALID',
-      message: `unexpected signature layer media type ${legacy.mediaType}`,
-    });
+  if (envelope) {
+    checkStatement(envelope.payload, digest, expectations, out);
     return;
   }
   let parsed: ReturnType<typeof parseSimpleSigningPayload>;
@@ -434,6 +480,16 @@ function evaluateLegacy(
   });
   if (!ok) return;
   checkAnnotations(checks, parsed.optional ?? {}, expectations.annotations);
+  if (expectations.predicateType !== undefined) {
+    checks.push({
+      name: 'predicate-type',
+      ok: false,
+      code: 'E_PREDICATE_TYPE_MISMATCH',
+      expected: expectations.predicateType,
+      found: 'cosign container image signature',
+      message: `a simple signature is not an attestation of type ${expectations.predicateType}`,
+    });
+  }
 }
 
 function evaluateRevocations(

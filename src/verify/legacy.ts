@@ -3,6 +3,7 @@
 
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { LegacySignature } from '../formats/cosign.js';
+import type { DsseEnvelope } from '../formats/dsse.js';
 import { loadPublicKey } from '../keys/public-key.js';
 import type { PublicKeyVerifier } from '../keys/types.js';
 import { setPayload } from '../tlog/entry.js';
@@ -47,6 +48,7 @@ export function checkLegacyTlog(
   signerKey: PublicKeyVerifier,
   trust: TrustMaterial | undefined,
   checks: Check[],
+  envelope?: DsseEnvelope,
 ): number | undefined {
   const fail = (message: string, extra: Partial<Check> = {}): undefined => {
     checks.push({ name: 'tlog', ok: false, code: 'E_TLOG_INVALID', message, ...extra });
@@ -97,8 +99,15 @@ export function checkLegacyTlog(
     loggedSig = textAt(spec, 'signature', 'content');
     loggedKey = textAt(spec, 'signature', 'publicKey', 'content');
   } else if (body.kind === 'dsse') {
-    loggedHash = textAt(spec, 'envelopeHash', 'value');
+    // A dsse entry records the hash of the statement inside the envelope (payloadHash).
+    if (!envelope) return fail('a dsse log entry for a layer that is not a DSSE envelope');
+    loggedHash = textAt(spec, 'payloadHash', 'value');
+    if (loggedHash === createHash('sha256').update(envelope.payload).digest('hex')) loggedHash = payloadHash;
     loggedKey = textAt(spec, 'signatures', 0, 'verifier');
+    const sig = textAt(spec, 'signatures', 0, 'signature');
+    const ours = envelope.signatures.map((x) => Buffer.from(x.sig).toString('base64'));
+    if (sig === undefined || !ours.includes(sig))
+      return fail('the logged envelope signature differs from the one on the image');
   } else if (body.kind === 'intoto') {
     loggedHash = textAt(spec, 'content', 'hash', 'value');
   } else {
@@ -126,7 +135,7 @@ export function checkLegacyTlog(
 /** The certificate path of a legacy signature: chain, identity, and the signature by the certificate's key. */
 export function checkLegacyCertificate(
   legacy: LegacySignature,
-  payload: Uint8Array,
+  verifies: (key: PublicKeyVerifier) => boolean,
   expectations: Expectations,
   trust: TrustMaterial | undefined,
   checks: Check[],
@@ -153,7 +162,7 @@ export function checkLegacyCertificate(
   });
   if (!result) return undefined;
   const key = loadPublicKey(result.publicKeyPem);
-  const ok = key.verify(payload, legacy.signature);
+  const ok = verifies(key);
   checks.push({
     name: 'signature',
     ok,

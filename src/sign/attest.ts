@@ -1,0 +1,111 @@
+// Attesting images: an in-toto Statement v1 about the image digest, signed in a DSSE envelope, attached
+// as a bundle referrer (default) or a legacy `.att` layer. cosign.md §2c.
+
+import { SealError } from '../errors.js';
+import { DSSE_LAYER_MEDIA_TYPE } from '../formats/cosign.js';
+import { IN_TOTO_PAYLOAD_TYPE, serializeEnvelope, signEnvelope } from '../formats/dsse.js';
+import { buildStatement, resolvePredicateType } from '../formats/intoto.js';
+import type { Signer } from '../keys/types.js';
+import { Digest } from '../oci/digest.js';
+import { formatReference, parseReference, type Reference, repositoryName } from '../oci/ref.js';
+import type { ImageStore } from '../oci/store.js';
+import { attachBundle, type TlogUploader } from './attach.js';
+import { resolveSigningTargets, type SignedImage } from './image.js';
+import { appendLegacySignature } from './legacy.js';
+
+export interface AttestImageOptions {
+  signer: Signer;
+  store: ImageStore;
+  /** A cosign `--type` shortcut or a predicate type URI. */
+  type: string;
+  /** The predicate (parsed JSON, or text for `custom`). */
+  predicate: unknown;
+  recursive?: boolean;
+  newBundleFormat?: boolean;
+  upload?: boolean;
+  tlog?: TlogUploader;
+  warn?: (message: string) => void;
+  now?: () => Date;
+}
+
+/** cosign wraps a `custom` predicate file as `{Data, Timestamp}`; other types take the file's JSON as is. */
+export function predicateFor(type: string, fileText: string, now: Date): unknown {
+  const predicateType = resolvePredicateType(type);
+  if (predicateType === 'https://cosign.sigstore.dev/attestation/v1') {
+    return { Data: fileText, Timestamp: `${now.toISOString().slice(0, 19)}Z` };
+  }
+  if (type === 'spdx') return fileText;
+  try {
+    return JSON.parse(fileText);
+  } catch (cause) {
+    throw new SealError('E_INVALID_ARGUMENT', `the predicate for --type ${type} must be JSON`, { cause });
+  }
+}
+
+export async function attestImage(
+  image: string | Reference,
+  options: AttestImageOptions,
+): Promise<SignedImage[]> {
+  const ref = typeof image === 'string' ? parseReference(image) : image;
+  const predicateType = resolvePredicateType(options.type);
+  if (!ref.digest) {
+    options.warn?.(
+      `Image reference ${formatReference(ref)} uses a tag, not a digest; attesting the digest it points to now.`,
+    );
+  }
+  const targets = await resolveSigningTargets(options.store, ref, options.recursive ?? false);
+  const out: SignedImage[] = [];
+  for (const target of targets) {
+    const digest = Digest.parse(target.descriptor.digest);
+    const statement = buildStatement({
+      subjects: [{ name: repositoryName(target.ref), digest: { [digest.algorithm]: digest.hex } }],
+      predicateType,
+      predicate: options.predicate,
+    });
+    const envelope = await signEnvelope(options.signer, IN_TOTO_PAYLOAD_TYPE, statement);
+    const reference = formatReference(target.ref);
+    if (options.newBundleFormat ?? true) {
+      const attached = await attachBundle({
+        store: options.store,
+        ref: target.ref,
+        subject: target.descriptor,
+        envelope,
+        envelopeBytes: serializeEnvelope(envelope),
+        predicateType,
+        signer: options.signer,
+        ...(options.tlog ? { tlog: options.tlog } : {}),
+        upload: options.upload ?? true,
+        created: (options.now ?? (() => new Date()))(),
+      });
+      out.push({
+        reference,
+        digest: digest.toString(),
+        format: 'bundle',
+        bundle: attached.bundle,
+        ...(attached.storedAt ? { storedAt: attached.storedAt } : {}),
+      });
+      continue;
+    }
+    const result = await appendLegacySignature({
+      store: options.store,
+      ref: target.ref,
+      digest,
+      payload: serializeEnvelope(envelope),
+      signature: new Uint8Array(0),
+      signer: options.signer,
+      ...(options.tlog ? { tlog: options.tlog } : {}),
+      kind: 'att',
+      mediaType: DSSE_LAYER_MEDIA_TYPE,
+      predicateType,
+      envelope,
+    });
+    out.push({
+      reference,
+      digest: digest.toString(),
+      format: 'legacy',
+      storedAt: result.tag,
+      duplicate: result.duplicate,
+    });
+  }
+  return out;
+}
