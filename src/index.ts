@@ -7,3 +7,6 @@ export * from './formats/index.js';
 export * from './ca/index.js';
 export * from './oidc/index.js';
 export * from './server/index.js';
+export * from './sbom/index.js';
+export * from './sign/index.js';
+export * from './verify/index.js';

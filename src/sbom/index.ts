@@ -24,6 +24,12 @@ export {
   readLayers,
 } from './layers.js';
 export { formatPurl, type PurlParts } from './purl.js';
-export { isSpdxExpression, type SpdxDocument, toSpdxJson } from './spdx.js';
+// prefixed names: formats/ owns the generic SPDX/CycloneDX parsing types
+export { isSpdxExpression, type SpdxDocument as SbomSpdxDocument, toSpdxJson } from './spdx.js';
 export type { SbomSubject } from './tool.js';
-export type { Package, PackageType, SbomFormat, SbomProgress } from './types.js';
+export type {
+  Package as SbomPackage,
+  PackageType as SbomPackageType,
+  SbomFormat,
+  SbomProgress,
+} from './types.js';

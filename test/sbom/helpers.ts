@@ -111,3 +111,33 @@ export function dirLayer(
     return child.stdout as AsyncIterable<Uint8Array>;
   });
 }
+
+/** Store an image made of `tars` (gzip-compressed layers) in the OCI layout at `dir` under `tag`. */
+export async function writeLayoutImage(dir: string, tag: string, tars: Buffer[]): Promise<string> {
+  const { LayoutStore } = await import('../../src/oci/layout.js');
+  const { MediaTypes } = await import('../../src/oci/manifest.js');
+  const { parseReference } = await import('../../src/oci/ref.js');
+  const store = new LayoutStore();
+  const ref = parseReference(`oci-layout:${dir}:${tag}`);
+  const layers = [];
+  for (const t of tars) {
+    const d = await store.putBlob(ref, gzipSync(t), MediaTypes.ociLayerGzip);
+    layers.push({ mediaType: MediaTypes.ociLayerGzip, digest: d.digest, size: d.size });
+  }
+  const config = Buffer.from(
+    JSON.stringify({
+      os: 'linux',
+      architecture: 'amd64',
+      rootfs: { type: 'layers', diff_ids: tars.map(sha256) },
+    }),
+  );
+  const c = await store.putBlob(ref, config, MediaTypes.ociConfig);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config: { mediaType: MediaTypes.ociConfig, digest: c.digest, size: c.size },
+    layers,
+  };
+  const m = await store.putManifest(ref, Buffer.from(JSON.stringify(manifest)), MediaTypes.ociManifest);
+  return m.digest;
+}

@@ -1,0 +1,88 @@
+// `seal sbom IMAGE`: catalogue an image's packages from its layers and print (or write) an SPDX 2.3 or
+// CycloneDX 1.6 JSON SBOM; a progress bar on a TTY only. Thin: flags → generateSbom → output.
+
+import { rename, writeFile } from 'node:fs/promises';
+import { SealError } from '../errors.js';
+import { openReference } from '../oci/open.js';
+import { generateSbom } from '../sbom/generate.js';
+import type { SbomFormat, SbomProgress } from '../sbom/types.js';
+import { parseArgs } from './args.js';
+import type { CommandModule } from './command.js';
+import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import type { CliIO } from './io.js';
+
+const options = {
+  ...registryOptionSpecs,
+  format: {
+    type: 'string',
+    default: 'spdx-json',
+    description: 'spdx-json or cyclonedx-json',
+    placeholder: 'FORMAT',
+  },
+  output: {
+    type: 'string',
+    short: 'o',
+    description: 'write the SBOM to FILE instead of standard output',
+    placeholder: 'FILE',
+  },
+  'output-file': { type: 'string', description: 'same as --output', placeholder: 'FILE' },
+  platform: {
+    type: 'string',
+    description: 'platform to catalogue when IMAGE is an index, os/arch[/variant]',
+    placeholder: 'PLATFORM',
+  },
+} as const;
+
+function sbomProgressBar(io: CliIO, width = 30): (p: SbomProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 100) return;
+    last = now;
+    const fraction = p.totalBytes > 0 ? Math.min(1, p.bytes / p.totalBytes) : 0;
+    const filled = Math.round(fraction * width);
+    io.stderr(
+      `\r${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${String(Math.round(fraction * 100)).padStart(3)}% layer ${p.layer + 1}/${p.layers}\x1b[K`,
+    );
+  };
+}
+
+export const command: CommandModule = {
+  usage: 'seal sbom [flags] IMAGE',
+  summary: 'Generate an SPDX or CycloneDX SBOM from an image’s layers',
+  options,
+  async run(argv, io) {
+    const { options: o, positionals } = parseArgs(argv, options);
+    if (positionals.length !== 1) throw new SealError('E_INVALID_ARGUMENT', 'seal sbom takes one IMAGE');
+    const format = o.format as string;
+    if (format !== 'spdx-json' && format !== 'cyclonedx-json') {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--format must be spdx-json or cyclonedx-json, got "${format}"`,
+      );
+    }
+    const { ref, store } = openReference(positionals[0]!, { cwd: io.cwd, registry: registryOptionsFrom(o) });
+    const result = await generateSbom(store, ref, {
+      format: format as SbomFormat,
+      ...(o.platform ? { platform: o.platform } : {}),
+      ...(io.isTTY ? { onProgress: sbomProgressBar(io) } : {}),
+    });
+    if (io.isTTY) io.stderr(`\r${result.packages.length} packages in ${result.digest}\x1b[K\n`);
+    const text = `${JSON.stringify(result.document, null, 2)}\n`;
+    const file = o.output ?? o['output-file'];
+    if (!file) {
+      io.stdout(text);
+      return 0;
+    }
+    const { resolve } = await import('node:path');
+    const target = resolve(io.cwd, file);
+    const tmp = `${target}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, text);
+      await rename(tmp, target);
+    } catch (err) {
+      throw new SealError('E_IO', `cannot write ${target}: ${(err as Error).message}`, { cause: err });
+    }
+    return 0;
+  },
+};
