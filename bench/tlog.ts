@@ -14,7 +14,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = [1, 16, 256];
 
 const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const pubB64 = Buffer.from(keys.publicKey.export({ type: 'spki', format: 'pem' }) as string).toString('base64');
+const pubB64 = Buffer.from(keys.publicKey.export({ type: 'spki', format: 'pem' }) as string).toString(
+  'base64',
+);
 
 function proposed(): unknown {
   const artifact = randomBytes(32);
@@ -23,7 +25,10 @@ function proposed(): unknown {
     kind: 'hashedrekord',
     spec: {
       data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact).digest('hex') } },
-      signature: { content: sign('sha256', artifact, keys.privateKey).toString('base64'), publicKey: { content: pubB64 } },
+      signature: {
+        content: sign('sha256', artifact, keys.privateKey).toString('base64'),
+        publicKey: { content: pubB64 },
+      },
     },
   };
 }
@@ -66,7 +71,21 @@ const RUNNER = `const m = await import(${JSON.stringify(MAIN)}); process.exitCod
 async function startServer(db: string, keyFile: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', RUNNER, 'log', 'serve', '--db', db, '--port', '0', '--key-file', keyFile],
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      RUNNER,
+      'log',
+      'serve',
+      '--db',
+      db,
+      '--port',
+      '0',
+      '--key-file',
+      keyFile,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
   );
   const url = await new Promise<string>((resolve, reject) => {
@@ -122,8 +141,11 @@ interface Row {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'seal-bench-tlog-'));
   const pgUrl = await pgBase();
-  const backends: [string, (tag: string) => string][] = [['SQLite', (tag) => `sqlite:${join(dir, `${tag}.db`)}`]];
-  if (pgUrl) backends.push(['PostgreSQL', (tag) => `${pgUrl}?schema=bench_${tag}_${randomBytes(4).toString('hex')}`]);
+  const backends: [string, (tag: string) => string][] = [
+    ['SQLite', (tag) => `sqlite:${join(dir, `${tag}.db`)}`],
+  ];
+  if (pgUrl)
+    backends.push(['PostgreSQL', (tag) => `${pgUrl}?schema=bench_${tag}_${randomBytes(4).toString('hex')}`]);
   else process.stderr.write('PostgreSQL not reachable: PostgreSQL rows skipped\n');
   const rows: Row[] = [];
   const schemas: string[] = [];
@@ -134,13 +156,20 @@ async function main(): Promise<void> {
     const log = await openLog({ db: leafDb, keyFile: join(dir, 'key.pem') });
     const leafRates: number[] = [];
     for (const c of CONCURRENCY) leafRates.push(await timed(c, () => log.appendLeaf(randomBytes(200))));
-    rows.push({ backend: name, mode: 'appendLeaf, in-process', rates: leafRates, proof: await proofLatency(log) });
+    rows.push({
+      backend: name,
+      mode: 'appendLeaf, in-process',
+      rates: leafRates,
+      proof: await proofLatency(log),
+    });
     // Rekor entries with signature verification, in-process
     const entryRates: number[] = [];
     for (const c of CONCURRENCY) {
       const pool = Array.from({ length: Math.min(60_000, Math.ceil(c * 40 + 4000)) }, proposed);
       let next = 0;
-      entryRates.push(await timed(c, () => log.appendEntry(pool[next++ % pool.length]).catch(() => undefined)));
+      entryRates.push(
+        await timed(c, () => log.appendEntry(pool[next++ % pool.length]).catch(() => undefined)),
+      );
     }
     rows.push({ backend: name, mode: 'appendEntry (hashedrekord, verified), in-process', rates: entryRates });
     await log.close();
@@ -150,7 +179,9 @@ async function main(): Promise<void> {
     const { child, url } = await startServer(httpDb, join(dir, 'key.pem'));
     const httpRates: number[] = [];
     for (const c of CONCURRENCY) {
-      const pool = Array.from({ length: Math.min(60_000, Math.ceil(c * 20 + 3000)) }, () => JSON.stringify(proposed()));
+      const pool = Array.from({ length: Math.min(60_000, Math.ceil(c * 20 + 3000)) }, () =>
+        JSON.stringify(proposed()),
+      );
       let next = 0;
       httpRates.push(
         await timed(c, async () => {
@@ -171,7 +202,12 @@ async function main(): Promise<void> {
       await res.arrayBuffer();
       samples.push(performance.now() - t);
     }
-    rows.push({ backend: name, mode: 'POST /api/v1/log/entries over HTTP', rates: httpRates, proof: percentiles(samples) });
+    rows.push({
+      backend: name,
+      mode: 'POST /api/v1/log/entries over HTTP',
+      rates: httpRates,
+      proof: percentiles(samples),
+    });
     await stopServer(child);
   }
   for (const s of schemas) await dropSchema(s).catch(() => {});

@@ -2,7 +2,7 @@
 
 import { SealError } from '../errors.js';
 import { RekorClient } from '../tlog/client.js';
-import { logEntryToJson } from '../tlog/entry.js';
+import { type LogEntry, logEntryToJson } from '../tlog/entry.js';
 import { decodeBody } from '../tlog/types/index.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
@@ -12,7 +12,13 @@ const options = {
   'rekor-url': { type: 'string', description: 'transparency log URL', placeholder: 'URL' },
   'log-index': { type: 'string', description: 'entry index', placeholder: 'N' },
   uuid: { type: 'string', description: 'entry UUID (64 or 80 hex)', placeholder: 'UUID' },
-  output: { type: 'string', short: 'o', default: 'json', description: 'json (Rekor response) or body (decoded body)', placeholder: 'FORMAT' },
+  output: {
+    type: 'string',
+    short: 'o',
+    default: 'json',
+    description: 'json (Rekor response) or body (decoded body)',
+    placeholder: 'FORMAT',
+  },
 } as const;
 
 export const command: CommandModule = {
@@ -22,9 +28,10 @@ export const command: CommandModule = {
   async run(argv, io) {
     const { options: o } = parseArgs(argv, options);
     const client = new RekorClient(rekorUrlFrom(o, io.env));
-    let entry;
+    let entry: LogEntry;
     if (o['log-index'] !== undefined) {
-      if (!/^[0-9]+$/.test(o['log-index'])) throw new SealError('E_INVALID_ARGUMENT', '--log-index must be a non-negative integer');
+      if (!/^[0-9]+$/.test(o['log-index']))
+        throw new SealError('E_INVALID_ARGUMENT', '--log-index must be a non-negative integer');
       entry = await client.getEntryByIndex(Number(o['log-index']));
     } else if (o.uuid) {
       entry = await client.getEntryByUuid(o.uuid);

@@ -10,7 +10,11 @@ import type { CommandModule } from './command.js';
 
 const options = {
   'rekor-url': { type: 'string', description: 'transparency log URL', placeholder: 'URL' },
-  'public-key': { type: 'string', description: 'PEM key of the log: verify the checkpoint signature', placeholder: 'FILE' },
+  'public-key': {
+    type: 'string',
+    description: 'PEM key of the log: verify the checkpoint signature',
+    placeholder: 'FILE',
+  },
   output: { type: 'string', short: 'o', default: 'text', description: 'text or json', placeholder: 'FORMAT' },
 } as const;
 

@@ -10,12 +10,30 @@ import { parseDuration } from './common.js';
 
 const options = {
   state: { type: 'string', description: 'file keeping the last verified checkpoint', placeholder: 'FILE' },
-  'watch-identity': { type: 'strings', description: 'certificate email/URI to report (repeatable)', placeholder: 'ID' },
-  'watch-key': { type: 'strings', description: 'PEM key or certificate file to report (repeatable)', placeholder: 'FILE' },
-  'public-key': { type: 'string', description: 'PEM key of the log (default: pinned in state, else fetched)', placeholder: 'FILE' },
+  'watch-identity': {
+    type: 'strings',
+    description: 'certificate email/URI to report (repeatable)',
+    placeholder: 'ID',
+  },
+  'watch-key': {
+    type: 'strings',
+    description: 'PEM key or certificate file to report (repeatable)',
+    placeholder: 'FILE',
+  },
+  'public-key': {
+    type: 'string',
+    description: 'PEM key of the log (default: pinned in state, else fetched)',
+    placeholder: 'FILE',
+  },
   once: { type: 'boolean', description: 'check once and exit' },
   interval: { type: 'string', default: '30s', description: 'time between checks', placeholder: 'DURATION' },
-  output: { type: 'string', short: 'o', default: 'text', description: 'text or json (one event per line)', placeholder: 'FORMAT' },
+  output: {
+    type: 'string',
+    short: 'o',
+    default: 'text',
+    description: 'text or json (one event per line)',
+    placeholder: 'FORMAT',
+  },
 } as const;
 
 const stateSchema = z.object({
@@ -74,8 +92,12 @@ export const command: CommandModule = {
         });
         for (const e of result.events) {
           if (o.output === 'json') io.stdout(`${JSON.stringify(e)}\n`);
-          else if (e.type === 'checkpoint') io.stdout(`checkpoint ${e.previousSize} → ${e.size} consistent, root ${e.rootHash}\n`);
-          else io.stdout(`match: ${e.reason} at index ${e.logIndex} (${e.uuid}), integrated ${new Date(e.integratedTime * 1000).toISOString()}\n`);
+          else if (e.type === 'checkpoint')
+            io.stdout(`checkpoint ${e.previousSize} → ${e.size} consistent, root ${e.rootHash}\n`);
+          else
+            io.stdout(
+              `match: ${e.reason} at index ${e.logIndex} (${e.uuid}), integrated ${new Date(e.integratedTime * 1000).toISOString()}\n`,
+            );
         }
         state = result.state;
         if (o.state) {

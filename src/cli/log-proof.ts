@@ -16,19 +16,33 @@ const options = {
   'log-index': { type: 'string', description: 'inclusion proof for this entry', placeholder: 'N' },
   uuid: { type: 'string', description: 'inclusion proof for this entry', placeholder: 'UUID' },
   'first-size': { type: 'string', description: 'consistency proof from this tree size', placeholder: 'N' },
-  'first-root': { type: 'string', description: 'hex root at --first-size, to verify the consistency proof', placeholder: 'HEX' },
-  'last-size': { type: 'string', description: 'consistency proof to this size (default: current)', placeholder: 'N' },
-  'public-key': { type: 'string', description: 'PEM key of the log (default: fetched from the log, trust on first use)', placeholder: 'FILE' },
+  'first-root': {
+    type: 'string',
+    description: 'hex root at --first-size, to verify the consistency proof',
+    placeholder: 'HEX',
+  },
+  'last-size': {
+    type: 'string',
+    description: 'consistency proof to this size (default: current)',
+    placeholder: 'N',
+  },
+  'public-key': {
+    type: 'string',
+    description: 'PEM key of the log (default: fetched from the log, trust on first use)',
+    placeholder: 'FILE',
+  },
   output: { type: 'string', short: 'o', default: 'text', description: 'text or json', placeholder: 'FORMAT' },
 } as const;
 
 const int = (name: string, v: string) => {
-  if (!/^[0-9]+$/.test(v)) throw new SealError('E_INVALID_ARGUMENT', `--${name} must be a non-negative integer`);
+  if (!/^[0-9]+$/.test(v))
+    throw new SealError('E_INVALID_ARGUMENT', `--${name} must be a non-negative integer`);
   return Number(v);
 };
 
 export const command: CommandModule = {
-  usage: 'seal log proof --rekor-url URL (--log-index N | --uuid U | --first-size N [--first-root HEX] [--last-size M])',
+  usage:
+    'seal log proof --rekor-url URL (--log-index N | --uuid U | --first-size N [--first-root HEX] [--last-size M])',
   summary: 'Fetch and verify an inclusion or consistency proof',
   options,
   async run(argv, io) {
@@ -36,14 +50,21 @@ export const command: CommandModule = {
     const client = new RekorClient(rekorUrlFrom(o, io.env));
     const pem = o['public-key'] ? await readFile(o['public-key'], 'utf8') : await client.getPublicKey();
     if (o['log-index'] !== undefined || o.uuid) {
-      const entry = o.uuid ? await client.getEntryByUuid(o.uuid) : await client.getEntryByIndex(int('log-index', o['log-index']!));
+      const entry = o.uuid
+        ? await client.getEntryByUuid(o.uuid)
+        : await client.getEntryByIndex(int('log-index', o['log-index']!));
       const cp = verifyInclusion(entry, [trustedLogFromPem(pem)]);
       const p = entry.verification.inclusionProof!;
-      if (o.output === 'json') io.stdout(`${JSON.stringify({ uuid: entry.uuid, inclusionProof: p, verified: true }, null, 2)}\n`);
-      else io.stdout(`Entry ${entry.logIndex} (${entry.uuid}) is included in tree size ${cp.size}, root ${toHex(cp.rootHash)}\nHashes:\n${p.hashes.map((h) => `  ${h}\n`).join('')}Verified: inclusion proof and checkpoint signature\n`);
+      if (o.output === 'json')
+        io.stdout(`${JSON.stringify({ uuid: entry.uuid, inclusionProof: p, verified: true }, null, 2)}\n`);
+      else
+        io.stdout(
+          `Entry ${entry.logIndex} (${entry.uuid}) is included in tree size ${cp.size}, root ${toHex(cp.rootHash)}\nHashes:\n${p.hashes.map((h) => `  ${h}\n`).join('')}Verified: inclusion proof and checkpoint signature\n`,
+        );
       return 0;
     }
-    if (o['first-size'] === undefined) throw new SealError('E_INVALID_ARGUMENT', 'give --log-index, --uuid or --first-size');
+    if (o['first-size'] === undefined)
+      throw new SealError('E_INVALID_ARGUMENT', 'give --log-index, --uuid or --first-size');
     const info = await client.getLogInfo();
     const cp = verifyCheckpoint(info.signedTreeHead, { publicKey: publicKeyFromPem(pem) });
     const first = int('first-size', o['first-size']);
@@ -51,11 +72,21 @@ export const command: CommandModule = {
     const proof = await client.getConsistencyProof(first, last);
     let verified = false;
     if (o['first-root'] && last === cp.size) {
-      verifyConsistency(first, last, proof.hashes.map((h) => fromHex(h)), fromHex(o['first-root']), cp.rootHash);
+      verifyConsistency(
+        first,
+        last,
+        proof.hashes.map((h) => fromHex(h)),
+        fromHex(o['first-root']),
+        cp.rootHash,
+      );
       verified = true;
     }
-    if (o.output === 'json') io.stdout(`${JSON.stringify({ firstSize: first, lastSize: last, ...proof, verified }, null, 2)}\n`);
-    else io.stdout(`Consistency ${first} → ${last}, root ${proof.rootHash}\nHashes:\n${proof.hashes.map((h) => `  ${h}\n`).join('')}${verified ? 'Verified against the signed checkpoint\n' : 'Not verified (give --first-root for the current size)\n'}`);
+    if (o.output === 'json')
+      io.stdout(`${JSON.stringify({ firstSize: first, lastSize: last, ...proof, verified }, null, 2)}\n`);
+    else
+      io.stdout(
+        `Consistency ${first} → ${last}, root ${proof.rootHash}\nHashes:\n${proof.hashes.map((h) => `  ${h}\n`).join('')}${verified ? 'Verified against the signed checkpoint\n' : 'Not verified (give --first-root for the current size)\n'}`,
+      );
     return 0;
   },
 };

@@ -14,29 +14,63 @@ const options = {
   sha: { type: 'string', description: 'artifact digest, sha256:<hex> or <hex>', placeholder: 'DIGEST' },
   artifact: { type: 'string', description: 'artifact file (searched by its sha256)', placeholder: 'FILE' },
   'public-key': { type: 'string', description: 'PEM public key or certificate file', placeholder: 'FILE' },
-  email: { type: 'string', description: 'certificate email / identity', placeholder: 'ID', aliases: ['identity', 'certificate-identity'] as string[] },
-  issuer: { type: 'string', description: 'OIDC issuer of the certificate', placeholder: 'URL', aliases: ['certificate-oidc-issuer'] as string[] },
-  from: { type: 'string', description: 'integrated at or after (unix seconds or RFC 3339)', placeholder: 'TIME' },
-  to: { type: 'string', description: 'integrated at or before (unix seconds or RFC 3339)', placeholder: 'TIME' },
+  email: {
+    type: 'string',
+    description: 'certificate email / identity',
+    placeholder: 'ID',
+    aliases: ['identity', 'certificate-identity'] as string[],
+  },
+  issuer: {
+    type: 'string',
+    description: 'OIDC issuer of the certificate',
+    placeholder: 'URL',
+    aliases: ['certificate-oidc-issuer'] as string[],
+  },
+  from: {
+    type: 'string',
+    description: 'integrated at or after (unix seconds or RFC 3339)',
+    placeholder: 'TIME',
+  },
+  to: {
+    type: 'string',
+    description: 'integrated at or before (unix seconds or RFC 3339)',
+    placeholder: 'TIME',
+  },
   operator: { type: 'string', default: 'and', description: 'and / or between criteria', placeholder: 'OP' },
   'page-size': { type: 'string', description: 'entries per page (default 100)', placeholder: 'N' },
   'page-token': { type: 'string', description: 'continue after this token', placeholder: 'TOKEN' },
-  output: { type: 'string', short: 'o', default: 'text', description: 'text (UUIDs) or json', placeholder: 'FORMAT' },
+  output: {
+    type: 'string',
+    short: 'o',
+    default: 'text',
+    description: 'text (UUIDs) or json',
+    placeholder: 'FORMAT',
+  },
 } as const;
 
 export const command: CommandModule = {
-  usage: 'seal log search --rekor-url URL [--sha D | --artifact F] [--public-key F] [--email E [--issuer I]] [--from T] [--to T]',
+  usage:
+    'seal log search --rekor-url URL [--sha D | --artifact F] [--public-key F] [--email E [--issuer I]] [--from T] [--to T]',
   summary: 'Search a transparency log by artifact, key, identity and time',
   options,
   async run(argv, io) {
     const { options: o } = parseArgs(argv, options);
     const client = new RekorClient(rekorUrlFrom(o, io.env));
-    if (o.operator !== 'and' && o.operator !== 'or') throw new SealError('E_INVALID_ARGUMENT', '--operator is and or or');
+    if (o.operator !== 'and' && o.operator !== 'or')
+      throw new SealError('E_INVALID_ARGUMENT', '--operator is and or or');
     let hash = o.sha;
-    if (o.artifact) hash = `sha256:${createHash('sha256').update(await readFile(o.artifact)).digest('hex')}`;
-    const publicKey = o['public-key'] ? parseEntryKey(new Uint8Array(await readFile(o['public-key']))).fingerprint : undefined;
+    if (o.artifact)
+      hash = `sha256:${createHash('sha256')
+        .update(await readFile(o.artifact))
+        .digest('hex')}`;
+    const publicKey = o['public-key']
+      ? parseEntryKey(new Uint8Array(await readFile(o['public-key']))).fingerprint
+      : undefined;
     if (!hash && !publicKey && !o.email && !o.issuer && !o.from && !o.to) {
-      throw new SealError('E_INVALID_ARGUMENT', 'give at least one of --sha, --artifact, --public-key, --email, --issuer, --from, --to');
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'give at least one of --sha, --artifact, --public-key, --email, --issuer, --from, --to',
+      );
     }
     const result = await client.search({
       ...(hash ? { hash } : {}),

@@ -9,16 +9,49 @@ import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 
 const options = {
-  db: { type: 'string', description: 'database: sqlite:PATH or postgres://…[?schema=NAME]', placeholder: 'URL' },
-  port: { type: 'string', default: '3000', description: 'port to listen on; 0 picks a free one', placeholder: 'N' },
+  db: {
+    type: 'string',
+    description: 'database: sqlite:PATH or postgres://…[?schema=NAME]',
+    placeholder: 'URL',
+  },
+  port: {
+    type: 'string',
+    default: '3000',
+    description: 'port to listen on; 0 picks a free one',
+    placeholder: 'N',
+  },
   host: { type: 'string', default: '127.0.0.1', description: 'address to listen on', placeholder: 'ADDR' },
-  'key-file': { type: 'string', description: 'PEM private key of the log (created if absent; default beside the db)', placeholder: 'FILE' },
-  'public-url': { type: 'string', description: 'URL clients use, if not http://host:port', placeholder: 'URL' },
-  hostname: { type: 'string', description: 'checkpoint origin host / key name (default: host of the public URL)', placeholder: 'NAME' },
+  'key-file': {
+    type: 'string',
+    description: 'PEM private key of the log (created if absent; default beside the db)',
+    placeholder: 'FILE',
+  },
+  'public-url': {
+    type: 'string',
+    description: 'URL clients use, if not http://host:port',
+    placeholder: 'URL',
+  },
+  hostname: {
+    type: 'string',
+    description: 'checkpoint origin host / key name (default: host of the public URL)',
+    placeholder: 'NAME',
+  },
   'tree-id': { type: 'string', description: 'tree ID for a new log (decimal)', placeholder: 'ID' },
-  'trusted-root-out': { type: 'string', description: 'write a trusted_root.json listing this log', placeholder: 'FILE' },
-  'body-limit': { type: 'string', default: '4194304', description: 'largest request body in bytes (413 above)', placeholder: 'BYTES' },
-  reader: { type: 'boolean', description: 'serve reads only (PostgreSQL API replica); writes go to the sequencer' },
+  'trusted-root-out': {
+    type: 'string',
+    description: 'write a trusted_root.json listing this log',
+    placeholder: 'FILE',
+  },
+  'body-limit': {
+    type: 'string',
+    default: '4194304',
+    description: 'largest request body in bytes (413 above)',
+    placeholder: 'BYTES',
+  },
+  reader: {
+    type: 'boolean',
+    description: 'serve reads only (PostgreSQL API replica); writes go to the sequencer',
+  },
 } as const;
 
 export const command: CommandModule = {
@@ -29,12 +62,20 @@ export const command: CommandModule = {
     const { options: o } = parseArgs(argv, options);
     if (!o.db) throw new SealError('E_INVALID_ARGUMENT', '--db sqlite:PATH or --db postgres://… is required');
     const port = Number(o.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SealError('E_INVALID_ARGUMENT', `--port must be 0–65535, got "${o.port}"`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new SealError('E_INVALID_ARGUMENT', `--port must be 0–65535, got "${o.port}"`);
     const bodyLimit = Number(o['body-limit']);
-    if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new SealError('E_INVALID_ARGUMENT', '--body-limit must be an integer ≥ 1024');
+    if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
+      throw new SealError('E_INVALID_ARGUMENT', '--body-limit must be an integer ≥ 1024');
     const host = o.host ?? '127.0.0.1';
     const configuredUrl = o['public-url']?.replace(/\/+$/, '');
-    const hostname = o.hostname ?? (configuredUrl ? new URL(configuredUrl).hostname : host === '0.0.0.0' || host === '::' ? 'localhost' : host);
+    const hostname =
+      o.hostname ??
+      (configuredUrl
+        ? new URL(configuredUrl).hostname
+        : host === '0.0.0.0' || host === '::'
+          ? 'localhost'
+          : host);
     const log = await openLog({
       db: o.db,
       origin: hostname.replace(/^\[|\]$/g, ''),
@@ -47,7 +88,9 @@ export const command: CommandModule = {
       await app.listen({ host, port });
     } catch (err) {
       await log.close();
-      throw new SealError('E_IO', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+      throw new SealError('E_IO', `cannot listen on ${host}:${port}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;

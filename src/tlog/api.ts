@@ -67,9 +67,16 @@ const retrieveSchema = z.object({
 const indexRetrieveSchema = z.object({
   email: z.string().optional(),
   subject: z.string().optional(),
-  hash: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, 'hash must be sha256:<64 hex>').optional(),
+  hash: z
+    .string()
+    .regex(/^(sha256:)?[0-9a-fA-F]{64}$/, 'hash must be sha256:<64 hex>')
+    .optional(),
   publicKey: z
-    .object({ format: z.enum(['pgp', 'x509', 'minisign', 'ssh', 'tuf']), content: z.string().optional(), url: z.string().optional() })
+    .object({
+      format: z.enum(['pgp', 'x509', 'minisign', 'ssh', 'tuf']),
+      content: z.string().optional(),
+      url: z.string().optional(),
+    })
     .optional(),
   operator: z.enum(['and', 'or']).optional(),
 });
@@ -78,7 +85,10 @@ const searchSchema = z.object({
   identity: z.string().optional(),
   issuer: z.string().optional(),
   hash: z.string().optional(),
-  publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'publicKey is the hex SHA-256 of the key PEM').optional(),
+  publicKey: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'publicKey is the hex SHA-256 of the key PEM')
+    .optional(),
   from: z.union([z.string(), z.number()]).optional(),
   to: z.union([z.string(), z.number()]).optional(),
   operator: z.enum(['and', 'or']).optional(),
@@ -114,7 +124,11 @@ function publicBase(req: FastifyRequest, opts: RekorApiOptions): string {
 }
 
 /** Mount the Rekor v1 API and tlog-tiles routes for `log` on `app` (encapsulated: its error handler stays inside). */
-export async function registerRekorApi(app: FastifyInstance, log: TransparencyLog, opts: RekorApiOptions = {}): Promise<void> {
+export async function registerRekorApi(
+  app: FastifyInstance,
+  log: TransparencyLog,
+  opts: RekorApiOptions = {},
+): Promise<void> {
   await app.register(rekorApiPlugin(log, opts));
 }
 
@@ -132,7 +146,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
       if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         return rekorError(reply, 413, `request body is larger than the ${bodyLimit}-byte limit`);
       }
-      if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return rekorError(reply, e.statusCode, e.message ?? 'bad request');
+      if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+        return rekorError(reply, e.statusCode, e.message ?? 'bad request');
       api.log.error(err);
       return rekorError(reply, 500, 'internal error');
     });
@@ -160,7 +175,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
       const q = req.query as Record<string, unknown>;
       const first = intParam('firstSize', q.firstSize, false) ?? 1;
       const last = intParam('lastSize', q.lastSize)!;
-      if (first > last) throw new SealError('E_INVALID_ARGUMENT', `firstSize ${first} is larger than lastSize ${last}`);
+      if (first > last)
+        throw new SealError('E_INVALID_ARGUMENT', `firstSize ${first} is larger than lastSize ${last}`);
       const p = await log.consistencyProof(first, last);
       return { rootHash: p.rootHash, hashes: p.hashes };
     });
@@ -169,12 +185,20 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
       try {
         const entry = await log.appendEntry(req.body);
         const location = `${publicBase(req, opts)}/api/v1/log/entries/${entry.uuid}`;
-        return reply.code(201).header('ETag', entry.uuid).header('Location', location).send(entryReply(entry));
+        return reply
+          .code(201)
+          .header('ETag', entry.uuid)
+          .header('Location', location)
+          .send(entryReply(entry));
       } catch (err) {
         if (err instanceof SealError && err.code === 'E_DUPLICATE_ENTRY') {
           const uuid = String(err.details?.uuid ?? '');
           reply.header('Location', `${publicBase(req, opts)}/api/v1/log/entries/${uuid}`);
-          return rekorError(reply, 409, `an equivalent entry already exists in the transparency log with UUID ${uuid}`);
+          return rekorError(
+            reply,
+            409,
+            `an equivalent entry already exists in the transparency log with UUID ${uuid}`,
+          );
         }
         throw err;
       }
@@ -192,7 +216,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
 
     api.post('/api/v1/log/entries/retrieve', { bodyLimit }, async (req) => {
       const parsed = retrieveSchema.safeParse(req.body);
-      if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `bad retrieve request: ${parsed.error.issues[0]?.message}`);
+      if (!parsed.success)
+        throw new SealError('E_INVALID_ARGUMENT', `bad retrieve request: ${parsed.error.issues[0]?.message}`);
       const out: Record<string, unknown>[] = [];
       const tryGet = async (f: () => Promise<LogEntry>) => {
         try {
@@ -222,16 +247,22 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
 
     api.post('/api/v1/index/retrieve', { bodyLimit }, async (req) => {
       const parsed = indexRetrieveSchema.safeParse(req.body);
-      if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `bad index query: ${parsed.error.issues[0]?.message}`);
+      if (!parsed.success)
+        throw new SealError('E_INVALID_ARGUMENT', `bad index query: ${parsed.error.issues[0]?.message}`);
       const b = parsed.data;
       const query: SearchQuery = { operator: b.operator ?? 'or', limit: 1000 };
       if (b.hash) query.hash = b.hash;
       if (b.email ?? b.subject) query.identity = (b.email ?? b.subject)!;
       if (b.publicKey) {
         if (b.publicKey.format !== 'x509' || !b.publicKey.content) {
-          throw new SealError('E_INVALID_ARGUMENT', 'only x509 public keys given inline as content are indexed');
+          throw new SealError(
+            'E_INVALID_ARGUMENT',
+            'only x509 public keys given inline as content are indexed',
+          );
         }
-        query.publicKey = parseEntryKey(new Uint8Array(Buffer.from(b.publicKey.content, 'base64'))).fingerprint;
+        query.publicKey = parseEntryKey(
+          new Uint8Array(Buffer.from(b.publicKey.content, 'base64')),
+        ).fingerprint;
       }
       if (!query.hash && !query.identity && !query.publicKey) {
         throw new SealError('E_INVALID_ARGUMENT', 'give at least one of hash, email, publicKey');
@@ -241,7 +272,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
 
     const search = async (input: unknown) => {
       const parsed = searchSchema.safeParse(input ?? {});
-      if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `bad search: ${parsed.error.issues[0]?.message}`);
+      if (!parsed.success)
+        throw new SealError('E_INVALID_ARGUMENT', `bad search: ${parsed.error.issues[0]?.message}`);
       const s = parsed.data;
       const query: SearchQuery = {};
       if (s.identity) query.identity = s.identity;
@@ -261,7 +293,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
       const entries = [];
       for (const i of page.indexes) {
         const [e] = await log.leaves(i, i + 1);
-        if (e) entries.push({ uuid: log.uuidOf(e.leafHash), logIndex: e.index, integratedTime: e.integratedTime });
+        if (e)
+          entries.push({ uuid: log.uuidOf(e.leafHash), logIndex: e.index, integratedTime: e.integratedTime });
       }
       return { entries, ...(page.next !== undefined ? { nextPageToken: String(page.next) } : {}) };
     };
@@ -271,7 +304,10 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
     // C2SP tlog-tiles
     api.get('/checkpoint', async (_req, reply) => {
       const head = await log.head();
-      return reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-cache').send(head.checkpoint);
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('Cache-Control', 'no-cache')
+        .send(head.checkpoint);
     });
 
     api.get('/tile/*', async (req, reply) => {
@@ -284,14 +320,16 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
       let partial = false;
       const pIdx = rest.findIndex((p) => p.endsWith('.p'));
       if (pIdx >= 0) {
-        if (pIdx !== rest.length - 2 || !/^[0-9]{1,3}$/.test(rest[rest.length - 1]!)) return rekorError(reply, 404, 'bad tile path');
+        if (pIdx !== rest.length - 2 || !/^[0-9]{1,3}$/.test(rest[rest.length - 1]!))
+          return rekorError(reply, 404, 'bad tile path');
         width = Number(rest[rest.length - 1]);
         rest = [...rest.slice(0, pIdx), rest[pIdx]!.slice(0, -2)];
         partial = true;
         if (width < 1 || width > 255) return rekorError(reply, 404, 'partial tile width must be 1..255');
       }
       const n = parseTileIndex(rest);
-      if (n === undefined || Number.isNaN(level) || (!isEntries && level > 6)) return rekorError(reply, 404, 'bad tile path');
+      if (n === undefined || Number.isNaN(level) || (!isEntries && level > 6))
+        return rekorError(reply, 404, 'bad tile path');
       const size = (await log.head()).size;
       if (isEntries) {
         const start = n * TILE_WIDTH;
@@ -299,7 +337,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
         const leaves = await log.leaves(start, start + width);
         const chunks: Buffer[] = [];
         for (const l of leaves) {
-          if (l.leaf.length > 0xffff) throw new SealError('E_INTERNAL', `entry ${l.index} is too large for an entry bundle`);
+          if (l.leaf.length > 0xffff)
+            throw new SealError('E_INTERNAL', `entry ${l.index} is too large for an entry bundle`);
           const len = Buffer.alloc(2);
           len.writeUInt16BE(l.leaf.length);
           chunks.push(len, Buffer.from(l.leaf));
@@ -321,7 +360,10 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
         if (!h) throw new SealError('E_INTERNAL', `missing node ${id.level}/${id.index}`);
         buf.set(h, 32 * i);
       });
-      return reply.type('application/octet-stream').header('Cache-Control', partial ? SHORT : IMMUTABLE).send(buf);
+      return reply
+        .type('application/octet-stream')
+        .header('Cache-Control', partial ? SHORT : IMMUTABLE)
+        .send(buf);
     });
   };
 }

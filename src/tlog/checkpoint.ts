@@ -43,7 +43,8 @@ export function parseCheckpoint(body: string): Checkpoint {
   if (lines.length < 3) invalid('body needs origin, size and root hash lines');
   const [origin, sizeText, rootText, ...extensions] = lines as [string, string, string, ...string[]];
   if (!origin) invalid('empty origin line');
-  if (!/^(0|[1-9][0-9]*)$/.test(sizeText)) invalid(`tree size "${sizeText}" is not a decimal without leading zeros`);
+  if (!/^(0|[1-9][0-9]*)$/.test(sizeText))
+    invalid(`tree size "${sizeText}" is not a decimal without leading zeros`);
   const size = Number(sizeText);
   if (!Number.isSafeInteger(size)) invalid('tree size is too large');
   if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText)) invalid('root hash is not 32 bytes of standard base64');
@@ -63,7 +64,11 @@ export function parseSignedNote(text: string): SignedNote {
     if (!m) invalid(`malformed signature line "${line.slice(0, 80)}"`);
     const raw = Buffer.from(m![2]!, 'base64');
     if (raw.length < 5) invalid('signature too short');
-    signatures.push({ name: m![1]!, keyHash: new Uint8Array(raw.subarray(0, 4)), signature: new Uint8Array(raw.subarray(4)) });
+    signatures.push({
+      name: m![1]!,
+      keyHash: new Uint8Array(raw.subarray(0, 4)),
+      signature: new Uint8Array(raw.subarray(4)),
+    });
   }
   if (signatures.length === 0) invalid('no signatures');
   return { body, signatures };
@@ -109,7 +114,11 @@ export interface VerifyCheckpointOptions {
 }
 
 /** Parse a signed checkpoint and verify its signature with the log key; throws E_CHECKPOINT_INVALID. */
-export function verifyCheckpoint(text: string, verifier: CheckpointVerifier, opts: VerifyCheckpointOptions = {}): Checkpoint {
+export function verifyCheckpoint(
+  text: string,
+  verifier: CheckpointVerifier,
+  opts: VerifyCheckpointOptions = {},
+): Checkpoint {
   const note = parseSignedNote(text);
   const hint = verifier.keyHash ?? noteKeyHash(verifier.publicKey);
   const matching = note.signatures.filter((s) => Buffer.from(s.keyHash).equals(hint));
@@ -122,9 +131,11 @@ export function verifyCheckpoint(text: string, verifier: CheckpointVerifier, opt
     if (verifier.name !== undefined && sig.name !== verifier.name) {
       invalid(`signed under key name "${sig.name}", expected "${verifier.name}"`);
     }
-    if (!verifyLogSignature(verifier.publicKey, data, sig.signature)) invalid('signature does not verify with the log key');
+    if (!verifyLogSignature(verifier.publicKey, data, sig.signature))
+      invalid('signature does not verify with the log key');
   }
   const cp = parseCheckpoint(note.body);
-  if (opts.origin !== undefined && cp.origin !== opts.origin) invalid(`origin "${cp.origin}" is not "${opts.origin}"`);
+  if (opts.origin !== undefined && cp.origin !== opts.origin)
+    invalid(`origin "${cp.origin}" is not "${opts.origin}"`);
   return cp;
 }

@@ -58,17 +58,28 @@ export class RekorClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
+  private async request(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { 'content-type': 'application/json', accept: 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new SealError('E_NETWORK', `cannot reach the transparency log at ${this.baseUrl}: ${(err as Error).message}`, { cause: err });
+      throw new SealError(
+        'E_NETWORK',
+        `cannot reach the transparency log at ${this.baseUrl}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const text = await res.text();
     let json: unknown;
@@ -82,13 +93,17 @@ export class RekorClient {
 
   private fail(what: string, r: { status: number; json: unknown; text: string }): never {
     const message = (r.json as { message?: string } | undefined)?.message ?? r.text.slice(0, 200);
-    const code = r.status === 404 ? 'E_NOT_FOUND' : r.status === 400 ? 'E_LOG_ENTRY_INVALID' : 'E_TLOG_INVALID';
-    throw new SealError(code, `${what}: the log answered ${r.status}: ${message}`, { details: { status: r.status } });
+    const code =
+      r.status === 404 ? 'E_NOT_FOUND' : r.status === 400 ? 'E_LOG_ENTRY_INVALID' : 'E_TLOG_INVALID';
+    throw new SealError(code, `${what}: the log answered ${r.status}: ${message}`, {
+      details: { status: r.status },
+    });
   }
 
   private one(what: string, json: unknown): LogEntry {
     const entries = parseLogEntryMap(json);
-    if (entries.length !== 1) throw new SealError('E_TLOG_INVALID', `${what}: expected one entry, got ${entries.length}`);
+    if (entries.length !== 1)
+      throw new SealError('E_TLOG_INVALID', `${what}: expected one entry, got ${entries.length}`);
     return entries[0]!;
   }
 
@@ -115,7 +130,8 @@ export class RekorClient {
   }
 
   async getEntryByUuid(uuid: string): Promise<LogEntry> {
-    if (!/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/.test(uuid)) throw new SealError('E_INVALID_ARGUMENT', `bad entry UUID ${uuid}`);
+    if (!/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/.test(uuid))
+      throw new SealError('E_INVALID_ARGUMENT', `bad entry UUID ${uuid}`);
     const r = await this.request('GET', `/api/v1/log/entries/${uuid}`);
     if (r.status !== 200) this.fail(`get entry ${uuid}`, r);
     return this.one(`get entry ${uuid}`, r.json);
@@ -139,7 +155,11 @@ export class RekorClient {
     return parsed.data;
   }
 
-  async retrieveEntries(q: { entryUUIDs?: string[]; logIndexes?: number[]; entries?: unknown[] }): Promise<LogEntry[]> {
+  async retrieveEntries(q: {
+    entryUUIDs?: string[];
+    logIndexes?: number[];
+    entries?: unknown[];
+  }): Promise<LogEntry[]> {
     const r = await this.request('POST', '/api/v1/log/entries/retrieve', q);
     if (r.status !== 200) this.fail('retrieve entries', r);
     if (!Array.isArray(r.json)) throw new SealError('E_TLOG_INVALID', 'retrieve entries: expected an array');
@@ -150,11 +170,18 @@ export class RekorClient {
     const r = await this.request('GET', '/api/v1/log');
     if (r.status !== 200) this.fail('log info', r);
     const parsed = logInfoSchema.safeParse(r.json);
-    if (!parsed.success) throw new SealError('E_TLOG_INVALID', `log info: malformed response (${parsed.error.issues[0]?.message})`);
+    if (!parsed.success)
+      throw new SealError(
+        'E_TLOG_INVALID',
+        `log info: malformed response (${parsed.error.issues[0]?.message})`,
+      );
     return parsed.data;
   }
 
-  async getConsistencyProof(firstSize: number, lastSize: number): Promise<{ rootHash: string; hashes: string[] }> {
+  async getConsistencyProof(
+    firstSize: number,
+    lastSize: number,
+  ): Promise<{ rootHash: string; hashes: string[] }> {
     const r = await this.request('GET', `/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}`);
     if (r.status !== 200) this.fail(`consistency proof ${firstSize}→${lastSize}`, r);
     const parsed = consistencySchema.safeParse(r.json);

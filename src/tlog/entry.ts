@@ -56,13 +56,19 @@ export const logEntryBodySchema = z.object({
 });
 
 /** Rekor responses are maps keyed by entry UUID. */
-export const logEntryMapSchema = z.record(z.string().regex(/^[0-9a-fA-F]{64}([0-9a-fA-F]{16})?$/), logEntryBodySchema);
+export const logEntryMapSchema = z.record(
+  z.string().regex(/^[0-9a-fA-F]{64}([0-9a-fA-F]{16})?$/),
+  logEntryBodySchema,
+);
 
 /** Parse one `{uuid: {...}}` response object into LogEntry values. */
 export function parseLogEntryMap(json: unknown): LogEntry[] {
   const parsed = logEntryMapSchema.safeParse(json);
   if (!parsed.success) {
-    throw new SealError('E_TLOG_INVALID', `malformed log entry response: ${parsed.error.issues[0]?.message ?? ''}`);
+    throw new SealError(
+      'E_TLOG_INVALID',
+      `malformed log entry response: ${parsed.error.issues[0]?.message ?? ''}`,
+    );
   }
   return Object.entries(parsed.data).map(([uuid, e]) => ({
     uuid,
@@ -85,7 +91,12 @@ export function logEntryToJson(entry: LogEntry): Record<string, Omit<LogEntry, '
 
 /** The exact bytes a SET signs: JCS of {body, integratedTime, logID, logIndex}. */
 export function setPayload(e: Pick<LogEntry, 'body' | 'integratedTime' | 'logID' | 'logIndex'>): Uint8Array {
-  const text = canonicalize({ body: e.body, integratedTime: e.integratedTime, logID: e.logID, logIndex: e.logIndex });
+  const text = canonicalize({
+    body: e.body,
+    integratedTime: e.integratedTime,
+    logID: e.logID,
+    logIndex: e.logIndex,
+  });
   return new Uint8Array(Buffer.from(text as string, 'utf8'));
 }
 
@@ -97,7 +108,10 @@ export function treeIdHex(treeId: string): string {
 /** The leaf hash part (last 64 hex) of a 64- or 80-hex entry UUID. */
 export function leafHashOfUuid(uuid: string): string {
   if (!/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/.test(uuid)) {
-    throw new SealError('E_INVALID_ARGUMENT', `entry UUID must be 64 or 80 hex characters, got "${uuid.slice(0, 90)}"`);
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `entry UUID must be 64 or 80 hex characters, got "${uuid.slice(0, 90)}"`,
+    );
   }
   return uuid.slice(-64).toLowerCase();
 }

@@ -20,7 +20,16 @@ import {
   rangeNodes,
   toHex,
 } from './merkle.js';
-import { type LogStorage, type NodeRow, openStorage, type SearchKeys, type SearchPage, type SearchQuery, sqlitePath, type TreeHead } from './storage/index.js';
+import {
+  type LogStorage,
+  type NodeRow,
+  openStorage,
+  type SearchKeys,
+  type SearchPage,
+  type SearchQuery,
+  sqlitePath,
+  type TreeHead,
+} from './storage/index.js';
 import { prepareEntry, type ProposedEntry } from './types/index.js';
 
 export interface OpenLogOptions {
@@ -119,7 +128,10 @@ export class TransparencyLog {
       const signer = await loadSigner(opts, storage);
       const fresh = (BigInt(`0x${randomBytes(8).toString('hex')}`) & 0x7fff_ffff_ffff_ffffn).toString();
       if (opts.treeId !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.treeId)) {
-        throw new SealError('E_INVALID_ARGUMENT', `tree ID must be a positive decimal int64, got "${opts.treeId}"`);
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `tree ID must be a positive decimal int64, got "${opts.treeId}"`,
+        );
       }
       const treeId = await storage.setMetaIfAbsent('tree_id', opts.treeId ?? fresh);
       if (opts.treeId !== undefined && opts.treeId !== treeId) {
@@ -127,16 +139,23 @@ export class TransparencyLog {
       }
       const storedKey = await storage.setMetaIfAbsent('log_id', signer.logId);
       if (storedKey !== signer.logId) {
-        throw new SealError('E_KEY_INVALID', `the key does not belong to this log (log ID ${storedKey}, key gives ${signer.logId})`);
+        throw new SealError(
+          'E_KEY_INVALID',
+          `the key does not belong to this log (log ID ${storedKey}, key gives ${signer.logId})`,
+        );
       }
       let hostname = opts.origin ?? 'localhost';
       const m = / - ([0-9]+)$/.exec(hostname);
       if (m) {
-        if (m[1] !== treeId) throw new SealError('E_INVALID_ARGUMENT', `origin names tree ${m[1]}, this log is ${treeId}`);
+        if (m[1] !== treeId)
+          throw new SealError('E_INVALID_ARGUMENT', `origin names tree ${m[1]}, this log is ${treeId}`);
         hostname = hostname.slice(0, m.index);
       }
       if (!hostname || /[\s+]/.test(hostname)) {
-        throw new SealError('E_INVALID_ARGUMENT', `checkpoint key name "${hostname}" must be non-empty without spaces or "+"`);
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `checkpoint key name "${hostname}" must be non-empty without spaces or "+"`,
+        );
       }
       const log = new TransparencyLog({
         storage,
@@ -164,7 +183,8 @@ export class TransparencyLog {
     const got = await this.storage.nodes(ids);
     const nodes = ids.map((id) => {
       const hash = got.get(nodeKey(id));
-      if (!hash) throw new SealError('E_INTERNAL', `log storage lacks Merkle node ${nodeKey(id)} for size ${size}`);
+      if (!hash)
+        throw new SealError('E_INTERNAL', `log storage lacks Merkle node ${nodeKey(id)} for size ${size}`);
       return { id, hash };
     });
     this.range = new CompactRange(size, nodes);
@@ -178,7 +198,9 @@ export class TransparencyLog {
   appendLeaf(leaf: Uint8Array, keys: SearchKeys = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new SealError('E_INVALID_ARGUMENT', 'the log is closed'));
     if (this.role !== 'sequencer') {
-      return Promise.reject(new SealError('E_CONFLICT', 'this log replica is read-only; send writes to the sequencer'));
+      return Promise.reject(
+        new SealError('E_CONFLICT', 'this log replica is read-only; send writes to the sequencer'),
+      );
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ leaf, leafHash: hashLeaf(leaf), keys, resolve, reject });
@@ -279,9 +301,13 @@ export class TransparencyLog {
     }
     for (const [p, index] of dupOf) {
       p.reject(
-        new SealError('E_DUPLICATE_ENTRY', `an equivalent entry already exists in the log at index ${index}`, {
-          details: { logIndex: index, uuid: this.uuidOf(p.leafHash) },
-        }),
+        new SealError(
+          'E_DUPLICATE_ENTRY',
+          `an equivalent entry already exists in the log at index ${index}`,
+          {
+            details: { logIndex: index, uuid: this.uuidOf(p.leafHash) },
+          },
+        ),
       );
     }
   }
@@ -329,7 +355,11 @@ export class TransparencyLog {
     const h = this.role === 'sequencer' ? this.current : await this.storage.head();
     if (h) return h;
     const rootHash = new CompactRange(0, []).root();
-    const checkpoint = signCheckpoint({ origin: this.origin, size: 0, rootHash, extensions: [] }, this.hostname, this.signer);
+    const checkpoint = signCheckpoint(
+      { origin: this.origin, size: 0, rootHash, extensions: [] },
+      this.hostname,
+      this.signer,
+    );
     return { size: 0, rootHash, checkpoint, timestamp: Date.now() };
   }
 
@@ -369,7 +399,13 @@ export class TransparencyLog {
     const plan = inclusionPlan(index, head.size);
     const got = await this.readNodes(planNodes(plan));
     const hashes = composeProof(plan, (id) => got.get(nodeKey(id)));
-    return { logIndex: index, rootHash: toHex(head.rootHash), treeSize: head.size, hashes: hashes.map(toHex), checkpoint: head.checkpoint };
+    return {
+      logIndex: index,
+      rootHash: toHex(head.rootHash),
+      treeSize: head.size,
+      hashes: hashes.map(toHex),
+      checkpoint: head.checkpoint,
+    };
   }
 
   private async headForSize(size: number): Promise<TreeHead> {
@@ -388,7 +424,10 @@ export class TransparencyLog {
   }
 
   /** Consistency proof between two tree sizes (`last` defaults to the latest), with the root at `last`. */
-  async consistencyProof(first: number, last?: number): Promise<{ rootHash: string; hashes: string[]; treeSize: number }> {
+  async consistencyProof(
+    first: number,
+    last?: number,
+  ): Promise<{ rootHash: string; hashes: string[]; treeSize: number }> {
     const head = last === undefined ? await this.head() : await this.headForSize(last);
     if (!Number.isSafeInteger(first) || first < 0 || first > head.size) {
       throw new SealError('E_INVALID_ARGUMENT', `firstSize ${first} must be within 0..${head.size}`);
@@ -400,7 +439,8 @@ export class TransparencyLog {
   }
 
   async getEntryByIndex(index: number): Promise<LogEntry> {
-    if (!Number.isSafeInteger(index) || index < 0) throw new SealError('E_INVALID_ARGUMENT', `bad log index ${index}`);
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new SealError('E_INVALID_ARGUMENT', `bad log index ${index}`);
     const [e] = await this.storage.entries(index, index + 1);
     if (!e) throw new SealError('E_NOT_FOUND', `no entry at log index ${index}`);
     const head = await this.head();
@@ -459,10 +499,14 @@ export class TransparencyLog {
 async function loadSigner(opts: OpenLogOptions, storage: LogStorage): Promise<LogSigner> {
   if (opts.keyFile) return loadOrCreateLogKey(opts.keyFile);
   const path = sqlitePath(opts.db);
-  if (path && path !== ':memory:') return loadOrCreateLogKey(join(dirname(path), `${basename(path)}.key.pem`));
+  if (path && path !== ':memory:')
+    return loadOrCreateLogKey(join(dirname(path), `${basename(path)}.key.pem`));
   // PostgreSQL (and in-memory SQLite): the key lives in the database so every replica signs with it
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const pem = await storage.setMetaIfAbsent('signing_key_pem', privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  const pem = await storage.setMetaIfAbsent(
+    'signing_key_pem',
+    privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+  );
   return signerFromPrivateKey(createPrivateKey(pem));
 }
 

@@ -1,7 +1,15 @@
 // The log's signing key: loaded from (or created as) a PEM PKCS#8 file, used for checkpoints and SETs.
 // Key types follow Rekor v1 (ECDSA P-256/P-384 with SHA-256/384, Ed25519); logID = SHA-256(SPKI DER) (sigstore-servers.md §1).
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SealError } from '../errors.js';
@@ -26,7 +34,10 @@ export function keyDetailsOf(key: KeyObject): LogKeyDetails {
     if (curve === 'prime256v1') return 'PKIX_ECDSA_P256_SHA_256';
     if (curve === 'secp384r1') return 'PKIX_ECDSA_P384_SHA_384';
   }
-  throw new SealError('E_KEY_UNSUPPORTED', `log keys must be ECDSA P-256/P-384 or Ed25519, got ${key.asymmetricKeyType}`);
+  throw new SealError(
+    'E_KEY_UNSUPPORTED',
+    `log keys must be ECDSA P-256/P-384 or Ed25519, got ${key.asymmetricKeyType}`,
+  );
 }
 
 /** The digest a log key signs with (null for Ed25519, which signs the message itself). */
@@ -77,7 +88,9 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   try {
     return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (err) {
-    throw new SealError('E_KEY_INVALID', 'the log public key is not a DER SubjectPublicKeyInfo', { cause: err });
+    throw new SealError('E_KEY_INVALID', 'the log public key is not a DER SubjectPublicKeyInfo', {
+      cause: err,
+    });
   }
 }
 
@@ -97,7 +110,8 @@ export async function loadOrCreateLogKey(path: string): Promise<LogSigner> {
       await writeFile(path, pem, { mode: 0o600, flag: 'wx' });
     } catch (e) {
       // another process created it first: use theirs
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new SealError('E_IO', `cannot write ${path}`, { cause: e });
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new SealError('E_IO', `cannot write ${path}`, { cause: e });
       pem = await readFile(path, 'utf8');
     }
   }
@@ -105,7 +119,9 @@ export async function loadOrCreateLogKey(path: string): Promise<LogSigner> {
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new SealError('E_KEY_INVALID', `log key ${path} is not an unencrypted PEM private key`, { cause: err });
+    throw new SealError('E_KEY_INVALID', `log key ${path} is not an unencrypted PEM private key`, {
+      cause: err,
+    });
   }
   return signerFromPrivateKey(key);
 }

@@ -68,7 +68,10 @@ export type ProofPlan = NodeId[][];
 /** RFC 6962 §2.1.1 PATH(m, D[n]): the subtrees whose hashes form the inclusion proof, leaf to root. */
 export function inclusionPlan(index: number, size: number): ProofPlan {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
-    throw new SealError('E_INVALID_ARGUMENT', `no inclusion proof for index ${index} in a tree of size ${size}`);
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `no inclusion proof for index ${index} in a tree of size ${size}`,
+    );
   }
   const out: ProofPlan = [];
   const walk = (m: number, start: number, n: number): void => {
@@ -140,7 +143,11 @@ export async function buildInclusionProof(source: NodeSource, index: number, siz
   return composeProof(plan, (id) => got.get(nodeKey(id)));
 }
 
-export async function buildConsistencyProof(source: NodeSource, size1: number, size2: number): Promise<Hash[]> {
+export async function buildConsistencyProof(
+  source: NodeSource,
+  size1: number,
+  size2: number,
+): Promise<Hash[]> {
   const plan = consistencyPlan(size1, size2);
   const got = await source(planNodes(plan));
   return composeProof(plan, (id) => got.get(nodeKey(id)));
@@ -254,15 +261,30 @@ export function rootFromInclusionProof(index: number, size: number, leafHash: Ha
 }
 
 /** RFC 9162 §2.1.3.2: does `proof` show leafHash at index in the tree with this root? Throws E_PROOF_INVALID if not. */
-export function verifyInclusion(index: number, size: number, leafHash: Hash, proof: Hash[], root: Hash): void {
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leafHash: Hash,
+  proof: Hash[],
+  root: Hash,
+): void {
   const got = rootFromInclusionProof(index, size, leafHash, proof);
   if (!bytesEqual(got, root)) {
-    throw new SealError('E_PROOF_INVALID', `inclusion proof for index ${index} does not lead to the root of size ${size}`);
+    throw new SealError(
+      'E_PROOF_INVALID',
+      `inclusion proof for index ${index} does not lead to the root of size ${size}`,
+    );
   }
 }
 
 /** RFC 9162 §2.1.4.2: is the tree (size2, root2) an append-only extension of (size1, root1)? Throws E_PROOF_INVALID. */
-export function verifyConsistency(size1: number, size2: number, proof: Hash[], root1: Hash, root2: Hash): void {
+export function verifyConsistency(
+  size1: number,
+  size2: number,
+  proof: Hash[],
+  root1: Hash,
+  root2: Hash,
+): void {
   const fail = (why: string): never => {
     throw new SealError('E_PROOF_INVALID', `consistency proof ${size1} → ${size2}: ${why}`);
   };

@@ -40,12 +40,17 @@ const hexRoot = (cp: Checkpoint) => toHex(cp.rootHash);
 
 /** One monitoring pass. Throws E_CHECKPOINT_INVALID (bad signature), E_PROOF_INVALID (split view, rollback,
  * inconsistent history) or E_TLOG_INVALID (an entry that is not what the tree commits to). */
-export async function monitorOnce(opts: MonitorOptions): Promise<{ state: CheckpointState; events: MonitorEvent[] }> {
+export async function monitorOnce(
+  opts: MonitorOptions,
+): Promise<{ state: CheckpointState; events: MonitorEvent[] }> {
   const client = new RekorClient(opts.url);
   const pem = opts.publicKeyPem ?? (await client.getPublicKey());
   const trusted: TrustedLog = trustedLogFromPem(pem, opts.url);
   if (opts.state && opts.state.logId !== trusted.logId) {
-    throw new SealError('E_CHECKPOINT_INVALID', `the log key changed: state pinned ${opts.state.logId}, now ${trusted.logId}`);
+    throw new SealError(
+      'E_CHECKPOINT_INVALID',
+      `the log key changed: state pinned ${opts.state.logId}, now ${trusted.logId}`,
+    );
   }
   const events: MonitorEvent[] = [];
   const info = await client.getLogInfo();
@@ -58,9 +63,13 @@ export async function monitorOnce(opts: MonitorOptions): Promise<{ state: Checkp
   const known = new Map<number, string>([[cp.size, hexRoot(cp)]]);
   if (prev) {
     if (cp.size < prev.size) {
-      throw new SealError('E_PROOF_INVALID', `the log shrank from ${prev.size} to ${cp.size}: rollback or split view`);
+      throw new SealError(
+        'E_PROOF_INVALID',
+        `the log shrank from ${prev.size} to ${cp.size}: rollback or split view`,
+      );
     }
-    const proof = cp.size === prev.size ? { hashes: [] } : await client.getConsistencyProof(prev.size, cp.size);
+    const proof =
+      cp.size === prev.size ? { hashes: [] } : await client.getConsistencyProof(prev.size, cp.size);
     verifyConsistency(
       prev.size,
       cp.size,
@@ -69,7 +78,8 @@ export async function monitorOnce(opts: MonitorOptions): Promise<{ state: Checkp
       cp.rootHash,
     );
     known.set(prev.size, prev.rootHash);
-    if (cp.size !== prev.size) events.push({ type: 'checkpoint', previousSize: prev.size, size: cp.size, rootHash: hexRoot(cp) });
+    if (cp.size !== prev.size)
+      events.push({ type: 'checkpoint', previousSize: prev.size, size: cp.size, rootHash: hexRoot(cp) });
   } else {
     events.push({ type: 'checkpoint', previousSize: 0, size: cp.size, rootHash: hexRoot(cp) });
   }
@@ -77,7 +87,8 @@ export async function monitorOnce(opts: MonitorOptions): Promise<{ state: Checkp
   const tieToVerified = async (size: number, rootHex: string, checkpointText: string) => {
     if (known.get(size) === rootHex) return;
     const other = verifyCheckpoint(checkpointText, { publicKey: trusted.publicKey });
-    if (other.size !== size || hexRoot(other) !== rootHex) throw new SealError('E_TLOG_INVALID', 'entry proof disagrees with its checkpoint');
+    if (other.size !== size || hexRoot(other) !== rootHex)
+      throw new SealError('E_TLOG_INVALID', 'entry proof disagrees with its checkpoint');
     if (size === cp.size) {
       throw new SealError('E_PROOF_INVALID', `split view: two different roots signed for tree size ${size}`);
     }
@@ -95,7 +106,9 @@ export async function monitorOnce(opts: MonitorOptions): Promise<{ state: Checkp
   };
 
   const watchIds = new Set(opts.watchIdentities ?? []);
-  const watchPems = new Set((opts.watchKeys ?? []).map((k) => parseEntryKey(new Uint8Array(Buffer.from(k))).canonicalPem));
+  const watchPems = new Set(
+    (opts.watchKeys ?? []).map((k) => parseEntryKey(new Uint8Array(Buffer.from(k))).canonicalPem),
+  );
   const start = prev?.scanned ?? 0;
   const end = Math.min(cp.size, start + (opts.maxEntries ?? 10_000));
   for (let i = start; i < end; i++) {
@@ -103,12 +116,24 @@ export async function monitorOnce(opts: MonitorOptions): Promise<{ state: Checkp
     await checkEntry(entry, i, tieToVerified);
     if (watchIds.size > 0 || watchPems.size > 0) {
       for (const reason of matches(entry, watchIds, watchPems)) {
-        events.push({ type: 'match', reason, uuid: entry.uuid, logIndex: entry.logIndex, integratedTime: entry.integratedTime });
+        events.push({
+          type: 'match',
+          reason,
+          uuid: entry.uuid,
+          logIndex: entry.logIndex,
+          integratedTime: entry.integratedTime,
+        });
       }
     }
   }
   return {
-    state: { logId: trusted.logId, size: cp.size, rootHash: hexRoot(cp), checkpoint: info.signedTreeHead, scanned: end },
+    state: {
+      logId: trusted.logId,
+      size: cp.size,
+      rootHash: hexRoot(cp),
+      checkpoint: info.signedTreeHead,
+      scanned: end,
+    },
     events,
   };
 }
@@ -119,17 +144,32 @@ async function checkEntry(
   tie: (size: number, rootHex: string, checkpoint: string) => Promise<void>,
 ): Promise<void> {
   const p = entry.verification.inclusionProof;
-  if (entry.logIndex !== index) throw new SealError('E_TLOG_INVALID', `asked for entry ${index}, the log returned ${entry.logIndex}`);
+  if (entry.logIndex !== index)
+    throw new SealError('E_TLOG_INVALID', `asked for entry ${index}, the log returned ${entry.logIndex}`);
   if (!p) throw new SealError('E_TLOG_INVALID', `entry ${index} comes without an inclusion proof`);
-  if (p.logIndex !== index) throw new SealError('E_TLOG_INVALID', `entry ${index} carries a proof for index ${p.logIndex}`);
+  if (p.logIndex !== index)
+    throw new SealError('E_TLOG_INVALID', `entry ${index} carries a proof for index ${p.logIndex}`);
   const leaf = hashLeaf(Buffer.from(entry.body, 'base64'));
   if (entry.uuid.slice(-64).toLowerCase() !== toHex(leaf)) {
-    throw new SealError('E_TLOG_INVALID', `entry ${index}: UUID does not match the leaf hash of the body (tampered entry)`);
+    throw new SealError(
+      'E_TLOG_INVALID',
+      `entry ${index}: UUID does not match the leaf hash of the body (tampered entry)`,
+    );
   }
   try {
-    verifyInclusion(index, p.treeSize, leaf, p.hashes.map((h) => fromHex(h)), fromHex(p.rootHash));
+    verifyInclusion(
+      index,
+      p.treeSize,
+      leaf,
+      p.hashes.map((h) => fromHex(h)),
+      fromHex(p.rootHash),
+    );
   } catch (err) {
-    throw new SealError('E_TLOG_INVALID', `entry ${index} is not what the tree commits to: ${(err as Error).message}`, { cause: err });
+    throw new SealError(
+      'E_TLOG_INVALID',
+      `entry ${index} is not what the tree commits to: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   await tie(p.treeSize, p.rootHash.toLowerCase(), p.checkpoint);
 }
@@ -138,12 +178,16 @@ function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): string[]
   const body = decodeBody(entry.body) as { kind?: string; spec?: Record<string, unknown> };
   const verifiers: string[] = [];
   if (body.kind === 'hashedrekord') {
-    const c = (body.spec as { signature?: { publicKey?: { content?: string } } }).signature?.publicKey?.content;
+    const c = (body.spec as { signature?: { publicKey?: { content?: string } } }).signature?.publicKey
+      ?.content;
     if (c) verifiers.push(c);
   } else if (body.kind === 'dsse') {
-    for (const s of (body.spec as { signatures?: { verifier: string }[] }).signatures ?? []) verifiers.push(s.verifier);
+    for (const s of (body.spec as { signatures?: { verifier: string }[] }).signatures ?? [])
+      verifiers.push(s.verifier);
   } else if (body.kind === 'intoto') {
-    const sigs = (body.spec as { content?: { envelope?: { signatures?: { publicKey: string }[] } } }).content?.envelope?.signatures ?? [];
+    const sigs =
+      (body.spec as { content?: { envelope?: { signatures?: { publicKey: string }[] } } }).content?.envelope
+        ?.signatures ?? [];
     for (const s of sigs) verifiers.push(Buffer.from(s.publicKey, 'base64').toString('utf8'));
   }
   const out: string[] = [];
@@ -155,7 +199,9 @@ function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): string[]
       continue;
     }
     if (pems.has(key.canonicalPem)) out.push('watched key');
-    for (const id of key.identities) if (ids.has(id.identity)) out.push(`watched identity ${id.identity}${id.issuer ? ` (${id.issuer})` : ''}`);
+    for (const id of key.identities)
+      if (ids.has(id.identity))
+        out.push(`watched identity ${id.identity}${id.issuer ? ` (${id.issuer})` : ''}`);
   }
   return out;
 }

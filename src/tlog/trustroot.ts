@@ -1,18 +1,32 @@
 // The protobuf-specs TrustedRoot entry that lists this log, so verifiers (sigstore-js, sigstore-go, cosign) trust its key.
 // Field rules per sigstore-servers.md §0.4, §0.8 and §5: validFor.start required, no checkpointKeyId for a v1-style log.
 
-import { buildLogInstance, buildTrustedRoot, type TransparencyLogInstance, type TrustedRoot } from '../formats/trustedroot.js';
+import {
+  buildLogInstance,
+  buildTrustedRoot,
+  type TransparencyLogInstance,
+  type TrustedRoot,
+} from '../formats/trustedroot.js';
 import type { TransparencyLog } from './log.js';
 
 async function logInput(log: TransparencyLog, baseUrl: string, validFrom?: Date) {
   const created = await log.storage.setMetaIfAbsent('created_at', new Date().toISOString());
   // a little slack so an entry integrated in the creating second falls inside validFor
   const start = validFrom ?? new Date(Date.parse(created) - 60_000);
-  return { baseUrl: baseUrl.replace(/\/+$/, ''), publicKeyDer: log.signer.spki, keyDetails: log.signer.keyDetails, validFrom: start };
+  return {
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    publicKeyDer: log.signer.spki,
+    keyDetails: log.signer.keyDetails,
+    validFrom: start,
+  };
 }
 
 /** The `tlogs[]` element for this log served at `baseUrl`; `validFrom` defaults to the log's creation time. */
-export async function trustedRootTlog(log: TransparencyLog, baseUrl: string, validFrom?: Date): Promise<TransparencyLogInstance> {
+export async function trustedRootTlog(
+  log: TransparencyLog,
+  baseUrl: string,
+  validFrom?: Date,
+): Promise<TransparencyLogInstance> {
   return buildLogInstance(await logInput(log, baseUrl, validFrom));
 }
 

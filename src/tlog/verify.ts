@@ -34,7 +34,11 @@ const tlogSchema = z.object({
 /** The `tlogs` of a protobuf-specs TrustedRoot JSON as TrustedLog values. */
 export function trustedLogsFromRoot(trustedRoot: unknown): TrustedLog[] {
   const parsed = z.object({ tlogs: z.array(tlogSchema).default([]) }).safeParse(trustedRoot);
-  if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `trusted root tlogs are malformed: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `trusted root tlogs are malformed: ${parsed.error.issues[0]?.message}`,
+    );
   return parsed.data.tlogs.map((t) => {
     const out: TrustedLog = {
       logId: Buffer.from(t.logId.keyId, 'base64').toString('hex'),
@@ -51,7 +55,11 @@ export function trustedLogsFromRoot(trustedRoot: unknown): TrustedLog[] {
 export function trustedLogFromPem(pem: string, baseUrl?: string): TrustedLog {
   const publicKey = publicKeyFromPem(pem);
   const spki = publicKey.export({ type: 'spki', format: 'der' });
-  return { logId: createHash('sha256').update(spki).digest('hex'), publicKey, ...(baseUrl ? { baseUrl } : {}) };
+  return {
+    logId: createHash('sha256').update(spki).digest('hex'),
+    publicKey,
+    ...(baseUrl ? { baseUrl } : {}),
+  };
 }
 
 const fail = (why: string): never => {
@@ -62,8 +70,10 @@ function findLog(entry: LogEntry, logs: TrustedLog[]): TrustedLog {
   const log = logs.find((l) => l.logId.toLowerCase() === entry.logID.toLowerCase());
   if (!log) return fail(`no trusted transparency log with log ID ${entry.logID}`);
   const t = entry.integratedTime * 1000;
-  if (log.validFrom && t < log.validFrom.getTime()) fail('entry was integrated before the log key became valid');
-  if (log.validUntil && t > log.validUntil.getTime()) fail('entry was integrated after the log key stopped being valid');
+  if (log.validFrom && t < log.validFrom.getTime())
+    fail('entry was integrated before the log key became valid');
+  if (log.validUntil && t > log.validUntil.getTime())
+    fail('entry was integrated after the log key stopped being valid');
   return log;
 }
 
@@ -71,7 +81,8 @@ function findLog(entry: LogEntry, logs: TrustedLog[]): TrustedLog {
 export function verifyUuid(entry: LogEntry): void {
   if (!entry.uuid) return;
   const leaf = toHex(hashLeaf(Buffer.from(entry.body, 'base64')));
-  if (entry.uuid.slice(-64).toLowerCase() !== leaf) fail(`entry UUID ${entry.uuid} does not match the leaf hash of its body`);
+  if (entry.uuid.slice(-64).toLowerCase() !== leaf)
+    fail(`entry UUID ${entry.uuid} does not match the leaf hash of its body`);
 }
 
 /** Check the signed entry timestamp (promise of inclusion) with the trusted log key. */
@@ -79,7 +90,8 @@ export function verifySET(entry: LogEntry, logs: TrustedLog[]): void {
   const log = findLog(entry, logs);
   if (!entry.verification.signedEntryTimestamp) fail('entry has no signed entry timestamp');
   const sig = new Uint8Array(Buffer.from(entry.verification.signedEntryTimestamp, 'base64'));
-  if (!verifyLogSignature(log.publicKey, setPayload(entry), sig)) fail('signed entry timestamp does not verify with the log key');
+  if (!verifyLogSignature(log.publicKey, setPayload(entry), sig))
+    fail('signed entry timestamp does not verify with the log key');
 }
 
 export interface InclusionOptions {
@@ -88,7 +100,11 @@ export interface InclusionOptions {
 }
 
 /** Check the inclusion proof leads from the body's leaf hash to the root of a checkpoint signed by the trusted log key. */
-export function verifyInclusion(entry: LogEntry, logs: TrustedLog[], opts: InclusionOptions = {}): Checkpoint {
+export function verifyInclusion(
+  entry: LogEntry,
+  logs: TrustedLog[],
+  opts: InclusionOptions = {},
+): Checkpoint {
   const log = findLog(entry, logs);
   const proof = entry.verification.inclusionProof;
   if (!proof) return fail('entry has no inclusion proof');
@@ -96,12 +112,16 @@ export function verifyInclusion(entry: LogEntry, logs: TrustedLog[], opts: Inclu
   const leaf = hashLeaf(Buffer.from(entry.body, 'base64'));
   let cp: Checkpoint;
   try {
-    cp = verifyCheckpoint(proof.checkpoint, { publicKey: log.publicKey, ...(opts.checkpointName ? { name: opts.checkpointName } : {}) });
+    cp = verifyCheckpoint(proof.checkpoint, {
+      publicKey: log.publicKey,
+      ...(opts.checkpointName ? { name: opts.checkpointName } : {}),
+    });
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }
   if (cp.size !== proof.treeSize) fail(`checkpoint is for size ${cp.size}, the proof for ${proof.treeSize}`);
-  if (toHex(cp.rootHash) !== proof.rootHash.toLowerCase()) fail('checkpoint root differs from the proof root hash');
+  if (toHex(cp.rootHash) !== proof.rootHash.toLowerCase())
+    fail('checkpoint root differs from the proof root hash');
   try {
     verifyMerkleInclusion(
       proof.logIndex,
@@ -129,47 +149,81 @@ export interface EntryExpectation {
 
 /** Check that the logged body describes this signature, artifact and key; throws E_TLOG_INVALID otherwise. */
 export function entryMatches(entry: LogEntry, expected: EntryExpectation): void {
-  const body = decodeBody(entry.body) as { kind?: string; apiVersion?: string; spec?: Record<string, unknown> };
-  const wantKey = expected.publicKey === undefined ? undefined : parseEntryKey(typeof expected.publicKey === 'string' ? new Uint8Array(Buffer.from(expected.publicKey)) : expected.publicKey);
+  const body = decodeBody(entry.body) as {
+    kind?: string;
+    apiVersion?: string;
+    spec?: Record<string, unknown>;
+  };
+  const wantKey =
+    expected.publicKey === undefined
+      ? undefined
+      : parseEntryKey(
+          typeof expected.publicKey === 'string'
+            ? new Uint8Array(Buffer.from(expected.publicKey))
+            : expected.publicKey,
+        );
   if (body.kind === 'hashedrekord') {
-    const spec = body.spec as { data?: { hash?: { algorithm?: string; value?: string } }; signature?: { content?: string; publicKey?: { content?: string } } };
+    const spec = body.spec as {
+      data?: { hash?: { algorithm?: string; value?: string } };
+      signature?: { content?: string; publicKey?: { content?: string } };
+    };
     if (expected.artifactDigest) {
       const h = spec.data?.hash;
-      if (h?.algorithm !== expected.artifactDigest.algorithm || h.value?.toLowerCase() !== expected.artifactDigest.hex.toLowerCase()) {
+      if (
+        h?.algorithm !== expected.artifactDigest.algorithm ||
+        h.value?.toLowerCase() !== expected.artifactDigest.hex.toLowerCase()
+      ) {
         fail('the log entry is for another artifact digest');
       }
     }
-    if (expected.signature && spec.signature?.content !== Buffer.from(expected.signature).toString('base64')) {
+    if (
+      expected.signature &&
+      spec.signature?.content !== Buffer.from(expected.signature).toString('base64')
+    ) {
       fail('the log entry holds another signature');
     }
     if (wantKey) {
-      const logged = parseEntryKey(new Uint8Array(Buffer.from(spec.signature?.publicKey?.content ?? '', 'base64')));
-      if (logged.canonicalPem !== wantKey.canonicalPem) fail('the log entry names another key or certificate');
+      const logged = parseEntryKey(
+        new Uint8Array(Buffer.from(spec.signature?.publicKey?.content ?? '', 'base64')),
+      );
+      if (logged.canonicalPem !== wantKey.canonicalPem)
+        fail('the log entry names another key or certificate');
     }
     return;
   }
   if (body.kind === 'dsse' || body.kind === 'intoto') {
     if (!expected.envelope) fail(`a ${body.kind} log entry needs the envelope to compare`);
-    const envText = typeof expected.envelope === 'string' ? expected.envelope : JSON.stringify(expected.envelope);
-    const env = (typeof expected.envelope === 'string' ? JSON.parse(expected.envelope) : expected.envelope) as {
+    const envText =
+      typeof expected.envelope === 'string' ? expected.envelope : JSON.stringify(expected.envelope);
+    const env = (
+      typeof expected.envelope === 'string' ? JSON.parse(expected.envelope) : expected.envelope
+    ) as {
       payload: string;
       signatures: { sig: string }[];
     };
     const payloadHash = createHash('sha256').update(Buffer.from(env.payload, 'base64')).digest('hex');
     if (body.kind === 'dsse') {
-      const spec = body.spec as { payloadHash?: { value?: string }; envelopeHash?: { value?: string }; signatures?: { signature: string; verifier: string }[] };
+      const spec = body.spec as {
+        payloadHash?: { value?: string };
+        envelopeHash?: { value?: string };
+        signatures?: { signature: string; verifier: string }[];
+      };
       if (spec.payloadHash?.value !== payloadHash) fail('the log entry is for another DSSE payload');
       const sigs = new Set((spec.signatures ?? []).map((s) => s.signature));
-      for (const s of env.signatures) if (!sigs.has(s.sig)) fail('the log entry does not hold this DSSE signature');
+      for (const s of env.signatures)
+        if (!sigs.has(s.sig)) fail('the log entry does not hold this DSSE signature');
       if (wantKey) {
-        const keys = (spec.signatures ?? []).map((s) => parseEntryKey(new Uint8Array(Buffer.from(s.verifier, 'base64'))).canonicalPem);
+        const keys = (spec.signatures ?? []).map(
+          (s) => parseEntryKey(new Uint8Array(Buffer.from(s.verifier, 'base64'))).canonicalPem,
+        );
         if (!keys.includes(wantKey.canonicalPem)) fail('the log entry names another key or certificate');
       }
       void envText;
       return;
     }
     const spec = body.spec as { content?: { payloadHash?: { value?: string } } };
-    if (spec.content?.payloadHash?.value !== payloadHash) fail('the log entry is for another in-toto payload');
+    if (spec.content?.payloadHash?.value !== payloadHash)
+      fail('the log entry is for another in-toto payload');
     return;
   }
   fail(`unsupported log entry kind ${String(body.kind)}`);

@@ -30,10 +30,14 @@ for (let i = 0; i < 32; i++) worker();
 
 /** Run the child until SIGKILL after `ms` of appending; returns the acknowledged (index → leaf hex). */
 async function appendUntilKilled(db: string, keyFile: string, ms: number): Promise<Map<number, string>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD, db, keyFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', CHILD, db, keyFile],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    },
+  );
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
@@ -59,7 +63,11 @@ async function appendUntilKilled(db: string, keyFile: string, ms: number): Promi
 
 const pgUrl = await postgresUrl();
 const backends: [string, () => string][] = [['sqlite', () => `sqlite:${join(tempDir(), 'durable.db')}`]];
-if (pgUrl) backends.push(['postgres', () => pgUrl.replace(/schema=\w+/, `schema=d_${randomBytes(6).toString('hex')}`)]);
+if (pgUrl)
+  backends.push([
+    'postgres',
+    () => pgUrl.replace(/schema=\w+/, `schema=d_${randomBytes(6).toString('hex')}`),
+  ]);
 const schemas: string[] = [];
 afterAll(async () => {
   for (const s of schemas) await dropSchema(s).catch(() => {});
@@ -89,7 +97,13 @@ for (const [name, makeDb] of backends) {
           expect(toHex(rootFromLeafHashes(hashes))).toBe(toHex(head.rootHash));
           for (const i of [0, Math.floor(maxAcked / 2), maxAcked]) {
             const p = await log.inclusionProof(i);
-            verifyInclusion(i, head.size, hashes[i]!, p.hashes.map((h) => fromHex(h)), head.rootHash);
+            verifyInclusion(
+              i,
+              head.size,
+              hashes[i]!,
+              p.hashes.map((h) => fromHex(h)),
+              head.rootHash,
+            );
           }
         } finally {
           await log.close();

@@ -11,7 +11,7 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { DSSEBundleBuilder, MessageSignatureBundleBuilder, RekorWitness, type Signer } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../tlog/helpers.js';
+import { type AnyJson, tempDir } from '../tlog/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const RUNNER = `const m = await import(${JSON.stringify(MAIN)}); process.exitCode = await m.main(process.argv.slice(1));`;
@@ -58,7 +58,16 @@ function verifier(): Promise<Verifier> {
 }
 
 beforeAll(async () => {
-  server = seal(['log', 'serve', '--db', `sqlite:${join(dir, 'log.db')}`, '--port', '0', '--trusted-root-out', rootFile]);
+  server = seal([
+    'log',
+    'serve',
+    '--db',
+    `sqlite:${join(dir, 'log.db')}`,
+    '--port',
+    '0',
+    '--trusted-root-out',
+    rootFile,
+  ]);
   let err = '';
   server.stderr!.on('data', (d) => (err += d));
   url = await new Promise<string>((resolve, reject) => {
@@ -85,9 +94,12 @@ describe('sigstore-js against seal log serve', () => {
   const artifact = Buffer.from('an artifact signed for the seal log interop test\n');
 
   it('accepts a hashedrekord upload from @sigstore/sign and the bundle verifies with @sigstore/verify', async () => {
-    const builder = new MessageSignatureBundleBuilder({ signer, witnesses: [new RekorWitness({ rekorBaseURL: url })] });
+    const builder = new MessageSignatureBundleBuilder({
+      signer,
+      witnesses: [new RekorWitness({ rekorBaseURL: url })],
+    });
     messageBundle = await builder.create({ data: artifact });
-    const json = bundleToJSON(messageBundle) as any;
+    const json = bundleToJSON(messageBundle) as AnyJson;
     const tlog = json.verificationMaterial.tlogEntries[0];
     expect(tlog.kindVersion).toEqual({ kind: 'hashedrekord', version: '0.0.1' });
     expect(tlog.inclusionProof.checkpoint.envelope).toMatch(/^127\.0\.0\.1 - [0-9]+\n/);
@@ -96,19 +108,32 @@ describe('sigstore-js against seal log serve', () => {
   });
 
   it('accepts a dsse upload and verifies the DSSE bundle', async () => {
-    const builder = new DSSEBundleBuilder({ signer, witnesses: [new RekorWitness({ rekorBaseURL: url, entryType: 'dsse' })] });
-    const payload = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'a', digest: { sha256: createHash('sha256').update(artifact).digest('hex') } }], predicateType: 'https://example.com/t', predicate: {} }));
+    const builder = new DSSEBundleBuilder({
+      signer,
+      witnesses: [new RekorWitness({ rekorBaseURL: url, entryType: 'dsse' })],
+    });
+    const payload = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ name: 'a', digest: { sha256: createHash('sha256').update(artifact).digest('hex') } }],
+        predicateType: 'https://example.com/t',
+        predicate: {},
+      }),
+    );
     const bundle = await builder.create({ data: payload, type: 'application/vnd.in-toto+json' });
-    const json = bundleToJSON(bundle) as any;
+    const json = bundleToJSON(bundle) as AnyJson;
     expect(json.verificationMaterial.tlogEntries[0].kindVersion.kind).toBe('dsse');
     (await verifier()).verify(toSignedEntity(bundleFromJSON(json)));
   });
 
   it('fails verification when the SET or the inclusion proof is tampered with', async () => {
     const v = await verifier();
-    const json = bundleToJSON(messageBundle) as any;
+    const json = bundleToJSON(messageBundle) as AnyJson;
     const badSet = structuredClone(json);
-    const set = Buffer.from(badSet.verificationMaterial.tlogEntries[0].inclusionPromise.signedEntryTimestamp, 'base64');
+    const set = Buffer.from(
+      badSet.verificationMaterial.tlogEntries[0].inclusionPromise.signedEntryTimestamp,
+      'base64',
+    );
     set[set.length - 4] ^= 1;
     badSet.verificationMaterial.tlogEntries[0].inclusionPromise.signedEntryTimestamp = set.toString('base64');
     expect(() => v.verify(toSignedEntity(bundleFromJSON(badSet), artifact))).toThrow();

@@ -9,11 +9,22 @@ import { openLog, type TransparencyLog } from '../../src/tlog/log.js';
 import { hashLeaf, rootFromLeafHashes, toHex } from '../../src/tlog/merkle.js';
 import { monitorOnce } from '../../src/tlog/monitor.js';
 import { trustedRootFor } from '../../src/tlog/trustroot.js';
-import { entryMatches, trustedLogsFromRoot, verifyEntry, verifyInclusion, verifySET } from '../../src/tlog/verify.js';
-import { dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf, tempDir } from './helpers.js';
+import {
+  entryMatches,
+  trustedLogsFromRoot,
+  verifyEntry,
+  verifyInclusion,
+  verifySET,
+} from '../../src/tlog/verify.js';
+import { type AnyJson, dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf, tempDir } from './helpers.js';
 
 async function serve(db: string, keyFile: string, extra: { treeId?: string; bodyLimit?: number } = {}) {
-  const log = await openLog({ db, keyFile, origin: '127.0.0.1', ...(extra.treeId ? { treeId: extra.treeId } : {}) });
+  const log = await openLog({
+    db,
+    keyFile,
+    origin: '127.0.0.1',
+    ...(extra.treeId ? { treeId: extra.treeId } : {}),
+  });
   const app = createLogServer(log, extra.bodyLimit ? { bodyLimit: extra.bodyLimit } : {});
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };
@@ -27,7 +38,9 @@ describe('Rekor v1 HTTP API', () => {
   let client: RekorClient;
   const dir = tempDir();
   beforeAll(async () => {
-    ({ log, app, url } = await serve(`sqlite:${join(dir, 'log.db')}`, join(dir, 'key.pem'), { bodyLimit: 64 * 1024 }));
+    ({ log, app, url } = await serve(`sqlite:${join(dir, 'log.db')}`, join(dir, 'key.pem'), {
+      bodyLimit: 64 * 1024,
+    }));
     client = new RekorClient(url);
   });
   afterAll(async () => {
@@ -42,14 +55,20 @@ describe('Rekor v1 HTTP API', () => {
       body: JSON.stringify(hashedRekord()),
     });
     expect(res.status).toBe(201);
-    const json = (await res.json()) as Record<string, any>;
+    const json = (await res.json()) as Record<string, AnyJson>;
     const [uuid] = Object.keys(json);
     expect(res.headers.get('etag')).toBe(uuid);
     expect(res.headers.get('location')).toBe(`${url}/api/v1/log/entries/${uuid}`);
     const e = json[uuid!];
     expect(Object.keys(e).sort()).toEqual(['body', 'integratedTime', 'logID', 'logIndex', 'verification']);
     expect(Object.keys(e.verification).sort()).toEqual(['inclusionProof', 'signedEntryTimestamp']);
-    expect(Object.keys(e.verification.inclusionProof).sort()).toEqual(['checkpoint', 'hashes', 'logIndex', 'rootHash', 'treeSize']);
+    expect(Object.keys(e.verification.inclusionProof).sort()).toEqual([
+      'checkpoint',
+      'hashes',
+      'logIndex',
+      'rootHash',
+      'treeSize',
+    ]);
   });
 
   it('answers a duplicate with 409 and Location, and the client returns the existing entry', async () => {
@@ -71,7 +90,11 @@ describe('Rekor v1 HTTP API', () => {
   it('rejects malformed (400), badly signed (400) and oversized (413) submissions', async () => {
     const sizeBefore = (await client.getLogInfo()).treeSize;
     const post = (body: string) =>
-      fetch(`${url}/api/v1/log/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      fetch(`${url}/api/v1/log/entries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
     const r1 = await post('{not json');
     expect(r1.status).toBe(400);
     const r2 = await post(JSON.stringify({ kind: 'hashedrekord', apiVersion: '0.0.1', spec: {} }));
@@ -113,22 +136,42 @@ describe('Rekor v1 HTTP API', () => {
     const { pem, privateKey } = await fulcioLikeCert('carol@example.com', 'https://accounts.example');
     const certEntries = [];
     for (let i = 0; i < 3; i++) {
-      certEntries.push(await client.createEntry(hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(8), pem)));
+      certEntries.push(
+        await client.createEntry(
+          hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(8), pem),
+        ),
+      );
     }
     const digest = createHash('sha256').update(artifact).digest('hex');
     expect(await client.searchIndex({ hash: `sha256:${digest}` })).toEqual([e.uuid]);
     expect(await client.searchIndex({ email: 'carol@example.com' })).toEqual(certEntries.map((c) => c.uuid));
-    expect(await client.searchIndex({ publicKey: { format: 'x509', content: Buffer.from(pemOf(k.publicKey)).toString('base64') } })).toEqual([e.uuid]);
-    const page1 = await client.search({ identity: 'carol@example.com', issuer: 'https://accounts.example', pageSize: 2 });
+    expect(
+      await client.searchIndex({
+        publicKey: { format: 'x509', content: Buffer.from(pemOf(k.publicKey)).toString('base64') },
+      }),
+    ).toEqual([e.uuid]);
+    const page1 = await client.search({
+      identity: 'carol@example.com',
+      issuer: 'https://accounts.example',
+      pageSize: 2,
+    });
     expect(page1.entries.map((x) => x.uuid)).toEqual(certEntries.slice(0, 2).map((c) => c.uuid));
-    const page2 = await client.search({ identity: 'carol@example.com', issuer: 'https://accounts.example', pageSize: 2, pageToken: page1.nextPageToken! });
+    const page2 = await client.search({
+      identity: 'carol@example.com',
+      issuer: 'https://accounts.example',
+      pageSize: 2,
+      pageToken: page1.nextPageToken!,
+    });
     expect(page2.entries.map((x) => x.uuid)).toEqual([certEntries[2]!.uuid]);
     expect(page2.nextPageToken).toBeUndefined();
     const now = new Date(certEntries[0]!.integratedTime * 1000 - 2000).toISOString();
     const q = new URLSearchParams({ identity: 'carol@example.com', from: now });
     const byGet = (await (await fetch(`${url}/api/v1/index/search?${q}`)).json()) as { entries: unknown[] };
     expect(byGet.entries).toHaveLength(3);
-    const future = await client.search({ identity: 'carol@example.com', from: certEntries[2]!.integratedTime + 60 });
+    const future = await client.search({
+      identity: 'carol@example.com',
+      from: certEntries[2]!.integratedTime + 60,
+    });
     expect(future.entries).toEqual([]);
   });
 
@@ -173,7 +216,10 @@ describe('Rekor v1 HTTP API', () => {
     expect(root.tlogs[0]!.publicKey.validFor?.start).toBeTruthy();
     const logs = trustedLogsFromRoot(root);
     const expected = {
-      artifactDigest: { algorithm: 'sha256' as const, hex: createHash('sha256').update(artifact).digest('hex') },
+      artifactDigest: {
+        algorithm: 'sha256' as const,
+        hex: createHash('sha256').update(artifact).digest('hex'),
+      },
       signature: Buffer.from(proposed.spec.signature.content, 'base64'),
       publicKey: pemOf(k.publicKey),
     };
@@ -181,7 +227,17 @@ describe('Rekor v1 HTTP API', () => {
     const fetched = await client.getEntryByIndex(entry.logIndex);
     verifyEntry(fetched, logs, expected);
     // another log's key
-    const other = trustedLogsFromRoot({ tlogs: [{ ...root.tlogs[0], publicKey: { ...root.tlogs[0]!.publicKey, rawBytes: ecKey().publicKey.export({ type: 'spki', format: 'der' }).toString('base64') } }] });
+    const other = trustedLogsFromRoot({
+      tlogs: [
+        {
+          ...root.tlogs[0],
+          publicKey: {
+            ...root.tlogs[0]!.publicKey,
+            rawBytes: ecKey().publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+          },
+        },
+      ],
+    });
     expect(() => verifySET(entry, other)).toThrow(expect.objectContaining({ code: 'E_TLOG_INVALID' }));
     expect(() => verifyInclusion(entry, other)).toThrow(expect.objectContaining({ code: 'E_TLOG_INVALID' }));
     // tampered body
@@ -189,15 +245,28 @@ describe('Rekor v1 HTTP API', () => {
     body.spec.data.hash.value = 'bb'.repeat(32);
     const tampered = { ...entry, body: Buffer.from(JSON.stringify(body)).toString('base64') };
     expect(() => verifySET(tampered, logs)).toThrow(/signed entry timestamp/);
-    expect(() => verifyInclusion(tampered, logs)).toThrow(expect.objectContaining({ code: 'E_TLOG_INVALID' }));
+    expect(() => verifyInclusion(tampered, logs)).toThrow(
+      expect.objectContaining({ code: 'E_TLOG_INVALID' }),
+    );
     // proof for the wrong index
     const p = entry.verification.inclusionProof!;
-    const wrongIndex = { ...entry, verification: { ...entry.verification, inclusionProof: { ...p, logIndex: p.logIndex ^ 1 } } };
-    expect(() => verifyInclusion(wrongIndex, logs)).toThrow(expect.objectContaining({ code: 'E_TLOG_INVALID' }));
+    const wrongIndex = {
+      ...entry,
+      verification: { ...entry.verification, inclusionProof: { ...p, logIndex: p.logIndex ^ 1 } },
+    };
+    expect(() => verifyInclusion(wrongIndex, logs)).toThrow(
+      expect.objectContaining({ code: 'E_TLOG_INVALID' }),
+    );
     // body describes another artifact / signature / key
-    expect(() => entryMatches(entry, { ...expected, artifactDigest: { algorithm: 'sha256', hex: '00'.repeat(32) } })).toThrow(/another artifact/);
-    expect(() => entryMatches(entry, { ...expected, publicKey: pemOf(ecKey().publicKey) })).toThrow(/another key/);
-    expect(() => entryMatches(entry, { ...expected, signature: randomBytes(70) })).toThrow(/another signature/);
+    expect(() =>
+      entryMatches(entry, { ...expected, artifactDigest: { algorithm: 'sha256', hex: '00'.repeat(32) } }),
+    ).toThrow(/another artifact/);
+    expect(() => entryMatches(entry, { ...expected, publicKey: pemOf(ecKey().publicKey) })).toThrow(
+      /another key/,
+    );
+    expect(() => entryMatches(entry, { ...expected, signature: randomBytes(70) })).toThrow(
+      /another signature/,
+    );
   });
 });
 
@@ -211,13 +280,24 @@ describe('log monitor', () => {
       const { pem, privateKey } = await fulcioLikeCert('dave@example.com', 'https://issuer.example');
       const c = new RekorClient(a.url);
       for (let i = 0; i < 5; i++) await c.createEntry(hashedRekord());
-      const first = await monitorOnce({ url: a.url, watchIdentities: ['dave@example.com'], watchKeys: [pemOf(k.publicKey)] });
+      const first = await monitorOnce({
+        url: a.url,
+        watchIdentities: ['dave@example.com'],
+        watchKeys: [pemOf(k.publicKey)],
+      });
       expect(first.state.size).toBe(5);
       expect(first.events.filter((e) => e.type === 'match')).toEqual([]);
       const mine = await c.createEntry(hashedRekord(k));
-      const dave = await c.createEntry(hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(4), pem));
+      const dave = await c.createEntry(
+        hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(4), pem),
+      );
       for (let i = 0; i < 3; i++) await c.createEntry(hashedRekord());
-      const second = await monitorOnce({ url: a.url, state: first.state, watchIdentities: ['dave@example.com'], watchKeys: [pemOf(k.publicKey)] });
+      const second = await monitorOnce({
+        url: a.url,
+        state: first.state,
+        watchIdentities: ['dave@example.com'],
+        watchKeys: [pemOf(k.publicKey)],
+      });
       expect(second.state.size).toBe(10);
       const matches = second.events.filter((e) => e.type === 'match');
       expect(matches.map((m) => m.logIndex)).toEqual([mine.logIndex, dave.logIndex]);
@@ -228,7 +308,9 @@ describe('log monitor', () => {
       try {
         const cb = new RekorClient(b.url);
         for (let i = 0; i < 12; i++) await cb.createEntry(hashedRekord());
-        await expect(monitorOnce({ url: b.url, state: second.state })).rejects.toMatchObject({ code: 'E_PROOF_INVALID' });
+        await expect(monitorOnce({ url: b.url, state: second.state })).rejects.toMatchObject({
+          code: 'E_PROOF_INVALID',
+        });
         // the same size with another root
         const sameSize = { ...second.state, size: 12, rootHash: second.state.rootHash };
         await expect(monitorOnce({ url: b.url, state: sameSize })).rejects.toThrow(/split view/);
@@ -238,8 +320,12 @@ describe('log monitor', () => {
       }
 
       // a checkpoint signed by another key
-      await expect(monitorOnce({ url: a.url, publicKeyPem: pemOf(ecKey().publicKey) })).rejects.toMatchObject({ code: 'E_CHECKPOINT_INVALID' });
-      await expect(monitorOnce({ url: a.url, state: { ...second.state, logId: '00'.repeat(32) } })).rejects.toMatchObject({ code: 'E_CHECKPOINT_INVALID' });
+      await expect(monitorOnce({ url: a.url, publicKeyPem: pemOf(ecKey().publicKey) })).rejects.toMatchObject(
+        { code: 'E_CHECKPOINT_INVALID' },
+      );
+      await expect(
+        monitorOnce({ url: a.url, state: { ...second.state, logId: '00'.repeat(32) } }),
+      ).rejects.toMatchObject({ code: 'E_CHECKPOINT_INVALID' });
 
       // a tampered leaf in the database
       const sqlite = new Database(join(dir, 'a.db'));

@@ -17,12 +17,25 @@ export function pemOf(key: KeyObject): string {
   return key.export({ type: 'spki', format: 'pem' }) as string;
 }
 
+export interface HashedRekordProposal {
+  apiVersion: '0.0.1';
+  kind: 'hashedrekord';
+  spec: {
+    data: { hash: { algorithm: string; value: string } };
+    signature: { content: string; publicKey: { content: string } };
+  };
+}
+
+/** Loosely typed JSON for poking at responses in tests. */
+// biome-ignore lint/suspicious/noExplicitAny: tests walk arbitrary JSON
+export type AnyJson = any;
+
 /** A hashedrekord proposed entry over random (or given) artifact bytes. */
 export function hashedRekord(
   keys = ecKey(),
   artifact: Uint8Array = randomBytes(32),
   verifierPem?: string,
-): { apiVersion: '0.0.1'; kind: 'hashedrekord'; spec: any } {
+): HashedRekordProposal {
   const digest = createHash('sha256').update(artifact).digest('hex');
   const sig = sign('sha256', artifact, keys.privateKey);
   return {
@@ -39,18 +52,35 @@ export function hashedRekord(
 }
 
 export function paeOf(type: string, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${payload.length} `), payload]);
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${payload.length} `),
+    payload,
+  ]);
 }
 
-export function dsseEntry(keys = ecKey(), statement: unknown = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'x', digest: { sha256: 'ab'.repeat(32) } }], predicateType: 'https://example.com/p', predicate: {} }) {
+export function dsseEntry(
+  keys = ecKey(),
+  statement: unknown = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name: 'x', digest: { sha256: 'ab'.repeat(32) } }],
+    predicateType: 'https://example.com/p',
+    predicate: {},
+  },
+) {
   const payload = Buffer.from(JSON.stringify(statement));
   const type = 'application/vnd.in-toto+json';
   const sig = sign('sha256', paeOf(type, payload), keys.privateKey);
-  const envelope = JSON.stringify({ payloadType: type, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] });
+  const envelope = JSON.stringify({
+    payloadType: type,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid: '', sig: sig.toString('base64') }],
+  });
   return {
     apiVersion: '0.0.1' as const,
     kind: 'dsse' as const,
-    spec: { proposedContent: { envelope, verifiers: [Buffer.from(pemOf(keys.publicKey)).toString('base64')] } },
+    spec: {
+      proposedContent: { envelope, verifiers: [Buffer.from(pemOf(keys.publicKey)).toString('base64')] },
+    },
   };
 }
 

@@ -1,19 +1,46 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { noteKeyHash, parseCheckpoint, parseSignedNote, verifyCheckpoint } from '../../src/tlog/checkpoint.js';
+import {
+  noteKeyHash,
+  parseCheckpoint,
+  parseSignedNote,
+  verifyCheckpoint,
+} from '../../src/tlog/checkpoint.js';
 import { setPayload } from '../../src/tlog/entry.js';
 import { verifyLogSignature } from '../../src/tlog/logkey.js';
-import { openLog, type TransparencyLog } from '../../src/tlog/log.js';
-import { fromHex, hashLeaf, rootFromLeafHashes, toHex, verifyConsistency, verifyInclusion } from '../../src/tlog/merkle.js';
-import { dropSchema, dsseEntry, ecKey, fulcioLikeCert, hashedRekord, postgresUrl, tempDir } from './helpers.js';
+import { openLog } from '../../src/tlog/log.js';
+import {
+  fromHex,
+  hashLeaf,
+  rootFromLeafHashes,
+  toHex,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../src/tlog/merkle.js';
+import {
+  dropSchema,
+  dsseEntry,
+  ecKey,
+  fulcioLikeCert,
+  hashedRekord,
+  postgresUrl,
+  tempDir,
+} from './helpers.js';
 
 const pgUrl = await postgresUrl();
 const backends: { name: string; db: () => string }[] = [
   { name: 'sqlite', db: () => `sqlite:${join(tempDir(), 'log.db')}` },
 ];
-if (pgUrl) backends.push({ name: 'postgres', db: () => `${pgUrl.replace(/schema=\w+/, `schema=t_${randomBytes(6).toString('hex')}`)}` });
-else console.warn('PostgreSQL not reachable at 127.0.0.1:5432: postgres log tests skipped (set CI=true to make this fail)');
+if (pgUrl)
+  backends.push({
+    name: 'postgres',
+    db: () => `${pgUrl.replace(/schema=\w+/, `schema=t_${randomBytes(6).toString('hex')}`)}`,
+  });
+else
+  console.warn(
+    'PostgreSQL not reachable at 127.0.0.1:5432: postgres log tests skipped (set CI=true to make this fail)',
+  );
 
 const created: string[] = [];
 afterAll(async () => {
@@ -48,7 +75,9 @@ for (const backend of backends) {
         expect(Buffer.from(parseSignedNote(p.checkpoint).signatures[0]!.keyHash)).toEqual(
           Buffer.from(fromHex(log.logId).subarray(0, 4)),
         );
-        expect(Buffer.from(noteKeyHash(log.signer.publicKey))).toEqual(Buffer.from(fromHex(log.logId).subarray(0, 4)));
+        expect(Buffer.from(noteKeyHash(log.signer.publicKey))).toEqual(
+          Buffer.from(fromHex(log.logId).subarray(0, 4)),
+        );
       } finally {
         await log.close();
       }
@@ -66,7 +95,10 @@ for (const backend of backends) {
             return out;
           }),
         );
-        const indexes = results.flat().map((r) => r.index).sort((a, b) => a - b);
+        const indexes = results
+          .flat()
+          .map((r) => r.index)
+          .sort((a, b) => a - b);
         expect(indexes).toEqual(Array.from({ length: clients * perClient }, (_, i) => i));
         const head = await log.head();
         expect(head.size).toBe(clients * perClient);
@@ -98,12 +130,24 @@ for (const backend of backends) {
           const root = rootFromLeafHashes(hashes.slice(0, size));
           for (const i of [0, Math.floor(size / 2), size - 1]) {
             const p = await log.inclusionProof(i, size);
-            verifyInclusion(i, size, hashes[i]!, p.hashes.map((h) => fromHex(h)), root);
+            verifyInclusion(
+              i,
+              size,
+              hashes[i]!,
+              p.hashes.map((h) => fromHex(h)),
+              root,
+            );
           }
           for (const first of [1, 3, 8, size]) {
             if (first > size) continue;
             const c = await log.consistencyProof(first, size);
-            verifyConsistency(first, size, c.hashes.map((h) => fromHex(h)), rootFromLeafHashes(hashes.slice(0, first)), root);
+            verifyConsistency(
+              first,
+              size,
+              c.hashes.map((h) => fromHex(h)),
+              rootFromLeafHashes(hashes.slice(0, first)),
+              root,
+            );
           }
         }
         await expect(log.inclusionProof(40)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
@@ -155,25 +199,40 @@ for (const backend of backends) {
         await log.appendEntry(hashedRekord(k));
         await log.appendEntry(dsseEntry(k));
         const { pem, privateKey } = await fulcioLikeCert('bob@example.com', 'https://issuer.example');
-        const c = await log.appendEntry(hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(5), pem));
+        const c = await log.appendEntry(
+          hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(5), pem),
+        );
         const digest = (await import('node:crypto')).createHash('sha256').update(artifact).digest('hex');
         expect((await log.search({ hash: `sha256:${digest}` })).indexes).toEqual([a.logIndex]);
         expect((await log.search({ hash: digest })).indexes).toEqual([a.logIndex]);
-        const fp = (await import('node:crypto')).createHash('sha256').update(k.publicKey.export({ type: 'spki', format: 'pem' })).digest('hex');
+        const fp = (await import('node:crypto'))
+          .createHash('sha256')
+          .update(k.publicKey.export({ type: 'spki', format: 'pem' }))
+          .digest('hex');
         expect((await log.search({ publicKey: fp })).indexes).toEqual([0, 1, 2]);
         const page1 = await log.search({ publicKey: fp, limit: 2 });
         expect(page1).toEqual({ indexes: [0, 1], next: 1 });
         expect(await log.search({ publicKey: fp, limit: 2, after: page1.next })).toEqual({ indexes: [2] });
-        expect((await log.search({ identity: 'bob@example.com', issuer: 'https://issuer.example' })).indexes).toEqual([
-          c.logIndex,
-        ]);
-        expect((await log.search({ identity: 'bob@example.com', issuer: 'https://other' })).indexes).toEqual([]);
-        expect((await log.search({ identity: 'bob@example.com', from: c.integratedTime - 5, to: c.integratedTime + 5 })).indexes).toEqual([c.logIndex]);
+        expect(
+          (await log.search({ identity: 'bob@example.com', issuer: 'https://issuer.example' })).indexes,
+        ).toEqual([c.logIndex]);
+        expect((await log.search({ identity: 'bob@example.com', issuer: 'https://other' })).indexes).toEqual(
+          [],
+        );
+        expect(
+          (
+            await log.search({
+              identity: 'bob@example.com',
+              from: c.integratedTime - 5,
+              to: c.integratedTime + 5,
+            })
+          ).indexes,
+        ).toEqual([c.logIndex]);
         expect((await log.search({ from: c.integratedTime + 100 })).indexes).toEqual([]);
-        expect((await log.search({ hash: `sha256:${digest}`, identity: 'bob@example.com', operator: 'or' })).indexes).toEqual([
-          a.logIndex,
-          c.logIndex,
-        ]);
+        expect(
+          (await log.search({ hash: `sha256:${digest}`, identity: 'bob@example.com', operator: 'or' }))
+            .indexes,
+        ).toEqual([a.logIndex, c.logIndex]);
       } finally {
         await log.close();
       }

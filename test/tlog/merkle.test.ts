@@ -20,9 +20,16 @@ import {
 const hd = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 
 // RFC 6962 reference vectors as published in transparency-dev/merkle testonly (8 leaves).
-const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map(
-  hd,
-);
+const LEAVES = [
+  '',
+  '00',
+  '10',
+  '2021',
+  '3031',
+  '40414243',
+  '5051525354555657',
+  '606162636465666768696a6b6c6d6e6f',
+].map(hd);
 const ROOTS = [
   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
   '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
@@ -182,7 +189,9 @@ describe('merkle (RFC 6962 vectors)', () => {
         bad.push([v.leaf, v.size, leaf, p, root]);
       }
       for (const [i, n, l, p, r] of bad) {
-        expect(() => verifyInclusion(i, n, l, p, r)).toThrow(expect.objectContaining({ code: 'E_PROOF_INVALID' }));
+        expect(() => verifyInclusion(i, n, l, p, r)).toThrow(
+          expect.objectContaining({ code: 'E_PROOF_INVALID' }),
+        );
       }
     }
   });
@@ -209,7 +218,9 @@ describe('merkle (RFC 6962 vectors)', () => {
         bad.push([v.size1, v.size2, p, r1, r2]);
       }
       for (const [a, b, p, x, y] of bad) {
-        expect(() => verifyConsistency(a, b, p, x, y)).toThrow(expect.objectContaining({ code: 'E_PROOF_INVALID' }));
+        expect(() => verifyConsistency(a, b, p, x, y)).toThrow(
+          expect.objectContaining({ code: 'E_PROOF_INVALID' }),
+        );
       }
     }
     // same size, different roots: a split view
@@ -220,7 +231,9 @@ describe('merkle (RFC 6962 vectors)', () => {
   it('agrees with a naive recomputation on random trees (inclusion and consistency, every index)', async () => {
     for (let trial = 0; trial < 6; trial++) {
       const n = 1 + Math.floor(Math.random() * 300);
-      const hashes = Array.from({ length: n }, () => hashLeaf(randomBytes(1 + Math.floor(Math.random() * 40))));
+      const hashes = Array.from({ length: n }, () =>
+        hashLeaf(randomBytes(1 + Math.floor(Math.random() * 40))),
+      );
       const { range, source } = memoryTree(hashes);
       const root = rootFromLeafHashes(hashes);
       expect(toHex(range.root())).toBe(toHex(root));

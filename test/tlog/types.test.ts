@@ -1,7 +1,7 @@
 import { constants, createHash, generateKeyPairSync, privateEncrypt, randomBytes, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeBody, prepareEntry, verifyDigest, verifyEcdsaDigest } from '../../src/tlog/types/index.js';
-import { dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf } from './helpers.js';
+import { type AnyJson, dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf } from './helpers.js';
 
 describe('prehashed signature verification', () => {
   for (const [curve, hash] of [
@@ -44,16 +44,24 @@ describe('hashedrekord v0.0.1', () => {
     const e = hashedRekord(k);
     // CRLF line endings in the submitted PEM must not change the leaf
     const crlf = hashedRekord(k, randomBytes(1));
-    crlf.spec.signature.publicKey.content = Buffer.from(pemOf(k.publicKey).replace(/\n/g, '\r\n')).toString('base64');
+    crlf.spec.signature.publicKey.content = Buffer.from(pemOf(k.publicKey).replace(/\n/g, '\r\n')).toString(
+      'base64',
+    );
     const p = await prepareEntry(e);
     const text = Buffer.from(p.body).toString('utf8');
-    expect(text.startsWith('{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"')).toBe(true);
-    const body = decodeBody(p.body) as any;
+    expect(
+      text.startsWith(
+        '{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"',
+      ),
+    ).toBe(true);
+    const body = decodeBody(p.body) as AnyJson;
     expect(Buffer.from(body.spec.signature.publicKey.content, 'base64').toString()).toBe(pemOf(k.publicKey));
     expect(p.keys.hashes).toEqual([`sha256:${e.spec.data.hash.value}`]);
     expect(p.keys.publicKeys![0]).toBe(createHash('sha256').update(pemOf(k.publicKey)).digest('hex'));
     const p2 = await prepareEntry(crlf);
-    expect((decodeBody(p2.body) as any).spec.signature.publicKey.content).toBe(body.spec.signature.publicKey.content);
+    expect((decodeBody(p2.body) as AnyJson).spec.signature.publicKey.content).toBe(
+      body.spec.signature.publicKey.content,
+    );
   });
 
   it('rejects a signature that does not verify over the digest', async () => {
@@ -66,7 +74,9 @@ describe('hashedrekord v0.0.1', () => {
     const e = hashedRekord();
     e.spec.data.hash.algorithm = 'md5';
     await expect(prepareEntry(e)).rejects.toThrow(/spec\.data\.hash\.algorithm/);
-    await expect(prepareEntry({ kind: 'rekord', apiVersion: '0.0.1' })).rejects.toMatchObject({ code: 'E_LOG_ENTRY_INVALID' });
+    await expect(prepareEntry({ kind: 'rekord', apiVersion: '0.0.1' })).rejects.toMatchObject({
+      code: 'E_LOG_ENTRY_INVALID',
+    });
     await expect(prepareEntry(null)).rejects.toMatchObject({ code: 'E_LOG_ENTRY_INVALID' });
     const short = hashedRekord();
     short.spec.data.hash.value = 'abcd';
@@ -86,9 +96,11 @@ describe('dsse v0.0.1', () => {
   it('verifies the PAE signature, drops proposedContent and hashes the envelope', async () => {
     const e = dsseEntry();
     const p = await prepareEntry(e);
-    const body = decodeBody(p.body) as any;
+    const body = decodeBody(p.body) as AnyJson;
     expect(Object.keys(body.spec).sort()).toEqual(['envelopeHash', 'payloadHash', 'signatures']);
-    expect(body.spec.envelopeHash.value).toBe(createHash('sha256').update(e.spec.proposedContent.envelope).digest('hex'));
+    expect(body.spec.envelopeHash.value).toBe(
+      createHash('sha256').update(e.spec.proposedContent.envelope).digest('hex'),
+    );
     expect(p.keys.hashes).toContain(`sha256:${'ab'.repeat(32)}`);
   });
   it('rejects an envelope signed by a key that is not among the verifiers', async () => {

@@ -38,7 +38,14 @@ interface HeadRow {
 }
 
 const toHead = (r: HeadRow | undefined): TreeHead | undefined =>
-  r ? { size: Number(r.size), rootHash: new Uint8Array(r.root), checkpoint: r.checkpoint, timestamp: Number(r.ts) } : undefined;
+  r
+    ? {
+        size: Number(r.size),
+        rootHash: new Uint8Array(r.root),
+        checkpoint: r.checkpoint,
+        timestamp: Number(r.ts),
+      }
+    : undefined;
 
 /** Split `postgres://…?schema=NAME` into a pg connection string and the schema (default `seal_tlog`). */
 export function parsePostgresUrl(url: string): { connectionString: string; schema: string } {
@@ -89,7 +96,9 @@ export class PostgresLogStorage implements LogStorage {
       }
     } catch (err) {
       await s.pool.end().catch(() => {});
-      throw new SealError('E_IO', `cannot open the log database on PostgreSQL: ${(err as Error).message}`, { cause: err });
+      throw new SealError('E_IO', `cannot open the log database on PostgreSQL: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return s;
   }
@@ -112,11 +121,15 @@ export class PostgresLogStorage implements LogStorage {
   }
 
   async head(): Promise<TreeHead | undefined> {
-    return toHead((await this.q<HeadRow>('SELECT size, root, checkpoint, ts FROM heads ORDER BY size DESC LIMIT 1'))[0]);
+    return toHead(
+      (await this.q<HeadRow>('SELECT size, root, checkpoint, ts FROM heads ORDER BY size DESC LIMIT 1'))[0],
+    );
   }
 
   async headAt(size: number): Promise<TreeHead | undefined> {
-    return toHead((await this.q<HeadRow>('SELECT size, root, checkpoint, ts FROM heads WHERE size = $1', [size]))[0]);
+    return toHead(
+      (await this.q<HeadRow>('SELECT size, root, checkpoint, ts FROM heads WHERE size = $1', [size]))[0],
+    );
   }
 
   async append(batch: AppendBatch): Promise<void> {
@@ -133,7 +146,10 @@ export class PostgresLogStorage implements LogStorage {
         batch.previousSize,
       ]);
       if (moved.rowCount !== 1) {
-        throw new SealError('E_CONFLICT', `the log is no longer at size ${batch.previousSize}: another sequencer wrote`);
+        throw new SealError(
+          'E_CONFLICT',
+          `the log is no longer at size ${batch.previousSize}: another sequencer wrote`,
+        );
       }
       const e = batch.entries;
       if (e.length > 0) {
@@ -181,7 +197,9 @@ export class PostgresLogStorage implements LogStorage {
       if (err instanceof SealError) throw err;
       const msg = (err as Error).message;
       if ((err as { code?: string }).code === '23505') {
-        throw new SealError('E_CONFLICT', `another writer integrated these entries first: ${msg}`, { cause: err });
+        throw new SealError('E_CONFLICT', `another writer integrated these entries first: ${msg}`, {
+          cause: err,
+        });
       }
       throw new SealError('E_IO', `log database write failed: ${msg}`, { cause: err });
     } finally {
@@ -243,7 +261,9 @@ export class PostgresLogStorage implements LogStorage {
       await client.query('SELECT pg_advisory_lock(hashtext($1))', [`seal-tlog-sequencer:${this.schema}`]);
     } catch (err) {
       await client.end().catch(() => {});
-      throw new SealError('E_IO', `cannot take the sequencer lock: ${(err as Error).message}`, { cause: err });
+      throw new SealError('E_IO', `cannot take the sequencer lock: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.lockClient = client;
   }

@@ -40,7 +40,9 @@ interface HeadRow {
 }
 
 const toHead = (r: HeadRow | undefined): TreeHead | undefined =>
-  r ? { size: r.size, rootHash: new Uint8Array(r.root), checkpoint: r.checkpoint, timestamp: r.ts } : undefined;
+  r
+    ? { size: r.size, rootHash: new Uint8Array(r.root), checkpoint: r.checkpoint, timestamp: r.ts }
+    : undefined;
 
 export class SqliteLogStorage implements LogStorage {
   readonly backend = 'sqlite' as const;
@@ -57,7 +59,9 @@ export class SqliteLogStorage implements LogStorage {
       this.db.pragma('busy_timeout = 10000');
       this.db.exec(SCHEMA);
     } catch (err) {
-      throw new SealError('E_IO', `cannot open the log database ${path}: ${(err as Error).message}`, { cause: err });
+      throw new SealError('E_IO', `cannot open the log database ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const db = this.db;
     this.stmts = {
@@ -65,34 +69,44 @@ export class SqliteLogStorage implements LogStorage {
       insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
       size: db.prepare<[], { size: number }>('SELECT size FROM tree_state WHERE id = 1'),
       setSize: db.prepare('UPDATE tree_state SET size = ? WHERE id = 1 AND size = ?'),
-      head: db.prepare<[], HeadRow>('SELECT size, root, checkpoint, ts FROM heads ORDER BY size DESC LIMIT 1'),
+      head: db.prepare<[], HeadRow>(
+        'SELECT size, root, checkpoint, ts FROM heads ORDER BY size DESC LIMIT 1',
+      ),
       headAt: db.prepare<[number], HeadRow>('SELECT size, root, checkpoint, ts FROM heads WHERE size = ?'),
       insertHead: db.prepare('INSERT OR REPLACE INTO heads (size, root, checkpoint, ts) VALUES (?, ?, ?, ?)'),
-      insertEntry: db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integrated_time) VALUES (?, ?, ?, ?)'),
+      insertEntry: db.prepare(
+        'INSERT INTO entries (idx, leaf_hash, leaf, integrated_time) VALUES (?, ?, ?, ?)',
+      ),
       insertNode: db.prepare('INSERT OR REPLACE INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
       insertKey: db.prepare('INSERT OR IGNORE INTO search_keys (kind, key, idx) VALUES (?, ?, ?)'),
-      entries: db.prepare<[number, number], { idx: number; leaf_hash: Buffer; leaf: Buffer; integrated_time: number }>(
-        'SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx',
-      ),
+      entries: db.prepare<
+        [number, number],
+        { idx: number; leaf_hash: Buffer; leaf: Buffer; integrated_time: number }
+      >('SELECT idx, leaf_hash, leaf, integrated_time FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx'),
       byLeafHash: db.prepare<[Buffer], { idx: number }>('SELECT idx FROM entries WHERE leaf_hash = ?'),
-      node: db.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM nodes WHERE level = ? AND idx = ?'),
+      node: db.prepare<[number, number], { hash: Buffer }>(
+        'SELECT hash FROM nodes WHERE level = ? AND idx = ?',
+      ),
     };
     const s = this.stmts;
     // IMMEDIATE: take the write lock before reading the size, so the check and the write are one step
     const tx = db.transaction((batch: AppendBatch) => {
-        const current = s.size.get()!.size;
-        if (current !== batch.previousSize) {
-          throw new SealError('E_CONFLICT', `the log grew to ${current} under us (expected ${batch.previousSize})`);
-        }
-        for (const e of batch.entries) {
-          s.insertEntry.run(e.index, Buffer.from(e.leafHash), Buffer.from(e.leaf), e.integratedTime);
-          for (const [kind, key] of indexRows(e.keys)) s.insertKey.run(kind, key, e.index);
-        }
-        for (const n of batch.nodes) s.insertNode.run(n.level, n.index, Buffer.from(n.hash));
-        const h = batch.head;
-        s.insertHead.run(h.size, Buffer.from(h.rootHash), h.checkpoint, h.timestamp);
-        s.setSize.run(h.size, batch.previousSize);
-      });
+      const current = s.size.get()!.size;
+      if (current !== batch.previousSize) {
+        throw new SealError(
+          'E_CONFLICT',
+          `the log grew to ${current} under us (expected ${batch.previousSize})`,
+        );
+      }
+      for (const e of batch.entries) {
+        s.insertEntry.run(e.index, Buffer.from(e.leafHash), Buffer.from(e.leaf), e.integratedTime);
+        for (const [kind, key] of indexRows(e.keys)) s.insertKey.run(kind, key, e.index);
+      }
+      for (const n of batch.nodes) s.insertNode.run(n.level, n.index, Buffer.from(n.hash));
+      const h = batch.head;
+      s.insertHead.run(h.size, Buffer.from(h.rootHash), h.checkpoint, h.timestamp);
+      s.setSize.run(h.size, batch.previousSize);
+    });
     this.writeBatch = (batch) => tx.immediate(batch);
   }
 
@@ -120,7 +134,9 @@ export class SqliteLogStorage implements LogStorage {
       if (err instanceof SealError) throw err;
       const msg = (err as Error).message;
       if (/UNIQUE constraint failed: entries/.test(msg)) {
-        throw new SealError('E_CONFLICT', `another writer integrated these entries first: ${msg}`, { cause: err });
+        throw new SealError('E_CONFLICT', `another writer integrated these entries first: ${msg}`, {
+          cause: err,
+        });
       }
       throw new SealError('E_IO', `log database write failed: ${msg}`, { cause: err });
     }

@@ -126,7 +126,10 @@ export function queryCriteria(q: SearchQuery): [string, string][] {
 }
 
 /** Build the search SQL for either backend; `p(i)` renders the i-th placeholder (1-based). */
-export function searchSql(q: SearchQuery, p: (i: number) => string): { sql: string; params: (string | number)[]; limit: number } {
+export function searchSql(
+  q: SearchQuery,
+  p: (i: number) => string,
+): { sql: string; params: (string | number)[]; limit: number } {
   const params: (string | number)[] = [];
   const ph = (v: string | number) => {
     params.push(v);
@@ -137,7 +140,8 @@ export function searchSql(q: SearchQuery, p: (i: number) => string): { sql: stri
   if (q.from !== undefined) where.push(`e.integrated_time >= ${ph(q.from)}`);
   if (q.to !== undefined) where.push(`e.integrated_time <= ${ph(q.to)}`);
   const crit = queryCriteria(q).map(
-    ([kind, key]) => `e.idx IN (SELECT k.idx FROM search_keys k WHERE k.kind = ${ph(kind)} AND k.key = ${ph(key)})`,
+    ([kind, key]) =>
+      `e.idx IN (SELECT k.idx FROM search_keys k WHERE k.kind = ${ph(kind)} AND k.key = ${ph(key)})`,
   );
   if (crit.length > 0) where.push(`(${crit.join(q.operator === 'or' ? ' OR ' : ' AND ')})`);
   const sql = `SELECT e.idx AS idx FROM entries e WHERE ${where.join(' AND ')} ORDER BY e.idx LIMIT ${ph(limit + 1)}`;

@@ -2,7 +2,16 @@
 // Rekor pkg/pki/x509 CanonicalValue semantics; ECDSA verification per FIPS 186-5 §6.4.2 over a given digest.
 
 import 'reflect-metadata';
-import { createECDH, createHash, createPublicKey, constants, type KeyObject, publicDecrypt, verify, X509Certificate } from 'node:crypto';
+import {
+  createECDH,
+  createHash,
+  createPublicKey,
+  constants,
+  type KeyObject,
+  publicDecrypt,
+  verify,
+  X509Certificate,
+} from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { SealError } from '../../errors.js';
 
@@ -92,17 +101,26 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
       canonicalPem: pem,
       fingerprint: createHash('sha256').update(pem).digest('hex'),
       certificate: cert,
-      identities: certificateIdentities(peculiar).map((identity) => (issuer ? { identity, issuer } : { identity })),
+      identities: certificateIdentities(peculiar).map((identity) =>
+        issuer ? { identity, issuer } : { identity },
+      ),
     };
   }
   let key: KeyObject;
   try {
-    key = isPem ? createPublicKey(text) : createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
+    key = isPem
+      ? createPublicKey(text)
+      : createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
   } catch (err) {
     return bad('the public key in the entry is not a PEM/DER public key or certificate', err);
   }
   const pem = pemWrap('PUBLIC KEY', new Uint8Array(key.export({ type: 'spki', format: 'der' })));
-  return { publicKey: key, canonicalPem: pem, fingerprint: createHash('sha256').update(pem).digest('hex'), identities: [] };
+  return {
+    publicKey: key,
+    canonicalPem: pem,
+    fingerprint: createHash('sha256').update(pem).digest('hex'),
+    identities: [],
+  };
 }
 
 function looksLikeCertificate(der: Uint8Array): boolean {
@@ -144,18 +162,27 @@ const DIGEST_INFO: Record<string, string> = {
 };
 
 /** Verify a signature over a precomputed digest (hashedrekord). ECDSA and RSA PKCS#1 v1.5; Ed25519 cannot sign a digest. */
-export function verifyDigest(key: KeyObject, algorithm: 'sha256' | 'sha384' | 'sha512', digest: Uint8Array, signature: Uint8Array): boolean {
+export function verifyDigest(
+  key: KeyObject,
+  algorithm: 'sha256' | 'sha384' | 'sha512',
+  digest: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (key.asymmetricKeyType === 'ec') return verifyEcdsaDigest(key, digest, signature);
   if (key.asymmetricKeyType === 'rsa') {
     try {
       const decoded = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(signature));
-      return decoded.equals(Buffer.concat([Buffer.from(DIGEST_INFO[algorithm]!, 'hex'), Buffer.from(digest)]));
+      return decoded.equals(
+        Buffer.concat([Buffer.from(DIGEST_INFO[algorithm]!, 'hex'), Buffer.from(digest)]),
+      );
     } catch {
       return false;
     }
   }
   if (key.asymmetricKeyType === 'ed25519') {
-    return bad('Ed25519 keys sign messages, not digests: use a dsse entry or an ECDSA/RSA key for hashedrekord');
+    return bad(
+      'Ed25519 keys sign messages, not digests: use a dsse entry or an ECDSA/RSA key for hashedrekord',
+    );
   }
   return bad(`unsupported key type ${key.asymmetricKeyType} for hashedrekord`);
 }

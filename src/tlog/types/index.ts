@@ -57,7 +57,11 @@ export const intotoSchema = z.object({
   }),
 });
 
-export const proposedEntrySchema = z.discriminatedUnion('kind', [hashedRekordSchema, dsseSchema, intotoSchema]);
+export const proposedEntrySchema = z.discriminatedUnion('kind', [
+  hashedRekordSchema,
+  dsseSchema,
+  intotoSchema,
+]);
 export type ProposedEntry = z.infer<typeof proposedEntrySchema>;
 
 export interface PreparedEntry {
@@ -100,7 +104,9 @@ export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
 function statementDigests(payloadType: string, payload: Uint8Array): string[] {
   if (payloadType !== 'application/vnd.in-toto+json') return [];
   try {
-    const st = JSON.parse(Buffer.from(payload).toString('utf8')) as { subject?: { digest?: Record<string, string> }[] };
+    const st = JSON.parse(Buffer.from(payload).toString('utf8')) as {
+      subject?: { digest?: Record<string, string> }[];
+    };
     return (st.subject ?? []).flatMap((s) => Object.entries(s.digest ?? {}).map(([alg, d]) => `${alg}:${d}`));
   } catch {
     return [];
@@ -145,7 +151,8 @@ function prepareDsse(e: z.infer<typeof dsseSchema>): PreparedEntry {
     return bad('proposedContent.envelope is not JSON');
   }
   const env = envelopeSchema.safeParse(envJson);
-  if (!env.success) return bad(`proposedContent.envelope is not a DSSE envelope: ${env.error.issues[0]?.message}`);
+  if (!env.success)
+    return bad(`proposedContent.envelope is not a DSSE envelope: ${env.error.issues[0]?.message}`);
   const payload = fromB64(env.data.payload);
   const message = pae(env.data.payloadType, payload);
   const verifiers = e.spec.proposedContent.verifiers.map((v) => parseEntryKey(fromB64(v)));
@@ -188,7 +195,8 @@ function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
   for (const s of env.signatures) {
     const key = parseEntryKey(fromB64(Buffer.from(s.publicKey, 'base64').toString('utf8')));
     const sig = fromB64(Buffer.from(s.sig, 'base64').toString('utf8'));
-    if (!verifyMessage(key.publicKey, message, sig)) bad('an intoto signature does not verify over the envelope PAE');
+    if (!verifyMessage(key.publicKey, message, sig))
+      bad('an intoto signature does not verify over the envelope PAE');
     keys.push(key);
     sigs.push({
       sig: s.sig,
@@ -216,7 +224,11 @@ function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
       },
     },
   });
-  return { kind: 'intoto', body, keys: keysFor(keys, [`sha256:${payloadHash}`, ...statementDigests(env.payloadType, payload)]) };
+  return {
+    kind: 'intoto',
+    body,
+    keys: keysFor(keys, [`sha256:${payloadHash}`, ...statementDigests(env.payloadType, payload)]),
+  };
 }
 
 /** Parse a proposed entry, verify its signature(s), and build the canonical body and index keys. E_LOG_ENTRY_INVALID. */
