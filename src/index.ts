@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './oci/index.js';
 export * from './keys/index.js';
 export * from './formats/index.js';
+export * from './tlog/index.js';
 export * from './ca/index.js';
 export * from './oidc/index.js';
 export * from './server/index.js';
