@@ -33,5 +33,10 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'log monitor', summary: 'Monitor a transparency log for consistency and watched identities/keys', load: () => mod(import('./log-monitor.js')) },
   { name: 'verify-bundle', summary: 'Verify a Sigstore bundle for a file or sha256 digest', load: () => mod(import('./verify-bundle.js')) },
   { name: 'sbom', summary: 'Generate an SPDX or CycloneDX SBOM from an image’s layers', load: () => mod(import('./sbom.js')) },
+  { name: 'policy test', summary: 'Evaluate Kubernetes manifests against image policies (like kyverno apply)', load: () => mod(import('./policy-test.js')) },
+  { name: 'admission serve', summary: 'Run the admission webhook that admits only verified images', load: () => mod(import('./admission-serve.js')) },
+  { name: 'breakglass grant', summary: 'Grant a signed, expiring exception for one image digest in one namespace', load: () => mod(import('./breakglass-grant.js')) },
+  { name: 'breakglass list', summary: 'List break-glass grants and their status', load: () => mod(import('./breakglass-list.js')) },
+  { name: 'breakglass revoke', summary: 'Revoke break-glass grants', load: () => mod(import('./breakglass-revoke.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

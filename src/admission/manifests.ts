@@ -1,0 +1,165 @@
+// Offline evaluation of Kubernetes manifests (the `kyverno apply` habit): every workload image in a
+// multi-document YAML is evaluated as the webhook would, or — offline — described with what each matching
+// policy would require. Used by `seal policy test`. docs/policy.md ("Testing policies before a cluster").
+
+import { SealError } from '../errors.js';
+import { evaluate, matchPolicies } from '../policy/evaluate.js';
+import { parseYamlDocuments } from '../policy/load.js';
+import type {
+  Authority,
+  AuthoritySet,
+  Decision,
+  ImageInWorkload,
+  ImageRule,
+  ImageVerifier,
+  NamespaceInfo,
+  PolicySet,
+} from '../policy/types.js';
+import { selectorMatches } from '../policy/selector.js';
+import type { NamespaceLookup } from './namespaces.js';
+import { staticNamespaces } from './namespaces.js';
+import { imagesOf, WORKLOAD_KINDS, workloadSchema } from './workload.js';
+
+export interface ManifestWorkload {
+  /** `file#doc` for messages. */
+  origin: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  images: ImageInWorkload[];
+}
+
+/** Workloads of a multi-document YAML (List items included). Non-workload kinds are skipped. */
+export function workloadsFromYaml(
+  text: string,
+  origin: string,
+  defaultNamespace = 'default',
+): ManifestWorkload[] {
+  let docs: unknown[];
+  try {
+    docs = parseYamlDocuments(text, origin);
+  } catch (err) {
+    throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
+  }
+  const out: ManifestWorkload[] = [];
+  const visit = (doc: unknown, where: string) => {
+    const parsed = workloadSchema.safeParse(doc);
+    if (!parsed.success)
+      throw new SealError('E_INVALID_ARGUMENT', `${where}: not a Kubernetes object (no kind)`);
+    if (parsed.data.kind === 'List' && Array.isArray((doc as { items?: unknown }).items)) {
+      (doc as { items: unknown[] }).items.forEach((item, i) => visit(item, `${where}.items[${i}]`));
+      return;
+    }
+    if (!WORKLOAD_KINDS.includes(parsed.data.kind)) return;
+    const meta = parsed.data.metadata ?? {};
+    out.push({
+      origin: where,
+      kind: parsed.data.kind,
+      name: meta.name ?? meta.generateName ?? '',
+      namespace: meta.namespace ?? defaultNamespace,
+      images: imagesOf(doc),
+    });
+  };
+  docs.forEach((d, i) => visit(d, docs.length > 1 ? `${origin}#${i + 1}` : origin));
+  return out;
+}
+
+export interface ManifestDecision {
+  workload: ManifestWorkload;
+  decision: Decision;
+}
+
+/** Evaluate every workload image through the verifier (registry or layout access). */
+export async function evaluateManifests(
+  workloads: ManifestWorkload[],
+  policies: PolicySet,
+  verifier: ImageVerifier,
+  opts: { namespaces?: NamespaceLookup; deadlineMs?: number } = {},
+): Promise<ManifestDecision[]> {
+  const namespaces = opts.namespaces ?? staticNamespaces({});
+  const out: ManifestDecision[] = [];
+  for (const w of workloads) {
+    const signal = AbortSignal.timeout(opts.deadlineMs ?? 60_000);
+    const ns = await namespaces(w.namespace, signal);
+    const decisions = await evaluate(w.images, ns, policies, verifier, { signal });
+    for (const d of decisions) out.push({ workload: w, decision: d });
+  }
+  return out;
+}
+
+function describeAuthority(a: Authority): string {
+  if (a.static) return `${a.name} (static ${a.static})`;
+  const parts: string[] = [];
+  if (a.keys) parts.push(`key ${a.keys.map((k) => `sha256:${k.fingerprint.slice(0, 12)}`).join('|')}`);
+  if (a.keyless) {
+    parts.push(
+      `keyless ${a.keyless.identities
+        .map(
+          (i) => `issuer=${i.issuer ?? `/${i.issuerRegExp}/`} subject=${i.subject ?? `/${i.subjectRegExp}/`}`,
+        )
+        .join(' | ')}`,
+    );
+  }
+  if (a.attestations.length > 0)
+    parts.push(`attestations ${a.attestations.map((t) => t.predicateType).join(', ')}`);
+  parts.push(a.ignoreTlog ? 'no tlog' : 'tlog required');
+  return `${a.name} (${parts.join(', ')})`;
+}
+
+function describeSet(s: AuthoritySet): string {
+  return `${s.count} of [${s.entries.map(describeAuthority).join('; ')}]`;
+}
+
+/** What a rule would require of an image, in one line (offline mode). */
+export function describeRule(rule: ImageRule): string {
+  const parts: string[] = [];
+  for (const s of rule.authoritySets) parts.push(`signatures: ${describeSet(s)}`);
+  for (const att of rule.attestations) {
+    const conds = att.conditions.reduce((n, b) => n + b.all.length + b.any.length, 0);
+    const by = att.attestors.length > 0 ? ` signed by ${att.attestors.map(describeSet).join(' and ')}` : '';
+    parts.push(`attestation ${att.predicateType}${by}${conds ? `, ${conds} condition(s)` : ''}`);
+  }
+  if (rule.mutateDigest) parts.push('digest pinned');
+  else if (rule.verifyDigest) parts.push('digest reference required');
+  return parts.join('; ');
+}
+
+export interface Requirement {
+  workload: ManifestWorkload;
+  image: ImageInWorkload;
+  /** One line per matching policy; empty = no policy matches. */
+  requirements: string[];
+  noMatch?: 'allow' | 'deny' | 'warn';
+}
+
+/** Offline: which policies match each image and what they would require (no registry access). */
+export async function describeManifests(
+  workloads: ManifestWorkload[],
+  policies: PolicySet,
+  opts: { namespaces?: NamespaceLookup } = {},
+): Promise<Requirement[]> {
+  const namespaces = opts.namespaces ?? staticNamespaces({});
+  const out: Requirement[] = [];
+  for (const w of workloads) {
+    const ns: NamespaceInfo = await namespaces(w.namespace, AbortSignal.timeout(10_000));
+    for (const image of w.images) {
+      const matches = matchPolicies(image, ns, policies.policies);
+      const r: Requirement = {
+        workload: w,
+        image,
+        requirements: matches.map(
+          ({ policy, rule }) =>
+            `${policy.name}${rule.name !== policy.name ? `/${rule.name}` : ''} [${policy.mode}, ${policy.failurePolicy}] ${describeRule(rule)}`,
+        ),
+      };
+      if (matches.length === 0) {
+        r.noMatch =
+          policies.noMatch.find(
+            (n) => !n.namespaceSelector || selectorMatches(n.namespaceSelector, ns.labels),
+          )?.action ?? 'allow';
+      }
+      out.push(r);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+// `seal admission serve`: run the validating/mutating admission webhook over HTTPS (AdmissionReview v1),
+// with /metrics, /healthz, /readyz; prints its URL, reloads policies on SIGHUP, stops on SIGINT/SIGTERM.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { SealError } from '../errors.js';
+import { parseArgs } from './args.js';
+import type { CommandModule } from './command.js';
+import { parseDuration, registryOptionSpecs, registryOptionsFrom } from './common.js';
+
+const options = {
+  policy: { type: 'strings', description: 'policy file or directory (repeatable)', placeholder: 'PATH' },
+  host: { type: 'string', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 in a cluster)' },
+  port: { type: 'string', default: '8443', description: 'port (0 = any free port)' },
+  'tls-cert': { type: 'string', description: 'server certificate PEM', placeholder: 'FILE' },
+  'tls-key': { type: 'string', description: 'server private key PEM', placeholder: 'FILE' },
+  'tls-self-signed': { type: 'boolean', description: 'make a throwaway CA and certificate (development)' },
+  'tls-hosts': {
+    type: 'string',
+    default: 'localhost,127.0.0.1',
+    description: 'names for the self-signed certificate, comma-separated',
+  },
+  'ca-out': {
+    type: 'string',
+    description: 'write the self-signed CA (the caBundle) here',
+    placeholder: 'FILE',
+  },
+  'namespace-labels': {
+    type: 'string',
+    description: 'YAML {namespace: {label: value}}',
+    placeholder: 'FILE',
+  },
+  'in-cluster': {
+    type: 'boolean',
+    description: 'read namespace labels from the Kubernetes API (service account)',
+  },
+  'breakglass-dir': { type: 'string', description: 'directory of break-glass grants', placeholder: 'DIR' },
+  'breakglass-key': {
+    type: 'strings',
+    description: 'public key (file or env://) of a trusted granter (repeatable)',
+    placeholder: 'KEY',
+  },
+  redis: {
+    type: 'string',
+    description: 'shared decision cache, e.g. redis://127.0.0.1:6379',
+    placeholder: 'URL',
+  },
+  'cache-ttl': { type: 'string', default: '10m', description: 'how long a verified decision is reused' },
+  'cache-size': { type: 'string', default: '10000', description: 'in-memory decision cache entries' },
+  'digest-ttl': { type: 'string', default: '30s', description: 'how long a tag→digest resolution is reused' },
+  deadline: {
+    type: 'string',
+    default: '8s',
+    description: 'hard per-request deadline (below timeoutSeconds)',
+  },
+  'audit-log': {
+    type: 'string',
+    default: '-',
+    description: 'JSON-lines audit log file (- = stdout)',
+    placeholder: 'FILE',
+  },
+  'trusted-root': {
+    type: 'string',
+    description: 'TrustedRoot JSON for keyless and log checks',
+    placeholder: 'FILE',
+  },
+  ...registryOptionSpecs,
+} as const;
+
+function duration(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new SealError('E_INVALID_ARGUMENT', `${flag}: ${(err as Error).message}`);
+  }
+}
+
+export const command: CommandModule = {
+  usage:
+    'seal admission serve --policy DIR [--port N] (--tls-cert FILE --tls-key FILE | --tls-self-signed [--ca-out FILE])',
+  summary: 'Run the Kubernetes admission webhook that admits only verified images',
+  options,
+  async run(argv, io) {
+    const { options: o } = parseArgs(argv, options);
+    if (o.policy.length === 0) throw new SealError('E_INVALID_ARGUMENT', '--policy is required');
+    const port = Number(o.port ?? '8443');
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new SealError('E_INVALID_ARGUMENT', `--port: not a port: ${o.port}`);
+    const { loadPolicyFiles } = await import('../policy/load.js');
+    const adm = await import('../admission/index.js');
+    const { storeVerifier } = await import('../admission/verifier.js');
+    const { resolveKeyRef } = await import('../policy/keyref.js');
+
+    let tls: { cert: string; key: string };
+    if (o['tls-self-signed']) {
+      const made = await adm.createSelfSignedTls(
+        (o['tls-hosts'] ?? 'localhost,127.0.0.1')
+          .split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+      );
+      tls = { cert: made.certPem, key: made.keyPem };
+      if (o['ca-out']) await writeFile(o['ca-out'], made.caPem);
+    } else if (o['tls-cert'] && o['tls-key']) {
+      tls = { cert: await readFile(o['tls-cert'], 'utf8'), key: await readFile(o['tls-key'], 'utf8') };
+    } else {
+      throw new SealError('E_INVALID_ARGUMENT', 'give --tls-cert and --tls-key, or --tls-self-signed');
+    }
+
+    const policies = await loadPolicyFiles(o.policy, { env: io.env });
+    const trustMod = await import('../verify/trust.js');
+    const trust = o['trusted-root']
+      ? await trustMod.loadTrustedRootFile(o['trusted-root'])
+      : trustMod.publicGoodTrustedRoot();
+    let registry: ReturnType<typeof registryOptionsFrom>;
+    try {
+      registry = registryOptionsFrom(o);
+    } catch (err) {
+      throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
+    }
+    const cache = o.redis
+      ? new adm.RedisOutcomeCache({ url: o.redis })
+      : new adm.MemoryOutcomeCache({ maxEntries: Number(o['cache-size']) || 10_000 });
+    if (cache instanceof adm.RedisOutcomeCache) cache.client.on('error', () => undefined);
+    const granters = o['breakglass-key'].map((k, i) =>
+      resolveKeyRef(k, `--breakglass-key[${i}]`, { env: io.env }),
+    );
+    const server = await adm.startAdmissionServer({
+      tls,
+      host: o.host,
+      port,
+      policies,
+      verifier: storeVerifier({ registry, trust }),
+      cache,
+      cacheTtlMs: duration(o['cache-ttl'] ?? '10m', '--cache-ttl'),
+      digestTtlMs: duration(o['digest-ttl'] ?? '30s', '--digest-ttl'),
+      deadlineMs: duration(o.deadline ?? '8s', '--deadline'),
+      audit: adm.createAuditLogger(o['audit-log']),
+      ...(o['namespace-labels']
+        ? { namespaces: adm.namespacesFromFile(o['namespace-labels']) }
+        : o['in-cluster']
+          ? { namespaces: adm.kubernetesNamespaces() }
+          : {}),
+      ...(o['breakglass-dir'] ? { breakGlass: new adm.BreakGlassStore(o['breakglass-dir'], granters) } : {}),
+      ...(cache instanceof adm.RedisOutcomeCache
+        ? { ready: async () => cache.client.status === 'ready' }
+        : {}),
+    });
+    io.stderr(
+      `seal admission webhook: ${policies.policies.length} policies; listening on ${server.url} (/validate, /mutate, /metrics, /healthz, /readyz)\n`,
+    );
+    io.stdout(`${server.url}\n`);
+
+    const reload = async () => {
+      try {
+        server.controller.setPolicies(await loadPolicyFiles(o.policy, { env: io.env }));
+        io.stderr('seal admission webhook: policies reloaded\n');
+      } catch (err) {
+        io.stderr(
+          `seal admission webhook: reload failed, keeping the previous policies: ${(err as Error).message}\n`,
+        );
+      }
+    };
+    process.on('SIGHUP', reload);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    process.off('SIGHUP', reload);
+    await server.close();
+    if (cache instanceof adm.RedisOutcomeCache) await cache.close();
+    return 0;
+  },
+};
