@@ -259,6 +259,17 @@ function parseDerSignature(sig: Uint8Array): [bigint, bigint] | undefined {
   return [ints[0]!, ints[1]!];
 }
 
+// ECDH objects are only used synchronously inside one verification: one per curve is enough
+const ecdhByCurve = new Map<string, ReturnType<typeof createECDH>>();
+function ecdhFor(name: string): ReturnType<typeof createECDH> {
+  let e = ecdhByCurve.get(name);
+  if (!e) {
+    e = createECDH(name);
+    ecdhByCurve.set(name, e);
+  }
+  return e;
+}
+
 const coordinateCache = new WeakMap<KeyObject, [bigint, bigint]>();
 
 function coordinates(key: KeyObject): [bigint, bigint] {
@@ -296,7 +307,7 @@ export function verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature:
     const u2 = mod(r * w, n);
     const u1 = mod(e * w, n);
     const [qx, qy] = coordinates(key);
-    const ecdh = createECDH(curve.name);
+    const ecdh = ecdhFor(curve.name);
     let point: Buffer;
     if (u1 === 0n) {
       point = Buffer.concat([Buffer.of(4), toBytes(qx, curve.bytes), toBytes(qy, curve.bytes)]);
