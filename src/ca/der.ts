@@ -117,4 +117,28 @@ export function removeExtension(tbsDer: Uint8Array, oid: string): Uint8Array {
   return encodeTlv(0x30, concat(rebuilt));
 }
 
+/** The extnValue content (inside the OCTET STRING) of extension `oid` in a TBSCertificate, if present. */
+export function findExtension(
+  tbsDer: Uint8Array,
+  oid: string,
+): { critical: boolean; value: Uint8Array } | undefined {
+  const oidTlv = Buffer.from(encodeOid(oid));
+  const tbs = readTlv(tbsDer, 0);
+  for (const field of children(tbsDer, tbs)) {
+    if (field.tag !== 0xa3) continue;
+    const seq = readTlv(tbsDer, field.contentStart);
+    for (const ext of children(tbsDer, seq)) {
+      const parts = children(tbsDer, ext);
+      const first = parts[0];
+      if (!first || !oidTlv.equals(tbsDer.subarray(first.start, first.end))) continue;
+      const critical = parts.length === 3 && parts[1]!.tag === 0x01 && tbsDer[parts[1]!.contentStart] !== 0;
+      const value = parts.at(-1)!;
+      if (value.tag !== 0x04)
+        throw new SealError('E_CERTIFICATE_INVALID', `extension ${oid} has no OCTET STRING value`);
+      return { critical, value: tbsDer.slice(value.contentStart, value.end) };
+    }
+  }
+  return undefined;
+}
+
 export { concat as concatBytes };

@@ -20,6 +20,7 @@ import {
   precertMerkleLeaf,
   CtLog,
   MemoryLeafLog,
+  verifyEmbeddedScts,
 } from '../../src/ca/ctlog.js';
 import { removeExtension, tbsOf } from '../../src/ca/der.js';
 import { loadOrCreateEcKey } from '../../src/ca/keyfile.js';
@@ -188,6 +189,26 @@ describe('CertificateAuthority', () => {
     ];
     expect(other.logId).not.toEqual(ct.logId);
     expect(() => verifySCTs(sLeaf, issuer, wrongKey)).toThrow(/SCT verification failed/);
+  });
+
+  it('verifyEmbeddedScts checks the SCT natively and refuses a tampered certificate', async () => {
+    const k = ecKey();
+    const res = await ca.signingCertificate({
+      token: await emailToken(),
+      publicKey: k.pem,
+      proofOfPossession: proof(k.privateKey, 'alice@example.com'),
+    });
+    const der = new Uint8Array(new x509.X509Certificate(res.chainPem[0]!).rawData);
+    const ctPub = (await loadOrCreateEcKey(join(dir, 'ct.key.pem'), 'P-256')).publicKey;
+    const logs = [{ logId: ct.logId, publicKey: ctPub }];
+    const scts = verifyEmbeddedScts(der, ca.hierarchy.intermediateKey.spki, logs);
+    expect(scts).toHaveLength(1);
+    expect(Buffer.from(scts[0]!.logId)).toEqual(Buffer.from(ct.logId));
+    expect(Math.abs(Number(scts[0]!.timestampMs) - Date.now())).toBeLessThan(60_000);
+    // another issuer key hash (a certificate presented under another CA) fails
+    expect(() => verifyEmbeddedScts(der, ct.publicKeySpki, logs)).toThrow(/does not verify/);
+    // an SCT from an unknown log is not counted
+    expect(verifyEmbeddedScts(der, ca.hierarchy.intermediateKey.spki, [])).toEqual([]);
   });
 
   it('maps GitHub workflow claims into the certificate extensions', async () => {
