@@ -47,7 +47,8 @@ export function workloadsFromYaml(
     if (!parsed.success)
       throw new SealError('E_INVALID_ARGUMENT', `${where}: not a Kubernetes object (no kind)`);
     if (parsed.data.kind === 'List' && Array.isArray((doc as { items?: unknown }).items)) {
-      (doc as { items: unknown[] }).items.forEach((item, i) => visit(item, `${where}.items[${i}]`));
+      for (const [i, item] of (doc as { items: unknown[] }).items.entries())
+        visit(item, `${where}.items[${i}]`);
       return;
     }
     if (!WORKLOAD_KINDS.includes(parsed.data.kind)) return;
@@ -60,7 +61,7 @@ export function workloadsFromYaml(
       images: imagesOf(doc),
     });
   };
-  docs.forEach((d, i) => visit(d, docs.length > 1 ? `${origin}#${i + 1}` : origin));
+  for (const [i, d] of docs.entries()) visit(d, docs.length > 1 ? `${origin}#${i + 1}` : origin);
   return out;
 }
 

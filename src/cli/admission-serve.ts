@@ -36,7 +36,7 @@ const options = {
   'breakglass-dir': { type: 'string', description: 'directory of break-glass grants', placeholder: 'DIR' },
   'breakglass-key': {
     type: 'strings',
-    description: 'public key (file or env://) of a trusted granter (repeatable)',
+    description: 'public key (file, directory of *.pub, or env://) of a trusted granter (repeatable)',
     placeholder: 'KEY',
   },
   redis: {
