@@ -63,6 +63,8 @@ export const ErrorCodes = {
   E_CONDITION_FAILED: 'an attestation condition evaluated to false',
   E_SBOM: 'an image filesystem could not be catalogued',
   E_LAYER_HOSTILE: 'a layer archive is truncated, too large or tries to escape its root',
+  E_SOURCE_MISMATCH: 'a provenance names another source repository, ref or commit than expected',
+  E_BUILDER_MISMATCH: 'a provenance names another builder or build type than expected',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

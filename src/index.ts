@@ -11,3 +11,4 @@ export * from './server/index.js';
 export * from './sbom/index.js';
 export * from './sign/index.js';
 export * from './verify/index.js';
+export * from './provenance/index.js';

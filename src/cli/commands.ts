@@ -38,5 +38,6 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'breakglass grant', summary: 'Grant a signed, expiring exception for one image digest in one namespace', load: () => mod(import('./breakglass-grant.js')) },
   { name: 'breakglass list', summary: 'List break-glass grants and their status', load: () => mod(import('./breakglass-list.js')) },
   { name: 'breakglass revoke', summary: 'Revoke break-glass grants', load: () => mod(import('./breakglass-revoke.js')) },
+  { name: 'provenance', summary: 'Print a SLSA provenance v1 predicate for an image from the CI environment', load: () => mod(import('./provenance.js')) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];
