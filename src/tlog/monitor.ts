@@ -188,7 +188,7 @@ function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): string[]
     const sigs =
       (body.spec as { content?: { envelope?: { signatures?: { publicKey: string }[] } } }).content?.envelope
         ?.signatures ?? [];
-    for (const s of sigs) verifiers.push(Buffer.from(s.publicKey, 'base64').toString('utf8'));
+    for (const s of sigs) verifiers.push(s.publicKey);
   }
   const out: string[] = [];
   for (const v of verifiers) {

@@ -126,6 +126,28 @@ describe('sigstore-js against seal log serve', () => {
     (await verifier()).verify(toSignedEntity(bundleFromJSON(json)));
   });
 
+  it('accepts a legacy intoto v0.0.2 upload and verifies that bundle too', async () => {
+    const builder = new DSSEBundleBuilder({
+      signer,
+      witnesses: [new RekorWitness({ rekorBaseURL: url, entryType: 'intoto' })],
+    });
+    const payload = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ name: 'b', digest: { sha256: 'cd'.repeat(32) } }],
+        predicateType: 'https://example.com/t',
+        predicate: { n: 1 },
+      }),
+    );
+    const bundle = await builder.create({ data: payload, type: 'application/vnd.in-toto+json' });
+    const json = bundleToJSON(bundle) as AnyJson;
+    expect(json.verificationMaterial.tlogEntries[0].kindVersion).toEqual({
+      kind: 'intoto',
+      version: '0.0.2',
+    });
+    (await verifier()).verify(toSignedEntity(bundleFromJSON(json)));
+  });
+
   it('fails verification when the SET or the inclusion proof is tampered with', async () => {
     const v = await verifier();
     const json = bundleToJSON(messageBundle) as AnyJson;
@@ -154,7 +176,7 @@ describe('sigstore-js against seal log serve', () => {
     const info = await run(['log', 'info', '--rekor-url', url, '-o', 'json']);
     expect(info.code).toBe(0);
     const parsed = JSON.parse(info.stdout) as { treeSize: number };
-    expect(parsed.treeSize).toBe(2);
+    expect(parsed.treeSize).toBe(3);
     const get = await run(['log', 'get', '--rekor-url', url, '--log-index', '0', '-o', 'body']);
     expect(get.code).toBe(0);
     expect(JSON.parse(get.stdout).kind).toBe('hashedrekord');
@@ -168,14 +190,14 @@ describe('sigstore-js against seal log serve', () => {
     const keyFile = join(dir, 'signer.pub');
     await writeFile(keyFile, publicPem);
     const byKey = await run(['log', 'search', '--rekor-url', url, '--public-key', keyFile, '-o', 'json']);
-    expect(JSON.parse(byKey.stdout).entries).toHaveLength(2);
+    expect(JSON.parse(byKey.stdout).entries).toHaveLength(3);
     const proof = await run(['log', 'proof', '--rekor-url', url, '--log-index', '0']);
     expect(proof.code).toBe(0);
     expect(proof.stdout).toContain('Verified: inclusion proof and checkpoint signature');
     const state = join(dir, 'monitor.json');
     const m1 = await run(['log', 'monitor', url, '--once', '--state', state, '--watch-key', keyFile]);
     expect(m1.code).toBe(0);
-    expect(m1.stdout.match(/match: watched key/g)).toHaveLength(2);
+    expect(m1.stdout.match(/match: watched key/g)).toHaveLength(3);
     const m2 = await run(['log', 'monitor', url, '--once', '--state', state]);
     expect(m2.code).toBe(0);
     const bad = await run(['log', 'get', '--rekor-url', url, '--log-index', '99']);

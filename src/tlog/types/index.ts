@@ -187,39 +187,40 @@ function prepareDsse(e: z.infer<typeof dsseSchema>): PreparedEntry {
 function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
   const env = e.spec.content.envelope;
   if (!env.payload) bad('intoto v0.0.2 needs envelope.payload');
-  // v0.0.2 base64-encodes payload, sig and publicKey twice (sigstore-servers.md §1)
-  const payload = fromB64(Buffer.from(env.payload!, 'base64').toString('utf8'));
+  // v0.0.2 base64-encodes payload and sig twice, the verifier (PEM) once (sigstore-servers.md §1, sigstore-js entry.ts)
+  const payloadB64 = Buffer.from(env.payload!, 'base64').toString('utf8');
+  const payload = fromB64(payloadB64);
   const message = pae(env.payloadType, payload);
   const keys: EntryKey[] = [];
   const sigs: { sig: string; publicKey: string; keyid?: string }[] = [];
+  const hashed: { sig: string; publicKey: string; keyid?: string }[] = [];
   for (const s of env.signatures) {
-    const key = parseEntryKey(fromB64(Buffer.from(s.publicKey, 'base64').toString('utf8')));
-    const sig = fromB64(Buffer.from(s.sig, 'base64').toString('utf8'));
-    if (!verifyMessage(key.publicKey, message, sig))
+    const key = parseEntryKey(fromB64(s.publicKey));
+    const sigB64 = Buffer.from(s.sig, 'base64').toString('utf8');
+    if (!verifyMessage(key.publicKey, message, fromB64(sigB64)))
       bad('an intoto signature does not verify over the envelope PAE');
     keys.push(key);
-    sigs.push({
-      sig: s.sig,
-      publicKey: Buffer.from(Buffer.from(key.canonicalPem).toString('base64')).toString('base64'),
-      ...(s.keyid ? { keyid: s.keyid } : {}),
-    });
+    const keyid = s.keyid ? { keyid: s.keyid } : {};
+    sigs.push({ sig: s.sig, publicKey: Buffer.from(key.canonicalPem).toString('base64'), ...keyid });
+    hashed.push({ sig: sigB64, publicKey: Buffer.from(s.publicKey, 'base64').toString('utf8'), ...keyid });
   }
   const payloadHash = sha256hex(payload);
-  const envelopeForHash = JSON.stringify({
-    payloadType: env.payloadType,
-    payload: Buffer.from(payload).toString('base64'),
-    signatures: env.signatures.map((s) => ({
-      ...(s.keyid ? { keyid: s.keyid } : {}),
-      sig: Buffer.from(s.sig, 'base64').toString('utf8'),
-    })),
-  });
+  // the envelope hash as clients compute it: JCS of the envelope with single-encoded payload/sig and the verifier PEM
+  const envelopeHash = sha256hex(
+    jcs({ payloadType: env.payloadType, payload: payloadB64, signatures: hashed }),
+  );
+  const given = e.spec.content;
+  if (given.payloadHash && given.payloadHash.value.toLowerCase() !== payloadHash)
+    bad('content.payloadHash does not match the payload');
+  if (given.hash && given.hash.value.toLowerCase() !== envelopeHash)
+    bad('content.hash does not match the envelope');
   const body = jcs({
     apiVersion: '0.0.2',
     kind: 'intoto',
     spec: {
       content: {
         envelope: { payloadType: env.payloadType, signatures: sigs },
-        hash: { algorithm: 'sha256', value: sha256hex(envelopeForHash) },
+        hash: { algorithm: 'sha256', value: envelopeHash },
         payloadHash: { algorithm: 'sha256', value: payloadHash },
       },
     },
