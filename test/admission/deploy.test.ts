@@ -102,10 +102,10 @@ describe('deploy/ manifests', () => {
 
   it('the schemas do catch mistakes (a bad failurePolicy, a missing container image type)', () => {
     const hook = docs.find((d) => d.value.kind === 'ValidatingWebhookConfiguration')!.value;
-    const broken = structuredClone(hook) as { webhooks: { failurePolicy: string }[] };
+    const broken = structuredClone(hook) as unknown as { webhooks: { failurePolicy: string }[] };
     broken.webhooks[0]!.failurePolicy = 'Sometimes';
     expect(() => new ValidatingWebhookConfiguration(broken as never).validate()).toThrow(/failurePolicy/);
-    const dep = structuredClone(docs.find((d) => d.value.kind === 'Deployment')!.value) as {
+    const dep = structuredClone(docs.find((d) => d.value.kind === 'Deployment')!.value) as unknown as {
       spec: { replicas: unknown };
     };
     dep.spec.replicas = 'two';
@@ -113,13 +113,13 @@ describe('deploy/ manifests', () => {
   });
 
   it('webhook configurations: sideEffects None, v1 reviews, timeout above the webhook deadline, system namespaces excluded', () => {
-    const deployment = docs.find((d) => d.value.kind === 'Deployment')!.value as {
+    const deployment = docs.find((d) => d.value.kind === 'Deployment')!.value as unknown as {
       spec: { template: { spec: { containers: { args: string[] }[] } } };
     };
     const args = deployment.spec.template.spec.containers[0]!.args;
     const deadline = Number(/^--deadline=(\d+)s$/.exec(args.find((a) => a.startsWith('--deadline='))!)![1]);
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'] as const) {
-      const cfg = docs.find((d) => d.value.kind === kind)!.value as { webhooks: unknown[] };
+      const cfg = docs.find((d) => d.value.kind === kind)!.value as unknown as { webhooks: unknown[] };
       for (const raw of cfg.webhooks) {
         const hook = webhookSchema(kind === 'MutatingWebhookConfiguration').parse(raw);
         expect(hook.timeoutSeconds).toBeGreaterThan(deadline);
@@ -150,7 +150,7 @@ describe('deploy/ manifests', () => {
 
   it('the policies ConfigMap holds policies seal loads', () => {
     const cm = docs.find((d) => d.value.kind === 'ConfigMap' && d.value.metadata.name === 'seal-policies')!
-      .value as { data: Record<string, string> };
+      .value as unknown as { data: Record<string, string> };
     const set = loadPolicyTexts(Object.entries(cm.data).map(([name, text]) => ({ name, text })));
     expect(set.policies.map((p) => [p.name, p.mode])).toEqual([['release-signed', 'audit']]);
   });
