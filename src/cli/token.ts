@@ -2,7 +2,7 @@
 
 import { SealError } from '../errors.js';
 import { tokenFromDevIssuer, tokenFromDeviceFlow } from '../oidc/sources.js';
-import { parseArgs } from './args.js';
+import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
 
 const options = {
@@ -16,6 +16,17 @@ const options = {
     type: 'string',
     description: 'email address or URI the token names (dev issuer)',
     placeholder: 'ID',
+  },
+  'github-workflow': {
+    type: 'string',
+    description:
+      'mint a GitHub Actions-shaped token for this workflow (owner/repo/.github/workflows/f.yml@ref)',
+    placeholder: 'REF',
+  },
+  claim: {
+    type: 'strings',
+    description: 'override a claim of a --github-workflow token (key=value)',
+    placeholder: 'K=V',
   },
   audience: { type: 'string', default: 'sigstore', description: 'token audience' },
   device: { type: 'boolean', description: 'use the OAuth device authorization grant (RFC 8628) instead' },
@@ -41,6 +52,9 @@ export const command: CommandModule = {
             `Open ${p.verificationUriComplete ?? p.verificationUri} and enter the code ${p.userCode}\n`,
           ),
       });
+    } else if (o['github-workflow']) {
+      const claims = o.claim.length > 0 ? parseKeyValues(o.claim, '--claim') : undefined;
+      token = await tokenFromDevIssuer(`${issuer}/github`, o['github-workflow'], o.audience, claims);
     } else {
       if (!o.identity)
         throw new SealError('E_INVALID_ARGUMENT', '--identity is required (e.g. alice@example.com)');

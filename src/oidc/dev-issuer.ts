@@ -36,6 +36,50 @@ export function identityClaims(identity: string): Record<string, unknown> {
   throw new SealError('E_INVALID_ARGUMENT', `identity "${identity}" is neither an email address nor a URI`);
 }
 
+/**
+ * GitHub Actions-shaped claims for a workflow identity `owner/repo/.github/workflows/file.yml@ref` (what
+ * the SAN says after https://github.com/), as token.actions.githubusercontent.com would issue for a run of
+ * that workflow on that ref; `overrides` replace any claim (e.g. sha, event_name, repository_id).
+ */
+export function githubWorkflowClaims(
+  workflowRef: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const m = /^([^/\s]+)\/([^/\s]+)\/(\.github\/workflows\/[^@\s]+)@(\S+)$/.exec(workflowRef);
+  if (!m) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `workflow "${workflowRef}" must look like owner/repo/.github/workflows/file.yml@refs/heads/main`,
+    );
+  }
+  const [, owner, repo, path, ref] = m as unknown as [string, string, string, string, string];
+  const repository = `${owner}/${repo}`;
+  const claims: Record<string, unknown> = {
+    sub: `repo:${repository}:ref:${ref}`,
+    repository,
+    repository_owner: owner,
+    repository_id: '1',
+    repository_owner_id: '1',
+    repository_visibility: 'private',
+    ref,
+    ref_type: ref.startsWith('refs/tags/') ? 'tag' : 'branch',
+    sha: '0'.repeat(40),
+    workflow: path.replace(/^.*\//, ''),
+    workflow_ref: workflowRef,
+    workflow_sha: '0'.repeat(40),
+    job_workflow_ref: workflowRef,
+    job_workflow_sha: '0'.repeat(40),
+    event_name: 'push',
+    run_id: '1',
+    run_attempt: '1',
+    runner_environment: 'github-hosted',
+    ...overrides,
+  };
+  return claims;
+}
+
+export type DevIssuerFlavor = 'email-or-uri' | 'github-workflow';
+
 interface PendingDevice {
   userCode: string;
   expiresAt: number;
@@ -51,7 +95,22 @@ const TokenForm = z.object({
   audience: z.string().optional(),
   device_code: z.string().optional(),
   client_id: z.string().optional(),
+  /** JSON object of extra claims (github-workflow flavor: overrides of the Actions claims). */
+  claims: z.string().optional(),
 });
+
+function parseClaims(json: string | undefined): Record<string, unknown> | undefined {
+  if (json === undefined || json === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new SealError('E_INVALID_ARGUMENT', 'claims must be a JSON object');
+  }
+  const parsed = z.record(z.string(), z.unknown()).safeParse(value);
+  if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', 'claims must be a JSON object');
+  return parsed.data;
+}
 
 const oauthError = (reply: FastifyReply, status: number, error: string, description: string) =>
   reply.code(status).send({ error, error_description: description });
@@ -67,7 +126,12 @@ export class DevIssuer {
   constructor(
     private readonly key: EcKey,
     private readonly issuerUrl: () => string,
-    private readonly opts: { defaultTtlSec?: number; devicePollIntervalSec?: number } = {},
+    private readonly opts: {
+      defaultTtlSec?: number;
+      devicePollIntervalSec?: number;
+      /** email-or-uri (default): identities are emails or URIs; github-workflow: workflow refs, Actions claims. */
+      flavor?: DevIssuerFlavor;
+    } = {},
   ) {
     if (key.curve !== 'P-256')
       throw new SealError('E_KEY_UNSUPPORTED', 'the dev issuer signs with ES256 (P-256)');
@@ -77,7 +141,7 @@ export class DevIssuer {
   static async open(
     dir: string,
     issuerUrl: () => string,
-    opts?: { defaultTtlSec?: number },
+    opts?: { defaultTtlSec?: number; flavor?: DevIssuerFlavor },
   ): Promise<DevIssuer> {
     return new DevIssuer(await loadOrCreateEcKey(join(dir, 'issuer.key.pem'), 'P-256'), issuerUrl, opts);
   }
@@ -104,7 +168,11 @@ export class DevIssuer {
     const ttl = opts.ttlSec ?? this.opts.defaultTtlSec ?? 600;
     const { iss: _i, aud: _a, iat: _t, exp: _e, nbf: _n, ...extra } = opts.claims ?? {};
     const jwk = await this.publicJwk();
-    return new SignJWT({ ...extra, ...identityClaims(identity) })
+    const claims =
+      this.opts.flavor === 'github-workflow'
+        ? githubWorkflowClaims(identity, extra)
+        : { ...extra, ...identityClaims(identity) };
+    return new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: jwk.kid!, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setAudience(opts.audience ?? 'sigstore')
@@ -164,7 +232,7 @@ export class DevIssuer {
         if (!f.identity) return oauthError(reply, 400, 'invalid_request', 'identity is required');
         let token: string;
         try {
-          token = await this.mint(f.identity, { audience: f.audience });
+          token = await this.mint(f.identity, { audience: f.audience, claims: parseClaims(f.claims) });
         } catch (err) {
           return oauthError(reply, 400, 'invalid_request', (err as Error).message);
         }
@@ -229,7 +297,8 @@ export class DevIssuer {
       if (!form.data.identity)
         return reply.code(400).send({ error: 'invalid_request', error_description: 'identity is required' });
       try {
-        identityClaims(form.data.identity);
+        if (this.opts.flavor === 'github-workflow') githubWorkflowClaims(form.data.identity);
+        else identityClaims(form.data.identity);
       } catch (err) {
         return reply.code(400).send({ error: 'invalid_request', error_description: (err as Error).message });
       }

@@ -81,6 +81,7 @@ export async function tokenFromDevIssuer(
   issuerUrl: string,
   identity: string,
   audience = 'sigstore',
+  claims?: Record<string, unknown>,
 ): Promise<string> {
   const iss = issuerUrl.replace(/\/+$/, '');
   const { status, json } = await fetchJson(
@@ -92,6 +93,7 @@ export async function tokenFromDevIssuer(
         grant_type: 'urn:seal:params:oauth:grant-type:dev-identity',
         identity,
         audience,
+        ...(claims ? { claims: JSON.stringify(claims) } : {}),
       }).toString(),
     },
     'the dev OIDC issuer',

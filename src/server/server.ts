@@ -41,7 +41,7 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
-  /** The dev issuer's URL (`iss` of its tokens), when it runs. */
+  /** The dev issuer's URL (`iss` of its tokens), when it runs; `<issuerUrl>/github` is its GitHub Actions twin. */
   issuerUrl?: string;
   trustedRootPath: string;
   signingConfigPath: string;
@@ -49,6 +49,7 @@ export interface RunningServer {
   rekor: TransparencyLog;
   ctlog: CtLog;
   devIssuer?: DevIssuer;
+  githubIssuer?: DevIssuer;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -145,6 +146,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         })
       : undefined;
     devIssuer?.register(app, '/oidc');
+    // A second dev issuer shaped like GitHub Actions, so workflow identities and the .1.2–.1.22 claims can be
+    // exercised offline; the CA treats it as a github-workflow issuer.
+    const githubIssuer = runDevIssuer
+      ? await DevIssuer.open(
+          join(dataDir, 'oidc'),
+          () => {
+            if (!issuerUrl) throw new SealError('E_INTERNAL', 'dev issuer used before the server listened');
+            return `${issuerUrl}/github`;
+          },
+          { flavor: 'github-workflow' },
+        )
+      : undefined;
+    githubIssuer?.register(app, '/oidc/github');
     registerFulcioApi(app, ca);
     await registerRekorApi(app, rekor, { publicUrl });
     app.get('/healthz', async () => ({ status: 'ok' }));
@@ -161,6 +175,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       issuerUrl = `${url}/oidc`;
       // The CA trusts the dev issuer with its keys in hand: no HTTP round trip to itself.
       verifier.addIssuer({ issuerUrl, type: 'email', jwks: await devIssuer.jwks() });
+      if (githubIssuer) {
+        verifier.addIssuer({
+          issuerUrl: `${issuerUrl}/github`,
+          type: 'github-workflow',
+          jwks: await githubIssuer.jwks(),
+        });
+      }
     }
 
     const validFrom = new Date(state.createdAt);
@@ -218,6 +239,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       rekor,
       ctlog,
       devIssuer,
+      githubIssuer,
       app,
       async close() {
         if (closed) return;

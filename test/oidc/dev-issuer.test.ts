@@ -5,7 +5,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OidcVerifier } from '../../src/ca/oidc.js';
 import { isSealError } from '../../src/errors.js';
-import { DevIssuer, identityClaims, isLoopbackHost } from '../../src/oidc/dev-issuer.js';
+import {
+  DevIssuer,
+  githubWorkflowClaims,
+  identityClaims,
+  isLoopbackHost,
+} from '../../src/oidc/dev-issuer.js';
 import { tokenFromDevIssuer, tokenFromDeviceFlow } from '../../src/oidc/sources.js';
 
 describe('DevIssuer', () => {
@@ -60,6 +65,22 @@ describe('DevIssuer', () => {
   it('mints URI identities as a subject', () => {
     expect(identityClaims('spiffe://example.org/ns/a')).toEqual({ sub: 'spiffe://example.org/ns/a' });
     expect(() => identityClaims('not an identity')).toThrow(/neither an email address nor a URI/);
+  });
+
+  it('derives GitHub Actions claims from a workflow ref, with overrides', () => {
+    const c = githubWorkflowClaims('acme/app/.github/workflows/ci.yml@refs/heads/main', {
+      event_name: 'workflow_dispatch',
+    });
+    expect(c).toMatchObject({
+      sub: 'repo:acme/app:ref:refs/heads/main',
+      repository: 'acme/app',
+      repository_owner: 'acme',
+      ref: 'refs/heads/main',
+      workflow: 'ci.yml',
+      job_workflow_ref: 'acme/app/.github/workflows/ci.yml@refs/heads/main',
+      event_name: 'workflow_dispatch',
+    });
+    expect(() => githubWorkflowClaims('acme/app@main')).toThrow(/must look like owner\/repo/);
   });
 
   it('honours the requested audience (so the CA can refuse it)', async () => {

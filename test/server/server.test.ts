@@ -100,6 +100,30 @@ describe('seal serve (in process)', () => {
     expect(() => verifier.verify(toSignedEntity(bundle, Buffer.from('tampered')))).toThrow();
   });
 
+  it('issues GitHub workflow certificates from the Actions-shaped dev issuer', async () => {
+    const workflow = 'acme/app/.github/workflows/release.yml@refs/tags/v1.2.3';
+    const identityToken = await tokenFromDevIssuer(`${server.url}/oidc/github`, workflow, 'sigstore', {
+      sha: 'a'.repeat(40),
+    });
+    const data = Buffer.from('built by a workflow');
+    const bundle = bundleFromJSON(
+      await sigstoreSign(data, { fulcioURL: server.url, rekorURL: server.url, identityToken }),
+    );
+    const verifier = new Verifier(await trustMaterial(join(dir, 'trusted_root.json')));
+    const signer = verifier.verify(toSignedEntity(bundle, data), {
+      subjectAlternativeName: `https://github.com/${workflow}`,
+      extensions: { issuer: `${server.url}/oidc/github` },
+    });
+    const oid = (n: number) =>
+      signer.identity?.oids
+        ?.find((o) => o.oid?.id.join('.') === `1.3.6.1.4.1.57264.1.${n}`)
+        ?.value.toString();
+    expect(oid(5)).toBe('acme/app'); // raw bytes
+    expect(oid(3)).toBe('a'.repeat(40));
+    expect(oid(6)).toBe('refs/tags/v1.2.3');
+    expect(oid(12)?.slice(2)).toBe('https://github.com/acme/app'); // DER UTF8String
+  });
+
   it('the CA refuses a dev token for another audience', async () => {
     const token = await tokenFromDevIssuer(`${server.url}/oidc`, 'alice@example.com', 'not-sigstore');
     const err = await new FulcioClient(server.url)
