@@ -1,0 +1,143 @@
+// The webhook end to end against the REAL registry and the REAL verifier: images pushed to
+// /usr/bin/docker-registry, signed by src/sign with a key (bundle and legacy formats, no log), verified by
+// src/verify through storeVerifier, served over HTTPS. Ends with the registry stopped (outage drill).
+
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { staticNamespaces } from '../../src/admission/namespaces.js';
+import { type AdmissionServer, startAdmissionServer } from '../../src/admission/server.js';
+import { createSelfSignedTls } from '../../src/admission/tls.js';
+import { loadPolicyFiles } from '../../src/policy/load.js';
+import { describeWithRegistry } from '../support/registry.js';
+import { httpsClient } from '../admission/support/https.js';
+import { createRegistryWorld, type RegistryWorld } from '../admission/support/registry-world.js';
+
+const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+function pod(uid: string, namespace: string, image: string) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { generateName: 'web-', namespace },
+        spec: { containers: [{ name: 'web', image }] },
+      },
+      oldObject: null,
+      dryRun: false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+    },
+  };
+}
+
+describeWithRegistry('admission webhook with the real registry and verifier', () => {
+  let world: RegistryWorld;
+  let server: AdmissionServer;
+  let client: ReturnType<typeof httpsClient>;
+  let uid = 0;
+  const next = () => `00000000-0000-4000-9000-${String(++uid).padStart(12, '0')}`;
+  const digests: Record<string, string> = {};
+
+  beforeAll(async () => {
+    world = await createRegistryWorld();
+    const reg = world.registry;
+    for (const name of ['bundle', 'legacy', 'unsigned', 'stranger']) {
+      digests[name] = await world.publish(`${reg}/acme/${name}:1`);
+    }
+    await world.signWithKey(`${reg}/acme/bundle@${digests.bundle}`, release.privateKey, {
+      integratedTime: null,
+    });
+    // The legacy cosign `.sig` layout for one image (signWithKey writes the bundle referrer format).
+    const { signImage } = await import('../../src/sign/image.js');
+    const { KeySigner } = await import('../../src/keys/signer.js');
+    const { parseReference } = await import('../../src/oci/ref.js');
+    await signImage(parseReference(`${reg}/acme/legacy@${digests.legacy}`), {
+      signer: new KeySigner(release.privateKey),
+      store: world.store,
+      newBundleFormat: false,
+    });
+    await world.signWithKey(`${reg}/acme/stranger@${digests.stranger}`, stranger.privateKey, {
+      integratedTime: null,
+    });
+
+    const dir = await mkdtemp(join(tmpdir(), 'seal-admission-registry-'));
+    await writeFile(
+      join(dir, 'release.pub'),
+      release.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
+    await writeFile(
+      join(dir, 'policy.yaml'),
+      `apiVersion: seal.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: acme-release}
+spec:
+  images: ["${reg}/acme/**"]
+  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]
+`,
+    );
+    const tls = await createSelfSignedTls(['127.0.0.1']);
+    server = await startAdmissionServer({
+      tls: { cert: tls.certPem, key: tls.keyPem },
+      policies: await loadPolicyFiles([dir]),
+      verifier: world.verifier,
+      namespaces: staticNamespaces({}),
+      deadlineMs: 5000,
+    });
+    client = httpsClient(server.url, tls.caPem);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+    await world?.close().catch(() => undefined);
+  });
+
+  const review = async (path: string, body: ReturnType<typeof pod>) =>
+    JSON.parse((await client.post(path, body)).body).response;
+
+  it('admits images signed with the release key (bundle referrer and legacy .sig) and pins the digest', async () => {
+    const reg = world.registry;
+    const m = await review('/mutate', pod(next(), 'prod', `${reg}/acme/bundle:1`));
+    expect(m.allowed).toBe(true);
+    expect(JSON.parse(Buffer.from(m.patch, 'base64').toString())).toEqual([
+      { op: 'replace', path: '/spec/containers/0/image', value: `${reg}/acme/bundle:1@${digests.bundle}` },
+    ]);
+    expect((await review('/validate', pod(next(), 'prod', `${reg}/acme/legacy:1`))).allowed).toBe(true);
+  });
+
+  it('denies unsigned and wrongly signed images with the reason', async () => {
+    const reg = world.registry;
+    const u = await review('/validate', pod(next(), 'prod', `${reg}/acme/unsigned:1`));
+    expect(u.allowed).toBe(false);
+    expect(u.status.message).toContain(`${reg}/acme/unsigned:1`);
+    expect(u.status.message).toContain('policy acme-release');
+    const s = await review('/validate', pod(next(), 'prod', `${reg}/acme/stranger:1`));
+    expect(s.allowed).toBe(false);
+    expect(s.status.message).toContain('signature');
+  });
+
+  it('registry stopped: cached decisions keep serving, new ones are denied as unavailable within the deadline', async () => {
+    const reg = world.registry;
+    await world.setAvailable(false);
+    expect(
+      (await review('/validate', pod(next(), 'prod', `${reg}/acme/bundle@${digests.bundle}`))).allowed,
+    ).toBe(true);
+    const started = Date.now();
+    const r = await review('/validate', pod(next(), 'prod', `${reg}/acme/unsigned@${digests.unsigned}`));
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(r.allowed).toBe(false);
+    expect(r.status.message).toContain('verification unavailable');
+  });
+});
