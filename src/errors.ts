@@ -104,6 +104,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_ISSUER_MISMATCH':
     case 'E_TLOG_INVALID':
     case 'E_SCT_INVALID':
+    case 'E_TIMESTAMP_INVALID':
     case 'E_PREDICATE_TYPE_MISMATCH':
     case 'E_KEY_REVOKED':
     case 'E_CONDITION_FAILED':

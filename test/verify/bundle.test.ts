@@ -348,6 +348,38 @@ describe('verifyBundle: keyless message signatures', () => {
     expect(r.message).toContain('does not match the bundle');
   });
 
+  it('rejects, without throwing, every single-bit flip in any byte field of a valid bundle', async () => {
+    const s = await keylessBlob();
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, p: (string | number)[]) => {
+      if (typeof v === 'string' && /^[A-Za-z0-9+/]{16,}={0,2}$/.test(v)) paths.push(p);
+      else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+    };
+    walk(s.bundle, []);
+    expect(paths.length).toBeGreaterThanOrEqual(8);
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (const p of paths) {
+      for (let round = 0; round < 3; round++) {
+        const m = clone(s.bundle) as Record<string | number, unknown>;
+        let parent = m;
+        for (const k of p.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+        const last = p[p.length - 1]!;
+        const raw = Buffer.from(parent[last] as string, 'base64');
+        const at = rnd(raw.length);
+        raw[at] = raw[at]! ^ (1 << rnd(8));
+        parent[last] = raw.toString('base64');
+        const r = verifyBundle(m, bytes(s.artifact), identity(), trust);
+        expect(r.ok, `flip in ${p.join('.')} byte ${at} was accepted`).toBe(false);
+        expect(r.code).toBeDefined();
+      }
+    }
+  });
+
   it('refuses to verify without pinned expectations, and reports format errors with their codes', async () => {
     const s = await keylessBlob();
     expect(verifyBundle(s.bundle, bytes(s.artifact), {}, trust).code).toBe('E_EXPECTATIONS_MISSING');

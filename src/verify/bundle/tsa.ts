@@ -91,7 +91,7 @@ export function parseSignedTimestamp(der: Uint8Array): SignedTimestamp {
     if (oidOf(der, encapParts[0]!) !== OID_TST_INFO)
       throw new TimestampError('SignedData content is not a TSTInfo');
     const eWrap = encapParts[1];
-    if (!eWrap || eWrap.tag !== 0xa0) throw new TimestampError('TSTInfo content is missing');
+    if (eWrap?.tag !== 0xa0) throw new TimestampError('TSTInfo content is missing');
     const eOctets = expectTlv(der, eWrap.contentStart, TAG.OCTET_STRING, eWrap.end);
     const tstInfo = contentOf(der, eOctets);
     const signerInfos = sdParts[sdParts.length - 1]!;
