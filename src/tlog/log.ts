@@ -168,6 +168,7 @@ export class TransparencyLog {
         head: undefined,
       });
       await log.reload();
+      await log.createdAt();
       return log;
     } catch (err) {
       await storage.close().catch(() => {});
@@ -192,6 +193,15 @@ export class TransparencyLog {
       throw new SealError('E_INTERNAL', `stored Merkle nodes do not hash to the stored root at size ${size}`);
     }
     this.current = head;
+  }
+
+  /** When the log began: stored at first use; for older databases, the time of entry 0. */
+  async createdAt(): Promise<Date> {
+    const stored = await this.storage.getMeta('created_at');
+    if (stored) return new Date(stored);
+    const [first] = await this.storage.entries(0, 1);
+    const when = first ? new Date(first.integratedTime * 1000) : new Date();
+    return new Date(await this.storage.setMetaIfAbsent('created_at', when.toISOString()));
   }
 
   /** Append raw leaf data (Rekor entries, CT log entries…). Resolves once durable; E_DUPLICATE_ENTRY if present. */

@@ -10,9 +10,8 @@ import {
 import type { TransparencyLog } from './log.js';
 
 async function logInput(log: TransparencyLog, baseUrl: string, validFrom?: Date) {
-  const created = await log.storage.setMetaIfAbsent('created_at', new Date().toISOString());
   // a little slack so an entry integrated in the creating second falls inside validFor
-  const start = validFrom ?? new Date(Date.parse(created) - 60_000);
+  const start = validFrom ?? new Date((await log.createdAt()).getTime() - 60_000);
   return {
     baseUrl: baseUrl.replace(/\/+$/, ''),
     publicKeyDer: log.signer.spki,
