@@ -238,3 +238,53 @@ describe('generateSbom over an OCI layout', () => {
     ).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
   });
 });
+
+describe('generateSbom over an index', () => {
+  it('catalogues the platform asked for, the host platform by default, and names a missing one', async () => {
+    const { writeLayoutImage } = await import('./helpers.js');
+    const multi = mkdtempSync(join(tmpdir(), 'seal-sbom-index-'));
+    try {
+      const apk = (arch: string) =>
+        makeTar([{ name: 'lib/apk/db/installed', content: `P:musl\nV:1.2.5-r0\nA:${arch}\nL:MIT\n\n` }]);
+      const amd = await writeLayoutImage(multi, 'amd', [await apk('x86_64')]);
+      const arm = await writeLayoutImage(multi, 'arm', [await apk('aarch64')]);
+      const ref = parseReference(`oci-layout:${multi}:multi`);
+      const sizeOf = async (tag: string) =>
+        (await store.resolve(parseReference(`oci-layout:${multi}:${tag}`))).size;
+      const index = {
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociIndex,
+        manifests: [
+          {
+            mediaType: MediaTypes.ociManifest,
+            digest: amd,
+            size: await sizeOf('amd'),
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+          {
+            mediaType: MediaTypes.ociManifest,
+            digest: arm,
+            size: await sizeOf('arm'),
+            platform: { os: 'linux', architecture: 'arm64' },
+          },
+        ],
+      };
+      const indexDesc = await store.putManifest(ref, Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+      const armSbom = await generateSbom(store, ref, { format: 'cyclonedx-json', platform: 'linux/arm64' });
+      expect(armSbom.digest).toBe(arm);
+      expect(armSbom.indexDigest).toBe(indexDesc.digest);
+      expect(armSbom.packages.map((p) => p.purl)).toEqual(['pkg:apk/alpine/musl@1.2.5-r0?arch=aarch64']);
+      if (process.arch === 'x64') {
+        const host = await generateSbom(store, ref, { format: 'spdx-json' });
+        expect(host.digest).toBe(amd);
+      }
+      await expect(
+        generateSbom(store, ref, { format: 'spdx-json', platform: 'linux/s390x' }),
+      ).rejects.toMatchObject({
+        code: 'E_NO_MATCHING_PLATFORM',
+      });
+    } finally {
+      rmSync(multi, { recursive: true, force: true });
+    }
+  });
+});
