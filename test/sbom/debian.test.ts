@@ -52,3 +52,56 @@ describe('dpkg cataloger against dpkg-query on a debootstrap minbase', () => {
     expect(debs.find((p) => p.name === 'base-files')?.licenses).toBeUndefined();
   }, 600_000);
 });
+
+describe('whiteouts over a real Debian rootfs', () => {
+  it('a removal layer (opaque dpkg dir, new status, deleted doc dir) matches dpkg-query on the result', async (ctx) => {
+    const rootfs = debianMinbase();
+    if ('skip' in rootfs) {
+      requireOrSkip(rootfs.skip);
+      ctx.skip();
+      return;
+    }
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { bufferLayer, makeTar } = await import('./helpers.js');
+    // "apt-get remove gzip" as an upper layer would record it: the dpkg database replaced wholesale
+    const status = readFileSync(join(rootfs.dir, 'var/lib/dpkg/status'), 'utf8');
+    const kept = status
+      .split(/\n\n+/)
+      .filter((stanza) => !/^Package: gzip$/m.test(stanza))
+      .join('\n\n');
+    expect(kept.length).toBeLessThan(status.length);
+    const admin = mkdtempSync(join(tmpdir(), 'seal-dpkg-'));
+    writeFileSync(join(admin, 'status'), kept);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query format, not a template
+    const format = '${Package} ${Version}\n';
+    const truth = execFileSync('dpkg-query', [`--admindir=${admin}`, '-W', '-f', format], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    rmSync(admin, { recursive: true });
+    const upper = bufferLayer(
+      await makeTar([
+        { name: 'var/lib/dpkg/.wh..wh..opq' },
+        { name: 'var/lib/dpkg/status', content: kept },
+        { name: 'usr/share/doc/.wh.zlib1g' },
+      ]),
+    );
+    const top = bufferLayer(await makeTar([{ name: 'usr/share/doc/dash/.wh.copyright' }]));
+    const base = streamLayer('sha256:' + 'e'.repeat(64), () => createReadStream(rootfs.tar));
+    const view = await readLayers([base, upper, top], combinedMatcher());
+    const pkgs = await catalogFilesystem(view);
+    expect(view.stat('var/lib/dpkg/info')).toBeUndefined(); // hidden by the opaque marker
+    expect(view.stat('usr/share/doc/zlib1g')).toBeUndefined();
+    await view.dispose();
+    expect(pkgs.map((p) => `${p.name} ${p.version}`).sort()).toEqual(truth);
+    expect(pkgs.find((p) => p.name === 'gzip')).toBeUndefined();
+    expect(new Set(pkgs.map((p) => p.layerDigest))).toEqual(new Set([upper.digest]));
+    expect(pkgs.find((p) => p.name === 'zlib1g')?.licenses).toBeUndefined();
+    expect(pkgs.find((p) => p.name === 'dash')?.licenses).toBeUndefined();
+    expect(pkgs.find((p) => p.name === 'tar')?.licenses?.length).toBeGreaterThan(0);
+  }, 600_000);
+});
