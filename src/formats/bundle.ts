@@ -240,7 +240,7 @@ const TlogEntrySchema = z.object({
 const BundleSchema = z.object({
   mediaType: z.string(),
   verificationMaterial: z.object({
-    publicKey: z.object({ hint: z.string() }).optional(),
+    publicKey: z.object({ hint: z.string().optional() }).optional(),
     certificate: z.object({ rawBytes: b64 }).optional(),
     x509CertificateChain: z.object({ certificates: z.array(z.object({ rawBytes: b64 })) }).optional(),
     tlogEntries: z.array(TlogEntrySchema).optional(),
@@ -314,7 +314,7 @@ export function parseBundle(input: Uint8Array | string | unknown): ParsedBundle 
   }
   const vm = b.verificationMaterial;
   let verificationMaterial: ParsedVerificationMaterial;
-  if (vm.publicKey) verificationMaterial = { kind: 'publicKey', hint: vm.publicKey.hint };
+  if (vm.publicKey) verificationMaterial = { kind: 'publicKey', hint: vm.publicKey.hint ?? '' };
   else if (vm.certificate)
     verificationMaterial = { kind: 'certificate', certificate: bytes(vm.certificate.rawBytes) };
   else if (vm.x509CertificateChain) {

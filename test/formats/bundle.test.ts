@@ -20,6 +20,7 @@ import { buildCosignSignStatement, COSIGN_SIGN_PREDICATE_TYPE } from '../../src/
 import { buildSigningConfig, parseSigningConfig, selectServices } from '../../src/formats/signingconfig.js';
 import { buildTrustedRoot, spkiLogId, parseTrustedRoot } from '../../src/formats/trustedroot.js';
 import { EphemeralSigner } from '../../src/keys/ephemeral.js';
+import { loadPublicKey } from '../../src/keys/public-key.js';
 import { Digest } from '../../src/oci/digest.js';
 
 const HEX = 'f20c43161d73848408ef247f0ec7111b19fe58ffebc0cbcaa0d2c8bda4967268';
@@ -218,6 +219,22 @@ describe('Sigstore bundle v0.3', () => {
       },
     };
     expect(codeOf(() => parseBundle(v2NoProof))).toBe('E_BUNDLE_INVALID');
+  });
+});
+
+describe('bundles written by sigstore-go', () => {
+  it('parses a keyed v0.3 bundle, reproduces its key hint and verifies its signature', () => {
+    const raw = readFileSync(new URL('../fixtures/formats/sigstore-go-keyed-bundle.bin', import.meta.url));
+    const pub = readFileSync(new URL('../fixtures/formats/sigstore-go-keyed.pub', import.meta.url), 'utf8');
+    const parsed = parseBundle(raw);
+    const verifier = loadPublicKey(pub);
+    expect(parsed.verificationMaterial).toEqual({ kind: 'publicKey', hint: verifier.hint });
+    expect(parsed.rfc3161Timestamps).toHaveLength(1);
+    if (parsed.content.kind !== 'messageSignature') throw new Error('expected a message signature');
+    const artifact = new TextEncoder().encode('hello world');
+    expect(Buffer.from(parsed.content.digest)).toEqual(createHash('sha256').update(artifact).digest());
+    expect(verifier.verify(artifact, parsed.content.signature)).toBe(true);
+    expect(verifier.verify(new TextEncoder().encode('hello world!'), parsed.content.signature)).toBe(false);
   });
 });
 
