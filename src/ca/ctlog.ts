@@ -69,6 +69,20 @@ export function precertMerkleLeaf(
   ]);
 }
 
+/** RFC 6962 §3.5 TreeHeadSignature input. */
+export function treeHeadSignatureInput(
+  timestampMs: bigint,
+  treeSize: bigint,
+  rootHash: Uint8Array,
+): Uint8Array {
+  return concatBytes([
+    Uint8Array.of(SCT_VERSION_V1, 1 /* tree_hash */),
+    u64(timestampMs),
+    u64(treeSize),
+    rootHash,
+  ]);
+}
+
 /** TLS encoding of one SignedCertificateTimestamp (RFC 6962 §3.2). */
 export function encodeSct(logId: Uint8Array, timestampMs: bigint, signatureDer: Uint8Array): Uint8Array {
   return concatBytes([
@@ -114,6 +128,16 @@ export class CtLog {
 
   publicKeyPem(): string {
     return this.key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /**
+   * RFC 6962 §3.5 tree_head_signature: a DigitallySigned TreeHeadSignature (version v1, tree_hash,
+   * timestamp, size, root) in its TLS encoding (hash sha256, ECDSA, length-prefixed DER signature).
+   */
+  signTreeHead(timestampMs: bigint, treeSize: bigint, rootHash: Uint8Array): Uint8Array {
+    const signed = treeHeadSignatureInput(timestampMs, treeSize, rootHash);
+    const sig = new Uint8Array(sign('sha256', signed, this.key.privateKey));
+    return concatBytes([Uint8Array.of(HASH_SHA256, SIGNATURE_ECDSA), u16(sig.length), sig]);
   }
 
   /**

@@ -20,6 +20,7 @@ export {
   type SigstoreExtension,
 } from './certs.js';
 export { FulcioClient, type SigningCertificate } from './client.js';
+export { type CtTree, registerCtApi } from './ct-api.js';
 export {
   CtLog,
   type IssuedSct,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { registerFulcioApi } from '../ca/api.js';
+import { registerCtApi } from '../ca/ct-api.js';
 import { CertificateAuthority } from '../ca/ca.js';
 import { CtLog } from '../ca/ctlog.js';
 import type { IssuerConfig } from '../ca/issuer-types.js';
@@ -160,6 +161,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       : undefined;
     githubIssuer?.register(app, '/oidc/github');
     registerFulcioApi(app, ca);
+    registerCtApi(app, ctlog, ctLeavesLog, [new Uint8Array(ca.hierarchy.root.rawData)]);
     await registerRekorApi(app, rekor, { publicUrl });
     app.get('/healthz', async () => ({ status: 'ok' }));
     let trustedRoot: TrustedRoot | undefined;

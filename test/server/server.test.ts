@@ -7,6 +7,9 @@ import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { sign as sigstoreSign } from 'sigstore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FulcioClient } from '../../src/ca/client.js';
+import { treeHeadSignatureInput } from '../../src/ca/ctlog.js';
+import { hashLeaf, verifyConsistency, verifyInclusion } from '../../src/tlog/merkle.js';
+import { createPublicKey, verify as verifySig } from 'node:crypto';
 import { isSealError } from '../../src/errors.js';
 import { tokenFromDevIssuer } from '../../src/oidc/sources.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
@@ -122,6 +125,66 @@ describe('seal serve (in process)', () => {
     expect(oid(3)).toBe('a'.repeat(40));
     expect(oid(6)).toBe('refs/tags/v1.2.3');
     expect(oid(12)?.slice(2)).toBe('https://github.com/acme/app'); // DER UTF8String
+  });
+
+  it('serves the CT log over the RFC 6962 read API: signed STH, entries, inclusion and consistency', async () => {
+    const get = async (path: string) => {
+      const res = await fetch(`${server.url}/ct/v1/${path}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const sth = (await get('get-sth')) as {
+      tree_size: number;
+      timestamp: number;
+      sha256_root_hash: string;
+      tree_head_signature: string;
+    };
+    expect(sth.tree_size).toBeGreaterThanOrEqual(2); // one precert per certificate issued above
+    const root = new Uint8Array(Buffer.from(sth.sha256_root_hash, 'base64'));
+    const sig = Buffer.from(sth.tree_head_signature, 'base64');
+    expect([sig[0], sig[1]]).toEqual([4, 3]);
+    expect(sig.readUInt16BE(2)).toBe(sig.length - 4);
+    const ctKey = createPublicKey({
+      key: Buffer.from(server.ctlog.publicKeySpki),
+      format: 'der',
+      type: 'spki',
+    });
+    const input = treeHeadSignatureInput(BigInt(sth.timestamp), BigInt(sth.tree_size), root);
+    expect(verifySig('sha256', input, ctKey, sig.subarray(4))).toBe(true);
+
+    const { entries } = (await get(`get-entries?start=0&end=${sth.tree_size - 1}`)) as {
+      entries: { leaf_input: string }[];
+    };
+    expect(entries).toHaveLength(sth.tree_size);
+    const last = new Uint8Array(Buffer.from(entries.at(-1)!.leaf_input, 'base64'));
+    expect([last[0], last[1], last[10], last[11]]).toEqual([0, 0, 0, 1]); // v1, timestamped_entry, precert_entry
+    const leafHash = hashLeaf(last);
+    const proof = (await get(
+      `get-proof-by-hash?hash=${encodeURIComponent(Buffer.from(leafHash).toString('base64'))}&tree_size=${sth.tree_size}`,
+    )) as { leaf_index: number; audit_path: string[] };
+    expect(proof.leaf_index).toBe(sth.tree_size - 1);
+    verifyInclusion(
+      proof.leaf_index,
+      sth.tree_size,
+      leafHash,
+      proof.audit_path.map((h) => new Uint8Array(Buffer.from(h, 'base64'))),
+      root,
+    );
+
+    const firstLeaf = hashLeaf(new Uint8Array(Buffer.from(entries[0]!.leaf_input, 'base64')));
+    const cons = (await get(`get-sth-consistency?first=1&second=${sth.tree_size}`)) as {
+      consistency: string[];
+    };
+    verifyConsistency(
+      1,
+      sth.tree_size,
+      cons.consistency.map((h) => new Uint8Array(Buffer.from(h, 'base64'))),
+      firstLeaf,
+      root,
+    );
+
+    const roots = (await get('get-roots')) as { certificates: string[] };
+    expect(roots.certificates).toHaveLength(1);
   });
 
   it('the CA refuses a dev token for another audience', async () => {
