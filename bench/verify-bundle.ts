@@ -121,16 +121,23 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function coldStart(cmd: string, args: string[]): { ms: number; ok: boolean } {
+/** Median wall time and median CPU time (user+sys, from /usr/bin/time when present) of COLD_RUNS runs. */
+function coldStart(cmd: string, args: string[]): { ms: number; cpuMs?: number; ok: boolean } {
   const times: number[] = [];
+  const cpu: number[] = [];
+  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
   let ok = true;
   for (let i = 0; i < COLD_RUNS; i++) {
     const t = performance.now();
-    const r = spawnSync(cmd, args, { cwd: repoRoot, encoding: 'utf8' });
+    const r = timer
+      ? spawnSync(timer, ['-f', 'CPU %U %S', cmd, ...args], { cwd: repoRoot, encoding: 'utf8' })
+      : spawnSync(cmd, args, { cwd: repoRoot, encoding: 'utf8' });
     times.push(performance.now() - t);
+    const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
+    if (m) cpu.push((Number(m[1]) + Number(m[2])) * 1000);
     if (r.status !== 0) ok = false;
   }
-  return { ms: median(times), ok };
+  return cpu.length > 0 ? { ms: median(times), cpuMs: median(cpu), ok } : { ms: median(times), ok };
 }
 
 function ensureBuilt(): void {
@@ -198,6 +205,14 @@ async function main(): Promise<void> {
     `| cold start, verify one bundle (median of ${COLD_RUNS}) | ${sealCold.ms.toFixed(0)} ms${sealCold.ok ? '' : ' (FAILED)'} | ${jsCold.ms.toFixed(0)} ms${jsCold.ok ? '' : ' (FAILED)'} | ${(jsCold.ms / sealCold.ms).toFixed(1)}× |`,
   );
   console.log(`| bare \`node -e 0\` on this machine | ${nodeCold.ms.toFixed(0)} ms | | |`);
+  console.log(
+    `| cold start above bare node | ${(sealCold.ms - nodeCold.ms).toFixed(0)} ms | ${(jsCold.ms - nodeCold.ms).toFixed(0)} ms | ${((jsCold.ms - nodeCold.ms) / Math.max(1, sealCold.ms - nodeCold.ms)).toFixed(1)}× |`,
+  );
+  if (sealCold.cpuMs !== undefined && jsCold.cpuMs !== undefined && nodeCold.cpuMs !== undefined) {
+    console.log(
+      `| cold start CPU time, user+sys (bare node: ${nodeCold.cpuMs.toFixed(0)} ms) | ${sealCold.cpuMs.toFixed(0)} ms | ${jsCold.cpuMs.toFixed(0)} ms | ${(jsCold.cpuMs / sealCold.cpuMs).toFixed(1)}× |`,
+    );
+  }
   console.log(`\ncases: ${cases.map((c) => c.name).join(', ')}`);
   if (skipped.length > 0) console.log(`not comparable (left out): ${skipped.join('; ')}`);
 }

@@ -3,7 +3,6 @@
 
 import { createHash, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import type { ErrorCode } from '../../errors.js';
-import { algorithmForKey, verifyWith } from '../../keys/algorithms.js';
 import type { PublicKeyVerifier } from '../../keys/types.js';
 import type { TrustMaterial } from '../trust.js';
 import type { Check, IdentityExpectation } from '../types.js';
@@ -97,13 +96,30 @@ class Outcome {
   }
 }
 
-/** Verify a message signature or DSSE PAE signature with a key, hashing as the key (or bundle digest) says. */
+const CURVE_HASH: Record<string, string> = { prime256v1: 'sha256', secp384r1: 'sha384', secp521r1: 'sha512' };
+
+/**
+ * Verify a message signature or DSSE PAE signature with a certificate key: ECDSA hashes by curve (or with
+ * the bundle's message digest algorithm), RSA with SHA-256 or that algorithm, Ed25519 signs the message.
+ * Kept here rather than in keys/ so the verify path does not load the Ed25519ph arithmetic at startup.
+ */
 function signatureVerifies(key: KeyObject, data: Uint8Array, sig: Uint8Array, hash?: string): boolean {
   try {
-    if (hash && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')) {
-      return cryptoVerify(hash, data, key, sig);
+    switch (key.asymmetricKeyType) {
+      case 'ec':
+        return cryptoVerify(
+          hash ?? CURVE_HASH[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 'sha256',
+          data,
+          { key, dsaEncoding: 'der' },
+          sig,
+        );
+      case 'rsa':
+        return cryptoVerify(hash ?? 'sha256', data, key, sig);
+      case 'ed25519':
+        return cryptoVerify(null, data, key, sig);
+      default:
+        return false;
     }
-    return verifyWith(algorithmForKey(key), key, data, sig);
   } catch {
     return false;
   }
@@ -285,9 +301,7 @@ export function verifyBundle(
     const sigOk = (k: PublicKeyVerifier) =>
       prehashed
         ? verifyPrehashed(k.keyObject, prehashed.algorithm, prehashed.digest, content.signature)
-        : content.kind === 'dsse'
-          ? k.verify(signedData!, content.signature)
-          : signatureVerifies(k.keyObject, signedData!, content.signature, messageHash);
+        : k.verify(signedData!, content.signature);
     const key = ordered.find(sigOk);
     if (!key) {
       return out.fail(
