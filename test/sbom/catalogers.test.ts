@@ -313,17 +313,53 @@ describe('go binary cataloger', () => {
       return;
     }
     const dir = mkdtempSync(join(tmpdir(), 'seal-go-'));
-    writeFileSync(join(dir, 'go.mod'), 'module example.com/hello\n\ngo 1.21\n');
-    writeFileSync(join(dir, 'main.go'), 'package main\n\nfunc main() { println("hi") }\n');
+    // a vendored dependency gives the binary a real `dep` line without any network
+    writeFileSync(
+      join(dir, 'go.mod'),
+      'module example.com/hello\n\ngo 1.18\n\nrequire example.com/dep v1.2.3\n',
+    );
+    execFileSync('mkdir', ['-p', join(dir, 'vendor/example.com/dep')]);
+    writeFileSync(
+      join(dir, 'vendor/modules.txt'),
+      '# example.com/dep v1.2.3\n## explicit\nexample.com/dep\n',
+    );
+    writeFileSync(
+      join(dir, 'vendor/example.com/dep/dep.go'),
+      'package dep\n\nfunc Hello() string { return "hi" }\n',
+    );
+    writeFileSync(
+      join(dir, 'main.go'),
+      'package main\n\nimport "example.com/dep"\n\nfunc main() { println(dep.Hello()) }\n',
+    );
     execFileSync('go', ['build', '-o', 'hello', '.'], {
       cwd: dir,
-      env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off' },
+      env: {
+        ...process.env,
+        GOFLAGS: '-mod=vendor',
+        GOPROXY: 'off',
+        GOCACHE: join(dir, '.cache'),
+        HOME: dir,
+      },
     });
     const truth = execFileSync('go', ['version', '-m', join(dir, 'hello')], { encoding: 'utf8' });
     const bin = readFileSync(join(dir, 'hello'));
     rmSync(dir, { recursive: true });
     const pkgs = await catalog([[{ name: 'usr/local/bin/hello', content: bin, mode: 0o755 }]]);
     const mods = [...truth.matchAll(/^\t(?:mod|dep)\t(\S+)\t(\S+)/gm)].map((m) => `${m[1]}@${m[2]}`);
+    expect(mods).toContain('example.com/dep@v1.2.3');
     expect(pkgs.map((p) => `${p.name}@${p.version}`)).toEqual(mods);
+    expect(pkgs.find((p) => p.name === 'example.com/dep')?.purl).toBe('pkg:golang/example.com/dep@v1.2.3');
+    // the go command itself embeds the build-info magic as a string constant before its real header
+    const goBin = execFileSync('sh', ['-c', 'readlink -f "$(command -v go)"'], { encoding: 'utf8' }).trim();
+    const goTruth = execFileSync('go', ['version', '-m', goBin], { encoding: 'utf8' });
+    const scanner = new GoBuildInfoScanner();
+    const { createReadStream } = await import('node:fs');
+    for await (const chunk of createReadStream(goBin)) scanner.push(chunk as Buffer);
+    const scanned = scanner.finish();
+    expect(scanned?.kind).toBe('buildinfo');
+    if (scanned?.kind === 'buildinfo') {
+      expect(goTruth.startsWith(`${goBin}: ${scanned.info.goVersion}\n`)).toBe(true);
+      expect(goTruth).toContain(`\tpath\t${scanned.info.path}\n`);
+    }
   }, 120_000);
 });

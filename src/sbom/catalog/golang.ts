@@ -88,10 +88,13 @@ export function parseModInfo(goVersion: string, raw: string): GoBuildInfo | unde
         info.deps.push(last);
         break;
       case '=>':
-        // a replace directive: the module actually built in is the replacement
+        // a replace directive: the module built in is the replacement; a local directory replacement has
+        // no version, so the module keeps its path and is reported as a development build
         if (last) {
-          last.path = f[1] ?? last.path;
-          last.version = f[2] ?? '';
+          if (f[2]) {
+            last.path = f[1] ?? last.path;
+            last.version = f[2];
+          } else last.version = '(devel)';
           if (f[3]) last.sum = f[3];
           else delete last.sum;
         }
