@@ -241,7 +241,11 @@ export class TransparencyLog {
     });
     try {
       while (this.queue.length > 0) {
-        if (this.lingerMs > 0 && this.queue.length < this.maxBatch && performance.now() - this.lastCommit < 50) {
+        if (
+          this.lingerMs > 0 &&
+          this.queue.length < this.maxBatch &&
+          performance.now() - this.lastCommit < 50
+        ) {
           await new Promise((r) => setTimeout(r, this.lingerMs));
         }
         const batch = this.queue.splice(0, this.maxBatch);
