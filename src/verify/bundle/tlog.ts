@@ -94,6 +94,9 @@ function keyVerifies(key: KeyObject, data: Uint8Array, sig: Uint8Array): boolean
   return verifyLogSignature(key, data, sig);
 }
 
+/** How far a log's clock may run ahead of ours before its integrated time is refused. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 export interface TlogResult {
   /** Integrated time (unix seconds) when a SET over it verified. */
   integratedTime?: number;
@@ -113,6 +116,9 @@ export function verifyTlogInclusion(entry: TlogEntry, trust: TrustMaterial): Tlo
   let evidence = false;
   if (entry.integratedTime > 0) {
     const t = entry.integratedTime * 1000;
+    if (t > Date.now() + MAX_CLOCK_SKEW_MS) {
+      throw new TlogError('E_TLOG_INVALID', `integrated time ${new Date(t).toISOString()} is in the future`);
+    }
     if (!logs.some((l) => inRange(l.validFor, t))) {
       throw new TlogError(
         'E_TLOG_INVALID',
