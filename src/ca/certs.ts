@@ -1,12 +1,26 @@
 // Short-lived code-signing certificates and the CA hierarchy (root + intermediate) that issues them:
 // Fulcio's certificate profile (docs/certificate-specification.md, docs/oid-info.md) and RFC 6962 precerts.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import { type CtLog, encodeSctListExtension, OID_CT_POISON, OID_CT_SCT_LIST } from './ctlog.js';
-import { DER_NULL, removeExtension, tbsOf, utf8String } from './der.js';
+import {
+  bitString,
+  DER_NULL,
+  DER_TRUE,
+  encodeOid,
+  encodeTlv,
+  explicit,
+  octetString,
+  sequence,
+  spkiPublicKeyBits,
+  subjectNameOf,
+  unsignedInteger,
+  utf8String,
+  x509Time,
+} from './der.js';
 import { type EcKey, loadOrCreateEcKey } from './keyfile.js';
 import { x509 } from './x509.js';
 
@@ -173,6 +187,48 @@ export interface LeafOptions {
  * flow runs: sign a poisoned precert, log its TBS (minus poison) for an SCT, then sign the final
  * certificate with the same fields and the SCT list extension in the poison's place.
  */
+const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
+const OID_ECDSA_SHA384 = '1.2.840.10045.4.3.3';
+const OID_KEY_USAGE = '2.5.29.15';
+const OID_EXT_KEY_USAGE = '2.5.29.37';
+const OID_SUBJECT_KEY_ID = '2.5.29.14';
+const OID_AUTHORITY_KEY_ID = '2.5.29.35';
+const OID_SUBJECT_ALT_NAME = '2.5.29.17';
+
+const extension = (oid: string, critical: boolean, value: Uint8Array) =>
+  sequence(encodeOid(oid), ...(critical ? [DER_TRUE] : []), octetString(value));
+
+/** The issuer-side parts of every leaf, computed once per intermediate. */
+const issuerParts = new WeakMap<
+  CaHierarchy,
+  { name: Uint8Array; aki: Uint8Array; sigAlg: Uint8Array; digest: string }
+>();
+
+function issuerPartsOf(ca: CaHierarchy) {
+  let parts = issuerParts.get(ca);
+  if (!parts) {
+    const ski = ca.intermediate.getExtension(x509.SubjectKeyIdentifierExtension);
+    const keyId = ski
+      ? new Uint8Array(Buffer.from(ski.keyId, 'hex'))
+      : new Uint8Array(createHash('sha1').update(spkiPublicKeyBits(ca.intermediateKey.spki)).digest());
+    const sha384 = ca.intermediateKey.hash === 'SHA-384';
+    parts = {
+      name: subjectNameOf(new Uint8Array(ca.intermediate.rawData)),
+      aki: extension(OID_AUTHORITY_KEY_ID, false, sequence(encodeTlv(0x80, keyId))),
+      sigAlg: sequence(encodeOid(sha384 ? OID_ECDSA_SHA384 : OID_ECDSA_SHA256)),
+      digest: sha384 ? 'sha384' : 'sha256',
+    };
+    issuerParts.set(ca, parts);
+  }
+  return parts;
+}
+
+/**
+ * Issue a leaf code-signing certificate for `subjectPublicKey` (DER SPKI). With a CT log the precert
+ * flow runs: sign a poisoned precert, log its TBS (minus poison) for an SCT, then sign the final
+ * certificate with the same fields and the SCT list extension in the poison's place. The DER is built
+ * here (RFC 5280 §4.1) so the precert and final TBS differ only in that last extension, by construction.
+ */
 export async function issueLeafCertificate(
   ca: CaHierarchy,
   ctlog: CtLog | undefined,
@@ -182,54 +238,60 @@ export async function issueLeafCertificate(
 ): Promise<IssuedCertificate> {
   const notBefore = floorToSecond(opts.now ?? new Date());
   const notAfter = new Date(notBefore.getTime() + (opts.validitySec ?? 600) * 1000);
-  const issuerKey = ca.intermediateKey;
+  const issuer = issuerPartsOf(ca);
   const sigstoreExts: SigstoreExtension[] = [
     { oid: OID_FULCIO_ISSUER_V1, value: identity.issuer },
     { oid: OID_FULCIO_ISSUER_V2, value: identity.issuer },
     ...identity.extensions.filter((e) => e.oid !== OID_FULCIO_ISSUER_V1 && e.oid !== OID_FULCIO_ISSUER_V2),
   ].sort((a, b) => lastArc(a.oid) - lastArc(b.oid));
-  const san =
-    identity.san.type === 'email'
-      ? { type: 'email' as const, value: identity.san.value }
-      : { type: 'url' as const, value: identity.san.value };
-  const base: x509.Extension[] = [
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([OID_CODE_SIGNING], false),
-    await x509.SubjectKeyIdentifierExtension.create(subjectPublicKey),
-    await x509.AuthorityKeyIdentifierExtension.create(issuerKey.cryptoKeys.publicKey),
+  const sanName = encodeTlv(
+    identity.san.type === 'email' ? 0x81 : 0x86,
+    new TextEncoder().encode(identity.san.value),
+  );
+  const ski = new Uint8Array(createHash('sha1').update(spkiPublicKeyBits(subjectPublicKey)).digest());
+  const extensions: Uint8Array[] = [
+    extension(OID_KEY_USAGE, true, Uint8Array.of(0x03, 0x02, 0x07, 0x80)), // digitalSignature
+    extension(OID_EXT_KEY_USAGE, false, sequence(encodeOid(OID_CODE_SIGNING))),
+    extension(OID_SUBJECT_KEY_ID, false, octetString(ski)),
+    issuer.aki,
     // The subject is empty, so the SAN is critical (RFC 5280 §4.2.1.6).
-    new x509.SubjectAlternativeNameExtension([san], true),
-    ...sigstoreExts.map(encodeSigstoreExtension),
+    extension(OID_SUBJECT_ALT_NAME, true, sequence(sanName)),
+    ...sigstoreExts.map((e) => extension(e.oid, false, sigstoreExtensionValue(e))),
   ];
-  const common = {
-    serialNumber: randomSerialHex(),
-    subject: '',
-    issuer: ca.intermediate.subjectName,
-    notBefore,
-    notAfter,
-    publicKey: subjectPublicKey,
-    signingKey: issuerKey.cryptoKeys.privateKey,
-    signingAlgorithm: { name: 'ECDSA', hash: issuerKey.hash },
+  const serial = randomBytes(20);
+  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive, 160 bits
+  const tbsWith = (last: Uint8Array[]) =>
+    sequence(
+      explicit(0, Uint8Array.of(0x02, 0x01, 0x02)), // v3
+      unsignedInteger(serial),
+      issuer.sigAlg,
+      issuer.name,
+      sequence(x509Time(notBefore), x509Time(notAfter)),
+      sequence(), // empty subject
+      subjectPublicKey,
+      explicit(3, sequence(...extensions, ...last)),
+    );
+  const signCert = (tbs: Uint8Array) =>
+    sequence(
+      tbs,
+      issuer.sigAlg,
+      bitString(new Uint8Array(sign(issuer.digest, tbs, ca.intermediateKey.privateKey))),
+    );
+  if (!ctlog) return { certificate: new x509.X509Certificate(signCert(tbsWith([]))) };
+
+  const precertDer = signCert(tbsWith([extension(OID_CT_POISON, true, DER_NULL)]));
+  const tbs = tbsWith([]);
+  const sct = await ctlog.addPrecertificate(ca.intermediateKey.spki, tbs);
+  const certDer = signCert(tbsWith([extension(OID_CT_SCT_LIST, false, encodeSctListExtension([sct.sct]))]));
+  return {
+    certificate: new x509.X509Certificate(certDer),
+    precertificate: new x509.X509Certificate(precertDer),
+    ctIndex: sct.index,
   };
-  if (!ctlog) {
-    return { certificate: await x509.X509CertificateGenerator.create({ ...common, extensions: base }) };
-  }
-  const precertificate = await x509.X509CertificateGenerator.create({
-    ...common,
-    extensions: [...base, new x509.Extension(OID_CT_POISON, true, DER_NULL)],
-  });
-  const tbs = removeExtension(tbsOf(new Uint8Array(precertificate.rawData)), OID_CT_POISON);
-  const sct = await ctlog.addPrecertificate(issuerKey.spki, tbs);
-  const certificate = await x509.X509CertificateGenerator.create({
-    ...common,
-    extensions: [...base, new x509.Extension(OID_CT_SCT_LIST, false, encodeSctListExtension([sct.sct]))],
-  });
-  // The SCT signs the precert TBS; the final certificate must equal it once its SCT list is removed.
-  const finalTbs = removeExtension(tbsOf(new Uint8Array(certificate.rawData)), OID_CT_SCT_LIST);
-  if (!Buffer.from(finalTbs).equals(Buffer.from(tbs))) {
-    throw new SealError('E_INTERNAL', 'final certificate TBS differs from the logged precertificate');
-  }
-  return { certificate, precertificate, ctIndex: sct.index };
+}
+
+function sigstoreExtensionValue(ext: SigstoreExtension): Uint8Array {
+  return lastArc(ext.oid) <= 6 ? new TextEncoder().encode(ext.value) : utf8String(ext.value);
 }
 
 /** SHA-256 of a DER SubjectPublicKeyInfo (RFC 6962 issuer_key_hash / log IDs). */

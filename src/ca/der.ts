@@ -141,4 +141,47 @@ export function findExtension(
   return undefined;
 }
 
+export const sequence = (...parts: Uint8Array[]): Uint8Array => encodeTlv(0x30, concat(parts));
+export const explicit = (n: number, inner: Uint8Array): Uint8Array => encodeTlv(0xa0 | n, inner);
+export const bitString = (b: Uint8Array): Uint8Array => encodeTlv(0x03, concat([Uint8Array.of(0), b]));
+export const DER_TRUE = Uint8Array.of(0x01, 0x01, 0xff);
+
+/** A non-negative INTEGER from big-endian magnitude bytes (adds the 0x00 pad a set high bit needs). */
+export function unsignedInteger(bytes: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const mag = bytes.subarray(start);
+  return encodeTlv(0x02, mag[0]! & 0x80 ? concat([Uint8Array.of(0), mag]) : mag);
+}
+
+/** UTCTime (RFC 5280 §4.1.2.5.1) up to 2049, GeneralizedTime from 2050. */
+export function x509Time(d: Date): Uint8Array {
+  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const year = d.getUTCFullYear();
+  return year < 2050
+    ? encodeTlv(0x17, new TextEncoder().encode(digits.slice(2)))
+    : encodeTlv(0x18, new TextEncoder().encode(digits));
+}
+
+/** The subject Name element (tag, length, content) of a DER certificate. */
+export function subjectNameOf(certDer: Uint8Array): Uint8Array {
+  const tbs = readTlv(certDer, readTlv(certDer, 0).contentStart);
+  const fields = children(certDer, tbs);
+  const offset = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version is optional
+  const subject = fields[offset + 4];
+  if (!subject) throw new SealError('E_CERTIFICATE_INVALID', 'certificate has no subject');
+  return certDer.slice(subject.start, subject.end);
+}
+
+/** The subjectPublicKey BIT STRING content (without the unused-bits byte) of a DER SPKI. */
+export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
+  const seq = readTlv(spki, 0);
+  const parts = children(spki, seq);
+  const bits = parts[1];
+  if (bits?.tag !== 0x03)
+    throw new SealError('E_KEY_INVALID', 'SubjectPublicKeyInfo has no public key bits');
+  return spki.slice(bits.contentStart + 1, bits.end);
+}
+
 export { concat as concatBytes };
