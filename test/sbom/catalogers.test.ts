@@ -363,3 +363,67 @@ describe('go binary cataloger', () => {
     }
   }, 120_000);
 });
+
+describe('rpm cataloger against rpm -qa', () => {
+  it('reads a database written by the real rpm (sqlite backend) as rpm itself does', async (ctx) => {
+    const have = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+    if (!have('rpm') || !have('rpmbuild')) {
+      // rpm is not a prerequisite of this project; the handwritten header-blob test above still runs
+      console.warn('skipping: rpm/rpmbuild not installed (apt-get install rpm)');
+      ctx.skip();
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'seal-rpmdb-'));
+    try {
+      execFileSync('mkdir', ['-p', join(dir, 'SPECS'), join(dir, 'db')]);
+      const specs: Array<[string, string, string, string, string | undefined]> = [
+        ['seal-hello', '1.2.3', '4.test', 'MIT AND Apache-2.0', '2'],
+        ['seal-tools', '0.9', '1', 'GPL-2.0-or-later', undefined],
+      ];
+      for (const [name, version, release, license, epoch] of specs) {
+        writeFileSync(
+          join(dir, 'SPECS', `${name}.spec`),
+          `Name: ${name}\nVersion: ${version}\nRelease: ${release}\n${epoch ? `Epoch: ${epoch}\n` : ''}Summary: t\nLicense: ${license}\nBuildArch: noarch\n\n%description\nt\n\n%files\n`,
+        );
+        execFileSync('rpmbuild', ['--define', `_topdir ${dir}`, '-bb', join(dir, 'SPECS', `${name}.spec`)], {
+          stdio: 'ignore',
+        });
+      }
+      const rpms = execFileSync('sh', ['-c', `ls ${dir}/RPMS/noarch/*.rpm`], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
+      const db = join(dir, 'db');
+      execFileSync('rpm', ['--dbpath', db, '--initdb']);
+      execFileSync('rpm', ['--dbpath', db, '-i', '--justdb', '--nodeps', ...rpms], { stdio: 'ignore' });
+      const truth = execFileSync(
+        'rpm',
+        [
+          '--dbpath',
+          db,
+          '-qa',
+          '--qf',
+          '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{LICENSE}\\n',
+        ],
+        { encoding: 'utf8' },
+      )
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t'))
+        .map(([name, epoch, vr, arch, license]) => `${name} ${epoch}${vr} ${arch} ${license}`)
+        .sort();
+      expect(truth.length).toBe(2);
+      const entries: TarEntry[] = [{ name: 'etc/os-release', content: 'ID=fedora\nVERSION_ID=40\n' }];
+      for (const f of ['rpmdb.sqlite', 'rpmdb.sqlite-wal']) {
+        entries.push({ name: `var/lib/rpm/${f}`, content: readFileSync(join(db, f)) });
+      }
+      const pkgs = await catalog([entries]);
+      expect(
+        pkgs
+          .map((p) => `${p.name} ${p.version} ${p.purl.match(/arch=([^&]+)/)?.[1]} ${p.licenses?.join()}`)
+          .sort(),
+      ).toEqual(truth);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -2,6 +2,7 @@
 // each Packages.blob is an RPM header structure (index entries + data store) as in the RPM file format
 // spec ("Header Structure", rpm.org/docs/ ... format_header), read for NAME/VERSION/RELEASE/EPOCH/ARCH/LICENSE.
 
+import { copyFile } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { SealError } from '../../errors.js';
 import { formatPurl } from '../purl.js';
@@ -68,13 +69,19 @@ export function parseRpmHeader(blob: Uint8Array): RpmHeader {
 
 export const rpmCataloger: Cataloger = {
   name: NAME,
-  match: (path) => (DB_PATHS.has(path) ? { mode: 'spool', tag: NAME } : undefined),
+  // an un-checkpointed write-ahead log holds committed transactions too: SQLite applies it when it sits beside the db
+  match: (path) =>
+    DB_PATHS.has(path) || (path.endsWith('-wal') && DB_PATHS.has(path.slice(0, -4)))
+      ? { mode: 'spool', tag: NAME }
+      : undefined,
   async catalog(files, ctx) {
     const out: Package[] = [];
     const distro = distroQualifier(ctx.distro);
     const namespace = ctx.distro?.id ?? 'rpm';
     for (const file of files) {
       if (file.kind !== 'spool' || !DB_PATHS.has(file.path)) continue;
+      const wal = ctx.view.get(`${file.path}-wal`);
+      if (wal?.kind === 'spool' && wal.size > 0) await copyFile(wal.file, `${file.file}-wal`);
       let db: Database.Database;
       try {
         db = new Database(file.file, { readonly: true, fileMustExist: true });
