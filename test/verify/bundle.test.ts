@@ -353,8 +353,9 @@ describe('verifyBundle: keyless message signatures', () => {
     const paths: (string | number)[][] = [];
     const walk = (v: unknown, p: (string | number)[]) => {
       if (typeof v === 'string' && /^[A-Za-z0-9+/]{16,}={0,2}$/.test(v)) paths.push(p);
-      else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+      else if (Array.isArray(v)) {
+        for (const [i, x] of v.entries()) walk(x, [...p, i]);
+      } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
     };
     walk(s.bundle, []);
     expect(paths.length).toBeGreaterThanOrEqual(8);
