@@ -63,11 +63,15 @@ export class MemoryOutcomeCache implements OutcomeCache {
     this.lru = new TtlLru(opts.maxEntries ?? 10_000, opts.now);
   }
 
-  async get(key: string): Promise<CachedOutcome | undefined> {
+  peek(key: string): CachedOutcome | undefined {
     const v = this.lru.get(key);
     if (v) this.stats.hits++;
     else this.stats.misses++;
     return v;
+  }
+
+  async get(key: string): Promise<CachedOutcome | undefined> {
+    return this.peek(key);
   }
 
   async set(key: string, value: CachedOutcome, ttlMs: number): Promise<void> {

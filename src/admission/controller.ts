@@ -27,7 +27,7 @@ import {
   type JsonPatchOp,
   parseAdmissionReview,
 } from './review.js';
-import { imagesOf, podSpecOf, workloadSchema } from './workload.js';
+import { imagesOf, type PodSpec, type ReadWorkload, readWorkload } from './workload.js';
 
 export interface AdmissionControllerOptions {
   policies: PolicySet;
@@ -123,15 +123,16 @@ export class AdmissionController {
     ) {
       return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
     }
-    let images: ImageInWorkload[];
+    let read: ReadWorkload;
     try {
-      images = imagesOf(req.object);
+      read = readWorkload(req.object);
     } catch (err) {
       return {
         review: buildResponse(req.uid, { allowed: false, message: `seal: ${(err as Error).message}` }),
         decisions: [],
       };
     }
+    let images = read.images;
     // On UPDATE, an image unchanged at the same place was admitted before: skip it (Kyverno's
     // isPreviouslyVerified, policy-controller's scale-down skip), so scaling and metadata edits never
     // depend on the registry being up. Changed or added images are verified.
@@ -147,12 +148,35 @@ export class AdmissionController {
     }
     if (images.length === 0) return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
 
-    const object = workloadSchema.parse(req.object);
+    const object = read.workload;
     const nsName = req.namespace || object.metadata?.namespace || 'default';
-    const signal = AbortSignal.timeout(this.opts.deadlineMs ?? 8000);
+    // A cleared timer rather than AbortSignal.timeout: at thousands of requests/s, thousands of live
+    // 8-second timers would otherwise pile up.
+    const deadline = new AbortController();
+    const deadlineMs = this.opts.deadlineMs ?? 8000;
+    const timer = setTimeout(() => {
+      const e = new Error(`deadline of ${deadlineMs} ms exceeded`);
+      e.name = 'TimeoutError';
+      deadline.abort(e);
+    }, deadlineMs);
+    try {
+      return await this.decideWithin(endpoint, req, started, images, read.spec, nsName, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async decideWithin(
+    endpoint: Endpoint,
+    req: AdmissionRequest,
+    started: number,
+    images: ImageInWorkload[],
+    spec: PodSpec | undefined,
+    nsName: string,
+    signal: AbortSignal,
+  ): Promise<AdmissionResult> {
     const ctx: RequestContext = { signal };
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
-    const spec = podSpecOf(req.object, object.kind);
     if (spec) {
       ctx.pullSecrets = { namespace: nsName, names: (spec.imagePullSecrets ?? []).map((s) => s.name) };
       if (spec.serviceAccountName) ctx.pullSecrets.serviceAccountName = spec.serviceAccountName;

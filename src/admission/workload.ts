@@ -78,14 +78,21 @@ export function podSpecOf(object: unknown, kind: string): PodSpec | undefined {
   return r.data;
 }
 
-/** Every container image of a workload, init containers first, with the JSON pointer of its `image` field. */
-export function imagesOf(object: unknown): ImageInWorkload[] {
+export interface ReadWorkload {
+  workload: Workload;
+  /** The pod spec, for kinds that carry one. */
+  spec?: PodSpec;
+  images: ImageInWorkload[];
+}
+
+/** Parse a workload once: its metadata, pod spec and every container image (init containers first). */
+export function readWorkload(object: unknown): ReadWorkload {
   const parsed = workloadSchema.safeParse(object);
   if (!parsed.success)
     throw new SealError('E_INVALID_ARGUMENT', `not a Kubernetes object: ${parsed.error.issues[0]?.message}`);
   const kind = parsed.data.kind;
   const spec = podSpecOf(object, kind);
-  if (!spec) return [];
+  if (!spec) return { workload: parsed.data, images: [] };
   const prefix = `/${POD_SPEC_PATHS[kind]!.join('/')}`;
   const name = parsed.data.metadata?.name ?? parsed.data.metadata?.generateName;
   const out: ImageInWorkload[] = [];
@@ -103,5 +110,10 @@ export function imagesOf(object: unknown): ImageInWorkload[] {
       out.push(img);
     });
   }
-  return out;
+  return { workload: parsed.data, spec, images: out };
+}
+
+/** Every container image of a workload, init containers first, with the JSON pointer of its `image` field. */
+export function imagesOf(object: unknown): ImageInWorkload[] {
+  return readWorkload(object).images;
 }

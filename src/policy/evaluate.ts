@@ -37,6 +37,8 @@ export interface CachedOutcome {
 /** Decision cache: keyed by `digest|policyVersion|rule`. In-memory LRU or Redis (src/admission/cache.ts). */
 export interface OutcomeCache {
   get(key: string): Promise<CachedOutcome | undefined>;
+  /** Optional synchronous lookup (in-memory caches): saves a promise per image on the hot path. */
+  peek?(key: string): CachedOutcome | undefined;
   set(key: string, value: CachedOutcome, ttlMs: number): Promise<void>;
 }
 
@@ -623,7 +625,12 @@ async function evaluateImage(
       }
       const key = `${digest}|${policy.version}|${rule.name}`;
       const started = performance.now();
-      const cached = options.cache ? await options.cache.get(key).catch(() => undefined) : undefined;
+      const cache = options.cache;
+      const cached = cache?.peek
+        ? cache.peek(key)
+        : cache
+          ? await cache.get(key).catch(() => undefined)
+          : undefined;
       if (cached) {
         options.onVerification?.({
           policy: policy.name,

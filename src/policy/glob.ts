@@ -11,8 +11,23 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A small bounded memo: admission sees the same few image strings over and over. */
+function memo<T>(fn: (s: string) => T, max = 4096): (s: string) => T {
+  const cache = new Map<string, T>();
+  return (s) => {
+    const hit = cache.get(s);
+    if (hit !== undefined) return hit;
+    const v = fn(s);
+    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+    cache.set(s, v);
+    return v;
+  };
+}
+
 /** The normalised forms of an image seal patterns are tried against (repository, with tag, with digest). */
-export function normalisedForms(image: string): string[] {
+export const normalisedForms = memo(computeNormalisedForms);
+
+function computeNormalisedForms(image: string): string[] {
   let ref: ReturnType<typeof parseReference>;
   try {
     ref = parseReference(image);
@@ -90,24 +105,29 @@ export function compileSigstoreGlob(pattern: string, where: string): ImagePatter
   return {
     text: pattern,
     matches(image) {
-      let name = image;
-      try {
-        const ref = parseReference(image);
-        if (ref.kind === 'registry') {
-          const repo = `${ref.registry}/${ref.repository}`;
-          // ggcr's Name(): a digest reference drops the tag.
-          name = ref.digest ? `${repo}@${ref.digest.toString()}` : `${repo}:${ref.tag ?? 'latest'}`;
-        }
-      } catch {
-        return false;
-      }
+      const name = sigstoreName(image);
+      if (name === undefined) return false;
       return re.test(name) || (name !== image && re.test(image));
     },
   };
 }
 
+/** ggcr's Name(): fully qualified, `:tag` (default latest) or `@digest` (a digest reference drops the tag). */
+const sigstoreName = memo((image: string): string | undefined => {
+  try {
+    const ref = parseReference(image);
+    if (ref.kind !== 'registry') return image;
+    const repo = `${ref.registry}/${ref.repository}`;
+    return ref.digest ? `${repo}@${ref.digest.toString()}` : `${repo}:${ref.tag ?? 'latest'}`;
+  } catch {
+    return undefined;
+  }
+});
+
 /** Kyverno's form of an image (pkg/utils/image ImageInfo.String): `docker.io/` added, `@digest` or `:tag`. */
-export function kyvernoImageString(image: string): string {
+export const kyvernoImageString = memo(computeKyvernoImageString);
+
+function computeKyvernoImageString(image: string): string {
   let name = image;
   let digest: string | undefined;
   const at = name.indexOf('@');
