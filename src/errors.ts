@@ -108,6 +108,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_PREDICATE_TYPE_MISMATCH':
     case 'E_KEY_REVOKED':
     case 'E_CONDITION_FAILED':
+    case 'E_SOURCE_MISMATCH':
+    case 'E_BUILDER_MISMATCH':
       return 12;
     case 'E_CERTIFICATE_INVALID':
       return 13;
@@ -119,6 +121,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_INVALID_DIGEST':
     case 'E_INVALID_ARGUMENT':
     case 'E_EXPECTATIONS_MISSING':
+    case 'E_TRUSTED_ROOT_INVALID':
       return 2;
     case 'E_DIGEST_MISMATCH':
       return 15;
