@@ -12,3 +12,5 @@ export * from './sbom/index.js';
 export * from './sign/index.js';
 export * from './verify/index.js';
 export * from './provenance/index.js';
+export * from './policy/index.js';
+export * from './admission/index.js';

@@ -38,3 +38,14 @@ export {
   staticNamespaces,
   type NamespaceLookup,
 } from './namespaces.js';
+export { storeVerifier, type StoreVerifierOptions } from './verifier.js';
+export {
+  describeManifests,
+  describeRule,
+  evaluateManifests,
+  workloadsFromYaml,
+  type ManifestDecision,
+  type ManifestWorkload,
+  type Requirement,
+} from './manifests.js';
+export { readWorkload, type ReadWorkload } from './workload.js';
