@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SealError } from '../../errors.js';
 import { type NodeId, nodeKey } from '../merkle.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import {
   type AppendBatch,
   indexRows,
@@ -49,8 +50,10 @@ export class SqliteLogStorage implements LogStorage {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly writeBatch: (batch: AppendBatch) => void;
+  /** Commits on a worker thread (default for files) so fsync does not stall the event loop. */
+  private readonly writer: SqliteWriter | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, opts: { writerThread?: boolean } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new Database(path);
@@ -108,6 +111,7 @@ export class SqliteLogStorage implements LogStorage {
       s.setSize.run(h.size, batch.previousSize);
     });
     this.writeBatch = (batch) => tx.immediate(batch);
+    if (path !== ':memory:' && (opts.writerThread ?? true)) this.writer = new SqliteWriter(path);
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -128,6 +132,7 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   async append(batch: AppendBatch): Promise<void> {
+    if (this.writer) return this.writer.append(batch);
     try {
       this.writeBatch(batch);
     } catch (err) {
@@ -184,6 +189,7 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   async close(): Promise<void> {
+    if (this.writer) await this.writer.close();
     if (this.db.open) this.db.close();
   }
 }
