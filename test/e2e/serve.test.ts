@@ -90,8 +90,7 @@ describe('seal serve (subprocess)', () => {
     const port = Number(new URL(url).port);
 
     const tok = await run(['token', '--server', url, '--identity', 'alice@example.com']);
-    expect(tok.stderr).toBe('');
-    expect(tok.code).toBe(0);
+    expect(tok.code, tok.stderr).toBe(0);
     const identityToken = tok.stdout.trim();
     expect(JSON.parse(Buffer.from(identityToken.split('.')[1]!, 'base64url').toString())).toMatchObject({
       iss: `${url}/oidc`,
@@ -99,7 +98,12 @@ describe('seal serve (subprocess)', () => {
     });
 
     const data = Buffer.from('artifact signed before the restart');
-    const bundle: Bundle = await sigstoreSign(data, { fulcioURL: url, rekorURL: url, identityToken });
+    const bundle: Bundle = await sigstoreSign(data, {
+      fulcioURL: url,
+      rekorURL: url,
+      identityToken,
+      timeout: 30_000,
+    });
     const policy = { subjectAlternativeName: 'alice@example.com', extensions: { issuer: `${url}/oidc` } };
     (await verifierFor()).verify(toSignedEntity(bundleFromJSON(bundle), data), policy);
     const rootBefore = await readFile(join(dir, 'trusted_root.json'), 'utf8');
@@ -114,7 +118,12 @@ describe('seal serve (subprocess)', () => {
     expect(info.treeSize).toBe(1);
     const again = (await run(['token', '--server', url, '--identity', 'alice@example.com'])).stdout.trim();
     const data2 = Buffer.from('artifact signed after the restart');
-    const bundle2 = await sigstoreSign(data2, { fulcioURL: url, rekorURL: url, identityToken: again });
+    const bundle2 = await sigstoreSign(data2, {
+      fulcioURL: url,
+      rekorURL: url,
+      identityToken: again,
+      timeout: 30_000,
+    });
     expect(bundle2.verificationMaterial.tlogEntries[0]!.logIndex).toBe('1');
     const verifier = await verifierFor();
     verifier.verify(toSignedEntity(bundleFromJSON(bundle2), data2), policy);

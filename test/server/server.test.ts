@@ -80,6 +80,7 @@ describe('seal serve (in process)', () => {
       fulcioURL: server.url,
       rekorURL: server.url,
       identityToken,
+      timeout: 30_000,
     });
     const bundle = bundleFromJSON(bundleJson);
     expect(bundle.verificationMaterial.tlogEntries).toHaveLength(1);
@@ -110,7 +111,12 @@ describe('seal serve (in process)', () => {
     });
     const data = Buffer.from('built by a workflow');
     const bundle = bundleFromJSON(
-      await sigstoreSign(data, { fulcioURL: server.url, rekorURL: server.url, identityToken }),
+      await sigstoreSign(data, {
+        fulcioURL: server.url,
+        rekorURL: server.url,
+        identityToken,
+        timeout: 30_000,
+      }),
     );
     const verifier = new Verifier(await trustMaterial(join(dir, 'trusted_root.json')));
     const signer = verifier.verify(toSignedEntity(bundle, data), {
