@@ -68,11 +68,14 @@ export class SqliteWriter {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     // execArgv: [] — the worker is plain CommonJS; inherited flags such as --input-type=module would break it
     this.worker = new Worker(WRITER_SOURCE, { eval: true, execArgv: [], workerData: { path, driver } });
+    // an idle writer must not keep the process alive; a pending commit must
+    this.worker.unref();
     this.worker.on('message', (m: Reply) => {
       if (m.id === undefined) return;
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
       if (m.ok) p.resolve();
       else if (m.conflict)
         p.reject(new SealError('E_CONFLICT', m.message ?? 'another writer changed the log'));
@@ -110,6 +113,7 @@ export class SqliteWriter {
       head: batch.head,
     };
     return new Promise<void>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, batch: payload });
     });
