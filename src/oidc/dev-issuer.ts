@@ -1,7 +1,7 @@
 // A development OIDC issuer for local and air-gapped use: discovery, JWKS, a token endpoint that mints
 // ID tokens for a named identity, and the device authorization grant (OpenID Connect Discovery 1.0, RFC 8628).
 
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
@@ -89,12 +89,45 @@ interface PendingDevice {
   lastPoll?: number;
 }
 
+interface PendingCode {
+  identity: string;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  nonce?: string;
+  expiresAt: number;
+}
+
+const AuthorizeParams = z.object({
+  response_type: z.literal('code'),
+  client_id: z.string().min(1),
+  redirect_uri: z.string().min(1),
+  state: z.string().optional(),
+  nonce: z.string().optional(),
+  code_challenge: z.string().min(43).max(128),
+  code_challenge_method: z.literal('S256'),
+  scope: z.string().optional(),
+});
+
+/** Redirects only to the client's own machine (RFC 8252 §7.3 loopback redirect). */
+function isLoopbackRedirect(uri: string): boolean {
+  try {
+    const u = new URL(uri);
+    return u.protocol === 'http:' && isLoopbackHost(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
 const TokenForm = z.object({
   grant_type: z.string(),
   identity: z.string().optional(),
   audience: z.string().optional(),
   device_code: z.string().optional(),
   client_id: z.string().optional(),
+  code: z.string().optional(),
+  code_verifier: z.string().optional(),
+  redirect_uri: z.string().optional(),
   /** JSON object of extra claims (github-workflow flavor: overrides of the Actions claims). */
   claims: z.string().optional(),
 });
@@ -120,6 +153,7 @@ const escapeHtml = (s: string) =>
 
 export class DevIssuer {
   private readonly devices = new Map<string, PendingDevice>();
+  private readonly codes = new Map<string, PendingCode>();
   private jwk?: JWK;
 
   /** `issuerUrl` is read at request time: the server's port is known only once it listens. */
@@ -190,11 +224,12 @@ export class DevIssuer {
       jwks_uri: `${iss}/jwks`,
       token_endpoint: `${iss}/token`,
       device_authorization_endpoint: `${iss}/device/code`,
-      authorization_endpoint: `${iss}/device`,
-      response_types_supported: ['id_token'],
+      authorization_endpoint: `${iss}/auth`,
+      response_types_supported: ['code'],
+      code_challenge_methods_supported: ['S256'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['ES256'],
-      grant_types_supported: [DEVICE_CODE_GRANT, DEV_IDENTITY_GRANT],
+      grant_types_supported: ['authorization_code', DEVICE_CODE_GRANT, DEV_IDENTITY_GRANT],
       scopes_supported: ['openid', 'email'],
       claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'email', 'email_verified'],
     };
@@ -239,7 +274,65 @@ export class DevIssuer {
         return { id_token: token, access_token: token, token_type: 'Bearer', expires_in: 600 };
       }
       if (f.grant_type === DEVICE_CODE_GRANT) return this.pollDevice(reply, f.device_code);
+      if (f.grant_type === 'authorization_code') return this.redeemCode(reply, f);
       return oauthError(reply, 400, 'unsupported_grant_type', `grant_type ${f.grant_type} is not supported`);
+    });
+
+    // Authorization code + PKCE (RFC 6749 §4.1, RFC 7636) with loopback redirects, as cosign's browser flow.
+    app.get(`${p}/auth`, async (request, reply) => {
+      const q = AuthorizeParams.safeParse(request.query);
+      if (!q.success) {
+        return reply.code(400).send({
+          error: 'invalid_request',
+          error_description: `authorization request: ${q.error.issues[0]?.path.join('.')} ${q.error.issues[0]?.message}`,
+        });
+      }
+      if (!isLoopbackRedirect(q.data.redirect_uri)) {
+        return reply
+          .code(400)
+          .send({
+            error: 'invalid_request',
+            error_description: 'redirect_uri must be http on a loopback address',
+          });
+      }
+      const hidden = Object.entries(q.data)
+        .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(String(v))}">`)
+        .join('');
+      reply.type('text/html; charset=utf-8');
+      return `<!doctype html><title>seal dev issuer</title><h1>Sign in to ${escapeHtml(q.data.client_id)}</h1>
+<p>This is seal's development OIDC issuer: it vouches for whatever identity you type.</p>
+<form method="post" action="${escapeHtml(`${mount}/auth`)}">${hidden}
+<label>Identity <input name="identity" placeholder="alice@example.com"></label> <button>Continue</button></form>`;
+    });
+
+    app.post(`${p}/auth`, async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const q = AuthorizeParams.safeParse(body);
+      const identity = typeof body.identity === 'string' ? body.identity : '';
+      if (!q.success || !isLoopbackRedirect(q.data.redirect_uri)) {
+        return reply
+          .code(400)
+          .send({ error: 'invalid_request', error_description: 'malformed authorization form' });
+      }
+      try {
+        if (this.opts.flavor === 'github-workflow') githubWorkflowClaims(identity);
+        else identityClaims(identity);
+      } catch (err) {
+        return reply.code(400).send({ error: 'invalid_request', error_description: (err as Error).message });
+      }
+      const code = randomBytes(24).toString('base64url');
+      this.codes.set(code, {
+        identity,
+        clientId: q.data.client_id,
+        redirectUri: q.data.redirect_uri,
+        codeChallenge: q.data.code_challenge,
+        nonce: q.data.nonce,
+        expiresAt: Date.now() + 60_000,
+      });
+      const target = new URL(q.data.redirect_uri);
+      target.searchParams.set('code', code);
+      if (q.data.state !== undefined) target.searchParams.set('state', q.data.state);
+      return reply.redirect(target.toString(), 302);
     });
 
     app.post(`${p}/device/code`, async (request) => {
@@ -305,6 +398,26 @@ export class DevIssuer {
       entry.identity = form.data.identity;
       return { status: 'approved', identity: entry.identity };
     });
+  }
+
+  private async redeemCode(reply: FastifyReply, f: z.infer<typeof TokenForm>) {
+    const entry = f.code ? this.codes.get(f.code) : undefined;
+    if (f.code) this.codes.delete(f.code); // single use, even when the exchange fails
+    if (!entry || entry.expiresAt <= Date.now())
+      return oauthError(reply, 400, 'invalid_grant', 'unknown or expired code');
+    if (f.redirect_uri !== entry.redirectUri)
+      return oauthError(reply, 400, 'invalid_grant', 'redirect_uri does not match');
+    if (f.client_id !== undefined && f.client_id !== entry.clientId) {
+      return oauthError(reply, 400, 'invalid_grant', 'client_id does not match');
+    }
+    const challenge = f.code_verifier ? createHash('sha256').update(f.code_verifier).digest('base64url') : '';
+    if (challenge !== entry.codeChallenge)
+      return oauthError(reply, 400, 'invalid_grant', 'PKCE code_verifier does not match');
+    const token = await this.mint(entry.identity, {
+      audience: entry.clientId,
+      claims: entry.nonce ? { nonce: entry.nonce } : undefined,
+    });
+    return { id_token: token, access_token: token, token_type: 'Bearer', expires_in: 600 };
   }
 
   private async pollDevice(reply: FastifyReply, deviceCode: string | undefined) {

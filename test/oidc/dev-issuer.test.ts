@@ -45,6 +45,7 @@ describe('DevIssuer', () => {
       jwks_uri: `${issuerUrl}/jwks`,
       token_endpoint: `${issuerUrl}/token`,
       device_authorization_endpoint: `${issuerUrl}/device/code`,
+      authorization_endpoint: `${issuerUrl}/auth`,
       id_token_signing_alg_values_supported: ['ES256'],
     });
     const jwks = (await (await fetch(`${issuerUrl}/jwks`)).json()) as {
@@ -128,6 +129,100 @@ describe('DevIssuer', () => {
     const token = await pending;
     const id = await verifier.verify(token);
     expect(id.san.value).toBe('carol@example.com');
+  });
+
+  it('runs the authorization code flow with PKCE and a loopback redirect (as cosign does)', async () => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const verifierStr = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifierStr).digest('base64url');
+    const redirectUri = 'http://127.0.0.1:50123/auth/callback';
+    const params = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'sigstore',
+      redirect_uri: redirectUri,
+      state: 'st4te',
+      nonce: 'n0nce',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      scope: 'openid email',
+    });
+    const page = await fetch(`${issuerUrl}/auth?${params}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('name="code_challenge"');
+    // the user submits the form; the issuer redirects to the loopback listener with code and state
+    const form = new URLSearchParams(params);
+    form.set('identity', 'dave@example.com');
+    const submitted = await fetch(`${issuerUrl}/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      redirect: 'manual',
+    });
+    expect(submitted.status).toBe(302);
+    const location = new URL(submitted.headers.get('location')!);
+    expect(`${location.origin}${location.pathname}`).toBe(redirectUri);
+    expect(location.searchParams.get('state')).toBe('st4te');
+    const code = location.searchParams.get('code')!;
+    const exchange = (body: Record<string, string>) =>
+      fetch(`${issuerUrl}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          client_id: 'sigstore',
+          ...body,
+        }).toString(),
+      });
+    const ok = (await (await exchange({ code_verifier: verifierStr })).json()) as { id_token: string };
+    const id = await verifier.verify(ok.id_token);
+    expect(id.san.value).toBe('dave@example.com');
+    expect(id.claims.nonce).toBe('n0nce');
+    // codes are single use
+    const replay = await exchange({ code_verifier: verifierStr });
+    expect(await replay.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('refuses a code exchange with the wrong PKCE verifier and non-loopback redirects', async () => {
+    const { createHash } = await import('node:crypto');
+    const base = {
+      response_type: 'code',
+      client_id: 'sigstore',
+      code_challenge: createHash('sha256').update('x'.repeat(43)).digest('base64url'),
+      code_challenge_method: 'S256',
+    };
+    const remote = await fetch(
+      `${issuerUrl}/auth?${new URLSearchParams({ ...base, redirect_uri: 'https://evil.example/cb' })}`,
+    );
+    expect(remote.status).toBe(400);
+    const redirectUri = 'http://localhost:9/cb';
+    const submitted = await fetch(`${issuerUrl}/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        ...base,
+        redirect_uri: redirectUri,
+        identity: 'eve@example.com',
+      }).toString(),
+      redirect: 'manual',
+    });
+    const code = new URL(submitted.headers.get('location')!).searchParams.get('code')!;
+    const res = await fetch(`${issuerUrl}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: 'y'.repeat(43),
+      }).toString(),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: 'invalid_grant',
+      error_description: 'PKCE code_verifier does not match',
+    });
   });
 
   it('a denied device request fails with access_denied', async () => {
