@@ -204,4 +204,10 @@ describe('sigstore-js against seal log serve', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/E_NOT_FOUND/);
   });
+
+  it('stops cleanly on SIGTERM (exit 0, database closed)', async () => {
+    const exited = new Promise<number | null>((r) => server.on('exit', (c) => r(c)));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
 });

@@ -136,6 +136,7 @@ export class SqliteWriter {
       };
       this.worker.on('message', onMessage);
       this.worker.once('exit', () => resolve());
+      this.worker.ref();
       this.worker.postMessage({ close: true });
     });
     return this.closing;
