@@ -9,12 +9,14 @@ import {
   scrypt as scryptCallback,
   type ScryptOptions,
 } from 'node:crypto';
-import nacl from 'tweetnacl';
 import { z } from 'zod';
 import { SealError } from '../errors.js';
 import { algorithmForKey } from './algorithms.js';
 import { encodePem, parsePemBlocks } from './pem.js';
 import { publicKeyPemOf } from './public-key.js';
+
+/** tweetnacl is loaded on first use: verifying with a public key never needs it (cold start). */
+const loadNacl = async () => (await import('tweetnacl')).default;
 
 export const SIGSTORE_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 export const COSIGN_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED COSIGN PRIVATE KEY';
@@ -86,7 +88,7 @@ export async function encryptPrivateKey(
   const salt = Uint8Array.from(randomBytes(32));
   const nonce = Uint8Array.from(randomBytes(24));
   const secret = await scryptKey(password, salt, params);
-  const ciphertext = nacl.secretbox(pkcs8, nonce, secret);
+  const ciphertext = (await loadNacl()).secretbox(pkcs8, nonce, secret);
   return encodePem(
     SIGSTORE_PRIVATE_KEY_PEM_TYPE,
     new TextEncoder().encode(encodeEncryptedKeyBody(salt, nonce, ciphertext, params)),
@@ -125,7 +127,7 @@ export async function decryptKeyBody(body: Uint8Array, password: Password): Prom
   if (cipher.nonce.length !== 24)
     throw new SealError('E_KEY_INVALID', 'the secretbox nonce must be 24 bytes');
   const secret = await scryptKey(password, kdf.salt, kdf.params);
-  const plaintext = nacl.secretbox.open(ciphertext, cipher.nonce, secret);
+  const plaintext = (await loadNacl()).secretbox.open(ciphertext, cipher.nonce, secret);
   if (!plaintext) throw new SealError('E_KEY_PASSWORD', 'could not decrypt the private key: wrong password?');
   return plaintext;
 }

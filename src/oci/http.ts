@@ -1,7 +1,7 @@
 // The HTTP client under the registry backend: Node's fetch (undici) with timeouts, retries with
 // exponential backoff + jitter on 429/5xx/network errors (Retry-After honoured), optional TLS skip.
 
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { SealError } from '../errors.js';
 
 export interface HttpClientOptions {
@@ -88,7 +88,8 @@ export class HttpClient {
   private readonly backoffBaseMs: number;
   private readonly maxBackoffMs: number;
   private readonly userAgent: string;
-  private readonly dispatcher: Agent | undefined;
+  /** Loaded only when needed: undici costs ~90 ms of CPU at startup, and most commands never use it. */
+  private readonly dispatcher: Promise<Agent> | undefined;
 
   constructor(options: HttpClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -97,7 +98,7 @@ export class HttpClient {
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'seal';
     this.dispatcher = options.allowInsecure
-      ? new Agent({ connect: { rejectUnauthorized: false } })
+      ? import('undici').then((m) => new m.Agent({ connect: { rejectUnauthorized: false } }))
       : undefined;
   }
 
@@ -165,7 +166,7 @@ export class HttpClient {
       signal: controller.signal,
     };
     if (req.body !== undefined) init.body = req.body;
-    if (this.dispatcher) init.dispatcher = this.dispatcher;
+    if (this.dispatcher) init.dispatcher = await this.dispatcher;
 
     arm();
     let res: Response;

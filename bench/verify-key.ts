@@ -1,0 +1,188 @@
+// Keyed image verification benchmark: verifyImage signatures/s (bundle and legacy formats, warm, in-process)
+// against bare node:crypto ECDSA P-256 verifies/s, and cold start of `seal verify` vs `node -e ''`. cosign.md §2e.
+// Run: node --import tsx bench/verify-key.ts   (builds dist/ when missing; BENCH_SECONDS, BENCH_COLD_RUNS)
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KeySigner } from '../src/keys/signer.js';
+import { LayoutStore } from '../src/oci/layout.js';
+import { descriptorFor, encodeManifest, type ImageManifest, MediaTypes } from '../src/oci/manifest.js';
+import { parseReference } from '../src/oci/ref.js';
+import { signImage } from '../src/sign/image.js';
+import { verifyImage } from '../src/verify/image.js';
+import type { Expectations } from '../src/verify/types.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** An image with one random layer, pushed to a layout under `tag`. */
+async function pushImage(store: LayoutStore, dir: string, tag: string): Promise<string> {
+  const ref = parseReference(`oci-layout:${dir}:${tag}`);
+  const layer = new Uint8Array(randomBytes(4096));
+  const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config: descriptorFor(config, MediaTypes.ociConfig),
+    layers: [descriptorFor(layer, MediaTypes.ociLayerGzip)],
+  };
+  await store.putBlob(ref, config, MediaTypes.ociConfig);
+  await store.putBlob(ref, layer, MediaTypes.ociLayerGzip);
+  await store.putManifest(ref, encodeManifest(manifest), MediaTypes.ociManifest);
+  return `oci-layout:${dir}:${tag}`;
+}
+
+/** Calls `op` for SECONDS after a warm-up; returns operations per second. */
+async function throughput(op: () => Promise<void> | void): Promise<number> {
+  for (let i = 0; i < 20; i++) await op();
+  let n = 0;
+  const start = performance.now();
+  const deadline = start + SECONDS * 1000;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 10; i++) await op();
+    n += 10;
+  }
+  return (n * 1000) / (performance.now() - start);
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+}
+
+interface Cold {
+  wall: number[];
+  cpu: number[];
+  ok: boolean;
+}
+
+/** Runs each command COLD_RUNS times, in turn (A B C A B C …) so drift in machine load hits all alike. */
+function coldStarts(commands: Record<string, string[]>): Record<string, Cold> {
+  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  const out: Record<string, Cold> = {};
+  for (const name of Object.keys(commands)) out[name] = { wall: [], cpu: [], ok: true };
+  for (let i = -1; i < COLD_RUNS; i++) {
+    for (const [name, argv] of Object.entries(commands)) {
+      const t = performance.now();
+      const r = timer
+        ? spawnSync(timer, ['-f', 'CPU %U %S', ...argv], { cwd: repoRoot, encoding: 'utf8' })
+        : spawnSync(argv[0]!, argv.slice(1), { cwd: repoRoot, encoding: 'utf8' });
+      const wall = performance.now() - t;
+      if (r.status !== 0) {
+        out[name]!.ok = false;
+        console.error(`${name} exited ${r.status}: ${r.stderr}`);
+      }
+      if (i < 0) continue; // warm-up (page cache), not counted
+      out[name]!.wall.push(wall);
+      const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
+      if (m) out[name]!.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
+    }
+  }
+  return out;
+}
+
+function ensureBuilt(): void {
+  const dist = path.join(repoRoot, 'dist/cli/verify.js');
+  const src = path.join(repoRoot, 'src/cli/verify.ts');
+  if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs) return;
+  console.error('building dist/ for the cold-start measurement …');
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'ignore' });
+  } catch {
+    // tsc exits non-zero for type errors elsewhere in the tree but still emits JavaScript.
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'seal-bench-verify-key-'));
+  try {
+    const layout = path.join(dir, 'layout');
+    const store = new LayoutStore();
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const signer = new KeySigner(privateKey);
+    const pubPem = signer.publicKeyPem();
+    const keyFile = path.join(dir, 'k.pub');
+    writeFileSync(keyFile, pubPem);
+
+    const bundleImage = await pushImage(store, layout, 'bundle');
+    const legacyImage = await pushImage(store, layout, 'legacy');
+    await signImage(parseReference(bundleImage), { signer, store, newBundleFormat: true });
+    await signImage(parseReference(legacyImage), { signer, store, newBundleFormat: false });
+
+    const expectations: Expectations = { keys: [pubPem], ignoreTlog: true };
+    const verifyOp = (image: string) => async () => {
+      const verdict = await verifyImage(image, expectations, { store });
+      if (!verdict.ok || verdict.signatures.length !== 1) throw new Error(`${image}: ${verdict.message}`);
+    };
+    // The baseline: the one ECDSA P-256 verification each signature needs, on a payload of the same size.
+    const payload = randomBytes(400);
+    const signature = cryptoSign('sha256', payload, privateKey);
+    const bare = await throughput(() => {
+      if (!cryptoVerify('sha256', payload, publicKey, signature)) throw new Error('bare verify failed');
+    });
+    const bundle = await throughput(verifyOp(bundleImage));
+    const legacy = await throughput(verifyOp(legacyImage));
+
+    ensureBuilt();
+    const seal = path.join(repoRoot, 'bin/seal.js');
+    const node = process.execPath;
+    const cold = coldStarts({
+      verify: [node, seal, 'verify', '--key', keyFile, '--insecure-ignore-tlog', bundleImage],
+      version: [node, seal, 'version'],
+      node: [node, '-e', ''],
+    });
+
+    const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+    console.log(`\n## Keyed image verification (\`seal verify --key\`)\n`);
+    console.log(
+      `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), Node ${process.version}; ` +
+        `OCI layout on local disk, ECDSA P-256 key, log ignored (\`--insecure-ignore-tlog\`).\n`,
+    );
+    console.log(`### Warm, in-process: \`verifyImage\` (${SECONDS}s each, one signature per image)\n`);
+    console.log('| measure | per second | ms each | vs bare node:crypto verify |');
+    console.log('|---|---:|---:|---:|');
+    const row = (name: string, ops: number) =>
+      console.log(
+        `| ${name} | ${ops.toFixed(0)} | ${(1000 / ops).toFixed(3)} | ${(bare / ops).toFixed(1)}× slower |`,
+      );
+    console.log(`| bare \`crypto.verify\` ECDSA P-256 (baseline) | ${bare.toFixed(0)} | ${(1000 / bare).toFixed(3)} | 1× |`);
+    row('`verifyImage`, bundle v0.3 referrer (DSSE)', bundle);
+    row('`verifyImage`, legacy `.sig` simple-signing', legacy);
+    console.log(
+      '\n`verifyImage` includes resolving the tag, listing referrers / reading the `.sig` manifest and blobs from disk, parsing and every check.',
+    );
+
+    console.log(`\n### Cold start (${COLD_RUNS} runs each, interleaved, after one warm-up)\n`);
+    console.log('| command | wall median | wall p90 | CPU median (user+sys) | CPU p90 | wall vs `node -e` |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    const nodeWall = quantile(cold.node!.wall, 0.5);
+    const label: Record<string, string> = {
+      verify: '`seal verify --key K.pub --insecure-ignore-tlog oci-layout:DIR:tag`',
+      version: '`seal version`',
+      node: "`node -e ''` (Node's floor)",
+    };
+    for (const [name, c] of Object.entries(cold)) {
+      const cpuCells =
+        c.cpu.length > 0
+          ? `${quantile(c.cpu, 0.5).toFixed(0)} ms | ${quantile(c.cpu, 0.9).toFixed(0)} ms`
+          : 'n/a | n/a';
+      console.log(
+        `| ${label[name]}${c.ok ? '' : ' (FAILED)'} | ${quantile(c.wall, 0.5).toFixed(0)} ms | ${quantile(c.wall, 0.9).toFixed(0)} ms | ${cpuCells} | ${(quantile(c.wall, 0.5) / nodeWall).toFixed(2)}× |`,
+      );
+    }
+    if (cold.verify!.cpu.length > 0 && cold.node!.cpu.length > 0) {
+      const over = quantile(cold.verify!.cpu, 0.5) - quantile(cold.node!.cpu, 0.5);
+      console.log(`\nseal verify's own CPU above bare node: ${over.toFixed(0)} ms (median).`);
+    }
+    if (!cold.verify!.ok) process.exitCode = 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
