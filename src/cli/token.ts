@@ -1,7 +1,7 @@
 // `seal token`: print an OIDC identity token from a seal serve dev issuer (or any issuer via the device flow).
 
 import { SealError } from '../errors.js';
-import { tokenFromDevIssuer, tokenFromDeviceFlow } from '../oidc/sources.js';
+import { tokenFromBrowserFlow, tokenFromDevIssuer, tokenFromDeviceFlow } from '../oidc/sources.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
 
@@ -29,8 +29,12 @@ const options = {
     placeholder: 'K=V',
   },
   audience: { type: 'string', default: 'sigstore', description: 'token audience' },
+  browser: {
+    type: 'boolean',
+    description: 'sign in with a browser (authorization code + PKCE, loopback redirect)',
+  },
   device: { type: 'boolean', description: 'use the OAuth device authorization grant (RFC 8628) instead' },
-  'client-id': { type: 'string', default: 'sigstore', description: 'OAuth client ID for --device' },
+  'client-id': { type: 'string', default: 'sigstore', description: 'OAuth client ID for --device/--browser' },
 } as const;
 
 export const command: CommandModule = {
@@ -42,7 +46,13 @@ export const command: CommandModule = {
     const issuer = o.issuer ?? (o.server ? `${o.server.replace(/\/+$/, '')}/oidc` : undefined);
     if (!issuer) throw new SealError('E_INVALID_ARGUMENT', '--server URL (or --issuer URL) is required');
     let token: string;
-    if (o.device) {
+    if (o.browser) {
+      token = await tokenFromBrowserFlow({
+        issuer,
+        clientId: o['client-id'],
+        openUrl: (url) => io.stderr(`Open this URL to sign in:\n  ${url}\n`),
+      });
+    } else if (o.device) {
       token = await tokenFromDeviceFlow({
         issuer,
         clientId: o['client-id'],

@@ -288,12 +288,10 @@ export class DevIssuer {
         });
       }
       if (!isLoopbackRedirect(q.data.redirect_uri)) {
-        return reply
-          .code(400)
-          .send({
-            error: 'invalid_request',
-            error_description: 'redirect_uri must be http on a loopback address',
-          });
+        return reply.code(400).send({
+          error: 'invalid_request',
+          error_description: 'redirect_uri must be http on a loopback address',
+        });
       }
       const hidden = Object.entries(q.data)
         .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(String(v))}">`)

@@ -3,14 +3,18 @@
 export {
   DEV_IDENTITY_GRANT,
   DevIssuer,
+  type DevIssuerFlavor,
+  githubWorkflowClaims,
   identityClaims,
   isLoopbackHost,
   type MintOptions,
 } from './dev-issuer.js';
 export {
+  type BrowserFlowOptions,
   type DeviceFlowOptions,
   readIdentityTokenFlag,
   resolveIdentityToken,
+  tokenFromBrowserFlow,
   type ResolveTokenOptions,
   tokenFromDeviceFlow,
   tokenFromDevIssuer,

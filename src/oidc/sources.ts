@@ -1,7 +1,10 @@
 // Where a signer's OIDC identity token comes from: a flag (value or file), SIGSTORE_ID_TOKEN, the GitHub
 // Actions token endpoint, seal's dev issuer, or an interactive device authorization grant (RFC 8628).
 
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { SealError } from '../errors.js';
 
@@ -193,13 +196,123 @@ export async function tokenFromDeviceFlow(opts: DeviceFlowOptions): Promise<stri
   throw new SealError('E_TOKEN_INVALID', 'device flow failed: the code expired before it was approved');
 }
 
+const BrowserDiscovery = z.object({
+  issuer: z.string(),
+  authorization_endpoint: z.string(),
+  token_endpoint: z.string(),
+});
+
+export interface BrowserFlowOptions {
+  issuer: string;
+  clientId?: string;
+  /** Show or open the authorization URL (print it; a CLI may also launch a browser). */
+  openUrl: (url: string) => void;
+  /** How long to wait for the redirect (default 5 min). */
+  timeoutMs?: number;
+}
+
+/**
+ * OIDC authorization code flow with PKCE (RFC 7636) and a loopback redirect (RFC 8252 §7.3): listen on
+ * 127.0.0.1, send the user to the issuer, take the code from the redirect, exchange it with the verifier.
+ */
+export async function tokenFromBrowserFlow(opts: BrowserFlowOptions): Promise<string> {
+  const iss = opts.issuer.replace(/\/+$/, '');
+  const disc = BrowserDiscovery.safeParse(
+    (await fetchJson(`${iss}/.well-known/openid-configuration`, {}, 'the OIDC issuer')).json,
+  );
+  if (!disc.success)
+    throw new SealError('E_INVALID_ARGUMENT', `issuer ${iss} has no authorization/token endpoint`);
+  const clientId = opts.clientId ?? 'sigstore';
+  const verifier = randomBytes(32).toString('base64url');
+  const state = randomBytes(16).toString('base64url');
+  const nonce = randomBytes(16).toString('base64url');
+  let settle: (r: { code?: string; error?: string }) => void = () => undefined;
+  const redirected = new Promise<{ code?: string; error?: string }>((resolve) => {
+    settle = resolve;
+  });
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/auth/callback') {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    res.setHeader('content-type', 'text/plain; charset=utf-8');
+    if (url.searchParams.get('state') !== state) {
+      res.statusCode = 400;
+      res.end('state mismatch: this redirect is not for this sign-in');
+      return;
+    }
+    res.end('Signed in. You can close this window.');
+    settle({
+      code: url.searchParams.get('code') ?? undefined,
+      error: url.searchParams.get('error') ?? undefined,
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/auth/callback`;
+    const auth = new URL(disc.data.authorization_endpoint);
+    auth.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      scope: 'openid email',
+      state,
+      nonce,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    opts.openUrl(auth.toString());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SealError('E_TOKEN_INVALID', 'browser sign-in timed out')),
+        opts.timeoutMs ?? 300_000,
+      );
+    });
+    const result = await Promise.race([redirected, timeout]).finally(() => clearTimeout(timer));
+    if (!result.code)
+      throw new SealError('E_TOKEN_INVALID', `browser sign-in failed: ${result.error ?? 'no code'}`);
+    const { status, json } = await fetchJson(
+      disc.data.token_endpoint,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: result.code,
+          redirect_uri: redirectUri,
+          client_id: clientId,
+          code_verifier: verifier,
+        }).toString(),
+      },
+      'the token endpoint',
+    );
+    const ok = z.object({ id_token: z.string().regex(JWT_SHAPE) }).safeParse(json);
+    if (status !== 200 || !ok.success)
+      throw new SealError('E_TOKEN_INVALID', `code exchange failed (${status})`);
+    // The CA checks the signature; here the nonce ties the token to this sign-in (OIDC Core §3.1.3.7).
+    const payload = z
+      .object({ nonce: z.string().optional() })
+      .safeParse(JSON.parse(Buffer.from(ok.data.id_token.split('.')[1]!, 'base64url').toString('utf8')));
+    if (!payload.success || payload.data.nonce !== nonce) {
+      throw new SealError('E_TOKEN_INVALID', "the ID token does not carry this sign-in's nonce");
+    }
+    return ok.data.id_token;
+  } finally {
+    server.close();
+    server.closeAllConnections();
+  }
+}
+
 export interface ResolveTokenOptions {
   /** `--identity-token` (a JWT or a file path). */
   identityToken?: string;
   env: NodeJS.ProcessEnv;
   audience?: string;
-  /** Interactive fallback when nothing else provides a token. */
-  interactive?: Omit<DeviceFlowOptions, 'audience'>;
+  /** Interactive fallback when nothing else provides a token: the device grant, or the browser flow. */
+  interactive?: Omit<DeviceFlowOptions, 'audience'> | ({ browser: true } & BrowserFlowOptions);
 }
 
 /**
@@ -217,7 +330,10 @@ export async function resolveIdentityToken(opts: ResolveTokenOptions): Promise<s
   if (opts.env.ACTIONS_ID_TOKEN_REQUEST_URL && opts.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
     return tokenFromGitHubActions(opts.env, opts.audience);
   }
-  if (opts.interactive) return tokenFromDeviceFlow({ ...opts.interactive, audience: opts.audience });
+  if (opts.interactive) {
+    if ('browser' in opts.interactive) return tokenFromBrowserFlow(opts.interactive);
+    return tokenFromDeviceFlow({ ...opts.interactive, audience: opts.audience });
+  }
   throw new SealError(
     'E_TOKEN_INVALID',
     'no identity token: pass --identity-token, set SIGSTORE_ID_TOKEN, run in GitHub Actions with id-token: write, ' +

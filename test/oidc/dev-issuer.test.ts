@@ -11,7 +11,7 @@ import {
   identityClaims,
   isLoopbackHost,
 } from '../../src/oidc/dev-issuer.js';
-import { tokenFromDevIssuer, tokenFromDeviceFlow } from '../../src/oidc/sources.js';
+import { tokenFromBrowserFlow, tokenFromDevIssuer, tokenFromDeviceFlow } from '../../src/oidc/sources.js';
 
 describe('DevIssuer', () => {
   let dir: string;
@@ -182,6 +182,29 @@ describe('DevIssuer', () => {
     // codes are single use
     const replay = await exchange({ code_verifier: verifierStr });
     expect(await replay.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('tokenFromBrowserFlow signs in through a loopback redirect (the "browser" submits the form)', async () => {
+    const browser = async (authUrl: string) => {
+      const u = new URL(authUrl);
+      const form = new URLSearchParams(u.searchParams);
+      form.set('identity', 'frank@example.com');
+      const res = await fetch(`${issuerUrl}/auth`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        redirect: 'manual',
+      });
+      const back = await fetch(res.headers.get('location')!);
+      expect(await back.text()).toMatch(/^Signed in/);
+    };
+    let opened: Promise<void> | undefined;
+    const token = await tokenFromBrowserFlow({
+      issuer: issuerUrl,
+      openUrl: (url) => (opened = browser(url)),
+    });
+    await opened;
+    expect((await verifier.verify(token)).san.value).toBe('frank@example.com');
   });
 
   it('refuses a code exchange with the wrong PKCE verifier and non-loopback redirects', async () => {
