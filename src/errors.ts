@@ -50,6 +50,7 @@ export const ErrorCodes = {
   E_PREDICATE_TYPE_MISMATCH: 'an attestation has another predicate type than required',
   E_EXPECTATIONS_MISSING: 'verification was asked for without pinning a key or identity',
   E_KEY_REVOKED: 'the signature was made by a revoked key or identity after its revocation time',
+  E_TOO_MANY_SIGNATURES: 'an image has more candidate signatures than verify examines (1000)',
   // services
   E_TOKEN_INVALID: 'an OIDC identity token was refused',
   E_PROOF_OF_POSSESSION: 'a certificate request does not prove possession of its private key',
@@ -107,6 +108,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_TIMESTAMP_INVALID':
     case 'E_PREDICATE_TYPE_MISMATCH':
     case 'E_KEY_REVOKED':
+    case 'E_TOO_MANY_SIGNATURES':
     case 'E_CONDITION_FAILED':
     case 'E_SOURCE_MISMATCH':
     case 'E_BUILDER_MISMATCH':

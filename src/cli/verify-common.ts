@@ -2,6 +2,7 @@
 // verify-attestation. cosign.md §2e "Preconditions".
 
 import { SealError } from '../errors.js';
+import { compileRe2 } from '../verify/bundle/identity.js';
 import type { TrustMaterial } from '../verify/trust.js';
 import type { Expectations, IdentityExpectation } from '../verify/types.js';
 import type { CliIO } from './io.js';
@@ -25,7 +26,7 @@ export interface VerifyFlags {
 function checkRegExp(flag: string, source: string | undefined): void {
   if (source === undefined) return;
   try {
-    new RegExp(source);
+    compileRe2(source);
   } catch (err) {
     throw new SealError(
       'E_INVALID_ARGUMENT',

@@ -36,6 +36,10 @@ export interface VerifyImageOptions {
 }
 
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
+/** Candidates (referrers + legacy layers) examined at most; more is refused, not silently truncated. */
+export const MAX_CANDIDATES = 1000;
+/** A signature payload or bundle larger than this is not fetched. */
+export const MAX_SIGNATURE_BLOB = 16 * 1024 * 1024;
 
 interface Candidate {
   source: SignatureResult['source'];
@@ -73,6 +77,16 @@ export async function verifyImage(
   }
   const keys = (expectations.keys ?? []).map((k) => loadPublicKey(k));
   const candidates = await findCandidates(options.store, ref, digest, options.attestations ?? false);
+  if (candidates.length > MAX_CANDIDATES) {
+    return {
+      ok: false,
+      reference,
+      digest: digest.toString(),
+      code: 'E_TOO_MANY_SIGNATURES',
+      message: `${reference} (${digest}) has ${candidates.length} candidate signatures; seal examines at most ${MAX_CANDIDATES}`,
+      signatures: [],
+    };
+  }
   if (candidates.length === 0) {
     return {
       ok: false,
@@ -182,6 +196,7 @@ async function loadBundleCandidate(store: ImageStore, ref: Reference, desc: Desc
       );
     }
     const layer = fetched.manifest.layers[0]!;
+    checkBlobSize(layer);
     if (!layer.mediaType.startsWith(BUNDLE_MEDIA_PREFIX)) {
       throw new SealError(
         'E_BUNDLE_MEDIA_TYPE',
@@ -189,6 +204,7 @@ async function loadBundleCandidate(store: ImageStore, ref: Reference, desc: Desc
       );
     }
     const bytes = await store.getBlob(ref, Digest.parse(layer.digest));
+    checkBlobSize({ ...layer, size: bytes.byteLength });
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
@@ -206,11 +222,22 @@ async function loadLegacyCandidate(store: ImageStore, ref: Reference, layer: Des
   const base = { source: 'legacy-tag' as const, carrier: layer.digest, ok: false, checks: [] as Check[] };
   try {
     const legacy = parseSignatureLayer(layer);
+    checkBlobSize(layer);
     const payload = await store.getBlob(ref, legacy.payloadDigest);
+    checkBlobSize({ ...layer, size: payload.byteLength });
     return { ...base, [MATERIAL]: { kind: 'legacy', legacy, payload } };
   } catch (err) {
     if (!(err instanceof SealError)) throw err;
     return { ...base, [MATERIAL]: { kind: 'legacy', loadError: err } };
+  }
+}
+
+function checkBlobSize(desc: Descriptor): void {
+  if (!(desc.size <= MAX_SIGNATURE_BLOB)) {
+    throw new SealError(
+      'E_PAYLOAD_INVALID',
+      `signature blob ${desc.digest} is ${desc.size} bytes, over the ${MAX_SIGNATURE_BLOB}-byte limit`,
+    );
   }
 }
 
@@ -236,7 +263,7 @@ function evaluate(
   if (material.kind === 'bundle')
     evaluateBundle(material.bundleJson, digest, keys, expectations, options, out);
   else evaluateLegacy(material.legacy!, material.payload!, digest, keys, expectations, options, out);
-  if (checks.every((c) => c.ok)) evaluateRevocations(out, keys, expectations);
+  if (checks.every((c) => c.ok)) evaluateRevocations(out, expectations);
   out.ok = checks.length > 0 && checks.every((c) => c.ok);
   return out;
 }
@@ -295,6 +322,18 @@ function evaluateBundle(
   }
   if (verification.signer) out.signer = verification.signer;
   if (verification.integratedTime !== undefined) out.integratedTime = verification.integratedTime;
+  // The signature covers PAE(payloadType, payload): a payload signed as another type is not a statement.
+  if (verification.dssePayloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    checks.push({
+      name: 'envelope',
+      ok: false,
+      code: 'E_PAYLOAD_INVALID',
+      expected: IN_TOTO_PAYLOAD_TYPE,
+      found: verification.dssePayloadType,
+      message: `the bundle envelope carries ${verification.dssePayloadType}, not an in-toto statement`,
+    });
+    return;
+  }
   checkStatement(verification.dssePayload!, digest, expectations, out);
 }
 
@@ -384,13 +423,18 @@ function evaluateLegacy(
   out: SignatureResult,
 ): void {
   const checks = out.checks;
-  const isAttestation = legacy.mediaType === DSSE_LAYER_MEDIA_TYPE;
-  if (!isAttestation && legacy.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
+  // `.sig` layers are simple signatures and `.att` layers DSSE envelopes (cosign's legacy path): an
+  // attestation copied into `.sig` is not a signature, nor a simple signature in `.att` an attestation.
+  const isAttestation = options.attestations ?? false;
+  const wanted = isAttestation ? DSSE_LAYER_MEDIA_TYPE : SIMPLE_SIGNING_MEDIA_TYPE;
+  if (legacy.mediaType !== wanted) {
     checks.push({
       name: 'payload',
       ok: false,
       code: 'E_PAYLOAD_INVALID',
-      message: `unexpected signature layer media type ${legacy.mediaType}`,
+      expected: wanted,
+      found: legacy.mediaType,
+      message: `unexpected ${isAttestation ? 'attestation' : 'signature'} layer media type ${legacy.mediaType}`,
     });
     return;
   }
@@ -492,20 +536,12 @@ function evaluateLegacy(
   }
 }
 
-function evaluateRevocations(
-  out: SignatureResult,
-  keys: PublicKeyVerifier[],
-  expectations: Expectations,
-): void {
+function evaluateRevocations(out: SignatureResult, expectations: Expectations): void {
   for (const r of expectations.revocations ?? []) {
     let applies = false;
-    if (r.key && out.signer?.keyHint) {
-      const hint = r.key.includes('BEGIN') ? loadPublicKey(r.key).hint : r.key;
-      applies =
-        hint === out.signer.keyHint || keys.some((k) => k.hint === hint && k.hint === out.signer?.keyHint);
-    }
+    if (r.key && out.signer?.keyHint) applies = revokedKeyHint(r.key) === out.signer.keyHint;
     if (r.identity && out.signer?.identity) {
-      applies =
+      applies ||=
         r.identity.subject === out.signer.identity &&
         (!r.identity.issuer || r.identity.issuer === out.signer.issuer);
     }
@@ -529,6 +565,19 @@ function evaluateRevocations(
         : {}),
     });
   }
+}
+
+/**
+ * A revoked key as the signer's key hint (base64 of sha256 over the SPKI DER): from a PEM key, from the
+ * hex fingerprint (any case), or a base64 hint as given.
+ */
+function revokedKeyHint(key: string): string {
+  const text = key.trim();
+  if (text.includes('BEGIN')) return loadPublicKey(text).hint;
+  if (/^(sha256:)?[0-9a-fA-F]{64}$/.test(text)) {
+    return Buffer.from(text.replace(/^sha256:/, ''), 'hex').toString('base64');
+  }
+  return text;
 }
 
 function emptyTrust(): TrustMaterial {

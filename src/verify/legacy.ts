@@ -22,6 +22,9 @@ function textAt(value: unknown, ...path: (string | number)[]): string | undefine
   return typeof v === 'string' ? v : undefined;
 }
 
+/** Log integrated times later than now plus this are refused (as the bundle path does). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 function spki(key: KeyObject): Buffer {
   return key.export({ type: 'spki', format: 'der' });
 }
@@ -74,6 +77,11 @@ export function checkLegacyTlog(
   });
   const sig = rb.SignedEntryTimestamp;
   const when = rb.Payload.integratedTime * 1000;
+  if (when > Date.now() + MAX_CLOCK_SKEW_MS) {
+    return fail(`the log integrated time ${new Date(when).toISOString()} is in the future`, {
+      found: rb.Payload.integratedTime,
+    });
+  }
   const logKey = keys.find(
     (k) => when >= k.validFor.start && when <= k.validFor.end && verifyLogSignature(k.key, set, sig),
   );
@@ -98,12 +106,16 @@ export function checkLegacyTlog(
     loggedHash = textAt(spec, 'data', 'hash', 'value');
     loggedSig = textAt(spec, 'signature', 'content');
     loggedKey = textAt(spec, 'signature', 'publicKey', 'content');
+    // A hashedrekord entry always records the signature and the key: an entry without them binds nothing.
+    if (loggedSig === undefined || loggedKey === undefined)
+      return fail('the logged hashedrekord entry records no signature or no key');
   } else if (body.kind === 'dsse') {
     // A dsse entry records the hash of the statement inside the envelope (payloadHash).
     if (!envelope) return fail('a dsse log entry for a layer that is not a DSSE envelope');
     loggedHash = textAt(spec, 'payloadHash', 'value');
     if (loggedHash === createHash('sha256').update(envelope.payload).digest('hex')) loggedHash = payloadHash;
     loggedKey = textAt(spec, 'signatures', 0, 'verifier');
+    if (loggedKey === undefined) return fail('the logged dsse entry records no verifier');
     const sig = textAt(spec, 'signatures', 0, 'signature');
     const ours = envelope.signatures.map((x) => Buffer.from(x.sig).toString('base64'));
     if (sig === undefined || !ours.includes(sig))
@@ -150,7 +162,9 @@ export function checkLegacyCertificate(
     });
     return undefined;
   }
-  const integratedTime = legacy.rekorBundle?.Payload.integratedTime;
+  // The annotation's integrated time is trusted only because checkLegacyTlog verifies its SET afterwards;
+  // with the log ignored nothing vouches for it, so the certificate must be valid now.
+  const integratedTime = expectations.ignoreTlog ? undefined : legacy.rekorBundle?.Payload.integratedTime;
   const result = checkCertificateForSignature({
     certificatePem: legacy.certificatePem,
     chainPem: legacy.chainPem,
