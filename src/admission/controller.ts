@@ -19,6 +19,7 @@ import { MemoryOutcomeCache, withDigestCache } from './cache.js';
 import type { AdmissionMetrics } from './metrics.js';
 import { createAdmissionMetrics } from './metrics.js';
 import type { NamespaceLookup } from './namespaces.js';
+import type { PullSecretLookup } from './pullsecrets.js';
 import { staticNamespaces } from './namespaces.js';
 import {
   type AdmissionRequest,
@@ -47,6 +48,8 @@ export interface AdmissionControllerOptions {
   audit?: AuditLogger;
   /** Registry credentials (from a mounted docker config) handed to the verifier. */
   credentials?: PullCredential[];
+  /** Resolve the workload's imagePullSecrets (and its service account's) to credentials (needs API access). */
+  pullSecrets?: PullSecretLookup;
 }
 
 export type Endpoint = 'validate' | 'mutate';
@@ -180,6 +183,16 @@ export class AdmissionController {
     if (spec) {
       ctx.pullSecrets = { namespace: nsName, names: (spec.imagePullSecrets ?? []).map((s) => s.name) };
       if (spec.serviceAccountName) ctx.pullSecrets.serviceAccountName = spec.serviceAccountName;
+      if (this.opts.pullSecrets) {
+        try {
+          const fromSecrets = await this.opts.pullSecrets(ctx.pullSecrets, signal);
+          if (fromSecrets.length > 0) ctx.credentials = [...fromSecrets, ...(ctx.credentials ?? [])];
+        } catch (err) {
+          // Without the secrets a private pull may fail; verification then reports it (unavailable or not found).
+          this.metrics.failures.inc({ reason: 'pull-secrets', namespace: nsName });
+          void err;
+        }
+      }
     }
 
     let decisions: Decision[];

@@ -49,3 +49,9 @@ export {
   type Requirement,
 } from './manifests.js';
 export { readWorkload, type ReadWorkload } from './workload.js';
+export {
+  credentialsFromDockerConfig,
+  credentialsFromSecret,
+  kubernetesPullSecrets,
+  type PullSecretLookup,
+} from './pullsecrets.js';

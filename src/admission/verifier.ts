@@ -5,8 +5,9 @@
 import { isSealError, SealError } from '../errors.js';
 import { storeFor } from '../oci/open.js';
 import { parseReference } from '../oci/ref.js';
+import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials } from '../oci/auth.js';
 import type { RegistryOptions } from '../oci/registry.js';
-import type { ImageVerifier } from '../policy/types.js';
+import type { ImageVerifier, RequestContext } from '../policy/types.js';
 import { verifyImage } from '../verify/image.js';
 import type { TrustMaterial } from '../verify/trust.js';
 
@@ -24,30 +25,54 @@ function asUnavailable(err: unknown): never {
   throw err;
 }
 
+/** The request's pull credentials first (imagePullSecrets), then the configured ones (docker config). */
+function registryOptionsFor(
+  base: RegistryOptions | undefined,
+  ctx: RequestContext,
+): RegistryOptions | undefined {
+  if (!ctx.credentials || ctx.credentials.length === 0) return base;
+  const fromRequest = new Map<string, RegistryCredentials>();
+  for (const c of ctx.credentials) {
+    const key = normaliseRegistryKey(c.registry);
+    if (fromRequest.has(key)) continue;
+    if (c.identityToken) fromRequest.set(key, { identityToken: c.identityToken });
+    else if (c.username !== undefined && c.password !== undefined)
+      fromRequest.set(key, { username: c.username, password: c.password });
+  }
+  const fallback = base?.credentials ?? dockerConfigCredentials();
+  return {
+    ...base,
+    credentials: {
+      resolve: async (registry) =>
+        fromRequest.get(normaliseRegistryKey(registry)) ?? fallback.resolve(registry),
+    },
+  };
+}
+
 export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
-  const options = (image: string) => {
+  const options = (image: string, ctx: RequestContext) => {
     const ref = parseReference(image);
-    return { ref, store: storeFor(ref, opts.registry) };
+    return { ref, store: storeFor(ref, registryOptionsFor(opts.registry, ctx)) };
   };
   return {
-    async resolveDigest(image) {
-      const { ref, store } = options(image);
+    async resolveDigest(image, ctx) {
+      const { ref, store } = options(image, ctx);
       try {
         return (await store.resolve(ref)).digest;
       } catch (err) {
         return asUnavailable(err);
       }
     },
-    async verifySignatures(image, expectations) {
-      const { ref, store } = options(image);
+    async verifySignatures(image, expectations, ctx) {
+      const { ref, store } = options(image, ctx);
       try {
         return await verifyImage(ref, expectations, { store, ...(opts.trust ? { trust: opts.trust } : {}) });
       } catch (err) {
         return asUnavailable(err);
       }
     },
-    async verifyAttestations(image, expectations) {
-      const { ref, store } = options(image);
+    async verifyAttestations(image, expectations, ctx) {
+      const { ref, store } = options(image, ctx);
       try {
         const verdict = await verifyImage(ref, expectations, {
           store,

@@ -140,6 +140,7 @@ export const command: CommandModule = {
         : o['in-cluster']
           ? { namespaces: adm.kubernetesNamespaces() }
           : {}),
+      ...(o['in-cluster'] ? { pullSecrets: adm.kubernetesPullSecrets() } : {}),
       ...(o['breakglass-dir'] ? { breakGlass: new adm.BreakGlassStore(o['breakglass-dir'], granters) } : {}),
       ...(cache instanceof adm.RedisOutcomeCache
         ? { ready: async () => cache.client.status === 'ready' }

@@ -6,7 +6,9 @@ import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryOutcomeCache, RedisOutcomeCache, TtlLru, withDigestCache } from '../../src/admission/cache.js';
 import type { RequestContext } from '../../src/policy/types.js';
-import { createInMemoryWorld } from './support/world.js';
+import { AdmissionController } from '../../src/admission/controller.js';
+import { loadPolicyTexts } from '../../src/policy/load.js';
+import { createInMemoryWorld, newKeyPair } from './support/world.js';
 
 describe('TtlLru', () => {
   it('expires entries after their TTL and evicts the least recently used past the bound', () => {
@@ -120,6 +122,46 @@ describe.skipIf(!haveRedis && process.env.CI !== 'true')(
       expect(await b.get('bad')).toBeUndefined();
       expect(await b.get('worse')).toBeUndefined();
       expect(b.stats.misses).toBeGreaterThanOrEqual(2);
+    });
+
+    it('two webhook replicas sharing Redis verify a new image once between them', async () => {
+      const world = await createInMemoryWorld();
+      const { privateKey, publicKeyPem } = newKeyPair();
+      const digest = await world.publish('registry.test:5000/acme/web:1');
+      await world.signWithKey(`registry.test:5000/acme/web@${digest}`, privateKey);
+      const policies = loadPolicyTexts(
+        [
+          {
+            name: 'p.yaml',
+            text: `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: p}\nspec:\n  images: ["registry.test:5000/**"]\n  authorities: [{key: "env://K"}]\n`,
+          },
+        ],
+        { env: { K: publicKeyPem } },
+      );
+      const replicaA = new AdmissionController({ policies, verifier: world.verifier, cache: a });
+      const replicaB = new AdmissionController({ policies, verifier: world.verifier, cache: b });
+      const review = (uid: string) => ({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid,
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: 'prod',
+          operation: 'CREATE',
+          object: {
+            kind: 'Pod',
+            metadata: { name: 'p' },
+            spec: { containers: [{ name: 'c', image: `registry.test:5000/acme/web@${digest}` }] },
+          },
+        },
+      });
+      expect((await replicaA.review('validate', review('a'))).review.response.allowed).toBe(true);
+      const calls = world.verifier.calls.verifySignatures;
+      const onB = await replicaB.review('validate', review('b'));
+      expect(onB.review.response.allowed).toBe(true);
+      expect(onB.decisions[0]!.outcomes[0]!.cached).toBe(true);
+      expect(world.verifier.calls.verifySignatures).toBe(calls);
     });
 
     it('degrades to misses when Redis is unreachable', async () => {

@@ -66,7 +66,11 @@ export interface RegistryWorld extends World {
   store: RegistryStore;
 }
 
-export async function createRegistryWorld(opts: { legacy?: boolean } = {}): Promise<RegistryWorld> {
+/** `_registryName` is ignored (the real registry picks its own 127.0.0.1 port; read world.registry). */
+export async function createRegistryWorld(
+  _registryName?: string,
+  opts: { legacy?: boolean } = {},
+): Promise<RegistryWorld> {
   const running = await startRegistry();
   const store = new RegistryStore({ allowHttp: true, retries: 0, timeoutMs: 3000 });
   const verifier = countingVerifier(

@@ -1,0 +1,148 @@
+// Registry credentials for a request from the workload's imagePullSecrets (and its service account's),
+// read from the Kubernetes API when the webhook has access (as policy-controller's k8schain and Kyverno
+// do). Secrets of type kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg are understood.
+
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { z } from 'zod';
+import { SealError } from '../errors.js';
+import type { PullCredential } from '../policy/types.js';
+import { TtlLru } from './cache.js';
+
+export type PullSecretLookup = (
+  ref: { namespace: string; names: string[]; serviceAccountName?: string },
+  signal: AbortSignal,
+) => Promise<PullCredential[]>;
+
+const authEntry = z.looseObject({
+  auth: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  identitytoken: z.string().optional(),
+});
+const dockerConfigJson = z.looseObject({ auths: z.record(z.string(), authEntry) });
+const dockerCfg = z.record(z.string(), authEntry);
+const secretSchema = z.looseObject({
+  type: z.string().optional(),
+  data: z.record(z.string(), z.string()).optional(),
+});
+const serviceAccountSchema = z.looseObject({
+  imagePullSecrets: z.array(z.looseObject({ name: z.string() })).optional(),
+});
+
+/** Credentials in a docker config (`{auths: {host: {auth|username/password|identitytoken}}}`). */
+export function credentialsFromDockerConfig(json: unknown): PullCredential[] {
+  const cfg = dockerConfigJson.safeParse(json);
+  const entries = cfg.success ? cfg.data.auths : dockerCfg.safeParse(json).data;
+  if (!entries) return [];
+  const out: PullCredential[] = [];
+  for (const [host, e] of Object.entries(entries)) {
+    const registry = host.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+    if (e.identitytoken) out.push({ registry, identityToken: e.identitytoken });
+    else if (e.username !== undefined && e.password !== undefined)
+      out.push({ registry, username: e.username, password: e.password });
+    else if (e.auth) {
+      const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0)
+        out.push({ registry, username: decoded.slice(0, colon), password: decoded.slice(colon + 1) });
+    }
+  }
+  return out;
+}
+
+/** Credentials of a Secret object (dockerconfigjson or dockercfg); others yield none. */
+export function credentialsFromSecret(secret: unknown): PullCredential[] {
+  const s = secretSchema.safeParse(secret);
+  if (!s.success || !s.data.data) return [];
+  const raw = s.data.data['.dockerconfigjson'] ?? s.data.data['.dockercfg'];
+  if (!raw) return [];
+  try {
+    return credentialsFromDockerConfig(JSON.parse(Buffer.from(raw, 'base64').toString('utf8')));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Read pull secrets (and the service account's) from the API server, cached for `ttlMs`. An unreadable
+ * secret is skipped (the pull may be anonymous); an unreachable API server is E_NETWORK.
+ */
+export function kubernetesPullSecrets(
+  opts: { server?: string; token?: string; ca?: string; ttlMs?: number } = {},
+): PullSecretLookup {
+  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
+  const server =
+    opts.server ?? (host ? `https://${host.includes(':') ? `[${host}]` : host}:${port}` : undefined);
+  if (!server)
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      'not running in a cluster: no API server to read imagePullSecrets from',
+    );
+  const token = opts.token ?? readFileSync(`${sa}/token`, 'utf8').trim();
+  const ca = opts.ca ?? readFileSync(`${sa}/ca.crt`, 'utf8');
+  const cache = new TtlLru<unknown>(5000);
+  const ttl = opts.ttlMs ?? 60_000;
+
+  const get = (path: string, signal: AbortSignal): Promise<unknown> => {
+    const hit = cache.get(path);
+    if (hit !== undefined) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        new URL(path, server),
+        { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            if (res.statusCode === 404 || res.statusCode === 403) {
+              cache.set(path, null, ttl);
+              resolve(null);
+              return;
+            }
+            if (res.statusCode !== 200) {
+              reject(new SealError('E_NETWORK', `GET ${path}: HTTP ${res.statusCode}`));
+              return;
+            }
+            try {
+              const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+              cache.set(path, v, ttl);
+              resolve(v);
+            } catch {
+              reject(new SealError('E_NETWORK', `GET ${path}: not JSON`));
+            }
+          });
+        },
+      );
+      req.on('error', (err) =>
+        reject(new SealError('E_NETWORK', `GET ${path}: ${err.message}`, { cause: err })),
+      );
+      req.end();
+    });
+  };
+
+  return async ({ namespace, names, serviceAccountName }, signal) => {
+    const ns = encodeURIComponent(namespace);
+    const all = new Set(names);
+    if (serviceAccountName) {
+      const account = serviceAccountSchema.safeParse(
+        await get(
+          `/api/v1/namespaces/${ns}/serviceaccounts/${encodeURIComponent(serviceAccountName)}`,
+          signal,
+        ),
+      );
+      for (const s of account.success ? (account.data.imagePullSecrets ?? []) : []) all.add(s.name);
+    }
+    const out: PullCredential[] = [];
+    for (const name of all) {
+      out.push(
+        ...credentialsFromSecret(
+          await get(`/api/v1/namespaces/${ns}/secrets/${encodeURIComponent(name)}`, signal),
+        ),
+      );
+    }
+    return out;
+  };
+}
