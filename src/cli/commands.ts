@@ -39,5 +39,11 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'breakglass list', summary: 'List break-glass grants and their status', load: () => mod(import('./breakglass-list.js')) },
   { name: 'breakglass revoke', summary: 'Revoke break-glass grants', load: () => mod(import('./breakglass-revoke.js')) },
   { name: 'provenance', summary: 'Print a SLSA provenance v1 predicate for an image from the CI environment', load: () => mod(import('./provenance.js')) },
+  { name: 'attest', summary: 'Attest an image: sign an in-toto statement about it and attach it', load: () => mod(import('./attest.js')) },
+  { name: 'verify-attestation', summary: 'Verify image attestations of a predicate type, with optional policy conditions', load: () => mod(import('./verify-attestation.js')) },
+  { name: 'attest-blob', summary: 'Attest a file into a Sigstore bundle (in-toto statement in DSSE)', load: () => mod(import('./attest-blob.js')) },
+  { name: 'verify-blob-attestation', summary: 'Verify a file attestation bundle (subject digest, predicate type, signer)', load: () => mod(import('./verify-blob-attestation.js')) },
+  { name: 'download attestation', summary: 'Print the attestations attached to an image, one JSON document per line', load: () => import('./download.js').then((m) => m.attestationCommand) },
+  { name: 'download signature', summary: 'Print the signatures attached to an image, one JSON document per line', load: () => import('./download.js').then((m) => m.signatureCommand) },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

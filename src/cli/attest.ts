@@ -1,0 +1,174 @@
+// `seal attest`: sign an in-toto statement about an image (a predicate file, an SBOM generated from the
+// image's layers, or SLSA provenance from the CI environment) and attach it. cosign.md §2c; issue #6.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { SealError } from '../errors.js';
+import { parseArgs } from './args.js';
+import type { CommandModule } from './command.js';
+import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } from './common.js';
+
+const options = {
+  predicate: { type: 'string', description: 'the predicate file (- for stdin)', placeholder: 'FILE' },
+  type: {
+    type: 'string',
+    description:
+      'predicate type: custom (default), slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex, or a URI',
+    placeholder: 'TYPE',
+  },
+  sbom: { type: 'boolean', description: "generate an SBOM from the image's own layers and attest it" },
+  'sbom-format': {
+    type: 'string',
+    default: 'spdx-json',
+    description: 'with --sbom: spdx-json (type spdxjson) or cyclonedx-json (type cyclonedx)',
+    placeholder: 'FORMAT',
+  },
+  platform: {
+    type: 'string',
+    description: 'with --sbom on an index: the platform to catalogue (os/arch[/variant])',
+    placeholder: 'PLATFORM',
+  },
+  provenance: {
+    type: 'boolean',
+    description: 'attest SLSA provenance v1 built from the CI environment (GitHub Actions, GitLab CI, local)',
+  },
+  key: {
+    type: 'string',
+    description: 'private key: file path, env://VAR (keyless when absent)',
+    placeholder: 'KEY',
+  },
+  recursive: {
+    type: 'boolean',
+    short: 'r',
+    description: 'if the image is an index, also attest each of its manifests',
+  },
+  upload: { type: 'boolean', default: true, description: 'attach the attestation to the image' },
+  bundle: { type: 'string', description: 'write the Sigstore bundle to this file', placeholder: 'FILE' },
+  'new-bundle-format': {
+    type: 'boolean',
+    default: true,
+    description: 'store as a bundle referrer (false: legacy .att tag)',
+  },
+  yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
+  ...signingServiceOptionSpecs,
+  ...registryOptionSpecs,
+} as const;
+
+export const command: CommandModule = {
+  usage:
+    'seal attest (--predicate FILE [--type T] | --sbom [--sbom-format F] | --provenance) [--key KEY] [--recursive] [--new-bundle-format=false] IMAGE',
+  summary: 'Attest an image: sign an in-toto statement about it and attach it',
+  options,
+  async run(argv, io) {
+    const { options: o, positionals } = parseArgs(argv, options);
+    if (positionals.length !== 1)
+      throw new SealError('E_INVALID_ARGUMENT', 'attest needs exactly one IMAGE argument');
+    const sources = [o.predicate !== undefined, o.sbom, o.provenance].filter(Boolean).length;
+    if (sources !== 1) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'attest needs exactly one of --predicate FILE, --sbom, --provenance',
+      );
+    }
+    if (!o.upload && !o.bundle) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'with --upload=false, name a file with --bundle to keep the attestation',
+      );
+    }
+    if (o.bundle && !o['new-bundle-format']) {
+      throw new SealError('E_INVALID_ARGUMENT', '--bundle needs the new bundle format');
+    }
+    const [{ attestImage, predicateFor }, { resolvePredicateType }, { openReference }, { withDigest }] =
+      await Promise.all([
+        import('../sign/attest.js'),
+        import('../formats/intoto.js'),
+        import('../oci/open.js'),
+        import('../oci/ref.js'),
+      ]);
+    let { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    let type: string;
+    let predicate: unknown;
+    if (o.sbom) {
+      const format = o['sbom-format'];
+      if (format !== 'spdx-json' && format !== 'cyclonedx-json') {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--sbom-format must be spdx-json or cyclonedx-json, not "${format}"`,
+        );
+      }
+      type = format === 'spdx-json' ? 'spdxjson' : 'cyclonedx';
+      if (o.type !== undefined && resolvePredicateType(o.type) !== resolvePredicateType(type)) {
+        throw new SealError('E_INVALID_ARGUMENT', `--type ${o.type} does not match --sbom-format ${format}`);
+      }
+      if (o.recursive) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          '--sbom describes one platform manifest; it cannot be --recursive',
+        );
+      }
+      const { generateSbom } = await import('../sbom/generate.js');
+      const sbom = await generateSbom(store, ref, {
+        format,
+        ...(o.platform ? { platform: o.platform } : {}),
+      });
+      // The SBOM describes the manifest whose layers were read (a platform's, when IMAGE is an index).
+      ref = withDigest(ref, sbom.digest);
+      predicate = sbom.document;
+      io.stderr(`Generated ${format} SBOM with ${sbom.packages.length} packages for ${sbom.digest}\n`);
+    } else if (o.provenance) {
+      type = 'slsaprovenance1';
+      if (o.type !== undefined && resolvePredicateType(o.type) !== resolvePredicateType(type)) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--provenance attests slsaprovenance1, not --type ${o.type}`,
+        );
+      }
+      const [{ buildProvenance }, { sealVersion }] = await Promise.all([
+        import('../provenance/build.js'),
+        import('../sbom/tool.js'),
+      ]);
+      predicate = await buildProvenance(io.env, { cwd: io.cwd, toolVersion: sealVersion() });
+    } else {
+      type = o.type ?? 'custom';
+      resolvePredicateType(type);
+      let text: string;
+      try {
+        text =
+          o.predicate === '-'
+            ? (await io.readStdin()).toString('utf8')
+            : await readFile((await import('node:path')).resolve(io.cwd, o.predicate!), 'utf8');
+      } catch (cause) {
+        throw new SealError('E_IO', `cannot read --predicate ${o.predicate}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+      predicate = predicateFor(type, text, new Date());
+    }
+    const { resolveSigner } = await import('./signer.js');
+    const { signer, tlog, services } = await resolveSigner(o, io);
+    const results = await attestImage(ref, {
+      signer,
+      store,
+      type,
+      predicate,
+      recursive: o.recursive,
+      newBundleFormat: o['new-bundle-format'],
+      upload: o.upload,
+      ...(tlog ? { tlog } : {}),
+      warn: (m) => io.stderr(`WARNING: ${m}\n`),
+    });
+    if (services.rekorUrl) io.stderr(`tlog entry created in ${services.rekorUrl}\n`);
+    if (o.bundle) {
+      const bundles = results.filter((r) => r.bundle !== undefined).map((r) => r.bundle);
+      await writeFile(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + '\n');
+      io.stderr(`Wrote bundle to file ${o.bundle}\n`);
+    }
+    for (const r of results) {
+      const where = r.storedAt ? ` (${r.format === 'bundle' ? 'referrer' : 'tag'} ${r.storedAt})` : '';
+      io.stderr(
+        `${r.duplicate ? 'Attestation already present for' : 'Attested'} ${r.reference.includes('@') ? r.reference : `${r.reference}@${r.digest}`} as ${resolvePredicateType(type)}${where}\n`,
+      );
+    }
+    return 0;
+  },
+};
