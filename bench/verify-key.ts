@@ -150,7 +150,9 @@ async function main(): Promise<void> {
       console.log(
         `| ${name} | ${ops.toFixed(0)} | ${(1000 / ops).toFixed(3)} | ${(bare / ops).toFixed(1)}× slower |`,
       );
-    console.log(`| bare \`crypto.verify\` ECDSA P-256 (baseline) | ${bare.toFixed(0)} | ${(1000 / bare).toFixed(3)} | 1× |`);
+    console.log(
+      `| bare \`crypto.verify\` ECDSA P-256 (baseline) | ${bare.toFixed(0)} | ${(1000 / bare).toFixed(3)} | 1× |`,
+    );
     row('`verifyImage`, bundle v0.3 referrer (DSSE)', bundle);
     row('`verifyImage`, legacy `.sig` simple-signing', legacy);
     console.log(
