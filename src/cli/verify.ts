@@ -49,7 +49,11 @@ export function verifiedPayloads(verdict: Verdict): unknown[] {
         predicateType?: string;
         subject?: { annotations?: Record<string, unknown> }[];
       };
-      const subject = statement.subject?.find(() => true);
+      // The subject that names this image (the one whose annotations were checked), not merely the first.
+      const [algorithm, hex] = (verdict.digest ?? '').split(':');
+      const subject = statement.subject?.find(
+        (x) => (x as { digest?: Record<string, unknown> }).digest?.[algorithm ?? ''] === hex,
+      );
       return {
         critical: {
           identity: { 'docker-reference': verdict.reference },

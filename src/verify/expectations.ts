@@ -1,6 +1,7 @@
 // The rule that verification always pins who may have signed: "someone signed this" is not verification.
 
 import { SealError } from '../errors.js';
+import { compileRe2 } from './bundle/identity.js';
 import type { Expectations } from './types.js';
 
 /** Refuse "someone signed this": verification must pin a key or an identity (with its issuer). */
@@ -25,6 +26,17 @@ export function assertPinned(expectations: Expectations): void {
         'E_EXPECTATIONS_MISSING',
         'keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp',
       );
+    }
+    for (const re of [id.subjectRegExp, id.issuerRegExp]) {
+      if (re === undefined) continue;
+      try {
+        compileRe2(re);
+      } catch (err) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `invalid identity regexp /${re}/: ${(err as Error).message}`,
+        );
+      }
     }
   }
 }

@@ -38,13 +38,20 @@ export interface VerifyImageOptions {
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Candidates (referrers + legacy layers) examined at most; more is refused, not silently truncated. */
 export const MAX_CANDIDATES = 1000;
-/** A signature payload or bundle larger than this is not fetched. */
-export const MAX_SIGNATURE_BLOB = 16 * 1024 * 1024;
+/** A signature payload or bundle larger than this is not fetched (attestation envelopes can hold SBOMs). */
+export const MAX_SIGNATURE_BLOB = 64 * 1024 * 1024;
+/** All candidates' blobs of one verification together. */
+export const MAX_SIGNATURE_BYTES = 256 * 1024 * 1024;
+
+/** What one verification may still fetch. */
+interface Budget {
+  bytes: number;
+}
 
 interface Candidate {
   source: SignatureResult['source'];
   carrier: string;
-  load(): Promise<SignatureResult>;
+  load(budget: Budget): Promise<SignatureResult>;
 }
 
 export async function verifyImage(
@@ -98,8 +105,9 @@ export async function verifyImage(
     };
   }
   const signatures: SignatureResult[] = [];
+  const budget: Budget = { bytes: MAX_SIGNATURE_BYTES };
   for (const candidate of candidates) {
-    signatures.push(await candidate.load());
+    signatures.push(await candidate.load(budget));
   }
   // Bundle candidates are read from the referrers; evaluate them.
   const evaluated = signatures.map((s) => evaluate(s, digest, keys, expectations, options));
@@ -150,7 +158,7 @@ async function findCandidates(
     out.push({
       source: 'bundle-referrer',
       carrier: desc.digest,
-      load: () => loadBundleCandidate(store, ref, desc),
+      load: (budget) => loadBundleCandidate(store, ref, desc, budget),
     });
   }
   // The legacy `.sig` / `.att` tag is read too. cosign reads it only when no bundle referrer exists; reading
@@ -161,6 +169,23 @@ async function findCandidates(
     manifest = (await store.getManifest(tagRef)).manifest;
   } catch (err) {
     if (isSealError(err, 'E_NOT_FOUND')) return out;
+    // A malformed `.sig` manifest is a failed candidate, so it cannot hide a valid bundle signature; a
+    // registry that cannot be reached (or refuses us) still fails the whole verification.
+    if (err instanceof SealError && MALFORMED_TAG_CODES.has(err.code)) {
+      const loadError = err;
+      out.push({
+        source: 'legacy-tag',
+        carrier: tagRef.tag ?? '',
+        load: async () => ({
+          source: 'legacy-tag',
+          carrier: tagRef.tag ?? '',
+          ok: false,
+          checks: [],
+          [MATERIAL]: { kind: 'legacy', loadError },
+        }),
+      });
+      return out;
+    }
     throw err;
   }
   if (isIndex(manifest)) return out;
@@ -168,11 +193,18 @@ async function findCandidates(
     out.push({
       source: 'legacy-tag',
       carrier: layer.digest,
-      load: () => loadLegacyCandidate(store, ref, layer),
+      load: (budget) => loadLegacyCandidate(store, ref, layer, budget),
     });
   }
   return out;
 }
+
+const MALFORMED_TAG_CODES = new Set<ErrorCode>([
+  'E_MANIFEST_INVALID',
+  'E_MANIFEST_TOO_LARGE',
+  'E_DIGEST_MISMATCH',
+  'E_UNSUPPORTED_MEDIA_TYPE',
+]);
 
 /** Raw material of a candidate, before evaluation: stashed on the result under a private key. */
 interface Material {
@@ -185,7 +217,12 @@ interface Material {
 const MATERIAL = Symbol('material');
 type Loaded = SignatureResult & { [MATERIAL]: Material };
 
-async function loadBundleCandidate(store: ImageStore, ref: Reference, desc: Descriptor): Promise<Loaded> {
+async function loadBundleCandidate(
+  store: ImageStore,
+  ref: Reference,
+  desc: Descriptor,
+  budget: Budget,
+): Promise<Loaded> {
   const base = { source: 'bundle-referrer' as const, carrier: desc.digest, ok: false, checks: [] as Check[] };
   try {
     const fetched = await store.getManifest(withDigest(ref, desc.digest));
@@ -196,7 +233,7 @@ async function loadBundleCandidate(store: ImageStore, ref: Reference, desc: Desc
       );
     }
     const layer = fetched.manifest.layers[0]!;
-    checkBlobSize(layer);
+    checkBlobSize(layer, budget);
     if (!layer.mediaType.startsWith(BUNDLE_MEDIA_PREFIX)) {
       throw new SealError(
         'E_BUNDLE_MEDIA_TYPE',
@@ -218,11 +255,16 @@ async function loadBundleCandidate(store: ImageStore, ref: Reference, desc: Desc
   }
 }
 
-async function loadLegacyCandidate(store: ImageStore, ref: Reference, layer: Descriptor): Promise<Loaded> {
+async function loadLegacyCandidate(
+  store: ImageStore,
+  ref: Reference,
+  layer: Descriptor,
+  budget: Budget,
+): Promise<Loaded> {
   const base = { source: 'legacy-tag' as const, carrier: layer.digest, ok: false, checks: [] as Check[] };
   try {
     const legacy = parseSignatureLayer(layer);
-    checkBlobSize(layer);
+    checkBlobSize(layer, budget);
     const payload = await store.getBlob(ref, legacy.payloadDigest);
     checkBlobSize({ ...layer, size: payload.byteLength });
     return { ...base, [MATERIAL]: { kind: 'legacy', legacy, payload } };
@@ -232,13 +274,22 @@ async function loadLegacyCandidate(store: ImageStore, ref: Reference, layer: Des
   }
 }
 
-function checkBlobSize(desc: Descriptor): void {
-  if (!(desc.size <= MAX_SIGNATURE_BLOB)) {
+/** Refuse a blob over the per-blob limit; with a budget, also charge it (and refuse when exhausted). */
+function checkBlobSize(desc: Descriptor, budget?: Budget): void {
+  if (!(desc.size >= 0 && desc.size <= MAX_SIGNATURE_BLOB)) {
     throw new SealError(
       'E_PAYLOAD_INVALID',
       `signature blob ${desc.digest} is ${desc.size} bytes, over the ${MAX_SIGNATURE_BLOB}-byte limit`,
     );
   }
+  if (!budget) return;
+  if (desc.size > budget.bytes) {
+    throw new SealError(
+      'E_PAYLOAD_INVALID',
+      `signature blob ${desc.digest} not fetched: the candidates' blobs exceed ${MAX_SIGNATURE_BYTES} bytes in all`,
+    );
+  }
+  budget.bytes -= desc.size;
 }
 
 function evaluate(

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaHierarchy, issueLeafCertificate, loadOrCreateCaHierarchy } from '../../src/ca/certs.js';
 import { CtLog, MemoryLeafLog } from '../../src/ca/ctlog.js';
 import { ecKeyFromPrivate } from '../../src/ca/keyfile.js';
+import { verifiedPayloads } from '../../src/cli/verify.js';
 import { expectationsFrom } from '../../src/cli/verify-common.js';
-import { isSealError } from '../../src/errors.js';
+import { isSealError, SealError } from '../../src/errors.js';
 import {
   DSSE_LAYER_MEDIA_TYPE,
   type RekorBundle,
@@ -35,7 +36,7 @@ import { signImage } from '../../src/sign/image.js';
 import { appendLegacySignature } from '../../src/sign/legacy.js';
 import { setPayload } from '../../src/tlog/entry.js';
 import { checkIdentity } from '../../src/verify/bundle/identity.js';
-import { MAX_CANDIDATES, verifyImage } from '../../src/verify/image.js';
+import { MAX_CANDIDATES, MAX_SIGNATURE_BYTES, verifyImage } from '../../src/verify/image.js';
 import { loadTrustedRoot, type TrustMaterial } from '../../src/verify/trust.js';
 import type { Expectations, Verdict } from '../../src/verify/types.js';
 import { pushRandomImage } from '../oci/store-suite.js';
@@ -280,6 +281,47 @@ describe('store-level attacks', () => {
   });
 });
 
+describe('store-level attacks (2)', () => {
+  it('a malformed `.sig` manifest cannot hide a valid bundle signature, and fails with its own code alone', async () => {
+    const malformed = (base: ImageStore) =>
+      hostile(base, {
+        getManifest: async (r) => {
+          if (r.tag?.endsWith('.sig')) throw new SealError('E_MANIFEST_INVALID', 'garbage in the .sig tag');
+          return base.getManifest(r);
+        },
+      });
+    const a = await image();
+    await signImage(a.r, { signer, store, newBundleFormat: true });
+    const v = await verifyImage(a.r, keyed, { store: malformed(store) });
+    expect(v.ok, v.message).toBe(true);
+    const b = await image();
+    failedWith(await verifyImage(b.r, keyed, { store: malformed(store) }), 'E_MANIFEST_INVALID');
+  });
+
+  it(`bounds the bytes fetched over all candidates (${MAX_SIGNATURE_BYTES} in all)`, async () => {
+    const a = await image();
+    await signImage(a.r, { signer, store, newBundleFormat: false });
+    let blobs = 0;
+    const claimed = 60 * 1024 * 1024;
+    const lying = hostile(store, {
+      getManifest: async (r) => {
+        const m = await store.getManifest(r);
+        if (r.tag?.endsWith('.sig') && !('manifests' in m.manifest)) {
+          const l = m.manifest.layers[0]!;
+          m.manifest.layers = Array.from({ length: 20 }, () => ({ ...l, size: claimed }));
+        }
+        return m;
+      },
+      getBlob: async (r, d) => {
+        blobs++;
+        return store.getBlob(r, d);
+      },
+    });
+    await verifyImage(a.r, keyed, { store: lying });
+    expect(blobs).toBe(Math.floor(MAX_SIGNATURE_BYTES / claimed));
+  });
+});
+
 describe('payload attacks (legacy simple signing)', () => {
   const enc = (s: string) => new TextEncoder().encode(s);
   const ss = (d: string, optional = 'null') =>
@@ -397,7 +439,10 @@ describe('payload attacks (bundles)', () => {
       predicate: {},
     });
     await bundleReferrer(a, st);
-    expect((await verifyImage(a.r, keyed, { store })).ok).toBe(true);
+    const v = await verifyImage(a.r, keyed, { store });
+    expect(v.ok).toBe(true);
+    // the CLI's output reports the annotations of the subject that was checked, not of the first one
+    expect(verifiedPayloads(v)).toEqual([expect.objectContaining({ optional: { env: 'dev' } })]);
     failedWith(
       await verifyImage(a.r, { ...keyed, annotations: { env: 'prod' } }, { store }),
       'E_ANNOTATION_MISMATCH',
@@ -620,6 +665,15 @@ describe('expectations bypasses through the library API', () => {
       expect(isSealError(err, 'E_EXPECTATIONS_MISSING'), String(err)).toBe(true);
     });
   }
+  it('refuses an invalid identity regexp with E_INVALID_ARGUMENT, not a raw SyntaxError', async () => {
+    const a = await image();
+    const err = await verifyImage(
+      a.r,
+      { identities: [{ subjectRegExp: '(', issuer: ISSUER }] },
+      { store },
+    ).catch((x: unknown) => x);
+    expect(isSealError(err, 'E_INVALID_ARGUMENT'), String(err)).toBe(true);
+  });
   it('refuses an empty key string with E_KEY_INVALID', async () => {
     const a = await image();
     const err = await verifyImage(a.r, { keys: [''], ignoreTlog: true }, { store }).catch((x: unknown) => x);
