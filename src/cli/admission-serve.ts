@@ -1,7 +1,8 @@
 // `seal admission serve`: run the validating/mutating admission webhook over HTTPS (AdmissionReview v1),
 // with /metrics, /healthz, /readyz; prints its URL, reloads policies on SIGHUP, stops on SIGINT/SIGTERM.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
@@ -51,6 +52,11 @@ const options = {
     type: 'string',
     default: '8s',
     description: 'hard per-request deadline (below timeoutSeconds)',
+  },
+  'reload-interval': {
+    type: 'string',
+    default: '10s',
+    description: 'check policy files for changes this often (0 = only on SIGHUP)',
   },
   'audit-log': {
     type: 'string',
@@ -121,9 +127,15 @@ export const command: CommandModule = {
       ? new adm.RedisOutcomeCache({ url: o.redis })
       : new adm.MemoryOutcomeCache({ maxEntries: Number(o['cache-size']) || 10_000 });
     if (cache instanceof adm.RedisOutcomeCache) cache.client.on('error', () => undefined);
-    const granters = o['breakglass-key'].map((k, i) =>
-      resolveKeyRef(k, `--breakglass-key[${i}]`, { env: io.env }),
-    );
+    // A directory stands for every *.pub / *.pem in it (the granters ConfigMap mounted as files).
+    const granterRefs: string[] = [];
+    for (const k of o['breakglass-key']) {
+      const info = k.startsWith('env://') ? undefined : await stat(k).catch(() => undefined);
+      if (info?.isDirectory()) {
+        for (const n of (await readdir(k)).sort()) if (/\.(pub|pem)$/.test(n)) granterRefs.push(join(k, n));
+      } else granterRefs.push(k);
+    }
+    const granters = granterRefs.map((k, i) => resolveKeyRef(k, `--breakglass-key[${i}]`, { env: io.env }));
     const server = await adm.startAdmissionServer({
       tls,
       host: o.host,
@@ -162,10 +174,38 @@ export const command: CommandModule = {
       }
     };
     process.on('SIGHUP', reload);
+    // A mounted ConfigMap changes by swapping a symlink: watch modification times of the paths and files.
+    const fingerprint = async () => {
+      const parts: string[] = [];
+      for (const p of o.policy) {
+        const info = await stat(p).catch(() => undefined);
+        parts.push(`${p}:${info?.mtimeMs ?? 0}`);
+        if (info?.isDirectory()) {
+          for (const n of (await readdir(p).catch(() => [] as string[])).sort()) {
+            parts.push(`${n}:${(await stat(join(p, n)).catch(() => undefined))?.mtimeMs ?? 0}`);
+          }
+        }
+      }
+      return parts.join('|');
+    };
+    const intervalMs = duration(o['reload-interval'] ?? '10s', '--reload-interval');
+    let last = await fingerprint();
+    const timer =
+      intervalMs > 0
+        ? setInterval(async () => {
+            const now = await fingerprint();
+            if (now !== last) {
+              last = now;
+              await reload();
+            }
+          }, intervalMs)
+        : undefined;
+    timer?.unref();
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    if (timer) clearInterval(timer);
     process.off('SIGHUP', reload);
     await server.close();
     if (cache instanceof adm.RedisOutcomeCache) await cache.close();

@@ -243,11 +243,20 @@ describe('seal admission serve', () => {
   let ca: string;
 
   beforeAll(async () => {
+    const { mkdir, copyFile } = await import('node:fs/promises');
+    await mkdir(join(dir, 'served'), { recursive: true });
+    await mkdir(join(dir, 'granters'), { recursive: true });
+    await copyFile(join(dir, 'policy.yaml'), join(dir, 'served', 'policy.yaml'));
+    await copyFile(join(dir, 'release.pub'), join(dir, 'served', 'release.pub'));
+    await writeFile(
+      join(dir, 'granters', 'oncall.pub'),
+      key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
     child = seal([
       'admission',
       'serve',
       '--policy',
-      join(dir, 'policy.yaml'),
+      join(dir, 'served'),
       '--port',
       '0',
       '--tls-self-signed',
@@ -257,6 +266,12 @@ describe('seal admission serve', () => {
       join(MANIFESTS, 'namespace-labels.yaml'),
       '--audit-log',
       join(dir, 'audit.jsonl'),
+      '--breakglass-dir',
+      join(dir, 'served-bg'),
+      '--breakglass-key',
+      join(dir, 'granters'),
+      '--reload-interval',
+      '200ms',
     ]);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
@@ -321,6 +336,22 @@ describe('seal admission serve', () => {
       client.close();
     }
     await new Promise((r) => setTimeout(r, 200));
+    // A new policy file in the watched directory is picked up without a restart.
+    await writeFile(
+      join(dir, 'served', 'second.yaml'),
+      'apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: second}\nspec:\n  images: ["other.test/**"]\n  authorities: [{key: ./release.pub}]\n',
+    );
+    const again = httpsClient(url, ca);
+    try {
+      let policies = 1;
+      for (let i = 0; i < 50 && policies !== 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        policies = (JSON.parse((await again.get('/readyz')).body) as { policies: number }).policies;
+      }
+      expect(policies).toBe(2);
+    } finally {
+      again.close();
+    }
     const audit = (await readFile(join(dir, 'audit.jsonl'), 'utf8'))
       .trim()
       .split('\n')
