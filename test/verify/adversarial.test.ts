@@ -741,3 +741,121 @@ describe('revocations', () => {
     );
   });
 });
+
+describe('hostile bundle documents: a verdict with a code, never a crash or a hang', () => {
+  const V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+  /** Raw JSON text (JSON.stringify itself cannot write deep nesting). */
+  class Raw {
+    constructor(readonly text: string) {}
+  }
+  const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+  const junkSig = b64(randomBytes(70));
+  const env = (payload: string) => ({
+    payload,
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    signatures: [{ sig: junkSig }],
+  });
+  const docs: [string, unknown][] = [
+    ['not an object', 42],
+    ['null', null],
+    ['an array', [V03]],
+    [
+      'deep nesting everywhere',
+      new Raw(
+        `{"mediaType":"${V03}","verificationMaterial":${deep(200_000)},"dsseEnvelope":${deep(200_000)}}`,
+      ),
+    ],
+    ['__proto__ keys', JSON.parse(`{"__proto__":{"mediaType":"${V03}"},"mediaType":"${V03}"}`)],
+    ['mediaType of another type', { mediaType: { toString: V03 }, dsseEnvelope: env('e30=') }],
+    [
+      'a statement nested 100k deep behind a bad signature',
+      {
+        mediaType: V03,
+        verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
+        dsseEnvelope: env(b64(Buffer.from(`{"predicate":${deep(100_000)}}`))),
+      },
+    ],
+    [
+      '50,000 junk log entries',
+      {
+        mediaType: V03,
+        verificationMaterial: {
+          publicKey: { hint: 'x' },
+          tlogEntries: Array.from({ length: 50_000 }, (_, i) => ({
+            logIndex: String(i),
+            logId: { keyId: 'AA==' },
+          })),
+        },
+        dsseEnvelope: env('e30='),
+      },
+    ],
+    [
+      'a certificate with an absurd DER length',
+      {
+        mediaType: V03,
+        verificationMaterial: {
+          certificate: { rawBytes: b64(Buffer.from([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x30])) },
+        },
+        dsseEnvelope: env('e30='),
+      },
+    ],
+    [
+      'two thousand chain certificates of garbage',
+      {
+        mediaType: V03,
+        verificationMaterial: {
+          x509CertificateChain: {
+            certificates: Array.from({ length: 2000 }, () => ({ rawBytes: b64(randomBytes(64)) })),
+          },
+        },
+        dsseEnvelope: env('e30='),
+      },
+    ],
+    ['a 20 MB payload', { mediaType: V03, dsseEnvelope: env('A'.repeat(20_000_000)) }],
+  ];
+
+  function serving(bytes: Uint8Array): ImageStore {
+    const blob = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const referrer = `sha256:${'ee'.repeat(32)}`;
+    return hostile(store, {
+      referrers: async () => [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          artifactType: V03,
+          digest: referrer,
+          size: 1,
+        },
+      ],
+      getManifest: async (r) => {
+        if (r.digest?.toString() !== referrer) return store.getManifest(r);
+        return {
+          digest: r.digest,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          bytes: new Uint8Array(0),
+          manifest: {
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: blob, size: 2 },
+            layers: [{ mediaType: V03, digest: blob, size: bytes.byteLength }],
+          },
+        };
+      },
+      getBlob: async (r, d) => (d.toString() === blob ? bytes : store.getBlob(r, d)),
+    });
+  }
+
+  for (const [name, doc] of docs) {
+    it(`${name}`, async () => {
+      const a = await image();
+      const bytes = new TextEncoder().encode(doc instanceof Raw ? doc.text : (JSON.stringify(doc) ?? 'null'));
+      const started = performance.now();
+      for (const e of [keyed, { keys: [key] }, { identities: [{ subject: ALICE, issuer: ISSUER }] }]) {
+        const v = await verifyImage(a.r, e, { store: serving(bytes), trust });
+        expect(v.ok).toBe(false);
+        expect(v.code).toMatch(/^E_[A-Z_]+$/);
+        expect(v.code).not.toBe('E_INTERNAL');
+      }
+      expect(performance.now() - started).toBeLessThan(10_000);
+    }, 30_000);
+  }
+});
