@@ -84,6 +84,7 @@ export function matchPolicies(
     if (policy.namespace !== undefined && policy.namespace !== ns.name) continue;
     if (policy.match.length > 0 && !policy.match.some((m) => matchApplies(m, ns, workload))) continue;
     if (policy.exclude.some((m) => matchApplies(m, ns, workload))) continue;
+    if (policy.alsoMatch && !policy.alsoMatch.every((m) => matchApplies(m, ns, workload))) continue;
     for (const rule of policy.rules) {
       if (!rule.images.some((p) => p.matches(image.image))) continue;
       if (rule.skipImages.some((p) => p.matches(image.image))) continue;

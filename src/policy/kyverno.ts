@@ -153,6 +153,15 @@ const kyvernoPolicySchema = z.strictObject({
   metadata: metadataSchema,
   spec: z.strictObject({
     validationFailureAction: action.optional(),
+    validationFailureActionOverrides: z
+      .array(
+        z.strictObject({
+          action,
+          namespaces: z.array(z.string()).optional(),
+          namespaceSelector: labelSelectorSchema.optional(),
+        }),
+      )
+      .optional(),
     // `background` only governs Kyverno's background scans, which seal does not run; accepted, no effect.
     background: z.boolean().optional(),
     failurePolicy: z.enum(['Fail', 'Ignore']).optional(),
@@ -398,6 +407,27 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
         trust: {},
       };
       if (policy.kind === 'Policy') loaded.namespace = metadata.namespace ?? 'default';
+      const overrides = vi.failureAction ? [] : (spec.validationFailureActionOverrides ?? []);
+      // Kyverno's per-namespace action overrides (the audit → enforce rings): a copy of the policy per
+      // override, narrowed to its namespaces; the base policy no longer applies there.
+      for (const [oi, ov] of overrides.entries()) {
+        const where: PolicyMatch = {};
+        if (ov.namespaces) where.namespaces = ov.namespaces;
+        if (ov.namespaceSelector) where.namespaceSelector = ov.namespaceSelector;
+        if (!ov.namespaces && !ov.namespaceSelector) {
+          throw new SealError(
+            'E_POLICY_INVALID',
+            `${ctx.origin}: spec.validationFailureActionOverrides[${oi}]: names no namespaces`,
+          );
+        }
+        out.push({
+          ...loaded,
+          mode: ov.action,
+          alsoMatch: [where],
+          version: policyVersion({ base: loaded.version, override: ov }),
+        });
+        loaded.exclude = [...loaded.exclude, where];
+      }
       out.push(loaded);
     });
   });

@@ -176,6 +176,8 @@ export interface LoadedPolicy {
   match: PolicyMatch[];
   /** None of these may match (Kyverno `exclude.any`). */
   exclude: PolicyMatch[];
+  /** Every one of these must match as well (Kyverno validationFailureActionOverrides narrowing). */
+  alsoMatch?: PolicyMatch[];
   rules: ImageRule[];
   revocations: PolicyRevocation[];
   trust: TrustSettings;

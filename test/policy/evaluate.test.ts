@@ -372,6 +372,23 @@ describe('evaluate: modes, selection, no-match, outages', () => {
   });
 });
 
+describe('evaluate: Kyverno per-namespace action overrides', () => {
+  it('enforces in the overridden ring and audits elsewhere', async () => {
+    const text = issueExamplePolicy(release.publicKeyPem).replace(
+      '  validationFailureAction: enforce\n',
+      '  validationFailureAction: Audit\n  validationFailureActionOverrides:\n    - action: Enforce\n      namespaces: [prod]\n',
+    );
+    const set = loadPolicyTexts([{ name: 'rings.yaml', text }]);
+    expect(set.policies.map((p) => p.mode)).toEqual(['enforce', 'audit']);
+    await world.publish('ghcr.io/myorg/app:2');
+    const image = img('ghcr.io/myorg/app:2', 'Deployment');
+    expect((await evaluate([image], NS, set, world.verifier, ctx()))[0]!.result).toBe('deny');
+    const dev = (await evaluate([image], { name: 'dev', labels: {} }, set, world.verifier, ctx()))[0]!;
+    expect(dev.result).toBe('warn');
+    expect(dev.outcomes).toHaveLength(1);
+  });
+});
+
 describe('evaluate: cache and coalescing', () => {
   it('serves repeated decisions from the cache keyed by digest and policy version', async () => {
     const digest = await world.publish('registry.test:5000/acme/web:1');
