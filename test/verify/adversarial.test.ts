@@ -628,6 +628,15 @@ describe('identity regexps (RE2 semantics: unanchored)', () => {
       'E_IDENTITY_MISMATCH',
     );
   });
+  it('\\A is the start of the text even under (?m); an escaped \\\\A is a literal', () => {
+    const multiline = { san: `evil\n${ALICE}`, issuer: ISSUER, extensions: {} };
+    expect(checkIdentity(multiline, { subjectRegExp: '(?m)\\Aalice@', issuer: ISSUER })?.code).toBe(
+      'E_IDENTITY_MISMATCH',
+    );
+    expect(checkIdentity(multiline, { subjectRegExp: '(?m)^alice@', issuer: ISSUER })).toBeUndefined();
+    const literal = { san: 'a\\Ab', issuer: ISSUER, extensions: {} };
+    expect(checkIdentity(literal, { subjectRegExp: '^a\\\\Ab$', issuer: ISSUER })).toBeUndefined();
+  });
   it('the CLI accepts RE2 flag groups it can translate, such as (?i)', async () => {
     const io = {
       stdout() {},

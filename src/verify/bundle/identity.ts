@@ -46,7 +46,11 @@ export function compileRe2(pattern: string): RegExp {
     flags = [...new Set(lead[1]!.split(''))].join('');
     body = body.slice(lead[0].length);
   }
-  body = body.replace(/\\A/g, '^').replace(/\\z/g, '$(?![\\s\\S])');
+  // Only an unescaped `\A`/`\z` is an anchor (`\\A` is a literal backslash and `A`). `\A` is the start of
+  // the text even under (?m), where JS `^` would also match after every newline.
+  body = body.replace(/(?<!\\)((?:\\\\)*)\\([Az])/g, (_m, even: string, which: string) =>
+    which === 'A' ? `${even}(?<![\\s\\S])` : `${even}(?![\\s\\S])`,
+  );
   return new RegExp(body, flags);
 }
 
