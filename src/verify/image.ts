@@ -54,6 +54,21 @@ interface Candidate {
   load(budget: Budget): Promise<SignatureResult>;
 }
 
+/**
+ * Parsed pinned keys by PEM: importing a key and computing its hint costs more than the ECDSA verify
+ * itself, and callers (admission, bench) verify many images against the same few keys. Verifiers are immutable.
+ */
+const pinnedKeys = new Map<string, PublicKeyVerifier>();
+function pinnedKey(pem: string): PublicKeyVerifier {
+  let verifier = pinnedKeys.get(pem);
+  if (!verifier) {
+    verifier = loadPublicKey(pem);
+    if (pinnedKeys.size >= 64) pinnedKeys.delete(pinnedKeys.keys().next().value!);
+    pinnedKeys.set(pem, verifier);
+  }
+  return verifier;
+}
+
 export async function verifyImage(
   image: string | Reference,
   expectations: Expectations,
@@ -82,7 +97,7 @@ export async function verifyImage(
       signatures: [],
     };
   }
-  const keys = (expectations.keys ?? []).map((k) => loadPublicKey(k));
+  const keys = (expectations.keys ?? []).map(pinnedKey);
   const candidates = await findCandidates(options.store, ref, digest, options.attestations ?? false);
   if (candidates.length > MAX_CANDIDATES) {
     return {
