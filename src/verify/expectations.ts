@@ -4,7 +4,11 @@ import { SealError } from '../errors.js';
 import { compileRe2 } from './bundle/identity.js';
 import type { Expectations } from './types.js';
 
-/** Refuse "someone signed this": verification must pin a key or an identity (with its issuer). */
+/**
+ * Refuse "someone signed this": verification must pin a key or an identity (with its issuer). Empty strings
+ * count as absent. Identity regexps are RE2 as in cosign: UNANCHORED (`alice@example.com` also matches
+ * `evil-alice@example.com.attacker`), so policies should anchor them (`^…$`); exact values compare exactly.
+ */
 export function assertPinned(expectations: Expectations): void {
   const keys = expectations.keys ?? [];
   const identities = expectations.identities ?? [];

@@ -2,7 +2,7 @@
 // evidence, certificates and expectations that verifyImage must reject, each pinned by a test.
 
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,6 +282,19 @@ describe('store-level attacks', () => {
 });
 
 describe('store-level attacks (2)', () => {
+  it('a bundle blob whose bytes no longer match its digest is a failed candidate', async () => {
+    const a = await image();
+    await signImage(a.r, { signer, store, newBundleFormat: true });
+    const [referrer] = await store.referrers(a.r, a.digest);
+    const fetched = await store.getManifest(withDigest(a.r, referrer!.digest));
+    const layer = 'layers' in fetched.manifest ? fetched.manifest.layers[0]! : undefined;
+    const path = join((a.r as { path: string }).path, 'blobs', 'sha256', layer!.digest.slice(7));
+    writeFileSync(path, '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
+    const v = await verifyImage(a.r, keyed, { store });
+    expect(v.ok).toBe(false);
+    expect(v.code, v.message).toBe('E_DIGEST_MISMATCH');
+  });
+
   it('a malformed `.sig` manifest cannot hide a valid bundle signature, and fails with its own code alone', async () => {
     const malformed = (base: ImageStore) =>
       hostile(base, {
@@ -602,6 +615,23 @@ describe('certificate attacks (legacy keyless)', () => {
       ),
       'E_ISSUER_MISMATCH',
     );
+  });
+
+  it('a certificate given as the key pins only its public key (cosign semantics)', async () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const issued = await issueLeafCertificate(
+      ca,
+      undefined,
+      { issuer: ISSUER, san: { type: 'email', value: ALICE }, extensions: [] },
+      new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' })),
+    );
+    const certPem = issued.certificate.toString('pem');
+    const a = await image();
+    const by = new KeySigner(k.privateKey);
+    const payload = buildSimpleSigningPayload({ dockerReference: 'x', digest: a.digest });
+    await legacyLayer(a.r, a.digest, payload, { by });
+    expect((await verifyImage(a.r, { keys: [certPem], ignoreTlog: true }, { store })).ok).toBe(true);
+    failedWith(await verifyImage(a.r, keyed, { store }), 'E_SIGNATURE_INVALID');
   });
 
   it('a key-pinned verify does not accept a certificate signature by another key', async () => {
