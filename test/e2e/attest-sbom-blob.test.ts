@@ -123,6 +123,7 @@ describeWithRegistry('attest --sbom on real layers; attest-blob and verify-blob-
     for (const p of npmPkgs) expect(has(p.name, p.version), `${p.name}@${p.version}`).toBe(true);
     if (hasDpkg) {
       // Ground truth from dpkg itself, over the same status file.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
       const truth = execFileSync('dpkg-query', ['-W', '-f', '${db:Status-Status} ${Package} ${Version}\n'], {
         encoding: 'utf8',
       })

@@ -122,7 +122,7 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
       server.issuerUrl!,
     ],
   });
-  async function predicateFile(type: string, text: string) {
+  async function predicateFile(text: string) {
     const file = join(dir, `pred-${randomBytes(4).toString('hex')}.txt`);
     await writeFile(file, text);
     return file;
@@ -137,14 +137,7 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
         const marker = randomBytes(6).toString('hex');
         const preds = predicates(marker);
         for (const [type, text] of Object.entries(preds)) {
-          const args = [
-            'attest',
-            ...flags.sign,
-            '--type',
-            type,
-            '--predicate',
-            await predicateFile(type, text),
-          ];
+          const args = ['attest', ...flags.sign, '--type', type, '--predicate', await predicateFile(text)];
           if (legacy) args.push('--new-bundle-format=false');
           const r = await seal([...args, ref]);
           expect(r.code, `${type}: ${r.err}`).toBe(0);
@@ -228,7 +221,7 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
   it('rejects an attestation of another predicate type than --type (E_PREDICATE_TYPE_MISMATCH)', async () => {
     const { ref } = await image();
     const f = keyed();
-    const pred = await predicateFile('link', predicates('x').link);
+    const pred = await predicateFile(predicates('x').link);
     for (const legacy of [false, true]) {
       const args = ['attest', ...f.sign, '--type', 'link', '--predicate', pred, ref];
       if (legacy) args.splice(1, 0, '--new-bundle-format=false');
@@ -297,7 +290,7 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
   it('rejects an edited envelope (E_SIGNATURE_INVALID): bundle referrer', async () => {
     const { ref, digest } = await image();
     const bundlePath = join(dir, `b-${randomBytes(3).toString('hex')}.json`);
-    const pred = await predicateFile('slsaprovenance1', predicates('y').slsaprovenance1);
+    const pred = await predicateFile(predicates('y').slsaprovenance1);
     const a = await seal([
       'attest',
       '--key',
@@ -346,7 +339,7 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
 
   it('rejects an edited envelope (E_SIGNATURE_INVALID): legacy .att layer', async () => {
     const { ref, digest } = await image();
-    const pred = await predicateFile('link', predicates('z').link);
+    const pred = await predicateFile(predicates('z').link);
     const a = await seal([
       'attest',
       '--key',
@@ -398,7 +391,7 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
     let ref: string;
     beforeAll(async () => {
       ref = (await image()).ref;
-      const pred = await predicateFile('slsaprovenance1', predicates('p').slsaprovenance1);
+      const pred = await predicateFile(predicates('p').slsaprovenance1);
       for (const legacy of [false, true]) {
         const args = ['attest', ...keyed().sign, '--type', 'slsaprovenance1', '--predicate', pred, ref];
         if (legacy) args.splice(1, 0, '--new-bundle-format=false');
