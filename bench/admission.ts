@@ -1,8 +1,10 @@
 // Admission webhook benchmark (autocannon against the real HTTPS server): cached decisions vs a no-op
 // webhook on the same fastify stack in the same run, cold decisions against the local registry with the
 // real verifier, and a 1,000-pod burst of one new image. Prints a markdown table.
+// The webhook runs in its own process (as in a cluster) so the load generator does not share its event loop.
 // Run: node --import tsx bench/admission.ts   (BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_COLD to tune)
 
+import { fork } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -13,7 +15,8 @@ import { startAdmissionServer } from '../src/admission/server.js';
 import { createSelfSignedTls } from '../src/admission/tls.js';
 import { loadPolicyFiles } from '../src/policy/load.js';
 import { httpsClient } from '../test/admission/support/https.js';
-import { createRegistryWorld } from '../test/admission/support/registry-world.js';
+import { countingVerifier, createRegistryWorld } from '../test/admission/support/registry-world.js';
+import { storeVerifier } from '../src/admission/verifier.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -90,15 +93,21 @@ async function main(): Promise<void> {
     join(dir, 'policy.yaml'),
     `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme}\nspec:\n  images: ["${reg}/acme/**"]\n  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n`,
   );
-  const tls = await createSelfSignedTls(['127.0.0.1']);
-  const server = await startAdmissionServer({
-    tls: { cert: tls.certPem, key: tls.keyPem },
-    policies: await loadPolicyFiles([dir]),
-    verifier: world.verifier,
-    namespaces: staticNamespaces({}),
-    noopEndpoint: true,
-    deadlineMs: 8000,
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', dir, reg], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const started = await new Promise<{ url: string; ca: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { url: string; ca: string }));
+    child.once('exit', (code) => reject(new Error(`webhook process exited ${code}`)));
+  });
+  const calls = () =>
+    new Promise<{ verifySignatures: number; resolveDigest: number }>((resolve) => {
+      child.once('message', (m) => resolve(m as { verifySignatures: number; resolveDigest: number }));
+      child.send('calls');
+    });
+  const server = { url: started.url };
+  const tls = { caPem: started.ca };
   const client = httpsClient(server.url, tls.caPem);
   const warmBody = review(1, `${reg}/acme/web:1@${warm}`);
   const first = JSON.parse((await client.post('/validate', JSON.parse(warmBody))).body) as {
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
   row(`cached decision /mutate (tag→digest cached), ${CONNECTIONS} conns`, cachedMutate);
 
   let next = 0;
-  const before = world.verifier.calls.verifySignatures;
+  const before = (await calls()).verifySignatures;
   const coldResult = await autocannon({
     url: `${server.url}/validate`,
     connections: 8,
@@ -162,9 +171,9 @@ async function main(): Promise<void> {
     ],
   });
   row(`cold decision (registry fetch + ECDSA verify), 8 conns, ${COLD} images`, coldResult);
-  const coldVerifications = world.verifier.calls.verifySignatures - before;
+  const coldVerifications = (await calls()).verifySignatures - before;
 
-  const burstBefore = { ...world.verifier.calls };
+  const burstBefore = await calls();
   const t0 = performance.now();
   const burst = await Promise.all(
     Array.from({ length: 1000 }, (_, i) =>
@@ -175,12 +184,13 @@ async function main(): Promise<void> {
   const burstAllowed = burst.filter(
     (r) => (JSON.parse(r.body) as { response: { allowed: boolean } }).response.allowed,
   ).length;
-  const burstVerifications = world.verifier.calls.verifySignatures - burstBefore.verifySignatures;
-  const burstResolutions = world.verifier.calls.resolveDigest - burstBefore.resolveDigest;
+  const burstAfter = await calls();
+  const burstVerifications = burstAfter.verifySignatures - burstBefore.verifySignatures;
+  const burstResolutions = burstAfter.resolveDigest - burstBefore.resolveDigest;
 
   const ratio = cached.latency.p99 / Math.max(noop.latency.p99, 0.001);
   const out = [
-    `## Admission webhook (HTTPS, fastify, ${SECONDS}s per run, node ${process.version})`,
+    `## Admission webhook (HTTPS, fastify, webhook in its own process, ${SECONDS}s per run, node ${process.version})`,
     '',
     '| scenario | req/s | p50 ms | p99 ms | requests | errors |',
     '|---|---:|---:|---:|---:|---:|',
@@ -192,11 +202,33 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${out.join('\n')}\n`);
   client.close();
-  await server.close();
+  child.kill('SIGTERM');
   await world.close();
 }
 
-main().catch((err: unknown) => {
+/** The webhook process: policies from `dir`, the real verifier against the registry at `reg`. */
+async function serve(dir: string): Promise<void> {
+  const verifier = countingVerifier(
+    storeVerifier({ registry: { allowHttp: true, retries: 0, timeoutMs: 5000 } }),
+  );
+  const tls = await createSelfSignedTls(['127.0.0.1']);
+  const server = await startAdmissionServer({
+    tls: { cert: tls.certPem, key: tls.keyPem },
+    policies: await loadPolicyFiles([dir]),
+    verifier,
+    namespaces: staticNamespaces({}),
+    noopEndpoint: true,
+    deadlineMs: 8000,
+  });
+  process.on('message', () => process.send?.({ ...verifier.calls }));
+  process.once('SIGTERM', () => {
+    void server.close().then(() => process.exit(0));
+  });
+  process.send?.({ url: server.url, ca: tls.caPem });
+}
+
+const role = process.argv.indexOf('--serve');
+(role >= 0 ? serve(process.argv[role + 1]!) : main()).catch((err: unknown) => {
   process.stderr.write(`bench/admission failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 });
