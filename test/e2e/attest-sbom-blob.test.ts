@@ -241,6 +241,36 @@ describeWithRegistry('attest --sbom on real layers; attest-blob and verify-blob-
       ]);
       expect(byDigest.code, byDigest.err).toBe(0);
 
+      // Another implementation accepts the bundle: @sigstore/verify with the same trusted root.
+      {
+        const { bundleFromJSON } = await import('@sigstore/bundle');
+        const { Verifier, toSignedEntity, toTrustMaterial } = await import('@sigstore/verify');
+        const { TrustedRoot } = await import('@sigstore/protobuf-specs');
+        const root = TrustedRoot.fromJSON(JSON.parse(await readFile(server.trustedRootPath, 'utf8')));
+        const entity = toSignedEntity(bundleFromJSON(b));
+        if (mode === 'keyless') {
+          const verifier = new Verifier(toTrustMaterial(root), { tlogThreshold: 1, ctlogThreshold: 1 });
+          const signer = verifier.verify(entity, {
+            subjectAlternativeName: alice,
+            extensions: { issuer: server.issuerUrl! },
+          });
+          expect(signer.identity?.subjectAlternativeName).toBe(alice);
+        } else {
+          const { createPublicKey } = await import('node:crypto');
+          const pem = await readFile(`${keyPrefix}.pub`, 'utf8');
+          const keys = { [b.verificationMaterial.publicKey.hint]: createPublicKey(pem) };
+          const verifier = new Verifier(
+            toTrustMaterial(root, (hint: string) => {
+              const key = keys[hint];
+              if (!key) throw new Error(`unknown key ${hint}`);
+              return { publicKey: key, validFor: () => true };
+            }),
+            { tlogThreshold: 1, ctlogThreshold: 0 },
+          );
+          verifier.verify(entity);
+        }
+      }
+
       const wrongFile = await seal([
         'verify-blob-attestation',
         ...verify,

@@ -23,7 +23,7 @@ import { type RunningServer, startServer } from '../../src/server/server.js';
 import { attachBundle } from '../../src/sign/attach.js';
 import { appendLegacySignature } from '../../src/sign/legacy.js';
 import { RekorUploader } from '../../src/sign/tlog.js';
-import { pushRandomImage } from '../oci/store-suite.js';
+import { pushRandomImage, pushSampleMultiArch } from '../oci/store-suite.js';
 import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
 
 async function seal(args: string[], env: Record<string, string> = {}) {
@@ -528,6 +528,24 @@ describeWithRegistry('attest and verify-attestation on the real registry and sea
     expect(other.code).toBe(12);
     expect(other.err).toContain('E_SOURCE_MISMATCH');
   });
+
+  for (const legacy of [false, true]) {
+    it(`attests every manifest of an index with --recursive (${legacy ? 'legacy .att' : 'bundle referrer'})`, async () => {
+      const ref = `${registry.host}/at${randomBytes(3).toString('hex')}/multi:v1`;
+      const sample = await pushSampleMultiArch(store, parseReference(ref));
+      const pred = await predicateFile(predicates('r').vuln);
+      const args = ['attest', ...keyed().sign, '--recursive', '--type', 'vuln', '--predicate', pred, ref];
+      if (legacy) args.splice(1, 0, '--new-bundle-format=false');
+      const a = await seal(args);
+      expect(a.code, a.err).toBe(0);
+      for (const d of [sample.index.digest, ...sample.children]) {
+        const byDigest = `${ref.replace(/:v1$/, '')}@${d}`;
+        const v = await seal(['verify-attestation', ...keyed().verify, '--type', 'vuln', byDigest]);
+        expect(v.code, `${d}: ${v.err}`).toBe(0);
+        expect(statementOf(v.out.trim()).subject[0]!.digest.sha256).toBe(d.hex);
+      }
+    }, 60_000);
+  }
 
   it('download signature prints bundles and legacy signatures; download attestation excludes them', async () => {
     const { ref } = await image();
