@@ -258,10 +258,10 @@ describeWithRegistry('attest --sbom on real layers; attest-blob and verify-blob-
         } else {
           const { createPublicKey } = await import('node:crypto');
           const pem = await readFile(`${keyPrefix}.pub`, 'utf8');
-          const keys = { [b.verificationMaterial.publicKey.hint]: createPublicKey(pem) };
+          const keys = new Map([[String(b.verificationMaterial.publicKey.hint), createPublicKey(pem)]]);
           const verifier = new Verifier(
             toTrustMaterial(root, (hint: string) => {
-              const key = keys[hint];
+              const key = keys.get(hint);
               if (!key) throw new Error(`unknown key ${hint}`);
               return { publicKey: key, validFor: () => true };
             }),
