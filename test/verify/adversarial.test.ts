@@ -36,6 +36,7 @@ import { signImage } from '../../src/sign/image.js';
 import { appendLegacySignature } from '../../src/sign/legacy.js';
 import { setPayload } from '../../src/tlog/entry.js';
 import { checkIdentity } from '../../src/verify/bundle/identity.js';
+import { verifyBundle } from '../../src/verify/bundle/verify.js';
 import { MAX_CANDIDATES, MAX_SIGNATURE_BYTES, verifyImage } from '../../src/verify/image.js';
 import { loadTrustedRoot, type TrustMaterial } from '../../src/verify/trust.js';
 import type { Expectations, Verdict } from '../../src/verify/types.js';
@@ -718,6 +719,58 @@ describe('expectations bypasses through the library API', () => {
     const err = await verifyImage(a.r, { keys: [''], ignoreTlog: true }, { store }).catch((x: unknown) => x);
     expect(isSealError(err, 'E_KEY_INVALID'), String(err)).toBe(true);
   });
+});
+
+describe('expectations bypasses through verifyBundle (library, and `seal verify-bundle` flags)', () => {
+  async function keylessBundle(): Promise<unknown> {
+    const a = await image();
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const issued = await issueLeafCertificate(
+      ca,
+      ctlog,
+      { issuer: ISSUER, san: { type: 'email', value: ALICE }, extensions: [] },
+      new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' })),
+    );
+    const by = new KeySigner(k.privateKey, { certificateChainPem: [issued.certificate.toString('pem')] });
+    const envelope = await signEnvelope(by, IN_TOTO_PAYLOAD_TYPE, buildCosignSignStatement(a.digest));
+    const { bundle } = await attachBundle({
+      store,
+      ref: a.r,
+      subject: a.desc,
+      envelope,
+      envelopeBytes: serializeEnvelope(envelope),
+      predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+      signer: by,
+      upload: false,
+      created: new Date(),
+    });
+    return JSON.parse(JSON.stringify(bundle));
+  }
+
+  it('control: the pinned identity verifies', async () => {
+    const b = await keylessBundle();
+    const r = verifyBundle(
+      b,
+      { kind: 'dsse-any' },
+      { identities: [{ subject: ALICE, issuer: ISSUER }], ignoreTlog: true },
+      trust,
+    );
+    expect(r.ok, r.message).toBe(true);
+  });
+
+  for (const [name, id] of [
+    ['empty regexps', { subjectRegExp: '', issuerRegExp: '' }],
+    ['empty exact values', { subject: '', issuer: '' }],
+    ['an empty subject regexp with a real issuer', { subjectRegExp: '', issuer: ISSUER }],
+    ['a real subject with an empty issuer regexp', { subject: ALICE, issuerRegExp: '' }],
+  ] as const) {
+    it(`refuses ${name} with E_EXPECTATIONS_MISSING instead of matching anyone`, async () => {
+      const b = await keylessBundle();
+      const r = verifyBundle(b, { kind: 'dsse-any' }, { identities: [id], ignoreTlog: true }, trust);
+      expect(r.ok).toBe(false);
+      expect(r.code, r.message).toBe('E_EXPECTATIONS_MISSING');
+    });
+  }
 });
 
 describe('revocations', () => {

@@ -81,7 +81,8 @@ export function checkIdentity(
   id: CertificateIdentity,
   want: IdentityExpectation,
 ): IdentityFailure | undefined {
-  if (want.subject === undefined && want.subjectRegExp === undefined) {
+  // Empty strings count as absent (as cosign's flag check does): an empty regexp would match anyone.
+  if (!want.subject && !want.subjectRegExp) {
     return {
       code: 'E_EXPECTATIONS_MISSING',
       message: 'an identity expectation needs a subject or subject regexp',
@@ -89,7 +90,7 @@ export function checkIdentity(
       found: id.san,
     };
   }
-  if (want.issuer === undefined && want.issuerRegExp === undefined) {
+  if (!want.issuer && !want.issuerRegExp) {
     return {
       code: 'E_EXPECTATIONS_MISSING',
       message: 'an identity expectation needs an issuer or issuer regexp',
