@@ -14,3 +14,18 @@ export * from './verify/index.js';
 export * from './provenance/index.js';
 export * from './policy/index.js';
 export * from './admission/index.js';
+export {
+  type AttestBlobOptions,
+  type AttestedBlob,
+  attestBlob,
+  attestDigest,
+  fileSha256,
+} from './sign/attest-blob.js';
+export { type BlobDigest, verifyBlobAttestation } from './verify/blob-attestation.js';
+export {
+  type AttestationChecksOptions,
+  type AttestationPolicy,
+  attestationChecks,
+  checkAttestationPolicy,
+  parseAttestationPolicy,
+} from './verify/attestation-policy.js';
