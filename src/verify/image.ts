@@ -36,7 +36,10 @@ export interface VerifyImageOptions {
 }
 
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
-/** Candidates (referrers + legacy layers) examined at most; more is refused, not silently truncated. */
+/**
+ * Bundle referrers, and legacy layers, examined at most (each; cosign's own layer limit is 1000): more is
+ * refused, not silently truncated.
+ */
 export const MAX_CANDIDATES = 1000;
 /** A signature payload or bundle larger than this is not fetched (attestation envelopes can hold SBOMs). */
 export const MAX_SIGNATURE_BLOB = 64 * 1024 * 1024;
@@ -99,13 +102,17 @@ export async function verifyImage(
   }
   const keys = (expectations.keys ?? []).map(pinnedKey);
   const candidates = await findCandidates(options.store, ref, digest, options.attestations ?? false);
-  if (candidates.length > MAX_CANDIDATES) {
+  const most = Math.max(
+    candidates.filter((c) => c.source === 'bundle-referrer').length,
+    candidates.filter((c) => c.source === 'legacy-tag').length,
+  );
+  if (most > MAX_CANDIDATES) {
     return {
       ok: false,
       reference,
       digest: digest.toString(),
       code: 'E_TOO_MANY_SIGNATURES',
-      message: `${reference} (${digest}) has ${candidates.length} candidate signatures; seal examines at most ${MAX_CANDIDATES}`,
+      message: `${reference} (${digest}) has ${most} candidate signatures of one kind; seal examines at most ${MAX_CANDIDATES} bundle referrers and ${MAX_CANDIDATES} legacy layers`,
       signatures: [],
     };
   }

@@ -259,6 +259,24 @@ describe('store-level attacks', () => {
     expect(fetched).toBeLessThanOrEqual(1); // only the `.sig` tag lookup
   });
 
+  it(`a full legacy tag (${MAX_CANDIDATES} layers) does not stop a bundle signature from verifying`, async () => {
+    const a = await image();
+    await signImage(a.r, { signer, store, newBundleFormat: true });
+    await signImage(a.r, { signer, store, newBundleFormat: false });
+    const full = hostile(store, {
+      getManifest: async (r) => {
+        const m = await store.getManifest(r);
+        if (r.tag?.endsWith('.sig') && !('manifests' in m.manifest)) {
+          const l = m.manifest.layers[0]!;
+          m.manifest.layers = Array.from({ length: MAX_CANDIDATES }, () => l);
+        }
+        return m;
+      },
+    });
+    const v = await verifyImage(a.r, keyed, { store: full });
+    expect(v.ok, v.message).toBe(true);
+  }, 60_000);
+
   it('does not fetch a signature payload whose descriptor claims an enormous size', async () => {
     const a = await image();
     await signImage(a.r, { signer, store, newBundleFormat: false });
