@@ -646,8 +646,13 @@ async function evaluateImage(
       const target = pinDigest(img.image, digest);
       let result: CachedOutcome & { unavailable: boolean };
       try {
+        // Coalesce only requests that would fetch with the same credentials (the cache key has none: a
+        // verified digest is verified whoever fetched it).
+        const credKey = (ctx.credentials ?? [])
+          .map((c) => `${c.registry}:${c.username ?? 'token'}`)
+          .join(',');
         result = await raceSignal(
-          flights.run(key, async () => {
+          flights.run(credKey ? `${key}|${credKey}` : key, async () => {
             // The shared flight has its own budget so one waiter's deadline does not fail the others.
             const flightCtx: RequestContext = {
               ...ctx,
