@@ -16,6 +16,11 @@ const options = {
     description: 'predicate type: a cosign shortcut (custom, slsaprovenance1, spdxjson, …) or a URI',
     placeholder: 'TYPE',
   },
+  statement: {
+    type: 'string',
+    description: 'sign this complete in-toto statement instead of --predicate/--type (FILE is then optional)',
+    placeholder: 'FILE',
+  },
   key: {
     type: 'string',
     description: 'private key: file path, env://VAR (keyless when absent)',
@@ -32,50 +37,82 @@ const options = {
 } as const;
 
 export const command: CommandModule = {
-  usage: 'seal attest-blob --predicate FILE [--type T] [--key KEY] --bundle OUT.json FILE',
+  usage:
+    'seal attest-blob (--predicate FILE [--type T] | --statement FILE) [--key KEY] --bundle OUT.json [FILE]',
   summary: 'Attest a file into a Sigstore bundle (in-toto statement in DSSE)',
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
-    if (positionals.length !== 1)
+    if (positionals.length > 1 || (positionals.length === 0 && !o.statement))
       throw new SealError('E_INVALID_ARGUMENT', 'attest-blob needs exactly one FILE argument');
-    if (!o.predicate) throw new SealError('E_INVALID_ARGUMENT', 'attest-blob needs --predicate FILE');
+    if ((o.predicate === undefined) === (o.statement === undefined))
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'attest-blob needs one of --predicate FILE or --statement FILE',
+      );
     if (!o.bundle) throw new SealError('E_INVALID_ARGUMENT', 'attest-blob needs --bundle FILE');
-    const [{ attestBlob }, { predicateFor }, { resolvePredicateType }, { serializeEnvelope }] =
-      await Promise.all([
-        import('../sign/attest-blob.js'),
-        import('../sign/attest.js'),
-        import('../formats/intoto.js'),
-        import('../formats/dsse.js'),
-      ]);
+    const [
+      { attestBlob, attestStatement, fileSha256 },
+      { predicateFor },
+      { resolvePredicateType },
+      { serializeEnvelope },
+    ] = await Promise.all([
+      import('../sign/attest-blob.js'),
+      import('../sign/attest.js'),
+      import('../formats/intoto.js'),
+      import('../formats/dsse.js'),
+    ]);
+    const readInput = async (flag: string, path: string): Promise<Buffer> => {
+      try {
+        return path === '-' ? await io.readStdin() : await readFile(resolve(io.cwd, path));
+      } catch (cause) {
+        throw new SealError('E_IO', `cannot read ${flag} ${path}: ${(cause as Error).message}`, { cause });
+      }
+    };
     const type = o.type ?? 'custom';
-    resolvePredicateType(type);
-    let text: string;
-    try {
-      text =
-        o.predicate === '-'
-          ? (await io.readStdin()).toString('utf8')
-          : await readFile(resolve(io.cwd, o.predicate), 'utf8');
-    } catch (cause) {
-      throw new SealError('E_IO', `cannot read --predicate ${o.predicate}: ${(cause as Error).message}`, {
-        cause,
-      });
+    let predicate: unknown;
+    if (o.predicate !== undefined) {
+      resolvePredicateType(type);
+      predicate = predicateFor(
+        type,
+        (await readInput('--predicate', o.predicate)).toString('utf8'),
+        new Date(),
+      );
     }
-    const predicate = predicateFor(type, text, new Date());
+    const statementBytes =
+      o.statement !== undefined ? await readInput('--statement', o.statement) : undefined;
+    const fileDigest = positionals[0] ? await fileSha256(resolve(io.cwd, positionals[0])) : undefined;
+    if (statementBytes) {
+      // Validate before asking for a key or a token.
+      const { parseStatement, subjectMatchesDigest } = await import('../formats/intoto.js');
+      const statement = parseStatement(statementBytes);
+      if (fileDigest && !statement.subject.some((x) => subjectMatchesDigest(x, fileDigest))) {
+        throw new SealError(
+          'E_SUBJECT_MISMATCH',
+          `the statement's subjects do not include ${positionals[0]} (${fileDigest})`,
+        );
+      }
+    }
     const { resolveSigner } = await import('./signer.js');
     const { signer, tlog, services } = await resolveSigner(o, io);
-    const result = await attestBlob(resolve(io.cwd, positionals[0]!), {
-      signer,
-      type,
-      predicate,
-      ...(tlog ? { tlog } : {}),
-    });
+    const result = statementBytes
+      ? await attestStatement(new Uint8Array(statementBytes), {
+          signer,
+          ...(tlog ? { tlog } : {}),
+          ...(fileDigest ? { digest: fileDigest } : {}),
+        })
+      : await attestBlob(resolve(io.cwd, positionals[0]!), {
+          signer,
+          type,
+          predicate,
+          ...(tlog ? { tlog } : {}),
+        });
     await writeFile(resolve(io.cwd, o.bundle), JSON.stringify(result.bundle) + '\n');
     if (o['output-signature']) {
       await writeFile(resolve(io.cwd, o['output-signature']), serializeEnvelope(result.envelope));
     }
     if (services.rekorUrl) io.stderr(`tlog entry created in ${services.rekorUrl}\n`);
-    io.stderr(`Attested ${positionals[0]} (${result.digest}) as ${result.predicateType}\n`);
+    io.stderr(`Attested ${positionals[0] ?? 'statement'} (${result.digest}) as ${result.predicateType}\n`);
     io.stderr(`Wrote bundle to file ${o.bundle}\n`);
     return 0;
   },

@@ -7,7 +7,12 @@ import { basename } from 'node:path';
 import { SealError } from '../errors.js';
 import { buildBundle, type SerializedBundle } from '../formats/bundle.js';
 import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, signEnvelope } from '../formats/dsse.js';
-import { buildStatement, resolvePredicateType } from '../formats/intoto.js';
+import {
+  buildStatement,
+  parseStatement,
+  resolvePredicateType,
+  subjectMatchesDigest,
+} from '../formats/intoto.js';
 import type { Signer } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
 import { type TlogUploader, verificationMaterialFor } from './attach.js';
@@ -51,14 +56,54 @@ export async function attestDigest(
     predicateType,
     predicate: options.predicate,
   });
-  const envelope = await signEnvelope(options.signer, IN_TOTO_PAYLOAD_TYPE, statement);
-  const tlogEntries = options.tlog ? [await options.tlog.uploadDsse(envelope, options.signer)] : [];
+  const { bundle, envelope } = await bundleStatement(statement, options.signer, options.tlog);
+  return { bundle, envelope, digest: subject.digest, predicateType };
+}
+
+/** Sign and bundle a DSSE envelope over statement bytes. */
+async function bundleStatement(
+  statement: Uint8Array,
+  signer: Signer,
+  tlog: TlogUploader | undefined,
+): Promise<{ bundle: SerializedBundle; envelope: DsseEnvelope }> {
+  const envelope = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
+  const tlogEntries = tlog ? [await tlog.uploadDsse(envelope, signer)] : [];
   const bundle = buildBundle({
     content: { dsseEnvelope: envelope },
-    verificationMaterial: verificationMaterialFor(options.signer),
+    verificationMaterial: verificationMaterialFor(signer),
     tlogEntries,
   });
-  return { bundle, envelope, digest: subject.digest, predicateType };
+  return { bundle, envelope };
+}
+
+/**
+ * `attest-blob --statement`: sign a complete in-toto statement as given (its bytes are the DSSE payload).
+ * It must parse; when `digest` is given (the file being attested) a subject must name it (E_SUBJECT_MISMATCH).
+ */
+export async function attestStatement(
+  statementBytes: Uint8Array,
+  options: { signer: Signer; tlog?: TlogUploader; digest?: Digest },
+): Promise<AttestedBlob & { subjects: number }> {
+  const statement = parseStatement(statementBytes);
+  const first = statement.subject[0]!;
+  if (options.digest && !statement.subject.some((s) => subjectMatchesDigest(s, options.digest!))) {
+    throw new SealError(
+      'E_SUBJECT_MISMATCH',
+      `the statement's subjects do not include the file's digest ${options.digest}`,
+    );
+  }
+  const digest =
+    options.digest ??
+    (first.digest.sha256 ? Digest.parse(`sha256:${first.digest.sha256.toLowerCase()}`) : undefined);
+  if (!digest) throw new SealError('E_PAYLOAD_INVALID', "the statement's first subject has no sha256 digest");
+  const { bundle, envelope } = await bundleStatement(statementBytes, options.signer, options.tlog);
+  return {
+    bundle,
+    envelope,
+    digest,
+    predicateType: statement.predicateType,
+    subjects: statement.subject.length,
+  };
 }
 
 /** Attest the file at `path` (hashed streaming; never read whole). */

@@ -314,6 +314,37 @@ describeWithRegistry('attest --sbom on real layers; attest-blob and verify-blob-
       expect(denied.err).toContain('E_CONDITION_FAILED');
       expect(denied.err).toContain('predicate.command[1]');
 
+      // --statement: a complete statement signed as given; its subjects must name FILE when FILE is given.
+      const own = join(dir, `statement-${mode}.json`);
+      const uri = 'https://example.com/attestations/release/v1';
+      await writeFile(
+        own,
+        JSON.stringify({
+          _type: 'https://in-toto.io/Statement/v1',
+          subject: [{ name: 'artifact', digest: { sha256: hex } }],
+          predicateType: uri,
+          predicate: { approved: true },
+        }),
+      );
+      const stmtBundle = join(dir, `stmt-${mode}.bundle.json`);
+      const s1 = await seal(['attest-blob', ...sign, '--statement', own, '--bundle', stmtBundle, file]);
+      expect(s1.code, s1.err).toBe(0);
+      const s1v = await seal([
+        'verify-blob-attestation',
+        ...verify,
+        '--bundle',
+        stmtBundle,
+        '--type',
+        uri,
+        file,
+      ]);
+      expect(s1v.code, s1v.err).toBe(0);
+      const elsewhere = join(dir, `elsewhere-${mode}.bundle.json`);
+      const s2 = await seal(['attest-blob', ...sign, '--statement', own, '--bundle', elsewhere, other]);
+      expect(s2.code).toBe(12);
+      expect(s2.err).toContain('E_SUBJECT_MISMATCH');
+      expect(existsSync(elsewhere)).toBe(false);
+
       // An edited envelope: same signature, another statement.
       statement.predicate.command = ['rm', '-rf'];
       b.dsseEnvelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
