@@ -49,6 +49,7 @@ describeWithRegistry('admission webhook with the real registry and verifier', ()
   let uid = 0;
   const next = () => `00000000-0000-4000-9000-${String(++uid).padStart(12, '0')}`;
   const digests: Record<string, string> = {};
+  let policyDir: string;
 
   beforeAll(async () => {
     world = await createRegistryWorld();
@@ -73,6 +74,7 @@ describeWithRegistry('admission webhook with the real registry and verifier', ()
     });
 
     const dir = await mkdtemp(join(tmpdir(), 'seal-admission-registry-'));
+    policyDir = dir;
     await writeFile(
       join(dir, 'release.pub'),
       release.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -126,6 +128,49 @@ spec:
     const s = await review('/validate', pod(next(), 'prod', `${reg}/acme/stranger:1`));
     expect(s.allowed).toBe(false);
     expect(s.status.message).toContain('signature');
+  });
+
+  it('seal policy test (a real process) verifies manifests against the registry and exits 16 on a denial', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const runner = `const m = await import(${JSON.stringify(main)}); process.exitCode = await m.main(process.argv.slice(1));`;
+    const reg = world.registry;
+    const manifest = join(policyDir, 'app.yaml');
+    await writeFile(
+      manifest,
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: prod}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - {name: ok, image: "${reg}/acme/bundle:1"}\n        - {name: bad, image: "${reg}/acme/unsigned:1"}\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        runner,
+        'policy',
+        'test',
+        '-p',
+        join(policyDir, 'policy.yaml'),
+        '--allow-http-registry',
+        manifest,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      },
+    );
+    let stdout = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
+    expect(stdout).toMatch(
+      new RegExp(
+        `ALLOW Deployment/prod/web ok ${reg.replace(/[.]/g, '\\.')}/acme/bundle:1 \\(${digests.bundle}\\): image .* verified by acme-release \\[release\\]`,
+      ),
+    );
+    expect(stdout).toMatch(/DENY {2}Deployment\/prod\/web bad .*policy acme-release/);
+    expect(code).toBe(16);
   });
 
   it('registry stopped: cached decisions keep serving, new ones are denied as unavailable within the deadline', async () => {
