@@ -29,6 +29,12 @@ function spki(key: KeyObject): Buffer {
   return key.export({ type: 'spki', format: 'der' });
 }
 
+/** DER of the first certificate in a PEM text, if any. */
+function certificateDer(pem: string): Buffer | undefined {
+  const m = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem);
+  return m ? Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64') : undefined;
+}
+
 function keyFromEntryMaterial(b64Pem: string): KeyObject | undefined {
   try {
     const pem = Buffer.from(b64Pem, 'base64').toString('utf8');
@@ -138,6 +144,13 @@ export function checkLegacyTlog(
     const k = keyFromEntryMaterial(loggedKey);
     if (!k || !spki(k).equals(spki(signerKey.keyObject))) {
       return fail('the logged entry was made with another key or certificate than this signature');
+    }
+    // A logged certificate must be the very certificate on the layer (whose identity was checked), not
+    // another certificate for the same key.
+    const logged = certificateDer(Buffer.from(loggedKey, 'base64').toString('utf8'));
+    const ours = legacy.certificatePem ? certificateDer(legacy.certificatePem) : undefined;
+    if (logged && ours && !logged.equals(ours)) {
+      return fail('the logged entry names another certificate than the one on the signature');
     }
   }
   checks.push({ name: 'tlog-body', ok: true });

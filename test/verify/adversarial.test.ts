@@ -562,6 +562,8 @@ describe('certificate attacks (legacy keyless)', () => {
     integratedTime?: number;
     forgeSet?: boolean;
     san?: string;
+    /** Log the signature under another certificate for the same key, with this identity. */
+    loggedSan?: string;
   }) {
     const a = await image();
     const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -580,12 +582,22 @@ describe('certificate attacks (legacy keyless)', () => {
     const payload = buildSimpleSigningPayload({ dockerReference: 'x', digest: a.digest });
     const signature = await by.sign(payload);
     const t = opts.integratedTime ?? Math.floor(Date.now() / 1000);
+    const loggedPem = opts.loggedSan
+      ? (
+          await issueLeafCertificate(
+            ca,
+            ctlog,
+            { issuer: ISSUER, san: { type: 'email', value: opts.loggedSan }, extensions: [] },
+            new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' })),
+          )
+        ).certificate.toString('pem')
+      : leafPem;
     const rekor = opts.forgeSet
       ? ({
           SignedEntryTimestamp: new Uint8Array(randomBytes(70)),
           Payload: { body: b64(Buffer.from('{}')), integratedTime: t, logID: logIdHex, logIndex: 1 },
         } as unknown as RekorBundle)
-      : rekorBundle(hashedrekord(payload, signature, leafPem), t);
+      : rekorBundle(hashedrekord(payload, signature, loggedPem), t);
     await legacyLayer(a.r, a.digest, payload, { by, signature, rekor });
     return a;
   }
@@ -651,6 +663,11 @@ describe('certificate attacks (legacy keyless)', () => {
     await legacyLayer(a.r, a.digest, payload, { by });
     expect((await verifyImage(a.r, { keys: [certPem], ignoreTlog: true }, { store })).ok).toBe(true);
     failedWith(await verifyImage(a.r, keyed, { store }), 'E_SIGNATURE_INVALID');
+  });
+
+  it('log evidence naming another certificate for the same key is refused', async () => {
+    const a = await keylessLegacy({ loggedSan: 'mallory@example.com' });
+    failedWith(await verifyImage(a.r, who, { store, trust }), 'E_TLOG_INVALID');
   });
 
   it('a key-pinned verify does not accept a certificate signature by another key', async () => {
