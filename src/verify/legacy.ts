@@ -127,6 +127,8 @@ export function checkLegacyTlog(
     if (sig === undefined || !ours.includes(sig))
       return fail('the logged envelope signature differs from the one on the image');
   } else if (body.kind === 'intoto') {
+    // An intoto entry logs a DSSE envelope: it is no evidence for a simple signature.
+    if (!envelope) return fail('an intoto log entry for a layer that is not a DSSE envelope');
     loggedHash = textAt(spec, 'content', 'hash', 'value');
   } else {
     return fail(`unsupported log entry kind ${String(body.kind)}`);

@@ -526,6 +526,17 @@ describe('log evidence attacks (legacy SET)', () => {
     failedWith(await verifyImage(a.r, withTlog, { store, trust }), 'E_TLOG_INVALID');
   });
 
+  it('an intoto entry (DSSE only) is no evidence for a simple signature', async () => {
+    const a = await signedWithSet((p) => ({
+      apiVersion: '0.0.1',
+      kind: 'intoto',
+      spec: {
+        content: { hash: { algorithm: 'sha256', value: createHash('sha256').update(p).digest('hex') } },
+      },
+    }));
+    failedWith(await verifyImage(a.r, withTlog, { store, trust }), 'E_TLOG_INVALID');
+  });
+
   it('an integrated time far in the future is refused', async () => {
     const a = await signedWithSet(
       (p, s) => hashedrekord(p, s, key),
