@@ -35,6 +35,12 @@ export type AttestationPolicy = ConditionBlock[];
 
 /** Parse an attestation policy (YAML or JSON text). E_POLICY_INVALID naming the bad field. */
 export function parseAttestationPolicy(text: string, origin = 'policy'): AttestationPolicy {
+  if (/\.(rego|cue)$/i.test(origin)) {
+    throw new SealError(
+      'E_POLICY_INVALID',
+      `${origin}: CUE and Rego policies are not supported; write {all, any} conditions (docs/attestation-policy.md)`,
+    );
+  }
   const docs = parseYamlDocuments(text, origin);
   if (docs.length !== 1) {
     throw new SealError(

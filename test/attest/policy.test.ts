@@ -90,6 +90,7 @@ describe('attestation policy files', () => {
       'E_POLICY_INVALID',
     );
     expect(codeOf(() => parseAttestationPolicy('42\n'))).toBe('E_POLICY_INVALID');
+    expect(codeOf(() => parseAttestationPolicy('package x\n', 'p.rego'))).toBe('E_POLICY_INVALID');
   });
 
   it('runs provenance expectations before the policy, each as its own check', () => {
