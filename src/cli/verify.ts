@@ -94,10 +94,13 @@ export const command: CommandModule = {
     for (const image of positionals) {
       const ref = parseReference(image, { cwd: io.cwd });
       // A layout needs no registry client: loading only its backend keeps `seal verify` cold start small.
-      const store: ImageStore =
-        ref.kind === 'layout'
-          ? (layoutStore ??= new (await import('../oci/layout.js')).LayoutStore())
-          : (await import('../oci/open.js')).storeFor(ref, registryOptionsFrom(o));
+      let store: ImageStore;
+      if (ref.kind === 'layout') {
+        layoutStore ??= new (await import('../oci/layout.js')).LayoutStore();
+        store = layoutStore;
+      } else {
+        store = (await import('../oci/open.js')).storeFor(ref, registryOptionsFrom(o));
+      }
       const verdict = await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
       verdict.reference = image;
       if (!verdict.ok) {
