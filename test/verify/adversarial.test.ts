@@ -804,6 +804,18 @@ describe('expectations bypasses through verifyBundle (library, and `seal verify-
     expect(r.ok, r.message).toBe(true);
   });
 
+  it('an invalid regexp is E_INVALID_ARGUMENT in the verdict, not a thrown SyntaxError', async () => {
+    const b = await keylessBundle();
+    for (const id of [
+      { subjectRegExp: '(', issuer: ISSUER },
+      { subject: ALICE, issuerRegExp: '[' },
+    ]) {
+      const r = verifyBundle(b, { kind: 'dsse-any' }, { identities: [id], ignoreTlog: true }, trust);
+      expect(r.ok).toBe(false);
+      expect(r.code, r.message).toBe('E_INVALID_ARGUMENT');
+    }
+  });
+
   for (const [name, id] of [
     ['empty regexps', { subjectRegExp: '', issuerRegExp: '' }],
     ['empty exact values', { subject: '', issuer: '' }],

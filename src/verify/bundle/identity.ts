@@ -98,6 +98,19 @@ export function checkIdentity(
       found: id.issuer,
     };
   }
+  for (const re of [want.subjectRegExp, want.issuerRegExp]) {
+    if (re === undefined) continue;
+    try {
+      compileRe2(re);
+    } catch (err) {
+      return {
+        code: 'E_INVALID_ARGUMENT',
+        message: `invalid identity regexp /${re}/: ${(err as Error).message}`,
+        expected: re,
+        found: undefined,
+      };
+    }
+  }
   if (!matches(id.san, want.subject, want.subjectRegExp)) {
     return {
       code: 'E_IDENTITY_MISMATCH',
