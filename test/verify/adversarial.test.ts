@@ -415,6 +415,27 @@ describe('payload attacks (legacy simple signing)', () => {
     failedWith(await verifyImage(a.r, keyed, { store }), 'E_PAYLOAD_INVALID');
   });
 
+  it('a `.att` envelope with two signatures: one by the pinned key suffices (DSSE threshold 1, as cosign); none fails', async () => {
+    const evil = newSigner();
+    for (const [signers, ok] of [
+      [[evil, signer], true],
+      [[evil, evil], false],
+    ] as const) {
+      const a = await image();
+      const statement = buildCosignSignStatement(a.digest);
+      const sigs = await Promise.all(signers.map((s) => signEnvelope(s, IN_TOTO_PAYLOAD_TYPE, statement)));
+      const envelope = { ...sigs[0]!, signatures: sigs.flatMap((e) => e.signatures) };
+      await legacyLayer(a.r, a.digest, serializeEnvelope(envelope), {
+        kind: 'att',
+        mediaType: DSSE_LAYER_MEDIA_TYPE,
+        signature: new Uint8Array(0),
+      });
+      const v = await verifyImage(a.r, keyed, { store, attestations: true });
+      if (ok) expect(v.ok, v.message).toBe(true);
+      else failedWith(v, 'E_SIGNATURE_INVALID');
+    }
+  });
+
   it('a simple signature in the `.att` tag is not an attestation', async () => {
     const a = await image();
     await legacyLayer(a.r, a.digest, buildSimpleSigningPayload({ dockerReference: 'x', digest: a.digest }), {
@@ -441,6 +462,28 @@ describe('payload attacks (bundles)', () => {
       'application/vnd.dev.cosign.simplesigning.v1+json',
     );
     failedWith(await verifyImage(a.r, keyed, { store }), 'E_PAYLOAD_INVALID');
+  });
+
+  it('a bundle envelope with two signatures is malformed', async () => {
+    const a = await image();
+    const statement = buildCosignSignStatement(a.digest);
+    const e1 = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
+    const e2 = await signEnvelope(newSigner(), IN_TOTO_PAYLOAD_TYPE, statement);
+    const envelope = { ...e1, signatures: [...e2.signatures, ...e1.signatures] };
+    await attachBundle({
+      store,
+      ref: a.r,
+      subject: a.desc,
+      envelope,
+      envelopeBytes: serializeEnvelope(envelope),
+      predicateType: COSIGN_SIGN_PREDICATE_TYPE,
+      signer,
+      upload: true,
+      created: new Date(),
+    });
+    const v = await verifyImage(a.r, keyed, { store });
+    expect(v.ok).toBe(false);
+    expect(v.code).toBe('E_BUNDLE_INVALID');
   });
 
   it('a simple-signing payload inside a DSSE bundle is not a statement', async () => {
