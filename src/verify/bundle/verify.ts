@@ -138,6 +138,17 @@ function statementSubjects(payload: Uint8Array): Subject[] | undefined {
   }
 }
 
+/** SPKI DER of a pinned key, exported once per KeyObject (the export costs more than an ECDSA verify). */
+const spkiCache = new WeakMap<KeyObject, Uint8Array>();
+function spkiDerOf(key: KeyObject): Uint8Array {
+  let der = spkiCache.get(key);
+  if (!der) {
+    der = new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+    spkiCache.set(key, der);
+  }
+  return der.slice();
+}
+
 /**
  * Verify one bundle. Synchronous; never throws for "not trusted" (a result with ok:false, a code and
  * every check that ran). Throws only for programming errors.
@@ -314,7 +325,7 @@ export function verifyBundle(
     }
     signerKey = key.keyObject;
     keyHint = key.hint;
-    signedContent.signerDer = new Uint8Array(key.keyObject.export({ type: 'spki', format: 'der' }));
+    signedContent.signerDer = spkiDerOf(key.keyObject);
     out.pass('signature', `key ${key.hint}`);
   } else {
     const [leafDer, ...rest] = b.material.certificates;
@@ -341,7 +352,7 @@ export function verifyBundle(
     keyHint = createHash('sha256').update(leaf.spki).digest('base64');
     if (identities.length === 0) {
       // --key with a certificate bundle: the certificate must carry one of the pinned keys.
-      const spkis = keys.map((k) => new Uint8Array(k.keyObject.export({ type: 'spki', format: 'der' })));
+      const spkis = keys.map((k) => spkiDerOf(k.keyObject));
       if (!spkis.some((s) => bytesEqual(s, leaf!.spki))) {
         return out.fail(
           'signer',
