@@ -621,11 +621,12 @@ function evaluateRevocations(out: SignatureResult, expectations: Expectations): 
     if (!applies) continue;
     // Without a log time there is no proof the signature predates the revocation: reject.
     const when = out.integratedTime;
-    const revoked = when === undefined || when >= r.after;
+    // Fail closed: a revocation time that is not a number revokes every signature of that signer.
+    const revoked = when === undefined || !(when < r.after);
     out.checks.push({
       name: 'revocation',
       ok: !revoked,
-      expected: `signed before ${new Date(r.after * 1000).toISOString()}`,
+      expected: `signed before ${isoOrText(r.after)}`,
       found: when === undefined ? 'no log time' : new Date(when * 1000).toISOString(),
       ...(revoked
         ? {
@@ -633,7 +634,7 @@ function evaluateRevocations(out: SignatureResult, expectations: Expectations): 
             message:
               when === undefined
                 ? 'the signer is revoked and the signature has no log time proving it predates the revocation'
-                : `the signer was revoked at ${new Date(r.after * 1000).toISOString()} and this signature was logged after it`,
+                : `the signer was revoked at ${isoOrText(r.after)} and this signature was logged after it`,
           }
         : {}),
     });
@@ -651,6 +652,11 @@ function revokedKeyHint(key: string): string {
     return Buffer.from(text.replace(/^sha256:/, ''), 'hex').toString('base64');
   }
   return text;
+}
+
+function isoOrText(seconds: unknown): string {
+  const d = typeof seconds === 'number' ? new Date(seconds * 1000) : undefined;
+  return d && !Number.isNaN(d.getTime()) ? d.toISOString() : `an invalid time (${String(seconds)})`;
 }
 
 function emptyTrust(): TrustMaterial {

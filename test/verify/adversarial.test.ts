@@ -932,6 +932,13 @@ describe('revocations', () => {
       await verifyImage(a.r, { keys: [key], revocations: [{ key, after: t - 10 }] }, { store, trust }),
       'E_KEY_REVOKED',
     );
+    // a malformed revocation time (library callers) fails closed
+    for (const after of [Number.NaN, undefined as unknown as number, '0' as unknown as number]) {
+      failedWith(
+        await verifyImage(a.r, { keys: [key], revocations: [{ key, after }] }, { store, trust }),
+        'E_KEY_REVOKED',
+      );
+    }
   });
 });
 
