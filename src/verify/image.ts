@@ -419,6 +419,7 @@ function checkStatement(
 ): void {
   const checks = out.checks;
   out.payloadBytes = payload;
+  if (refuseAmbiguous(checks, payload, 'statement')) return;
   let statement: Statement;
   try {
     statement = parseStatement(payload);
@@ -575,6 +576,7 @@ function evaluateLegacy(
     checkStatement(envelope.payload, digest, expectations, out);
     return;
   }
+  if (refuseAmbiguous(checks, payload, 'simple-signing')) return;
   let parsed: ReturnType<typeof parseSimpleSigningPayload>;
   try {
     parsed = parseSimpleSigningPayload(payload);
@@ -657,6 +659,72 @@ function revokedKeyHint(key: string): string {
 function isoOrText(seconds: unknown): string {
   const d = typeof seconds === 'number' ? new Date(seconds * 1000) : undefined;
   return d && !Number.isNaN(d.getTime()) ? d.toISOString() : `an invalid time (${String(seconds)})`;
+}
+
+/** Go's encoding/json matches struct fields case-insensitively, folding ſ to s and the Kelvin sign to k. */
+const goFold = (k: string) =>
+  k
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .toLowerCase();
+
+/**
+ * Keys at a struct position that Go would read as one of `fields` but JavaScript would not (`Critical`,
+ * `docker-manifeſt-digest`, or protojson's `predicate_type`): such a payload can name one image to seal and
+ * another to cosign, so it is refused.
+ */
+function ambiguousKeys(value: unknown, fields: readonly string[]): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  const folded = new Map(fields.map((f) => [goFold(f), f]));
+  return Object.keys(value).filter((k) => {
+    const f = folded.get(goFold(k)) ?? (k === 'predicate_type' ? 'predicateType' : undefined);
+    return f !== undefined && f !== k;
+  });
+}
+
+function payloadAmbiguity(json: unknown, kind: 'simple-signing' | 'statement'): string[] {
+  const at = (v: unknown, k: string): unknown =>
+    typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  if (kind === 'simple-signing') {
+    const critical = at(json, 'critical');
+    return [
+      ...ambiguousKeys(json, ['critical', 'optional']),
+      ...ambiguousKeys(critical, ['identity', 'image', 'type']),
+      ...ambiguousKeys(at(critical, 'identity'), ['docker-reference']),
+      ...ambiguousKeys(at(critical, 'image'), ['docker-manifest-digest']),
+    ];
+  }
+  const subjects = at(json, 'subject');
+  return [
+    ...ambiguousKeys(json, ['_type', 'subject', 'predicateType', 'predicate']),
+    ...(Array.isArray(subjects) ? subjects.slice(0, 10_000) : []).flatMap((x) =>
+      ambiguousKeys(x, ['name', 'digest', 'annotations', 'uri', 'content', 'downloadLocation', 'mediaType']),
+    ),
+  ];
+}
+
+/** Push a failing check when the signed payload is ambiguous between JSON readers; true when it is. */
+function refuseAmbiguous(
+  checks: Check[],
+  payload: Uint8Array,
+  kind: 'simple-signing' | 'statement',
+): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(payload));
+  } catch {
+    return false; // the parser reports it
+  }
+  const keys = payloadAmbiguity(json, kind);
+  if (keys.length === 0) return false;
+  checks.push({
+    name: 'payload',
+    ok: false,
+    code: 'E_PAYLOAD_INVALID',
+    found: keys,
+    message: `the signed payload has fields other JSON readers (Go) take for another field: ${keys.join(', ')}`,
+  });
+  return true;
 }
 
 function emptyTrust(): TrustMaterial {

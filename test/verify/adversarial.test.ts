@@ -388,6 +388,25 @@ describe('payload attacks (legacy simple signing)', () => {
     expect((await verifyImage(b.r, keyed, { store })).ok).toBe(true);
   });
 
+  it('fields Go reads case-insensitively (Critical, docker-manifeſt-digest) that would name another image are refused', async () => {
+    const other = `sha256:${'ab'.repeat(32)}`;
+    const variants = (d: string) => [
+      `{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${d}"},"type":"cosign container image signature"},"Critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${other}"},"type":"t"},"optional":null}`,
+      `{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${d}","Docker-Manifest-Digest":"${other}"},"type":"cosign container image signature"},"optional":null}`,
+      `{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"${d}","docker-manife\u017ft-digest":"${other}"},"type":"cosign container image signature"},"optional":null}`,
+      `{"critical":{"identity":{"docker-reference":"x"},"IMAGE":{"docker-manifest-digest":"${other}"},"image":{"docker-manifest-digest":"${d}"},"type":"cosign container image signature"},"optional":null}`,
+    ];
+    for (const text of variants('DIGEST')) {
+      const a = await image();
+      await legacyLayer(a.r, a.digest, enc(text.replaceAll('DIGEST', a.digest.toString())));
+      failedWith(await verifyImage(a.r, keyed, { store }), 'E_PAYLOAD_INVALID');
+    }
+    // annotation maps are maps in Go too: keys that differ only in case are fine
+    const b = await image();
+    await legacyLayer(b.r, b.digest, enc(ss(b.digest.toString(), '{"env":"prod","Env":"dev"}')));
+    expect((await verifyImage(b.r, { ...keyed, annotations: { env: 'prod' } }, { store })).ok).toBe(true);
+  });
+
   it('a non-string annotation value does not satisfy -a k=v', async () => {
     const a = await image();
     await legacyLayer(a.r, a.digest, enc(ss(a.digest.toString(), '{"k":1,"b":true}')));
@@ -490,6 +509,21 @@ describe('payload attacks (bundles)', () => {
     const a = await image();
     await bundleReferrer(a, buildSimpleSigningPayload({ dockerReference: 'x', digest: a.digest }));
     failedWith(await verifyImage(a.r, keyed, { store }), 'E_PAYLOAD_INVALID');
+  });
+
+  it('statement fields another reader takes differently (Subject, predicate_type) are refused', async () => {
+    for (const extra of [
+      { Subject: [{ digest: { sha256: 'cd'.repeat(32) } }] },
+      { predicate_type: 'https://example.com/other' },
+    ]) {
+      const a = await image();
+      const st = JSON.parse(new TextDecoder().decode(buildCosignSignStatement(a.digest))) as Record<
+        string,
+        unknown
+      >;
+      await bundleReferrer(a, new TextEncoder().encode(JSON.stringify({ ...st, ...extra })));
+      failedWith(await verifyImage(a.r, keyed, { store }), 'E_PAYLOAD_INVALID');
+    }
   });
 
   it('a sha512-only subject does not name the sha256 image digest', async () => {
