@@ -63,7 +63,7 @@ export const verifyOptionSpecs = {
   },
   'certificate-identity-regexp': {
     type: 'string',
-    description: 'expected certificate identity, regexp',
+    description: 'expected certificate identity, RE2 regexp (unanchored, as cosign: use ^…$)',
     placeholder: 'RE',
   },
   'certificate-oidc-issuer': {
@@ -73,7 +73,7 @@ export const verifyOptionSpecs = {
   },
   'certificate-oidc-issuer-regexp': {
     type: 'string',
-    description: 'expected OIDC issuer, regexp',
+    description: 'expected OIDC issuer, RE2 regexp (unanchored, as cosign: use ^…$)',
     placeholder: 'RE',
   },
   'certificate-github-workflow-trigger': { type: 'string', description: 'expected GitHub workflow trigger' },

@@ -40,16 +40,13 @@ export async function expectationsFrom(
   io: CliIO,
   annotations: Record<string, string>,
 ): Promise<Expectations> {
-  const identityGiven = [
-    'certificate-identity',
-    'certificate-identity-regexp',
-    'certificate-oidc-issuer',
-    'certificate-oidc-issuer-regexp',
-  ].some((k) => o[k as keyof VerifyFlags] !== undefined);
+  const identityGiven = (Object.keys(o) as (keyof VerifyFlags)[]).some(
+    (k) => k.startsWith('certificate-') && o[k] !== undefined,
+  );
   if (o.key && identityGiven) {
     throw new SealError(
       'E_INVALID_ARGUMENT',
-      '--key cannot be combined with --certificate-identity/--certificate-oidc-issuer flags',
+      '--key cannot be combined with --certificate-* identity, issuer or GitHub workflow flags',
     );
   }
   const expectations: Expectations = { annotations };

@@ -54,6 +54,9 @@ const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const ERROR_BODY_LIMIT = 64 * 1024;
 const FALLBACK_ATTEMPTS = 12;
+/** Bounds on one referrers listing (pages followed, descriptors collected). */
+const MAX_REFERRER_PAGES = 64;
+const MAX_REFERRERS = 10_000;
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -745,6 +748,13 @@ export class RegistryStore implements ImageStore {
     const seen = new Set<string>();
     let first = true;
     while (path && !seen.has(path)) {
+      // A hostile registry can hand out endless distinct `next` links: bound the walk.
+      if (seen.size >= MAX_REFERRER_PAGES || out.length > MAX_REFERRERS) {
+        throw new SealError(
+          'E_REGISTRY',
+          `referrers of ${repoName(r)}@${digest.toString()} run past ${MAX_REFERRER_PAGES} pages or ${MAX_REFERRERS} entries; refusing to read more`,
+        );
+      }
       seen.add(path);
       const res = await this.call(r, {
         method: 'GET',
