@@ -179,8 +179,7 @@ export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
   const seq = readTlv(spki, 0);
   const parts = children(spki, seq);
   const bits = parts[1];
-  if (bits?.tag !== 0x03)
-    throw new SealError('E_KEY_INVALID', 'SubjectPublicKeyInfo has no public key bits');
+  if (bits?.tag !== 0x03) throw new SealError('E_KEY_INVALID', 'SubjectPublicKeyInfo has no public key bits');
   return spki.slice(bits.contentStart + 1, bits.end);
 }
 

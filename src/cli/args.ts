@@ -20,7 +20,11 @@ export interface OptionSpec {
 export type OptionSpecs = Record<string, OptionSpec>;
 
 export type ParsedOptions<S extends OptionSpecs> = {
-  [K in keyof S]: S[K]['type'] extends 'boolean' ? boolean : S[K]['type'] extends 'strings' ? string[] : string | undefined;
+  [K in keyof S]: S[K]['type'] extends 'boolean'
+    ? boolean
+    : S[K]['type'] extends 'strings'
+      ? string[]
+      : string | undefined;
 };
 
 export interface ParsedArgs<S extends OptionSpecs> {
@@ -101,9 +105,11 @@ export function formatHelp(usage: string, summary: string, specs: OptionSpecs): 
   const lines = [`${summary}`, '', `Usage: ${usage}`, '', 'Flags:'];
   const all: OptionSpecs = { ...specs, ...GLOBAL_OPTIONS };
   const rows = Object.entries(all).map(([name, spec]) => {
-    const value = spec.type === 'boolean' ? '' : ` ${spec.placeholder ?? (spec.type === 'strings' ? 'VALUE…' : 'VALUE')}`;
+    const value =
+      spec.type === 'boolean' ? '' : ` ${spec.placeholder ?? (spec.type === 'strings' ? 'VALUE…' : 'VALUE')}`;
     const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${value}`;
-    const def = spec.default !== undefined && spec.default !== false ? ` (default ${String(spec.default)})` : '';
+    const def =
+      spec.default !== undefined && spec.default !== false ? ` (default ${String(spec.default)})` : '';
     return [left, `${spec.description}${def}`] as const;
   });
   const width = Math.min(40, Math.max(...rows.map(([l]) => l.length)) + 2);

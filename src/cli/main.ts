@@ -36,7 +36,9 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   if (!entry) {
     const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
     if (group.length > 0) {
-      io.stderr(`seal ${argv[0]}: choose one of:\n${group.map((c) => `  ${c.name}  ${c.summary}`).join('\n')}\n`);
+      io.stderr(
+        `seal ${argv[0]}: choose one of:\n${group.map((c) => `  ${c.name}  ${c.summary}`).join('\n')}\n`,
+      );
       return 2;
     }
     io.stderr(`Error: unknown command "${argv[0]}"\n\n${topLevelHelp()}`);

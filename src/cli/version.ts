@@ -8,7 +8,9 @@ export const command: CommandModule = {
   summary: 'Print the seal version',
   options: {},
   async run(_argv, io) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     io.stdout(`seal ${pkg.version}\n`);
     return 0;
   },

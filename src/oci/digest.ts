@@ -17,7 +17,8 @@ export class Digest {
   /** Parse `sha256:<64 hex>` or `sha512:<128 hex>`; anything else is E_INVALID_DIGEST. */
   static parse(value: string): Digest {
     const colon = value.indexOf(':');
-    if (colon < 0) throw new SealError('E_INVALID_DIGEST', `invalid digest "${value}": expected "sha256:<hex>"`);
+    if (colon < 0)
+      throw new SealError('E_INVALID_DIGEST', `invalid digest "${value}": expected "sha256:<hex>"`);
     const alg = value.slice(0, colon);
     const hex = value.slice(colon + 1);
     if (alg !== 'sha256' && alg !== 'sha512') {
