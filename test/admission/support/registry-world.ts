@@ -1,21 +1,31 @@
 // The real world for admission tests and the benchmark: the CNCF registry (/usr/bin/docker-registry) on
 // 127.0.0.1, images pushed with RegistryStore, signed with src/sign (key, cosign legacy or bundle format),
-// verified by src/verify through the webhook's storeVerifier. Keyless signing and attestations need the
-// CA and log of `seal serve` and are not wired here yet (they throw, saying so).
+// verified by src/verify through the webhook's storeVerifier. With `serve: true` it also runs `seal serve`
+// (CA + transparency log + dev OIDC issuer): keyless signing, attestations and log entries (log times).
 
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { storeVerifier } from '../../../src/admission/verifier.js';
+import { FulcioClient } from '../../../src/ca/client.js';
 import { SealError } from '../../../src/errors.js';
+import { EphemeralSigner } from '../../../src/keys/ephemeral.js';
 import { KeySigner } from '../../../src/keys/signer.js';
+import type { Signer } from '../../../src/keys/types.js';
 import { Digest } from '../../../src/oci/digest.js';
 import { encodeManifest, type ImageManifest, MediaTypes } from '../../../src/oci/manifest.js';
 import { parseReference, withDigest } from '../../../src/oci/ref.js';
 import { RegistryStore } from '../../../src/oci/registry.js';
 import type { ImageVerifier } from '../../../src/policy/types.js';
-import { signImage } from '../../../src/sign/image.js';
+import { type RunningServer, startServer } from '../../../src/server/server.js';
+import { attestImage } from '../../../src/sign/attest.js';
+import { type SignedImage, signImage } from '../../../src/sign/image.js';
+import { RekorUploader } from '../../../src/sign/tlog.js';
+import { loadTrustedRootFile } from '../../../src/verify/trust.js';
 import { type RunningRegistry, startRegistry } from '../../support/registry.js';
-import type { SignOptions, World } from './world.js';
+import type { Identity, SignOptions, World } from './world.js';
 
 /** Count calls through a verifier (the burst test's "exactly one verification"). */
 export function countingVerifier(inner: ImageVerifier): World['verifier'] {
@@ -64,46 +74,142 @@ export async function pushImage(store: RegistryStore, repoTag: string): Promise<
 export interface RegistryWorld extends World {
   running: RunningRegistry;
   store: RegistryStore;
+  /** `seal serve` (CA, log, dev issuer) when created with `serve: true`. */
+  sigstore?: RunningServer;
+  /** The dev issuer's URL: the only issuer `signKeyless` can sign for (besides `<issuer>/github`). */
+  issuer?: string;
+  /** Log integrated times (unix seconds) of what this world logged, by image digest, in order. */
+  integratedTimes: Map<string, number[]>;
+}
+
+export interface RegistryWorldOptions {
+  /** Sign and attest in the legacy cosign layout (`.sig`/`.att` tags) instead of bundle referrers. */
+  legacy?: boolean;
+  /** Run `seal serve` for keyless signing, attestations' log entries and log times (verifier trusts it). */
+  serve?: boolean;
+}
+
+/** The `sub` claim of a JWT: what the CA wants signed as proof of possession. */
+function tokenSubject(token: string): string {
+  const payload = token.split('.')[1];
+  const sub = payload
+    ? (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub
+    : undefined;
+  if (typeof sub !== 'string') throw new SealError('E_INTERNAL', 'dev issuer token without a sub claim');
+  return sub;
+}
+
+/** Integrated time of the log entry in a bundle this world wrote (bundle format only). */
+function bundleTime(bundle: unknown): number | undefined {
+  const t = (bundle as { verificationMaterial?: { tlogEntries?: { integratedTime?: string }[] } } | undefined)
+    ?.verificationMaterial?.tlogEntries?.[0]?.integratedTime;
+  return t === undefined ? undefined : Number(t);
 }
 
 /** `_registryName` is ignored (the real registry picks its own 127.0.0.1 port; read world.registry). */
 export async function createRegistryWorld(
   _registryName?: string,
-  opts: { legacy?: boolean } = {},
+  opts: RegistryWorldOptions = {},
 ): Promise<RegistryWorld> {
-  const running = await startRegistry();
+  const dataDir = opts.serve ? await mkdtemp(join(tmpdir(), 'seal-registry-world-')) : undefined;
+  const [running, sigstore] = await Promise.all([
+    startRegistry(),
+    dataDir ? startServer({ dataDir, port: 0 }) : Promise.resolve(undefined),
+  ]);
   const store = new RegistryStore({ allowHttp: true, retries: 0, timeoutMs: 3000 });
+  const trust = sigstore ? await loadTrustedRootFile(sigstore.trustedRootPath) : undefined;
   const verifier = countingVerifier(
-    storeVerifier({ registry: { allowHttp: true, retries: 0, timeoutMs: 3000 } }),
+    storeVerifier({
+      registry: { allowHttp: true, retries: 0, timeoutMs: 3000 },
+      ...(trust ? { trust } : {}),
+    }),
   );
-  const unsupported = (what: string) => {
+  const integratedTimes = new Map<string, number[]>();
+  const unsupported = (what: string): never => {
     throw new SealError(
       'E_INTERNAL',
-      `${what} is not wired into the registry world yet (needs seal serve's CA and log)`,
+      `${what} is not available in the registry world${sigstore ? '' : ' without serve: true (seal serve)'}`,
     );
   };
+
+  /** The log to upload to (default: yes, when seal serve runs), or undefined for `integratedTime: null`. */
+  function tlogFor(o: SignOptions | undefined): RekorUploader | undefined {
+    if (o?.integratedTime === null) return undefined;
+    if (typeof o?.integratedTime === 'number')
+      unsupported('a chosen log time (the real log stamps its own integrated time; pass undefined)');
+    if (!sigstore) return unsupported('signing with a transparency log entry (use integratedTime: null)');
+    return new RekorUploader(sigstore.url);
+  }
+
+  /** A signer for `identity` holding a fresh certificate from seal serve's CA. */
+  async function keylessSigner(identity: Identity): Promise<EphemeralSigner> {
+    if (!sigstore) return unsupported('keyless signing');
+    const issuers = [sigstore.devIssuer, sigstore.githubIssuer].filter((i) => i !== undefined);
+    const issuer = issuers.find((i) => i.issuer === identity.issuer);
+    if (!issuer)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `the registry world signs keylessly only for its dev issuers (${issuers.map((i) => i.issuer).join(', ')}), not ${identity.issuer}`,
+      );
+    const token = await issuer.mint(identity.subject);
+    const ephemeral = EphemeralSigner.create();
+    const cert = await new FulcioClient(sigstore.url).signingCert(
+      token,
+      ephemeral.publicKeyPem(),
+      await ephemeral.sign(new TextEncoder().encode(tokenSubject(token))),
+    );
+    return ephemeral.withCertificateChain(cert.chainPem);
+  }
+
+  function record(digest: string, signed: SignedImage[]): void {
+    for (const s of signed) {
+      const t = bundleTime(s.bundle);
+      if (t !== undefined) integratedTimes.set(digest, [...(integratedTimes.get(digest) ?? []), t]);
+    }
+  }
+
+  async function sign(ref: string, signer: Signer, o: SignOptions | undefined): Promise<void> {
+    const parsed = parseReference(ref);
+    if (!parsed.digest) throw new SealError('E_INVALID_REFERENCE', `${ref}: sign by digest`);
+    const tlog = tlogFor(o);
+    record(
+      parsed.digest.toString(),
+      await signImage(withDigest(parsed, parsed.digest), {
+        signer,
+        store,
+        newBundleFormat: !opts.legacy,
+        ...(o?.annotations ? { annotations: o.annotations } : {}),
+        ...(tlog ? { tlog } : {}),
+      }),
+    );
+  }
+
   return {
     running,
     store,
     verifier,
+    integratedTimes,
+    ...(sigstore ? { sigstore, ...(sigstore.issuerUrl ? { issuer: sigstore.issuerUrl } : {}) } : {}),
     registry: running.host,
     publish: (repoTag) => pushImage(store, repoTag),
-    async signWithKey(ref: string, key: KeyObject, o?: SignOptions) {
-      if (o?.integratedTime !== null)
-        unsupported('signing with a transparency log entry (use integratedTime: null)');
-      if (o?.annotations) unsupported('annotations');
+    signWithKey: (ref: string, key: KeyObject, o?: SignOptions) => sign(ref, new KeySigner(key), o),
+    signKeyless: async (ref, identity, o) => sign(ref, await keylessSigner(identity), o),
+    async attest(ref, signer, predicateType, predicate, o) {
       const parsed = parseReference(ref);
-      await signImage(withDigest(parsed, parsed.digest!), {
-        signer: new KeySigner(key),
-        store,
-        newBundleFormat: !opts.legacy,
-      });
-    },
-    async signKeyless() {
-      unsupported('keyless signing');
-    },
-    async attest() {
-      unsupported('attestations');
+      if (!parsed.digest) throw new SealError('E_INVALID_REFERENCE', `${ref}: attest by digest`);
+      const tlog = tlogFor(o);
+      if (o?.annotations) unsupported('annotations on attestations');
+      record(
+        parsed.digest.toString(),
+        await attestImage(withDigest(parsed, parsed.digest), {
+          signer: 'key' in signer ? new KeySigner(signer.key) : await keylessSigner(signer.identity),
+          store,
+          type: predicateType,
+          predicate,
+          newBundleFormat: !opts.legacy,
+          ...(tlog ? { tlog } : {}),
+        }),
+      );
     },
     async setAvailable(up) {
       if (up) unsupported('restarting the registry');
@@ -112,6 +218,9 @@ export async function createRegistryWorld(
     setLatency() {
       unsupported('artificial latency');
     },
-    close: () => running.stop(),
+    async close() {
+      await Promise.all([running.stop(), sigstore?.close()]);
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
   };
 }
