@@ -54,83 +54,88 @@ spec:
 ${body}`;
 }
 
-describeWithRegistry('admission webhook with seal serve: keyless, attestations, revocation', () => {
-  let world: RegistryWorld;
-  let server: AdmissionServer;
-  let client: ReturnType<typeof httpsClient>;
-  let dir: string;
-  let uid = 0;
-  const next = () => `00000000-0000-4000-a000-${String(++uid).padStart(12, '0')}`;
-  const digests: Record<string, string> = {};
-  /** Whole seconds, before anything is signed: revocations "after" it catch every logged signature. */
-  const before = new Date((Math.floor(Date.now() / 1000) - 1) * 1000).toISOString();
-  const future = new Date(Date.now() + 86_400_000).toISOString();
+// Both layouts cosign writes: Sigstore bundle referrers (v3 default) and legacy `.sig`/`.att` tags.
+for (const format of ['bundle', 'legacy'] as const)
+  describeWithRegistry(
+    `admission webhook with seal serve: keyless, attestations, revocation (${format})`,
+    () => {
+      let world: RegistryWorld;
+      let server: AdmissionServer;
+      let client: ReturnType<typeof httpsClient>;
+      let dir: string;
+      let uid = 0;
+      const next = () => `00000000-0000-4000-a000-${String(++uid).padStart(12, '0')}`;
+      const digests: Record<string, string> = {};
+      /** Whole seconds, before anything is signed: revocations "after" it catch every logged signature. */
+      const before = new Date((Math.floor(Date.now() / 1000) - 1) * 1000).toISOString();
+      const future = new Date(Date.now() + 86_400_000).toISOString();
 
-  beforeAll(async () => {
-    world = await createRegistryWorld(undefined, { serve: true });
-    const reg = world.registry;
-    const issuer = world.issuer!;
-    const alice = { subject: ALICE, issuer };
-    const pub = async (name: string) => {
-      digests[name] = await world.publish(`${reg}/${name}:1`);
-      return `${reg}/${name}@${digests[name]}`;
-    };
+      beforeAll(async () => {
+        world = await createRegistryWorld(undefined, { serve: true, legacy: format === 'legacy' });
+        const reg = world.registry;
+        const issuer = world.issuer!;
+        const alice = { subject: ALICE, issuer };
+        const pub = async (name: string) => {
+          digests[name] = await world.publish(`${reg}/${name}:1`);
+          return `${reg}/${name}@${digests[name]}`;
+        };
 
-    // (1) keyless, (2) attestations, (3) revocation.
-    await world.signKeyless(await pub('kl/app'), alice);
-    for (const name of ['att/good', 'att/bad', 'att/none']) await world.signKeyless(await pub(name), alice);
-    const provenance = (buildType: string) => ({
-      buildDefinition: { buildType, externalParameters: { ref: 'refs/tags/v1' } },
-      runDetails: { builder: { id: 'https://ci.acme.example/runner' } },
-    });
-    await world.attest(
-      `${reg}/att/good@${digests['att/good']}`,
-      { identity: alice },
-      'slsaprovenance1',
-      provenance('https://acme.example/build/v2'),
-    );
-    await world.attest(
-      `${reg}/att/bad@${digests['att/bad']}`,
-      { identity: alice },
-      'slsaprovenance1',
-      provenance('https://laptop.example/manual'),
-    );
-    await world.signWithKey(await pub('rev/logged'), release.privateKey);
-    await world.signWithKey(await pub('rev/unlogged'), release.privateKey, { integratedTime: null });
+        // (1) keyless, (2) attestations, (3) revocation.
+        await world.signKeyless(await pub('kl/app'), alice);
+        for (const name of ['att/good', 'att/bad', 'att/none'])
+          await world.signKeyless(await pub(name), alice);
+        const provenance = (buildType: string) => ({
+          buildDefinition: { buildType, externalParameters: { ref: 'refs/tags/v1' } },
+          runDetails: { builder: { id: 'https://ci.acme.example/runner' } },
+        });
+        await world.attest(
+          `${reg}/att/good@${digests['att/good']}`,
+          { identity: alice },
+          'slsaprovenance1',
+          provenance('https://acme.example/build/v2'),
+        );
+        await world.attest(
+          `${reg}/att/bad@${digests['att/bad']}`,
+          { identity: alice },
+          'slsaprovenance1',
+          provenance('https://laptop.example/manual'),
+        );
+        await world.signWithKey(await pub('rev/logged'), release.privateKey);
+        await world.signWithKey(await pub('rev/unlogged'), release.privateKey, { integratedTime: null });
 
-    dir = await mkdtemp(join(tmpdir(), 'seal-admission-sigstore-'));
-    await writeFile(
-      join(dir, 'release.pub'),
-      release.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    );
-    const keyless = (subject: string, iss = issuer) =>
-      `  authorities: [{name: ci, keyless: {issuer: "${iss}", subject: "${subject}"}}]\n`;
-    const files: Record<string, string> = {
-      'keyless-alice.yaml': policy('keyless-alice', 'keyless', `${reg}/kl/**`, keyless(ALICE)),
-      'keyless-mallory.yaml': policy('keyless-mallory', 'impostor', `${reg}/kl/**`, keyless(MALLORY)),
-      'keyless-issuer.yaml': policy(
-        'keyless-other-issuer',
-        'other-issuer',
-        `${reg}/kl/**`,
-        keyless(ALICE, `${issuer}/github`),
-      ),
-      'keyless-regexp.yaml': policy(
-        'keyless-regexp',
-        'regexp',
-        `${reg}/kl/**`,
-        `  authorities: [{name: ci, keyless: {issuerRegExp: "^http://127\\\\.0\\\\.0\\\\.1:[0-9]+/", subjectRegExp: "^alice@example\\\\.com$"}}]\n`,
-      ),
-      'identity-revoked.yaml': policy(
-        'identity-revoked',
-        'identity-revoked',
-        `${reg}/kl/**`,
-        `${keyless(ALICE)}  revocations: [{identity: {subject: "${ALICE}", issuer: "${issuer}"}, after: "${before}"}]\n`,
-      ),
-      'provenance.yaml': policy(
-        'provenance-required',
-        'attest',
-        `${reg}/att/**`,
-        `${keyless(ALICE)}  attestations:
+        dir = await mkdtemp(join(tmpdir(), 'seal-admission-sigstore-'));
+        await writeFile(
+          join(dir, 'release.pub'),
+          release.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        );
+        const keyless = (subject: string, iss = issuer) =>
+          `  authorities: [{name: ci, keyless: {issuer: "${iss}", subject: "${subject}"}}]\n`;
+        const files: Record<string, string> = {
+          'keyless-alice.yaml': policy('keyless-alice', 'keyless', `${reg}/kl/**`, keyless(ALICE)),
+          'keyless-mallory.yaml': policy('keyless-mallory', 'impostor', `${reg}/kl/**`, keyless(MALLORY)),
+          'keyless-issuer.yaml': policy(
+            'keyless-other-issuer',
+            'other-issuer',
+            `${reg}/kl/**`,
+            keyless(ALICE, `${issuer}/github`),
+          ),
+          'keyless-regexp.yaml': policy(
+            'keyless-regexp',
+            'regexp',
+            `${reg}/kl/**`,
+            `  authorities: [{name: ci, keyless: {issuerRegExp: "^http://127\\\\.0\\\\.0\\\\.1:[0-9]+/", subjectRegExp: "^alice@example\\\\.com$"}}]\n`,
+          ),
+          'identity-revoked.yaml': policy(
+            'identity-revoked',
+            'identity-revoked',
+            `${reg}/kl/**`,
+            `${keyless(ALICE)}  revocations: [{identity: {subject: "${ALICE}", issuer: "${issuer}"}, after: "${before}"}]\n`,
+          ),
+          'provenance.yaml': policy(
+            'provenance-required',
+            'attest',
+            `${reg}/att/**`,
+            `${keyless(ALICE)}  attestations:
     - name: provenance
       predicateType: slsaprovenance1
       conditions:
@@ -138,129 +143,130 @@ describeWithRegistry('admission webhook with seal serve: keyless, attestations, 
           - {key: "{{ predicate.buildDefinition.buildType }}", operator: Equals, value: "https://acme.example/build/*"}
           - expr: "predicate.runDetails.builder.id == 'https://ci.acme.example/runner'"
 `,
-      ),
-      'revoked-past.yaml': policy(
-        'key-revoked-past',
-        'rev-past',
-        `${reg}/rev/**`,
-        `  authorities: [{name: release, key: ./release.pub}]\n  revocations: [{key: ./release.pub, after: "${before}"}]\n`,
-      ),
-      'revoked-future.yaml': policy(
-        'key-revoked-future',
-        'rev-future',
-        `${reg}/rev/**`,
-        `  authorities: [{name: release, key: ./release.pub}]\n  revocations: [{key: ./release.pub, after: "${future}"}]\n`,
-      ),
-      'revoked-future-nolog.yaml': policy(
-        'key-revoked-future-nolog',
-        'rev-nolog',
-        `${reg}/rev/**`,
-        `  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n  revocations: [{key: ./release.pub, after: "${future}"}]\n`,
-      ),
-    };
-    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+          ),
+          'revoked-past.yaml': policy(
+            'key-revoked-past',
+            'rev-past',
+            `${reg}/rev/**`,
+            `  authorities: [{name: release, key: ./release.pub}]\n  revocations: [{key: ./release.pub, after: "${before}"}]\n`,
+          ),
+          'revoked-future.yaml': policy(
+            'key-revoked-future',
+            'rev-future',
+            `${reg}/rev/**`,
+            `  authorities: [{name: release, key: ./release.pub}]\n  revocations: [{key: ./release.pub, after: "${future}"}]\n`,
+          ),
+          'revoked-future-nolog.yaml': policy(
+            'key-revoked-future-nolog',
+            'rev-nolog',
+            `${reg}/rev/**`,
+            `  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n  revocations: [{key: ./release.pub, after: "${future}"}]\n`,
+          ),
+        };
+        for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
 
-    const tls = await createSelfSignedTls(['127.0.0.1']);
-    server = await startAdmissionServer({
-      tls: { cert: tls.certPem, key: tls.keyPem },
-      policies: await loadPolicyFiles([dir]),
-      verifier: world.verifier,
-      namespaces: staticNamespaces({}),
-      deadlineMs: 5000,
-    });
-    client = httpsClient(server.url, tls.caPem);
-  }, 120_000);
+        const tls = await createSelfSignedTls(['127.0.0.1']);
+        server = await startAdmissionServer({
+          tls: { cert: tls.certPem, key: tls.keyPem },
+          policies: await loadPolicyFiles([dir]),
+          verifier: world.verifier,
+          namespaces: staticNamespaces({}),
+          deadlineMs: 5000,
+        });
+        client = httpsClient(server.url, tls.caPem);
+      }, 120_000);
 
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-    await world?.close().catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+      afterAll(async () => {
+        client?.close();
+        await server?.close();
+        await world?.close().catch(() => undefined);
+        if (dir) await rm(dir, { recursive: true, force: true });
+      });
 
-  type ReviewResponse = {
-    allowed: boolean;
-    status?: { message: string };
-    warnings?: string[];
-    patch?: string;
-  };
-  const review = async (
-    path: '/validate' | '/mutate',
-    ns: string,
-    image: string,
-  ): Promise<ReviewResponse> => {
-    const res = await client.post(path, pod(next(), ns, image));
-    expect(res.status).toBe(200);
-    return (JSON.parse(res.body) as { response: ReviewResponse }).response;
-  };
+      type ReviewResponse = {
+        allowed: boolean;
+        status?: { message: string };
+        warnings?: string[];
+        patch?: string;
+      };
+      const review = async (
+        path: '/validate' | '/mutate',
+        ns: string,
+        image: string,
+      ): Promise<ReviewResponse> => {
+        const res = await client.post(path, pod(next(), ns, image));
+        expect(res.status).toBe(200);
+        return (JSON.parse(res.body) as { response: ReviewResponse }).response;
+      };
 
-  it('admits a keylessly signed image for the pinned identity and issuer, and pins its digest', async () => {
-    const image = `${world.registry}/kl/app:1`;
-    const m = await review('/mutate', 'keyless', image);
-    expect(m.allowed, m.status?.message).toBe(true);
-    expect(JSON.parse(Buffer.from(m.patch!, 'base64').toString())).toEqual([
-      { op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digests['kl/app']}` },
-    ]);
-    const r = await review('/validate', 'regexp', image);
-    expect(r.allowed, r.status?.message).toBe(true);
-  });
+      it('admits a keylessly signed image for the pinned identity and issuer, and pins its digest', async () => {
+        const image = `${world.registry}/kl/app:1`;
+        const m = await review('/mutate', 'keyless', image);
+        expect(m.allowed, m.status?.message).toBe(true);
+        expect(JSON.parse(Buffer.from(m.patch!, 'base64').toString())).toEqual([
+          { op: 'replace', path: '/spec/containers/0/image', value: `${image}@${digests['kl/app']}` },
+        ]);
+        const r = await review('/validate', 'regexp', image);
+        expect(r.allowed, r.status?.message).toBe(true);
+      });
 
-  it('denies the keyless image for another identity, another issuer or a revoked identity, naming why', async () => {
-    const image = `${world.registry}/kl/app:1`;
-    const other = await review('/validate', 'impostor', image);
-    expect(other.allowed).toBe(false);
-    expect(other.status!.message).toContain(image);
-    expect(other.status!.message).toContain('policy keyless-mallory');
-    expect(other.status!.message).toContain(`identity "${ALICE}" does not match "${MALLORY}"`);
-    const issuer = await review('/validate', 'other-issuer', image);
-    expect(issuer.allowed).toBe(false);
-    expect(issuer.status!.message).toContain('policy keyless-other-issuer');
-    expect(issuer.status!.message).toContain(
-      `issuer "${world.issuer}" does not match "${world.issuer}/github"`,
-    );
-    const revoked = await review('/validate', 'identity-revoked', image);
-    expect(revoked.allowed).toBe(false);
-    expect(revoked.status!.message).toContain('policy identity-revoked');
-    expect(revoked.status!.message).toContain(`revoked at ${before}`);
-  });
+      it('denies the keyless image for another identity, another issuer or a revoked identity, naming why', async () => {
+        const image = `${world.registry}/kl/app:1`;
+        const other = await review('/validate', 'impostor', image);
+        expect(other.allowed).toBe(false);
+        expect(other.status!.message).toContain(image);
+        expect(other.status!.message).toContain('policy keyless-mallory');
+        expect(other.status!.message).toContain(`identity "${ALICE}" does not match "${MALLORY}"`);
+        const issuer = await review('/validate', 'other-issuer', image);
+        expect(issuer.allowed).toBe(false);
+        expect(issuer.status!.message).toContain('policy keyless-other-issuer');
+        expect(issuer.status!.message).toContain(
+          `issuer "${world.issuer}" does not match "${world.issuer}/github"`,
+        );
+        const revoked = await review('/validate', 'identity-revoked', image);
+        expect(revoked.allowed).toBe(false);
+        expect(revoked.status!.message).toContain('policy identity-revoked');
+        expect(revoked.status!.message).toContain(`revoked at ${before}`);
+      });
 
-  it('requires the provenance attestation: admitted when its conditions hold, denied when false or missing', async () => {
-    const reg = world.registry;
-    const good = await review('/validate', 'attest', `${reg}/att/good:1`);
-    expect(good.allowed, good.status?.message).toBe(true);
-    const bad = await review('/validate', 'attest', `${reg}/att/bad:1`);
-    expect(bad.allowed).toBe(false);
-    expect(bad.status!.message).toContain(`${reg}/att/bad:1`);
-    expect(bad.status!.message).toContain('policy provenance-required');
-    expect(bad.status!.message).toContain('attestation provenance');
-    expect(bad.status!.message).toContain('condition failed');
-    expect(bad.status!.message).toContain('buildType');
-    const none = await review('/validate', 'attest', `${reg}/att/none:1`);
-    expect(none.allowed).toBe(false);
-    expect(none.status!.message).toContain('policy provenance-required');
-    expect(none.status!.message).toContain('attestation provenance');
-    expect(none.status!.message).toContain('missing or unsigned (https://slsa.dev/provenance/v1)');
-  });
+      it('requires the provenance attestation: admitted when its conditions hold, denied when false or missing', async () => {
+        const reg = world.registry;
+        const good = await review('/validate', 'attest', `${reg}/att/good:1`);
+        expect(good.allowed, good.status?.message).toBe(true);
+        const bad = await review('/validate', 'attest', `${reg}/att/bad:1`);
+        expect(bad.allowed).toBe(false);
+        expect(bad.status!.message).toContain(`${reg}/att/bad:1`);
+        expect(bad.status!.message).toContain('policy provenance-required');
+        expect(bad.status!.message).toContain('attestation provenance');
+        expect(bad.status!.message).toContain('condition failed');
+        expect(bad.status!.message).toContain('buildType');
+        const none = await review('/validate', 'attest', `${reg}/att/none:1`);
+        expect(none.allowed).toBe(false);
+        expect(none.status!.message).toContain('policy provenance-required');
+        expect(none.status!.message).toContain('attestation provenance');
+        expect(none.status!.message).toContain('missing or unsigned (https://slsa.dev/provenance/v1)');
+      });
 
-  it('revokes a key by the log integrated time: denied after a past time, admitted before a future one', async () => {
-    const reg = world.registry;
-    const logged = world.integratedTimes.get(digests['rev/logged']!)!;
-    expect(logged).toHaveLength(1);
-    expect(logged[0]! * 1000).toBeGreaterThanOrEqual(Date.parse(before));
-    const past = await review('/validate', 'rev-past', `${reg}/rev/logged:1`);
-    expect(past.allowed).toBe(false);
-    expect(past.status!.message).toContain('policy key-revoked-past');
-    expect(past.status!.message).toContain(`revoked at ${before}`);
-    expect(past.status!.message).toContain('logged after it');
-    const fut = await review('/validate', 'rev-future', `${reg}/rev/logged:1`);
-    expect(fut.allowed, fut.status?.message).toBe(true);
-    // The log is required by that policy: the same key's signature without a log entry does not verify.
-    const unlogged = await review('/validate', 'rev-future', `${reg}/rev/unlogged:1`);
-    expect(unlogged.allowed).toBe(false);
-    expect(unlogged.status!.message).toContain('no transparency-log entry');
-    // Without a log time nothing proves the signature predates the revocation, even a future one.
-    const nolog = await review('/validate', 'rev-nolog', `${reg}/rev/unlogged:1`);
-    expect(nolog.allowed).toBe(false);
-    expect(nolog.status!.message).toContain('revoked and the signature has no log time');
-  });
-});
+      it('revokes a key by the log integrated time: denied after a past time, admitted before a future one', async () => {
+        const reg = world.registry;
+        const logged = world.integratedTimes.get(digests['rev/logged']!)!;
+        expect(logged).toHaveLength(1);
+        expect(logged[0]! * 1000).toBeGreaterThanOrEqual(Date.parse(before));
+        const past = await review('/validate', 'rev-past', `${reg}/rev/logged:1`);
+        expect(past.allowed).toBe(false);
+        expect(past.status!.message).toContain('policy key-revoked-past');
+        expect(past.status!.message).toContain(`revoked at ${before}`);
+        expect(past.status!.message).toContain('logged after it');
+        const fut = await review('/validate', 'rev-future', `${reg}/rev/logged:1`);
+        expect(fut.allowed, fut.status?.message).toBe(true);
+        // The log is required by that policy: the same key's signature without a log entry does not verify.
+        const unlogged = await review('/validate', 'rev-future', `${reg}/rev/unlogged:1`);
+        expect(unlogged.allowed).toBe(false);
+        expect(unlogged.status!.message).toMatch(/no transparency[- ]log (entry|evidence)/);
+        // Without a log time nothing proves the signature predates the revocation, even a future one.
+        const nolog = await review('/validate', 'rev-nolog', `${reg}/rev/unlogged:1`);
+        expect(nolog.allowed).toBe(false);
+        expect(nolog.status!.message).toContain('revoked and the signature has no log time');
+      });
+    },
+  );

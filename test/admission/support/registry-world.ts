@@ -21,7 +21,7 @@ import { RegistryStore } from '../../../src/oci/registry.js';
 import type { ImageVerifier } from '../../../src/policy/types.js';
 import { type RunningServer, startServer } from '../../../src/server/server.js';
 import { attestImage } from '../../../src/sign/attest.js';
-import { type SignedImage, signImage } from '../../../src/sign/image.js';
+import { signImage } from '../../../src/sign/image.js';
 import { RekorUploader } from '../../../src/sign/tlog.js';
 import { loadTrustedRootFile } from '../../../src/verify/trust.js';
 import { type RunningRegistry, startRegistry } from '../../support/registry.js';
@@ -99,11 +99,30 @@ function tokenSubject(token: string): string {
   return sub;
 }
 
-/** Integrated time of the log entry in a bundle this world wrote (bundle format only). */
-function bundleTime(bundle: unknown): number | undefined {
-  const t = (bundle as { verificationMaterial?: { tlogEntries?: { integratedTime?: string }[] } } | undefined)
-    ?.verificationMaterial?.tlogEntries?.[0]?.integratedTime;
-  return t === undefined ? undefined : Number(t);
+/** seal serve's log, noting the integrated time (unix seconds) of every entry it makes (both formats). */
+class RecordingUploader extends RekorUploader {
+  readonly times: number[] = [];
+
+  override async uploadDsse(...a: Parameters<RekorUploader['uploadDsse']>) {
+    return this.note(await super.uploadDsse(...a));
+  }
+  override async uploadHashedRekord(...a: Parameters<RekorUploader['uploadHashedRekord']>) {
+    return this.note(await super.uploadHashedRekord(...a));
+  }
+  override async uploadLegacyDsse(...a: Parameters<RekorUploader['uploadLegacyDsse']>) {
+    const b = await super.uploadLegacyDsse(...a);
+    this.times.push(b.Payload.integratedTime);
+    return b;
+  }
+  override async uploadLegacy(...a: Parameters<RekorUploader['uploadLegacy']>) {
+    const b = await super.uploadLegacy(...a);
+    this.times.push(b.Payload.integratedTime);
+    return b;
+  }
+  private note<T extends { integratedTime: number | bigint | string }>(entry: T): T {
+    this.times.push(Number(entry.integratedTime));
+    return entry;
+  }
 }
 
 /** `_registryName` is ignored (the real registry picks its own 127.0.0.1 port; read world.registry). */
@@ -133,12 +152,12 @@ export async function createRegistryWorld(
   };
 
   /** The log to upload to (default: yes, when seal serve runs), or undefined for `integratedTime: null`. */
-  function tlogFor(o: SignOptions | undefined): RekorUploader | undefined {
+  function tlogFor(o: SignOptions | undefined): RecordingUploader | undefined {
     if (o?.integratedTime === null) return undefined;
     if (typeof o?.integratedTime === 'number')
       unsupported('a chosen log time (the real log stamps its own integrated time; pass undefined)');
     if (!sigstore) return unsupported('signing with a transparency log entry (use integratedTime: null)');
-    return new RekorUploader(sigstore.url);
+    return new RecordingUploader(sigstore.url);
   }
 
   /** A signer for `identity` holding a fresh certificate from seal serve's CA. */
@@ -161,27 +180,23 @@ export async function createRegistryWorld(
     return ephemeral.withCertificateChain(cert.chainPem);
   }
 
-  function record(digest: string, signed: SignedImage[]): void {
-    for (const s of signed) {
-      const t = bundleTime(s.bundle);
-      if (t !== undefined) integratedTimes.set(digest, [...(integratedTimes.get(digest) ?? []), t]);
-    }
+  function record(digest: string, tlog: RecordingUploader | undefined): void {
+    if (tlog?.times.length)
+      integratedTimes.set(digest, [...(integratedTimes.get(digest) ?? []), ...tlog.times]);
   }
 
   async function sign(ref: string, signer: Signer, o: SignOptions | undefined): Promise<void> {
     const parsed = parseReference(ref);
     if (!parsed.digest) throw new SealError('E_INVALID_REFERENCE', `${ref}: sign by digest`);
     const tlog = tlogFor(o);
-    record(
-      parsed.digest.toString(),
-      await signImage(withDigest(parsed, parsed.digest), {
-        signer,
-        store,
-        newBundleFormat: !opts.legacy,
-        ...(o?.annotations ? { annotations: o.annotations } : {}),
-        ...(tlog ? { tlog } : {}),
-      }),
-    );
+    await signImage(withDigest(parsed, parsed.digest), {
+      signer,
+      store,
+      newBundleFormat: !opts.legacy,
+      ...(o?.annotations ? { annotations: o.annotations } : {}),
+      ...(tlog ? { tlog } : {}),
+    });
+    record(parsed.digest.toString(), tlog);
   }
 
   return {
@@ -199,17 +214,15 @@ export async function createRegistryWorld(
       if (!parsed.digest) throw new SealError('E_INVALID_REFERENCE', `${ref}: attest by digest`);
       const tlog = tlogFor(o);
       if (o?.annotations) unsupported('annotations on attestations');
-      record(
-        parsed.digest.toString(),
-        await attestImage(withDigest(parsed, parsed.digest), {
-          signer: 'key' in signer ? new KeySigner(signer.key) : await keylessSigner(signer.identity),
-          store,
-          type: predicateType,
-          predicate,
-          newBundleFormat: !opts.legacy,
-          ...(tlog ? { tlog } : {}),
-        }),
-      );
+      await attestImage(withDigest(parsed, parsed.digest), {
+        signer: 'key' in signer ? new KeySigner(signer.key) : await keylessSigner(signer.identity),
+        store,
+        type: predicateType,
+        predicate,
+        newBundleFormat: !opts.legacy,
+        ...(tlog ? { tlog } : {}),
+      });
+      record(parsed.digest.toString(), tlog);
     },
     async setAvailable(up) {
       if (up) unsupported('restarting the registry');
