@@ -162,6 +162,82 @@ for (const format of ['bundle', 'legacy'] as const)
             `${reg}/rev/**`,
             `  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n  revocations: [{key: ./release.pub, after: "${future}"}]\n`,
           ),
+          // Audit ring: the same requirement, reported instead of enforced.
+          'provenance-audit.yaml': policy(
+            'provenance-audit',
+            'attest-audit',
+            `${reg}/att/**`,
+            `  mode: audit\n${keyless(ALICE)}  attestations:
+    - name: provenance
+      predicateType: https://slsa.dev/provenance/v1
+      conditions:
+        all:
+          - {key: "{{ predicate.buildDefinition.buildType }}", operator: Equals, value: "https://acme.example/build/*"}
+`,
+          ),
+          // Evaluated only once seal serve is stopped: a cold decision without the CA or the log.
+          'offline.yaml': policy('keyless-offline', 'offline', `${reg}/kl/**`, keyless(ALICE)),
+          // Kyverno's shape (kyverno.io verifyImages docs, "Verifying image attestations"): a keyless attestor
+          // and an attestation whose conditions see the predicate.
+          'kyverno.yaml': `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: check-slsa-provenance
+spec:
+  validationFailureAction: Enforce
+  webhookTimeoutSeconds: 30
+  rules:
+    - name: check-builder
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+              namespaces: [kyverno]
+      verifyImages:
+        - imageReferences: ["${reg}/att/*"]
+          attestors:
+            - entries:
+                - keyless:
+                    subject: "${ALICE}"
+                    issuer: "${issuer}"
+                    rekor:
+                      url: "${world.sigstore!.url}"
+          attestations:
+            - type: https://slsa.dev/provenance/v1
+              attestors:
+                - entries:
+                    - keyless:
+                        subject: "${ALICE}"
+                        issuer: "${issuer}"
+                        rekor:
+                          url: "${world.sigstore!.url}"
+              conditions:
+                - all:
+                    - key: "{{ buildDefinition.buildType }}"
+                      operator: Equals
+                      value: "https://acme.example/build/*"
+`,
+          // sigstore policy-controller's shape (docs.sigstore.dev policy-controller overview): keyless
+          // identities and an authority attestation required by predicate type.
+          'cip.yaml': `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: cip-provenance
+spec:
+  images:
+    - glob: "${reg}/att/**"
+  authorities:
+    - keyless:
+        url: "${world.sigstore!.url}"
+        identities:
+          - issuer: "${issuer}"
+            subject: "${ALICE}"
+      ctlog:
+        url: "${world.sigstore!.url}"
+      attestations:
+        - name: must-have-slsa
+          predicateType: https://slsa.dev/provenance/v1
+`,
         };
         for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
 
@@ -170,7 +246,7 @@ for (const format of ['bundle', 'legacy'] as const)
           tls: { cert: tls.certPem, key: tls.keyPem },
           policies: await loadPolicyFiles([dir]),
           verifier: world.verifier,
-          namespaces: staticNamespaces({}),
+          namespaces: staticNamespaces({ cip: { 'policy.sigstore.dev/include': 'true' } }),
           deadlineMs: 5000,
         });
         client = httpsClient(server.url, tls.caPem);
@@ -267,6 +343,52 @@ for (const format of ['bundle', 'legacy'] as const)
         const nolog = await review('/validate', 'rev-nolog', `${reg}/rev/unlogged:1`);
         expect(nolog.allowed).toBe(false);
         expect(nolog.status!.message).toContain('revoked and the signature has no log time');
+      });
+
+      it('audit namespace: a false attestation condition is allowed with a warning and counted', async () => {
+        const r = await review('/validate', 'attest-audit', `${world.registry}/att/bad:1`);
+        expect(r.allowed).toBe(true);
+        expect(r.warnings?.join('\n')).toContain('provenance-audit');
+        // Warnings are short (the apiserver truncates long ones); the check is named.
+        expect(r.warnings?.join('\n')).toContain('attestation provenance');
+        expect((await client.get('/metrics')).body).toMatch(
+          /seal_admission_requests_total\{endpoint="validate",decision="warn",mode="audit",namespace="attest-audit"\} [1-9]/,
+        );
+      });
+
+      it('an imported Kyverno ClusterPolicy checks the keyless attestation and its conditions', async () => {
+        const reg = world.registry;
+        const good = await review('/validate', 'kyverno', `${reg}/att/good:1`);
+        expect(good.allowed, good.status?.message).toBe(true);
+        const bad = await review('/validate', 'kyverno', `${reg}/att/bad:1`);
+        expect(bad.allowed).toBe(false);
+        expect(bad.status!.message).toContain('check-slsa-provenance');
+        expect(bad.status!.message).toContain('buildType');
+        const none = await review('/validate', 'kyverno', `${reg}/att/none:1`);
+        expect(none.allowed).toBe(false);
+        expect(none.status!.message).toContain('https://slsa.dev/provenance/v1');
+      });
+
+      it('an imported ClusterImagePolicy requires the attestation from the keyless identity', async () => {
+        const reg = world.registry;
+        for (const name of ['good', 'bad']) {
+          const r = await review('/validate', 'cip', `${reg}/att/${name}:1`);
+          expect(r.allowed, r.status?.message).toBe(true);
+        }
+        const none = await review('/validate', 'cip', `${reg}/att/none:1`);
+        expect(none.allowed).toBe(false);
+        expect(none.status!.message).toContain('cip-provenance');
+        // Not matched by any CIP in an include-labelled namespace: denied, as policy-controller does.
+        const stray = await review('/validate', 'cip', `${reg}/rev/logged:1`);
+        expect(stray.allowed).toBe(false);
+      });
+
+      it('seal serve stopped: a new keyless decision still verifies offline from the signature evidence', async () => {
+        await world.stopSigstore();
+        const calls = world.verifier.calls.verifySignatures;
+        const r = await review('/validate', 'offline', `${world.registry}/kl/app:1`);
+        expect(r.allowed, r.status?.message).toBe(true);
+        expect(world.verifier.calls.verifySignatures).toBeGreaterThan(calls);
       });
     },
   );

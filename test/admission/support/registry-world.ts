@@ -80,6 +80,8 @@ export interface RegistryWorld extends World {
   issuer?: string;
   /** Log integrated times (unix seconds) of what this world logged, by image digest, in order. */
   integratedTimes: Map<string, number[]>;
+  /** Outage drill for the CA and log: stop `seal serve` (verification must need neither). */
+  stopSigstore(): Promise<void>;
 }
 
 export interface RegistryWorldOptions {
@@ -144,6 +146,13 @@ export async function createRegistryWorld(
     }),
   );
   const integratedTimes = new Map<string, number[]>();
+  let sigstoreStopped: Promise<void> | undefined;
+  /** Stop seal serve once (the outage drill and close may both ask). */
+  function stopSigstore(): Promise<void> {
+    if (!sigstore) return unsupported('stopping seal serve');
+    if (!sigstoreStopped) sigstoreStopped = sigstore.close();
+    return sigstoreStopped;
+  }
   const unsupported = (what: string): never => {
     throw new SealError(
       'E_INTERNAL',
@@ -231,8 +240,9 @@ export async function createRegistryWorld(
     setLatency() {
       unsupported('artificial latency');
     },
+    stopSigstore,
     async close() {
-      await Promise.all([running.stop(), sigstore?.close()]);
+      await Promise.all([running.stop(), sigstore ? stopSigstore() : undefined]);
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
