@@ -1,15 +1,18 @@
 // The webhook end to end against the REAL registry and the REAL verifier: images pushed to
 // /usr/bin/docker-registry, signed by src/sign with a key (bundle and legacy formats, no log), verified by
-// src/verify through storeVerifier, served over HTTPS. Ends with the registry stopped (outage drill).
+// src/verify through storeVerifier, served over HTTPS. Break-glass on a real digest; ends with the registry
+// stopped (outage drill: fail-closed and fail-open namespaces).
 
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BreakGlassStore, createGrant, revokeGrant, writeGrant } from '../../src/admission/breakglass.js';
 import { staticNamespaces } from '../../src/admission/namespaces.js';
 import { type AdmissionServer, startAdmissionServer } from '../../src/admission/server.js';
 import { createSelfSignedTls } from '../../src/admission/tls.js';
+import { normalisePublicKey } from '../../src/policy/keyref.js';
 import { loadPolicyFiles } from '../../src/policy/load.js';
 import { describeWithRegistry } from '../support/registry.js';
 import { httpsClient } from '../admission/support/https.js';
@@ -17,6 +20,7 @@ import { createRegistryWorld, type RegistryWorld } from '../admission/support/re
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const granter = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 function pod(uid: string, namespace: string, image: string) {
   return {
@@ -50,6 +54,7 @@ describeWithRegistry('admission webhook with the real registry and verifier', ()
   const next = () => `00000000-0000-4000-9000-${String(++uid).padStart(12, '0')}`;
   const digests: Record<string, string> = {};
   let policyDir: string;
+  let bgDir: string;
 
   beforeAll(async () => {
     world = await createRegistryWorld();
@@ -86,9 +91,24 @@ kind: ImagePolicy
 metadata: {name: acme-release}
 spec:
   images: ["${reg}/acme/**"]
+  namespaces: [prod]
   authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]
 `,
     );
+    // The same requirement in a ring that prefers availability when the registry is down.
+    await writeFile(
+      join(dir, 'batch.yaml'),
+      `apiVersion: seal.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: acme-batch}
+spec:
+  images: ["${reg}/acme/**"]
+  namespaces: [batch]
+  failurePolicy: fail-open
+  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]
+`,
+    );
+    bgDir = join(dir, 'breakglass');
     const tls = await createSelfSignedTls(['127.0.0.1']);
     server = await startAdmissionServer({
       tls: { cert: tls.certPem, key: tls.keyPem },
@@ -96,6 +116,11 @@ spec:
       verifier: world.verifier,
       namespaces: staticNamespaces({}),
       deadlineMs: 5000,
+      breakGlass: new BreakGlassStore(
+        bgDir,
+        [normalisePublicKey(granter.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'granter')],
+        0,
+      ),
     });
     client = httpsClient(server.url, tls.caPem);
   });
@@ -173,6 +198,36 @@ spec:
     expect(code).toBe(16);
   });
 
+  it('break-glass admits exactly the granted registry digest in its namespace, until revoked', async () => {
+    const reg = world.registry;
+    const unsigned = `${reg}/acme/unsigned@${digests.unsigned}`;
+    expect((await review('/validate', pod(next(), 'prod', unsigned))).allowed).toBe(false);
+    const grant = createGrant({
+      image: unsigned,
+      namespace: 'prod',
+      ttlMs: 3600_000,
+      reason: 'INC-42 hotfix while signing is down',
+      key: granter.privateKey,
+    });
+    await writeGrant(bgDir, grant);
+    const ok = await review('/mutate', pod(next(), 'prod', `${reg}/acme/unsigned:1`));
+    expect(ok.allowed, ok.status?.message).toBe(true);
+    expect(ok.warnings?.[0]).toContain(`BREAK-GLASS ${grant.id}`);
+    expect(JSON.parse(Buffer.from(ok.patch, 'base64').toString())).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/containers/0/image',
+        value: `${reg}/acme/unsigned:1@${digests.unsigned}`,
+      },
+    ]);
+    expect((await review('/validate', pod(next(), 'batch', unsigned))).allowed).toBe(false);
+    expect(
+      (await review('/validate', pod(next(), 'prod', `${reg}/acme/stranger@${digests.stranger}`))).allowed,
+    ).toBe(false);
+    await revokeGrant(bgDir, grant.id, 'signed build shipped');
+    expect((await review('/validate', pod(next(), 'prod', unsigned))).allowed).toBe(false);
+  });
+
   it('registry stopped: cached decisions keep serving, new ones are denied as unavailable within the deadline', async () => {
     const reg = world.registry;
     await world.setAvailable(false);
@@ -184,5 +239,12 @@ spec:
     expect(Date.now() - started).toBeLessThan(6000);
     expect(r.allowed).toBe(false);
     expect(r.status.message).toContain('verification unavailable');
+    // The fail-open ring admits the same image, loudly: a warning and a counted failure.
+    const open = await review('/validate', pod(next(), 'batch', `${reg}/acme/unsigned@${digests.unsigned}`));
+    expect(open.allowed).toBe(true);
+    expect(open.warnings?.join('\n')).toMatch(/unavailable/);
+    expect((await client.get('/metrics')).body).toMatch(
+      /seal_admission_failures_total\{reason="unavailable-fail-open",namespace="batch"\} [1-9]/,
+    );
   });
 });
