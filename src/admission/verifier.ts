@@ -7,9 +7,9 @@ import { storeFor } from '../oci/open.js';
 import { parseReference } from '../oci/ref.js';
 import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials } from '../oci/auth.js';
 import type { RegistryOptions } from '../oci/registry.js';
-import type { ImageVerifier, RequestContext } from '../policy/types.js';
+import type { ImageVerifier, LoadedPolicy, RequestContext } from '../policy/types.js';
 import { verifyImage } from '../verify/image.js';
-import type { TrustMaterial } from '../verify/trust.js';
+import { loadTrustedRootFile, type TrustMaterial } from '../verify/trust.js';
 
 export interface StoreVerifierOptions {
   registry?: RegistryOptions;
@@ -54,6 +54,18 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
     const ref = parseReference(image);
     return { ref, store: storeFor(ref, registryOptionsFor(opts.registry, ctx)) };
   };
+  // Per-policy trusted roots, loaded once per path (trust material is data, loaded once).
+  const roots = new Map<string, Promise<TrustMaterial>>();
+  const trustFor = async (expectations: { trustedRoot?: string }): Promise<TrustMaterial | undefined> => {
+    if (!expectations.trustedRoot) return opts.trust;
+    let root = roots.get(expectations.trustedRoot);
+    if (!root) {
+      root = loadTrustedRootFile(expectations.trustedRoot);
+      roots.set(expectations.trustedRoot, root);
+      root.catch(() => roots.delete(expectations.trustedRoot!));
+    }
+    return root;
+  };
   return {
     async resolveDigest(image, ctx) {
       const { ref, store } = options(image, ctx);
@@ -66,7 +78,8 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
     async verifySignatures(image, expectations, ctx) {
       const { ref, store } = options(image, ctx);
       try {
-        return await verifyImage(ref, expectations, { store, ...(opts.trust ? { trust: opts.trust } : {}) });
+        const trust = await trustFor(expectations);
+        return await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
       } catch (err) {
         return asUnavailable(err);
       }
@@ -74,10 +87,11 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
     async verifyAttestations(image, expectations, ctx) {
       const { ref, store } = options(image, ctx);
       try {
+        const trust = await trustFor(expectations);
         const verdict = await verifyImage(ref, expectations, {
           store,
           attestations: true,
-          ...(opts.trust ? { trust: opts.trust } : {}),
+          ...(trust ? { trust } : {}),
         });
         return { ...verdict, statements: verdict.signatures.filter((s) => s.ok).map((s) => s.payload) };
       } catch (err) {
@@ -85,4 +99,26 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
       }
     },
   };
+}
+
+/**
+ * Load every policy's own trusted root once, so a missing or malformed one is an error when policies
+ * load (E_POLICY_INVALID naming the policy and file), not at the first admission request.
+ */
+export async function checkPolicyTrust(
+  policies: { policies: LoadedPolicy[] } | LoadedPolicy[],
+): Promise<void> {
+  const list = Array.isArray(policies) ? policies : policies.policies;
+  for (const p of list) {
+    if (!p.trust.trustedRoot) continue;
+    try {
+      await loadTrustedRootFile(p.trust.trustedRoot);
+    } catch (err) {
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${p.origin}: policy ${p.name}: trust.trustedRoot ${p.trust.trustedRoot} cannot be used: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
 }

@@ -93,7 +93,7 @@ export const command: CommandModule = {
       throw new SealError('E_INVALID_ARGUMENT', `--port: not a port: ${o.port}`);
     const { loadPolicyFiles } = await import('../policy/load.js');
     const adm = await import('../admission/index.js');
-    const { storeVerifier } = await import('../admission/verifier.js');
+    const { checkPolicyTrust, storeVerifier } = await import('../admission/verifier.js');
     const { resolveKeyRef } = await import('../policy/keyref.js');
 
     let tls: { cert: string; key: string };
@@ -113,6 +113,7 @@ export const command: CommandModule = {
     }
 
     const policies = await loadPolicyFiles(o.policy, { env: io.env });
+    await checkPolicyTrust(policies);
     const trustMod = await import('../verify/trust.js');
     const trust = o['trusted-root']
       ? await trustMod.loadTrustedRootFile(o['trusted-root'])
@@ -165,7 +166,9 @@ export const command: CommandModule = {
 
     const reload = async () => {
       try {
-        server.controller.setPolicies(await loadPolicyFiles(o.policy, { env: io.env }));
+        const next = await loadPolicyFiles(o.policy, { env: io.env });
+        await checkPolicyTrust(next);
+        server.controller.setPolicies(next);
         io.stderr('seal admission webhook: policies reloaded\n');
       } catch (err) {
         io.stderr(

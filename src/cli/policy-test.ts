@@ -53,6 +53,7 @@ export const command: CommandModule = {
     );
     const { namespacesFromFile } = await import('../admission/namespaces.js');
     const policies = await loadPolicyFiles(o.policy, { env: io.env });
+    await (await import('../admission/verifier.js')).checkPolicyTrust(policies);
     const workloads = [];
     for (const file of positionals) {
       let text: string;

@@ -146,6 +146,7 @@ function expectationsFor(authority: Authority, policy: LoadedPolicy, keyPem?: st
   if (authority.keyless) e.identities = authority.keyless.identities;
   if (authority.annotations) e.annotations = authority.annotations;
   if (policy.revocations.length > 0) e.revocations = toVerifyRevocations(policy.revocations);
+  if (policy.trust.trustedRoot) e.trustedRoot = policy.trust.trustedRoot;
   return e;
 }
 

@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { SealError } from '../errors.js';
 import type { IdentityExpectation } from '../verify/types.js';
@@ -335,7 +336,10 @@ export function loadImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
   if (spec.namespaces) match.namespaces = spec.namespaces;
   if (spec.namespaceSelector) match.namespaceSelector = spec.namespaceSelector;
   const trust: LoadedPolicy['trust'] = {};
-  if (spec.trust.trustedRoot) trust.trustedRoot = spec.trust.trustedRoot;
+  // A relative trusted root is resolved against the policy file's directory, as key files are.
+  if (spec.trust.trustedRoot) {
+    trust.trustedRoot = resolvePath(ctx.baseDir ?? process.cwd(), spec.trust.trustedRoot);
+  }
   if (spec.trust.rekorUrl) trust.rekorUrl = spec.trust.rekorUrl;
   if (spec.trust.ignoreSct !== undefined) trust.ignoreSct = spec.trust.ignoreSct;
 

@@ -30,6 +30,11 @@ export interface Expectations {
   ignoreSct?: boolean;
   /** For attestations: the required predicate type URI. */
   predicateType?: string;
+  /**
+   * Path of a TrustedRoot JSON whose CAs and logs apply to this verification instead of the verifier's
+   * default (a policy's own `trust.trustedRoot`). Honoured by verifiers that load trust (the webhook's).
+   */
+  trustedRoot?: string;
   /** Signatures made (log integrated time) at or after this instant by these keys/identities are rejected. */
   revocations?: Revocation[];
 }
