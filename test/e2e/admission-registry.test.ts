@@ -57,7 +57,8 @@ describeWithRegistry('admission webhook with the real registry and verifier', ()
   let bgDir: string;
 
   beforeAll(async () => {
-    world = await createRegistryWorld();
+    // The registry timeout is above the webhook's 5 s deadline: a hung registry meets the deadline.
+    world = await createRegistryWorld(undefined, { registryTimeoutMs: 30_000 });
     const reg = world.registry;
     for (const name of ['bundle', 'legacy', 'unsigned', 'stranger']) {
       digests[name] = await world.publish(`${reg}/acme/${name}:1`);
@@ -226,6 +227,39 @@ spec:
     ).toBe(false);
     await revokeGrant(bgDir, grant.id, 'signed build shipped');
     expect((await review('/validate', pod(next(), 'prod', unsigned))).allowed).toBe(false);
+  });
+
+  it('registry hung (frozen, connections never answered): denied as unavailable within the deadline, then recovers', async () => {
+    const reg = world.registry;
+    const stranger = `${reg}/acme/stranger@${digests.stranger}`;
+    await world.setHung(true);
+    try {
+      const started = Date.now();
+      const [closed, open] = await Promise.all([
+        review('/validate', pod(next(), 'prod', stranger)),
+        review('/validate', pod(next(), 'batch', stranger)),
+      ]);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(4500);
+      expect(elapsed).toBeLessThan(6500);
+      expect(closed.allowed).toBe(false);
+      expect(closed.status.message).toContain('verification unavailable');
+      expect(open.allowed).toBe(true);
+      expect(open.warnings?.join('\n')).toMatch(/unavailable/);
+      // Cached decisions do not wait on the frozen registry.
+      const cachedAt = Date.now();
+      expect(
+        (await review('/validate', pod(next(), 'prod', `${reg}/acme/bundle@${digests.bundle}`))).allowed,
+      ).toBe(true);
+      expect(Date.now() - cachedAt).toBeLessThan(1000);
+    } finally {
+      await world.setHung(false);
+    }
+    // Answering again: the real reason, not "unavailable".
+    const again = await review('/validate', pod(next(), 'prod', stranger));
+    expect(again.allowed).toBe(false);
+    expect(again.status.message).toContain('signature');
+    expect(again.status.message).not.toContain('unavailable');
   });
 
   it('registry stopped: cached decisions keep serving, new ones are denied as unavailable within the deadline', async () => {

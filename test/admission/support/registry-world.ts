@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { storeVerifier } from '../../../src/admission/verifier.js';
@@ -80,6 +80,11 @@ export interface RegistryWorld extends World {
   issuer?: string;
   /** Log integrated times (unix seconds) of what this world logged, by image digest, in order. */
   integratedTimes: Map<string, number[]>;
+  /**
+   * Hang drill: freeze (SIGSTOP) the registry so connections are accepted but never answered, or thaw it
+   * (SIGCONT). Unlike setAvailable(false) this is reversible.
+   */
+  setHung(hung: boolean): Promise<void>;
   /** Outage drill for the CA and log: stop `seal serve` (verification must need neither). */
   stopSigstore(): Promise<void>;
 }
@@ -89,6 +94,8 @@ export interface RegistryWorldOptions {
   legacy?: boolean;
   /** Run `seal serve` for keyless signing, attestations' log entries and log times (verifier trusts it). */
   serve?: boolean;
+  /** The verifier's per-request registry timeout (default 3000 ms). Above a webhook's deadline, the deadline rules. */
+  registryTimeoutMs?: number;
 }
 
 /** The `sub` claim of a JWT: what the CA wants signed as proof of possession. */
@@ -127,6 +134,24 @@ class RecordingUploader extends RekorUploader {
   }
 }
 
+/** The pid of the registry this process spawned for `running` (its config lives in running.dir). */
+async function registryPid(running: RunningRegistry): Promise<number> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+      if (!cmdline.some((a) => a.startsWith(`${running.dir}/`))) continue;
+      // Our own child only: field 4 of /proc/PID/stat (after the parenthesised name) is the parent pid.
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid) return Number(entry);
+    } catch {
+      // The process went away while we looked.
+    }
+  }
+  throw new SealError('E_INTERNAL', `no registry process of ours serves ${running.dir}`);
+}
+
 /** `_registryName` is ignored (the real registry picks its own 127.0.0.1 port; read world.registry). */
 export async function createRegistryWorld(
   _registryName?: string,
@@ -141,12 +166,17 @@ export async function createRegistryWorld(
   const trust = sigstore ? await loadTrustedRootFile(sigstore.trustedRootPath) : undefined;
   const verifier = countingVerifier(
     storeVerifier({
-      registry: { allowHttp: true, retries: 0, timeoutMs: 3000 },
+      registry: { allowHttp: true, retries: 0, timeoutMs: opts.registryTimeoutMs ?? 3000 },
       ...(trust ? { trust } : {}),
     }),
   );
   const integratedTimes = new Map<string, number[]>();
   let sigstoreStopped: Promise<void> | undefined;
+  let hung = false;
+  async function setHung(h: boolean): Promise<void> {
+    process.kill(await registryPid(running), h ? 'SIGSTOP' : 'SIGCONT');
+    hung = h;
+  }
   /** Stop seal serve once (the outage drill and close may both ask). */
   function stopSigstore(): Promise<void> {
     if (!sigstore) return unsupported('stopping seal serve');
@@ -237,11 +267,13 @@ export async function createRegistryWorld(
       if (up) unsupported('restarting the registry');
       await running.stop();
     },
+    setHung,
     setLatency() {
       unsupported('artificial latency');
     },
     stopSigstore,
     async close() {
+      if (hung) await setHung(false).catch(() => undefined);
       await Promise.all([running.stop(), sigstore ? stopSigstore() : undefined]);
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
