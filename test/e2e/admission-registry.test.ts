@@ -4,7 +4,7 @@
 // stopped (outage drill: fail-closed and fail-open namespaces).
 
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -21,6 +21,8 @@ import { createRegistryWorld, type RegistryWorld } from '../admission/support/re
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const granter = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+const FIX = join(import.meta.dirname, '../fixtures/admission');
 
 function pod(uid: string, namespace: string, image: string) {
   return {
@@ -78,6 +80,19 @@ describeWithRegistry('admission webhook with the real registry and verifier', ()
     await world.signWithKey(`${reg}/acme/stranger@${digests.stranger}`, stranger.privateKey, {
       integratedTime: null,
     });
+
+    // The images the captured AdmissionReviews (test/fixtures/admission) name, signed with the release key.
+    for (const [repo, tag] of [
+      ['web', '1.2'],
+      ['web', '1.3'],
+      ['sidecar', '0.9'],
+      ['migrate', '3'],
+      ['report', '2'],
+    ] as const) {
+      const d = await world.publish(`${reg}/acme/${repo}:${tag}`);
+      digests[`${repo}:${tag}`] = d;
+      await world.signWithKey(`${reg}/acme/${repo}@${d}`, release.privateKey, { integratedTime: null });
+    }
 
     const dir = await mkdtemp(join(tmpdir(), 'seal-admission-registry-'));
     policyDir = dir;
@@ -197,6 +212,64 @@ spec:
     );
     expect(stdout).toMatch(/DENY {2}Deployment\/prod\/web bad .*policy acme-release/);
     expect(code).toBe(16);
+  });
+
+  it('captured apiserver requests: Pod with init container, Deployment CREATE/UPDATE (oldObject), dryRun CronJob, kubectl debug', async () => {
+    const reg = world.registry;
+    // Captured requests name registry.test:5000; point them at the real registry.
+    const fixture = async (name: string) =>
+      JSON.parse((await readFile(join(FIX, name), 'utf8')).replaceAll('registry.test:5000', reg));
+    const post = async (path: string, name: string) =>
+      JSON.parse((await client.post(path, await fixture(name))).body).response;
+    const patchOf = (r: { patch?: string }) =>
+      r.patch ? JSON.parse(Buffer.from(r.patch, 'base64').toString()) : undefined;
+    const p = await post('/mutate', 'pod-create.json');
+    expect(p.allowed, p.status?.message).toBe(true);
+    expect(patchOf(p)).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/initContainers/0/image',
+        value: `${reg}/acme/migrate:3@${digests['migrate:3']}`,
+      },
+      { op: 'replace', path: '/spec/containers/0/image', value: `${reg}/acme/web:1.2@${digests['web:1.2']}` },
+    ]);
+    const dep = await post('/mutate', 'deployment-create.json');
+    expect(dep.allowed, dep.status?.message).toBe(true);
+    expect(patchOf(dep)).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/template/spec/containers/0/image',
+        value: `${reg}/acme/web:1.2@${digests['web:1.2']}`,
+      },
+      {
+        op: 'replace',
+        path: '/spec/template/spec/containers/1/image',
+        value: `${reg}/acme/sidecar:0.9@${digests['sidecar:0.9']}`,
+      },
+    ]);
+    // UPDATE: only the changed image (web 1.2 → 1.3) is verified and pinned.
+    const upd = await post('/mutate', 'deployment-update.json');
+    expect(upd.allowed, upd.status?.message).toBe(true);
+    expect(patchOf(upd)).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/template/spec/containers/0/image',
+        value: `${reg}/acme/web:1.3@${digests['web:1.3']}`,
+      },
+    ]);
+    const cron = await post('/mutate', 'cronjob-create-dryrun.json');
+    expect(cron.allowed, cron.status?.message).toBe(true);
+    expect(patchOf(cron)).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/jobTemplate/spec/template/spec/containers/0/image',
+        value: `${reg}/acme/report:2@${digests['report:2']}`,
+      },
+    ]);
+    // kubectl debug: the ephemeral image is not in the registry: denied, naming it.
+    const eph = await post('/validate', 'pod-ephemeral-update.json');
+    expect(eph.allowed).toBe(false);
+    expect(eph.status.message).toContain(`${reg}/acme/debug:1`);
   });
 
   it('break-glass admits exactly the granted registry digest in its namespace, until revoked', async () => {
