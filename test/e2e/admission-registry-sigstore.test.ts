@@ -101,6 +101,12 @@ for (const format of ['bundle', 'legacy'] as const)
           provenance('https://laptop.example/manual'),
         );
         await world.signWithKey(await pub('rev/logged'), release.privateKey);
+        // Two distinct authorities (release key, logged; alice keyless) on one image, only one on another.
+        await world.signWithKey(await pub('multi/both'), release.privateKey);
+        await world.signKeyless(`${reg}/multi/both@${digests['multi/both']}`, alice);
+        await world.signKeyless(await pub('multi/one'), alice);
+        await world.signKeyless(await pub('kl/probe'), alice);
+        await world.signKeyless(await pub('kl/burst'), alice);
         await world.signWithKey(await pub('rev/unlogged'), release.privateKey, { integratedTime: null });
 
         dir = await mkdtemp(join(tmpdir(), 'seal-admission-sigstore-'));
@@ -174,6 +180,12 @@ for (const format of ['bundle', 'legacy'] as const)
         all:
           - {key: "{{ predicate.buildDefinition.buildType }}", operator: Equals, value: "https://acme.example/build/*"}
 `,
+          ),
+          'two-of.yaml': policy(
+            'two-authorities',
+            'two-of',
+            `${reg}/multi/**`,
+            `  count: 2\n  authorities:\n    - {name: release, key: ./release.pub}\n    - {name: ci, keyless: {issuer: "${issuer}", subject: "${ALICE}"}}\n`,
           ),
           // Evaluated only once seal serve is stopped: a cold decision without the CA or the log.
           'offline.yaml': policy('keyless-offline', 'offline', `${reg}/kl/**`, keyless(ALICE)),
@@ -381,6 +393,31 @@ spec:
         // Not matched by any CIP in an include-labelled namespace: denied, as policy-controller does.
         const stray = await review('/validate', 'cip', `${reg}/rev/logged:1`);
         expect(stray.allowed).toBe(false);
+      });
+
+      it('count 2: admitted with a key and a keyless signature, denied with only one', async () => {
+        const reg = world.registry;
+        const both = await review('/validate', 'two-of', `${reg}/multi/both:1`);
+        expect(both.allowed, both.status?.message).toBe(true);
+        const one = await review('/validate', 'two-of', `${reg}/multi/one:1`);
+        expect(one.allowed).toBe(false);
+        expect(one.status!.message).toContain('policy two-authorities');
+        expect(one.status!.message).toContain('1 of 2 required authorities verified');
+      });
+
+      it('a 1,000-pod burst of one new keyless image does exactly one verification', async () => {
+        const reg = world.registry;
+        const c0 = { ...world.verifier.calls };
+        expect((await review('/validate', 'keyless', `${reg}/kl/probe:1`)).allowed).toBe(true);
+        const oneVerification = world.verifier.calls.verifySignatures - c0.verifySignatures;
+        expect(oneVerification).toBeGreaterThan(0);
+        const before = { ...world.verifier.calls };
+        const results = await Promise.all(
+          Array.from({ length: 1000 }, () => review('/mutate', 'keyless', `${reg}/kl/burst:1`)),
+        );
+        expect(results.every((r) => r.allowed)).toBe(true);
+        expect(world.verifier.calls.verifySignatures - before.verifySignatures).toBe(oneVerification);
+        expect(world.verifier.calls.resolveDigest - before.resolveDigest).toBe(1);
       });
 
       it('seal serve stopped: a new keyless decision still verifies offline from the signature evidence', async () => {
