@@ -3,7 +3,7 @@
 // key/identity revocation judged by the log's integrated time. Issue #7 acceptance, over HTTPS.
 
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { staticNamespaces } from '../../src/admission/namespaces.js';
 import { type AdmissionServer, startAdmissionServer } from '../../src/admission/server.js';
 import { createSelfSignedTls } from '../../src/admission/tls.js';
 import { loadPolicyFiles } from '../../src/policy/load.js';
+import { startServer } from '../../src/server/server.js';
 import { httpsClient } from '../admission/support/https.js';
 import { createRegistryWorld, type RegistryWorld } from '../admission/support/registry-world.js';
 import { describeWithRegistry } from '../support/registry.js';
@@ -63,6 +64,7 @@ for (const format of ['bundle', 'legacy'] as const)
       let server: AdmissionServer;
       let client: ReturnType<typeof httpsClient>;
       let dir: string;
+      let rootsDir: string;
       let uid = 0;
       const next = () => `00000000-0000-4000-a000-${String(++uid).padStart(12, '0')}`;
       const digests: Record<string, string> = {};
@@ -110,6 +112,13 @@ for (const format of ['bundle', 'legacy'] as const)
         await world.signWithKey(await pub('rev/unlogged'), release.privateKey, { integratedTime: null });
 
         dir = await mkdtemp(join(tmpdir(), 'seal-admission-sigstore-'));
+        // Another seal serve's trusted root (another CA and log): a policy pinning it must not accept ours.
+        // (Kept out of the policy directory: every .json there is read as a policy.)
+        rootsDir = await mkdtemp(join(tmpdir(), 'seal-admission-roots-'));
+        const foreign = await startServer({ dataDir: join(rootsDir, 'foreign'), port: 0 });
+        await copyFile(foreign.trustedRootPath, join(rootsDir, 'foreign-root.json'));
+        await foreign.close();
+        await copyFile(world.sigstore!.trustedRootPath, join(rootsDir, 'own-root.json'));
         await writeFile(
           join(dir, 'release.pub'),
           release.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -186,6 +195,18 @@ for (const format of ['bundle', 'legacy'] as const)
             'two-of',
             `${reg}/multi/**`,
             `  count: 2\n  authorities:\n    - {name: release, key: ./release.pub}\n    - {name: ci, keyless: {issuer: "${issuer}", subject: "${ALICE}"}}\n`,
+          ),
+          'own-root.yaml': policy(
+            'own-root',
+            'own-root',
+            `${reg}/kl/**`,
+            `${keyless(ALICE)}  trust: {trustedRoot: "${join(rootsDir, 'own-root.json')}"}\n`,
+          ),
+          'foreign-root.yaml': policy(
+            'foreign-root',
+            'foreign-root',
+            `${reg}/kl/**`,
+            `${keyless(ALICE)}  trust: {trustedRoot: "${join(rootsDir, 'foreign-root.json')}"}\n`,
           ),
           // Evaluated only once seal serve is stopped: a cold decision without the CA or the log.
           'offline.yaml': policy('keyless-offline', 'offline', `${reg}/kl/**`, keyless(ALICE)),
@@ -269,6 +290,7 @@ spec:
         await server?.close();
         await world?.close().catch(() => undefined);
         if (dir) await rm(dir, { recursive: true, force: true });
+        if (rootsDir) await rm(rootsDir, { recursive: true, force: true });
       });
 
       type ReviewResponse = {
@@ -393,6 +415,18 @@ spec:
         // Not matched by any CIP in an include-labelled namespace: denied, as policy-controller does.
         const stray = await review('/validate', 'cip', `${reg}/rev/logged:1`);
         expect(stray.allowed).toBe(false);
+      });
+
+      it("a policy's own trust.trustedRoot is what verifies: ours admits, another CA/log's denies", async () => {
+        const image = `${world.registry}/kl/app:1`;
+        const own = await review('/validate', 'own-root', image);
+        expect(own.allowed, own.status?.message).toBe(true);
+        const foreign = await review('/validate', 'foreign-root', image);
+        expect(foreign.allowed).toBe(false);
+        expect(foreign.status!.message).toContain('policy foreign-root');
+        expect(foreign.status!.message).toMatch(
+          /which the trusted root does not list|not issued by a CA of the trusted root/,
+        );
       });
 
       it('count 2: admitted with a key and a keyless signature, denied with only one', async () => {
