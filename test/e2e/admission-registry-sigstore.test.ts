@@ -19,6 +19,7 @@ import { describeWithRegistry } from '../support/registry.js';
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ALICE = 'alice@example.com';
 const MALLORY = 'mallory@example.com';
+const GHA_RELEASE = 'https://github.com/acme/web/.github/workflows/release.yml@refs/tags/v1';
 
 function pod(uid: string, namespace: string, image: string) {
   return {
@@ -109,6 +110,12 @@ for (const format of ['bundle', 'legacy'] as const)
         await world.signKeyless(await pub('multi/one'), alice);
         await world.signKeyless(await pub('kl/probe'), alice);
         await world.signKeyless(await pub('kl/burst'), alice);
+        // GitHub Actions identities from the dev issuer's GitHub twin: a release workflow and an impostor.
+        await world.signKeyless(await pub('gha/web'), { subject: GHA_RELEASE, issuer: `${issuer}/github` });
+        await world.signKeyless(await pub('gha/evil'), {
+          subject: 'https://github.com/evil/web/.github/workflows/release.yml@refs/tags/v1',
+          issuer: `${issuer}/github`,
+        });
         await world.signWithKey(await pub('rev/unlogged'), release.privateKey, { integratedTime: null });
 
         dir = await mkdtemp(join(tmpdir(), 'seal-admission-sigstore-'));
@@ -207,6 +214,12 @@ for (const format of ['bundle', 'legacy'] as const)
             'foreign-root',
             `${reg}/kl/**`,
             `${keyless(ALICE)}  trust: {trustedRoot: "${join(rootsDir, 'foreign-root.json')}"}\n`,
+          ),
+          'gha.yaml': policy(
+            'gha-release',
+            'gha',
+            `${reg}/gha/**`,
+            `  authorities:\n    - name: release-workflow\n      keyless:\n        issuer: "${issuer}/github"\n        subjectRegExp: "^https://github\\\\.com/acme/web/\\\\.github/workflows/release\\\\.yml@refs/tags/v"\n`,
           ),
           // Evaluated only once seal serve is stopped: a cold decision without the CA or the log.
           'offline.yaml': policy('keyless-offline', 'offline', `${reg}/kl/**`, keyless(ALICE)),
@@ -427,6 +440,16 @@ spec:
         expect(foreign.status!.message).toMatch(
           /which the trusted root does not list|not issued by a CA of the trusted root/,
         );
+      });
+
+      it('GitHub Actions workflow identity (subject regexp): the release workflow is admitted, another repo is not', async () => {
+        const reg = world.registry;
+        const ok = await review('/validate', 'gha', `${reg}/gha/web:1`);
+        expect(ok.allowed, ok.status?.message).toBe(true);
+        const evil = await review('/validate', 'gha', `${reg}/gha/evil:1`);
+        expect(evil.allowed).toBe(false);
+        expect(evil.status!.message).toContain('policy gha-release');
+        expect(evil.status!.message).toContain('https://github.com/evil/web/');
       });
 
       it('count 2: admitted with a key and a keyless signature, denied with only one', async () => {

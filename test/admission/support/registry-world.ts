@@ -209,7 +209,12 @@ export async function createRegistryWorld(
         'E_INVALID_ARGUMENT',
         `the registry world signs keylessly only for its dev issuers (${issuers.map((i) => i.issuer).join(', ')}), not ${identity.issuer}`,
       );
-    const token = await issuer.mint(identity.subject);
+    // The GitHub Actions twin mints for `owner/repo/.github/workflows/f.yml@ref`; certificates name
+    // `https://github.com/owner/repo/...`, which is what callers pin (and pass here).
+    const github = issuer === sigstore.githubIssuer;
+    const token = await issuer.mint(
+      github ? identity.subject.replace(/^https:\/\/github\.com\//, '') : identity.subject,
+    );
     const ephemeral = EphemeralSigner.create();
     const cert = await new FulcioClient(sigstore.url).signingCert(
       token,
