@@ -19,6 +19,7 @@ import { describeWithRegistry } from '../support/registry.js';
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ALICE = 'alice@example.com';
 const MALLORY = 'mallory@example.com';
+const releasePem = release.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const GHA_RELEASE = 'https://github.com/acme/web/.github/workflows/release.yml@refs/tags/v1';
 
 function pod(uid: string, namespace: string, image: string) {
@@ -110,6 +111,21 @@ for (const format of ['bundle', 'legacy'] as const)
         await world.signKeyless(await pub('multi/one'), alice);
         await world.signKeyless(await pub('kl/probe'), alice);
         await world.signKeyless(await pub('kl/burst'), alice);
+        // Annotations in the signed payload; an attestation signed by the wrong authority.
+        await world.signWithKey(await pub('ann/prod'), release.privateKey, { annotations: { env: 'prod' } });
+        await world.signWithKey(await pub('ann/dev'), release.privateKey, { annotations: { env: 'dev' } });
+        for (const [name, signer] of [
+          ['bound/key', { key: release.privateKey }],
+          ['bound/alice', { identity: alice }],
+        ] as const) {
+          await world.signWithKey(await pub(name), release.privateKey);
+          await world.attest(
+            `${reg}/${name}@${digests[name]}`,
+            signer,
+            'slsaprovenance1',
+            provenance('https://acme.example/build/v2'),
+          );
+        }
         // GitHub Actions identities from the dev issuer's GitHub twin: a release workflow and an impostor.
         await world.signKeyless(await pub('gha/web'), { subject: GHA_RELEASE, issuer: `${issuer}/github` });
         await world.signKeyless(await pub('gha/evil'), {
@@ -220,6 +236,43 @@ for (const format of ['bundle', 'legacy'] as const)
             'gha',
             `${reg}/gha/**`,
             `  authorities:\n    - name: release-workflow\n      keyless:\n        issuer: "${issuer}/github"\n        subjectRegExp: "^https://github\\\\.com/acme/web/\\\\.github/workflows/release\\\\.yml@refs/tags/v"\n`,
+          ),
+          // Signed annotations are a Kyverno attestor feature (seal's ImagePolicy has none).
+          'annotations.yaml': `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: annotated-prod}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: env-prod
+      match: {any: [{resources: {kinds: [Pod], namespaces: [annotated]}}]}
+      verifyImages:
+        - imageReferences: ["${reg}/ann/*"]
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+${releasePem
+  .trim()
+  .split('\n')
+  .map((l) => `                      ${l}`)
+  .join('\n')}
+                    rekor: {url: "${world.sigstore!.url}"}
+                  annotations: {env: prod}
+`,
+          // The provenance must be signed by the release key, even though alice is also an authority.
+          'bound.yaml': policy(
+            'provenance-by-release-key',
+            'bound',
+            `${reg}/bound/**`,
+            `  authorities:
+    - {name: release, key: ./release.pub}
+    - {name: ci, keyless: {issuer: "${issuer}", subject: "${ALICE}"}}
+  attestations:
+    - name: provenance
+      predicateType: https://slsa.dev/provenance/v1
+      authorities: [release]
+`,
           ),
           // Evaluated only once seal serve is stopped: a cold decision without the CA or the log.
           'offline.yaml': policy('keyless-offline', 'offline', `${reg}/kl/**`, keyless(ALICE)),
@@ -450,6 +503,27 @@ spec:
         expect(evil.allowed).toBe(false);
         expect(evil.status!.message).toContain('policy gha-release');
         expect(evil.status!.message).toContain('https://github.com/evil/web/');
+      });
+
+      it('signed annotations: env=prod admitted, env=dev denied', async () => {
+        const reg = world.registry;
+        const prod = await review('/validate', 'annotated', `${reg}/ann/prod:1`);
+        expect(prod.allowed, prod.status?.message).toBe(true);
+        const dev = await review('/validate', 'annotated', `${reg}/ann/dev:1`);
+        expect(dev.allowed).toBe(false);
+        expect(dev.status!.message).toContain('annotated-prod');
+        expect(dev.status!.message).toContain('annotation env=prod not in the signed payload');
+      });
+
+      it('an attestation counts only from the authorities named for it', async () => {
+        const reg = world.registry;
+        const byKey = await review('/validate', 'bound', `${reg}/bound/key:1`);
+        expect(byKey.allowed, byKey.status?.message).toBe(true);
+        const byAlice = await review('/validate', 'bound', `${reg}/bound/alice:1`);
+        expect(byAlice.allowed).toBe(false);
+        expect(byAlice.status!.message).toContain('policy provenance-by-release-key');
+        expect(byAlice.status!.message).toContain('attestation provenance');
+        expect(byAlice.status!.message).toContain('missing or unsigned (https://slsa.dev/provenance/v1)');
       });
 
       it('count 2: admitted with a key and a keyless signature, denied with only one', async () => {
