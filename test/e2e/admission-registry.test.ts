@@ -1,7 +1,8 @@
 // The webhook end to end against the REAL registry and the REAL verifier: images pushed to
 // /usr/bin/docker-registry, signed by src/sign with a key (bundle and legacy formats, no log), verified by
-// src/verify through storeVerifier, served over HTTPS. Break-glass on a real digest; ends with the registry
-// stopped (outage drill: fail-closed and fail-open namespaces).
+// src/verify through storeVerifier, served over HTTPS: the captured apiserver requests, break-glass on a
+// real digest, a hang drill (registry SIGSTOPped: the deadline rules) and finally the registry stopped
+// (fail-closed and fail-open namespaces). Keyless, attestations and revocation: admission-registry-sigstore.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';

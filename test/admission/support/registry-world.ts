@@ -2,6 +2,8 @@
 // 127.0.0.1, images pushed with RegistryStore, signed with src/sign (key, cosign legacy or bundle format),
 // verified by src/verify through the webhook's storeVerifier. With `serve: true` it also runs `seal serve`
 // (CA + transparency log + dev OIDC issuer): keyless signing, attestations and log entries (log times).
+// Not possible here (they throw E_INTERNAL): a chosen integratedTime (the real log stamps "now"; pin
+// revocation times around it instead), setLatency, and restarting a stopped registry (use setHung).
 
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
