@@ -162,19 +162,8 @@ export const command: CommandModule = {
       const { loadPublicKey } = await import('../keys/public-key.js');
       policy.keys = [loadPublicKey(keyPem)];
     } else {
-      const id: import('../verify/types.js').IdentityExpectation = {};
-      const set = <K extends keyof typeof id>(k: K, v: string | undefined) => {
-        if (v !== undefined) id[k] = v;
-      };
-      set('subject', o['certificate-identity']);
-      set('subjectRegExp', o['certificate-identity-regexp']);
-      set('issuer', o['certificate-oidc-issuer']);
-      set('issuerRegExp', o['certificate-oidc-issuer-regexp']);
-      set('githubWorkflowTrigger', o['certificate-github-workflow-trigger']);
-      set('githubWorkflowSha', o['certificate-github-workflow-sha']);
-      set('githubWorkflowName', o['certificate-github-workflow-name']);
-      set('githubWorkflowRepository', o['certificate-github-workflow-repository']);
-      set('githubWorkflowRef', o['certificate-github-workflow-ref']);
+      const { identityFromFlags } = await import('./verify-common.js');
+      const id = identityFromFlags(o);
       policy.identities = [id];
     }
 

@@ -35,6 +35,24 @@ function checkRegExp(flag: string, source: string | undefined): void {
   }
 }
 
+/** The certificate-identity flags as one IdentityExpectation (unset flags left out). */
+export function identityFromFlags(o: VerifyFlags): IdentityExpectation {
+  const identity: IdentityExpectation = {};
+  const set = <K extends keyof IdentityExpectation>(k: K, v: string | undefined) => {
+    if (v !== undefined) identity[k] = v;
+  };
+  set('subject', o['certificate-identity']);
+  set('subjectRegExp', o['certificate-identity-regexp']);
+  set('issuer', o['certificate-oidc-issuer']);
+  set('issuerRegExp', o['certificate-oidc-issuer-regexp']);
+  set('githubWorkflowTrigger', o['certificate-github-workflow-trigger']);
+  set('githubWorkflowSha', o['certificate-github-workflow-sha']);
+  set('githubWorkflowName', o['certificate-github-workflow-name']);
+  set('githubWorkflowRepository', o['certificate-github-workflow-repository']);
+  set('githubWorkflowRef', o['certificate-github-workflow-ref']);
+  return identity;
+}
+
 export async function expectationsFrom(
   o: VerifyFlags,
   io: CliIO,
@@ -65,19 +83,7 @@ export async function expectationsFrom(
   }
   checkRegExp('--certificate-identity-regexp', o['certificate-identity-regexp']);
   checkRegExp('--certificate-oidc-issuer-regexp', o['certificate-oidc-issuer-regexp']);
-  const identity: IdentityExpectation = {};
-  const set = <K extends keyof IdentityExpectation>(k: K, v: string | undefined) => {
-    if (v !== undefined) identity[k] = v;
-  };
-  set('subject', o['certificate-identity']);
-  set('subjectRegExp', o['certificate-identity-regexp']);
-  set('issuer', o['certificate-oidc-issuer']);
-  set('issuerRegExp', o['certificate-oidc-issuer-regexp']);
-  set('githubWorkflowTrigger', o['certificate-github-workflow-trigger']);
-  set('githubWorkflowSha', o['certificate-github-workflow-sha']);
-  set('githubWorkflowName', o['certificate-github-workflow-name']);
-  set('githubWorkflowRepository', o['certificate-github-workflow-repository']);
-  set('githubWorkflowRef', o['certificate-github-workflow-ref']);
+  const identity = identityFromFlags(o);
   if (!identity.subject && !identity.subjectRegExp) {
     throw new SealError(
       'E_EXPECTATIONS_MISSING',
