@@ -2,12 +2,12 @@
 // reads them from a static file (development, `policy test`) or the Kubernetes API (in a cluster), cached.
 
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { z } from 'zod';
 import { SealError } from '../errors.js';
 import { parseYamlDocuments } from '../policy/load.js';
 import type { NamespaceInfo } from '../policy/types.js';
 import { TtlLru } from './cache.js';
+import { kubeApi } from './kube-api.js';
 
 export type NamespaceLookup = (name: string, signal: AbortSignal) => Promise<NamespaceInfo>;
 
@@ -43,53 +43,18 @@ const namespaceObjectSchema = z.looseObject({
 export function kubernetesNamespaces(
   opts: { server?: string; token?: string; ca?: string; ttlMs?: number } = {},
 ): NamespaceLookup {
-  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
-  const host = process.env.KUBERNETES_SERVICE_HOST;
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
-  const server =
-    opts.server ?? (host ? `https://${host.includes(':') ? `[${host}]` : host}:${port}` : undefined);
-  if (!server)
-    throw new SealError(
-      'E_INVALID_ARGUMENT',
-      'not running in a cluster: give namespace labels with --namespace-labels FILE',
-    );
-  const token = opts.token ?? readFileSync(`${sa}/token`, 'utf8').trim();
-  const ca = opts.ca ?? readFileSync(`${sa}/ca.crt`, 'utf8');
+  const api = kubeApi(opts, 'not running in a cluster: give namespace labels with --namespace-labels FILE');
   const cache = new TtlLru<NamespaceInfo>(5000);
   const ttl = opts.ttlMs ?? 30_000;
-  return (name, signal) => {
+  return async (name, signal) => {
     const hit = cache.get(name);
-    if (hit) return Promise.resolve(hit);
-    return new Promise<NamespaceInfo>((resolve, reject) => {
-      const url = new URL(`/api/v1/namespaces/${encodeURIComponent(name)}`, server);
-      const req = request(
-        url,
-        { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            if (res.statusCode !== 200) {
-              reject(new SealError('E_NETWORK', `reading namespace ${name}: HTTP ${res.statusCode}`));
-              return;
-            }
-            const parsed = namespaceObjectSchema.safeParse(
-              JSON.parse(Buffer.concat(chunks).toString('utf8')),
-            );
-            if (!parsed.success) {
-              reject(new SealError('E_NETWORK', `reading namespace ${name}: unexpected response`));
-              return;
-            }
-            const info = { name, labels: parsed.data.metadata.labels ?? {} };
-            cache.set(name, info, ttl);
-            resolve(info);
-          });
-        },
-      );
-      req.on('error', (err) =>
-        reject(new SealError('E_NETWORK', `reading namespace ${name}: ${err.message}`, { cause: err })),
-      );
-      req.end();
-    });
+    if (hit) return hit;
+    const res = await api.get(`/api/v1/namespaces/${encodeURIComponent(name)}`, signal);
+    if (res.status !== 200) throw new SealError('E_NETWORK', `reading namespace ${name}: HTTP ${res.status}`);
+    const parsed = namespaceObjectSchema.safeParse(res.body);
+    if (!parsed.success) throw new SealError('E_NETWORK', `reading namespace ${name}: unexpected response`);
+    const info = { name, labels: parsed.data.metadata.labels ?? {} };
+    cache.set(name, info, ttl);
+    return info;
   };
 }

@@ -2,12 +2,11 @@
 // read from the Kubernetes API when the webhook has access (as policy-controller's k8schain and Kyverno
 // do). Secrets of type kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg are understood.
 
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { z } from 'zod';
 import { SealError } from '../errors.js';
 import type { PullCredential } from '../policy/types.js';
 import { TtlLru } from './cache.js';
+import { kubeApi } from './kube-api.js';
 
 export type PullSecretLookup = (
   ref: { namespace: string; names: string[]; serviceAccountName?: string },
@@ -71,56 +70,22 @@ export function credentialsFromSecret(secret: unknown): PullCredential[] {
 export function kubernetesPullSecrets(
   opts: { server?: string; token?: string; ca?: string; ttlMs?: number } = {},
 ): PullSecretLookup {
-  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
-  const host = process.env.KUBERNETES_SERVICE_HOST;
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
-  const server =
-    opts.server ?? (host ? `https://${host.includes(':') ? `[${host}]` : host}:${port}` : undefined);
-  if (!server)
-    throw new SealError(
-      'E_INVALID_ARGUMENT',
-      'not running in a cluster: no API server to read imagePullSecrets from',
-    );
-  const token = opts.token ?? readFileSync(`${sa}/token`, 'utf8').trim();
-  const ca = opts.ca ?? readFileSync(`${sa}/ca.crt`, 'utf8');
+  const api = kubeApi(opts, 'not running in a cluster: no API server to read imagePullSecrets from');
   const cache = new TtlLru<unknown>(5000);
   const ttl = opts.ttlMs ?? 60_000;
 
-  const get = (path: string, signal: AbortSignal): Promise<unknown> => {
+  const get = async (path: string, signal: AbortSignal): Promise<unknown> => {
     const hit = cache.get(path);
-    if (hit !== undefined) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        new URL(path, server),
-        { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            if (res.statusCode === 404 || res.statusCode === 403) {
-              cache.set(path, null, ttl);
-              resolve(null);
-              return;
-            }
-            if (res.statusCode !== 200) {
-              reject(new SealError('E_NETWORK', `GET ${path}: HTTP ${res.statusCode}`));
-              return;
-            }
-            try {
-              const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-              cache.set(path, v, ttl);
-              resolve(v);
-            } catch {
-              reject(new SealError('E_NETWORK', `GET ${path}: not JSON`));
-            }
-          });
-        },
-      );
-      req.on('error', (err) =>
-        reject(new SealError('E_NETWORK', `GET ${path}: ${err.message}`, { cause: err })),
-      );
-      req.end();
-    });
+    if (hit !== undefined) return hit;
+    const res = await api.get(path, signal);
+    // An unreadable or absent secret is skipped (the pull may be anonymous), and remembered as such.
+    if (res.status === 404 || res.status === 403) {
+      cache.set(path, null, ttl);
+      return null;
+    }
+    if (res.status !== 200) throw new SealError('E_NETWORK', `GET ${path}: HTTP ${res.status}`);
+    cache.set(path, res.body, ttl);
+    return res.body;
   };
 
   return async ({ namespace, names, serviceAccountName }, signal) => {

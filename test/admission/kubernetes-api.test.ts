@@ -48,6 +48,9 @@ describe('Kubernetes API lookups', () => {
       type: 'kubernetes.io/dockerconfigjson',
       data: { '.dockerconfigjson': b64(JSON.stringify(dockerconfig)) },
     }));
+    api.get('/api/v1/namespaces/prod/secrets/broken', async (_req, reply) =>
+      reply.code(500).send({ code: 500 }),
+    );
     api.get('/api/v1/namespaces/prod/secrets/sa-cred', async () => ({
       kind: 'Secret',
       type: 'kubernetes.io/dockercfg',
@@ -87,6 +90,26 @@ describe('Kubernetes API lookups', () => {
         { registry: 'ghcr.io', username: 'bot', password: 'tok' },
       ]),
     );
+  });
+
+  it('reports an API server that errs or cannot be reached as E_NETWORK (verification unavailable)', async () => {
+    const lookup = kubernetesPullSecrets({ server, token: 'sa-token', ca });
+    await expect(
+      lookup({ namespace: 'prod', names: ['broken'] }, AbortSignal.timeout(2000)),
+    ).rejects.toMatchObject({
+      code: 'E_NETWORK',
+      message: expect.stringContaining('HTTP 500'),
+    });
+    const gone = 'https://127.0.0.1:1';
+    await expect(
+      kubernetesNamespaces({ server: gone, token: 'sa-token', ca })('prod', AbortSignal.timeout(2000)),
+    ).rejects.toMatchObject({ code: 'E_NETWORK' });
+    await expect(
+      kubernetesPullSecrets({ server: gone, token: 'sa-token', ca })(
+        { namespace: 'prod', names: ['x'] },
+        AbortSignal.timeout(2000),
+      ),
+    ).rejects.toMatchObject({ code: 'E_NETWORK' });
   });
 
   it('parses docker configs and ignores secrets of other types', () => {
