@@ -3,7 +3,7 @@
 // with coalesced lookups. Implements ARCHITECTURE.md "Scale-out path" and admission-anchors.md §2 (Cache).
 
 import { Redis } from 'ioredis';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CachedOutcome, OutcomeCache } from '../policy/evaluate.js';
 import { SingleFlight } from '../policy/singleflight.js';
 import type { ImageVerifier } from '../policy/types.js';

@@ -2,7 +2,7 @@
 // reads them from a static file (development, `policy test`) or the Kubernetes API (in a cluster), cached.
 
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { parseYamlDocuments } from '../policy/load.js';
 import type { NamespaceInfo } from '../policy/types.js';

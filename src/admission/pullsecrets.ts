@@ -2,7 +2,7 @@
 // read from the Kubernetes API when the webhook has access (as policy-controller's k8schain and Kyverno
 // do). Secrets of type kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg are understood.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { PullCredential } from '../policy/types.js';
 import { TtlLru } from './cache.js';

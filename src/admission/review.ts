@@ -1,7 +1,7 @@
 // AdmissionReview v1 (admission.k8s.io/v1): request parsing with zod and the one place responses are
 // produced (allow, deny with status, warnings, base64 JSONPatch). Implements admission.md "AdmissionReview v1".
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 
 const gvk = z.looseObject({ group: z.string(), version: z.string(), kind: z.string() });

@@ -1,7 +1,7 @@
 // Workload objects → the images they run, with JSON pointers for patching. Pod, Deployment, StatefulSet,
 // DaemonSet, ReplicaSet, ReplicationController, Job, CronJob. Implements admission.md "Where the images are".
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { ImageInWorkload } from '../policy/types.js';
 

@@ -2,7 +2,7 @@
 // (Fulcio fulcio.proto CA service as served by grpc-gateway; error bodies are {code, message}).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isSealError } from '../errors.js';
 import type { CertificateAuthority } from './ca.js';
 

@@ -1,7 +1,7 @@
 // Client for any Fulcio v2-compatible CA (seal's or the public one): request a signing certificate,
 // read the trust bundle. Fulcio fulcio.proto HTTP mapping (POST /api/v2/signingCert).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ErrorCode, ErrorCodes, SealError } from '../errors.js';
 
 const Chain = z.object({ certificates: z.array(z.string()).min(1) });

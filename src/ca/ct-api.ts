@@ -2,7 +2,7 @@
 // (get-sth, get-sth-consistency, get-proof-by-hash, get-entries, get-roots) under <url>/ct/v1/.
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isSealError } from '../errors.js';
 import type { CtLog } from './ctlog.js';
 

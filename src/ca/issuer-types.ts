@@ -1,7 +1,7 @@
 // How a verified OIDC token becomes a certificate identity, per issuer type: SAN, challenge claim and
 // the Sigstore OID extensions (Fulcio config/identity/config.yaml ci-issuer-metadata, docs/oid-info.md).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { CertificateIdentity, SigstoreExtension } from './certs.js';
 

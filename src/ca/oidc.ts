@@ -10,7 +10,7 @@ import {
   type FlattenedJWSInput,
   jwtVerify,
 } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import {
   type IssuerConfig,

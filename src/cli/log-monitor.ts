@@ -1,7 +1,7 @@
 // `seal log monitor`: watch a log, prove each new checkpoint consistent with the last, report watched identities/keys.
 
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { type CheckpointState, monitorOnce } from '../tlog/monitor.js';
 import { parseArgs } from './args.js';

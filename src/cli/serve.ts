@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IssuerConfigSchema } from '../ca/issuer-types.js';
 import { SealError } from '../errors.js';
 import { startServer } from '../server/server.js';

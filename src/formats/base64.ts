@@ -1,7 +1,7 @@
 // Strict base64 decoding for wire formats (standard alphabet; URL-safe where a spec allows it),
 // so a corrupted field fails with E_BASE64 instead of decoding to garbage. RFC 4648 §4/§5.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 
 const STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

@@ -2,7 +2,7 @@
 // @sigstore/bundle, plus cosign's OCI referrer manifest for a bundle. cosign.md §2b.
 
 import { type Bundle, bundleFromJSON, ValidationError } from '@sigstore/bundle';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import {

@@ -1,7 +1,7 @@
 // cosign's legacy signature storage: `sha256-<hex>.sig|.att|.sbom` tags, one OCI manifest whose layers are
 // signed payloads with annotations, and the Rekor bundle annotation. cosign.md §2a (and §2c for `.att`).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import { type Descriptor, type ImageManifest, MediaTypes } from '../oci/manifest.js';

@@ -1,7 +1,7 @@
 // DSSE envelopes (secure-systems-lab/dsse v1.0): PAE, build/parse, sign/verify with seal's Signer and
 // PublicKeyVerifier. Serialised like Go json.Marshal (cosign.md §2c): payload, payloadType, signatures.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { PublicKeyVerifier, Signer } from '../keys/types.js';
 import { decodeBase64, encodeBase64 } from './base64.js';

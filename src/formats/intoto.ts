@@ -1,7 +1,7 @@
 // in-toto Statements (v1, and v0.1 on read/for legacy attest) and cosign's predicate-type shortcuts.
 // cosign.md §2b (the `cosign/sign/v1` statement) and §2c (`--type` table); in-toto attestation spec v1.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import { type GoValue, goMap, goMarshalBytes, goStruct } from './gojson.js';

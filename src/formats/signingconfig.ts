@@ -1,7 +1,7 @@
 // Where to sign: the protobuf-specs SigningConfig v0.2 JSON (signing_config.v0.2.json), parsed with zod and
 // built for seal's servers. protobuf-specs sigstore_trustroot.proto; cosign.md §3 (--signing-config).
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 
 export const SIGNING_CONFIG_MEDIA_TYPE_V02 = 'application/vnd.dev.sigstore.signingconfig.v0.2+json';

@@ -1,7 +1,7 @@
 // cosign's simple-signing payload ("cosign container image signature"), byte-identical to the Go
 // json.Marshal of sigstore/sigstore pkg/signature/payload. cosign.md §2a "Simple-signing payload".
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import { goMarshalBytes, goStringMapOrNull, goStruct } from './gojson.js';

@@ -2,7 +2,7 @@
 // zod and built for seal's own log/CA. protobuf-specs sigstore_trustroot.proto; cosign.md §3 (--trusted-root).
 
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { base64String, encodeBase64 } from './base64.js';
 

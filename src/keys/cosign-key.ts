@@ -9,7 +9,7 @@ import {
   scrypt as scryptCallback,
   type ScryptOptions,
 } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { algorithmForKey } from './algorithms.js';
 import { encodePem, parsePemBlocks } from './pem.js';

@@ -1,7 +1,7 @@
 // Manifest and index types for Docker v2 schema2 and the OCI image spec v1.1 (manifest, index,
 // artifact manifests with artifactType and subject), their media types, zod parsing and platform selection.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from './digest.js';
 

@@ -5,7 +5,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type EcKey, loadOrCreateEcKey } from '../ca/keyfile.js';
 import { SealError } from '../errors.js';
 

@@ -2,7 +2,7 @@
 // Kyverno's defaults and Pod-controller auto-gen. Implements admission.md "Kyverno verifyImages" and
 // admission-anchors.md §1–2; fields seal does not implement are E_POLICY_INVALID naming their path.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { parseOperator } from './conditions.js';
 import { compileKyvernoWildcard } from './glob.js';

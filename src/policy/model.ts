@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { resolve as resolvePath } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { IdentityExpectation } from '../verify/types.js';
 import { parseOperator, validateCondition } from './conditions.js';

@@ -2,7 +2,7 @@
 // Implements admission.md "sigstore policy-controller" and admission-anchors.md §1 (globs, authorities,
 // mode, include-label opt-in); cue/rego policies, KMS and cluster secrets are E_POLICY_INVALID.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { compileSigstoreGlob } from './glob.js';
 import { normalisePublicKey } from './keyref.js';

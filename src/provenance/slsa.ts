@@ -1,7 +1,7 @@
 // The SLSA provenance v1 predicate: types, the zod schema it is parsed with at the edge, and the build
 // types seal emits. Implements SLSA v1.0 "Provenance" (slsa.dev/spec/v1.0/provenance, predicate schema).
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 

@@ -1,7 +1,7 @@
 // Image → SBOM: resolve the reference (and platform, for an index), stream each layer from the store
 // into the final filesystem view, run the catalogers, and write SPDX 2.3 or CycloneDX 1.6 JSON.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import {

@@ -4,7 +4,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { registerFulcioApi } from '../ca/api.js';
 import { registerCtApi } from '../ca/ct-api.js';
 import { CertificateAuthority } from '../ca/ca.js';

@@ -2,7 +2,7 @@
 // Shapes per sigstore-servers.md §1 (Rekor openapi.yaml) and C2SP tlog-tiles.md (paths, partial tiles, caching).
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ErrorCode, SealError } from '../errors.js';
 import { type LogEntry, logEntryToJson } from './entry.js';
 import type { TransparencyLog } from './log.js';

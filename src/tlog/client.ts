@@ -1,7 +1,7 @@
 // Client for any Rekor v1-compatible log (seal's own, a private Rekor): upload, fetch, search, log info, proofs.
 // Request/response shapes per sigstore-servers.md §1; responses parsed with zod at this edge.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { type LogEntry, parseLogEntryMap } from './entry.js';
 

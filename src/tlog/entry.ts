@@ -2,7 +2,7 @@
 // Shapes from sigstore-servers.md §1 ("Response LogEntry", "SignedEntryTimestamp"); Rekor openapi.yaml LogEntry.
 
 import canonicalize from 'canonicalize';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 
 export interface InclusionProof {

@@ -2,7 +2,7 @@
 // Mirrors what sigstore-js/sigstore-go/cosign check (sigstore-servers.md §0–§1); trusted logs come from a TrustedRoot.
 
 import { createHash, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
 import { type LogEntry, setPayload } from './entry.js';

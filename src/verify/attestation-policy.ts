@@ -1,7 +1,7 @@
 // Checks on a verified attestation beyond its signature: Kyverno-style conditions (`--policy FILE`, JMESPath
 // via src/policy/conditions.ts) and SLSA provenance expectations. docs/attestation-policy.md; issue #6.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { Statement } from '../formats/intoto.js';
 import { evaluateConditions, parseOperator } from '../policy/conditions.js';

@@ -3,7 +3,7 @@
 // and package-lock.json ("packages" map, lockfileVersion 2/3) formats; purls per PURL-TYPES "npm".
 
 import { posix } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { npmPurl } from '../purl.js';
 import type { Package } from '../types.js';
 import { type Cataloger, textOf, uniq } from './cataloger.js';

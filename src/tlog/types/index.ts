@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../../errors.js';
 import type { SearchKeys } from '../storage/storage.js';
 import { type EntryKey, parseEntryKey, verifyDigest, verifyMessage } from './crypto.js';
