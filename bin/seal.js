@@ -4,7 +4,8 @@ import module from 'node:module';
 // Node 22.1+ keeps V8's compiled code between runs (faster cold start); on Node 20 this is absent and skipped.
 module.enableCompileCache?.();
 
-const { main } = await import('../dist/cli/main.js');
+// The CLI as bundled by `npm run build` (scripts/bundle-cli.mjs): a few chunks instead of ~160 modules.
+const { main } = await import('../dist/cli-bundle/main.js');
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,0 +1,44 @@
+// The bundled CLI that bin/seal.js runs (dist/cli-bundle/, built by scripts/bundle-cli.mjs): every command
+// loads from it and answers --help, so no chunk or external import is missing from the build.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/commands.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'bin', 'seal.js');
+
+describe('the bundled CLI', () => {
+  it('is built next to the library', () => {
+    expect(
+      existsSync(join(root, 'dist', 'cli-bundle', 'main.js')),
+      'run `npm run build` first (npm test does)',
+    ).toBe(true);
+  });
+
+  it('loads every command and prints its flags', async () => {
+    const names = COMMANDS.map((c) => c.name);
+    const failures: string[] = [];
+    // four processes at a time: each is a cold start of the bin
+    for (let i = 0; i < names.length; i += 4) {
+      await Promise.all(
+        names.slice(i, i + 4).map(async (name) => {
+          try {
+            const { stdout } = await run(process.execPath, [bin, ...name.split(' '), '--help'], {
+              cwd: root,
+            });
+            if (!stdout.includes(`seal ${name}`)) failures.push(`${name}: help does not name the command`);
+          } catch (err) {
+            failures.push(`${name}: ${(err as Error).message}`);
+          }
+        }),
+      );
+    }
+    expect(failures).toEqual([]);
+    expect(names.length).toBeGreaterThan(30);
+  }, 120_000);
+});
