@@ -1,8 +1,8 @@
 // Entry point of the `seal` binary: find the command, run it, map SealError codes to exit status.
 
-import { exitCodeFor, isSealError } from '../errors.js';
 import { COMMANDS } from './commands.js';
 import { type CliIO, processIO } from './io.js';
+import { runCommand } from './run.js';
 
 export function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -44,20 +44,6 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stderr(`Error: unknown command "${argv[0]}"\n\n${topLevelHelp()}`);
     return 2;
   }
-  try {
-    const command = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
-      const { formatHelp } = await import('./args.js');
-      io.stdout(formatHelp(command.usage, command.summary, command.options));
-      return 0;
-    }
-    return await command.run(rest, io);
-  } catch (err) {
-    if (isSealError(err)) {
-      io.stderr(`Error: ${err.message}\n`);
-      io.stderr(`error during command execution: [${err.code}] ${err.message}\n`);
-      return exitCodeFor(err.code);
-    }
-    throw err;
-  }
+  const command = await entry.load();
+  return runCommand(command, rest, io);
 }

@@ -9,7 +9,6 @@ import {
   scrypt as scryptCallback,
   type ScryptOptions,
 } from 'node:crypto';
-import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { algorithmForKey } from './algorithms.js';
 import { encodePem, parsePemBlocks } from './pem.js';
@@ -46,21 +45,60 @@ export function scryptKey(
   });
 }
 
-const base64Bytes = z
-  .string()
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not standard base64')
-  .refine((s) => s.length % 4 === 0, 'not padded base64')
-  .transform((s) => Uint8Array.from(Buffer.from(s, 'base64')));
+// Hand-written rather than a schema library: this module is on every `--key` path, and loading a schema
+// library for six fields cost more of a cold `seal verify` than the verification itself.
+interface EncryptedKey {
+  kdf: { name: string; params: { N: number; r: number; p: number }; salt: Uint8Array };
+  cipher: { name: string; nonce: Uint8Array };
+  ciphertext: Uint8Array;
+}
 
-const EncryptedKeySchema = z.object({
-  kdf: z.object({
-    name: z.string(),
-    params: z.object({ N: z.number().int(), r: z.number().int(), p: z.number().int() }),
-    salt: base64Bytes,
-  }),
-  cipher: z.object({ name: z.string(), nonce: base64Bytes }),
-  ciphertext: base64Bytes,
-});
+function malformed(field: string, problem: string): never {
+  throw new SealError('E_KEY_INVALID', `the encrypted key body is malformed: ${field} ${problem}`);
+}
+
+function field(o: unknown, name: string, path: string): unknown {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) malformed(path, 'is not an object');
+  return (o as Record<string, unknown>)[name];
+}
+
+function stringField(o: unknown, name: string, path: string): string {
+  const v = field(o, name, path);
+  if (typeof v !== 'string') malformed(`${path}.${name}`, 'is not a string');
+  return v;
+}
+
+function intField(o: unknown, name: string, path: string): number {
+  const v = field(o, name, path);
+  if (typeof v !== 'number' || !Number.isInteger(v)) malformed(`${path}.${name}`, 'is not an integer');
+  return v;
+}
+
+function base64Field(o: unknown, name: string, path: string): Uint8Array {
+  const v = stringField(o, name, path);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v)) malformed(`${path}.${name}`, 'is not standard base64');
+  if (v.length % 4 !== 0) malformed(`${path}.${name}`, 'is not padded base64');
+  return Uint8Array.from(Buffer.from(v, 'base64'));
+}
+
+function parseEncryptedKey(json: unknown): EncryptedKey {
+  const kdf = field(json, 'kdf', 'key');
+  const params = field(kdf, 'params', 'kdf');
+  const cipher = field(json, 'cipher', 'key');
+  return {
+    kdf: {
+      name: stringField(kdf, 'name', 'kdf'),
+      params: {
+        N: intField(params, 'N', 'kdf.params'),
+        r: intField(params, 'r', 'kdf.params'),
+        p: intField(params, 'p', 'kdf.params'),
+      },
+      salt: base64Field(kdf, 'salt', 'kdf'),
+    },
+    cipher: { name: stringField(cipher, 'name', 'cipher'), nonce: base64Field(cipher, 'nonce', 'cipher') },
+    ciphertext: base64Field(json, 'ciphertext', 'key'),
+  };
+}
 
 /** The JSON body exactly as Go's json.Marshal writes go-securesystemslib's `data` struct. */
 export function encodeEncryptedKeyBody(
@@ -103,14 +141,7 @@ export async function decryptKeyBody(body: Uint8Array, password: Password): Prom
   } catch (cause) {
     throw new SealError('E_KEY_INVALID', 'the encrypted key body is not JSON', { cause });
   }
-  const parsed = EncryptedKeySchema.safeParse(json);
-  if (!parsed.success) {
-    throw new SealError(
-      'E_KEY_INVALID',
-      `the encrypted key body is malformed: ${parsed.error.issues[0]?.message ?? ''}`,
-    );
-  }
-  const { kdf, cipher, ciphertext } = parsed.data;
+  const { kdf, cipher, ciphertext } = parseEncryptedKey(json);
   if (kdf.name !== 'scrypt')
     throw new SealError('E_KEY_INVALID', `unsupported key derivation "${kdf.name}" (expected scrypt)`);
   if (cipher.name !== 'nacl/secretbox') {

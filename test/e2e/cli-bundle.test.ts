@@ -1,8 +1,9 @@
 // The bundled CLI that bin/seal.js runs (dist/cli-bundle/, built by scripts/bundle-cli.mjs): every command
-// loads from it and answers --help, so no chunk or external import is missing from the build.
+// loads from it and answers --help, so no chunk or external import is missing from the build; the verify
+// family also has one self-contained file each (dist/cli-bundle/one/), which must match the split bundle.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -41,4 +42,31 @@ describe('the bundled CLI', () => {
     expect(failures).toEqual([]);
     expect(names.length).toBeGreaterThan(30);
   }, 120_000);
+
+  it('gives the verify family one self-contained file each, answering as the split bundle does', async () => {
+    for (const name of [
+      'verify',
+      'verify-blob',
+      'verify-bundle',
+      'verify-attestation',
+      'verify-blob-attestation',
+    ]) {
+      const file = join(root, 'dist', 'cli-bundle', 'one', `${name}.js`);
+      expect(existsSync(file), file).toBe(true);
+      // a self-contained file imports no chunk of the split bundle
+      expect(readFileSync(file, 'utf8')).not.toMatch(/from ["']\.\.?\/chunk-/);
+      const viaOne = await run(process.execPath, [bin, name, '--help'], { cwd: root });
+      const viaSplit = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { main } = await import(${JSON.stringify(join(root, 'dist', 'cli-bundle', 'main.js'))});` +
+            `process.exitCode = await main(${JSON.stringify([name, '--help'])});`,
+        ],
+        { cwd: root },
+      );
+      expect(viaOne.stdout).toBe(viaSplit.stdout);
+    }
+  }, 60_000);
 });

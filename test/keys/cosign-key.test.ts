@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isSealError } from '../../src/errors.js';
 import {
+  decryptKeyBody,
   decryptPrivateKey,
   encodeEncryptedKeyBody,
   encryptPrivateKey,
@@ -154,6 +155,27 @@ describe('cosign encrypted key format', () => {
     await expectCode(loadSigner(unknown, { password: '' }), 'E_KEY_INVALID');
     await expectCode(decryptPrivateKey(unknown, ''), 'E_KEY_INVALID');
     await expectCode(loadSigner('/nonexistent/cosign.key', { password: '' }), 'E_KEY_INVALID');
+  });
+
+  it('names the malformed field of an encrypted key body', async () => {
+    const good = {
+      kdf: { name: 'scrypt', params: { N: 32768, r: 8, p: 1 }, salt: Buffer.alloc(32).toString('base64') },
+      cipher: { name: 'nacl/secretbox', nonce: Buffer.alloc(24).toString('base64') },
+      ciphertext: Buffer.alloc(48).toString('base64'),
+    };
+    const cases: [unknown, RegExp][] = [
+      [[], /key is not an object/],
+      [{ ...good, kdf: 'scrypt' }, /kdf is not an object/],
+      [{ ...good, kdf: { ...good.kdf, params: { N: 1.5, r: 8, p: 1 } } }, /kdf\.params\.N is not an integer/],
+      [{ ...good, kdf: { ...good.kdf, salt: 'a*b=' } }, /kdf\.salt is not standard base64/],
+      [{ ...good, cipher: { ...good.cipher, nonce: 'abc' } }, /cipher\.nonce is not padded base64/],
+      [{ ...good, ciphertext: 7 }, /key\.ciphertext is not a string/],
+    ];
+    for (const [body, message] of cases) {
+      const err = await decryptKeyBody(new TextEncoder().encode(JSON.stringify(body)), 'x').catch((e) => e);
+      expect(isSealError(err, 'E_KEY_INVALID'), String(err)).toBe(true);
+      expect(err.message).toMatch(message);
+    }
   });
 
   it('refuses to encrypt a public key', async () => {

@@ -1,0 +1,24 @@
+// Running one loaded command: --help, then the command, with SealError codes mapped to exit statuses.
+// Kept apart from the command table so a single-command bundle (scripts/bundle-cli.mjs) needs only this.
+
+import { exitCodeFor, isSealError } from '../errors.js';
+import type { CommandModule } from './command.js';
+import type { CliIO } from './io.js';
+
+export async function runCommand(command: CommandModule, args: string[], io: CliIO): Promise<number> {
+  try {
+    if (args.includes('--help') || args.includes('-h')) {
+      const { formatHelp } = await import('./args.js');
+      io.stdout(formatHelp(command.usage, command.summary, command.options));
+      return 0;
+    }
+    return await command.run(args, io);
+  } catch (err) {
+    if (isSealError(err)) {
+      io.stderr(`Error: ${err.message}\n`);
+      io.stderr(`error during command execution: [${err.code}] ${err.message}\n`);
+      return exitCodeFor(err.code);
+    }
+    throw err;
+  }
+}
