@@ -2,8 +2,7 @@
 // streaming and, when small enough, its bytes are checked natively. cosign.md §1 `verify-blob`.
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import { loadPublicKey } from '../keys/public-key.js';
 import { type BundleArtifact, verifyBundle } from './bundle/verify.js';
@@ -21,14 +20,25 @@ export async function artifactFromFile(path: string): Promise<BundleArtifact> {
   } catch (cause) {
     throw new SealError('E_IO', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  const hash = createHash('sha256');
-  const parts: Buffer[] = [];
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    if (size <= IN_MEMORY_LIMIT) parts.push(chunk as Buffer);
+  // FileHandle reads rather than fs streams: loading the stream machinery cost ~4 ms of a cold verify-blob
+  try {
+    if (size <= IN_MEMORY_LIMIT) return { kind: 'bytes', bytes: await readFile(path) };
+    const hash = createHash('sha256');
+    const file = await open(path, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+      }
+    } finally {
+      await file.close();
+    }
+    return { kind: 'digest', algorithm: 'sha256', hex: hash.digest('hex') };
+  } catch (cause) {
+    throw new SealError('E_IO', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (size <= IN_MEMORY_LIMIT) return { kind: 'bytes', bytes: Buffer.concat(parts) };
-  return { kind: 'digest', algorithm: 'sha256', hex: hash.digest('hex') };
 }
 
 /** `sha256:<hex>` in place of a file, as the conformance protocol and cosign's --digest allow. */
