@@ -116,40 +116,54 @@ function throughput(ops: (() => void)[]): number {
   return (n * 1000) / (performance.now() - start);
 }
 
+const pairRatios = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Median wall time and median CPU time (user+sys, from /usr/bin/time when present) of COLD_RUNS runs. */
-function coldStart(cmd: string, args: string[]): { ms: number; cpuMs?: number; ok: boolean } {
-  const times: number[] = [];
-  const cpu: number[] = [];
-  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-  let ok = true;
-  for (let i = 0; i < COLD_RUNS; i++) {
-    const t = performance.now();
-    const r = timer
-      ? spawnSync(timer, ['-f', 'CPU %U %S', cmd, ...args], { cwd: repoRoot, encoding: 'utf8' })
-      : spawnSync(cmd, args, { cwd: repoRoot, encoding: 'utf8' });
-    times.push(performance.now() - t);
-    const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
-    if (m) cpu.push((Number(m[1]) + Number(m[2])) * 1000);
-    if (r.status !== 0) ok = false;
-  }
-  return cpu.length > 0 ? { ms: median(times), cpuMs: median(cpu), ok } : { ms: median(times), ok };
+interface Cold {
+  wall: number[];
+  cpu: number[];
+  ok: boolean;
 }
 
+/**
+ * Runs each command COLD_RUNS times in turn (A B C A B C …, one uncounted warm-up round first), so drift in
+ * the machine's load hits every command alike. CPU time (user+sys) comes from /usr/bin/time when present.
+ */
+function coldStarts(commands: Record<string, string[]>): Record<string, Cold> {
+  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  const out: Record<string, Cold> = {};
+  for (const name of Object.keys(commands)) out[name] = { wall: [], cpu: [], ok: true };
+  for (let i = -1; i < COLD_RUNS; i++) {
+    for (const [name, argv] of Object.entries(commands)) {
+      const t = performance.now();
+      const r = timer
+        ? spawnSync(timer, ['-f', 'CPU %U %S', ...argv], { cwd: repoRoot, encoding: 'utf8' })
+        : spawnSync(argv[0]!, argv.slice(1), { cwd: repoRoot, encoding: 'utf8' });
+      const wall = performance.now() - t;
+      if (r.status !== 0) {
+        out[name]!.ok = false;
+        console.error(`${name} exited ${r.status}: ${r.stderr}`);
+      }
+      if (i < 0) continue;
+      out[name]!.wall.push(wall);
+      const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
+      if (m) out[name]!.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
+    }
+  }
+  return out;
+}
+
+/** The bin runs the bundled CLI (dist/cli-bundle/); build it when missing or older than the sources. */
 function ensureBuilt(): void {
-  const dist = path.join(repoRoot, 'dist/cli/verify-bundle.js');
+  const dist = path.join(repoRoot, 'dist/cli-bundle/one/verify-blob.js');
   const src = path.join(repoRoot, 'src/verify/bundle/verify.ts');
   if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs) return;
   console.error('building dist/ for the cold-start measurement …');
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'ignore' });
-  } catch {
-    // tsc exits non-zero for type errors elsewhere in the tree but still emits JavaScript.
-  }
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'ignore' });
 }
 
 async function main(): Promise<void> {
@@ -169,48 +183,69 @@ async function main(): Promise<void> {
     if (!r.ok) throw new Error(`${c.name}: ${r.message}`);
   });
   const jsOps = cases.map((c) => c.sigstore);
-  const seal = throughput(sealOps);
-  const js = throughput(jsOps);
+  const sealOpsPerSec = throughput(sealOps);
+  const jsOpsPerSec = throughput(jsOps);
 
   ensureBuilt();
   const happy = path.join(casesDir, 'happy-path-v0.3');
-  const sealCold = coldStart(process.execPath, [
-    path.join(repoRoot, 'bin/seal.js'),
-    'verify-bundle',
-    '--bundle',
-    path.join(happy, 'bundle.sigstore.json'),
-    '--certificate-identity',
-    IDENTITY,
-    '--certificate-oidc-issuer',
-    ISSUER,
-    path.join(conformance, 'a.txt'),
-  ]);
-  const jsCold = coldStart(process.execPath, [
-    path.join(repoRoot, 'bench/verify-bundle-sigstore-js.mjs'),
-    path.join(happy, 'bundle.sigstore.json'),
-    path.join(conformance, 'a.txt'),
-    IDENTITY,
-    ISSUER,
-  ]);
-  const nodeCold = coldStart(process.execPath, ['-e', '0']);
+  const bundleFile = path.join(happy, 'bundle.sigstore.json');
+  const artifactFile = path.join(conformance, 'a.txt');
+  const identity = ['--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER];
+  const seal = path.join(repoRoot, 'bin/seal.js');
+  const cold = coldStarts({
+    'seal verify-blob': [
+      process.execPath,
+      seal,
+      'verify-blob',
+      '--bundle',
+      bundleFile,
+      ...identity,
+      artifactFile,
+    ],
+    'seal verify-bundle': [
+      process.execPath,
+      seal,
+      'verify-bundle',
+      '--bundle',
+      bundleFile,
+      ...identity,
+      artifactFile,
+    ],
+    'sigstore-js': [
+      process.execPath,
+      path.join(repoRoot, 'bench/verify-bundle-sigstore-js.mjs'),
+      bundleFile,
+      artifactFile,
+      IDENTITY,
+      ISSUER,
+    ],
+    'node -e 0': [process.execPath, '-e', '0'],
+  });
 
   console.log(
     `\n## Bundle verification (${cases.length} conformance happy-path bundles, round-robin, ${SECONDS}s each, one core)\n`,
   );
   console.log('| measure | seal | sigstore-js (@sigstore/verify) | ratio |');
   console.log('|---|---:|---:|---:|');
-  console.log(`| verifications/s | ${seal.toFixed(0)} | ${js.toFixed(0)} | ${(seal / js).toFixed(1)}× |`);
-  console.log(`| ms per verification | ${(1000 / seal).toFixed(2)} | ${(1000 / js).toFixed(2)} | |`);
   console.log(
-    `| cold start, verify one bundle (median of ${COLD_RUNS}) | ${sealCold.ms.toFixed(0)} ms${sealCold.ok ? '' : ' (FAILED)'} | ${jsCold.ms.toFixed(0)} ms${jsCold.ok ? '' : ' (FAILED)'} | ${(jsCold.ms / sealCold.ms).toFixed(1)}× |`,
+    `| verifications/s | ${sealOpsPerSec.toFixed(0)} | ${jsOpsPerSec.toFixed(0)} | ${(sealOpsPerSec / jsOpsPerSec).toFixed(1)}× |`,
   );
-  console.log(`| bare \`node -e 0\` on this machine | ${nodeCold.ms.toFixed(0)} ms | | |`);
   console.log(
-    `| cold start above bare node | ${(sealCold.ms - nodeCold.ms).toFixed(0)} ms | ${(jsCold.ms - nodeCold.ms).toFixed(0)} ms | ${((jsCold.ms - nodeCold.ms) / Math.max(1, sealCold.ms - nodeCold.ms)).toFixed(1)}× |`,
+    `| ms per verification | ${(1000 / sealOpsPerSec).toFixed(2)} | ${(1000 / jsOpsPerSec).toFixed(2)} | |`,
   );
-  if (sealCold.cpuMs !== undefined && jsCold.cpuMs !== undefined && nodeCold.cpuMs !== undefined) {
+  const js = cold['sigstore-js']!;
+  const floor = cold['node -e 0']!;
+  console.log(
+    `\n### Cold start: verify one bundle (happy-path-v0.3, public-good root), ${COLD_RUNS} interleaved runs each\n`,
+  );
+  console.log(
+    '| command | wall median | CPU median (user+sys) | wall vs sigstore-js (pairwise median) | wall vs `node -e 0` |',
+  );
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [name, c] of Object.entries(cold)) {
+    const cpu = c.cpu.length > 0 ? `${median(c.cpu).toFixed(0)} ms` : 'n/a';
     console.log(
-      `| cold start CPU time, user+sys (bare node: ${nodeCold.cpuMs.toFixed(0)} ms) | ${sealCold.cpuMs.toFixed(0)} ms | ${jsCold.cpuMs.toFixed(0)} ms | ${(jsCold.cpuMs / sealCold.cpuMs).toFixed(1)}× |`,
+      `| ${name}${c.ok ? '' : ' (FAILED)'} | ${median(c.wall).toFixed(0)} ms | ${cpu} | ${median(pairRatios(c.wall, js.wall)).toFixed(2)}× | ${median(pairRatios(c.wall, floor.wall)).toFixed(2)}× |`,
     );
   }
   console.log(`\ncases: ${cases.map((c) => c.name).join(', ')}`);
