@@ -2,8 +2,8 @@
 // Shapes from sigstore-servers.md §1 ("Response LogEntry", "SignedEntryTimestamp"); Rekor openapi.yaml LogEntry.
 
 import canonicalize from 'canonicalize';
-import * as z from 'zod';
 import { SealError } from '../errors.js';
+import * as z from '../formats/zod.js';
 
 export interface InclusionProof {
   /** Index within the tree (equal to logIndex for an unsharded log). */
@@ -34,30 +34,30 @@ export interface LogEntry {
 }
 
 export const inclusionProofSchema = z.object({
-  logIndex: z.number().int().nonnegative(),
-  rootHash: z.string().regex(/^[0-9a-fA-F]{64}$/),
-  treeSize: z.number().int().positive(),
-  hashes: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)),
+  logIndex: z.number().check(z.int(), z.nonnegative()),
+  rootHash: z.string().check(z.regex(/^[0-9a-fA-F]{64}$/)),
+  treeSize: z.number().check(z.int(), z.positive()),
+  hashes: z.array(z.string().check(z.regex(/^[0-9a-fA-F]{64}$/))),
   checkpoint: z.string(),
 });
 
 export const logEntryBodySchema = z.object({
   body: z.string(),
-  integratedTime: z.number().int(),
-  logID: z.string().regex(/^[0-9a-fA-F]{64}$/),
-  logIndex: z.number().int().nonnegative(),
-  verification: z
-    .object({
-      signedEntryTimestamp: z.string().optional(),
-      inclusionProof: inclusionProofSchema.optional(),
-    })
-    .optional(),
-  attestation: z.object({ data: z.string().optional() }).optional(),
+  integratedTime: z.number().check(z.int()),
+  logID: z.string().check(z.regex(/^[0-9a-fA-F]{64}$/)),
+  logIndex: z.number().check(z.int(), z.nonnegative()),
+  verification: z.optional(
+    z.object({
+      signedEntryTimestamp: z.optional(z.string()),
+      inclusionProof: z.optional(inclusionProofSchema),
+    }),
+  ),
+  attestation: z.optional(z.object({ data: z.optional(z.string()) })),
 });
 
 /** Rekor responses are maps keyed by entry UUID. */
 export const logEntryMapSchema = z.record(
-  z.string().regex(/^[0-9a-fA-F]{64}([0-9a-fA-F]{16})?$/),
+  z.string().check(z.regex(/^[0-9a-fA-F]{64}([0-9a-fA-F]{16})?$/)),
   logEntryBodySchema,
 );
 
