@@ -1,8 +1,8 @@
 // Strict base64 decoding for wire formats (standard alphabet; URL-safe where a spec allows it),
 // so a corrupted field fails with E_BASE64 instead of decoding to garbage. RFC 4648 §4/§5.
 
-import * as z from 'zod';
 import { SealError } from '../errors.js';
+import * as z from './zod.js';
 
 const STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const URL_SAFE_UNPADDED = /^[A-Za-z0-9_-]*$/;
@@ -30,4 +30,4 @@ export function encodeBase64(bytes: Uint8Array): string {
 /** A zod string that must be standard base64 (the message names no field; callers map it to E_BASE64). */
 export const base64String = z
   .string()
-  .refine((s) => STD.test(s), { message: 'invalid base64', params: { base64: true } });
+  .check(z.refine((s) => STD.test(s), { message: 'invalid base64', params: { base64: true } }));

@@ -2,7 +2,6 @@
 // @sigstore/bundle, plus cosign's OCI referrer manifest for a bundle. cosign.md §2b.
 
 import { type Bundle, bundleFromJSON, ValidationError } from '@sigstore/bundle';
-import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import {
@@ -15,6 +14,7 @@ import {
 import { base64String, encodeBase64 } from './base64.js';
 import { serializeManifest } from './cosign.js';
 import { type DsseEnvelope, envelopeFromJSON, envelopeToJSON, type SerializedEnvelope } from './dsse.js';
+import * as z from './zod.js';
 
 export const BUNDLE_V01_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle+json;version=0.1';
 export const BUNDLE_V02_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
@@ -217,44 +217,44 @@ export interface ParsedBundle {
 }
 
 const b64 = base64String;
-const int64 = z.union([z.string().regex(/^-?\d+$/), z.number().int()]);
+const int64 = z.union([z.string().check(z.regex(/^-?\d+$/)), z.number().check(z.int())]);
 
 const TlogEntrySchema = z.object({
   logIndex: int64,
   logId: z.object({ keyId: b64 }),
   kindVersion: z.object({ kind: z.string(), version: z.string() }),
-  integratedTime: int64.optional(),
-  inclusionPromise: z.object({ signedEntryTimestamp: b64 }).optional(),
-  inclusionProof: z
-    .object({
+  integratedTime: z.optional(int64),
+  inclusionPromise: z.optional(z.object({ signedEntryTimestamp: b64 })),
+  inclusionProof: z.optional(
+    z.object({
       logIndex: int64,
       rootHash: b64,
       treeSize: int64,
       hashes: z.array(b64),
       checkpoint: z.object({ envelope: z.string() }),
-    })
-    .optional(),
-  canonicalizedBody: b64.optional(),
+    }),
+  ),
+  canonicalizedBody: z.optional(b64),
 });
 
 const BundleSchema = z.object({
   mediaType: z.string(),
   verificationMaterial: z.object({
-    publicKey: z.object({ hint: z.string().optional() }).optional(),
-    certificate: z.object({ rawBytes: b64 }).optional(),
-    x509CertificateChain: z.object({ certificates: z.array(z.object({ rawBytes: b64 })) }).optional(),
-    tlogEntries: z.array(TlogEntrySchema).optional(),
-    timestampVerificationData: z
-      .object({ rfc3161Timestamps: z.array(z.object({ signedTimestamp: b64 })).optional() })
-      .optional(),
+    publicKey: z.optional(z.object({ hint: z.optional(z.string()) })),
+    certificate: z.optional(z.object({ rawBytes: b64 })),
+    x509CertificateChain: z.optional(z.object({ certificates: z.array(z.object({ rawBytes: b64 })) })),
+    tlogEntries: z.optional(z.array(TlogEntrySchema)),
+    timestampVerificationData: z.optional(
+      z.object({ rfc3161Timestamps: z.optional(z.array(z.object({ signedTimestamp: b64 }))) }),
+    ),
   }),
-  dsseEnvelope: z.unknown().optional(),
-  messageSignature: z
-    .object({
-      messageDigest: z.object({ algorithm: z.string(), digest: b64 }).optional(),
+  dsseEnvelope: z.optional(z.unknown()),
+  messageSignature: z.optional(
+    z.object({
+      messageDigest: z.optional(z.object({ algorithm: z.string(), digest: b64 })),
       signature: b64,
-    })
-    .optional(),
+    }),
+  ),
 });
 
 function isBase64Issue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue | undefined {

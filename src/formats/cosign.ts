@@ -1,12 +1,12 @@
 // cosign's legacy signature storage: `sha256-<hex>.sig|.att|.sbom` tags, one OCI manifest whose layers are
 // signed payloads with annotations, and the Rekor bundle annotation. cosign.md §2a (and §2c for `.att`).
 
-import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import { type Descriptor, type ImageManifest, MediaTypes } from '../oci/manifest.js';
 import { base64String, decodeBase64, encodeBase64 } from './base64.js';
 import { type GoObject, type GoValue, goMap, goMarshalBytes, goStruct } from './gojson.js';
+import * as z from './zod.js';
 
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
@@ -55,8 +55,8 @@ const RekorBundleSchema = z.object({
   SignedEntryTimestamp: z.string(),
   Payload: z.object({
     body: z.string(),
-    integratedTime: z.number().int(),
-    logIndex: z.number().int(),
+    integratedTime: z.number().check(z.int()),
+    logIndex: z.number().check(z.int()),
     logID: z.string(),
   }),
 });

@@ -1,11 +1,11 @@
 // DSSE envelopes (secure-systems-lab/dsse v1.0): PAE, build/parse, sign/verify with seal's Signer and
 // PublicKeyVerifier. Serialised like Go json.Marshal (cosign.md §2c): payload, payloadType, signatures.
 
-import * as z from 'zod';
 import { SealError } from '../errors.js';
 import type { PublicKeyVerifier, Signer } from '../keys/types.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { goMarshalBytes, goStruct } from './gojson.js';
+import * as z from './zod.js';
 
 export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -90,7 +90,7 @@ export interface SerializedEnvelope {
 export const SerializedEnvelopeSchema = z.object({
   payload: z.string(),
   payloadType: z.string(),
-  signatures: z.array(z.object({ keyid: z.string().optional(), sig: z.string() })).min(1),
+  signatures: z.array(z.object({ keyid: z.optional(z.string()), sig: z.string() })).check(z.minLength(1)),
 });
 
 /** Decode an envelope object (already JSON-parsed). E_PAYLOAD_INVALID for shape, E_BASE64 for encodings. */

@@ -1,10 +1,10 @@
 // in-toto Statements (v1, and v0.1 on read/for legacy attest) and cosign's predicate-type shortcuts.
 // cosign.md §2b (the `cosign/sign/v1` statement) and §2c (`--type` table); in-toto attestation spec v1.
 
-import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import { type GoValue, goMap, goMarshalBytes, goStruct } from './gojson.js';
+import * as z from './zod.js';
 
 export const STATEMENT_TYPE_V1 = 'https://in-toto.io/Statement/v1';
 export const STATEMENT_TYPE_V01 = 'https://in-toto.io/Statement/v0.1';
@@ -100,14 +100,14 @@ const StatementSchema = z.object({
   subject: z
     .array(
       z.object({
-        name: z.string().optional(),
+        name: z.optional(z.string()),
         digest: z.record(z.string(), z.string()),
-        annotations: z.record(z.string(), z.unknown()).optional(),
+        annotations: z.optional(z.record(z.string(), z.unknown())),
       }),
     )
-    .min(1),
-  predicateType: z.string().min(1),
-  predicate: z.unknown().optional(),
+    .check(z.minLength(1)),
+  predicateType: z.string().check(z.minLength(1)),
+  predicate: z.optional(z.unknown()),
 });
 
 /** Parse statement bytes (v1 or v0.1). E_PAYLOAD_INVALID otherwise. */

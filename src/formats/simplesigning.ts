@@ -1,10 +1,10 @@
 // cosign's simple-signing payload ("cosign container image signature"), byte-identical to the Go
 // json.Marshal of sigstore/sigstore pkg/signature/payload. cosign.md §2a "Simple-signing payload".
 
-import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { Digest } from '../oci/digest.js';
 import { goMarshalBytes, goStringMapOrNull, goStruct } from './gojson.js';
+import * as z from './zod.js';
 
 export const COSIGN_SIGNATURE_TYPE = 'cosign container image signature';
 
@@ -35,14 +35,12 @@ export function buildSimpleSigningPayload(input: SimpleSigningInput): Uint8Array
 }
 
 const SimpleSigningSchema = z.object({
-  critical: z
-    .object({
-      identity: z.object({ 'docker-reference': z.string() }).passthrough(),
-      image: z.object({ 'docker-manifest-digest': z.string() }).passthrough(),
-      type: z.string(),
-    })
-    .passthrough(),
-  optional: z.record(z.string(), z.unknown()).nullable().optional(),
+  critical: z.looseObject({
+    identity: z.looseObject({ 'docker-reference': z.string() }),
+    image: z.looseObject({ 'docker-manifest-digest': z.string() }),
+    type: z.string(),
+  }),
+  optional: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
 });
 
 export interface SimpleSigningPayload {

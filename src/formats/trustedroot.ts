@@ -15,7 +15,7 @@ const TimeRangeSchema = z.object({
 });
 
 const PublicKeySchema = z.object({
-  rawBytes: base64String.optional(),
+  rawBytes: z.optional(base64String),
   keyDetails: z.string(),
   validFor: TimeRangeSchema.optional(),
 });
