@@ -6,8 +6,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import * as z from 'zod';
 import { SealError } from '../errors.js';
+import * as z from '../formats/zod.js';
 import { Digest, DigestVerifier } from './digest.js';
 import {
   type Descriptor,
@@ -41,9 +41,9 @@ export interface LayoutStoreOptions {
 const OciLayoutFileSchema = z.looseObject({ imageLayoutVersion: z.string() });
 const IndexJsonSchema = z.looseObject({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
+  mediaType: z.optional(z.string()),
   manifests: z.array(DescriptorSchema),
-  annotations: z.record(z.string(), z.string()).optional(),
+  annotations: z.optional(z.record(z.string(), z.string())),
 });
 /** Per-manifest facts a referrers scan keeps (bounded: cleared when it reaches the limit). */
 interface ScanFacts {
@@ -53,7 +53,7 @@ interface ScanFacts {
 }
 const SCAN_CACHE_LIMIT = 50_000;
 
-const LockInfoSchema = z.object({ pid: z.number().int(), host: z.string(), created: z.number() });
+const LockInfoSchema = z.object({ pid: z.number().check(z.int()), host: z.string(), created: z.number() });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,8 +1,8 @@
 // Manifest and index types for Docker v2 schema2 and the OCI image spec v1.1 (manifest, index,
 // artifact manifests with artifactType and subject), their media types, zod parsing and platform selection.
 
-import * as z from 'zod';
 import { SealError } from '../errors.js';
+import * as z from '../formats/zod.js';
 import { Digest } from './digest.js';
 
 export const MediaTypes = {
@@ -95,53 +95,50 @@ export function isIndex(m: Manifest): m is ImageIndex {
 
 const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
-const mediaTypeString = z.string().regex(MEDIA_TYPE_RE, 'not a valid media type (RFC 6838)');
+const mediaTypeString = z.string().check(z.regex(MEDIA_TYPE_RE, 'not a valid media type (RFC 6838)'));
 const annotationsSchema = z.record(z.string(), z.string());
 
 export const PlatformSchema = z.looseObject({
-  architecture: z.string().min(1),
-  os: z.string().min(1),
-  variant: z.string().optional(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
+  architecture: z.string().check(z.minLength(1)),
+  os: z.string().check(z.minLength(1)),
+  variant: z.optional(z.string()),
+  'os.version': z.optional(z.string()),
+  'os.features': z.optional(z.array(z.string())),
 });
 
 export const DescriptorSchema = z.looseObject({
   mediaType: mediaTypeString,
   digest: z
     .string()
-    .refine((d) => Digest.isValid(d), 'not a valid digest (sha256:<64 hex> or sha512:<128 hex>)'),
-  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  urls: z.array(z.string()).optional(),
-  annotations: annotationsSchema.optional(),
-  platform: PlatformSchema.optional(),
-  artifactType: mediaTypeString.optional(),
-  data: z
-    .string()
-    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64')
-    .optional(),
+    .check(z.refine((d) => Digest.isValid(d), 'not a valid digest (sha256:<64 hex> or sha512:<128 hex>)')),
+  size: z.number().check(z.int(), z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER)),
+  urls: z.optional(z.array(z.string())),
+  annotations: z.optional(annotationsSchema),
+  platform: z.optional(PlatformSchema),
+  artifactType: z.optional(mediaTypeString),
+  data: z.optional(z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64'))),
 });
 
 export const ImageManifestSchema = z.looseObject({
   schemaVersion: z.literal(2),
-  mediaType: mediaTypeString.optional(),
-  artifactType: mediaTypeString.optional(),
+  mediaType: z.optional(mediaTypeString),
+  artifactType: z.optional(mediaTypeString),
   config: DescriptorSchema,
   layers: z.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: annotationsSchema.optional(),
+  subject: z.optional(DescriptorSchema),
+  annotations: z.optional(annotationsSchema),
 });
 
 export const ImageIndexSchema = z.looseObject({
   schemaVersion: z.literal(2),
-  mediaType: mediaTypeString.optional(),
-  artifactType: mediaTypeString.optional(),
+  mediaType: z.optional(mediaTypeString),
+  artifactType: z.optional(mediaTypeString),
   manifests: z.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: annotationsSchema.optional(),
+  subject: z.optional(DescriptorSchema),
+  annotations: z.optional(annotationsSchema),
 });
 
-function zodMessage(error: z.ZodError): { field: string; message: string } {
+function zodMessage(error: z.core.$ZodError): { field: string; message: string } {
   const issue = error.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
   return { field, message: issue?.message ?? 'invalid' };
