@@ -76,7 +76,7 @@ const [split] = await Promise.all([
       ...common,
       stdin: {
         contents: [
-          ...(ZOD_JITLESS.has(name) ? ["import { config } from 'zod';", 'config({ jitless: true });'] : []),
+          ...(ZOD_JITLESS.has(name) ? ["import { config } from 'zod/mini';", 'config({ jitless: true });'] : []),
           `import { command } from './src/cli/${name}.ts';`,
           "import { processIO } from './src/cli/io.ts';",
           "import { runCommand } from './src/cli/run.ts';",
