@@ -97,4 +97,12 @@ describe('simple signing payload', () => {
       }
     }
   });
+
+  it('names the field and what it should have been in the error', () => {
+    const bad =
+      '{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"d"},"type":7}}';
+    expect(() => parseSimpleSigningPayload(new TextEncoder().encode(bad))).toThrow(
+      'the signed payload is not a simple-signing document: critical.type Invalid input: expected string, received number',
+    );
+  });
 });

@@ -178,6 +178,28 @@ describe('parseManifest', () => {
     expect(r.message).toMatch(message);
   });
 
+  it.each([
+    ['a fractional size', 1.5, 'Invalid input: expected int, received number'],
+    ['a negative size', -1, 'Too small: expected number to be >=0'],
+    ['a string size', '10', 'Invalid input: expected number, received string'],
+  ])('says what the field should have been for %s', (_name, size, expected) => {
+    const r = codeOf(() =>
+      parseManifest(enc({ ...ociManifest, layers: [{ ...ociManifest.layers[0], size }] })),
+    );
+    expect(r.message).toBe(`manifest field "layers.0.size": ${expected}`);
+  });
+
+  it('says an empty platform os is too short', () => {
+    const index = {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociIndex,
+      manifests: [desc(MediaTypes.ociManifest, 'c', { platform: { os: '', architecture: 'amd64' } })],
+    };
+    expect(codeOf(() => parseManifest(enc(index))).message).toBe(
+      'index field "manifests.0.platform.os": Too small: expected string to have >=1 characters',
+    );
+  });
+
   it('ignores Content-Type parameters and non-manifest hints', () => {
     expect(() => parseManifest(enc(ociManifest), `${MediaTypes.ociManifest}; charset=utf-8`)).not.toThrow();
     expect(() => parseManifest(enc(ociManifest), 'application/json')).not.toThrow();
