@@ -2,6 +2,7 @@
 // Rekor v1 semantics (sigstore-servers.md §0–§1) over RFC 6962 trees (merkle.ts) and C2SP checkpoints (checkpoint.ts).
 
 import { generateKeyPairSync, createPrivateKey, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { SealError } from '../errors.js';
 import { signCheckpoint } from './checkpoint.js';
@@ -30,7 +31,7 @@ import {
   sqlitePath,
   type TreeHead,
 } from './storage/index.js';
-import { prepareEntry, type ProposedEntry } from './types/index.js';
+import { prepareEntry, type ProposedEntry, SignatureVerifier } from './types/index.js';
 
 export interface OpenLogOptions {
   /** `sqlite:/path/file.db` or `postgres://…[?schema=NAME]`. */
@@ -50,6 +51,11 @@ export interface OpenLogOptions {
    * integrating, so requests still being parsed join the batch. Default 2 ms; 0 disables.
    */
   lingerMs?: number;
+  /**
+   * Worker threads for the signature checks of submitted entries (started on first use); 0 checks on the event
+   * loop, batched. Default: 1 when the machine has more than one CPU, else 0.
+   */
+  verifyThreads?: number;
 }
 
 export interface AppendResult {
@@ -93,6 +99,7 @@ export class TransparencyLog {
   private idle: Promise<void> = Promise.resolve();
   /** Merkle nodes never change once written: cache them. */
   private readonly nodeCache = new Map<string, Hash>();
+  private readonly verifier: SignatureVerifier;
 
   private constructor(args: {
     storage: LogStorage;
@@ -104,6 +111,7 @@ export class TransparencyLog {
     lingerMs: number;
     range: CompactRange;
     head: TreeHead | undefined;
+    verifyThreads: number;
   }) {
     this.storage = args.storage;
     this.signer = args.signer;
@@ -114,6 +122,7 @@ export class TransparencyLog {
     this.lingerMs = args.lingerMs;
     this.range = args.range;
     this.current = args.head;
+    this.verifier = new SignatureVerifier({ threads: args.verifyThreads });
   }
 
   /** Hex SHA-256 of the log key's SPKI DER. */
@@ -176,6 +185,7 @@ export class TransparencyLog {
         lingerMs: opts.lingerMs ?? 2,
         range: new CompactRange(0, []),
         head: undefined,
+        verifyThreads: opts.verifyThreads ?? (availableParallelism() > 1 ? 1 : 0),
       });
       await log.reload();
       await log.createdAt();
@@ -316,6 +326,8 @@ export class TransparencyLog {
       for (const [k, v] of newNodes) this.nodeCache.set(k, v);
     }
     const lookup = (id: NodeId) => newNodes.get(nodeKey(id)) ?? oldNodes.get(nodeKey(id));
+    // the proofs of one batch share the hashes of the right edge: fold each multi-node range once
+    const folded = new Map<string, Hash>();
     for (const { p, index } of accepted) {
       p.resolve({
         index,
@@ -324,7 +336,7 @@ export class TransparencyLog {
         treeSize: head!.size,
         rootHash: head!.rootHash,
         checkpoint: head!.checkpoint,
-        inclusionProof: composeProof(inclusionPlan(index, head!.size), lookup),
+        inclusionProof: composeProof(inclusionPlan(index, head!.size), lookup, folded),
       });
     }
     for (const [p, index] of dupOf) {
@@ -346,7 +358,7 @@ export class TransparencyLog {
 
   /** Validate a Rekor proposed entry (signature included), canonicalize it and append it. E_LOG_ENTRY_INVALID / E_DUPLICATE_ENTRY. */
   async appendEntry(proposed: ProposedEntry | unknown): Promise<LogEntry> {
-    const prepared = await prepareEntry(proposed);
+    const prepared = await prepareEntry(proposed, this.verifier);
     const r = await this.appendLeaf(prepared.body, prepared.keys);
     return this.makeEntry(r.index, r.leafHash, prepared.body, r.integratedTime, {
       logIndex: r.index,
@@ -357,20 +369,24 @@ export class TransparencyLog {
     });
   }
 
-  private makeEntry(
+  private async makeEntry(
     index: number,
     leafHash: Hash,
     leaf: Uint8Array,
     integratedTime: number,
     proof: InclusionProof | undefined,
-  ): LogEntry {
+  ): Promise<LogEntry> {
     const base = {
       body: Buffer.from(leaf).toString('base64'),
       integratedTime,
       logID: this.logId,
       logIndex: index,
     };
-    const set = Buffer.from(this.signer.sign(setPayload(base))).toString('base64');
+    const payload = setPayload(base);
+    const signature = this.signer.signAsync
+      ? await this.signer.signAsync(payload)
+      : this.signer.sign(payload);
+    const set = Buffer.from(signature).toString('base64');
     return {
       uuid: this.uuidOf(leafHash),
       ...base,
@@ -520,6 +536,7 @@ export class TransparencyLog {
       await this.idle;
       await new Promise((r) => setImmediate(r));
     }
+    await this.verifier.close();
     await this.storage.close();
   }
 }

@@ -25,6 +25,8 @@ export interface LogSigner {
   /** hex SHA-256 of the SPKI: Rekor's logID. */
   logId: string;
   sign(data: Uint8Array): Uint8Array;
+  /** The same signature computed on libuv's thread pool, off the event loop (SETs: one per entry). */
+  signAsync?(data: Uint8Array): Promise<Uint8Array>;
 }
 
 export function keyDetailsOf(key: KeyObject): LogKeyDetails {
@@ -64,6 +66,10 @@ export function signerFromPrivateKey(privateKey: KeyObject): LogSigner {
     keyDetails,
     logId: logIdOf(spki),
     sign: (data) => new Uint8Array(sign(digest, data, privateKey)),
+    signAsync: (data) =>
+      new Promise<Uint8Array>((resolve, reject) =>
+        sign(digest, data, privateKey, (err, sig) => (err ? reject(err) : resolve(new Uint8Array(sig)))),
+      ),
   };
 }
 

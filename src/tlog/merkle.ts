@@ -121,17 +121,31 @@ export function planNodes(plan: ProofPlan): NodeId[] {
   return [...seen.values()];
 }
 
-/** Resolve a plan into proof hashes, given a synchronous node lookup. */
-export function composeProof(plan: ProofPlan, lookup: (id: NodeId) => Hash | undefined): Hash[] {
-  return plan.map((el) =>
-    foldRange(
-      el.map((id) => {
-        const h = lookup(id);
-        if (!h) throw new SealError('E_INTERNAL', `Merkle node ${nodeKey(id)} is missing from storage`);
-        return h;
-      }),
-    ),
-  );
+/**
+ * Resolve a plan into proof hashes, given a synchronous node lookup. `folded` memoizes the hashes of multi-node
+ * elements across calls (proofs of neighbouring leaves against one tree share them).
+ */
+export function composeProof(
+  plan: ProofPlan,
+  lookup: (id: NodeId) => Hash | undefined,
+  folded?: Map<string, Hash>,
+): Hash[] {
+  const read = (id: NodeId) => {
+    const h = lookup(id);
+    if (!h) throw new SealError('E_INTERNAL', `Merkle node ${nodeKey(id)} is missing from storage`);
+    return h;
+  };
+  return plan.map((el) => {
+    if (el.length === 1) return read(el[0]!);
+    if (!folded) return foldRange(el.map(read));
+    const key = el.map(nodeKey).join(',');
+    let h = folded.get(key);
+    if (!h) {
+      h = foldRange(el.map(read));
+      folded.set(key, h);
+    }
+    return h;
+  });
 }
 
 /** Where hashes of complete subtrees come from (storage, a cache, or memory). */

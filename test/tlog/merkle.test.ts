@@ -4,10 +4,12 @@ import {
   buildConsistencyProof,
   buildInclusionProof,
   CompactRange,
+  composeProof,
   EMPTY_ROOT,
   type Hash,
   hashChildren,
   hashLeaf,
+  inclusionPlan,
   type NodeId,
   nodeKey,
   rootAt,
@@ -253,6 +255,19 @@ describe('merkle (RFC 6962 vectors)', () => {
         }
       }
     }
+  });
+
+  it('gives the same proofs when one tree state serves a whole batch with shared folded ranges', () => {
+    const n = 777;
+    const hashes = Array.from({ length: n }, () => hashLeaf(randomBytes(8)));
+    const { nodes } = memoryTree(hashes);
+    const lookup = (id: NodeId) => nodes.get(nodeKey(id));
+    const folded = new Map<string, Hash>();
+    for (let i = 0; i < n; i++) {
+      const shared = composeProof(inclusionPlan(i, n), lookup, folded);
+      expect(shared.map(toHex)).toEqual(naivePath(i, hashes).map(toHex));
+    }
+    expect(folded.size).toBeGreaterThan(0);
   });
 
   it('hashes nodes with the 0x01 prefix and leaves with 0x00', () => {

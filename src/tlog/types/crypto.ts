@@ -2,8 +2,8 @@
 // Rekor pkg/pki/x509 CanonicalValue semantics; ECDSA verification per FIPS 186-5 §6.4.2 over a given digest.
 
 import 'reflect-metadata';
+import * as nodeCrypto from 'node:crypto';
 import {
-  createECDH,
   createHash,
   createPublicKey,
   constants,
@@ -155,6 +155,34 @@ export function verifyMessage(key: KeyObject, message: Uint8Array, signature: Ui
   return false;
 }
 
+/** verifyMessage on libuv's thread pool (native one-shot verify with a callback): same checks, off the event loop. */
+export async function verifyMessageAsync(
+  key: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const check = (algorithm: string | null, k: KeyObject | nodeCrypto.VerifyKeyObjectInput) =>
+    new Promise<boolean>((resolve) => {
+      try {
+        nodeCrypto.verify(algorithm, message, k, signature, (err, ok) => resolve(!err && ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  if (key.asymmetricKeyType === 'ed25519') return check(null, key);
+  if (key.asymmetricKeyType === 'rsa-pss') return check('sha256', key);
+  if (key.asymmetricKeyType === 'rsa') {
+    return (await check('sha256', key)) || check('sha256', { key, padding: constants.RSA_PKCS1_PSS_PADDING });
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    if (await check('sha256', key)) return true;
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const alt = curve === 'secp384r1' ? 'sha384' : curve === 'secp521r1' ? 'sha512' : undefined;
+    return alt ? check(alt, key) : false;
+  }
+  return false;
+}
+
 const DIGEST_INFO: Record<string, string> = {
   sha256: '3031300d060960864801650304020105000420',
   sha384: '3041300d060960864801650304020205000430',
@@ -187,88 +215,232 @@ export function verifyDigest(
   return bad(`unsupported key type ${key.asymmetricKeyType} for hashedrekord`);
 }
 
-interface Curve {
-  name: string;
-  p: bigint;
-  n: bigint;
-  bytes: number;
+/** One prehashed ECDSA check in plain values (structured-clone safe, so a batch can go to a worker thread). */
+export interface EcdsaDigestJob {
+  /** OpenSSL curve name (prime256v1, secp384r1, secp521r1). */
+  curve: string;
+  qx: bigint;
+  qy: bigint;
+  digest: Uint8Array;
+  signature: Uint8Array;
 }
 
-const CURVES: Record<string, Curve> = {
-  prime256v1: {
-    name: 'prime256v1',
-    p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
-    n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
-    bytes: 32,
-  },
-  secp384r1: {
-    name: 'secp384r1',
-    p: 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn,
-    n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
-    bytes: 48,
-  },
-  secp521r1: {
-    name: 'secp521r1',
-    p: (1n << 521n) - 1n,
-    n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
-    bytes: 66,
-  },
-};
+/**
+ * ECDSA verification over given digests (FIPS 186-5 §6.4.2) with native point arithmetic: x(u1·G + u2·Q) =
+ * x(u2·(t·G + Q)) with t = u1/u2 = e/r, where t·G and u2·(…) run in OpenSSL through ECDH and only one affine
+ * addition happens here. A batch shares its modular inversions (Montgomery's trick: one inversion per batch and
+ * modulus instead of two per signature).
+ * Self-contained on purpose (it uses only its argument and JavaScript globals): its source text is also what the
+ * verification worker thread runs (verifier.ts), so it must not reach for imports or module-level values.
+ */
+export function ecdsaDigestKernel(nodeCrypto: typeof import('node:crypto')) {
+  const curves: Record<string, { p: bigint; n: bigint; nBits: number; bytes: number }> = {
+    prime256v1: {
+      p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+      n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+      nBits: 256,
+      bytes: 32,
+    },
+    secp384r1: {
+      p: 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn,
+      n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+      nBits: 384,
+      bytes: 48,
+    },
+    secp521r1: {
+      p: (1n << 521n) - 1n,
+      n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+      nBits: 521,
+      bytes: 66,
+    },
+  };
+  const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+  const invert = (value: bigint, m: bigint): bigint => {
+    // extended Euclid without array destructuring (the loop is the cost)
+    let a = mod(value, m);
+    let b = m;
+    let x0 = 1n;
+    let x1 = 0n;
+    while (b !== 0n) {
+      const q = a / b;
+      const r = a - q * b;
+      a = b;
+      b = r;
+      const x = x0 - q * x1;
+      x0 = x1;
+      x1 = x;
+    }
+    if (a !== 1n) throw new Error('not invertible');
+    return mod(x0, m);
+  };
+  /** Inverses of values (all non-zero mod m) with one inversion: prefix products, then walk back. */
+  const invertAll = (values: bigint[], m: bigint): bigint[] => {
+    const prefix: bigint[] = [];
+    let acc = 1n;
+    for (const v of values) {
+      acc = (acc * v) % m;
+      prefix.push(acc);
+    }
+    const out = new Array<bigint>(values.length);
+    let inv = invert(acc, m);
+    for (let i = values.length - 1; i >= 0; i--) {
+      out[i] = i === 0 ? inv : (inv * prefix[i - 1]!) % m;
+      inv = (inv * values[i]!) % m;
+    }
+    return out;
+  };
+  const toBig = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
+  const toBytes = (x: bigint, len: number) => Buffer.from(x.toString(16).padStart(len * 2, '0'), 'hex');
+  const parseDer = (sig: Uint8Array): [bigint, bigint] | undefined => {
+    // SEQUENCE { INTEGER r, INTEGER s }, short or long (one byte) length forms
+    let i = 0;
+    if (sig[i++] !== 0x30) return undefined;
+    let len = sig[i++]!;
+    if (len === 0x81) len = sig[i++]!;
+    else if (len & 0x80) return undefined;
+    if (i + len !== sig.length) return undefined;
+    const ints: bigint[] = [];
+    for (let k = 0; k < 2; k++) {
+      if (sig[i++] !== 0x02) return undefined;
+      const l = sig[i++]!;
+      if (l === 0 || l & 0x80 || i + l > sig.length) return undefined;
+      ints.push(toBig(sig.subarray(i, i + l)));
+      i += l;
+    }
+    if (i !== sig.length) return undefined;
+    return [ints[0]!, ints[1]!];
+  };
+  // ECDH objects are only used synchronously inside one batch: one per curve is enough
+  const ecdhs = new Map<string, ReturnType<typeof nodeCrypto.createECDH>>();
+  const ecdhFor = (name: string) => {
+    let e = ecdhs.get(name);
+    if (!e) {
+      e = nodeCrypto.createECDH(name);
+      ecdhs.set(name, e);
+    }
+    return e;
+  };
+  /** Groups indexes by modulus and inverts each group with one inversion. */
+  const invertGrouped = (values: Map<number, bigint>, modulusOf: (i: number) => bigint) => {
+    const groups = new Map<bigint, number[]>();
+    for (const i of values.keys()) {
+      const m = modulusOf(i);
+      let g = groups.get(m);
+      if (!g) {
+        g = [];
+        groups.set(m, g);
+      }
+      g.push(i);
+    }
+    const out = new Map<number, bigint>();
+    for (const [m, idx] of groups) {
+      const inv = invertAll(
+        idx.map((i) => values.get(i)!),
+        m,
+      );
+      for (const [k, i] of idx.entries()) out.set(i, inv[k]!);
+    }
+    return out;
+  };
 
-const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
-
-function invert(value: bigint, m: bigint): bigint {
-  // extended Euclid without array destructuring: this loop dominates the cost of a verification
-  let a = mod(value, m);
-  let b = m;
-  let x0 = 1n;
-  let x1 = 0n;
-  while (b !== 0n) {
-    const q = a / b;
-    const r = a - q * b;
-    a = b;
-    b = r;
-    const x = x0 - q * x1;
-    x0 = x1;
-    x1 = x;
+  interface State {
+    curve: (typeof curves)[string];
+    name: string;
+    r: bigint;
+    s: bigint;
+    e: bigint;
+    qx: bigint;
+    qy: bigint;
+    u2?: bigint;
+    gx?: bigint;
+    gy?: bigint;
+    /** The point u2 multiplies, once known. */
+    px?: bigint;
+    py?: bigint;
   }
-  if (a !== 1n) throw new Error('not invertible');
-  return mod(x0, m);
-}
 
-const toBig = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
-const toBytes = (x: bigint, len: number) => Buffer.from(x.toString(16).padStart(len * 2, '0'), 'hex');
-
-function parseDerSignature(sig: Uint8Array): [bigint, bigint] | undefined {
-  // SEQUENCE { INTEGER r, INTEGER s }, short or long (one byte) length forms
-  let i = 0;
-  if (sig[i++] !== 0x30) return undefined;
-  let len = sig[i++]!;
-  if (len === 0x81) len = sig[i++]!;
-  else if (len & 0x80) return undefined;
-  if (i + len !== sig.length) return undefined;
-  const ints: bigint[] = [];
-  for (let k = 0; k < 2; k++) {
-    if (sig[i++] !== 0x02) return undefined;
-    const l = sig[i++]!;
-    if (l === 0 || l & 0x80 || i + l > sig.length) return undefined;
-    ints.push(toBig(sig.subarray(i, i + l)));
-    i += l;
+  function verifyBatch(jobs: EcdsaDigestJob[]): boolean[] {
+    const results = jobs.map(() => false);
+    const states = new Map<number, State>();
+    for (const [i, job] of jobs.entries()) {
+      const curve = curves[job.curve];
+      if (!curve) continue;
+      const rs = parseDer(job.signature);
+      if (!rs) continue;
+      const [r, s] = rs;
+      if (r <= 0n || r >= curve.n || s <= 0n || s >= curve.n) continue;
+      let e = toBig(job.digest);
+      const dBits = job.digest.length * 8;
+      if (dBits > curve.nBits) e >>= BigInt(dBits - curve.nBits);
+      states.set(i, { curve, name: job.curve, r, s, e: mod(e, curve.n), qx: job.qx, qy: job.qy });
+    }
+    // 1/(rs) gives both 1/s = r/(rs) and 1/r = s/(rs)
+    const rsInv = invertGrouped(
+      new Map([...states].map(([i, st]) => [i, (st.r * st.s) % st.curve.n])),
+      (i) => states.get(i)!.curve.n,
+    );
+    const denominators = new Map<number, bigint>();
+    for (const [i, st] of states) {
+      const { n, p, bytes } = st.curve;
+      const inv = rsInv.get(i)!;
+      const w = (st.r * inv) % n;
+      const rInv = (st.s * inv) % n;
+      st.u2 = (st.r * w) % n;
+      if (st.e === 0n) {
+        st.px = st.qx;
+        st.py = st.qy;
+        continue;
+      }
+      try {
+        const ecdh = ecdhFor(st.name);
+        ecdh.setPrivateKey(toBytes((st.e * rInv) % n, bytes));
+        const tg = ecdh.getPublicKey();
+        st.gx = toBig(tg.subarray(1, 1 + bytes));
+        st.gy = toBig(tg.subarray(1 + bytes));
+      } catch {
+        states.delete(i);
+        continue;
+      }
+      if (st.gx === st.qx) {
+        // t·G = ±Q (only a crafted submission gets here): −Q sums to infinity, +Q doubles (a = −3)
+        if (mod(st.gy! + st.qy, p) === 0n) {
+          states.delete(i);
+          continue;
+        }
+        const lambda = mod((3n * st.qx * st.qx - 3n) * invert(2n * st.qy, p), p);
+        st.px = mod(lambda * lambda - 2n * st.qx, p);
+        st.py = mod(lambda * (st.qx - st.px) - st.qy, p);
+        continue;
+      }
+      denominators.set(i, mod(st.gx - st.qx, p));
+    }
+    const denInv = invertGrouped(denominators, (i) => states.get(i)!.curve.p);
+    for (const [i, inv] of denInv) {
+      const st = states.get(i)!;
+      const { p } = st.curve;
+      const lambda = mod((st.gy! - st.qy) * inv, p);
+      st.px = mod(lambda * lambda - st.gx! - st.qx, p);
+      st.py = mod(lambda * (st.qx - st.px) - st.qy, p);
+    }
+    for (const [i, st] of states) {
+      if (st.px === undefined || st.py === undefined) continue;
+      const { n, bytes } = st.curve;
+      try {
+        const ecdh = ecdhFor(st.name);
+        ecdh.setPrivateKey(toBytes(st.u2!, bytes));
+        const point = Buffer.concat([Buffer.of(4), toBytes(st.px, bytes), toBytes(st.py, bytes)]);
+        results[i] = toBig(ecdh.computeSecret(point)) % n === st.r;
+      } catch {
+        results[i] = false;
+      }
+    }
+    return results;
   }
-  if (i !== sig.length) return undefined;
-  return [ints[0]!, ints[1]!];
+
+  return { verifyBatch };
 }
 
-// ECDH objects are only used synchronously inside one verification: one per curve is enough
-const ecdhByCurve = new Map<string, ReturnType<typeof createECDH>>();
-function ecdhFor(name: string): ReturnType<typeof createECDH> {
-  let e = ecdhByCurve.get(name);
-  if (!e) {
-    e = createECDH(name);
-    ecdhByCurve.set(name, e);
-  }
-  return e;
-}
+const kernel = ecdsaDigestKernel(nodeCrypto);
 
 const coordinateCache = new WeakMap<KeyObject, [bigint, bigint]>();
 
@@ -276,63 +448,29 @@ function coordinates(key: KeyObject): [bigint, bigint] {
   let c = coordinateCache.get(key);
   if (!c) {
     const jwk = key.export({ format: 'jwk' });
-    c = [toBig(Buffer.from(jwk.x!, 'base64url')), toBig(Buffer.from(jwk.y!, 'base64url'))];
+    const big = (b64: string) => BigInt(`0x${Buffer.from(b64, 'base64url').toString('hex') || '0'}`);
+    c = [big(jwk.x!), big(jwk.y!)];
     coordinateCache.set(key, c);
   }
   return c;
 }
 
-/**
- * ECDSA verification over a digest with native point arithmetic: x(u1·G + u2·Q) = x(u2·(t·G + Q)) with t = u1/u2,
- * where t·G and u2·(…) run in OpenSSL through ECDH and only the one affine addition happens here.
- */
+const SUPPORTED_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
+
+/** The kernel's view of an EC key and a signature; E_LOG_ENTRY_INVALID for curves it does not support. */
+export function ecdsaDigestJob(key: KeyObject, digest: Uint8Array, signature: Uint8Array): EcdsaDigestJob {
+  const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
+  if (!SUPPORTED_CURVES.has(curve)) return bad(`unsupported elliptic curve ${curve || 'of the key'}`);
+  const [qx, qy] = coordinates(key);
+  return { curve, qx, qy, digest, signature };
+}
+
+/** ECDSA verification over a precomputed digest (see ecdsaDigestKernel). */
 export function verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature: Uint8Array): boolean {
-  const curve = CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
-  if (!curve) return bad(`unsupported elliptic curve ${key.asymmetricKeyDetails?.namedCurve}`);
-  const rs = parseDerSignature(signature);
-  if (!rs) return false;
-  const [r, s] = rs;
-  const { n, p } = curve;
-  if (r <= 0n || r >= n || s <= 0n || s >= n) return false;
-  const nBits = n.toString(2).length;
-  let e = toBig(digest);
-  const dBits = digest.length * 8;
-  if (dBits > nBits) e >>= BigInt(dBits - nBits);
-  e = mod(e, n);
-  try {
-    // one inversion for both: 1/s = r/(rs), 1/r = s/(rs)
-    const inv = invert(r * s, n);
-    const w = mod(r * inv, n);
-    const rInv = mod(s * inv, n);
-    const u2 = mod(r * w, n);
-    const u1 = mod(e * w, n);
-    const [qx, qy] = coordinates(key);
-    const ecdh = ecdhFor(curve.name);
-    let point: Buffer;
-    if (u1 === 0n) {
-      point = Buffer.concat([Buffer.of(4), toBytes(qx, curve.bytes), toBytes(qy, curve.bytes)]);
-    } else {
-      // t = u1/u2 = e/r
-      const t = mod(e * rInv, n);
-      ecdh.setPrivateKey(toBytes(t, curve.bytes));
-      const tg = ecdh.getPublicKey();
-      const gx = toBig(tg.subarray(1, 1 + curve.bytes));
-      const gy = toBig(tg.subarray(1 + curve.bytes));
-      let lambda: bigint;
-      if (gx === qx) {
-        if (mod(gy + qy, p) === 0n) return false; // t·G = −Q: the sum is the point at infinity
-        lambda = mod((3n * qx * qx - 3n) * invert(2n * qy, p), p); // doubling, a = −3
-      } else {
-        lambda = mod((gy - qy) * invert(gx - qx, p), p);
-      }
-      const x3 = mod(lambda * lambda - gx - qx, p);
-      const y3 = mod(lambda * (qx - x3) - qy, p);
-      point = Buffer.concat([Buffer.of(4), toBytes(x3, curve.bytes), toBytes(y3, curve.bytes)]);
-    }
-    ecdh.setPrivateKey(toBytes(u2, curve.bytes));
-    const x = toBig(ecdh.computeSecret(point));
-    return mod(x, n) === r;
-  } catch {
-    return false;
-  }
+  return kernel.verifyBatch([ecdsaDigestJob(key, digest, signature)])[0]!;
+}
+
+/** Several ECDSA-over-digest checks at once (shared inversions). */
+export function verifyEcdsaDigests(jobs: EcdsaDigestJob[]): boolean[] {
+  return jobs.length === 0 ? [] : kernel.verifyBatch(jobs);
 }

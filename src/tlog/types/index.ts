@@ -6,9 +6,20 @@ import canonicalize from 'canonicalize';
 import * as z from 'zod';
 import { SealError } from '../../errors.js';
 import type { SearchKeys } from '../storage/storage.js';
-import { type EntryKey, parseEntryKey, verifyDigest, verifyMessage } from './crypto.js';
+import { type EntryKey, parseEntryKey, verifyDigest, verifyMessageAsync } from './crypto.js';
+import { defaultVerifier, type SignatureVerifier } from './verifier.js';
 
-export { parseEntryKey, verifyDigest, verifyEcdsaDigest, verifyMessage, type EntryKey } from './crypto.js';
+export {
+  type EcdsaDigestJob,
+  type EntryKey,
+  parseEntryKey,
+  verifyDigest,
+  verifyEcdsaDigest,
+  verifyEcdsaDigests,
+  verifyMessage,
+  verifyMessageAsync,
+} from './crypto.js';
+export { defaultVerifier, SignatureVerifier, type SignatureVerifierOptions } from './verifier.js';
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64');
 
@@ -113,14 +124,22 @@ function statementDigests(payloadType: string, payload: Uint8Array): string[] {
   }
 }
 
-function prepareHashedRekord(e: z.infer<typeof hashedRekordSchema>): PreparedEntry {
+async function prepareHashedRekord(
+  e: z.infer<typeof hashedRekordSchema>,
+  verifier: SignatureVerifier,
+): Promise<PreparedEntry> {
   const { algorithm, value } = e.spec.data.hash;
   const want = { sha256: 64, sha384: 96, sha512: 128 }[algorithm];
   if (value.length !== want) bad(`data.hash.value must be ${want} hex characters for ${algorithm}`);
   const key = parseEntryKey(fromB64(e.spec.signature.publicKey.content));
   // an expired certificate is accepted, as Rekor does: verifiers check validity against integratedTime
   const sig = fromB64(e.spec.signature.content);
-  if (!verifyDigest(key.publicKey, algorithm, new Uint8Array(Buffer.from(value, 'hex')), sig)) {
+  const digest = new Uint8Array(Buffer.from(value, 'hex'));
+  const verified =
+    key.publicKey.asymmetricKeyType === 'ec'
+      ? await verifier.verifyEcdsaDigest(key.publicKey, digest, sig)
+      : verifyDigest(key.publicKey, algorithm, digest, sig);
+  if (!verified) {
     bad('the signature does not verify over data.hash with the supplied public key or certificate');
   }
   const body = jcs({
@@ -143,7 +162,7 @@ const envelopeSchema = z.object({
   signatures: z.array(z.object({ keyid: z.string().optional(), sig: b64.min(1) })).min(1),
 });
 
-function prepareDsse(e: z.infer<typeof dsseSchema>): PreparedEntry {
+async function prepareDsse(e: z.infer<typeof dsseSchema>): Promise<PreparedEntry> {
   let envJson: unknown;
   try {
     envJson = JSON.parse(e.spec.proposedContent.envelope);
@@ -158,7 +177,13 @@ function prepareDsse(e: z.infer<typeof dsseSchema>): PreparedEntry {
   const verifiers = e.spec.proposedContent.verifiers.map((v) => parseEntryKey(fromB64(v)));
   const bySig = new Map<string, EntryKey>();
   for (const s of env.data.signatures) {
-    const k = verifiers.find((v) => verifyMessage(v.publicKey, message, fromB64(s.sig)));
+    let k: EntryKey | undefined;
+    for (const v of verifiers) {
+      if (await verifyMessageAsync(v.publicKey, message, fromB64(s.sig))) {
+        k = v;
+        break;
+      }
+    }
     if (!k) bad('every DSSE signature must verify over the envelope PAE with one of the verifiers');
     bySig.set(s.sig, k!);
   }
@@ -184,7 +209,7 @@ function prepareDsse(e: z.infer<typeof dsseSchema>): PreparedEntry {
   };
 }
 
-function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
+async function prepareIntoto(e: z.infer<typeof intotoSchema>): Promise<PreparedEntry> {
   const env = e.spec.content.envelope;
   if (!env.payload) bad('intoto v0.0.2 needs envelope.payload');
   // v0.0.2 base64-encodes payload and sig twice, the verifier (PEM) once (sigstore-servers.md §1, sigstore-js entry.ts)
@@ -197,7 +222,7 @@ function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
   for (const s of env.signatures) {
     const key = parseEntryKey(fromB64(s.publicKey));
     const sigB64 = Buffer.from(s.sig, 'base64').toString('utf8');
-    if (!verifyMessage(key.publicKey, message, fromB64(sigB64)))
+    if (!(await verifyMessageAsync(key.publicKey, message, fromB64(sigB64))))
       bad('an intoto signature does not verify over the envelope PAE');
     keys.push(key);
     const keyid = s.keyid ? { keyid: s.keyid } : {};
@@ -232,8 +257,14 @@ function prepareIntoto(e: z.infer<typeof intotoSchema>): PreparedEntry {
   };
 }
 
-/** Parse a proposed entry, verify its signature(s), and build the canonical body and index keys. E_LOG_ENTRY_INVALID. */
-export async function prepareEntry(input: unknown): Promise<PreparedEntry> {
+/**
+ * Parse a proposed entry, verify its signature(s), and build the canonical body and index keys. E_LOG_ENTRY_INVALID.
+ * `verifier` runs the prehashed ECDSA checks (batched, possibly on worker threads); a log passes its own.
+ */
+export async function prepareEntry(
+  input: unknown,
+  verifier: SignatureVerifier = defaultVerifier,
+): Promise<PreparedEntry> {
   const kind = (input as { kind?: unknown } | null)?.kind;
   const apiVersion = (input as { apiVersion?: unknown } | null)?.apiVersion;
   if (typeof kind !== 'string') bad('proposed entry needs a "kind"');
@@ -248,7 +279,7 @@ export async function prepareEntry(input: unknown): Promise<PreparedEntry> {
   const e = parsed.data!;
   switch (e.kind) {
     case 'hashedrekord':
-      return prepareHashedRekord(e);
+      return prepareHashedRekord(e, verifier);
     case 'dsse':
       return prepareDsse(e);
     case 'intoto':

@@ -1,0 +1,167 @@
+// Prehashed ECDSA checks of log submissions, gathered per event-loop turn and run as one batch (shared inversions),
+// on worker threads when the log is given some, so the event loop keeps parsing requests and integrating batches.
+// The arithmetic is ecdsaDigestKernel (crypto.ts, FIPS 186-5 §6.4.2); node:worker_threads.
+
+import * as nodeCrypto from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { SealError } from '../../errors.js';
+import { type EcdsaDigestJob, ecdsaDigestJob, ecdsaDigestKernel } from './crypto.js';
+
+export interface SignatureVerifierOptions {
+  /** Worker threads for the checks; 0 runs them on the calling thread (still batched). Default 0. */
+  threads?: number;
+}
+
+interface Waiting {
+  job: EcdsaDigestJob;
+  resolve: (ok: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Reply {
+  id: number;
+  results?: boolean[];
+  error?: string;
+}
+
+// The kernel's own source runs in the worker, so no TypeScript loader is needed whether seal runs from dist, tsx or
+// vitest; `__name` stands in for the helper some transpilers (keepNames) put inside function bodies.
+const workerSource = () => `
+const { parentPort } = require('node:worker_threads');
+const __name = (f) => f;
+const kernel = (${ecdsaDigestKernel.toString()})(require('node:crypto'));
+parentPort.on('message', (m) => {
+  try {
+    parentPort.postMessage({ id: m.id, results: kernel.verifyBatch(m.jobs) });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
+  }
+});
+`;
+
+/** Largest batch sent at once: bigger batches only add latency once the inversions are shared. */
+const MAX_BATCH = 256;
+
+export class SignatureVerifier {
+  private readonly threads: number;
+  private readonly workers: Worker[] = [];
+  private nextWorker = 0;
+  private nextId = 1;
+  private readonly inFlight = new Map<number, { batch: Waiting[]; worker: Worker }>();
+  private readonly busy = new Map<Worker, number>();
+  private queue: Waiting[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly kernel = ecdsaDigestKernel(nodeCrypto);
+
+  constructor(opts: SignatureVerifierOptions = {}) {
+    this.threads = Math.max(0, Math.floor(opts.threads ?? 0));
+  }
+
+  /** Verify an ECDSA signature over a digest; resolves false when it does not verify. */
+  verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const job = ecdsaDigestJob(key, digest, signature);
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // after the poll phase: every request parsed in this loop turn joins the batch
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      if (this.threads === 0 || this.closed) this.runHere(batch);
+      else this.send(batch);
+    }
+  }
+
+  private runHere(batch: Waiting[]): void {
+    try {
+      const results = this.kernel.verifyBatch(batch.map((w) => w.job));
+      for (const [i, w] of batch.entries()) w.resolve(results[i]!);
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
+  }
+
+  private worker(): Worker {
+    if (this.workers.length < this.threads) {
+      // execArgv: [] — the worker is plain CommonJS; inherited flags such as --input-type=module would break it
+      const w = new Worker(workerSource(), { eval: true, execArgv: [] });
+      w.unref();
+      w.on('message', (m: Reply) => this.settle(m));
+      w.on('error', (err) => this.fail(w, err));
+      w.on('exit', (code) => {
+        if (!this.closed) this.fail(w, new Error(`exited with code ${code}`));
+      });
+      this.workers.push(w);
+      this.busy.set(w, 0);
+      return w;
+    }
+    const w = this.workers[this.nextWorker++ % this.workers.length]!;
+    return w;
+  }
+
+  private send(batch: Waiting[]): void {
+    const w = this.worker();
+    const id = this.nextId++;
+    this.inFlight.set(id, { batch, worker: w });
+    const n = this.busy.get(w)! + 1;
+    this.busy.set(w, n);
+    // an idle verifier must not keep the process alive; a pending check must
+    if (n === 1) w.ref();
+    w.postMessage({ id, jobs: batch.map((x) => x.job) });
+  }
+
+  private release(w: Worker): void {
+    const n = (this.busy.get(w) ?? 1) - 1;
+    this.busy.set(w, n);
+    if (n === 0) w.unref();
+  }
+
+  private settle(m: Reply): void {
+    const entry = this.inFlight.get(m.id);
+    if (!entry) return;
+    this.inFlight.delete(m.id);
+    this.release(entry.worker);
+    if (m.results) {
+      for (const [i, w] of entry.batch.entries()) w.resolve(m.results[i] === true);
+    } else {
+      const err = new SealError('E_INTERNAL', `signature verification thread failed: ${m.error}`);
+      for (const w of entry.batch) w.reject(err);
+    }
+  }
+
+  private fail(worker: Worker, err: Error): void {
+    const i = this.workers.indexOf(worker);
+    if (i < 0) return;
+    this.workers.splice(i, 1);
+    this.busy.delete(worker);
+    // checks sent to a dead thread are run here rather than lost
+    for (const [id, entry] of this.inFlight) {
+      if (entry.worker !== worker) continue;
+      this.inFlight.delete(id);
+      this.runHere(entry.batch);
+    }
+    void err;
+  }
+
+  /** Stop the worker threads (checks still queued run on the calling thread). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inFlight.size > 0) await new Promise((r) => setImmediate(r));
+    this.flush();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers.length = 0;
+  }
+}
+
+/** The verifier prepareEntry uses when none is given: batched, on the calling thread. */
+export const defaultVerifier = new SignatureVerifier();
