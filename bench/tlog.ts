@@ -1,26 +1,52 @@
-// Transparency log benchmark: appends/s at 1, 16 and 256 concurrent clients on SQLite and PostgreSQL (in-process
-// and over HTTP), and inclusion proof latency p50/p99. Prints a markdown table. Run: node --import tsx bench/tlog.ts
+// Transparency log benchmark: appends/s at 1, 16 and 256 concurrent clients on SQLite and PostgreSQL — raw leaves
+// and verified hashedrekord entries in-process, and POST /api/v1/log/entries over HTTP — plus inclusion proof latency
+// p50/p99 in-process and over HTTP. Prints a markdown table. Run: node --import tsx bench/tlog.ts
+// BENCH_SECONDS (default 3) sets the time per cell. BENCH_TLOG_BASE=<another checkout of seal> adds rows measured
+// from that checkout's src/tlog in the same run, cell by cell alternating with this one (before/after comparisons).
+//
+// HTTP: the log server runs in its own process (the same code `seal log serve` runs: openLog + createLogServer) and
+// the load comes from autocannon in a third process (keep-alive connections, one per client), so the client's CPU
+// is not the server's; on a 2-core machine both still share the cores, so the table also gives CPU per request.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { openLog, type TransparencyLog } from '../src/tlog/log.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = [1, 16, 256];
+const HERE = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const BUILDS: { label: string; root: string }[] = [{ label: 'this', root: HERE }];
+if (process.env.BENCH_TLOG_BASE) BUILDS.push({ label: 'base', root: resolve(process.env.BENCH_TLOG_BASE) });
+
+interface Log {
+  appendLeaf(leaf: Uint8Array): Promise<unknown>;
+  appendEntry(proposed: unknown): Promise<unknown>;
+  inclusionProof(index: number): Promise<unknown>;
+  head(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+async function openLogFrom(root: string, db: string, keyFile: string): Promise<Log> {
+  const mod = (await import(pathToFileURL(join(root, 'src/tlog/log.ts')).href)) as {
+    openLog(o: { db: string; keyFile: string }): Promise<Log>;
+  };
+  return mod.openLog({ db, keyFile });
+}
 
 const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const pubB64 = Buffer.from(keys.publicKey.export({ type: 'spki', format: 'pem' }) as string).toString(
   'base64',
 );
 
-function proposed(): unknown {
+/** A hashedrekord submission as a client sends it (one signing key, as a CI signer with a key file). */
+function proposed(): string {
   const artifact = randomBytes(32);
-  return {
+  return JSON.stringify({
     apiVersion: '0.0.1',
     kind: 'hashedrekord',
     spec: {
@@ -30,22 +56,52 @@ function proposed(): unknown {
         publicKey: { content: pubB64 },
       },
     },
-  };
+  });
 }
 
-async function timed(concurrency: number, op: () => Promise<unknown>): Promise<number> {
+/** Fastest append rate a cell is provisioned for: each cell gets this many distinct submissions per second. */
+const MAX_RATE = 6000;
+
+/** Distinct submissions for one log, handed out once each (a repeat would be a duplicate, not an append). */
+class Pool {
+  private next = 0;
+  constructor(private readonly bodies: string[]) {}
+  take(n: number): string[] {
+    const out = this.bodies.slice(this.next, this.next + n);
+    this.next += n;
+    return out;
+  }
+}
+
+interface Cell {
+  rate: number;
+  /** CPU microseconds per operation, all threads of the process(es) doing the work. */
+  cpuUs: number;
+  /** For HTTP: the load generator's CPU per request. */
+  clientCpuUs?: number;
+}
+
+async function timed(concurrency: number, op: () => Promise<unknown>): Promise<Cell> {
   let count = 0;
-  const deadline = performance.now() + SECONDS * 1000;
+  let failed = 0;
+  const c0 = process.cpuUsage();
   const start = performance.now();
+  const deadline = start + SECONDS * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
-        await op();
-        count++;
+        try {
+          await op();
+          count++;
+        } catch {
+          failed++;
+        }
       }
     }),
   );
-  return count / ((performance.now() - start) / 1000);
+  const c = process.cpuUsage(c0);
+  if (failed > 0) process.stderr.write(`${failed} operations failed (${concurrency} clients)\n`);
+  return { rate: count / ((performance.now() - start) / 1000), cpuUs: (c.user + c.system) / count };
 }
 
 function percentiles(samples: number[]): { p50: number; p99: number } {
@@ -53,7 +109,7 @@ function percentiles(samples: number[]): { p50: number; p99: number } {
   return { p50: s[Math.floor(s.length * 0.5)]!, p99: s[Math.floor(s.length * 0.99)]! };
 }
 
-async function proofLatency(log: TransparencyLog, n = 3000): Promise<{ p50: number; p99: number }> {
+async function proofLatency(log: Log, n = 3000): Promise<{ p50: number; p99: number }> {
   const size = (await log.head()).size;
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -65,37 +121,64 @@ async function proofLatency(log: TransparencyLog, n = 3000): Promise<{ p50: numb
   return percentiles(samples);
 }
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const RUNNER = `const m = await import(${JSON.stringify(MAIN)}); process.exitCode = await m.main(process.argv.slice(1));`;
+// the server process: what `seal log serve` runs, without the CLI around it
+const SERVER = `
+const [root, db, keyFile] = process.argv.slice(1);
+const { openLog } = await import(root + '/src/tlog/log.ts');
+const { createLogServer } = await import(root + '/src/tlog/api.ts');
+const log = await openLog({ db, keyFile });
+const app = createLogServer(log, {});
+await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write('listening on http://127.0.0.1:' + app.server.address().port + '\\n');
+process.on('SIGTERM', async () => { await app.close(); await log.close(); process.exit(0); });
+`;
 
-async function startServer(db: string, keyFile: string): Promise<{ child: ChildProcess; url: string }> {
+// the load generator process: autocannon, one keep-alive connection per client, each request a new submission
+const LOADGEN = `
+const [url, file, connections, seconds] = process.argv.slice(1);
+const { createRequire } = await import('node:module');
+const autocannon = createRequire(${JSON.stringify(join(HERE, 'package.json'))})('autocannon');
+const { readFileSync } = await import('node:fs');
+const bodies = readFileSync(file, 'utf8').split('\\n');
+let next = 0;
+const r = await autocannon({
+  url: url + '/api/v1/log/entries', method: 'POST', connections: Number(connections), duration: Number(seconds),
+  headers: { 'content-type': 'application/json' },
+  requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+});
+const c = process.cpuUsage();
+process.stdout.write(JSON.stringify({ ok: r['2xx'], other: r.non2xx + r.errors, seconds: r.duration, cpu: c.user + c.system }));
+`;
+
+/** utime+stime of a process in microseconds (Linux), to split CPU between server and load generator. */
+function processCpuUs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startServer(
+  root: string,
+  db: string,
+  keyFile: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      RUNNER,
-      'log',
-      'serve',
-      '--db',
-      db,
-      '--port',
-      '0',
-      '--key-file',
-      keyFile,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+    ['--import', 'tsx', '--input-type=module', '-e', SERVER, root, db, keyFile],
+    { cwd: HERE, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
   );
-  const url = await new Promise<string>((resolve, reject) => {
+  const url = await new Promise<string>((ok, fail) => {
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      if (m) ok(m[1]!);
     });
-    child.on('exit', (c) => reject(new Error(`log serve exited ${c}`)));
+    child.on('exit', (c) => fail(new Error(`log server exited ${c}`)));
   });
   return { child, url };
 }
@@ -104,6 +187,62 @@ async function stopServer(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.on('exit', r));
   child.kill('SIGTERM');
   await exited;
+}
+
+async function httpCell(
+  server: { child: ChildProcess; url: string },
+  bodies: string[],
+  c: number,
+): Promise<Cell> {
+  const file = join(workDir, `bodies-${randomBytes(4).toString('hex')}.jsonl`);
+  writeFileSync(file, bodies.join('\n'));
+  const before = processCpuUs(server.child.pid!);
+  const out = await new Promise<string>((ok, fail) => {
+    const gen = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', LOADGEN, server.url, file, String(c), String(SECONDS)],
+      { cwd: HERE, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let text = '';
+    gen.stdout.on('data', (d) => {
+      text += d;
+    });
+    gen.on('exit', (code) => (code === 0 ? ok(text) : fail(new Error(`load generator exited ${code}`))));
+  });
+  const after = processCpuUs(server.child.pid!);
+  const r = JSON.parse(out) as { ok: number; other: number; seconds: number; cpu: number };
+  if (r.other > 0) process.stderr.write(`HTTP ${c} clients: ${r.other} responses were not 2xx\n`);
+  return {
+    rate: r.ok / r.seconds,
+    cpuUs: before !== undefined && after !== undefined ? (after - before) / r.ok : Number.NaN,
+    clientCpuUs: r.cpu / r.ok,
+  };
+}
+
+function httpGet(url: string, agent: Agent): Promise<Buffer> {
+  return new Promise((ok, fail) => {
+    const req = request(url, { agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => ok(Buffer.concat(chunks)));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+async function httpProofLatency(url: string, n = 1000): Promise<{ p50: number; p99: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const size = (JSON.parse((await httpGet(`${url}/api/v1/log`, agent)).toString()) as { treeSize: number })
+    .treeSize;
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await httpGet(`${url}/api/v1/log/entries?logIndex=${Math.floor(Math.random() * size)}`, agent);
+    samples.push(performance.now() - t);
+  }
+  agent.destroy();
+  return percentiles(samples);
 }
 
 async function pgBase(): Promise<string | undefined> {
@@ -134,97 +273,110 @@ async function dropSchema(url: string): Promise<void> {
 interface Row {
   backend: string;
   mode: string;
-  rates: number[];
+  build: string;
+  cells: Cell[];
   proof?: { p50: number; p99: number };
 }
 
+const workDir = mkdtempSync(join(tmpdir(), 'seal-bench-tlog-'));
+
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'seal-bench-tlog-'));
+  const keyFile = join(workDir, 'key.pem');
   const pgUrl = await pgBase();
   const backends: [string, (tag: string) => string][] = [
-    ['SQLite', (tag) => `sqlite:${join(dir, `${tag}.db`)}`],
+    ['SQLite', (tag) => `sqlite:${join(workDir, `${tag}.db`)}`],
   ];
   if (pgUrl)
     backends.push(['PostgreSQL', (tag) => `${pgUrl}?schema=bench_${tag}_${randomBytes(4).toString('hex')}`]);
   else process.stderr.write('PostgreSQL not reachable: PostgreSQL rows skipped\n');
+  // distinct submissions for the three cells of one log; every log (its own database) starts from the first
+  const perCell = Math.ceil(MAX_RATE * SECONDS);
+  const bodies = Array.from({ length: perCell * CONCURRENCY.length }, proposed);
   const rows: Row[] = [];
   const schemas: string[] = [];
+  const dbFor = (db: (tag: string) => string, tag: string) => {
+    const url = db(tag);
+    if (url.startsWith('postgres')) schemas.push(url);
+    return url;
+  };
   for (const [name, db] of backends) {
-    // raw leaves, in-process: the sequencer and storage alone
-    const leafDb = db('leaf');
-    if (leafDb.startsWith('postgres')) schemas.push(leafDb);
-    const log = await openLog({ db: leafDb, keyFile: join(dir, 'key.pem') });
-    const leafRates: number[] = [];
-    for (const c of CONCURRENCY) leafRates.push(await timed(c, () => log.appendLeaf(randomBytes(200))));
-    rows.push({
-      backend: name,
-      mode: 'appendLeaf, in-process',
-      rates: leafRates,
-      proof: await proofLatency(log),
-    });
-    // Rekor entries with signature verification, in-process
-    const entryRates: number[] = [];
+    // in-process: raw leaves (sequencer + storage alone), then verified hashedrekord entries
+    const logs = await Promise.all(
+      BUILDS.map((b) => openLogFrom(b.root, dbFor(db, `inproc_${b.label}`), keyFile)),
+    );
+    const leaf = BUILDS.map((): Cell[] => []);
+    const entry = BUILDS.map((): Cell[] => []);
+    const pools = BUILDS.map(() => new Pool(bodies));
     for (const c of CONCURRENCY) {
-      const pool = Array.from({ length: Math.min(60_000, Math.ceil(c * 40 + 4000)) }, proposed);
-      let next = 0;
-      entryRates.push(
-        await timed(c, () => log.appendEntry(pool[next++ % pool.length]).catch(() => undefined)),
-      );
+      for (const [i, log] of logs.entries())
+        leaf[i]!.push(await timed(c, () => log.appendLeaf(randomBytes(200))));
     }
-    rows.push({ backend: name, mode: 'appendEntry (hashedrekord, verified), in-process', rates: entryRates });
-    await log.close();
-    // over HTTP to `seal log serve` in its own process
-    const httpDb = db('http');
-    if (httpDb.startsWith('postgres')) schemas.push(httpDb);
-    const { child, url } = await startServer(httpDb, join(dir, 'key.pem'));
-    const httpRates: number[] = [];
+    const leafProof = [];
+    for (const log of logs) leafProof.push(await proofLatency(log));
     for (const c of CONCURRENCY) {
-      const pool = Array.from({ length: Math.min(60_000, Math.ceil(c * 20 + 3000)) }, () =>
-        JSON.stringify(proposed()),
-      );
-      let next = 0;
-      httpRates.push(
-        await timed(c, async () => {
-          const res = await fetch(`${url}/api/v1/log/entries`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: pool[next++ % pool.length]!,
-          });
-          await res.arrayBuffer();
-        }),
-      );
+      for (const [i, log] of logs.entries()) {
+        const cell = pools[i]!.take(perCell).map((b) => JSON.parse(b) as unknown);
+        let next = 0;
+        entry[i]!.push(await timed(c, () => log.appendEntry(cell[next++ % cell.length])));
+      }
     }
-    const samples: number[] = [];
-    const size = ((await (await fetch(`${url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
-    for (let i = 0; i < 1000; i++) {
-      const t = performance.now();
-      const res = await fetch(`${url}/api/v1/log/entries?logIndex=${Math.floor(Math.random() * size)}`);
-      await res.arrayBuffer();
-      samples.push(performance.now() - t);
+    for (const [i, b] of BUILDS.entries()) {
+      rows.push({
+        backend: name,
+        mode: 'appendLeaf, in-process',
+        build: b.label,
+        cells: leaf[i]!,
+        proof: leafProof[i]!,
+      });
+      rows.push({
+        backend: name,
+        mode: 'appendEntry (hashedrekord, verified), in-process',
+        build: b.label,
+        cells: entry[i]!,
+      });
     }
-    rows.push({
-      backend: name,
-      mode: 'POST /api/v1/log/entries over HTTP',
-      rates: httpRates,
-      proof: percentiles(samples),
-    });
-    await stopServer(child);
+    for (const log of logs) await log.close();
+    // over HTTP: server process + load generator process
+    const servers = [];
+    for (const b of BUILDS) servers.push(await startServer(b.root, dbFor(db, `http_${b.label}`), keyFile));
+    const http = BUILDS.map((): Cell[] => []);
+    const httpPools = BUILDS.map(() => new Pool(bodies));
+    for (const c of CONCURRENCY) {
+      for (const [i, s] of servers.entries())
+        http[i]!.push(await httpCell(s, httpPools[i]!.take(perCell), c));
+    }
+    for (const [i, b] of BUILDS.entries()) {
+      rows.push({
+        backend: name,
+        mode: 'POST /api/v1/log/entries over HTTP',
+        build: b.label,
+        cells: http[i]!,
+        proof: await httpProofLatency(servers[i]!.url),
+      });
+    }
+    for (const s of servers) await stopServer(s.child);
   }
   for (const s of schemas) await dropSchema(s).catch(() => {});
   const f = (n: number) => Math.round(n).toLocaleString('en-US');
   const ms = (n: number) => n.toFixed(3);
+  const cpu = (c: Cell | undefined) =>
+    c === undefined || Number.isNaN(c.cpuUs)
+      ? '–'
+      : `${f(c.cpuUs)}${c.clientCpuUs !== undefined ? ` + ${f(c.clientCpuUs)} client` : ''}`;
   const lines = [
     `### Transparency log (${SECONDS} s per cell, ${new Date().toISOString().slice(0, 10)}, node ${process.version})`,
     '',
-    '| Backend | Operation | 1 client | 16 clients | 256 clients | proof p50 (ms) | proof p99 (ms) |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    `| Backend | Operation |${BUILDS.length > 1 ? ' Build |' : ''} 1 client | 16 clients | 256 clients | CPU µs/op at 256 | proof p50 (ms) | proof p99 (ms) |`,
+    `|---|---|${BUILDS.length > 1 ? '---|' : ''}---:|---:|---:|---:|---:|---:|`,
     ...rows.map(
       (r) =>
-        `| ${r.backend} | ${r.mode} | ${r.rates.map(f).join(' | ')} | ${r.proof ? ms(r.proof.p50) : '–'} | ${r.proof ? ms(r.proof.p99) : '–'} |`,
+        `| ${r.backend} | ${r.mode} |${BUILDS.length > 1 ? ` ${r.build} |` : ''} ${r.cells.map((c) => f(c.rate)).join(' | ')} | ${cpu(r.cells[2])} | ${r.proof ? ms(r.proof.p50) : '–'} | ${r.proof ? ms(r.proof.p99) : '–'} |`,
     ),
     '',
     'Appends are per second, acknowledged after commit. In-process proof latency is `inclusionProof(random index)`;',
-    'over HTTP it is a full `GET /api/v1/log/entries?logIndex=` (entry + proof + fresh SET).',
+    'over HTTP it is a full `GET /api/v1/log/entries?logIndex=` (entry + inclusion proof + fresh SET), one client.',
+    'CPU µs/op counts every thread of the process doing the work (event loop, verification worker, SQLite writer,',
+    "thread pool, GC); over HTTP it is the server process, plus the load generator's own CPU per request.",
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
