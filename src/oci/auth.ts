@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as z from 'zod';
 import { SealError } from '../errors.js';
+import * as z from '../formats/zod.js';
 import type { HttpClient } from './http.js';
 
 export type RegistryCredentials = { username: string; password: string } | { identityToken: string };
@@ -43,16 +43,16 @@ export function staticCredentials(entries: Record<string, RegistryCredentials>):
 export const anonymousCredentials: CredentialResolver = { resolve: async () => undefined };
 
 const AuthEntrySchema = z.object({
-  auth: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  identitytoken: z.string().optional(),
+  auth: z.optional(z.string()),
+  username: z.optional(z.string()),
+  password: z.optional(z.string()),
+  identitytoken: z.optional(z.string()),
 });
 
 const ConfigFileSchema = z.object({
-  auths: z.record(z.string(), AuthEntrySchema).optional(),
-  credsStore: z.string().optional(),
-  credHelpers: z.record(z.string(), z.string()).optional(),
+  auths: z.optional(z.record(z.string(), AuthEntrySchema)),
+  credsStore: z.optional(z.string()),
+  credHelpers: z.optional(z.record(z.string(), z.string())),
 });
 type ConfigFile = z.infer<typeof ConfigFileSchema>;
 
@@ -306,10 +306,10 @@ export function parseScope(text: string): { type: string; name: string; actions:
 }
 
 const TokenResponseSchema = z.object({
-  token: z.string().optional(),
-  access_token: z.string().optional(),
-  expires_in: z.number().optional(),
-  issued_at: z.string().optional(),
+  token: z.optional(z.string()),
+  access_token: z.optional(z.string()),
+  expires_in: z.optional(z.number()),
+  issued_at: z.optional(z.string()),
 });
 
 interface CachedToken {
