@@ -195,6 +195,13 @@ export function withDigestCache(
   const digestStats: CacheStats = { hits: 0, misses: 0 };
   return {
     digestStats,
+    cachedDigest(image) {
+      const hit = lru.get(image);
+      if (hit === undefined) return undefined;
+      opts.onLookup?.(true);
+      digestStats.hits++;
+      return hit;
+    },
     async resolveDigest(image, ctx) {
       const hit = lru.get(image);
       opts.onLookup?.(hit !== undefined);

@@ -2,7 +2,7 @@
 // under a deadline) → break-glass → allow / deny / warn (+ JSONPatch to digests) → audit + metrics.
 // Implements ARCHITECTURE.md "admit" data flow and admission.md (validate / mutate responses).
 
-import { evaluate, type OutcomeCache } from '../policy/evaluate.js';
+import { type EvaluateOptions, evaluateNow, type OutcomeCache } from '../policy/evaluate.js';
 import { SingleFlight } from '../policy/singleflight.js';
 import type {
   Decision,
@@ -61,8 +61,47 @@ export interface AdmissionResult {
 }
 
 function strictestMode(decisions: Decision[]): string {
-  const modes = new Set(decisions.flatMap((d) => d.outcomes.map((o) => o.mode)));
-  return modes.has('enforce') ? 'enforce' : modes.has('audit') ? 'audit' : 'none';
+  let mode = 'none';
+  for (const d of decisions) {
+    for (const o of d.outcomes) {
+      if (o.mode === 'enforce') return 'enforce';
+      if (o.mode === 'audit') mode = 'audit';
+    }
+  }
+  return mode;
+}
+
+/**
+ * A request's deadline, armed when first asked for its signal (then for what is left of it): a cleared
+ * timer rather than AbortSignal.timeout, so thousands of live 8-second timers never pile up, and none at
+ * all for a decision the caches answer.
+ */
+class Deadline {
+  private readonly startedAt = performance.now();
+  private controller: AbortController | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = new AbortController();
+      this.controller = controller;
+      const expire = () => {
+        const e = new Error(`deadline of ${this.ms} ms exceeded`);
+        e.name = 'TimeoutError';
+        controller.abort(e);
+      };
+      const left = this.startedAt + this.ms - performance.now();
+      if (left <= 0) expire();
+      else this.timer = setTimeout(expire, left);
+    }
+    return this.controller.signal;
+  }
+
+  clear(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
 }
 
 export class AdmissionController {
@@ -72,6 +111,8 @@ export class AdmissionController {
   private readonly verifier: ImageVerifier;
   private readonly cache: OutcomeCache;
   private readonly namespaces: NamespaceLookup;
+  /** The same for every request (the cache, coalescing and metrics hooks). */
+  private readonly evaluateOptions: EvaluateOptions;
 
   constructor(private readonly opts: AdmissionControllerOptions) {
     this.policies = opts.policies;
@@ -84,6 +125,20 @@ export class AdmissionController {
     };
     if (opts.digestTtlMs !== undefined) digestOpts.ttlMs = opts.digestTtlMs;
     this.verifier = withDigestCache(opts.verifier, digestOpts);
+    this.evaluateOptions = {
+      cache: this.cache,
+      singleFlight: this.flights,
+      onVerification: (e) => {
+        this.metrics.recordCacheLookup('decision', e.cached);
+        this.metrics.verificationSeconds.observe(
+          { result: e.unavailable ? 'unavailable' : e.ok ? 'ok' : 'failed', cached: String(e.cached) },
+          e.durationMs / 1000,
+        );
+      },
+    };
+    if (opts.cacheTtlMs !== undefined) this.evaluateOptions.cacheTtlMs = opts.cacheTtlMs;
+    if (opts.negativeCacheTtlMs !== undefined)
+      this.evaluateOptions.negativeCacheTtlMs = opts.negativeCacheTtlMs;
   }
 
   /** Swap the policy set (reload); cached outcomes of changed policies miss because their version changed. */
@@ -153,19 +208,11 @@ export class AdmissionController {
 
     const object = read.workload;
     const nsName = req.namespace || object.metadata?.namespace || 'default';
-    // A cleared timer rather than AbortSignal.timeout: at thousands of requests/s, thousands of live
-    // 8-second timers would otherwise pile up.
-    const deadline = new AbortController();
-    const deadlineMs = this.opts.deadlineMs ?? 8000;
-    const timer = setTimeout(() => {
-      const e = new Error(`deadline of ${deadlineMs} ms exceeded`);
-      e.name = 'TimeoutError';
-      deadline.abort(e);
-    }, deadlineMs);
+    const deadline = new Deadline(this.opts.deadlineMs ?? 8000);
     try {
-      return await this.decideWithin(endpoint, req, started, images, read.spec, nsName, deadline.signal);
+      return await this.decideWithin(endpoint, req, started, images, read.spec, nsName, deadline);
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   }
 
@@ -176,16 +223,21 @@ export class AdmissionController {
     images: ImageInWorkload[],
     spec: PodSpec | undefined,
     nsName: string,
-    signal: AbortSignal,
+    deadline: Deadline,
   ): Promise<AdmissionResult> {
-    const ctx: RequestContext = { signal };
+    // The signal exists only once something reads it: a decision served from the caches never waits.
+    const ctx: RequestContext = {
+      get signal() {
+        return deadline.signal;
+      },
+    };
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
     if (spec) {
       ctx.pullSecrets = { namespace: nsName, names: (spec.imagePullSecrets ?? []).map((s) => s.name) };
       if (spec.serviceAccountName) ctx.pullSecrets.serviceAccountName = spec.serviceAccountName;
       if (this.opts.pullSecrets) {
         try {
-          const fromSecrets = await this.opts.pullSecrets(ctx.pullSecrets, signal);
+          const fromSecrets = await this.opts.pullSecrets(ctx.pullSecrets, deadline.signal);
           if (fromSecrets.length > 0) ctx.credentials = [...fromSecrets, ...(ctx.credentials ?? [])];
         } catch (err) {
           // Without the secrets a private pull may fail; verification then reports it (unavailable or not found).
@@ -197,22 +249,9 @@ export class AdmissionController {
 
     let decisions: Decision[];
     try {
-      const ns = await this.namespaces(nsName, signal);
-      decisions = await evaluate(images, ns, this.policies, this.verifier, ctx, {
-        cache: this.cache,
-        singleFlight: this.flights,
-        ...(this.opts.cacheTtlMs !== undefined ? { cacheTtlMs: this.opts.cacheTtlMs } : {}),
-        ...(this.opts.negativeCacheTtlMs !== undefined
-          ? { negativeCacheTtlMs: this.opts.negativeCacheTtlMs }
-          : {}),
-        onVerification: (e) => {
-          this.metrics.recordCacheLookup('decision', e.cached);
-          this.metrics.verificationSeconds.observe(
-            { result: e.unavailable ? 'unavailable' : e.ok ? 'ok' : 'failed', cached: String(e.cached) },
-            e.durationMs / 1000,
-          );
-        },
-      });
+      const ns = this.namespaces.cached?.(nsName) ?? (await this.namespaces(nsName, deadline.signal));
+      const evaluated = evaluateNow(images, ns, this.policies, this.verifier, ctx, this.evaluateOptions);
+      decisions = evaluated instanceof Promise ? await evaluated : evaluated;
     } catch (err) {
       // Only the namespace lookup can throw here; without labels no policy can be matched safely.
       const message = `seal: verification unavailable: ${(err as Error).message}`;
@@ -220,7 +259,7 @@ export class AdmissionController {
       return { review: buildResponse(req.uid, { allowed: false, message }), decisions: [] };
     }
 
-    await this.applyBreakGlass(decisions, nsName, req.dryRun === true);
+    if (this.opts.breakGlass) await this.applyBreakGlass(decisions, nsName, req.dryRun === true);
 
     const denied = decisions.filter((d) => d.result === 'deny');
     const warned = decisions.filter((d) => d.result === 'warn');

@@ -9,13 +9,29 @@ import type { NamespaceInfo } from '../policy/types.js';
 import { TtlLru } from './cache.js';
 import { kubeApi } from './kube-api.js';
 
-export type NamespaceLookup = (name: string, signal: AbortSignal) => Promise<NamespaceInfo>;
+export type NamespaceLookup = ((name: string, signal: AbortSignal) => Promise<NamespaceInfo>) & {
+  /**
+   * The answer when it is known without waiting (static labels, a fresh cache entry), else undefined.
+   * Lets a cached admission decision finish without a deadline timer or a promise for the namespace.
+   */
+  cached?: (name: string) => NamespaceInfo | undefined;
+};
 
 const labelsFileSchema = z.record(z.string(), z.record(z.string(), z.string()));
 
 /** `{ns: {label: value}}` from a YAML/JSON file; unknown namespaces have no labels. */
 export function staticNamespaces(labels: Record<string, Record<string, string>>): NamespaceLookup {
-  return async (name) => ({ name, labels: { 'kubernetes.io/metadata.name': name, ...(labels[name] ?? {}) } });
+  // Built once per name: evaluation only reads namespace infos.
+  const known = new TtlLru<NamespaceInfo>(5000);
+  const cached = (name: string): NamespaceInfo => {
+    let info = known.get(name);
+    if (!info) {
+      info = { name, labels: { 'kubernetes.io/metadata.name': name, ...(labels[name] ?? {}) } };
+      known.set(name, info, Number.POSITIVE_INFINITY);
+    }
+    return info;
+  };
+  return Object.assign(async (name: string) => cached(name), { cached });
 }
 
 export function namespacesFromFile(path: string): NamespaceLookup {
@@ -46,7 +62,7 @@ export function kubernetesNamespaces(
   const api = kubeApi(opts, 'not running in a cluster: give namespace labels with --namespace-labels FILE');
   const cache = new TtlLru<NamespaceInfo>(5000);
   const ttl = opts.ttlMs ?? 30_000;
-  return async (name, signal) => {
+  const lookup = async (name: string, signal: AbortSignal): Promise<NamespaceInfo> => {
     const hit = cache.get(name);
     if (hit) return hit;
     const res = await api.get(`/api/v1/namespaces/${encodeURIComponent(name)}`, signal);
@@ -57,4 +73,5 @@ export function kubernetesNamespaces(
     cache.set(name, info, ttl);
     return info;
   };
+  return Object.assign(lookup, { cached: (name: string) => cache.get(name) });
 }

@@ -4,6 +4,7 @@
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isSealError } from '../errors.js';
+import { flushAuditLog } from './audit.js';
 import { AdmissionController, type AdmissionControllerOptions, type Endpoint } from './controller.js';
 
 export interface AdmissionServerOptions extends AdmissionControllerOptions {
@@ -84,6 +85,10 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     port,
     controller,
     app,
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      // Decisions answered before the close are in the audit log when it resolves.
+      if (opts.audit) await flushAuditLog(opts.audit);
+    },
   };
 }

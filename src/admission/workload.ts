@@ -19,6 +19,11 @@ export const POD_SPEC_PATHS: Record<string, string[]> = {
 
 export const WORKLOAD_KINDS = Object.keys(POD_SPEC_PATHS);
 
+/** Kind → the JSON pointer of its pod spec, built once (path tokens need no RFC 6901 escaping). */
+const SPEC_POINTERS: Record<string, string> = Object.fromEntries(
+  Object.entries(POD_SPEC_PATHS).map(([kind, path]) => [kind, `/${path.join('/')}`]),
+);
+
 const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 
 const containerSchema = z.looseObject({ name: z.string().default(''), image: z.string().optional() });
@@ -62,12 +67,68 @@ function dig(obj: unknown, path: string[]): unknown {
   return cur;
 }
 
+type Json = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringRecord(v: unknown): boolean {
+  if (!isRecord(v)) return false;
+  for (const k of Object.keys(v)) if (typeof v[k] !== 'string') return false;
+  return true;
+}
+
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+function isArrayOf(v: unknown, item: (x: unknown) => boolean): boolean {
+  if (v === undefined) return true;
+  if (!Array.isArray(v)) return false;
+  for (const x of v) if (!item(x)) return false;
+  return true;
+}
+
+// A container without a name would get the schema's default (''): the plain check leaves those to zod.
+const isContainer = (c: unknown): boolean =>
+  isRecord(c) && typeof c.name === 'string' && optionalString(c.image);
+const isNamed = (s: unknown): boolean => isRecord(s) && typeof s.name === 'string';
+
+/**
+ * podSpecSchema and workloadSchema as plain checks for the request path (as isAdmissionReview in
+ * review.ts): true only for what the schema accepts unchanged; anything else goes through zod.
+ */
+function isPlainPodSpec(v: unknown): v is PodSpec {
+  return (
+    isRecord(v) &&
+    isArrayOf(v.containers, isContainer) &&
+    isArrayOf(v.initContainers, isContainer) &&
+    isArrayOf(v.ephemeralContainers, isContainer) &&
+    isArrayOf(v.imagePullSecrets, isNamed) &&
+    optionalString(v.serviceAccountName)
+  );
+}
+
+function isPlainWorkload(v: unknown): v is Workload {
+  if (!isRecord(v) || typeof v.kind !== 'string' || !optionalString(v.apiVersion)) return false;
+  const m = v.metadata;
+  if (m === undefined) return true;
+  return (
+    isRecord(m) &&
+    optionalString(m.name) &&
+    optionalString(m.generateName) &&
+    optionalString(m.namespace) &&
+    (m.labels === undefined || isStringRecord(m.labels)) &&
+    (m.annotations === undefined || isStringRecord(m.annotations))
+  );
+}
+
 /** The pod spec of a workload (undefined for kinds that carry none). E_INVALID_ARGUMENT if malformed. */
 export function podSpecOf(object: unknown, kind: string): PodSpec | undefined {
   const path = POD_SPEC_PATHS[kind];
   if (!path) return undefined;
   const raw = dig(object, path);
   if (raw === undefined || raw === null) return undefined;
+  if (isPlainPodSpec(raw)) return raw;
   const r = podSpecSchema.safeParse(raw);
   if (!r.success) {
     throw new SealError(
@@ -87,30 +148,41 @@ export interface ReadWorkload {
 
 /** Parse a workload once: its metadata, pod spec and every container image (init containers first). */
 export function readWorkload(object: unknown): ReadWorkload {
-  const parsed = workloadSchema.safeParse(object);
-  if (!parsed.success)
-    throw new SealError('E_INVALID_ARGUMENT', `not a Kubernetes object: ${parsed.error.issues[0]?.message}`);
-  const kind = parsed.data.kind;
+  let workload: Workload;
+  if (isPlainWorkload(object)) workload = object;
+  else {
+    const parsed = workloadSchema.safeParse(object);
+    if (!parsed.success)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `not a Kubernetes object: ${parsed.error.issues[0]?.message}`,
+      );
+    workload = parsed.data;
+  }
+  const kind = workload.kind;
   const spec = podSpecOf(object, kind);
-  if (!spec) return { workload: parsed.data, images: [] };
-  const prefix = `/${POD_SPEC_PATHS[kind]!.join('/')}`;
-  const name = parsed.data.metadata?.name ?? parsed.data.metadata?.generateName;
+  if (!spec) return { workload, images: [] };
+  const prefix = SPEC_POINTERS[kind]!;
+  const name = workload.metadata?.name ?? workload.metadata?.generateName;
   const out: ImageInWorkload[] = [];
   for (const list of CONTAINER_LISTS) {
-    (spec[list] ?? []).forEach((c, i) => {
-      if (!c.image) return;
+    const containers = spec[list];
+    if (!containers) continue;
+    for (let i = 0; i < containers.length; i++) {
+      const c = containers[i]!;
+      if (!c.image) continue;
       const img: ImageInWorkload = {
         image: c.image,
         container: c.name,
         list,
-        path: `${prefix}/${escapePointer(list)}/${i}/image`,
+        path: `${prefix}/${list}/${i}/image`,
         workloadKind: kind,
       };
       if (name !== undefined) img.workloadName = name;
       out.push(img);
-    });
+    }
   }
-  return { workload: parsed.data, spec, images: out };
+  return { workload, spec, images: out };
 }
 
 /** Every container image of a workload, init containers first, with the JSON pointer of its `image` field. */

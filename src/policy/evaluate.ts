@@ -529,31 +529,70 @@ export async function evaluate(
   ctx: RequestContext,
   options: EvaluateOptions = {},
 ): Promise<Decision[]> {
-  const list = Array.isArray(policies) ? policies : policies.policies;
-  const noMatch = Array.isArray(policies) ? (options.noMatch ?? []) : policies.noMatch;
-  const flights = options.singleFlight ?? new SingleFlight();
-  return Promise.all(
-    images.map((img) => evaluateImage(img, ns, list, noMatch, verifier, ctx, flights, options)),
-  );
+  return evaluateNow(images, ns, policies, verifier, ctx, options);
 }
 
-async function evaluateImage(
-  img: ImageInWorkload,
+/**
+ * `evaluate`, answering synchronously when every outcome is known without waiting (digests in the
+ * references or in the tag cache, outcomes in an in-memory decision cache): the webhook's cached path
+ * then costs no promise per image and per rule, and never reads the request's deadline signal.
+ */
+export function evaluateNow(
+  images: ImageInWorkload[],
   ns: NamespaceInfo,
-  policies: LoadedPolicy[],
-  noMatch: NoMatchRule[],
+  policies: LoadedPolicy[] | PolicySet,
   verifier: ImageVerifier,
   ctx: RequestContext,
-  flights: SingleFlight,
-  options: EvaluateOptions,
-): Promise<Decision> {
-  const base = { image: img.image, path: img.path, container: img.container };
-  const matches = matchPolicies(img, ns, policies);
+  options: EvaluateOptions = {},
+): Decision[] | Promise<Decision[]> {
+  const list = Array.isArray(policies) ? policies : policies.policies;
+  const noMatch = Array.isArray(policies) ? (options.noMatch ?? []) : policies.noMatch;
+  const run: ImageRun = {
+    ns,
+    verifier,
+    ctx,
+    options,
+    flights: options.singleFlight ?? new SingleFlight(),
+  };
+  const decisions: Decision[] = new Array(images.length);
+  let waiting: Promise<void>[] | undefined;
+  for (let i = 0; i < images.length; i++) {
+    const d = evaluateImage(images[i]!, list, noMatch, run);
+    if (d instanceof Promise) {
+      waiting ??= [];
+      waiting.push(
+        d.then((v) => {
+          decisions[i] = v;
+        }),
+      );
+    } else decisions[i] = d;
+  }
+  return waiting ? Promise.all(waiting).then(() => decisions) : decisions;
+}
+
+/** What every image of one evaluation shares. */
+interface ImageRun {
+  ns: NamespaceInfo;
+  verifier: ImageVerifier;
+  ctx: RequestContext;
+  flights: SingleFlight;
+  options: EvaluateOptions;
+}
+
+function evaluateImage(
+  img: ImageInWorkload,
+  policies: LoadedPolicy[],
+  noMatch: NoMatchRule[],
+  run: ImageRun,
+): Decision | Promise<Decision> {
+  const matches = matchPolicies(img, run.ns, policies);
   if (matches.length === 0) {
-    const rule = noMatchAction(noMatch, ns);
+    const rule = noMatchAction(noMatch, run.ns);
     const action = rule?.action ?? 'allow';
     return {
-      ...base,
+      image: img.image,
+      path: img.path,
+      container: img.container,
       result: action,
       reason:
         action === 'allow'
@@ -564,133 +603,212 @@ async function evaluateImage(
       noMatch: true,
     };
   }
+  const written = digestOf(img.image);
+  const known = written ?? run.verifier.cachedDigest?.(img.image);
+  if (known !== undefined) return outcomesFor(img, matches, known, undefined, written !== undefined, run);
+  return resolveThenEvaluate(img, matches, run);
+}
 
-  let digest = digestOf(img.image);
-  let resolveFailure: Check | undefined;
-  if (!digest) {
-    try {
-      digest = await raceSignal(verifier.resolveDigest(img.image, ctx), ctx.signal);
-    } catch (err) {
-      resolveFailure = isUnavailableError(err)
-        ? {
-            ok: false,
-            unavailable: true,
-            failedCheck: 'resolve digest',
-            code: 'E_NETWORK',
-            message: `verification unavailable: cannot resolve ${img.image}: ${(err as Error).message}`,
-          }
-        : {
-            ok: false,
-            unavailable: false,
-            failedCheck: 'resolve digest',
-            code: isSealError(err) ? err.code : 'E_INTERNAL',
-            message: `cannot resolve ${img.image}: ${(err as Error).message}`,
-          };
-    }
-  }
-
-  const outcomes = await Promise.all(
-    matches.map(async ({ policy, rule }): Promise<PolicyOutcome> => {
-      const head = {
-        policy: policy.name,
-        source: policy.source,
-        version: policy.version,
-        mode: policy.mode,
-        failurePolicy: policy.failurePolicy,
-        rule: rule.name,
-        mutateDigest: rule.mutateDigest,
-      };
-      if (rule.verifyDigest && !rule.mutateDigest && !digestOf(img.image)) {
-        return {
-          ...head,
-          ok: false,
-          unavailable: false,
-          failedCheck: 'digest required (verifyDigest, mutateDigest false)',
-          code: 'E_POLICY_DENIED',
-          message: 'image must be referenced by digest',
-          passedAuthorities: [],
-          cached: false,
-        };
-      }
-      if (resolveFailure || !digest) {
-        const f = resolveFailure!;
-        return {
-          ...head,
-          ok: false,
-          unavailable: f.unavailable,
-          failedCheck: f.failedCheck,
-          code: f.code,
-          message: f.message,
-          passedAuthorities: [],
-          cached: false,
-        };
-      }
-      const key = `${digest}|${policy.version}|${rule.name}`;
-      const started = performance.now();
-      const cache = options.cache;
-      const cached = cache?.peek
-        ? cache.peek(key)
-        : cache
-          ? await cache.get(key).catch(() => undefined)
-          : undefined;
-      if (cached) {
-        options.onVerification?.({
-          policy: policy.name,
-          rule: rule.name,
-          ok: cached.ok,
-          unavailable: false,
-          durationMs: performance.now() - started,
-          cached: true,
-        });
-        return { ...head, ...cached, unavailable: false, cached: true };
-      }
-      const target = pinDigest(img.image, digest);
-      let result: CachedOutcome & { unavailable: boolean };
-      try {
-        // Coalesce only requests that would fetch with the same credentials (the cache key has none: a
-        // verified digest is verified whoever fetched it).
-        const credKey = (ctx.credentials ?? [])
-          .map((c) => `${c.registry}:${c.username ?? 'token'}`)
-          .join(',');
-        result = await raceSignal(
-          flights.run(credKey ? `${key}|${credKey}` : key, async () => {
-            // The shared flight has its own budget so one waiter's deadline does not fail the others.
-            const flightCtx: RequestContext = {
-              ...ctx,
-              signal: AbortSignal.timeout(options.flightTimeoutMs ?? 25_000),
-            };
-            const r = await new Evaluator(verifier, flightCtx).verifyRule(target, policy, rule);
-            if (options.cache && !r.unavailable) {
-              const ttl = r.ok ? (options.cacheTtlMs ?? 600_000) : (options.negativeCacheTtlMs ?? 0);
-              const { unavailable: _u, ...stored } = r;
-              if (ttl > 0) await options.cache.set(key, stored, ttl).catch(() => undefined);
-            }
-            return r;
-          }),
-          ctx.signal,
-        );
-      } catch (err) {
-        result = {
+async function resolveThenEvaluate(
+  img: ImageInWorkload,
+  matches: RuleMatch[],
+  run: ImageRun,
+): Promise<Decision> {
+  const { verifier, ctx } = run;
+  try {
+    const digest = await raceSignal(verifier.resolveDigest(img.image, ctx), ctx.signal);
+    return outcomesFor(img, matches, digest, undefined, false, run);
+  } catch (err) {
+    const failure: Check = isUnavailableError(err)
+      ? {
           ok: false,
           unavailable: true,
-          failedCheck: 'deadline',
+          failedCheck: 'resolve digest',
           code: 'E_NETWORK',
-          message: `verification unavailable: ${(err as Error).message}`,
-          passedAuthorities: [],
+          message: `verification unavailable: cannot resolve ${img.image}: ${(err as Error).message}`,
+        }
+      : {
+          ok: false,
+          unavailable: false,
+          failedCheck: 'resolve digest',
+          code: isSealError(err) ? err.code : 'E_INTERNAL',
+          message: `cannot resolve ${img.image}: ${(err as Error).message}`,
         };
-      }
-      options.onVerification?.({
-        policy: policy.name,
-        rule: rule.name,
-        ok: result.ok,
-        unavailable: result.unavailable,
-        durationMs: performance.now() - started,
-        cached: false,
-      });
-      return { ...head, ...result, cached: false };
-    }),
+    return outcomesFor(img, matches, undefined, failure, false, run);
+  }
+}
+
+/** The outcome of every matching rule, then the decision; synchronous when no outcome has to be waited for. */
+function outcomesFor(
+  img: ImageInWorkload,
+  matches: RuleMatch[],
+  digest: string | undefined,
+  resolveFailure: Check | undefined,
+  pinned: boolean,
+  run: ImageRun,
+): Decision | Promise<Decision> {
+  const outcomes: (PolicyOutcome | Promise<PolicyOutcome>)[] = new Array(matches.length);
+  let waiting = false;
+  for (let i = 0; i < matches.length; i++) {
+    const o = outcomeOf(img, matches[i]!, digest, resolveFailure, pinned, run);
+    if (o instanceof Promise) waiting = true;
+    outcomes[i] = o;
+  }
+  if (!waiting) return decide(img, digest, outcomes as PolicyOutcome[]);
+  return Promise.all(outcomes).then((all) => decide(img, digest, all));
+}
+
+function outcome(
+  { policy, rule }: RuleMatch,
+  r: Check & { passedAuthorities: string[] },
+  cached: boolean,
+): PolicyOutcome {
+  // Fields in the order outcomes have always been printed in (`policy test --output json`).
+  const o = {
+    policy: policy.name,
+    source: policy.source,
+    version: policy.version,
+    mode: policy.mode,
+    failurePolicy: policy.failurePolicy,
+    rule: rule.name,
+    mutateDigest: rule.mutateDigest,
+    ok: r.ok,
+    unavailable: r.unavailable,
+  } as PolicyOutcome;
+  if (r.failedCheck !== undefined) o.failedCheck = r.failedCheck;
+  if (r.code !== undefined) o.code = r.code;
+  o.message = r.message;
+  o.passedAuthorities = r.passedAuthorities;
+  o.cached = cached;
+  return o;
+}
+
+function outcomeOf(
+  img: ImageInWorkload,
+  match: RuleMatch,
+  digest: string | undefined,
+  resolveFailure: Check | undefined,
+  pinned: boolean,
+  run: ImageRun,
+): PolicyOutcome | Promise<PolicyOutcome> {
+  const { policy, rule } = match;
+  const { options } = run;
+  if (rule.verifyDigest && !rule.mutateDigest && !pinned) {
+    return outcome(
+      match,
+      {
+        ok: false,
+        unavailable: false,
+        failedCheck: 'digest required (verifyDigest, mutateDigest false)',
+        code: 'E_POLICY_DENIED',
+        message: 'image must be referenced by digest',
+        passedAuthorities: [],
+      },
+      false,
+    );
+  }
+  if (resolveFailure || !digest) {
+    const f = resolveFailure!;
+    return outcome(
+      match,
+      {
+        ok: false,
+        unavailable: f.unavailable,
+        failedCheck: f.failedCheck,
+        code: f.code,
+        message: f.message,
+        passedAuthorities: [],
+      },
+      false,
+    );
+  }
+  const key = `${digest}|${policy.version}|${rule.name}`;
+  const started = performance.now();
+  const cache = options.cache;
+  if (cache?.peek) {
+    const hit = cache.peek(key);
+    if (hit) return cachedOutcome(match, hit, started, options);
+    return verifyOutcome(img, match, digest, key, started, run);
+  }
+  if (!cache) return verifyOutcome(img, match, digest, key, started, run);
+  return cache.get(key).then(
+    (hit) =>
+      hit
+        ? cachedOutcome(match, hit, started, options)
+        : verifyOutcome(img, match, digest, key, started, run),
+    () => verifyOutcome(img, match, digest, key, started, run),
   );
-  return decide(img, digest, outcomes);
+}
+
+function cachedOutcome(
+  match: RuleMatch,
+  hit: CachedOutcome,
+  started: number,
+  options: EvaluateOptions,
+): PolicyOutcome {
+  options.onVerification?.({
+    policy: match.policy.name,
+    rule: match.rule.name,
+    ok: hit.ok,
+    unavailable: false,
+    durationMs: performance.now() - started,
+    cached: true,
+  });
+  return outcome(match, { ...hit, unavailable: false }, true);
+}
+
+async function verifyOutcome(
+  img: ImageInWorkload,
+  match: RuleMatch,
+  digest: string,
+  key: string,
+  started: number,
+  run: ImageRun,
+): Promise<PolicyOutcome> {
+  const { policy, rule } = match;
+  const { verifier, ctx, flights, options } = run;
+  const target = pinDigest(img.image, digest);
+  let result: CachedOutcome & { unavailable: boolean };
+  try {
+    // Coalesce only requests that would fetch with the same credentials (the cache key has none: a
+    // verified digest is verified whoever fetched it).
+    const credKey = (ctx.credentials ?? []).map((c) => `${c.registry}:${c.username ?? 'token'}`).join(',');
+    result = await raceSignal(
+      flights.run(credKey ? `${key}|${credKey}` : key, async () => {
+        // The shared flight has its own budget so one waiter's deadline does not fail the others.
+        const flightCtx: RequestContext = {
+          ...ctx,
+          signal: AbortSignal.timeout(options.flightTimeoutMs ?? 25_000),
+        };
+        const r = await new Evaluator(verifier, flightCtx).verifyRule(target, policy, rule);
+        if (options.cache && !r.unavailable) {
+          const ttl = r.ok ? (options.cacheTtlMs ?? 600_000) : (options.negativeCacheTtlMs ?? 0);
+          const { unavailable: _u, ...stored } = r;
+          if (ttl > 0) await options.cache.set(key, stored, ttl).catch(() => undefined);
+        }
+        return r;
+      }),
+      ctx.signal,
+    );
+  } catch (err) {
+    result = {
+      ok: false,
+      unavailable: true,
+      failedCheck: 'deadline',
+      code: 'E_NETWORK',
+      message: `verification unavailable: ${(err as Error).message}`,
+      passedAuthorities: [],
+    };
+  }
+  options.onVerification?.({
+    policy: policy.name,
+    rule: rule.name,
+    ok: result.ok,
+    unavailable: result.unavailable,
+    durationMs: performance.now() - started,
+    cached: false,
+  });
+  return outcome(match, result, false);
 }
 
 /** Combine per-policy outcomes: enforce failures deny, audit failures warn, unavailability per failurePolicy. */
@@ -699,37 +817,64 @@ export function decide(
   digest: string | undefined,
   outcomes: PolicyOutcome[],
 ): Decision {
-  const base = { image: img.image, path: img.path, container: img.container, outcomes, noMatch: false };
-  const withDigest = digest ? { digest } : {};
-  const denies = outcomes.filter(
-    (o) => !o.ok && o.mode === 'enforce' && (!o.unavailable || o.failurePolicy === 'fail-closed'),
-  );
-  const unavailable = outcomes.some((o) => o.unavailable);
-  if (denies.length > 0) {
-    const d = denies[0]!;
-    const reason = d.unavailable
-      ? `image ${img.image}: verification unavailable for policy ${d.policy} (fail-closed): ${d.message}`
-      : `image ${img.image}: ${outcomeLine(d)}: ${d.message}`;
-    return { ...base, ...withDigest, result: 'deny', reason, unavailable };
+  // One pass: the first denying outcome, the first failed one, and whether any was unavailable.
+  let deny: PolicyOutcome | undefined;
+  let warn: PolicyOutcome | undefined;
+  let unavailable = false;
+  for (const o of outcomes) {
+    if (o.unavailable) unavailable = true;
+    if (o.ok) continue;
+    warn ??= o;
+    if (!deny && o.mode === 'enforce' && (!o.unavailable || o.failurePolicy === 'fail-closed')) deny = o;
   }
-  const warns = outcomes.filter((o) => !o.ok);
-  if (warns.length > 0) {
-    const w = warns[0]!;
+  // Fields in the order decisions have always been printed in (`policy test --output json`).
+  const decision: Decision = digest
+    ? {
+        image: img.image,
+        path: img.path,
+        container: img.container,
+        outcomes,
+        noMatch: false,
+        digest,
+        result: 'allow',
+        reason: '',
+        unavailable,
+      }
+    : {
+        image: img.image,
+        path: img.path,
+        container: img.container,
+        outcomes,
+        noMatch: false,
+        result: 'allow',
+        reason: '',
+        unavailable,
+      };
+  if (deny) {
+    decision.result = 'deny';
+    decision.reason = deny.unavailable
+      ? `image ${img.image}: verification unavailable for policy ${deny.policy} (fail-closed): ${deny.message}`
+      : `image ${img.image}: ${outcomeLine(deny)}: ${deny.message}`;
+    return decision;
+  }
+  if (warn) {
+    decision.result = 'warn';
     // Warnings are cut at ~120 characters by the apiserver: the stance and the policy come first.
-    const reason = w.unavailable
-      ? `verification unavailable (${w.mode === 'audit' ? 'audit' : 'fail-open'}), policy ${w.policy}: image ${img.image}: ${w.message}`
-      : `audit: ${outcomeLine(w)}: image ${img.image}: ${w.message}`;
-    return { ...base, ...withDigest, result: 'warn', reason, unavailable };
+    decision.reason = warn.unavailable
+      ? `verification unavailable (${warn.mode === 'audit' ? 'audit' : 'fail-open'}), policy ${warn.policy}: image ${img.image}: ${warn.message}`
+      : `audit: ${outcomeLine(warn)}: image ${img.image}: ${warn.message}`;
+    return decision;
   }
-  const decision: Decision = {
-    ...base,
-    ...withDigest,
-    result: 'allow',
-    reason: `image ${img.image}: verified by ${outcomes.map((o) => `${o.policy}${o.passedAuthorities.length ? ` [${o.passedAuthorities.join(', ')}]` : ''}`).join('; ')}`,
-    unavailable: false,
-  };
-  if (digest && !digestOf(img.image) && outcomes.some((o) => o.mutateDigest)) {
+  let by = '';
+  let mutate = false;
+  for (const o of outcomes) {
+    if (by) by += '; ';
+    by += o.passedAuthorities.length ? `${o.policy} [${o.passedAuthorities.join(', ')}]` : o.policy;
+    if (o.mutateDigest) mutate = true;
+  }
+  decision.reason = `image ${img.image}: verified by ${by}`;
+  decision.unavailable = false;
+  if (digest && mutate && !digestOf(img.image))
     decision.patchedImage = withDigestKeepingTag(img.image, digest);
-  }
   return decision;
 }

@@ -29,6 +29,11 @@ export interface RequestContext {
 export interface ImageVerifier {
   /** Resolve the reference as written in the pod to `sha256:…`. */
   resolveDigest(image: string, ctx: RequestContext): Promise<string>;
+  /**
+   * The digest when it is known without asking (a tag cache), else undefined; a miss is not counted as
+   * a lookup (resolveDigest follows and counts it).
+   */
+  cachedDigest?(image: string): string | undefined;
   verifySignatures(
     imageWithDigest: string,
     expectations: Expectations,

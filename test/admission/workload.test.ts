@@ -3,8 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildResponse, parseAdmissionReview, shortWarnings } from '../../src/admission/review.js';
-import { imagesOf } from '../../src/admission/workload.js';
+import {
+  admissionReviewSchema,
+  buildResponse,
+  isAdmissionReview,
+  parseAdmissionReview,
+  shortWarnings,
+} from '../../src/admission/review.js';
+import { imagesOf, readWorkload, workloadSchema } from '../../src/admission/workload.js';
 import { isSealError } from '../../src/errors.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/admission');
@@ -103,5 +109,77 @@ describe('AdmissionReview', () => {
     const w = shortWarnings(['x'.repeat(300), ...Array.from({ length: 10 }, (_, i) => `w${i}`)]);
     expect(w).toHaveLength(5);
     expect(w.every((s) => s.length <= 120)).toBe(true);
+  });
+});
+
+describe('the request path’s plain checks', () => {
+  const captured = [
+    'pod-create.json',
+    'deployment-create.json',
+    'deployment-update.json',
+    'pod-ephemeral-update.json',
+    'cronjob-create-dryrun.json',
+  ].map((n) => fixture(n) as { request: Record<string, unknown> });
+
+  /** Each captured review with one field set to a value the schema refuses. */
+  function broken(): [string, unknown][] {
+    const out: [string, unknown][] = [];
+    const edits: [string, (r: Record<string, unknown>) => void][] = [
+      ['uid', (r) => (r.uid = '')],
+      ['kind', (r) => (r.kind = { group: '', version: 'v1' })],
+      ['resource', (r) => (r.resource = 'pods')],
+      ['subResource', (r) => (r.subResource = null)],
+      ['requestKind', (r) => (r.requestKind = { group: '', version: 'v1', kind: 7 })],
+      ['name', (r) => (r.name = 42)],
+      ['namespace', (r) => (r.namespace = null)],
+      ['operation', (r) => (r.operation = 'PATCH')],
+      ['userInfo', (r) => (r.userInfo = { username: 'a', groups: ['g', 1] })],
+      ['userInfo', (r) => (r.userInfo = { extra: { scopes: 'x' } })],
+      ['dryRun', (r) => (r.dryRun = 'true')],
+    ];
+    for (const review of captured) {
+      for (const [field, edit] of edits) {
+        const copy = structuredClone(review);
+        edit(copy.request);
+        out.push([field, copy]);
+      }
+    }
+    return out;
+  }
+
+  it('accept every captured review as the schema does, returning the same data', () => {
+    for (const review of captured) {
+      expect(isAdmissionReview(review)).toBe(true);
+      expect(parseAdmissionReview(review)).toEqual(admissionReviewSchema.parse(review));
+    }
+  });
+
+  it('leave a malformed review to the schema, which names the field', () => {
+    for (const [field, review] of broken()) {
+      expect(isAdmissionReview(review)).toBe(false);
+      expect(admissionReviewSchema.safeParse(review).success).toBe(false);
+      expect(() => parseAdmissionReview(review)).toThrow(new RegExp(`AdmissionReview request\\.${field}`));
+    }
+  });
+
+  it('read workloads as the schemas do: defaults, malformed metadata and pod specs', () => {
+    for (const review of captured) {
+      const object = review.request.object;
+      expect(readWorkload(object).workload).toEqual(workloadSchema.parse(object));
+    }
+    // A container without a name gets the schema's default.
+    expect(imagesOf({ kind: 'Pod', spec: { containers: [{ image: 'a/b:1' }] } })[0]!.container).toBe('');
+    const pod = (metadata: unknown, spec: unknown) => ({ kind: 'Pod', metadata, spec });
+    const spec = { containers: [{ name: 'c', image: 'a/b:1' }] };
+    expect(() => readWorkload(pod({ labels: { app: 1 } }, spec))).toThrow(/not a Kubernetes object/);
+    expect(() => readWorkload(pod({ annotations: { a: null } }, spec))).toThrow(/not a Kubernetes object/);
+    expect(() => readWorkload(pod({ name: 3 }, spec))).toThrow(/not a Kubernetes object/);
+    expect(() => readWorkload({ metadata: {}, spec })).toThrow(/not a Kubernetes object/);
+    expect(() => readWorkload(pod({}, { containers: [{ name: 'c', image: 5 }] }))).toThrow(
+      /malformed pod spec/,
+    );
+    expect(() => readWorkload(pod({}, { ...spec, imagePullSecrets: [{}] }))).toThrow(/malformed pod spec/);
+    expect(() => readWorkload(pod({}, { ...spec, serviceAccountName: 1 }))).toThrow(/malformed pod spec/);
+    expect(() => readWorkload(pod({}, { initContainers: {} }))).toThrow(/malformed pod spec/);
   });
 });

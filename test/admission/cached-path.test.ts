@@ -1,0 +1,159 @@
+// The webhook's cached decision path: the same answer as the verified one, each cache lookup counted once,
+// the Redis-style (asynchronous) cache and the in-memory one agreeing, and an audit log that is complete
+// when the server has closed.
+
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createAuditLogger } from '../../src/admission/audit.js';
+import { MemoryOutcomeCache } from '../../src/admission/cache.js';
+import { AdmissionController, type Endpoint } from '../../src/admission/controller.js';
+import { startAdmissionServer } from '../../src/admission/server.js';
+import { createSelfSignedTls } from '../../src/admission/tls.js';
+import type { CachedOutcome, OutcomeCache } from '../../src/policy/evaluate.js';
+import { loadPolicyTexts } from '../../src/policy/load.js';
+import type { Decision } from '../../src/policy/types.js';
+import { httpsClient } from './support/https.js';
+import { createInMemoryWorld, newKeyPair } from './support/world.js';
+
+const REG = 'registry.test:5000';
+
+function podReview(uid: string, images: string[], namespace = 'prod') {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { generateName: 'web-', namespace },
+        spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+      },
+    },
+  };
+}
+
+async function signedWorld() {
+  const world = await createInMemoryWorld();
+  const { privateKey, publicKeyPem } = newKeyPair();
+  const web = await world.publish(`${REG}/acme/web:1`);
+  await world.signWithKey(`${REG}/acme/web@${web}`, privateKey);
+  const unsigned = await world.publish(`${REG}/acme/unsigned:1`);
+  const policies = loadPolicyTexts(
+    [
+      {
+        name: 'p.yaml',
+        text: `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme}\nspec:\n  images: ["${REG}/acme/**"]\n  authorities: [{name: release, key: "env://K"}]\n---\napiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme-audit}\nspec:\n  mode: audit\n  images: ["${REG}/acme/web*"]\n  authorities: [{name: release, key: "env://K"}]\n`,
+      },
+    ],
+    { env: { K: publicKeyPem } },
+  );
+  return { world, policies, web, unsigned };
+}
+
+/** A decision without the fields that say where its outcomes came from. */
+function comparable(d: Decision) {
+  return { ...d, outcomes: d.outcomes.map(({ cached: _c, ...o }) => o) };
+}
+
+/** An OutcomeCache that, like Redis, only answers asynchronously. */
+class AsyncOnlyCache implements OutcomeCache {
+  private readonly inner = new MemoryOutcomeCache();
+  async get(key: string): Promise<CachedOutcome | undefined> {
+    return this.inner.peek(key);
+  }
+  async set(key: string, value: CachedOutcome, ttlMs: number): Promise<void> {
+    await this.inner.set(key, value, ttlMs);
+  }
+}
+
+describe('cached decisions', () => {
+  it('answer as the verified decision did, for validate and mutate, with tags, digests and a denial', async () => {
+    const { world, policies, web, unsigned } = await signedWorld();
+    for (const cache of [new MemoryOutcomeCache(), new AsyncOnlyCache()]) {
+      const controller = new AdmissionController({ policies, verifier: world.verifier, cache });
+      const images = [`${REG}/acme/web:1`, `${REG}/acme/web@${web}`, 'docker.io/library/busybox:1'];
+      for (const endpoint of ['validate', 'mutate'] as Endpoint[]) {
+        const first = await controller.review(endpoint, podReview('a', images));
+        const again = await controller.review(endpoint, podReview('a', images));
+        expect(first.review.response.allowed).toBe(true);
+        expect(again.review).toEqual(first.review);
+        expect(again.decisions.map(comparable)).toEqual(first.decisions.map(comparable));
+        expect(again.decisions[0]!.outcomes.every((o) => o.cached)).toBe(true);
+      }
+      const patch = (await controller.review('mutate', podReview('b', images))).review.response.patch;
+      expect(JSON.parse(Buffer.from(patch!, 'base64').toString())).toEqual([
+        { op: 'replace', path: '/spec/containers/0/image', value: `${REG}/acme/web:1@${web}` },
+      ]);
+      const denied = await controller.review(
+        'validate',
+        podReview('c', [`${REG}/acme/unsigned@${unsigned}`]),
+      );
+      expect(denied.review.response.allowed).toBe(false);
+      expect(denied.review.response.status?.message).toContain('unsigned');
+    }
+  });
+
+  it('count every decision-cache and tag-cache lookup once', async () => {
+    const { world, policies } = await signedWorld();
+    const controller = new AdmissionController({ policies, verifier: world.verifier });
+    for (let i = 0; i < 3; i++) await controller.review('mutate', podReview(`u${i}`, [`${REG}/acme/web:1`]));
+    const text = await controller.metrics.registry.metrics();
+    // Two rules match (acme, acme-audit): 2 lookups per request; one tag lookup per request.
+    expect(text).toContain('seal_admission_cache_lookups_total{cache="decision",result="miss"} 2');
+    expect(text).toContain('seal_admission_cache_lookups_total{cache="decision",result="hit"} 4');
+    expect(text).toContain('seal_admission_cache_lookups_total{cache="digest",result="miss"} 1');
+    expect(text).toContain('seal_admission_cache_lookups_total{cache="digest",result="hit"} 2');
+    expect(world.verifier.calls.resolveDigest).toBe(1);
+    expect(text).toContain(
+      'seal_admission_requests_total{endpoint="mutate",decision="allow",mode="enforce",namespace="prod"} 3',
+    );
+  });
+});
+
+describe('audit log', () => {
+  it('holds one line per decision as soon as the server has closed', async () => {
+    const { world, policies, web } = await signedWorld();
+    const dir = await mkdtemp(join(tmpdir(), 'seal-audit-'));
+    const file = join(dir, 'audit.jsonl');
+    const tls = await createSelfSignedTls(['127.0.0.1']);
+    const server = await startAdmissionServer({
+      tls: { cert: tls.certPem, key: tls.keyPem },
+      policies,
+      verifier: world.verifier,
+      audit: createAuditLogger(file),
+    });
+    const client = httpsClient(server.url, tls.caPem);
+    try {
+      for (let i = 0; i < 25; i++) {
+        const r = await client.post('/validate', podReview(`uid-${i}`, [`${REG}/acme/web@${web}`]));
+        expect(r.status).toBe(200);
+      }
+    } finally {
+      client.close();
+      await server.close();
+    }
+    const lines = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.uid)).toEqual(Array.from({ length: 25 }, (_, i) => `uid-${i}`));
+    expect(lines[24]).toMatchObject({
+      log: 'seal-admission-audit',
+      msg: 'admission decision',
+      endpoint: 'validate',
+      decision: 'allow',
+      allowed: true,
+      image: `${REG}/acme/web@${web}`,
+      user: 'system:serviceaccount:kube-system:replicaset-controller',
+    });
+    expect((lines[24]!.policies as { cached: boolean }[]).every((p) => p.cached)).toBe(true);
+  });
+});
