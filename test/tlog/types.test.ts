@@ -1,4 +1,5 @@
 import { constants, createHash, generateKeyPairSync, privateEncrypt, randomBytes, sign } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { decodeBody, prepareEntry, verifyDigest, verifyEcdsaDigest } from '../../src/tlog/types/index.js';
 import { type AnyJson, dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf } from './helpers.js';
@@ -62,6 +63,18 @@ describe('hashedrekord v0.0.1', () => {
     expect((decodeBody(p2.body) as AnyJson).spec.signature.publicKey.content).toBe(
       body.spec.signature.publicKey.content,
     );
+  });
+
+  it('produces exactly the JCS canonicalization of the body', async () => {
+    for (const algorithm of ['sha256', 'sha384', 'sha512'] as const) {
+      const k = ecKey('P-384');
+      const data = randomBytes(30);
+      const e = hashedRekord(k, data);
+      e.spec.data.hash = { algorithm, value: createHash(algorithm).update(data).digest('hex').toUpperCase() };
+      e.spec.signature.content = sign(algorithm, data, k.privateKey).toString('base64');
+      const p = await prepareEntry(e);
+      expect(Buffer.from(p.body).toString('utf8')).toBe(canonicalize(decodeBody(p.body)));
+    }
   });
 
   it('rejects a signature that does not verify over the digest', async () => {
