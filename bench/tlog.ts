@@ -141,12 +141,13 @@ const autocannon = createRequire(${JSON.stringify(join(HERE, 'package.json'))})(
 const { readFileSync } = await import('node:fs');
 const bodies = readFileSync(file, 'utf8').split('\\n');
 let next = 0;
+const c0 = process.cpuUsage();
 const r = await autocannon({
   url: url + '/api/v1/log/entries', method: 'POST', connections: Number(connections), duration: Number(seconds),
   headers: { 'content-type': 'application/json' },
   requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
 });
-const c = process.cpuUsage();
+const c = process.cpuUsage(c0);
 process.stdout.write(JSON.stringify({ ok: r['2xx'], other: r.non2xx + r.errors, seconds: r.duration, cpu: c.user + c.system }));
 `;
 
