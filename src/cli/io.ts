@@ -1,6 +1,7 @@
 // What a command may touch of the process: its streams and environment. Tests pass their own.
 
-import { isatty } from 'node:tty';
+import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 export interface CliIO {
   stdout: (text: string) => void;
@@ -13,18 +14,48 @@ export interface CliIO {
   cwd: string;
 }
 
+/**
+ * Writes to fd 1 or 2 with write(2) directly: building process.stdout/stderr loads the tty, net and stream
+ * modules (~3 ms of a cold `seal verify`). If the descriptor is non-blocking and full (EAGAIN), or the
+ * write is partial, that descriptor switches to Node's stream for good, so output keeps its order.
+ */
+function directWriter(fd: 1 | 2): (text: string) => void {
+  let viaStream = false;
+  const stream = () => (fd === 1 ? process.stdout : process.stderr);
+  return (text) => {
+    if (!viaStream) {
+      const bytes = Buffer.from(text, 'utf8');
+      let written = 0;
+      try {
+        written = writeSync(fd, bytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      if (written === bytes.length) return;
+      viaStream = true;
+      stream().write(bytes.subarray(written));
+      return;
+    }
+    stream().write(text);
+  };
+}
+
+const lazyRequire = createRequire(import.meta.url);
+
 export function processIO(): CliIO {
   return {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    stdout: directWriter(1),
+    stderr: directWriter(2),
     env: process.env,
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks);
     },
-    // isatty, not process.stdin.isTTY: touching process.stdin builds the stream (~5 ms of every cold start)
+    // isatty, not process.stdin.isTTY: touching process.stdin builds the stream (~5 ms of every cold start);
+    // node:tty (which loads net and stream) only when a command asks
     get isTTY() {
+      const { isatty } = lazyRequire('node:tty') as typeof import('node:tty');
       return isatty(0) && isatty(2);
     },
     cwd: process.cwd(),

@@ -95,9 +95,12 @@ function encodePoint(p: Point): Uint8Array {
   return out;
 }
 
-const BASE = decodePoint(
-  Uint8Array.from(Buffer.from('5866666666666666666666666666666666666666666666666666666666666666', 'hex')),
-)!;
+// decoded on first use: a square root mod p at module load cost ~1 ms of every cold start that loads keys
+let basePoint: Point | undefined;
+const base = (): Point =>
+  (basePoint ??= decodePoint(
+    Uint8Array.from(Buffer.from('5866666666666666666666666666666666666666666666666666666666666666', 'hex')),
+  )!);
 
 /** dom2(phflag=1, context="") from RFC 8032 §2. */
 const DOM2 = Buffer.concat([Buffer.from('SigEd25519 no Ed25519 collisions', 'latin1'), Buffer.from([1, 0])]);
@@ -124,6 +127,6 @@ export function verifyEd25519ph(key: KeyObject, prehash: Uint8Array, sig: Uint8A
     L,
   );
   const negA: Point = [mod(-a[0]), a[1], a[2], mod(-a[3])];
-  const check = encodePoint(add(multiply(BASE, s), multiply(negA, k)));
+  const check = encodePoint(add(multiply(base(), s), multiply(negA, k)));
   return Buffer.from(check).equals(Buffer.from(rBytes));
 }
