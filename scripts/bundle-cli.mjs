@@ -31,8 +31,9 @@ const externals = {
 };
 
 // Commands whose cold start is measured (the verify family, as admission checks and CI gates run them once
-// per image): each also gets one self-contained file, so a run loads 1 module instead of ~15 chunks.
-// bin/seal.js uses dist/cli-bundle/one/<command>.js when it exists, else the split bundle's main.js.
+// per image): each also gets one self-contained CommonJS file, so a run loads 1 module instead of ~15
+// chunks, through require (no ES module linking) and with V8's code cache (bin/load-cached.cjs).
+// bin/seal.js uses dist/cli-bundle/one/<command>.cjs when it exists, else the split bundle's main.js.
 const ONE_FILE_COMMANDS = [
   'verify',
   'verify-blob',
@@ -74,9 +75,18 @@ const [split] = await Promise.all([
   ...ONE_FILE_COMMANDS.map((name) =>
     build({
       ...common,
+      format: 'cjs',
+      // import() of an external (tweetnacl, undici) becomes require(): the file runs in a vm.Script, which
+      // has no loader for import() on Node 20, and those packages ship CommonJS
+      supported: { 'dynamic-import': false },
+      // the sources are ES modules: import.meta.url becomes the bundle file's own URL
+      define: { 'import.meta.url': '__sealImportMetaUrl' },
+      banner: { js: "var __sealImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
       stdin: {
         contents: [
-          ...(ZOD_JITLESS.has(name) ? ["import { config } from 'zod/mini';", 'config({ jitless: true });'] : []),
+          ...(ZOD_JITLESS.has(name)
+            ? ["import { config } from 'zod/mini';", 'config({ jitless: true });']
+            : []),
           `import { command } from './src/cli/${name}.ts';`,
           "import { processIO } from './src/cli/io.ts';",
           "import { runCommand } from './src/cli/run.ts';",
@@ -86,7 +96,7 @@ const [split] = await Promise.all([
         sourcefile: `one-${name}.ts`,
         loader: 'ts',
       },
-      outfile: join(outdir, 'one', `${name}.js`),
+      outfile: join(outdir, 'one', `${name}.cjs`),
     }),
   ),
 ]);

@@ -3,7 +3,19 @@
 // family also has one self-contained file each (dist/cli-bundle/one/), which must match the split bundle.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -51,11 +63,23 @@ describe('the bundled CLI', () => {
       'verify-attestation',
       'verify-blob-attestation',
     ]) {
-      const file = join(root, 'dist', 'cli-bundle', 'one', `${name}.js`);
+      const file = join(root, 'dist', 'cli-bundle', 'one', `${name}.cjs`);
       expect(existsSync(file), file).toBe(true);
-      // a self-contained file imports no chunk of the split bundle
+      // a self-contained file loads no chunk of the split bundle, and has no import(): it runs in a vm.Script
       const text = readFileSync(file, 'utf8');
-      expect(text).not.toMatch(/from ["']\.\.?\/chunk-/);
+      expect(text).not.toMatch(/chunk-[A-Z0-9]+\.js/);
+      expect(text).not.toMatch(/\bimport\(/);
+      // every package it leaves to Node loads through require on this Node
+      const externals = [...new Set([...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!))];
+      const unloadable = externals.filter((spec) => {
+        try {
+          createRequire(file)(spec);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      expect(unloadable, `${name}: externals that require() cannot load`).toEqual([]);
       // the verify path parses with zod/mini only: classic zod is ~150 KB more to compile at every start
       if (name === 'verify' || name === 'verify-blob' || name === 'verify-bundle') {
         expect(text, `${name} bundles classic zod`).not.toContain('node_modules/zod/v4/classic');
@@ -72,6 +96,43 @@ describe('the bundled CLI', () => {
         { cwd: root },
       );
       expect(viaOne.stdout).toBe(viaSplit.stdout);
+    }
+  }, 60_000);
+
+  it('stores V8 code for the verify files in a private cache, reuses it, and survives a bad one', async () => {
+    const cacheRoot = mkdtempSync(join(tmpdir(), 'seal-cc-'));
+    try {
+      const cache = join(cacheRoot, 'cache');
+      const env = { ...process.env, SEAL_COMPILE_CACHE: cache };
+      await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      const files = readdirSync(cache).filter((f) => f.endsWith('.v8cache'));
+      expect(files).toHaveLength(1);
+      expect(statSync(cache).mode & 0o777).toBe(0o700);
+      const entry = join(cache, files[0]!);
+      const first = readFileSync(entry);
+      // a second run uses the cache as it is
+      await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      expect(Buffer.compare(readFileSync(entry), first)).toBe(0);
+      // a damaged cache is rejected by V8: the command still works and the cache is written anew
+      writeFileSync(entry, Buffer.alloc(first.length, 7));
+      const { stdout } = await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      expect(stdout).toContain('seal verify-blob');
+      const rewritten = readFileSync(entry);
+      expect(rewritten.equals(Buffer.alloc(first.length, 7))).toBe(false);
+      // … and the new one is accepted by the next run (left as it is)
+      await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      expect(readFileSync(entry).equals(rewritten)).toBe(true);
+      // a cache directory others can write to is not used
+      const open = join(cacheRoot, 'open');
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(open, 0o777);
+      await run(process.execPath, [bin, 'verify-blob', '--help'], {
+        cwd: root,
+        env: { ...process.env, SEAL_COMPILE_CACHE: open },
+      });
+      expect(readdirSync(open)).toEqual([]);
+    } finally {
+      rmSync(cacheRoot, { recursive: true, force: true });
     }
   }, 60_000);
 });
