@@ -6,7 +6,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAuditLogger } from '../../src/admission/audit.js';
+import { pino } from 'pino';
+import { auditDecision, createAuditLogger, flushAuditLog } from '../../src/admission/audit.js';
+import { parseAdmissionReview } from '../../src/admission/review.js';
 import { MemoryOutcomeCache } from '../../src/admission/cache.js';
 import { AdmissionController, type Endpoint } from '../../src/admission/controller.js';
 import { startAdmissionServer } from '../../src/admission/server.js';
@@ -155,5 +157,40 @@ describe('audit log', () => {
       user: 'system:serviceaccount:kube-system:replicaset-controller',
     });
     expect((lines[24]!.policies as { cached: boolean }[]).every((p) => p.cached)).toBe(true);
+  });
+
+  it('writes, for each decision, the line pino writes (all fields, escapes, break-glass, failures)', async () => {
+    const { world, policies, unsigned } = await signedWorld();
+    const controller = new AdmissionController({ policies, verifier: world.verifier });
+    const body = podReview('u-"quoted"\n', [
+      `${REG}/acme/web:1`,
+      `${REG}/acme/unsigned@${unsigned}`,
+      'docker.io/library/busybox:1',
+    ]);
+    const req = parseAdmissionReview(body).request;
+    const { decisions } = await controller.review('validate', body);
+    decisions[1]!.breakGlass = {
+      id: 'bg-0123456789abcdef',
+      expiresAt: '2030-01-01T00:00:00.000Z',
+      reason: 'é ✓',
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'seal-audit-'));
+    const ours = createAuditLogger(join(dir, 'ours.jsonl'));
+    const plain = pino(
+      { base: { log: 'seal-admission-audit' }, timestamp: pino.stdTimeFunctions.isoTime },
+      pino.destination({ dest: join(dir, 'pino.jsonl'), sync: true }),
+    );
+    for (const log of [ours, plain]) {
+      for (const d of decisions)
+        auditDecision(log, 'validate', req, d, { allowed: false, durationMs: 1.23456 });
+      await flushAuditLog(log);
+    }
+    const read = async (name: string) =>
+      (await readFile(join(dir, name), 'utf8'))
+        .split('\n')
+        .map((l) => l.replace(/"time":"[^"]+"/, '"time":"T"'));
+    const lines = await read('ours.jsonl');
+    expect(lines).toEqual(await read('pino.jsonl'));
+    expect(lines.filter(Boolean)).toHaveLength(3);
   });
 });
