@@ -160,12 +160,7 @@ export class AdmissionController {
         : result.decisions.some((d) => d.result === 'warn')
           ? 'warn'
           : 'allow';
-      this.metrics.requests.inc({
-        endpoint,
-        decision,
-        mode: strictestMode(result.decisions),
-        namespace: req.namespace ?? '',
-      });
+      this.metrics.countRequest(endpoint, decision, strictestMode(result.decisions), req.namespace ?? '');
       return result;
     } finally {
       end();
@@ -264,7 +259,7 @@ export class AdmissionController {
     const denied = decisions.filter((d) => d.result === 'deny');
     const warned = decisions.filter((d) => d.result === 'warn');
     for (const d of decisions) {
-      this.metrics.images.inc({ decision: d.result, namespace: nsName });
+      this.metrics.countImage(d.result, nsName);
       for (const o of d.outcomes) {
         if (o.ok) continue;
         const reason = o.unavailable

@@ -117,6 +117,18 @@ describe('cached decisions', () => {
     expect(text).toContain(
       'seal_admission_requests_total{endpoint="mutate",decision="allow",mode="enforce",namespace="prod"} 3',
     );
+    // Counted again after a read, beside a direct inc (the server's error path): nothing counted twice.
+    controller.metrics.requests.inc({ endpoint: 'validate', decision: 'error', mode: 'none', namespace: '' });
+    await controller.review('mutate', podReview('u3', [`${REG}/acme/web:1`]));
+    const later = await controller.metrics.registry.metrics();
+    expect(later).toContain(
+      'seal_admission_requests_total{endpoint="mutate",decision="allow",mode="enforce",namespace="prod"} 4',
+    );
+    expect(later).toContain(
+      'seal_admission_requests_total{endpoint="validate",decision="error",mode="none",namespace=""} 1',
+    );
+    expect(later).toContain('seal_admission_images_total{decision="allow",namespace="prod"} 4');
+    expect(later).toContain('seal_admission_cache_lookups_total{cache="digest",result="hit"} 3');
   });
 });
 
