@@ -14,7 +14,7 @@ import {
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { decryptPrivateKey } from '../keys/cosign-key.js';
 import { parseReference } from '../oci/ref.js';
