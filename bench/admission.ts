@@ -157,7 +157,8 @@ class Webhook {
 
   static async start(label: string, bundle: string, dir: string, reg: string): Promise<Webhook> {
     const child = fork(bundle, ['--serve', dir, reg, join(dir, `audit-${label}.jsonl`)], {
-      execArgv: [],
+      // BENCH_WEBHOOK_NODE_ARGS: node flags for the webhook processes only (e.g. "--cpu-prof").
+      execArgv: process.env.BENCH_WEBHOOK_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     started.push(child);

@@ -740,6 +740,14 @@ function outcomeOf(
   );
 }
 
+/**
+ * The outcome built from one in-memory cache entry for one rule, kept with the entry: every request the
+ * entry answers gets the same (never modified) PolicyOutcome object instead of a copy, and what is derived
+ * from it per outcome (the audit line's part) can be kept with it. A cache that returns a new entry object
+ * per lookup (Redis) simply builds a new outcome each time.
+ */
+const outcomesOfEntries = new WeakMap<CachedOutcome, { match: RuleMatch; outcome: PolicyOutcome }>();
+
 function cachedOutcome(
   match: RuleMatch,
   hit: CachedOutcome,
@@ -754,7 +762,11 @@ function cachedOutcome(
     durationMs: performance.now() - started,
     cached: true,
   });
-  return outcome(match, { ...hit, unavailable: false }, true);
+  const known = outcomesOfEntries.get(hit);
+  if (known && known.match.policy === match.policy && known.match.rule === match.rule) return known.outcome;
+  const o = outcome(match, { ...hit, unavailable: false }, true);
+  outcomesOfEntries.set(hit, { match, outcome: o });
+  return o;
 }
 
 async function verifyOutcome(

@@ -186,6 +186,10 @@ describe('audit log', () => {
       expiresAt: '2030-01-01T00:00:00.000Z',
       reason: 'é ✓',
     };
+    // The same review again: its outcomes come from the decision cache (their JSON is kept with them).
+    const again = (await controller.review('validate', body)).decisions;
+    expect(again.some((d) => d.outcomes.some((o) => o.cached))).toBe(true);
+    decisions.push(...again, ...again);
     const dir = await mkdtemp(join(tmpdir(), 'seal-audit-'));
     const ours = createAuditLogger(join(dir, 'ours.jsonl'));
     const plain = pino(
@@ -203,6 +207,6 @@ describe('audit log', () => {
         .map((l) => l.replace(/"time":"[^"]+"/, '"time":"T"'));
     const lines = await read('ours.jsonl');
     expect(lines).toEqual(await read('pino.jsonl'));
-    expect(lines.filter(Boolean)).toHaveLength(3);
+    expect(lines.filter(Boolean)).toHaveLength(9);
   });
 });
