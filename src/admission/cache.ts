@@ -14,9 +14,11 @@ export interface CacheStats {
   misses: number;
 }
 
-/** An LRU map with per-entry expiry (Map keeps insertion order; a hit re-inserts). */
+/** An LRU map with per-entry expiry (Map keeps insertion order; a hit re-inserts unless already last). */
 export class TtlLru<V> {
   private readonly map = new Map<string, { value: V; expires: number }>();
+  /** The key inserted last (the map's last entry), if it is still there. */
+  private newest: string | undefined;
 
   constructor(
     private readonly maxEntries: number,
@@ -29,17 +31,22 @@ export class TtlLru<V> {
     const e = this.map.get(key);
     if (!e) return undefined;
     if (e.expires <= this.now()) {
-      this.map.delete(key);
+      this.delete(key);
       return undefined;
     }
-    this.map.delete(key);
-    this.map.set(key, e);
+    // The most recently used entry is already last: no re-insertion (a hot image hits it again and again).
+    if (key !== this.newest) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      this.newest = key;
+    }
     return e.value;
   }
 
   set(key: string, value: V, ttlMs: number): void {
     this.map.delete(key);
     this.map.set(key, { value, expires: this.now() + ttlMs });
+    this.newest = key;
     while (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next().value as string;
       this.map.delete(oldest);
@@ -48,6 +55,7 @@ export class TtlLru<V> {
 
   delete(key: string): void {
     this.map.delete(key);
+    if (key === this.newest) this.newest = undefined;
   }
 
   get size(): number {

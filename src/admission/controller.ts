@@ -8,6 +8,7 @@ import type {
   Decision,
   ImageInWorkload,
   ImageVerifier,
+  NamespaceInfo,
   PolicySet,
   PullCredential,
   RequestContext,
@@ -148,12 +149,39 @@ export class AdmissionController {
 
   /** Handle one AdmissionReview body. Throws E_INVALID_ARGUMENT only when the body is not an AdmissionReview. */
   async review(endpoint: Endpoint, body: unknown): Promise<AdmissionResult> {
+    return this.reviewNow(endpoint, body);
+  }
+
+  /**
+   * `review`, answering synchronously when nothing has to be waited for (a decision the caches answer,
+   * no pull-secret lookup, no break-glass store): the server's cached path then costs no promise. Throws
+   * E_INVALID_ARGUMENT (synchronously) only when the body is not an AdmissionReview.
+   */
+  reviewNow(endpoint: Endpoint, body: unknown): AdmissionResult | Promise<AdmissionResult> {
     const started = performance.now();
     const review = parseAdmissionReview(body);
     const req = review.request;
     const end = this.metrics.requestSeconds.startTimer({ endpoint });
+    let result: AdmissionResult | Promise<AdmissionResult>;
     try {
-      const result = await this.decide(endpoint, req, started);
+      result = this.decide(endpoint, req, started);
+    } catch (err) {
+      end();
+      throw err;
+    }
+    if (result instanceof Promise)
+      return result.then(
+        (r) => this.counted(endpoint, req, r, end),
+        (err: unknown) => {
+          end();
+          throw err;
+        },
+      );
+    return this.counted(endpoint, req, result, end);
+  }
+
+  private counted(endpoint: Endpoint, req: AdmissionRequest, result: AdmissionResult, end: () => void) {
+    try {
       const allowed = result.review.response.allowed;
       const decision = !allowed
         ? 'deny'
@@ -167,7 +195,11 @@ export class AdmissionController {
     }
   }
 
-  private async decide(endpoint: Endpoint, req: AdmissionRequest, started: number): Promise<AdmissionResult> {
+  private decide(
+    endpoint: Endpoint,
+    req: AdmissionRequest,
+    started: number,
+  ): AdmissionResult | Promise<AdmissionResult> {
     if (
       req.operation === 'DELETE' ||
       req.operation === 'CONNECT' ||
@@ -204,14 +236,19 @@ export class AdmissionController {
     const object = read.workload;
     const nsName = req.namespace || object.metadata?.namespace || 'default';
     const deadline = new Deadline(this.opts.deadlineMs ?? 8000);
+    let result: AdmissionResult | Promise<AdmissionResult>;
     try {
-      return await this.decideWithin(endpoint, req, started, images, read.spec, nsName, deadline);
-    } finally {
+      result = this.decideWithin(endpoint, req, started, images, read.spec, nsName, deadline);
+    } catch (err) {
       deadline.clear();
+      throw err;
     }
+    if (result instanceof Promise) return result.finally(() => deadline.clear());
+    deadline.clear();
+    return result;
   }
 
-  private async decideWithin(
+  private decideWithin(
     endpoint: Endpoint,
     req: AdmissionRequest,
     started: number,
@@ -219,7 +256,7 @@ export class AdmissionController {
     spec: PodSpec | undefined,
     nsName: string,
     deadline: Deadline,
-  ): Promise<AdmissionResult> {
+  ): AdmissionResult | Promise<AdmissionResult> {
     // The signal exists only once something reads it: a decision served from the caches never waits.
     const ctx: RequestContext = {
       get signal() {
@@ -227,35 +264,79 @@ export class AdmissionController {
       },
     };
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
+    const evaluate = () => this.evaluateIn(endpoint, req, started, images, nsName, ctx, deadline);
     if (spec) {
       ctx.pullSecrets = { namespace: nsName, names: (spec.imagePullSecrets ?? []).map((s) => s.name) };
       if (spec.serviceAccountName) ctx.pullSecrets.serviceAccountName = spec.serviceAccountName;
-      if (this.opts.pullSecrets) {
-        try {
-          const fromSecrets = await this.opts.pullSecrets(ctx.pullSecrets, deadline.signal);
-          if (fromSecrets.length > 0) ctx.credentials = [...fromSecrets, ...(ctx.credentials ?? [])];
-        } catch (err) {
-          // Without the secrets a private pull may fail; verification then reports it (unavailable or not found).
-          this.metrics.failures.inc({ reason: 'pull-secrets', namespace: nsName });
-          void err;
-        }
+      const lookup = this.opts.pullSecrets;
+      if (lookup) {
+        const pullSecrets = ctx.pullSecrets;
+        return (async () => {
+          try {
+            const fromSecrets = await lookup(pullSecrets, deadline.signal);
+            if (fromSecrets.length > 0) ctx.credentials = [...fromSecrets, ...(ctx.credentials ?? [])];
+          } catch (err) {
+            // Without the secrets a private pull may fail; verification then reports it (unavailable or not found).
+            this.metrics.failures.inc({ reason: 'pull-secrets', namespace: nsName });
+            void err;
+          }
+          return evaluate();
+        })();
       }
     }
+    return evaluate();
+  }
 
-    let decisions: Decision[];
-    try {
-      const ns = this.namespaces.cached?.(nsName) ?? (await this.namespaces(nsName, deadline.signal));
-      const evaluated = evaluateNow(images, ns, this.policies, this.verifier, ctx, this.evaluateOptions);
-      decisions = evaluated instanceof Promise ? await evaluated : evaluated;
-    } catch (err) {
-      // Only the namespace lookup can throw here; without labels no policy can be matched safely.
+  /** The namespace's labels, then the policy evaluation; synchronous when both are answered from caches. */
+  private evaluateIn(
+    endpoint: Endpoint,
+    req: AdmissionRequest,
+    started: number,
+    images: ImageInWorkload[],
+    nsName: string,
+    ctx: RequestContext,
+    deadline: Deadline,
+  ): AdmissionResult | Promise<AdmissionResult> {
+    // Only the namespace lookup can fail here; without labels no policy can be matched safely.
+    const unavailable = (err: unknown): AdmissionResult => {
       const message = `seal: verification unavailable: ${(err as Error).message}`;
       this.metrics.failures.inc({ reason: 'namespace-lookup', namespace: nsName });
       return { review: buildResponse(req.uid, { allowed: false, message }), decisions: [] };
+    };
+    const withDecisions = (decisions: Decision[]) =>
+      this.opts.breakGlass
+        ? this.applyBreakGlass(decisions, nsName, req.dryRun === true).then(() =>
+            this.respond(endpoint, req, started, nsName, decisions),
+          )
+        : this.respond(endpoint, req, started, nsName, decisions);
+    const evaluateWith = (ns: NamespaceInfo): AdmissionResult | Promise<AdmissionResult> => {
+      let evaluated: Decision[] | Promise<Decision[]>;
+      try {
+        evaluated = evaluateNow(images, ns, this.policies, this.verifier, ctx, this.evaluateOptions);
+      } catch (err) {
+        return unavailable(err);
+      }
+      if (evaluated instanceof Promise) return evaluated.then(withDecisions, unavailable);
+      return withDecisions(evaluated);
+    };
+    let ns: NamespaceInfo | undefined;
+    try {
+      ns = this.namespaces.cached?.(nsName);
+      if (ns === undefined) return this.namespaces(nsName, deadline.signal).then(evaluateWith, unavailable);
+    } catch (err) {
+      return unavailable(err);
     }
+    return evaluateWith(ns);
+  }
 
-    if (this.opts.breakGlass) await this.applyBreakGlass(decisions, nsName, req.dryRun === true);
-
+  /** Metrics, the response (JSONPatch on /mutate) and the audit lines for evaluated decisions. */
+  private respond(
+    endpoint: Endpoint,
+    req: AdmissionRequest,
+    started: number,
+    nsName: string,
+    decisions: Decision[],
+  ): AdmissionResult {
     const denied = decisions.filter((d) => d.result === 'deny');
     const warned = decisions.filter((d) => d.result === 'warn');
     for (const d of decisions) {

@@ -35,20 +35,31 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     logger: false,
   });
 
+  const failed = (endpoint: Endpoint, err: unknown, reply: { code(c: number): unknown }) => {
+    if (isSealError(err, 'E_INVALID_ARGUMENT')) {
+      reply.code(400);
+      return { error: err.message };
+    }
+    controller.metrics.requests.inc({ endpoint, decision: 'error', mode: 'none', namespace: '' });
+    throw err;
+  };
+  // Not an async handler: a decision the caches answer is sent without a promise (fastify sends a
+  // returned value as it sends a resolved one).
   const handle =
     (endpoint: Endpoint) =>
-    async (request: { body: unknown }, reply: { code(c: number): unknown; send(b: unknown): unknown }) => {
+    (request: { body: unknown }, reply: { code(c: number): unknown; send(b: unknown): unknown }) => {
+      let result: ReturnType<AdmissionController['reviewNow']>;
       try {
-        const result = await controller.review(endpoint, request.body);
-        return result.review;
+        result = controller.reviewNow(endpoint, request.body);
       } catch (err) {
-        if (isSealError(err, 'E_INVALID_ARGUMENT')) {
-          reply.code(400);
-          return { error: err.message };
-        }
-        controller.metrics.requests.inc({ endpoint, decision: 'error', mode: 'none', namespace: '' });
-        throw err;
+        return failed(endpoint, err, reply);
       }
+      if (result instanceof Promise)
+        return result.then(
+          (r) => r.review,
+          (err: unknown) => failed(endpoint, err, reply),
+        );
+      return result.review;
     };
   app.post('/validate', handle('validate'));
   app.post('/mutate', handle('mutate'));

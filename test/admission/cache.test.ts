@@ -25,6 +25,29 @@ describe('TtlLru', () => {
     expect(lru.size).toBe(1);
   });
 
+  it('keeps the recency order when the most recent entry is hit again, deleted or expired', () => {
+    let now = 1000;
+    const lru = new TtlLru<string>(2, () => now);
+    lru.set('a', 'A', 100);
+    expect(lru.get('a')).toBe('A'); // already the most recent
+    lru.set('b', 'B', 100);
+    expect(lru.get('b')).toBe('B');
+    expect(lru.get('a')).toBe('A'); // a most recent again
+    lru.set('c', 'C', 100); // evicts b
+    expect(lru.get('b')).toBeUndefined();
+    lru.delete('c');
+    lru.set('b', 'B', 100);
+    expect(lru.get('a')).toBe('A'); // a re-linked after b
+    lru.set('d', 'D', 50); // evicts b
+    expect(lru.get('b')).toBeUndefined();
+    now += 60; // d expires
+    expect(lru.get('d')).toBeUndefined();
+    lru.set('e', 'E', 100);
+    lru.set('f', 'F', 100); // evicts a
+    expect(lru.get('a')).toBeUndefined();
+    expect([lru.get('e'), lru.get('f')]).toEqual(['E', 'F']);
+  });
+
   it('MemoryOutcomeCache counts hits and misses', async () => {
     const c = new MemoryOutcomeCache({ maxEntries: 10 });
     expect(await c.get('k')).toBeUndefined();

@@ -210,3 +210,19 @@ describe('audit log', () => {
     expect(lines.filter(Boolean)).toHaveLength(9);
   });
 });
+
+describe('reviewNow', () => {
+  it('answers a cached decision without a promise, and as review does', async () => {
+    const { world, policies } = await signedWorld();
+    const controller = new AdmissionController({ policies, verifier: world.verifier });
+    const body = podReview('u1', [`${REG}/acme/web:1`]);
+    const first = controller.reviewNow('mutate', body);
+    expect(first).toBeInstanceOf(Promise); // verified: waits for the registry
+    const verified = await first;
+    const cached = controller.reviewNow('mutate', body);
+    expect(cached).not.toBeInstanceOf(Promise);
+    expect((cached as Awaited<typeof first>).review).toEqual(verified.review);
+    expect((await controller.review('mutate', body)).review).toEqual(verified.review);
+    expect(() => controller.reviewNow('validate', { kind: 'AdmissionReview' })).toThrow(/AdmissionReview/);
+  });
+});
