@@ -52,9 +52,25 @@ export function flushAuditLog(log: AuditLogger): Promise<void> {
   });
 }
 
+/** What JSON.stringify escapes in a string: quote, backslash, control characters, (lone) surrogates. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** `"name":value,` as JSON.stringify writes a record's field; nothing for undefined (omitted there too). */
 function field(name: string, value: unknown): string {
+  if (typeof value === 'string' && !NEEDS_ESCAPE.test(value)) return `"${name}":"${value}",`;
   return value === undefined ? '' : `"${name}":${JSON.stringify(value)},`;
+}
+
+/** pino's isoTime for the current millisecond, formatted once per millisecond. */
+let isoMs = Number.NaN;
+let iso = '';
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    iso = new Date(now).toISOString();
+  }
+  return iso;
 }
 
 function policyEntry(o: PolicyOutcome) {
@@ -131,6 +147,6 @@ export function auditDecision(
   }
   policies += ']';
   writer.write(
-    `{"level":30,"time":"${new Date().toISOString()}","log":"seal-admission-audit","endpoint":${JSON.stringify(endpoint)},${field('uid', req.uid)}${field('operation', req.operation)}${field('kind', req.kind.kind)}${field('namespace', req.namespace ?? '')}${field('name', req.name ?? '')}${field('user', req.userInfo?.username ?? '')}"dryRun":${req.dryRun === true},${field('image', d.image)}${field('path', d.path)}${field('digest', d.digest)}${field('decision', d.result)}"allowed":${extra.allowed},${field('reason', d.reason)}${field('unavailable', d.unavailable)}${field('noMatch', d.noMatch)}${field('breakGlass', d.breakGlass)}"policies":${policies},"durationMs":${JSON.stringify(durationMs)},"msg":"${AUDIT_MESSAGE}"}\n`,
+    `{"level":30,"time":"${isoTime()}","log":"seal-admission-audit","endpoint":${JSON.stringify(endpoint)},${field('uid', req.uid)}${field('operation', req.operation)}${field('kind', req.kind.kind)}${field('namespace', req.namespace ?? '')}${field('name', req.name ?? '')}${field('user', req.userInfo?.username ?? '')}"dryRun":${req.dryRun === true},${field('image', d.image)}${field('path', d.path)}${field('digest', d.digest)}${field('decision', d.result)}"allowed":${extra.allowed},${field('reason', d.reason)}${field('unavailable', d.unavailable)}${field('noMatch', d.noMatch)}${field('breakGlass', d.breakGlass)}"policies":${policies},"durationMs":${JSON.stringify(durationMs)},"msg":"${AUDIT_MESSAGE}"}\n`,
   );
 }

@@ -146,6 +146,19 @@ export function shortWarnings(warnings: string[], max = 5, width = 120): string[
   return out;
 }
 
+/** Recent patches' base64, by their JSON: the same image pinned for many pods encodes once. */
+const patchBase64 = new Map<string, string>();
+
+function base64Patch(json: string): string {
+  let b64 = patchBase64.get(json);
+  if (b64 === undefined) {
+    b64 = Buffer.from(json).toString('base64');
+    if (patchBase64.size >= 1000) patchBase64.clear();
+    patchBase64.set(json, b64);
+  }
+  return b64;
+}
+
 export function buildResponse(
   uid: string,
   r: {
@@ -167,7 +180,7 @@ export function buildResponse(
   if (r.warnings && r.warnings.length > 0) response.warnings = shortWarnings(r.warnings);
   if (r.patch && r.patch.length > 0) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(r.patch)).toString('base64');
+    response.patch = base64Patch(JSON.stringify(r.patch));
   }
   if (r.auditAnnotations && Object.keys(r.auditAnnotations).length > 0)
     response.auditAnnotations = r.auditAnnotations;
