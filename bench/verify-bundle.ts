@@ -2,8 +2,7 @@
 // happy-path bundles (one run, same inputs), and cold start of a verify CLI process. Prints a markdown table.
 // Run: node --import tsx bench/verify-bundle.ts   (needs ../shared/conformance; builds dist/ when missing)
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleFromJSON } from '@sigstore/bundle';
@@ -12,6 +11,7 @@ import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { loadPublicKey } from '../src/keys/public-key.js';
 import { type BundlePolicy, verifyBundle } from '../src/verify/bundle/verify.js';
 import { loadTrustedRoot, publicGoodTrustedRoot, type TrustMaterial } from '../src/verify/trust.js';
+import { coldStarts, ensureBundled } from './support/cold-start.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 10);
@@ -140,49 +140,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-interface Cold {
-  wall: number[];
-  cpu: number[];
-  ok: boolean;
-}
-
-/**
- * Runs each command COLD_RUNS times in turn (A B C A B C …, one uncounted warm-up round first), so drift in
- * the machine's load hits every command alike. CPU time (user+sys) comes from /usr/bin/time when present.
- */
-function coldStarts(commands: Record<string, string[]>): Record<string, Cold> {
-  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-  const out: Record<string, Cold> = {};
-  for (const name of Object.keys(commands)) out[name] = { wall: [], cpu: [], ok: true };
-  for (let i = -1; i < COLD_RUNS; i++) {
-    for (const [name, argv] of Object.entries(commands)) {
-      const t = performance.now();
-      const r = timer
-        ? spawnSync(timer, ['-f', 'CPU %U %S', ...argv], { cwd: repoRoot, encoding: 'utf8' })
-        : spawnSync(argv[0]!, argv.slice(1), { cwd: repoRoot, encoding: 'utf8' });
-      const wall = performance.now() - t;
-      if (r.status !== 0) {
-        out[name]!.ok = false;
-        console.error(`${name} exited ${r.status}: ${r.stderr}`);
-      }
-      if (i < 0) continue;
-      out[name]!.wall.push(wall);
-      const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
-      if (m) out[name]!.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
-    }
-  }
-  return out;
-}
-
-/** The bin runs the bundled CLI (dist/cli-bundle/); build it when missing or older than the sources. */
-function ensureBuilt(): void {
-  const dist = path.join(repoRoot, 'dist/cli-bundle/one/verify-blob.js');
-  const src = path.join(repoRoot, 'src/verify/bundle/verify.ts');
-  if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs) return;
-  console.error('building dist/ for the cold-start measurement …');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'ignore' });
-}
-
 async function main(): Promise<void> {
   if (!existsSync(casesDir)) {
     console.log(`skipped: ${casesDir} does not exist`);
@@ -204,41 +161,45 @@ async function main(): Promise<void> {
   const sealOpsPerSec = paired.a;
   const jsOpsPerSec = paired.b;
 
-  ensureBuilt();
+  ensureBundled(repoRoot, 'dist/cli-bundle/one/verify-blob.cjs', 'src/verify/bundle/verify.ts');
   const happy = path.join(casesDir, 'happy-path-v0.3');
   const bundleFile = path.join(happy, 'bundle.sigstore.json');
   const artifactFile = path.join(conformance, 'a.txt');
   const identity = ['--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER];
   const seal = path.join(repoRoot, 'bin/seal.js');
-  const cold = coldStarts({
-    'seal verify-blob': [
-      process.execPath,
-      seal,
-      'verify-blob',
-      '--bundle',
-      bundleFile,
-      ...identity,
-      artifactFile,
-    ],
-    'seal verify-bundle': [
-      process.execPath,
-      seal,
-      'verify-bundle',
-      '--bundle',
-      bundleFile,
-      ...identity,
-      artifactFile,
-    ],
-    'sigstore-js': [
-      process.execPath,
-      path.join(repoRoot, 'bench/verify-bundle-sigstore-js.mjs'),
-      bundleFile,
-      artifactFile,
-      IDENTITY,
-      ISSUER,
-    ],
-    'node -e 0': [process.execPath, '-e', '0'],
-  });
+  const cold = coldStarts(
+    {
+      'seal verify-blob': [
+        process.execPath,
+        seal,
+        'verify-blob',
+        '--bundle',
+        bundleFile,
+        ...identity,
+        artifactFile,
+      ],
+      'seal verify-bundle': [
+        process.execPath,
+        seal,
+        'verify-bundle',
+        '--bundle',
+        bundleFile,
+        ...identity,
+        artifactFile,
+      ],
+      'sigstore-js': [
+        process.execPath,
+        path.join(repoRoot, 'bench/verify-bundle-sigstore-js.mjs'),
+        bundleFile,
+        artifactFile,
+        IDENTITY,
+        ISSUER,
+      ],
+      'node -e 0': [process.execPath, '-e', '0'],
+    },
+    COLD_RUNS,
+    repoRoot,
+  );
 
   console.log(
     `\n## Bundle verification (${cases.length} conformance happy-path bundles, round-robin, alternating windows, ${SECONDS}s each, one core)\n`,

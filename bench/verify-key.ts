@@ -2,9 +2,8 @@
 // against bare node:crypto ECDSA P-256 verifies/s, and cold start of `seal verify` vs `node -e ''`. cosign.md §2e.
 // Run: node --import tsx bench/verify-key.ts   (builds dist/ when missing; BENCH_SECONDS, BENCH_COLD_RUNS)
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { parseReference } from '../src/oci/ref.js';
 import { signImage } from '../src/sign/image.js';
 import { verifyImage } from '../src/verify/image.js';
 import type { Expectations } from '../src/verify/types.js';
+import { coldStarts, ensureBundled } from './support/cold-start.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 15);
@@ -88,46 +88,6 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
 }
 
-interface Cold {
-  wall: number[];
-  cpu: number[];
-  ok: boolean;
-}
-
-/** Runs each command COLD_RUNS times, in turn (A B C A B C …) so drift in machine load hits all alike. */
-function coldStarts(commands: Record<string, string[]>): Record<string, Cold> {
-  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-  const out: Record<string, Cold> = {};
-  for (const name of Object.keys(commands)) out[name] = { wall: [], cpu: [], ok: true };
-  for (let i = -1; i < COLD_RUNS; i++) {
-    for (const [name, argv] of Object.entries(commands)) {
-      const t = performance.now();
-      const r = timer
-        ? spawnSync(timer, ['-f', 'CPU %U %S', ...argv], { cwd: repoRoot, encoding: 'utf8' })
-        : spawnSync(argv[0]!, argv.slice(1), { cwd: repoRoot, encoding: 'utf8' });
-      const wall = performance.now() - t;
-      if (r.status !== 0) {
-        out[name]!.ok = false;
-        console.error(`${name} exited ${r.status}: ${r.stderr}`);
-      }
-      if (i < 0) continue; // warm-up (page cache), not counted
-      out[name]!.wall.push(wall);
-      const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr ?? '');
-      if (m) out[name]!.cpu.push((Number(m[1]) + Number(m[2])) * 1000);
-    }
-  }
-  return out;
-}
-
-/** The bin runs the bundled CLI (dist/cli-bundle/); build it when missing or older than the sources. */
-function ensureBuilt(): void {
-  const dist = path.join(repoRoot, 'dist/cli-bundle/one/verify.js');
-  const src = path.join(repoRoot, 'src/verify/image.ts');
-  if (existsSync(dist) && statSync(dist).mtimeMs >= statSync(src).mtimeMs) return;
-  console.error('building dist/ for the cold-start measurement …');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'ignore' });
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'seal-bench-verify-key-'));
   try {
@@ -163,14 +123,18 @@ async function main(): Promise<void> {
     const bundleCached = await throughput(verifyOp(bundleImage, cached));
     const legacyCached = await throughput(verifyOp(legacyImage, cached));
 
-    ensureBuilt();
+    ensureBundled(repoRoot, 'dist/cli-bundle/one/verify.cjs', 'src/verify/image.ts');
     const seal = path.join(repoRoot, 'bin/seal.js');
     const node = process.execPath;
-    const cold = coldStarts({
-      verify: [node, seal, 'verify', '--key', keyFile, '--insecure-ignore-tlog', bundleImage],
-      version: [node, seal, 'version'],
-      node: [node, '-e', ''],
-    });
+    const cold = coldStarts(
+      {
+        verify: [node, seal, 'verify', '--key', keyFile, '--insecure-ignore-tlog', bundleImage],
+        version: [node, seal, 'version'],
+        node: [node, '-e', ''],
+      },
+      COLD_RUNS,
+      repoRoot,
+    );
 
     const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
     console.log(`\n## Keyed image verification (\`seal verify --key\`)\n`);
