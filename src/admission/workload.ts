@@ -124,7 +124,8 @@ function isPlainWorkload(v: unknown): v is Workload {
 
 /** The pod spec of a workload (undefined for kinds that carry none). E_INVALID_ARGUMENT if malformed. */
 export function podSpecOf(object: unknown, kind: string): PodSpec | undefined {
-  const path = POD_SPEC_PATHS[kind];
+  // own keys only: a kind named like an Object.prototype member ("constructor") carries no pod spec
+  const path = Object.hasOwn(POD_SPEC_PATHS, kind) ? POD_SPEC_PATHS[kind] : undefined;
   if (!path) return undefined;
   const raw = dig(object, path);
   if (raw === undefined || raw === null) return undefined;

@@ -51,6 +51,10 @@ describe('imagesOf', () => {
 
   it('returns nothing for kinds without a pod spec and rejects a malformed one', () => {
     expect(imagesOf({ kind: 'ConfigMap', data: {} })).toEqual([]);
+    // kinds named like Object.prototype members are unknown kinds, not a crash
+    for (const kind of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(imagesOf({ kind, spec: { containers: [{ name: 'a', image: 'x' }] } })).toEqual([]);
+    }
     expect(() => imagesOf({ kind: 'Pod', spec: { containers: 'nope' } })).toThrow(/malformed pod spec/);
   });
 });
