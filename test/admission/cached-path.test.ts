@@ -18,29 +18,9 @@ import { loadPolicyTexts } from '../../src/policy/load.js';
 import type { Decision } from '../../src/policy/types.js';
 import { httpsClient } from './support/https.js';
 import { createInMemoryWorld, newKeyPair } from './support/world.js';
+import { podReview } from './support/review.js';
 
 const REG = 'registry.test:5000';
-
-function podReview(uid: string, images: string[], namespace = 'prod') {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { generateName: 'web-', namespace },
-        spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
-      },
-    },
-  };
-}
 
 async function signedWorld() {
   const world = await createInMemoryWorld();
@@ -83,20 +63,20 @@ describe('cached decisions', () => {
       const controller = new AdmissionController({ policies, verifier: world.verifier, cache });
       const images = [`${REG}/acme/web:1`, `${REG}/acme/web@${web}`, 'docker.io/library/busybox:1'];
       for (const endpoint of ['validate', 'mutate'] as Endpoint[]) {
-        const first = await controller.review(endpoint, podReview('a', images));
-        const again = await controller.review(endpoint, podReview('a', images));
+        const first = await controller.review(endpoint, podReview('a', 'prod', images));
+        const again = await controller.review(endpoint, podReview('a', 'prod', images));
         expect(first.review.response.allowed).toBe(true);
         expect(again.review).toEqual(first.review);
         expect(again.decisions.map(comparable)).toEqual(first.decisions.map(comparable));
         expect(again.decisions[0]!.outcomes.every((o) => o.cached)).toBe(true);
       }
-      const patch = (await controller.review('mutate', podReview('b', images))).review.response.patch;
+      const patch = (await controller.review('mutate', podReview('b', 'prod', images))).review.response.patch;
       expect(JSON.parse(Buffer.from(patch!, 'base64').toString())).toEqual([
         { op: 'replace', path: '/spec/containers/0/image', value: `${REG}/acme/web:1@${web}` },
       ]);
       const denied = await controller.review(
         'validate',
-        podReview('c', [`${REG}/acme/unsigned@${unsigned}`]),
+        podReview('c', 'prod', [`${REG}/acme/unsigned@${unsigned}`]),
       );
       expect(denied.review.response.allowed).toBe(false);
       expect(denied.review.response.status?.message).toContain('unsigned');
@@ -106,7 +86,8 @@ describe('cached decisions', () => {
   it('count every decision-cache and tag-cache lookup once', async () => {
     const { world, policies } = await signedWorld();
     const controller = new AdmissionController({ policies, verifier: world.verifier });
-    for (let i = 0; i < 3; i++) await controller.review('mutate', podReview(`u${i}`, [`${REG}/acme/web:1`]));
+    for (let i = 0; i < 3; i++)
+      await controller.review('mutate', podReview(`u${i}`, 'prod', [`${REG}/acme/web:1`]));
     const text = await controller.metrics.registry.metrics();
     // Two rules match (acme, acme-audit): 2 lookups per request; one tag lookup per request.
     expect(text).toContain('seal_admission_cache_lookups_total{cache="decision",result="miss"} 2');
@@ -119,7 +100,7 @@ describe('cached decisions', () => {
     );
     // Counted again after a read, beside a direct inc (the server's error path): nothing counted twice.
     controller.metrics.requests.inc({ endpoint: 'validate', decision: 'error', mode: 'none', namespace: '' });
-    await controller.review('mutate', podReview('u3', [`${REG}/acme/web:1`]));
+    await controller.review('mutate', podReview('u3', 'prod', [`${REG}/acme/web:1`]));
     const later = await controller.metrics.registry.metrics();
     expect(later).toContain(
       'seal_admission_requests_total{endpoint="mutate",decision="allow",mode="enforce",namespace="prod"} 4',
@@ -147,7 +128,7 @@ describe('audit log', () => {
     const client = httpsClient(server.url, tls.caPem);
     try {
       for (let i = 0; i < 25; i++) {
-        const r = await client.post('/validate', podReview(`uid-${i}`, [`${REG}/acme/web@${web}`]));
+        const r = await client.post('/validate', podReview(`uid-${i}`, 'prod', [`${REG}/acme/web@${web}`]));
         expect(r.status).toBe(200);
       }
     } finally {
@@ -174,7 +155,7 @@ describe('audit log', () => {
   it('writes, for each decision, the line pino writes (all fields, escapes, break-glass, failures)', async () => {
     const { world, policies, unsigned } = await signedWorld();
     const controller = new AdmissionController({ policies, verifier: world.verifier });
-    const body = podReview('u-"quoted"\n', [
+    const body = podReview('u-"quoted"\n', 'prod', [
       `${REG}/acme/web:1`,
       `${REG}/acme/unsigned@${unsigned}`,
       'docker.io/library/busybox:1',
@@ -215,7 +196,7 @@ describe('reviewNow', () => {
   it('answers a cached decision without a promise, and as review does', async () => {
     const { world, policies } = await signedWorld();
     const controller = new AdmissionController({ policies, verifier: world.verifier });
-    const body = podReview('u1', [`${REG}/acme/web:1`]);
+    const body = podReview('u1', 'prod', [`${REG}/acme/web:1`]);
     const first = controller.reviewNow('mutate', body);
     expect(first).toBeInstanceOf(Promise); // verified: waits for the registry
     const verified = await first;

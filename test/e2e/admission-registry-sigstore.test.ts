@@ -15,36 +15,13 @@ import { startServer } from '../../src/server/server.js';
 import { httpsClient } from '../admission/support/https.js';
 import { createRegistryWorld, type RegistryWorld } from '../admission/support/registry-world.js';
 import { describeWithRegistry } from '../support/registry.js';
+import { podReview } from '../admission/support/review.js';
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const ALICE = 'alice@example.com';
 const MALLORY = 'mallory@example.com';
 const releasePem = release.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const GHA_RELEASE = 'https://github.com/acme/web/.github/workflows/release.yml@refs/tags/v1';
-
-function pod(uid: string, namespace: string, image: string) {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { generateName: 'web-', namespace },
-        spec: { containers: [{ name: 'web', image }] },
-      },
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-    },
-  };
-}
 
 /** One seal ImagePolicy (docs/policy.md) selecting one namespace. */
 function policy(name: string, namespace: string, images: string, body: string): string {
@@ -370,7 +347,7 @@ spec:
         ns: string,
         image: string,
       ): Promise<ReviewResponse> => {
-        const res = await client.post(path, pod(next(), ns, image));
+        const res = await client.post(path, podReview(next(), ns, [image]));
         expect(res.status).toBe(200);
         return (JSON.parse(res.body) as { response: ReviewResponse }).response;
       };

@@ -18,36 +18,13 @@ import { loadPolicyFiles } from '../../src/policy/load.js';
 import { describeWithRegistry } from '../support/registry.js';
 import { httpsClient } from '../admission/support/https.js';
 import { createRegistryWorld, type RegistryWorld } from '../admission/support/registry-world.js';
+import { podReview } from '../admission/support/review.js';
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const granter = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 const FIX = join(import.meta.dirname, '../fixtures/admission');
-
-function pod(uid: string, namespace: string, image: string) {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { generateName: 'web-', namespace },
-        spec: { containers: [{ name: 'web', image }] },
-      },
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-    },
-  };
-}
 
 describeWithRegistry('admission webhook with the real registry and verifier', () => {
   let world: RegistryWorld;
@@ -148,26 +125,28 @@ spec:
     await world?.close().catch(() => undefined);
   });
 
-  const review = async (path: string, body: ReturnType<typeof pod>) =>
+  const review = async (path: string, body: ReturnType<typeof podReview>) =>
     JSON.parse((await client.post(path, body)).body).response;
 
   it('admits images signed with the release key (bundle referrer and legacy .sig) and pins the digest', async () => {
     const reg = world.registry;
-    const m = await review('/mutate', pod(next(), 'prod', `${reg}/acme/bundle:1`));
+    const m = await review('/mutate', podReview(next(), 'prod', [`${reg}/acme/bundle:1`]));
     expect(m.allowed).toBe(true);
     expect(JSON.parse(Buffer.from(m.patch, 'base64').toString())).toEqual([
       { op: 'replace', path: '/spec/containers/0/image', value: `${reg}/acme/bundle:1@${digests.bundle}` },
     ]);
-    expect((await review('/validate', pod(next(), 'prod', `${reg}/acme/legacy:1`))).allowed).toBe(true);
+    expect((await review('/validate', podReview(next(), 'prod', [`${reg}/acme/legacy:1`]))).allowed).toBe(
+      true,
+    );
   });
 
   it('denies unsigned and wrongly signed images with the reason', async () => {
     const reg = world.registry;
-    const u = await review('/validate', pod(next(), 'prod', `${reg}/acme/unsigned:1`));
+    const u = await review('/validate', podReview(next(), 'prod', [`${reg}/acme/unsigned:1`]));
     expect(u.allowed).toBe(false);
     expect(u.status.message).toContain(`${reg}/acme/unsigned:1`);
     expect(u.status.message).toContain('policy acme-release');
-    const s = await review('/validate', pod(next(), 'prod', `${reg}/acme/stranger:1`));
+    const s = await review('/validate', podReview(next(), 'prod', [`${reg}/acme/stranger:1`]));
     expect(s.allowed).toBe(false);
     expect(s.status.message).toContain('signature');
   });
@@ -276,7 +255,7 @@ spec:
   it('break-glass admits exactly the granted registry digest in its namespace, until revoked', async () => {
     const reg = world.registry;
     const unsigned = `${reg}/acme/unsigned@${digests.unsigned}`;
-    expect((await review('/validate', pod(next(), 'prod', unsigned))).allowed).toBe(false);
+    expect((await review('/validate', podReview(next(), 'prod', [unsigned]))).allowed).toBe(false);
     const grant = createGrant({
       image: unsigned,
       namespace: 'prod',
@@ -285,7 +264,7 @@ spec:
       key: granter.privateKey,
     });
     await writeGrant(bgDir, grant);
-    const ok = await review('/mutate', pod(next(), 'prod', `${reg}/acme/unsigned:1`));
+    const ok = await review('/mutate', podReview(next(), 'prod', [`${reg}/acme/unsigned:1`]));
     expect(ok.allowed, ok.status?.message).toBe(true);
     expect(ok.warnings?.[0]).toContain(`BREAK-GLASS ${grant.id}`);
     expect(JSON.parse(Buffer.from(ok.patch, 'base64').toString())).toEqual([
@@ -295,12 +274,13 @@ spec:
         value: `${reg}/acme/unsigned:1@${digests.unsigned}`,
       },
     ]);
-    expect((await review('/validate', pod(next(), 'batch', unsigned))).allowed).toBe(false);
+    expect((await review('/validate', podReview(next(), 'batch', [unsigned]))).allowed).toBe(false);
     expect(
-      (await review('/validate', pod(next(), 'prod', `${reg}/acme/stranger@${digests.stranger}`))).allowed,
+      (await review('/validate', podReview(next(), 'prod', [`${reg}/acme/stranger@${digests.stranger}`])))
+        .allowed,
     ).toBe(false);
     await revokeGrant(bgDir, grant.id, 'signed build shipped');
-    expect((await review('/validate', pod(next(), 'prod', unsigned))).allowed).toBe(false);
+    expect((await review('/validate', podReview(next(), 'prod', [unsigned]))).allowed).toBe(false);
   });
 
   it('registry hung (frozen, connections never answered): denied as unavailable within the deadline, then recovers', async () => {
@@ -310,8 +290,8 @@ spec:
     try {
       const started = Date.now();
       const [closed, open] = await Promise.all([
-        review('/validate', pod(next(), 'prod', stranger)),
-        review('/validate', pod(next(), 'batch', stranger)),
+        review('/validate', podReview(next(), 'prod', [stranger])),
+        review('/validate', podReview(next(), 'batch', [stranger])),
       ]);
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(4500);
@@ -323,14 +303,15 @@ spec:
       // Cached decisions do not wait on the frozen registry.
       const cachedAt = Date.now();
       expect(
-        (await review('/validate', pod(next(), 'prod', `${reg}/acme/bundle@${digests.bundle}`))).allowed,
+        (await review('/validate', podReview(next(), 'prod', [`${reg}/acme/bundle@${digests.bundle}`])))
+          .allowed,
       ).toBe(true);
       expect(Date.now() - cachedAt).toBeLessThan(1000);
     } finally {
       await world.setHung(false);
     }
     // Answering again: the real reason, not "unavailable".
-    const again = await review('/validate', pod(next(), 'prod', stranger));
+    const again = await review('/validate', podReview(next(), 'prod', [stranger]));
     expect(again.allowed).toBe(false);
     expect(again.status.message).toContain('signature');
     expect(again.status.message).not.toContain('unavailable');
@@ -340,15 +321,22 @@ spec:
     const reg = world.registry;
     await world.setAvailable(false);
     expect(
-      (await review('/validate', pod(next(), 'prod', `${reg}/acme/bundle@${digests.bundle}`))).allowed,
+      (await review('/validate', podReview(next(), 'prod', [`${reg}/acme/bundle@${digests.bundle}`])))
+        .allowed,
     ).toBe(true);
     const started = Date.now();
-    const r = await review('/validate', pod(next(), 'prod', `${reg}/acme/unsigned@${digests.unsigned}`));
+    const r = await review(
+      '/validate',
+      podReview(next(), 'prod', [`${reg}/acme/unsigned@${digests.unsigned}`]),
+    );
     expect(Date.now() - started).toBeLessThan(6000);
     expect(r.allowed).toBe(false);
     expect(r.status.message).toContain('verification unavailable');
     // The fail-open ring admits the same image, loudly: a warning and a counted failure.
-    const open = await review('/validate', pod(next(), 'batch', `${reg}/acme/unsigned@${digests.unsigned}`));
+    const open = await review(
+      '/validate',
+      podReview(next(), 'batch', [`${reg}/acme/unsigned@${digests.unsigned}`]),
+    );
     expect(open.allowed).toBe(true);
     expect(open.warnings?.join('\n')).toMatch(/unavailable/);
     expect((await client.get('/metrics')).body).toMatch(
