@@ -60,7 +60,7 @@ function proposed(): string {
 }
 
 /** Fastest append rate a cell is provisioned for: each cell gets this many distinct submissions per second. */
-const MAX_RATE = 6000;
+const MAX_RATE = 12000;
 
 /** Distinct submissions for one log, handed out once each (a repeat would be a duplicate, not an append). */
 class Pool {

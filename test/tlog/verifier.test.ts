@@ -7,6 +7,7 @@ import {
   verifyEcdsaDigests,
 } from '../../src/tlog/types/index.js';
 import { ecdsaDigestJob } from '../../src/tlog/types/crypto.js';
+import { nativeEcdsa, nativeKeyOf } from '../../src/tlog/types/native.js';
 import { ecKey } from './helpers.js';
 
 const N256 = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -112,10 +113,83 @@ describe('batched prehashed ECDSA verification', () => {
   });
 });
 
+describe('native prehashed ECDSA module', () => {
+  const native = nativeEcdsa();
+
+  it('is built and loads (in CI, where the log must run its fast route)', () => {
+    if (process.env.CI === 'true') expect(native).toBeDefined();
+    if (!native) return;
+    expect(new SignatureVerifier().route).toBe('native');
+    expect(new SignatureVerifier({ native: false }).route).toBe('javascript');
+  });
+
+  it.runIf(native)(
+    'agrees with the JavaScript route and OpenSSL on crafted and tampered signatures',
+    async () => {
+      const n = native!;
+      const k = p256();
+      const nonce = mod(big(randomBytes(32)), N256 - 1n) + 1n;
+      const g = createECDH('prime256v1');
+      g.setPrivateKey(bytes32(nonce));
+      const r = mod(big(g.getPublicKey().subarray(1, 33)), N256);
+      const e = mod(k.d * r, N256);
+      const s = mod(inv(nonce, N256) * (e + r * k.d), N256);
+      const zero = k.signValue(0n).sig;
+      const cases: [Uint8Array, Uint8Array][] = [
+        [bytes32(e), der(r, s)],
+        [bytes32(e), der(r, mod(s + 1n, N256))],
+        [bytes32(mod(-k.d * r, N256)), der(r, s)],
+        [new Uint8Array(32), zero],
+        [Buffer.alloc(32, 1), zero],
+        [Buffer.alloc(32, 1), Buffer.from('3006020100020100', 'hex')],
+        [Buffer.alloc(32, 1), Buffer.alloc(64, 7)],
+        // r = n and s = n are out of range; a non-minimal DER integer is not DER
+        [bytes32(e), der(N256, s)],
+        [bytes32(e), der(r, N256)],
+        [bytes32(e), Buffer.from(`30${(der(r, s).length - 1).toString(16)}0221${'00'}`, 'hex')],
+      ];
+      const viaJs = verifyEcdsaDigests(cases.map(([d, sig]) => ecdsaDigestJob(k.publicKey, d, sig)));
+      const handle = nativeKeyOf(n, k.publicKey);
+      const viaNative = cases.map(([d, sig]) => n.verify(handle, d, sig));
+      expect(viaNative).toEqual(viaJs);
+      expect(viaNative.slice(0, 5)).toEqual([true, false, false, true, false]);
+      const batched = await new Promise<Uint8Array>((ok, fail) =>
+        n.verifyBatch(
+          cases.map(() => handle),
+          cases.map((c) => c[0]),
+          cases.map((c) => c[1]),
+          (err, res) => (err ? fail(err) : ok(res!)),
+        ),
+      );
+      expect([...batched].map((x) => x === 1)).toEqual(viaJs);
+    },
+  );
+
+  it.runIf(native)('refuses bad input with a specific error instead of crashing', () => {
+    const n = native!;
+    const point = Buffer.alloc(65, 1);
+    point[0] = 4;
+    expect(() => n.createKey('prime256v1', point)).toThrow(/not a point on the curve/);
+    expect(() => n.createKey('secp256k1', point)).toThrow(/unsupported curve/);
+    expect(() => n.verify({} as never, Buffer.alloc(32), Buffer.alloc(8))).toThrow(/createKey/);
+    const handle = nativeKeyOf(n, ecKey().publicKey);
+    expect(() => n.verifyBatch([handle], [], [], () => {})).toThrow(/one length/);
+    expect(() => n.verifyBatch([handle], [Buffer.alloc(32)], ['x' as never], () => {})).toThrow(/Buffers/);
+    expect(n.verify(handle, Buffer.alloc(4096), Buffer.alloc(8))).toBe(false);
+  });
+});
+
 describe('SignatureVerifier', () => {
-  for (const threads of [0, 1, 2]) {
-    it(`gives the same answers as OpenSSL with ${threads} worker thread(s), and keeps working after close`, async () => {
-      const v = new SignatureVerifier({ threads });
+  for (const [threads, useNative] of [
+    [0, true],
+    [1, true],
+    [2, true],
+    [0, false],
+    [1, false],
+    [2, false],
+  ] as const) {
+    it(`gives the same answers as OpenSSL with ${threads} thread(s), ${useNative ? 'native module when built' : 'JavaScript route'}, and keeps working after close`, async () => {
+      const v = new SignatureVerifier({ threads, native: useNative });
       const k = ecKey();
       const other = ecKey('P-384');
       const cases = Array.from({ length: 60 }, (_, i) => {

@@ -14,6 +14,7 @@ import {
 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { SealError } from '../../errors.js';
+import { nativeEcdsa, nativeKeyOf } from './native.js';
 
 export interface EntryKey {
   publicKey: KeyObject;
@@ -465,12 +466,15 @@ export function ecdsaDigestJob(key: KeyObject, digest: Uint8Array, signature: Ui
   return { curve, qx, qy, digest, signature };
 }
 
-/** ECDSA verification over a precomputed digest (see ecdsaDigestKernel). */
+/** ECDSA verification over a precomputed digest: the native module when built, else ecdsaDigestKernel. */
 export function verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature: Uint8Array): boolean {
-  return kernel.verifyBatch([ecdsaDigestJob(key, digest, signature)])[0]!;
+  const job = ecdsaDigestJob(key, digest, signature);
+  const native = nativeEcdsa();
+  if (native) return native.verify(nativeKeyOf(native, key), digest, signature);
+  return kernel.verifyBatch([job])[0]!;
 }
 
-/** Several ECDSA-over-digest checks at once (shared inversions). */
+/** Several ECDSA-over-digest checks at once in the JavaScript route (shared inversions). */
 export function verifyEcdsaDigests(jobs: EcdsaDigestJob[]): boolean[] {
   return jobs.length === 0 ? [] : kernel.verifyBatch(jobs);
 }

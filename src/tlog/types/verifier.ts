@@ -1,19 +1,27 @@
-// Prehashed ECDSA checks of log submissions, gathered per event-loop turn and run as one batch (shared inversions),
-// on worker threads when the log is given some, so the event loop keeps parsing requests and integrating batches.
-// The arithmetic is ecdsaDigestKernel (crypto.ts, FIPS 186-5 §6.4.2); node:worker_threads.
+// Prehashed ECDSA checks of log submissions, gathered per event-loop turn and run as one batch, off the event loop
+// when the log is given threads, so the event loop keeps parsing requests and integrating batches. FIPS 186-5
+// §6.4.2 through the native module (native.ts) on the libuv pool when it is built, else ecdsaDigestKernel (crypto.ts,
+// shared inversions) on worker threads.
 
 import * as nodeCrypto from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SealError } from '../../errors.js';
 import { type EcdsaDigestJob, ecdsaDigestJob, ecdsaDigestKernel } from './crypto.js';
+import { type NativeEcdsa, nativeEcdsa, nativeKeyOf } from './native.js';
 
 export interface SignatureVerifierOptions {
-  /** Worker threads for the checks; 0 runs them on the calling thread (still batched). Default 0. */
+  /**
+   * Threads for the checks; 0 runs them on the calling thread (still batched). Default 0. With the native module
+   * any value above 0 runs batches on the libuv thread pool; without it, that many worker threads.
+   */
   threads?: number;
+  /** Use the native module when it is built (default true); false forces the JavaScript route. */
+  native?: boolean;
 }
 
 interface Waiting {
+  key: KeyObject;
   job: EcdsaDigestJob;
   resolve: (ok: boolean) => void;
   reject: (err: unknown) => void;
@@ -54,16 +62,24 @@ export class SignatureVerifier {
   private scheduled = false;
   private closed = false;
   private readonly kernel = ecdsaDigestKernel(nodeCrypto);
+  private readonly native: NativeEcdsa | undefined;
 
   constructor(opts: SignatureVerifierOptions = {}) {
     this.threads = Math.max(0, Math.floor(opts.threads ?? 0));
+    this.native = opts.native === false ? undefined : nativeEcdsa();
+  }
+
+  /** Which implementation runs the checks. */
+  get route(): 'native' | 'javascript' {
+    return this.native ? 'native' : 'javascript';
   }
 
   /** Verify an ECDSA signature over a digest; resolves false when it does not verify. */
   verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    // also where an unsupported curve is refused, whichever route runs
     const job = ecdsaDigestJob(key, digest, signature);
     return new Promise<boolean>((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+      this.queue.push({ key, job, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // after the poll phase: every request parsed in this loop turn joins the batch
@@ -77,17 +93,59 @@ export class SignatureVerifier {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       if (this.threads === 0 || this.closed) this.runHere(batch);
+      else if (this.native) this.sendNative(this.native, batch);
       else this.send(batch);
     }
   }
 
   private runHere(batch: Waiting[]): void {
+    const native = this.native;
+    if (native) {
+      for (const w of batch) {
+        try {
+          w.resolve(native.verify(nativeKeyOf(native, w.key), w.job.digest, w.job.signature));
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+      return;
+    }
     try {
       const results = this.kernel.verifyBatch(batch.map((w) => w.job));
       for (const [i, w] of batch.entries()) w.resolve(results[i]!);
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
+  }
+
+  private nativeInFlight = 0;
+
+  private sendNative(native: NativeEcdsa, batch: Waiting[]): void {
+    let keys: ReturnType<typeof nativeKeyOf>[];
+    try {
+      keys = batch.map((w) => nativeKeyOf(native, w.key));
+    } catch {
+      this.runHere(batch);
+      return;
+    }
+    this.nativeInFlight++;
+    native.verifyBatch(
+      keys,
+      batch.map((w) => w.job.digest),
+      batch.map((w) => w.job.signature),
+      (err, results) => {
+        this.nativeInFlight--;
+        if (err || !results) {
+          const e = new SealError(
+            'E_INTERNAL',
+            `signature verification failed to run: ${err?.message ?? 'no result'}`,
+          );
+          for (const w of batch) w.reject(e);
+          return;
+        }
+        for (const [i, w] of batch.entries()) w.resolve(results[i] === 1);
+      },
+    );
   }
 
   private worker(): Worker {
@@ -156,7 +214,7 @@ export class SignatureVerifier {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.inFlight.size > 0) await new Promise((r) => setImmediate(r));
+    while (this.inFlight.size > 0 || this.nativeInFlight > 0) await new Promise((r) => setImmediate(r));
     this.flush();
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
