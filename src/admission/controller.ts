@@ -105,6 +105,24 @@ class Deadline {
   }
 }
 
+/**
+ * A request's context, its signal the deadline's: it exists only once something reads it, so a decision
+ * served from the caches never arms a timer. A class with the getter on its prototype: with an object
+ * literal with a getter made per request (a dictionary-mode object), V8 moved every cached request's
+ * objects into the old generation (--trace-gc: ~40 MB/s promoted under load, none with the class), so
+ * they were copied twice and collected only by full collections.
+ */
+class DeadlineContext implements RequestContext {
+  declare credentials?: PullCredential[];
+  declare pullSecrets?: RequestContext['pullSecrets'];
+
+  constructor(private readonly deadline: Deadline) {}
+
+  get signal(): AbortSignal {
+    return this.deadline.signal;
+  }
+}
+
 export class AdmissionController {
   policies: PolicySet;
   readonly metrics: AdmissionMetrics;
@@ -257,12 +275,7 @@ export class AdmissionController {
     nsName: string,
     deadline: Deadline,
   ): AdmissionResult | Promise<AdmissionResult> {
-    // The signal exists only once something reads it: a decision served from the caches never waits.
-    const ctx: RequestContext = {
-      get signal() {
-        return deadline.signal;
-      },
-    };
+    const ctx = new DeadlineContext(deadline);
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
     const evaluate = () => this.evaluateIn(endpoint, req, started, images, nsName, ctx, deadline);
     if (spec) {
