@@ -47,8 +47,10 @@ export interface OpenLogOptions {
   /** Largest number of submissions integrated in one step. Default 1024. */
   maxBatch?: number;
   /**
-   * Group commit: under load (a batch committed in the last 50 ms), wait this long for more submissions before
-   * integrating, so requests still being parsed join the batch. Default 2 ms; 0 disables.
+   * Group commit: under load (a batch committed in the last 50 ms) with fewer submissions waiting than half the last
+   * batch, wait this long for more before integrating, so requests still being parsed join the batch. When as many
+   * are waiting as the last batch held, the batch goes at once: the commit just made them wait already.
+   * Default 2 ms; 0 disables.
    */
   lingerMs?: number;
   /**
@@ -89,6 +91,7 @@ export class TransparencyLog {
   readonly role: 'sequencer' | 'reader';
   private readonly maxBatch: number;
   private readonly lingerMs: number;
+  private lastBatchSize = 0;
   private lastCommit = 0;
   private range: CompactRange;
   private current: TreeHead | undefined;
@@ -254,11 +257,13 @@ export class TransparencyLog {
         if (
           this.lingerMs > 0 &&
           this.queue.length < this.maxBatch &&
+          this.queue.length * 2 < this.lastBatchSize &&
           performance.now() - this.lastCommit < 50
         ) {
           await new Promise((r) => setTimeout(r, this.lingerMs));
         }
         const batch = this.queue.splice(0, this.maxBatch);
+        this.lastBatchSize = batch.length;
         try {
           await this.integrate(batch);
         } catch (err) {

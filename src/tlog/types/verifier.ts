@@ -5,6 +5,7 @@
 
 import * as nodeCrypto from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SealError } from '../../errors.js';
 import { type EcdsaDigestJob, ecdsaDigestJob, ecdsaDigestKernel } from './crypto.js';
@@ -50,6 +51,9 @@ parentPort.on('message', (m) => {
 
 /** Largest batch sent at once: bigger batches only add latency once the inversions are shared. */
 const MAX_BATCH = 256;
+/** Native batches are split into this many thread-pool jobs (one per core), of at least MIN_SHARE checks each. */
+const POOL_SHARES = Math.max(1, Math.min(4, availableParallelism()));
+const MIN_SHARE = 8;
 
 export class SignatureVerifier {
   private readonly threads: number;
@@ -120,7 +124,14 @@ export class SignatureVerifier {
 
   private nativeInFlight = 0;
 
+  /** Hands a batch to the thread pool, split so that every core takes a share (a batch is one integration's worth). */
   private sendNative(native: NativeEcdsa, batch: Waiting[]): void {
+    const parts = Math.min(POOL_SHARES, Math.ceil(batch.length / MIN_SHARE));
+    const size = Math.ceil(batch.length / parts);
+    for (let i = 0; i < batch.length; i += size) this.sendNativeChunk(native, batch.slice(i, i + size));
+  }
+
+  private sendNativeChunk(native: NativeEcdsa, batch: Waiting[]): void {
     let keys: ReturnType<typeof nativeKeyOf>[];
     try {
       keys = batch.map((w) => nativeKeyOf(native, w.key));
