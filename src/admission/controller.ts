@@ -149,8 +149,9 @@ export class AdmissionController {
       singleFlight: this.flights,
       onVerification: (e) => {
         this.metrics.recordCacheLookup('decision', e.cached);
-        this.metrics.verificationSeconds.observe(
-          { result: e.unavailable ? 'unavailable' : e.ok ? 'ok' : 'failed', cached: String(e.cached) },
+        this.metrics.observeVerification(
+          e.unavailable ? 'unavailable' : e.ok ? 'ok' : 'failed',
+          e.cached,
           e.durationMs / 1000,
         );
       },
@@ -179,37 +180,37 @@ export class AdmissionController {
     const started = performance.now();
     const review = parseAdmissionReview(body);
     const req = review.request;
-    const end = this.metrics.requestSeconds.startTimer({ endpoint });
     let result: AdmissionResult | Promise<AdmissionResult>;
     try {
       result = this.decide(endpoint, req, started);
     } catch (err) {
-      end();
+      this.timed(endpoint, started);
       throw err;
     }
     if (result instanceof Promise)
       return result.then(
-        (r) => this.counted(endpoint, req, r, end),
+        (r) => this.counted(endpoint, req, r, started),
         (err: unknown) => {
-          end();
+          this.timed(endpoint, started);
           throw err;
         },
       );
-    return this.counted(endpoint, req, result, end);
+    return this.counted(endpoint, req, result, started);
   }
 
-  private counted(endpoint: Endpoint, req: AdmissionRequest, result: AdmissionResult, end: () => void) {
+  /** The request-duration histogram's observation for a review that started at `started`. */
+  private timed(endpoint: Endpoint, started: number): void {
+    this.metrics.observeRequest(endpoint, (performance.now() - started) / 1000);
+  }
+
+  private counted(endpoint: Endpoint, req: AdmissionRequest, result: AdmissionResult, started: number) {
     try {
-      const allowed = result.review.response.allowed;
-      const decision = !allowed
-        ? 'deny'
-        : result.decisions.some((d) => d.result === 'warn')
-          ? 'warn'
-          : 'allow';
+      let decision = result.review.response.allowed ? 'allow' : 'deny';
+      if (decision === 'allow') for (const d of result.decisions) if (d.result === 'warn') decision = 'warn';
       this.metrics.countRequest(endpoint, decision, strictestMode(result.decisions), req.namespace ?? '');
       return result;
     } finally {
-      end();
+      this.timed(endpoint, started);
     }
   }
 

@@ -2,14 +2,14 @@
 // requests by decision/mode/namespace, verification latency, cache hit ratio, break-glass uses, failures.
 // Implements the issue's "Observability" list; names are prefixed `seal_admission_`.
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 
 export interface AdmissionMetrics {
   registry: Registry;
   requests: Counter<'endpoint' | 'decision' | 'mode' | 'namespace'>;
   images: Counter<'decision' | 'namespace'>;
-  verificationSeconds: Histogram<'result' | 'cached'>;
-  requestSeconds: Histogram<'endpoint'>;
+  verificationSeconds: BucketHistogram<'result' | 'cached'>;
+  requestSeconds: BucketHistogram<'endpoint'>;
   cacheLookups: Counter<'cache' | 'result'>;
   cacheHitRatio: Gauge<'cache'>;
   breakGlassUses: Counter<'namespace' | 'dry_run'>;
@@ -20,6 +20,157 @@ export interface AdmissionMetrics {
   countRequest(endpoint: string, decision: string, mode: string, namespace: string): void;
   /** `images.inc` with these labels, for the request path. */
   countImage(decision: string, namespace: string): void;
+  /** `verificationSeconds.observe` with these labels, for the request path. */
+  observeVerification(result: 'ok' | 'failed' | 'unavailable', cached: boolean, seconds: number): void;
+  /** `requestSeconds.observe` with this endpoint, for the request path. */
+  observeRequest(endpoint: string, seconds: number): void;
+}
+
+/** One label set's observations: a count per bucket (the last one above every bound), sum and count. */
+export class HistogramSeries<L extends string> {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<L, string>,
+    private readonly bounds: readonly number[],
+    /** Called on the first observation (and the first after a reset): the series is exposed from then on. */
+    private readonly observed: (s: HistogramSeries<L>) => void,
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    if (this.count === 0) this.observed(this);
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+
+  zero(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+interface ExportedValue {
+  labels: Record<string, string | number>;
+  sharedLabels?: Record<string, string>;
+  value: number;
+  metricName: string;
+  exemplar?: null;
+}
+
+/**
+ * A histogram exposed exactly as prom-client's Histogram exposes the same observations (test/admission
+ * compares the /metrics text), whose observation is a bucket search and three additions on a series
+ * kept per label set: prom-client's observe validates and hashes the labels on every call, which showed
+ * in the profile of cached decisions. Label sets appear in the order they were first observed.
+ */
+export class BucketHistogram<L extends string> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  private readonly labelNames: readonly L[];
+  private readonly bounds: readonly number[];
+  /** Every series made, by its label values. */
+  private readonly known = new Map<string, HistogramSeries<L>>();
+  /** The series observed since the start (or reset), in the order of their first observation. */
+  private readonly exposed = new Set<HistogramSeries<L>>();
+
+  constructor(cfg: {
+    name: string;
+    help: string;
+    labelNames: readonly L[];
+    buckets: readonly number[];
+    registers: Registry[];
+  }) {
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.labelNames = cfg.labelNames;
+    this.bounds = [...cfg.buckets].sort((a, b) => a - b);
+    // The registry asks a metric only for name, get/getForPromString and reset.
+    for (const r of cfg.registers) r.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series of these label values (made on first use), to observe into without a lookup each time. */
+  labels(labels: Record<L, string>): HistogramSeries<L> {
+    let key = '';
+    for (const name of this.labelNames) {
+      const v = labels[name];
+      if (typeof v !== 'string') throw new Error(`label ${name} of ${this.name} has no value`);
+      key += `${v.length}:${v}`;
+    }
+    for (const name of Object.keys(labels))
+      if (!this.labelNames.includes(name as L))
+        throw new Error(`Added label "${name}" is not included in initial labelset`);
+    let series = this.known.get(key);
+    if (!series) {
+      series = new HistogramSeries({ ...labels }, this.bounds, (s) => this.exposed.add(s));
+      this.known.set(key, series);
+    }
+    return series;
+  }
+
+  observe(labels: Record<L, string>, value: number): void {
+    this.labels(labels).observe(value);
+  }
+
+  /** As prom-client's reset: no series is exposed until observed again. */
+  reset(): void {
+    for (const s of this.exposed) s.zero();
+    this.exposed.clear();
+  }
+
+  /** As prom-client's Histogram.getForPromString: bucket lines carry `le`, the label set is shared. */
+  async getForPromString() {
+    const values: ExportedValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.exposed) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i]!;
+        values.push({
+          labels: { le: this.bounds[i]! },
+          sharedLabels: s.labels,
+          value: acc,
+          metricName: bucket,
+          exemplar: null,
+        });
+      }
+      values.push(
+        {
+          labels: { le: '+Inf' },
+          sharedLabels: s.labels,
+          value: s.count,
+          metricName: bucket,
+          exemplar: null,
+        },
+        { labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${this.name}_sum` },
+        { labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${this.name}_count` },
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  /** As prom-client's Histogram.get: every value's labels with the label set spread in. */
+  async get() {
+    const data = await this.getForPromString();
+    return {
+      ...data,
+      values: data.values.map(({ sharedLabels, labels, ...v }) => ({
+        ...v,
+        labels: { ...labels, ...sharedLabels },
+      })),
+    };
+  }
 }
 
 /**
@@ -79,24 +230,30 @@ export function createAdmissionMetrics(): AdmissionMetrics {
       pendingImages.flushInto(images);
     },
   });
+  const verificationSeconds = new BucketHistogram({
+    name: 'seal_admission_verification_seconds',
+    help: 'Time to a policy outcome for one image (cached or verified)',
+    labelNames: ['result', 'cached'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const requestSeconds = new BucketHistogram({
+    name: 'seal_admission_request_seconds',
+    help: 'Time to answer one AdmissionReview',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  // The request path's series, found without building a key: by result and cached, and by endpoint.
+  const RESULTS = ['ok', 'failed', 'unavailable'] as const;
+  const verificationSeries: HistogramSeries<'result' | 'cached'>[] = [];
+  const requestSeries = new Map<string, HistogramSeries<'endpoint'>>();
   const m: AdmissionMetrics = {
     registry,
     requests,
     images,
-    verificationSeconds: new Histogram({
-      name: 'seal_admission_verification_seconds',
-      help: 'Time to a policy outcome for one image (cached or verified)',
-      labelNames: ['result', 'cached'] as const,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    requestSeconds: new Histogram({
-      name: 'seal_admission_request_seconds',
-      help: 'Time to answer one AdmissionReview',
-      labelNames: ['endpoint'] as const,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
+    verificationSeconds,
+    requestSeconds,
     cacheLookups,
     cacheHitRatio: new Gauge({
       name: 'seal_admission_cache_hit_ratio',
@@ -136,6 +293,23 @@ export function createAdmissionMetrics(): AdmissionMetrics {
       })),
     countImage: (decision, namespace) =>
       pendingImages.add(`${decision}\n${namespace}`, () => ({ decision, namespace })),
+    observeVerification: (result, cached, seconds) => {
+      const i = RESULTS.indexOf(result) * 2 + (cached ? 1 : 0);
+      let series = verificationSeries[i];
+      if (!series) {
+        series = verificationSeconds.labels({ result, cached: String(cached) });
+        verificationSeries[i] = series;
+      }
+      series.observe(seconds);
+    },
+    observeRequest: (endpoint, seconds) => {
+      let series = requestSeries.get(endpoint);
+      if (!series) {
+        series = requestSeconds.labels({ endpoint });
+        requestSeries.set(endpoint, series);
+      }
+      series.observe(seconds);
+    },
   };
   return m;
 }
