@@ -20,7 +20,7 @@ import { MemoryOutcomeCache, withDigestCache } from './cache.js';
 import type { AdmissionMetrics } from './metrics.js';
 import { createAdmissionMetrics } from './metrics.js';
 import type { NamespaceLookup } from './namespaces.js';
-import type { PullSecretLookup } from './pullsecrets.js';
+import { type PullSecretLookup, withPullSecrets } from './pullsecrets.js';
 import { staticNamespaces } from './namespaces.js';
 import {
   type AdmissionRequest,
@@ -128,6 +128,8 @@ export class AdmissionController {
   readonly metrics: AdmissionMetrics;
   readonly flights = new SingleFlight();
   private readonly verifier: ImageVerifier;
+  /** The verifier with the requests' pull secrets, when they can be read (opts.pullSecrets). */
+  private readonly pullSecrets: ReturnType<typeof withPullSecrets> | undefined;
   private readonly cache: OutcomeCache;
   private readonly namespaces: NamespaceLookup;
   /** The same for every request (the cache, coalescing and metrics hooks). */
@@ -143,7 +145,12 @@ export class AdmissionController {
       onLookup: (hit) => this.metrics.recordCacheLookup('digest', hit),
     };
     if (opts.digestTtlMs !== undefined) digestOpts.ttlMs = opts.digestTtlMs;
-    this.verifier = withDigestCache(opts.verifier, digestOpts);
+    if (opts.pullSecrets) {
+      this.pullSecrets = withPullSecrets(opts.verifier, opts.pullSecrets, (ref) =>
+        this.metrics.failures.inc({ reason: 'pull-secrets', namespace: ref.namespace }),
+      );
+    }
+    this.verifier = withDigestCache(this.pullSecrets ?? opts.verifier, digestOpts);
     this.evaluateOptions = {
       cache: this.cache,
       singleFlight: this.flights,
@@ -173,8 +180,8 @@ export class AdmissionController {
 
   /**
    * `review`, answering synchronously when nothing has to be waited for (a decision the caches answer,
-   * no pull-secret lookup, no break-glass store): the server's cached path then costs no promise. Throws
-   * E_INVALID_ARGUMENT (synchronously) only when the body is not an AdmissionReview.
+   * no break-glass store; pull secrets are read only for a verification): the server's cached path then
+   * costs no promise. Throws E_INVALID_ARGUMENT (synchronously) only when the body is not an AdmissionReview.
    */
   reviewNow(endpoint: Endpoint, body: unknown): AdmissionResult | Promise<AdmissionResult> {
     const started = performance.now();
@@ -278,27 +285,19 @@ export class AdmissionController {
   ): AdmissionResult | Promise<AdmissionResult> {
     const ctx = new DeadlineContext(deadline);
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
-    const evaluate = () => this.evaluateIn(endpoint, req, started, images, nsName, ctx, deadline);
     if (spec) {
-      ctx.pullSecrets = { namespace: nsName, names: (spec.imagePullSecrets ?? []).map((s) => s.name) };
-      if (spec.serviceAccountName) ctx.pullSecrets.serviceAccountName = spec.serviceAccountName;
-      const lookup = this.opts.pullSecrets;
-      if (lookup) {
-        const pullSecrets = ctx.pullSecrets;
-        return (async () => {
-          try {
-            const fromSecrets = await lookup(pullSecrets, deadline.signal);
-            if (fromSecrets.length > 0) ctx.credentials = [...fromSecrets, ...(ctx.credentials ?? [])];
-          } catch (err) {
-            // Without the secrets a private pull may fail; verification then reports it (unavailable or not found).
-            this.metrics.failures.inc({ reason: 'pull-secrets', namespace: nsName });
-            void err;
-          }
-          return evaluate();
-        })();
-      }
+      const pullSecrets: RequestContext['pullSecrets'] = {
+        namespace: nsName,
+        names: (spec.imagePullSecrets ?? []).map((s) => s.name),
+      };
+      if (spec.serviceAccountName) pullSecrets.serviceAccountName = spec.serviceAccountName;
+      ctx.pullSecrets = pullSecrets;
+      // Read from the API server only if a verification needs them (withPullSecrets): first in the
+      // credentials, as the registry client tries them in order.
+      if (this.pullSecrets && (pullSecrets.names.length > 0 || pullSecrets.serviceAccountName))
+        ctx.credentials = [this.pullSecrets.marker(pullSecrets), ...(ctx.credentials ?? [])];
     }
-    return evaluate();
+    return this.evaluateIn(endpoint, req, started, images, nsName, ctx, deadline);
   }
 
   /** The namespace's labels, then the policy evaluation; synchronous when both are answered from caches. */

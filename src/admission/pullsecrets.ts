@@ -4,7 +4,7 @@
 
 import * as z from 'zod';
 import { SealError } from '../errors.js';
-import type { PullCredential } from '../policy/types.js';
+import type { ImageVerifier, PullCredential, RequestContext } from '../policy/types.js';
 import { TtlLru } from './cache.js';
 import { kubeApi } from './kube-api.js';
 
@@ -110,4 +110,65 @@ export function kubernetesPullSecrets(
     }
     return out;
   };
+}
+
+/** What a request's pull secrets are: its namespace, the workload's secret names, its service account. */
+export type PullSecretRef = Parameters<PullSecretLookup>[0];
+
+/**
+ * A verifier that reads a request's pull secrets only when one of its calls needs them (a cache miss):
+ * a decision the caches answer reads no secret and arms no deadline. Until then the request's
+ * credentials hold a marker naming its secrets (`marker`), so that verifications are coalesced only
+ * between requests naming the same secrets (the coalescing key is made of the credentials); each call
+ * gets the marker replaced by the credentials the lookup found, looked up once per request. A failed
+ * lookup is reported to `onFailure` and the call goes on without them (a private pull may then fail,
+ * and verification says so).
+ */
+export function withPullSecrets(
+  verifier: ImageVerifier,
+  lookup: PullSecretLookup,
+  onFailure: (ref: PullSecretRef, err: unknown) => void,
+): ImageVerifier & { marker(ref: PullSecretRef): PullCredential } {
+  const refs = new WeakMap<PullCredential, PullSecretRef>();
+  const found = new WeakMap<PullCredential, Promise<PullCredential[]>>();
+
+  const withCredentials = async (ctx: RequestContext): Promise<RequestContext> => {
+    const creds = ctx.credentials;
+    const marker = creds?.find((c) => refs.has(c));
+    if (!creds || !marker) return ctx;
+    let fromSecrets = found.get(marker);
+    if (!fromSecrets) {
+      const ref = refs.get(marker)!;
+      fromSecrets = lookup(ref, ctx.signal).catch((err: unknown) => {
+        onFailure(ref, err);
+        return [];
+      });
+      found.set(marker, fromSecrets);
+    }
+    const resolved = await fromSecrets;
+    const out: RequestContext = {
+      signal: ctx.signal,
+      credentials: creds.flatMap((c) => (c === marker ? resolved : [c])),
+    };
+    if (ctx.pullSecrets) out.pullSecrets = ctx.pullSecrets;
+    return out;
+  };
+
+  const wrapped: ImageVerifier & { marker(ref: PullSecretRef): PullCredential } = {
+    marker(ref) {
+      const m: PullCredential = {
+        registry: '',
+        username: `pull-secrets ${ref.namespace} ${ref.names.join(',')} ${ref.serviceAccountName ?? ''}`,
+      };
+      refs.set(m, ref);
+      return m;
+    },
+    resolveDigest: async (image, ctx) => verifier.resolveDigest(image, await withCredentials(ctx)),
+    verifySignatures: async (image, e, ctx) =>
+      verifier.verifySignatures(image, e, await withCredentials(ctx)),
+    verifyAttestations: async (image, e, ctx) =>
+      verifier.verifyAttestations(image, e, await withCredentials(ctx)),
+  };
+  if (verifier.cachedDigest) wrapped.cachedDigest = (image) => verifier.cachedDigest!(image);
+  return wrapped;
 }
