@@ -305,14 +305,104 @@ export function auditDecision(
   }
   if (!log.isLevelEnabled('info')) return;
   // The line pino writes for that record (level, time, the `log` binding, the fields in order, msg), built
-  // field by field: the same bytes as one JSON.stringify of the record (test/admission checks).
+  // in parts: the same bytes as one JSON.stringify of the record (test/admission checks).
+  const user = req.userInfo?.username ?? '';
+  const dryRun = req.dryRun === true;
+  writer.write(
+    `{"level":30,"time":"${isoTime()}${ENDPOINT_PART[endpoint]}${field('uid', req.uid)}${requestPart(req.operation, req.kind.kind, req.namespace ?? '')}${field('name', req.name ?? '')}${decisionPart(d, user, dryRun, extra.allowed)}"durationMs":${JSON.stringify(durationMs)},"msg":"${AUDIT_MESSAGE}"}\n`,
+  );
+}
+
+/** From the time's closing quote to the endpoint, per endpoint. */
+const ENDPOINT_PART = {
+  validate: '","log":"seal-admission-audit","endpoint":"validate",',
+  mutate: '","log":"seal-admission-audit","endpoint":"mutate",',
+} as const;
+
+/** The last request's `operation`, `kind` and `namespace` fields: the same for most requests in a row. */
+let lastRequest = { operation: '', kind: '', namespace: '', json: '' };
+
+function requestPart(operation: string, kind: string, namespace: string): string {
+  const last = lastRequest;
+  if (last.json !== '' && last.operation === operation && last.kind === kind && last.namespace === namespace)
+    return last.json;
+  const json = `${field('operation', operation)}${field('kind', kind)}${field('namespace', namespace)}`;
+  lastRequest = { operation, kind, namespace, json };
+  return json;
+}
+
+/** A decision's fields from `user` to `policies`, and what they were made from. */
+interface DecisionPart {
+  user: string;
+  dryRun: boolean;
+  allowed: boolean;
+  image: string;
+  path: string;
+  digest: string | undefined;
+  result: string;
+  reason: string;
+  unavailable: boolean;
+  noMatch: boolean | undefined;
+  outcomes: PolicyOutcome[];
+  json: string;
+}
+
+/**
+ * The last decision part made for a decision whose first outcome is this cached one: the requests a
+ * cached entry answers mostly differ only in uid, name and time, so the part is checked field by field
+ * and written as it was.
+ */
+const decisionParts = new WeakMap<PolicyOutcome, DecisionPart>();
+
+function decisionPart(d: Decision, user: string, dryRun: boolean, allowed: boolean): string {
+  const first = d.outcomes[0];
+  const keep = first?.cached === true && d.breakGlass === undefined;
+  if (keep) {
+    const p = decisionParts.get(first);
+    if (
+      p &&
+      p.image === d.image &&
+      p.path === d.path &&
+      p.digest === d.digest &&
+      p.result === d.result &&
+      p.allowed === allowed &&
+      p.user === user &&
+      p.dryRun === dryRun &&
+      p.reason === d.reason &&
+      p.unavailable === d.unavailable &&
+      p.noMatch === d.noMatch &&
+      sameOutcomes(p.outcomes, d.outcomes)
+    )
+      return p.json;
+  }
   let policies = '[';
   for (let i = 0; i < d.outcomes.length; i++) {
     if (i > 0) policies += ',';
     policies += policyEntryJson(d.outcomes[i]!);
   }
   policies += ']';
-  writer.write(
-    `{"level":30,"time":"${isoTime()}","log":"seal-admission-audit","endpoint":${JSON.stringify(endpoint)},${field('uid', req.uid)}${field('operation', req.operation)}${field('kind', req.kind.kind)}${field('namespace', req.namespace ?? '')}${field('name', req.name ?? '')}${field('user', req.userInfo?.username ?? '')}"dryRun":${req.dryRun === true},${field('image', d.image)}${field('path', d.path)}${field('digest', d.digest)}${field('decision', d.result)}"allowed":${extra.allowed},${field('reason', d.reason)}${field('unavailable', d.unavailable)}${field('noMatch', d.noMatch)}${field('breakGlass', d.breakGlass)}"policies":${policies},"durationMs":${JSON.stringify(durationMs)},"msg":"${AUDIT_MESSAGE}"}\n`,
-  );
+  const json = `${field('user', user)}"dryRun":${dryRun},${field('image', d.image)}${field('path', d.path)}${field('digest', d.digest)}${field('decision', d.result)}"allowed":${allowed},${field('reason', d.reason)}${field('unavailable', d.unavailable)}${field('noMatch', d.noMatch)}${field('breakGlass', d.breakGlass)}"policies":${policies},`;
+  if (keep) {
+    decisionParts.set(first, {
+      user,
+      dryRun,
+      allowed,
+      image: d.image,
+      path: d.path,
+      digest: d.digest,
+      result: d.result,
+      reason: d.reason,
+      unavailable: d.unavailable,
+      noMatch: d.noMatch,
+      outcomes: [...d.outcomes],
+      json,
+    });
+  }
+  return json;
+}
+
+function sameOutcomes(a: PolicyOutcome[], b: PolicyOutcome[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

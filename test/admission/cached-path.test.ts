@@ -177,9 +177,32 @@ describe('audit log', () => {
       { base: { log: 'seal-admission-audit' }, timestamp: pino.stdTimeFunctions.isoTime },
       pino.destination({ dest: join(dir, 'pino.jsonl'), sync: true }),
     );
+    // The same cached decisions for other requests (user, namespace, name, dryRun, endpoint, allowed):
+    // every field that differs is written as it is for that request.
+    const other = {
+      ...req,
+      uid: 'u2',
+      namespace: 'staging',
+      name: 'web-1',
+      dryRun: true,
+      userInfo: { username: 'alice@example.com' },
+    };
     for (const log of [ours, plain]) {
       for (const d of decisions)
         auditDecision(log, 'validate', req, d, { allowed: false, durationMs: 1.23456 });
+      for (const d of again) {
+        auditDecision(log, 'mutate', other, d, { allowed: true, durationMs: 0.5 });
+        auditDecision(log, 'validate', req, d, { allowed: true, durationMs: 2 });
+        auditDecision(log, 'validate', req, d, { allowed: false, durationMs: 3 });
+        auditDecision(log, 'validate', { ...req, userInfo: { username: 'bob' } }, d, {
+          allowed: false,
+          durationMs: 3,
+        });
+        auditDecision(log, 'validate', { ...req, userInfo: { username: 'bob' }, dryRun: true }, d, {
+          allowed: false,
+          durationMs: 3,
+        });
+      }
       await flushAuditLog(log);
     }
     const read = async (name: string) =>
@@ -188,7 +211,7 @@ describe('audit log', () => {
         .map((l) => l.replace(/"time":"[^"]+"/, '"time":"T"'));
     const lines = await read('ours.jsonl');
     expect(lines).toEqual(await read('pino.jsonl'));
-    expect(lines.filter(Boolean)).toHaveLength(9);
+    expect(lines.filter(Boolean)).toHaveLength(24);
   });
 });
 
