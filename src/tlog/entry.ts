@@ -89,8 +89,26 @@ export function logEntryToJson(entry: LogEntry): Record<string, Omit<LogEntry, '
   return { [uuid]: rest };
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const HEX = /^[0-9a-f]*$/;
+
 /** The exact bytes a SET signs: JCS of {body, integratedTime, logID, logIndex}. */
 export function setPayload(e: Pick<LogEntry, 'body' | 'integratedTime' | 'logID' | 'logIndex'>): Uint8Array {
+  // The log's own entries (one SET per appended entry) skip the generic canonicalizer: the keys are written in JCS
+  // order, and for base64/hex strings and safe integers JSON.stringify emits exactly the JCS bytes
+  if (
+    Number.isSafeInteger(e.integratedTime) &&
+    Number.isSafeInteger(e.logIndex) &&
+    BASE64.test(e.body) &&
+    HEX.test(e.logID)
+  ) {
+    return new Uint8Array(
+      Buffer.from(
+        `{"body":"${e.body}","integratedTime":${e.integratedTime},"logID":"${e.logID}","logIndex":${e.logIndex}}`,
+        'utf8',
+      ),
+    );
+  }
   const text = canonicalize({
     body: e.body,
     integratedTime: e.integratedTime,
