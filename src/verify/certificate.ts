@@ -4,7 +4,12 @@
 import { createPublicKey } from 'node:crypto';
 import type { TrustMaterial } from './trust.js';
 import type { Check, IdentityExpectation, SignatureResult } from './types.js';
-import { type Certificate, certificatesFromPem, extendedKeyUsages, parseCertificate } from './bundle/cert.js';
+import {
+  type Certificate,
+  certificatesFromPem,
+  extendedKeyUsages,
+  parseCertificate,
+} from '../formats/x509.js';
 import { issuingPaths, pathValidAt } from './bundle/chain.js';
 import { certificateIdentity, checkIdentity } from './bundle/identity.js';
 import { verifyEmbeddedScts } from './bundle/sct.js';

@@ -12,7 +12,7 @@ import {
   isSignedBy,
   parseCertificate,
   publicKeyOf,
-} from './bundle/cert.js';
+} from '../formats/x509.js';
 
 /** A closed interval of instants in ms since the epoch (TimeRange; `end` is Infinity when open). */
 export interface TimeRange {

@@ -85,11 +85,15 @@ export function dsseEntry(
 }
 
 /** A Fulcio-like leaf certificate (self-issued) with an email SAN and the OIDC issuer extensions .1 and .8. */
-export async function fulcioLikeCert(email: string, issuer: string) {
+export async function fulcioLikeCert(
+  email: string,
+  issuer: string,
+  opts: { uri?: string; v2Issuer?: Uint8Array } = {},
+) {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const utf8 = Buffer.from(issuer);
-  const der = Buffer.concat([Buffer.from([0x0c, utf8.length]), utf8]);
+  const der = opts.v2Issuer ?? Buffer.concat([Buffer.from([0x0c, utf8.length]), utf8]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: '',
@@ -98,7 +102,10 @@ export async function fulcioLikeCert(email: string, issuer: string) {
     signingAlgorithm: alg,
     keys,
     extensions: [
-      new x509.SubjectAlternativeNameExtension([{ type: 'email', value: email }], true),
+      new x509.SubjectAlternativeNameExtension(
+        [{ type: 'email', value: email }, ...(opts.uri ? [{ type: 'url' as const, value: opts.uri }] : [])],
+        true,
+      ),
       new x509.Extension('1.3.6.1.4.1.57264.1.1', false, new Uint8Array(utf8)),
       new x509.Extension('1.3.6.1.4.1.57264.1.8', false, new Uint8Array(der)),
     ],
@@ -107,7 +114,7 @@ export async function fulcioLikeCert(email: string, issuer: string) {
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   void KeyObject;
-  return { pem: cert.toString('pem'), privateKey };
+  return { pem: cert.toString('pem'), der: new Uint8Array(cert.rawData), privateKey };
 }
 
 export function tempDir(prefix = 'seal-tlog-'): string {

@@ -103,6 +103,38 @@ describe('hashedrekord v0.0.1', () => {
     const p = await prepareEntry(e);
     expect(p.keys.identities).toEqual([{ identity: 'alice@example.com', issuer: 'https://issuer.example' }]);
   });
+
+  it('indexes every email and URI SAN, takes the issuer from .1 when .8 is not a UTF8String, reads DER certificates', async () => {
+    const { der, privateKey } = await fulcioLikeCert('bob@example.com', 'https://v1.example', {
+      uri: 'https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main',
+      v2Issuer: Uint8Array.of(0x04, 0x01, 0x41),
+    });
+    const e = hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(10), 'unused');
+    e.spec.signature.publicKey.content = Buffer.from(der).toString('base64');
+    const p = await prepareEntry(e);
+    expect(p.keys.identities).toEqual([
+      { identity: 'bob@example.com', issuer: 'https://v1.example' },
+      {
+        identity: 'https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main',
+        issuer: 'https://v1.example',
+      },
+    ]);
+    // the body carries the certificate as canonical PEM, whatever encoding the client sent
+    const body = JSON.parse(Buffer.from(p.body).toString()) as {
+      spec: { signature: { publicKey: { content: string } } };
+    };
+    expect(Buffer.from(body.spec.signature.publicKey.content, 'base64').toString()).toMatch(
+      /^-----BEGIN CERTIFICATE-----\n/,
+    );
+  });
+
+  it('rejects a truncated certificate with a specific error', async () => {
+    const { pem, privateKey } = await fulcioLikeCert('carol@example.com', 'https://issuer.example');
+    const lines = pem.trim().split('\n');
+    const cut = [...lines.slice(0, 4), lines.at(-1)!].join('\n');
+    const e = hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(10), cut);
+    await expect(prepareEntry(e)).rejects.toThrow(/certificate in the entry does not parse/);
+  });
 });
 
 describe('dsse v0.0.1', () => {

@@ -21,7 +21,7 @@ import {
   publicKeyOf,
   subjectAltNames,
   tbsWithoutExtension,
-} from '../../src/verify/bundle/cert.js';
+} from '../../src/formats/x509.js';
 import {
   childrenOf,
   DerError,
@@ -32,7 +32,7 @@ import {
   readRoot,
   readTlv,
   TAG,
-} from '../../src/verify/bundle/der.js';
+} from '../../src/formats/der.js';
 import { checkIdentity, compileRe2 } from '../../src/verify/bundle/identity.js';
 import { verifyPrehashed } from '../../src/verify/bundle/prehash.js';
 import { embeddedScts } from '../../src/verify/bundle/sct.js';

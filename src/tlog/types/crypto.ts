@@ -1,18 +1,17 @@
 // Verifying keys of log entries (PEM key or X.509 cert), Rekor's canonical PEM, and prehashed signature checks.
 // Rekor pkg/pki/x509 CanonicalValue semantics; ECDSA verification per FIPS 186-5 §6.4.2 over a given digest.
 
-import 'reflect-metadata';
 import * as nodeCrypto from 'node:crypto';
+import { createHash, createPublicKey, constants, type KeyObject, publicDecrypt, verify } from 'node:crypto';
 import {
-  createHash,
-  createPublicKey,
-  constants,
-  type KeyObject,
-  publicDecrypt,
-  verify,
-  X509Certificate,
-} from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+  type Certificate,
+  certificatesFromPem,
+  fulcioExtensionText,
+  OID,
+  parseCertificate,
+  publicKeyOf,
+  subjectAltNames,
+} from '../../formats/x509.js';
 import { SealError } from '../../errors.js';
 import { nativeEcdsa, nativeKeyOf } from './native.js';
 
@@ -22,7 +21,6 @@ export interface EntryKey {
   canonicalPem: string;
   /** Hex SHA-256 of canonicalPem: the public key search key. */
   fingerprint: string;
-  certificate?: X509Certificate;
   /** SAN emails/URIs with the Fulcio OIDC issuer, for the identity index. */
   identities: { identity: string; issuer?: string }[];
 }
@@ -35,38 +33,6 @@ function pemWrap(label: string, der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64');
   const lines = b64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
-const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
-
-/** Fulcio OIDC issuer of a certificate: .8 (DER UTF8String) first, then the raw .1. */
-export function certificateIssuer(cert: x509.X509Certificate): string | undefined {
-  const v2 = cert.getExtension(OID_ISSUER_V2);
-  if (v2) {
-    const raw = new Uint8Array(v2.value);
-    // UTF8String: tag 0x0c, short or long length
-    if (raw[0] === 0x0c) {
-      let off = 2;
-      let len = raw[1]!;
-      if (len & 0x80) {
-        const n = len & 0x7f;
-        len = 0;
-        for (let i = 0; i < n; i++) len = len * 256 + raw[2 + i]!;
-        off = 2 + n;
-      }
-      return Buffer.from(raw.subarray(off, off + len)).toString('utf8');
-    }
-  }
-  const v1 = cert.getExtension(OID_ISSUER_V1);
-  return v1 ? Buffer.from(v1.value).toString('utf8') : undefined;
-}
-
-/** SAN emails and URIs of a certificate. */
-export function certificateIdentities(cert: x509.X509Certificate): string[] {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  if (!san) return [];
-  return san.names.items.filter((n) => n.type === 'email' || n.type === 'url').map((n) => n.value);
 }
 
 // signers submit many entries with the same key or certificate: parse each distinct one once
@@ -88,21 +54,27 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
   const text = Buffer.from(bytes).toString('utf8');
   const isPem = text.includes('-----BEGIN');
   if (isPem ? /-----BEGIN CERTIFICATE-----/.test(text) : looksLikeCertificate(bytes)) {
-    let cert: X509Certificate;
+    // keyless submissions bring a new certificate each: read it with the DER walker (formats/x509.ts) rather than
+    // an object-tree X.509 library, which cost ~1 ms per certificate and capped keyless appends near 1,000/s
+    let cert: Certificate;
+    let publicKey: KeyObject;
     try {
-      cert = new X509Certificate(isPem ? text : Buffer.from(bytes));
+      const der = isPem ? certificatesFromPem(text)[0] : bytes;
+      if (!der) return bad('the certificate in the entry does not parse');
+      cert = parseCertificate(der);
+      publicKey = publicKeyOf(cert);
     } catch (err) {
+      if (err instanceof SealError) throw err;
       return bad('the certificate in the entry does not parse', err);
     }
-    const pem = pemWrap('CERTIFICATE', new Uint8Array(cert.raw));
-    const peculiar = new x509.X509Certificate(new Uint8Array(cert.raw));
-    const issuer = certificateIssuer(peculiar);
+    const pem = pemWrap('CERTIFICATE', cert.der);
+    const issuer = entryIssuer(cert);
+    const sans = subjectAltNames(cert);
     return {
-      publicKey: cert.publicKey,
+      publicKey,
       canonicalPem: pem,
       fingerprint: createHash('sha256').update(pem).digest('hex'),
-      certificate: cert,
-      identities: certificateIdentities(peculiar).map((identity) =>
+      identities: [...sans.emails, ...sans.uris].map((identity) =>
         issuer ? { identity, issuer } : { identity },
       ),
     };
@@ -126,11 +98,22 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
 
 function looksLikeCertificate(der: Uint8Array): boolean {
   try {
-    new X509Certificate(Buffer.from(der));
+    parseCertificate(der);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Fulcio OIDC issuer of a certificate: .8 (DER UTF8String) first, then the raw .1. */
+function entryIssuer(cert: Certificate): string | undefined {
+  try {
+    const v2 = fulcioExtensionText(cert, OID.fulcioIssuerV2);
+    if (v2 !== undefined) return v2;
+  } catch {
+    // a .8 that is not a UTF8String: fall back to .1
+  }
+  return fulcioExtensionText(cert, OID.fulcioIssuerV1);
 }
 
 /** Verify a signature over message bytes (DSSE PAE); hash as Rekor's verifier: SHA-256, Ed25519 pure. */

@@ -2,8 +2,8 @@
 // and validity at each verified time (RFC 5280 §6.1 as Sigstore clients apply it; sigstore-servers.md §5).
 
 import { authorityChainIsSound, type CertificateAuthority, inRange, type TrustMaterial } from '../trust.js';
-import { basicConstraints, type Certificate, isSignedBy, publicKeyOf } from './cert.js';
-import { bytesEqual } from './der.js';
+import { basicConstraints, type Certificate, isSignedBy, publicKeyOf } from '../../formats/x509.js';
+import { bytesEqual } from '../../formats/der.js';
 
 export interface IssuingPath {
   ca: CertificateAuthority;

@@ -3,7 +3,7 @@
 
 import type { ErrorCode } from '../../errors.js';
 import type { IdentityExpectation } from '../types.js';
-import { type Certificate, fulcioExtensionText, oidcIssuer, subjectAltNames } from './cert.js';
+import { type Certificate, fulcioExtensionText, oidcIssuer, subjectAltNames } from '../../formats/x509.js';
 
 export interface CertificateIdentity {
   /** The SAN that identifies the signer: first URI, else first email, else first OtherName. */

@@ -2,7 +2,7 @@
 // ECDSA (FIPS 186-5 §6.4.2) over P-256/P-384/P-521 in BigInt, RSA PKCS#1 v1.5 (RFC 8017 §8.2.2) natively.
 
 import { constants, type KeyObject, publicDecrypt } from 'node:crypto';
-import { childrenOf, contentOf, readRoot, TAG } from './der.js';
+import { childrenOf, contentOf, readRoot, TAG } from '../../formats/der.js';
 
 // node:crypto has no "verify a pre-hashed ECDSA signature" call, so this one path does the curve
 // arithmetic itself. It is ~100× slower than native verification and only runs for digest-only input.

@@ -3,8 +3,8 @@
 
 import { createHash, verify as cryptoVerify } from 'node:crypto';
 import { inRange, type LogKey } from '../trust.js';
-import { type Certificate, extension, OID, tbsWithoutExtension } from './cert.js';
-import { contentOf, readRoot, TAG } from './der.js';
+import { type Certificate, extension, OID, tbsWithoutExtension } from '../../formats/x509.js';
+import { contentOf, readRoot, TAG } from '../../formats/der.js';
 
 export interface Sct {
   version: number;

@@ -7,7 +7,7 @@ import { parseCheckpoint, parseSignedNote } from '../../tlog/checkpoint.js';
 import { verifyLogSignature } from '../../tlog/logkey.js';
 import { hashLeaf, rootFromInclusionProof } from '../../tlog/merkle.js';
 import { inRange, type LogKey, type TrustMaterial } from '../trust.js';
-import { bytesEqual } from './der.js';
+import { bytesEqual } from '../../formats/der.js';
 import type { TlogEntry } from './parse.js';
 
 export class TlogError extends Error {

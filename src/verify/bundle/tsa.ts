@@ -3,7 +3,7 @@
 
 import { createHash, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { type CertificateAuthority, authorityChainIsSound, inRange } from '../trust.js';
-import { hashForSignatureAlgorithm, publicKeyOf } from './cert.js';
+import { hashForSignatureAlgorithm, publicKeyOf } from '../../formats/x509.js';
 import {
   bytesEqual,
   bytesOf,
@@ -17,7 +17,7 @@ import {
   readTlv,
   TAG,
   type Tlv,
-} from './der.js';
+} from '../../formats/der.js';
 
 const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 const OID_TST_INFO = '1.2.840.113549.1.9.16.1.4';

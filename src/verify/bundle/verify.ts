@@ -14,9 +14,9 @@ import {
   OID,
   parseCertificate,
   publicKeyOf,
-} from './cert.js';
+} from '../../formats/x509.js';
 import { type IssuingPath, issuingPaths, pathValidAt } from './chain.js';
-import { bytesEqual } from './der.js';
+import { bytesEqual } from '../../formats/der.js';
 import { certificateIdentity, checkIdentity } from './identity.js';
 import { BundleFormatError, type ParsedBundle, parseBundle } from './parse.js';
 import { verifyPrehashed } from './prehash.js';

@@ -1,5 +1,5 @@
-// A minimal ASN.1 DER reader and writer for the verifier: walk certificates, SCT lists and CMS without
-// building object trees (X.690 §8.1 TLV, §10 DER rules; RFC 5280 for the structures walked).
+// A minimal ASN.1 DER reader and writer: walk certificates, SCT lists and CMS without building object trees
+// (X.690 §8.1 TLV, §10 DER rules; RFC 5280 for the structures walked). Used by the verifier and the log.
 
 export class DerError extends Error {
   constructor(message: string) {

@@ -1,4 +1,4 @@
-// X.509 certificates as the verifier needs them: fields and extensions read with the DER walker,
+// X.509 certificates as the verifier and the log need them: fields and extensions read with the DER walker,
 // signatures checked with node:crypto (RFC 5280 §4.1, §4.2; Fulcio OIDs per sigstore-servers.md §4).
 
 import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
