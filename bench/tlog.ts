@@ -4,6 +4,10 @@
 // BENCH_SECONDS (default 3) sets the time per cell. BENCH_TLOG_BASE=<another checkout of seal> adds rows measured
 // from that checkout's src/tlog in the same run, cell by cell alternating with this one (before/after comparisons).
 //
+// Keyless: a third in-process row at 256 clients, each entry signed by a fresh key with its own short-lived
+// certificate from seal's CA (the sigstore keyless flow: one certificate parse per entry), BENCH_KEYLESS entries
+// (default 4000), timed over the whole set.
+//
 // HTTP: the log server runs in its own process (the same code `seal log serve` runs: openLog + createLogServer) and
 // the load comes from autocannon in a third process (keep-alive connections, one per client), so the client's CPU
 // is not the server's; on a 2-core machine both still share the cores, so the table also gives CPU per request.
@@ -18,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const KEYLESS = Number(process.env.BENCH_KEYLESS ?? 4000);
 const CONCURRENCY = [1, 16, 256];
 const HERE = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BUILDS: { label: string; root: string }[] = [{ label: 'this', root: HERE }];
@@ -57,6 +62,42 @@ function proposed(): string {
       },
     },
   });
+}
+
+/** Keyless submissions: an ephemeral P-256 key per entry, certified by seal's CA (email SAN, OIDC issuer). */
+async function keylessProposals(n: number): Promise<unknown[]> {
+  const { loadOrCreateCaHierarchy, issueLeafCertificate } = (await import(
+    pathToFileURL(join(HERE, 'src/ca/certs.ts')).href
+  )) as typeof import('../src/ca/certs.js');
+  const ca = await loadOrCreateCaHierarchy(join(workDir, 'ca'));
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' }));
+    const issued = await issueLeafCertificate(
+      ca,
+      undefined,
+      {
+        issuer: 'https://oidc.example',
+        san: { type: 'email', value: `dev${i}@example.com` },
+        extensions: [],
+      },
+      spki,
+    );
+    const artifact = randomBytes(32);
+    out.push({
+      apiVersion: '0.0.1',
+      kind: 'hashedrekord',
+      spec: {
+        data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact).digest('hex') } },
+        signature: {
+          content: sign('sha256', artifact, k.privateKey).toString('base64'),
+          publicKey: { content: Buffer.from(issued.certificate.toString('pem')).toString('base64') },
+        },
+      },
+    });
+  }
+  return out;
 }
 
 /** Fastest append rate a cell is provisioned for: each cell gets this many distinct submissions per second. */
@@ -102,6 +143,33 @@ async function timed(concurrency: number, op: () => Promise<unknown>): Promise<C
   const c = process.cpuUsage(c0);
   if (failed > 0) process.stderr.write(`${failed} operations failed (${concurrency} clients)\n`);
   return { rate: count / ((performance.now() - start) / 1000), cpuUs: (c.user + c.system) / count };
+}
+
+/** `items` appended by `concurrency` clients, timed over the whole set. */
+async function counted(
+  concurrency: number,
+  items: unknown[],
+  op: (item: unknown) => Promise<unknown>,
+): Promise<Cell> {
+  let next = 0;
+  let failed = 0;
+  const c0 = process.cpuUsage();
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        try {
+          await op(items[next++]);
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const c = process.cpuUsage(c0);
+  const done = items.length - failed;
+  if (failed > 0) process.stderr.write(`${failed} keyless operations failed\n`);
+  return { rate: done / ((performance.now() - start) / 1000), cpuUs: (c.user + c.system) / done };
 }
 
 function percentiles(samples: number[]): { p50: number; p99: number } {
@@ -275,7 +343,7 @@ interface Row {
   backend: string;
   mode: string;
   build: string;
-  cells: Cell[];
+  cells: (Cell | undefined)[];
   proof?: { p50: number; p99: number };
 }
 
@@ -293,6 +361,7 @@ async function main(): Promise<void> {
   // distinct submissions for the three cells of one log; every log (its own database) starts from the first
   const perCell = Math.ceil(MAX_RATE * SECONDS);
   const bodies = Array.from({ length: perCell * CONCURRENCY.length }, proposed);
+  const keyless = KEYLESS > 0 ? await keylessProposals(KEYLESS) : [];
   const rows: Row[] = [];
   const schemas: string[] = [];
   const dbFor = (db: (tag: string) => string, tag: string) => {
@@ -321,6 +390,9 @@ async function main(): Promise<void> {
         entry[i]!.push(await timed(c, () => log.appendEntry(cell[next++ % cell.length])));
       }
     }
+    const keylessCells: Cell[] = [];
+    if (keyless.length > 0)
+      for (const log of logs) keylessCells.push(await counted(256, keyless, (e) => log.appendEntry(e)));
     for (const [i, b] of BUILDS.entries()) {
       rows.push({
         backend: name,
@@ -335,6 +407,13 @@ async function main(): Promise<void> {
         build: b.label,
         cells: entry[i]!,
       });
+      if (keylessCells[i])
+        rows.push({
+          backend: name,
+          mode: `appendEntry (keyless: certificate per entry, ${keyless.length}), in-process`,
+          build: b.label,
+          cells: [undefined, undefined, keylessCells[i]],
+        });
     }
     for (const log of logs) await log.close();
     // over HTTP: server process + load generator process
@@ -371,7 +450,7 @@ async function main(): Promise<void> {
     `|---|---|${BUILDS.length > 1 ? '---|' : ''}---:|---:|---:|---:|---:|---:|`,
     ...rows.map(
       (r) =>
-        `| ${r.backend} | ${r.mode} |${BUILDS.length > 1 ? ` ${r.build} |` : ''} ${r.cells.map((c) => f(c.rate)).join(' | ')} | ${cpu(r.cells[2])} | ${r.proof ? ms(r.proof.p50) : '–'} | ${r.proof ? ms(r.proof.p99) : '–'} |`,
+        `| ${r.backend} | ${r.mode} |${BUILDS.length > 1 ? ` ${r.build} |` : ''} ${r.cells.map((c) => (c ? f(c.rate) : '–')).join(' | ')} | ${cpu(r.cells[2])} | ${r.proof ? ms(r.proof.p50) : '–'} | ${r.proof ? ms(r.proof.p99) : '–'} |`,
     ),
     '',
     'Appends are per second, acknowledged after commit. In-process proof latency is `inclusionProof(random index)`;',

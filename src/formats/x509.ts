@@ -169,6 +169,34 @@ export function publicKeyOf(cert: Certificate): KeyObject {
 }
 
 /** Node digest name for an X.509 signature algorithm OID; null for Ed25519; undefined when unsupported. */
+const EC_CURVES: Record<string, { curve: string; bytes: number }> = {
+  '1.2.840.10045.3.1.7': { curve: 'prime256v1', bytes: 32 },
+  '1.3.132.0.34': { curve: 'secp384r1', bytes: 48 },
+  '1.3.132.0.35': { curve: 'secp521r1', bytes: 66 },
+};
+
+/**
+ * The curve (OpenSSL name) and uncompressed SEC1 point of an id-ecPublicKey SubjectPublicKeyInfo on a named curve
+ * (RFC 5480 §2), or undefined for any other key. Only the encoding is checked here, not that the point is on the
+ * curve: whoever uses the point must check that.
+ */
+export function ecPublicPoint(spki: Uint8Array): { curve: string; point: Uint8Array } | undefined {
+  try {
+    const [algT, bitsT] = childrenOf(spki, readRoot(spki, TAG.SEQUENCE));
+    if (!algT || !bitsT || algT.tag !== TAG.SEQUENCE || bitsT.tag !== TAG.BIT_STRING) return undefined;
+    const [oidT, paramT] = childrenOf(spki, algT);
+    if (!oidT || !paramT || oidT.tag !== TAG.OID || paramT.tag !== TAG.OID) return undefined;
+    if (oidOf(spki, oidT) !== '1.2.840.10045.2.1') return undefined;
+    const named = EC_CURVES[oidOf(spki, paramT)];
+    if (!named) return undefined;
+    const point = bitStringBytes(spki, bitsT);
+    if (point.length !== 1 + 2 * named.bytes || point[0] !== 0x04) return undefined;
+    return { curve: named.curve, point };
+  } catch {
+    return undefined;
+  }
+}
+
 export function hashForSignatureAlgorithm(oid: string): string | null | undefined {
   switch (oid) {
     case '1.2.840.10045.4.3.2':

@@ -1,6 +1,7 @@
 import { constants, createHash, generateKeyPairSync, privateEncrypt, randomBytes, sign } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
+import { ecPublicPoint, parseCertificate } from '../../src/formats/x509.js';
 import { decodeBody, prepareEntry, verifyDigest, verifyEcdsaDigest } from '../../src/tlog/types/index.js';
 import { type AnyJson, dsseEntry, ecKey, fulcioLikeCert, hashedRekord, pemOf } from './helpers.js';
 
@@ -126,6 +127,22 @@ describe('hashedrekord v0.0.1', () => {
     expect(Buffer.from(body.spec.signature.publicKey.content, 'base64').toString()).toMatch(
       /^-----BEGIN CERTIFICATE-----\n/,
     );
+  });
+
+  it('rejects a certificate whose EC public key is not a point on its curve', async () => {
+    const { der, privateKey } = await fulcioLikeCert('dave@example.com', 'https://issuer.example');
+    const cert = parseCertificate(der);
+    const ec = ecPublicPoint(cert.spki)!;
+    expect(ec.curve).toBe('prime256v1');
+    const at = Buffer.from(der).indexOf(Buffer.from(ec.point));
+    const bad = Uint8Array.from(der);
+    bad[at + 64]! ^= 0x01; // last byte of y: no longer on the curve
+    const e = hashedRekord({ privateKey, publicKey: undefined as never }, randomBytes(10), 'unused');
+    e.spec.signature.publicKey.content = Buffer.from(bad).toString('base64');
+    await expect(prepareEntry(e)).rejects.toMatchObject({
+      code: 'E_LOG_ENTRY_INVALID',
+      message: expect.stringMatching(/certificate in the entry does not parse/),
+    });
   });
 
   it('rejects a truncated certificate with a specific error', async () => {

@@ -8,7 +8,8 @@ import {
 } from '../../src/tlog/types/index.js';
 import { ecdsaDigestJob } from '../../src/tlog/types/crypto.js';
 import { nativeEcdsa, nativeKeyOf } from '../../src/tlog/types/native.js';
-import { ecKey } from './helpers.js';
+import { parseEntryKey } from '../../src/tlog/types/crypto.js';
+import { ecKey, fulcioLikeCert } from './helpers.js';
 
 const N256 = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
@@ -208,6 +209,22 @@ describe('SignatureVerifier', () => {
       expect(await v.verifyEcdsaDigest(c.key.publicKey, c.digest, c.sig)).toBe(true);
     });
   }
+
+  it('verifies with a keyless certificate key on both routes (native handle, or the KeyObject made on demand)', async () => {
+    const { pem, privateKey } = await fulcioLikeCert('erin@example.com', 'https://issuer.example');
+    const entryKey = parseEntryKey(new Uint8Array(Buffer.from(pem)));
+    const data = randomBytes(30);
+    const sig = sign('sha256', data, privateKey);
+    const digest = createHash('sha256').update(data).digest();
+    if (process.env.CI === 'true' || nativeEcdsa()) expect(entryKey.nativeKey).toBeDefined();
+    for (const opts of [{ threads: 1 }, { threads: 0, native: false }, { threads: 1, native: false }]) {
+      const v = new SignatureVerifier(opts);
+      expect(await v.verifyEcdsaDigest(entryKey, digest, sig)).toBe(true);
+      expect(await v.verifyEcdsaDigest(entryKey, randomBytes(32), sig)).toBe(false);
+      await v.close();
+    }
+    expect(entryKey.publicKey.asymmetricKeyType).toBe('ec');
+  });
 
   it('rejects keys on curves it does not support before queueing', () => {
     const v = new SignatureVerifier();

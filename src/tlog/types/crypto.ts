@@ -6,6 +6,7 @@ import { createHash, createPublicKey, constants, type KeyObject, publicDecrypt, 
 import {
   type Certificate,
   certificatesFromPem,
+  ecPublicPoint,
   fulcioExtensionText,
   OID,
   parseCertificate,
@@ -13,10 +14,16 @@ import {
   subjectAltNames,
 } from '../../formats/x509.js';
 import { SealError } from '../../errors.js';
-import { nativeEcdsa, nativeKeyOf } from './native.js';
+import { type NativeKey, nativeEcdsa, nativeKeyOf } from './native.js';
 
 export interface EntryKey {
-  publicKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /**
+   * The native module's handle of an EC certificate's key, made at parse time (which also checks the point is on
+   * the curve); its KeyObject is then made only if something asks for it. Keyless submissions bring a new key
+   * each, and making a KeyObject costs ~100 µs.
+   */
+  nativeKey?: NativeKey;
   /** Rekor's canonical PEM of the certificate or key (what goes into the body). */
   canonicalPem: string;
   /** Hex SHA-256 of canonicalPem: the public key search key. */
@@ -57,12 +64,16 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
     // keyless submissions bring a new certificate each: read it with the DER walker (formats/x509.ts) rather than
     // an object-tree X.509 library, which cost ~1 ms per certificate and capped keyless appends near 1,000/s
     let cert: Certificate;
-    let publicKey: KeyObject;
+    let publicKey: KeyObject | undefined;
+    let nativeKey: NativeKey | undefined;
     try {
       const der = isPem ? certificatesFromPem(text)[0] : bytes;
       if (!der) return bad('the certificate in the entry does not parse');
       cert = parseCertificate(der);
-      publicKey = publicKeyOf(cert);
+      const native = nativeEcdsa();
+      const ec = native ? ecPublicPoint(cert.spki) : undefined;
+      if (native && ec) nativeKey = native.createKey(ec.curve, Buffer.from(ec.point));
+      else publicKey = publicKeyOf(cert);
     } catch (err) {
       if (err instanceof SealError) throw err;
       return bad('the certificate in the entry does not parse', err);
@@ -70,8 +81,13 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
     const pem = pemWrap('CERTIFICATE', cert.der);
     const issuer = entryIssuer(cert);
     const sans = subjectAltNames(cert);
+    const parsed = cert;
     return {
-      publicKey,
+      get publicKey(): KeyObject {
+        publicKey ??= publicKeyOf(parsed);
+        return publicKey;
+      },
+      ...(nativeKey ? { nativeKey } : {}),
       canonicalPem: pem,
       fingerprint: createHash('sha256').update(pem).digest('hex'),
       identities: [...sans.emails, ...sans.uris].map((identity) =>

@@ -137,8 +137,8 @@ async function prepareHashedRekord(
   const sig = fromB64(e.spec.signature.content);
   const digest = new Uint8Array(Buffer.from(value, 'hex'));
   const verified =
-    key.publicKey.asymmetricKeyType === 'ec'
-      ? await verifier.verifyEcdsaDigest(key.publicKey, digest, sig)
+    key.nativeKey || key.publicKey.asymmetricKeyType === 'ec'
+      ? await verifier.verifyEcdsaDigest(key, digest, sig)
       : verifyDigest(key.publicKey, algorithm, digest, sig);
   if (!verified) {
     bad('the signature does not verify over data.hash with the supplied public key or certificate');

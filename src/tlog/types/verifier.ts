@@ -4,12 +4,12 @@
 // shared inversions) on worker threads.
 
 import * as nodeCrypto from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SealError } from '../../errors.js';
 import { type EcdsaDigestJob, ecdsaDigestJob, ecdsaDigestKernel } from './crypto.js';
-import { type NativeEcdsa, nativeEcdsa, nativeKeyOf } from './native.js';
+import { type NativeEcdsa, type NativeKey, nativeEcdsa, nativeKeyOf } from './native.js';
 
 export interface SignatureVerifierOptions {
   /**
@@ -22,11 +22,19 @@ export interface SignatureVerifierOptions {
 }
 
 interface Waiting {
-  key: KeyObject;
-  job: EcdsaDigestJob;
+  /** The native module's key, when the submission's key came with one (keyless certificates). */
+  handle?: NativeKey;
+  key?: KeyObject;
+  /** For the JavaScript route; absent only with a handle, which exists only when the native module runs. */
+  job?: EcdsaDigestJob;
+  digest: Uint8Array;
+  signature: Uint8Array;
   resolve: (ok: boolean) => void;
   reject: (err: unknown) => void;
 }
+
+/** A key as the log parsed it: a KeyObject, or (made lazily) one plus the native module's handle. */
+export type DigestKey = KeyObject | { readonly publicKey: KeyObject; readonly nativeKey?: NativeKey };
 
 interface Reply {
   id: number;
@@ -79,11 +87,17 @@ export class SignatureVerifier {
   }
 
   /** Verify an ECDSA signature over a digest; resolves false when it does not verify. */
-  verifyEcdsaDigest(key: KeyObject, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    // also where an unsupported curve is refused, whichever route runs
-    const job = ecdsaDigestJob(key, digest, signature);
+  verifyEcdsaDigest(key: DigestKey, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    let waiting: Omit<Waiting, 'resolve' | 'reject'>;
+    if (!(key instanceof KeyObject) && key.nativeKey && this.native) {
+      waiting = { handle: key.nativeKey, digest, signature };
+    } else {
+      const k = key instanceof KeyObject ? key : key.publicKey;
+      // also where an unsupported curve is refused, whichever route runs
+      waiting = { key: k, job: ecdsaDigestJob(k, digest, signature), digest, signature };
+    }
     return new Promise<boolean>((resolve, reject) => {
-      this.queue.push({ key, job, resolve, reject });
+      this.queue.push({ ...waiting, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // after the poll phase: every request parsed in this loop turn joins the batch
@@ -107,7 +121,7 @@ export class SignatureVerifier {
     if (native) {
       for (const w of batch) {
         try {
-          w.resolve(native.verify(nativeKeyOf(native, w.key), w.job.digest, w.job.signature));
+          w.resolve(native.verify(w.handle ?? nativeKeyOf(native, w.key!), w.digest, w.signature));
         } catch (err) {
           w.reject(err);
         }
@@ -115,7 +129,7 @@ export class SignatureVerifier {
       return;
     }
     try {
-      const results = this.kernel.verifyBatch(batch.map((w) => w.job));
+      const results = this.kernel.verifyBatch(batch.map((w) => w.job!));
       for (const [i, w] of batch.entries()) w.resolve(results[i]!);
     } catch (err) {
       for (const w of batch) w.reject(err);
@@ -134,7 +148,7 @@ export class SignatureVerifier {
   private sendNativeChunk(native: NativeEcdsa, batch: Waiting[]): void {
     let keys: ReturnType<typeof nativeKeyOf>[];
     try {
-      keys = batch.map((w) => nativeKeyOf(native, w.key));
+      keys = batch.map((w) => w.handle ?? nativeKeyOf(native, w.key!));
     } catch {
       this.runHere(batch);
       return;
@@ -142,8 +156,8 @@ export class SignatureVerifier {
     this.nativeInFlight++;
     native.verifyBatch(
       keys,
-      batch.map((w) => w.job.digest),
-      batch.map((w) => w.job.signature),
+      batch.map((w) => w.digest),
+      batch.map((w) => w.signature),
       (err, results) => {
         this.nativeInFlight--;
         if (err || !results) {
@@ -185,7 +199,7 @@ export class SignatureVerifier {
     this.busy.set(w, n);
     // an idle verifier must not keep the process alive; a pending check must
     if (n === 1) w.ref();
-    w.postMessage({ id, jobs: batch.map((x) => x.job) });
+    w.postMessage({ id, jobs: batch.map((x) => x.job!) });
   }
 
   private release(w: Worker): void {
