@@ -350,9 +350,11 @@ export class AdmissionController {
     nsName: string,
     decisions: Decision[],
   ): AdmissionResult {
-    const denied = decisions.filter((d) => d.result === 'deny');
-    const warned = decisions.filter((d) => d.result === 'warn');
+    let denied: Decision[] | undefined;
+    let warned: Decision[] | undefined;
     for (const d of decisions) {
+      if (d.result === 'deny') (denied ??= []).push(d);
+      else if (d.result === 'warn') (warned ??= []).push(d);
       this.metrics.countImage(d.result, nsName);
       for (const o of d.outcomes) {
         if (o.ok) continue;
@@ -366,23 +368,21 @@ export class AdmissionController {
       if (d.noMatch && d.result !== 'allow')
         this.metrics.failures.inc({ reason: 'no-match', namespace: nsName });
     }
-    const allowed = denied.length === 0;
-    const patch: JsonPatchOp[] = [];
+    const allowed = denied === undefined;
+    let patch: JsonPatchOp[] | undefined;
     if (allowed && endpoint === 'mutate') {
       for (const d of decisions) {
         if (d.patchedImage && (d.result === 'allow' || d.breakGlass))
-          patch.push({ op: 'replace', path: d.path, value: d.patchedImage });
+          (patch ??= []).push({ op: 'replace', path: d.path, value: d.patchedImage });
       }
     }
-    const message = denied.length > 0 ? `seal denied: ${denied.map((d) => d.reason).join('; ')}` : undefined;
-    const review = buildResponse(req.uid, {
-      allowed,
-      ...(message ? { message } : {}),
-      warnings: warned.map((d) => `seal: ${d.reason}`),
-      patch,
-      auditAnnotations:
-        denied.length > 0 || warned.length > 0 ? { 'seal.dev/decision': allowed ? 'warn' : 'deny' } : {},
-    });
+    // Only what a response carries is built: the cached path allows with no warning most of the time.
+    const response: Parameters<typeof buildResponse>[1] = { allowed };
+    if (denied) response.message = `seal denied: ${denied.map((d) => d.reason).join('; ')}`;
+    if (warned) response.warnings = warned.map((d) => `seal: ${d.reason}`);
+    if (patch) response.patch = patch;
+    if (denied || warned) response.auditAnnotations = { 'seal.dev/decision': allowed ? 'warn' : 'deny' };
+    const review = buildResponse(req.uid, response);
     const durationMs = performance.now() - started;
     if (this.opts.audit) {
       for (const d of decisions) auditDecision(this.opts.audit, endpoint, req, d, { allowed, durationMs });

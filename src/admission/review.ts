@@ -148,14 +148,31 @@ export function shortWarnings(warnings: string[], max = 5, width = 120): string[
 
 /** Recent patches' base64, by their JSON: the same image pinned for many pods encodes once. */
 const patchBase64 = new Map<string, string>();
+/** The last patch encoded: a run of pods of one workload asks for the same patch again and again. */
+let lastPatch: { ops: JsonPatchOp[]; b64: string } | undefined;
 
-function base64Patch(json: string): string {
+function samePatch(a: JsonPatchOp[], b: JsonPatchOp[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    // Only string values are compared (what the webhook patches in); any other value is encoded anew.
+    if (x.op !== y.op || x.path !== y.path || typeof x.value !== 'string' || x.value !== y.value)
+      return false;
+  }
+  return true;
+}
+
+function base64Patch(ops: JsonPatchOp[]): string {
+  if (lastPatch && samePatch(lastPatch.ops, ops)) return lastPatch.b64;
+  const json = JSON.stringify(ops);
   let b64 = patchBase64.get(json);
   if (b64 === undefined) {
     b64 = Buffer.from(json).toString('base64');
     if (patchBase64.size >= 1000) patchBase64.clear();
     patchBase64.set(json, b64);
   }
+  lastPatch = { ops: ops.map((o) => ({ ...o })), b64 };
   return b64;
 }
 
@@ -180,7 +197,7 @@ export function buildResponse(
   if (r.warnings && r.warnings.length > 0) response.warnings = shortWarnings(r.warnings);
   if (r.patch && r.patch.length > 0) {
     response.patchType = 'JSONPatch';
-    response.patch = base64Patch(JSON.stringify(r.patch));
+    response.patch = base64Patch(r.patch);
   }
   if (r.auditAnnotations && Object.keys(r.auditAnnotations).length > 0)
     response.auditAnnotations = r.auditAnnotations;

@@ -110,6 +110,22 @@ describe('AdmissionReview', () => {
     expect(JSON.parse(Buffer.from(patch.patch!, 'base64').toString())).toEqual([
       { op: 'replace', path: '/spec/containers/0/image', value: 'r/a:1@sha256:x' },
     ]);
+    // Patches in a row (the same again, another, one more op, a changed value, a non-string value)
+    // each encode what they say.
+    const a = { op: 'replace', path: '/spec/containers/0/image', value: 'r/a:1@sha256:x' } as const;
+    for (const ops of [
+      [a],
+      [{ ...a }],
+      [{ ...a, path: '/spec/containers/1/image' }],
+      [a, { ...a, path: '/spec/initContainers/0/image', value: 'r/b@sha256:y' }],
+      [{ ...a, value: 'r/a:1@sha256:z' }],
+      [{ ...a, value: { image: 'r/a:1@sha256:z' } }],
+      [{ ...a, value: { image: 'r/a:1@sha256:w' } }],
+      [a],
+    ]) {
+      const encoded = buildResponse('u3', { allowed: true, patch: ops }).response.patch!;
+      expect(JSON.parse(Buffer.from(encoded, 'base64').toString())).toEqual(ops);
+    }
     const w = shortWarnings(['x'.repeat(300), ...Array.from({ length: 10 }, (_, i) => `w${i}`)]);
     expect(w).toHaveLength(5);
     expect(w.every((s) => s.length <= 120)).toBe(true);
