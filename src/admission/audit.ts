@@ -10,8 +10,11 @@ import type { AdmissionRequest } from './review.js';
 
 export type AuditLogger = Logger;
 
-/** Lines are written in batches of about this many bytes… */
-const AUDIT_BATCH_BYTES = 64 * 1024;
+/**
+ * Lines are written in batches of about this many bytes… (a 1 MiB write cost a third of the CPU per
+ * line that 64 KiB writes did: fewer file-system calls and hand-offs to the I/O thread)
+ */
+const AUDIT_BATCH_BYTES = 1024 * 1024;
 /** …or this often (ms), whichever comes first: a quiet webhook's lines still appear promptly. */
 const AUDIT_FLUSH_MS = 100;
 /** A batch buffer's size: a batch that has not reached AUDIT_BATCH_BYTES has room for a line this long. */

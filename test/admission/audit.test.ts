@@ -25,7 +25,7 @@ async function logThenExit(dest: string, n: number): Promise<string> {
   const script = `
     import { createAuditLogger } from ${JSON.stringify(AUDIT)};
     const log = createAuditLogger(${JSON.stringify(dest)});
-    for (let i = 0; i < ${n}; i++) log.info({ i }, 'line');
+    for (let i = 0; i < ${n}; i++) log.info({ i, pad: 'x'.repeat(400) }, 'line');
     process.exit(0);
   `;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -39,10 +39,11 @@ describe('audit log writer', () => {
     const dir = await mkdtemp(join(tmpdir(), 'seal-audit-'));
     const file = join(dir, 'nested', 'audit.jsonl');
     const log = createAuditLogger(file);
-    const long = 'é✓'.repeat(100_000);
+    // Longer than a batch buffer (written on its own), and enough lines for several batches.
+    const long = 'é✓'.repeat(600_000);
     const expected: Record<string, unknown>[] = [];
     for (let i = 0; i < 3000; i++) {
-      const note = i === 1500 ? long : i % 7 === 0 ? `ünïcode ${i} 🙂` : `plain ${i}`;
+      const note = i === 1500 ? long : i % 7 === 0 ? `ünïcode ${i} 🙂` : `plain ${i} ${'p'.repeat(600)}`;
       log.info({ i, note }, 'line');
       expected.push({ level: 30, log: 'seal-admission-audit', i, note, msg: 'line' });
     }
@@ -69,7 +70,13 @@ describe('audit log writer', () => {
     const out = await logThenExit('-', 2000);
     const lines = out.trim().split('\n').map(lineOf);
     expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
-    expect(lines[0]).toEqual({ level: 30, log: 'seal-admission-audit', i: 0, msg: 'line' });
+    expect(lines[0]).toEqual({
+      level: 30,
+      log: 'seal-admission-audit',
+      i: 0,
+      pad: 'x'.repeat(400),
+      msg: 'line',
+    });
   });
 
   it('refuses a file it cannot open with E_IO', async () => {
