@@ -353,8 +353,13 @@ export class AdmissionController {
     let denied: Decision[] | undefined;
     let warned: Decision[] | undefined;
     for (const d of decisions) {
-      if (d.result === 'deny') (denied ??= []).push(d);
-      else if (d.result === 'warn') (warned ??= []).push(d);
+      if (d.result === 'deny') {
+        denied ??= [];
+        denied.push(d);
+      } else if (d.result === 'warn') {
+        warned ??= [];
+        warned.push(d);
+      }
       this.metrics.countImage(d.result, nsName);
       for (const o of d.outcomes) {
         if (o.ok) continue;
@@ -372,8 +377,10 @@ export class AdmissionController {
     let patch: JsonPatchOp[] | undefined;
     if (allowed && endpoint === 'mutate') {
       for (const d of decisions) {
-        if (d.patchedImage && (d.result === 'allow' || d.breakGlass))
-          (patch ??= []).push({ op: 'replace', path: d.path, value: d.patchedImage });
+        if (d.patchedImage && (d.result === 'allow' || d.breakGlass)) {
+          patch ??= [];
+          patch.push({ op: 'replace', path: d.path, value: d.patchedImage });
+        }
       }
     }
     // Only what a response carries is built: the cached path allows with no warning most of the time.
