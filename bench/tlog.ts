@@ -201,7 +201,8 @@ process.stdout.write('listening on http://127.0.0.1:' + app.server.address().por
 process.on('SIGTERM', async () => { await app.close(); await log.close(); process.exit(0); });
 `;
 
-// the load generator process: autocannon, one keep-alive connection per client, each request a new submission
+// the load generator process: autocannon, one keep-alive connection per client, each request a new submission;
+// a 1 s warm-up at the same concurrency first (JIT, connections), then "warm" on stdout, then the measured run
 const LOADGEN = `
 const [url, file, connections, seconds] = process.argv.slice(1);
 const { createRequire } = await import('node:module');
@@ -209,12 +210,15 @@ const autocannon = createRequire(${JSON.stringify(join(HERE, 'package.json'))})(
 const { readFileSync } = await import('node:fs');
 const bodies = readFileSync(file, 'utf8').split('\\n');
 let next = 0;
-const c0 = process.cpuUsage();
-const r = await autocannon({
-  url: url + '/api/v1/log/entries', method: 'POST', connections: Number(connections), duration: Number(seconds),
+const opts = (duration) => ({
+  url: url + '/api/v1/log/entries', method: 'POST', connections: Number(connections), duration,
   headers: { 'content-type': 'application/json' },
   requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
 });
+await autocannon(opts(1));
+process.stdout.write('warm\\n');
+const c0 = process.cpuUsage();
+const r = await autocannon(opts(Number(seconds)));
 const c = process.cpuUsage(c0);
 process.stdout.write(JSON.stringify({ ok: r['2xx'], other: r.non2xx + r.errors, seconds: r.duration, cpu: c.user + c.system }));
 `;
@@ -265,7 +269,7 @@ async function httpCell(
 ): Promise<Cell> {
   const file = join(workDir, `bodies-${randomBytes(4).toString('hex')}.jsonl`);
   writeFileSync(file, bodies.join('\n'));
-  const before = processCpuUs(server.child.pid!);
+  let before: number | undefined;
   const out = await new Promise<string>((ok, fail) => {
     const gen = spawn(
       process.execPath,
@@ -275,6 +279,10 @@ async function httpCell(
     let text = '';
     gen.stdout.on('data', (d) => {
       text += d;
+      if (before === undefined && text.startsWith('warm\n')) {
+        before = processCpuUs(server.child.pid!);
+        text = text.slice(5);
+      }
     });
     gen.on('exit', (code) => (code === 0 ? ok(text) : fail(new Error(`load generator exited ${code}`))));
   });
