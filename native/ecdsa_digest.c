@@ -44,36 +44,59 @@ static int curve_nid(const char *name) {
   return NID_undef;
 }
 
-/* createKey(curve: string, point: Buffer /- SEC1 uncompressed -/): External<EC_KEY> */
-static napi_value create_key(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_type(env, "createKey(curve, point)");
+/* An EC_KEY for (curve name, SEC1 point); NULL with *problem set. Checks the point lies on the curve. */
+static EC_KEY *public_key_from(napi_env env, napi_value curve, napi_value point_value, const char **problem) {
   char name[32];
   size_t name_len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok)
-    return throw_type(env, "curve must be a string");
+  if (napi_get_value_string_utf8(env, curve, name, sizeof name, &name_len) != napi_ok) {
+    *problem = "curve must be a string";
+    return NULL;
+  }
   int nid = curve_nid(name);
-  if (nid == NID_undef) return throw_type(env, "unsupported curve");
+  if (nid == NID_undef) {
+    *problem = "unsupported curve";
+    return NULL;
+  }
   void *point = NULL;
   size_t point_len = 0;
-  if (napi_get_buffer_info(env, argv[1], &point, &point_len) != napi_ok)
-    return throw_type(env, "point must be a Buffer");
+  if (napi_get_buffer_info(env, point_value, &point, &point_len) != napi_ok) {
+    *problem = "point must be a Buffer";
+    return NULL;
+  }
   EC_KEY *key = EC_KEY_new_by_curve_name(nid);
-  if (key == NULL) return throw_type(env, "curve unavailable");
+  if (key == NULL) {
+    *problem = "curve unavailable";
+    return NULL;
+  }
   const unsigned char *p = (const unsigned char *)point;
-  /* decodes the point and checks that it lies on the curve */
   if (o2i_ECPublicKey(&key, &p, (long)point_len) == NULL) {
     EC_KEY_free(key);
-    return throw_type(env, "not a point on the curve");
+    *problem = "not a point on the curve";
+    return NULL;
   }
+  return key;
+}
+
+/* The key as a JavaScript external that frees it when collected. */
+static napi_value wrap_key(napi_env env, EC_KEY *key) {
   napi_value out;
   if (napi_create_external(env, key, free_key, NULL, &out) != napi_ok) {
     EC_KEY_free(key);
     return NULL;
   }
   return out;
+}
+
+/* createKey(curve: string, point: Buffer /- SEC1 uncompressed -/): External<EC_KEY> */
+static napi_value create_key(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_type(env, "createKey(curve, point)");
+  const char *problem = NULL;
+  EC_KEY *key = public_key_from(env, argv[0], argv[1], &problem);
+  if (key == NULL) return throw_type(env, problem);
+  return wrap_key(env, key);
 }
 
 static EC_KEY *key_of(napi_env env, napi_value v) {
@@ -259,34 +282,20 @@ static napi_value create_signing_key(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) return throw_type(env, "createSigningKey(curve, d, point)");
-  char name[32];
-  size_t name_len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok)
-    return throw_type(env, "curve must be a string");
-  int nid = curve_nid(name);
-  if (nid == NID_undef) return throw_type(env, "unsupported curve");
-  void *d = NULL, *point = NULL;
-  size_t d_len = 0, point_len = 0;
-  if (napi_get_buffer_info(env, argv[1], &d, &d_len) != napi_ok ||
-      napi_get_buffer_info(env, argv[2], &point, &point_len) != napi_ok)
-    return throw_type(env, "d and point must be Buffers");
-  EC_KEY *key = EC_KEY_new_by_curve_name(nid);
-  if (key == NULL) return throw_type(env, "curve unavailable");
-  const unsigned char *p = (const unsigned char *)point;
+  void *d = NULL;
+  size_t d_len = 0;
+  if (napi_get_buffer_info(env, argv[1], &d, &d_len) != napi_ok) return throw_type(env, "d must be a Buffer");
+  const char *problem = NULL;
+  EC_KEY *key = public_key_from(env, argv[0], argv[2], &problem);
+  if (key == NULL) return throw_type(env, problem);
   BIGNUM *bn = BN_bin2bn((const unsigned char *)d, (int)d_len, NULL);
-  int ok = bn != NULL && o2i_ECPublicKey(&key, &p, (long)point_len) != NULL && EC_KEY_set_private_key(key, bn) == 1 &&
-           EC_KEY_check_key(key) == 1;
+  int ok = bn != NULL && EC_KEY_set_private_key(key, bn) == 1 && EC_KEY_check_key(key) == 1;
   BN_clear_free(bn);
   if (!ok) {
     EC_KEY_free(key);
     return throw_type(env, "not a valid private key for the curve");
   }
-  napi_value out;
-  if (napi_create_external(env, key, free_key, NULL, &out) != napi_ok) {
-    EC_KEY_free(key);
-    return NULL;
-  }
-  return out;
+  return wrap_key(env, key);
 }
 
 typedef struct {

@@ -8,6 +8,7 @@ import { AdmissionController } from '../../src/admission/controller.js';
 import type { PullSecretLookup } from '../../src/admission/pullsecrets.js';
 import { loadPolicyTexts } from '../../src/policy/load.js';
 import type { ImageVerifier, PullCredential, RequestContext } from '../../src/policy/types.js';
+import { podReview } from './support/review.js';
 import { createInMemoryWorld, newKeyPair } from './support/world.js';
 
 const REG = 'registry.test:5000';
@@ -16,27 +17,11 @@ const FROM_SECRET: PullCredential = { registry: REG, username: 'robot', password
 
 /** A Pod review whose spec names pull secrets and a service account (or none). */
 function review(uid: string, image: string, secrets: string[], serviceAccountName?: string) {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'prod',
-      operation: 'CREATE',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: uid, namespace: 'prod' },
-        spec: {
-          containers: [{ name: 'c', image }],
-          ...(secrets.length > 0 ? { imagePullSecrets: secrets.map((name) => ({ name })) } : {}),
-          ...(serviceAccountName ? { serviceAccountName } : {}),
-        },
-      },
-    },
-  };
+  const r = podReview(uid, 'prod', [image]);
+  const spec: Record<string, unknown> = r.request.object.spec;
+  if (secrets.length > 0) spec.imagePullSecrets = secrets.map((name) => ({ name }));
+  if (serviceAccountName) spec.serviceAccountName = serviceAccountName;
+  return r;
 }
 
 async function setup(lookupFails = false) {
