@@ -61,6 +61,16 @@ function p256() {
   return { d, publicKey, signValue };
 }
 
+/** A signature over e = d·r: then t = e/r = d, so t·G = Q and the verifier's affine sum is a doubling. */
+function signedSoThatTGIsQ(d: bigint): { r: bigint; e: bigint; s: bigint } {
+  const nonce = mod(big(randomBytes(32)), N256 - 1n) + 1n;
+  const g = createECDH('prime256v1');
+  g.setPrivateKey(bytes32(nonce));
+  const r = mod(big(g.getPublicKey().subarray(1, 33)), N256);
+  const e = mod(d * r, N256);
+  return { r, e, s: mod(inv(nonce, N256) * (e + r * d), N256) };
+}
+
 describe('batched prehashed ECDSA verification', () => {
   it('agrees with OpenSSL on a mixed batch of curves, digests and tampered signatures', () => {
     const jobs: EcdsaDigestJob[] = [];
@@ -100,13 +110,7 @@ describe('batched prehashed ECDSA verification', () => {
 
   it('handles submissions crafted so that t·G equals Q (doubling) or −Q (point at infinity)', () => {
     const k = p256();
-    // sign e = d·r: then t = e/r = d, so t·G = Q and the affine sum is a doubling
-    const nonce = mod(big(randomBytes(32)), N256 - 1n) + 1n;
-    const g = createECDH('prime256v1');
-    g.setPrivateKey(bytes32(nonce));
-    const r = mod(big(g.getPublicKey().subarray(1, 33)), N256);
-    const e = mod(k.d * r, N256);
-    const s = mod(inv(nonce, N256) * (e + r * k.d), N256);
+    const { r, e, s } = signedSoThatTGIsQ(k.d);
     expect(verifyEcdsaDigest(k.publicKey, bytes32(e), der(r, s))).toBe(true);
     expect(verifyEcdsaDigest(k.publicKey, bytes32(e), der(r, mod(s + 1n, N256)))).toBe(false);
     // e = −d·r: t·G = −Q and u1·G + u2·Q is the point at infinity, which no signature verifies against
@@ -129,12 +133,7 @@ describe('native prehashed ECDSA module', () => {
     async () => {
       const n = native!;
       const k = p256();
-      const nonce = mod(big(randomBytes(32)), N256 - 1n) + 1n;
-      const g = createECDH('prime256v1');
-      g.setPrivateKey(bytes32(nonce));
-      const r = mod(big(g.getPublicKey().subarray(1, 33)), N256);
-      const e = mod(k.d * r, N256);
-      const s = mod(inv(nonce, N256) * (e + r * k.d), N256);
+      const { r, e, s } = signedSoThatTGIsQ(k.d);
       const zero = k.signValue(0n).sig;
       const cases: [Uint8Array, Uint8Array][] = [
         [bytes32(e), der(r, s)],
