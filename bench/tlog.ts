@@ -13,7 +13,7 @@
 // is not the server's; on a 2-core machine both still share the cores, so the table also gives CPU per request.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -48,20 +48,25 @@ const pubB64 = Buffer.from(keys.publicKey.export({ type: 'spki', format: 'pem' }
   'base64',
 );
 
-/** A hashedrekord submission as a client sends it (one signing key, as a CI signer with a key file). */
-function proposed(): string {
+/** A hashedrekord submission over a fresh artifact, signed by `privateKey`; `verifier` is the base64 PEM sent. */
+function hashedRekord(privateKey: KeyObject, verifier: string) {
   const artifact = randomBytes(32);
-  return JSON.stringify({
+  return {
     apiVersion: '0.0.1',
     kind: 'hashedrekord',
     spec: {
       data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact).digest('hex') } },
       signature: {
-        content: sign('sha256', artifact, keys.privateKey).toString('base64'),
-        publicKey: { content: pubB64 },
+        content: sign('sha256', artifact, privateKey).toString('base64'),
+        publicKey: { content: verifier },
       },
     },
-  });
+  };
+}
+
+/** A submission as a client sends it (one signing key, as a CI signer with a key file). */
+function proposed(): string {
+  return JSON.stringify(hashedRekord(keys.privateKey, pubB64));
 }
 
 /** Keyless submissions: an ephemeral P-256 key per entry, certified by seal's CA (email SAN, OIDC issuer). */
@@ -84,18 +89,7 @@ async function keylessProposals(n: number): Promise<unknown[]> {
       },
       spki,
     );
-    const artifact = randomBytes(32);
-    out.push({
-      apiVersion: '0.0.1',
-      kind: 'hashedrekord',
-      spec: {
-        data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact).digest('hex') } },
-        signature: {
-          content: sign('sha256', artifact, k.privateKey).toString('base64'),
-          publicKey: { content: Buffer.from(issued.certificate.toString('pem')).toString('base64') },
-        },
-      },
-    });
+    out.push(hashedRekord(k.privateKey, Buffer.from(issued.certificate.toString('pem')).toString('base64')));
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { MemoryOutcomeCache, RedisOutcomeCache, TtlLru, withDigestCache } from '
 import type { RequestContext } from '../../src/policy/types.js';
 import { AdmissionController } from '../../src/admission/controller.js';
 import { loadPolicyTexts } from '../../src/policy/load.js';
+import { podReview } from './support/review.js';
 import { createInMemoryWorld, newKeyPair } from './support/world.js';
 
 describe('TtlLru', () => {
@@ -163,22 +164,7 @@ describe.skipIf(!haveRedis && process.env.CI !== 'true')(
       );
       const replicaA = new AdmissionController({ policies, verifier: world.verifier, cache: a });
       const replicaB = new AdmissionController({ policies, verifier: world.verifier, cache: b });
-      const review = (uid: string) => ({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid,
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'prod',
-          operation: 'CREATE',
-          object: {
-            kind: 'Pod',
-            metadata: { name: 'p' },
-            spec: { containers: [{ name: 'c', image: `registry.test:5000/acme/web@${digest}` }] },
-          },
-        },
-      });
+      const review = (uid: string) => podReview(uid, 'prod', [`registry.test:5000/acme/web@${digest}`]);
       expect((await replicaA.review('validate', review('a'))).review.response.allowed).toBe(true);
       const calls = world.verifier.calls.verifySignatures;
       const onB = await replicaB.review('validate', review('b'));
