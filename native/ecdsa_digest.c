@@ -107,10 +107,30 @@ static EC_KEY *key_of(napi_env env, napi_value v) {
   return (EC_KEY *)data;
 }
 
+/*
+ * 1 when e, the digest's leftmost bits (as many as the order has, FIPS 186-5 §6.4.2), is 0 mod n. Then u1 = 0 and
+ * (r, s) = (x(Q) mod n, x(Q) mod n) verifies for any public key Q: OpenSSL accepts it, so it is refused here
+ * (src/keys/ecdsa-digest.ts holds the same rule for the JavaScript side). As e < 2^bits(n) <= 2n, e mod n = 0
+ * exactly when e = 0 or e = n.
+ */
+static int digest_is_zero_mod_order(const EC_KEY *key, const unsigned char *digest, size_t digest_len) {
+  const BIGNUM *order = EC_GROUP_get0_order(EC_KEY_get0_group(key));
+  if (order == NULL) return 1;
+  int order_bits = BN_num_bits(order);
+  BIGNUM *e = BN_bin2bn(digest, (int)digest_len, NULL);
+  if (e == NULL) return 1;
+  int ok = 1;
+  if ((int)digest_len * 8 > order_bits) ok = BN_rshift(e, e, (int)digest_len * 8 - order_bits);
+  int zero = !ok || BN_is_zero(e) || BN_cmp(e, order) == 0;
+  BN_free(e);
+  return zero;
+}
+
 /* 1 when the DER signature verifies over the digest; OpenSSL rejects non-canonical DER and out-of-range r, s */
 static int check(EC_KEY *key, const unsigned char *digest, size_t digest_len, const unsigned char *sig,
                  size_t sig_len) {
   if (digest_len > 64 || sig_len > 256) return 0;
+  if (digest_is_zero_mod_order(key, digest, digest_len)) return 0;
   return ECDSA_verify(0, digest, (int)digest_len, sig, (int)sig_len, key) == 1;
 }
 

@@ -4,6 +4,7 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
+import { rsaKeySizeProblem } from '../keys/algorithms.js';
 import {
   type CaHierarchy,
   type IssuedCertificate,
@@ -60,7 +61,11 @@ function checkKeyType(key: KeyObject): void {
   const type = key.asymmetricKeyType;
   const d = key.asymmetricKeyDetails;
   if (type === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(d?.namedCurve ?? '')) return;
-  if (type === 'rsa' && (d?.modulusLength ?? 0) >= 2048 && (d?.modulusLength ?? 0) <= 4096) return;
+  if (type === 'rsa') {
+    const problem = rsaKeySizeProblem(key);
+    if (problem === undefined) return;
+    throw new SealError('E_KEY_UNSUPPORTED', problem);
+  }
   if (type === 'ed25519') return;
   throw new SealError(
     'E_KEY_UNSUPPORTED',

@@ -18,6 +18,20 @@ const CURVES: Record<string, SigningAlgorithm> = {
   secp521r1: 'ecdsa-p521-sha512',
 };
 
+/**
+ * RSA modulus sizes accepted from others (the CA's keys to certify, the log's entry verifiers), Fulcio's range:
+ * below 2048 bits a modulus is within reach of factoring, above 4096 every check costs more for no gain.
+ */
+export const RSA_MODULUS_BITS = { min: 2048, max: 4096 } as const;
+
+/** Why an outsider's RSA (or RSA-PSS) key is refused for its size, or undefined when it is accepted or not RSA. */
+export function rsaKeySizeProblem(key: KeyObject): string | undefined {
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return undefined;
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits >= RSA_MODULUS_BITS.min && bits <= RSA_MODULUS_BITS.max) return undefined;
+  return `RSA key of ${bits} bits is not accepted: use ${RSA_MODULUS_BITS.min} to ${RSA_MODULUS_BITS.max} bits`;
+}
+
 /** The default algorithm for a key (private or public). E_KEY_UNSUPPORTED for anything else. */
 export function algorithmForKey(key: KeyObject): SigningAlgorithm {
   switch (key.asymmetricKeyType) {

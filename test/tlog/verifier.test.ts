@@ -97,10 +97,11 @@ describe('batched prehashed ECDSA verification', () => {
     expect(expected.filter(Boolean).length).toBe(16);
   });
 
-  it('accepts a signature over the zero digest and rejects garbage signatures', () => {
+  it('refuses even a genuine signature over the zero digest, and rejects garbage signatures', () => {
     const k = p256();
     const { sig } = k.signValue(0n);
-    expect(verifyEcdsaDigest(k.publicKey, new Uint8Array(32), sig)).toBe(true);
+    // made with the private key, yet indistinguishable in kind from the keyless forgery (x(Q), x(Q)) over e = 0
+    expect(verifyEcdsaDigest(k.publicKey, new Uint8Array(32), sig)).toBe(false);
     expect(verifyEcdsaDigest(k.publicKey, Buffer.alloc(32, 1), sig)).toBe(false);
     expect(verifyEcdsaDigest(k.publicKey, Buffer.alloc(32, 1), Buffer.from('3006020100020100', 'hex'))).toBe(
       false,
@@ -152,7 +153,8 @@ describe('native prehashed ECDSA module', () => {
       const handle = nativeKeyOf(n, k.publicKey);
       const viaNative = cases.map(([d, sig]) => n.verify(handle, d, sig));
       expect(viaNative).toEqual(viaJs);
-      expect(viaNative.slice(0, 5)).toEqual([true, false, false, true, false]);
+      // [3] is a genuine signature over e = 0, refused all the same: over e ≡ 0 (mod n) anyone can make one
+      expect(viaNative.slice(0, 5)).toEqual([true, false, false, false, false]);
       const batched = await new Promise<Uint8Array>((ok, fail) =>
         n.verifyBatch(
           cases.map(() => handle),
@@ -164,6 +166,43 @@ describe('native prehashed ECDSA module', () => {
       expect([...batched].map((x) => x === 1)).toEqual(viaJs);
     },
   );
+
+  it('refuses (x(Q), x(Q)) over a digest ≡ 0 mod n on every route: native, batch, kernel, worker thread', async () => {
+    const k = p256();
+    const x = big(Buffer.from(k.publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+    const forged = der(mod(x, N256), mod(x, N256));
+    const digests = [new Uint8Array(32), bytes32(N256), Buffer.concat([bytes32(N256), randomBytes(32)])];
+    // the kernel without the rule would accept it: x(0·G + 1·Q) = x(Q)
+    expect(verifyEcdsaDigests(digests.map((d) => ecdsaDigestJob(k.publicKey, d, forged)))).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    for (const [threads, useNative] of [
+      [0, false],
+      [1, false],
+      [0, true],
+      [1, true],
+    ] as const) {
+      const v = new SignatureVerifier({ threads, native: useNative });
+      const got = await Promise.all(digests.map((d) => v.verifyEcdsaDigest(k.publicKey, d, forged)));
+      await v.close();
+      expect({ threads, useNative, got }).toEqual({ threads, useNative, got: [false, false, false] });
+    }
+    if (native) {
+      const handle = nativeKeyOf(native, k.publicKey);
+      expect(digests.map((d) => native.verify(handle, d, forged))).toEqual([false, false, false]);
+      const batched = await new Promise<Uint8Array>((ok, fail) =>
+        native.verifyBatch(
+          digests.map(() => handle),
+          digests,
+          digests.map(() => forged),
+          (err, res) => (err ? fail(err) : ok(res!)),
+        ),
+      );
+      expect([...batched]).toEqual([0, 0, 0]);
+    }
+  });
 
   it.runIf(native)('refuses bad input with a specific error instead of crashing', () => {
     const n = native!;

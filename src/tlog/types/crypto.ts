@@ -24,6 +24,8 @@ export interface EntryKey {
    * each, and making a KeyObject costs ~100 µs.
    */
   nativeKey?: NativeKey;
+  /** OpenSSL curve name of an EC key (prime256v1, secp384r1, secp521r1), absent for other key types. */
+  ecCurve?: string;
   /** Rekor's canonical PEM of the certificate or key (what goes into the body). */
   canonicalPem: string;
   /** Hex SHA-256 of canonicalPem: the public key search key. */
@@ -66,14 +68,19 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
     let cert: Certificate;
     let publicKey: KeyObject | undefined;
     let nativeKey: NativeKey | undefined;
+    let ecCurve: string | undefined;
     try {
       const der = isPem ? certificatesFromPem(text)[0] : bytes;
       if (!der) return bad('the certificate in the entry does not parse');
       cert = parseCertificate(der);
       const native = nativeEcdsa();
-      const ec = native ? ecPublicPoint(cert.spki) : undefined;
+      const ec = ecPublicPoint(cert.spki);
+      ecCurve = ec?.curve;
       if (native && ec) nativeKey = native.createKey(ec.curve, Buffer.from(ec.point));
       else publicKey = publicKeyOf(cert);
+      // a point the DER walker does not read (compressed): the KeyObject names the curve
+      if (!ecCurve && publicKey?.asymmetricKeyType === 'ec')
+        ecCurve = publicKey.asymmetricKeyDetails?.namedCurve;
     } catch (err) {
       if (err instanceof SealError) throw err;
       return bad('the certificate in the entry does not parse', err);
@@ -88,6 +95,7 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
         return publicKey;
       },
       ...(nativeKey ? { nativeKey } : {}),
+      ...(ecCurve ? { ecCurve } : {}),
       canonicalPem: pem,
       fingerprint: createHash('sha256').update(pem).digest('hex'),
       identities: [...sans.emails, ...sans.uris].map((identity) =>
@@ -104,8 +112,10 @@ function parseEntryKeyUncached(bytes: Uint8Array): EntryKey {
     return bad('the public key in the entry is not a PEM/DER public key or certificate', err);
   }
   const pem = pemWrap('PUBLIC KEY', new Uint8Array(key.export({ type: 'spki', format: 'der' })));
+  const ecCurve = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
   return {
     publicKey: key,
+    ...(ecCurve ? { ecCurve } : {}),
     canonicalPem: pem,
     fingerprint: createHash('sha256').update(pem).digest('hex'),
     identities: [],
@@ -372,7 +382,10 @@ export function ecdsaDigestKernel(nodeCrypto: typeof import('node:crypto')) {
       let e = toBig(job.digest);
       const dBits = job.digest.length * 8;
       if (dBits > curve.nBits) e >>= BigInt(dBits - curve.nBits);
-      states.set(i, { curve, name: job.curve, r, s, e: mod(e, curve.n), qx: job.qx, qy: job.qy });
+      e = mod(e, curve.n);
+      // e ≡ 0 (mod n): (x(Q), x(Q)) would pass for any key Q without its private key (keys/ecdsa-digest.ts)
+      if (e === 0n) continue;
+      states.set(i, { curve, name: job.curve, r, s, e, qx: job.qx, qy: job.qy });
     }
     // 1/(rs) gives both 1/s = r/(rs) and 1/r = s/(rs)
     const rsInv = invertGrouped(
@@ -386,11 +399,6 @@ export function ecdsaDigestKernel(nodeCrypto: typeof import('node:crypto')) {
       const w = (st.r * inv) % n;
       const rInv = (st.s * inv) % n;
       st.u2 = (st.r * w) % n;
-      if (st.e === 0n) {
-        st.px = st.qx;
-        st.py = st.qy;
-        continue;
-      }
       try {
         const ecdh = ecdhFor(st.name);
         ecdh.setPrivateKey(toBytes((st.e * rInv) % n, bytes));

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import * as z from 'zod';
 import { SealError } from '../../errors.js';
+import { rsaKeySizeProblem } from '../../keys/algorithms.js';
+import { FORGEABLE_DIGEST_MESSAGE, isForgeableEcdsaDigest } from '../../keys/ecdsa-digest.js';
 import type { SearchKeys } from '../storage/storage.js';
 import { type EntryKey, parseEntryKey, verifyDigest, verifyMessageAsync } from './crypto.js';
 import { defaultVerifier, type SignatureVerifier } from './verifier.js';
@@ -40,13 +42,23 @@ export const hashedRekordSchema = z.object({
   }),
 });
 
+/**
+ * Most signatures, and most verifiers, one DSSE or intoto entry may carry. Every signature is tried against every
+ * verifier, so the work grows with their product: 16 × 16 checks at most (a Sigstore bundle's envelope holds one).
+ */
+export const MAX_ENTRY_SIGNATURES = 16;
+export const MAX_ENTRY_VERIFIERS = 16;
+
 export const dsseSchema = z.object({
   apiVersion: z.literal('0.0.1'),
   kind: z.literal('dsse'),
   spec: z.object({
     proposedContent: z.object({
       envelope: z.string().min(1),
-      verifiers: z.array(b64.min(1)).min(1),
+      verifiers: z
+        .array(b64.min(1))
+        .min(1)
+        .max(MAX_ENTRY_VERIFIERS, `at most ${MAX_ENTRY_VERIFIERS} verifiers are accepted in one entry`),
     }),
   }),
 });
@@ -60,7 +72,10 @@ export const intotoSchema = z.object({
       envelope: z.object({
         payloadType: z.string(),
         payload: b64.optional(),
-        signatures: z.array(intotoSigSchema).min(1),
+        signatures: z
+          .array(intotoSigSchema)
+          .min(1)
+          .max(MAX_ENTRY_SIGNATURES, `at most ${MAX_ENTRY_SIGNATURES} signatures are accepted in one entry`),
       }),
       hash: z.object({ algorithm: z.literal('sha256'), value: z.string() }).optional(),
       payloadHash: z.object({ algorithm: z.literal('sha256'), value: z.string() }).optional(),
@@ -132,10 +147,13 @@ async function prepareHashedRekord(
   const { algorithm, value } = e.spec.data.hash;
   const want = { sha256: 64, sha384: 96, sha512: 128 }[algorithm];
   if (value.length !== want) bad(`data.hash.value must be ${want} hex characters for ${algorithm}`);
-  const key = parseEntryKey(fromB64(e.spec.signature.publicKey.content));
+  const key = checkVerifierKey(parseEntryKey(fromB64(e.spec.signature.publicKey.content)));
   // an expired certificate is accepted, as Rekor does: verifiers check validity against integratedTime
   const sig = fromB64(e.spec.signature.content);
   const digest = new Uint8Array(Buffer.from(value, 'hex'));
+  // before any check runs: the verifiers refuse it too, but the submitter is told why
+  if (key.ecCurve && isForgeableEcdsaDigest(key.ecCurve, digest))
+    bad(`data.hash: ${FORGEABLE_DIGEST_MESSAGE}`);
   const verified =
     key.nativeKey || key.publicKey.asymmetricKeyType === 'ec'
       ? await verifier.verifyEcdsaDigest(key, digest, sig)
@@ -162,8 +180,20 @@ async function prepareHashedRekord(
 const envelopeSchema = z.object({
   payloadType: z.string(),
   payload: b64,
-  signatures: z.array(z.object({ keyid: z.string().optional(), sig: b64.min(1) })).min(1),
+  signatures: z
+    .array(z.object({ keyid: z.string().optional(), sig: b64.min(1) }))
+    .min(1)
+    .max(MAX_ENTRY_SIGNATURES, `at most ${MAX_ENTRY_SIGNATURES} signatures are accepted in one entry`),
 });
+
+/** Refuses verifying keys the log does not accept, whichever entry kind brings them (RSA outside 2048–4096). */
+function checkVerifierKey(key: EntryKey): EntryKey {
+  // a native handle exists only for EC keys, whose curve the parse already checked
+  if (key.nativeKey) return key;
+  const problem = rsaKeySizeProblem(key.publicKey);
+  if (problem) bad(problem);
+  return key;
+}
 
 async function prepareDsse(e: z.infer<typeof dsseSchema>): Promise<PreparedEntry> {
   let envJson: unknown;
@@ -177,7 +207,7 @@ async function prepareDsse(e: z.infer<typeof dsseSchema>): Promise<PreparedEntry
     return bad(`proposedContent.envelope is not a DSSE envelope: ${env.error.issues[0]?.message}`);
   const payload = fromB64(env.data.payload);
   const message = pae(env.data.payloadType, payload);
-  const verifiers = e.spec.proposedContent.verifiers.map((v) => parseEntryKey(fromB64(v)));
+  const verifiers = e.spec.proposedContent.verifiers.map((v) => checkVerifierKey(parseEntryKey(fromB64(v))));
   const bySig = new Map<string, EntryKey>();
   for (const s of env.data.signatures) {
     let k: EntryKey | undefined;
@@ -223,7 +253,7 @@ async function prepareIntoto(e: z.infer<typeof intotoSchema>): Promise<PreparedE
   const sigs: { sig: string; publicKey: string; keyid?: string }[] = [];
   const hashed: { sig: string; publicKey: string; keyid?: string }[] = [];
   for (const s of env.signatures) {
-    const key = parseEntryKey(fromB64(s.publicKey));
+    const key = checkVerifierKey(parseEntryKey(fromB64(s.publicKey)));
     const sigB64 = Buffer.from(s.sig, 'base64').toString('utf8');
     if (!(await verifyMessageAsync(key.publicKey, message, fromB64(sigB64))))
       bad('an intoto signature does not verify over the envelope PAE');

@@ -3,6 +3,7 @@
 
 import { constants, type KeyObject, publicDecrypt } from 'node:crypto';
 import { childrenOf, contentOf, readRoot, TAG } from '../../formats/der.js';
+import { isForgeableEcdsaDigest } from '../../keys/ecdsa-digest.js';
 
 // node:crypto has no "verify a pre-hashed ECDSA signature" call, so this one path does the curve
 // arithmetic itself. It is ~100× slower than native verification and only runs for digest-only input.
@@ -116,8 +117,11 @@ function twoMul(c: Curve, u1: bigint, g: Point, u2: bigint, q: Point): Point {
 const toBig = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
 
 function ecdsaVerifyDigest(key: KeyObject, digest: Uint8Array, sig: Uint8Array): boolean {
-  const curve = CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+  const curveName = key.asymmetricKeyDetails?.namedCurve ?? '';
+  const curve = CURVES[curveName];
   if (!curve) return false;
+  // e ≡ 0 (mod n): a "signature" any key passes, made without a private key
+  if (isForgeableEcdsaDigest(curveName, digest)) return false;
   const jwk = key.export({ format: 'jwk' });
   if (!jwk.x || !jwk.y) return false;
   const qx = toBig(Buffer.from(jwk.x, 'base64url'));
