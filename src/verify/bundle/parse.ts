@@ -1,14 +1,12 @@
 // Sigstore bundle JSON (protobuf-specs sigstore_bundle.proto, v0.1–v0.3) → typed values, with the
 // per-version rules of the bundle spec (v0.1 needs a SET, v0.2+ an inclusion proof with checkpoint).
 
-import type { ErrorCode } from '../../errors.js';
+import { type ErrorCode, SealError } from '../../errors.js';
 
-export class BundleFormatError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** A SealError, so a caller of parseBundle other than verifyBundle sees the one error hierarchy. */
+export class BundleFormatError extends SealError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
     this.name = 'BundleFormatError';
   }
 }
