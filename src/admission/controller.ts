@@ -15,6 +15,7 @@ import type {
 } from '../policy/types.js';
 import { digestOf, withDigestKeepingTag } from '../policy/evaluate.js';
 import { type AuditLogger, auditDecision } from './audit.js';
+import { SealError } from '../errors.js';
 import type { BreakGlassStore } from './breakglass.js';
 import { MemoryOutcomeCache, withDigestCache } from './cache.js';
 import type { AdmissionMetrics } from './metrics.js';
@@ -29,7 +30,7 @@ import {
   type JsonPatchOp,
   parseAdmissionReview,
 } from './review.js';
-import { imagesOf, type PodSpec, type ReadWorkload, readWorkload } from './workload.js';
+import { type PodSpec, type ReadWorkload, readAdmittedWorkload } from './workload.js';
 
 export interface AdmissionControllerOptions {
   policies: PolicySet;
@@ -59,6 +60,18 @@ export type Endpoint = 'validate' | 'mutate';
 export interface AdmissionResult {
   review: AdmissionReviewResponse;
   decisions: Decision[];
+}
+
+/** A CREATE or UPDATE's object: one without is refused, as there is nothing to evaluate. */
+function objectOf(req: AdmissionRequest): unknown {
+  if (req.object === undefined || req.object === null) {
+    const kind = req.kind.group ? `${req.kind.group}/${req.kind.version} ${req.kind.kind}` : req.kind.kind;
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `${req.operation} of a ${kind} without an object: nothing to evaluate`,
+    );
+  }
+  return req.object;
 }
 
 function strictestMode(decisions: Decision[]): string {
@@ -226,17 +239,11 @@ export class AdmissionController {
     req: AdmissionRequest,
     started: number,
   ): AdmissionResult | Promise<AdmissionResult> {
-    if (
-      req.operation === 'DELETE' ||
-      req.operation === 'CONNECT' ||
-      req.object === undefined ||
-      req.object === null
-    ) {
+    if (req.operation === 'DELETE' || req.operation === 'CONNECT')
       return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
-    }
     let read: ReadWorkload;
     try {
-      read = readWorkload(req.object);
+      read = readAdmittedWorkload(objectOf(req), req.kind);
     } catch (err) {
       return {
         review: buildResponse(req.uid, { allowed: false, message: `seal: ${(err as Error).message}` }),
@@ -250,7 +257,7 @@ export class AdmissionController {
     if (req.operation === 'UPDATE' && req.oldObject) {
       let old: ImageInWorkload[] = [];
       try {
-        old = imagesOf(req.oldObject);
+        old = readAdmittedWorkload(req.oldObject, req.kind).images;
       } catch {
         old = [];
       }

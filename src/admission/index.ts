@@ -48,7 +48,7 @@ export {
   type ManifestWorkload,
   type Requirement,
 } from './manifests.js';
-export { readWorkload, type ReadWorkload } from './workload.js';
+export { type GroupVersionKind, readAdmittedWorkload, readWorkload, type ReadWorkload } from './workload.js';
 export {
   credentialsFromDockerConfig,
   credentialsFromSecret,

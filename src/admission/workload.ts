@@ -147,22 +147,31 @@ export interface ReadWorkload {
   images: ImageInWorkload[];
 }
 
-/** Parse a workload once: its metadata, pod spec and every container image (init containers first). */
+function workloadOf(object: unknown): Workload {
+  if (isPlainWorkload(object)) return object;
+  const parsed = workloadSchema.safeParse(object);
+  if (!parsed.success)
+    throw new SealError('E_INVALID_ARGUMENT', `not a Kubernetes object: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+/**
+ * Parse a manifest's workload once, by its own `kind`: its metadata, pod spec and every container image
+ * (init containers first). For objects the apiserver sends, use readAdmittedWorkload (the request's kind).
+ */
 export function readWorkload(object: unknown): ReadWorkload {
-  let workload: Workload;
-  if (isPlainWorkload(object)) workload = object;
-  else {
-    const parsed = workloadSchema.safeParse(object);
-    if (!parsed.success)
-      throw new SealError(
-        'E_INVALID_ARGUMENT',
-        `not a Kubernetes object: ${parsed.error.issues[0]?.message}`,
-      );
-    workload = parsed.data;
-  }
+  const workload = workloadOf(object);
   const kind = workload.kind;
   const spec = podSpecOf(object, kind);
   if (!spec) return { workload, images: [] };
+  return { workload, spec, images: containerImages(workload, spec, kind) };
+}
+
+/**
+ * The image of every container of a pod spec, init containers first. A container without an image (absent
+ * or "") cannot be evaluated, so it is refused rather than skipped: E_INVALID_ARGUMENT naming it.
+ */
+function containerImages(workload: Workload, spec: PodSpec, kind: string): ImageInWorkload[] {
   const prefix = SPEC_POINTERS[kind]!;
   const name = workload.metadata?.name ?? workload.metadata?.generateName;
   const out: ImageInWorkload[] = [];
@@ -171,7 +180,11 @@ export function readWorkload(object: unknown): ReadWorkload {
     if (!containers) continue;
     for (let i = 0; i < containers.length; i++) {
       const c = containers[i]!;
-      if (!c.image) continue;
+      if (!c.image)
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `${kind} container "${c.name}" (${prefix}/${list}/${i}) has no image: nothing to verify`,
+        );
       const img: ImageInWorkload = {
         image: c.image,
         container: c.name,
@@ -183,10 +196,100 @@ export function readWorkload(object: unknown): ReadWorkload {
       out.push(img);
     }
   }
-  return { workload, spec, images: out };
+  return out;
 }
 
 /** Every container image of a workload, init containers first, with the JSON pointer of its `image` field. */
 export function imagesOf(object: unknown): ImageInWorkload[] {
   return readWorkload(object).images;
+}
+
+/** The kind the apiserver names in an AdmissionReview (`request.kind`). */
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+/**
+ * The API group of each workload kind ("" is the core group): a `Deployment` of another group is another
+ * resource, whose pod spec (if any) seal does not know where to find. Any version: the pod spec sits at the
+ * same place in each version the apiserver serves.
+ */
+const WORKLOAD_GROUPS: Record<string, string> = {
+  Pod: '',
+  ReplicationController: '',
+  Deployment: 'apps',
+  StatefulSet: 'apps',
+  DaemonSet: 'apps',
+  ReplicaSet: 'apps',
+  Job: 'batch',
+  CronJob: 'batch',
+};
+
+const CONTAINER_LIST_KEYS: ReadonlySet<string> = new Set(CONTAINER_LISTS);
+
+/**
+ * The JSON pointer of the first container list (`containers`, `initContainers`, `ephemeralContainers`
+ * holding an array) anywhere in `object`. Iterative, with parent links instead of a pointer per node, so
+ * a deeply nested body costs neither stack nor quadratic strings.
+ */
+function findContainerList(object: unknown): string | undefined {
+  interface Node {
+    value: unknown;
+    key: string;
+    parent: Node | undefined;
+  }
+  const pointer = (n: Node): string => {
+    const keys: string[] = [];
+    for (let at: Node | undefined = n; at?.parent; at = at.parent) keys.push(escapePointer(at.key));
+    return `/${keys.reverse().join('/')}`;
+  };
+  const stack: Node[] = [{ value: object, key: '', parent: undefined }];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    const v = node.value;
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], key: String(i), parent: node });
+      continue;
+    }
+    for (const k of Object.keys(v)) {
+      const child: Node = { value: (v as Json)[k], key: k, parent: node };
+      if (CONTAINER_LIST_KEYS.has(k) && Array.isArray(child.value)) return pointer(child);
+      stack.push(child);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The workload of an admission request, read by the kind the apiserver names (`request.kind`), never by
+ * the object's own `kind` field: an object whose kind or apiVersion disagrees with the request is refused,
+ * and so is an object of any other kind that carries containers (their images cannot be evaluated), or a
+ * container without an image. Objects of other kinds without containers carry no images. Every refusal is
+ * E_INVALID_ARGUMENT with a message for the denial.
+ */
+export function readAdmittedWorkload(object: unknown, kind: GroupVersionKind): ReadWorkload {
+  const workload = workloadOf(object);
+  const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
+  if (
+    workload.kind !== kind.kind ||
+    (workload.apiVersion !== undefined && workload.apiVersion !== apiVersion)
+  )
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `the request is for a ${apiVersion} ${kind.kind} but its object says ${workload.apiVersion ?? '(no apiVersion)'} ${workload.kind}: refusing an object that is not what the request names`,
+    );
+  const known = Object.hasOwn(WORKLOAD_GROUPS, kind.kind) && WORKLOAD_GROUPS[kind.kind] === kind.group;
+  const spec = known ? podSpecOf(object, kind.kind) : undefined;
+  if (!spec) {
+    const at = findContainerList(object);
+    if (at !== undefined)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `${apiVersion} ${kind.kind} carries containers at ${at} where seal reads no pod spec: refusing images it cannot evaluate`,
+      );
+    return { workload, images: [] };
+  }
+  return { workload, spec, images: containerImages(workload, spec, kind.kind) };
 }

@@ -57,6 +57,14 @@ describe('imagesOf', () => {
     }
     expect(() => imagesOf({ kind: 'Pod', spec: { containers: 'nope' } })).toThrow(/malformed pod spec/);
   });
+
+  it('refuses a container without an image (empty or absent) instead of skipping it', () => {
+    for (const c of [{ name: 'a', image: '' }, { name: 'a' }]) {
+      expect(() => imagesOf({ kind: 'Job', spec: { template: { spec: { containers: [c] } } } })).toThrow(
+        'Job container "a" (/spec/template/spec/containers/0) has no image',
+      );
+    }
+  });
 });
 
 describe('AdmissionReview', () => {
