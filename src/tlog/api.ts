@@ -40,11 +40,21 @@ const intParam = (name: string, v: unknown, required = true): number | undefined
     if (required) throw new SealError('E_INVALID_ARGUMENT', `query parameter ${name} is required`);
     return undefined;
   }
-  if (typeof v !== 'string' || !/^[0-9]{1,16}$/.test(v)) {
+  if (typeof v !== 'string' || !/^[0-9]+$/.test(v)) {
     throw new SealError('E_INVALID_ARGUMENT', `query parameter ${name} must be a non-negative integer`);
   }
-  return Number(v);
+  const n = Number(v);
+  // past 2^53 − 1 a number is no longer exact: name the value as sent, not its rounding
+  if (!Number.isSafeInteger(n))
+    throw new SealError('E_INVALID_ARGUMENT', `query parameter ${name} ${v.slice(0, 40)} is out of range`);
+  return n;
 };
+
+/** A decimal past 2^53 − 1 as sent (cut short), or undefined: such an index is beyond any tree this log can hold. */
+const unsafeDecimal = (v: unknown): string | undefined =>
+  typeof v === 'string' && /^[0-9]+$/.test(v) && !Number.isSafeInteger(Number(v))
+    ? v.slice(0, 40)
+    : undefined;
 
 /** Unix seconds from `1700000000` or an RFC 3339 time. */
 const timeParam = (name: string, v: unknown): number | undefined => {
@@ -205,7 +215,17 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
     });
 
     api.get('/api/v1/log/entries', async (req) => {
-      const index = intParam('logIndex', (req.query as Record<string, unknown>).logIndex)!;
+      const raw = (req.query as Record<string, unknown>).logIndex;
+      const huge = unsafeDecimal(raw);
+      // out of range is "not found" (404), as Rekor answers Trillian's OutOfRange
+      if (huge !== undefined) {
+        const size = (await log.head()).size;
+        throw new SealError(
+          'E_NOT_FOUND',
+          `log index ${huge} is out of range: the log holds ${size} entries`,
+        );
+      }
+      const index = intParam('logIndex', raw)!;
       return entryReply(await log.getEntryByIndex(index));
     });
 

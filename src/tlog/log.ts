@@ -488,11 +488,20 @@ export class TransparencyLog {
   }
 
   async getEntryByIndex(index: number): Promise<LogEntry> {
-    if (!Number.isSafeInteger(index) || index < 0)
-      throw new SealError('E_INVALID_ARGUMENT', `bad log index ${index}`);
+    if (!Number.isInteger(index) || index < 0)
+      throw new SealError('E_INVALID_ARGUMENT', `log index ${index} is not a non-negative integer`);
+    const outOfRange = (size: number) =>
+      new SealError(
+        'E_NOT_FOUND',
+        `log index ${index} is out of range: the log holds ${size} entries${size > 0 ? ` (indexes 0 to ${size - 1})` : ''}`,
+      );
+    if (!Number.isSafeInteger(index)) throw outOfRange((await this.head()).size);
     const [e] = await this.storage.entries(index, index + 1);
-    if (!e) throw new SealError('E_NOT_FOUND', `no entry at log index ${index}`);
     const head = await this.head();
+    if (!e)
+      throw index >= head.size
+        ? outOfRange(head.size)
+        : new SealError('E_NOT_FOUND', `no entry at log index ${index}`);
     const proof = e.index < head.size ? await this.inclusionProof(e.index, head.size) : undefined;
     return this.makeEntry(e.index, e.leafHash, e.leaf, e.integratedTime, proof);
   }

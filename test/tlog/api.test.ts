@@ -129,6 +129,30 @@ describe('Rekor v1 HTTP API', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('answers a log index past the tree, even past 2^53, with 404 "out of range" naming the index as sent', async () => {
+    await client.createEntry(hashedRekord());
+    const size = (await log.head()).size;
+    for (const sent of [String(size), '9007199254740992', '9999999999999999', '1'.repeat(30)]) {
+      const res = await fetch(`${url}/api/v1/log/entries?logIndex=${sent}`);
+      expect({ sent, status: res.status }).toEqual({ sent, status: 404 });
+      const body = (await res.json()) as AnyJson;
+      expect(
+        body.message.startsWith(`log index ${sent} is out of range: the log holds ${size} entries`),
+      ).toBe(true);
+    }
+    // malformed stays a 400
+    expect((await fetch(`${url}/api/v1/log/entries?logIndex=-1`)).status).toBe(400);
+    expect((await fetch(`${url}/api/v1/log/entries?logIndex=1e3`)).status).toBe(400);
+    const got = await fetch(`${url}/api/v1/log/entries/retrieve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"logIndexes":[0,9999999999999999]}',
+    });
+    // no index of any tree this log can hold: refused with the schema's reason
+    expect(got.status).toBe(400);
+    expect(((await got.json()) as AnyJson).message).toMatch(/^bad retrieve request: .*9007199254740991/);
+  });
+
   it('searches by hash, email and key (index/retrieve) and by identity+issuer+time, paginated', async () => {
     const k = ecKey();
     const artifact = randomBytes(9);
