@@ -48,6 +48,8 @@ export const ErrorCodes = {
   E_SCT_INVALID: 'a signed certificate timestamp is missing or does not verify',
   E_TIMESTAMP_INVALID: 'an RFC 3161 signed timestamp does not verify, or no trusted time was found',
   E_PREDICATE_TYPE_MISMATCH: 'an attestation has another predicate type than required',
+  E_NOT_A_SIGNATURE:
+    'an image signature was required but the bundle holds an attestation or a message signature',
   E_EXPECTATIONS_MISSING: 'verification was asked for without pinning a key or identity',
   E_KEY_REVOKED: 'the signature was made by a revoked key or identity after its revocation time',
   E_TOO_MANY_SIGNATURES: 'an image has more candidate signatures than verify examines (1000)',
@@ -111,6 +113,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_SCT_INVALID':
     case 'E_TIMESTAMP_INVALID':
     case 'E_PREDICATE_TYPE_MISMATCH':
+    case 'E_NOT_A_SIGNATURE':
     case 'E_KEY_REVOKED':
     case 'E_TOO_MANY_SIGNATURES':
     case 'E_CONDITION_FAILED':

@@ -11,7 +11,7 @@ import {
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from '../formats/cosign.js';
 import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, parseEnvelope, verifyEnvelope } from '../formats/dsse.js';
-import { type Statement, parseStatement } from '../formats/intoto.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, type Statement, parseStatement } from '../formats/intoto.js';
 import { parseSimpleSigningPayload } from '../formats/simplesigning.js';
 import { loadPublicKey } from '../keys/public-key.js';
 import type { PublicKeyVerifier } from '../keys/types.js';
@@ -350,6 +350,7 @@ function evaluateBundle(
   out: SignatureResult,
 ): void {
   const checks = out.checks;
+  const wantSignature = !(options.attestations ?? false);
   try {
     const parsed = parseBundle(json);
     if (parsed.mediaType !== BUNDLE_V03_MEDIA_TYPE && !parsed.mediaType.includes('0.3')) {
@@ -361,6 +362,19 @@ function evaluateBundle(
         expected: '>= v0.3',
         found: parsed.mediaType,
         message: `bundle version ${parsed.mediaType} is older than v0.3`,
+      });
+      return;
+    }
+    // A message signature over the manifest digest names no image and carries no annotations; cosign's
+    // `verify` refuses it on images too. Only a DSSE statement (checked below) is an image signature.
+    if (wantSignature && parsed.content.kind === 'messageSignature') {
+      checks.push({
+        name: 'signature-kind',
+        ok: false,
+        code: 'E_NOT_A_SIGNATURE',
+        expected: `a DSSE statement of type ${COSIGN_SIGN_PREDICATE_TYPE}`,
+        found: 'messageSignature',
+        message: `the bundle holds a message signature, not an image signature (a DSSE statement of type ${COSIGN_SIGN_PREDICATE_TYPE})`,
       });
       return;
     }
@@ -407,15 +421,19 @@ function evaluateBundle(
     });
     return;
   }
-  checkStatement(verification.dssePayload!, digest, expectations, out);
+  checkStatement(verification.dssePayload!, digest, expectations, out, wantSignature);
 }
 
-/** The in-toto statement checks: parses, names the image digest, carries the annotations and predicate type. */
+/**
+ * The in-toto statement checks: parses, is a signature when one is wanted, names the image digest, carries
+ * the annotations and predicate type.
+ */
 function checkStatement(
   payload: Uint8Array,
   digest: Digest,
   expectations: Expectations,
   out: SignatureResult,
+  wantSignature: boolean,
 ): void {
   const checks = out.checks;
   out.payloadBytes = payload;
@@ -430,6 +448,19 @@ function checkStatement(
   }
   out.payload = statement;
   out.predicateType = statement.predicateType;
+  // A signature is a signature: an attestation (provenance, SBOM, scan…) by the same signer says something
+  // about the image, it does not sign it. cosign v3's `verify` accepts any bundle; seal does not.
+  if (wantSignature && statement.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) {
+    checks.push({
+      name: 'signature-kind',
+      ok: false,
+      code: 'E_NOT_A_SIGNATURE',
+      expected: COSIGN_SIGN_PREDICATE_TYPE,
+      found: statement.predicateType,
+      message: `the bundle holds an attestation of type ${statement.predicateType}, not an image signature (predicate type ${COSIGN_SIGN_PREDICATE_TYPE}); check it with verify-attestation`,
+    });
+    return;
+  }
   const subject = statement.subject.find((s) => s.digest[digest.algorithm] === digest.hex);
   checks.push({
     name: 'subject-digest',
@@ -573,7 +604,7 @@ function evaluateLegacy(
     out.integratedTime = time;
   }
   if (envelope) {
-    checkStatement(envelope.payload, digest, expectations, out);
+    checkStatement(envelope.payload, digest, expectations, out, false);
     return;
   }
   if (refuseAmbiguous(checks, payload, 'simple-signing')) return;

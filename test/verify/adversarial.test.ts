@@ -17,6 +17,7 @@ import {
   type RekorBundle,
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from '../../src/formats/cosign.js';
+import { buildBundle, buildReferrerManifest } from '../../src/formats/bundle.js';
 import { IN_TOTO_PAYLOAD_TYPE, serializeEnvelope, signEnvelope } from '../../src/formats/dsse.js';
 import {
   buildCosignSignStatement,
@@ -31,7 +32,7 @@ import { LayoutStore } from '../../src/oci/layout.js';
 import type { Descriptor } from '../../src/oci/manifest.js';
 import { parseReference, type Reference, withDigest } from '../../src/oci/ref.js';
 import type { ImageStore } from '../../src/oci/store.js';
-import { attachBundle, type TlogUploader } from '../../src/sign/attach.js';
+import { attachBundle, type TlogUploader, verificationMaterialFor } from '../../src/sign/attach.js';
 import { signImage } from '../../src/sign/image.js';
 import { appendLegacySignature } from '../../src/sign/legacy.js';
 import { setPayload } from '../../src/tlog/entry.js';
@@ -509,6 +510,65 @@ describe('payload attacks (bundles)', () => {
     const a = await image();
     await bundleReferrer(a, buildSimpleSigningPayload({ dockerReference: 'x', digest: a.digest }));
     failedWith(await verifyImage(a.r, keyed, { store }), 'E_PAYLOAD_INVALID');
+  });
+
+  it('an attestation bundle by the pinned key is not a signature, even with a referrer annotation claiming one', async () => {
+    const a = await image();
+    // bundleReferrer writes the referrer annotation `dev.sigstore.bundle.predicateType: …/cosign/sign/v1`;
+    // only the signed statement decides.
+    for (const predicateType of [
+      'https://slsa.dev/provenance/v1',
+      'https://cosign.sigstore.dev/attestation/vuln/v1',
+    ])
+      await bundleReferrer(
+        a,
+        buildStatement({ subjects: [{ digest: { sha256: a.digest.hex } }], predicateType, predicate: {} }),
+      );
+    const v = await verifyImage(a.r, keyed, { store });
+    failedWith(v, 'E_NOT_A_SIGNATURE');
+    expect(v.signatures).toHaveLength(2);
+    expect(v.message).toContain('attestation of type https://slsa.dev/provenance/v1, not an image signature');
+    // Still an attestation.
+    const att = await verifyImage(
+      a.r,
+      { ...keyed, predicateType: 'https://slsa.dev/provenance/v1' },
+      { store, attestations: true },
+    );
+    expect(att.ok, att.message).toBe(true);
+    // A signature by the same key is what passes.
+    await bundleReferrer(a, buildCosignSignStatement(a.digest));
+    const signed = await verifyImage(a.r, keyed, { store });
+    expect(signed.ok, signed.message).toBe(true);
+    expect(signed.signatures.filter((s) => s.ok).map((s) => s.predicateType)).toEqual([
+      COSIGN_SIGN_PREDICATE_TYPE,
+    ]);
+  });
+
+  it('a message-signature bundle over the manifest digest is not an image signature', async () => {
+    const a = await image();
+    const manifest = (await store.getManifest(withDigest(a.r, a.digest))).bytes;
+    const bundle = buildBundle({
+      content: {
+        messageSignature: {
+          digest: Buffer.from(a.digest.hex, 'hex'),
+          algorithm: 'SHA2_256',
+          signature: await signer.sign(manifest),
+        },
+      },
+      verificationMaterial: verificationMaterialFor(signer),
+      tlogEntries: [],
+    });
+    const referrer = buildReferrerManifest(
+      new TextEncoder().encode(JSON.stringify(bundle)),
+      a.desc,
+      COSIGN_SIGN_PREDICATE_TYPE,
+      new Date(),
+    );
+    for (const b of referrer.blobs) await store.putBlob(a.r, b.blob, b.descriptor.mediaType);
+    await store.putManifest(withDigest(a.r, referrer.digest), referrer.bytes, referrer.manifest.mediaType!);
+    const v = await verifyImage(a.r, keyed, { store });
+    failedWith(v, 'E_NOT_A_SIGNATURE');
+    expect(v.message).toContain('message signature, not an image signature');
   });
 
   it('statement fields another reader takes differently (Subject, predicate_type) are refused', async () => {
