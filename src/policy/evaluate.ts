@@ -4,6 +4,7 @@
 
 import type { ErrorCode } from '../errors.js';
 import { isSealError } from '../errors.js';
+import { COSIGN_SIGN_PREDICATE_TYPE } from '../formats/intoto.js';
 import type { Expectations, Revocation, SignatureResult, Verdict } from '../verify/types.js';
 import { evaluateConditions } from './conditions.js';
 import { matchApplies, selectorMatches } from './selector.js';
@@ -197,6 +198,29 @@ function applyRevocations(
   return good.length === 0 ? { ok: true } : { ok: false, revoked: revokedMsg ?? 'revoked' };
 }
 
+/**
+ * A signature requirement is met by signatures only: a simple signing payload (no predicate type) or a
+ * statement of cosign's signature type. Verifiers already refuse attestations as signatures; this keeps an
+ * ImageVerifier that did not from satisfying (or, past revocation, deciding) a signature rule.
+ */
+function signaturesOnly(verdict: Verdict): Verdict {
+  if (!verdict.ok) return verdict;
+  const isSignature = (s: SignatureResult) =>
+    s.predicateType === undefined || s.predicateType === COSIGN_SIGN_PREDICATE_TYPE;
+  const passed = verdict.signatures.filter((s) => s.ok);
+  if (passed.every(isSignature)) return verdict;
+  const signatures = verdict.signatures.filter((s) => !s.ok || isSignature(s));
+  if (signatures.some((s) => s.ok)) return { ...verdict, signatures };
+  const types = [...new Set(passed.map((s) => s.predicateType))].join(', ');
+  return {
+    ...verdict,
+    ok: false,
+    code: 'E_NOT_A_SIGNATURE',
+    message: `only attestations (${types}) verified for ${verdict.reference}, no image signature`,
+    signatures,
+  };
+}
+
 /** Which failure explains a denial best when several authorities failed (most specific first). */
 const FAILURE_ORDER: ErrorCode[] = [
   'E_KEY_REVOKED',
@@ -291,8 +315,9 @@ class Evaluator {
           message: `verification unavailable: ${verdict.message}`,
         };
       }
-      const r = applyRevocations(verdict, policy.revocations, attempt.fp);
-      if (r.ok) return { ok: true, unavailable: false, message: verdict.message };
+      const signed = signaturesOnly(verdict);
+      const r = applyRevocations(signed, policy.revocations, attempt.fp);
+      if (r.ok) return { ok: true, unavailable: false, message: signed.message };
       last = r.revoked
         ? {
             ok: false,
@@ -305,8 +330,8 @@ class Evaluator {
             ok: false,
             unavailable: false,
             failedCheck: `authority ${authority.name}: signature`,
-            code: verdict.code ?? 'E_NO_MATCHING_SIGNATURES',
-            message: verdict.message,
+            code: signed.code ?? 'E_NO_MATCHING_SIGNATURES',
+            message: signed.message,
           };
     }
     return last;

@@ -167,6 +167,48 @@ describe('evaluate: signatures', () => {
   });
 });
 
+describe('evaluate: a signature rule needs a signature', () => {
+  const PROV = 'https://slsa.dev/provenance/v1';
+  /** A verifier as lax as cosign v3's `verify`: any verified attestation also counts as a signature. */
+  const lax = (w: World): World['verifier'] => ({
+    ...w.verifier,
+    async verifySignatures(image, e, c) {
+      const sigs = await w.verifier.verifySignatures(image, e, c);
+      const atts = await w.verifier.verifyAttestations(image, { ...e, predicateType: PROV }, c);
+      const signatures = [...sigs.signatures, ...atts.signatures.map((s) => ({ ...s, predicateType: PROV }))];
+      const ok = signatures.some((s) => s.ok);
+      return ok ? { ...sigs, ok, signatures, message: 'verified' } : sigs;
+    },
+  });
+
+  it('an attestation by the policy key handed back as a signature does not satisfy the rule', async () => {
+    const digest = await world.publish('registry.test:5000/acme/web:att');
+    await world.attest(`registry.test:5000/acme/web@${digest}`, { key: release.privateKey }, PROV, {});
+    const [d] = await evaluate([img('registry.test:5000/acme/web:att')], NS, keyPolicy(), lax(world), ctx());
+    expect(d!.result).toBe('deny');
+    expect(d!.outcomes[0]!.code).toBe('E_NOT_A_SIGNATURE');
+    expect(d!.reason).toContain(`only attestations (${PROV}) verified`);
+    await world.signWithKey(`registry.test:5000/acme/web@${digest}`, release.privateKey);
+    const [ok] = await evaluate([img('registry.test:5000/acme/web:att')], NS, keyPolicy(), lax(world), ctx());
+    expect(ok!.result, ok!.reason).toBe('allow');
+  });
+
+  it('a verified attestation does not rescue a revoked signature', async () => {
+    const after = '2026-06-01T00:00:00Z';
+    const t = Date.parse(after) / 1000;
+    const policy = keyPolicy(
+      `revocations:\n  - key: |\n${indent(release.publicKeyPem, 6)}\n    after: "${after}"`,
+    );
+    const digest = await world.publish('registry.test:5000/acme/web:rev');
+    const at = `registry.test:5000/acme/web@${digest}`;
+    await world.signWithKey(at, release.privateKey, { integratedTime: t + 60 });
+    await world.attest(at, { key: release.privateKey }, PROV, {}, { integratedTime: t - 60 });
+    const [d] = await evaluate([img('registry.test:5000/acme/web:rev')], NS, policy, lax(world), ctx());
+    expect(d!.result).toBe('deny');
+    expect(d!.outcomes[0]!.code).toBe('E_KEY_REVOKED');
+  });
+});
+
 describe('evaluate: revocation', () => {
   const after = '2026-06-01T00:00:00Z';
   const t = Date.parse(after) / 1000;
