@@ -17,7 +17,7 @@ import canonicalize from 'canonicalize';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { decryptPrivateKey } from '../keys/cosign-key.js';
-import { parseReference } from '../oci/ref.js';
+import { formatReference, parseReference } from '../oci/ref.js';
 import type { ResolvedKey } from '../policy/keyref.js';
 
 export const BREAKGLASS_MAX_TTL_MS = 24 * 3600 * 1000;
@@ -133,7 +133,8 @@ export function createGrant(req: GrantRequest): BreakGlassGrant {
     apiVersion: 'seal.dev/v1alpha1' as const,
     kind: 'BreakGlassGrant' as const,
     id: `bg-${randomBytes(8).toString('hex')}`,
-    image: req.image,
+    // The canonical reference: every spelling of the image yields the same grant text.
+    image: formatReference(ref),
     digest: ref.digest.toString(),
     namespace: req.namespace,
     reason: req.reason.trim(),

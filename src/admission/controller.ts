@@ -165,6 +165,8 @@ export class AdmissionController {
     }
     this.verifier = withDigestCache(this.pullSecrets ?? opts.verifier, digestOpts);
     this.evaluateOptions = {
+      // Pod images are read as the container runtime reads them (registry references only).
+      imageReading: 'runtime',
       cache: this.cache,
       singleFlight: this.flights,
       onVerification: (e) => {
@@ -413,7 +415,8 @@ export class AdmissionController {
     const store = this.opts.breakGlass;
     if (!store) return;
     for (const d of decisions) {
-      if (d.result !== 'deny') continue;
+      // A grant names a digest of an image; a string that is no reference names no image.
+      if (d.result !== 'deny' || d.invalidReference) continue;
       const digest = d.digest ?? digestOf(d.image);
       if (!digest) continue;
       const grant = await store.find(digest, namespace);

@@ -5,6 +5,7 @@
 import { SealError } from '../errors.js';
 import { evaluate, matchPolicies } from '../policy/evaluate.js';
 import { parseYamlDocuments } from '../policy/load.js';
+import { canonicalImage } from '../policy/glob.js';
 import type {
   Authority,
   AuthoritySet,
@@ -131,6 +132,8 @@ export interface Requirement {
   /** One line per matching policy; empty = no policy matches. */
   requirements: string[];
   noMatch?: 'allow' | 'deny' | 'warn';
+  /** Why the image is no valid reference (it would be denied, whatever the policies say). */
+  invalidReference?: string;
 }
 
 /** Offline: which policies match each image and what they would require (no registry access). */
@@ -144,7 +147,12 @@ export async function describeManifests(
   for (const w of workloads) {
     const ns: NamespaceInfo = await namespaces(w.namespace, AbortSignal.timeout(10_000));
     for (const image of w.images) {
-      const matches = matchPolicies(image, ns, policies.policies);
+      const canonical = canonicalImage(image.image);
+      if (typeof canonical !== 'string') {
+        out.push({ workload: w, image, requirements: [], invalidReference: canonical.message });
+        continue;
+      }
+      const matches = matchPolicies(image, ns, policies.policies, canonical);
       const r: Requirement = {
         workload: w,
         image,

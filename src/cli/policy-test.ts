@@ -78,6 +78,7 @@ export const command: CommandModule = {
               path: r.image.path,
               requires: r.requirements,
               noMatch: r.noMatch,
+              ...(r.invalidReference !== undefined ? { invalidReference: r.invalidReference } : {}),
             })),
             null,
             2,
@@ -86,7 +87,10 @@ export const command: CommandModule = {
       let denied = false;
       for (const r of reqs) {
         const where = `${r.workload.kind}/${r.workload.namespace}/${r.workload.name} ${r.image.list}/${r.image.container}`;
-        if (r.requirements.length === 0) {
+        if (r.invalidReference !== undefined) {
+          denied = true;
+          if (!json) io.stdout(`DENY    ${where} ${r.image.image}: ${r.invalidReference}\n`);
+        } else if (r.requirements.length === 0) {
           denied ||= r.noMatch === 'deny';
           if (!json)
             io.stdout(

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import * as z from '../formats/zod.js';
 import type { HttpClient } from './http.js';
+import { canonicalRegistry } from './ref.js';
 
 export type RegistryCredentials = { username: string; password: string } | { identityToken: string };
 
@@ -25,13 +26,22 @@ const DOCKER_HUB_ALIASES = new Set([
   'registry.hub.docker.com',
 ]);
 
-/** Canonical host for matching config keys: no scheme, no path, Docker Hub aliases folded. */
+/**
+ * Canonical host for matching config keys: no scheme, no path, Docker Hub aliases folded, and the
+ * spelling references get (canonicalRegistry: `GHCR.io:443` is `ghcr.io`), so credentials are found
+ * whatever spelling the image or the config used. A key that is no valid host is only lower-cased.
+ */
 export function normaliseRegistryKey(key: string): string {
   let host = key.trim().replace(/^[a-z]+:\/\//i, '');
   const slash = host.indexOf('/');
   if (slash >= 0) host = host.slice(0, slash);
   host = host.toLowerCase();
-  return DOCKER_HUB_ALIASES.has(host) ? 'index.docker.io' : host;
+  if (DOCKER_HUB_ALIASES.has(host)) return 'index.docker.io';
+  try {
+    return canonicalRegistry(host);
+  } catch {
+    return host;
+  }
 }
 
 /** Credentials given directly (CLI flags, tests). Keys are registry hosts. */

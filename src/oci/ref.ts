@@ -10,7 +10,10 @@ export type Reference = RegistryReference | LayoutReference;
 
 export interface RegistryReference {
   kind: 'registry';
-  /** Registry host with optional port, normalised (`docker.io` → `index.docker.io`). IPv6 hosts keep brackets. */
+  /**
+   * Registry host with optional port in its canonical spelling (canonicalRegistry: lower-case, no `:443`,
+   * decimal port, `docker.io` → `index.docker.io`). IPv6 hosts keep brackets.
+   */
   registry: string;
   /** Repository path, normalised (`alpine` → `library/alpine` on Docker Hub). */
   repository: string;
@@ -31,6 +34,11 @@ export interface ParseReferenceOptions {
   cwd?: string;
   /** Add tag `latest` when the reference has neither tag nor digest (default true). */
   defaultTag?: boolean;
+  /**
+   * Read `oci-layout:DIR` / `oci:DIR` as OCI layouts (default true). False reads as a container runtime
+   * does, registry references only: `oci:x` is then Docker Hub's `oci` tagged `x`.
+   */
+  layouts?: boolean;
 }
 
 /** The canonical Docker Hub host (what cosign writes into `docker-reference`). */
@@ -71,9 +79,38 @@ function parseDigestPart(input: string, text: string): Digest {
   }
 }
 
-function checkRegistry(input: string, host: string): void {
+/** The port a registry reference implies: registries are spoken to over https (distribution spec). */
+const DEFAULT_REGISTRY_PORT = 443;
+
+/** WHATWG host parsing (lower-casing, IPv4 numbers, IPv6 compression) of a host the grammar accepted. */
+function whatwgHost(input: string, host: string, name: string): string {
+  let parsed: string;
+  try {
+    parsed = new URL(`http://${name}/`).hostname;
+  } catch {
+    throw invalid(input, `registry "${host}" has a host that is neither a host name nor an IP address`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(parsed)) throw invalid(input, `registry "${host}" has a non-ASCII host`);
+  return parsed;
+}
+
+/**
+ * The canonical spelling of a registry host (`host[:port]`), the one form every comparison works on:
+ * - host names lower-cased (DNS is case-insensitive); IPv4 addresses in any form a resolver accepts
+ *   (`127.0.0.01`, `0x7f.1`, `2130706433`) as dotted decimal; IPv6 literals compressed and lower-cased
+ *   (RFC 5952, `[0:0::1]` → `[::1]`), a zone kept as written, an IPv4-mapped one (`[::ffff:127.0.0.1]`)
+ *   as its IPv4 address;
+ * - the port in decimal without leading zeros, `:443` dropped (a registry reference means https, whose
+ *   default port is 443); `:80` is kept: it is not https's default port, so `host:80` is another endpoint;
+ * - Docker Hub's aliases (`docker.io`, `registry-1.docker.io`, any case, with or without `:443`) are
+ *   `index.docker.io`.
+ * Anything else — empty or out-of-range ports (0, > 65535), bad host names, numeric hosts that are no
+ * IPv4 address — is E_INVALID_REFERENCE: what cannot be canonicalised is refused, never compared.
+ */
+export function canonicalRegistry(host: string, input: string = host): string {
   let name = host;
   let port: string | undefined;
+  let zone = '';
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
     if (close < 0) throw invalid(input, `registry "${host}" has an unclosed IPv6 bracket`);
@@ -84,6 +121,19 @@ function checkRegistry(input: string, host: string): void {
       port = rest.slice(1);
     }
     if (!IPV6_RE.test(name)) throw invalid(input, `registry "${host}" is not a valid IPv6 address`);
+    const percent = name.indexOf('%');
+    if (percent >= 0) {
+      zone = name.slice(percent, -1);
+      name = `${name.slice(0, percent)}]`;
+    }
+    name = whatwgHost(input, host, name);
+    // An IPv4-mapped IPv6 address is that IPv4 host (a dual-stack socket connects to it).
+    const mapped = zone ? null : /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(name);
+    if (mapped) {
+      const hi = Number.parseInt(mapped[1]!, 16);
+      const lo = Number.parseInt(mapped[2]!, 16);
+      name = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
   } else {
     const colon = host.lastIndexOf(':');
     if (colon >= 0) {
@@ -96,12 +146,15 @@ function checkRegistry(input: string, host: string): void {
         throw invalid(input, `registry "${host}" has an invalid host name component "${part}"`);
       }
     }
+    name = whatwgHost(input, host, name);
   }
+  let out = zone ? `${name.slice(0, -1)}${zone}]` : name;
   if (port !== undefined) {
-    if (!PORT_RE.test(port) || Number(port) > 65535 || Number(port) === 0) {
-      throw invalid(input, `registry "${host}" has an invalid port "${port}"`);
-    }
+    const n = PORT_RE.test(port) ? Number(port) : Number.NaN;
+    if (!(n >= 1 && n <= 65535)) throw invalid(input, `registry "${host}" has an invalid port "${port}"`);
+    if (n !== DEFAULT_REGISTRY_PORT) out += `:${n}`;
   }
+  return DOCKER_HUB_ALIASES.has(out) ? DOCKER_HUB_REGISTRY : out;
 }
 
 function checkRepository(input: string, repository: string): void {
@@ -118,6 +171,16 @@ function checkRepository(input: string, repository: string): void {
       );
     }
   }
+}
+
+/**
+ * Is the first path component of a name a registry host (distribution/reference splitDockerDomain: it has
+ * a "." or ":", or is localhost — in any case, as DNS names are — or an IPv6 literal)?
+ */
+export function looksLikeRegistry(first: string): boolean {
+  return (
+    first.includes('.') || first.includes(':') || first.startsWith('[') || first.toLowerCase() === 'localhost'
+  );
 }
 
 /** Split `name[:tag][@digest]` (the name may contain a host port, so the tag colon is the one after the last "/"). */
@@ -173,7 +236,7 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (/\s/.test(input)) throw invalid(input, 'reference contains whitespace');
   const defaultTag = options.defaultTag ?? true;
   for (const prefix of ['oci-layout:', 'oci:']) {
-    if (input.startsWith(prefix)) {
+    if (options.layouts !== false && input.startsWith(prefix)) {
       // Layouts have no implicit tag: `oci-layout:DIR` names the whole layout (one image if it holds one).
       return parseLayout(input, input.slice(prefix.length), options);
     }
@@ -188,20 +251,15 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   let repository: string;
   const slash = name.indexOf('/');
   const first = slash >= 0 ? name.slice(0, slash) : '';
-  if (
-    slash >= 0 &&
-    (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))
-  ) {
-    registry = first;
+  if (slash >= 0 && looksLikeRegistry(first)) {
+    registry = canonicalRegistry(first, input);
     repository = name.slice(slash + 1);
-    checkRegistry(input, registry);
   } else {
     registry = DOCKER_HUB_REGISTRY;
     repository = name;
   }
-  if (DOCKER_HUB_ALIASES.has(registry.toLowerCase())) {
-    registry = DOCKER_HUB_REGISTRY;
-    if (repository !== '' && !repository.includes('/')) repository = `library/${repository}`;
+  if (registry === DOCKER_HUB_REGISTRY && repository !== '' && !repository.includes('/')) {
+    repository = `library/${repository}`;
   }
   checkRepository(input, repository);
   if (registry.length + 1 + repository.length > NAME_TOTAL_LENGTH_MAX) {

@@ -4,9 +4,11 @@
 
 import type { ErrorCode } from '../errors.js';
 import { isSealError } from '../errors.js';
+import type { SealError } from '../errors.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../formats/intoto.js';
 import type { Expectations, Revocation, SignatureResult, Verdict } from '../verify/types.js';
 import { evaluateConditions } from './conditions.js';
+import { canonicalImage, type ImageReading } from './glob.js';
 import { matchApplies, selectorMatches } from './selector.js';
 import { raceSignal, SingleFlight } from './singleflight.js';
 import type {
@@ -65,6 +67,11 @@ export interface EvaluateOptions {
   /** Budget of one shared verification, independent of any one waiter's deadline (default 25 s). */
   flightTimeoutMs?: number;
   onVerification?: (e: VerificationEvent) => void;
+  /**
+   * How image strings are read (default `local`): the webhook and `policy test` read them as a container
+   * runtime does (`runtime`: registry references only, `oci:x` is a Docker Hub image).
+   */
+  imageReading?: ImageReading;
 }
 
 interface RuleMatch {
@@ -72,11 +79,15 @@ interface RuleMatch {
   rule: ImageRule;
 }
 
-/** The (policy, rule) pairs that apply to this image in this namespace. */
+/**
+ * The (policy, rule) pairs that apply to this image in this namespace. Patterns are matched against
+ * `canonical` (canonicalImage of the image; a caller denies an image that has none before matching).
+ */
 export function matchPolicies(
   image: ImageInWorkload,
   ns: NamespaceInfo,
   policies: LoadedPolicy[],
+  canonical: string = image.image,
 ): RuleMatch[] {
   const out: RuleMatch[] = [];
   const workload: { kind: string; name?: string } = { kind: image.workloadKind };
@@ -87,8 +98,8 @@ export function matchPolicies(
     if (policy.exclude.some((m) => matchApplies(m, ns, workload))) continue;
     if (policy.alsoMatch && !policy.alsoMatch.every((m) => matchApplies(m, ns, workload))) continue;
     for (const rule of policy.rules) {
-      if (!rule.images.some((p) => p.matches(image.image))) continue;
-      if (rule.skipImages.some((p) => p.matches(image.image))) continue;
+      if (!rule.images.some((p) => p.matches(canonical))) continue;
+      if (rule.skipImages.some((p) => p.matches(canonical))) continue;
       out.push({ policy, rule });
     }
   }
@@ -610,7 +621,9 @@ function evaluateImage(
   noMatch: NoMatchRule[],
   run: ImageRun,
 ): Decision | Promise<Decision> {
-  const matches = matchPolicies(img, run.ns, policies);
+  const canonical = canonicalImage(img.image, run.options.imageReading);
+  if (typeof canonical !== 'string') return invalidReferenceDecision(img, canonical);
+  const matches = matchPolicies(img, run.ns, policies, canonical);
   if (matches.length === 0) {
     const rule = noMatchAction(noMatch, run.ns);
     const action = rule?.action ?? 'allow';
@@ -628,10 +641,31 @@ function evaluateImage(
       noMatch: true,
     };
   }
-  const written = digestOf(img.image);
-  const known = written ?? run.verifier.cachedDigest?.(img.image);
+  const written = digestOf(canonical);
+  const known = written ?? run.verifier.cachedDigest?.(canonical);
   if (known !== undefined) return outcomesFor(img, matches, known, undefined, written !== undefined, run);
   return resolveThenEvaluate(img, matches, run);
+}
+
+/** A reference that cannot be canonicalised is denied, never "no match" (whatever the no-match rule). */
+export function invalidReferenceDecision(img: ImageInWorkload, err: SealError): Decision {
+  return {
+    image: img.image,
+    path: img.path,
+    container: img.container,
+    result: 'deny',
+    reason: `image ${img.image}: ${err.message}; denied: only a canonical reference can be matched against policies`,
+    outcomes: [],
+    unavailable: false,
+    noMatch: false,
+    invalidReference: true,
+  };
+}
+
+/** The canonical reference of an image evaluateImage has already accepted (memoised, so no second parse). */
+function canonicalOf(img: ImageInWorkload, run: ImageRun): string {
+  const c = canonicalImage(img.image, run.options.imageReading);
+  return typeof c === 'string' ? c : img.image;
 }
 
 async function resolveThenEvaluate(
@@ -641,7 +675,7 @@ async function resolveThenEvaluate(
 ): Promise<Decision> {
   const { verifier, ctx } = run;
   try {
-    const digest = await raceSignal(verifier.resolveDigest(img.image, ctx), ctx.signal);
+    const digest = await raceSignal(verifier.resolveDigest(canonicalOf(img, run), ctx), ctx.signal);
     return outcomesFor(img, matches, digest, undefined, false, run);
   } catch (err) {
     const failure: Check = isUnavailableError(err)
@@ -804,7 +838,8 @@ async function verifyOutcome(
 ): Promise<PolicyOutcome> {
   const { policy, rule } = match;
   const { verifier, ctx, flights, options } = run;
-  const target = pinDigest(img.image, digest);
+  // What is verified is the canonical reference, whatever spelling the workload used.
+  const target = pinDigest(canonicalOf(img, run), digest);
   let result: CachedOutcome & { unavailable: boolean };
   try {
     // Coalesce only requests that would fetch with the same credentials (the cache key has none: a

@@ -2,10 +2,17 @@
 // wildcards. Implements docs/policy.md ("Image patterns") and admission-anchors.md §1 (both anchors).
 
 import { SealError } from '../errors.js';
-import { parseReference } from '../oci/ref.js';
+import {
+  canonicalRegistry,
+  DOCKER_HUB_REGISTRY,
+  formatReference,
+  looksLikeRegistry,
+  parseReference,
+  type RegistryReference,
+} from '../oci/ref.js';
 import type { ImagePattern } from './types.js';
 
-const DOCKER_HUB = 'index.docker.io';
+const DOCKER_HUB = DOCKER_HUB_REGISTRY;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
@@ -24,17 +31,50 @@ function memo<T>(fn: (s: string) => T, max = 4096): (s: string) => T {
   };
 }
 
+/** How workload image strings are read: as a container runtime does (registry references only), or also as layouts. */
+export type ImageReading = 'runtime' | 'local';
+
+function canonicalise(image: string, reading: ImageReading): string | SealError {
+  try {
+    return formatReference(parseReference(image, { layouts: reading === 'local' }));
+  } catch (err) {
+    return err instanceof SealError
+      ? err
+      : new SealError('E_INVALID_REFERENCE', `invalid reference "${image}": ${(err as Error).message}`);
+  }
+}
+
+const canonicalRuntime = memo((image) => canonicalise(image, 'runtime'));
+const canonicalLocal = memo((image) => canonicalise(image, 'local'));
+
+/**
+ * The one canonical text of a workload image (src/oci/ref.ts canonicalRegistry: host lower-cased, default
+ * port dropped, decimal port, Docker Hub folded, `:latest` when neither tag nor digest), or the
+ * E_INVALID_REFERENCE saying why it has none. Every policy decision is taken on this text; an image without
+ * one is denied. `runtime` reads as a container runtime does (`oci:x` is Docker Hub's `oci` tagged `x`);
+ * `local` (the default, for `policy test` on files and the library) also reads `oci-layout:DIR` references.
+ */
+export function canonicalImage(image: string, reading: ImageReading = 'local'): string | SealError {
+  return reading === 'runtime' ? canonicalRuntime(image) : canonicalLocal(image);
+}
+
+/** The registry reference patterns are matched against, or undefined (invalid, or an OCI layout). */
+const registryReference = memo((image: string): RegistryReference | undefined => {
+  try {
+    const ref = parseReference(image);
+    return ref.kind === 'registry' ? ref : undefined;
+  } catch {
+    return undefined;
+  }
+});
+
 /** The normalised forms of an image seal patterns are tried against (repository, with tag, with digest). */
 export const normalisedForms = memo(computeNormalisedForms);
 
 function computeNormalisedForms(image: string): string[] {
-  let ref: ReturnType<typeof parseReference>;
-  try {
-    ref = parseReference(image);
-  } catch {
-    return [image];
-  }
-  if (ref.kind !== 'registry') return [image];
+  const ref = registryReference(image);
+  // An invalid reference matches nothing here: evaluation denies it before any pattern is consulted.
+  if (!ref) return isLayout(image) ? [image] : [];
   const repo = `${ref.registry}/${ref.repository}`;
   const forms = [repo];
   if (ref.tag !== undefined) forms.push(`${repo}:${ref.tag}`);
@@ -45,10 +85,47 @@ function computeNormalisedForms(image: string): string[] {
   return forms;
 }
 
+function isLayout(image: string): boolean {
+  return image.startsWith('oci-layout:') || image.startsWith('oci:');
+}
+
+function invalidPattern(where: string, pattern: string, why: string): SealError {
+  return new SealError('E_POLICY_INVALID', `${where}: image pattern "${pattern}": ${why}`);
+}
+
+/**
+ * A pattern's registry part in the canonical spelling references get, so `GHCR.io/acme/**`,
+ * `ghcr.io:443/acme/**` and `ghcr.io/acme/**` are one pattern. A literal host goes through the reference
+ * canonicaliser (an invalid one is E_POLICY_INVALID); a host with wildcards is lower-cased and a literal
+ * port made decimal (`:443` dropped). `hub` is how the dialect spells Docker Hub.
+ */
+function canonicalPatternHost(host: string, hub: string, where: string, pattern: string): string {
+  if (!/[*?]/.test(host)) {
+    let h: string;
+    try {
+      h = canonicalRegistry(host, pattern);
+    } catch (err) {
+      throw invalidPattern(
+        where,
+        pattern,
+        (err as Error).message.replace(/^invalid reference "[^"]*": /, ''),
+      );
+    }
+    return h === DOCKER_HUB ? hub : h;
+  }
+  const lower = host.toLowerCase();
+  const m = /^(.*[^:]):([0-9]+)$/.exec(lower);
+  if (!m || m[1]!.endsWith('[')) return lower;
+  const port = Number(m[2]);
+  if (!(port >= 1 && port <= 65535)) throw invalidPattern(where, pattern, `invalid port "${m[2]}"`);
+  return port === 443 ? m[1]! : `${m[1]}:${port}`;
+}
+
 /**
  * seal globs: `*` matches within one path segment, `**` across segments, `?` one non-`/` character.
  * Patterns without a registry are Docker Hub names (`nginx` = `index.docker.io/library/nginx`), like
- * references. A pattern matches when it matches the repository or the reference with its tag/digest.
+ * references; a pattern's registry is canonicalised as references are. A pattern matches when it matches
+ * the repository or the reference with its tag/digest.
  */
 export function compileSealGlob(pattern: string, where: string): ImagePattern {
   if (pattern === '' || /\s/.test(pattern)) {
@@ -60,10 +137,10 @@ export function compileSealGlob(pattern: string, where: string): ImagePattern {
   let p = pattern;
   const slash = p.indexOf('/');
   const first = slash >= 0 ? p.slice(0, slash) : p;
-  const isRegistry = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const isRegistry = slash >= 0 && looksLikeRegistry(first);
+  if (isRegistry) p = `${canonicalPatternHost(first, DOCKER_HUB, where, pattern)}${p.slice(slash)}`;
   if (!first.includes('*') && !first.includes('?')) {
     if (!isRegistry) p = `${DOCKER_HUB}/${slash >= 0 ? p : `library/${p}`}`;
-    else if (first === 'docker.io') p = `${DOCKER_HUB}/${p.slice(slash + 1)}`;
     if (p.startsWith(`${DOCKER_HUB}/`) && !p.slice(DOCKER_HUB.length + 1).includes('/')) {
       p = `${DOCKER_HUB}/library/${p.slice(DOCKER_HUB.length + 1)}`;
     }
@@ -92,7 +169,10 @@ const SIGSTORE_VALID_GLOB = /^[a-zA-Z0-9\-_:/*.@]+$/;
 /**
  * sigstore policy-controller globs (pkg/apis/glob): `*` = any run of non-`/`, `**` = anything; a bare `*`
  * means `index.docker.io/library/*` and `*` + `/` + `*` means `index.docker.io/*` + `/*`. Matched against
- * the fully qualified name with its tag (default `latest`) or digest, then against the image as written.
+ * the fully qualified canonical name with its tag (default `latest`) or digest (ggcr's Name()). A glob's
+ * registry is canonicalised as references are, and a glob without one names Docker Hub (`nginx:*` =
+ * `index.docker.io/library/nginx:*`, `acme/*` = `index.docker.io/acme/*`), so no spelling of an image
+ * decides whether it matches.
  */
 export function compileSigstoreGlob(pattern: string, where: string): ImagePattern {
   let glob = pattern;
@@ -101,60 +181,72 @@ export function compileSigstoreGlob(pattern: string, where: string): ImagePatter
   if (!SIGSTORE_VALID_GLOB.test(glob)) {
     throw new SealError('E_POLICY_INVALID', `${where}: invalid glob "${pattern}"`);
   }
+  const slash = glob.indexOf('/');
+  const first = slash >= 0 ? glob.slice(0, slash) : glob;
+  if (slash >= 0 && looksLikeRegistry(first)) {
+    glob = `${canonicalPatternHost(first, DOCKER_HUB, where, pattern)}${glob.slice(slash)}`;
+  } else if (!/[*?]/.test(first) || (slash < 0 && !glob.includes('**'))) {
+    glob = `${DOCKER_HUB}/${slash >= 0 ? glob : `library/${glob}`}`;
+  }
+  if (glob.startsWith(`${DOCKER_HUB}/`) && !glob.slice(DOCKER_HUB.length + 1).includes('/')) {
+    glob = `${DOCKER_HUB}/library/${glob.slice(DOCKER_HUB.length + 1)}`;
+  }
   const re = new RegExp(`^${globToRegExpSource(glob, '[^/]*', '.*', '\\?')}$`);
   return {
     text: pattern,
     matches(image) {
       const name = sigstoreName(image);
-      if (name === undefined) return false;
-      return re.test(name) || (name !== image && re.test(image));
+      return name !== undefined && re.test(name);
     },
   };
 }
 
-/** ggcr's Name(): fully qualified, `:tag` (default latest) or `@digest` (a digest reference drops the tag). */
+/** ggcr's Name() of the canonical reference: `:tag` (default latest) or `@digest` (a digest drops the tag). */
 const sigstoreName = memo((image: string): string | undefined => {
-  try {
-    const ref = parseReference(image);
-    if (ref.kind !== 'registry') return image;
-    const repo = `${ref.registry}/${ref.repository}`;
-    return ref.digest ? `${repo}@${ref.digest.toString()}` : `${repo}:${ref.tag ?? 'latest'}`;
-  } catch {
-    return undefined;
-  }
+  const ref = registryReference(image);
+  if (!ref) return isLayout(image) ? image : undefined;
+  const repo = `${ref.registry}/${ref.repository}`;
+  return ref.digest ? `${repo}@${ref.digest.toString()}` : `${repo}:${ref.tag ?? 'latest'}`;
 });
 
-/** Kyverno's form of an image (pkg/utils/image ImageInfo.String): `docker.io/` added, `@digest` or `:tag`. */
-export const kyvernoImageString = memo(computeKyvernoImageString);
+/**
+ * Kyverno's forms of an image (pkg/utils/image ImageInfo.String: `docker.io/` registry, `@digest` or
+ * `:tag`), built from the canonical reference. Kyverno writes `nginx` as `docker.io/nginx` but
+ * `docker.io/library/nginx` as written; both spellings name one image, so a Docker Hub official image is
+ * tried in both forms whatever its spelling. Empty for an invalid reference.
+ */
+export const kyvernoImageForms = memo(computeKyvernoImageForms);
 
-function computeKyvernoImageString(image: string): string {
-  let name = image;
-  let digest: string | undefined;
-  const at = name.indexOf('@');
-  if (at >= 0) {
-    digest = name.slice(at + 1);
-    name = name.slice(0, at);
-  }
-  const slash = name.indexOf('/');
-  const first = slash >= 0 ? name.slice(0, slash) : '';
-  if (slash < 0 || (!/[.:]/.test(first) && first !== 'localhost' && first.toLowerCase() === first)) {
-    name = `docker.io/${name}`;
-  }
-  const lastSlash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  let tag = 'latest';
-  if (colon > lastSlash) {
-    tag = name.slice(colon + 1);
-    name = name.slice(0, colon);
-  }
-  return digest ? `${name}@${digest}` : `${name}:${tag}`;
+/** The first (canonical) Kyverno form of an image, or the image itself when it has none. */
+export function kyvernoImageString(image: string): string {
+  return kyvernoImageForms(image)[0] ?? image;
 }
 
-/** Kyverno wildcards (pkg/utils/wildcard): `*` = any run of characters including `/`, `?` = one character. */
+function computeKyvernoImageForms(image: string): string[] {
+  const ref = registryReference(image);
+  if (!ref) return [];
+  const suffix = ref.digest ? `@${ref.digest.toString()}` : `:${ref.tag ?? 'latest'}`;
+  if (ref.registry !== DOCKER_HUB) return [`${ref.registry}/${ref.repository}${suffix}`];
+  const forms = [`docker.io/${ref.repository}${suffix}`];
+  if (ref.repository.startsWith('library/') && ref.repository.indexOf('/', 8) < 0) {
+    forms.push(`docker.io/${ref.repository.slice(8)}${suffix}`);
+  }
+  return forms;
+}
+
+/**
+ * Kyverno wildcards (pkg/utils/wildcard): `*` = any run of characters including `/`, `?` = one character.
+ * A literal registry part is canonicalised as references are (Docker Hub's aliases are `docker.io`).
+ */
 export function compileKyvernoWildcard(pattern: string, where: string): ImagePattern {
   if (pattern === '') throw new SealError('E_POLICY_INVALID', `${where}: image reference pattern is empty`);
-  const re = new RegExp(`^${globToRegExpSource(pattern, '.*', '.*', '.')}$`);
-  return { text: pattern, matches: (image) => re.test(kyvernoImageString(image)) };
+  let p = pattern;
+  const slash = p.indexOf('/');
+  if (slash > 0 && looksLikeRegistry(p.slice(0, slash))) {
+    p = `${canonicalPatternHost(p.slice(0, slash), 'docker.io', where, pattern)}${p.slice(slash)}`;
+  }
+  const re = new RegExp(`^${globToRegExpSource(p, '.*', '.*', '.')}$`);
+  return { text: pattern, matches: (image) => kyvernoImageForms(image).some((f) => re.test(f)) };
 }
 
 /** Kubernetes-style name wildcard (`*`, `?`) used for namespace and workload names. */

@@ -264,6 +264,8 @@ export interface Decision {
   unavailable: boolean;
   /** True when no policy matched the image. */
   noMatch: boolean;
+  /** True when the image is no valid reference (it has no canonical form): always denied. */
+  invalidReference?: boolean;
   /** Set by the webhook when a break-glass grant admitted a denied image. */
   breakGlass?: { id: string; expiresAt: string; reason: string };
 }

@@ -44,10 +44,10 @@ describe('parseReference: registry references', () => {
     [`[fe80::1%eth0]:5000/repo@${D}`, `[fe80::1%eth0]:5000/repo@${D}`, '[fe80::1%eth0]:5000/repo'],
     [
       'my-registry.example.com:443/a__b/c.d/e--f:T_a.g-1',
-      'my-registry.example.com:443/a__b/c.d/e--f:T_a.g-1',
-      'my-registry.example.com:443/a__b/c.d/e--f',
+      'my-registry.example.com/a__b/c.d/e--f:T_a.g-1',
+      'my-registry.example.com/a__b/c.d/e--f',
     ],
-    ['Example.COM/lower', 'Example.COM/lower:latest', 'Example.COM/lower'],
+    ['Example.COM/lower', 'example.com/lower:latest', 'example.com/lower'],
   ];
   it.each(cases)('%s → %s', (input, canonical, repo) => {
     const ref = parseReference(input);
@@ -83,6 +83,46 @@ describe('parseReference: registry references', () => {
   });
 });
 
+describe('parseReference: one canonical spelling of the registry host', () => {
+  // input → canonical: every spelling a container runtime pulls the same image for.
+  const cases: Array<[string, string]> = [
+    ['GHCR.IO/acme/app:1.0', 'ghcr.io/acme/app:1.0'],
+    ['Ghcr.io/acme/app:1.0', 'ghcr.io/acme/app:1.0'],
+    ['ghcr.io:443/acme/app:1.0', 'ghcr.io/acme/app:1.0'],
+    ['ghcr.io:0443/acme/app:1.0', 'ghcr.io/acme/app:1.0'],
+    ['127.0.0.1:05123/app/unsigned:1.0', '127.0.0.1:5123/app/unsigned:1.0'],
+    ['127.0.0.1:80/app', '127.0.0.1:80/app:latest'],
+    ['registry.example.com:080/app', 'registry.example.com:80/app:latest'],
+    ['127.0.0.01:5123/app', '127.0.0.1:5123/app:latest'],
+    ['127.1:5123/app', '127.0.0.1:5123/app:latest'],
+    ['0x7f.0.0.1:5123/app', '127.0.0.1:5123/app:latest'],
+    ['2130706433:5123/app', '127.0.0.1:5123/app:latest'],
+    ['[0:0:0:0:0:0:0:1]:5000/app', '[::1]:5000/app:latest'],
+    ['[::FFFF:127.0.0.1]:5000/app', '127.0.0.1:5000/app:latest'],
+    ['[2001:DB8:0:0:0:0:0:1]:443/app', '[2001:db8::1]/app:latest'],
+    ['LOCALHOST/app', 'localhost/app:latest'],
+    ['LocalHost:5000/app', 'localhost:5000/app:latest'],
+    ['DOCKER.IO/nginx', 'index.docker.io/library/nginx:latest'],
+    ['docker.io:443/nginx', 'index.docker.io/library/nginx:latest'],
+    ['Index.Docker.IO/library/nginx', 'index.docker.io/library/nginx:latest'],
+    ['registry-1.docker.io/nginx:1.25', 'index.docker.io/library/nginx:1.25'],
+    ['registry-1.docker.io:443/acme/app', 'index.docker.io/acme/app:latest'],
+    ['index.docker.io:5000/nginx', 'index.docker.io:5000/nginx:latest'],
+  ];
+  it.each(cases)('%s → %s', (input, canonical) => {
+    expect(formatReference(parseReference(input))).toBe(canonical);
+    expect(formatReference(parseReference(canonical))).toBe(canonical);
+  });
+
+  it('keeps tags as written (they are case-sensitive) and reads oci: as Docker Hub when layouts are off', () => {
+    expect(formatReference(parseReference('GHCR.io/a/b:V1.0'))).toBe('ghcr.io/a/b:V1.0');
+    expect(formatReference(parseReference('oci:foo', { layouts: false }))).toBe(
+      'index.docker.io/library/oci:foo',
+    );
+    expect(() => parseReference('oci-layout:/x', { layouts: false })).toThrow(/invalid port ""/);
+  });
+});
+
 describe('parseReference: invalid references name the offending part', () => {
   const cases: Array<[string, RegExp]> = [
     ['', /empty/],
@@ -102,6 +142,15 @@ describe('parseReference: invalid references name the offending part', () => {
     ['example.com/', /repository is empty/],
     ['example.com:99999/a', /invalid port "99999"/],
     ['example.com:x1/a', /invalid port "x1"/],
+    ['example.com:0/a', /invalid port "0"/],
+    ['example.com:000/a', /invalid port "000"/],
+    ['example.com:65536/a', /invalid port "65536"/],
+    ['example.com:/a', /invalid port ""/],
+    ['example.com.:5000/a', /host name component ""/],
+    ['registry.123/a', /neither a host name nor an IP address/],
+    ['1.2.3.4.5:5000/a', /neither a host name nor an IP address/],
+    ['256.0.0.1:5000/a', /neither a host name nor an IP address/],
+    ['GHCR.io/Acme/app', /must be lowercase/],
     ['exa_mple.com/a', /host name component "exa_mple"/],
     ['-bad.com/a', /host name component "-bad"/],
     ['[::1/a', /unclosed IPv6 bracket|not a valid IPv6/],
