@@ -17,6 +17,10 @@ export const ErrorCodes = {
   E_NOT_FOUND: 'a tag, manifest, blob or repository does not exist',
   E_MANIFEST_INVALID: 'a manifest or index is malformed',
   E_MANIFEST_TOO_LARGE: 'a manifest is larger than the 4 MiB limit',
+  E_SIZE_MISMATCH: 'fetched content is longer or shorter than the descriptor that named it',
+  E_BLOB_TOO_LARGE: 'a blob is larger than the limit for what is read into memory',
+  E_TOO_MANY_REFERRERS: 'a subject has more referrers than seal lists (10,000)',
+  E_REDIRECT: 'a registry redirected too many times (a loop) or to somewhere unusable',
   E_UNSUPPORTED_MEDIA_TYPE: 'a manifest or layer has a media type seal does not handle',
   E_LAYOUT_INVALID: 'an OCI image layout on disk is malformed',
   E_REGISTRY: 'a registry answered with an unexpected error',
@@ -133,6 +137,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_TRUSTED_ROOT_INVALID':
       return 2;
     case 'E_DIGEST_MISMATCH':
+    case 'E_SIZE_MISMATCH':
       return 15;
     case 'E_POLICY_DENIED':
       return 16;

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import * as z from '../formats/zod.js';
+import { DEFAULT_OPERATION_DEADLINE_MS, OperationBudget, raceSignal } from './deadline.js';
 import type { HttpClient } from './http.js';
 import { canonicalRegistry } from './ref.js';
 
@@ -334,6 +335,8 @@ type RegistryScheme = { kind: 'basic' } | { kind: 'bearer'; realm: string; servi
 
 /** Minimum lifetime the token spec guarantees when `expires_in` is absent. */
 const DEFAULT_TOKEN_SECONDS = 60;
+/** A token response (or its error) larger than this is refused: tokens are a few KiB. */
+const TOKEN_BODY_LIMIT = 1024 * 1024;
 
 /**
  * Produces `Authorization` headers for registry requests. Learns each registry's scheme from its
@@ -354,6 +357,8 @@ export class RegistryAuthorizer {
     private readonly http: HttpClient,
     private readonly credentials: CredentialResolver,
     private readonly allowHttpRealm = false,
+    /** Overall deadline of one token request (shared by every caller waiting for that token). */
+    private readonly tokenDeadlineMs = DEFAULT_OPERATION_DEADLINE_MS,
   ) {}
 
   private credentialsFor(registry: string): Promise<RegistryCredentials | undefined> {
@@ -367,11 +372,16 @@ export class RegistryAuthorizer {
   }
 
   /** The header to send before any challenge, if this registry's scheme is already known. */
-  async headerFor(registry: string, scopes: AccessScope[]): Promise<string | undefined> {
+  async headerFor(
+    registry: string,
+    scopes: AccessScope[],
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const scheme = this.schemes.get(registry);
     if (!scheme) return undefined;
-    if (scheme.kind === 'basic') return this.basicHeader(registry);
-    return this.bearerHeader(registry, scheme, scopes, []);
+    const header =
+      scheme.kind === 'basic' ? this.basicHeader(registry) : this.bearerHeader(registry, scheme, scopes, []);
+    return raceSignal(header, signal, `authenticating to ${registry}`);
   }
 
   /**
@@ -379,6 +389,20 @@ export class RegistryAuthorizer {
    * have nothing better to offer than what was already sent.
    */
   async onChallenge(
+    registry: string,
+    wwwAuthenticate: string | null,
+    scopes: AccessScope[],
+    sentHeader: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    return raceSignal(
+      this.answerChallenge(registry, wwwAuthenticate, scopes, sentHeader),
+      signal,
+      `authenticating to ${registry}`,
+    );
+  }
+
+  private async answerChallenge(
     registry: string,
     wwwAuthenticate: string | null,
     scopes: AccessScope[],
@@ -473,10 +497,25 @@ export class RegistryAuthorizer {
     }
   }
 
+  /** A token request, shared by every caller that waits for it: bounded by its own deadline, not theirs. */
   private async fetchToken(
     registry: string,
     scheme: { realm: string; service: string },
     scopes: string[],
+  ): Promise<{ header: string; expiresAt: number }> {
+    const budget = new OperationBudget(`token request for ${registry}`, this.tokenDeadlineMs, []);
+    try {
+      return await this.fetchTokenIn(registry, scheme, scopes, budget.signal);
+    } finally {
+      budget.dispose();
+    }
+  }
+
+  private async fetchTokenIn(
+    registry: string,
+    scheme: { realm: string; service: string },
+    scopes: string[],
+    signal: AbortSignal,
   ): Promise<{ header: string; expiresAt: number }> {
     let realm: URL;
     try {
@@ -514,6 +553,7 @@ export class RegistryAuthorizer {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new TextEncoder().encode(form.toString()),
         idempotent: true,
+        signal,
       });
     } else {
       const url = new URL(realm);
@@ -524,7 +564,7 @@ export class RegistryAuthorizer {
         url.searchParams.set('account', creds.username);
         headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
       }
-      res = await this.http.send({ method: 'GET', url: url.toString(), headers });
+      res = await this.http.send({ method: 'GET', url: url.toString(), headers, signal });
     }
     if (res.status === 401 || res.status === 403) {
       await res.discard();
@@ -534,15 +574,31 @@ export class RegistryAuthorizer {
       );
     }
     if (res.status !== 200) {
-      const text = (await res.text()).slice(0, 300);
+      const text = new TextDecoder()
+        .decode(
+          await res.bytes({
+            max: TOKEN_BODY_LIMIT,
+            onExceed: () =>
+              new SealError('E_UNAUTHORIZED', `the token server for ${registry} sent an oversized error`),
+          }),
+        )
+        .slice(0, 300);
       throw new SealError(
         'E_UNAUTHORIZED',
         `the token server for ${registry} answered HTTP ${res.status}: ${text}`,
       );
     }
+    const body = await res.bytes({
+      max: TOKEN_BODY_LIMIT,
+      onExceed: () =>
+        new SealError(
+          'E_UNAUTHORIZED',
+          `the token server for ${registry} sent a response over ${TOKEN_BODY_LIMIT} bytes`,
+        ),
+    });
     let json: unknown;
     try {
-      json = JSON.parse(await res.text());
+      json = JSON.parse(new TextDecoder().decode(body));
     } catch (err) {
       throw new SealError(
         'E_UNAUTHORIZED',

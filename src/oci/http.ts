@@ -1,8 +1,13 @@
-// The HTTP client under the registry backend: Node's fetch (undici) with timeouts, retries with
-// exponential backoff + jitter on 429/5xx/network errors (Retry-After honoured), optional TLS skip.
+// The HTTP client under the registry backend: Node's fetch (undici) with idle timeouts, a caller's abort
+// signal (the overall deadline), retries with exponential backoff + jitter on 429/5xx/network errors
+// (Retry-After honoured), redirects followed by hand up to a bound, optional TLS skip.
 
 import type { Agent } from 'undici';
 import { SealError } from '../errors.js';
+import { abortError, sleepUnless, throwIfAborted } from './deadline.js';
+
+/** Redirects followed for one request (fetch's own limit is 20, and each retry would start again). */
+export const MAX_REDIRECTS = 10;
 
 export interface HttpClientOptions {
   /** Time allowed for the response headers, and for each gap between body chunks. Default 30 s. */
@@ -25,6 +30,11 @@ export interface HttpRequest {
   body?: Uint8Array;
   /** Retry on 429/5xx/network errors. Defaults to true for GET, HEAD, PUT and DELETE. */
   idempotent?: boolean;
+  /**
+   * The overall budget: aborting it aborts the request in flight (or its body read) and ends the
+   * retries; the call rejects with the signal's reason when that is a SealError, else E_NETWORK.
+   */
+  signal?: AbortSignal;
 }
 
 /** A response whose body is read under the idle timeout. */
@@ -57,10 +67,6 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function describeNetworkError(err: unknown): string {
@@ -109,9 +115,12 @@ export class HttpClient {
   async send(req: HttpRequest): Promise<HttpResponse> {
     const idempotent = req.idempotent ?? (req.method !== 'POST' && req.method !== 'PATCH');
     const attempts = idempotent ? this.retries + 1 : 1;
+    const what = `${req.method} ${req.url}`;
+    const sleep = (ms: number): Promise<void> => sleepUnless(ms, req.signal, what);
     let lastError: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
       const last = attempt === attempts - 1;
+      throwIfAborted(req.signal, what);
       try {
         const res = await this.once(req);
         if (!last && RETRYABLE_STATUS.has(res.status)) {
@@ -128,6 +137,7 @@ export class HttpClient {
       } catch (err) {
         lastError = err;
         if (err instanceof SealError && err.code !== 'E_NETWORK') throw err;
+        if (req.signal?.aborted) throw abortError(req.signal, what);
         if (!last) await sleep(backoffDelay(attempt, this.backoffBaseMs, this.maxBackoffMs));
       }
     }
@@ -140,6 +150,7 @@ export class HttpClient {
   private async once(req: HttpRequest): Promise<HttpResponse> {
     const controller = new AbortController();
     const timeoutMs = this.timeoutMs;
+    const outer = req.signal;
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const arm = (): void => {
@@ -153,37 +164,96 @@ export class HttpClient {
       if (timer) clearTimeout(timer);
       timer = undefined;
     };
+    // The caller's budget aborts this attempt too; detached once the body is done with.
+    const onOuterAbort = (): void => controller.abort();
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const detach = (): void => outer?.removeEventListener('abort', onOuterAbort);
     const timeoutError = (phase: string, cause?: unknown): SealError =>
       new SealError('E_NETWORK', `${req.method} ${req.url} timed out after ${timeoutMs} ms ${phase}`, {
         cause,
       });
 
+    let method = req.method;
+    let url = req.url;
+    let reqBody = req.body;
     const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...req.headers };
-    const init: RequestInit & { dispatcher?: Agent } = {
-      method: req.method,
-      headers,
-      redirect: 'follow',
-      signal: controller.signal,
-    };
-    if (req.body !== undefined) init.body = req.body;
-    if (this.dispatcher) init.dispatcher = await this.dispatcher;
+    const dispatcher = this.dispatcher ? await this.dispatcher : undefined;
 
-    arm();
     let res: Response;
-    try {
-      res = await fetch(req.url, init as RequestInit);
-    } catch (err) {
+    for (let hop = 0; ; hop++) {
+      const init: RequestInit & { dispatcher?: Agent } = {
+        method,
+        headers,
+        redirect: 'manual',
+        signal: controller.signal,
+      };
+      if (reqBody !== undefined) init.body = reqBody;
+      if (dispatcher) init.dispatcher = dispatcher;
+      arm();
+      try {
+        throwIfAborted(outer, `${req.method} ${req.url}`);
+        res = await fetch(url, init as RequestInit);
+      } catch (err) {
+        disarm();
+        detach();
+        if (outer?.aborted) throw abortError(outer, `${req.method} ${req.url}`);
+        if (timedOut) throw timeoutError('waiting for a response', err);
+        throw new SealError('E_NETWORK', `${req.method} ${req.url} failed: ${describeNetworkError(err)}`, {
+          cause: err,
+        });
+      }
       disarm();
-      if (timedOut) throw timeoutError('waiting for a response', err);
-      throw new SealError('E_NETWORK', `${req.method} ${req.url} failed: ${describeNetworkError(err)}`, {
-        cause: err,
-      });
+      const location = res.headers.get('location');
+      if (![301, 302, 303, 307, 308].includes(res.status) || !location) break;
+      await res.body?.cancel().catch(() => undefined);
+      if (hop >= MAX_REDIRECTS) {
+        detach();
+        throw new SealError(
+          'E_REDIRECT',
+          `${req.method} ${req.url}: more than ${MAX_REDIRECTS} redirects (last to ${location}); the registry is redirecting in a loop`,
+          { details: { redirects: hop + 1 } },
+        );
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch (err) {
+        detach();
+        throw new SealError(
+          'E_REDIRECT',
+          `${req.method} ${req.url}: redirect to an invalid URL "${location}"`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        detach();
+        throw new SealError(
+          'E_REDIRECT',
+          `${req.method} ${req.url}: redirect to a non-HTTP URL ${next.protocol}`,
+        );
+      }
+      // Credentials stay with the origin they were meant for (fetch drops them the same way).
+      if (next.origin !== new URL(url).origin) {
+        for (const name of Object.keys(headers)) {
+          if (name.toLowerCase() === 'authorization') delete headers[name];
+        }
+      }
+      // 303 (and 301/302 after a POST) become a GET without a body, as fetch does.
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        if (method !== 'HEAD') method = 'GET';
+        reqBody = undefined;
+        for (const name of Object.keys(headers)) {
+          if (/^content-(type|length|range)$/i.test(name)) delete headers[name];
+        }
+      }
+      url = next.toString();
     }
-    disarm();
 
     const body = res.body;
-    const method = req.method;
-    const url = req.url;
+    if (!body) detach();
+    const what = `${req.method} ${req.url}`;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       if (!body) return;
       const reader = body.getReader();
@@ -192,16 +262,14 @@ export class HttpClient {
           arm();
           let step: { done: true; value?: undefined } | { done: false; value: Uint8Array };
           try {
+            throwIfAborted(outer, what);
             step = await reader.read();
           } catch (err) {
+            if (outer?.aborted) throw abortError(outer, what);
             if (timedOut) throw timeoutError('reading the body', err);
-            throw new SealError(
-              'E_NETWORK',
-              `${method} ${url}: body read failed: ${describeNetworkError(err)}`,
-              {
-                cause: err,
-              },
-            );
+            throw new SealError('E_NETWORK', `${what}: body read failed: ${describeNetworkError(err)}`, {
+              cause: err,
+            });
           } finally {
             disarm();
           }
@@ -210,6 +278,7 @@ export class HttpClient {
         }
       } finally {
         disarm();
+        detach();
         reader.releaseLock();
         await body.cancel().catch(() => undefined);
       }
@@ -218,7 +287,7 @@ export class HttpClient {
     const response: HttpResponse = {
       status: res.status,
       headers: res.headers,
-      url: res.url || req.url,
+      url,
       async bytes(limit) {
         const parts: Uint8Array[] = [];
         let total = 0;
@@ -234,6 +303,7 @@ export class HttpClient {
       },
       stream: chunks,
       async discard() {
+        detach();
         await body?.cancel().catch(() => undefined);
       },
     };

@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import * as z from '../formats/zod.js';
-import { Digest, DigestVerifier } from './digest.js';
+import { blobLimits, checkAnnouncedLength, limitedVerified } from './blob-limits.js';
+import { type StoreCallOptions, throwIfAborted } from './deadline.js';
+import { Digest } from './digest.js';
 import {
   type Descriptor,
   DescriptorSchema,
@@ -23,7 +25,13 @@ import {
 } from './manifest.js';
 import { fallbackTag, normalizeReferrers, referrerDescriptor } from './referrers.js';
 import { type LayoutReference, type Reference, formatReference, withTag } from './ref.js';
-import type { FetchedManifest, ImageStore, ReferrersOptions } from './store.js';
+import {
+  type BlobReadOptions,
+  type FetchedManifest,
+  type ImageStore,
+  MAX_REFERRERS,
+  type ReferrersOptions,
+} from './store.js';
 
 /** The annotation that names a tag on an index.json entry (image-spec annotations.md). */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -77,6 +85,31 @@ function ioError(what: string, err: unknown): SealError {
 
 function tagOf(d: Descriptor): string | undefined {
   return d.annotations?.[REF_NAME_ANNOTATION];
+}
+
+/**
+ * Read at most `max + 1` bytes of a file: enough to tell it is over `max` without reading the rest (a file
+ * that grows after a stat, or a device such as /dev/zero behind a symlink, is still read only this far).
+ */
+async function readAtMost(path: string, max: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const want = Math.min(1024 * 1024, max + 1 - total);
+      if (want <= 0) break;
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await handle.read(buf, 0, want, null);
+      if (bytesRead === 0) break;
+      parts.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      throwIfAborted(signal, `reading ${path}`);
+    }
+    return Buffer.concat(parts, total);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The descriptor a store hands out for a manifest: the plain identity fields, no index.json bookkeeping. */
@@ -180,26 +213,33 @@ export class LayoutStore implements ImageStore {
     return index;
   }
 
-  /** Read a blob's bytes (at most `limit`), verified against its digest. */
+  /**
+   * Read a blob's bytes, verified against its digest: a manifest (at most 4 MiB, E_MANIFEST_TOO_LARGE), or
+   * a blob within `limits` (its descriptor's size, a cap). Never reads more than one byte past the limit.
+   */
   private async readVerified(
     ref: LayoutReference,
     digest: Digest,
     what: string,
-    limit?: number,
+    limits: { manifest: true } | { size: number | undefined; max: number },
+    signal?: AbortSignal,
   ): Promise<Buffer> {
     const path = this.blobPath(ref.path, digest);
+    const named = `${what} ${digest} in ${formatReference(ref)}`;
+    const max = 'manifest' in limits ? MAX_MANIFEST_BYTES : limits.max;
+    const tooLarge = (size: number): SealError =>
+      new SealError(
+        'E_MANIFEST_TOO_LARGE',
+        `${what} ${digest} is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte (4 MiB) limit`,
+      );
     let bytes: Buffer;
     try {
-      if (limit !== undefined) {
-        const st = await stat(path);
-        if (st.size > limit) {
-          throw new SealError(
-            'E_MANIFEST_TOO_LARGE',
-            `${what} ${digest} is ${st.size} bytes, over the ${limit}-byte (4 MiB) limit`,
-          );
-        }
-      }
-      bytes = await readFile(path);
+      throwIfAborted(signal, `reading ${named}`);
+      const st = await stat(path);
+      if ('manifest' in limits) {
+        if (st.size > MAX_MANIFEST_BYTES) throw tooLarge(st.size);
+      } else if (st.isFile()) checkAnnouncedLength(limits, st.size, named);
+      bytes = await readAtMost(path, max, signal);
     } catch (err) {
       if (err instanceof SealError) throw err;
       if (isErrno(err, 'ENOENT')) {
@@ -209,16 +249,32 @@ export class LayoutStore implements ImageStore {
       }
       throw ioError(`cannot read ${path}`, err);
     }
-    digest.verify(bytes, `${what} ${digest} in ${formatReference(ref)}`);
+    if ('manifest' in limits) {
+      if (bytes.byteLength > MAX_MANIFEST_BYTES) throw tooLarge(bytes.byteLength);
+    } else {
+      // The same checks a streamed read makes, on the one chunk read.
+      const chunks = limitedVerified(
+        [new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
+        digest,
+        limits,
+        named,
+      );
+      for await (const _ of chunks) {
+        // drained: limitedVerified throws on a size or digest mismatch
+      }
+      return bytes;
+    }
+    digest.verify(bytes, named);
     return bytes;
   }
 
   // ---- ImageStore ----
 
-  async resolve(input: Reference): Promise<Descriptor> {
+  async resolve(input: Reference, options?: StoreCallOptions): Promise<Descriptor> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `resolving ${formatReference(ref)}`);
     if (ref.digest) {
-      const fetched = await this.getManifest(ref);
+      const fetched = await this.getManifest(ref, options);
       return {
         mediaType: fetched.mediaType,
         digest: fetched.digest.toString(),
@@ -252,8 +308,9 @@ export class LayoutStore implements ImageStore {
     );
   }
 
-  async getManifest(input: Reference): Promise<FetchedManifest> {
+  async getManifest(input: Reference, options?: StoreCallOptions): Promise<FetchedManifest> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `reading manifest ${formatReference(ref)}`);
     let digest: Digest;
     let hint: string | undefined;
     if (ref.digest) {
@@ -265,22 +322,33 @@ export class LayoutStore implements ImageStore {
       digest = Digest.parse(desc.digest);
       hint = desc.mediaType;
     }
-    const bytes = await this.readVerified(ref, digest, 'manifest', MAX_MANIFEST_BYTES);
+    const bytes = await this.readVerified(ref, digest, 'manifest', { manifest: true }, options?.signal);
     const manifest = parseManifest(bytes, hint, { digest });
     return { digest, mediaType: detectMediaType(manifest, hint), bytes: new Uint8Array(bytes), manifest };
   }
 
-  async getBlob(input: Reference, digest: Digest): Promise<Uint8Array> {
+  async getBlob(input: Reference, digest: Digest, options?: BlobReadOptions): Promise<Uint8Array> {
     const ref = asLayout(input);
-    return new Uint8Array(await this.readVerified(ref, digest, 'blob'));
+    const limits = blobLimits(options, true, `blob ${digest} in ${formatReference(ref)}`);
+    return new Uint8Array(await this.readVerified(ref, digest, 'blob', limits, options?.signal));
   }
 
-  async openBlob(input: Reference, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+  async openBlob(
+    input: Reference,
+    digest: Digest,
+    options?: BlobReadOptions,
+  ): Promise<AsyncIterable<Uint8Array>> {
     const ref = asLayout(input);
     const path = this.blobPath(ref.path, digest);
+    const what = `blob ${digest} in ${formatReference(ref)}`;
+    const limits = blobLimits(options, false, what);
+    const signal = options?.signal;
+    throwIfAborted(signal, `reading ${what}`);
     try {
-      await stat(path);
+      const st = await stat(path);
+      if (st.isFile()) checkAnnouncedLength(limits, st.size, what);
     } catch (err) {
+      if (err instanceof SealError) throw err;
       if (isErrno(err, 'ENOENT')) {
         throw new SealError('E_NOT_FOUND', `blob ${digest} not found in ${formatReference(ref)}`, {
           details: { reference: formatReference(ref), digest: digest.toString() },
@@ -288,20 +356,19 @@ export class LayoutStore implements ImageStore {
       }
       throw ioError(`cannot read ${path}`, err);
     }
-    const what = `blob ${digest} in ${formatReference(ref)}`;
-    return (async function* () {
-      const verifier = new DigestVerifier(digest);
+    async function* chunks(): AsyncGenerator<Uint8Array> {
       for await (const chunk of createReadStream(path)) {
+        throwIfAborted(signal, `reading ${what}`);
         const bytes = chunk as Buffer;
-        verifier.update(bytes);
         yield new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       }
-      verifier.finish(what);
-    })();
+    }
+    return limitedVerified(chunks(), digest, limits, what);
   }
 
-  async hasBlob(input: Reference, digest: Digest): Promise<boolean> {
+  async hasBlob(input: Reference, digest: Digest, options?: StoreCallOptions): Promise<boolean> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `checking blob ${digest} in ${formatReference(ref)}`);
     try {
       await stat(this.blobPath(ref.path, digest));
       return true;
@@ -315,16 +382,24 @@ export class LayoutStore implements ImageStore {
     input: Reference,
     bytes: Uint8Array,
     mediaType = 'application/octet-stream',
+    options?: StoreCallOptions,
   ): Promise<Descriptor> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `writing a blob to ${formatReference(ref)}`);
     await this.prepareForWrite(ref.path);
     const digest = Digest.of(bytes);
     await this.writeBlob(ref.path, digest, bytes);
     return { mediaType, digest: digest.toString(), size: bytes.byteLength };
   }
 
-  async putManifest(input: Reference, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+  async putManifest(
+    input: Reference,
+    bytes: Uint8Array,
+    mediaType: string,
+    options?: StoreCallOptions,
+  ): Promise<Descriptor> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `writing a manifest to ${formatReference(ref)}`);
     if (bytes.byteLength > MAX_MANIFEST_BYTES) {
       throw new SealError(
         'E_MANIFEST_TOO_LARGE',
@@ -356,8 +431,9 @@ export class LayoutStore implements ImageStore {
     return { mediaType: type, digest: digest.toString(), size: bytes.byteLength };
   }
 
-  async tag(input: Reference, tag: string, desc: Descriptor): Promise<void> {
+  async tag(input: Reference, tag: string, desc: Descriptor, options?: StoreCallOptions): Promise<void> {
     const ref = asLayout(withTag(input, tag)); // validates the tag (E_INVALID_REFERENCE)
+    throwIfAborted(options?.signal, `tagging ${formatReference(ref)}`);
     const digest = Digest.parse(desc.digest);
     // The target must be a manifest that is really here.
     const fetched = await this.getManifest({ kind: 'layout', path: ref.path, digest });
@@ -371,8 +447,9 @@ export class LayoutStore implements ImageStore {
     await this.updateIndex(ref.path, (entries) => setTag(entries, tag, entry));
   }
 
-  async listTags(input: Reference): Promise<string[]> {
+  async listTags(input: Reference, options?: StoreCallOptions): Promise<string[]> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `listing tags of ${formatReference(ref)}`);
     const index = await this.requireIndex(ref);
     const tags = new Set<string>();
     for (const d of index.manifests) {
@@ -382,8 +459,9 @@ export class LayoutStore implements ImageStore {
     return [...tags].sort();
   }
 
-  async deleteTag(input: Reference, tag: string): Promise<void> {
+  async deleteTag(input: Reference, tag: string, options?: StoreCallOptions): Promise<void> {
     const ref = asLayout(input);
+    throwIfAborted(options?.signal, `deleting tag ${tag} of ${formatReference(ref)}`);
     await this.requireIndex(ref);
     let found = false;
     await this.updateIndex(ref.path, (entries) => {
@@ -412,6 +490,7 @@ export class LayoutStore implements ImageStore {
     let fallback: Descriptor[] = [];
     const fallbackName = fallbackTag(subject);
     while (queue.length > 0) {
+      throwIfAborted(options.signal, `listing referrers of ${subject} in ${formatReference(ref)}`);
       const d = queue.shift()!;
       if (seen.has(d.digest)) continue;
       seen.add(d.digest);
@@ -421,6 +500,13 @@ export class LayoutStore implements ImageStore {
       if (tagOf(d) === fallbackName && facts.children) fallback = facts.children;
       if (facts.subject === subject.toString()) found.push(facts.listing);
       if (facts.children) queue.push(...facts.children);
+      if (found.length + fallback.length > MAX_REFERRERS) {
+        throw new SealError(
+          'E_TOO_MANY_REFERRERS',
+          `${subject} has more than ${MAX_REFERRERS} referrers in ${formatReference(ref)}; seal refuses to list more`,
+          { details: { limit: MAX_REFERRERS } },
+        );
+      }
     }
     // Descriptors built from the manifests themselves come first: they carry the annotations.
     return normalizeReferrers([...found, ...fallback], options);
@@ -440,7 +526,7 @@ export class LayoutStore implements ImageStore {
     if (cached) return cached;
     let bytes: Buffer;
     try {
-      bytes = await this.readVerified(ref, digest, 'manifest', MAX_MANIFEST_BYTES);
+      bytes = await this.readVerified(ref, digest, 'manifest', { manifest: true });
     } catch (err) {
       if (err instanceof SealError && err.code === 'E_NOT_FOUND') return undefined;
       throw err;

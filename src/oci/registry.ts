@@ -9,7 +9,15 @@ import {
   dockerConfigCredentials,
   RegistryAuthorizer,
 } from './auth.js';
-import { Digest, DigestVerifier } from './digest.js';
+import {
+  DEFAULT_OPERATION_DEADLINE_MS,
+  OperationBudget,
+  raceSignal,
+  type StoreCallOptions,
+  sleepUnless,
+} from './deadline.js';
+import { blobLimits, checkAnnouncedLength, limitedVerified } from './blob-limits.js';
+import { Digest } from './digest.js';
 import { concatBytes, HttpClient, type HttpResponse } from './http.js';
 import {
   type Descriptor,
@@ -26,15 +34,33 @@ import {
 } from './manifest.js';
 import { formatReference, type Reference, type RegistryReference } from './ref.js';
 import { addToFallbackIndex, fallbackTag, normalizeReferrers, referrerDescriptor } from './referrers.js';
-import type { FetchedManifest, ImageStore, ReferrersOptions } from './store.js';
+import {
+  type BlobReadOptions,
+  type FetchedManifest,
+  type ImageStore,
+  MAX_REFERRERS,
+  type ReferrersOptions,
+} from './store.js';
 
 export interface RegistryOptions {
   /** `--allow-insecure-registry`: skip TLS certificate verification. */
   allowInsecure?: boolean;
   /** `--allow-http-registry`: plain HTTP for any registry (https is tried first). */
   allowHttp?: boolean;
-  /** Per request: time to response headers and between body chunks. Default 30 s. */
+  /** Per request: time to response headers and between body chunks (idle timeout). Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Overall deadline of each store operation (a resolve, a blob read with its whole body or stream, a
+   * referrers listing with all its pages, a manifest push with its fallback-index update), retries,
+   * backoff and token requests included. Default 3 min (cosign's --timeout); Infinity for none.
+   */
+  deadlineMs?: number;
+  /**
+   * A budget over every operation of this store (a CLI command's --timeout, a webhook request's
+   * deadline): once it aborts, in-flight requests are aborted and every call rejects (E_NETWORK, or
+   * the signal's reason when that is a SealError).
+   */
+  signal?: AbortSignal;
   /** Retries for idempotent requests on 429/5xx/network errors. Default 3. */
   retries?: number;
   /** Where credentials come from. Default: docker/podman config files (dockerConfigCredentials()). */
@@ -54,9 +80,10 @@ const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const ERROR_BODY_LIMIT = 64 * 1024;
 const FALLBACK_ATTEMPTS = 12;
-/** Bounds on one referrers listing (pages followed, descriptors collected). */
+/** Bound on one referrers listing's pages (the count of descriptors is MAX_REFERRERS). */
 const MAX_REFERRER_PAGES = 64;
-const MAX_REFERRERS = 10_000;
+/** Referrer manifests read at once to fill in fallback entries that carry no annotations. */
+const REFERRER_FETCH_CONCURRENCY = 8;
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -68,6 +95,8 @@ interface CallOptions {
   headers?: Record<string, string>;
   body?: Uint8Array;
   idempotent?: boolean;
+  /** The operation's budget (OperationBudget.signal). */
+  signal: AbortSignal | undefined;
 }
 
 function hostOnly(registry: string): string {
@@ -105,8 +134,12 @@ export function nextLink(header: string | null): string | undefined {
   return undefined;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function tooManyReferrers(r: RegistryReference, digest: Digest, count: number): SealError {
+  return new SealError(
+    'E_TOO_MANY_REFERRERS',
+    `${repoName(r)}@${digest.toString()} has more than ${MAX_REFERRERS} referrers (${count} listed so far); seal refuses to list more`,
+    { details: { limit: MAX_REFERRERS } },
+  );
 }
 
 /** The fallback-index entry for a referrer: mediaType, digest, size, artifactType; no annotations (cosign.md §2b). */
@@ -130,6 +163,8 @@ export class RegistryStore implements ImageStore {
   private readonly schemes = new Map<string, Promise<string>>();
   private readonly referrersApi = new Map<string, boolean>();
   private readonly fallbackLocks = new Map<string, Promise<void>>();
+  private readonly deadlineMs: number;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(options: RegistryOptions = {}) {
     this.http = new HttpClient({
@@ -139,10 +174,13 @@ export class RegistryStore implements ImageStore {
       allowInsecure: options.allowInsecure ?? false,
       userAgent: options.userAgent ?? 'seal',
     });
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_OPERATION_DEADLINE_MS;
+    this.signal = options.signal;
     this.auth = new RegistryAuthorizer(
       this.http,
       options.credentials ?? dockerConfigCredentials(),
       options.allowHttp ?? false,
+      this.deadlineMs,
     );
     this.allowHttp = options.allowHttp ?? false;
     this.chunkThreshold = options.chunkThreshold ?? 16 * 1024 * 1024;
@@ -151,6 +189,20 @@ export class RegistryStore implements ImageStore {
   }
 
   // ---- transport ----
+
+  /** Run one operation under its budget: this store's deadline, its signal, and the caller's. */
+  private async operation<T>(
+    what: string,
+    options: StoreCallOptions | undefined,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const budget = new OperationBudget(what, this.deadlineMs, [this.signal, options?.signal]);
+    try {
+      return await run(budget.signal);
+    } finally {
+      budget.dispose();
+    }
+  }
 
   /** `https://host` normally; `http://host` for loopback, or with allowHttp when https does not answer. */
   private baseUrl(registry: string): Promise<string> {
@@ -174,7 +226,7 @@ export class RegistryStore implements ImageStore {
   }
 
   private async call(ref: RegistryReference, opts: CallOptions): Promise<HttpResponse> {
-    const base = await this.baseUrl(ref.registry);
+    const base = await raceSignal(this.baseUrl(ref.registry), opts.signal, `connecting to ${ref.registry}`);
     const url = /^https?:\/\//.test(opts.path) ? opts.path : `${base}${opts.path}`;
     const sameOrigin = new URL(url).origin === new URL(base).origin;
     const send = (authorization: string | undefined): Promise<HttpResponse> =>
@@ -187,8 +239,9 @@ export class RegistryStore implements ImageStore {
         },
         ...(opts.body !== undefined ? { body: opts.body } : {}),
         ...(opts.idempotent !== undefined ? { idempotent: opts.idempotent } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
-    const header = await this.auth.headerFor(ref.registry, opts.scopes);
+    const header = await this.auth.headerFor(ref.registry, opts.scopes, opts.signal);
     const res = await send(header);
     if (res.status !== 401) return res;
     const retryHeader = await this.auth.onChallenge(
@@ -196,6 +249,7 @@ export class RegistryStore implements ImageStore {
       res.headers.get('www-authenticate'),
       opts.scopes,
       header,
+      opts.signal,
     );
     if (retryHeader === undefined) return res;
     await res.discard();
@@ -272,14 +326,19 @@ export class RegistryStore implements ImageStore {
 
   // ---- manifests ----
 
-  async resolve(ref: Reference): Promise<Descriptor> {
+  async resolve(ref: Reference, options?: StoreCallOptions): Promise<Descriptor> {
     const r = asRegistry(ref);
+    return this.operation(`resolving ${formatReference(r)}`, options, (signal) => this.resolveIn(r, signal));
+  }
+
+  private async resolveIn(r: RegistryReference, signal: AbortSignal): Promise<Descriptor> {
     const target = this.manifestTarget(r);
     const res = await this.call(r, {
       method: 'HEAD',
       path: `/v2/${r.repository}/manifests/${target}`,
       scopes: this.pull(r),
       headers: { Accept: MANIFEST_ACCEPT },
+      signal,
     });
     if (res.status === 404 || res.status === 401 || res.status === 403) {
       throw await this.failure(res, 'HEAD', `manifest ${formatReference(r)}`);
@@ -320,7 +379,7 @@ export class RegistryStore implements ImageStore {
       }
     } else await res.discard();
     // HEAD unsupported or incomplete: GET and compute.
-    const fetched = await this.getManifest(r);
+    const { fetched } = await this.fetchManifest(r, signal);
     return {
       mediaType: fetched.mediaType,
       digest: fetched.digest.toString(),
@@ -328,13 +387,19 @@ export class RegistryStore implements ImageStore {
     };
   }
 
-  async getManifest(ref: Reference): Promise<FetchedManifest> {
-    return (await this.fetchManifest(asRegistry(ref))).fetched;
+  async getManifest(ref: Reference, options?: StoreCallOptions): Promise<FetchedManifest> {
+    const r = asRegistry(ref);
+    return this.operation(
+      `fetching manifest ${formatReference(r)}`,
+      options,
+      async (signal) => (await this.fetchManifest(r, signal)).fetched,
+    );
   }
 
   /** GET a manifest, verified; also returns the registry's ETag (for If-Match on updates). */
   private async fetchManifest(
     r: RegistryReference,
+    signal: AbortSignal,
   ): Promise<{ fetched: FetchedManifest; etag: string | undefined }> {
     const target = this.manifestTarget(r);
     const what = `manifest ${formatReference(r)}`;
@@ -343,6 +408,7 @@ export class RegistryStore implements ImageStore {
       path: `/v2/${r.repository}/manifests/${target}`,
       scopes: this.pull(r),
       headers: { Accept: MANIFEST_ACCEPT },
+      signal,
     });
     if (res.status !== 200) throw await this.failure(res, 'GET', what);
     const length = Number(res.headers.get('content-length') ?? Number.NaN);
@@ -393,8 +459,24 @@ export class RegistryStore implements ImageStore {
     };
   }
 
-  async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+  async putManifest(
+    ref: Reference,
+    bytes: Uint8Array,
+    mediaType: string,
+    options?: StoreCallOptions,
+  ): Promise<Descriptor> {
     const r = asRegistry(ref);
+    return this.operation(`pushing manifest ${formatReference(r)}`, options, (signal) =>
+      this.putManifestIn(r, bytes, mediaType, signal),
+    );
+  }
+
+  private async putManifestIn(
+    r: RegistryReference,
+    bytes: Uint8Array,
+    mediaType: string,
+    signal: AbortSignal,
+  ): Promise<Descriptor> {
     if (bytes.byteLength > MAX_MANIFEST_BYTES) {
       throw new SealError(
         'E_MANIFEST_TOO_LARGE',
@@ -412,6 +494,7 @@ export class RegistryStore implements ImageStore {
       scopes: this.push(r),
       headers: { 'Content-Type': mediaType },
       body: bytes,
+      signal,
     });
     if (res.status !== 201 && res.status !== 200 && res.status !== 202)
       throw await this.failure(res, 'PUT', what);
@@ -430,22 +513,34 @@ export class RegistryStore implements ImageStore {
     if (manifest.artifactType) desc.artifactType = manifest.artifactType;
     if (manifest.subject && res.headers.get('oci-subject') === null) {
       const subject = Digest.parse(manifest.subject.digest);
-      if (!(await this.hasReferrersApi(r, subject))) {
+      if (!(await this.hasReferrersApi(r, subject, signal))) {
         await this.appendToFallbackIndex(
           r,
           subject,
           fallbackEntry(digest, bytes.byteLength, mediaType, manifest),
+          signal,
         );
       }
     }
     return desc;
   }
 
-  async tag(ref: Reference, tag: string, desc: Descriptor): Promise<void> {
+  async tag(ref: Reference, tag: string, desc: Descriptor, options?: StoreCallOptions): Promise<void> {
     const r = asRegistry(ref);
+    await this.operation(`tagging ${repoName(r)}:${tag}`, options, (signal) =>
+      this.tagIn(r, tag, desc, signal),
+    );
+  }
+
+  private async tagIn(
+    r: RegistryReference,
+    tag: string,
+    desc: Descriptor,
+    signal: AbortSignal,
+  ): Promise<void> {
     const source: RegistryReference = { kind: 'registry', registry: r.registry, repository: r.repository };
     source.digest = Digest.parse(desc.digest);
-    const fetched = await this.getManifest(source);
+    const { fetched } = await this.fetchManifest(source, signal);
     const target: RegistryReference = {
       kind: 'registry',
       registry: r.registry,
@@ -458,14 +553,19 @@ export class RegistryStore implements ImageStore {
       scopes: this.push(r),
       headers: { 'Content-Type': fetched.mediaType },
       body: fetched.bytes,
+      signal,
     });
     if (res.status !== 201 && res.status !== 200)
       throw await this.failure(res, 'PUT', `tag ${repoName(r)}:${tag}`);
     await res.discard();
   }
 
-  async listTags(ref: Reference): Promise<string[]> {
+  async listTags(ref: Reference, options?: StoreCallOptions): Promise<string[]> {
     const r = asRegistry(ref);
+    return this.operation(`listing tags of ${repoName(r)}`, options, (signal) => this.listTagsIn(r, signal));
+  }
+
+  private async listTagsIn(r: RegistryReference, signal: AbortSignal): Promise<string[]> {
     const tags: string[] = [];
     let path: string | undefined =
       `/v2/${r.repository}/tags/list${this.tagPageSize ? `?n=${this.tagPageSize}` : ''}`;
@@ -473,7 +573,7 @@ export class RegistryStore implements ImageStore {
     while (path) {
       if (seen.has(path)) break;
       seen.add(path);
-      const res = await this.call(r, { method: 'GET', path, scopes: this.pull(r) });
+      const res = await this.call(r, { method: 'GET', path, scopes: this.pull(r), signal });
       if (res.status !== 200) throw await this.failure(res, 'GET', `repository ${repoName(r)}`);
       const text = await res.text();
       let body: { tags?: unknown };
@@ -493,12 +593,19 @@ export class RegistryStore implements ImageStore {
     return tags;
   }
 
-  async deleteTag(ref: Reference, tag: string): Promise<void> {
+  async deleteTag(ref: Reference, tag: string, options?: StoreCallOptions): Promise<void> {
     const r = asRegistry(ref);
+    await this.operation(`deleting tag ${repoName(r)}:${tag}`, options, (signal) =>
+      this.deleteTagIn(r, tag, signal),
+    );
+  }
+
+  private async deleteTagIn(r: RegistryReference, tag: string, signal: AbortSignal): Promise<void> {
     const res = await this.call(r, {
       method: 'DELETE',
       path: `/v2/${r.repository}/manifests/${tag}`,
       scopes: [{ repository: r.repository, actions: ['delete'] }],
+      signal,
     });
     if (res.status === 202 || res.status === 200 || res.status === 204) {
       await res.discard();
@@ -516,32 +623,44 @@ export class RegistryStore implements ImageStore {
   }
 
   /** Delete a manifest by digest (removes every tag pointing at it). */
-  async deleteManifest(ref: Reference, digest: Digest): Promise<void> {
+  async deleteManifest(ref: Reference, digest: Digest, options?: StoreCallOptions): Promise<void> {
     const r = asRegistry(ref);
-    const res = await this.call(r, {
-      method: 'DELETE',
-      path: `/v2/${r.repository}/manifests/${digest.toString()}`,
-      scopes: [{ repository: r.repository, actions: ['delete'] }],
+    const what = `manifest ${repoName(r)}@${digest.toString()}`;
+    await this.operation(`deleting ${what}`, options, async (signal) => {
+      const res = await this.call(r, {
+        method: 'DELETE',
+        path: `/v2/${r.repository}/manifests/${digest.toString()}`,
+        scopes: [{ repository: r.repository, actions: ['delete'] }],
+        signal,
+      });
+      if (res.status === 202 || res.status === 200 || res.status === 204) {
+        await res.discard();
+        return;
+      }
+      throw await this.failure(res, 'DELETE', what);
     });
-    if (res.status === 202 || res.status === 200 || res.status === 204) {
-      await res.discard();
-      return;
-    }
-    throw await this.failure(res, 'DELETE', `manifest ${repoName(r)}@${digest.toString()}`);
   }
 
   // ---- blobs ----
 
-  async hasBlob(ref: Reference, digest: Digest): Promise<boolean> {
+  async hasBlob(ref: Reference, digest: Digest, options?: StoreCallOptions): Promise<boolean> {
     const r = asRegistry(ref);
-    return this.blobExists(r, digest, this.pull(r));
+    return this.operation(`checking blob ${repoName(r)}@${digest.toString()}`, options, (signal) =>
+      this.blobExists(r, digest, this.pull(r), signal),
+    );
   }
 
-  private async blobExists(r: RegistryReference, digest: Digest, scopes: AccessScope[]): Promise<boolean> {
+  private async blobExists(
+    r: RegistryReference,
+    digest: Digest,
+    scopes: AccessScope[],
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const res = await this.call(r, {
       method: 'HEAD',
       path: `/v2/${r.repository}/blobs/${digest.toString()}`,
       scopes,
+      signal,
     });
     if (res.status === 200) {
       await res.discard();
@@ -554,33 +673,77 @@ export class RegistryStore implements ImageStore {
     throw await this.failure(res, 'HEAD', `blob ${repoName(r)}@${digest.toString()}`);
   }
 
-  async openBlob(ref: Reference, digest: Digest): Promise<AsyncIterable<Uint8Array>> {
-    const r = asRegistry(ref);
+  /**
+   * The blob's body as a bounded, verified stream under `signal`. A Content-Length the limits rule out
+   * is refused before any byte is read; past the limits reading stops (the connection is dropped).
+   */
+  private async blobStream(
+    r: RegistryReference,
+    digest: Digest,
+    options: BlobReadOptions | undefined,
+    inMemory: boolean,
+    signal: AbortSignal,
+  ): Promise<AsyncGenerator<Uint8Array>> {
     const what = `blob ${repoName(r)}@${digest.toString()}`;
+    const limits = blobLimits(options, inMemory, what);
     const res = await this.call(r, {
       method: 'GET',
       path: `/v2/${r.repository}/blobs/${digest.toString()}`,
       scopes: this.pull(r),
+      signal,
     });
     if (res.status !== 200) throw await this.failure(res, 'GET', what);
-    const verifier = new DigestVerifier(digest);
-    async function* verified(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of res.stream()) {
-        verifier.update(chunk);
-        yield chunk;
-      }
-      verifier.finish(what);
+    try {
+      checkAnnouncedLength(limits, Number(res.headers.get('content-length') ?? Number.NaN), what);
+    } catch (err) {
+      await res.discard();
+      throw err;
     }
-    return verified();
+    return limitedVerified(res.stream(), digest, limits, what);
   }
 
-  async getBlob(ref: Reference, digest: Digest): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    for await (const chunk of await this.openBlob(ref, digest)) parts.push(chunk);
-    return concatBytes(parts);
+  async openBlob(
+    ref: Reference,
+    digest: Digest,
+    options?: BlobReadOptions,
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const r = asRegistry(ref);
+    // The budget outlives this call: it covers the stream until it is consumed or abandoned.
+    const budget = new OperationBudget(`reading blob ${repoName(r)}@${digest.toString()}`, this.deadlineMs, [
+      this.signal,
+      options?.signal,
+    ]);
+    let stream: AsyncGenerator<Uint8Array>;
+    try {
+      stream = await this.blobStream(r, digest, options, false, budget.signal);
+    } catch (err) {
+      budget.dispose();
+      throw err;
+    }
+    return (async function* () {
+      try {
+        yield* stream;
+      } finally {
+        budget.dispose();
+      }
+    })();
   }
 
-  async putBlob(ref: Reference, bytes: Uint8Array, mediaType?: string): Promise<Descriptor> {
+  async getBlob(ref: Reference, digest: Digest, options?: BlobReadOptions): Promise<Uint8Array> {
+    const r = asRegistry(ref);
+    return this.operation(`reading blob ${repoName(r)}@${digest.toString()}`, options, async (signal) => {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of await this.blobStream(r, digest, options, true, signal)) parts.push(chunk);
+      return concatBytes(parts);
+    });
+  }
+
+  async putBlob(
+    ref: Reference,
+    bytes: Uint8Array,
+    mediaType?: string,
+    options?: StoreCallOptions,
+  ): Promise<Descriptor> {
     const r = asRegistry(ref);
     const digest = Digest.of(bytes);
     const desc: Descriptor = {
@@ -588,10 +751,12 @@ export class RegistryStore implements ImageStore {
       digest: digest.toString(),
       size: bytes.byteLength,
     };
-    if (await this.blobExists(r, digest, this.push(r))) return desc;
-    const location = await this.startUpload(r);
-    await this.uploadTo(r, location, digest, bytes);
-    return desc;
+    return this.operation(`pushing blob ${repoName(r)}@${digest.toString()}`, options, async (signal) => {
+      if (await this.blobExists(r, digest, this.push(r), signal)) return desc;
+      const location = await this.startUpload(r, signal);
+      await this.uploadTo(r, location, digest, bytes, signal);
+      return desc;
+    });
   }
 
   /**
@@ -599,28 +764,38 @@ export class RegistryStore implements ImageStore {
    * is there without transfer (mounted or already present); when the registry opens an upload instead
    * (202), the blob is read from `fromRepo`, verified, uploaded, and false is returned.
    */
-  async mountBlob(dst: Reference, fromRepo: string, digest: Digest): Promise<boolean> {
+  async mountBlob(
+    dst: Reference,
+    fromRepo: string,
+    digest: Digest,
+    options?: BlobReadOptions,
+  ): Promise<boolean> {
     const r = asRegistry(dst);
-    const scopes: AccessScope[] = [...this.push(r), { repository: fromRepo, actions: ['pull'] }];
-    if (await this.blobExists(r, digest, scopes)) return true;
-    const query = new URLSearchParams({ mount: digest.toString(), from: fromRepo });
-    const res = await this.call(r, {
-      method: 'POST',
-      path: `/v2/${r.repository}/blobs/uploads/?${query.toString()}`,
-      scopes,
-    });
-    if (res.status === 201) {
+    const what = `mount of ${digest.toString()} into ${repoName(r)}`;
+    return this.operation(what, options, async (signal) => {
+      const scopes: AccessScope[] = [...this.push(r), { repository: fromRepo, actions: ['pull'] }];
+      if (await this.blobExists(r, digest, scopes, signal)) return true;
+      const query = new URLSearchParams({ mount: digest.toString(), from: fromRepo });
+      const res = await this.call(r, {
+        method: 'POST',
+        path: `/v2/${r.repository}/blobs/uploads/?${query.toString()}`,
+        scopes,
+        signal,
+      });
+      if (res.status === 201) {
+        await res.discard();
+        return true;
+      }
+      if (res.status !== 202) throw await this.failure(res, 'POST', what);
       await res.discard();
-      return true;
-    }
-    if (res.status !== 202)
-      throw await this.failure(res, 'POST', `mount of ${digest.toString()} into ${repoName(r)}`);
-    await res.discard();
-    const location = this.locationOf(res, r);
-    const source: RegistryReference = { kind: 'registry', registry: r.registry, repository: fromRepo };
-    const bytes = await this.getBlob(source, digest);
-    await this.uploadTo(r, location, digest, bytes);
-    return false;
+      const location = this.locationOf(res, r);
+      const source: RegistryReference = { kind: 'registry', registry: r.registry, repository: fromRepo };
+      const parts: Uint8Array[] = [];
+      for await (const chunk of await this.blobStream(source, digest, options, true, signal))
+        parts.push(chunk);
+      await this.uploadTo(r, location, digest, concatBytes(parts), signal);
+      return false;
+    });
   }
 
   private locationOf(res: HttpResponse, r: RegistryReference): string {
@@ -631,12 +806,13 @@ export class RegistryStore implements ImageStore {
     return new URL(location, res.url).toString();
   }
 
-  private async startUpload(r: RegistryReference): Promise<string> {
+  private async startUpload(r: RegistryReference, signal: AbortSignal): Promise<string> {
     const res = await this.call(r, {
       method: 'POST',
       path: `/v2/${r.repository}/blobs/uploads/`,
       scopes: this.push(r),
       headers: { 'Content-Length': '0' },
+      signal,
     });
     if (res.status !== 202) throw await this.failure(res, 'POST', `upload to ${repoName(r)}`);
     await res.discard();
@@ -655,6 +831,7 @@ export class RegistryStore implements ImageStore {
     location: string,
     digest: Digest,
     bytes: Uint8Array,
+    signal: AbortSignal,
   ): Promise<void> {
     const what = `upload of ${digest.toString()} to ${repoName(r)}`;
     let body: Uint8Array = bytes;
@@ -671,6 +848,7 @@ export class RegistryStore implements ImageStore {
             'Content-Range': `${start}-${start + chunk.byteLength - 1}`,
           },
           body: chunk,
+          signal,
         });
         if (res.status !== 202) throw await this.failure(res, 'PATCH', what);
         await res.discard();
@@ -686,6 +864,7 @@ export class RegistryStore implements ImageStore {
       headers: { 'Content-Type': 'application/octet-stream' },
       body,
       idempotent: false,
+      signal,
     });
     if (res.status !== 201) throw await this.failure(res, 'PUT', what);
     await res.discard();
@@ -699,41 +878,56 @@ export class RegistryStore implements ImageStore {
 
   async referrers(ref: Reference, digest: Digest, options: ReferrersOptions = {}): Promise<Descriptor[]> {
     const r = asRegistry(ref);
-    const fromApi = await this.referrersFromApi(r, digest, options.artifactType);
-    if (fromApi) return normalizeReferrers(fromApi, options);
-    const entries = await this.referrersFromFallback(r, digest);
-    const wanted = options.artifactType
-      ? entries.filter((d) => d.artifactType === undefined || d.artifactType === options.artifactType)
-      : entries;
-    return normalizeReferrers(await this.withReferrerAnnotations(r, wanted), options);
+    return this.operation(
+      `listing referrers of ${repoName(r)}@${digest.toString()}`,
+      options,
+      async (signal) => {
+        const fromApi = await this.referrersFromApi(r, digest, options.artifactType, signal);
+        if (fromApi) return normalizeReferrers(fromApi, options);
+        const entries = await this.referrersFromFallback(r, digest, signal);
+        const wanted = options.artifactType
+          ? entries.filter((d) => d.artifactType === undefined || d.artifactType === options.artifactType)
+          : entries;
+        return normalizeReferrers(await this.withReferrerAnnotations(r, wanted, signal), options);
+      },
+    );
   }
 
   /**
-   * Fallback-index entries carry no annotations (cosign.md §2b) but the referrers API lists them; read
-   * each such referrer manifest (verified by digest) so both paths give the same answer. A referrer
-   * that no longer exists keeps its bare entry.
+   * Fallback-index entries written by other tools may carry no annotations, but the referrers API lists
+   * them; read each such referrer manifest (verified by digest, a few at a time) so both paths give the
+   * same answer. A referrer that no longer exists keeps its bare entry.
    */
-  private async withReferrerAnnotations(r: RegistryReference, entries: Descriptor[]): Promise<Descriptor[]> {
-    return Promise.all(
-      entries.map(async (entry) => {
+  private async withReferrerAnnotations(
+    r: RegistryReference,
+    entries: Descriptor[],
+    signal: AbortSignal,
+  ): Promise<Descriptor[]> {
+    const out: Descriptor[] = [...entries];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < out.length) {
+        const i = next++;
+        const entry = out[i]!;
         if (entry.annotations || !isManifestMediaType(entry.mediaType) || !Digest.isValid(entry.digest))
-          return entry;
+          continue;
         const at: RegistryReference = { kind: 'registry', registry: r.registry, repository: r.repository };
         at.digest = Digest.parse(entry.digest);
         try {
-          const fetched = await this.getManifest(at);
-          return referrerDescriptor(
+          const { fetched } = await this.fetchManifest(at, signal);
+          out[i] = referrerDescriptor(
             fetched.digest,
             fetched.bytes.byteLength,
             fetched.mediaType,
             fetched.manifest,
           );
         } catch (err) {
-          if (err instanceof SealError && err.code === 'E_NOT_FOUND') return entry;
-          throw err;
+          if (!(err instanceof SealError && err.code === 'E_NOT_FOUND')) throw err;
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(REFERRER_FETCH_CONCURRENCY, out.length) }, worker));
+    return out;
   }
 
   /** The referrers API's answer, or undefined when the registry has none (not 200 + OCI index). */
@@ -741,6 +935,7 @@ export class RegistryStore implements ImageStore {
     r: RegistryReference,
     digest: Digest,
     artifactType: string | undefined,
+    signal: AbortSignal,
   ): Promise<Descriptor[] | undefined> {
     const query = artifactType ? `?${new URLSearchParams({ artifactType }).toString()}` : '';
     let path: string | undefined = `/v2/${r.repository}/referrers/${digest.toString()}${query}`;
@@ -749,10 +944,10 @@ export class RegistryStore implements ImageStore {
     let first = true;
     while (path && !seen.has(path)) {
       // A hostile registry can hand out endless distinct `next` links: bound the walk.
-      if (seen.size >= MAX_REFERRER_PAGES || out.length > MAX_REFERRERS) {
+      if (seen.size >= MAX_REFERRER_PAGES) {
         throw new SealError(
           'E_REGISTRY',
-          `referrers of ${repoName(r)}@${digest.toString()} run past ${MAX_REFERRER_PAGES} pages or ${MAX_REFERRERS} entries; refusing to read more`,
+          `referrers of ${repoName(r)}@${digest.toString()} run past ${MAX_REFERRER_PAGES} pages; refusing to read more`,
         );
       }
       seen.add(path);
@@ -761,6 +956,7 @@ export class RegistryStore implements ImageStore {
         path,
         scopes: this.pull(r),
         headers: { Accept: MediaTypes.ociIndex },
+        signal,
       });
       if (res.status === 401 || res.status === 403) {
         throw await this.failure(res, 'GET', `referrers of ${repoName(r)}@${digest.toString()}`);
@@ -783,6 +979,7 @@ export class RegistryStore implements ImageStore {
       const index = parseManifest(bytes, MediaTypes.ociIndex);
       if (!isIndex(index)) throw new SealError('E_MANIFEST_INVALID', 'referrers response is not an index');
       out.push(...index.manifests);
+      if (out.length > MAX_REFERRERS) throw tooManyReferrers(r, digest, out.length);
       path = nextLink(res.headers.get('link'));
     }
     return out;
@@ -796,12 +993,13 @@ export class RegistryStore implements ImageStore {
   private async readFallbackIndex(
     r: RegistryReference,
     digest: Digest,
+    signal: AbortSignal,
   ): Promise<{ index: ImageIndex; etag: string | undefined } | undefined> {
     const tagRef = this.fallbackTagRef(r, digest);
     let fetched: FetchedManifest;
     let etag: string | undefined;
     try {
-      ({ fetched, etag } = await this.fetchManifest(tagRef));
+      ({ fetched, etag } = await this.fetchManifest(tagRef, signal));
     } catch (err) {
       if (err instanceof SealError && err.code === 'E_NOT_FOUND') return undefined;
       throw err;
@@ -815,13 +1013,25 @@ export class RegistryStore implements ImageStore {
     return { index: fetched.manifest, etag };
   }
 
-  private async referrersFromFallback(r: RegistryReference, digest: Digest): Promise<Descriptor[]> {
-    const found = await this.readFallbackIndex(r, digest);
-    return found ? [...found.index.manifests] : [];
+  private async referrersFromFallback(
+    r: RegistryReference,
+    digest: Digest,
+    signal: AbortSignal,
+  ): Promise<Descriptor[]> {
+    const found = await this.readFallbackIndex(r, digest, signal);
+    if (!found) return [];
+    if (found.index.manifests.length > MAX_REFERRERS) {
+      throw tooManyReferrers(r, digest, found.index.manifests.length);
+    }
+    return [...found.index.manifests];
   }
 
   /** Does this repository serve the referrers API? Pinged once per repository (ggcr's commitSubjectReferrers). */
-  private async hasReferrersApi(r: RegistryReference, subject: Digest): Promise<boolean> {
+  private async hasReferrersApi(
+    r: RegistryReference,
+    subject: Digest,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const known = this.referrersApi.get(repoName(r));
     if (known !== undefined) return known;
     const res = await this.call(r, {
@@ -829,6 +1039,7 @@ export class RegistryStore implements ImageStore {
       path: `/v2/${r.repository}/referrers/${subject.toString()}`,
       scopes: this.pull(r),
       headers: { Accept: MediaTypes.ociIndex },
+      signal,
     });
     await res.discard();
     const supported = res.status === 200 && mediaTypeOf(res) === MediaTypes.ociIndex;
@@ -837,19 +1048,25 @@ export class RegistryStore implements ImageStore {
   }
 
   /**
-   * Append `entry` to the `sha256-<hex>` fallback index (cosign.md §2b). Registries offer no atomic
-   * update, so: read, merge, PUT (with If-Match where honoured), then re-read until our entry has
-   * survived a settle interval; a writer whose entry was overwritten by a concurrent stale PUT merges
-   * again. Writers inside this process are serialised per index.
+   * Append `entry` to the `sha256-<hex>` fallback index (distribution-spec "Pushing Manifests with
+   * Subject"). Registries offer no atomic update, so: read, merge, PUT (with If-Match where honoured),
+   * then re-read until our entry has survived a settle interval; a writer whose entry was overwritten by
+   * a concurrent stale PUT merges again. Writers inside this process are serialised per index.
    */
   private async appendToFallbackIndex(
     r: RegistryReference,
     subject: Digest,
     entry: Descriptor,
+    signal: AbortSignal,
   ): Promise<void> {
     const key = `${repoName(r)}|${subject.toString()}`;
     const previous = this.fallbackLocks.get(key) ?? Promise.resolve();
-    const run = previous.then(() => this.appendToFallbackIndexUnlocked(r, subject, entry));
+    const waited = raceSignal(
+      previous,
+      signal,
+      `waiting to update the referrers index of ${subject.toString()}`,
+    );
+    const run = waited.then(() => this.appendToFallbackIndexUnlocked(r, subject, entry, signal));
     const settled = run.catch(() => undefined);
     this.fallbackLocks.set(key, settled);
     try {
@@ -863,15 +1080,18 @@ export class RegistryStore implements ImageStore {
     r: RegistryReference,
     subject: Digest,
     entry: Descriptor,
+    signal: AbortSignal,
   ): Promise<void> {
     const tagRef = this.fallbackTagRef(r, subject);
+    const what = `updating ${formatReference(tagRef)}`;
+    const sleep = (ms: number): Promise<void> => sleepUnless(ms, signal, what);
     const has = (index: ImageIndex | undefined): boolean =>
       index?.manifests.some((m) => m.digest === entry.digest) ?? false;
     // A registry that answers 412 to every If-Match (an ETag it does not honour) is not asked again.
     let preconditionFailures = 0;
     for (let attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
       const started = Date.now();
-      const current = await this.readFallbackIndex(r, subject);
+      const current = await this.readFallbackIndex(r, subject, signal);
       if (attempt === 0 && has(current?.index)) return;
       if (!has(current?.index)) {
         const { index } = addToFallbackIndex(current?.index, entry);
@@ -883,6 +1103,7 @@ export class RegistryStore implements ImageStore {
           scopes: this.push(r),
           headers,
           body: encodeManifest(index),
+          signal,
         });
         if (res.status === 412) {
           preconditionFailures++;
@@ -899,10 +1120,10 @@ export class RegistryStore implements ImageStore {
       const cycle = Date.now() - started;
       const settle = Math.max(50, 2 * cycle) + Math.random() * 50;
       await sleep(settle);
-      const check = await this.readFallbackIndex(r, subject);
+      const check = await this.readFallbackIndex(r, subject, signal);
       if (has(check?.index)) {
         await sleep(settle);
-        const again = await this.readFallbackIndex(r, subject);
+        const again = await this.readFallbackIndex(r, subject, signal);
         if (has(again?.index)) return;
       }
       await sleep(Math.random() * 50 * (attempt + 1));
