@@ -142,17 +142,6 @@ function tooManyReferrers(r: RegistryReference, digest: Digest, count: number): 
   );
 }
 
-/** The fallback-index entry for a referrer: mediaType, digest, size, artifactType; no annotations (cosign.md §2b). */
-export function fallbackEntry(
-  digest: Digest,
-  size: number,
-  mediaType: string,
-  manifest: Manifest,
-): Descriptor {
-  const { annotations: _annotations, ...entry } = referrerDescriptor(digest, size, mediaType, manifest);
-  return entry;
-}
-
 export class RegistryStore implements ImageStore {
   private readonly http: HttpClient;
   private readonly auth: RegistryAuthorizer;
@@ -517,7 +506,10 @@ export class RegistryStore implements ImageStore {
         await this.appendToFallbackIndex(
           r,
           subject,
-          fallbackEntry(digest, bytes.byteLength, mediaType, manifest),
+          // The listing descriptor with every annotation of the manifest and its artifactType, as the
+          // referrers API would list it (distribution-spec v1.1 "Listing Referrers": the descriptors
+          // MUST include the manifest's annotations; the tag schema index holds the same list).
+          referrerDescriptor(digest, bytes.byteLength, mediaType, manifest),
           signal,
         );
       }
@@ -1095,6 +1087,14 @@ export class RegistryStore implements ImageStore {
       if (attempt === 0 && has(current?.index)) return;
       if (!has(current?.index)) {
         const { index } = addToFallbackIndex(current?.index, entry);
+        if (index.manifests.length > MAX_REFERRERS) throw tooManyReferrers(r, subject, index.manifests.length);
+        const body = encodeManifest(index);
+        if (body.byteLength > MAX_MANIFEST_BYTES) {
+          throw new SealError(
+            'E_MANIFEST_TOO_LARGE',
+            `${formatReference(tagRef)} would grow past the 4 MiB manifest limit with ${entry.digest}; the referrer is pushed but not listed in the fallback index`,
+          );
+        }
         const headers: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex };
         if (current?.etag && preconditionFailures < 3) headers['If-Match'] = current.etag;
         const res = await this.call(r, {
@@ -1102,7 +1102,7 @@ export class RegistryStore implements ImageStore {
           path: `/v2/${r.repository}/manifests/${tagRef.tag}`,
           scopes: this.push(r),
           headers,
-          body: encodeManifest(index),
+          body,
           signal,
         });
         if (res.status === 412) {

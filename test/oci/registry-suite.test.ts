@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Digest } from '../../src/oci/digest.js';
+import { MediaTypes } from '../../src/oci/manifest.js';
 import { parseReference } from '../../src/oci/ref.js';
 import { anonymousCredentials } from '../../src/oci/auth.js';
 import { RegistryStore } from '../../src/oci/registry.js';
@@ -61,23 +62,34 @@ describeWithRegistry('referrers: API and fallback tag agree', () => {
     // Through the API front: the registry says OCI-Subject, so no fallback tag is written.
     const a = await pushArtifact(viaApi, apiRef, img.descriptor, 'application/vnd.example.a', { k: 'a' });
     expect(await viaFallback.listTags(plainRef)).not.toContain(fallbackTag);
-    // Without the API: the fallback index appears, without annotations, sorted by digest.
+    // Without the API: the fallback index appears, sorted by digest, each entry with the manifest's
+    // artifactType and every one of its annotations (distribution-spec v1.1 "Listing Referrers").
     const b = await pushArtifact(viaFallback, plainRef, img.descriptor, 'application/vnd.example.b', {
       k: 'b',
+      'org.opencontainers.image.created': '2026-01-01T00:00:00Z',
     });
     const c = await pushArtifact(viaFallback, plainRef, img.descriptor, 'application/vnd.example.c');
     const index = await viaFallback.getManifest(parseReference(`${plain.host}/${repo}:${fallbackTag}`));
     const entries = (index.manifest as unknown as { manifests: Array<Record<string, unknown>> }).manifests;
     expect(entries.map((e) => e.digest)).toEqual([b.digest.toString(), c.digest.toString()].sort());
-    for (const e of entries) {
-      expect(Object.keys(e).sort()).toEqual(['artifactType', 'digest', 'mediaType', 'size']);
-    }
+    const entryOf = (d: Digest) => entries.find((e) => e.digest === d.toString());
+    expect(entryOf(b.digest)).toEqual({
+      mediaType: MediaTypes.ociManifest,
+      digest: b.digest.toString(),
+      size: b.bytes.byteLength,
+      artifactType: 'application/vnd.example.b',
+      annotations: { k: 'b', 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+    });
+    expect(Object.keys(entryOf(c.digest) ?? {}).sort()).toEqual(['artifactType', 'digest', 'mediaType', 'size']);
     // The API front lists what it saw plus the fallback index; the plain registry only the index.
     const fromApi = await viaApi.referrers(apiRef, img.digest);
     expect(fromApi.map((d) => d.digest)).toEqual([a.digest, b.digest, c.digest].map(String).sort());
     const fromFallback = await viaFallback.referrers(plainRef, img.digest);
     expect(fromFallback).toEqual(fromApi.filter((d) => d.digest !== a.digest.toString()));
-    expect(fromFallback.find((d) => d.digest === b.digest.toString())?.annotations).toEqual({ k: 'b' });
+    expect(fromFallback.find((d) => d.digest === b.digest.toString())?.annotations).toEqual({
+      k: 'b',
+      'org.opencontainers.image.created': '2026-01-01T00:00:00Z',
+    });
     for (const type of ['application/vnd.example.b', 'application/vnd.example.c']) {
       expect(await viaFallback.referrers(plainRef, img.digest, { artifactType: type })).toEqual(
         await viaApi.referrers(apiRef, img.digest, { artifactType: type }),
