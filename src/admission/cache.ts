@@ -5,8 +5,8 @@
 import { Redis } from 'ioredis';
 import * as z from 'zod';
 import type { CachedOutcome, OutcomeCache } from '../policy/evaluate.js';
-import { SingleFlight } from '../policy/singleflight.js';
-import type { ImageVerifier } from '../policy/types.js';
+import { SignalWaits, SingleFlight } from '../policy/singleflight.js';
+import type { ImageVerifier, RequestContext } from '../policy/types.js';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 
 export interface CacheStats {
@@ -102,16 +102,49 @@ const cachedOutcomeSchema = z.strictObject({
   passedAuthorities: z.array(z.string()),
 });
 
+export interface RedisOutcomeCacheOptions {
+  url?: string;
+  client?: Redis;
+  prefix?: string;
+  /** Longest wait for one Redis command before it counts as a miss (default 250 ms). */
+  commandTimeoutMs?: number;
+  /** Consecutive failed commands that open the circuit (default 3). */
+  breakerFailures?: number;
+  /** How long an open circuit answers every lookup as a miss without asking Redis (default 5 s). */
+  breakerOpenMs?: number;
+  now?: () => number;
+}
+
+/** Why a lookup was a miss without an answer from Redis. */
+export type CacheUnavailableReason = 'error' | 'timeout' | 'circuit-open';
+
 /**
  * Redis-backed decision cache shared by webhook replicas. Entries expire in Redis (PX); a corrupt or
- * foreign entry is a miss. A Redis outage degrades to misses (verification runs), never to allow.
+ * foreign entry is a miss. An optimisation only: a Redis that is down, slow or hung (a stopped process
+ * keeps its connections open) is a miss after at most the command timeout, never an error and never an
+ * allow; after a few failures in a row a circuit breaker answers every lookup as a miss at once for a
+ * while (so each request does not pay the timeout), then lets one lookup through to see whether Redis is
+ * back. Such misses are counted by reason in `unavailable`.
  */
 export class RedisOutcomeCache implements OutcomeCache {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
+  readonly unavailable: Record<CacheUnavailableReason, number> = {
+    error: 0,
+    timeout: 0,
+    'circuit-open': 0,
+  };
   readonly client: Redis;
   private readonly prefix: string;
+  private readonly breakerFailures: number;
+  private readonly breakerOpenMs: number;
+  private readonly now: () => number;
+  private failuresInARow = 0;
+  /** While set, the circuit is open until then. */
+  private openUntil: number | undefined;
+  /** A lookup is testing whether Redis is back (half-open): the others stay misses meanwhile. */
+  private probing = false;
 
-  constructor(opts: { url?: string; client?: Redis; prefix?: string } = {}) {
+  constructor(opts: RedisOutcomeCacheOptions = {}) {
     this.client =
       opts.client ??
       new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
@@ -119,8 +152,12 @@ export class RedisOutcomeCache implements OutcomeCache {
         maxRetriesPerRequest: 1,
         enableOfflineQueue: false,
         connectTimeout: 1000,
+        commandTimeout: opts.commandTimeoutMs ?? 250,
       });
     this.prefix = opts.prefix ?? 'seal:decision:';
+    this.breakerFailures = opts.breakerFailures ?? 3;
+    this.breakerOpenMs = opts.breakerOpenMs ?? 5000;
+    this.now = opts.now ?? Date.now;
   }
 
   /** Resolves when connected; rejects with the connection error. */
@@ -140,11 +177,47 @@ export class RedisOutcomeCache implements OutcomeCache {
     });
   }
 
+  /** `closed` (Redis answers), `open` (lookups are misses without asking) or `half-open` (one is asking). */
+  get circuit(): 'closed' | 'open' | 'half-open' {
+    if (this.openUntil === undefined) return 'closed';
+    return this.probing ? 'half-open' : 'open';
+  }
+
+  /** May a command go to Redis now? False while the circuit is open (or another lookup is probing). */
+  private admit(): boolean {
+    if (this.openUntil === undefined) return true;
+    if (this.probing || this.now() < this.openUntil) return false;
+    this.probing = true;
+    return true;
+  }
+
+  private succeeded(): void {
+    this.failuresInARow = 0;
+    this.openUntil = undefined;
+    this.probing = false;
+  }
+
+  private failed(err: unknown): void {
+    const timedOut = err instanceof Error && /timed out/i.test(err.message);
+    this.unavailable[timedOut ? 'timeout' : 'error']++;
+    this.failuresInARow++;
+    if (this.probing || this.failuresInARow >= this.breakerFailures)
+      this.openUntil = this.now() + this.breakerOpenMs;
+    this.probing = false;
+  }
+
   async get(key: string): Promise<CachedOutcome | undefined> {
+    if (!this.admit()) {
+      this.unavailable['circuit-open']++;
+      this.stats.misses++;
+      return undefined;
+    }
     let raw: string | null;
     try {
       raw = await this.client.get(this.prefix + key);
-    } catch {
+      this.succeeded();
+    } catch (err) {
+      this.failed(err);
       this.stats.misses++;
       return undefined;
     }
@@ -171,10 +244,13 @@ export class RedisOutcomeCache implements OutcomeCache {
   }
 
   async set(key: string, value: CachedOutcome, ttlMs: number): Promise<void> {
+    // An open circuit skips writes too: they would only wait for the timeout.
+    if (this.openUntil !== undefined) return;
     try {
       await this.client.set(this.prefix + key, JSON.stringify(value), 'PX', Math.max(1, Math.round(ttlMs)));
-    } catch {
+    } catch (err) {
       // A cache write failure costs a re-verification later, nothing more.
+      this.failed(err);
     }
   }
 
@@ -201,6 +277,16 @@ export function withDigestCache(
   const flights = opts.singleFlight ?? new SingleFlight();
   const ttl = opts.ttlMs ?? 30_000;
   const digestStats: CacheStats = { hits: 0, misses: 0 };
+  // One SignalWaits per caller signal: a signal many lookups wait under holds one listener, not one each.
+  const waits = new WeakMap<AbortSignal, SignalWaits>();
+  const waitsOf = (signal: AbortSignal): SignalWaits => {
+    let w = waits.get(signal);
+    if (!w) {
+      w = new SignalWaits(signal);
+      waits.set(signal, w);
+    }
+    return w;
+  };
   return {
     digestStats,
     cachedDigest(image) {
@@ -218,11 +304,21 @@ export function withDigestCache(
         return hit;
       }
       digestStats.misses++;
-      return flights.run(`resolve|${image}`, async () => {
-        const digest = await verifier.resolveDigest(image, ctx);
-        lru.set(image, digest, ttl);
-        return digest;
-      });
+      // Coalesced per credential set, each caller waiting under its own deadline: the lookup is
+      // abandoned only when every caller has gone, never because the first one's deadline passed.
+      const creds = (ctx.credentials ?? []).map((c) => `${c.registry}:${c.username ?? 'token'}`).join(',');
+      return flights.run(
+        `resolve|${image}${creds ? `|${creds}` : ''}`,
+        async (signal) => {
+          const own: RequestContext = { signal };
+          if (ctx.credentials) own.credentials = ctx.credentials;
+          if (ctx.pullSecrets) own.pullSecrets = ctx.pullSecrets;
+          const digest = await verifier.resolveDigest(image, own);
+          lru.set(image, digest, ttl);
+          return digest;
+        },
+        { waits: waitsOf(ctx.signal) },
+      );
     },
     verifySignatures: (i, e, c) => verifier.verifySignatures(i, e, c),
     verifyAttestations: (i, e, c) => verifier.verifyAttestations(i, e, c),

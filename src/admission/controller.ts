@@ -3,7 +3,7 @@
 // Implements ARCHITECTURE.md "admit" data flow and admission.md (validate / mutate responses).
 
 import { type EvaluateOptions, evaluateNow, type OutcomeCache } from '../policy/evaluate.js';
-import { SingleFlight } from '../policy/singleflight.js';
+import { ConcurrencyLimit, SingleFlight } from '../policy/singleflight.js';
 import type {
   Decision,
   ImageInWorkload,
@@ -52,7 +52,23 @@ export interface AdmissionControllerOptions {
   credentials?: PullCredential[];
   /** Resolve the workload's imagePullSecrets (and its service account's) to credentials (needs API access). */
   pullSecrets?: PullSecretLookup;
+  /** Distinct images one review may name; a review naming more is denied unevaluated (default 256). */
+  maxImages?: number;
+  /** Images of one review verified at once (default 16); the others wait their turn under its deadline. */
+  maxConcurrentImages?: number;
+  /** Verifications and tag lookups running at once across all reviews: the shared pool (default 64). */
+  maxConcurrentVerifications?: number;
 }
+
+/** Defaults of the fan-out bounds (README "Security model"). */
+export const ADMISSION_LIMITS = {
+  maxImages: 256,
+  maxConcurrentImages: 16,
+  maxConcurrentVerifications: 64,
+} as const;
+
+/** Denial reasons listed in one response message; the rest are counted (every decision is audited). */
+const MAX_REASONS_IN_MESSAGE = 20;
 
 export type Endpoint = 'validate' | 'mutate';
 
@@ -72,6 +88,13 @@ function objectOf(req: AdmissionRequest): unknown {
     );
   }
   return req.object;
+}
+
+/** The reasons of the denied images, the first MAX_REASONS_IN_MESSAGE of them, and how many more there are. */
+function denialReasons(denied: Decision[]): string {
+  if (denied.length <= MAX_REASONS_IN_MESSAGE) return denied.map((d) => d.reason).join('; ');
+  const shown = denied.slice(0, MAX_REASONS_IN_MESSAGE).map((d) => d.reason);
+  return `${shown.join('; ')}; and ${denied.length - MAX_REASONS_IN_MESSAGE} more images denied (see the audit log)`;
 }
 
 function strictestMode(decisions: Decision[]): string {
@@ -140,6 +163,8 @@ export class AdmissionController {
   policies: PolicySet;
   readonly metrics: AdmissionMetrics;
   readonly flights = new SingleFlight();
+  /** The shared pool every verification and tag lookup runs in. */
+  readonly pool: ConcurrencyLimit;
   private readonly verifier: ImageVerifier;
   /** The verifier with the requests' pull secrets, when they can be read (opts.pullSecrets). */
   private readonly pullSecrets: ReturnType<typeof withPullSecrets> | undefined;
@@ -153,8 +178,13 @@ export class AdmissionController {
     this.metrics = opts.metrics ?? createAdmissionMetrics();
     this.cache = opts.cache ?? new MemoryOutcomeCache();
     this.namespaces = opts.namespaces ?? staticNamespaces({});
+    this.pool = new ConcurrencyLimit(
+      opts.maxConcurrentVerifications ?? ADMISSION_LIMITS.maxConcurrentVerifications,
+    );
+    this.metrics.watchPool(this.pool);
+    if (this.cache.unavailable) this.metrics.watchCacheUnavailable('decision', this.cache.unavailable);
+    // Lookups are coalesced by evaluation (this.flights) before they reach the tag cache.
     const digestOpts: Parameters<typeof withDigestCache>[1] = {
-      singleFlight: this.flights,
       onLookup: (hit) => this.metrics.recordCacheLookup('digest', hit),
     };
     if (opts.digestTtlMs !== undefined) digestOpts.ttlMs = opts.digestTtlMs;
@@ -169,6 +199,8 @@ export class AdmissionController {
       imageReading: 'runtime',
       cache: this.cache,
       singleFlight: this.flights,
+      pool: this.pool,
+      maxConcurrentImages: opts.maxConcurrentImages ?? ADMISSION_LIMITS.maxConcurrentImages,
       onVerification: (e) => {
         this.metrics.recordCacheLookup('decision', e.cached);
         this.metrics.observeVerification(
@@ -267,6 +299,16 @@ export class AdmissionController {
       images = images.filter((i) => !before.has(`${i.path}=${i.image}`));
     }
     if (images.length === 0) return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
+    const maxImages = this.opts.maxImages ?? ADMISSION_LIMITS.maxImages;
+    // Counted only when there could be too many: the common review pays a length comparison.
+    if (images.length > maxImages) {
+      const distinct = new Set(images.map((i) => i.image)).size;
+      if (distinct > maxImages) {
+        this.metrics.failures.inc({ reason: 'too-many-images', namespace: req.namespace ?? '' });
+        const message = `seal: the ${req.kind.kind} names ${distinct} distinct images, more than the ${maxImages} one review may name (--max-images): denied without verifying any`;
+        return { review: buildResponse(req.uid, { allowed: false, message }), decisions: [] };
+      }
+    }
 
     const object = read.workload;
     const nsName = req.namespace || object.metadata?.namespace || 'default';
@@ -394,7 +436,7 @@ export class AdmissionController {
     }
     // Only what a response carries is built: the cached path allows with no warning most of the time.
     const response: Parameters<typeof buildResponse>[1] = { allowed };
-    if (denied) response.message = `seal denied: ${denied.map((d) => d.reason).join('; ')}`;
+    if (denied) response.message = `seal denied: ${denialReasons(denied)}`;
     if (warned) response.warnings = warned.map((d) => `seal: ${d.reason}`);
     if (patch) response.patch = patch;
     if (denied || warned) response.auditAnnotations = { 'seal.dev/decision': allowed ? 'warn' : 'deny' };

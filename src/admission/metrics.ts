@@ -14,6 +14,14 @@ export interface AdmissionMetrics {
   cacheHitRatio: Gauge<'cache'>;
   breakGlassUses: Counter<'namespace' | 'dry_run'>;
   failures: Counter<'reason' | 'namespace'>;
+  /** Decision-cache lookups answered as misses because the cache could not answer (down, hung, circuit open). */
+  cacheUnavailable: Counter<'cache' | 'reason'>;
+  /** Verifications and tag lookups running, and waiting for a slot of the shared pool. */
+  verificationsInFlight: Gauge<'state'>;
+  /** Expose a cache's `unavailable` counts (read at each scrape) as cacheUnavailable{cache}. */
+  watchCacheUnavailable(cache: string, counts: Readonly<Record<string, number>>): void;
+  /** Expose the shared pool's running and waiting counts (read at each scrape). */
+  watchPool(pool: { readonly running: number; readonly waiting: number }): void;
   /** Count one cache lookup (feeds both the counter and the hit-ratio gauge). */
   recordCacheLookup(cache: 'decision' | 'digest', hit: boolean): void;
   /** `requests.inc` with these labels, for the request path (see PendingCounts). */
@@ -212,6 +220,27 @@ export function createAdmissionMetrics(): AdmissionMetrics {
       pendingLookups.flushInto(cacheLookups);
     },
   });
+  const unavailableSources: {
+    cache: string;
+    counts: Readonly<Record<string, number>>;
+    seen: Map<string, number>;
+  }[] = [];
+  const cacheUnavailable: Counter<'cache' | 'reason'> = new Counter({
+    name: 'seal_admission_cache_unavailable_total',
+    help: 'Decision-cache lookups taken as misses because the cache did not answer, by reason (error, timeout, circuit-open)',
+    labelNames: ['cache', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      for (const src of unavailableSources) {
+        for (const [reason, n] of Object.entries(src.counts)) {
+          const before = src.seen.get(reason) ?? 0;
+          if (n > before) cacheUnavailable.inc({ cache: src.cache, reason }, n - before);
+          src.seen.set(reason, n);
+        }
+      }
+    },
+  });
+  let pool: { readonly running: number; readonly waiting: number } | undefined;
   const requests: Counter<'endpoint' | 'decision' | 'mode' | 'namespace'> = new Counter({
     name: 'seal_admission_requests_total',
     help: 'AdmissionReview requests by endpoint, decision (allow|deny|warn|error), strictest mode and namespace',
@@ -279,6 +308,23 @@ export function createAdmissionMetrics(): AdmissionMetrics {
       labelNames: ['reason', 'namespace'] as const,
       registers: [registry],
     }),
+    cacheUnavailable,
+    verificationsInFlight: new Gauge({
+      name: 'seal_admission_verifications_in_flight',
+      help: 'Verifications and tag lookups running (state=running) and waiting for the shared pool (state=waiting)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.set({ state: 'running' }, pool?.running ?? 0);
+        this.set({ state: 'waiting' }, pool?.waiting ?? 0);
+      },
+    }),
+    watchCacheUnavailable: (cache, counts) => {
+      unavailableSources.push({ cache, counts, seen: new Map() });
+    },
+    watchPool: (p) => {
+      pool = p;
+    },
     recordCacheLookup: (cache, hit) => {
       const result = hit ? 'hit' : 'miss';
       lookups[cache][result]++;

@@ -136,16 +136,33 @@ export function withPullSecrets(
     const creds = ctx.credentials;
     const marker = creds?.find((c) => refs.has(c));
     if (!creds || !marker) return ctx;
-    let fromSecrets = found.get(marker);
-    if (!fromSecrets) {
-      const ref = refs.get(marker)!;
-      fromSecrets = lookup(ref, ctx.signal).catch((err: unknown) => {
-        onFailure(ref, err);
-        return [];
-      });
-      found.set(marker, fromSecrets);
+    const ref = refs.get(marker)!;
+    // Read once per request, under the signal of the call that needed them first. If that call is
+    // abandoned (its waiters' deadlines passed) the read is dropped, not taken as "no secrets": a call still
+    // waited for reads them again under its own signal.
+    const lookupUnder = (signal: AbortSignal): Promise<PullCredential[]> => {
+      let p = found.get(marker);
+      if (!p) {
+        const started = lookup(ref, signal).catch((err: unknown) => {
+          if (signal.aborted) {
+            if (found.get(marker) === started) found.delete(marker);
+            throw err;
+          }
+          onFailure(ref, err);
+          return [];
+        });
+        p = started;
+        found.set(marker, p);
+      }
+      return p;
+    };
+    let resolved: PullCredential[];
+    try {
+      resolved = await lookupUnder(ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      resolved = await lookupUnder(ctx.signal);
     }
-    const resolved = await fromSecrets;
     const out: RequestContext = {
       signal: ctx.signal,
       credentials: creds.flatMap((c) => (c === marker ? resolved : [c])),

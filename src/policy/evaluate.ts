@@ -10,7 +10,7 @@ import type { Expectations, Revocation, SignatureResult, Verdict } from '../veri
 import { evaluateConditions } from './conditions.js';
 import { canonicalImage, type ImageReading } from './glob.js';
 import { matchApplies, selectorMatches } from './selector.js';
-import { raceSignal, SingleFlight } from './singleflight.js';
+import { type ConcurrencyLimit, raceSignal, SignalWaits, SingleFlight } from './singleflight.js';
 import type {
   AttestationRequirement,
   Authority,
@@ -37,12 +37,18 @@ export interface CachedOutcome {
   passedAuthorities: string[];
 }
 
-/** Decision cache: keyed by `digest|policyVersion|rule`. In-memory LRU or Redis (src/admission/cache.ts). */
+/**
+ * Decision cache: keyed by `digest|policyVersion|rule`. In-memory LRU or Redis (src/admission/cache.ts).
+ * An optimisation only: `get` must settle promptly whatever its backend does (a bounded lookup: a slow,
+ * hung or dead cache is a miss), and `set` is not waited for by the decision.
+ */
 export interface OutcomeCache {
   get(key: string): Promise<CachedOutcome | undefined>;
   /** Optional synchronous lookup (in-memory caches): saves a promise per image on the hot path. */
   peek?(key: string): CachedOutcome | undefined;
   set(key: string, value: CachedOutcome, ttlMs: number): Promise<void>;
+  /** Lookups that were misses because the cache could not answer, by reason (for a metric). */
+  readonly unavailable?: Readonly<Record<string, number>>;
 }
 
 export interface VerificationEvent {
@@ -64,8 +70,18 @@ export interface EvaluateOptions {
   negativeCacheTtlMs?: number;
   /** Shared across requests so identical concurrent verifications run once. */
   singleFlight?: SingleFlight;
-  /** Budget of one shared verification, independent of any one waiter's deadline (default 25 s). */
+  /**
+   * Budget of one shared verification or tag lookup, whoever waits for it (default 25 s). The work is
+   * abandoned earlier when every request waiting for it has passed its own deadline.
+   */
   flightTimeoutMs?: number;
+  /** Bounds the verifications and tag lookups running at once, across requests (a shared pool). */
+  pool?: ConcurrencyLimit;
+  /**
+   * Images of one evaluation whose outcome is being waited for at once (default: no bound); the others
+   * start as those finish. Images answered from the caches do not count.
+   */
+  maxConcurrentImages?: number;
   onVerification?: (e: VerificationEvent) => void;
   /**
    * How image strings are read (default `local`): the webhook and `policy test` read them as a container
@@ -583,36 +599,91 @@ export function evaluateNow(
 ): Decision[] | Promise<Decision[]> {
   const list = Array.isArray(policies) ? policies : policies.policies;
   const noMatch = Array.isArray(policies) ? (options.noMatch ?? []) : policies.noMatch;
-  const run: ImageRun = {
-    ns,
-    verifier,
-    ctx,
-    options,
-    flights: options.singleFlight ?? new SingleFlight(),
-  };
+  const run = new ImageRun(ns, verifier, ctx, options, options.singleFlight ?? new SingleFlight());
   const decisions: Decision[] = new Array(images.length);
-  let waiting: Promise<void>[] | undefined;
-  for (let i = 0; i < images.length; i++) {
-    const d = evaluateImage(images[i]!, list, noMatch, run);
-    if (d instanceof Promise) {
-      waiting ??= [];
-      waiting.push(
-        d.then((v) => {
+  const most = options.maxConcurrentImages ?? Number.POSITIVE_INFINITY;
+  let outstanding = 0;
+  let next = 0;
+  let done: (() => void) | undefined;
+  let failed: ((err: unknown) => void) | undefined;
+  // Start images in order while fewer than `most` are being waited for; each that finishes starts the next.
+  const pump = (): void => {
+    while (next < images.length && outstanding < most) {
+      const i = next++;
+      let d: Decision | Promise<Decision>;
+      try {
+        d = evaluateImage(images[i]!, list, noMatch, run);
+      } catch (err) {
+        if (!failed) throw err;
+        failed(err);
+        return;
+      }
+      if (!(d instanceof Promise)) {
+        decisions[i] = d;
+        continue;
+      }
+      outstanding++;
+      d.then(
+        (v) => {
           decisions[i] = v;
-        }),
+          outstanding--;
+          pump();
+        },
+        (err: unknown) => failed?.(err),
       );
-    } else decisions[i] = d;
-  }
-  return waiting ? Promise.all(waiting).then(() => decisions) : decisions;
+    }
+    if (outstanding === 0 && next >= images.length) done?.();
+  };
+  pump();
+  if (outstanding === 0) return decisions;
+  return new Promise<Decision[]>((resolve, reject) => {
+    done = () => resolve(decisions);
+    failed = reject;
+  });
 }
 
 /** What every image of one evaluation shares. */
-interface ImageRun {
-  ns: NamespaceInfo;
-  verifier: ImageVerifier;
-  ctx: RequestContext;
-  flights: SingleFlight;
-  options: EvaluateOptions;
+class ImageRun {
+  private ownWaits: SignalWaits | undefined;
+
+  constructor(
+    readonly ns: NamespaceInfo,
+    readonly verifier: ImageVerifier,
+    readonly ctx: RequestContext,
+    readonly options: EvaluateOptions,
+    readonly flights: SingleFlight,
+  ) {}
+
+  /** The request's waits under its deadline (made, and the deadline read, only when something is waited for). */
+  get waits(): SignalWaits {
+    this.ownWaits ??= new SignalWaits(this.ctx.signal);
+    return this.ownWaits;
+  }
+
+  /** Coalesce only requests that would fetch with the same credentials. */
+  credentialKey(): string {
+    return (this.ctx.credentials ?? []).map((c) => `${c.registry}:${c.username ?? 'token'}`).join(',');
+  }
+
+  /**
+   * `work` once among the concurrent requests asking the same `key`, in the shared pool, under a context
+   * with the flight's signal (aborted once every request waiting for it has gone, or past its budget);
+   * this request waits for it under its own deadline.
+   */
+  shared<T>(key: string, work: (ctx: RequestContext) => Promise<T>): Promise<T> {
+    const { ctx, options } = this;
+    return this.flights.run(
+      key,
+      (signal) => {
+        const flightCtx: RequestContext = { signal };
+        if (ctx.credentials) flightCtx.credentials = ctx.credentials;
+        if (ctx.pullSecrets) flightCtx.pullSecrets = ctx.pullSecrets;
+        const pool = options.pool;
+        return pool ? pool.run(signal, () => work(flightCtx)) : work(flightCtx);
+      },
+      { waits: this.waits, budgetMs: options.flightTimeoutMs ?? 25_000 },
+    );
+  }
 }
 
 function evaluateImage(
@@ -673,9 +744,13 @@ async function resolveThenEvaluate(
   matches: RuleMatch[],
   run: ImageRun,
 ): Promise<Decision> {
-  const { verifier, ctx } = run;
+  const { verifier } = run;
   try {
-    const digest = await raceSignal(verifier.resolveDigest(canonicalOf(img, run), ctx), ctx.signal);
+    const creds = run.credentialKey();
+    const image = canonicalOf(img, run);
+    const digest = await run.shared(`resolve|${image}${creds ? `|${creds}` : ''}`, (ctx) =>
+      verifier.resolveDigest(image, ctx),
+    );
     return outcomesFor(img, matches, digest, undefined, false, run);
   } catch (err) {
     const failure: Check = isUnavailableError(err)
@@ -837,31 +912,24 @@ async function verifyOutcome(
   run: ImageRun,
 ): Promise<PolicyOutcome> {
   const { policy, rule } = match;
-  const { verifier, ctx, flights, options } = run;
+  const { verifier, options } = run;
   // What is verified is the canonical reference, whatever spelling the workload used.
   const target = pinDigest(canonicalOf(img, run), digest);
   let result: CachedOutcome & { unavailable: boolean };
   try {
     // Coalesce only requests that would fetch with the same credentials (the cache key has none: a
     // verified digest is verified whoever fetched it).
-    const credKey = (ctx.credentials ?? []).map((c) => `${c.registry}:${c.username ?? 'token'}`).join(',');
-    result = await raceSignal(
-      flights.run(credKey ? `${key}|${credKey}` : key, async () => {
-        // The shared flight has its own budget so one waiter's deadline does not fail the others.
-        const flightCtx: RequestContext = {
-          ...ctx,
-          signal: AbortSignal.timeout(options.flightTimeoutMs ?? 25_000),
-        };
-        const r = await new Evaluator(verifier, flightCtx).verifyRule(target, policy, rule);
-        if (options.cache && !r.unavailable) {
-          const ttl = r.ok ? (options.cacheTtlMs ?? 600_000) : (options.negativeCacheTtlMs ?? 0);
-          const { unavailable: _u, ...stored } = r;
-          if (ttl > 0) await options.cache.set(key, stored, ttl).catch(() => undefined);
-        }
-        return r;
-      }),
-      ctx.signal,
-    );
+    const credKey = run.credentialKey();
+    result = await run.shared(credKey ? `${key}|${credKey}` : key, async (flightCtx) => {
+      const r = await new Evaluator(verifier, flightCtx).verifyRule(target, policy, rule);
+      if (options.cache && !r.unavailable) {
+        const ttl = r.ok ? (options.cacheTtlMs ?? 600_000) : (options.negativeCacheTtlMs ?? 0);
+        const { unavailable: _u, ...stored } = r;
+        // Not waited for: the decision does not depend on the cache taking it.
+        if (ttl > 0) options.cache.set(key, stored, ttl).catch(() => undefined);
+      }
+      return r;
+    });
   } catch (err) {
     result = {
       ok: false,
