@@ -4,6 +4,13 @@
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isSealError } from '../errors.js';
+import {
+  applyHttpLimits,
+  fastifyHttpOptions,
+  type HttpLimits,
+  httpLimits,
+  serverCreationOptions,
+} from '../http/limits.js';
 import { flushAuditLog } from './audit.js';
 import { AdmissionController, type AdmissionControllerOptions, type Endpoint } from './controller.js';
 
@@ -16,6 +23,8 @@ export interface AdmissionServerOptions extends AdmissionControllerOptions {
   ready?: () => Promise<boolean>;
   /** Benchmarks only: POST /noop parses the review and allows, on the same stack. */
   noopEndpoint?: boolean;
+  /** Request/headers/idle timeouts and the connection cap (DEFAULT_HTTP_LIMITS for what is not given). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface AdmissionServer {
@@ -28,12 +37,16 @@ export interface AdmissionServer {
 
 export async function startAdmissionServer(opts: AdmissionServerOptions): Promise<AdmissionServer> {
   const controller = new AdmissionController(opts);
+  const limits = httpLimits(opts.limits);
+  const { http: _plain, ...timeouts } = fastifyHttpOptions(limits);
   const app = Fastify({
-    https: { cert: opts.tls.cert, key: opts.tls.key },
+    https: { cert: opts.tls.cert, key: opts.tls.key, ...serverCreationOptions(limits) },
     // AdmissionReviews carry whole objects (old and new); the apiserver caps objects at ~3 MiB.
     bodyLimit: 8 * 1024 * 1024,
     logger: false,
+    ...timeouts,
   });
+  applyHttpLimits(app.server, limits);
 
   const failed = (endpoint: Endpoint, err: unknown, reply: { code(c: number): unknown }) => {
     if (isSealError(err, 'E_INVALID_ARGUMENT')) {

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { parseDuration, registryOptionSpecs, registryOptionsFrom } from './common.js';
+import {
+  httpLimitOptionSpecs,
+  httpLimitsFrom,
+  parseDuration,
+  registryOptionSpecs,
+  registryOptionsFrom,
+} from './common.js';
 
 const options = {
   policy: { type: 'strings', description: 'policy file or directory (repeatable)', placeholder: 'PATH' },
@@ -70,6 +76,7 @@ const options = {
     placeholder: 'FILE',
   },
   ...registryOptionSpecs,
+  ...httpLimitOptionSpecs,
 } as const;
 
 function duration(text: string, flag: string): number {
@@ -137,8 +144,10 @@ export const command: CommandModule = {
       } else granterRefs.push(k);
     }
     const granters = granterRefs.map((k, i) => resolveKeyRef(k, `--breakglass-key[${i}]`, { env: io.env }));
+    const limits = httpLimitsFrom(o);
     const server = await adm.startAdmissionServer({
       tls,
+      limits,
       host: o.host,
       port,
       policies,

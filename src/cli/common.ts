@@ -1,5 +1,7 @@
 // Flags shared by several commands (registry access, signing services, trust), with cosign's names.
 
+import { SealError } from '../errors.js';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/limits.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { OptionSpecs } from './args.js';
 
@@ -118,5 +120,73 @@ export function registryOptionsFrom(o: {
   if (o['allow-insecure-registry']) out.allowInsecure = true;
   if (o['allow-http-registry']) out.allowHttp = true;
   if (o.timeout) out.timeoutMs = parseDuration(o.timeout);
+  return out;
+}
+
+const seconds = (ms: number) => `${ms / 1000}s`;
+
+/** Time and connection limits of the HTTP servers (`log serve`, `serve`, `admission serve`). */
+export const httpLimitOptionSpecs = {
+  'request-timeout': {
+    type: 'string',
+    description: `a request, headers and body, must arrive within this, else 408 (default ${seconds(DEFAULT_HTTP_LIMITS.requestTimeoutMs)})`,
+    placeholder: 'DURATION',
+  },
+  'headers-timeout': {
+    type: 'string',
+    description: `request headers must arrive within this (default ${seconds(DEFAULT_HTTP_LIMITS.headersTimeoutMs)})`,
+    placeholder: 'DURATION',
+  },
+  'keep-alive-timeout': {
+    type: 'string',
+    description: `close an idle keep-alive connection after this (default ${seconds(DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs)})`,
+    placeholder: 'DURATION',
+  },
+  'idle-timeout': {
+    type: 'string',
+    description: `close a connection silent both ways this long (default ${seconds(DEFAULT_HTTP_LIMITS.idleTimeoutMs)})`,
+    placeholder: 'DURATION',
+  },
+  'max-connections': {
+    type: 'string',
+    description: `open connections at most; more are closed at once (default ${DEFAULT_HTTP_LIMITS.maxConnections})`,
+    placeholder: 'N',
+  },
+} as const satisfies OptionSpecs;
+
+/** The limits given as flags (others keep their defaults); E_INVALID_ARGUMENT for a malformed or zero value. */
+export function httpLimitsFrom(o: {
+  'request-timeout'?: string;
+  'headers-timeout'?: string;
+  'keep-alive-timeout'?: string;
+  'idle-timeout'?: string;
+  'max-connections'?: string;
+}): Partial<HttpLimits> {
+  const out: Partial<HttpLimits> = {};
+  const duration = (flag: keyof typeof o, key: Exclude<keyof HttpLimits, 'maxConnections'>) => {
+    const text = o[flag];
+    if (text === undefined) return;
+    let ms: number;
+    try {
+      ms = parseDuration(text);
+    } catch (err) {
+      throw new SealError('E_INVALID_ARGUMENT', `--${flag}: ${(err as Error).message}`);
+    }
+    // 0 would mean "no limit" to Node: a limit is the point, so it is refused
+    if (!(ms >= 1) || ms > 86_400_000)
+      throw new SealError('E_INVALID_ARGUMENT', `--${flag} must be between 1ms and 24h, got "${text}"`);
+    out[key] = Math.round(ms);
+  };
+  duration('request-timeout', 'requestTimeoutMs');
+  duration('headers-timeout', 'headersTimeoutMs');
+  duration('keep-alive-timeout', 'keepAliveTimeoutMs');
+  duration('idle-timeout', 'idleTimeoutMs');
+  const max = o['max-connections'];
+  if (max !== undefined) {
+    const n = Number(max);
+    if (!/^[0-9]+$/.test(max) || !Number.isSafeInteger(n) || n < 1)
+      throw new SealError('E_INVALID_ARGUMENT', `--max-connections must be a positive integer, got "${max}"`);
+    out.maxConnections = n;
+  }
   return out;
 }

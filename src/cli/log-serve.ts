@@ -7,6 +7,7 @@ import { openLog } from '../tlog/log.js';
 import { trustedRootFor } from '../tlog/trustroot.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { httpLimitOptionSpecs, httpLimitsFrom } from './common.js';
 
 const options = {
   db: {
@@ -52,6 +53,7 @@ const options = {
     type: 'boolean',
     description: 'serve reads only (PostgreSQL API replica); writes go to the sequencer',
   },
+  ...httpLimitOptionSpecs,
 } as const;
 
 export const command: CommandModule = {
@@ -67,6 +69,7 @@ export const command: CommandModule = {
     const bodyLimit = Number(o['body-limit']);
     if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
       throw new SealError('E_INVALID_ARGUMENT', '--body-limit must be an integer ≥ 1024');
+    const limits = httpLimitsFrom(o);
     const host = o.host ?? '127.0.0.1';
     const configuredUrl = o['public-url']?.replace(/\/+$/, '');
     const hostname =
@@ -83,7 +86,11 @@ export const command: CommandModule = {
       ...(o['tree-id'] ? { treeId: o['tree-id'] } : {}),
       ...(o.reader ? { role: 'reader' as const } : {}),
     });
-    const app = createLogServer(log, { bodyLimit, ...(configuredUrl ? { publicUrl: configuredUrl } : {}) });
+    const app = createLogServer(log, {
+      bodyLimit,
+      limits,
+      ...(configuredUrl ? { publicUrl: configuredUrl } : {}),
+    });
     try {
       await app.listen({ host, port });
     } catch (err) {

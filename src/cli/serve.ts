@@ -8,6 +8,7 @@ import { SealError } from '../errors.js';
 import { startServer } from '../server/server.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { httpLimitOptionSpecs, httpLimitsFrom } from './common.js';
 
 const options = {
   data: {
@@ -38,6 +39,7 @@ const options = {
     placeholder: 'FILE',
   },
   'log-level': { type: 'string', description: 'server log level to stderr (info, debug, …); off by default' },
+  ...httpLimitOptionSpecs,
 } as const;
 
 async function loadIssuers(path: string) {
@@ -78,6 +80,7 @@ export const command: CommandModule = {
       allowRemoteDevIssuer: o['allow-remote-dev-issuer'],
       issuers: o['oidc-issuers'] ? await loadIssuers(o['oidc-issuers']) : undefined,
       logLevel: o['log-level'],
+      limits: httpLimitsFrom(o),
     });
     io.stdout(`seal serve listening on ${server.url}\n`);
     io.stderr(`trusted root:   ${server.trustedRootPath}\nsigning config: ${server.signingConfigPath}\n`);

@@ -13,6 +13,7 @@ import type { IssuerConfig } from '../ca/issuer-types.js';
 import { loadOrCreateEcKey } from '../ca/keyfile.js';
 import { OidcVerifier } from '../ca/oidc.js';
 import { SealError } from '../errors.js';
+import { applyHttpLimits, fastifyHttpOptions, type HttpLimits, httpLimits } from '../http/limits.js';
 import { DevIssuer, isLoopbackHost } from '../oidc/dev-issuer.js';
 import { registerRekorApi } from '../tlog/api.js';
 import { openLog, type TransparencyLog } from '../tlog/log.js';
@@ -38,6 +39,8 @@ export interface ServerOptions {
   certValiditySec?: number;
   /** Fastify/pino logging to stderr (default off). */
   logLevel?: string;
+  /** Request/headers/idle timeouts and the connection cap (DEFAULT_HTTP_LIMITS for what is not given). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface RunningServer {
@@ -134,10 +137,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       validitySec: opts.certValiditySec,
     });
 
+    const limits = httpLimits(opts.limits);
     const app = Fastify({
       logger: opts.logLevel ? { level: opts.logLevel, stream: process.stderr } : false,
       bodyLimit: 4 * 1024 * 1024,
+      ...fastifyHttpOptions(limits),
     });
+    applyHttpLimits(app.server, limits);
     closers.unshift(() => app.close());
     let issuerUrl: string | undefined;
     const devIssuer = runDevIssuer

@@ -4,6 +4,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { type ErrorCode, SealError } from '../errors.js';
+import { applyHttpLimits, fastifyHttpOptions, type HttpLimits, httpLimits } from '../http/limits.js';
 import { type LogEntry, logEntryToJson } from './entry.js';
 import type { TransparencyLog } from './log.js';
 import { toHex } from './merkle.js';
@@ -391,11 +392,19 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
 export interface LogServerOptions extends RekorApiOptions {
   /** Pino logging (default off). */
   logger?: boolean;
+  /** Request/headers/idle timeouts and the connection cap (DEFAULT_HTTP_LIMITS for what is not given). */
+  limits?: Partial<HttpLimits>;
 }
 
 /** A Fastify server with just the log API mounted (for `seal log serve` and tests); routes load on ready/listen. */
 export function createLogServer(log: TransparencyLog, opts: LogServerOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  const limits = httpLimits(opts.limits);
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
+    ...fastifyHttpOptions(limits),
+  });
+  applyHttpLimits(app.server, limits);
   void app.register(rekorApiPlugin(log, opts));
   return app;
 }
