@@ -660,6 +660,12 @@ class ImageRun {
     return this.ownWaits;
   }
 
+  /** Why nothing more is started: the request's deadline has passed (undefined before, or if never read). */
+  get expiredReason(): unknown {
+    const w = this.ownWaits;
+    return w?.signal.aborted ? (w.signal.reason ?? new Error('deadline exceeded')) : undefined;
+  }
+
   /** Coalesce only requests that would fetch with the same credentials. */
   credentialKey(): string {
     return (this.ctx.credentials ?? []).map((c) => `${c.registry}:${c.username ?? 'token'}`).join(',');
@@ -715,7 +721,28 @@ function evaluateImage(
   const written = digestOf(canonical);
   const known = written ?? run.verifier.cachedDigest?.(canonical);
   if (known !== undefined) return outcomesFor(img, matches, known, undefined, written !== undefined, run);
+  // Past the deadline nothing is started: the outcome is known at once (a review of many images).
+  const expired = run.expiredReason;
+  if (expired) return outcomesFor(img, matches, undefined, resolveFailure(img, expired), false, run);
   return resolveThenEvaluate(img, matches, run);
+}
+
+function resolveFailure(img: ImageInWorkload, err: unknown): Check {
+  return isUnavailableError(err)
+    ? {
+        ok: false,
+        unavailable: true,
+        failedCheck: 'resolve digest',
+        code: 'E_NETWORK',
+        message: `verification unavailable: cannot resolve ${img.image}: ${(err as Error).message}`,
+      }
+    : {
+        ok: false,
+        unavailable: false,
+        failedCheck: 'resolve digest',
+        code: isSealError(err) ? err.code : 'E_INTERNAL',
+        message: `cannot resolve ${img.image}: ${(err as Error).message}`,
+      };
 }
 
 /** A reference that cannot be canonicalised is denied, never "no match" (whatever the no-match rule). */
@@ -753,21 +780,7 @@ async function resolveThenEvaluate(
     );
     return outcomesFor(img, matches, digest, undefined, false, run);
   } catch (err) {
-    const failure: Check = isUnavailableError(err)
-      ? {
-          ok: false,
-          unavailable: true,
-          failedCheck: 'resolve digest',
-          code: 'E_NETWORK',
-          message: `verification unavailable: cannot resolve ${img.image}: ${(err as Error).message}`,
-        }
-      : {
-          ok: false,
-          unavailable: false,
-          failedCheck: 'resolve digest',
-          code: isSealError(err) ? err.code : 'E_INTERNAL',
-          message: `cannot resolve ${img.image}: ${(err as Error).message}`,
-        };
+    const failure = resolveFailure(img, err);
     return outcomesFor(img, matches, undefined, failure, false, run);
   }
 }
@@ -903,7 +916,49 @@ function cachedOutcome(
   return o;
 }
 
-async function verifyOutcome(
+/** A verification's outcome: unavailable at once when the request's deadline has passed, else verified. */
+function verifyOutcome(
+  img: ImageInWorkload,
+  match: RuleMatch,
+  digest: string,
+  key: string,
+  started: number,
+  run: ImageRun,
+): PolicyOutcome | Promise<PolicyOutcome> {
+  const expired = run.expiredReason;
+  if (!expired) return verifyNow(img, match, digest, key, started, run);
+  return verified(match, deadlineOutcome(expired), started, run.options);
+}
+
+function deadlineOutcome(err: unknown): CachedOutcome & { unavailable: boolean } {
+  return {
+    ok: false,
+    unavailable: true,
+    failedCheck: 'deadline',
+    code: 'E_NETWORK',
+    message: `verification unavailable: ${(err as Error).message}`,
+    passedAuthorities: [],
+  };
+}
+
+function verified(
+  match: RuleMatch,
+  result: CachedOutcome & { unavailable: boolean },
+  started: number,
+  options: EvaluateOptions,
+): PolicyOutcome {
+  options.onVerification?.({
+    policy: match.policy.name,
+    rule: match.rule.name,
+    ok: result.ok,
+    unavailable: result.unavailable,
+    durationMs: performance.now() - started,
+    cached: false,
+  });
+  return outcome(match, result, false);
+}
+
+async function verifyNow(
   img: ImageInWorkload,
   match: RuleMatch,
   digest: string,
@@ -931,24 +986,9 @@ async function verifyOutcome(
       return r;
     });
   } catch (err) {
-    result = {
-      ok: false,
-      unavailable: true,
-      failedCheck: 'deadline',
-      code: 'E_NETWORK',
-      message: `verification unavailable: ${(err as Error).message}`,
-      passedAuthorities: [],
-    };
+    result = deadlineOutcome(err);
   }
-  options.onVerification?.({
-    policy: policy.name,
-    rule: rule.name,
-    ok: result.ok,
-    unavailable: result.unavailable,
-    durationMs: performance.now() - started,
-    cached: false,
-  });
-  return outcome(match, result, false);
+  return verified(match, result, started, options);
 }
 
 /** Combine per-policy outcomes: enforce failures deny, audit failures warn, unavailability per failurePolicy. */
