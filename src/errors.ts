@@ -32,6 +32,7 @@ export const ErrorCodes = {
   E_KEY_INVALID: 'a key file is malformed or of an unsupported type',
   E_KEY_PASSWORD: 'a key file could not be decrypted with the given password',
   E_KEY_UNSUPPORTED: 'a key algorithm is not supported',
+  E_KEY_FILE_TOO_LARGE: 'a key or certificate file is larger than the 1 MiB a key file can be',
   // formats
   E_BUNDLE_INVALID: 'a Sigstore bundle is malformed',
   E_BUNDLE_MEDIA_TYPE: 'a Sigstore bundle has an unknown media type',
@@ -129,6 +130,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_KEY_INVALID':
     case 'E_KEY_PASSWORD':
     case 'E_KEY_UNSUPPORTED':
+    case 'E_KEY_FILE_TOO_LARGE':
       return 14;
     case 'E_INVALID_REFERENCE':
     case 'E_INVALID_DIGEST':

@@ -2,9 +2,10 @@
 // Fulcio's certificate profile (docs/certificate-specification.md, docs/oid-info.md) and RFC 6962 precerts.
 
 import { createHash, randomBytes, sign } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SealError } from '../errors.js';
+import { isSealError, SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { type CtLog, encodeSctListExtension, OID_CT_POISON, OID_CT_SCT_LIST } from './ctlog.js';
 import {
   bitString,
@@ -79,9 +80,10 @@ function randomSerialHex(): string {
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await readKeyFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isSealError(err)) throw err;
     throw new SealError('E_IO', `cannot read ${path}`, { cause: err });
   }
 }

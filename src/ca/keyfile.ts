@@ -2,10 +2,11 @@
 // first use, mode 0600) and loaded both as node KeyObjects and as WebCrypto keys for @peculiar/x509.
 
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject, webcrypto } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { SealError } from '../errors.js';
+import { isSealError, SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 
 export type EcCurve = 'P-256' | 'P-384';
 
@@ -49,8 +50,9 @@ export async function ecKeyFromPrivate(privateKey: KeyObject): Promise<EcKey> {
 export async function loadOrCreateEcKey(path: string, curve: EcCurve): Promise<EcKey> {
   let pem: string | undefined;
   try {
-    pem = await readFile(path, 'utf8');
+    pem = await readKeyFile(path);
   } catch (err) {
+    if (isSealError(err)) throw err;
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new SealError('E_IO', `cannot read key file ${path}`, { cause: err });
     }
@@ -73,5 +75,5 @@ export async function loadOrCreateEcKey(path: string, curve: EcCurve): Promise<E
     // Another process created it first: use theirs so both agree.
     if (err.code !== 'EEXIST') throw new SealError('E_IO', `cannot write key file ${path}`, { cause: err });
   });
-  return ecKeyFromPrivate(createPrivateKey(await readFile(path, 'utf8')));
+  return ecKeyFromPrivate(createPrivateKey(await readKeyFile(path)));
 }

@@ -1,9 +1,10 @@
 // `seal admission serve`: run the validating/mutating admission webhook over HTTPS (AdmissionReview v1),
 // with /metrics, /healthz, /readyz; prints its URL, reloads policies on SIGHUP, stops on SIGINT/SIGTERM.
 
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import {
@@ -114,7 +115,7 @@ export const command: CommandModule = {
       tls = { cert: made.certPem, key: made.keyPem };
       if (o['ca-out']) await writeFile(o['ca-out'], made.caPem);
     } else if (o['tls-cert'] && o['tls-key']) {
-      tls = { cert: await readFile(o['tls-cert'], 'utf8'), key: await readFile(o['tls-key'], 'utf8') };
+      tls = { cert: await readKeyFile(o['tls-cert']), key: await readKeyFile(o['tls-key']) };
     } else {
       throw new SealError('E_INVALID_ARGUMENT', 'give --tls-cert and --tls-key, or --tls-self-signed');
     }

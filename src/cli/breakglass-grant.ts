@@ -1,8 +1,8 @@
 // `seal breakglass grant`: write a signed, expiring exception admitting exactly one image digest in one
 // namespace (never a pattern, never cluster-wide), to the grant store the webhook reads.
 
-import { readFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { parseDuration } from './common.js';
@@ -49,7 +49,7 @@ export const command: CommandModule = {
     const { createGrant, loadGranterKey, writeGrant } = await import('../admission/breakglass.js');
     let pem: string;
     try {
-      pem = await readFile(o.key!, 'utf8');
+      pem = await readKeyFile(o.key!);
     } catch (err) {
       throw new SealError('E_IO', `cannot read --key ${o.key}: ${(err as Error).message}`);
     }

@@ -1,7 +1,7 @@
 // `seal log info`: tree size, root hash and signed checkpoint of a Rekor-compatible log.
 
-import { readFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { verifyCheckpoint } from '../tlog/checkpoint.js';
 import { RekorClient } from '../tlog/client.js';
 import { publicKeyFromPem } from '../tlog/logkey.js';
@@ -32,7 +32,7 @@ export const command: CommandModule = {
     const { options: o } = parseArgs(argv, options);
     const info = await new RekorClient(rekorUrlFrom(o, io.env)).getLogInfo();
     if (o['public-key']) {
-      const key = publicKeyFromPem(await readFile(o['public-key'], 'utf8'));
+      const key = publicKeyFromPem(await readKeyFile(o['public-key']));
       verifyCheckpoint(info.signedTreeHead, { publicKey: key });
     }
     if (o.output === 'json') {

@@ -3,6 +3,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { type CheckpointState, monitorOnce } from '../tlog/monitor.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
@@ -72,8 +73,8 @@ export const command: CommandModule = {
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }
-    const watchKeys = await Promise.all(o['watch-key'].map((f) => readFile(f, 'utf8')));
-    const publicKeyPem = o['public-key'] ? await readFile(o['public-key'], 'utf8') : undefined;
+    const watchKeys = await Promise.all(o['watch-key'].map((f) => readKeyFile(f)));
+    const publicKeyPem = o['public-key'] ? await readKeyFile(o['public-key']) : undefined;
     let state = await loadState(o.state);
     let stopped = false;
     const stop = () => {

@@ -1,7 +1,7 @@
 // `seal log proof`: fetch and check an inclusion proof (by entry) or a consistency proof (between tree sizes).
 
-import { readFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { verifyCheckpoint } from '../tlog/checkpoint.js';
 import { RekorClient } from '../tlog/client.js';
 import { publicKeyFromPem } from '../tlog/logkey.js';
@@ -48,7 +48,7 @@ export const command: CommandModule = {
   async run(argv, io) {
     const { options: o } = parseArgs(argv, options);
     const client = new RekorClient(rekorUrlFrom(o, io.env));
-    const pem = o['public-key'] ? await readFile(o['public-key'], 'utf8') : await client.getPublicKey();
+    const pem = o['public-key'] ? await readKeyFile(o['public-key']) : await client.getPublicKey();
     if (o['log-index'] !== undefined || o.uuid) {
       const entry = o.uuid
         ? await client.getEntryByUuid(o.uuid)

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import { readKeyFileBytes } from '../keys/key-files.js';
 import { RekorClient } from '../tlog/client.js';
 import { parseEntryKey } from '../tlog/types/index.js';
 import { parseArgs } from './args.js';
@@ -64,7 +65,7 @@ export const command: CommandModule = {
         .update(await readFile(o.artifact))
         .digest('hex')}`;
     const publicKey = o['public-key']
-      ? parseEntryKey(new Uint8Array(await readFile(o['public-key']))).fingerprint
+      ? parseEntryKey(new Uint8Array(await readKeyFileBytes(o['public-key']))).fingerprint
       : undefined;
     if (!hash && !publicKey && !o.email && !o.issuer && !o.from && !o.to) {
       throw new SealError(

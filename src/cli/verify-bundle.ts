@@ -3,7 +3,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { SealError } from '../errors.js';
+import { isSealError, SealError } from '../errors.js';
+import { readKeyFile } from '../keys/key-files.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 
@@ -114,10 +115,11 @@ export const command: CommandModule = {
     ]);
     const cwd = io.cwd;
     const target = positionals[0]!;
-    const readText = async (p: string, what: string): Promise<string> => {
+    const readText = async (p: string, what: string, read = (f: string) => readFile(f, 'utf8')) => {
       try {
-        return await readFile(resolve(cwd, p), 'utf8');
+        return await read(resolve(cwd, p));
       } catch (cause) {
+        if (isSealError(cause)) throw cause;
         throw new SealError('E_IO', `cannot read ${what} ${p}: ${(cause as Error).message}`, { cause });
       }
     };
@@ -127,7 +129,7 @@ export const command: CommandModule = {
       o['trusted-root']
         ? trustMod.loadTrustedRootFile(resolve(cwd, o['trusted-root']))
         : trustMod.publicGoodTrustedRoot(),
-      o.key ? readText(o.key, 'the public key') : Promise.resolve(undefined),
+      o.key ? readText(o.key, 'the public key', readKeyFile) : Promise.resolve(undefined),
     ]);
     let bundle: unknown;
     try {

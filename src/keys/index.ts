@@ -36,4 +36,12 @@ export {
   resolvePassword,
 } from './password.js';
 export { EphemeralSigner, type EphemeralKeyType } from './ephemeral.js';
-export { writeFileAtomic, type WriteKeyPairOptions, writeKeyPair } from './key-files.js';
+export {
+  MAX_KEY_FILE_BYTES,
+  readKeyFile,
+  readKeyFileBytes,
+  readKeyFileSync,
+  writeFileAtomic,
+  type WriteKeyPairOptions,
+  writeKeyPair,
+} from './key-files.js';

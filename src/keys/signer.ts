@@ -2,8 +2,7 @@
 // key / certificate from a path, `env://VAR`, stdin (`-`) or inline PEM. cosign.md §2d and §1 (`--key`).
 
 import { constants, createPrivateKey, createSign, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { SealError } from '../errors.js';
+import { isSealError, SealError } from '../errors.js';
 import { algorithmForKey, signWith } from './algorithms.js';
 import {
   COSIGN_PRIVATE_KEY_PEM_TYPE,
@@ -11,6 +10,7 @@ import {
   type Password,
   SIGSTORE_PRIVATE_KEY_PEM_TYPE,
 } from './cosign-key.js';
+import { readKeyFile } from './key-files.js';
 import { looksLikePem, type PemBlock, parsePemBlocks } from './pem.js';
 import { loadPublicKey, publicKeyPemOf } from './public-key.js';
 import type { PublicKeyVerifier, Signer, SigningAlgorithm } from './types.js';
@@ -100,8 +100,9 @@ export async function readKeySource(source: string, options: LoadKeyOptions = {}
   }
   if (looksLikePem(source)) return source;
   try {
-    return await readFile(source, 'utf8');
+    return await readKeyFile(source);
   } catch (cause) {
+    if (isSealError(cause)) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : `could not be read (${code ?? 'error'})`;
     throw new SealError('E_KEY_INVALID', `key file ${source} ${why}`, { cause });

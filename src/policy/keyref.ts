@@ -2,9 +2,9 @@
 // name a key in revocations (sha256 of the SPKI DER, hex). Implements docs/policy.md ("Authorities").
 
 import { createHash, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { SealError } from '../errors.js';
+import { isSealError, SealError } from '../errors.js';
+import { readKeyFileSync } from '../keys/key-files.js';
 
 export interface ResolvedKey {
   pem: string;
@@ -58,8 +58,9 @@ export function resolveKeyRef(
   const path = isAbsolute(text) ? text : resolve(opts.baseDir ?? process.cwd(), text);
   let pem: string;
   try {
-    pem = readFileSync(path, 'utf8');
+    pem = readKeyFileSync(path);
   } catch (err) {
+    if (isSealError(err)) throw err;
     throw new SealError(
       'E_POLICY_INVALID',
       `${where}: cannot read key file ${path}: ${(err as Error).message}`,
