@@ -94,6 +94,30 @@ describe('dockerConfigCredentials', () => {
     expect(await creds.resolve('other.example')).toBeUndefined();
   });
 
+  it('finds credentials whatever spelling of the registry the config or the image uses (canonical host)', async () => {
+    const d = await writeConfig('spellings', {
+      auths: {
+        'GHCR.IO:443': { username: 'gh', password: '1' },
+        'https://127.0.0.1:05000/v2/': { username: 'local', password: '2' },
+        '[0:0::1]:5001': { username: 'six', password: '3' },
+      },
+    });
+    const creds = dockerConfigCredentials({ DOCKER_CONFIG: d, HOME: dir });
+    expect(await creds.resolve('ghcr.io')).toEqual({ username: 'gh', password: '1' });
+    expect(await creds.resolve('Ghcr.io:0443')).toEqual({ username: 'gh', password: '1' });
+    expect(await creds.resolve('127.0.0.1:5000')).toEqual({ username: 'local', password: '2' });
+    expect(await creds.resolve('127.0.0.01:5000')).toEqual({ username: 'local', password: '2' });
+    expect(await creds.resolve('[::1]:5001')).toEqual({ username: 'six', password: '3' });
+    // Another port is another registry.
+    expect(await creds.resolve('ghcr.io:8443')).toBeUndefined();
+    const fixed = staticCredentials({ 'Registry.Example:05000': { username: 's', password: '4' } });
+    const ref = parseReference('REGISTRY.example:005000/a');
+    expect(ref.kind === 'registry' && (await fixed.resolve(ref.registry))).toEqual({
+      username: 's',
+      password: '4',
+    });
+  });
+
   it('prefers REGISTRY_AUTH_FILE, falls back to ~/.docker/config.json, and rejects malformed files', async () => {
     const home = join(dir, 'home');
     await writeConfig(join('home', '.docker'), {
