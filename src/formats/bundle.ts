@@ -14,6 +14,7 @@ import {
 import { base64String, encodeBase64 } from './base64.js';
 import { serializeManifest } from './cosign.js';
 import { type DsseEnvelope, envelopeFromJSON, envelopeToJSON, type SerializedEnvelope } from './dsse.js';
+import { HASH_ALGORITHM, protoEnum } from './proto3.js';
 import * as z from './zod.js';
 
 export const BUNDLE_V01_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle+json;version=0.1';
@@ -218,40 +219,46 @@ export interface ParsedBundle {
 
 const b64 = base64String;
 const int64 = z.union([z.string().check(z.regex(/^-?\d+$/)), z.number().check(z.int())]);
+// proto3 JSON leaves out fields at their zero value (a log's first entry has no logIndex) and reads null
+// as the default: integers default to 0, enums to their value 0, lists to [], messages to "not set".
+const int64Field = z.nullish(int64);
+const enumField = z.nullish(z.union([z.string(), z.number()]));
 
 const TlogEntrySchema = z.object({
-  logIndex: int64,
+  logIndex: int64Field,
   logId: z.object({ keyId: b64 }),
   kindVersion: z.object({ kind: z.string(), version: z.string() }),
-  integratedTime: z.optional(int64),
-  inclusionPromise: z.optional(z.object({ signedEntryTimestamp: b64 })),
-  inclusionProof: z.optional(
+  integratedTime: int64Field,
+  inclusionPromise: z.nullish(z.object({ signedEntryTimestamp: b64 })),
+  inclusionProof: z.nullish(
     z.object({
-      logIndex: int64,
+      logIndex: int64Field,
       rootHash: b64,
-      treeSize: int64,
-      hashes: z.array(b64),
+      treeSize: int64Field,
+      hashes: z.nullish(z.array(b64)),
       checkpoint: z.object({ envelope: z.string() }),
     }),
   ),
-  canonicalizedBody: z.optional(b64),
+  canonicalizedBody: z.nullish(b64),
 });
 
 const BundleSchema = z.object({
   mediaType: z.string(),
   verificationMaterial: z.object({
-    publicKey: z.optional(z.object({ hint: z.optional(z.string()) })),
-    certificate: z.optional(z.object({ rawBytes: b64 })),
-    x509CertificateChain: z.optional(z.object({ certificates: z.array(z.object({ rawBytes: b64 })) })),
-    tlogEntries: z.optional(z.array(TlogEntrySchema)),
-    timestampVerificationData: z.optional(
-      z.object({ rfc3161Timestamps: z.optional(z.array(z.object({ signedTimestamp: b64 }))) }),
+    publicKey: z.nullish(z.object({ hint: z.nullish(z.string()) })),
+    certificate: z.nullish(z.object({ rawBytes: b64 })),
+    x509CertificateChain: z.nullish(
+      z.object({ certificates: z.nullish(z.array(z.object({ rawBytes: b64 }))) }),
+    ),
+    tlogEntries: z.nullish(z.array(TlogEntrySchema)),
+    timestampVerificationData: z.nullish(
+      z.object({ rfc3161Timestamps: z.nullish(z.array(z.object({ signedTimestamp: b64 }))) }),
     ),
   }),
   dsseEnvelope: z.optional(z.unknown()),
-  messageSignature: z.optional(
+  messageSignature: z.nullish(
     z.object({
-      messageDigest: z.optional(z.object({ algorithm: z.string(), digest: b64 })),
+      messageDigest: z.nullish(z.object({ algorithm: enumField, digest: b64 })),
       signature: b64,
     }),
   ),
@@ -304,7 +311,15 @@ export function parseBundle(input: Uint8Array | string | unknown): ParsedBundle 
   }
   const b = parsed.data;
   // Decode the envelope with our strict base64 rules before @sigstore/bundle's lenient ones.
-  const envelope = b.dsseEnvelope !== undefined ? envelopeFromJSON(b.dsseEnvelope) : undefined;
+  const envelope =
+    b.dsseEnvelope !== undefined && b.dsseEnvelope !== null ? envelopeFromJSON(b.dsseEnvelope) : undefined;
+  const digestAlgorithm = protoEnum(HASH_ALGORITHM, b.messageSignature?.messageDigest?.algorithm);
+  if (digestAlgorithm === undefined) {
+    throw new SealError(
+      'E_BUNDLE_INVALID',
+      'malformed bundle: messageSignature.messageDigest.algorithm is not a HashAlgorithm name or number',
+    );
+  }
   let sigstore: Bundle;
   try {
     sigstore = bundleFromJSON(json);
@@ -320,7 +335,7 @@ export function parseBundle(input: Uint8Array | string | unknown): ParsedBundle 
   else if (vm.x509CertificateChain) {
     verificationMaterial = {
       kind: 'certificateChain',
-      certificates: vm.x509CertificateChain.certificates.map((c) => bytes(c.rawBytes)),
+      certificates: (vm.x509CertificateChain.certificates ?? []).map((c) => bytes(c.rawBytes)),
     };
   } else throw new SealError('E_BUNDLE_INVALID', 'the bundle has no verification material');
   let content: ParsedBundle['content'];
@@ -328,7 +343,7 @@ export function parseBundle(input: Uint8Array | string | unknown): ParsedBundle 
   else if (b.messageSignature?.messageDigest) {
     content = {
       kind: 'messageSignature',
-      algorithm: b.messageSignature.messageDigest.algorithm,
+      algorithm: digestAlgorithm,
       digest: bytes(b.messageSignature.messageDigest.digest),
       signature: bytes(b.messageSignature.signature),
     };
@@ -340,7 +355,7 @@ export function parseBundle(input: Uint8Array | string | unknown): ParsedBundle 
     content,
     verificationMaterial,
     tlogEntries: (vm.tlogEntries ?? []).map((e) => ({
-      logIndex: BigInt(e.logIndex),
+      logIndex: BigInt(e.logIndex ?? 0),
       logId: bytes(e.logId.keyId),
       kind: e.kindVersion.kind,
       version: e.kindVersion.version,
@@ -349,10 +364,10 @@ export function parseBundle(input: Uint8Array | string | unknown): ParsedBundle 
       ...(e.inclusionProof
         ? {
             inclusionProof: {
-              logIndex: BigInt(e.inclusionProof.logIndex),
+              logIndex: BigInt(e.inclusionProof.logIndex ?? 0),
               rootHash: bytes(e.inclusionProof.rootHash),
-              treeSize: BigInt(e.inclusionProof.treeSize),
-              hashes: e.inclusionProof.hashes.map(bytes),
+              treeSize: BigInt(e.inclusionProof.treeSize ?? 0),
+              hashes: (e.inclusionProof.hashes ?? []).map(bytes),
               checkpoint: e.inclusionProof.checkpoint.envelope,
             },
           }

@@ -3,32 +3,68 @@
 
 import * as z from 'zod';
 import { SealError } from '../errors.js';
+import { protoEnum, protoInteger, SERVICE_SELECTOR } from './proto3.js';
 
 export const SIGNING_CONFIG_MEDIA_TYPE_V02 = 'application/vnd.dev.sigstore.signingconfig.v0.2+json';
 
+// proto3 JSON leaves out fields at their zero value and reads null as the default: majorApiVersion and
+// count default to 0, the selector to SERVICE_SELECTOR_UNDEFINED, lists to []. A service without validFor
+// (or without its start) is valid since ever, as sigstore-js reads it: this file says where to sign, not
+// what to trust.
+const uint32Field = z
+  .union([z.string(), z.number()])
+  .nullish()
+  .transform((v, ctx) => {
+    const i = protoInteger(v);
+    if (i === undefined || i < 0n || i > 0xffffffffn) {
+      ctx.issues.push({ code: 'custom', message: 'is not a uint32', input: v });
+      return z.NEVER;
+    }
+    return Number(i);
+  });
+const listField = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .nullish()
+    .transform((v) => v ?? []);
+
 const ServiceSchema = z.object({
   url: z.string().url(),
-  majorApiVersion: z.number().int().nonnegative(),
-  validFor: z.object({
-    start: z.string().datetime({ offset: true }),
-    end: z.string().datetime({ offset: true }).optional(),
-  }),
-  operator: z.string().optional(),
+  majorApiVersion: uint32Field,
+  validFor: z
+    .object({
+      start: z.string().datetime({ offset: true }).nullish(),
+      end: z.string().datetime({ offset: true }).nullish(),
+    })
+    .nullish(),
+  operator: z.string().nullish(),
 });
 
 const ServiceConfigurationSchema = z.object({
-  selector: z.enum(['ALL', 'ANY', 'EXACT']),
-  count: z.number().int().nonnegative().optional(),
+  selector: z
+    .union([z.string(), z.number()])
+    .nullish()
+    .transform((v, ctx) => {
+      const name = protoEnum(SERVICE_SELECTOR, v);
+      if (name === undefined) {
+        ctx.issues.push({ code: 'custom', message: 'is not a ServiceSelector name or number', input: v });
+        return z.NEVER;
+      }
+      return name as ServiceSelector;
+    }),
+  count: uint32Field,
 });
+
+export type ServiceSelector = 'SERVICE_SELECTOR_UNDEFINED' | 'ALL' | 'ANY' | 'EXACT';
 
 export const SigningConfigSchema = z.object({
   mediaType: z.literal(SIGNING_CONFIG_MEDIA_TYPE_V02),
-  caUrls: z.array(ServiceSchema).default([]),
-  oidcUrls: z.array(ServiceSchema).default([]),
-  rekorTlogUrls: z.array(ServiceSchema).default([]),
-  rekorTlogConfig: ServiceConfigurationSchema.optional(),
-  tsaUrls: z.array(ServiceSchema).default([]),
-  tsaConfig: ServiceConfigurationSchema.optional(),
+  caUrls: listField(ServiceSchema),
+  oidcUrls: listField(ServiceSchema),
+  rekorTlogUrls: listField(ServiceSchema),
+  rekorTlogConfig: ServiceConfigurationSchema.nullish(),
+  tsaUrls: listField(ServiceSchema),
+  tsaConfig: ServiceConfigurationSchema.nullish(),
 });
 
 export type SigningConfig = z.infer<typeof SigningConfigSchema>;
@@ -74,6 +110,12 @@ function service(s: ServiceInput): Service {
   };
 }
 
+/** A signing config as seal writes it: the selectors set, zero values (a count for ANY) left out. */
+export type SigningConfigDocument = Omit<SigningConfig, 'rekorTlogConfig' | 'tsaConfig'> & {
+  rekorTlogConfig?: { selector: 'ALL' | 'ANY' | 'EXACT'; count?: number };
+  tsaConfig?: { selector: 'ALL' | 'ANY' | 'EXACT'; count?: number };
+};
+
 /** A signing config JSON object pointing at seal's (or any) CA, OIDC issuer, logs and TSAs. */
 export function buildSigningConfig(input: {
   caUrls?: ServiceInput[];
@@ -82,8 +124,8 @@ export function buildSigningConfig(input: {
   tsaUrls?: ServiceInput[];
   rekorTlogSelector?: 'ALL' | 'ANY' | 'EXACT';
   tsaSelector?: 'ALL' | 'ANY' | 'EXACT';
-}): SigningConfig {
-  const config: SigningConfig = {
+}): SigningConfigDocument {
+  const config: SigningConfigDocument = {
     mediaType: SIGNING_CONFIG_MEDIA_TYPE_V02,
     caUrls: (input.caUrls ?? []).map(service),
     oidcUrls: (input.oidcUrls ?? []).map(service),
@@ -95,13 +137,17 @@ export function buildSigningConfig(input: {
   return config;
 }
 
+const startOf = (s: Service): number =>
+  s.validFor?.start === undefined || s.validFor.start === null ? 0 : Date.parse(s.validFor.start);
+
 /** Services valid at `at` (validFor contains it), newest start first, as clients choose among them. */
 export function selectServices(services: Service[], at: Date = new Date()): Service[] {
   const t = at.getTime();
   return services
     .filter(
       (s) =>
-        Date.parse(s.validFor.start) <= t && (s.validFor.end === undefined || t < Date.parse(s.validFor.end)),
+        startOf(s) <= t &&
+        (s.validFor?.end === undefined || s.validFor.end === null || t < Date.parse(s.validFor.end)),
     )
-    .sort((a, b) => Date.parse(b.validFor.start) - Date.parse(a.validFor.start));
+    .sort((a, b) => startOf(b) - startOf(a));
 }

@@ -5,44 +5,68 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { base64String, encodeBase64 } from './base64.js';
+import { HASH_ALGORITHM, PUBLIC_KEY_DETAILS, type ProtoEnum, protoEnum } from './proto3.js';
 
 export const TRUSTED_ROOT_MEDIA_TYPE_V01 = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 export const TRUSTED_ROOT_MEDIA_TYPE_V02 = 'application/vnd.dev.sigstore.trustedroot.v0.2+json';
 
+// proto3 JSON leaves out fields at their zero value and reads null as the default: enums default to their
+// value 0 (…_UNSPECIFIED), strings to "", lists to []. A validity start or a key's bytes are not defaulted:
+// without them there is nothing to trust. Enum names this table does not know are kept (open enums).
+const enumField = (table: ProtoEnum, what: string) =>
+  z
+    .union([z.string(), z.number()])
+    .nullish()
+    .refine((v) => protoEnum(table, v, { open: true }) !== undefined, {
+      message: `is not a ${what} name or number`,
+    })
+    .transform((v) => protoEnum(table, v, { open: true }) as string);
+const listField = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .nullish()
+    .transform((v) => v ?? []);
+const stringField = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? '');
+
 const TimeRangeSchema = z.object({
   start: z.string().datetime({ offset: true }),
-  end: z.string().datetime({ offset: true }).optional(),
+  end: z.string().datetime({ offset: true }).nullish(),
 });
 
 const PublicKeySchema = z.object({
   rawBytes: z.optional(base64String),
-  keyDetails: z.string(),
-  validFor: TimeRangeSchema.optional(),
+  keyDetails: enumField(PUBLIC_KEY_DETAILS, 'PublicKeyDetails'),
+  validFor: TimeRangeSchema.nullish(),
 });
 
 export const TransparencyLogInstanceSchema = z.object({
-  baseUrl: z.string(),
-  hashAlgorithm: z.string().optional(),
+  baseUrl: stringField,
+  hashAlgorithm: enumField(HASH_ALGORITHM, 'HashAlgorithm'),
   publicKey: PublicKeySchema,
   logId: z.object({ keyId: base64String }),
-  checkpointKeyId: z.object({ keyId: base64String }).optional(),
-  operator: z.string().optional(),
+  checkpointKeyId: z.object({ keyId: base64String }).nullish(),
+  operator: z.string().nullish(),
 });
 
 export const CertificateAuthoritySchema = z.object({
-  subject: z.object({ organization: z.string().optional(), commonName: z.string().optional() }).optional(),
-  uri: z.string().optional(),
-  certChain: z.object({ certificates: z.array(z.object({ rawBytes: base64String })).min(1) }),
+  subject: z.object({ organization: z.string().nullish(), commonName: z.string().nullish() }).nullish(),
+  uri: z.string().nullish(),
+  certChain: z
+    .object({ certificates: listField(z.object({ rawBytes: base64String })) })
+    .refine((c) => c.certificates.length > 0, { message: 'holds no certificate', path: ['certificates'] }),
   validFor: TimeRangeSchema,
-  operator: z.string().optional(),
+  operator: z.string().nullish(),
 });
 
 export const TrustedRootSchema = z.object({
   mediaType: z.enum([TRUSTED_ROOT_MEDIA_TYPE_V01, TRUSTED_ROOT_MEDIA_TYPE_V02]),
-  tlogs: z.array(TransparencyLogInstanceSchema).default([]),
-  certificateAuthorities: z.array(CertificateAuthoritySchema).default([]),
-  ctlogs: z.array(TransparencyLogInstanceSchema).default([]),
-  timestampAuthorities: z.array(CertificateAuthoritySchema).default([]),
+  tlogs: listField(TransparencyLogInstanceSchema),
+  certificateAuthorities: listField(CertificateAuthoritySchema),
+  ctlogs: listField(TransparencyLogInstanceSchema),
+  timestampAuthorities: listField(CertificateAuthoritySchema),
 });
 
 export type TrustedRoot = z.infer<typeof TrustedRootSchema>;

@@ -17,7 +17,7 @@ import { applyHttpLimits, fastifyHttpOptions, type HttpLimits, httpLimits } from
 import { DevIssuer, isLoopbackHost } from '../oidc/dev-issuer.js';
 import { registerRekorApi } from '../tlog/api.js';
 import { openLog, type TransparencyLog } from '../tlog/log.js';
-import { buildSigningConfig, type SigningConfig } from '../formats/signingconfig.js';
+import { buildSigningConfig, type SigningConfigDocument } from '../formats/signingconfig.js';
 import { buildTrustedRoot, type KeyDetails, type TrustedRoot } from '../formats/trustedroot.js';
 import { x509 } from '../ca/x509.js';
 
@@ -171,7 +171,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await registerRekorApi(app, rekor, { publicUrl });
     app.get('/healthz', async () => ({ status: 'ok' }));
     let trustedRoot: TrustedRoot | undefined;
-    let signingConfig: SigningConfig | undefined;
+    let signingConfig: SigningConfigDocument | undefined;
     app.get('/trusted_root.json', async () => trustedRoot);
     app.get('/signing_config.json', async () => signingConfig);
 

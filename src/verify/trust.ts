@@ -13,6 +13,7 @@ import {
   parseCertificate,
   publicKeyOf,
 } from '../formats/x509.js';
+import { PUBLIC_KEY_DETAILS, protoEnum } from '../formats/proto3.js';
 
 /** A closed interval of instants in ms since the epoch (TimeRange; `end` is Infinity when open). */
 export interface TimeRange {
@@ -68,7 +69,7 @@ function obj(v: unknown, path: string): Json {
   return v as Json;
 }
 function arr(v: unknown, path: string): unknown[] {
-  if (v === undefined) return [];
+  if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) invalid(path, 'must be an array');
   return v as unknown[];
 }
@@ -96,7 +97,7 @@ function timestamp(v: unknown, path: string): number {
 /** validFor with a required start (a missing start must not be read as "since forever"). */
 function timeRange(v: unknown, path: string): TimeRange {
   const o = obj(v, path);
-  if (o.start === undefined) invalid(`${path}.start`, 'is required');
+  if (o.start === undefined || o.start === null) invalid(`${path}.start`, 'is required');
   const start = timestamp(o.start, `${path}.start`);
   const end =
     o.end === undefined || o.end === null ? Number.POSITIVE_INFINITY : timestamp(o.end, `${path}.end`);
@@ -127,12 +128,14 @@ function logKeys(list: unknown, path: string): Map<string, LogKey[]> {
     const p = `${path}[${i}]`;
     const o = obj(item, p);
     const pk = obj(o.publicKey, `${p}.publicKey`);
+    // proto3 JSON: an omitted (or null) enum is its zero value; numbers name values too.
     const details =
-      pk.keyDetails === undefined ? 'UNSPECIFIED' : str(pk.keyDetails, `${p}.publicKey.keyDetails`);
-    if (pk.validFor === undefined) invalid(`${p}.publicKey.validFor`, 'is required');
+      protoEnum(PUBLIC_KEY_DETAILS, pk.keyDetails, { open: true }) ??
+      invalid(`${p}.publicKey.keyDetails`, 'is not a PublicKeyDetails name or number');
+    if (pk.validFor === undefined || pk.validFor === null) invalid(`${p}.publicKey.validFor`, 'is required');
     const logId = hex(decodeBase64Field(obj(o.logId, `${p}.logId`).keyId, `${p}.logId.keyId`));
     const entry: LogKey = {
-      baseUrl: o.baseUrl === undefined ? '' : str(o.baseUrl, `${p}.baseUrl`),
+      baseUrl: o.baseUrl === undefined || o.baseUrl === null ? '' : str(o.baseUrl, `${p}.baseUrl`),
       logId,
       key: publicKey(
         decodeBase64Field(pk.rawBytes, `${p}.publicKey.rawBytes`),
@@ -169,7 +172,7 @@ function authorities(list: unknown, path: string): CertificateAuthority[] {
         throw err;
       }
     });
-    if (o.validFor === undefined) invalid(`${p}.validFor`, 'is required');
+    if (o.validFor === undefined || o.validFor === null) invalid(`${p}.validFor`, 'is required');
     const ca: CertificateAuthority = { chain, validFor: timeRange(o.validFor, `${p}.validFor`) };
     if (typeof o.uri === 'string') ca.uri = o.uri;
     return ca;

@@ -316,7 +316,7 @@ describe('trusted root and signing config', () => {
       ],
     });
     const parsed = parseSigningConfig(JSON.stringify(config));
-    expect(parsed.rekorTlogConfig).toEqual({ selector: 'ANY' });
+    expect(parsed.rekorTlogConfig).toEqual({ selector: 'ANY', count: 0 });
     expect(selectServices(parsed.rekorTlogUrls, new Date('2025-01-01T00:00:00Z')).map((s) => s.url)).toEqual([
       'http://127.0.0.1:3003',
     ]);

@@ -2,6 +2,7 @@
 // per-version rules of the bundle spec (v0.1 needs a SET, v0.2+ an inclusion proof with checkpoint).
 
 import { type ErrorCode, SealError } from '../../errors.js';
+import { HASH_ALGORITHM, protoEnum, protoInteger } from '../../formats/proto3.js';
 
 /** A SealError, so a caller of parseBundle other than verifyBundle sees the one error hierarchy. */
 export class BundleFormatError extends SealError {
@@ -90,17 +91,20 @@ export function base64(v: unknown, path: string, nonEmpty = true): Uint8Array {
   return bytes;
 }
 
-/** int64 fields arrive as decimal strings (or numbers); negative values are rejected. */
-function uint(v: unknown, path: string, required = true): number {
-  if (v === undefined && !required) return 0;
-  let n: number;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && /^-?\d+$/.test(v)) n = Number(v);
-  else return fail(path, 'must be an integer');
-  if (!Number.isSafeInteger(n)) fail(path, 'is not a safe integer');
-  if (n < 0) fail(path, `must not be negative (${n})`);
-  return n;
+/**
+ * int64 fields: decimal strings or numbers, and absent (or null) at 0 as proto3 JSON omits zero values (a
+ * log's first entry has no logIndex). Negative values are rejected.
+ */
+function uint(v: unknown, path: string): number {
+  const i = protoInteger(v);
+  if (i === undefined) return fail(path, 'must be an integer');
+  if (i < 0n) fail(path, `must not be negative (${i})`);
+  if (i > BigInt(Number.MAX_SAFE_INTEGER)) fail(path, 'is not a safe integer');
+  return Number(i);
 }
+
+/** A message field: absent and null both mean "not set". */
+const present = (v: unknown): boolean => v !== undefined && v !== null;
 
 function hexOf(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -114,20 +118,22 @@ function tlogEntry(v: unknown, path: string, version: BundleVersion): TlogEntry 
     logId: hexOf(base64(obj(o.logId, `${path}.logId`).keyId, `${path}.logId.keyId`)),
     kind: str(kv.kind, `${path}.kindVersion.kind`),
     version: str(kv.version, `${path}.kindVersion.version`),
-    integratedTime: uint(o.integratedTime, `${path}.integratedTime`, false),
+    integratedTime: uint(o.integratedTime, `${path}.integratedTime`),
     canonicalizedBody: base64(o.canonicalizedBody, `${path}.canonicalizedBody`),
     canonicalizedBodyBase64: str(o.canonicalizedBody, `${path}.canonicalizedBody`),
   };
-  if (o.inclusionPromise !== undefined) {
+  if (present(o.inclusionPromise)) {
     const p = obj(o.inclusionPromise, `${path}.inclusionPromise`);
     entry.signedEntryTimestamp = base64(
       p.signedEntryTimestamp,
       `${path}.inclusionPromise.signedEntryTimestamp`,
     );
   }
-  if (o.inclusionProof !== undefined) {
+  // A present proof is read with its defaults (index 0, no hashes) but still needs its root hash, and it
+  // must then verify against a signed checkpoint; an absent one stays absent.
+  if (present(o.inclusionProof)) {
     const p = obj(o.inclusionProof, `${path}.inclusionProof`);
-    const hashes = p.hashes === undefined ? [] : p.hashes;
+    const hashes = present(p.hashes) ? p.hashes : [];
     if (!Array.isArray(hashes)) fail(`${path}.inclusionProof.hashes`, 'must be an array');
     entry.inclusionProof = {
       logIndex: uint(p.logIndex, `${path}.inclusionProof.logIndex`),
@@ -135,7 +141,7 @@ function tlogEntry(v: unknown, path: string, version: BundleVersion): TlogEntry 
       treeSize: uint(p.treeSize, `${path}.inclusionProof.treeSize`),
       hashes: (hashes as unknown[]).map((h, i) => base64(h, `${path}.inclusionProof.hashes[${i}]`)),
     };
-    if (p.checkpoint !== undefined) {
+    if (present(p.checkpoint)) {
       entry.inclusionProof.checkpoint = str(
         obj(p.checkpoint, `${path}.inclusionProof.checkpoint`).envelope,
         `${path}.inclusionProof.checkpoint.envelope`,
@@ -164,16 +170,15 @@ export function parseBundle(json: unknown): ParsedBundle {
   const vm = obj(b.verificationMaterial, 'verificationMaterial');
 
   let material: VerificationMaterial;
-  const kinds = ['publicKey', 'x509CertificateChain', 'certificate'].filter((k) => vm[k] !== undefined);
+  const kinds = ['publicKey', 'x509CertificateChain', 'certificate'].filter((k) => present(vm[k]));
   if (kinds.length !== 1)
     fail('verificationMaterial', 'must hold exactly one of publicKey, x509CertificateChain, certificate');
-  if (vm.publicKey !== undefined) {
+  if (present(vm.publicKey)) {
     const pk = obj(vm.publicKey, 'verificationMaterial.publicKey');
-    material =
-      pk.hint === undefined
-        ? { kind: 'publicKey' }
-        : { kind: 'publicKey', hint: str(pk.hint, 'verificationMaterial.publicKey.hint') };
-  } else if (vm.x509CertificateChain !== undefined) {
+    material = present(pk.hint)
+      ? { kind: 'publicKey', hint: str(pk.hint, 'verificationMaterial.publicKey.hint') }
+      : { kind: 'publicKey' };
+  } else if (present(vm.x509CertificateChain)) {
     if (version === '0.3')
       fail('verificationMaterial.x509CertificateChain', 'is not allowed in a v0.3 bundle (use certificate)');
     const chain = obj(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain');
@@ -197,16 +202,16 @@ export function parseBundle(json: unknown): ParsedBundle {
     };
   }
 
-  const entries = vm.tlogEntries === undefined ? [] : vm.tlogEntries;
+  const entries = present(vm.tlogEntries) ? vm.tlogEntries : [];
   if (!Array.isArray(entries)) fail('verificationMaterial.tlogEntries', 'must be an array');
   const tlogEntries = (entries as unknown[]).map((e, i) =>
     tlogEntry(e, `verificationMaterial.tlogEntries[${i}]`, version),
   );
 
   const signedTimestamps: Uint8Array[] = [];
-  if (vm.timestampVerificationData !== undefined) {
+  if (present(vm.timestampVerificationData)) {
     const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
-    const list = tvd.rfc3161Timestamps === undefined ? [] : tvd.rfc3161Timestamps;
+    const list = present(tvd.rfc3161Timestamps) ? tvd.rfc3161Timestamps : [];
     if (!Array.isArray(list)) fail('timestampVerificationData.rfc3161Timestamps', 'must be an array');
     (list as unknown[]).forEach((t, i) => {
       const p = `timestampVerificationData.rfc3161Timestamps[${i}]`;
@@ -215,18 +220,20 @@ export function parseBundle(json: unknown): ParsedBundle {
   }
 
   let content: BundleContent;
-  if ((b.messageSignature === undefined) === (b.dsseEnvelope === undefined)) {
+  if (present(b.messageSignature) === present(b.dsseEnvelope)) {
     fail('(document)', 'must hold exactly one of messageSignature and dsseEnvelope');
   }
-  if (b.messageSignature !== undefined) {
+  if (present(b.messageSignature)) {
     const ms = obj(b.messageSignature, 'messageSignature');
     content = { kind: 'messageSignature', signature: base64(ms.signature, 'messageSignature.signature') };
-    if (ms.messageDigest !== undefined) {
+    if (present(ms.messageDigest)) {
       const md = obj(ms.messageDigest, 'messageSignature.messageDigest');
-      content.digestAlgorithm =
-        md.algorithm === undefined
-          ? 'SHA2_256'
-          : str(md.algorithm, 'messageSignature.messageDigest.algorithm');
+      // Omitted means HASH_ALGORITHM_UNSPECIFIED (the enum's zero), which the verifier reads as SHA2_256
+      // as sigstore-js does; the digest must still be that of the artifact.
+      const algorithm = protoEnum(HASH_ALGORITHM, md.algorithm);
+      if (algorithm === undefined)
+        fail('messageSignature.messageDigest.algorithm', 'is not a HashAlgorithm name or number');
+      content.digestAlgorithm = algorithm as string;
       content.digest = base64(md.digest, 'messageSignature.messageDigest.digest');
     }
   } else {
