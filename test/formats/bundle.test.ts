@@ -222,6 +222,156 @@ describe('Sigstore bundle v0.3', () => {
   });
 });
 
+describe('proto3 JSON zero values', () => {
+  /** A message-signature bundle at log index 0 as protobuf JSON writers emit it: every zero left out. */
+  async function firstEntryBundle() {
+    const signer = EphemeralSigner.create();
+    const artifact = new TextEncoder().encode('first');
+    const bundle = buildBundle({
+      content: {
+        messageSignature: {
+          digest: createHash('sha256').update(artifact).digest(),
+          signature: await signer.sign(artifact),
+        },
+      },
+      verificationMaterial: { certificate: certDer },
+      tlogEntries: [
+        {
+          ...tlogEntry,
+          logIndex: 0,
+          inclusionProof: { ...tlogEntry.inclusionProof, logIndex: 0, treeSize: 1, hashes: [] },
+        },
+      ],
+    });
+    const json = JSON.parse(text(serializeBundle(bundle)));
+    const entry = json.verificationMaterial.tlogEntries[0];
+    delete entry.logIndex;
+    delete entry.inclusionProof.logIndex;
+    delete entry.inclusionProof.hashes;
+    delete json.messageSignature.messageDigest.algorithm;
+    return json;
+  }
+
+  it('reads an omitted logIndex, proof index and hash list as 0, 0 and [] (a log’s first entry)', async () => {
+    const json = await firstEntryBundle();
+    expect(() => assertBundleLatest(bundleFromJSON(json))).not.toThrow();
+    const parsed = parseBundle(json);
+    expect(parsed.tlogEntries[0]!.logIndex).toBe(0n);
+    expect(parsed.tlogEntries[0]!.inclusionProof).toMatchObject({ logIndex: 0n, treeSize: 1n, hashes: [] });
+    expect(parsed.content).toMatchObject({
+      kind: 'messageSignature',
+      algorithm: 'HASH_ALGORITHM_UNSPECIFIED',
+    });
+  });
+
+  it('reads null as the default, int64s as numbers, enums by number; refuses values no enum has', async () => {
+    const json = await firstEntryBundle();
+    const entry = json.verificationMaterial.tlogEntries[0];
+    entry.logIndex = null;
+    entry.integratedTime = 1700000000;
+    entry.inclusionProof.treeSize = 1;
+    entry.inclusionProof.hashes = null;
+    json.verificationMaterial.timestampVerificationData = null;
+    json.messageSignature.messageDigest.algorithm = 3;
+    const parsed = parseBundle(json);
+    expect(parsed.tlogEntries[0]).toMatchObject({ logIndex: 0n, integratedTime: 1700000000n });
+    expect(parsed.rfc3161Timestamps).toEqual([]);
+    expect(parsed.content).toMatchObject({ algorithm: 'SHA2_512' });
+    json.messageSignature.messageDigest.algorithm = 17;
+    expect(codeOf(() => parseBundle(json))).toBe('E_BUNDLE_INVALID');
+    json.messageSignature.messageDigest.algorithm = 'MD5';
+    expect(codeOf(() => parseBundle(json))).toBe('E_BUNDLE_INVALID');
+  });
+
+  it('keeps an absent inclusion proof absent and a proof without its root hash malformed', async () => {
+    const json = await firstEntryBundle();
+    const entry = json.verificationMaterial.tlogEntries[0];
+    entry.inclusionProof = null;
+    expect(codeOf(() => parseBundle(json))).toBe('E_BUNDLE_INVALID');
+    entry.inclusionProof = { checkpoint: { envelope: tlogEntry.inclusionProof.checkpoint } };
+    expect(codeOf(() => parseBundle(json))).toBe('E_BUNDLE_INVALID');
+  });
+
+  it('reads a trusted root with omitted enums and lists, enums by number', () => {
+    const der = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+      type: 'spki',
+      format: 'der',
+    });
+    const root = JSON.parse(
+      JSON.stringify(
+        buildTrustedRoot({
+          tlogs: [
+            {
+              baseUrl: 'http://log',
+              publicKeyDer: der,
+              keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+              validFrom: new Date(0),
+            },
+          ],
+          ctlogs: [
+            {
+              baseUrl: 'http://ct',
+              publicKeyDer: der,
+              keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+              validFrom: new Date(0),
+            },
+          ],
+        }),
+      ),
+    );
+    delete root.tlogs[0].hashAlgorithm;
+    delete root.tlogs[0].publicKey.keyDetails;
+    root.ctlogs[0].hashAlgorithm = 1;
+    root.ctlogs[0].publicKey.keyDetails = 13;
+    delete root.certificateAuthorities;
+    root.timestampAuthorities = null;
+    const parsed = parseTrustedRoot(root);
+    expect(parsed.tlogs[0]).toMatchObject({
+      hashAlgorithm: 'HASH_ALGORITHM_UNSPECIFIED',
+      publicKey: { keyDetails: 'PUBLIC_KEY_DETAILS_UNSPECIFIED' },
+    });
+    expect(parsed.ctlogs[0]).toMatchObject({
+      hashAlgorithm: 'SHA2_256',
+      publicKey: { keyDetails: 'PKIX_ECDSA_P521_SHA_512' },
+    });
+    expect(parsed.certificateAuthorities).toEqual([]);
+    expect(parsed.timestampAuthorities).toEqual([]);
+    root.ctlogs[0].hashAlgorithm = 42;
+    expect(codeOf(() => parseTrustedRoot(root))).toBe('E_TRUSTED_ROOT_INVALID');
+  });
+
+  it('reads a signing config with omitted API versions, selectors, counts and validity', () => {
+    const config = {
+      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+      caUrls: [{ url: 'http://ca', validFor: { start: '2020-01-01T00:00:00Z' } }],
+      rekorTlogUrls: [{ url: 'http://log', majorApiVersion: '2' }],
+      rekorTlogConfig: {},
+      tsaUrls: null,
+      tsaConfig: { selector: 3, count: 2 },
+    };
+    const parsed = parseSigningConfig(config);
+    expect(parsed.caUrls[0]!.majorApiVersion).toBe(0);
+    expect(parsed.rekorTlogUrls[0]!.majorApiVersion).toBe(2);
+    expect(parsed.rekorTlogConfig).toEqual({ selector: 'SERVICE_SELECTOR_UNDEFINED', count: 0 });
+    expect(parsed.tsaConfig).toEqual({ selector: 'EXACT', count: 2 });
+    expect(parsed.oidcUrls).toEqual([]);
+    expect(parsed.tsaUrls).toEqual([]);
+    // A service without validFor is valid since ever (as sigstore-js reads it), the newest start first.
+    expect(selectServices([...parsed.caUrls, ...parsed.rekorTlogUrls]).map((s) => s.url)).toEqual([
+      'http://ca',
+      'http://log',
+    ]);
+    for (const bad of [
+      { ...config, tsaConfig: { selector: 9 } },
+      { ...config, tsaConfig: { selector: 'SOME' } },
+      { ...config, rekorTlogUrls: [{ url: 'http://log', majorApiVersion: -1 }] },
+      { ...config, rekorTlogUrls: [{ url: 'http://log', majorApiVersion: '1.5' }] },
+    ]) {
+      expect(codeOf(() => parseSigningConfig(bad))).toBe('E_INVALID_ARGUMENT');
+    }
+  });
+});
+
 describe('bundles written by sigstore-go', () => {
   it('parses a keyed v0.3 bundle, reproduces its key hint and verifies its signature', () => {
     const raw = readFileSync(new URL('../fixtures/formats/sigstore-go-keyed-bundle.bin', import.meta.url));

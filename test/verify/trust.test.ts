@@ -69,6 +69,49 @@ describe('trusted root', () => {
     );
   });
 
+  it('reads omitted or null proto3 zero values as defaults and enums by number, not as errors', () => {
+    const json = publicGoodJson();
+    type Log = { hashAlgorithm?: unknown; baseUrl?: unknown; publicKey: Record<string, unknown> };
+    const tlogs = json.tlogs as Log[];
+    // protobuf JSON writers leave these out at their zero value; null is the default too.
+    delete tlogs[0]!.hashAlgorithm;
+    delete tlogs[0]!.publicKey.keyDetails;
+    tlogs[0]!.baseUrl = null;
+    (json.ctlogs as Log[])[0]!.publicKey.keyDetails = 5; // PKIX_ECDSA_P256_SHA_256 by number
+    json.timestampAuthorities = null;
+    const t = loadTrustedRoot(json);
+    const rekor = [...t.tlogs.values()].flat();
+    expect(rekor.some((l) => l.keyDetails === 'PUBLIC_KEY_DETAILS_UNSPECIFIED' && l.baseUrl === '')).toBe(
+      true,
+    );
+    expect([...t.ctlogs.values()].flat().some((l) => l.keyDetails === 'PKIX_ECDSA_P256_SHA_256')).toBe(true);
+    expect(t.timestampAuthorities).toEqual([]);
+    // A key type newer than seal's table is kept by name; an unknown number is refused.
+    tlogs[0]!.publicKey.keyDetails = 'PKIX_FUTURE_KEY';
+    expect([...loadTrustedRoot(json).tlogs.values()].flat().map((l) => l.keyDetails)).toContain(
+      'PKIX_FUTURE_KEY',
+    );
+    tlogs[0]!.publicKey.keyDetails = 99;
+    expectCode(() => loadTrustedRoot(json), 'E_TRUSTED_ROOT_INVALID', /tlogs\[0\]\.publicKey\.keyDetails/);
+  });
+
+  it('does not default what trust needs: a null validFor or start is still missing', () => {
+    const json = publicGoodJson();
+    (json.tlogs as { publicKey: Record<string, unknown> }[])[0]!.publicKey.validFor = null;
+    expectCode(
+      () => loadTrustedRoot(json),
+      'E_TRUSTED_ROOT_INVALID',
+      /tlogs\[0\]\.publicKey\.validFor is required/,
+    );
+    const ca = publicGoodJson();
+    (ca.certificateAuthorities as { validFor: Record<string, unknown> }[])[0]!.validFor.start = null;
+    expectCode(
+      () => loadTrustedRoot(ca),
+      'E_TRUSTED_ROOT_INVALID',
+      /certificateAuthorities\[0\]\.validFor\.start is required/,
+    );
+  });
+
   it('names malformed fields: media type, base64, certificates', () => {
     const bad = publicGoodJson();
     bad.mediaType = 'text/plain';
