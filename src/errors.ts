@@ -147,3 +147,23 @@ export function exitCodeFor(code: ErrorCode): number {
       return 1;
   }
 }
+
+/**
+ * A value from outside (parsed JSON or YAML) as text for an error message. Never throws: `String(v)` does
+ * for an object whose own `toString` is not a function (`{"toString": 1}`), and template literals call it.
+ */
+export function printable(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value) ?? 'object';
+  } catch {
+    return Array.isArray(value) ? 'array' : 'object';
+  }
+}
+
+/** Milliseconds since the epoch as ISO 8601 for a message. Never throws (toISOString does past ±8.64e15 ms). */
+export function printableTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? `an invalid time (${ms} ms since the epoch)` : d.toISOString();
+}

@@ -3,8 +3,8 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { SealError } from '../errors.js';
+import { Lexer, parseAllDocuments } from 'yaml';
+import { printable, SealError } from '../errors.js';
 import { KYVERNO_API_VERSIONS, loadKyvernoPolicy } from './kyverno.js';
 import {
   type LoadContext,
@@ -17,8 +17,54 @@ import {
 import { loadClusterImagePolicy, SIGSTORE_API_VERSIONS } from './sigstore.js';
 import type { LoadedPolicy, PolicySet } from './types.js';
 
+/**
+ * Deepest nesting a policy text may reach: flow brackets open, plus block indentation and the `-`/`?`/`:`
+ * indicators on a line (an over-estimate of block depth). Real policies stay under 40; the YAML composer
+ * recurses per level, and near the stack limit V8 can abort the process instead of throwing.
+ */
+export const MAX_YAML_NESTING = 256;
+
+/** Refuse texts nested deeper than MAX_YAML_NESTING, from the lexer's tokens (iterative, linear). */
+function checkYamlNesting(text: string, origin: string): void {
+  let flow = 0;
+  let line = 0;
+  let atLineStart = true;
+  for (const token of new Lexer().lex(text)) {
+    switch (token) {
+      case '[':
+      case '{':
+        flow++;
+        break;
+      case ']':
+      case '}':
+        if (flow > 0) flow--;
+        break;
+      case '\n':
+      case '\r\n':
+        line = 0;
+        atLineStart = true;
+        continue;
+      case '-':
+      case '?':
+      case ':':
+        line++;
+        break;
+      default:
+        if (atLineStart && /^ +$/.test(token)) line += token.length;
+    }
+    atLineStart = false;
+    if (flow + line > MAX_YAML_NESTING) {
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${origin}: YAML nested deeper than ${MAX_YAML_NESTING} levels (brackets, indentation and indicators)`,
+      );
+    }
+  }
+}
+
 /** Parse a multi-document YAML (or JSON) text; E_POLICY_INVALID on syntax errors. Empty documents are dropped. */
 export function parseYamlDocuments(text: string, origin: string): unknown[] {
+  checkYamlNesting(text, origin);
   const docs = parseAllDocuments(text, { uniqueKeys: true });
   const out: unknown[] = [];
   for (const [i, doc] of docs.entries()) {
@@ -28,7 +74,17 @@ export function parseYamlDocuments(text: string, origin: string): unknown[] {
         `${origin}#${i + 1}: YAML does not parse: ${doc.errors[0]!.message}`,
       );
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (cause) {
+      // The yaml library throws a ReferenceError for an alias bomb (more than maxAliasCount expansions).
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${origin}#${i + 1}: YAML does not resolve: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
     if (value === null || value === undefined) continue;
     out.push(value);
   }
@@ -69,7 +125,7 @@ function loadDocument(doc: unknown, ctx: LoadContext, acc: Accumulator): void {
   } else {
     throw new SealError(
       'E_POLICY_INVALID',
-      `${ctx.origin}: unsupported policy kind ${String(apiVersion)}/${String(kind)} (seal reads ${SEAL_API_VERSION} ImagePolicy/PolicySettings, kyverno.io ClusterPolicy/Policy, policy.sigstore.dev ClusterImagePolicy)`,
+      `${ctx.origin}: unsupported policy kind ${printable(apiVersion)}/${printable(kind)} (seal reads ${SEAL_API_VERSION} ImagePolicy/PolicySettings, kyverno.io ClusterPolicy/Policy, policy.sigstore.dev ClusterImagePolicy)`,
     );
   }
 }

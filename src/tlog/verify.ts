@@ -3,7 +3,7 @@
 
 import { createHash, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
-import { SealError } from '../errors.js';
+import { printable, SealError } from '../errors.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
 import { type LogEntry, setPayload } from './entry.js';
 import { publicKeyFromPem, publicKeyFromSpki, verifyLogSignature } from './logkey.js';
@@ -226,7 +226,7 @@ export function entryMatches(entry: LogEntry, expected: EntryExpectation): void 
       fail('the log entry is for another in-toto payload');
     return;
   }
-  fail(`unsupported log entry kind ${String(body.kind)}`);
+  fail(`unsupported log entry kind ${printable(body.kind)}`);
 }
 
 /** SET + inclusion (when present) + body match: what a verifier runs per tlog entry. */

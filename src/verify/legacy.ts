@@ -2,6 +2,7 @@
 // "Rekor bundle annotation", §2e legacy path step 2) and the certificate annotation (step 3).
 
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { printable, printableTime } from '../errors.js';
 import type { LegacySignature } from '../formats/cosign.js';
 import type { DsseEnvelope } from '../formats/dsse.js';
 import { loadPublicKey } from '../keys/public-key.js';
@@ -84,7 +85,7 @@ export function checkLegacyTlog(
   const sig = rb.SignedEntryTimestamp;
   const when = rb.Payload.integratedTime * 1000;
   if (when > Date.now() + MAX_CLOCK_SKEW_MS) {
-    return fail(`the log integrated time ${new Date(when).toISOString()} is in the future`, {
+    return fail(`the log integrated time ${printableTime(when)} is in the future`, {
       found: rb.Payload.integratedTime,
     });
   }
@@ -103,6 +104,8 @@ export function checkLegacyTlog(
   } catch {
     return fail('the logged entry body is not JSON');
   }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return fail('the logged entry body is not a JSON object');
   const payloadHash = createHash('sha256').update(payload).digest('hex');
   const spec = body.spec ?? {};
   let loggedHash: string | undefined;
@@ -131,7 +134,7 @@ export function checkLegacyTlog(
     if (!envelope) return fail('an intoto log entry for a layer that is not a DSSE envelope');
     loggedHash = textAt(spec, 'content', 'hash', 'value');
   } else {
-    return fail(`unsupported log entry kind ${String(body.kind)}`);
+    return fail(`unsupported log entry kind ${printable(body.kind)}`);
   }
   if (loggedHash !== payloadHash) {
     return fail('the logged entry is for other content than this signature', {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import * as z from 'zod';
-import { SealError } from '../../errors.js';
+import { printable, SealError } from '../../errors.js';
 import { rsaKeySizeProblem } from '../../keys/algorithms.js';
 import { FORGEABLE_DIGEST_MESSAGE, isForgeableEcdsaDigest } from '../../keys/ecdsa-digest.js';
 import type { SearchKeys } from '../storage/storage.js';
@@ -302,12 +302,14 @@ export async function prepareEntry(
   const apiVersion = (input as { apiVersion?: unknown } | null)?.apiVersion;
   if (typeof kind !== 'string') bad('proposed entry needs a "kind"');
   if (!['hashedrekord', 'dsse', 'intoto'].includes(kind as string)) {
-    bad(`entry kind "${String(kind)}" is not supported (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2)`);
+    bad(`entry kind "${printable(kind)}" is not supported (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2)`);
   }
   const parsed = proposedEntrySchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    bad(`malformed ${String(kind)} ${String(apiVersion)} entry: ${issue?.path.join('.')}: ${issue?.message}`);
+    bad(
+      `malformed ${printable(kind)} ${printable(apiVersion)} entry: ${issue?.path.join('.')}: ${issue?.message}`,
+    );
   }
   const e = parsed.data!;
   switch (e.kind) {

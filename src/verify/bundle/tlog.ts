@@ -2,7 +2,7 @@
 // checkpoint, and the entry body matching what was signed (sigstore-servers.md §0, §1 SET/logID/checkpoint).
 
 import { createHash, type KeyObject } from 'node:crypto';
-import type { ErrorCode } from '../../errors.js';
+import { type ErrorCode, printable, printableTime } from '../../errors.js';
 import { parseCheckpoint, parseSignedNote } from '../../tlog/checkpoint.js';
 import { verifyLogSignature } from '../../tlog/logkey.js';
 import { hashLeaf, rootFromInclusionProof } from '../../tlog/merkle.js';
@@ -117,12 +117,12 @@ export function verifyTlogInclusion(entry: TlogEntry, trust: TrustMaterial): Tlo
   if (entry.integratedTime > 0) {
     const t = entry.integratedTime * 1000;
     if (t > Date.now() + MAX_CLOCK_SKEW_MS) {
-      throw new TlogError('E_TLOG_INVALID', `integrated time ${new Date(t).toISOString()} is in the future`);
+      throw new TlogError('E_TLOG_INVALID', `integrated time ${printableTime(t)} is in the future`);
     }
     if (!logs.some((l) => inRange(l.validFor, t))) {
       throw new TlogError(
         'E_TLOG_INVALID',
-        `integrated time ${new Date(t).toISOString()} is outside the validity of the log key`,
+        `integrated time ${printableTime(t)} is outside the validity of the log key`,
       );
     }
   }
@@ -231,7 +231,7 @@ export function verifyTlogBody(entry: TlogEntry, content: SignedContent): void {
   }
   if (get(body, 'kind') !== entry.kind || get(body, 'apiVersion') !== entry.version) {
     mismatch(
-      `kind/version ${String(get(body, 'kind'))}/${String(get(body, 'apiVersion'))} differ from ${entry.kind}/${entry.version}`,
+      `kind/version ${printable(get(body, 'kind'))}/${printable(get(body, 'apiVersion'))} differ from ${entry.kind}/${entry.version}`,
     );
   }
   const key = `${entry.kind}/${entry.version}`;

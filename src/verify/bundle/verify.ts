@@ -2,7 +2,7 @@
 // SCTs, log evidence, signed timestamps, identity (sigstore-servers.md §1, §4, §5; cosign.md §2e).
 
 import { createHash, type KeyObject, verify as cryptoVerify } from 'node:crypto';
-import type { ErrorCode } from '../../errors.js';
+import { type ErrorCode, printableTime } from '../../errors.js';
 import type { PublicKeyVerifier } from '../../keys/types.js';
 import type { TrustMaterial } from '../trust.js';
 import type { Check, IdentityExpectation } from '../types.js';
@@ -71,7 +71,7 @@ export function preAuthEncoding(payloadType: string, payload: Uint8Array): Uint8
 }
 
 const toHex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = printableTime;
 
 class Outcome {
   readonly checks: Check[] = [];
