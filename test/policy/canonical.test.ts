@@ -48,7 +48,7 @@ function policies(): PolicySet {
 kind: ImagePolicy
 metadata: {name: seal-acme}
 spec:
-  images: ["ghcr.io/acme/**", "127.0.0.1:5123/**", "GHCR.io:0443/upper/**", "[0:0::1]:05000/**", "example.com:80/**", "nginx", "acme/**"]
+  images: ["ghcr.io/acme/**", "127.0.0.1:5123/**", "GHCR.io:0443/upper/**", "[0:0::1]:05000/**", "example.com:80/**", "nginx", "acme/**", "*.Example/**"]
   authorities:
     - name: release
       key: |
@@ -61,7 +61,7 @@ ${key}
 kind: ClusterImagePolicy
 metadata: {name: sigstore-sig}
 spec:
-  images: [{glob: "REGISTRY.test:5000/sig/**"}, {glob: "ghcr.io:443/sig/*"}]
+  images: [{glob: "REGISTRY.test:5000/sig/**"}, {glob: "ghcr.io:443/sig/*"}, {glob: "*.test/sig/**"}]
   authorities:
     - key:
         data: |
@@ -325,8 +325,23 @@ const component = fc.constantFrom(
   'x-1',
   'a.b',
 );
+/** A random DNS host, with a random port or none (443 is the default: it never appears canonical). */
+const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,6}[a-z0-9])?$/);
+const randomHost = fc
+  .record({
+    labels: fc.array(label, { minLength: 1, maxLength: 3 }),
+    tld: fc.constantFrom('example', 'test', 'io'),
+    port: fc.option(
+      fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 443),
+      { nil: undefined },
+    ),
+  })
+  .map(({ labels, tld, port }) => ({
+    canon: `${labels.join('.')}.${tld}${port === undefined ? '' : `:${port}`}`,
+    kind: 'dns' as HostKind,
+  }));
 const referenceArb = fc.record({
-  host: fc.constantFrom(...HOSTS),
+  host: fc.oneof(fc.constantFrom(...HOSTS), randomHost),
   path: fc.array(component, { minLength: 1, maxLength: 3 }),
   tag: fc.constantFrom('1.0', 'V2', 'latest', 'v1.2.3-rc_1'),
   pinned: fc.constantFrom('tag', 'digest', 'both'),
