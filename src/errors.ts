@@ -65,6 +65,7 @@ export const ErrorCodes = {
   E_CHECKPOINT_INVALID: 'a signed checkpoint is malformed or wrongly signed',
   E_LOG_ENTRY_INVALID: 'a transparency log entry is malformed or its signature does not verify',
   E_DUPLICATE_ENTRY: 'the entry already exists in the log',
+  E_UNAVAILABLE: 'a database the service depends on did not answer in time or cannot be reached; retry later',
   // policy / admission
   E_POLICY_INVALID: 'a policy document is malformed or uses an unsupported field',
   E_POLICY_DENIED: 'an image was denied by policy',

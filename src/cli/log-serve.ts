@@ -7,7 +7,7 @@ import { openLog } from '../tlog/log.js';
 import { trustedRootFor } from '../tlog/trustroot.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { httpLimitOptionSpecs, httpLimitsFrom } from './common.js';
+import { httpLimitOptionSpecs, httpLimitsFrom, parseDuration } from './common.js';
 
 const options = {
   db: {
@@ -49,6 +49,12 @@ const options = {
     description: 'largest request body in bytes (413 above)',
     placeholder: 'BYTES',
   },
+  'db-timeout': {
+    type: 'string',
+    default: '10s',
+    description: 'PostgreSQL: each connection, query and statement within this, else 503 (a hung database)',
+    placeholder: 'DURATION',
+  },
   reader: {
     type: 'boolean',
     description: 'serve reads only (PostgreSQL API replica); writes go to the sequencer',
@@ -70,6 +76,13 @@ export const command: CommandModule = {
     if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
       throw new SealError('E_INVALID_ARGUMENT', '--body-limit must be an integer ≥ 1024');
     const limits = httpLimitsFrom(o);
+    let dbTimeoutMs: number;
+    try {
+      dbTimeoutMs = parseDuration(o['db-timeout'] ?? '10s');
+    } catch (err) {
+      throw new SealError('E_INVALID_ARGUMENT', `--db-timeout: ${(err as Error).message}`);
+    }
+    if (!(dbTimeoutMs >= 1)) throw new SealError('E_INVALID_ARGUMENT', '--db-timeout must be at least 1ms');
     const host = o.host ?? '127.0.0.1';
     const configuredUrl = o['public-url']?.replace(/\/+$/, '');
     const hostname =
@@ -85,6 +98,7 @@ export const command: CommandModule = {
       ...(o['key-file'] ? { keyFile: o['key-file'] } : {}),
       ...(o['tree-id'] ? { treeId: o['tree-id'] } : {}),
       ...(o.reader ? { role: 'reader' as const } : {}),
+      dbTimeoutMs,
     });
     const app = createLogServer(log, {
       bodyLimit,

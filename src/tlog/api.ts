@@ -25,6 +25,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_NOT_FOUND: 404,
   E_DUPLICATE_ENTRY: 409,
   E_CONFLICT: 503,
+  E_UNAVAILABLE: 503,
 };
 
 const TILE_HEIGHT = 8;

@@ -58,6 +58,11 @@ export interface OpenLogOptions {
    * loop, batched. Default: 1 when the machine has more than one CPU, else 0.
    */
   verifyThreads?: number;
+  /**
+   * PostgreSQL: how long one database step (a connection, a query, a statement) may take before the operation
+   * fails with E_UNAVAILABLE (HTTP 503) instead of holding the request. Default 10 s.
+   */
+  dbTimeoutMs?: number;
 }
 
 export interface AppendResult {
@@ -142,7 +147,10 @@ export class TransparencyLog {
   }
 
   static async open(opts: OpenLogOptions): Promise<TransparencyLog> {
-    const storage = await openStorage(opts.db);
+    const storage = await openStorage(
+      opts.db,
+      opts.dbTimeoutMs !== undefined ? { timeoutMs: opts.dbTimeoutMs } : {},
+    );
     try {
       const role = opts.role ?? 'sequencer';
       if (role === 'sequencer') await storage.acquireSequencer();
@@ -279,6 +287,10 @@ export class TransparencyLog {
             }
           }
           for (const p of batch) p.reject(err);
+          if (err instanceof SealError && err.code === 'E_UNAVAILABLE') {
+            // the database stopped answering: what waits behind would wait as long again, so it is answered now
+            for (const p of this.queue.splice(0)) p.reject(err);
+          }
         }
       }
     } finally {

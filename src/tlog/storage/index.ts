@@ -8,7 +8,12 @@ import { SqliteLogStorage } from './sqlite.js';
 import type { LogStorage } from './storage.js';
 
 export * from './storage.js';
-export { parsePostgresUrl, PostgresLogStorage } from './postgres.js';
+export {
+  DEFAULT_POSTGRES_TIMEOUT_MS,
+  parsePostgresUrl,
+  PostgresLogStorage,
+  type PostgresStorageOptions,
+} from './postgres.js';
 export { SqliteLogStorage } from './sqlite.js';
 
 /** The SQLite file path of a `sqlite:` URL, or undefined for other URLs. */
@@ -19,9 +24,14 @@ export function sqlitePath(db: string): string | undefined {
   return rest === ':memory:' ? rest : resolve(rest);
 }
 
-export async function openStorage(db: string): Promise<LogStorage> {
+export interface OpenStorageOptions {
+  /** PostgreSQL: the bound on each database step (PostgresStorageOptions.timeoutMs). */
+  timeoutMs?: number;
+}
+
+export async function openStorage(db: string, opts: OpenStorageOptions = {}): Promise<LogStorage> {
   const path = sqlitePath(db);
   if (path) return new SqliteLogStorage(path);
-  if (/^postgres(ql)?:\/\//.test(db)) return PostgresLogStorage.open(db);
+  if (/^postgres(ql)?:\/\//.test(db)) return PostgresLogStorage.open(db, opts);
   throw new SealError('E_INVALID_ARGUMENT', `--db must be sqlite:PATH or postgres://…, got "${db}"`);
 }

@@ -63,24 +63,82 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
   return { connectionString: u.toString(), schema };
 }
 
+export interface PostgresStorageOptions {
+  /**
+   * How long one database step may take: getting a connection, one query (client side, so a database that stops
+   * answering is noticed too) and one statement (server side, so lock waits end). Past it the operation fails with
+   * E_UNAVAILABLE (HTTP 503) and the connection is dropped. Default 10 s.
+   */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_POSTGRES_TIMEOUT_MS = 10_000;
+
+/** SQLSTATEs of a database that is busy, stopping or unreachable (class 08 connection exceptions, 57 operator). */
+const UNAVAILABLE_STATES = new Set(['57014', '55P03', '57P01', '57P02', '57P03', '53300']);
+
+/** True when the error says the database did not answer or cannot be reached, not that the request was wrong. */
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    UNAVAILABLE_STATES.has(code) ||
+    code.startsWith('08') ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code) ||
+    /Query read timeout|timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(
+      message,
+    )
+  );
+}
+
 export class PostgresLogStorage implements LogStorage {
   readonly backend = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private lockClient: pg.Client | undefined;
   private readonly connectionString: string;
+  private readonly timeoutMs: number;
 
-  private constructor(connectionString: string, schema: string) {
+  private constructor(connectionString: string, schema: string, timeoutMs: number) {
     this.connectionString = connectionString;
     this.schema = schema;
-    this.pool = new pg.Pool({ connectionString, max: 8, options: `-c search_path="${schema}"` });
+    this.timeoutMs = timeoutMs;
+    this.pool = new pg.Pool({
+      connectionString,
+      max: 8,
+      options: `-c search_path="${schema}"`,
+      // a hung database must not hold a request: waiting for a connection, a reply, a lock, each bounded
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      statement_timeout: timeoutMs,
+      keepAlive: true,
+    });
     // an idle client losing its connection must not crash the process
     this.pool.on('error', () => {});
   }
 
-  static async open(url: string): Promise<PostgresLogStorage> {
+  /** E_UNAVAILABLE (503) for a database that did not answer or cannot be reached, E_IO for anything else. */
+  private failure(what: string, err: unknown): SealError {
+    if (isUnavailable(err)) {
+      return new SealError(
+        'E_UNAVAILABLE',
+        `the log database did not answer (${what}) within ${this.timeoutMs} ms or cannot be reached: ${(err as Error).message}; retry later`,
+        { cause: err },
+      );
+    }
+    return new SealError('E_IO', `${what} failed: ${(err as Error).message}`, { cause: err });
+  }
+
+  static async open(url: string, opts: PostgresStorageOptions = {}): Promise<PostgresLogStorage> {
     const { connectionString, schema } = parsePostgresUrl(url);
-    const s = new PostgresLogStorage(connectionString, schema);
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_POSTGRES_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 1)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `the database timeout must be at least 1 ms, got ${timeoutMs}`,
+      );
+    const s = new PostgresLogStorage(connectionString, schema, timeoutMs);
     try {
       const client = await s.pool.connect();
       try {
@@ -105,9 +163,10 @@ export class PostgresLogStorage implements LogStorage {
 
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
     try {
+      // on an error the pool drops the connection (pg-pool releases it with the error): a timed-out one is not reused
       return (await this.pool.query<R>(sql, params)).rows;
     } catch (err) {
-      throw new SealError('E_IO', `log database query failed: ${(err as Error).message}`, { cause: err });
+      throw this.failure('log database query', err);
     }
   }
 
@@ -137,8 +196,9 @@ export class PostgresLogStorage implements LogStorage {
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw new SealError('E_IO', `cannot reach PostgreSQL: ${(err as Error).message}`, { cause: err });
+      throw this.failure('connecting for a log write', err);
     }
+    let broken = false;
     try {
       await client.query('BEGIN');
       const moved = await client.query('UPDATE tree_state SET size = $1 WHERE id = 1 AND size = $2', [
@@ -193,7 +253,15 @@ export class PostgresLogStorage implements LogStorage {
       );
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (isUnavailable(err)) {
+        // no ROLLBACK on a connection that stopped answering (it would wait as long again): dropping the connection
+        // ends the transaction on the server, and an unknown outcome is caught by the size check of the next write
+        broken = true;
+        throw this.failure('log write', err);
+      }
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
       if (err instanceof SealError) throw err;
       const msg = (err as Error).message;
       if ((err as { code?: string }).code === '23505') {
@@ -201,9 +269,9 @@ export class PostgresLogStorage implements LogStorage {
           cause: err,
         });
       }
-      throw new SealError('E_IO', `log database write failed: ${msg}`, { cause: err });
+      throw this.failure('log write', err);
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
