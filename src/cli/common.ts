@@ -2,6 +2,7 @@
 
 import { SealError } from '../errors.js';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/limits.js';
+import { DEFAULT_OPERATION_DEADLINE_MS, formatDuration } from '../oci/deadline.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { OptionSpecs } from './args.js';
 
@@ -14,7 +15,8 @@ export const registryOptionSpecs = {
   timeout: {
     type: 'string',
     short: 't',
-    description: 'per-request timeout, e.g. 30s or 2m',
+    default: formatDuration(DEFAULT_OPERATION_DEADLINE_MS),
+    description: "overall deadline for the command's registry work (each operation too), e.g. 90s, 3m0s, 1h",
     placeholder: 'DURATION',
   },
 } as const satisfies OptionSpecs;
@@ -102,24 +104,76 @@ export const verifyOptionSpecs = {
   },
 } as const satisfies OptionSpecs;
 
-/** Parse cosign-style durations: `30s`, `2m`, `1h`, or plain seconds. */
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * Parse durations as cosign (Go's time.ParseDuration) writes them: `30s`, `2m`, `1h`, `500ms`, and
+ * compound forms such as `3m0s` or `1h30m`; a plain number is seconds.
+ */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`invalid duration "${text}": use e.g. 30s, 2m, 1h`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  const trimmed = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(trimmed)) {
+    throw new Error(`invalid duration "${text}": use e.g. 30s, 2m, 3m0s, 1h`);
+  }
+  let total = 0;
+  for (const m of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS];
+  }
+  return total;
 }
 
-export function registryOptionsFrom(o: {
-  'allow-insecure-registry'?: boolean;
-  'allow-http-registry'?: boolean;
-  timeout?: string;
-}): RegistryOptions {
+/**
+ * A signal that aborts `ms` after now with E_NETWORK naming `--timeout`: the overall deadline of a
+ * command's registry work. Its timer never keeps the process alive.
+ */
+export function commandDeadline(ms: number): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new SealError(
+          'E_NETWORK',
+          `the registry work of this command ran past --timeout ${formatDuration(ms)}; raise --timeout or check the registry`,
+          { details: { deadlineMs: ms } },
+        ),
+      ),
+    ms,
+  );
+  timer.unref();
+  return controller.signal;
+}
+
+/**
+ * Registry options from the shared flags. `--timeout` (default 3m0s, cosign's) is the overall deadline of
+ * every registry operation and, for a one-shot command, of all its registry work together (a signal
+ * started now). A server (`admission serve`) passes `{ server: true }`: each operation keeps the deadline,
+ * and requests bring their own signals.
+ */
+export function registryOptionsFrom(
+  o: {
+    'allow-insecure-registry'?: boolean;
+    'allow-http-registry'?: boolean;
+    timeout?: string;
+  },
+  mode: { server?: boolean } = {},
+): RegistryOptions {
   const out: RegistryOptions = {};
   if (o['allow-insecure-registry']) out.allowInsecure = true;
   if (o['allow-http-registry']) out.allowHttp = true;
-  if (o.timeout) out.timeoutMs = parseDuration(o.timeout);
+  let ms = DEFAULT_OPERATION_DEADLINE_MS;
+  if (o.timeout !== undefined) {
+    try {
+      ms = parseDuration(o.timeout);
+    } catch (err) {
+      throw new SealError('E_INVALID_ARGUMENT', `--timeout: ${(err as Error).message}`);
+    }
+    if (!(ms > 0)) {
+      throw new SealError('E_INVALID_ARGUMENT', `--timeout must be a positive duration, got "${o.timeout}"`);
+    }
+  }
+  out.deadlineMs = ms;
+  if (!mode.server) out.signal = commandDeadline(ms);
   return out;
 }
 

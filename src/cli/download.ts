@@ -86,7 +86,10 @@ export async function listAttached(
       if ((kind === 'sig') !== isSignature) continue;
       const layer = manifest.layers[0]!;
       checkSize(layer);
-      const bytes = await store.getBlob(ref, Digest.parse(layer.digest));
+      const bytes = await store.getBlob(ref, Digest.parse(layer.digest), {
+        size: layer.size,
+        maxBytes: MAX_BLOB,
+      });
       const json = parseJson(bytes, `bundle ${layer.digest}`) as SerializedBundle & {
         dsseEnvelope?: unknown;
       };
@@ -116,7 +119,7 @@ export async function listAttached(
     try {
       const legacy = parseSignatureLayer(layer);
       checkSize(layer);
-      const bytes = await store.getBlob(ref, legacy.payloadDigest);
+      const bytes = await store.getBlob(ref, legacy.payloadDigest, { size: layer.size, maxBytes: MAX_BLOB });
       if (kind === 'att') {
         const envelope = parseJson(bytes, `attestation layer ${layer.digest}`);
         out.push({

@@ -142,8 +142,10 @@ export const command: CommandModule = {
       import('./download.js'),
     ]);
     let status = 0;
+    // One --timeout for the whole command, every image included.
+    const registry = registryOptionsFrom(o);
     for (const image of positionals) {
-      const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
+      const { ref, store } = openReference(image, { registry, cwd: io.cwd });
       let verdict = await verifyImage(ref, expectations, {
         store,
         attestations: true,

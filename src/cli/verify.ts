@@ -91,6 +91,8 @@ export const command: CommandModule = {
     ]);
     let status = 0;
     let layoutStore: ImageStore | undefined;
+    // One --timeout for the whole command (every image), started with its first registry image.
+    let registry: ReturnType<typeof registryOptionsFrom> | undefined;
     for (const image of positionals) {
       const ref = parseReference(image, { cwd: io.cwd });
       // A layout needs no registry client: loading only its backend keeps `seal verify` cold start small.
@@ -99,7 +101,8 @@ export const command: CommandModule = {
         layoutStore ??= new (await import('../oci/layout.js')).LayoutStore();
         store = layoutStore;
       } else {
-        store = (await import('../oci/open.js')).storeFor(ref, registryOptionsFrom(o));
+        registry ??= registryOptionsFrom(o);
+        store = (await import('../oci/open.js')).storeFor(ref, registry);
       }
       const verdict = await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
       verdict.reference = image;

@@ -253,7 +253,7 @@ export async function copyImage(
     ) {
       blobsSkipped++;
     } else {
-      const bytes = await srcStore.getBlob(src, digest);
+      const bytes = await srcStore.getBlob(src, digest, { size: blob.size });
       await dstStore.putBlob(dst, bytes, blob.mediaType);
       blobsCopied++;
       bytesCopied += bytes.byteLength;

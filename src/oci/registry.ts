@@ -28,7 +28,6 @@ import {
   isManifestMediaType,
   MANIFEST_MEDIA_TYPES,
   MAX_MANIFEST_BYTES,
-  type Manifest,
   MediaTypes,
   parseManifest,
 } from './manifest.js';
@@ -1087,7 +1086,8 @@ export class RegistryStore implements ImageStore {
       if (attempt === 0 && has(current?.index)) return;
       if (!has(current?.index)) {
         const { index } = addToFallbackIndex(current?.index, entry);
-        if (index.manifests.length > MAX_REFERRERS) throw tooManyReferrers(r, subject, index.manifests.length);
+        if (index.manifests.length > MAX_REFERRERS)
+          throw tooManyReferrers(r, subject, index.manifests.length);
         const body = encodeManifest(index);
         if (body.byteLength > MAX_MANIFEST_BYTES) {
           throw new SealError(

@@ -107,7 +107,9 @@ export async function catalogImage(
   options: CatalogImageOptions = {},
 ): Promise<CatalogResult> {
   const resolved = await resolveImageManifest(store, ref, options.platform);
-  const configBytes = await store.getBlob(resolved.ref, Digest.parse(resolved.manifest.config.digest));
+  const configBytes = await store.getBlob(resolved.ref, Digest.parse(resolved.manifest.config.digest), {
+    size: resolved.manifest.config.size,
+  });
   let configJson: unknown;
   try {
     configJson = JSON.parse(new TextDecoder().decode(configBytes));
@@ -124,7 +126,7 @@ export async function catalogImage(
       digest: desc.digest,
       mediaType: desc.mediaType,
       size: desc.size,
-      open: () => store.openBlob(resolved.ref, Digest.parse(desc.digest)),
+      open: () => store.openBlob(resolved.ref, Digest.parse(desc.digest), { size: desc.size }),
     };
     // diffIDs pair with layers by position only when the config lists one per layer
     if (diffIds.length === layers.length && diffIds[i]) source.diffId = diffIds[i];

@@ -262,7 +262,11 @@ async function loadBundleCandidate(
         `referrer ${desc.digest} has a ${layer.mediaType} layer, not a Sigstore bundle`,
       );
     }
-    const bytes = await store.getBlob(ref, Digest.parse(layer.digest));
+    // Read no further than the layer's size (and the per-blob cap): a registry may stream far more.
+    const bytes = await store.getBlob(ref, Digest.parse(layer.digest), {
+      size: layer.size,
+      maxBytes: MAX_SIGNATURE_BLOB,
+    });
     checkBlobSize({ ...layer, size: bytes.byteLength });
     let json: unknown;
     try {
@@ -287,7 +291,10 @@ async function loadLegacyCandidate(
   try {
     const legacy = parseSignatureLayer(layer);
     checkBlobSize(layer, budget);
-    const payload = await store.getBlob(ref, legacy.payloadDigest);
+    const payload = await store.getBlob(ref, legacy.payloadDigest, {
+      size: layer.size,
+      maxBytes: MAX_SIGNATURE_BLOB,
+    });
     checkBlobSize({ ...layer, size: payload.byteLength });
     return { ...base, [MATERIAL]: { kind: 'legacy', legacy, payload } };
   } catch (err) {

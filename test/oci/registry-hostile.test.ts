@@ -50,7 +50,9 @@ describe('a hostile registry', () => {
       const ref = parseReference(`${evil.host}/evil/app`);
       const err = await errorOf(store().getBlob(ref, claimed, { size: 1000 }));
       expect(err.code).toBe('E_SIZE_MISMATCH');
-      expect(err.message).toMatch(/runs past the 1000 bytes its descriptor gives \(\d+ read\); stopped reading/);
+      expect(err.message).toMatch(
+        /runs past the 1000 bytes its descriptor gives \(\d+ read\); stopped reading/,
+      );
       await stats.closed;
       expect(stats.aborted).toBe(true);
       // what the server managed to push: the client's first chunks plus the kernel's socket buffers

@@ -80,7 +80,12 @@ describeWithRegistry('referrers: API and fallback tag agree', () => {
       artifactType: 'application/vnd.example.b',
       annotations: { k: 'b', 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
     });
-    expect(Object.keys(entryOf(c.digest) ?? {}).sort()).toEqual(['artifactType', 'digest', 'mediaType', 'size']);
+    expect(Object.keys(entryOf(c.digest) ?? {}).sort()).toEqual([
+      'artifactType',
+      'digest',
+      'mediaType',
+      'size',
+    ]);
     // The API front lists what it saw plus the fallback index; the plain registry only the index.
     const fromApi = await viaApi.referrers(apiRef, img.digest);
     expect(fromApi.map((d) => d.digest)).toEqual([a.digest, b.digest, c.digest].map(String).sort());

@@ -152,7 +152,12 @@ export class HostileRegistry {
     headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' },
   ): BodyStats {
     const stats = this.newStats();
-    this.route('GET', path, async (_req, res) => {
+    this.route('GET', path, async (req, res) => {
+      if (req.method === 'HEAD') {
+        // no digest header: a client that resolves by HEAD falls back to the dripping GET
+        res.writeHead(200, headers).end();
+        return;
+      }
       const done = this.track(stats, res);
       res.writeHead(200, { ...headers, 'Content-Length': String(body.byteLength) });
       for (let i = 0; i < body.byteLength && !res.destroyed; i++) {
