@@ -4,6 +4,7 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { join } from 'node:path';
 import { SealError } from '../errors.js';
+import { childrenOf, oidOf, readRoot, TAG } from '../formats/der.js';
 import { rsaKeySizeProblem } from '../keys/algorithms.js';
 import {
   type CaHierarchy,
@@ -44,19 +45,67 @@ export interface CertificateAuthorityOptions {
 const popError = (message: string, cause?: unknown) =>
   new SealError('E_PROOF_OF_POSSESSION', message, cause === undefined ? undefined : { cause });
 
+const ACCEPTED_KEYS = 'accepted: ECDSA P-256, P-384 or P-521, RSA of 2048 to 4096 bits, Ed25519';
+
+const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+
+/**
+ * The algorithm of a SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) node cannot load: a key of an algorithm or
+ * on a curve OpenSSL does not know still names them. Undefined when the bytes are not an SPKI at all.
+ */
+function unknownSpkiAlgorithm(der: Uint8Array): string | undefined {
+  try {
+    const spki = readRoot(der, TAG.SEQUENCE);
+    const [algorithm, key] = childrenOf(der, spki);
+    if (algorithm?.tag !== TAG.SEQUENCE || key?.tag !== TAG.BIT_STRING) return undefined;
+    const [oid, parameter] = childrenOf(der, algorithm);
+    if (!oid) return undefined;
+    const alg = oidOf(der, oid);
+    if (alg === OID_EC_PUBLIC_KEY && parameter?.tag === TAG.OID)
+      return `ECDSA on curve OID ${oidOf(der, parameter)}`;
+    return `algorithm OID ${alg}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A PEM block's body or base64 text as bytes (for naming what node could not load). */
+function derOf(text: string): Uint8Array {
+  return Buffer.from(text.replace(/-----(BEGIN|END)[^-]*-----/g, '').replace(/\s+/g, ''), 'base64');
+}
+
 function parsePublicKey(content: string): KeyObject {
   const text = content.trim();
   try {
     if (text.startsWith('-----BEGIN')) return createPublicKey(text);
     return createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
   } catch (err) {
+    const unknown = unknownSpkiAlgorithm(derOf(text));
+    if (unknown !== undefined)
+      throw new SealError('E_KEY_UNSUPPORTED', `unsupported key type: ${unknown} (${ACCEPTED_KEYS})`, {
+        cause: err,
+      });
     throw new SealError('E_KEY_INVALID', 'publicKey.content is not a PEM or DER SubjectPublicKeyInfo', {
       cause: err,
     });
   }
 }
 
-/** Fulcio accepts ECDSA P-256/384/521, RSA 2048–4096 and Ed25519 keys. */
+/** How a key type is named to people (node's names are lower case: "ed448", "dsa"). */
+const KEY_TYPE_NAMES: Record<string, string> = {
+  ed448: 'Ed448',
+  x25519: 'X25519',
+  x448: 'X448',
+  dsa: 'DSA',
+  dh: 'DH',
+  'rsa-pss': 'RSA-PSS',
+};
+
+/**
+ * Fulcio accepts ECDSA P-256/384/521, RSA 2048–4096 and Ed25519 keys. Checked before any proof of
+ * possession or CSR signature is verified, so another key type is named as such rather than reported as
+ * a proof that does not verify.
+ */
 function checkKeyType(key: KeyObject): void {
   const type = key.asymmetricKeyType;
   const d = key.asymmetricKeyDetails;
@@ -64,13 +113,17 @@ function checkKeyType(key: KeyObject): void {
   if (type === 'rsa') {
     const problem = rsaKeySizeProblem(key);
     if (problem === undefined) return;
-    throw new SealError('E_KEY_UNSUPPORTED', problem);
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `unsupported key type: RSA of ${d?.modulusLength ?? '?'} bits (${ACCEPTED_KEYS})`,
+    );
   }
   if (type === 'ed25519') return;
-  throw new SealError(
-    'E_KEY_UNSUPPORTED',
-    `public key type ${type ?? '?'} ${d?.namedCurve ?? d?.modulusLength ?? ''} is not accepted`,
-  );
+  const named =
+    type === 'ec'
+      ? `ECDSA on curve ${d?.namedCurve ?? 'unknown'}`
+      : (KEY_TYPE_NAMES[type ?? ''] ?? type ?? 'unknown');
+  throw new SealError('E_KEY_UNSUPPORTED', `unsupported key type: ${named} (${ACCEPTED_KEYS})`);
 }
 
 function verifyProof(key: KeyObject, challenge: string, proofB64: string): boolean {
@@ -99,6 +152,23 @@ function decodeCsr(csr: string): x509.Pkcs10CertificateRequest {
     throw new SealError('E_INVALID_ARGUMENT', 'certificateSigningRequest is not a PKCS#10 CSR', {
       cause: err,
     });
+  }
+}
+
+/** The CSR's public key; E_KEY_UNSUPPORTED if node cannot read it (an algorithm or curve it does not know). */
+function csrPublicKey(csr: x509.Pkcs10CertificateRequest): KeyObject {
+  const der = new Uint8Array(csr.publicKey.rawData);
+  try {
+    return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  } catch (err) {
+    const unknown = unknownSpkiAlgorithm(der) ?? 'a public key node cannot read';
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `unsupported key type in the CSR: ${unknown} (${ACCEPTED_KEYS})`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -140,10 +210,11 @@ export class CertificateAuthority {
     let key: KeyObject;
     if (req.csr !== undefined) {
       const csr = decodeCsr(req.csr);
+      key = csrPublicKey(csr);
+      checkKeyType(key);
       if (!(await csr.verify().catch(() => false))) {
         throw popError('the CSR signature does not verify with the public key it contains');
       }
-      key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
       if (req.publicKey !== undefined) {
         const other = parsePublicKey(req.publicKey);
         if (!other.equals(key)) throw popError('publicKey does not match the public key in the CSR');
@@ -156,6 +227,7 @@ export class CertificateAuthority {
         );
       }
       key = parsePublicKey(req.publicKey);
+      checkKeyType(key);
       if (!req.proofOfPossession) throw popError('publicKeyRequest has no proofOfPossession');
       if (!verifyProof(key, identity.challenge, req.proofOfPossession)) {
         throw popError(
@@ -164,7 +236,6 @@ export class CertificateAuthority {
         );
       }
     }
-    checkKeyType(key);
     const spki = new Uint8Array(key.export({ type: 'spki', format: 'der' }));
     const issued = await this.issue(identity, spki);
     return {
