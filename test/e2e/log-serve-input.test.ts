@@ -19,7 +19,7 @@ interface LogServe {
   stop(): Promise<void>;
 }
 
-async function startLogServe(env: Record<string, string>): Promise<LogServe> {
+async function startLogServe(env: Record<string, string>, flags: string[] = []): Promise<LogServe> {
   const dir = tempDir('seal-logserve-');
   const child = spawn(
     process.execPath,
@@ -35,6 +35,7 @@ async function startLogServe(env: Record<string, string>): Promise<LogServe> {
       `sqlite:${join(dir, 'log.db')}`,
       '--port',
       '0',
+      ...flags,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1', ...env } },
   );
@@ -161,7 +162,13 @@ for (const route of ['native', 'javascript'] as const) {
   describe(`seal log serve (${route} route) refuses what no honest signer sends`, () => {
     let server: LogServe;
     beforeAll(async () => {
-      server = await startLogServe(route === 'javascript' ? { SEAL_NATIVE: '0' } : {});
+      server = await startLogServe(
+        route === 'javascript' ? { SEAL_NATIVE: '0' } : {},
+        // the limit flags parse and the server runs with them (their effect: test/http/limits.test.ts)
+        route === 'native'
+          ? ['--request-timeout', '20s', '--max-connections', '64', '--db-timeout', '5s']
+          : [],
+      );
     }, 90_000);
     afterAll(async () => {
       await server?.stop();
@@ -230,6 +237,39 @@ for (const route of ['native', 'javascript'] as const) {
     });
   });
 }
+
+describe('seal log serve flags', () => {
+  it('refuses a zero or malformed limit before opening anything', async () => {
+    for (const [flag, value, message] of [
+      ['--request-timeout', '0s', /--request-timeout must be between 1ms and 24h/],
+      ['--max-connections', '-3', /--max-connections must be a positive integer/],
+      ['--db-timeout', 'forever', /--db-timeout: invalid duration/],
+    ] as const) {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          RUNNER,
+          'log',
+          'serve',
+          '--db',
+          'sqlite::memory:',
+          flag,
+          value,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+      );
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
+      expect({ flag, code }).toEqual({ flag, code: 2 });
+      expect(stderr).toMatch(message);
+    }
+  }, 60_000);
+});
 
 describe('the verify side refuses the same forged signatures', () => {
   it('verifyPrehashed (digest-only verification) rejects (x(Q), x(Q)) over a digest ≡ 0 mod n', () => {
