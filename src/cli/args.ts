@@ -12,7 +12,7 @@ export interface OptionSpec {
   default?: string | boolean;
   description: string;
   /** Other accepted names (e.g. cosign's deprecated spellings). */
-  aliases?: string[];
+  aliases?: readonly string[];
   /** Shown in help as the value placeholder. */
   placeholder?: string;
 }

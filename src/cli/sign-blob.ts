@@ -1,4 +1,6 @@
-// `seal sign-blob`: sign a file into a Sigstore bundle, as `cosign sign-blob --bundle` does.
+// `seal sign-blob`: sign a file into a Sigstore bundle (`cosign sign-blob --bundle`), and the outputs cosign
+// v2 scripts ask for: --output-signature, --output-certificate, a v2 blob bundle (--new-bundle-format=false),
+// or the base64 signature on stdout when no output is named.
 
 import { writeFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
@@ -12,30 +14,82 @@ const options = {
     description: 'private key: file path, env://VAR (keyless when absent)',
     placeholder: 'KEY',
   },
-  bundle: { type: 'string', description: 'write the Sigstore bundle here (required)', placeholder: 'FILE' },
+  bundle: { type: 'string', description: 'write the bundle here', placeholder: 'FILE' },
+  'new-bundle-format': {
+    type: 'boolean',
+    default: true,
+    description: "--bundle is a Sigstore bundle (false: cosign v2's blob bundle)",
+  },
+  'output-signature': {
+    type: 'string',
+    aliases: ['output'],
+    description: 'write the signature here (base64 unless --b64=false)',
+    placeholder: 'FILE',
+  },
+  'output-certificate': {
+    type: 'string',
+    description: 'write the signing certificate here (keyless; base64 PEM unless --b64=false)',
+    placeholder: 'FILE',
+  },
+  b64: {
+    type: 'boolean',
+    default: true,
+    description: 'base64-encode --output-signature, --output-certificate and stdout',
+  },
+  'rfc3161-timestamp': {
+    type: 'string',
+    description: 'write an RFC 3161 timestamp here (needs a timestamp authority; not yet supported)',
+    placeholder: 'FILE',
+  },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
 } as const;
 
 export const command: CommandModule = {
-  usage: 'seal sign-blob [--key KEY] --bundle OUT.json FILE',
-  summary: 'Sign a file into a Sigstore bundle',
+  usage:
+    'seal sign-blob [--key KEY] [--bundle OUT.json] [--output-signature SIG] [--output-certificate CERT] FILE',
+  summary: 'Sign a file into a Sigstore bundle or a detached signature',
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'sign-blob needs exactly one FILE argument');
-    if (!o.bundle)
-      throw new SealError('E_INVALID_ARGUMENT', 'sign-blob needs --bundle FILE to write the bundle to');
-    const [{ signBlob }, { resolveSigner }] = await Promise.all([
-      import('../sign/blob.js'),
-      import('./signer.js'),
-    ]);
+    if (o['rfc3161-timestamp']) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--rfc3161-timestamp needs a timestamp authority, and seal has no timestamp-authority client yet; sign without it (seal verify-blob does check a --rfc3161-timestamp file)',
+      );
+    }
+    const [blob, { resolveSigner }] = await Promise.all([import('../sign/blob.js'), import('./signer.js')]);
     const { signer, tlog, services } = await resolveSigner(o, io);
-    const { bundle } = await signBlob(positionals[0]!, { signer, ...(tlog ? { tlog } : {}) });
-    await writeFile(o.bundle, JSON.stringify(bundle) + '\n');
+    const signed = await blob.signBlobDetached(positionals[0]!, { signer, ...(tlog ? { tlog } : {}) });
     if (services.rekorUrl) io.stderr(`tlog entry created in ${services.rekorUrl}\n`);
-    io.stderr(`Wrote bundle to file ${o.bundle}\n`);
+    const encode = (bytes: Uint8Array | string) =>
+      o.b64 ? Buffer.from(bytes).toString('base64') : Buffer.from(bytes);
+    if (o.bundle) {
+      const text = o['new-bundle-format']
+        ? JSON.stringify(blob.detachedToBundle(signed, signer))
+        : blob.detachedToLegacyBundle(signed, signer);
+      await writeFile(o.bundle, text + '\n');
+      io.stderr(`Wrote bundle to file ${o.bundle}\n`);
+    }
+    if (o['output-signature']) {
+      await writeFile(o['output-signature'], encode(signed.signature));
+      io.stderr(`Signature wrote in the file ${o['output-signature']}\n`);
+    }
+    if (o['output-certificate']) {
+      const chain = signer.certificateChainPem;
+      if (!chain?.length) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          '--output-certificate needs a certificate: sign keylessly (no --key), or omit the flag',
+        );
+      }
+      await writeFile(o['output-certificate'], encode(chain[0]!));
+      io.stderr(`Certificate wrote in the file ${o['output-certificate']}\n`);
+    }
+    // cosign v2 prints the signature when it is written nowhere else.
+    if (!o.bundle && !o['output-signature']) io.stdout(`${encode(signed.signature).toString()}\n`);
     return 0;
   },
 };

@@ -11,7 +11,7 @@ import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { registryOptionSpecs, registryOptionsFrom, verifyOptionSpecs } from './common.js';
 import { checksPerformed, verdictReplacer } from './verify.js';
-import { expectationsFrom, loadTrust } from './verify-common.js';
+import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
 
 export const provenanceOptionSpecs = {
   'source-uri': {
@@ -39,6 +39,7 @@ export const provenanceOptionSpecs = {
 
 const options = {
   ...verifyOptionSpecs,
+  ...privatePkiOptionSpecs,
   type: {
     type: 'string',
     default: 'custom',

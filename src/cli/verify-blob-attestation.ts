@@ -15,10 +15,11 @@ import {
   provenanceExpectationsFrom,
   provenanceOptionSpecs,
 } from './verify-attestation.js';
-import { expectationsFrom, loadTrust } from './verify-common.js';
+import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
 
 const options = {
   ...verifyOptionSpecs,
+  ...privatePkiOptionSpecs,
   bundle: { type: 'string', description: 'the attestation bundle (required)', placeholder: 'FILE' },
   type: {
     type: 'string',

@@ -1,11 +1,69 @@
 // Turning verify flags into Expectations and trust material, shared by verify, verify-blob and
 // verify-attestation. cosign.md §2e "Preconditions".
 
+import { open } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import { compileRe2 } from '../verify/bundle/identity.js';
 import type { TrustMaterial } from '../verify/trust.js';
 import type { Expectations, IdentityExpectation } from '../verify/types.js';
+import type { OptionSpecs } from './args.js';
 import type { CliIO } from './io.js';
+
+/** cosign's private-PKI flags (deprecated there in favour of --trusted-root, kept for scripts). */
+export const privatePkiOptionSpecs = {
+  'certificate-chain': {
+    type: 'string',
+    description:
+      "PEM CA chain for the signing certificate: its issuer first, a self-signed root last (replaces the trusted root's CAs)",
+    placeholder: 'FILE',
+  },
+  'ca-roots': {
+    type: 'string',
+    description: "PEM file of self-signed root CAs (replaces the trusted root's CAs)",
+    placeholder: 'FILE',
+  },
+  'ca-intermediates': {
+    type: 'string',
+    description: 'PEM file of intermediate CAs between --ca-roots and the signing certificate',
+    placeholder: 'FILE',
+  },
+  'private-infrastructure': {
+    type: 'boolean',
+    description: 'a private deployment without a transparency log: do not require log evidence',
+  },
+} as const satisfies OptionSpecs;
+
+/** Files named by verify flags (signatures, certificates, bundles, timestamps) are read up to this size. */
+export const MAX_FLAG_FILE_BYTES = 16 * 1024 * 1024;
+
+/** Read a file named by a flag, refusing one larger than `max` bytes. */
+export async function readFlagFile(path: string, flag: string, max = MAX_FLAG_FILE_BYTES): Promise<Buffer> {
+  let file: Awaited<ReturnType<typeof open>>;
+  try {
+    file = await open(path, 'r');
+  } catch (cause) {
+    throw new SealError('E_IO', `cannot read ${flag} ${path}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    const buffer = Buffer.alloc(Math.min(max + 1, 1 << 20));
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > max)
+        throw new SealError('E_INVALID_ARGUMENT', `${flag} ${path} is larger than ${max} bytes`);
+      parts.push(Buffer.from(buffer.subarray(0, bytesRead)));
+    }
+    return Buffer.concat(parts);
+  } catch (cause) {
+    if (cause instanceof SealError) throw cause;
+    throw new SealError('E_IO', `cannot read ${flag} ${path}: ${(cause as Error).message}`, { cause });
+  } finally {
+    await file.close();
+  }
+}
 
 export interface VerifyFlags {
   key?: string | undefined;
@@ -21,7 +79,23 @@ export interface VerifyFlags {
   'trusted-root'?: string | undefined;
   'insecure-ignore-tlog'?: boolean;
   'insecure-ignore-sct'?: boolean;
+  'certificate-chain'?: string | undefined;
+  'ca-roots'?: string | undefined;
+  'ca-intermediates'?: string | undefined;
+  'private-infrastructure'?: boolean;
 }
+
+const IDENTITY_FLAGS = [
+  'certificate-identity',
+  'certificate-identity-regexp',
+  'certificate-oidc-issuer',
+  'certificate-oidc-issuer-regexp',
+  'certificate-github-workflow-trigger',
+  'certificate-github-workflow-sha',
+  'certificate-github-workflow-name',
+  'certificate-github-workflow-repository',
+  'certificate-github-workflow-ref',
+] as const satisfies readonly (keyof VerifyFlags)[];
 
 function checkRegExp(flag: string, source: string | undefined): void {
   if (source === undefined) return;
@@ -58,9 +132,7 @@ export async function expectationsFrom(
   io: CliIO,
   annotations: Record<string, string>,
 ): Promise<Expectations> {
-  const identityGiven = (Object.keys(o) as (keyof VerifyFlags)[]).some(
-    (k) => k.startsWith('certificate-') && o[k] !== undefined,
-  );
+  const identityGiven = IDENTITY_FLAGS.some((k) => o[k] !== undefined);
   if (o.key && identityGiven) {
     throw new SealError(
       'E_INVALID_ARGUMENT',
@@ -74,6 +146,8 @@ export async function expectationsFrom(
       'WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.\n',
     );
   }
+  // cosign's --private-infrastructure: a deployment without a log, so log evidence is not required.
+  if (o['private-infrastructure']) expectations.ignoreTlog = true;
   if (o['insecure-ignore-sct']) expectations.ignoreSct = true;
   if (o.key) {
     const { loadVerifier } = await import('../keys/signer.js');
@@ -109,7 +183,39 @@ export async function loadTrust(
   expectations: Expectations,
 ): Promise<TrustMaterial | undefined> {
   const trust = await import('../verify/trust.js');
-  if (o['trusted-root']) return trust.loadTrustedRootFile(o['trusted-root']);
-  if (expectations.keys?.length && expectations.ignoreTlog) return undefined;
-  return trust.publicGoodTrustedRoot();
+  const privateCAs = await privateAuthorities(o);
+  let base: TrustMaterial | undefined;
+  if (o['trusted-root']) base = await trust.loadTrustedRootFile(o['trusted-root']);
+  else if (expectations.keys?.length && expectations.ignoreTlog) return undefined;
+  // Private CAs with no log to check need no public trust material at all.
+  else if (!privateCAs || !expectations.ignoreTlog) base = trust.publicGoodTrustedRoot();
+  if (!privateCAs) return base;
+  const { withPrivateAuthorities } = await import('../verify/private-ca.js');
+  return withPrivateAuthorities(base, privateCAs);
+}
+
+/** The CAs of --certificate-chain, or of --ca-roots (+ --ca-intermediates); undefined when none is given. */
+async function privateAuthorities(
+  o: VerifyFlags,
+): Promise<import('../verify/trust.js').CertificateAuthority[] | undefined> {
+  const chain = o['certificate-chain'];
+  const roots = o['ca-roots'];
+  const intermediates = o['ca-intermediates'];
+  if (!chain && !roots && !intermediates) return undefined;
+  if (chain && (roots || intermediates)) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      '--certificate-chain conflicts with --ca-roots and --ca-intermediates: give one or the other',
+    );
+  }
+  if (intermediates && !roots)
+    throw new SealError('E_INVALID_ARGUMENT', '--ca-intermediates needs --ca-roots to chain to');
+  const ca = await import('../verify/private-ca.js');
+  const pem = async (path: string, flag: string) =>
+    ca.certificatesOf((await readFlagFile(path, flag)).toString('utf8'), `${flag} ${path}`);
+  if (chain) return [ca.authorityFromChain(await pem(chain, '--certificate-chain'))];
+  return ca.authoritiesFromPool(
+    await pem(roots!, '--ca-roots'),
+    intermediates ? await pem(intermediates, '--ca-intermediates') : [],
+  );
 }

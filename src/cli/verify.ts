@@ -7,10 +7,11 @@ import type { Verdict } from '../verify/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
 import { registryOptionSpecs, registryOptionsFrom, verifyOptionSpecs } from './common.js';
-import { expectationsFrom, loadTrust } from './verify-common.js';
+import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
 
 const options = {
   ...verifyOptionSpecs,
+  ...privatePkiOptionSpecs,
   annotations: {
     type: 'strings',
     short: 'a',

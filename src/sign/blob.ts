@@ -4,7 +4,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { SealError } from '../errors.js';
-import { buildBundle, type SerializedBundle } from '../formats/bundle.js';
+import { buildBundle, type SerializedBundle, type TlogEntryInput } from '../formats/bundle.js';
+import type { RekorBundle } from '../formats/cosign.js';
+import { serializeLegacyBlobBundle } from '../formats/legacy-blob-bundle.js';
 import type { Signer } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
 import { type TlogUploader, verificationMaterialFor } from './attach.js';
@@ -46,16 +48,68 @@ export async function signBlob(
   path: string,
   options: SignBlobOptions,
 ): Promise<{ bundle: SerializedBundle; digest: Digest }> {
+  const signed = await signBlobDetached(path, options);
+  return { bundle: detachedToBundle(signed, options.signer), digest: signed.digest };
+}
+
+/** A file's signature and the log's record of it, before it is packaged. */
+export interface DetachedBlobSigned {
+  digest: Digest;
+  signature: Uint8Array;
+  tlogEntry?: TlogEntryInput;
+}
+
+/** Sign a file and, with a log, record a hashedrekord entry for it. */
+export async function signBlobDetached(path: string, options: SignBlobOptions): Promise<DetachedBlobSigned> {
   const { digest, signature } = await signFile(path, options.signer);
-  const tlogEntries = options.tlog
-    ? [await options.tlog.uploadHashedRekord(digest, signature, options.signer)]
-    : [];
-  const bundle = buildBundle({
+  if (!options.tlog) return { digest, signature };
+  return {
+    digest,
+    signature,
+    tlogEntry: await options.tlog.uploadHashedRekord(digest, signature, options.signer),
+  };
+}
+
+/** The Sigstore bundle (messageSignature over the file's SHA-256) for a signed file. */
+export function detachedToBundle(signed: DetachedBlobSigned, signer: Signer): SerializedBundle {
+  return buildBundle({
     content: {
-      messageSignature: { digest: Buffer.from(digest.hex, 'hex'), algorithm: 'SHA2_256', signature },
+      messageSignature: {
+        digest: Buffer.from(signed.digest.hex, 'hex'),
+        algorithm: 'SHA2_256',
+        signature: signed.signature,
+      },
     },
-    verificationMaterial: verificationMaterialFor(options.signer),
-    tlogEntries,
+    verificationMaterial: verificationMaterialFor(signer),
+    tlogEntries: signed.tlogEntry ? [signed.tlogEntry] : [],
   });
-  return { bundle, digest };
+}
+
+/** A log entry as cosign's Rekor bundle (SET + entry); refused when the log returned no SET. */
+function rekorBundleOf(entry: TlogEntryInput): RekorBundle {
+  if (!entry.signedEntryTimestamp) {
+    throw new SealError(
+      'E_TLOG_INVALID',
+      'the transparency log returned no signed entry timestamp, which a cosign v2 blob bundle needs',
+    );
+  }
+  return {
+    SignedEntryTimestamp: entry.signedEntryTimestamp,
+    Payload: {
+      body: Buffer.from(entry.canonicalizedBody).toString('base64'),
+      integratedTime: Number(entry.integratedTime),
+      logIndex: Number(entry.logIndex),
+      logID: Buffer.from(entry.logId).toString('hex'),
+    },
+  };
+}
+
+/** cosign v2's blob bundle JSON for a signed file: signature, certificate (keyless) and SET. */
+export function detachedToLegacyBundle(signed: DetachedBlobSigned, signer: Signer): string {
+  const certificatePem = signer.certificateChainPem?.[0];
+  return serializeLegacyBlobBundle({
+    signature: signed.signature,
+    ...(certificatePem ? { certificatePem } : {}),
+    ...(signed.tlogEntry ? { rekorBundle: rekorBundleOf(signed.tlogEntry) } : {}),
+  });
 }

@@ -4,11 +4,18 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import type { RekorBundle } from '../formats/cosign.js';
+import { isLegacyBlobBundle, parseLegacyBlobBundle } from '../formats/legacy-blob-bundle.js';
 import { loadPublicKey } from '../keys/public-key.js';
+import type { PublicKeyVerifier } from '../keys/types.js';
+import { verifyPrehashed } from './bundle/prehash.js';
+import { TimestampError, verifySignedTimestamp } from './bundle/tsa.js';
 import { type BundleArtifact, verifyBundle } from './bundle/verify.js';
+import { checkCertificateForSignature } from './certificate.js';
 import { assertPinned } from './expectations.js';
-import type { TrustMaterial } from './trust.js';
-import type { Expectations, Verdict } from './types.js';
+import { checkLegacyTlog } from './legacy.js';
+import type { CertificateAuthority, TrustMaterial } from './trust.js';
+import type { Check, Expectations, SignatureResult, Verdict } from './types.js';
 
 /** Files up to this size are read whole so the signature is checked by native crypto over the bytes. */
 const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
@@ -56,6 +63,19 @@ export function verifyBlobBundle(
   reference = 'blob',
 ): Verdict {
   assertPinned(expectations);
+  // cosign v2's blob bundle: a detached signature with its certificate and SET, checked as one.
+  if (isLegacyBlobBundle(bundleJson)) {
+    let legacy: ReturnType<typeof parseLegacyBlobBundle>;
+    try {
+      legacy = parseLegacyBlobBundle(bundleJson);
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err;
+      return blobVerdict(reference, artifact, [
+        { name: 'bundle-format', ok: false, code: err.code, message: err.message },
+      ]);
+    }
+    return verifyBlobSignature(legacy, artifact, expectations, trust, { reference });
+  }
   const keys = (expectations.keys ?? []).map((k) => loadPublicKey(k));
   const result = verifyBundle(
     bundleJson,
@@ -84,4 +104,223 @@ export function verifyBlobBundle(
       },
     ],
   };
+}
+
+/** A signature made outside a protobuf bundle: `--signature` and friends, or a cosign v2 blob bundle. */
+export interface DetachedBlobSignature {
+  signature: Uint8Array;
+  /** The signing certificate (PEM, leaf first); absent when a key is pinned. */
+  certificatePem?: string;
+  /** The Rekor SET and entry (cosign's `rekorBundle`): the transparency-log evidence. */
+  rekorBundle?: RekorBundle;
+  /** DER TimeStampResp over the signature bytes (cosign's --rfc3161-timestamp). */
+  rfc3161Timestamp?: Uint8Array;
+}
+
+export interface DetachedBlobOptions {
+  reference?: string;
+  /** TSAs for the signed timestamp (--timestamp-certificate-chain); default: the trusted root's. */
+  timestampAuthorities?: CertificateAuthority[];
+  now?: () => Date;
+}
+
+function blobVerdict(
+  reference: string,
+  artifact: BundleArtifact,
+  checks: Check[],
+  signer?: SignatureResult['signer'],
+  integratedTime?: number,
+): Verdict {
+  const failed = checks.find((c) => !c.ok);
+  const ok = checks.length > 0 && !failed;
+  return {
+    ok,
+    reference,
+    ...(artifact.kind === 'digest' ? { digest: `${artifact.algorithm}:${artifact.hex}` } : {}),
+    ...(ok ? {} : { code: failed?.code ?? 'E_SIGNATURE_INVALID' }),
+    message: ok ? 'Verified OK' : (failed?.message ?? 'no check ran'),
+    signatures: [
+      {
+        source: 'bundle-file',
+        ok,
+        checks,
+        ...(signer ? { signer } : {}),
+        ...(integratedTime !== undefined ? { integratedTime } : {}),
+      },
+    ],
+  };
+}
+
+/**
+ * Verify a detached blob signature (cosign v2's `verify-blob --signature [--certificate]`, or its blob
+ * bundle): the signature by a pinned key or by a certificate that chains to a trusted (or private) CA with
+ * the pinned identity; the SET and logged entry unless the log is ignored; a signed timestamp when given.
+ * The certificate is checked at the timestamp's time, else the log's integrated time, else now.
+ */
+export function verifyBlobSignature(
+  input: DetachedBlobSignature,
+  artifact: BundleArtifact,
+  expectations: Expectations,
+  trust: TrustMaterial | undefined,
+  options: DetachedBlobOptions = {},
+): Verdict {
+  assertPinned(expectations);
+  const reference = options.reference ?? 'blob';
+  const checks: Check[] = [];
+  const done = (signer?: SignatureResult['signer'], time?: number) =>
+    blobVerdict(reference, artifact, checks, signer, time);
+  if (artifact.kind === 'dsse-any' || (artifact.kind === 'digest' && artifact.algorithm !== 'sha256')) {
+    checks.push({
+      name: 'artifact-digest',
+      ok: false,
+      code: 'E_INVALID_ARGUMENT',
+      message: 'a detached blob signature is checked against the file or its sha256 digest',
+    });
+    return done();
+  }
+  const sha256 =
+    artifact.kind === 'bytes'
+      ? createHash('sha256').update(artifact.bytes).digest('hex')
+      : artifact.hex.toLowerCase();
+  const verifies = (key: PublicKeyVerifier) =>
+    artifact.kind === 'bytes'
+      ? key.verify(artifact.bytes, input.signature)
+      : verifyPrehashed(key.keyObject, 'sha256', Buffer.from(sha256, 'hex'), input.signature);
+
+  // A signed timestamp first: it fixes the time the certificate must have been valid at.
+  let at: Date | undefined;
+  if (input.rfc3161Timestamp) {
+    try {
+      const ms = verifySignedTimestamp(
+        input.rfc3161Timestamp,
+        input.signature,
+        options.timestampAuthorities ?? trust?.timestampAuthorities ?? [],
+      );
+      at = new Date(ms);
+      checks.push({ name: 'timestamp', ok: true, found: at.toISOString() });
+    } catch (err) {
+      if (!(err instanceof TimestampError)) throw err;
+      checks.push({
+        name: 'timestamp',
+        ok: false,
+        code: 'E_TIMESTAMP_INVALID',
+        message: `signed timestamp: ${err.message}`,
+      });
+      return done();
+    }
+  }
+
+  let signerKey: PublicKeyVerifier | undefined;
+  let signer: SignatureResult['signer'];
+  const keys = (expectations.keys ?? []).map((k) => loadPublicKey(k));
+  if (keys.length > 0) {
+    signerKey = keys.find(verifies);
+    if (!signerKey) {
+      checks.push({
+        name: 'signature',
+        ok: false,
+        code: 'E_SIGNATURE_INVALID',
+        message:
+          'the signature does not verify with the given key (wrong key, or the file changed after signing)',
+      });
+      return done();
+    }
+    checks.push({ name: 'signature', ok: true, found: signerKey.hint });
+    signer = { keyHint: signerKey.hint };
+  } else {
+    if (!input.certificatePem) {
+      checks.push({
+        name: 'certificate',
+        ok: false,
+        code: 'E_CERTIFICATE_INVALID',
+        message: 'no certificate to check the signature with: pass --certificate, or --key',
+      });
+      return done();
+    }
+    // The log's integrated time is trusted only because the SET is verified below before anything passes.
+    const logged = expectations.ignoreTlog ? undefined : input.rekorBundle?.Payload.integratedTime;
+    const cert = checkCertificateForSignature({
+      certificatePem: input.certificatePem,
+      identities: expectations.identities ?? [],
+      trust,
+      at: at ?? (logged !== undefined ? new Date(logged * 1000) : (options.now?.() ?? new Date())),
+      requireSct: !expectations.ignoreSct,
+      checks,
+    });
+    if (!cert) return done();
+    const key = loadPublicKey(cert.publicKeyPem);
+    if (!verifies(key)) {
+      checks.push({
+        name: 'signature',
+        ok: false,
+        code: 'E_SIGNATURE_INVALID',
+        message: 'the signature does not verify with the certificate key (or the file changed after signing)',
+      });
+      return done();
+    }
+    checks.push({ name: 'signature', ok: true, found: 'certificate key' });
+    signerKey = key;
+    signer = cert.signer;
+  }
+
+  let integratedTime: number | undefined;
+  if (!expectations.ignoreTlog) {
+    if (!input.rekorBundle) {
+      checks.push({
+        name: 'tlog',
+        ok: false,
+        code: 'E_TLOG_INVALID',
+        message:
+          'no transparency-log evidence for this signature: verify with a bundle that carries it (--bundle), or pass --insecure-ignore-tlog (or --private-infrastructure)',
+      });
+      return done(signer);
+    }
+    integratedTime = checkLegacyTlog(input, { sha256 }, signerKey, trust, checks);
+    if (integratedTime === undefined) return done(signer);
+  }
+  return done(signer, integratedTime);
+}
+
+/** Log entries examined at most when looking a detached signature up in the log by the file's digest. */
+export const MAX_LOOKUP_ENTRIES = 32;
+
+/**
+ * The log's evidence for a detached signature that came without any (cosign v2's online lookup): entries
+ * for the file's sha256 whose logged signature is this one, as Rekor bundles. Their SETs are checked by
+ * verifyBlobSignature like any other; nothing here is trusted.
+ */
+export async function lookupRekorBundles(
+  rekorUrl: string,
+  sha256: string,
+  signature: Uint8Array,
+): Promise<RekorBundle[]> {
+  const { RekorClient } = await import('../tlog/client.js');
+  const client = new RekorClient(rekorUrl);
+  const uuids = (await client.searchIndex({ hash: `sha256:${sha256.toLowerCase()}` })).slice(
+    0,
+    MAX_LOOKUP_ENTRIES,
+  );
+  const want = Buffer.from(signature).toString('base64');
+  const out: RekorBundle[] = [];
+  for (const uuid of uuids) {
+    const entry = await client.getEntryByUuid(uuid);
+    let logged: unknown;
+    try {
+      logged = JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8'));
+    } catch {
+      continue;
+    }
+    const spec = (logged as { spec?: { signature?: { content?: unknown } } }).spec;
+    if (spec?.signature?.content !== want || !entry.verification.signedEntryTimestamp) continue;
+    out.push({
+      SignedEntryTimestamp: new Uint8Array(Buffer.from(entry.verification.signedEntryTimestamp, 'base64')),
+      Payload: {
+        body: entry.body,
+        integratedTime: entry.integratedTime,
+        logIndex: entry.logIndex,
+        logID: entry.logID,
+      },
+    });
+  }
+  return out;
 }

@@ -53,8 +53,9 @@ function keyFromEntryMaterial(b64Pem: string): KeyObject | undefined {
  * (unix seconds), or undefined after pushing the failing check.
  */
 export function checkLegacyTlog(
-  legacy: LegacySignature,
-  payload: Uint8Array,
+  legacy: Pick<LegacySignature, 'rekorBundle' | 'signature' | 'certificatePem'>,
+  /** The signed bytes, or (a blob verified by digest) their sha256 in hex. */
+  payload: Uint8Array | { sha256: string },
   signerKey: PublicKeyVerifier,
   trust: TrustMaterial | undefined,
   checks: Check[],
@@ -106,7 +107,10 @@ export function checkLegacyTlog(
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return fail('the logged entry body is not a JSON object');
-  const payloadHash = createHash('sha256').update(payload).digest('hex');
+  const payloadHash =
+    payload instanceof Uint8Array
+      ? createHash('sha256').update(payload).digest('hex')
+      : payload.sha256.toLowerCase();
   const spec = body.spec ?? {};
   let loggedHash: string | undefined;
   let loggedSig: string | undefined;
@@ -143,7 +147,7 @@ export function checkLegacyTlog(
     });
   }
   if (loggedSig !== undefined && loggedSig !== Buffer.from(legacy.signature).toString('base64')) {
-    return fail('the logged signature differs from the signature on the image');
+    return fail('the logged signature differs from the signature being verified');
   }
   if (loggedKey !== undefined) {
     const k = keyFromEntryMaterial(loggedKey);

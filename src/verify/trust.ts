@@ -26,6 +26,11 @@ export interface CertificateAuthority {
   /** certChain as given: issuing certificate first, trust anchor last. */
   chain: Certificate[];
   validFor: TimeRange;
+  /**
+   * A private CA given on the command line (--certificate-chain, --ca-roots): its certificates need not
+   * carry the Fulcio OIDC-issuer extension, and one without it reads as issuer "" (as cosign does).
+   */
+  private?: boolean;
 }
 
 export interface LogKey {

@@ -506,6 +506,7 @@ export function verifyBundle(
     }
     try {
       identity = certificateIdentity(leaf);
+      if (issuing!.ca.private && identity.issuer === undefined) identity.issuer = '';
     } catch (err) {
       return out.fail(
         'identity',
