@@ -165,6 +165,31 @@ describe('dsse v0.0.1', () => {
     );
     expect(p.keys.hashes).toContain(`sha256:${'ab'.repeat(32)}`);
   });
+  it('refuses a large payload with many signatures × verifiers before checking any (bounded hashing)', async () => {
+    const keys = ecKey();
+    const big = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [],
+      predicateType: 'x',
+      predicate: 'a'.repeat(600_000),
+    };
+    const e = dsseEntry(keys, big);
+    const env = JSON.parse(e.spec.proposedContent.envelope) as AnyJson;
+    const others = Array.from({ length: 15 }, () => Buffer.from(pemOf(ecKey().publicKey)).toString('base64'));
+    // 8 × 16 checks over 600 kB hash ~77 MB: refused, naming the counts
+    const many = structuredClone(e);
+    many.spec.proposedContent.envelope = JSON.stringify({
+      ...env,
+      signatures: Array(8).fill(env.signatures[0]),
+    });
+    many.spec.proposedContent.verifiers = [...others, ...e.spec.proposedContent.verifiers];
+    await expect(prepareEntry(many)).rejects.toThrow(/8 signatures × 16 verifiers over a \d+-byte payload/);
+    // the same payload with one signature and 16 verifiers (~10 MB hashed) goes in
+    const fewer = structuredClone(many);
+    fewer.spec.proposedContent.envelope = e.spec.proposedContent.envelope;
+    expect((await prepareEntry(fewer)).kind).toBe('dsse');
+  });
+
   it('rejects an envelope signed by a key that is not among the verifiers', async () => {
     const e = dsseEntry();
     e.spec.proposedContent.verifiers = [Buffer.from(pemOf(ecKey().publicKey)).toString('base64')];

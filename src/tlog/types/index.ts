@@ -48,6 +48,11 @@ export const hashedRekordSchema = z.object({
  */
 export const MAX_ENTRY_SIGNATURES = 16;
 export const MAX_ENTRY_VERIFIERS = 16;
+/**
+ * Each (signature, verifier) check hashes the whole PAE message: signatures × verifiers × message bytes is refused
+ * above 64 MiB (about 0.1–0.3 s of hashing), so a large payload comes with few signatures and verifiers.
+ */
+export const MAX_DSSE_CHECK_BYTES = 64 * 1024 * 1024;
 
 export const dsseSchema = z.object({
   apiVersion: z.literal('0.0.1'),
@@ -207,6 +212,14 @@ async function prepareDsse(e: z.infer<typeof dsseSchema>): Promise<PreparedEntry
     return bad(`proposedContent.envelope is not a DSSE envelope: ${env.error.issues[0]?.message}`);
   const payload = fromB64(env.data.payload);
   const message = pae(env.data.payloadType, payload);
+  const pairs = env.data.signatures.length * e.spec.proposedContent.verifiers.length;
+  if (pairs * message.length > MAX_DSSE_CHECK_BYTES) {
+    bad(
+      `${env.data.signatures.length} signatures × ${e.spec.proposedContent.verifiers.length} verifiers over a ` +
+        `${message.length}-byte payload is more checking than one entry may ask (${MAX_DSSE_CHECK_BYTES} bytes hashed): ` +
+        'send fewer signatures or verifiers with a large payload',
+    );
+  }
   const verifiers = e.spec.proposedContent.verifiers.map((v) => checkVerifierKey(parseEntryKey(fromB64(v))));
   const bySig = new Map<string, EntryKey>();
   for (const s of env.data.signatures) {
