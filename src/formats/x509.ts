@@ -345,11 +345,23 @@ export function tbsWithoutExtension(cert: Certificate, oid: string): Uint8Array 
   return encodeTlv(TAG.SEQUENCE, before, newExt, after);
 }
 
-/** Certificates from PEM text (for trust bundles and tests). */
+const PEM_CERT_BEGIN = '-----BEGIN CERTIFICATE-----';
+const PEM_CERT_END = '-----END CERTIFICATE-----';
+
+/**
+ * Certificates from PEM text (trust bundles, cosign's certificate annotations, log submissions). A linear
+ * scan: a lazy `BEGIN([\s\S]*?)END` regexp rescans the rest of the text from every BEGIN that has no END,
+ * quadratic in a hostile annotation (4 MiB of BEGIN lines kept the event loop busy for minutes).
+ */
 export function certificatesFromPem(pem: string): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)) {
-    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+  let at = pem.indexOf(PEM_CERT_BEGIN);
+  while (at >= 0) {
+    const bodyStart = at + PEM_CERT_BEGIN.length;
+    const end = pem.indexOf(PEM_CERT_END, bodyStart);
+    if (end < 0) break; // no END after this BEGIN, so none after any later BEGIN either
+    out.push(new Uint8Array(Buffer.from(pem.slice(bodyStart, end).replace(/\s+/g, ''), 'base64')));
+    at = pem.indexOf(PEM_CERT_BEGIN, end + PEM_CERT_END.length);
   }
   return out;
 }

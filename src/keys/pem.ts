@@ -8,17 +8,40 @@ export interface PemBlock {
   bytes: Uint8Array;
 }
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+const BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n/g;
+/** More BEGIN lines than any key file, certificate chain or bundle of them holds. */
+export const MAX_PEM_BLOCKS = 256;
 
-/** Every PEM block in `text`, in order. Headers (`Proc-Type:`) are not supported and make the block invalid. */
+/**
+ * Every PEM block in `text`, in order. Headers (`Proc-Type:`) are not supported and make the block invalid.
+ * The END line of each block is found with indexOf, and a type with no END further on is remembered, so a
+ * hostile text costs at most MAX_PEM_BLOCKS scans (a lazy `BEGIN…END` regexp rescanned the rest of the text
+ * from every BEGIN: quadratic). E_KEY_INVALID past MAX_PEM_BLOCKS BEGIN lines.
+ */
 export function parsePemBlocks(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
-  for (const m of text.matchAll(BLOCK)) {
-    const body = m[2]!.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) {
-      throw new SealError('E_KEY_INVALID', `PEM block "${m[1]}" has a malformed base64 body`);
+  const noEnd = new Set<string>();
+  const begin = new RegExp(BEGIN.source, 'g');
+  let seen = 0;
+  for (let m = begin.exec(text); m !== null; m = begin.exec(text)) {
+    if (++seen > MAX_PEM_BLOCKS) {
+      throw new SealError('E_KEY_INVALID', `more than ${MAX_PEM_BLOCKS} PEM blocks`);
     }
-    blocks.push({ type: m[1]!, bytes: Uint8Array.from(Buffer.from(body, 'base64')) });
+    const type = m[1]!;
+    if (noEnd.has(type)) continue;
+    const endLine = `-----END ${type}-----`;
+    const bodyStart = m.index + m[0].length;
+    const end = text.indexOf(endLine, bodyStart);
+    if (end < 0) {
+      noEnd.add(type);
+      continue;
+    }
+    const body = text.slice(bodyStart, end).replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) {
+      throw new SealError('E_KEY_INVALID', `PEM block "${type}" has a malformed base64 body`);
+    }
+    blocks.push({ type, bytes: Uint8Array.from(Buffer.from(body, 'base64')) });
+    begin.lastIndex = end + endLine.length;
   }
   return blocks;
 }

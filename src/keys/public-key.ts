@@ -90,5 +90,12 @@ export function publicKeyFromCertificate(
     if (cause instanceof SealError) throw cause;
     throw new SealError('E_CERTIFICATE_INVALID', 'the certificate does not parse', { cause });
   }
-  return loadPublicKey(cert.publicKey, algorithm);
+  let key: KeyObject;
+  try {
+    // OpenSSL parses the subject public key only when it is read: a certificate can parse around a bad one.
+    key = cert.publicKey;
+  } catch (cause) {
+    throw new SealError('E_CERTIFICATE_INVALID', 'the certificate public key does not parse', { cause });
+  }
+  return loadPublicKey(key, algorithm);
 }

@@ -4,6 +4,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { printable, printableTime } from '../errors.js';
 import type { LegacySignature } from '../formats/cosign.js';
+import { certificatesFromPem } from '../formats/x509.js';
 import type { DsseEnvelope } from '../formats/dsse.js';
 import { loadPublicKey } from '../keys/public-key.js';
 import type { PublicKeyVerifier } from '../keys/types.js';
@@ -32,8 +33,8 @@ function spki(key: KeyObject): Buffer {
 
 /** DER of the first certificate in a PEM text, if any. */
 function certificateDer(pem: string): Buffer | undefined {
-  const m = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem);
-  return m ? Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64') : undefined;
+  const der = certificatesFromPem(pem)[0];
+  return der ? Buffer.from(der) : undefined;
 }
 
 function keyFromEntryMaterial(b64Pem: string): KeyObject | undefined {
