@@ -19,7 +19,10 @@ export interface AdmissionServerOptions extends AdmissionControllerOptions {
   host?: string;
   /** 0 = any free port. */
   port?: number;
-  /** Extra readiness check (e.g. Redis connected). */
+  /**
+   * Extra readiness check: only what this replica needs to decide within its deadline (never an optional
+   * dependency such as the shared cache). Not answering within 1 s counts as not ready.
+   */
   ready?: () => Promise<boolean>;
   /** Benchmarks only: POST /noop parses the review and allows, on the same stack. */
   noopEndpoint?: boolean;
@@ -33,6 +36,23 @@ export interface AdmissionServer {
   controller: AdmissionController;
   app: FastifyInstance;
   close(): Promise<void>;
+}
+
+/** The check's answer, or false when it fails or has not answered within 1 s (a probe never hangs). */
+function withinOneSecond(check: Promise<boolean>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 1000);
+    check.then(
+      (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(false);
+      },
+    );
+  });
 }
 
 export async function startAdmissionServer(opts: AdmissionServerOptions): Promise<AdmissionServer> {
@@ -88,7 +108,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const extra = opts.ready ? await opts.ready().catch(() => false) : true;
+    const extra = opts.ready ? await withinOneSecond(opts.ready()) : true;
     if (!extra) {
       reply.code(503);
       return { status: 'not ready' };

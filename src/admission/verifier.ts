@@ -6,6 +6,7 @@ import { isSealError, SealError } from '../errors.js';
 import { storeFor } from '../oci/open.js';
 import { parseReference } from '../oci/ref.js';
 import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials } from '../oci/auth.js';
+import { sharedConnections } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { ImageVerifier, LoadedPolicy, RequestContext } from '../policy/types.js';
 import { verifyImage } from '../verify/image.js';
@@ -13,6 +14,11 @@ import { loadTrustedRootFile, type TrustMaterial } from '../verify/trust.js';
 
 export interface StoreVerifierOptions {
   registry?: RegistryOptions;
+  /**
+   * At most this many connections to one registry across all verifications (one shared pool; requests
+   * beyond it wait for a free connection). Default: a pool of the registry client's own per store.
+   */
+  connectionsPerRegistry?: number;
   /** Trusted CAs and logs (keyless, tlog checks). Without it only keys with ignoreTlog can verify. */
   trust?: TrustMaterial;
 }
@@ -25,12 +31,13 @@ function asUnavailable(err: unknown): never {
   throw err;
 }
 
-/** The request's pull credentials first (imagePullSecrets), then the configured ones (docker config). */
-function registryOptionsFor(
-  base: RegistryOptions | undefined,
-  ctx: RequestContext,
-): RegistryOptions | undefined {
-  if (!ctx.credentials || ctx.credentials.length === 0) return base;
+/**
+ * The registry options of one call: its signal (every registry request of the call is aborted with it: the
+ * deadline of the requests waiting for it), the request's pull credentials first (imagePullSecrets), then
+ * the configured ones (docker config).
+ */
+function registryOptionsFor(base: RegistryOptions | undefined, ctx: RequestContext): RegistryOptions {
+  if (!ctx.credentials || ctx.credentials.length === 0) return { ...base, signal: ctx.signal };
   const fromRequest = new Map<string, RegistryCredentials>();
   for (const c of ctx.credentials) {
     const key = normaliseRegistryKey(c.registry);
@@ -42,6 +49,7 @@ function registryOptionsFor(
   const fallback = base?.credentials ?? dockerConfigCredentials();
   return {
     ...base,
+    signal: ctx.signal,
     credentials: {
       resolve: async (registry) =>
         fromRequest.get(normaliseRegistryKey(registry)) ?? fallback.resolve(registry),
@@ -50,9 +58,18 @@ function registryOptionsFor(
 }
 
 export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
+  const registry: RegistryOptions | undefined =
+    opts.connectionsPerRegistry !== undefined
+      ? {
+          ...opts.registry,
+          connections: sharedConnections(opts.connectionsPerRegistry, {
+            allowInsecure: opts.registry?.allowInsecure ?? false,
+          }),
+        }
+      : opts.registry;
   const options = (image: string, ctx: RequestContext) => {
     const ref = parseReference(image);
-    return { ref, store: storeFor(ref, registryOptionsFor(opts.registry, ctx)) };
+    return { ref, store: storeFor(ref, registryOptionsFor(registry, ctx)) };
   };
   // Per-policy trusted roots, loaded once per path (trust material is data, loaded once).
   const roots = new Map<string, Promise<TrustMaterial>>();

@@ -52,6 +52,11 @@ const options = {
     description: 'shared decision cache, e.g. redis://127.0.0.1:6379',
     placeholder: 'URL',
   },
+  'redis-timeout': {
+    type: 'string',
+    default: '250ms',
+    description: 'longest wait for one Redis command; then a miss (the cache is an optimisation)',
+  },
   'cache-ttl': { type: 'string', default: '10m', description: 'how long a verified decision is reused' },
   'cache-size': { type: 'string', default: '10000', description: 'in-memory decision cache entries' },
   'digest-ttl': { type: 'string', default: '30s', description: 'how long a tag→digest resolution is reused' },
@@ -59,6 +64,26 @@ const options = {
     type: 'string',
     default: '8s',
     description: 'hard per-request deadline (below timeoutSeconds)',
+  },
+  'max-images': {
+    type: 'string',
+    default: '256',
+    description: 'distinct images one review may name; a review naming more is denied',
+  },
+  'review-concurrency': {
+    type: 'string',
+    default: '16',
+    description: 'images of one review verified at once',
+  },
+  'verify-concurrency': {
+    type: 'string',
+    default: '64',
+    description: 'verifications and tag lookups running at once, across all reviews',
+  },
+  'registry-connections': {
+    type: 'string',
+    default: '32',
+    description: 'connections to one registry at most, across all verifications',
   },
   'reload-interval': {
     type: 'string',
@@ -79,6 +104,13 @@ const options = {
   ...registryOptionSpecs,
   ...httpLimitOptionSpecs,
 } as const;
+
+function positiveInteger(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
+    throw new SealError('E_INVALID_ARGUMENT', `${flag}: not a positive integer: ${text}`);
+  return n;
+}
 
 function duration(text: string, flag: string): number {
   try {
@@ -132,8 +164,24 @@ export const command: CommandModule = {
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }
+    const deadlineMs = duration(o.deadline ?? '8s', '--deadline');
+    const redisTimeoutMs = duration(o['redis-timeout'] ?? '250ms', '--redis-timeout');
+    if (o.redis && redisTimeoutMs >= deadlineMs)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--redis-timeout (${o['redis-timeout']}) must be well below --deadline (${o.deadline ?? '8s'}): a cache lookup is waited for before any verification`,
+      );
+    const fanOut = {
+      maxImages: positiveInteger(o['max-images'] ?? '256', '--max-images'),
+      maxConcurrentImages: positiveInteger(o['review-concurrency'] ?? '16', '--review-concurrency'),
+      maxConcurrentVerifications: positiveInteger(o['verify-concurrency'] ?? '64', '--verify-concurrency'),
+    };
+    const connectionsPerRegistry = positiveInteger(
+      o['registry-connections'] ?? '32',
+      '--registry-connections',
+    );
     const cache = o.redis
-      ? new adm.RedisOutcomeCache({ url: o.redis })
+      ? new adm.RedisOutcomeCache({ url: o.redis, commandTimeoutMs: redisTimeoutMs })
       : new adm.MemoryOutcomeCache({ maxEntries: Number(o['cache-size']) || 10_000 });
     if (cache instanceof adm.RedisOutcomeCache) cache.client.on('error', () => undefined);
     // A directory stands for every *.pub / *.pem in it (the granters ConfigMap mounted as files).
@@ -152,11 +200,12 @@ export const command: CommandModule = {
       host: o.host,
       port,
       policies,
-      verifier: storeVerifier({ registry, trust }),
+      verifier: storeVerifier({ registry, trust, connectionsPerRegistry }),
+      ...fanOut,
       cache,
       cacheTtlMs: duration(o['cache-ttl'] ?? '10m', '--cache-ttl'),
       digestTtlMs: duration(o['digest-ttl'] ?? '30s', '--digest-ttl'),
-      deadlineMs: duration(o.deadline ?? '8s', '--deadline'),
+      deadlineMs,
       audit: adm.createAuditLogger(o['audit-log']),
       ...(o['namespace-labels']
         ? { namespaces: adm.namespacesFromFile(o['namespace-labels']) }
@@ -165,9 +214,7 @@ export const command: CommandModule = {
           : {}),
       ...(o['in-cluster'] ? { pullSecrets: adm.kubernetesPullSecrets() } : {}),
       ...(o['breakglass-dir'] ? { breakGlass: new adm.BreakGlassStore(o['breakglass-dir'], granters) } : {}),
-      ...(cache instanceof adm.RedisOutcomeCache
-        ? { ready: async () => cache.client.status === 'ready' }
-        : {}),
+      // Ready does not depend on Redis: a replica without its shared cache still decides (misses).
     });
     io.stderr(
       `seal admission webhook: ${policies.policies.length} policies; listening on ${server.url} (/validate, /mutate, /metrics, /healthz, /readyz)\n`,

@@ -21,6 +21,41 @@ export interface HttpClientOptions {
   backoffBaseMs?: number;
   /** Longest wait between attempts, Retry-After included. Default 30 s. */
   maxBackoffMs?: number;
+  /** Connections shared with other clients (sharedConnections): its TLS setting wins over allowInsecure. */
+  connections?: SharedConnections;
+}
+
+/** One connection pool for many clients, with at most `perOrigin` connections to each origin. */
+export interface SharedConnections {
+  readonly perOrigin: number;
+  readonly dispatcher: Promise<Agent>;
+}
+
+/**
+ * A connection pool to share between clients (a webhook making a store per verification): requests past
+ * `perOrigin` open connections to one registry wait for one to be free, so a burst of verifications never
+ * opens thousands of connections to one registry.
+ */
+export function sharedConnections(
+  perOrigin: number,
+  opts: { allowInsecure?: boolean } = {},
+): SharedConnections {
+  if (!Number.isInteger(perOrigin) || perOrigin < 1)
+    throw new RangeError('connections per registry must be a positive integer');
+  let agent: Promise<Agent> | undefined;
+  return {
+    perOrigin,
+    get dispatcher() {
+      agent ??= import('undici').then(
+        (m) =>
+          new m.Agent({
+            connections: perOrigin,
+            ...(opts.allowInsecure ? { connect: { rejectUnauthorized: false } } : {}),
+          }),
+      );
+      return agent;
+    },
+  };
 }
 
 export interface HttpRequest {
@@ -103,9 +138,11 @@ export class HttpClient {
     this.backoffBaseMs = options.backoffBaseMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'seal';
-    this.dispatcher = options.allowInsecure
-      ? import('undici').then((m) => new m.Agent({ connect: { rejectUnauthorized: false } }))
-      : undefined;
+    this.dispatcher = options.connections
+      ? options.connections.dispatcher
+      : options.allowInsecure
+        ? import('undici').then((m) => new m.Agent({ connect: { rejectUnauthorized: false } }))
+        : undefined;
   }
 
   /**

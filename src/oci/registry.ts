@@ -18,7 +18,7 @@ import {
 } from './deadline.js';
 import { blobLimits, checkAnnouncedLength, limitedVerified } from './blob-limits.js';
 import { Digest } from './digest.js';
-import { concatBytes, HttpClient, type HttpResponse } from './http.js';
+import { concatBytes, HttpClient, type HttpResponse, type SharedConnections } from './http.js';
 import {
   type Descriptor,
   detectMediaType,
@@ -73,6 +73,8 @@ export interface RegistryOptions {
   tagPageSize?: number;
   /** Base of the retry backoff in ms. Default 200. */
   backoffBaseMs?: number;
+  /** A connection pool shared with other stores, bounding connections per registry (http.ts sharedConnections). */
+  connections?: SharedConnections;
 }
 
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
@@ -161,6 +163,7 @@ export class RegistryStore implements ImageStore {
       ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
       allowInsecure: options.allowInsecure ?? false,
       userAgent: options.userAgent ?? 'seal',
+      ...(options.connections ? { connections: options.connections } : {}),
     });
     this.deadlineMs = options.deadlineMs ?? DEFAULT_OPERATION_DEADLINE_MS;
     this.signal = options.signal;
