@@ -51,10 +51,13 @@ function overCap(what: string, max: number, read: number): SealError {
   );
 }
 
-/** Refuse up front a length announced (Content-Length, file size) that the limits already rule out. */
+/**
+ * Refuse up front a length announced (Content-Length, file size) that the limits already rule out. A
+ * shorter one is read (it is within bounds) and fails its digest or size check at the end.
+ */
 export function checkAnnouncedLength(limits: BlobLimits, length: number, what: string): void {
   if (!Number.isFinite(length) || length < 0) return;
-  if (limits.size !== undefined && length !== limits.size) {
+  if (limits.size !== undefined && length > limits.size) {
     throw new SealError(
       'E_SIZE_MISMATCH',
       `${what} is announced as ${length} bytes, but its descriptor gives ${limits.size}; nothing read`,
@@ -74,8 +77,8 @@ export function checkAnnouncedLength(limits: BlobLimits, length: number, what: s
 
 /**
  * Pass `chunks` through while they stay within `limits`, stopping (and so ending the source's read) at the
- * first chunk past them; at the end, refuse a body shorter than its descriptor and one whose bytes do not
- * hash to `digest`.
+ * first chunk past them (E_SIZE_MISMATCH / E_BLOB_TOO_LARGE); at the end, refuse bytes that do not hash to
+ * `digest` (E_DIGEST_MISMATCH), then a body that does but is shorter than its descriptor says.
  */
 export async function* limitedVerified(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -95,6 +98,7 @@ export async function* limitedVerified(
     verifier.update(chunk);
     yield chunk;
   }
+  verifier.finish(what);
   if (limits.size !== undefined && read !== limits.size) {
     throw new SealError(
       'E_SIZE_MISMATCH',
@@ -102,5 +106,4 @@ export async function* limitedVerified(
       { details: { expected: limits.size, read } },
     );
   }
-  verifier.finish(what);
 }

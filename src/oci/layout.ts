@@ -149,7 +149,10 @@ export class LayoutStore implements ImageStore {
           `${dir}/index.json is ${st.size} bytes, larger than seal accepts`,
         );
       }
-      bytes = await readFile(join(dir, 'index.json'));
+      bytes = await readAtMost(join(dir, 'index.json'), MAX_INDEX_JSON_BYTES, undefined);
+      if (bytes.byteLength > MAX_INDEX_JSON_BYTES) {
+        throw new SealError('E_LAYOUT_INVALID', `${dir}/index.json grew past what seal accepts while read`);
+      }
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       if (err instanceof SealError) throw err;

@@ -83,6 +83,10 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 const FALLBACK_ATTEMPTS = 12;
 /** Bound on one referrers listing's pages (the count of descriptors is MAX_REFERRERS). */
 const MAX_REFERRER_PAGES = 64;
+/** Bounds on one tags listing: bytes of a page, pages followed, tags collected. */
+const MAX_TAG_PAGE_BYTES = 16 * 1024 * 1024;
+const MAX_TAG_PAGES = 1000;
+const MAX_TAGS = 100_000;
 /** Referrer manifests read at once to fill in fallback entries that carry no annotations. */
 const REFERRER_FETCH_CONCURRENCY = 8;
 
@@ -566,10 +570,26 @@ export class RegistryStore implements ImageStore {
     const seen = new Set<string>();
     while (path) {
       if (seen.has(path)) break;
+      // A hostile registry can hand out endless distinct `next` links or endless tags: bound both.
+      if (seen.size >= MAX_TAG_PAGES) {
+        throw new SealError(
+          'E_REGISTRY',
+          `tags of ${repoName(r)} run past ${MAX_TAG_PAGES} pages; refusing to read more`,
+        );
+      }
       seen.add(path);
       const res = await this.call(r, { method: 'GET', path, scopes: this.pull(r), signal });
       if (res.status !== 200) throw await this.failure(res, 'GET', `repository ${repoName(r)}`);
-      const text = await res.text();
+      const text = new TextDecoder().decode(
+        await res.bytes({
+          max: MAX_TAG_PAGE_BYTES,
+          onExceed: () =>
+            new SealError(
+              'E_REGISTRY',
+              `a tags page of ${repoName(r)} is over ${MAX_TAG_PAGE_BYTES} bytes; refusing to read more`,
+            ),
+        }),
+      );
       let body: { tags?: unknown };
       try {
         body = JSON.parse(text) as { tags?: unknown };
@@ -581,6 +601,12 @@ export class RegistryStore implements ImageStore {
           throw new SealError('E_REGISTRY', `tags list of ${repoName(r)} is malformed`);
         }
         tags.push(...(body.tags as string[]));
+        if (tags.length > MAX_TAGS) {
+          throw new SealError(
+            'E_REGISTRY',
+            `${repoName(r)} lists more than ${MAX_TAGS} tags; refusing to read more`,
+          );
+        }
       }
       path = nextLink(res.headers.get('link'));
     }

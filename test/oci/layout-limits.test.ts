@@ -45,9 +45,14 @@ describe('LayoutStore read limits', () => {
     expect(await codeOf(store.openBlob(ref(), digest, { size: 1000 }))).toBe('E_SIZE_MISMATCH');
   });
 
-  it('refuses a blob file shorter than its descriptor', async () => {
+  it('refuses a blob shorter than its descriptor says, even when its bytes hash right', async () => {
+    expect(await codeOf(store.getBlob(ref(), digest, { size: 2000 }))).toBe('E_SIZE_MISMATCH');
+    expect(await codeOf(store.getBlob(ref(), digest, { size: 999 }))).toBe('E_SIZE_MISMATCH');
+  });
+
+  it('still calls replaced bytes a digest mismatch', async () => {
     await writeFile(store.blobPath(dir, digest), honest.subarray(0, 10));
-    expect(await codeOf(store.getBlob(ref(), digest, { size: 1000 }))).toBe('E_SIZE_MISMATCH');
+    expect(await codeOf(store.getBlob(ref(), digest, { size: 1000 }))).toBe('E_DIGEST_MISMATCH');
   });
 
   it('stops at a caller cap (E_BLOB_TOO_LARGE)', async () => {

@@ -243,6 +243,34 @@ describe('a hostile registry', () => {
     });
   });
 
+  describe('tag listings', () => {
+    it('stops reading a tags page streamed past 16 MiB', async () => {
+      const stats = evil.stream(/^\/v2\/evil\/app\/tags\/list$/, GiB, { contentType: 'application/json' });
+      const err = await errorOf(store().listTags(parseReference(`${evil.host}/evil/app`)));
+      expect(err.code).toBe('E_REGISTRY');
+      expect(err.message).toMatch(/tags page .* is over 16777216 bytes/);
+      await stats.closed;
+      expect(stats.sent).toBeLessThan(64 * MiB);
+    });
+
+    it('stops following endless distinct next links', async () => {
+      let pages = 0;
+      evil.route('GET', /^\/v2\/evil\/app\/tags\/list$/, (_req, res, url) => {
+        pages++;
+        const n = Number(url.searchParams.get('last') ?? '0') + 1;
+        res.writeHead(200, {
+          'Content-Type': 'application/json',
+          Link: `</v2/evil/app/tags/list?last=${n}>; rel="next"`,
+        });
+        res.end(JSON.stringify({ name: 'evil/app', tags: [`t${n}`] }));
+      });
+      const err = await errorOf(store().listTags(parseReference(`${evil.host}/evil/app`)));
+      expect(err.code).toBe('E_REGISTRY');
+      expect(err.message).toMatch(/run past 1000 pages/);
+      expect(pages).toBe(1000);
+    });
+  });
+
   describe('redirect loops', () => {
     it('stops after a bounded number of redirects with E_REDIRECT, without retrying', async () => {
       const digest = Digest.of('loop');
