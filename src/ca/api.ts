@@ -6,15 +6,16 @@ import * as z from 'zod';
 import { isSealError } from '../errors.js';
 import type { CertificateAuthority } from './ca.js';
 
+// protobuf JSON: the algorithm enum by name or number, null (or nothing) for a field at its default.
 const SigningCertBody = z.object({
-  credentials: z.object({ oidcIdentityToken: z.string().optional() }).optional(),
+  credentials: z.object({ oidcIdentityToken: z.string().nullish() }).nullish(),
   publicKeyRequest: z
     .object({
-      publicKey: z.object({ algorithm: z.string().optional(), content: z.string() }),
-      proofOfPossession: z.string().optional(),
+      publicKey: z.object({ algorithm: z.union([z.string(), z.number()]).nullish(), content: z.string() }),
+      proofOfPossession: z.string().nullish(),
     })
-    .optional(),
-  certificateSigningRequest: z.string().optional(),
+    .nullish(),
+  certificateSigningRequest: z.string().nullish(),
 });
 
 /** gRPC status codes grpc-gateway puts in error bodies. */
@@ -50,7 +51,7 @@ export function registerFulcioApi(app: FastifyInstance, ca: CertificateAuthority
     }
     const auth = request.headers.authorization;
     const bearer = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : undefined;
-    const token = body.data.credentials?.oidcIdentityToken ?? bearer;
+    const token = body.data.credentials?.oidcIdentityToken || bearer;
     if (!token) {
       return reply.code(401).send({
         code: GRPC.UNAUTHENTICATED,
@@ -62,8 +63,8 @@ export function registerFulcioApi(app: FastifyInstance, ca: CertificateAuthority
       const result = await ca.signingCertificate({
         token,
         publicKey: body.data.publicKeyRequest?.publicKey.content,
-        proofOfPossession: body.data.publicKeyRequest?.proofOfPossession,
-        csr: body.data.certificateSigningRequest,
+        proofOfPossession: body.data.publicKeyRequest?.proofOfPossession || undefined,
+        csr: body.data.certificateSigningRequest || undefined,
       });
       const chain = { certificates: result.chainPem };
       request.log.info(

@@ -19,27 +19,29 @@ export interface TrustedLog {
   validUntil?: Date;
 }
 
+// protobuf JSON: enums by name or number, and null (or nothing) for a field at its default.
+const protoEnumValue = z.union([z.string(), z.number()]).nullish();
 const tlogSchema = z.object({
-  baseUrl: z.string().optional(),
-  hashAlgorithm: z.string().optional(),
+  baseUrl: z.string().nullish(),
+  hashAlgorithm: protoEnumValue,
   publicKey: z.object({
     rawBytes: z.string(),
-    keyDetails: z.string().optional(),
-    validFor: z.object({ start: z.string().optional(), end: z.string().optional() }).optional(),
+    keyDetails: protoEnumValue,
+    validFor: z.object({ start: z.string().nullish(), end: z.string().nullish() }).nullish(),
   }),
   logId: z.object({ keyId: z.string() }),
-  checkpointKeyId: z.object({ keyId: z.string() }).optional(),
+  checkpointKeyId: z.object({ keyId: z.string() }).nullish(),
 });
 
 /** The `tlogs` of a protobuf-specs TrustedRoot JSON as TrustedLog values. */
 export function trustedLogsFromRoot(trustedRoot: unknown): TrustedLog[] {
-  const parsed = z.object({ tlogs: z.array(tlogSchema).default([]) }).safeParse(trustedRoot);
+  const parsed = z.object({ tlogs: z.array(tlogSchema).nullish() }).safeParse(trustedRoot);
   if (!parsed.success)
     throw new SealError(
       'E_INVALID_ARGUMENT',
       `trusted root tlogs are malformed: ${parsed.error.issues[0]?.message}`,
     );
-  return parsed.data.tlogs.map((t) => {
+  return (parsed.data.tlogs ?? []).map((t) => {
     const out: TrustedLog = {
       logId: Buffer.from(t.logId.keyId, 'base64').toString('hex'),
       publicKey: publicKeyFromSpki(new Uint8Array(Buffer.from(t.publicKey.rawBytes, 'base64'))),

@@ -83,6 +83,23 @@ describe('Fulcio v2 API', () => {
     expect(body.signedCertificateEmbeddedSct.chain.certificates).toHaveLength(3);
   });
 
+  it('reads the request as protobuf JSON: the algorithm by number, null for an absent CSR', async () => {
+    const k = keyPair();
+    const res = await fetch(`${url}/api/v2/signingCert`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        credentials: { oidcIdentityToken: await token() },
+        publicKeyRequest: {
+          publicKey: { algorithm: 2, content: k.pem },
+          proofOfPossession: sign('sha256', Buffer.from('bob@example.com'), k.privateKey).toString('base64'),
+        },
+        certificateSigningRequest: null,
+      }),
+    });
+    expect(res.status).toBe(200);
+  });
+
   it('answers 401 with the reason for a refused token', async () => {
     const k = keyPair();
     const res = await fetch(`${url}/api/v2/signingCert`, {

@@ -250,6 +250,19 @@ describe('Rekor v1 HTTP API', () => {
     verifyEntry(entry, logs, expected);
     const fetched = await client.getEntryByIndex(entry.logIndex);
     verifyEntry(fetched, logs, expected);
+    // the same root as a protobuf writer may give it: enums by number, null for defaults
+    const numeric = trustedLogsFromRoot({
+      tlogs: [
+        {
+          ...root.tlogs[0],
+          hashAlgorithm: 1,
+          checkpointKeyId: null,
+          publicKey: { ...root.tlogs[0]!.publicKey, keyDetails: 5 },
+        },
+      ],
+      ctlogs: null,
+    });
+    verifyEntry(entry, numeric, expected);
     // another log's key
     const other = trustedLogsFromRoot({
       tlogs: [
