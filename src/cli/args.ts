@@ -113,6 +113,10 @@ export function formatHelp(usage: string, summary: string, specs: OptionSpecs): 
     return [left, `${spec.description}${def}`] as const;
   });
   const width = Math.min(40, Math.max(...rows.map(([l]) => l.length)) + 2);
-  for (const [left, right] of rows) lines.push(`  ${left.padEnd(width)}${right}`);
+  // a flag longer than the column gets its description on the next line, never run into it
+  for (const [left, right] of rows) {
+    if (left.length + 2 <= width) lines.push(`  ${left.padEnd(width)}${right}`);
+    else lines.push(`  ${left}`, `  ${''.padEnd(width)}${right}`);
+  }
   return lines.join('\n') + '\n';
 }

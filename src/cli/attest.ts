@@ -144,8 +144,9 @@ export const command: CommandModule = {
       }
       predicate = predicateFor(type, text, new Date());
     }
-    const { resolveSigner } = await import('./signer.js');
-    const { signer, tlog, services } = await resolveSigner(o, io);
+    const { resolveSigner, tlogReport } = await import('./signer.js');
+    const resolved = await resolveSigner(o, io);
+    const { signer, tlog } = resolved;
     const results = await attestImage(ref, {
       signer,
       store,
@@ -157,7 +158,7 @@ export const command: CommandModule = {
       ...(tlog ? { tlog } : {}),
       warn: (m) => io.stderr(`WARNING: ${m}\n`),
     });
-    if (services.rekorUrl) io.stderr(`tlog entry created in ${services.rekorUrl}\n`);
+    if (!results.every((r) => r.duplicate)) io.stderr(tlogReport(resolved, 'attestation'));
     if (o.bundle) {
       const bundles = results.filter((r) => r.bundle !== undefined).map((r) => r.bundle);
       await writeFile(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + '\n');

@@ -5,6 +5,7 @@ import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/limits.js';
 import { DEFAULT_OPERATION_DEADLINE_MS, formatDuration } from '../oci/deadline.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { OptionSpecs } from './args.js';
+import type { CliIO } from './io.js';
 
 export const registryOptionSpecs = {
   'allow-insecure-registry': {
@@ -243,4 +244,102 @@ export function httpLimitsFrom(o: {
     out.maxConnections = n;
   }
   return out;
+}
+
+/**
+ * Flags cosign's verify commands take that scripts written for cosign still pass. Accepted with cosign's
+ * meaning where seal has one (`--output-file`); where seal differs, one line on stderr says how.
+ */
+export const cosignVerifyCompatOptionSpecs = {
+  'new-bundle-format': {
+    type: 'boolean',
+    description: 'accepted for cosign: seal reads Sigstore bundles and cosign tag signatures alike',
+  },
+  offline: {
+    type: 'boolean',
+    description: 'accepted for cosign: seal checks log evidence offline always, against the trusted root',
+  },
+  'rekor-url': {
+    type: 'string',
+    description: 'accepted for cosign: seal never queries the log; its keys come from --trusted-root',
+    placeholder: 'URL',
+  },
+  verbose: {
+    type: 'boolean',
+    short: 'd',
+    description: 'print every check made for every signature on stderr',
+  },
+  'output-file': {
+    type: 'string',
+    description: 'write what would go to stdout to FILE instead',
+    placeholder: 'FILE',
+  },
+} as const satisfies OptionSpecs;
+
+/** True when `--flag` or `--flag=…` is on the command line (a boolean's default cannot tell). */
+function given(argv: string[], flag: string): boolean {
+  return argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+}
+
+/**
+ * The notes for the cosign flags seal treats differently, and an io whose stdout goes to `--output-file`
+ * when one is given (written, and created with mode 0644, by `finish`).
+ */
+export function cosignVerifyCompat(
+  argv: string[],
+  o: { 'rekor-url'?: string | undefined; 'output-file'?: string | undefined; verbose?: boolean },
+  io: CliIO,
+): { io: CliIO; finish: () => Promise<void> } {
+  if (given(argv, '--new-bundle-format'))
+    io.stderr(
+      'Note: --new-bundle-format changes nothing in seal: it verifies Sigstore bundles and cosign tag signatures alike\n',
+    );
+  if (given(argv, '--offline'))
+    io.stderr('Note: --offline changes nothing in seal: it never queries the log while verifying\n');
+  if (o['rekor-url'] !== undefined)
+    io.stderr(
+      `Note: seal does not query --rekor-url ${o['rekor-url']}: it checks the log evidence attached to the signature against the log keys of the trusted root (--trusted-root)\n`,
+    );
+  if (o.verbose)
+    io.stderr('Note: -d/--verbose prints the checks seal made, not HTTP debug logs as cosign does\n');
+  const file = o['output-file'];
+  if (file === undefined) return { io, finish: async () => {} };
+  let text = '';
+  const buffered: CliIO = {
+    ...io,
+    stdout: (t) => {
+      text += t;
+    },
+  };
+  return {
+    io: buffered,
+    finish: async () => {
+      const { writeFile } = await import('node:fs/promises');
+      const { resolve } = await import('node:path');
+      try {
+        await writeFile(resolve(io.cwd, file), text);
+      } catch (cause) {
+        throw new SealError('E_IO', `cannot write --output-file ${file}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+    },
+  };
+}
+
+/** `-d/--verbose`: every check of every signature, one per line. */
+export function describeChecks(verdict: import('../verify/types.js').Verdict): string {
+  const lines: string[] = [];
+  for (const [i, s] of verdict.signatures.entries()) {
+    lines.push(
+      `signature ${i + 1} (${s.source}${s.carrier ? ` ${s.carrier}` : ''}): ${s.ok ? 'ok' : 'failed'}`,
+    );
+    for (const c of s.checks) {
+      const detail = c.message ?? (c.found !== undefined ? JSON.stringify(c.found) : '');
+      lines.push(
+        `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.code ? ` [${c.code}]` : ''}${detail ? `: ${detail}` : ''}`,
+      );
+    }
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }

@@ -56,7 +56,8 @@ export const command: CommandModule = {
     ]);
     const ref = parseReference(positionals[0]!, { cwd: io.cwd });
     const store = storeFor(ref, registryOptionsFrom(o));
-    const { signer, tlog } = await resolveSigner(o, io);
+    const resolved = await resolveSigner(o, io);
+    const { signer, tlog } = resolved;
     const results = await signImage(ref, {
       signer,
       store,
@@ -75,6 +76,7 @@ export const command: CommandModule = {
       await writeFile(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + '\n');
       io.stderr(`Wrote bundle to file ${o.bundle}\n`);
     }
+    if (!results.every((r) => r.duplicate)) io.stderr((await import('./signer.js')).tlogReport(resolved));
     for (const r of results) {
       const where = r.storedAt ? ` (${r.format === 'bundle' ? 'referrer' : 'tag'} ${r.storedAt})` : '';
       io.stderr(`${r.duplicate ? 'Signature already present for' : 'Signed'} ${r.reference}${where}\n`);

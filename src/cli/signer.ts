@@ -21,6 +21,47 @@ export interface ResolvedSigner {
   tlog?: TlogUploader;
   /** Which services were used (printed for the user). */
   services: { rekorUrl?: string; fulcioUrl?: string };
+  /** Index of every log entry made through `tlog`, filled in as signing goes (see tlogReport). */
+  logged?: string[];
+}
+
+/** The uploader, remembering the index of every entry it makes in `indices`. */
+export function recordingTlog(tlog: TlogUploader, indices: string[]): TlogUploader {
+  const note = <T>(entry: T, index: unknown): T => {
+    indices.push(String(index));
+    return entry;
+  };
+  return {
+    uploadDsse: async (envelope, signer) => {
+      const e = await tlog.uploadDsse(envelope, signer);
+      return note(e, e.logIndex);
+    },
+    uploadHashedRekord: async (digest, signature, signer) => {
+      const e = await tlog.uploadHashedRekord(digest, signature, signer);
+      return note(e, e.logIndex);
+    },
+    uploadLegacy: async (input) => {
+      const b = await tlog.uploadLegacy(input);
+      return note(b, b.Payload.logIndex);
+    },
+    uploadLegacyDsse: async (envelope, signer) => {
+      const b = await tlog.uploadLegacyDsse(envelope, signer);
+      return note(b, b.Payload.logIndex);
+    },
+  };
+}
+
+/**
+ * What signing left in the log, for stderr: cosign's "tlog entry created with index: N" for each entry
+ * (with the log's URL), or a warning that nothing was logged, so verifiers need --insecure-ignore-tlog.
+ */
+export function tlogReport(resolved: ResolvedSigner, what = 'signature'): string {
+  const logged = resolved.logged ?? [];
+  if (logged.length > 0) {
+    const where = resolved.services.rekorUrl ? ` in ${resolved.services.rekorUrl}` : '';
+    return logged.map((i) => `tlog entry created with index: ${i}${where}\n`).join('');
+  }
+  return `WARNING: no transparency log entry was made for this ${what} (no log configured, or --tlog-upload=false): verifiers will need --insecure-ignore-tlog\n`;
 }
 
 async function servicesFrom(
@@ -64,9 +105,10 @@ function jwtChallenge(token: string): string {
 
 export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<ResolvedSigner> {
   const services = await servicesFrom(o);
+  const logged: string[] = [];
   const tlog =
     services.rekorUrl && o['tlog-upload'] !== false
-      ? new (await import('../sign/tlog.js')).RekorUploader(services.rekorUrl)
+      ? recordingTlog(new (await import('../sign/tlog.js')).RekorUploader(services.rekorUrl), logged)
       : undefined;
   if (o.key) {
     const [{ loadSigner }, { resolvePassword }] = await Promise.all([
@@ -80,6 +122,7 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
     });
     return {
       signer,
+      logged,
       ...(tlog ? { tlog } : {}),
       services: { ...(services.rekorUrl && tlog ? { rekorUrl: services.rekorUrl } : {}) },
     };
@@ -110,5 +153,10 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
   const proof = await ephemeral.sign(new TextEncoder().encode(jwtChallenge(token)));
   const cert = await new FulcioClient(services.fulcioUrl).signingCert(token, ephemeral.publicKeyPem(), proof);
   const signer = ephemeral.withCertificateChain(cert.chainPem);
-  return { signer, tlog, services: { rekorUrl: services.rekorUrl!, fulcioUrl: services.fulcioUrl } };
+  return {
+    signer,
+    tlog,
+    logged,
+    services: { rekorUrl: services.rekorUrl!, fulcioUrl: services.fulcioUrl },
+  };
 }

@@ -9,7 +9,14 @@ import type { ProvenanceExpectations } from '../provenance/verify.js';
 import type { Check, Verdict } from '../verify/types.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom, verifyOptionSpecs } from './common.js';
+import {
+  cosignVerifyCompat,
+  cosignVerifyCompatOptionSpecs,
+  describeChecks,
+  registryOptionSpecs,
+  registryOptionsFrom,
+  verifyOptionSpecs,
+} from './common.js';
 import { checksPerformed, verdictReplacer } from './verify.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
 
@@ -54,6 +61,7 @@ const options = {
   },
   ...provenanceOptionSpecs,
   ...registryOptionSpecs,
+  ...cosignVerifyCompatOptionSpecs,
 } as const;
 
 /** Provenance expectations from the slsa-verifier-style flags; E_INVALID_ARGUMENT unless --type is SLSA v1. */
@@ -122,8 +130,10 @@ export const command: CommandModule = {
     'seal verify-attestation --type T (--key KEY | --certificate-identity ID --certificate-oidc-issuer URL) [--policy FILE] IMAGE…',
   summary: 'Verify image attestations of a predicate type, with optional policy conditions',
   options,
-  async run(argv, io) {
+  async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    const compat = cosignVerifyCompat(argv, o, processIo);
+    const io = compat.io;
     if (positionals.length === 0)
       throw new SealError('E_INVALID_ARGUMENT', 'verify-attestation needs at least one IMAGE argument');
     if (o.output !== 'json' && o.output !== 'text' && o.output !== 'verdict') {
@@ -159,6 +169,7 @@ export const command: CommandModule = {
           ...(provenance ? { provenance } : {}),
         }),
       );
+      if (o.verbose) io.stderr(describeChecks(verdict));
       if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
       if (!verdict.ok) {
         const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
@@ -187,6 +198,7 @@ export const command: CommandModule = {
         else if (item?.envelope) io.stdout(JSON.stringify(item.envelope) + '\n');
       }
     }
+    await compat.finish();
     return status;
   },
 };

@@ -6,7 +6,14 @@ import type { ImageStore } from '../oci/store.js';
 import type { Verdict } from '../verify/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom, verifyOptionSpecs } from './common.js';
+import {
+  cosignVerifyCompat,
+  cosignVerifyCompatOptionSpecs,
+  describeChecks,
+  registryOptionSpecs,
+  registryOptionsFrom,
+  verifyOptionSpecs,
+} from './common.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
 
 const options = {
@@ -19,6 +26,7 @@ const options = {
     placeholder: 'k=v',
   },
   ...registryOptionSpecs,
+  ...cosignVerifyCompatOptionSpecs,
 } as const;
 
 /** cosign's header: what was checked, on stderr. */
@@ -76,8 +84,10 @@ export const command: CommandModule = {
   usage: 'seal verify (--key KEY | --certificate-identity ID --certificate-oidc-issuer URL) [-a k=v]… IMAGE…',
   summary: 'Verify image signatures against a pinned key or identity',
   options,
-  async run(argv, io) {
+  async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    const compat = cosignVerifyCompat(argv, o, processIo);
+    const io = compat.io;
     if (positionals.length === 0)
       throw new SealError('E_INVALID_ARGUMENT', 'verify needs at least one IMAGE argument');
     if (o.output !== 'json' && o.output !== 'text' && o.output !== 'verdict') {
@@ -107,6 +117,7 @@ export const command: CommandModule = {
       }
       const verdict = await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
       verdict.reference = image;
+      if (o.verbose) io.stderr(describeChecks(verdict));
       if (!verdict.ok) {
         const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
         io.stderr(
@@ -133,6 +144,7 @@ export const command: CommandModule = {
         io.stdout(`\n${JSON.stringify(payloads)}\n`);
       }
     }
+    await compat.finish();
     return status;
   },
 };

@@ -83,8 +83,18 @@ export interface LoadKeyOptions {
   readStdin?: () => Promise<Buffer>;
 }
 
+/** cosign's KMS key references: refused by name rather than read as a missing file. */
+const KMS_SCHEME = /^(awskms|gcpkms|azurekms|hashivault|k8s|gitlab):\/\//;
+
 /** Resolve a `--key` value to its text: `env://VAR`, `-` (stdin), inline PEM, else a file path. */
 export async function readKeySource(source: string, options: LoadKeyOptions = {}): Promise<string> {
+  const kms = KMS_SCHEME.exec(source);
+  if (kms) {
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `--key ${source}: this build of seal has no ${kms[1]}:// KMS support; --key takes a key file, env://VAR, - (stdin) or PEM text`,
+    );
+  }
   if (source.startsWith('env://')) {
     const name = source.slice('env://'.length);
     const value = (options.env ?? process.env)[name];

@@ -74,9 +74,12 @@ export function checkLegacyTlog(
   const logId = rb.Payload.logID.toLowerCase();
   const keys = trust?.tlogs.get(logId) ?? [];
   if (keys.length === 0) {
-    return fail(`the signature was logged by log ${logId}, which the trusted root does not list`, {
-      found: logId,
-    });
+    return fail(
+      `the signature was logged by log ${logId}, which the trusted root does not list (give a trusted root that lists it: --trusted-root on the CLI)`,
+      {
+        found: logId,
+      },
+    );
   }
   const set = setPayload({
     body: rb.Payload.body,

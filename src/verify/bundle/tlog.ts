@@ -109,7 +109,7 @@ export function verifyTlogInclusion(entry: TlogEntry, trust: TrustMaterial): Tlo
   if (!logs || logs.length === 0) {
     throw new TlogError(
       'E_TLOG_INVALID',
-      `the entry is from log ${entry.logId}, which the trusted root does not list`,
+      `the entry is from log ${entry.logId}, which the trusted root does not list (give a trusted root that lists it: --trusted-root on the CLI)`,
     );
   }
   const result: TlogResult = { logIndex: entry.logIndex };

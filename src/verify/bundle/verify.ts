@@ -388,7 +388,7 @@ export function verifyBundle(
       return out.fail(
         'tlog-inclusion',
         'E_TLOG_INVALID',
-        'the bundle has no transparency-log entry (pass ignoreTlog to accept that)',
+        'the bundle has no transparency-log entry (to accept that: --insecure-ignore-tlog on the CLI, rekor.ignoreTlog: true in a Kyverno policy)',
       );
     }
     for (const entry of b.tlogEntries) {
