@@ -151,6 +151,19 @@ export interface EntryExpectation {
 
 /** Check that the logged body describes this signature, artifact and key; throws E_TLOG_INVALID otherwise. */
 export function entryMatches(entry: LogEntry, expected: EntryExpectation): void {
+  try {
+    bodyMatches(entry, expected);
+  } catch (err) {
+    // The body is what the log signed, in whatever shape the log wrote it: a field of another type than
+    // the entry kind has is a malformed entry, not a TypeError for the caller.
+    if (err instanceof SealError) throw err;
+    throw new SealError('E_TLOG_INVALID', `the logged entry body is malformed (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+}
+
+function bodyMatches(entry: LogEntry, expected: EntryExpectation): void {
   const body = decodeBody(entry.body) as {
     kind?: string;
     apiVersion?: string;
