@@ -165,7 +165,7 @@ describe('wire-format parsers (fuzz)', () => {
       fc.property(inputs(envelopeBytes), (b) => {
         onlySealErrors(() => parseEnvelope(b), ['E_PAYLOAD_INVALID', 'E_BASE64']);
       }),
-      300,
+      200,
     );
     check(
       fc.property(fc.oneof(mutatedJson(json(envelopeBytes)), hostileValue), (v) => {
@@ -180,7 +180,7 @@ describe('wire-format parsers (fuzz)', () => {
       fc.property(inputs(statement), (b) => {
         onlySealErrors(() => parseStatement(b), ['E_PAYLOAD_INVALID']);
       }),
-      300,
+      200,
     );
   });
 
@@ -189,7 +189,7 @@ describe('wire-format parsers (fuzz)', () => {
       fc.property(inputs(simpleSigning), (b) => {
         onlySealErrors(() => parseSimpleSigningPayload(b), ['E_PAYLOAD_INVALID']);
       }),
-      300,
+      200,
     );
   });
 
@@ -201,7 +201,7 @@ describe('wire-format parsers (fuzz)', () => {
           ['E_TLOG_INVALID', 'E_BASE64'],
         );
       }),
-      300,
+      200,
     );
   });
 
@@ -214,7 +214,7 @@ describe('wire-format parsers (fuzz)', () => {
         );
         if (m && !isIndex(m)) onlySealErrors(() => parseSignatureLayers(m));
       }),
-      300,
+      200,
     );
   });
 
@@ -231,7 +231,7 @@ describe('wire-format parsers (fuzz)', () => {
           onlySealErrors(() => parseBundle(b), codes);
         },
       ),
-      600,
+      400,
     );
   });
 
@@ -247,7 +247,7 @@ describe('wire-format parsers (fuzz)', () => {
           }
         }
       }),
-      600,
+      400,
     );
     check(
       fc.property(fc.oneof(...bundles.map((b) => inputs(utf8(JSON.stringify(b))))), (bytes) => {
@@ -259,7 +259,7 @@ describe('wire-format parsers (fuzz)', () => {
         }
         onlySealErrors(() => parseBundleForVerify(doc), codes);
       }),
-      300,
+      200,
     );
   });
 

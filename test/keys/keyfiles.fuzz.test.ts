@@ -72,7 +72,7 @@ describe('key files (fuzz)', () => {
         if (v) onlySealErrors(() => v.verify(utf8('x'), new Uint8Array(64)));
         onlySealErrors(() => certificatesFromPem(pem));
       }),
-      400,
+      300,
     );
     const cert = parsePemBlocks(fixture('self-signed.crt'))[0]!.bytes;
     check(
@@ -165,7 +165,7 @@ describe('cosign encrypted keys (fuzz)', () => {
           if (out) expect(Buffer.from(out).equals(Buffer.from(der))).toBe(true);
         },
       ),
-      12,
+      8,
     );
   });
 

@@ -116,7 +116,7 @@ describe('readLayers (fuzz)', () => {
       fc.asyncProperty(mutatedBytes(tar), fc.boolean(), async (bytes, withDiffId) => {
         await read([layerOf(bytes, false, withDiffId ? sha256(Buffer.from(bytes)) : undefined)]);
       }),
-      150,
+      80,
     );
   });
 
@@ -131,7 +131,7 @@ describe('readLayers (fuzz)', () => {
           await read([layerOf(bytes, true)]);
         },
       ),
-      150,
+      80,
     );
   });
 
@@ -140,7 +140,7 @@ describe('readLayers (fuzz)', () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), fc.boolean(), async (bytes, gzip) => {
         await read([layerOf(bytes, gzip)]);
       }),
-      100,
+      60,
     );
   });
 
@@ -155,7 +155,7 @@ describe('readLayers (fuzz)', () => {
         }
         await read([layerOf(tar, false), layerOf(second, false)]);
       }),
-      100,
+      60,
     );
   });
 });

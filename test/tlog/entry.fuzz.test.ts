@@ -102,7 +102,7 @@ describe('transparency log inputs (fuzz)', () => {
       fc.asyncProperty(fc.oneof(...proposed.map(mutatedJson), hostileValue), async (doc) => {
         await onlySealErrorsAsync(() => prepareEntry(JSON.parse(JSON.stringify(doc) ?? 'null')));
       }),
-      300,
+      200,
     );
   });
 
@@ -148,7 +148,7 @@ describe('transparency log inputs (fuzz)', () => {
           }
         },
       ),
-      300,
+      200,
     );
   });
 
@@ -166,7 +166,7 @@ describe('transparency log inputs (fuzz)', () => {
           }),
         );
       }),
-      300,
+      200,
     );
   });
 
@@ -187,7 +187,7 @@ describe('transparency log inputs (fuzz)', () => {
         onlySealErrors(() => parseSignedNote(text));
         onlySealErrors(() => parseCheckpoint(text));
       }),
-      300,
+      200,
     );
   });
 });

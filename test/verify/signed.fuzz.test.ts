@@ -250,7 +250,7 @@ describe('signed bundles, mutated (fuzz)', () => {
           verifyMutated(s, JSON.parse(JSON.stringify(doc) ?? 'null'));
         },
       ),
-      300,
+      200,
     );
   });
 
@@ -270,7 +270,7 @@ describe('signed bundles, mutated (fuzz)', () => {
           verifyMutated(s, doc);
         },
       ),
-      300,
+      200,
     );
   });
 
@@ -289,7 +289,7 @@ describe('signed bundles, mutated (fuzz)', () => {
           expect(r.ok).toBe(false);
         },
       ),
-      200,
+      120,
     );
   });
 
@@ -317,7 +317,7 @@ describe('signed bundles, mutated (fuzz)', () => {
           verifyBundle(dsse.bundle, dsse.artifact, { keys: [dsse.key] }, t);
         }
       }),
-      200,
+      120,
     );
   });
 });
@@ -354,7 +354,7 @@ describe('signed DSSE envelopes, mutated (fuzz)', () => {
           }
         },
       ),
-      400,
+      200,
     );
   });
 });
@@ -389,7 +389,7 @@ describe('cosign simple-signing payloads, mutated (fuzz)', () => {
           onlySealErrors(() => parseSimpleSigningPayload(p), ['E_PAYLOAD_INVALID']);
         },
       ),
-      400,
+      200,
     );
   });
 });
