@@ -83,7 +83,15 @@ export async function evaluateManifests(
   for (const w of workloads) {
     const signal = AbortSignal.timeout(opts.deadlineMs ?? 60_000);
     const ns = await namespaces(w.namespace, signal);
-    const decisions = await evaluate(w.images, ns, policies, verifier, { signal });
+    // Manifest images are what a runtime pulls: read as the webhook reads them (`oci:x` is Docker Hub's).
+    const decisions = await evaluate(
+      w.images,
+      ns,
+      policies,
+      verifier,
+      { signal },
+      { imageReading: 'runtime' },
+    );
     for (const d of decisions) out.push({ workload: w, decision: d });
   }
   return out;
@@ -147,7 +155,7 @@ export async function describeManifests(
   for (const w of workloads) {
     const ns: NamespaceInfo = await namespaces(w.namespace, AbortSignal.timeout(10_000));
     for (const image of w.images) {
-      const canonical = canonicalImage(image.image);
+      const canonical = canonicalImage(image.image, 'runtime');
       if (typeof canonical !== 'string') {
         out.push({ workload: w, image, requirements: [], invalidReference: canonical.message });
         continue;

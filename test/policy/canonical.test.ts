@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { describeManifests, workloadsFromYaml } from '../../src/admission/manifests.js';
+import { describeManifests, evaluateManifests, workloadsFromYaml } from '../../src/admission/manifests.js';
 import { formatReference, looksLikeRegistry, parseReference } from '../../src/oci/ref.js';
 import { evaluate } from '../../src/policy/evaluate.js';
 import { compileKyvernoWildcard, compileSealGlob, compileSigstoreGlob } from '../../src/policy/glob.js';
@@ -281,6 +281,41 @@ spec:
       opts,
     );
     expect(layout!.invalidReference).toBe(true);
+  });
+
+  it('policy test reads manifest images as the webhook does: oci:x and oci-layout:x are Docker Hub images', async () => {
+    const hub = loadPolicyTexts([
+      {
+        name: 'hub.yaml',
+        text: `apiVersion: seal.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: hub}
+spec:
+  images: ["index.docker.io/**"]
+  authorities: [{name: release, key: "${release.publicKeyPem.replace(/\n/g, '\\n')}"}]
+`,
+      },
+    ]);
+    // A manifest is what a runtime pulls: neither spelling may be read as a local OCI layout.
+    const yaml = `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: prod}
+spec:
+  containers:
+    - {name: a, image: "oci:foo"}
+    - {name: b, image: "oci-layout:foo"}
+    - {name: c, image: "oci-layout:/var/lib/x"}
+`;
+    const workloads = workloadsFromYaml(yaml, 'p.yaml', 'prod');
+    const [a, b, c] = await describeManifests(workloads, hub);
+    expect(a!.requirements).toHaveLength(1);
+    expect(a!.noMatch).toBeUndefined();
+    expect(b!.requirements).toHaveLength(1);
+    expect(c!.invalidReference).toMatch(/invalid/);
+    const decisions = await evaluateManifests(workloads, hub, world.verifier, { deadlineMs: 5000 });
+    expect(decisions.map((d) => d.decision.result)).toEqual(['deny', 'deny', 'deny']);
+    expect(decisions.map((d) => d.decision.noMatch)).toEqual([false, false, false]);
+    expect(decisions[2]!.decision.invalidReference).toBe(true);
   });
 });
 
