@@ -114,11 +114,14 @@ function strictestMode(decisions: Decision[]): string {
  * all for a decision the caches answer.
  */
 class Deadline {
-  private readonly startedAt = performance.now();
   private controller: AbortController | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly ms: number) {}
+  /** `startedAt`: when the review arrived (its parsing counts against the deadline too). */
+  constructor(
+    private readonly ms: number,
+    private readonly startedAt: number,
+  ) {}
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -312,7 +315,7 @@ export class AdmissionController {
 
     const object = read.workload;
     const nsName = req.namespace || object.metadata?.namespace || 'default';
-    const deadline = new Deadline(this.opts.deadlineMs ?? 8000);
+    const deadline = new Deadline(this.opts.deadlineMs ?? 8000, started);
     let result: AdmissionResult | Promise<AdmissionResult>;
     try {
       result = this.decideWithin(endpoint, req, started, images, read.spec, nsName, deadline);

@@ -38,7 +38,7 @@ export interface SharedConnections {
  */
 export function sharedConnections(
   perOrigin: number,
-  opts: { allowInsecure?: boolean } = {},
+  opts: { allowInsecure?: boolean; idleTimeoutMs?: number } = {},
 ): SharedConnections {
   if (!Number.isInteger(perOrigin) || perOrigin < 1)
     throw new RangeError('connections per registry must be a positive integer');
@@ -50,6 +50,10 @@ export function sharedConnections(
         (m) =>
           new m.Agent({
             connections: perOrigin,
+            // An aborted request's connection is not closed by fetch: it is dropped when the registry
+            // stays silent this long (the client's idle timeout) instead of undici's 300 s.
+            headersTimeout: opts.idleTimeoutMs ?? 30_000,
+            bodyTimeout: opts.idleTimeoutMs ?? 30_000,
             ...(opts.allowInsecure ? { connect: { rejectUnauthorized: false } } : {}),
           }),
       );
