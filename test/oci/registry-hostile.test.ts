@@ -1,6 +1,7 @@
 // RegistryStore against a hostile registry (test/support/hostile-registry.ts): bodies longer than their
 // descriptors, drips under an overall deadline, callers' abort signals, huge referrer lists, redirect loops.
 
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSealError, SealError } from '../../src/errors.js';
 import { Digest } from '../../src/oci/digest.js';
@@ -177,6 +178,17 @@ describe('a hostile registry', () => {
       const again = await errorOf(s.getManifest(parseReference(`${evil.host}/evil/app:v1`)));
       expect(again.code).toBe('E_NETWORK');
       expect(evil.requests.length).toBe(before);
+    });
+
+    it('leaves no listener on a long-lived store signal once its operations are over', async () => {
+      evil.manifest('evil/app', 'v1', manifestBytes, MediaTypes.ociManifest);
+      const controller = new AbortController();
+      const s = store({ signal: controller.signal });
+      for (let i = 0; i < 20; i++) await s.getManifest(parseReference(`${evil.host}/evil/app:v1`));
+      await Promise.all(
+        Array.from({ length: 20 }, () => s.resolve(parseReference(`${evil.host}/evil/app:v1`))),
+      );
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     });
 
     it('bounds retries and their backoff by the deadline too', async () => {
