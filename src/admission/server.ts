@@ -9,7 +9,7 @@ import {
   fastifyHttpOptions,
   type HttpLimits,
   httpLimits,
-  serverCreationOptions,
+  tlsServerOptions,
 } from '../http/limits.js';
 import { flushAuditLog } from './audit.js';
 import { AdmissionController, type AdmissionControllerOptions, type Endpoint } from './controller.js';
@@ -60,7 +60,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
   const limits = httpLimits(opts.limits);
   const { http: _plain, ...timeouts } = fastifyHttpOptions(limits);
   const app = Fastify({
-    https: { cert: opts.tls.cert, key: opts.tls.key, ...serverCreationOptions(limits) },
+    https: { cert: opts.tls.cert, key: opts.tls.key, ...tlsServerOptions(limits) },
     // AdmissionReviews carry whole objects (old and new); the apiserver caps objects at ~3 MiB.
     bodyLimit: 8 * 1024 * 1024,
     logger: false,

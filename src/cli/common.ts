@@ -189,7 +189,7 @@ export const httpLimitOptionSpecs = {
   },
   'headers-timeout': {
     type: 'string',
-    description: `request headers must arrive within this (default ${seconds(DEFAULT_HTTP_LIMITS.headersTimeoutMs)})`,
+    description: `request headers (and on HTTPS the TLS handshake) must arrive within this (default ${seconds(DEFAULT_HTTP_LIMITS.headersTimeoutMs)})`,
     placeholder: 'DURATION',
   },
   'keep-alive-timeout': {

@@ -7,7 +7,7 @@ import type { Server as HttpsServer } from 'node:https';
 export interface HttpLimits {
   /** The whole request, headers and body, must arrive within this (then 408 and the connection closes). */
   requestTimeoutMs: number;
-  /** The request headers must arrive within this (at most requestTimeoutMs). */
+  /** The request headers (and a TLS handshake) must arrive within this (at most requestTimeoutMs). */
   headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number;
@@ -71,6 +71,17 @@ export function serverCreationOptions(limits: HttpLimits): {
     headersTimeout: limits.headersTimeoutMs,
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(shorter / 4))),
   };
+}
+
+/**
+ * https.createServer options on top of serverCreationOptions: the TLS handshake must be done within the headers
+ * timeout. The HTTP timeouts start only once TLS is up, and Node's own handshake bound is 120 s: a client that
+ * connects and stays silent (or stops mid-ClientHello) held its connection, one of the capped ones, that long.
+ */
+export function tlsServerOptions(limits: HttpLimits): ReturnType<typeof serverCreationOptions> & {
+  handshakeTimeout: number;
+} {
+  return { ...serverCreationOptions(limits), handshakeTimeout: limits.headersTimeoutMs };
 }
 
 /** What can only be set on the made server: the connection cap (and the headers timeout, again, for HTTPS). */

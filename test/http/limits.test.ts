@@ -224,4 +224,16 @@ describe('seal admission serve', () => {
   it('closes the connection past the cap at once', async () => {
     await capRefusesOneMore(open, '/healthz');
   });
+
+  it('cuts off a client that never completes the TLS handshake (silent, or a ClientHello cut short)', async () => {
+    // Raw TCP: the HTTP timeouts only start once TLS is up, so a stalled handshake needs its own bound.
+    const raw = () => netConnect({ port, host: '127.0.0.1' });
+    const [silent, partial] = await Promise.all([
+      drip(raw, []),
+      // a handshake record header announcing 512 bytes, then one byte of them
+      drip(raw, ['\x16\x03\x01\x02\x00\x01']),
+    ]);
+    expectCutOff(silent);
+    expectCutOff(partial);
+  });
 });
