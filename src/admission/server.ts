@@ -3,7 +3,7 @@
 // is not an AdmissionReview. Implements admission.md "AdmissionReview v1" transport rules.
 
 import Fastify, { type FastifyInstance } from 'fastify';
-import { isSealError } from '../errors.js';
+import { isSealError, SealError } from '../errors.js';
 import {
   applyHttpLimits,
   fastifyHttpOptions,
@@ -120,7 +120,17 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     return controller.metrics.registry.metrics();
   });
 
-  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+  try {
+    await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    // EADDRINUSE and the like: a message naming the address, not a stack trace
+    throw new SealError(
+      'E_IO',
+      `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 0}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';

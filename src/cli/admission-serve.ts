@@ -120,6 +120,16 @@ function duration(text: string, flag: string): number {
   }
 }
 
+/**
+ * "2 policies (3 image rules)": a policy is one document (a ClusterPolicy with several verifyImages
+ * entries is still one policy), each entry an image rule.
+ */
+export function countPolicies(loaded: readonly { origin: string }[]): string {
+  const documents = new Set(loaded.map((p) => p.origin)).size;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `${plural(documents, 'policy').replace(/policys$/, 'policies')} (${plural(loaded.length, 'image rule')})`;
+}
+
 export const command: CommandModule = {
   usage:
     'seal admission serve --policy DIR [--port N] (--tls-cert FILE --tls-key FILE | --tls-self-signed [--ca-out FILE])',
@@ -217,7 +227,7 @@ export const command: CommandModule = {
       // Ready does not depend on Redis: a replica without its shared cache still decides (misses).
     });
     io.stderr(
-      `seal admission webhook: ${policies.policies.length} policies; listening on ${server.url} (/validate, /mutate, /metrics, /healthz, /readyz)\n`,
+      `seal admission webhook: ${countPolicies(policies.policies)}; listening on ${server.url} (/validate, /mutate, /metrics, /healthz, /readyz)\n`,
     );
     io.stdout(`${server.url}\n`);
 

@@ -175,7 +175,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     app.get('/trusted_root.json', async () => trustedRoot);
     app.get('/signing_config.json', async () => signingConfig);
 
-    const address = await app.listen({ port: opts.port, host });
+    let address: string;
+    try {
+      address = await app.listen({ port: opts.port, host });
+    } catch (err) {
+      // EADDRINUSE and the like: a message naming the address, not a stack trace
+      throw new SealError('E_IO', `cannot listen on ${host}:${opts.port}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     const port = Number(new URL(address).port);
     publicUrl ??= urlFor(host, port);
     const url = publicUrl;
