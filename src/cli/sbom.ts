@@ -1,8 +1,9 @@
 // `seal sbom IMAGE`: catalogue an image's packages from its layers and print (or write) an SPDX 2.3 or
 // CycloneDX 1.6 JSON SBOM; a progress bar on a TTY only. Thin: flags → generateSbom → output.
 
-import { rename, writeFile } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import { jsonChunks } from '../formats/json-chunks.js';
 import { openReference } from '../oci/open.js';
 import { generateSbom } from '../sbom/generate.js';
 import type { SbomFormat, SbomProgress } from '../sbom/types.js';
@@ -47,6 +48,19 @@ function sbomProgressBar(io: CliIO, width = 30): (p: SbomProgress) => void {
   };
 }
 
+/** The document's JSON text (two-space indent, final line feed) in batches of about 64 KiB. */
+function* documentBatches(document: object): Generator<string> {
+  let batch = '';
+  for (const piece of jsonChunks(document)) {
+    batch += piece;
+    if (batch.length >= 65536) {
+      yield batch;
+      batch = '';
+    }
+  }
+  yield `${batch}\n`;
+}
+
 export const command: CommandModule = {
   usage: 'seal sbom [flags] IMAGE',
   summary: 'Generate an SPDX or CycloneDX SBOM from an image’s layers',
@@ -68,17 +82,23 @@ export const command: CommandModule = {
       ...(io.isTTY ? { onProgress: sbomProgressBar(io) } : {}),
     });
     if (io.isTTY) io.stderr(`\r${result.packages.length} packages in ${result.digest}\x1b[K\n`);
-    const text = `${JSON.stringify(result.document, null, 2)}\n`;
+    // Written in batches of pieces, never as one string: the document of a large image is tens of MB.
+    const batches = documentBatches(result.document);
     const file = o.output ?? o['output-file'];
     if (!file) {
-      io.stdout(text);
+      for (const batch of batches) io.stdout(batch);
       return 0;
     }
     const { resolve } = await import('node:path');
     const target = resolve(io.cwd, file);
     const tmp = `${target}.${process.pid}.tmp`;
     try {
-      await writeFile(tmp, text);
+      const handle = await open(tmp, 'w');
+      try {
+        for (const batch of batches) await handle.write(batch);
+      } finally {
+        await handle.close();
+      }
       await rename(tmp, target);
     } catch (err) {
       throw new SealError('E_IO', `cannot write ${target}: ${(err as Error).message}`, { cause: err });

@@ -537,9 +537,17 @@ export async function readLayers(
           { details: { path: `/${path}`, size, limit: maxFile } },
         );
       }
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk);
-      return { kind: 'buffer', path, layer, size, tag: wanted.tag, data: Buffer.concat(chunks) };
+      // One buffer of the size the header states, filled as the entry streams: no list of chunks and
+      // no second whole copy. The tar reader ends the entry at that size.
+      const data = Buffer.allocUnsafe(size);
+      let filled = 0;
+      for await (const chunk of entry) {
+        if (filled + chunk.length > size)
+          throw hostile(`/${path} holds more bytes than its tar header states`, { path: `/${path}` });
+        chunk.copy(data, filled);
+        filled += chunk.length;
+      }
+      return { kind: 'buffer', path, layer, size, tag: wanted.tag, data: data.subarray(0, filled) };
     }
     if (wanted.mode === 'spool') {
       const file = await spoolPath();

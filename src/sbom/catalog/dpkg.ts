@@ -4,13 +4,15 @@
 
 import { formatPurl } from '../purl.js';
 import type { Package } from '../types.js';
-import { type Cataloger, parseStanzas, textOf, uniq } from './cataloger.js';
+import { type Cataloger, parseStanzas, StanzaScanner, textOf, uniq } from './cataloger.js';
 import { distroQualifier } from './distro.js';
 
 const NAME = 'dpkg';
 const STATUS = 'var/lib/dpkg/status';
 const STATUS_D = /^var\/lib\/dpkg\/status\.d\/[^/]+$/;
 const COPYRIGHT = /^usr\/share\/doc\/[^/]+\/copyright$/;
+/** The fields a package is read from; the rest of a stanza (descriptions, conffiles…) is never decoded. */
+const FIELDS: ReadonlySet<string> = new Set(['Package', 'Version', 'Status', 'Architecture']);
 
 /** Licence short names of a DEP-5 copyright file; [] when it is not machine-readable. */
 export function parseDebianCopyright(text: string): string[] {
@@ -33,8 +35,10 @@ export function parseDebianCopyright(text: string): string[] {
 export const dpkgCataloger: Cataloger = {
   name: NAME,
   match(path) {
-    if (path === STATUS || COPYRIGHT.test(path)) return { mode: 'buffer', tag: NAME };
-    if (STATUS_D.test(path) && !path.endsWith('.md5sums')) return { mode: 'buffer', tag: NAME };
+    if (COPYRIGHT.test(path)) return { mode: 'buffer', tag: NAME };
+    // The status database is read as it streams (it can be tens of MB): only its package fields are kept.
+    if (path === STATUS || (STATUS_D.test(path) && !path.endsWith('.md5sums')))
+      return { mode: 'scan', tag: NAME, scanner: () => new StanzaScanner(FIELDS) };
     return undefined;
   },
   async catalog(files, ctx) {
@@ -45,7 +49,8 @@ export const dpkgCataloger: Cataloger = {
     for (const file of files) {
       const isStatus = file.path === STATUS;
       if (!isStatus && !STATUS_D.test(file.path)) continue;
-      for (const { fields } of parseStanzas(textOf(file))) {
+      if (file.kind !== 'scan' || file.tag !== NAME) continue;
+      for (const fields of file.result as Map<string, string>[]) {
         const name = fields.get('Package');
         const version = fields.get('Version');
         if (!name || !version) continue;
