@@ -122,6 +122,28 @@ function canonicalPatternHost(host: string, hub: string, where: string, pattern:
 }
 
 /**
+ * Refuse a pattern with an upper-case letter in its repository path (after the host, before the last `/`):
+ * repositories are lower-case in every valid reference and tags hold no `/`, so such a pattern could never
+ * match, and a policy (or exclusion) written `ghcr.io/MyOrg/**` would silently cover nothing.
+ */
+function refuseUpperCaseRepository(
+  canonical: string,
+  hostLength: number,
+  where: string,
+  pattern: string,
+): void {
+  const lastSlash = canonical.lastIndexOf('/');
+  if (lastSlash <= hostLength) return;
+  if (/[A-Z]/.test(canonical.slice(hostLength, lastSlash))) {
+    throw invalidPattern(
+      where,
+      pattern,
+      'the repository path has upper-case letters; repositories are lower-case in every reference, so it would match no image',
+    );
+  }
+}
+
+/**
  * seal globs: `*` matches within one path segment, `**` across segments, `?` one non-`/` character.
  * Patterns without a registry are Docker Hub names (`nginx` = `index.docker.io/library/nginx`), like
  * references; a pattern's registry is canonicalised as references are. A pattern matches when it matches
@@ -145,6 +167,7 @@ export function compileSealGlob(pattern: string, where: string): ImagePattern {
       p = `${DOCKER_HUB}/library/${p.slice(DOCKER_HUB.length + 1)}`;
     }
   }
+  refuseUpperCaseRepository(p, isRegistry ? p.indexOf('/') : 0, where, pattern);
   const re = new RegExp(`^${globToRegExpSource(p, '[^/]*', '.*', '[^/]')}$`);
   return { text: pattern, matches: (image) => normalisedForms(image).some((f) => re.test(f)) };
 }
@@ -191,6 +214,12 @@ export function compileSigstoreGlob(pattern: string, where: string): ImagePatter
   if (glob.startsWith(`${DOCKER_HUB}/`) && !glob.slice(DOCKER_HUB.length + 1).includes('/')) {
     glob = `${DOCKER_HUB}/library/${glob.slice(DOCKER_HUB.length + 1)}`;
   }
+  refuseUpperCaseRepository(
+    glob,
+    slash >= 0 && looksLikeRegistry(first) ? glob.indexOf('/') : 0,
+    where,
+    pattern,
+  );
   const re = new RegExp(`^${globToRegExpSource(glob, '[^/]*', '.*', '\\?')}$`);
   return {
     text: pattern,
@@ -245,6 +274,8 @@ export function compileKyvernoWildcard(pattern: string, where: string): ImagePat
   if (slash > 0 && looksLikeRegistry(p.slice(0, slash))) {
     p = `${canonicalPatternHost(p.slice(0, slash), 'docker.io', where, pattern)}${p.slice(slash)}`;
   }
+  const hostLength = slash > 0 && looksLikeRegistry(p.slice(0, slash)) ? p.indexOf('/') : 0;
+  refuseUpperCaseRepository(p, hostLength, where, pattern);
   const re = new RegExp(`^${globToRegExpSource(p, '.*', '.*', '.')}$`);
   return { text: pattern, matches: (image) => kyvernoImageForms(image).some((f) => re.test(f)) };
 }

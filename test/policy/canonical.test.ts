@@ -283,6 +283,26 @@ spec:
     expect(layout!.invalidReference).toBe(true);
   });
 
+  it.each([
+    ['seal', compileSealGlob, 'ghcr.io/MyOrg/**'],
+    ['seal', compileSealGlob, 'MyOrg/app'],
+    ['sigstore', compileSigstoreGlob, 'GHCR.IO:443/MyOrg/*'],
+    ['sigstore', compileSigstoreGlob, '*/MyOrg/*'],
+    ['kyverno', compileKyvernoWildcard, 'ghcr.io/MyOrg/*'],
+    ['kyverno', compileKyvernoWildcard, '*/Acme/app:*'],
+  ])(
+    'a %s pattern with an upper-case repository path (%s) is refused, not a policy that covers nothing',
+    (_d, compile, pattern) => {
+      expect(() => compile(pattern, 'p.yaml')).toThrow(/upper-case letters; .* would match no image/);
+    },
+  );
+
+  it('upper case stays allowed where it can match: hosts, tags', () => {
+    expect(compileKyvernoWildcard('GHCR.IO/acme/app:V*', 'p').matches('ghcr.io/acme/app:V1')).toBe(true);
+    expect(compileSealGlob('GHCR.IO/acme/app:V1', 'p').matches('ghcr.io/acme/app:V1')).toBe(true);
+    expect(compileSigstoreGlob('ghcr.io/acme/*:V1', 'p').matches('ghcr.io/acme/app:V1')).toBe(true);
+  });
+
   it('policy test reads manifest images as the webhook does: oci:x and oci-layout:x are Docker Hub images', async () => {
     const hub = loadPolicyTexts([
       {
