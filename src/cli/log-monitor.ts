@@ -10,6 +10,11 @@ import type { CommandModule } from './command.js';
 import { parseDuration } from './common.js';
 
 const options = {
+  'rekor-url': {
+    type: 'string',
+    description: 'transparency log URL (as the other log commands; or give it as the argument)',
+    placeholder: 'URL',
+  },
   state: { type: 'string', description: 'file keeping the last verified checkpoint', placeholder: 'FILE' },
   'watch-identity': {
     type: 'strings',
@@ -60,13 +65,20 @@ async function loadState(path: string | undefined): Promise<CheckpointState | un
 }
 
 export const command: CommandModule = {
-  usage: 'seal log monitor URL [--state FILE] [--watch-identity E] [--watch-key PEM] [--once]',
+  usage:
+    'seal log monitor (--rekor-url URL | URL) [--state FILE] [--watch-identity E] [--watch-key PEM] [--once]',
   summary: 'Monitor a transparency log for consistency and watched identities/keys',
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
-    const url = positionals[0];
-    if (!url) throw new SealError('E_INVALID_ARGUMENT', 'give the log URL: seal log monitor URL');
+    if (positionals[0] !== undefined && o['rekor-url'] !== undefined && positionals[0] !== o['rekor-url'])
+      throw new SealError('E_INVALID_ARGUMENT', 'give the log URL once: as --rekor-url or as the argument');
+    const url = positionals[0] ?? o['rekor-url'] ?? io.env.SEAL_REKOR_URL ?? io.env.REKOR_URL;
+    if (!url)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'give the log URL: seal log monitor --rekor-url URL (or set SEAL_REKOR_URL)',
+      );
     let intervalMs: number;
     try {
       intervalMs = parseDuration(o.interval ?? '30s');

@@ -71,21 +71,38 @@ export const command: CommandModule = {
     const last = o['last-size'] ? int('last-size', o['last-size']) : cp.size;
     const proof = await client.getConsistencyProof(first, last);
     let verified = false;
-    if (o['first-root'] && last === cp.size) {
-      verifyConsistency(
-        first,
-        last,
-        proof.hashes.map((h) => fromHex(h)),
-        fromHex(o['first-root']),
-        cp.rootHash,
-      );
+    let why = `Not verified: pass --first-root HEX, the root you recorded at size ${first}, to check this proof against the signed checkpoint\n`;
+    if (o['first-root'] && last !== cp.size) {
+      why = `Not verified: the signed checkpoint is at size ${cp.size}, not --last-size ${last}; leave --last-size out to verify against it\n`;
+    } else if (o['first-root']) {
+      const firstRoot = o['first-root'];
+      if (!/^[0-9a-fA-F]{64}$/.test(firstRoot))
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--first-root must be a 64-digit hex sha256 root, got "${firstRoot}"`,
+        );
+      try {
+        verifyConsistency(
+          first,
+          last,
+          proof.hashes.map((h) => fromHex(h)),
+          fromHex(firstRoot),
+          cp.rootHash,
+        );
+      } catch (cause) {
+        throw new SealError(
+          'E_PROOF_INVALID',
+          `the log's tree at size ${first} does not have root ${firstRoot} given by --first-root, or the log's history was rewritten: the consistency proof ${first} → ${last} does not lead from it to the signed checkpoint root ${toHex(cp.rootHash)} (${(cause as Error).message})`,
+          { cause },
+        );
+      }
       verified = true;
     }
     if (o.output === 'json')
       io.stdout(`${JSON.stringify({ firstSize: first, lastSize: last, ...proof, verified }, null, 2)}\n`);
     else
       io.stdout(
-        `Consistency ${first} → ${last}, root ${proof.rootHash}\nHashes:\n${proof.hashes.map((h) => `  ${h}\n`).join('')}${verified ? 'Verified against the signed checkpoint\n' : 'Not verified (give --first-root for the current size)\n'}`,
+        `Consistency ${first} → ${last}, root ${proof.rootHash}\nHashes:\n${proof.hashes.map((h) => `  ${h}\n`).join('')}${verified ? 'Verified against the signed checkpoint\n' : why}`,
       );
     return 0;
   },

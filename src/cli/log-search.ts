@@ -88,6 +88,7 @@ export const command: CommandModule = {
       return 0;
     }
     for (const e of result.entries) io.stdout(`${e.uuid}\n`);
+    if (result.entries.length === 0) io.stderr('no entries match\n');
     if (result.nextPageToken) io.stderr(`more results: --page-token ${result.nextPageToken}\n`);
     return 0;
   },

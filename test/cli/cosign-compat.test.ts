@@ -144,6 +144,43 @@ describe('cosign verify flags and key references', () => {
     expect(att.err).toContain('Note: --offline changes nothing');
   });
 
+  it('log commands: search says when nothing matched, monitor takes --rekor-url, proof names what to pass', async () => {
+    for (let i = 0; i < 2; i++)
+      expect((await seal(['sign', '--key', key, '--rekor-url', server.url, await image()])).code).toBe(0);
+    const none = await seal([
+      'log',
+      'search',
+      '--rekor-url',
+      server.url,
+      '--sha',
+      `sha256:${'0'.repeat(64)}`,
+    ]);
+    expect(none.code, none.err).toBe(0);
+    expect(none.out).toBe('');
+    expect(none.err).toContain('no entries match');
+
+    const monitor = await seal(['log', 'monitor', '--rekor-url', server.url, '--once']);
+    expect(monitor.code, monitor.err).toBe(0);
+    expect(monitor.out).toMatch(/checkpoint/);
+
+    const unverified = await seal(['log', 'proof', '--rekor-url', server.url, '--first-size', '1']);
+    expect(unverified.code, unverified.err).toBe(0);
+    expect(unverified.out).toContain('Not verified: pass --first-root HEX, the root you recorded at size 1');
+    const wrong = await seal([
+      'log',
+      'proof',
+      '--rekor-url',
+      server.url,
+      '--first-size',
+      '1',
+      '--first-root',
+      '0'.repeat(64),
+    ]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.err).toContain('[E_PROOF_INVALID]');
+    expect(wrong.err).toContain(`does not have root ${'0'.repeat(64)} given by --first-root`);
+  });
+
   it('names the KMS scheme this build does not support, and what --key takes', async () => {
     const ref = await image();
     for (const scheme of ['awskms', 'gcpkms', 'azurekms', 'hashivault', 'k8s', 'gitlab']) {
