@@ -1,6 +1,7 @@
 // `seal sign`: sign an image by digest with a key (or keylessly), as `cosign sign` does.
 
 import { SealError } from '../errors.js';
+import type { Signer } from '../keys/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
 import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } from './common.js';
@@ -29,10 +30,59 @@ const options = {
     default: true,
     description: 'sign a DSSE statement into a bundle referrer (false: legacy .sig tag)',
   },
+  certificate: {
+    type: 'string',
+    description: 'certificate for --key (private PKI), attached to the signature',
+    placeholder: 'FILE',
+  },
+  'certificate-chain': {
+    type: 'string',
+    description: 'PEM chain of --certificate (issuer first, root last), attached with it',
+    placeholder: 'FILE',
+  },
+  'output-signature': {
+    type: 'string',
+    description: 'write the base64 signature here',
+    placeholder: 'FILE',
+  },
+  'output-payload': {
+    type: 'string',
+    description: 'write the signed payload here',
+    placeholder: 'FILE',
+  },
+  'output-certificate': {
+    type: 'string',
+    description: 'write the signing certificate (PEM) here',
+    placeholder: 'FILE',
+  },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
   ...registryOptionSpecs,
 } as const;
+
+/** PEM blocks of certificates, each its own string. */
+function pemBlocks(pem: string): string[] {
+  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
+    (m) => `${m[0]}\n`,
+  );
+}
+
+async function certifiedSigner(
+  signer: Signer,
+  certificate: string,
+  chain: string | undefined,
+): Promise<Signer> {
+  const [{ withCertificateChain }, { certificatePemOf }, { readFlagFile }] = await Promise.all([
+    import('../keys/certified.js'),
+    import('./verify-blob.js'),
+    import('./verify-common.js'),
+  ]);
+  const leaf = pemBlocks(certificatePemOf(await readFlagFile(certificate, '--certificate'), '--certificate'));
+  const rest = chain ? pemBlocks((await readFlagFile(chain, '--certificate-chain')).toString('utf8')) : [];
+  if (chain && rest.length === 0)
+    throw new SealError('E_INVALID_ARGUMENT', '--certificate-chain holds no PEM certificate');
+  return withCertificateChain(signer, [leaf[0]!, ...rest].filter(Boolean));
+}
 
 export const command: CommandModule = {
   usage: 'seal sign [--key KEY] [-a k=v]… [--recursive] [--new-bundle-format=false] IMAGE',
@@ -42,12 +92,16 @@ export const command: CommandModule = {
     const { options: o, positionals } = parseArgs(argv, options);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'sign needs exactly one IMAGE argument');
-    if (!o.upload && !o.bundle) {
+    if (!o.upload && !o.bundle && !o['output-signature']) {
       throw new SealError(
         'E_INVALID_ARGUMENT',
-        'with --upload=false, name a file with --bundle to keep the signature',
+        'with --upload=false, name a file with --bundle or --output-signature to keep the signature',
       );
     }
+    if ((o.certificate || o['certificate-chain']) && !o.key)
+      throw new SealError('E_INVALID_ARGUMENT', '--certificate and --certificate-chain go with --key');
+    if (o['certificate-chain'] && !o.certificate)
+      throw new SealError('E_INVALID_ARGUMENT', '--certificate-chain needs --certificate');
     const [{ signImage }, { parseReference }, { storeFor }, { resolveSigner }] = await Promise.all([
       import('../sign/image.js'),
       import('../oci/ref.js'),
@@ -57,7 +111,9 @@ export const command: CommandModule = {
     const ref = parseReference(positionals[0]!, { cwd: io.cwd });
     const store = storeFor(ref, registryOptionsFrom(o));
     const resolved = await resolveSigner(o, io);
-    const { signer, tlog } = resolved;
+    const { tlog } = resolved;
+    let signer = resolved.signer;
+    if (o.certificate) signer = await certifiedSigner(signer, o.certificate, o['certificate-chain']);
     const results = await signImage(ref, {
       signer,
       store,
@@ -77,6 +133,20 @@ export const command: CommandModule = {
       io.stderr(`Wrote bundle to file ${o.bundle}\n`);
     }
     if (!results.every((r) => r.duplicate)) io.stderr((await import('./signer.js')).tlogReport(resolved));
+    const first = results[0];
+    const { writeFile } = await import('node:fs/promises');
+    if (o['output-signature'] && first?.signature)
+      await writeFile(o['output-signature'], Buffer.from(first.signature).toString('base64'));
+    if (o['output-payload'] && first?.payload) await writeFile(o['output-payload'], first.payload);
+    if (o['output-certificate']) {
+      const leaf = signer.certificateChainPem?.[0];
+      if (!leaf)
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          '--output-certificate needs a certificate (keyless, or --certificate)',
+        );
+      await writeFile(o['output-certificate'], leaf);
+    }
     for (const r of results) {
       const where = r.storedAt ? ` (${r.format === 'bundle' ? 'referrer' : 'tag'} ${r.storedAt})` : '';
       io.stderr(`${r.duplicate ? 'Signature already present for' : 'Signed'} ${r.reference}${where}\n`);

@@ -57,7 +57,7 @@ function signatureBytes(raw: Buffer): Uint8Array {
   return new Uint8Array(raw);
 }
 
-async function readSignature(value: string): Promise<Uint8Array> {
+export async function readSignature(value: string): Promise<Uint8Array> {
   // cosign: a path (or URL) first; what names no file is the signature itself.
   const { stat } = await import('node:fs/promises');
   const isFile = await stat(value).then(

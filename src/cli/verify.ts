@@ -3,6 +3,7 @@
 
 import { exitCodeFor, SealError } from '../errors.js';
 import type { ImageStore } from '../oci/store.js';
+import type { VerifyImageOptions } from '../verify/image.js';
 import type { Verdict } from '../verify/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
@@ -24,6 +25,22 @@ const options = {
     short: 'a',
     description: 'key=value pairs the signed payload must carry',
     placeholder: 'k=v',
+  },
+  signature: {
+    type: 'string',
+    description: 'check this detached signature (file or base64) instead of the stored ones',
+    placeholder: 'SIG',
+  },
+  payload: {
+    type: 'string',
+    description: 'the payload --signature signs (default: the simple-signing payload of the image digest)',
+    placeholder: 'FILE',
+  },
+  certificate: {
+    type: 'string',
+    aliases: ['cert'],
+    description: 'the signing certificate of legacy and detached signatures (PEM, base64 PEM or DER)',
+    placeholder: 'FILE',
   },
   ...registryOptionSpecs,
   ...cosignVerifyCompatOptionSpecs,
@@ -80,6 +97,31 @@ export function verdictReplacer(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? new TextDecoder().decode(value) : value;
 }
 
+/** cosign's --signature/--payload/--certificate as verifyImage options. */
+async function detachedFrom(o: {
+  signature?: string | undefined;
+  payload?: string | undefined;
+  certificate?: string | undefined;
+}): Promise<Pick<VerifyImageOptions, 'detached' | 'certificatePem'>> {
+  const out: Pick<VerifyImageOptions, 'detached' | 'certificatePem'> = {};
+  if (!o.signature && !o.certificate) return out;
+  const [{ readSignature, certificatePemOf }, { readFlagFile }] = await Promise.all([
+    import('./verify-blob.js'),
+    import('./verify-common.js'),
+  ]);
+  if (o.signature) {
+    out.detached = { signature: await readSignature(o.signature) };
+    if (o.payload) out.detached.payload = new Uint8Array(await readFlagFile(o.payload, '--payload'));
+  }
+  if (o.certificate) {
+    out.certificatePem = certificatePemOf(
+      await readFlagFile(o.certificate, '--certificate'),
+      '--certificate',
+    );
+  }
+  return out;
+}
+
 export const command: CommandModule = {
   usage: 'seal verify (--key KEY | --certificate-identity ID --certificate-oidc-issuer URL) [-a k=v]… IMAGE…',
   summary: 'Verify image signatures against a pinned key or identity',
@@ -93,9 +135,16 @@ export const command: CommandModule = {
     if (o.output !== 'json' && o.output !== 'text' && o.output !== 'verdict') {
       throw new SealError('E_INVALID_ARGUMENT', `--output must be json, text or verdict, not "${o.output}"`);
     }
+    if (o.key && o.certificate)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--key and --certificate cannot be combined: give one signer',
+      );
+    if (o.payload && !o.signature) throw new SealError('E_INVALID_ARGUMENT', '--payload needs --signature');
     const annotations = parseKeyValues(o.annotations);
     const expectations = await expectationsFrom(o, io, annotations);
     const trust = await loadTrust(o, expectations);
+    const detachedOptions = await detachedFrom(o);
     const [{ verifyImage }, { parseReference }] = await Promise.all([
       import('../verify/image.js'),
       import('../oci/ref.js'),
@@ -115,7 +164,11 @@ export const command: CommandModule = {
         registry ??= registryOptionsFrom(o);
         store = (await import('../oci/open.js')).storeFor(ref, registry);
       }
-      const verdict = await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
+      const verdict = await verifyImage(ref, expectations, {
+        store,
+        ...(trust ? { trust } : {}),
+        ...detachedOptions,
+      });
       verdict.reference = image;
       if (o.verbose) io.stderr(describeChecks(verdict));
       if (!verdict.ok) {

@@ -1,7 +1,6 @@
 // Signing images: resolve to a digest, build the payload, sign, optionally log, then attach the
 // signature next to the image — a Sigstore bundle referrer (cosign v3 default) or a legacy `.sig` layer.
 
-import { SealError } from '../errors.js';
 import { serializeEnvelope, signEnvelope, IN_TOTO_PAYLOAD_TYPE } from '../formats/dsse.js';
 import { buildCosignSignStatement } from '../formats/intoto.js';
 import { buildSimpleSigningPayload } from '../formats/simplesigning.js';
@@ -43,6 +42,9 @@ export interface SignedImage {
   storedAt?: string;
   /** True when an identical signature was already present (legacy duplicate detection). */
   duplicate?: boolean;
+  /** What was signed (simple-signing payload, or the DSSE statement) and the signature over it. */
+  payload?: Uint8Array;
+  signature?: Uint8Array;
 }
 
 /** Resolve the reference to the digests to sign: the image itself, plus children of an index when recursive. */
@@ -114,13 +116,9 @@ async function signOne(ref: Reference, subject: Descriptor, options: SignImageOp
       format: 'bundle',
       bundle: attached.bundle,
       storedAt: attached.storedAt,
+      payload: envelope.payload,
+      signature: envelope.signatures[0]!.sig,
     };
-  }
-  if (!upload) {
-    throw new SealError(
-      'E_INVALID_ARGUMENT',
-      'the legacy format (--new-bundle-format=false) can only be uploaded',
-    );
   }
   const payload = buildSimpleSigningPayload({
     dockerReference: repositoryName(ref),
@@ -128,6 +126,11 @@ async function signOne(ref: Reference, subject: Descriptor, options: SignImageOp
     annotations: options.annotations,
   });
   const signature = await options.signer.sign(payload);
+  if (!upload) {
+    // cosign v2's `sign --upload=false --output-signature --output-payload`: logged, kept by the caller.
+    if (options.tlog) await options.tlog.uploadLegacy({ payload, signature, signer: options.signer });
+    return { reference, digest: digest.toString(), format: 'legacy', payload, signature };
+  }
   const result = await appendLegacySignature({
     store: options.store,
     ref,
@@ -143,5 +146,7 @@ async function signOne(ref: Reference, subject: Descriptor, options: SignImageOp
     format: 'legacy',
     storedAt: result.tag,
     duplicate: result.duplicate,
+    payload,
+    signature,
   };
 }

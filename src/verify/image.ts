@@ -1,6 +1,7 @@
 // Verifying image signatures: find every candidate (bundle referrers, then the legacy `.sig` tag), check
 // each against pinned expectations, and return a Verdict. cosign.md §2e "How verify accepts signatures".
 
+import { createHash } from 'node:crypto';
 import { isSealError, type ErrorCode, SealError } from '../errors.js';
 import { BUNDLE_V03_MEDIA_TYPE, parseBundle } from '../formats/bundle.js';
 import {
@@ -12,12 +13,19 @@ import {
 } from '../formats/cosign.js';
 import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, parseEnvelope, verifyEnvelope } from '../formats/dsse.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type Statement, parseStatement } from '../formats/intoto.js';
-import { parseSimpleSigningPayload } from '../formats/simplesigning.js';
+import { buildSimpleSigningPayload, parseSimpleSigningPayload } from '../formats/simplesigning.js';
 import { loadPublicKey } from '../keys/public-key.js';
 import type { PublicKeyVerifier } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
 import { type Descriptor, isIndex } from '../oci/manifest.js';
-import { formatReference, parseReference, type Reference, withDigest, withTag } from '../oci/ref.js';
+import {
+  formatReference,
+  parseReference,
+  type Reference,
+  repositoryName,
+  withDigest,
+  withTag,
+} from '../oci/ref.js';
 import type { ImageStore } from '../oci/store.js';
 import { verifyBundle } from './bundle/verify.js';
 import { assertPinned } from './expectations.js';
@@ -33,6 +41,13 @@ export interface VerifyImageOptions {
   attestations?: boolean;
   /** Clock for certificate validity when no log time is available. */
   now?: () => Date;
+  /**
+   * cosign's `verify --signature [--payload]`: check this detached simple signature instead of the ones
+   * stored with the image (payload default: the simple-signing payload for the image's digest).
+   */
+  detached?: { signature: Uint8Array; payload?: Uint8Array };
+  /** cosign's `verify --certificate`: the signing certificate of legacy and detached signatures. */
+  certificatePem?: string;
 }
 
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
@@ -55,6 +70,42 @@ interface Candidate {
   source: SignatureResult['source'];
   carrier: string;
   load(budget: Budget): Promise<SignatureResult>;
+  /** Replaces a legacy signature's certificate (cosign's `verify --certificate`). */
+  certificatePem?: string;
+}
+
+/** A detached simple signature given on the command line, as a legacy candidate. */
+function detachedCandidate(
+  ref: Reference,
+  digest: Digest,
+  detached: NonNullable<VerifyImageOptions['detached']>,
+  certificatePem: string | undefined,
+): Candidate {
+  const payload =
+    detached.payload ?? buildSimpleSigningPayload({ dockerReference: repositoryName(ref), digest });
+  const payloadDigest = Digest.parse(`sha256:${createHash('sha256').update(payload).digest('hex')}`);
+  const legacy: LegacySignature = {
+    descriptor: {
+      mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+      digest: payloadDigest.toString(),
+      size: payload.length,
+    },
+    mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+    payloadDigest,
+    signature: detached.signature,
+    ...(certificatePem ? { certificatePem } : {}),
+  };
+  return {
+    source: 'legacy-tag',
+    carrier: '--signature',
+    load: async () => ({
+      source: 'legacy-tag',
+      carrier: '--signature',
+      ok: false,
+      checks: [],
+      [MATERIAL]: { kind: 'legacy', legacy, payload },
+    }),
+  };
 }
 
 /**
@@ -101,7 +152,12 @@ export async function verifyImage(
     };
   }
   const keys = (expectations.keys ?? []).map(pinnedKey);
-  const candidates = await findCandidates(options.store, ref, digest, options.attestations ?? false);
+  const candidates = options.detached
+    ? [detachedCandidate(ref, digest, options.detached, options.certificatePem)]
+    : await findCandidates(options.store, ref, digest, options.attestations ?? false);
+  if (options.certificatePem && !options.detached) {
+    for (const c of candidates) c.certificatePem = options.certificatePem;
+  }
   const most = Math.max(
     candidates.filter((c) => c.source === 'bundle-referrer').length,
     candidates.filter((c) => c.source === 'legacy-tag').length,
@@ -129,7 +185,12 @@ export async function verifyImage(
   const signatures: SignatureResult[] = [];
   const budget: Budget = { bytes: MAX_SIGNATURE_BYTES };
   for (const candidate of candidates) {
-    signatures.push(await candidate.load(budget));
+    const loaded = await candidate.load(budget);
+    const material = (loaded as Loaded)[MATERIAL];
+    if (candidate.certificatePem && material?.legacy) {
+      material.legacy = { ...material.legacy, certificatePem: candidate.certificatePem };
+    }
+    signatures.push(loaded);
   }
   // Bundle candidates are read from the referrers; evaluate them.
   const evaluated = signatures.map((s) => evaluate(s, digest, keys, expectations, options));
