@@ -283,6 +283,9 @@ export function verifyBlobSignature(
 
 /** Log entries examined at most when looking a detached signature up in the log by the file's digest. */
 export const MAX_LOOKUP_ENTRIES = 32;
+/** Each lookup request's deadline, and the largest answer read. */
+const LOOKUP_TIMEOUT_MS = 30_000;
+const MAX_LOOKUP_RESPONSE = 4 * 1024 * 1024;
 
 /**
  * The log's evidence for a detached signature that came without any (cosign v2's online lookup): entries
@@ -294,32 +297,77 @@ export async function lookupRekorBundles(
   sha256: string,
   signature: Uint8Array,
 ): Promise<RekorBundle[]> {
-  const { RekorClient } = await import('../tlog/client.js');
-  const client = new RekorClient(rekorUrl);
-  const uuids = (await client.searchIndex({ hash: `sha256:${sha256.toLowerCase()}` })).slice(
-    0,
-    MAX_LOOKUP_ENTRIES,
-  );
+  // A few fetches with hand-written shape checks: the verify path stays free of the log client's schemas.
+  const base = rekorUrl.replace(/\/+$/, '');
+  const call = async (path: string, body?: unknown): Promise<unknown> => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
+      });
+    } catch (cause) {
+      throw new SealError('E_NETWORK', `cannot reach the log at ${base}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    // Read no more than the limit: a hostile log cannot make verify hold an endless answer.
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body ?? []) {
+      size += (chunk as Uint8Array).byteLength;
+      if (size > MAX_LOOKUP_RESPONSE) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new SealError(
+          'E_TLOG_INVALID',
+          `the log at ${base} answered more than ${MAX_LOOKUP_RESPONSE} bytes`,
+        );
+      }
+      parts.push(Buffer.from(chunk as Uint8Array));
+    }
+    const text = Buffer.concat(parts).toString('utf8');
+    if (res.status !== 200)
+      throw new SealError('E_TLOG_INVALID', `the log at ${base} answered ${res.status} to ${path}`);
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new SealError('E_TLOG_INVALID', `the log at ${base} answered with other than JSON`, { cause });
+    }
+  };
+  const found = await call('/api/v1/index/retrieve', { hash: `sha256:${sha256.toLowerCase()}` });
+  const uuids = (Array.isArray(found) ? found : [])
+    .filter((u): u is string => typeof u === 'string' && /^([0-9a-f]{16})?[0-9a-f]{64}$/.test(u))
+    .slice(0, MAX_LOOKUP_ENTRIES);
   const want = Buffer.from(signature).toString('base64');
   const out: RekorBundle[] = [];
   for (const uuid of uuids) {
-    const entry = await client.getEntryByUuid(uuid);
+    const answer = await call(`/api/v1/log/entries/${uuid}`);
+    const entry = (typeof answer === 'object' && answer !== null ? Object.values(answer)[0] : undefined) as
+      | Record<string, unknown>
+      | undefined;
+    const set = (entry?.verification as { signedEntryTimestamp?: unknown } | undefined)?.signedEntryTimestamp;
+    const { body, integratedTime, logIndex, logID } = entry ?? {};
+    if (
+      typeof body !== 'string' ||
+      typeof set !== 'string' ||
+      typeof logID !== 'string' ||
+      !Number.isSafeInteger(integratedTime) ||
+      !Number.isSafeInteger(logIndex)
+    )
+      continue;
     let logged: unknown;
     try {
-      logged = JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8'));
+      logged = JSON.parse(Buffer.from(body, 'base64').toString('utf8'));
     } catch {
       continue;
     }
-    const spec = (logged as { spec?: { signature?: { content?: unknown } } }).spec;
-    if (spec?.signature?.content !== want || !entry.verification.signedEntryTimestamp) continue;
+    const spec = (logged as { spec?: { signature?: { content?: unknown } } } | null)?.spec;
+    if (spec?.signature?.content !== want) continue;
     out.push({
-      SignedEntryTimestamp: new Uint8Array(Buffer.from(entry.verification.signedEntryTimestamp, 'base64')),
-      Payload: {
-        body: entry.body,
-        integratedTime: entry.integratedTime,
-        logIndex: entry.logIndex,
-        logID: entry.logID,
-      },
+      SignedEntryTimestamp: new Uint8Array(Buffer.from(set, 'base64')),
+      Payload: { body, integratedTime: integratedTime as number, logIndex: logIndex as number, logID },
     });
   }
   return out;
