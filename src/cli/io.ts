@@ -21,14 +21,30 @@ export interface CliIO {
  */
 function directWriter(fd: 1 | 2): (text: string) => void {
   let viaStream = false;
-  const stream = () => (fd === 1 ? process.stdout : process.stderr);
+  // The reader went away (`seal … | head -1`): what is left to print is dropped, as a Unix tool would
+  // stop on SIGPIPE, instead of an EPIPE stack trace.
+  let closed = false;
+  const stream = () => {
+    const s = fd === 1 ? process.stdout : process.stderr;
+    if (s.listenerCount('error') === 0)
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        closed = true;
+      });
+    return s;
+  };
   return (text) => {
+    if (closed) return;
     if (!viaStream) {
       const bytes = Buffer.from(text, 'utf8');
       let written = 0;
       try {
         written = writeSync(fd, bytes);
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
+          closed = true;
+          return;
+        }
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
       }
       if (written === bytes.length) return;
