@@ -206,7 +206,16 @@ export async function verifyImage(
   }
   const codes = new Set(evaluated.map((s) => firstFailure(s)?.code ?? 'E_NO_MATCHING_SIGNATURES'));
   const code: ErrorCode = codes.size === 1 ? [...codes][0]! : 'E_NO_MATCHING_SIGNATURES';
-  const reasons = evaluated.map((s) => {
+  // A predicate-type mismatch lists the attestations found, one per line: the image's plain signatures
+  // are not what the caller asked about.
+  const typeMismatch = code === 'E_PREDICATE_TYPE_MISMATCH';
+  const listed = typeMismatch
+    ? evaluated.filter((s) => {
+        const found = s.checks.find((c) => c.name === 'predicate-type')?.found;
+        return found !== 'cosign container image signature' && found !== COSIGN_SIGN_PREDICATE_TYPE;
+      })
+    : evaluated;
+  const reasons = (listed.length > 0 ? listed : evaluated).map((s) => {
     const f = firstFailure(s);
     return `${s.source} ${s.carrier ?? ''}: ${f?.message ?? 'failed'}`.trim();
   });
@@ -215,7 +224,9 @@ export async function verifyImage(
     reference,
     digest: digest.toString(),
     code,
-    message: `no matching ${options.attestations ? 'attestations' : 'signatures'}: ${reasons.join('; ')}`,
+    message: typeMismatch
+      ? `no attestation of type ${expectations.predicateType}; found:\n${reasons.map((r) => `  - ${r}`).join('\n')}`
+      : `no matching ${options.attestations ? 'attestations' : 'signatures'}: ${reasons.join('; ')}`,
     signatures: evaluated,
   };
 }

@@ -2,7 +2,7 @@
 // sign says about the log, and error messages that name CLI flags (issue 13, points 5 and 6).
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +179,31 @@ describe('cosign verify flags and key references', () => {
     expect(wrong.code).not.toBe(0);
     expect(wrong.err).toContain('[E_PROOF_INVALID]');
     expect(wrong.err).toContain(`does not have root ${'0'.repeat(64)} given by --first-root`);
+  });
+
+  it('E_PREDICATE_TYPE_MISMATCH lists only the attestations found, one per line', async () => {
+    const ref = await image();
+    expect((await seal(['sign', '--key', key, ref])).code).toBe(0);
+    const predicate = join(dir, 'predicate.json');
+    await writeFile(predicate, '{"hello":"world"}\n');
+    const attested = await seal(['attest', '--key', key, '--predicate', predicate, '--type', 'custom', ref]);
+    expect(attested.code, attested.err).toBe(0);
+    const v = await seal([
+      'verify-attestation',
+      '--key',
+      pub,
+      '--insecure-ignore-tlog',
+      '--type',
+      'spdxjson',
+      ref,
+    ]);
+    expect(v.code).not.toBe(0);
+    expect(v.err).toContain('[E_PREDICATE_TYPE_MISMATCH]');
+    expect(v.err).toContain('no attestation of type https://spdx.dev/Document; found:\n  - ');
+    const listed = v.err.split('\n').filter((l) => l.startsWith('  - '));
+    expect(listed.length).toBeGreaterThanOrEqual(1);
+    expect(v.err).not.toContain('simple signature');
+    expect(v.err).not.toContain('https://sigstore.dev/cosign/sign');
   });
 
   it('names the KMS scheme this build does not support, and what --key takes', async () => {
