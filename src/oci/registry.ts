@@ -908,7 +908,10 @@ export class RegistryStore implements ImageStore {
         const wanted = options.artifactType
           ? entries.filter((d) => d.artifactType === undefined || d.artifactType === options.artifactType)
           : entries;
-        return normalizeReferrers(await this.withReferrerAnnotations(r, wanted, signal), options);
+        return normalizeReferrers(
+          await this.withReferrerAnnotations(r, wanted, signal, options.onManifest),
+          options,
+        );
       },
     );
   }
@@ -922,6 +925,7 @@ export class RegistryStore implements ImageStore {
     r: RegistryReference,
     entries: Descriptor[],
     signal: AbortSignal,
+    onManifest: ReferrersOptions['onManifest'],
   ): Promise<Descriptor[]> {
     const out: Descriptor[] = [...entries];
     let next = 0;
@@ -935,6 +939,7 @@ export class RegistryStore implements ImageStore {
         at.digest = Digest.parse(entry.digest);
         try {
           const { fetched } = await this.fetchManifest(at, signal);
+          onManifest?.(fetched);
           out[i] = referrerDescriptor(
             fetched.digest,
             fetched.bytes.byteLength,

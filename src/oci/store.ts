@@ -19,6 +19,11 @@ export type { StoreCallOptions } from './deadline.js';
 export interface ReferrersOptions extends StoreCallOptions {
   /** Only referrers with this artifactType (filtered client-side when the server does not). */
   artifactType?: string;
+  /**
+   * Called with each referrer manifest the listing had to read (verified by digest), so the caller can
+   * reuse it instead of fetching it again; what to keep, and how much, is the caller's bound.
+   */
+  onManifest?: (fetched: FetchedManifest) => void;
 }
 
 /**

@@ -26,7 +26,8 @@ import {
   withDigest,
   withTag,
 } from '../oci/ref.js';
-import type { ImageStore } from '../oci/store.js';
+import { effectiveArtifactType } from '../oci/referrers.js';
+import type { FetchedManifest, ImageStore } from '../oci/store.js';
 import { verifyBundle } from './bundle/verify.js';
 import { assertPinned } from './expectations.js';
 import { checkLegacyCertificate, checkLegacyTlog } from './legacy.js';
@@ -60,6 +61,8 @@ export const MAX_CANDIDATES = 1000;
 export const MAX_SIGNATURE_BLOB = 64 * 1024 * 1024;
 /** All candidates' blobs of one verification together. */
 export const MAX_SIGNATURE_BYTES = 256 * 1024 * 1024;
+/** Referrer manifests read while listing, kept for reuse by one verification (more are fetched again). */
+export const MAX_REUSED_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 /** What one verification may still fetch. */
 interface Budget {
@@ -242,7 +245,17 @@ async function findCandidates(
   attestations: boolean,
 ): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  const referrers = await store.referrers(ref, digest).catch((err: unknown) => {
+  // Referrer manifests the listing had to read (a fallback index written without annotations) are
+  // reused by the candidates, not fetched again; only bundle referrers, within a byte bound.
+  const read = new Map<string, FetchedManifest>();
+  let readBytes = 0;
+  const onManifest = (fetched: FetchedManifest): void => {
+    if (!(effectiveArtifactType(fetched.manifest) ?? '').startsWith(BUNDLE_MEDIA_PREFIX)) return;
+    if (readBytes + fetched.bytes.byteLength > MAX_REUSED_MANIFEST_BYTES) return;
+    readBytes += fetched.bytes.byteLength;
+    read.set(fetched.digest.toString(), fetched);
+  };
+  const referrers = await store.referrers(ref, digest, { onManifest }).catch((err: unknown) => {
     if (isSealError(err, 'E_NOT_FOUND')) return [] as Descriptor[];
     throw err;
   });
@@ -252,7 +265,7 @@ async function findCandidates(
     out.push({
       source: 'bundle-referrer',
       carrier: desc.digest,
-      load: (budget) => loadBundleCandidate(store, ref, desc, budget),
+      load: (budget) => loadBundleCandidate(store, ref, desc, budget, read.get(desc.digest)),
     });
   }
   // The legacy `.sig` / `.att` tag is read too. cosign reads it only when no bundle referrer exists; reading
@@ -316,10 +329,11 @@ async function loadBundleCandidate(
   ref: Reference,
   desc: Descriptor,
   budget: Budget,
+  alreadyRead: FetchedManifest | undefined,
 ): Promise<Loaded> {
   const base = { source: 'bundle-referrer' as const, carrier: desc.digest, ok: false, checks: [] as Check[] };
   try {
-    const fetched = await store.getManifest(withDigest(ref, desc.digest));
+    const fetched = alreadyRead ?? (await store.getManifest(withDigest(ref, desc.digest)));
     if (isIndex(fetched.manifest) || fetched.manifest.layers.length !== 1) {
       throw new SealError(
         'E_BUNDLE_INVALID',
