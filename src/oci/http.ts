@@ -50,8 +50,9 @@ export function sharedConnections(
         (m) =>
           new m.Agent({
             connections: perOrigin,
-            // An aborted request's connection is not closed by fetch: it is dropped when the registry
-            // stays silent this long (the client's idle timeout) instead of undici's 300 s.
+            // An aborted request's connection is closed at once (test/oci/http-abort.test.ts); one
+            // nobody aborts is dropped when the registry stays silent this long (the client's idle
+            // timeout) instead of undici's 300 s.
             headersTimeout: opts.idleTimeoutMs ?? 30_000,
             bodyTimeout: opts.idleTimeoutMs ?? 30_000,
             ...(opts.allowInsecure ? { connect: { rejectUnauthorized: false } } : {}),
