@@ -71,11 +71,11 @@ describe('seal digest / tree / copy', () => {
     expect(lines[1]).toBe(
       `└── 🔐 Signatures for an image tag: ${repo}:${sample.index.digest.toTagPrefix()}.sig`,
     );
-    expect(lines[2]).toMatch(/^ {3}└── 🍒 sha256:[0-9a-f]{64}$/);
+    expect(lines[2]).toMatch(/^ {3}└── 🍒 sha256:[0-9a-f]{64} {2}signature \(from the media type\)$/);
     expect(lines[3]).toBe(
       `└── 🔗 application/vnd.dev.sigstore.bundle.v0.3+json artifacts via OCI referrer: ${repo}@${sample.index.digest}`,
     );
-    expect(lines[4]).toBe(`   └── 🍒 ${sample.referrers[0]}`);
+    expect(lines[4]).toBe(`   └── 🍒 ${sample.referrers[0]}  signature (from annotations)`);
     expect(lines).toHaveLength(5);
   });
 
