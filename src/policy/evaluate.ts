@@ -601,15 +601,22 @@ export function evaluateNow(
   const noMatch = Array.isArray(policies) ? (options.noMatch ?? []) : policies.noMatch;
   const run = new ImageRun(ns, verifier, ctx, options, options.singleFlight ?? new SingleFlight());
   const decisions: Decision[] = new Array(images.length);
+  // An image named again by the same workload is evaluated once (its decision copied with the container's
+  // own place): thousands of containers naming a few images cost a few canonicalisations and matches.
+  const { order, copies } = distinctImages(images);
   const most = options.maxConcurrentImages ?? Number.POSITIVE_INFINITY;
   let outstanding = 0;
   let next = 0;
   let done: (() => void) | undefined;
   let failed: ((err: unknown) => void) | undefined;
+  const finish = (): Decision[] => {
+    if (copies) for (const [i, of] of copies) decisions[i] = placed(decisions[of]!, images[i]!);
+    return decisions;
+  };
   // Start images in order while fewer than `most` are being waited for; each that finishes starts the next.
   const pump = (): void => {
-    while (next < images.length && outstanding < most) {
-      const i = next++;
+    while (next < order.length && outstanding < most) {
+      const i = order[next++]!;
       let d: Decision | Promise<Decision>;
       try {
         d = evaluateImage(images[i]!, list, noMatch, run);
@@ -632,14 +639,44 @@ export function evaluateNow(
         (err: unknown) => failed?.(err),
       );
     }
-    if (outstanding === 0 && next >= images.length) done?.();
+    if (outstanding === 0 && next >= order.length) done?.();
   };
   pump();
-  if (outstanding === 0) return decisions;
+  if (outstanding === 0) return finish();
   return new Promise<Decision[]>((resolve, reject) => {
-    done = () => resolve(decisions);
+    done = () => resolve(finish());
     failed = reject;
   });
+}
+
+/**
+ * The indexes of the images to evaluate (the first of each image string within its workload) and, for
+ * the others, the index whose decision they share; one image (the common review) costs no map.
+ */
+function distinctImages(images: ImageInWorkload[]): { order: number[]; copies?: [number, number][] } {
+  const order: number[] = [];
+  if (images.length < 2) {
+    for (let i = 0; i < images.length; i++) order.push(i);
+    return { order };
+  }
+  const first = new Map<string, number>();
+  const copies: [number, number][] = [];
+  for (let i = 0; i < images.length; i++) {
+    const img = images[i]!;
+    // Everything evaluateImage reads of an image besides its place: the string, the workload's kind and name.
+    const key = JSON.stringify([img.image, img.workloadKind, img.workloadName ?? null]);
+    const of = first.get(key);
+    if (of === undefined) {
+      first.set(key, i);
+      order.push(i);
+    } else copies.push([i, of]);
+  }
+  return copies.length > 0 ? { order, copies } : { order };
+}
+
+/** A decision for another container naming the same image: the same outcome at that container's place. */
+function placed(d: Decision, img: ImageInWorkload): Decision {
+  return { ...d, path: img.path, container: img.container };
 }
 
 /** What every image of one evaluation shares. */

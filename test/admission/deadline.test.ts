@@ -154,6 +154,31 @@ describe('admission deadlines and fan-out bounds', () => {
     expect(same.review.response.allowed).toBe(true);
   });
 
+  it('evaluates an image named by many containers once, each container keeping its own decision', async () => {
+    const digest = await signed('acme/web:1');
+    const controller = new AdmissionController({ policies: policies(), verifier: world.verifier });
+    const images = Array.from({ length: 10_000 }, (_, i) =>
+      i % 2 === 0 ? `${REG}/acme/web:1` : `${REG}/acme/unsigned${i % 6}:1`,
+    );
+    await controller.review('mutate', review(images));
+    const r = await controller.review('mutate', review(images));
+    // The second review finds web:1's digest and decision in the caches: one lookup each, however many
+    // containers name it (an image is canonicalised, matched and evaluated once per review).
+    const text = await controller.metrics.registry.metrics();
+    expect(text).toContain('seal_admission_cache_lookups_total{cache="digest",result="hit"} 1\n');
+    expect(text).toContain('seal_admission_cache_lookups_total{cache="decision",result="hit"} 1\n');
+    expect(r.decisions).toHaveLength(10_000);
+    r.decisions.forEach((d, i) => {
+      expect(d.container).toBe(`c${i}`);
+      expect(d.path).toBe(`/spec/containers/${i}/image`);
+      expect(d.image).toBe(images[i]);
+      expect(d.result).toBe(i % 2 === 0 ? 'allow' : 'deny');
+      if (i % 2 === 0) expect(d.patchedImage).toBe(`${REG}/acme/web:1@${digest}`);
+    });
+    expect(r.review.response.allowed).toBe(false);
+    expect(r.review.response.status?.message).toContain('unsigned1:1');
+  });
+
   it('verifies at most maxConcurrentImages of one review at once, and maxConcurrentVerifications in all', async () => {
     const digests: string[] = [];
     for (let i = 0; i < 24; i++) digests.push(await signed(`acme/app${i}:1`));
