@@ -14,19 +14,18 @@ import type { CliIO } from './io.js';
 
 const options = {
   ...registryOptionSpecs,
-  format: {
-    type: 'string',
-    default: 'spdx-json',
-    description: 'spdx-json or cyclonedx-json',
-    placeholder: 'FORMAT',
-  },
   output: {
     type: 'string',
     short: 'o',
+    description: 'the SBOM format: spdx-json (default) or cyclonedx-json',
+    placeholder: 'FORMAT',
+  },
+  format: { type: 'string', description: 'same as --output', placeholder: 'FORMAT' },
+  'output-file': {
+    type: 'string',
     description: 'write the SBOM to FILE instead of standard output',
     placeholder: 'FILE',
   },
-  'output-file': { type: 'string', description: 'same as --output', placeholder: 'FILE' },
   platform: {
     type: 'string',
     description: 'platform to catalogue when IMAGE is an index, os/arch[/variant]',
@@ -48,6 +47,8 @@ function sbomProgressBar(io: CliIO, width = 30): (p: SbomProgress) => void {
   };
 }
 
+const isSbomFormat = (f: string): f is SbomFormat => f === 'spdx-json' || f === 'cyclonedx-json';
+
 /** The document's JSON text (two-space indent, final line feed) in batches of about 64 KiB. */
 function* documentBatches(document: object): Generator<string> {
   let batch = '';
@@ -62,14 +63,37 @@ function* documentBatches(document: object): Generator<string> {
 }
 
 export const command: CommandModule = {
-  usage: 'seal sbom [flags] IMAGE',
+  usage: 'seal sbom [-o spdx-json|cyclonedx-json] [--output-file FILE] [flags] IMAGE',
   summary: 'Generate an SPDX or CycloneDX SBOM from an image’s layers',
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
     if (positionals.length !== 1) throw new SealError('E_INVALID_ARGUMENT', 'seal sbom takes one IMAGE');
-    const format = o.format as string;
-    if (format !== 'spdx-json' && format !== 'cyclonedx-json') {
+    // -o/--output is the format, as in every seal command; the file is --output-file. An --output that
+    // is no format is the file it used to be, with a note.
+    let outputFile = o['output-file'];
+    let outputFormat = o.output;
+    if (outputFormat !== undefined && !isSbomFormat(outputFormat)) {
+      if (outputFile !== undefined) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--output is the SBOM format (spdx-json or cyclonedx-json), got "${outputFormat}"`,
+        );
+      }
+      io.stderr(
+        `seal sbom: --output FILE is deprecated: -o/--output is the format, write to a file with --output-file ${outputFormat}\n`,
+      );
+      outputFile = outputFormat;
+      outputFormat = undefined;
+    }
+    if (outputFormat !== undefined && o.format !== undefined && outputFormat !== o.format) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--output ${outputFormat} and --format ${o.format} disagree: give one format`,
+      );
+    }
+    const format = outputFormat ?? o.format ?? 'spdx-json';
+    if (!isSbomFormat(format)) {
       throw new SealError(
         'E_INVALID_ARGUMENT',
         `--format must be spdx-json or cyclonedx-json, got "${format}"`,
@@ -77,14 +101,14 @@ export const command: CommandModule = {
     }
     const { ref, store } = openReference(positionals[0]!, { cwd: io.cwd, registry: registryOptionsFrom(o) });
     const result = await generateSbom(store, ref, {
-      format: format as SbomFormat,
+      format,
       ...(o.platform ? { platform: o.platform } : {}),
       ...(io.isTTY ? { onProgress: sbomProgressBar(io) } : {}),
     });
     if (io.isTTY) io.stderr(`\r${result.packages.length} packages in ${result.digest}\x1b[K\n`);
     // Written in batches of pieces, never as one string: the document of a large image is tens of MB.
     const batches = documentBatches(result.document);
-    const file = o.output ?? o['output-file'];
+    const file = outputFile;
     if (!file) {
       for (const batch of batches) io.stdout(batch);
       return 0;

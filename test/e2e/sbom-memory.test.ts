@@ -62,7 +62,7 @@ describe('seal sbom on a 50 MB dpkg status', () => {
     ]);
     const trivial = await runSealMeasured([
       'sbom',
-      '--output',
+      '--output-file',
       join(dir, 'small.json'),
       `oci-layout:${small}:v1`,
     ]);
@@ -75,7 +75,7 @@ describe('seal sbom on a 50 MB dpkg status', () => {
 
   it('lists every package with peak RSS within 2× the file above the baseline', async () => {
     const out = join(dir, 'sbom.json');
-    const r = await runSealMeasured(['sbom', '--output', out, `oci-layout:${dir}:v1`], {
+    const r = await runSealMeasured(['sbom', '--output-file', out, `oci-layout:${dir}:v1`], {
       timeoutMs: 300_000,
     });
     expect(r.stderr).toBe('');

@@ -39,13 +39,14 @@ describe('seal sbom', () => {
     expect(io.err).toBe('');
   });
 
-  it('writes CycloneDX to --output FILE', async () => {
+  it('writes CycloneDX to --output-file FILE', async () => {
     const io = memoryIO();
     const out = join(dir, 'bom.json');
     expect(
-      await command.run(['--format', 'cyclonedx-json', '--output', out, `oci-layout:${dir}:v1`], io),
+      await command.run(['--format', 'cyclonedx-json', '--output-file', out, `oci-layout:${dir}:v1`], io),
     ).toBe(0);
     expect(io.out).toBe('');
+    expect(io.err).toBe('');
     const bom = JSON.parse(readFileSync(out, 'utf8')) as { bomFormat: string; components: unknown[] };
     expect(bom.bomFormat).toBe('CycloneDX');
     expect(bom.components.length).toBe(3);
@@ -55,10 +56,50 @@ describe('seal sbom', () => {
     const io = memoryIO();
     const out = join(dir, 'never.json');
     await expect(
-      command.run(['--format', 'syft', '-o', out, `oci-layout:${dir}:v1`], io),
+      command.run(['--format', 'syft', '--output-file', out, `oci-layout:${dir}:v1`], io),
     ).rejects.toMatchObject({
       code: 'E_INVALID_ARGUMENT',
     });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('-o/--output is the format, as in every seal command', async () => {
+    const io = Object.assign(memoryIO(), { cwd: dir });
+    expect(await command.run(['-o', 'cyclonedx-json', `oci-layout:${dir}:v1`], io)).toBe(0);
+    expect((JSON.parse(io.out) as { bomFormat: string }).bomFormat).toBe('CycloneDX');
+    expect(io.err).toBe('');
+    expect(existsSync(join(dir, 'cyclonedx-json'))).toBe(false);
+    const out = join(dir, 'o.json');
+    const toFile = memoryIO();
+    expect(
+      await command.run(['--output=cyclonedx-json', '--output-file', out, `oci-layout:${dir}:v1`], toFile),
+    ).toBe(0);
+    expect(toFile.out).toBe('');
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { bomFormat: string }).bomFormat).toBe('CycloneDX');
+  });
+
+  it('--output FILE (the old spelling) still writes the file, with a one-line note', async () => {
+    const io = memoryIO();
+    const out = join(dir, 'old.json');
+    expect(await command.run(['--output', out, `oci-layout:${dir}:v1`], io)).toBe(0);
+    expect(io.out).toBe('');
+    expect(io.err).toBe(
+      `seal sbom: --output FILE is deprecated: -o/--output is the format, write to a file with --output-file ${out}\n`,
+    );
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { spdxVersion: string }).spdxVersion).toBe('SPDX-2.3');
+  });
+
+  it('refuses formats that disagree, and --output that is neither a format nor the only file', async () => {
+    await expect(
+      command.run(
+        ['--format', 'spdx-json', '-o', 'cyclonedx-json', `oci-layout:${dir}:v1`],
+        Object.assign(memoryIO(), { cwd: dir }),
+      ),
+    ).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    const out = join(dir, 'never2.json');
+    await expect(
+      command.run(['-o', 'syft', '--output-file', out, `oci-layout:${dir}:v1`], memoryIO()),
+    ).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', message: expect.stringContaining('SBOM format') });
     expect(existsSync(out)).toBe(false);
   });
 
