@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsClient } from '../admission/support/https.js';
 import { issueExamplePolicy } from '../admission/support/policies.js';
+import { admissionServeUrl } from '../admission/support/serve-process.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const RUNNER = `const m = await import(${JSON.stringify(MAIN)}); process.exitCode = await m.main(process.argv.slice(1));`;
@@ -273,21 +274,7 @@ describe('seal admission serve', () => {
       '--reload-interval',
       '200ms',
     ]);
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`admission serve did not start: ${stderr}`)), 60_000);
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /^(https:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`admission serve exited ${code}: ${stderr}`)));
-    });
+    url = await admissionServeUrl(child);
     ca = await readFile(join(dir, 'ca.pem'), 'utf8');
   });
 

@@ -19,6 +19,7 @@ import { httpsClient } from '../admission/support/https.js';
 import { createRegistryWorld, type RegistryWorld } from '../admission/support/registry-world.js';
 import { podReview } from '../admission/support/review.js';
 import { describeWithRegistry } from '../support/registry.js';
+import { admissionServeUrl } from '../admission/support/serve-process.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const RUNNER = `const m = await import(${JSON.stringify(MAIN)}); process.exitCode = await m.main(process.argv.slice(1));`;
@@ -131,21 +132,7 @@ spec:
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
     );
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    childUrl = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`admission serve did not start: ${stderr}`)), 60_000);
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /^(https:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`admission serve exited ${code}: ${stderr}`)));
-    });
+    childUrl = await admissionServeUrl(child);
     const { readFile } = await import('node:fs/promises');
     const childCa = await readFile(join(dir, 'ca.pem'), 'utf8');
 
