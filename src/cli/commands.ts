@@ -169,5 +169,15 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Print the signatures attached to an image, one JSON document per line',
     load: () => import('./download.js').then((m) => m.signatureCommand),
   },
+  {
+    name: 'trusted-root create',
+    summary: 'Create a Sigstore trusted root from CA chains, log keys and TSA chains',
+    load: () => mod(import('./trusted-root-create.js')),
+  },
+  {
+    name: 'signing-config create',
+    summary: 'Create a Sigstore signing config naming the CA, OIDC provider, logs and TSAs to sign with',
+    load: () => mod(import('./signing-config-create.js')),
+  },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

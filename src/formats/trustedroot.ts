@@ -1,7 +1,7 @@
 // Sigstore trust material as data: the protobuf-specs TrustedRoot JSON (trusted_root.json), parsed with
 // zod and built for seal's own log/CA. protobuf-specs sigstore_trustroot.proto; cosign.md §3 (--trusted-root).
 
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { base64String, encodeBase64 } from './base64.js';
@@ -105,6 +105,48 @@ export type KeyDetails =
   | 'PKIX_RSA_PKCS1V15_2048_SHA256'
   | 'PKIX_RSA_PKCS1V15_3072_SHA256'
   | 'PKIX_RSA_PKCS1V15_4096_SHA256';
+
+/** The PublicKeyDetails of a log key (as cosign trusted-root create names them); undefined for other keys. */
+export function keyDetailsForKey(key: KeyObject): KeyDetails | undefined {
+  if (key.asymmetricKeyType === 'ed25519') return 'PKIX_ED25519';
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === 'prime256v1') return 'PKIX_ECDSA_P256_SHA_256';
+    if (curve === 'secp384r1') return 'PKIX_ECDSA_P384_SHA_384';
+    if (curve === 'secp521r1') return 'PKIX_ECDSA_P521_SHA_512';
+    return undefined;
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    if (bits === 2048) return 'PKIX_RSA_PKCS1V15_2048_SHA256';
+    if (bits === 3072) return 'PKIX_RSA_PKCS1V15_3072_SHA256';
+    if (bits === 4096) return 'PKIX_RSA_PKCS1V15_4096_SHA256';
+  }
+  return undefined;
+}
+
+/**
+ * A log key's checkpoint key ID for the note origin it signs as (Rekor v2, C2SP signed-note; the ID
+ * cosign trusted-root create writes for `origin=`): Ed25519 SHA-256(origin‖0x0A‖0x01‖key), ECDSA the
+ * SHA-256 of the SPKI, RSA SHA-256(origin‖0x0A‖0xFF‖"PKIX-RSA-PKCS#1v1.5"‖SPKI). sigstore-servers.md §2.
+ */
+export function checkpointKeyId(
+  origin: string,
+  publicKeyDer: Uint8Array,
+  keyDetails: KeyDetails,
+): Uint8Array {
+  const h = createHash('sha256');
+  if (keyDetails === 'PKIX_ED25519') {
+    h.update(`${origin}\n`)
+      .update(Uint8Array.of(0x01))
+      .update(publicKeyDer.subarray(publicKeyDer.length - 32));
+  } else if (keyDetails.startsWith('PKIX_RSA')) {
+    h.update(`${origin}\n`).update(Uint8Array.of(0xff)).update('PKIX-RSA-PKCS#1v1.5').update(publicKeyDer);
+  } else {
+    h.update(publicKeyDer);
+  }
+  return Uint8Array.from(h.digest());
+}
 
 /** A log's ID: sha256 of its DER (SPKI) public key. */
 export function spkiLogId(publicKeyDer: Uint8Array): Uint8Array {

@@ -365,3 +365,30 @@ export function certificatesFromPem(pem: string): Uint8Array[] {
   }
   return out;
 }
+
+/** The attributes of a DER Name (issuer or subject), in order: `{ oid, value }` with the value as text. */
+export function nameAttributes(name: Uint8Array): { oid: string; value: string }[] {
+  const out: { oid: string; value: string }[] = [];
+  try {
+    const root = readRoot(name, TAG.SEQUENCE);
+    for (const rdn of childrenOf(name, root)) {
+      for (const atv of childrenOf(name, rdn)) {
+        const [oidT, valueT] = childrenOf(name, atv);
+        if (!oidT || !valueT) throw new DerError('attribute needs a type and a value');
+        out.push({ oid: oidOf(name, oidT), value: Buffer.from(contentOf(name, valueT)).toString('utf8') });
+      }
+    }
+  } catch (err) {
+    if (err instanceof DerError) throw new CertificateError(`name does not parse: ${err.message}`);
+    throw err;
+  }
+  return out;
+}
+
+/** The first commonName (2.5.4.3) and organizationName (2.5.4.10) of a DER Name. */
+export function nameParts(name: Uint8Array): { commonName?: string; organization?: string } {
+  const attrs = nameAttributes(name);
+  const cn = attrs.find((a) => a.oid === '2.5.4.3')?.value;
+  const o = attrs.find((a) => a.oid === '2.5.4.10')?.value;
+  return { ...(cn !== undefined ? { commonName: cn } : {}), ...(o !== undefined ? { organization: o } : {}) };
+}

@@ -218,9 +218,8 @@ export async function loadTrustedRootFile(path: string): Promise<TrustMaterial> 
 
 let publicGood: TrustMaterial | undefined;
 
-/** The Sigstore public-good trusted root embedded in @sigstore/tuf's TUF seed (no network). */
-export function publicGoodTrustedRoot(): TrustMaterial {
-  if (publicGood) return publicGood;
+/** The Sigstore public-good trusted_root.json embedded in @sigstore/tuf's TUF seed, as JSON (no network). */
+export function publicGoodTrustedRootJson(): unknown {
   const require = createRequire(import.meta.url);
   let seedsPath: string;
   try {
@@ -235,7 +234,13 @@ export function publicGoodTrustedRoot(): TrustMaterial {
   >;
   const target = seeds['https://tuf-repo-cdn.sigstore.dev']?.targets?.['trusted_root.json'];
   if (!target) throw new SealError('E_INTERNAL', `no trusted_root.json in ${seedsPath}`);
-  publicGood = loadTrustedRoot(JSON.parse(Buffer.from(target, 'base64').toString('utf8')));
+  return JSON.parse(Buffer.from(target, 'base64').toString('utf8'));
+}
+
+/** The Sigstore public-good trusted root embedded in @sigstore/tuf's TUF seed (no network). */
+export function publicGoodTrustedRoot(): TrustMaterial {
+  if (publicGood) return publicGood;
+  publicGood = loadTrustedRoot(publicGoodTrustedRootJson());
   return publicGood;
 }
 
