@@ -9,7 +9,11 @@ import { type LogEntry, logEntryToJson } from './entry.js';
 import type { TransparencyLog } from './log.js';
 import { toHex } from './merkle.js';
 import type { SearchQuery } from './storage/storage.js';
+import { rekorV2ApiPlugin } from './api-v2.js';
+import { registerTileRoutes } from './tiles.js';
 import { parseEntryKey, prepareEntry } from './types/index.js';
+
+export { formatTileIndex, parseTileIndex } from './tiles.js';
 
 export interface RekorApiOptions {
   /** Largest accepted request body in bytes (413 above it). Default 4 MiB. */
@@ -27,11 +31,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_CONFLICT: 503,
   E_UNAVAILABLE: 503,
 };
-
-const TILE_HEIGHT = 8;
-const TILE_WIDTH = 256;
-const IMMUTABLE = 'public, max-age=31536000, immutable';
-const SHORT = 'public, max-age=1';
 
 function rekorError(reply: FastifyReply, status: number, message: string) {
   return reply.code(status).type('application/json').send({ code: status, message });
@@ -107,29 +106,6 @@ const searchSchema = z.object({
   pageToken: z.union([z.string(), z.number()]).optional(),
   pageSize: z.union([z.string(), z.number()]).optional(),
 });
-
-/** `x001/x234/067` → 1234067 (C2SP tlog-tiles index encoding). */
-export function parseTileIndex(parts: string[]): number | undefined {
-  if (parts.length === 0) return undefined;
-  let n = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const last = i === parts.length - 1;
-    const m = last ? /^([0-9]{3})$/.exec(parts[i]!) : /^x([0-9]{3})$/.exec(parts[i]!);
-    if (!m) return undefined;
-    n = n * 1000 + Number(m[1]);
-  }
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-export function formatTileIndex(n: number): string {
-  const groups: string[] = [];
-  let v = n;
-  do {
-    groups.unshift(String(v % 1000).padStart(3, '0'));
-    v = Math.floor(v / 1000);
-  } while (v > 0);
-  return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
-}
 
 function publicBase(req: FastifyRequest, opts: RekorApiOptions): string {
   return opts.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
@@ -324,69 +300,7 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
     api.post('/api/v1/index/search', { bodyLimit }, async (req) => search(req.body));
 
     // C2SP tlog-tiles
-    api.get('/checkpoint', async (_req, reply) => {
-      const head = await log.head();
-      return reply
-        .type('text/plain; charset=utf-8')
-        .header('Cache-Control', 'no-cache')
-        .send(head.checkpoint);
-    });
-
-    api.get('/tile/*', async (req, reply) => {
-      const path = (req.params as { '*': string })['*'];
-      const parts = path.split('/');
-      const isEntries = parts[0] === 'entries';
-      const level = isEntries ? -1 : /^[0-9]{1,2}$/.test(parts[0] ?? '') ? Number(parts[0]) : Number.NaN;
-      let rest = parts.slice(1);
-      let width = TILE_WIDTH;
-      let partial = false;
-      const pIdx = rest.findIndex((p) => p.endsWith('.p'));
-      if (pIdx >= 0) {
-        if (pIdx !== rest.length - 2 || !/^[0-9]{1,3}$/.test(rest[rest.length - 1]!))
-          return rekorError(reply, 404, 'bad tile path');
-        width = Number(rest[rest.length - 1]);
-        rest = [...rest.slice(0, pIdx), rest[pIdx]!.slice(0, -2)];
-        partial = true;
-        if (width < 1 || width > 255) return rekorError(reply, 404, 'partial tile width must be 1..255');
-      }
-      const n = parseTileIndex(rest);
-      if (n === undefined || Number.isNaN(level) || (!isEntries && level > 6))
-        return rekorError(reply, 404, 'bad tile path');
-      const size = (await log.head()).size;
-      if (isEntries) {
-        const start = n * TILE_WIDTH;
-        if (start + width > size) return rekorError(reply, 404, 'tile not available at this tree size');
-        const leaves = await log.leaves(start, start + width);
-        const chunks: Buffer[] = [];
-        for (const l of leaves) {
-          if (l.leaf.length > 0xffff)
-            throw new SealError('E_INTERNAL', `entry ${l.index} is too large for an entry bundle`);
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(l.leaf.length);
-          chunks.push(len, Buffer.from(l.leaf));
-        }
-        return reply
-          .type('application/octet-stream')
-          .header('Cache-Control', partial ? SHORT : IMMUTABLE)
-          .send(Buffer.concat(chunks));
-      }
-      const treeLevel = level * TILE_HEIGHT;
-      const available = Math.floor(size / 2 ** treeLevel);
-      const first = n * TILE_WIDTH;
-      if (first + width > available) return rekorError(reply, 404, 'tile not available at this tree size');
-      const ids = Array.from({ length: width }, (_, i) => ({ level: treeLevel, index: first + i }));
-      const got = await log.nodes(ids);
-      const buf = Buffer.alloc(32 * width);
-      ids.forEach((id, i) => {
-        const h = got.get(`${id.level}/${id.index}`);
-        if (!h) throw new SealError('E_INTERNAL', `missing node ${id.level}/${id.index}`);
-        buf.set(h, 32 * i);
-      });
-      return reply
-        .type('application/octet-stream')
-        .header('Cache-Control', partial ? SHORT : IMMUTABLE)
-        .send(buf);
-    });
+    registerTileRoutes(api, log, '', (reply, status, message) => rekorError(reply, status, message));
   };
 }
 
@@ -395,6 +309,8 @@ export interface LogServerOptions extends RekorApiOptions {
   logger?: boolean;
   /** Request/headers/idle timeouts and the connection cap (DEFAULT_HTTP_LIMITS for what is not given). */
   limits?: Partial<HttpLimits>;
+  /** A Rekor v2 log (opened with apiVersion 2) served beside this one under /api/v2. */
+  v2?: TransparencyLog;
 }
 
 /** A Fastify server with just the log API mounted (for `seal log serve` and tests); routes load on ready/listen. */
@@ -407,5 +323,6 @@ export function createLogServer(log: TransparencyLog, opts: LogServerOptions = {
   });
   applyHttpLimits(app.server, limits);
   void app.register(rekorApiPlugin(log, opts));
+  if (opts.v2) void app.register(rekorV2ApiPlugin(opts.v2, opts));
   return app;
 }

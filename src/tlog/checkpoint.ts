@@ -1,7 +1,14 @@
-// Signed tree heads: C2SP tlog-checkpoint bodies wrapped in C2SP signed notes.
-// Key hint as Rekor v1 (first 4 bytes of SHA-256(SPKI DER), every key type) per sigstore-servers.md §1 and §3.
+// Signed tree heads: C2SP tlog-checkpoint bodies wrapped in C2SP signed notes, and witness cosignatures on them.
+// Key hints: Rekor v1 (SHA-256(SPKI DER), every key type; sigstore-servers.md §1, §3), Rekor v2 (C2SP signed-note
+// key IDs as rekor-tiles pkg/note computes them; sigstore-servers.md §2), witnesses (C2SP tlog-cosignature, type 0x04).
 
-import { createHash, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify,
+} from 'node:crypto';
 import { SealError } from '../errors.js';
 import { type LogSigner, spkiOf, verifyLogSignature } from './logkey.js';
 
@@ -86,16 +93,125 @@ export function ed25519NoteKeyHash(name: string, rawPublicKey: Uint8Array): Uint
   return new Uint8Array(h.subarray(0, 4));
 }
 
-export function signNote(body: string, name: string, signer: LogSigner): string {
+/** The raw 32-byte Ed25519 public key inside its SPKI DER (a fixed 12-byte prefix, then the key). */
+export function ed25519RawKey(spki: Uint8Array): Uint8Array {
+  if (spki.length !== 44) invalid('an Ed25519 SubjectPublicKeyInfo is 44 bytes');
+  return spki.subarray(12);
+}
+
+/**
+ * A Rekor v2 log's ID, whose first 4 bytes are its checkpoint key hint (rekor-tiles pkg/note KeyHash):
+ * Ed25519 SHA-256(origin‖0x0A‖0x01‖key) as C2SP signed-note; ECDSA SHA-256(SPKI DER), the v1 log ID;
+ * RSA SHA-256(origin‖0x0A‖0xFF‖"PKIX-RSA-PKCS#1v1.5"‖SPKI DER).
+ */
+export function rekorV2LogId(origin: string, publicKey: KeyObject): Uint8Array {
+  const spki = spkiOf(publicKey);
+  const h = createHash('sha256');
+  if (publicKey.asymmetricKeyType === 'ed25519') {
+    h.update(`${origin}\n`).update(Uint8Array.of(0x01)).update(ed25519RawKey(spki));
+  } else if (publicKey.asymmetricKeyType === 'rsa') {
+    h.update(`${origin}\n`).update(Uint8Array.of(0xff)).update('PKIX-RSA-PKCS#1v1.5').update(spki);
+  } else {
+    h.update(spki);
+  }
+  return new Uint8Array(h.digest());
+}
+
+/** Sign note text; the key hint defaults to Rekor v1's (SHA-256 of the SPKI). */
+export function signNote(body: string, name: string, signer: LogSigner, keyHash?: Uint8Array): string {
   if (!body.endsWith('\n')) invalid('note text must end with a newline');
   if (/\s/.test(name) || name.includes('+')) invalid(`key name "${name}" must not contain spaces or "+"`);
   const sig = signer.sign(new Uint8Array(Buffer.from(body, 'utf8')));
-  const blob = Buffer.concat([noteKeyHash(signer.spki), sig]).toString('base64');
+  const hint = keyHash ?? noteKeyHash(signer.spki);
+  if (hint.length !== 4) invalid('a note key hash is 4 bytes');
+  const blob = Buffer.concat([hint, sig]).toString('base64');
   return `${body}\n${EM_DASH} ${name} ${blob}\n`;
 }
 
-export function signCheckpoint(cp: Checkpoint, name: string, signer: LogSigner): string {
-  return signNote(formatCheckpoint(cp), name, signer);
+export function signCheckpoint(
+  cp: Checkpoint,
+  name: string,
+  signer: LogSigner,
+  keyHash?: Uint8Array,
+): string {
+  return signNote(formatCheckpoint(cp), name, signer, keyHash);
+}
+
+// ------------------------------------------------------------------ witness cosignatures (C2SP tlog-cosignature)
+
+/** A witness whose cosignatures the verifier was told to trust: its key name and Ed25519 public key. */
+export interface WitnessKey {
+  name: string;
+  publicKey: KeyObject;
+}
+
+/** The cosignature/v1 key ID: SHA-256(name‖0x0A‖0x04‖key)[:4]. */
+export function cosignatureKeyHash(name: string, rawPublicKey: Uint8Array): Uint8Array {
+  const h = createHash('sha256')
+    .update(`${name}\n`)
+    .update(Uint8Array.of(0x04))
+    .update(rawPublicKey)
+    .digest();
+  return new Uint8Array(h.subarray(0, 4));
+}
+
+/** The bytes a witness signs: "cosignature/v1\ntime <t>\n" then the checkpoint body. */
+export function cosignedMessage(body: string, timestamp: bigint): Uint8Array {
+  return new Uint8Array(Buffer.from(`cosignature/v1\ntime ${timestamp}\n${body}`, 'utf8'));
+}
+
+/** A cosignature line for a checkpoint note (tests and witnesses): timestamp ‖ Ed25519 signature. */
+export function cosignNote(note: string, name: string, privateKey: KeyObject, timestamp: bigint): string {
+  const { body } = parseSignedNote(note);
+  const raw = ed25519RawKey(spkiOf(createPublicKey(privateKey)));
+  const ts = Buffer.alloc(8);
+  ts.writeBigUInt64BE(timestamp);
+  const sig = nodeSign(null, cosignedMessage(body, timestamp), privateKey);
+  const blob = Buffer.concat([cosignatureKeyHash(name, raw), ts, sig]).toString('base64');
+  return `${note}${EM_DASH} ${name} ${blob}\n`;
+}
+
+export interface CosignatureResult {
+  name: string;
+  /** Unix seconds the witness says it cosigned at. */
+  timestamp: bigint;
+}
+
+/**
+ * Verify the cosignatures of trusted witnesses on a signed note: lines from keys not in `witnesses` are ignored
+ * (C2SP signed-note), a line that names a trusted witness's key must verify (E_CHECKPOINT_INVALID otherwise), and
+ * at least `threshold` trusted witnesses must have cosigned (default 0: check those present).
+ */
+export function verifyCosignatures(
+  note: string,
+  witnesses: WitnessKey[],
+  threshold = 0,
+): CosignatureResult[] {
+  const parsed = parseSignedNote(note);
+  const out: CosignatureResult[] = [];
+  for (const w of witnesses) {
+    if (w.publicKey.asymmetricKeyType !== 'ed25519')
+      invalid(`witness ${w.name}: cosignature/v1 keys are Ed25519`);
+    const raw = ed25519RawKey(spkiOf(w.publicKey));
+    const hint = cosignatureKeyHash(w.name, raw);
+    const lines = parsed.signatures.filter((s) => s.name === w.name && Buffer.from(s.keyHash).equals(hint));
+    for (const line of lines) {
+      if (line.signature.length !== 8 + 64) invalid(`witness ${w.name}: a cosignature is 8 + 64 bytes`);
+      const timestamp = Buffer.from(line.signature).readBigUInt64BE(0);
+      const sig = line.signature.subarray(8);
+      let ok = false;
+      try {
+        ok = nodeVerify(null, cosignedMessage(parsed.body, timestamp), w.publicKey, sig);
+      } catch {
+        ok = false;
+      }
+      if (!ok) invalid(`the cosignature of witness ${w.name} does not verify`);
+      out.push({ name: w.name, timestamp });
+    }
+  }
+  const distinct = new Set(out.map((c) => c.name)).size;
+  if (distinct < threshold) invalid(`cosigned by ${distinct} trusted witness(es), ${threshold} required`);
+  return out;
 }
 
 export interface CheckpointVerifier {

@@ -1,13 +1,16 @@
 // The transparency log: batched append (one transaction, one tree update, one checkpoint per batch), SETs, proofs, search.
-// Rekor v1 semantics (sigstore-servers.md §0–§1) over RFC 6962 trees (merkle.ts) and C2SP checkpoints (checkpoint.ts).
+// Rekor v1 semantics (sigstore-servers.md §0–§1) over RFC 6962 trees (merkle.ts) and C2SP checkpoints (checkpoint.ts);
+// a log opened with apiVersion 2 is a Rekor v2 instance instead (sigstore-servers.md §2): its origin is the bare
+// host, its checkpoint key ID follows rekor-tiles, entries are v0.0.2 kinds and carry no SET.
 
-import { generateKeyPairSync, createPrivateKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { SealError } from '../errors.js';
-import { signCheckpoint } from './checkpoint.js';
+import { rekorV2LogId, signCheckpoint } from './checkpoint.js';
 import { type InclusionProof, type LogEntry, leafHashOfUuid, setPayload, treeIdHex } from './entry.js';
-import { type LogSigner, loadOrCreateLogKey, signerFromPrivateKey } from './logkey.js';
+import { type TransparencyLogEntryV2, transparencyLogEntryV2 } from './entry-v2.js';
+import { generateLogKey, type LogSigner, loadOrCreateLogKey, signerFromPrivateKey } from './logkey.js';
 import {
   CompactRange,
   composeProof,
@@ -32,14 +35,20 @@ import {
   type TreeHead,
 } from './storage/index.js';
 import { prepareEntry, type ProposedEntry, SignatureVerifier } from './types/index.js';
+import { prepareEntryV2 } from './types/v2.js';
 
 export interface OpenLogOptions {
   /** `sqlite:/path/file.db` or `postgres://…[?schema=NAME]`. */
   db: string;
   /** PEM private key; created beside a SQLite db if absent. Without it a PostgreSQL log keeps its key in the database. */
   keyFile?: string;
-  /** Checkpoint key name (hostname), or a full `<host> - <treeID>` origin. Default `localhost`. */
+  /** Checkpoint key name (hostname), or a full `<host> - <treeID>` origin (v1). Default `localhost`. */
   origin?: string;
+  /**
+   * 1 (default): a Rekor v1 log. 2: a Rekor v2 log, a separate instance with its own tree, key (Ed25519 when
+   * created) and origin (the host alone, as sigstore-go requires). A database holds one or the other.
+   */
+  apiVersion?: 1 | 2;
   /** Decimal tree ID to use when the log is created (random otherwise); must match an existing log's. */
   treeId?: string;
   /** `sequencer` (default) may append; `reader` serves reads only (PostgreSQL API replicas). */
@@ -94,6 +103,9 @@ export class TransparencyLog {
   /** Checkpoint key name. */
   readonly hostname: string;
   readonly role: 'sequencer' | 'reader';
+  readonly apiVersion: 1 | 2;
+  /** The full checkpoint key ID (v1: SHA-256 of the SPKI; v2: rekor-tiles' key hash), whose first 4 bytes sign notes. */
+  readonly checkpointKeyId: Uint8Array;
   private readonly maxBatch: number;
   private readonly lingerMs: number;
   private lastBatchSize = 0;
@@ -115,6 +127,7 @@ export class TransparencyLog {
     treeId: string;
     hostname: string;
     role: 'sequencer' | 'reader';
+    apiVersion: 1 | 2;
     maxBatch: number;
     lingerMs: number;
     range: CompactRange;
@@ -126,6 +139,11 @@ export class TransparencyLog {
     this.treeId = args.treeId;
     this.hostname = args.hostname;
     this.role = args.role;
+    this.apiVersion = args.apiVersion;
+    this.checkpointKeyId =
+      args.apiVersion === 2
+        ? rekorV2LogId(args.hostname, args.signer.publicKey)
+        : new Uint8Array(Buffer.from(args.signer.logId, 'hex'));
     this.maxBatch = args.maxBatch;
     this.lingerMs = args.lingerMs;
     this.range = args.range;
@@ -139,7 +157,16 @@ export class TransparencyLog {
   }
 
   get origin(): string {
-    return `${this.hostname} - ${this.treeId}`;
+    return this.apiVersion === 2 ? this.hostname : `${this.hostname} - ${this.treeId}`;
+  }
+
+  private signTreeHead(size: number, rootHash: Hash): string {
+    return signCheckpoint(
+      { origin: this.origin, size, rootHash, extensions: [] },
+      this.hostname,
+      this.signer,
+      this.checkpointKeyId.subarray(0, 4),
+    );
   }
 
   get treeIdHex(): string {
@@ -153,8 +180,17 @@ export class TransparencyLog {
     );
     try {
       const role = opts.role ?? 'sequencer';
+      const apiVersion = opts.apiVersion ?? 1;
       if (role === 'sequencer') await storage.acquireSequencer();
-      const signer = await loadSigner(opts, storage);
+      // one database, one kind of log: a v1 tree never gains v2 leaves or checkpoints, nor the reverse
+      const storedApi = await storage.setMetaIfAbsent('rekor_api_version', String(apiVersion));
+      if (storedApi !== String(apiVersion)) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `this database holds a Rekor v${storedApi} log, not a v${apiVersion} one: give each log its own database`,
+        );
+      }
+      const signer = await loadSigner(opts, storage, apiVersion === 2 ? 'ed25519' : 'ecdsa-p256');
       const fresh = (BigInt(`0x${randomBytes(8).toString('hex')}`) & 0x7fff_ffff_ffff_ffffn).toString();
       if (opts.treeId !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.treeId)) {
         throw new SealError(
@@ -174,7 +210,7 @@ export class TransparencyLog {
         );
       }
       let hostname = opts.origin ?? 'localhost';
-      const m = / - ([0-9]+)$/.exec(hostname);
+      const m = apiVersion === 1 ? / - ([0-9]+)$/.exec(hostname) : null;
       if (m) {
         if (m[1] !== treeId)
           throw new SealError('E_INVALID_ARGUMENT', `origin names tree ${m[1]}, this log is ${treeId}`);
@@ -192,6 +228,7 @@ export class TransparencyLog {
         treeId,
         hostname,
         role,
+        apiVersion,
         maxBatch: opts.maxBatch ?? 1024,
         lingerMs: opts.lingerMs ?? 2,
         range: new CompactRange(0, []),
@@ -329,11 +366,7 @@ export class TransparencyLog {
     let head = this.current;
     if (entries.length > 0) {
       const rootHash = range.root();
-      const checkpoint = signCheckpoint(
-        { origin: this.origin, size: range.size, rootHash, extensions: [] },
-        this.hostname,
-        this.signer,
-      );
+      const checkpoint = this.signTreeHead(range.size, rootHash);
       head = { size: range.size, rootHash, checkpoint, timestamp: Date.now() };
       await this.storage.append({ previousSize: this.range.size, entries, nodes: nodeRows, head });
       this.lastCommit = performance.now();
@@ -375,6 +408,11 @@ export class TransparencyLog {
 
   /** Validate a Rekor proposed entry (signature included), canonicalize it and append it. E_LOG_ENTRY_INVALID / E_DUPLICATE_ENTRY. */
   async appendEntry(proposed: ProposedEntry | unknown): Promise<LogEntry> {
+    if (this.apiVersion !== 1)
+      throw new SealError(
+        'E_LOG_ENTRY_INVALID',
+        'this is a Rekor v2 log: send v0.0.2 entries to /api/v2/log/entries',
+      );
     const prepared = await prepareEntry(proposed, this.verifier);
     const r = await this.appendLeaf(prepared.body, prepared.keys);
     return this.makeEntry(r.index, r.leafHash, prepared.body, r.integratedTime, {
@@ -382,6 +420,30 @@ export class TransparencyLog {
       rootHash: toHex(r.rootHash),
       treeSize: r.treeSize,
       hashes: r.inclusionProof.map(toHex),
+      checkpoint: r.checkpoint,
+    });
+  }
+
+  /**
+   * Rekor v2 `CreateEntry`: validate a CreateEntryRequest (hashedrekord or DSSE v0.0.2, signature verified), append
+   * its leaf and answer the TransparencyLogEntry, with an inclusion proof against a signed checkpoint and no SET.
+   */
+  async appendEntryV2(request: unknown): Promise<TransparencyLogEntryV2> {
+    if (this.apiVersion !== 2)
+      throw new SealError(
+        'E_LOG_ENTRY_INVALID',
+        'this is a Rekor v1 log: send entries to /api/v1/log/entries',
+      );
+    const prepared = await prepareEntryV2(request, this.verifier);
+    const r = await this.appendLeaf(prepared.body, prepared.keys);
+    return transparencyLogEntryV2({
+      logIndex: r.index,
+      logId: this.checkpointKeyId,
+      kind: prepared.kind,
+      canonicalizedBody: prepared.body,
+      treeSize: r.treeSize,
+      rootHash: r.rootHash,
+      hashes: r.inclusionProof,
       checkpoint: r.checkpoint,
     });
   }
@@ -416,11 +478,7 @@ export class TransparencyLog {
     const h = this.role === 'sequencer' ? this.current : await this.storage.head();
     if (h) return h;
     const rootHash = new CompactRange(0, []).root();
-    const checkpoint = signCheckpoint(
-      { origin: this.origin, size: 0, rootHash, extensions: [] },
-      this.hostname,
-      this.signer,
-    );
+    const checkpoint = this.signTreeHead(0, rootHash);
     return { size: 0, rootHash, checkpoint, timestamp: Date.now() };
   }
 
@@ -567,16 +625,19 @@ export class TransparencyLog {
   }
 }
 
-async function loadSigner(opts: OpenLogOptions, storage: LogStorage): Promise<LogSigner> {
-  if (opts.keyFile) return loadOrCreateLogKey(opts.keyFile);
+async function loadSigner(
+  opts: OpenLogOptions,
+  storage: LogStorage,
+  type: 'ecdsa-p256' | 'ed25519',
+): Promise<LogSigner> {
+  if (opts.keyFile) return loadOrCreateLogKey(opts.keyFile, type);
   const path = sqlitePath(opts.db);
   if (path && path !== ':memory:')
-    return loadOrCreateLogKey(join(dirname(path), `${basename(path)}.key.pem`));
+    return loadOrCreateLogKey(join(dirname(path), `${basename(path)}.key.pem`), type);
   // PostgreSQL (and in-memory SQLite): the key lives in the database so every replica signs with it
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = await storage.setMetaIfAbsent(
     'signing_key_pem',
-    privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    generateLogKey(type).export({ type: 'pkcs8', format: 'pem' }) as string,
   );
   return signerFromPrivateKey(createPrivateKey(pem));
 }

@@ -167,8 +167,20 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   }
 }
 
-/** Load the PEM private key at `path`, or create an ECDSA P-256 key there (mode 0600) if it does not exist. */
-export async function loadOrCreateLogKey(path: string): Promise<LogSigner> {
+/** The key a new log gets: ECDSA P-256 (Rekor v1's), or Ed25519 (what Rekor v2 instances sign checkpoints with). */
+export type NewLogKeyType = 'ecdsa-p256' | 'ed25519';
+
+export function generateLogKey(type: NewLogKeyType = 'ecdsa-p256'): KeyObject {
+  return type === 'ed25519'
+    ? generateKeyPairSync('ed25519').privateKey
+    : generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+}
+
+/** Load the PEM private key at `path`, or create one there (mode 0600, ECDSA P-256 unless told) if it does not exist. */
+export async function loadOrCreateLogKey(
+  path: string,
+  type: NewLogKeyType = 'ecdsa-p256',
+): Promise<LogSigner> {
   let pem: string;
   try {
     pem = await readFile(path, 'utf8');
@@ -176,8 +188,7 @@ export async function loadOrCreateLogKey(path: string): Promise<LogSigner> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new SealError('E_IO', `cannot read log key ${path}`, { cause: err });
     }
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    pem = generateLogKey(type).export({ type: 'pkcs8', format: 'pem' }) as string;
     await mkdir(dirname(path), { recursive: true });
     try {
       await writeFile(path, pem, { mode: 0o600, flag: 'wx' });
