@@ -101,22 +101,39 @@ export function parseKeyValues(pairs: string[], flag = '-a'): Record<string, str
   return out;
 }
 
-export function formatHelp(usage: string, summary: string, specs: OptionSpecs): string {
+export function formatHelp(
+  usage: string,
+  summary: string,
+  specs: OptionSpecs,
+  inherited: OptionSpecs = {},
+): string {
   const lines = [`${summary}`, '', `Usage: ${usage}`, '', 'Flags:'];
   const all: OptionSpecs = { ...specs, ...GLOBAL_OPTIONS };
-  const rows = Object.entries(all).map(([name, spec]) => {
-    const value =
-      spec.type === 'boolean' ? '' : ` ${spec.placeholder ?? (spec.type === 'strings' ? 'VALUE…' : 'VALUE')}`;
-    const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${value}`;
-    const def =
-      spec.default !== undefined && spec.default !== false ? ` (default ${String(spec.default)})` : '';
-    return [left, `${spec.description}${def}`] as const;
-  });
-  const width = Math.min(40, Math.max(...rows.map(([l]) => l.length)) + 2);
+  const rowsOf = (group: OptionSpecs) =>
+    Object.entries(group).map(([name, spec]) => {
+      const value =
+        spec.type === 'boolean'
+          ? ''
+          : ` ${spec.placeholder ?? (spec.type === 'strings' ? 'VALUE…' : 'VALUE')}`;
+      const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${value}`;
+      const def =
+        spec.default !== undefined && spec.default !== false ? ` (default ${String(spec.default)})` : '';
+      return [left, `${spec.description}${def}`] as const;
+    });
+  const rows = rowsOf(all);
+  const globals = rowsOf(inherited);
+  const width = Math.min(40, Math.max(...[...rows, ...globals].map(([l]) => l.length)) + 2);
   // a flag longer than the column gets its description on the next line, never run into it
-  for (const [left, right] of rows) {
-    if (left.length + 2 <= width) lines.push(`  ${left.padEnd(width)}${right}`);
-    else lines.push(`  ${left}`, `  ${''.padEnd(width)}${right}`);
+  const put = (group: (readonly [string, string])[]) => {
+    for (const [left, right] of group) {
+      if (left.length + 2 <= width) lines.push(`  ${left.padEnd(width)}${right}`);
+      else lines.push(`  ${left}`, `  ${''.padEnd(width)}${right}`);
+    }
+  };
+  put(rows);
+  if (globals.length > 0) {
+    lines.push('', 'Global flags (every command, as cosign):');
+    put(globals);
   }
   return lines.join('\n') + '\n';
 }

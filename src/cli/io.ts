@@ -12,6 +12,11 @@ export interface CliIO {
   /** True when stdin/stderr are terminals (prompts, progress bars). */
   isTTY: boolean;
   cwd: string;
+  /**
+   * The command was abandoned at its --timeout while its work may still hold sockets or timers open: the
+   * process ends once the exit status is set instead of waiting for them. Absent in tests.
+   */
+  abandon?: () => void;
 }
 
 /**
@@ -75,6 +80,10 @@ export function processIO(): CliIO {
       return isatty(0) && isatty(2);
     },
     cwd: process.cwd(),
+    abandon: () => {
+      // after bin/seal.js has set process.exitCode from the returned status
+      setTimeout(() => process.exit(), 20).unref();
+    },
   };
 }
 

@@ -14,7 +14,11 @@ export function topLevelHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Run `seal <command> --help` for the flags of a command.',
+    'Run `seal <command> --help` for the flags of a command. Every command also takes cosign\'s global',
+    'flags --output-file, -t/--timeout and -d/--verbose.',
+    '',
+    'Coming from cosign? Each cosign v3 command and flag, and what seal does with it:',
+    `  ${new URL('../../docs/cosign-compat.md', import.meta.url).pathname}`,
   ];
   return lines.join('\n') + '\n';
 }

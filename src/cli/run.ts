@@ -7,12 +7,21 @@ import type { CliIO } from './io.js';
 
 export async function runCommand(command: CommandModule, args: string[], io: CliIO): Promise<number> {
   try {
+    const { takeGlobals, withGlobals, inheritedGlobals } = await import('./globals.js');
     if (args.includes('--help') || args.includes('-h')) {
       const { formatHelp } = await import('./args.js');
-      io.stdout(formatHelp(command.usage, command.summary, command.options));
+      io.stdout(
+        formatHelp(command.usage, command.summary, command.options, inheritedGlobals(command.options)),
+      );
       return 0;
     }
-    return await command.run(args, io);
+    const taken = takeGlobals(args, command.options);
+    const name = command.usage
+      .split(/\s+/)
+      .slice(0, 3)
+      .filter((w) => /^[a-z][a-z-]*$/.test(w))
+      .join(' ');
+    return await withGlobals(taken, io, name, (runIo) => command.run(taken.args, runIo));
   } catch (err) {
     if (isSealError(err)) {
       io.stderr(`Error: ${err.message}\n`);
