@@ -14,7 +14,7 @@ export function topLevelHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Run `seal <command> --help` for the flags of a command. Every command also takes cosign\'s global',
+    "Run `seal <command> --help` for the flags of a command. Every command also takes cosign's global",
     'flags --output-file, -t/--timeout and -d/--verbose.',
     '',
     'Coming from cosign? Each cosign v3 command and flag, and what seal does with it:',
