@@ -79,6 +79,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./log-serve.js')),
   },
   {
+    name: 'tsa serve',
+    summary: 'Run the RFC 3161 timestamp authority',
+    load: () => mod(import('./tsa-serve.js')),
+  },
+  {
     name: 'log info',
     summary: 'Show the size, root and signed checkpoint of a transparency log',
     load: () => mod(import('./log-info.js')),

@@ -256,6 +256,35 @@ export function extendedKeyUsages(cert: Certificate): string[] | undefined {
   return childrenOf(v, readRoot(v, TAG.SEQUENCE)).map((c) => oidOf(v, c));
 }
 
+const OID_ANY_EKU = '2.5.29.37.0';
+
+/**
+ * What keeps a TSA chain (leaf first) from being a timestamping chain, or undefined when it is one: the leaf
+ * is no CA and carries exactly one extended key usage, timeStamping, marked critical (RFC 3161 §2.3); every
+ * other certificate is a CA whose EKU, when present, allows timeStamping (sigstore timestamp-authority
+ * pkg/x509, sigstore-go's TSA verifier; wave2-facts.md §1.3, §1.4).
+ */
+export function timestampingChainProblem(chain: Certificate[]): string | undefined {
+  const leaf = chain[0];
+  if (!leaf) return 'the TSA certificate chain is empty';
+  if (basicConstraints(leaf)?.isCA) return 'the TSA signing certificate is a CA certificate';
+  const eku = extension(leaf, OID.extKeyUsage);
+  if (!eku) return 'the TSA signing certificate has no extended key usage (timeStamping is required)';
+  const usages = extendedKeyUsages(leaf)!;
+  if (usages.length !== 1 || usages[0] !== OID.timeStamping) {
+    return `the TSA signing certificate's extended key usage is ${usages.join(', ') || 'empty'}, not timeStamping alone`;
+  }
+  if (!eku.critical) return "the TSA signing certificate's timeStamping extended key usage is not critical";
+  for (const cert of chain.slice(1)) {
+    if (!basicConstraints(cert)?.isCA) return 'a certificate above the TSA signing certificate is not a CA';
+    const u = extendedKeyUsages(cert);
+    if (u && !u.includes(OID.timeStamping) && !u.includes(OID_ANY_EKU)) {
+      return 'an intermediate of the TSA chain has an extended key usage without timeStamping';
+    }
+  }
+  return undefined;
+}
+
 /** keyUsage bit `digitalSignature` (bit 0) and `keyCertSign` (bit 5); undefined when absent. */
 export function keyUsage(cert: Certificate): { digitalSignature: boolean; keyCertSign: boolean } | undefined {
   const ext = extension(cert, OID.keyUsage);

@@ -20,6 +20,8 @@ import { openLog, type TransparencyLog } from '../tlog/log.js';
 import { buildSigningConfig, type SigningConfigDocument } from '../formats/signingconfig.js';
 import { buildTrustedRoot, type KeyDetails, type TrustedRoot } from '../formats/trustedroot.js';
 import { x509 } from '../ca/x509.js';
+import { registerTimestampApi } from '../tsa/api.js';
+import { loadOrCreateTsaFiles, type TimestampAuthority } from '../tsa/authority.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -52,6 +54,8 @@ export interface RunningServer {
   ca: CertificateAuthority;
   rekor: TransparencyLog;
   ctlog: CtLog;
+  /** The RFC 3161 timestamp authority at <url>/api/v1/timestamp. */
+  tsa: TimestampAuthority;
   devIssuer?: DevIssuer;
   githubIssuer?: DevIssuer;
   app: FastifyInstance;
@@ -103,6 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(join(dataDir, 'ctlog'), { recursive: true, mode: 0o700 });
   await mkdir(join(dataDir, 'rekor'), { recursive: true, mode: 0o700 });
   await mkdir(join(dataDir, 'oidc'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dataDir, 'tsa'), { recursive: true, mode: 0o700 });
   const state = await loadState(dataDir);
 
   // Keys first (both CT components read the same PEM), then the logs.
@@ -137,6 +142,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       validitySec: opts.certValiditySec,
     });
 
+    const tsa = await loadOrCreateTsaFiles(join(dataDir, 'tsa'));
+
     const limits = httpLimits(opts.limits);
     const app = Fastify({
       logger: opts.logLevel ? { level: opts.logLevel, stream: process.stderr } : false,
@@ -169,6 +176,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     registerFulcioApi(app, ca);
     registerCtApi(app, ctlog, ctLeavesLog, [new Uint8Array(ca.hierarchy.root.rawData)]);
     await registerRekorApi(app, rekor, { publicUrl });
+    await registerTimestampApi(app, tsa);
     app.get('/healthz', async () => ({ status: 'ok' }));
     let trustedRoot: TrustedRoot | undefined;
     let signingConfig: SigningConfigDocument | undefined;
@@ -232,6 +240,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           operator: 'seal',
         },
       ],
+      timestampAuthorities: [
+        {
+          uri: `${url}/api/v1/timestamp`,
+          certificates: tsa.chain,
+          organization: 'seal',
+          commonName: 'seal-tsa',
+          validFrom: tsa.validFrom(),
+          operator: 'seal',
+        },
+      ],
     });
     // Fulcio is listed as API v1 although its path is /api/v2 (as sigstore-go's example config).
     const svc = (u: string) => [{ url: u, majorApiVersion: 1, validFrom, operator: 'seal' }];
@@ -240,6 +258,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       oidcUrls: issuerUrl ? svc(issuerUrl) : [],
       rekorTlogUrls: svc(url),
       rekorTlogSelector: 'ANY',
+      // a full URL, as TSA URLs in a signing config are (sigstore-servers.md §5)
+      tsaUrls: svc(`${url}/api/v1/timestamp`),
+      tsaSelector: 'ANY',
     });
     const trustedRootPath = join(dataDir, 'trusted_root.json');
     const signingConfigPath = join(dataDir, 'signing_config.json');
@@ -254,6 +275,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ca,
       rekor,
       ctlog,
+      tsa,
       devIssuer,
       githubIssuer,
       app,

@@ -35,26 +35,34 @@ describe('seal serve (in process)', () => {
     const tr = JSON.parse(await readFile(join(dir, 'trusted_root.json'), 'utf8'));
     expect(tr.mediaType).toBe('application/vnd.dev.sigstore.trustedroot+json;version=0.1');
     const parsed = TrustedRoot.fromJSON(tr);
-    // protojson leaves out empty lists; everything else survives the round trip
-    expect(TrustedRoot.toJSON(parsed)).toEqual({ ...tr, timestampAuthorities: undefined });
+    // everything survives the protojson round trip
+    expect(TrustedRoot.toJSON(parsed)).toEqual(tr);
     expect(parsed.certificateAuthorities[0]!.certChain!.certificates).toHaveLength(2);
     expect(parsed.tlogs[0]!.baseUrl).toBe(server.url);
     expect(Buffer.from(parsed.tlogs[0]!.logId!.keyId).toString('hex')).toBe(server.rekor.logId);
     expect(Buffer.from(parsed.ctlogs[0]!.logId!.keyId)).toEqual(Buffer.from(server.ctlog.logId));
     expect(parsed.tlogs[0]!.publicKey!.validFor!.start).toBeInstanceOf(Date);
     expect(parsed.tlogs[0]!.checkpointKeyId).toBeUndefined();
+    // the TSA: its chain (leaf, root) as it serves it
+    expect(parsed.timestampAuthorities).toHaveLength(1);
+    expect(parsed.timestampAuthorities[0]!.certChain!.certificates).toHaveLength(2);
+    expect(
+      parsed.timestampAuthorities[0]!.certChain!.certificates.map((c) => Buffer.from(c.rawBytes)),
+    ).toEqual(server.tsa.chain.map((c) => Buffer.from(c)));
 
     const sc = JSON.parse(await readFile(join(dir, 'signing_config.json'), 'utf8'));
-    // protojson leaves out empty lists; everything else survives the round trip
-    expect(SigningConfig.toJSON(SigningConfig.fromJSON(sc))).toEqual({ ...sc, tsaUrls: undefined });
+    expect(SigningConfig.toJSON(SigningConfig.fromJSON(sc))).toEqual(sc);
     expect(sc).toMatchObject({
       mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
       caUrls: [{ url: server.url, majorApiVersion: 1 }],
       oidcUrls: [{ url: `${server.url}/oidc` }],
       rekorTlogUrls: [{ url: server.url, majorApiVersion: 1 }],
-      tsaUrls: [],
+      tsaUrls: [{ url: `${server.url}/api/v1/timestamp`, majorApiVersion: 1 }],
       rekorTlogConfig: { selector: 'ANY' },
+      tsaConfig: { selector: 'ANY' },
     });
+    const chain = await (await fetch(`${server.url}/api/v1/timestamp/certchain`)).text();
+    expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
   });
 
   it('serves OIDC discovery whose issuer is the URL tokens carry', async () => {
