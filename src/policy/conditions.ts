@@ -3,6 +3,10 @@
 
 import { compile, type JSONValue, registerFunction, search, TYPE_STRING } from '@jmespath-community/jmespath';
 import { SealError } from '../errors.js';
+import { checkKyvernoExpression, kyvernoSearch } from './kyverno/jmespath.js';
+import { parseGoDuration } from './kyverno/gotime.js';
+import { compareQuantity, parseQuantity } from './kyverno/quantity.js';
+import { compareSemver, parseSemver } from './kyverno/semver.js';
 import type { Condition, ConditionBlock, ConditionOperator } from './types.js';
 
 export const CONDITION_OPERATORS: readonly ConditionOperator[] = [
@@ -18,6 +22,10 @@ export const CONDITION_OPERATORS: readonly ConditionOperator[] = [
   'GreaterThanOrEquals',
   'LessThan',
   'LessThanOrEquals',
+  'DurationGreaterThan',
+  'DurationGreaterThanOrEquals',
+  'DurationLessThan',
+  'DurationLessThanOrEquals',
 ];
 
 /** Kyverno accepts old spellings; map them to the canonical operator (case-insensitive). */
@@ -52,7 +60,7 @@ function registerKyvernoFunctions(): void {
 /** Check every JMESPath expression in a condition compiles; E_POLICY_INVALID naming `where` if not. */
 export function validateCondition(c: Condition, where: string): void {
   registerKyvernoFunctions();
-  const check = (expr: string, field: string) => {
+  const check = (expr: string, field: string, kyverno = true) => {
     try {
       compile(expr.trim());
     } catch (err) {
@@ -61,9 +69,18 @@ export function validateCondition(c: Condition, where: string): void {
         `${where}.${field}: JMESPath expression "${expr.trim()}" does not parse: ${(err as Error).message}`,
       );
     }
+    if (!kyverno) return;
+    try {
+      checkKyvernoExpression(expr.trim());
+    } catch (err) {
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${where}.${field}: "${expr.trim()}": ${(err as Error).message}`,
+      );
+    }
   };
   if ('expr' in c) {
-    check(c.expr, 'expr');
+    check(c.expr, 'expr', false);
     return;
   }
   for (const [field, v] of [
@@ -87,7 +104,7 @@ function substitute(value: unknown, data: JSONValue): unknown {
   if (typeof value === 'string') {
     let text = value;
     for (let m = INNERMOST.exec(text); m; m = INNERMOST.exec(text)) {
-      const v = search(data, m[1]!.trim());
+      const v = kyvernoSearch(data, m[1]!.trim());
       if (m.index === 0 && m[0].length === text.length) return v;
       if (text.trim() === m[0]) return v;
       text =
@@ -149,20 +166,74 @@ function toNumber(v: unknown): number | undefined {
   return undefined;
 }
 
-function compare(op: ConditionOperator, key: unknown, value: unknown): boolean {
-  const a = toNumber(key);
-  const b = toNumber(value);
-  if (a === undefined || b === undefined) return false;
+function byOperator(op: ConditionOperator, c: number): boolean {
   switch (op) {
     case 'GreaterThan':
-      return a > b;
+    case 'DurationGreaterThan':
+      return c > 0;
     case 'GreaterThanOrEquals':
-      return a >= b;
+    case 'DurationGreaterThanOrEquals':
+      return c >= 0;
     case 'LessThan':
-      return a < b;
+    case 'DurationLessThan':
+      return c < 0;
     default:
-      return a <= b;
+      return c <= 0;
   }
+}
+
+const sign = (a: number | bigint, b: number | bigint) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A duration string (not "0") in nanoseconds. */
+function durationOf(v: unknown): bigint | undefined {
+  if (typeof v !== 'string' || v === '0') return undefined;
+  return parseGoDuration(v);
+}
+
+/** Kyverno: when either side is a duration string, a number on the other side counts as seconds. */
+function durationPair(key: unknown, value: unknown): [bigint, bigint] | undefined {
+  const k = durationOf(key);
+  const v = durationOf(value);
+  if (k === undefined && v === undefined) return undefined;
+  const other = (x: unknown, d: bigint | undefined) =>
+    d !== undefined ? d : typeof x === 'number' ? BigInt(Math.trunc(x * 1e9)) : undefined;
+  const a = other(key, k);
+  const b = other(value, v);
+  return a === undefined || b === undefined ? undefined : [a, b];
+}
+
+/**
+ * Kyverno's numeric operators: durations (`168h`, a number beside one = seconds), then resource
+ * quantities (`500m`, `1Gi`), then numbers, then semantic versions; anything else is false.
+ */
+function compare(op: ConditionOperator, key: unknown, value: unknown): boolean {
+  if (op.startsWith('Duration')) {
+    const d = (x: unknown) =>
+      typeof x === 'number'
+        ? BigInt(Math.trunc(x * 1e9))
+        : typeof x === 'string'
+          ? parseGoDuration(x)
+          : undefined;
+    const a = d(key);
+    const b = d(value);
+    return a !== undefined && b !== undefined && byOperator(op, sign(a, b));
+  }
+  const dp = durationPair(key, value);
+  if (dp) return byOperator(op, sign(dp[0], dp[1]));
+  if (typeof key === 'string' && typeof value === 'string') {
+    const qa = parseQuantity(key);
+    const qb = parseQuantity(value);
+    if (qa && qb) return byOperator(op, compareQuantity(qa, qb));
+  }
+  const a = toNumber(key);
+  const b = toNumber(value);
+  if (a !== undefined && b !== undefined) return byOperator(op, sign(a, b));
+  if (typeof key === 'string' && typeof value === 'string') {
+    const va = parseSemver(key);
+    const vb = parseSemver(value);
+    if (va && vb) return byOperator(op, compareSemver(va, vb));
+  }
+  return false;
 }
 
 function applyOperator(op: ConditionOperator, key: unknown, value: unknown): boolean {

@@ -510,6 +510,18 @@ class Evaluator {
       ranked.length > 0
         ? ranked.map(({ a, r }) => `${r.failedCheck ?? `authority ${a.name}`}: ${r.message}`).join('; ')
         : 'no authorities';
+    // The attestation verified but what it says failed a condition: that is the reason, not the count.
+    const condition = ranked.find(({ r }) => r.code === 'E_CONDITION_FAILED');
+    if (condition && ranked[0]?.r.code === 'E_CONDITION_FAILED') {
+      return {
+        ok: false,
+        unavailable: false,
+        failedCheck: `${what}: ${condition.r.message}`,
+        code: 'E_CONDITION_FAILED',
+        message: condition.r.message,
+        passed,
+      };
+    }
     return {
       ok: false,
       unavailable: false,

@@ -84,7 +84,11 @@ export type ConditionOperator =
   | 'GreaterThan'
   | 'GreaterThanOrEquals'
   | 'LessThan'
-  | 'LessThanOrEquals';
+  | 'LessThanOrEquals'
+  | 'DurationGreaterThan'
+  | 'DurationGreaterThanOrEquals'
+  | 'DurationLessThan'
+  | 'DurationLessThanOrEquals';
 
 /** `all` must all hold, and at least one of `any` when `any` is non-empty. Several blocks: every block. */
 export interface ConditionBlock {
