@@ -184,5 +184,15 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Create a Sigstore signing config naming the CA, OIDC provider, logs and TSAs to sign with',
     load: () => mod(import('./signing-config-create.js')),
   },
+  {
+    name: 'bundle create',
+    summary: 'Create a Sigstore bundle from a signature, its certificate or key, and its log entry',
+    load: () => mod(import('./bundle-create.js')),
+  },
+  {
+    name: 'bundle inspect',
+    summary: 'Show what a Sigstore bundle holds (verifies nothing)',
+    load: () => mod(import('./bundle-inspect.js')),
+  },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

@@ -87,7 +87,7 @@ export function certificatePemOf(raw: Buffer, flag: string): string {
 }
 
 /** cosign's `{"SignedRFC3161Timestamp":"<b64>"}` file, or a DER TimeStampResp as `openssl ts -reply` writes. */
-function timestampBytes(raw: Buffer, path: string): Uint8Array {
+export function timestampBytes(raw: Buffer, path: string): Uint8Array {
   if (raw[0] !== 0x7b) return new Uint8Array(raw);
   let json: unknown;
   try {
