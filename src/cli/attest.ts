@@ -60,6 +60,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'attest needs exactly one IMAGE argument');
     const sources = [o.predicate !== undefined, o.sbom, o.provenance].filter(Boolean).length;

@@ -6,6 +6,7 @@ import { DEFAULT_OPERATION_DEADLINE_MS, formatDuration } from '../oci/deadline.j
 import type { RegistryOptions } from '../oci/registry.js';
 import type { OptionSpecs } from './args.js';
 import type { CliIO } from './io.js';
+import { oidcOptionSpecs } from './oidc-flags.js';
 
 export const registryOptionSpecs = {
   'allow-insecure-registry': {
@@ -53,6 +54,7 @@ export const signingServiceOptionSpecs = {
     description: 'TrustedRoot JSON (for checking what the services return)',
     placeholder: 'FILE',
   },
+  ...oidcOptionSpecs,
 } as const satisfies OptionSpecs;
 
 export const verifyOptionSpecs = {

@@ -6,8 +6,9 @@ import { SealError } from '../errors.js';
 import type { Signer } from '../keys/types.js';
 import type { TlogUploader } from '../sign/attach.js';
 import type { CliIO } from './io.js';
+import type { OidcFlags } from './oidc-flags.js';
 
-export interface SignerFlags {
+export interface SignerFlags extends OidcFlags {
   key?: string | undefined;
   'signing-config'?: string | undefined;
   'rekor-url'?: string | undefined;
@@ -104,6 +105,7 @@ function jwtChallenge(token: string): string {
 }
 
 export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<ResolvedSigner> {
+  (await import('./oidc-flags.js')).checkOidcFlags(o);
   const services = await servicesFrom(o);
   const logged: string[] = [];
   const tlog =
@@ -145,10 +147,8 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
     import('../ca/client.js'),
     import('../keys/ephemeral.js'),
   ]);
-  const token = await resolveIdentityToken({
-    ...(o['identity-token'] ? { identityToken: o['identity-token'] } : {}),
-    env: io.env,
-  });
+  const { tokenOptions } = await import('./oidc-flags.js');
+  const token = await resolveIdentityToken(await tokenOptions(o, io, services.oidcUrl));
   const ephemeral = EphemeralSigner.create('ecdsa-p256');
   const proof = await ephemeral.sign(new TextEncoder().encode(jwtChallenge(token)));
   const cert = await new FulcioClient(services.fulcioUrl).signingCert(token, ephemeral.publicKeyPem(), proof);
