@@ -74,6 +74,16 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./copy.js')),
   },
   {
+    name: 'clean',
+    summary: 'Remove the signatures, attestations and SBOMs attached to an image (cosign clean)',
+    load: () => mod(import('./clean.js')),
+  },
+  {
+    name: 'triangulate',
+    summary: 'Print where an image’s signatures, attestations or SBOM are stored (cosign triangulate)',
+    load: () => mod(import('./triangulate.js')),
+  },
+  {
     name: 'log serve',
     summary: 'Run the Rekor-compatible transparency log',
     load: () => mod(import('./log-serve.js')),

@@ -5,7 +5,7 @@ import { isSealError } from '../errors.js';
 import { Digest } from './digest.js';
 import { type Descriptor, isIndex } from './manifest.js';
 import { storeFor } from './open.js';
-import { type Reference, withDigest, withTag } from './ref.js';
+import { type Reference, repositoryName, withDigest, withTag } from './ref.js';
 import type { ImageStore } from './store.js';
 
 /** cosign's attachment tag suffixes, in the order `tree` prints them. */
@@ -92,4 +92,24 @@ export async function listAttached(
     store.referrers(base, digest),
   ]);
   return { reference: ref, digest, mediaType: desc.mediaType, legacy, referrers };
+}
+
+/** cosign `triangulate --type` values: where cosign stores each kind of attachment. */
+export const TRIANGULATE_TYPES = ['signature', 'attestation', 'sbom', 'digest'] as const;
+export type TriangulateType = (typeof TRIANGULATE_TYPES)[number];
+
+/**
+ * Where cosign stores the attachment of `type` for the image `digest` in `ref`'s repository, spelt as
+ * cosign prints it: `REG/REPO:[prefix]sha256-<hex>.sig|.att|.sbom`, or for `digest` `REG/REPO@[prefix]sha256:<hex>`.
+ */
+export function attachmentLocation(
+  ref: Reference,
+  digest: Digest,
+  type: TriangulateType,
+  prefix = '',
+): string {
+  const repo = repositoryName(ref);
+  if (type === 'digest') return `${repo}@${prefix}${digest.toString()}`;
+  const suffix = type === 'signature' ? 'sig' : type === 'attestation' ? 'att' : 'sbom';
+  return `${repo}:${prefix}${legacyTag(digest, suffix)}`;
 }

@@ -479,6 +479,25 @@ export class LayoutStore implements ImageStore {
     }
   }
 
+  /** Drop every index.json entry for `digest` (its tags too); the blob stays until garbage collected. */
+  async deleteManifest(input: Reference, digest: Digest, options?: StoreCallOptions): Promise<void> {
+    const ref = asLayout(input);
+    throwIfAborted(options?.signal, `deleting ${digest} from ${formatReference(ref)}`);
+    await this.requireIndex(ref);
+    let found = false;
+    await this.updateIndex(ref.path, (entries) => {
+      const kept = entries.filter((e) => e.digest !== digest.toString());
+      found = kept.length !== entries.length;
+      return found ? kept : undefined;
+    });
+    if (!found) {
+      const named = formatReference({ ...ref, tag: undefined, digest });
+      throw new SealError('E_NOT_FOUND', `${named}: not listed in the layout`, {
+        details: { reference: named },
+      });
+    }
+  }
+
   /**
    * Layouts have no referrers API: scan every manifest reachable from index.json for a matching subject,
    * and merge the `sha256-<hex>` fallback index if one was copied in (so registry copies read back the same).

@@ -97,4 +97,6 @@ export interface ImageStore {
   referrers(ref: Reference, digest: Digest, options?: ReferrersOptions): Promise<Descriptor[]>;
   /** Remove a tag (used by `clean`); optional for backends that cannot. */
   deleteTag?(ref: Reference, tag: string, options?: StoreCallOptions): Promise<void>;
+  /** Remove a manifest by digest, with every tag naming it (used by `clean`). E_NOT_FOUND when absent. */
+  deleteManifest?(ref: Reference, digest: Digest, options?: StoreCallOptions): Promise<void>;
 }

@@ -20,6 +20,8 @@ export interface StartRegistryOptions {
   users?: Record<string, string>;
   /** For auth 'token': options of the token server started for it (dir is filled in). */
   tokenServer?: Omit<TokenServerOptions, 'dir'>;
+  /** `storage.delete.enabled` (default true); false makes DELETE answer 405 UNSUPPORTED, as many registries do. */
+  deleteEnabled?: boolean;
 }
 
 export interface RunningRegistry {
@@ -143,7 +145,7 @@ async function startOnce(options: StartRegistryOptions): Promise<RunningRegistry
     log: { level: 'warn', accesslog: { disabled: true }, formatter: 'text' },
     storage: {
       filesystem: { rootdirectory: join(dir, 'data') },
-      delete: { enabled: true },
+      delete: { enabled: options.deleteEnabled ?? true },
       maintenance: { uploadpurging: { enabled: false } },
     },
     http: {
