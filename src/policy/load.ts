@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Lexer, parseAllDocuments } from 'yaml';
 import { printable, SealError } from '../errors.js';
+import { IVPOL_API_VERSIONS, IVPOL_KINDS, loadImageValidatingPolicy } from './ivpol/load.js';
 import { KYVERNO_API_VERSIONS, loadKyvernoPolicy } from './kyverno.js';
 import {
   type LoadContext,
@@ -118,6 +119,11 @@ function loadDocument(doc: unknown, ctx: LoadContext, acc: Accumulator): void {
   ) {
     acc.policies.push(...loadKyvernoPolicy(doc, ctx));
   } else if (
+    (IVPOL_API_VERSIONS as readonly unknown[]).includes(apiVersion) &&
+    (IVPOL_KINDS as readonly unknown[]).includes(kind)
+  ) {
+    acc.policies.push(...loadImageValidatingPolicy(doc, ctx));
+  } else if (
     (SIGSTORE_API_VERSIONS as readonly unknown[]).includes(apiVersion) &&
     kind === 'ClusterImagePolicy'
   ) {
@@ -125,7 +131,7 @@ function loadDocument(doc: unknown, ctx: LoadContext, acc: Accumulator): void {
   } else {
     throw new SealError(
       'E_POLICY_INVALID',
-      `${ctx.origin}: unsupported policy kind ${printable(apiVersion)}/${printable(kind)} (seal reads ${SEAL_API_VERSION} ImagePolicy/PolicySettings, kyverno.io ClusterPolicy/Policy, policy.sigstore.dev ClusterImagePolicy)`,
+      `${ctx.origin}: unsupported policy kind ${printable(apiVersion)}/${printable(kind)} (seal reads ${SEAL_API_VERSION} ImagePolicy/PolicySettings, kyverno.io ClusterPolicy/Policy, policies.kyverno.io (Namespaced)ImageValidatingPolicy, policy.sigstore.dev ClusterImagePolicy)`,
     );
   }
 }

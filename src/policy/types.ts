@@ -3,6 +3,7 @@
 
 import type { ErrorCode } from '../errors.js';
 import type { Expectations, IdentityExpectation, Verdict } from '../verify/types.js';
+import type { IvpolProgram } from './ivpol/model.js';
 
 /** Registry credentials that may be used to pull an image (from imagePullSecrets or a docker config). */
 export interface PullCredential {
@@ -192,6 +193,11 @@ export interface LoadedPolicy {
   trust: TrustSettings;
   /** Kyverno `Policy` (namespaced): applies only to its own namespace. */
   namespace?: string;
+  /**
+   * A Kyverno ImageValidatingPolicy: CEL over the admitted object, evaluated per request (ivpol/evaluate.ts);
+   * its `rules` are empty, so per-image matching never selects it.
+   */
+  ivpol?: IvpolProgram;
 }
 
 /** What to do with an image no policy matches; the first rule whose selector matches the namespace decides. */

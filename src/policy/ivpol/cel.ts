@@ -1,0 +1,110 @@
+// The CEL environment of Kyverno ImageValidatingPolicies (wave2-facts §4.2): the variables a policy sees and
+// Kyverno's image-verification functions, declared once; expressions are compiled (parsed and type-checked)
+// at load, so a typo or an unknown function is a load-time E_POLICY_INVALID naming the field path.
+
+import { Environment, type ParseResult } from '@marcbachmann/cel-js';
+import { SealError } from '../../errors.js';
+
+/**
+ * What the image-verification functions do for one evaluation (bound per request by ivpol/evaluate.ts).
+ * Synchronous: a result not known yet is recorded by the evaluation and answered with a placeholder, the
+ * verifications run, and the expressions are evaluated again (ivpol/evaluate.ts), so an evaluation never
+ * waits inside CEL and the handlers can read the request's functions from one place.
+ */
+export interface ImageFunctions {
+  verifyImageSignatures(image: string, attestors: unknown[]): bigint;
+  verifyAttestationSignatures(image: string, attestation: string, attestors: unknown[]): bigint;
+  extractPayload(image: string, attestation: string): unknown;
+}
+
+/** The evaluation's functions: the CEL handlers read them from here (one environment for every request). */
+let current: ImageFunctions | undefined;
+
+function bound(): ImageFunctions {
+  if (!current) throw new Error('image verification functions are not available here');
+  return current;
+}
+
+/** Run `fn` (synchronous) with `fns` as the image functions. */
+export function withImageFunctions<T>(fns: ImageFunctions, fn: () => T): T {
+  const before = current;
+  current = fns;
+  try {
+    return fn();
+  } finally {
+    current = before;
+  }
+}
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Kubernetes' strings library `replace` (cel-js has no strings extension): every occurrence, or the first n. */
+function replace(s: string, from: string, to: string, n?: bigint): string {
+  if (n === undefined || n < 0n) return s.split(from).join(to);
+  let out = s;
+  let at = 0;
+  for (let i = 0n; i < n; i++) {
+    const j = out.indexOf(from, at);
+    if (j < 0) break;
+    out = out.slice(0, j) + to + out.slice(j + from.length);
+    at = j + to.length;
+  }
+  return out;
+}
+
+const environment = new Environment({
+  unlistedVariablesAreDyn: true,
+  enableOptionalTypes: true,
+  homogeneousAggregateLiterals: false,
+  limits: { maxAstNodes: 10_000, maxDepth: 100 },
+})
+  .registerFunction('verifyImageSignatures(string, list): int', (image: string, attestors: unknown) =>
+    bound().verifyImageSignatures(image, list(attestors)),
+  )
+  .registerFunction(
+    'verifyAttestationSignatures(string, string, list): int',
+    (image: string, attestation: string, attestors: unknown) =>
+      bound().verifyAttestationSignatures(image, attestation, list(attestors)),
+  )
+  .registerFunction('extractPayload(string, string): dyn', (image: string, attestation: string) =>
+    bound().extractPayload(image, attestation),
+  )
+  .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) =>
+    replace(s, a, b),
+  )
+  .registerFunction('string.replace(string, string, int): string', replace);
+
+export type CompiledExpression = ParseResult;
+
+/** Parse and type-check one expression; E_POLICY_INVALID naming `where` when it does not compile. */
+export function compileCel(expression: string, where: string): CompiledExpression {
+  let parsed: ParseResult;
+  try {
+    parsed = environment.parse(expression);
+  } catch (err) {
+    throw new SealError('E_POLICY_INVALID', `${where}: CEL does not parse: ${firstLine(err)}`, {
+      cause: err,
+    });
+  }
+  const checked = parsed.check();
+  if (!checked.valid) {
+    const why = firstLine(checked.error);
+    const unknown = /no matching overload for '([A-Za-z_][\w.]*)\(/.exec(why);
+    throw new SealError(
+      'E_POLICY_INVALID',
+      unknown
+        ? `${where}: CEL function ${unknown[1]}() is not available in seal (${why})`
+        : `${where}: CEL does not compile: ${why}`,
+      { cause: checked.error },
+    );
+  }
+  return parsed;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error | undefined)?.message ?? err)
+    .split('\n')[0]!
+    .trim();
+}

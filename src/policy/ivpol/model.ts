@@ -1,0 +1,65 @@
+// The loaded form of a Kyverno ImageValidatingPolicy / NamespacedImageValidatingPolicy: its match
+// constraints, compiled CEL and attestors as seal authorities (wave2-facts §4.1). Built by ivpol/load.ts,
+// evaluated per admission request by ivpol/evaluate.ts.
+
+import type { Authority, LabelSelector } from '../types.js';
+import type { CompiledExpression } from './cel.js';
+
+/** One `matchConstraints.resourceRules[]` entry (ValidatingAdmissionPolicy's NamedRuleWithOperations). */
+export interface ResourceRule {
+  apiGroups: string[];
+  apiVersions: string[];
+  /** Plural resource names, `*`, or `pods/ephemeralcontainers` (a subresource). */
+  resources: string[];
+  operations: string[];
+  resourceNames: string[];
+}
+
+export interface NamedExpression {
+  name: string;
+  expr: CompiledExpression;
+  /** The field path, for messages (`spec.validations[1].expression`). */
+  where: string;
+}
+
+export type ImageReferenceMatch =
+  | { glob: string; test: RegExp }
+  | { expression: string; expr: CompiledExpression; where: string };
+
+export interface IvpolAttestation {
+  name: string;
+  kind: 'intoto' | 'referrer';
+  /** intoto: the predicate type URI as written; referrer: the OCI artifactType. */
+  type: string;
+}
+
+export interface IvpolValidation {
+  expr: CompiledExpression;
+  where: string;
+  message?: string;
+  messageExpr?: CompiledExpression;
+}
+
+export interface IvpolProgram {
+  kind: 'ImageValidatingPolicy' | 'NamespacedImageValidatingPolicy';
+  resourceRules: ResourceRule[];
+  excludeResourceRules: ResourceRule[];
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+  matchConditions: NamedExpression[];
+  variables: NamedExpression[];
+  /** Empty: every image is considered. */
+  imageReferences: ImageReferenceMatch[];
+  /** `spec.images[]`: extra extractors over `object`, beside the built-in container lists. */
+  extractors: NamedExpression[];
+  /** By attestor name. Attestor values in CEL are `{name}` maps that name these. */
+  attestors: Map<string, Authority>;
+  attestations: Map<string, IvpolAttestation>;
+  validations: IvpolValidation[];
+  actions: ('Deny' | 'Audit' | 'Warn')[];
+  verifyDigest: boolean;
+  mutateDigest: boolean;
+  required: boolean;
+  /** Pod controller kinds the policy also applies to (Kyverno autogen), with the pod template as `object`. */
+  autogen: string[];
+}

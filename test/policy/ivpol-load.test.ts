@@ -1,0 +1,220 @@
+// Kyverno ImageValidatingPolicy importer over upstream policies copied verbatim (test/fixtures/ivpol: each
+// file's first line cites its repository, commit and path), and its load-time checks on hand-written ones.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isSealError } from '../../src/errors.js';
+import { compileGobwasGlob } from '../../src/policy/ivpol/load.js';
+import { loadPolicyTexts, parseYamlDocuments } from '../../src/policy/load.js';
+import { newKeyPair } from '../admission/support/world.js';
+
+const FIX = join(import.meta.dirname, '../fixtures/ivpol');
+
+/** Every ImageValidatingPolicy document of the upstream fixtures, loaded one by one. */
+function upstream() {
+  const out: { file: string; loaded: number; error?: string }[] = [];
+  for (const file of readdirSync(FIX).sort()) {
+    const text = readFileSync(join(FIX, file), 'utf8');
+    for (const doc of parseYamlDocuments(text, file)) {
+      if (!/ImageValidatingPolicy$/.test(String((doc as { kind?: unknown }).kind))) continue;
+      try {
+        const set = loadPolicyTexts([{ name: file, text: JSON.stringify(doc) }]);
+        out.push({ file, loaded: set.policies.length });
+      } catch (err) {
+        expect(isSealError(err, 'E_POLICY_INVALID')).toBe(true);
+        out.push({ file, loaded: 0, error: (err as Error).message });
+      }
+    }
+  }
+  return out;
+}
+
+function policyText(
+  spec: string,
+  head = 'apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy',
+): string {
+  return `${head}\nmetadata:\n  name: p\n  namespace: team\nspec:\n${spec}`;
+}
+
+function loadError(text: string): string {
+  try {
+    loadPolicyTexts([{ name: 'p.yaml', text }]);
+  } catch (err) {
+    expect(isSealError(err, 'E_POLICY_INVALID')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('loaded but was expected to fail');
+}
+
+describe('ImageValidatingPolicy importer: upstream files', () => {
+  const results = upstream();
+
+  it('loads every upstream policy or refuses it naming a spec field (61 documents)', () => {
+    expect(results).toHaveLength(61);
+    for (const r of results) {
+      if (r.error) expect(r.error).toMatch(new RegExp(`^${r.file.replace(/[.]/g, '\\.')}: spec\\.[a-zA-Z]`));
+    }
+  });
+
+  it('refuses Notary attestors by field until seal verifies notation signatures', () => {
+    const notary = results.filter((r) => r.error?.includes('.notary: Notary (notation) attestors'));
+    expect(notary).toHaveLength(48);
+    for (const r of notary) expect(r.error).toMatch(/spec\.attestors\[\d+\]\.notary/);
+  });
+
+  it('loads the cosign key and keyless examples from the Kyverno docs and the notary-free chainsaw policies', () => {
+    const loaded = results.filter((r) => !r.error).map((r) => r.file);
+    expect(loaded).toEqual([
+      'docs__image-validating-policy__cosign-key.yaml',
+      'docs__image-validating-policy__keyless-vuln-scan.yaml',
+      'kyverno__chainsaw__image-validating-policies__mutate-digest-disabled__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__mutate-digest__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__mutate-then-validate__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__report__background__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__report__with-exception__policy.yaml',
+      'kyverno__chainsaw__namespaced-image-validating-policies__report__background__policy.yaml',
+      'kyverno__chainsaw__validating-admission-policy-reports__background__policies-with-the-same-name__imagevalidatingpolicy.yaml',
+    ]);
+  });
+
+  it('names the field of the other refusals: an unknown CEL function, an invalid action, JSON mode', () => {
+    const byFile = new Map(results.map((r) => [r.file, r.error]));
+    expect(byFile.get('docs__image-validating-policy__namespaced.yaml')).toContain(
+      'spec.validations[0].expression: CEL function dyn.verify() is not available',
+    );
+    expect(
+      byFile.get(
+        'kyverno__chainsaw__image-validating-policies__validation-checks__invalid-action__policy.yaml',
+      ),
+    ).toContain('spec.validationActions[0]');
+    expect(byFile.get('kyverno__cli__test-image-validating-policy__check-json__ivpol-json.yaml')).toContain(
+      'spec.evaluation.mode: JSON evaluation',
+    );
+  });
+});
+
+describe('ImageValidatingPolicy importer: fields and defaults', () => {
+  const { publicKeyPem } = newKeyPair();
+  const key = publicKeyPem.trim().split('\n').join('\n            ');
+  const base = `  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["pods"]
+  attestors:
+    - name: cosign
+      cosign:
+        key:
+          data: |
+            ${key}
+  validations:
+    - expression: images.containers.map(i, verifyImageSignatures(i, [attestors.cosign])).all(e, e > 0)
+`;
+
+  it('reads v1, v1beta1 and v1alpha1 alike, with Kyverno defaults and autogen for every pod controller', () => {
+    for (const v of ['v1', 'v1beta1', 'v1alpha1']) {
+      const set = loadPolicyTexts([
+        {
+          name: 'p.yaml',
+          text: policyText(base, `apiVersion: policies.kyverno.io/${v}\nkind: ImageValidatingPolicy`),
+        },
+      ]);
+      const p = set.policies[0]!;
+      expect(p.mode).toBe('enforce');
+      expect(p.failurePolicy).toBe('fail-closed');
+      expect(p.namespace).toBeUndefined();
+      expect(p.rules).toEqual([]);
+      const prog = p.ivpol!;
+      expect([prog.verifyDigest, prog.mutateDigest, prog.required]).toEqual([true, true, true]);
+      expect(prog.actions).toEqual(['Deny']);
+      expect(prog.autogen).toEqual([
+        'DaemonSet',
+        'Deployment',
+        'ReplicaSet',
+        'StatefulSet',
+        'Job',
+        'CronJob',
+      ]);
+      expect(prog.attestors.get('cosign')!.keys).toHaveLength(1);
+      expect(prog.attestors.get('cosign')!.rekorUrl).toBe('https://rekor.sigstore.dev');
+    }
+  });
+
+  it('scopes a NamespacedImageValidatingPolicy to its namespace; Audit/Warn admit with a warning', () => {
+    const set = loadPolicyTexts([
+      {
+        name: 'p.yaml',
+        text: policyText(
+          `${base}  validationActions: [Audit, Warn]\n  failurePolicy: Ignore\n  autogen:\n    podControllers:\n      controllers: [deployments]\n`,
+          'apiVersion: policies.kyverno.io/v1\nkind: NamespacedImageValidatingPolicy',
+        ),
+      },
+    ]);
+    const p = set.policies[0]!;
+    expect(p.namespace).toBe('team');
+    expect(p.mode).toBe('audit');
+    expect(p.failurePolicy).toBe('fail-open');
+    expect(p.ivpol!.autogen).toEqual(['Deployment']);
+  });
+
+  it('a background-only policy does not apply to admission', () => {
+    const set = loadPolicyTexts([
+      { name: 'p.yaml', text: policyText(`${base}  evaluation:\n    admission:\n      enabled: false\n`) },
+    ]);
+    expect(set.policies).toEqual([]);
+  });
+
+  it('a CEL expression that does not compile is a load error naming its field', () => {
+    expect(loadError(policyText(base.replace('.all(e, e > 0)', '.all(e, e > )')))).toMatch(
+      /p\.yaml: spec\.validations\[0\]\.expression: CEL does not parse/,
+    );
+    expect(
+      loadError(
+        policyText(`${base}  matchConditions:\n    - name: x\n      expression: getImageData(object)\n`),
+      ),
+    ).toMatch(/spec\.matchConditions\[0\]\.expression: CEL function getImageData\(\) is not available/);
+    expect(
+      loadError(policyText(`${base}  matchImageReferences:\n    - expression: "ref.startsWith("\n`)),
+    ).toMatch(/spec\.matchImageReferences\[0\]\.expression: CEL does not parse/);
+  });
+
+  it('refuses what it cannot verify, naming the field: KMS keys, custom roots, notary', () => {
+    expect(loadError(policyText(base.replace('data: |', 'kms: gcpkms://k\n          data: |')))).toContain(
+      'spec.attestors[0].cosign.key.kms: KMS keys are not supported',
+    );
+    expect(
+      loadError(
+        policyText(
+          base.replace(
+            / {8}key:\n[\s\S]*?(?= {2}validations)/,
+            '        keyless:\n          identities:\n            - subject: a@b.c\n              issuer: https://i\n          roots: x\n',
+          ),
+        ),
+      ),
+    ).toContain('spec.attestors[0].cosign.keyless.roots');
+    expect(
+      loadError(
+        policyText(
+          base.replace(
+            '      cosign:\n',
+            '      notary:\n        certs:\n          value: x\n      cosign:\n',
+          ),
+        ),
+      ),
+    ).toContain('spec.attestors[0].notary: Notary (notation) attestors are not supported yet');
+  });
+
+  it('globs are gobwas globs without a separator: * crosses /, {a,b} and [..] work', () => {
+    const g = (p: string) => compileGobwasGlob(p, 'x');
+    expect(g('ghcr.io/*').test('ghcr.io/acme/web:1')).toBe(true);
+    expect(g('ghcr.io/*').test('docker.io/acme/web:1')).toBe(false);
+    expect(g('ghcr.io/kyverno/test-images/cosign:*').test('ghcr.io/kyverno/test-images/cosign:v1')).toBe(
+      true,
+    );
+    expect(g('{ghcr,quay}.io/a?c/*').test('quay.io/abc/x')).toBe(true);
+    expect(g('ghcr.io/[!x]*').test('ghcr.io/xy')).toBe(false);
+    expect(g('registry.local:5000/app').test('registry.local:5000/app')).toBe(true);
+  });
+});
