@@ -100,6 +100,7 @@ const cachedOutcomeSchema = z.strictObject({
     .optional(),
   message: z.string(),
   passedAuthorities: z.array(z.string()),
+  statements: z.array(z.unknown()).optional(),
 });
 
 export interface RedisOutcomeCacheOptions {
@@ -236,6 +237,7 @@ export class RedisOutcomeCache implements OutcomeCache {
       const out: CachedOutcome = { ok: v.ok, message: v.message, passedAuthorities: v.passedAuthorities };
       if (v.failedCheck !== undefined) out.failedCheck = v.failedCheck;
       if (v.code !== undefined) out.code = v.code as ErrorCode;
+      if (v.statements !== undefined) out.statements = v.statements;
       return out;
     } catch {
       this.stats.misses++;

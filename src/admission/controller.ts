@@ -379,7 +379,17 @@ export class AdmissionController {
     const evaluateWith = (ns: NamespaceInfo): AdmissionResult | Promise<AdmissionResult> => {
       let evaluated: Decision[] | Promise<Decision[]>;
       try {
-        evaluated = evaluateNow(images, ns, this.policies, this.verifier, ctx, this.evaluateOptions);
+        evaluated = evaluateNow(images, ns, this.policies, this.verifier, ctx, this.evaluateOptions, {
+          object: objectOf(req),
+          ...(req.oldObject ? { oldObject: req.oldObject } : {}),
+          operation: req.operation,
+          kind: req.kind,
+          resource: req.resource,
+          ...(req.subResource ? { subResource: req.subResource } : {}),
+          ...(req.name ? { name: req.name } : {}),
+          namespace: nsName,
+          ...(req.userInfo ? { userInfo: req.userInfo } : {}),
+        });
       } catch (err) {
         return unavailable(err);
       }

@@ -8,6 +8,7 @@ import type { SealError } from '../errors.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../formats/intoto.js';
 import type { Expectations, Revocation, SignatureResult, Verdict } from '../verify/types.js';
 import { evaluateConditions } from './conditions.js';
+import { type AdmissionInput, evaluateImageValidatingPolicies, mergeIvpolResults } from './ivpol/evaluate.js';
 import { canonicalImage, type ImageReading } from './glob.js';
 import { matchApplies, selectorMatches } from './selector.js';
 import { type ConcurrencyLimit, raceSignal, SignalWaits, SingleFlight } from './singleflight.js';
@@ -35,6 +36,8 @@ export interface CachedOutcome {
   code?: ErrorCode;
   message: string;
   passedAuthorities: string[];
+  /** ImageValidatingPolicy attestation checks: the verified in-toto statements (for extractPayload). */
+  statements?: unknown[];
 }
 
 /**
@@ -277,7 +280,7 @@ function authorityIdentity(a: Authority): string {
   return `keyless:${JSON.stringify(a.keyless?.identities ?? [])}`;
 }
 
-class Evaluator {
+export class Evaluator {
   constructor(
     private readonly verifier: ImageVerifier,
     private readonly ctx: RequestContext,
@@ -370,6 +373,7 @@ class Evaluator {
     att: AttestationRequirement,
     authority: Authority,
     policy: LoadedPolicy,
+    onVerified?: (statements: unknown[]) => void,
   ): Promise<Check> {
     const name = `attestation ${att.name}`;
     if (authority.static === 'pass') return { ok: true, unavailable: false, message: 'static pass' };
@@ -466,6 +470,7 @@ class Evaluator {
           };
         }
       }
+      onVerified?.(statements);
       return {
         ok: true,
         unavailable: false,
@@ -592,8 +597,9 @@ export async function evaluate(
   verifier: ImageVerifier,
   ctx: RequestContext,
   options: EvaluateOptions = {},
+  admission?: AdmissionInput,
 ): Promise<Decision[]> {
-  return evaluateNow(images, ns, policies, verifier, ctx, options);
+  return evaluateNow(images, ns, policies, verifier, ctx, options, admission);
 }
 
 /**
@@ -608,10 +614,57 @@ export function evaluateNow(
   verifier: ImageVerifier,
   ctx: RequestContext,
   options: EvaluateOptions = {},
+  admission?: AdmissionInput,
 ): Decision[] | Promise<Decision[]> {
   const list = Array.isArray(policies) ? policies : policies.policies;
   const noMatch = Array.isArray(policies) ? (options.noMatch ?? []) : policies.noMatch;
   const run = new ImageRun(ns, verifier, ctx, options, options.singleFlight ?? new SingleFlight());
+  const perImage = evaluateImages(images, list, noMatch, run);
+  const ivpols = imageValidatingPolicies(list);
+  if (ivpols.length === 0) return perImage;
+  // ImageValidatingPolicies are CEL over the whole object: evaluated once per request, beside the images.
+  const input = admission ?? admissionFromImages(images, ns);
+  const byPolicy = evaluateImageValidatingPolicies(ivpols, images, input, run);
+  if (!(perImage instanceof Promise) && !(byPolicy instanceof Promise))
+    return mergeIvpolResults(perImage, images, byPolicy);
+  return Promise.all([perImage, byPolicy]).then(([d, r]) => mergeIvpolResults(d, images, r));
+}
+
+const ivpolsOfList = new WeakMap<LoadedPolicy[], LoadedPolicy[]>();
+
+/** The list's ImageValidatingPolicies, found once per (long-lived) policy list. */
+function imageValidatingPolicies(list: LoadedPolicy[]): LoadedPolicy[] {
+  let found = ivpolsOfList.get(list);
+  if (!found) {
+    found = list.filter((p) => p.ivpol !== undefined);
+    ivpolsOfList.set(list, found);
+  }
+  return found;
+}
+
+/** Without the admitted object (a caller that only has images), the workload as the images describe it. */
+function admissionFromImages(images: ImageInWorkload[], ns: NamespaceInfo): AdmissionInput {
+  const kind = images[0]?.workloadKind ?? 'Pod';
+  const group = kind === 'Pod' ? '' : kind === 'Job' || kind === 'CronJob' ? 'batch' : 'apps';
+  return {
+    operation: 'CREATE',
+    kind: { group, version: 'v1', kind },
+    namespace: ns.name,
+    object: {
+      apiVersion: group ? `${group}/v1` : 'v1',
+      kind,
+      metadata: { name: images[0]?.workloadName ?? '', namespace: ns.name },
+    },
+  };
+}
+
+function evaluateImages(
+  images: ImageInWorkload[],
+  list: LoadedPolicy[],
+  noMatch: NoMatchRule[],
+  run: ImageRun,
+): Decision[] | Promise<Decision[]> {
+  const { options } = run;
   const decisions: Decision[] = new Array(images.length);
   // An image named again by the same workload is evaluated once (its decision copied with the container's
   // own place): thousands of containers naming a few images cost a few canonicalisations and matches.
@@ -692,7 +745,7 @@ function placed(d: Decision, img: ImageInWorkload): Decision {
 }
 
 /** What every image of one evaluation shares. */
-class ImageRun {
+export class ImageRun {
   private ownWaits: SignalWaits | undefined;
 
   constructor(

@@ -1,0 +1,678 @@
+// Evaluation of Kyverno ImageValidatingPolicies for one admission request (wave2-facts §4.2): match
+// constraints and conditions, image extraction and matchImageReferences, the digest check, then the CEL
+// validations with Kyverno's image-verification functions backed by seal's verifier and decision cache.
+//
+// CEL runs synchronously: a verification not known yet is recorded and answered with a placeholder, every
+// recorded verification runs (shared, cached), and the expressions run again; a request whose verifications
+// are all cached is answered in one pass without waiting, like the per-image path (policy/evaluate.ts).
+
+import { expandPredicateType } from '../model.js';
+import { canonicalImage } from '../glob.js';
+import { selectorMatches } from '../selector.js';
+import {
+  type CachedOutcome,
+  decide,
+  digestOf,
+  Evaluator,
+  type ImageRun,
+  isUnavailableError,
+  pinDigest,
+  withDigestKeepingTag,
+} from '../evaluate.js';
+import type { Decision, ImageInWorkload, LoadedPolicy, PolicyOutcome } from '../types.js';
+import { type CompiledExpression, type ImageFunctions, withImageFunctions } from './cel.js';
+import type { IvpolProgram, ResourceRule } from './model.js';
+
+/** What the webhook knows of the request beyond the images: the object and how it was asked for. */
+export interface AdmissionInput {
+  object: unknown;
+  oldObject?: unknown;
+  operation: string;
+  kind: { group: string; version: string; kind: string };
+  resource?: { group: string; version: string; resource: string };
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  userInfo?: unknown;
+}
+
+type Category = 'containers' | 'initContainers' | 'ephemeralContainers' | string;
+
+/** One matched image: as CEL sees it, where it is in the workload, and what it was resolved to. */
+interface MatchedImage {
+  written: string;
+  canonical: string;
+  digest?: string;
+  /** What CEL sees: the reference as written, pinned to its digest when the policy mutates digests. */
+  seen: string;
+  places: ImageInWorkload[];
+  failure?: { message: string; unavailable: boolean };
+}
+
+interface FunctionResult {
+  ok: boolean;
+  unavailable: boolean;
+  message: string;
+  statements?: unknown[];
+}
+
+/** The outcome of one policy for the request, before it is copied to each image it matched. */
+interface PolicyResult {
+  policy: LoadedPolicy;
+  ok: boolean;
+  unavailable: boolean;
+  failedCheck?: string;
+  message: string;
+  images: MatchedImage[];
+  /** Images some verify function passed for (for `required`). */
+  verified: Set<string>;
+  /** The failure is a CEL evaluation error (not a verification that could not be done). */
+  errored?: boolean;
+}
+
+const POD_CONTROLLER_TEMPLATE: Record<string, string[]> = {
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+function get(obj: unknown, path: string[]): unknown {
+  let v = obj;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+function ruleMatches(r: ResourceRule, group: string, version: string, resource: string, op: string): boolean {
+  const any = (list: string[], v: string) => list.includes('*') || list.includes(v);
+  if (!any(r.apiGroups, group) || !any(r.apiVersions, version) || !any(r.operations, op)) return false;
+  return r.resources.some(
+    (x) => x === '*' || x === resource || (x.endsWith('/*') && resource.startsWith(x.slice(0, -1))),
+  );
+}
+
+/** The object CEL sees for this policy (the pod template as a Pod under autogen), or undefined: no match. */
+function objectFor(program: IvpolProgram, input: AdmissionInput): unknown | undefined {
+  const res = input.resource ?? {
+    group: input.kind.group,
+    version: input.kind.version,
+    resource: `${input.kind.kind.toLowerCase()}s`,
+  };
+  const resource = input.subResource ? `${res.resource}/${input.subResource}` : res.resource;
+  const op = input.operation;
+  if (program.excludeResourceRules.some((r) => ruleMatches(r, res.group, res.version, resource, op)))
+    return undefined;
+  if (program.resourceRules.some((r) => ruleMatches(r, res.group, res.version, resource, op)))
+    return input.object;
+  if (!program.autogen.includes(input.kind.kind) || input.subResource) return undefined;
+  if (!program.resourceRules.some((r) => ruleMatches(r, '', 'v1', 'pods', op))) return undefined;
+  // Kyverno autogen rewrites `object.spec`/`object.metadata` to the template's: the same as a Pod of it.
+  const template = get(input.object, POD_CONTROLLER_TEMPLATE[input.kind.kind] ?? ['spec', 'template']);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: get(template, ['metadata']) ?? {},
+    spec: get(template, ['spec']) ?? {},
+  };
+}
+
+function labelsOf(obj: unknown): Record<string, string> {
+  const l = get(obj, ['metadata', 'labels']);
+  return l && typeof l === 'object' ? (l as Record<string, string>) : {};
+}
+
+function errorText(err: unknown): string {
+  return String((err as Error | undefined)?.message ?? err)
+    .split('\n')[0]!
+    .trim();
+}
+
+/** Thrown by extractPayload while its attestation is still being verified (the pass is run again). */
+class Pending extends Error {}
+
+/** Evaluates the request's ImageValidatingPolicies; synchronous when nothing has to be waited for. */
+export function evaluateImageValidatingPolicies(
+  policies: LoadedPolicy[],
+  images: ImageInWorkload[],
+  input: AdmissionInput,
+  run: ImageRun,
+): PolicyResult[] | Promise<PolicyResult[]> {
+  const results: (PolicyResult | Promise<PolicyResult> | undefined)[] = [];
+  let waiting = false;
+  for (const policy of policies) {
+    const r = evaluatePolicy(policy, images, input, run);
+    if (r instanceof Promise) waiting = true;
+    results.push(r);
+  }
+  const done = (all: (PolicyResult | undefined)[]) =>
+    applyRequired(all.filter((r): r is PolicyResult => !!r));
+  if (!waiting) return done(results as (PolicyResult | undefined)[]);
+  return Promise.all(results).then(done);
+}
+
+/** `required`: an image a required policy matched must have passed a verify function in some policy. */
+function applyRequired(results: PolicyResult[]): PolicyResult[] {
+  const verified = new Set<string>();
+  for (const r of results) for (const i of r.verified) verified.add(i);
+  for (const r of results) {
+    if (!r.ok || !r.policy.ivpol!.required) continue;
+    const missing = r.images.find((i) => !verified.has(i.canonical));
+    if (missing) {
+      r.ok = false;
+      r.failedCheck = 'required';
+      r.message = `image ${missing.written} was not verified by any attestor (validationConfigurations.required)`;
+    }
+  }
+  return results;
+}
+
+function evaluatePolicy(
+  policy: LoadedPolicy,
+  workloadImages: ImageInWorkload[],
+  input: AdmissionInput,
+  run: ImageRun,
+): PolicyResult | Promise<PolicyResult> | undefined {
+  const program = policy.ivpol!;
+  if (policy.namespace !== undefined && policy.namespace !== run.ns.name) return undefined;
+  const object = objectFor(program, input);
+  if (object === undefined) return undefined;
+  if (program.namespaceSelector && !selectorMatches(program.namespaceSelector, run.ns.labels))
+    return undefined;
+  if (program.objectSelector && !selectorMatches(program.objectSelector, labelsOf(input.object)))
+    return undefined;
+
+  const vars: Record<string, unknown> = {
+    object,
+    oldObject: input.oldObject ?? null,
+    request: {
+      operation: input.operation,
+      kind: input.kind,
+      resource: input.resource ?? null,
+      subResource: input.subResource ?? '',
+      name: input.name ?? '',
+      namespace: input.namespace ?? run.ns.name,
+      userInfo: input.userInfo ?? {},
+    },
+    namespaceObject: { metadata: { name: run.ns.name, labels: run.ns.labels } },
+  };
+  const fail = (failedCheck: string, message: string, errored = false): PolicyResult => ({
+    policy,
+    ok: false,
+    unavailable: errored,
+    errored,
+    failedCheck,
+    message,
+    images: [],
+    verified: new Set(),
+  });
+  for (const c of program.matchConditions) {
+    let v: unknown;
+    try {
+      v = c.expr(vars);
+    } catch (err) {
+      // An error in a match condition: the failure policy decides (Kubernetes' matchConditions).
+      return fail(`matchConditions ${c.name}`, `${c.where}: ${errorText(err)}`, true);
+    }
+    if (v !== true) return undefined;
+  }
+
+  // Images by category, the built-in lists from the workload reader plus the policy's extractors.
+  const byCategory = new Map<Category, ImageInWorkload[]>([
+    ['containers', []],
+    ['initContainers', []],
+    ['ephemeralContainers', []],
+  ]);
+  for (const img of workloadImages) byCategory.get(img.list)!.push(img);
+  for (const e of program.extractors) {
+    let v: unknown;
+    try {
+      v = e.expr(vars);
+    } catch (err) {
+      return fail(`images ${e.name}`, `${e.where}: ${errorText(err)}`, true);
+    }
+    const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    byCategory.set(
+      e.name,
+      list.map((image) => ({
+        image,
+        container: '',
+        list: 'containers',
+        path: '',
+        workloadKind: input.kind.kind,
+      })),
+    );
+  }
+  const matched = new Map<string, MatchedImage>();
+  const imagesVar: Record<string, string[]> = {};
+  let invalid: string | undefined;
+  for (const [category, list] of byCategory) {
+    const seen: string[] = [];
+    for (const img of list) {
+      const canonical = canonicalImage(img.image, run.options.imageReading);
+      if (typeof canonical !== 'string') {
+        invalid ??= `image ${img.image}: ${canonical.message}`;
+        continue;
+      }
+      if (!imageMatches(program, img.image, canonical)) continue;
+      let m = matched.get(img.image);
+      if (!m) {
+        m = { written: img.image, canonical, seen: img.image, places: [] };
+        matched.set(img.image, m);
+      }
+      if (img.path) m.places.push(img);
+      seen.push(img.image);
+    }
+    imagesVar[category] = seen;
+  }
+  if (invalid) return fail('image reference', invalid);
+  if (matched.size === 0) return undefined;
+  const images = [...matched.values()];
+  if (program.verifyDigest && !program.mutateDigest) {
+    const bare = images.find((i) => digestOf(i.canonical) === undefined);
+    if (bare) return { ...fail('digest', `image ${bare.written} does not have a digest`), images };
+  }
+  const resolving = resolveDigests(images, run);
+  const evaluateResolved = (): PolicyResult | Promise<PolicyResult> => {
+    const failed = images.find((i) => i.failure);
+    if (failed)
+      return {
+        ...fail('resolve digest', failed.failure!.message),
+        unavailable: failed.failure!.unavailable,
+        images,
+      };
+    if (program.mutateDigest) {
+      for (const i of images)
+        i.seen = digestOf(i.written) ? i.written : withDigestKeepingTag(i.written, i.digest!);
+      for (const [k, list] of Object.entries(imagesVar)) imagesVar[k] = list.map((w) => matched.get(w)!.seen);
+    }
+    return new PolicyRun(policy, program, run, images, { ...vars, images: imagesVar }).evaluate();
+  };
+  return resolving ? resolving.then(evaluateResolved) : evaluateResolved();
+}
+
+function imageMatches(program: IvpolProgram, written: string, canonical: string): boolean {
+  if (program.imageReferences.length === 0) return true;
+  for (const m of program.imageReferences) {
+    if ('glob' in m) {
+      // As written in the pod (Kyverno) or in its canonical form (`nginx` = docker.io/library/nginx).
+      if (m.test.test(written) || m.test.test(canonical)) return true;
+    } else {
+      try {
+        if (m.expr({ ref: written }) === true) return true;
+      } catch {
+        // An expression that errors for this image does not match it.
+      }
+    }
+  }
+  return false;
+}
+
+/** Resolve every image's digest: synchronously from the reference or the tag cache, else through the verifier. */
+function resolveDigests(images: MatchedImage[], run: ImageRun): Promise<void> | undefined {
+  const waits: Promise<void>[] = [];
+  for (const i of images) {
+    const known = digestOf(i.canonical) ?? run.verifier.cachedDigest?.(i.canonical);
+    if (known) {
+      i.digest = known;
+      continue;
+    }
+    const creds = run.credentialKey();
+    waits.push(
+      run
+        .shared(`resolve|${i.canonical}${creds ? `|${creds}` : ''}`, (ctx) =>
+          run.verifier.resolveDigest(i.canonical, ctx),
+        )
+        .then(
+          (d) => {
+            i.digest = d;
+          },
+          (err: unknown) => {
+            i.failure = {
+              unavailable: isUnavailableError(err),
+              message: `cannot resolve ${i.written}: ${errorText(err)}`,
+            };
+          },
+        ),
+    );
+  }
+  return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+}
+
+/** The validations of one policy over one request, with its verify functions. */
+class PolicyRun implements ImageFunctions {
+  private readonly known = new Map<string, FunctionResult>();
+  private readonly pending = new Map<string, () => Promise<FunctionResult>>();
+  private readonly bySeen = new Map<string, MatchedImage>();
+  private readonly verified = new Set<string>();
+  private unavailable = false;
+  private passes = 0;
+
+  constructor(
+    readonly policy: LoadedPolicy,
+    readonly program: IvpolProgram,
+    readonly run: ImageRun,
+    readonly images: MatchedImage[],
+    readonly vars: Record<string, unknown>,
+  ) {
+    for (const i of images) this.bySeen.set(i.seen, i);
+    const attestors: Record<string, unknown> = {};
+    for (const name of program.attestors.keys()) attestors[name] = { name };
+    const attestations: Record<string, string> = {};
+    for (const name of program.attestations.keys()) attestations[name] = name;
+    vars.attestors = attestors;
+    vars.attestations = attestations;
+  }
+
+  evaluate(): PolicyResult | Promise<PolicyResult> {
+    this.passes++;
+    this.pending.clear();
+    const result = withImageFunctions(this, () => this.pass());
+    if (this.pending.size === 0 || this.passes > 16) return result;
+    const work = [...this.pending].map(([key, fn]) =>
+      fn().then((r) => {
+        this.known.set(key, r);
+      }),
+    );
+    return Promise.all(work).then(() => this.evaluate());
+  }
+
+  private result(
+    ok: boolean,
+    failedCheck?: string,
+    message = 'validations passed',
+    errored = false,
+  ): PolicyResult {
+    const r: PolicyResult = {
+      policy: this.policy,
+      ok,
+      unavailable: !ok && (errored || this.unavailable),
+      errored: !ok && errored,
+      message,
+      images: this.images,
+      verified: this.verified,
+    };
+    if (failedCheck) r.failedCheck = failedCheck;
+    return r;
+  }
+
+  private pass(): PolicyResult {
+    const variables: Record<string, unknown> = {};
+    this.vars.variables = variables;
+    let outcome: PolicyResult | undefined;
+    for (const v of this.program.variables) {
+      try {
+        variables[v.name] = v.expr(this.vars);
+      } catch (err) {
+        if (err instanceof Pending || this.pending.size > 0) continue;
+        outcome ??= this.result(false, `variables ${v.name}`, `${v.where}: ${errorText(err)}`, true);
+      }
+    }
+    // Every validation runs in a pass that is still collecting verifications, so all are found at once.
+    for (const [i, v] of this.program.validations.entries()) {
+      let value: unknown;
+      try {
+        value = v.expr(this.vars);
+      } catch (err) {
+        if (err instanceof Pending || this.pending.size > 0) continue;
+        outcome ??= this.result(false, `validations[${i}]`, `${v.where}: ${errorText(err)}`, true);
+        continue;
+      }
+      if (value === true || outcome) continue;
+      if (value !== false) {
+        outcome = this.result(
+          false,
+          `validations[${i}]`,
+          `${v.where}: the expression returned ${typeof value}, not bool`,
+          true,
+        );
+        continue;
+      }
+      outcome = this.result(false, `validations[${i}]`, this.message(i, v.message, v.messageExpr));
+    }
+    return outcome ?? this.result(true);
+  }
+
+  private message(i: number, message: string | undefined, expr: CompiledExpression | undefined): string {
+    if (expr) {
+      try {
+        const m = expr(this.vars);
+        if (typeof m === 'string' && m.trim() !== '') return m;
+      } catch {
+        // Kubernetes falls back to the static message when messageExpression fails.
+      }
+    }
+    return message || `CEL expression validation failed at index ${i}`;
+  }
+
+  private imageOf(image: string): MatchedImage | undefined {
+    return this.bySeen.get(image);
+  }
+
+  private lookup(
+    key: string,
+    verify: () => Promise<FunctionResult>,
+    needStatements = false,
+  ): FunctionResult | undefined {
+    const known = this.known.get(key);
+    if (known) return known;
+    const cache = this.run.options.cache;
+    const hit = cache?.peek?.(key);
+    if (hit && (!needStatements || !hit.ok || hit.statements)) {
+      const r = {
+        ok: hit.ok,
+        unavailable: false,
+        message: hit.message,
+        ...(hit.statements ? { statements: hit.statements } : {}),
+      };
+      this.known.set(key, r);
+      return r;
+    }
+    if (!this.pending.has(key)) {
+      this.pending.set(key, async () => {
+        if (cache && !cache.peek) {
+          const got = await cache.get(key).catch(() => undefined);
+          if (got && (!needStatements || !got.ok || got.statements))
+            return {
+              ok: got.ok,
+              unavailable: false,
+              message: got.message,
+              ...(got.statements ? { statements: got.statements } : {}),
+            };
+        }
+        const creds = this.run.credentialKey();
+        let r: FunctionResult;
+        try {
+          r = await this.run.shared(creds ? `${key}|${creds}` : key, async () => verify());
+        } catch (err) {
+          r = { ok: false, unavailable: true, message: errorText(err) };
+        }
+        if (cache && !r.unavailable) {
+          const o = this.run.options;
+          const ttl = r.ok ? (o.cacheTtlMs ?? 600_000) : (o.negativeCacheTtlMs ?? 0);
+          const stored: CachedOutcome = { ok: r.ok, message: r.message, passedAuthorities: [] };
+          if (r.statements) stored.statements = r.statements;
+          if (ttl > 0) cache.set(key, stored, ttl).catch(() => undefined);
+        }
+        return r;
+      });
+    }
+    return undefined;
+  }
+
+  private attestorNames(attestors: unknown[]): string[] {
+    return attestors.map((a) => {
+      const name = (a as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string' || !this.program.attestors.has(name))
+        throw new Error('the attestor list names no attestor of this policy (use attestors.<name>)');
+      return name;
+    });
+  }
+
+  private count(results: (FunctionResult | undefined)[], image: MatchedImage): bigint {
+    let n = 0n;
+    for (const r of results) {
+      if (!r) continue;
+      if (r.unavailable) this.unavailable = true;
+      if (r.ok) n++;
+    }
+    if (n > 0n) this.verified.add(image.canonical);
+    return n;
+  }
+
+  verifyImageSignatures(image: string, attestors: unknown[]): bigint {
+    const names = this.attestorNames(attestors);
+    const img = this.imageOf(image);
+    if (!img) return 0n;
+    const target = pinDigest(img.canonical, img.digest!);
+    const results = names.map((name) => {
+      const authority = this.program.attestors.get(name)!;
+      return this.lookup(`${img.digest}|${this.policy.version}|ivpol:sig:${name}`, async () => {
+        const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAuthority(
+          target,
+          authority,
+          this.policy,
+        );
+        return { ok: c.ok, unavailable: c.unavailable, message: c.message };
+      });
+    });
+    return this.count(results, img);
+  }
+
+  verifyAttestationSignatures(image: string, attestation: string, attestors: unknown[]): bigint {
+    const att = this.program.attestations.get(attestation);
+    if (!att) throw new Error(`attestation "${attestation}" is not declared in spec.attestations`);
+    const names = this.attestorNames(attestors);
+    const img = this.imageOf(image);
+    // A cosign attestor verifies in-toto attestations only (Kyverno: referrers are for notary attestors).
+    if (!img || att.kind !== 'intoto') return 0n;
+    const target = pinDigest(img.canonical, img.digest!);
+    const requirement = {
+      name: att.name,
+      predicateType: expandPredicateType(att.type),
+      conditions: [],
+      root: 'statement' as const,
+      attestors: [],
+    };
+    const results = names.map((name) => {
+      const authority = this.program.attestors.get(name)!;
+      return this.lookup(
+        `${img.digest}|${this.policy.version}|ivpol:att:${att.name}:${name}`,
+        async () => {
+          let statements: unknown[] | undefined;
+          const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAttestationBy(
+            target,
+            requirement,
+            authority,
+            this.policy,
+            (s) => {
+              statements = s;
+            },
+          );
+          return {
+            ok: c.ok,
+            unavailable: c.unavailable,
+            message: c.message,
+            ...(statements ? { statements } : {}),
+          };
+        },
+        true,
+      );
+    });
+    return this.count(results, img);
+  }
+
+  extractPayload(image: string, attestation: string): unknown {
+    const att = this.program.attestations.get(attestation);
+    if (!att) throw new Error(`attestation "${attestation}" is not declared in spec.attestations`);
+    if (att.kind !== 'intoto')
+      throw new Error(`extractPayload of referrer attestation "${attestation}" is not supported`);
+    const img = this.imageOf(image);
+    if (!img) throw new Error(`image ${image} is not matched by this policy`);
+    let waiting = false;
+    for (const name of this.program.attestors.keys()) {
+      const key = `${img.digest}|${this.policy.version}|ivpol:att:${att.name}:${name}`;
+      const r = this.known.get(key);
+      if (r?.ok && r.statements && r.statements.length > 0) return r.statements[0];
+      if (this.pending.has(key)) waiting = true;
+    }
+    if (waiting) throw new Pending('attestation still being verified');
+    throw new Error(
+      `no verified ${att.type} attestation for ${image}: call verifyAttestationSignatures first`,
+    );
+  }
+}
+
+/**
+ * The request's decisions with the ImageValidatingPolicies' outcomes added to each image they matched; an
+ * image only an ImageValidatingPolicy matched is no longer a no-match. Images named only by a policy's own
+ * extractors get a decision of their own (no path: nothing to patch).
+ */
+export function mergeIvpolResults(
+  decisions: Decision[],
+  images: ImageInWorkload[],
+  results: PolicyResult[],
+): Decision[] {
+  if (results.length === 0) return decisions;
+  const extra: { img: ImageInWorkload; digest: string | undefined; outcomes: PolicyOutcome[] }[] = [];
+  const perPlace = new Map<string, PolicyOutcome[]>();
+  const digests = new Map<string, string>();
+  for (const r of results) {
+    const program = r.policy.ivpol!;
+    for (const m of r.images) {
+      if (m.digest) digests.set(m.written, m.digest);
+      const make = (mutate: boolean) => outcomeOf(r, mutate && program.mutateDigest);
+      if (m.places.length === 0) {
+        extra.push({
+          img: { image: m.written, container: '', list: 'containers', path: '', workloadKind: '' },
+          digest: m.digest,
+          outcomes: [make(false)],
+        });
+        continue;
+      }
+      const o = make(true);
+      for (const place of m.places) {
+        const list = perPlace.get(place.path) ?? [];
+        list.push(o);
+        perPlace.set(place.path, list);
+      }
+    }
+  }
+  const out = decisions.map((d, i) => {
+    const added = perPlace.get(d.path);
+    if (!added || d.invalidReference) return d;
+    const img = images[i] ?? {
+      image: d.image,
+      container: d.container,
+      list: 'containers' as const,
+      path: d.path,
+      workloadKind: '',
+    };
+    const outcomes = d.noMatch ? added : [...d.outcomes, ...added];
+    const merged = decide(img, d.digest ?? digests.get(d.image), outcomes);
+    if (d.breakGlass) merged.breakGlass = d.breakGlass;
+    return merged;
+  });
+  for (const e of extra) out.push(decide(e.img, e.digest, e.outcomes));
+  return out;
+}
+
+function outcomeOf(r: PolicyResult, mutateDigest: boolean): PolicyOutcome {
+  const o: PolicyOutcome = {
+    policy: r.policy.name,
+    source: r.policy.source,
+    version: r.policy.version,
+    mode: r.policy.mode,
+    failurePolicy: r.policy.failurePolicy,
+    rule: r.policy.name,
+    ok: r.ok,
+    unavailable: r.unavailable,
+    message: r.message,
+    passedAuthorities: [],
+    mutateDigest,
+    cached: false,
+  };
+  if (r.failedCheck) o.failedCheck = r.failedCheck;
+  // A CEL evaluation error is decided by the failure policy, as an unavailable verification is.
+  if (!r.ok) o.code = r.errored ? 'E_POLICY_INVALID' : r.unavailable ? 'E_NETWORK' : 'E_POLICY_DENIED';
+  return o;
+}

@@ -1,0 +1,367 @@
+// ImageValidatingPolicy evaluation: CEL validations with verifyImageSignatures / verifyAttestationSignatures /
+// extractPayload over seal's verifier (the in-memory world that signs and verifies with ECDSA), match
+// constraints and conditions, autogen, actions, failure policy, digests, required, and the cached path.
+
+import { beforeEach, describe, expect, it } from 'vitest';
+import { MemoryOutcomeCache } from '../../src/admission/cache.js';
+import { evaluate, evaluateNow } from '../../src/policy/evaluate.js';
+import type { AdmissionInput } from '../../src/policy/ivpol/evaluate.js';
+import { loadPolicyTexts } from '../../src/policy/load.js';
+import type { ImageInWorkload, NamespaceInfo, PolicySet, RequestContext } from '../../src/policy/types.js';
+import { createInMemoryWorld, newKeyPair, type World } from '../admission/support/world.js';
+
+const NS: NamespaceInfo = { name: 'prod', labels: { ring: 'prod' } };
+const ctx = (): RequestContext => ({ signal: AbortSignal.timeout(5000) });
+const release = newKeyPair();
+const other = newKeyPair();
+const SLSA = 'https://slsa.dev/provenance/v1';
+
+function indent(text: string, n: number): string {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => `${' '.repeat(n)}${l}`)
+    .join('\n');
+}
+
+function ivpol(spec: string, kind = 'ImageValidatingPolicy', name = 'signed'): PolicySet {
+  return loadPolicyTexts([
+    {
+      name: `${name}.yaml`,
+      text: `apiVersion: policies.kyverno.io/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  namespace: prod\nspec:\n${indent(spec, 2)}\n`,
+    },
+  ]);
+}
+
+const POD_RULES = `matchConstraints:
+  resourceRules:
+    - apiGroups: [""]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["pods"]`;
+
+function keyAttestor(pem = release.publicKeyPem): string {
+  return `attestors:
+  - name: release
+    cosign:
+      key:
+        data: |
+${indent(pem, 10)}
+      ctlog:
+        insecureIgnoreTlog: true`;
+}
+
+const SIGNED = `validations:
+  - expression: images.containers.map(i, verifyImageSignatures(i, [attestors.release])).all(e, e > 0)
+    message: not signed by the release key`;
+
+function pod(
+  images: string[],
+  labels: Record<string, string> = {},
+): { images: ImageInWorkload[]; input: AdmissionInput } {
+  const object = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'prod', labels },
+    spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+  };
+  return {
+    images: images.map((image, i) => ({
+      image,
+      container: `c${i}`,
+      list: 'containers',
+      path: `/spec/containers/${i}/image`,
+      workloadKind: 'Pod',
+      workloadName: 'web',
+    })),
+    input: {
+      object,
+      operation: 'CREATE',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'prod',
+    },
+  };
+}
+
+let world: World;
+beforeEach(async () => {
+  world = await createInMemoryWorld();
+});
+
+async function run(
+  policies: PolicySet,
+  images: string[],
+  labels?: Record<string, string>,
+  cache?: MemoryOutcomeCache,
+) {
+  const p = pod(images, labels);
+  return evaluate(p.images, NS, policies, world.verifier, ctx(), cache ? { cache } : {}, p.input);
+}
+
+describe('ImageValidatingPolicy: signatures', () => {
+  it('admits an image signed by the attestor key, pins its digest; denies one signed by another key', async () => {
+    const good = await world.publish('registry.test:5000/acme/web:1');
+    await world.signWithKey(`registry.test:5000/acme/web@${good}`, release.privateKey, {
+      integratedTime: null,
+    });
+    const bad = await world.publish('registry.test:5000/acme/api:1');
+    await world.signWithKey(`registry.test:5000/acme/api@${bad}`, other.privateKey, { integratedTime: null });
+    const policy = ivpol(`${POD_RULES}\n${keyAttestor()}\n${SIGNED}`);
+
+    const [ok] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(ok!.result).toBe('allow');
+    expect(ok!.noMatch).toBe(false);
+    expect(ok!.patchedImage).toBe(`registry.test:5000/acme/web:1@${good}`);
+
+    const [denied] = await run(policy, ['registry.test:5000/acme/api:1']);
+    expect(denied!.result).toBe('deny');
+    expect(denied!.reason).toContain('policy signed');
+    expect(denied!.reason).toContain('not signed by the release key');
+  });
+
+  it('counts attestors: == size() fails when only one of two keys signed', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    await world.signWithKey(`registry.test:5000/acme/web@${d}`, release.privateKey, { integratedTime: null });
+    const two = `${keyAttestor()}
+  - name: second
+    cosign:
+      key:
+        data: |
+${indent(other.publicKeyPem, 10)}
+      ctlog:
+        insecureIgnoreTlog: true`;
+    const policy = ivpol(`${POD_RULES}
+${two}
+validations:
+  - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.release, attestors.second]) == 2)
+    messageExpression: "'want 2 signers, got ' + string(verifyImageSignatures(images.containers[0], [attestors.release, attestors.second]))"`);
+    const [r] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(r!.result).toBe('deny');
+    expect(r!.reason).toContain('want 2 signers, got 1');
+  });
+
+  it('an attestation alone is no signature (issue 12: only real signatures count)', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    await world.attest(
+      `registry.test:5000/acme/web@${d}`,
+      { key: release.privateKey },
+      SLSA,
+      { x: 1 },
+      { integratedTime: null },
+    );
+    const [r] = await run(ivpol(`${POD_RULES}\n${keyAttestor()}\n${SIGNED}`), [
+      'registry.test:5000/acme/web:1',
+    ]);
+    expect(r!.result).toBe('deny');
+  });
+});
+
+describe('ImageValidatingPolicy: attestations', () => {
+  const ATTESTED = `attestations:
+  - name: slsa
+    intoto:
+      type: ${SLSA}
+validations:
+  - expression: images.containers.map(i, verifyAttestationSignatures(i, attestations.slsa, [attestors.release])).all(e, e > 0)
+    message: no signed provenance
+  - expression: images.containers.all(i, extractPayload(i, attestations.slsa).predicate.builder.id == "https://ci.acme")
+    message: built elsewhere`;
+
+  it('verifies the attestation, then reads its statement with extractPayload', async () => {
+    const good = await world.publish('registry.test:5000/acme/web:1');
+    await world.attest(
+      `registry.test:5000/acme/web@${good}`,
+      { key: release.privateKey },
+      SLSA,
+      { builder: { id: 'https://ci.acme' } },
+      { integratedTime: null },
+    );
+    const elsewhere = await world.publish('registry.test:5000/acme/api:1');
+    await world.attest(
+      `registry.test:5000/acme/api@${elsewhere}`,
+      { key: release.privateKey },
+      SLSA,
+      { builder: { id: 'https://evil' } },
+      { integratedTime: null },
+    );
+    const policy = ivpol(`${POD_RULES}\n${keyAttestor()}\n${ATTESTED}`);
+    expect((await run(policy, ['registry.test:5000/acme/web:1']))[0]!.result).toBe('allow');
+    const [r] = await run(policy, ['registry.test:5000/acme/api:1']);
+    expect(r!.result).toBe('deny');
+    expect(r!.reason).toContain('built elsewhere');
+  });
+
+  it('extractPayload before any verification is an error, denied under failurePolicy Fail', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    await world.attest(
+      `registry.test:5000/acme/web@${d}`,
+      { key: release.privateKey },
+      SLSA,
+      { builder: { id: 'x' } },
+      { integratedTime: null },
+    );
+    const policy = ivpol(`${POD_RULES}
+${keyAttestor()}
+attestations:
+  - name: slsa
+    intoto:
+      type: ${SLSA}
+validations:
+  - expression: images.containers.all(i, has(object.metadata.name) && extractPayload(i, attestations.slsa) != null)`);
+    const [r] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(r!.result).toBe('deny');
+    expect(r!.reason).toContain('call verifyAttestationSignatures first');
+  });
+
+  it('answers a second request from the cache without calling the verifier, synchronously', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    await world.attest(
+      `registry.test:5000/acme/web@${d}`,
+      { key: release.privateKey },
+      SLSA,
+      { builder: { id: 'https://ci.acme' } },
+      { integratedTime: null },
+    );
+    const policy = ivpol(`${POD_RULES}\n${keyAttestor()}\n${ATTESTED}`);
+    const cache = new MemoryOutcomeCache();
+    const image = `registry.test:5000/acme/web@${d}`;
+    expect((await run(policy, [image], {}, cache))[0]!.result).toBe('allow');
+    const calls = world.verifier.calls.verifyAttestations;
+    const p = pod([image]);
+    const again = evaluateNow(p.images, NS, policy, world.verifier, ctx(), { cache }, p.input);
+    expect(again).not.toBeInstanceOf(Promise);
+    expect((again as Awaited<typeof again>)[0]!.result).toBe('allow');
+    expect(world.verifier.calls.verifyAttestations).toBe(calls);
+  });
+});
+
+describe('ImageValidatingPolicy: matching and settings', () => {
+  it('skips images matchImageReferences does not name (verify returns 0 for them) and objects matchConditions reject', async () => {
+    const policy = ivpol(`${POD_RULES}
+matchConditions:
+  - name: prod-only
+    expression: has(object.metadata.labels) && has(object.metadata.labels.prod) && object.metadata.labels.prod == 'true'
+matchImageReferences:
+  - glob: registry.test:5000/acme/*
+${keyAttestor()}
+${SIGNED}`);
+    await world.publish('registry.test:5000/acme/web:1');
+    await world.publish('registry.test:5000/other/web:1');
+    const [other] = await run(policy, ['registry.test:5000/other/web:1'], { prod: 'true' });
+    expect(other!.noMatch).toBe(true);
+    const [unlabelled] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(unlabelled!.noMatch).toBe(true);
+    const [checked] = await run(policy, ['registry.test:5000/acme/web:1'], { prod: 'true' });
+    expect(checked!.result).toBe('deny');
+  });
+
+  it('Audit admits with a warning; verifyDigest without mutateDigest refuses a tag', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const audit = ivpol(`${POD_RULES}\nvalidationActions: [Audit]\n${keyAttestor()}\n${SIGNED}`);
+    expect((await run(audit, ['registry.test:5000/acme/web:1']))[0]!.result).toBe('warn');
+    const pinned = ivpol(
+      `${POD_RULES}\nvalidationConfigurations:\n  mutateDigest: false\n  required: false\n${keyAttestor()}\nvalidations:\n  - expression: "true"`,
+    );
+    const [r] = await run(pinned, ['registry.test:5000/acme/web:1']);
+    expect(r!.result).toBe('deny');
+    expect(r!.reason).toContain('does not have a digest');
+  });
+
+  it('mutateDigest: CEL sees the image pinned to its digest (upstream mutate-then-validate)', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    const policy = ivpol(`${POD_RULES}
+validationConfigurations:
+  mutateDigest: true
+  verifyDigest: false
+  required: false
+attestors: []
+validations:
+  - expression: images.containers.map(image, image.contains('@sha256:')).all(e, e)`);
+    const [r] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(r!.result).toBe('allow');
+    expect(r!.patchedImage).toBe(`registry.test:5000/acme/web:1@${d}`);
+  });
+
+  it('required: an image no attestor verified fails even when the validations pass', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const policy = ivpol(`${POD_RULES}\n${keyAttestor()}\nvalidations:\n  - expression: "true"`);
+    const [r] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(r!.result).toBe('deny');
+    expect(r!.reason).toContain('was not verified by any attestor');
+  });
+
+  it('failurePolicy Ignore admits when a validation errors; Fail denies', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const erring = `validations:\n  - expression: object.spec.missing.field == 1`;
+    const ignore = ivpol(
+      `${POD_RULES}\nfailurePolicy: Ignore\nvalidationConfigurations:\n  required: false\n${keyAttestor()}\n${erring}`,
+    );
+    expect((await run(ignore, ['registry.test:5000/acme/web:1']))[0]!.result).not.toBe('deny');
+    const fail = ivpol(
+      `${POD_RULES}\nvalidationConfigurations:\n  required: false\n${keyAttestor()}\n${erring}`,
+    );
+    expect((await run(fail, ['registry.test:5000/acme/web:1']))[0]!.result).toBe('deny');
+  });
+
+  it('autogen: a pod policy applies to a Deployment, with its pod template as object', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const policy = ivpol(`${POD_RULES}
+matchConditions:
+  - name: prod-only
+    expression: object.metadata.labels.prod == 'true'
+${keyAttestor()}
+${SIGNED}`);
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'prod' },
+      spec: {
+        template: {
+          metadata: { labels: { prod: 'true' } },
+          spec: { containers: [{ name: 'c', image: 'registry.test:5000/acme/web:1' }] },
+        },
+      },
+    };
+    const images: ImageInWorkload[] = [
+      {
+        image: 'registry.test:5000/acme/web:1',
+        container: 'c',
+        list: 'containers',
+        path: '/spec/template/spec/containers/0/image',
+        workloadKind: 'Deployment',
+      },
+    ];
+    const input: AdmissionInput = {
+      object: deployment,
+      operation: 'CREATE',
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+    };
+    const [r] = await evaluate(images, NS, policy, world.verifier, ctx(), {}, input);
+    expect(r!.result).toBe('deny');
+    const none = ivpol(
+      `${POD_RULES}\nautogen:\n  podControllers:\n    controllers: []\n${keyAttestor()}\n${SIGNED}`,
+    );
+    const [skipped] = await evaluate(images, NS, none, world.verifier, ctx(), {}, input);
+    expect(skipped!.noMatch).toBe(true);
+  });
+
+  it('a NamespacedImageValidatingPolicy applies in its own namespace only', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const policy = ivpol(`${POD_RULES}\n${keyAttestor()}\n${SIGNED}`, 'NamespacedImageValidatingPolicy');
+    const p = pod(['registry.test:5000/acme/web:1']);
+    const [here] = await evaluate(p.images, NS, policy, world.verifier, ctx(), {}, p.input);
+    expect(here!.result).toBe('deny');
+    const [elsewhere] = await evaluate(
+      p.images,
+      { name: 'dev', labels: {} },
+      policy,
+      world.verifier,
+      ctx(),
+      {},
+      p.input,
+    );
+    expect(elsewhere!.noMatch).toBe(true);
+  });
+});
