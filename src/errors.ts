@@ -33,6 +33,10 @@ export const ErrorCodes = {
   E_KEY_PASSWORD: 'a key file could not be decrypted with the given password',
   E_KEY_UNSUPPORTED: 'a key algorithm is not supported',
   E_KEY_FILE_TOO_LARGE: 'a key or certificate file is larger than the 1 MiB a key file can be',
+  E_PKCS11_URI: 'a pkcs11: key URI is malformed or names no token or key',
+  E_PKCS11_MODULE: 'a PKCS#11 module is missing, not given or cannot be loaded',
+  E_PKCS11_PIN: 'a PKCS#11 token refused the PIN, or needs one and none was given',
+  E_PKCS11: 'a PKCS#11 token has no such key, already has one, or failed an operation',
   // formats
   E_BUNDLE_INVALID: 'a Sigstore bundle is malformed',
   E_BUNDLE_MEDIA_TYPE: 'a Sigstore bundle has an unknown media type',
@@ -132,6 +136,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_KEY_PASSWORD':
     case 'E_KEY_UNSUPPORTED':
     case 'E_KEY_FILE_TOO_LARGE':
+    case 'E_PKCS11_URI':
+    case 'E_PKCS11_MODULE':
+    case 'E_PKCS11_PIN':
+    case 'E_PKCS11':
       return 14;
     case 'E_INVALID_REFERENCE':
     case 'E_INVALID_DIGEST':

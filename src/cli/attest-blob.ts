@@ -23,7 +23,7 @@ const options = {
   },
   key: {
     type: 'string',
-    description: 'private key: file path, env://VAR (keyless when absent)',
+    description: 'private key: file path, env://VAR or pkcs11:… URI (keyless when absent)',
     placeholder: 'KEY',
   },
   bundle: { type: 'string', description: 'write the Sigstore bundle here (required)', placeholder: 'FILE' },

@@ -33,7 +33,7 @@ const options = {
   },
   key: {
     type: 'string',
-    description: 'private key: file path, env://VAR (keyless when absent)',
+    description: 'private key: file path, env://VAR or pkcs11:… URI (keyless when absent)',
     placeholder: 'KEY',
   },
   recursive: {

@@ -204,5 +204,20 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Show what a Sigstore bundle holds (verifies nothing)',
     load: () => mod(import('./bundle-inspect.js')),
   },
+  {
+    name: 'pkcs11-tool list-tokens',
+    summary: 'List the tokens of a PKCS#11 module',
+    load: () => import('./pkcs11-tool.js').then((m) => m.listTokensCommand),
+  },
+  {
+    name: 'pkcs11-tool list-keys-uris',
+    summary: 'List the pkcs11: URIs of the keys in a PKCS#11 token',
+    load: () => import('./pkcs11-tool.js').then((m) => m.listKeyUrisCommand),
+  },
+  {
+    name: 'pkcs11-tool list-key-uris',
+    summary: 'Same as pkcs11-tool list-keys-uris',
+    load: () => import('./pkcs11-tool.js').then((m) => m.listKeyUrisAliasCommand),
+  },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

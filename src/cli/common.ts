@@ -60,7 +60,7 @@ export const signingServiceOptionSpecs = {
 export const verifyOptionSpecs = {
   key: {
     type: 'string',
-    description: 'public key: file, - (stdin), env://VAR, or a certificate',
+    description: 'public key: file, - (stdin), env://VAR, a certificate, or a pkcs11:… URI',
     placeholder: 'KEY',
   },
   'certificate-identity': {

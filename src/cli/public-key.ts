@@ -6,11 +6,17 @@ import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { writeFileAtomic } from '../keys/key-files.js';
 import { resolvePassword } from '../keys/password.js';
+import { isPkcs11Uri } from '../keys/pkcs11-uri.js';
 import { loadSigner } from '../keys/signer.js';
+import { pinPromptFor } from './signer.js';
 import { SealError } from '../errors.js';
 
 const options = {
-  key: { type: 'string', description: 'private key (file, env://VAR or PEM)', placeholder: 'FILE' },
+  key: {
+    type: 'string',
+    description: 'private key (file, env://VAR, PEM or pkcs11:token=…;object=…?module-path=…)',
+    placeholder: 'FILE',
+  },
   outfile: {
     type: 'string',
     description: 'write the public key here instead of stdout',
@@ -26,8 +32,14 @@ export const command: CommandModule = {
     const { options: opts } = parseArgs(argv, options);
     if (!opts.key) throw new SealError('E_INVALID_ARGUMENT', 'public-key needs --key');
     const source =
-      opts.key.startsWith('env://') || opts.key.includes('-----BEGIN') ? opts.key : resolve(io.cwd, opts.key);
-    const signer = await loadSigner(source, { env: io.env, password: () => resolvePassword(io) });
+      opts.key.startsWith('env://') || opts.key.includes('-----BEGIN') || isPkcs11Uri(opts.key)
+        ? opts.key
+        : resolve(io.cwd, opts.key);
+    const signer = await loadSigner(source, {
+      env: io.env,
+      password: () => resolvePassword(io),
+      ...pinPromptFor(io),
+    });
     if (opts.outfile) {
       await writeFileAtomic(resolve(io.cwd, opts.outfile), signer.publicKeyPem(), 0o644);
       io.stderr(`Public key written to ${opts.outfile}\n`);

@@ -11,7 +11,7 @@ import { signingServiceOptionSpecs } from './common.js';
 const options = {
   key: {
     type: 'string',
-    description: 'private key: file path, env://VAR (keyless when absent)',
+    description: 'private key: file path, env://VAR or pkcs11:… URI (keyless when absent)',
     placeholder: 'KEY',
   },
   bundle: { type: 'string', description: 'write the bundle here', placeholder: 'FILE' },

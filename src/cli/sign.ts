@@ -9,7 +9,7 @@ import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } f
 const options = {
   key: {
     type: 'string',
-    description: 'private key: file path, env://VAR (keyless when absent)',
+    description: 'private key: file path, env://VAR or pkcs11:… URI (keyless when absent)',
     placeholder: 'KEY',
   },
   annotations: {

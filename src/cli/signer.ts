@@ -104,6 +104,20 @@ function jwtChallenge(token: string): string {
   throw new SealError('E_TOKEN_INVALID', 'the identity token has neither an email nor a sub claim');
 }
 
+/**
+ * A PKCS#11 PIN prompt on a terminal (cosign asks only then); without one, a token that needs a PIN and has
+ * none in the URI, a pin-source file or COSIGN_PKCS11_PIN is refused with E_PKCS11_PIN.
+ */
+export function pinPromptFor(io: CliIO): { promptPin?: (label: string) => Promise<string> } {
+  if (!io.isTTY) return {};
+  return {
+    promptPin: async (label) => {
+      const { readHiddenLine } = await import('../keys/password.js');
+      return readHiddenLine(`Enter PIN for PKCS11 token '${label}': `, io.stderr);
+    },
+  };
+}
+
 export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<ResolvedSigner> {
   (await import('./oidc-flags.js')).checkOidcFlags(o);
   const services = await servicesFrom(o);
@@ -121,6 +135,7 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
       env: io.env,
       readStdin: io.readStdin,
       password: () => resolvePassword(io),
+      ...pinPromptFor(io),
     });
     return {
       signer,

@@ -11,6 +11,8 @@ import {
   SIGSTORE_PRIVATE_KEY_PEM_TYPE,
 } from './cosign-key.js';
 import { readKeyFile } from './key-files.js';
+import type { PinPrompt } from './pkcs11.js';
+import { isPkcs11Uri, redactPkcs11Uri } from './pkcs11-uri.js';
 import { looksLikePem, type PemBlock, parsePemBlocks } from './pem.js';
 import { loadPublicKey, publicKeyPemOf } from './public-key.js';
 import type { PublicKeyVerifier, Signer, SigningAlgorithm } from './types.js';
@@ -81,6 +83,8 @@ export interface LoadKeyOptions {
   env?: NodeJS.ProcessEnv;
   /** Standard input for `-`. */
   readStdin?: () => Promise<Buffer>;
+  /** Asked for a PKCS#11 token's PIN when neither the `pkcs11:` URI nor the environment has one. */
+  promptPin?: PinPrompt;
 }
 
 /** cosign's KMS key references: refused by name rather than read as a missing file. */
@@ -93,6 +97,12 @@ export async function readKeySource(source: string, options: LoadKeyOptions = {}
     throw new SealError(
       'E_KEY_UNSUPPORTED',
       `--key ${source}: this build of seal has no ${kms[1]}:// KMS support; --key takes a key file, env://VAR, - (stdin) or PEM text`,
+    );
+  }
+  if (isPkcs11Uri(source)) {
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `--key ${redactPkcs11Uri(source)}: a key in a PKCS#11 token cannot be read as a file here; it signs through sign, attest, sign-blob, attest-blob and public-key`,
     );
   }
   if (source.startsWith('env://')) {
@@ -185,17 +195,34 @@ export async function parsePrivateKey(pem: string, password?: PasswordSource): P
   return key;
 }
 
-/** `--key` for signing: a file path, `env://VAR` or inline PEM, any supported private key format. */
-export async function loadSigner(source: string, options: LoadKeyOptions = {}): Promise<KeySigner> {
+/**
+ * `--key` for signing: a file path, `env://VAR`, inline PEM (any supported private key format), or a
+ * `pkcs11:` URI naming a key in a token (wave2-facts.md §3).
+ */
+export async function loadSigner(source: string, options: LoadKeyOptions = {}): Promise<Signer> {
+  if (isPkcs11Uri(source)) {
+    const { Pkcs11Signer } = await import('./pkcs11.js');
+    return Pkcs11Signer.open(source, {
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.promptPin ? { promptPin: options.promptPin } : {}),
+    });
+  }
   const text = await readKeySource(source, options);
   return new KeySigner(await parsePrivateKey(text, options.password));
 }
 
-/** `--key` for verifying: a file, `-` (stdin), `env://VAR` or inline PEM; a public key or a certificate. */
+/**
+ * `--key` for verifying: a file, `-` (stdin), `env://VAR` or inline PEM; a public key or a certificate; or
+ * a `pkcs11:` URI, whose public key is read from the token without asking for a PIN.
+ */
 export async function loadVerifier(
   source: string,
   io: { env?: NodeJS.ProcessEnv; readStdin?: () => Promise<Buffer> } = {},
 ): Promise<PublicKeyVerifier> {
+  if (isPkcs11Uri(source)) {
+    const { loadPkcs11PublicKey } = await import('./pkcs11.js');
+    return loadPublicKey(await loadPkcs11PublicKey(source, io.env ? { env: io.env } : {}));
+  }
   const text = await readKeySource(source, io);
   return loadPublicKey(text);
 }
