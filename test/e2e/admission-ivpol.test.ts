@@ -1,0 +1,226 @@
+// Kyverno ImageValidatingPolicies in the webhook end to end: upstream policies (test/fixtures/ivpol, each
+// citing its source) with only their keys, identities and image globs pointed at this test's world, loaded
+// from files, served over HTTPS, evaluated against images in the REAL registry signed by seal with a key
+// and keyless through a REAL `seal serve` (CA, log, dev OIDC issuer). Enforce (Deny) denies, Audit warns.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { staticNamespaces } from '../../src/admission/namespaces.js';
+import { type AdmissionServer, startAdmissionServer } from '../../src/admission/server.js';
+import { createSelfSignedTls } from '../../src/admission/tls.js';
+import { loadPolicyFiles } from '../../src/policy/load.js';
+import { httpsClient } from '../admission/support/https.js';
+import { createRegistryWorld, type RegistryWorld } from '../admission/support/registry-world.js';
+import { podReview } from '../admission/support/review.js';
+import { describeWithRegistry } from '../support/registry.js';
+
+const FIX = join(import.meta.dirname, '../fixtures/ivpol');
+const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const releasePem = release.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const GHA = 'https://github.com/myorg/myrepo/.github/workflows/release.yml@refs/heads/main';
+const VULN = 'https://cosign.sigstore.dev/attestation/vuln/v1';
+const SLSA = 'https://slsa.dev/provenance/v1';
+
+/** An upstream fixture with some of its text replaced; every replacement must be found (the rest stays verbatim). */
+async function upstream(file: string, replacements: [string | RegExp, string][]): Promise<string> {
+  let text = await readFile(join(FIX, file), 'utf8');
+  for (const [from, to] of replacements) {
+    const next = text.replace(from, to);
+    if (next === text) throw new Error(`${file}: ${String(from)} not found`);
+    text = next;
+  }
+  return text;
+}
+
+function indented(pem: string, n: number): string {
+  return pem
+    .trim()
+    .split('\n')
+    .map((l) => `${' '.repeat(n)}${l}`)
+    .join('\n');
+}
+
+describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal serve)', () => {
+  let world: RegistryWorld;
+  let server: AdmissionServer;
+  let client: ReturnType<typeof httpsClient>;
+  let uid = 0;
+  const next = () => `00000000-0000-4000-b000-${String(++uid).padStart(12, '0')}`;
+  const digests: Record<string, string> = {};
+
+  beforeAll(async () => {
+    world = await createRegistryWorld(undefined, { serve: true });
+    const reg = world.registry;
+    const gha = { subject: GHA, issuer: `${world.issuer!}/github` };
+    const pub = async (name: string) => {
+      digests[name] = await world.publish(`${reg}/${name}:1`);
+      return `${reg}/${name}@${digests[name]}`;
+    };
+    // Logged in seal serve's log: the policy leaves the tlog check on (Kyverno's default).
+    await world.signWithKey(await pub('key/signed'), release.privateKey);
+    await world.signWithKey(await pub('key/stranger'), stranger.privateKey);
+    await world.signWithKey(await pub('key/unlogged'), release.privateKey, { integratedTime: null });
+    await pub('key/unsigned');
+    // Keyless (GitHub Actions identity from the dev issuer), with and without a vulnerability scan.
+    await world.signKeyless(await pub('audit/scanned'), gha);
+    await world.attest(`${reg}/audit/scanned@${digests['audit/scanned']}`, { identity: gha }, VULN, {
+      scanner: { uri: 'pkg:github/aquasecurity/trivy', result: {} },
+    });
+    await world.signKeyless(await pub('audit/unscanned'), gha);
+    // Provenance read with extractPayload: one built by the expected builder, one elsewhere.
+    for (const [name, builder] of [
+      ['kl/good', 'https://github.com/myorg/builder'],
+      ['kl/bad', 'https://laptop.example'],
+    ] as const) {
+      await world.signKeyless(await pub(name), gha);
+      await world.attest(`${reg}/${name}@${digests[name]}`, { identity: gha }, SLSA, {
+        buildDefinition: { buildType: 'https://actions.github.io/buildtypes/workflow/v1' },
+        runDetails: { builder: { id: builder } },
+      });
+    }
+    await pub('mut/app');
+    await pub('mtv/app');
+
+    const dir = await mkdtemp(join(tmpdir(), 'seal-admission-ivpol-'));
+    const files: Record<string, string> = {
+      // Enforce (Deny) with a key: the docs' "Cosign Public Key Signature Verification" policy.
+      'cosign-key.yaml': await upstream('docs__image-validating-policy__cosign-key.yaml', [
+        [/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/, indented(releasePem, 12).trimStart()],
+        ["'docker.io/kyverno/kyverno*'", `'${reg}/key/*'`],
+      ]),
+      // Audit with keyless identities and an in-toto attestation: the docs' vulnerability scan policy.
+      'keyless-vuln-scan.yaml': await upstream('docs__image-validating-policy__keyless-vuln-scan.yaml', [
+        ["'ghcr.io/myorg/myrepo:*'", `'${reg}/audit/*'`],
+        ["'https://github.com/myorg/myrepo/.github/workflows/*'", `'${GHA}'`],
+        ["'https://token.actions.githubusercontent.com'", `'${gha.issuer}'`],
+        // The docs write the type without its scheme, which names no statement cosign writes (Kyverno
+        // compares the full predicate type): the URI `cosign attest --type vuln` writes.
+        ['type: cosign.sigstore.dev/attestation/vuln/v1', `type: ${VULN}`],
+      ]),
+      // Chainsaw's mutate-digest and mutate-then-validate (no attestors; digests pinned by the webhook).
+      'mutate-digest.yaml': await upstream(
+        'kyverno__chainsaw__image-validating-policies__mutate-digest__policy.yaml',
+        [['glob: ghcr.io/**', `glob: ${reg}/mut/**`]],
+      ),
+      'mutate-then-validate.yaml': await upstream(
+        'kyverno__chainsaw__image-validating-policies__mutate-then-validate__policy.yaml',
+        [['glob: ghcr.io/**', `glob: ${reg}/mtv/**`]],
+      ),
+      // Keyless + provenance + extractPayload, as chainsaw's cosign-attestation-extract-cache-hit (whose
+      // has() over a function result the CEL library does not parse) writes it, with a plain comparison.
+      'provenance.yaml': `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: provenance
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["pods"]
+  matchImageReferences:
+    - glob: ${reg}/kl/*
+  attestors:
+    - name: cosign
+      cosign:
+        keyless:
+          identities:
+            - issuer: ${gha.issuer}
+              subject: ${GHA}
+  attestations:
+    - name: slsa
+      intoto:
+        type: ${SLSA}
+  validations:
+    - expression: >-
+        images.containers.map(image, verifyAttestationSignatures(image, attestations.slsa, [attestors.cosign])).all(e, e > 0)
+      message: failed to verify SLSA intoto attestation with Cosign keyless
+    - expression: >-
+        images.containers.all(image, extractPayload(image, attestations.slsa).predicate.runDetails.builder.id == 'https://github.com/myorg/builder')
+      message: built by an unexpected builder
+`,
+    };
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    const tls = await createSelfSignedTls(['127.0.0.1']);
+    server = await startAdmissionServer({
+      tls: { cert: tls.certPem, key: tls.keyPem },
+      policies: await loadPolicyFiles([dir]),
+      verifier: world.verifier,
+      namespaces: staticNamespaces({}),
+      deadlineMs: 8000,
+    });
+    client = httpsClient(server.url, tls.caPem);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+    await world?.close().catch(() => undefined);
+  });
+
+  const review = async (path: '/validate' | '/mutate', images: string[]) =>
+    JSON.parse((await client.post(path, podReview(next(), 'prod', images))).body).response;
+
+  it('Enforce (Deny), key attestor: admits the signed image and pins its digest; denies unsigned, foreign-signed and unlogged', async () => {
+    const reg = world.registry;
+    const ok = await review('/mutate', [`${reg}/key/signed:1`]);
+    expect(ok.status?.message).toBeUndefined();
+    expect(ok.allowed).toBe(true);
+    expect(JSON.parse(Buffer.from(ok.patch, 'base64').toString())).toEqual([
+      {
+        op: 'replace',
+        path: '/spec/containers/0/image',
+        value: `${reg}/key/signed:1@${digests['key/signed']}`,
+      },
+    ]);
+    for (const name of ['key/unsigned', 'key/stranger', 'key/unlogged']) {
+      const denied = await review('/validate', [`${reg}/${name}:1`]);
+      expect(denied.allowed).toBe(false);
+      expect(denied.status.message).toContain('policy verify-image-ivpol');
+      expect(denied.status.message).toContain('failed the image Signature verification');
+    }
+  });
+
+  it('Audit, keyless attestor + attestation: admits both, warning only for the image without a scan', async () => {
+    const reg = world.registry;
+    const scanned = await review('/validate', [`${reg}/audit/scanned:1`]);
+    expect(scanned.allowed).toBe(true);
+    expect(scanned.warnings).toBeUndefined();
+    const unscanned = await review('/validate', [`${reg}/audit/unscanned:1`]);
+    expect(unscanned.allowed).toBe(true);
+    expect(unscanned.warnings.join('\n')).toContain('require-vulnerability-scan');
+    // The apiserver cuts warnings at ~120 characters: the failed validation's index comes first.
+    expect(unscanned.warnings.join('\n')).toContain('validations[1]');
+  });
+
+  it('keyless provenance read with extractPayload: the expected builder is admitted, another denied', async () => {
+    const reg = world.registry;
+    expect((await review('/validate', [`${reg}/kl/good:1`])).allowed).toBe(true);
+    const bad = await review('/validate', [`${reg}/kl/bad:1`]);
+    expect(bad.allowed).toBe(false);
+    expect(bad.status.message).toContain('built by an unexpected builder');
+  });
+
+  it('chainsaw mutate-digest and mutate-then-validate: admitted, the tag pinned to its digest', async () => {
+    const reg = world.registry;
+    for (const name of ['mut/app', 'mtv/app']) {
+      const r = await review('/mutate', [`${reg}/${name}:1`]);
+      expect(r.allowed).toBe(true);
+      expect(JSON.parse(Buffer.from(r.patch, 'base64').toString())[0].value).toBe(
+        `${reg}/${name}:1@${digests[name]}`,
+      );
+    }
+  });
+
+  it('a pod mixing a verified and a denied image is denied naming the denied one', async () => {
+    const reg = world.registry;
+    const r = await review('/validate', [`${reg}/key/signed:1`, `${reg}/kl/bad:1`]);
+    expect(r.allowed).toBe(false);
+    expect(r.status.message).toContain(`${reg}/kl/bad:1`);
+  });
+});
