@@ -64,6 +64,7 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
           ...opts.registry,
           connections: sharedConnections(opts.connectionsPerRegistry, {
             allowInsecure: opts.registry?.allowInsecure ?? false,
+            ...(opts.registry?.tls ? { tls: opts.registry.tls } : {}),
             idleTimeoutMs: opts.registry?.timeoutMs ?? 30_000,
           }),
         }

@@ -170,7 +170,7 @@ export const command: CommandModule = {
       : trustMod.publicGoodTrustedRoot();
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
-      registry = registryOptionsFrom(o, { server: true });
+      registry = registryOptionsFrom(o, { server: true, io });
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }

@@ -86,7 +86,10 @@ export const command: CommandModule = {
         import('../oci/open.js'),
         import('../oci/ref.js'),
       ]);
-    let { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    let { ref, store } = openReference(positionals[0]!, {
+      registry: registryOptionsFrom(o, { io }),
+      cwd: io.cwd,
+    });
     let type: string;
     let predicate: unknown;
     if (o.sbom) {

@@ -219,5 +219,10 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Same as pkcs11-tool list-keys-uris',
     load: () => import('./pkcs11-tool.js').then((m) => m.listKeyUrisAliasCommand),
   },
+  {
+    name: 'login',
+    summary: 'Log in to a registry: store credentials in docker config.json',
+    load: () => mod(import('./login.js')),
+  },
   // ADD COMMANDS ABOVE THIS LINE (keep one entry per line)
 ];

@@ -1,19 +1,62 @@
 // Flags shared by several commands (registry access, signing services, trust), with cosign's names.
 
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { SealError } from '../errors.js';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/limits.js';
 import { DEFAULT_OPERATION_DEADLINE_MS, formatDuration } from '../oci/deadline.js';
+import { dockerConfigCredentials, fixedCredentials, type RegistryCredentials } from '../oci/auth.js';
+import type { TlsClientOptions } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { OptionSpecs } from './args.js';
 import type { CliIO } from './io.js';
 import { oidcOptionSpecs } from './oidc-flags.js';
 
+/** The registry flags of every command that talks to a registry (cosign's options/registry.go, reference.go). */
 export const registryOptionSpecs = {
   'allow-insecure-registry': {
     type: 'boolean',
     description: 'skip TLS certificate verification when talking to registries',
   },
   'allow-http-registry': { type: 'boolean', description: 'talk plain HTTP to any registry' },
+  'registry-username': {
+    type: 'string',
+    description: 'registry basic auth username (with --registry-password; instead of docker config)',
+    placeholder: 'USER',
+  },
+  'registry-password': { type: 'string', description: 'registry basic auth password', placeholder: 'PASS' },
+  'registry-token': {
+    type: 'string',
+    description: 'registry bearer token, sent as it is (instead of docker config)',
+    placeholder: 'TOKEN',
+  },
+  'registry-cacert': {
+    type: 'string',
+    description:
+      "PEM CA certificate(s) to trust for the registry's TLS certificate (instead of the system's)",
+    placeholder: 'FILE',
+  },
+  'registry-client-cert': {
+    type: 'string',
+    description: 'PEM client certificate for registries that ask for one (with --registry-client-key)',
+    placeholder: 'FILE',
+  },
+  'registry-client-key': {
+    type: 'string',
+    description: 'PEM private key of --registry-client-cert',
+    placeholder: 'FILE',
+  },
+  'registry-server-name': {
+    type: 'string',
+    description: "name sent as TLS SNI and checked in the registry's certificate (when connecting by IP)",
+    placeholder: 'NAME',
+  },
+  'k8s-keychain': {
+    type: 'boolean',
+    description:
+      'inside a Kubernetes pod: docker config and its credential helpers (cosign: cloud keychains)',
+  },
   timeout: {
     type: 'string',
     short: 't',
@@ -154,16 +197,28 @@ export function commandDeadline(ms: number): AbortSignal {
  * and requests bring their own signals.
  */
 export function registryOptionsFrom(
-  o: {
-    'allow-insecure-registry'?: boolean;
-    'allow-http-registry'?: boolean;
-    timeout?: string;
-  },
-  mode: { server?: boolean } = {},
+  o: RegistryFlags,
+  mode: { server?: boolean; io?: Pick<CliIO, 'env' | 'stderr' | 'cwd'> } = {},
 ): RegistryOptions {
   const out: RegistryOptions = {};
   if (o['allow-insecure-registry']) out.allowInsecure = true;
   if (o['allow-http-registry']) out.allowHttp = true;
+  const env = mode.io?.env ?? process.env;
+  const credentials = registryCredentialsFrom(o);
+  if (credentials) out.credentials = fixedCredentials(credentials);
+  else if (mode.io) out.credentials = dockerConfigCredentials(env);
+  if (o['k8s-keychain']) {
+    if (!env.KUBERNETES_SERVICE_HOST)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--k8s-keychain: not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is unset); outside a cluster seal reads docker config.json and its credential helpers, so drop the flag (or use --registry-username/--registry-password, seal login)',
+      );
+    mode.io?.stderr(
+      'Note: --k8s-keychain: seal reads docker config.json and the credential helpers it names (docker-credential-ecr-login, -gcr, -acr-env…); cosign also has those cloud keychains built in\n',
+    );
+  }
+  const tls = tlsOptionsFrom(o, mode.io?.cwd);
+  if (tls) out.tls = tls;
   let ms = DEFAULT_OPERATION_DEADLINE_MS;
   if (o.timeout !== undefined) {
     try {
@@ -178,6 +233,195 @@ export function registryOptionsFrom(
   out.deadlineMs = ms;
   if (!mode.server) out.signal = commandDeadline(ms);
   return out;
+}
+
+/** The registry flags as parsed (registryOptionSpecs). */
+export interface RegistryFlags {
+  'allow-insecure-registry'?: boolean;
+  'allow-http-registry'?: boolean;
+  timeout?: string | undefined;
+  'registry-username'?: string | undefined;
+  'registry-password'?: string | undefined;
+  'registry-token'?: string | undefined;
+  'registry-cacert'?: string | undefined;
+  'registry-client-cert'?: string | undefined;
+  'registry-client-key'?: string | undefined;
+  'registry-server-name'?: string | undefined;
+  'k8s-keychain'?: boolean;
+  'attachment-tag-prefix'?: string | undefined;
+  'registry-referrers-mode'?: string | undefined;
+}
+
+/** Credentials given as flags, or undefined to use docker config (E_INVALID_ARGUMENT for half a pair). */
+export function registryCredentialsFrom(o: RegistryFlags): RegistryCredentials | undefined {
+  const user = o['registry-username'];
+  const pass = o['registry-password'];
+  const token = o['registry-token'];
+  if ((user !== undefined) !== (pass !== undefined))
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      user !== undefined
+        ? '--registry-username needs --registry-password'
+        : '--registry-password needs --registry-username',
+    );
+  if (user !== undefined && token !== undefined)
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      'give --registry-username/--registry-password or --registry-token, not both',
+    );
+  if (o['k8s-keychain'] && (user !== undefined || token !== undefined))
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      '--k8s-keychain and --registry-username/--registry-token exclude each other',
+    );
+  if (user !== undefined && pass !== undefined) {
+    if (user === '' || pass === '')
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--registry-username and --registry-password must not be empty',
+      );
+    return { username: user, password: pass };
+  }
+  if (token !== undefined) {
+    if (token === '' || /[\s]/.test(token))
+      throw new SealError('E_INVALID_ARGUMENT', '--registry-token must be a token without spaces');
+    return { registryToken: token };
+  }
+  return undefined;
+}
+
+function readPem(flag: string, file: string, cwd: string | undefined): string {
+  let text: string;
+  try {
+    text = readFileSync(resolvePath(cwd ?? process.cwd(), file), 'utf8');
+  } catch (err) {
+    throw new SealError('E_IO', `${flag}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return text;
+}
+
+/**
+ * TLS settings from the flags, checked before any connection: the CA file holds certificates, the client
+ * certificate and key parse and belong together (else the handshake would fail with a bare OpenSSL code).
+ */
+export function tlsOptionsFrom(o: RegistryFlags, cwd?: string): TlsClientOptions | undefined {
+  const tls: TlsClientOptions = {};
+  const caFile = o['registry-cacert'];
+  if (caFile !== undefined) {
+    const ca = readPem('--registry-cacert', caFile, cwd);
+    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0)
+      throw new SealError('E_INVALID_ARGUMENT', `--registry-cacert: no PEM certificate found in ${caFile}`);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--registry-cacert: ${caFile} holds a certificate that does not parse`,
+          { cause: err },
+        );
+      }
+    }
+    tls.ca = blocks.join('\n');
+  }
+  const certFile = o['registry-client-cert'];
+  const keyFile = o['registry-client-key'];
+  if ((certFile !== undefined) !== (keyFile !== undefined))
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      certFile !== undefined
+        ? '--registry-client-cert needs --registry-client-key'
+        : '--registry-client-key needs --registry-client-cert',
+    );
+  if (certFile !== undefined && keyFile !== undefined) {
+    const cert = readPem('--registry-client-cert', certFile, cwd);
+    const key = readPem('--registry-client-key', keyFile, cwd);
+    let leaf: X509Certificate;
+    try {
+      leaf = new X509Certificate(cert);
+    } catch (err) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--registry-client-cert: ${certFile} is not a PEM certificate`,
+        { cause: err },
+      );
+    }
+    let privateKey: ReturnType<typeof createPrivateKey>;
+    try {
+      privateKey = createPrivateKey(key);
+    } catch (err) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--registry-client-key: ${keyFile} is not an unencrypted PEM private key`,
+        { cause: err },
+      );
+    }
+    if (!leaf.checkPrivateKey(privateKey))
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--registry-client-key ${keyFile} is not the key of --registry-client-cert ${certFile}`,
+      );
+    tls.cert = cert;
+    tls.key = key;
+  }
+  const name = o['registry-server-name'];
+  if (name !== undefined) {
+    if (!/^[A-Za-z0-9.-]+$/.test(name) || name.length > 253)
+      throw new SealError('E_INVALID_ARGUMENT', `--registry-server-name must be a DNS name, got "${name}"`);
+    tls.servername = name;
+  }
+  return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+export type ReferrersMode = 'legacy' | 'oci-1-1';
+
+/** Where attachments go and are looked for: `--attachment-tag-prefix`, `--registry-referrers-mode`. */
+export interface AttachmentFlags {
+  /** Prefix of `sha256-<hex>.sig|.att|.sbom` tags ('' for none). */
+  tagPrefix: string;
+  /** Unset when the flag was not given. */
+  referrersMode?: ReferrersMode;
+}
+
+/** The attachment flags, checked: a prefix that keeps tags valid (≤ 128 characters), a known mode. */
+export function attachmentFlagsFrom(o: RegistryFlags): AttachmentFlags {
+  const prefix = o['attachment-tag-prefix'] ?? '';
+  // tag grammar (distribution-spec): [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}; `sha256-<64 hex>.sbom` takes 76
+  if (prefix !== '' && !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,51}$/.test(prefix))
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `--attachment-tag-prefix "${prefix}" would make invalid tags: use up to 52 of A-Z a-z 0-9 _ . - (not starting with . or -)`,
+    );
+  const out: AttachmentFlags = { tagPrefix: prefix };
+  const mode = o['registry-referrers-mode'];
+  if (mode !== undefined) {
+    if (mode !== 'legacy' && mode !== 'oci-1-1')
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--registry-referrers-mode must be one of "legacy", "oci-1-1", got "${mode}"`,
+      );
+    out.referrersMode = mode;
+  }
+  return out;
+}
+
+/**
+ * For commands that read or write no attachments (`digest`, `sbom`…): one line saying an attachment flag
+ * given to them changes nothing, rather than a silent no-op.
+ */
+export function noteUnusedAttachmentFlags(
+  o: RegistryFlags,
+  command: string,
+  io: Pick<CliIO, 'stderr'>,
+): void {
+  attachmentFlagsFrom(o);
+  for (const flag of ['attachment-tag-prefix', 'registry-referrers-mode'] as const) {
+    if (o[flag] !== undefined)
+      io.stderr(
+        `Note: --${flag} changes nothing for seal ${command}: it reads and writes no signatures or attestations\n`,
+      );
+  }
 }
 
 const seconds = (ms: number) => `${ms / 1000}s`;

@@ -53,7 +53,7 @@ export const command: CommandModule = {
       dst = withTag(dst, DEFAULT_TAG);
     }
     const result = await copyImage(src, dst, {
-      registry: registryOptionsFrom(o),
+      registry: registryOptionsFrom(o, { io }),
       attached: !o['image-only'],
       ...(io.isTTY ? { onProgress: progressBar(io) } : {}),
     });

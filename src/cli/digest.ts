@@ -26,7 +26,10 @@ export const command: CommandModule = {
     if (positionals.length !== 1) {
       throw new SealError('E_INVALID_ARGUMENT', 'seal digest takes exactly one IMAGE argument');
     }
-    const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(positionals[0]!, {
+      registry: registryOptionsFrom(o, { io }),
+      cwd: io.cwd,
+    });
     if (o.platform) {
       const wanted = parsePlatform(o.platform);
       const fetched = await store.getManifest(ref);

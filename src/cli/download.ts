@@ -178,7 +178,10 @@ async function download(
     throw new SealError('E_INVALID_ARGUMENT', '--predicate-type applies to download attestation only');
   }
   const { openReference } = await import('../oci/open.js');
-  const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+  const { ref, store } = openReference(positionals[0]!, {
+    registry: registryOptionsFrom(o, { io }),
+    cwd: io.cwd,
+  });
   const desc = await store.resolve(ref);
   const items = await listAttached(store, ref, Digest.parse(desc.digest), kind, (m) =>
     io.stderr(`WARNING: ${m}\n`),

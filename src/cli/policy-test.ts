@@ -110,7 +110,7 @@ export const command: CommandModule = {
       : trustMod.publicGoodTrustedRoot();
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
-      registry = registryOptionsFrom(o);
+      registry = registryOptionsFrom(o, { io });
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }

@@ -26,7 +26,10 @@ export const command: CommandModule = {
     const { options: o, positionals } = parseArgs(argv, options);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'seal provenance takes one IMAGE');
-    const { ref, store } = openReference(positionals[0]!, { cwd: io.cwd, registry: registryOptionsFrom(o) });
+    const { ref, store } = openReference(positionals[0]!, {
+      cwd: io.cwd,
+      registry: registryOptionsFrom(o, { io }),
+    });
     const desc = await store.resolve(ref);
     const statement = await buildProvenanceStatement(
       io.env,

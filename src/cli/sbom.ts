@@ -99,7 +99,10 @@ export const command: CommandModule = {
         `--format must be spdx-json or cyclonedx-json, got "${format}"`,
       );
     }
-    const { ref, store } = openReference(positionals[0]!, { cwd: io.cwd, registry: registryOptionsFrom(o) });
+    const { ref, store } = openReference(positionals[0]!, {
+      cwd: io.cwd,
+      registry: registryOptionsFrom(o, { io }),
+    });
     const result = await generateSbom(store, ref, {
       format,
       ...(o.platform ? { platform: o.platform } : {}),

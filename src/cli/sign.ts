@@ -110,7 +110,7 @@ export const command: CommandModule = {
       import('./signer.js'),
     ]);
     const ref = parseReference(positionals[0]!, { cwd: io.cwd });
-    const store = storeFor(ref, registryOptionsFrom(o));
+    const store = storeFor(ref, registryOptionsFrom(o, { io }));
     const resolved = await resolveSigner(o, io);
     const { tlog } = resolved;
     let signer = resolved.signer;

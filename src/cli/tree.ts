@@ -236,7 +236,10 @@ export const command: CommandModule = {
     if (o.output !== 'text' && o.output !== 'json') {
       throw new SealError('E_INVALID_ARGUMENT', `--output must be text or json, got "${o.output}"`);
     }
-    const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(positionals[0]!, {
+      registry: registryOptionsFrom(o, { io }),
+      cwd: io.cwd,
+    });
     const attached = await listAttached(ref, store);
     const labels = await labelAttachments(attached, store);
     if (o.output === 'json') {

@@ -154,7 +154,7 @@ export const command: CommandModule = {
     ]);
     let status = 0;
     // One --timeout for the whole command, every image included.
-    const registry = registryOptionsFrom(o);
+    const registry = registryOptionsFrom(o, { io });
     for (const image of positionals) {
       const { ref, store } = openReference(image, { registry, cwd: io.cwd });
       let verdict = await verifyImage(ref, expectations, {

@@ -161,7 +161,7 @@ export const command: CommandModule = {
         layoutStore ??= new (await import('../oci/layout.js')).LayoutStore();
         store = layoutStore;
       } else {
-        registry ??= registryOptionsFrom(o);
+        registry ??= registryOptionsFrom(o, { io });
         store = (await import('../oci/open.js')).storeFor(ref, registry);
       }
       const verdict = await verifyImage(ref, expectations, {

@@ -11,7 +11,15 @@ import { DEFAULT_OPERATION_DEADLINE_MS, OperationBudget, raceSignal } from './de
 import type { HttpClient } from './http.js';
 import { canonicalRegistry } from './ref.js';
 
-export type RegistryCredentials = { username: string; password: string } | { identityToken: string };
+/**
+ * What authenticates us to a registry: a user and password (Basic, or exchanged at a token server), an
+ * identity token (OAuth2 refresh token, docker's `identitytoken`), or a registry token sent as it is as
+ * `Bearer` (cosign's `--registry-token`, go-containerregistry's authn.Bearer: no token exchange).
+ */
+export type RegistryCredentials =
+  | { username: string; password: string }
+  | { identityToken: string }
+  | { registryToken: string };
 
 /** Finds credentials for a registry host (`127.0.0.1:5000`, `index.docker.io`, `ghcr.io`). */
 export interface CredentialResolver {
@@ -52,6 +60,11 @@ export function staticCredentials(entries: Record<string, RegistryCredentials>):
 }
 
 export const anonymousCredentials: CredentialResolver = { resolve: async () => undefined };
+
+/** The same credentials for every registry (cosign's `--registry-username/--registry-password/--registry-token`). */
+export function fixedCredentials(credentials: RegistryCredentials): CredentialResolver {
+  return { resolve: async () => credentials };
+}
 
 const AuthEntrySchema = z.object({
   auth: z.optional(z.string()),
@@ -193,6 +206,11 @@ export async function runCredentialHelper(
   return { username: parsed.data.Username, password: parsed.data.Secret };
 }
 
+/** docker's config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` (what `docker login` writes). */
+export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.DOCKER_CONFIG || join(env.HOME ?? homedir(), '.docker'), 'config.json');
+}
+
 /**
  * Credentials the way docker, podman and cosign find them: `REGISTRY_AUTH_FILE` (podman format),
  * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, then `$XDG_RUNTIME_DIR/containers/auth.json`.
@@ -201,8 +219,7 @@ export async function runCredentialHelper(
 export function dockerConfigCredentials(env: NodeJS.ProcessEnv = process.env): CredentialResolver {
   const files: string[] = [];
   if (env.REGISTRY_AUTH_FILE) files.push(env.REGISTRY_AUTH_FILE);
-  const dockerDir = env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker');
-  files.push(join(dockerDir, 'config.json'));
+  files.push(dockerConfigFile(env));
   if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
 
   return {
@@ -331,7 +348,10 @@ interface CachedToken {
   expiresAt: number;
 }
 
-type RegistryScheme = { kind: 'basic' } | { kind: 'bearer'; realm: string; service: string };
+type RegistryScheme =
+  | { kind: 'basic' }
+  | { kind: 'token' }
+  | { kind: 'bearer'; realm: string; service: string };
 
 /** Minimum lifetime the token spec guarantees when `expires_in` is absent. */
 const DEFAULT_TOKEN_SECONDS = 60;
@@ -380,7 +400,9 @@ export class RegistryAuthorizer {
     const scheme = this.schemes.get(registry);
     if (!scheme) return undefined;
     const header =
-      scheme.kind === 'basic' ? this.basicHeader(registry) : this.bearerHeader(registry, scheme, scopes, []);
+      scheme.kind === 'basic' || scheme.kind === 'token'
+        ? this.basicHeader(registry)
+        : this.bearerHeader(registry, scheme, scopes, []);
     return raceSignal(header, signal, `authenticating to ${registry}`);
   }
 
@@ -411,6 +433,13 @@ export class RegistryAuthorizer {
     const challenges = wwwAuthenticate ? parseWwwAuthenticate(wwwAuthenticate) : [];
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
+    const creds = bearer || basic ? await this.credentialsFor(registry) : undefined;
+    if (creds && 'registryToken' in creds) {
+      // A registry token goes to the registry itself, whatever the challenge (no token server round trip).
+      this.schemes.set(registry, { kind: 'token' });
+      const header = `Bearer ${creds.registryToken}`;
+      return header === sentHeader ? undefined : header;
+    }
     if (bearer?.params.realm) {
       const scheme: RegistryScheme = {
         kind: 'bearer',
@@ -433,6 +462,7 @@ export class RegistryAuthorizer {
 
   private async basicHeader(registry: string): Promise<string | undefined> {
     const creds = await this.credentialsFor(registry);
+    if (creds && 'registryToken' in creds) return `Bearer ${creds.registryToken}`;
     if (!creds || !('username' in creds)) return undefined;
     return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
   }
@@ -570,7 +600,9 @@ export class RegistryAuthorizer {
       await res.discard();
       throw new SealError(
         'E_UNAUTHORIZED',
-        `the token server for ${registry} refused ${creds ? 'the configured credentials' : 'anonymous access'} (HTTP ${res.status}); check docker login / your credentials`,
+        creds
+          ? `the token server for ${registry} refused the credentials (HTTP ${res.status}); check them (--registry-username/--registry-password, seal login, docker config.json)`
+          : `the token server for ${registry} refused anonymous access (HTTP ${res.status}); give credentials (--registry-username/--registry-password, seal login, docker config.json)`,
       );
     }
     if (res.status !== 200) {

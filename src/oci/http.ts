@@ -16,13 +16,45 @@ export interface HttpClientOptions {
   retries?: number;
   /** Skip TLS certificate verification (`--allow-insecure-registry`). */
   allowInsecure?: boolean;
+  /** Private CA, client certificate and verification name for TLS connections (`--registry-cacert` …). */
+  tls?: TlsClientOptions;
   userAgent?: string;
   /** Base of the exponential backoff in ms (tests shorten it). Default 200. */
   backoffBaseMs?: number;
   /** Longest wait between attempts, Retry-After included. Default 30 s. */
   maxBackoffMs?: number;
-  /** Connections shared with other clients (sharedConnections): its TLS setting wins over allowInsecure. */
+  /** Connections shared with other clients (sharedConnections): its TLS setting wins over allowInsecure and tls. */
   connections?: SharedConnections;
+}
+
+/**
+ * TLS settings of registry connections, as cosign's registry flags set Go's tls.Config: `ca` replaces the
+ * system roots (RootCAs), `cert`+`key` answer a server that asks for a client certificate, `servername` is
+ * sent as SNI and is the name the server certificate must carry (ServerName).
+ */
+export interface TlsClientOptions {
+  /** PEM CA certificate(s) trusted instead of the system roots. */
+  ca?: string;
+  /** PEM client certificate (chain), with `key`. */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** Name for SNI and for checking the server certificate (connecting by IP to a name-only certificate). */
+  servername?: string;
+}
+
+/** undici connect options for a TLS setting (empty when there is nothing to change). */
+export function tlsConnectOptions(
+  tls: TlsClientOptions | undefined,
+  allowInsecure: boolean,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (tls?.ca !== undefined) out.ca = tls.ca;
+  if (tls?.cert !== undefined) out.cert = tls.cert;
+  if (tls?.key !== undefined) out.key = tls.key;
+  if (tls?.servername !== undefined) out.servername = tls.servername;
+  if (allowInsecure) out.rejectUnauthorized = false;
+  return out;
 }
 
 /** One connection pool for many clients, with at most `perOrigin` connections to each origin. */
@@ -38,8 +70,9 @@ export interface SharedConnections {
  */
 export function sharedConnections(
   perOrigin: number,
-  opts: { allowInsecure?: boolean; idleTimeoutMs?: number } = {},
+  opts: { allowInsecure?: boolean; tls?: TlsClientOptions; idleTimeoutMs?: number } = {},
 ): SharedConnections {
+  const connect = tlsConnectOptions(opts.tls, opts.allowInsecure ?? false);
   if (!Number.isInteger(perOrigin) || perOrigin < 1)
     throw new RangeError('connections per registry must be a positive integer');
   let agent: Promise<Agent> | undefined;
@@ -55,7 +88,7 @@ export function sharedConnections(
             // timeout) instead of undici's 300 s.
             headersTimeout: opts.idleTimeoutMs ?? 30_000,
             bodyTimeout: opts.idleTimeoutMs ?? 30_000,
-            ...(opts.allowInsecure ? { connect: { rejectUnauthorized: false } } : {}),
+            ...(Object.keys(connect).length > 0 ? { connect } : {}),
           }),
       );
       return agent;
@@ -109,17 +142,30 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
-function describeNetworkError(err: unknown): string {
+function describeNetworkError(err: unknown, url: string, clientCertificate: boolean): string {
   if (err instanceof Error) {
     const cause = (err as Error & { cause?: unknown }).cause;
     if (cause instanceof Error) {
       const code = (cause as Error & { code?: string }).code;
       const text = code ? `${code}: ${cause.message}` : cause.message;
+      // A TLS server refusing the client certificate (or its absence) sends an alert undici reports as
+      // the connection closing; a raw TLS socket would show ERR_SSL_…_ALERT_BAD_CERTIFICATE.
+      if (url.startsWith('https:') && /other side closed|ECONNRESET/i.test(text)) {
+        return clientCertificate
+          ? `${text} (the registry closed the TLS connection: it may not accept the certificate of --registry-client-cert)`
+          : `${text} (the registry closed the TLS connection: if it requires a client certificate, give --registry-client-cert FILE --registry-client-key FILE)`;
+      }
       if (/WRONG_VERSION_NUMBER|EPROTO|packet length too long/i.test(text)) {
         return `${text} (the server may speak plain HTTP: --allow-http-registry)`;
       }
+      if (/CERTIFICATE_REQUIRED|alert (bad|unknown) certificate|alert handshake failure/i.test(text)) {
+        return `${text} (the registry asks for a client certificate it accepts: --registry-client-cert FILE --registry-client-key FILE)`;
+      }
+      if (/ALTNAME|does not match certificate/i.test(text)) {
+        return `${text} (the registry's certificate is for another name: --registry-server-name NAME checks it against the name it carries)`;
+      }
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|unable to get local issuer/i.test(text)) {
-        return `${text} (the registry's TLS certificate is not trusted: --allow-insecure-registry skips the check)`;
+        return `${text} (the registry's TLS certificate is not trusted: --registry-cacert FILE trusts a private CA; --allow-insecure-registry skips the check)`;
       }
       return text;
     }
@@ -134,6 +180,8 @@ export class HttpClient {
   private readonly backoffBaseMs: number;
   private readonly maxBackoffMs: number;
   private readonly userAgent: string;
+  /** A client certificate is configured (for what a closed TLS connection most likely means). */
+  private readonly clientCertificate: boolean;
   /** Loaded only when needed: undici costs ~90 ms of CPU at startup, and most commands never use it. */
   private readonly dispatcher: Promise<Agent> | undefined;
 
@@ -143,10 +191,12 @@ export class HttpClient {
     this.backoffBaseMs = options.backoffBaseMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'seal';
+    const connect = tlsConnectOptions(options.tls, options.allowInsecure ?? false);
+    this.clientCertificate = options.tls?.cert !== undefined;
     this.dispatcher = options.connections
       ? options.connections.dispatcher
-      : options.allowInsecure
-        ? import('undici').then((m) => new m.Agent({ connect: { rejectUnauthorized: false } }))
+      : Object.keys(connect).length > 0
+        ? import('undici').then((m) => new m.Agent({ connect }))
         : undefined;
   }
 
@@ -184,9 +234,13 @@ export class HttpClient {
       }
     }
     if (lastError instanceof SealError) throw lastError;
-    throw new SealError('E_NETWORK', `${req.method} ${req.url} failed: ${describeNetworkError(lastError)}`, {
-      cause: lastError,
-    });
+    throw new SealError(
+      'E_NETWORK',
+      `${req.method} ${req.url} failed: ${describeNetworkError(lastError, req.url, this.clientCertificate)}`,
+      {
+        cause: lastError,
+      },
+    );
   }
 
   private async once(req: HttpRequest): Promise<HttpResponse> {
@@ -240,9 +294,13 @@ export class HttpClient {
         detach();
         if (outer?.aborted) throw abortError(outer, `${req.method} ${req.url}`);
         if (timedOut) throw timeoutError('waiting for a response', err);
-        throw new SealError('E_NETWORK', `${req.method} ${req.url} failed: ${describeNetworkError(err)}`, {
-          cause: err,
-        });
+        throw new SealError(
+          'E_NETWORK',
+          `${req.method} ${req.url} failed: ${describeNetworkError(err, url, this.clientCertificate)}`,
+          {
+            cause: err,
+          },
+        );
       }
       disarm();
       const location = res.headers.get('location');
@@ -296,6 +354,7 @@ export class HttpClient {
     const body = res.body;
     if (!body) detach();
     const what = `${req.method} ${req.url}`;
+    const clientCertificate = this.clientCertificate;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       if (!body) return;
       const reader = body.getReader();
@@ -309,9 +368,13 @@ export class HttpClient {
           } catch (err) {
             if (outer?.aborted) throw abortError(outer, what);
             if (timedOut) throw timeoutError('reading the body', err);
-            throw new SealError('E_NETWORK', `${what}: body read failed: ${describeNetworkError(err)}`, {
-              cause: err,
-            });
+            throw new SealError(
+              'E_NETWORK',
+              `${what}: body read failed: ${describeNetworkError(err, url, clientCertificate)}`,
+              {
+                cause: err,
+              },
+            );
           } finally {
             disarm();
           }

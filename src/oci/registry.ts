@@ -18,7 +18,13 @@ import {
 } from './deadline.js';
 import { blobLimits, checkAnnouncedLength, limitedVerified } from './blob-limits.js';
 import { Digest } from './digest.js';
-import { concatBytes, HttpClient, type HttpResponse, type SharedConnections } from './http.js';
+import {
+  concatBytes,
+  HttpClient,
+  type HttpResponse,
+  type SharedConnections,
+  type TlsClientOptions,
+} from './http.js';
 import {
   type Descriptor,
   detectMediaType,
@@ -46,6 +52,11 @@ export interface RegistryOptions {
   allowInsecure?: boolean;
   /** `--allow-http-registry`: plain HTTP for any registry (https is tried first). */
   allowHttp?: boolean;
+  /**
+   * `--registry-cacert`, `--registry-client-cert/-key`, `--registry-server-name`. With any of them a loopback
+   * registry is reached over https too (without them loopback means plain http, as for a test registry).
+   */
+  tls?: TlsClientOptions;
   /** Per request: time to response headers and between body chunks (idle timeout). Default 30 s. */
   timeoutMs?: number;
   /**
@@ -151,6 +162,9 @@ export class RegistryStore implements ImageStore {
   private readonly http: HttpClient;
   private readonly auth: RegistryAuthorizer;
   private readonly allowHttp: boolean;
+  private readonly loopbackTls: boolean;
+  /** 401 answers to a request that carried credentials (told apart in errors from "none were given"). */
+  private readonly refusedCredentials = new WeakSet<HttpResponse>();
   private readonly chunkThreshold: number;
   private readonly chunkSize: number;
   private readonly tagPageSize: number | undefined;
@@ -166,6 +180,7 @@ export class RegistryStore implements ImageStore {
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
       ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
       allowInsecure: options.allowInsecure ?? false,
+      ...(options.tls ? { tls: options.tls } : {}),
       userAgent: options.userAgent ?? 'seal',
       ...(options.connections ? { connections: options.connections } : {}),
     });
@@ -178,6 +193,7 @@ export class RegistryStore implements ImageStore {
       this.deadlineMs,
     );
     this.allowHttp = options.allowHttp ?? false;
+    this.loopbackTls = options.tls !== undefined;
     this.chunkThreshold = options.chunkThreshold ?? 16 * 1024 * 1024;
     this.chunkSize = Math.max(1, options.chunkSize ?? 8 * 1024 * 1024);
     this.tagPageSize = options.tagPageSize;
@@ -199,12 +215,12 @@ export class RegistryStore implements ImageStore {
     }
   }
 
-  /** `https://host` normally; `http://host` for loopback, or with allowHttp when https does not answer. */
+  /** `https://host` normally; `http://host` for loopback (unless TLS options are given), or with allowHttp when https does not answer. */
   private baseUrl(registry: string): Promise<string> {
     let p = this.schemes.get(registry);
     if (p) return p;
     const apiHost = registry === 'index.docker.io' ? 'registry-1.docker.io' : registry;
-    if (LOOPBACK_HOSTS.has(hostOnly(registry))) p = Promise.resolve(`http://${apiHost}`);
+    if (LOOPBACK_HOSTS.has(hostOnly(registry)) && !this.loopbackTls) p = Promise.resolve(`http://${apiHost}`);
     else if (!this.allowHttp) p = Promise.resolve(`https://${apiHost}`);
     else {
       // like go-containerregistry's insecure ping: https first, plain http when it cannot connect
@@ -246,9 +262,14 @@ export class RegistryStore implements ImageStore {
       header,
       opts.signal,
     );
-    if (retryHeader === undefined) return res;
+    if (retryHeader === undefined) {
+      if (header !== undefined && sameOrigin) this.refusedCredentials.add(res);
+      return res;
+    }
     await res.discard();
-    return send(retryHeader);
+    const retried = await send(retryHeader);
+    if (retried.status === 401 && sameOrigin) this.refusedCredentials.add(retried);
+    return retried;
   }
 
   /** Turn an unexpected response into the matching SealError (reads at most 64 KiB of the body). */
@@ -281,10 +302,17 @@ export class RegistryStore implements ImageStore {
     if (res.status === 404) {
       return new SealError('E_NOT_FOUND', `${what} not found${detail ? ` (${detail})` : ''}`, { details });
     }
+    if (res.status === 401 && this.refusedCredentials.has(res)) {
+      return new SealError(
+        'E_UNAUTHORIZED',
+        `the registry refused the credentials for ${what} (HTTP 401${detail ? `: ${detail}` : ''}); check them (--registry-username/--registry-password, --registry-token, seal login, docker config.json)`,
+        { details },
+      );
+    }
     if (res.status === 401 || res.status === 403) {
       return new SealError(
         'E_UNAUTHORIZED',
-        `access to ${what} was refused (HTTP ${res.status}${detail ? `: ${detail}` : ''}); check your credentials (docker login, REGISTRY_AUTH_FILE)`,
+        `access to ${what} was refused (HTTP ${res.status}${detail ? `: ${detail}` : ''}); check your credentials (--registry-username/--registry-password, seal login, docker config.json, REGISTRY_AUTH_FILE)`,
         { details },
       );
     }

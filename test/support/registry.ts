@@ -1,11 +1,12 @@
 // Test harness: a real CNCF distribution registry (`/usr/bin/docker-registry`, Debian package
-// docker-registry, v2.8) on 127.0.0.1, without auth, with htpasswd basic auth, or with token auth.
+// docker-registry, v2.8) on 127.0.0.1, without auth, with htpasswd basic auth, or with token auth; over
+// plain HTTP, or over TLS (optionally requiring a client certificate).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
@@ -22,12 +23,18 @@ export interface StartRegistryOptions {
   tokenServer?: Omit<TokenServerOptions, 'dir'>;
   /** `storage.delete.enabled` (default true); false makes DELETE answer 405 UNSUPPORTED, as many registries do. */
   deleteEnabled?: boolean;
+  /**
+   * Serve https with this certificate and key (PEM files); with `clientCAs`, only clients presenting a
+   * certificate issued by one of them get through (distribution's http.tls.clientcas:
+   * RequireAndVerifyClientCert).
+   */
+  tls?: { certificate: string; key: string; clientCAs?: string[] };
 }
 
 export interface RunningRegistry {
   /** `127.0.0.1:PORT` — what goes in a reference. */
   host: string;
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` with tls) */
   url: string;
   /** Temporary directory holding the config, storage and auth files. */
   dir: string;
@@ -97,6 +104,19 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Does something accept TCP connections on host:port? (A TLS registry asking for client certificates answers no plain probe.) */
+function acceptsConnections(hostPort: string): Promise<boolean> {
+  const colon = hostPort.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1)) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 async function waitReady(
   url: string,
   child: ChildProcess,
@@ -108,6 +128,12 @@ async function waitReady(
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       throw new Error(`docker-registry exited with ${child.exitCode} before it was ready:\n${logs()}`);
+    }
+    if (url.startsWith('https:')) {
+      if (await acceptsConnections(new URL(url).host)) return;
+      lastError = 'not accepting connections';
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
     }
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
@@ -138,7 +164,7 @@ async function startOnce(options: StartRegistryOptions): Promise<RunningRegistry
   const dir = await mkdtemp(join(tmpdir(), 'seal-registry-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
+  const url = `${options.tls ? 'https' : 'http'}://${host}`;
   const users = options.users ?? { alice: 'wonderland' };
   const config: Record<string, unknown> = {
     version: 0.1,
@@ -152,6 +178,15 @@ async function startOnce(options: StartRegistryOptions): Promise<RunningRegistry
       addr: host,
       secret: randomBytes(16).toString('hex'),
       headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(options.tls
+        ? {
+            tls: {
+              certificate: options.tls.certificate,
+              key: options.tls.key,
+              ...(options.tls.clientCAs ? { clientcas: options.tls.clientCAs } : {}),
+            },
+          }
+        : {}),
     },
   };
   let tokenServer: TokenServer | undefined;
