@@ -13,6 +13,12 @@ const mod = (p: Promise<{ command: CommandModule }>) => p.then((m) => m.command)
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'version', summary: 'Print the seal version', load: () => mod(import('./version.js')) },
+  { name: 'env', summary: 'Print the environment variables seal reads', load: () => mod(import('./env.js')) },
+  {
+    name: 'completion',
+    summary: 'Print a shell completion script (bash, zsh or fish)',
+    load: () => mod(import('./completion.js')),
+  },
   {
     name: 'generate-key-pair',
     summary: 'Generate an encrypted key pair (cosign.key / cosign.pub)',

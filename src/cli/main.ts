@@ -28,6 +28,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stdout(topLevelHelp());
     return argv.length === 0 ? 2 : 0;
   }
+  // cosign has `cosign version`; `seal --version` is the same command
+  if (argv[0] === '--version') return main(['version', ...argv.slice(1)], io);
   let entry: (typeof COMMANDS)[number] | undefined;
   let rest = argv;
   for (const candidate of COMMANDS) {
