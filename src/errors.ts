@@ -56,6 +56,10 @@ export const ErrorCodes = {
   E_TLOG_INVALID: 'transparency log evidence is missing or does not verify',
   E_SCT_INVALID: 'a signed certificate timestamp is missing or does not verify',
   E_TIMESTAMP_INVALID: 'an RFC 3161 signed timestamp does not verify, or no trusted time was found',
+  E_TSA_CERTIFICATE_INVALID:
+    'a timestamp authority certificate is not for timestamping (critical timeStamping EKU) or does not chain to a trusted TSA',
+  E_TIMESTAMP_OUTSIDE_VALIDITY:
+    'the signing certificate was not valid at the time an RFC 3161 signed timestamp gives',
   E_PREDICATE_TYPE_MISMATCH: 'an attestation has another predicate type than required',
   E_NOT_A_SIGNATURE:
     'an image signature was required but the bundle holds an attestation or a message signature',
@@ -122,6 +126,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_TLOG_INVALID':
     case 'E_SCT_INVALID':
     case 'E_TIMESTAMP_INVALID':
+    case 'E_TSA_CERTIFICATE_INVALID':
+    case 'E_TIMESTAMP_OUTSIDE_VALIDITY':
     case 'E_PREDICATE_TYPE_MISMATCH':
     case 'E_NOT_A_SIGNATURE':
     case 'E_KEY_REVOKED':

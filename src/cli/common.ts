@@ -141,6 +141,16 @@ export const verifyOptionSpecs = {
   },
   'insecure-ignore-tlog': { type: 'boolean', description: 'do not require transparency log evidence' },
   'insecure-ignore-sct': { type: 'boolean', description: 'do not require an SCT in keyless certificates' },
+  'use-signed-timestamps': {
+    type: 'boolean',
+    description: 'require an RFC 3161 signed timestamp over the signature (from a TSA of the trusted root)',
+  },
+  'timestamp-certificate-chain': {
+    type: 'string',
+    description:
+      "PEM chain of the timestamp authority (its signing certificate first, root last), trusted instead of the trusted root's TSAs",
+    placeholder: 'FILE',
+  },
   output: {
     type: 'string',
     short: 'o',

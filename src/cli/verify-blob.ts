@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { exitCodeFor, SealError } from '../errors.js';
 import type { DetachedBlobSignature } from '../verify/blob.js';
-import type { CertificateAuthority } from '../verify/trust.js';
 import type { Verdict } from '../verify/types.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
@@ -41,11 +40,6 @@ const options = {
     description:
       'log to look a detached signature up in when it comes without log evidence (default: SEAL_REKOR_URL, else rekor.sigstore.dev with the public-good root)',
     placeholder: 'URL',
-  },
-  'timestamp-certificate-chain': {
-    type: 'string',
-    description: 'PEM chain of the timestamp authority: its signing certificate first, root last',
-    placeholder: 'FILE',
   },
 } as const;
 
@@ -104,15 +98,6 @@ export function timestampBytes(raw: Buffer, path: string): Uint8Array {
   return new Uint8Array(Buffer.from(b64, 'base64'));
 }
 
-async function timestampAuthorities(path: string): Promise<CertificateAuthority[]> {
-  const { certificatesOf } = await import('../verify/private-ca.js');
-  const chain = certificatesOf(
-    (await readFlagFile(path, '--timestamp-certificate-chain')).toString('utf8'),
-    `--timestamp-certificate-chain ${path}`,
-  );
-  return [{ chain, validFor: { start: Number.NEGATIVE_INFINITY, end: Number.POSITIVE_INFINITY } }];
-}
-
 export const command: CommandModule = {
   usage:
     'seal verify-blob (--bundle B.json | --signature SIG [--certificate CERT]) (--key KEY | --certificate-identity ID --certificate-oidc-issuer URL) FILE|sha256:HEX',
@@ -129,8 +114,6 @@ export const command: CommandModule = {
         'E_INVALID_ARGUMENT',
         '--key and --certificate cannot be combined: give one signer',
       );
-    if (o['timestamp-certificate-chain'] && !o['rfc3161-timestamp'])
-      throw new SealError('E_INVALID_ARGUMENT', '--timestamp-certificate-chain needs --rfc3161-timestamp');
     const expectations = await expectationsFrom(o, io, {});
     let bundleJson: unknown;
     if (o.bundle) {
@@ -177,12 +160,7 @@ export const command: CommandModule = {
           await readFlagFile(o['rfc3161-timestamp'], '--rfc3161-timestamp'),
           o['rfc3161-timestamp'],
         );
-      const options = {
-        reference: target,
-        ...(o['timestamp-certificate-chain']
-          ? { timestampAuthorities: await timestampAuthorities(o['timestamp-certificate-chain']) }
-          : {}),
-      };
+      const options = { reference: target };
       verdict = blob.verifyBlobSignature(detached, artifact, expectations, trust, options);
       // cosign v2 looks a signature that came without log evidence up in the log, by the file's digest.
       const publicGood = !o['trusted-root'] && !o['certificate-chain'] && !o['ca-roots'];

@@ -79,6 +79,8 @@ export interface VerifyFlags {
   'trusted-root'?: string | undefined;
   'insecure-ignore-tlog'?: boolean;
   'insecure-ignore-sct'?: boolean;
+  'use-signed-timestamps'?: boolean;
+  'timestamp-certificate-chain'?: string | undefined;
   'certificate-chain'?: string | undefined;
   'ca-roots'?: string | undefined;
   'ca-intermediates'?: string | undefined;
@@ -149,6 +151,7 @@ export async function expectationsFrom(
   // cosign's --private-infrastructure: a deployment without a log, so log evidence is not required.
   if (o['private-infrastructure']) expectations.ignoreTlog = true;
   if (o['insecure-ignore-sct']) expectations.ignoreSct = true;
+  if (o['use-signed-timestamps']) expectations.requireSignedTimestamp = true;
   if (o.key) {
     const { loadVerifier } = await import('../keys/signer.js');
     const verifier = await loadVerifier(o.key, { env: io.env, readStdin: io.readStdin });
@@ -184,14 +187,36 @@ export async function loadTrust(
 ): Promise<TrustMaterial | undefined> {
   const trust = await import('../verify/trust.js');
   const privateCAs = await privateAuthorities(o);
+  const tsas = o['timestamp-certificate-chain']
+    ? await timestampAuthorities(o['timestamp-certificate-chain'])
+    : undefined;
   let base: TrustMaterial | undefined;
   if (o['trusted-root']) base = await trust.loadTrustedRootFile(o['trusted-root']);
-  else if (expectations.keys?.length && expectations.ignoreTlog) return undefined;
+  else if (expectations.keys?.length && expectations.ignoreTlog) base = undefined;
   // Private CAs with no log to check need no public trust material at all.
   else if (!privateCAs || !expectations.ignoreTlog) base = trust.publicGoodTrustedRoot();
+  if (tsas) {
+    // cosign's --timestamp-certificate-chain: this TSA instead of the trusted root's
+    base = {
+      ...(base ?? { certificateAuthorities: [], tlogs: new Map(), ctlogs: new Map() }),
+      timestampAuthorities: tsas,
+    };
+  }
   if (!privateCAs) return base;
   const { withPrivateAuthorities } = await import('../verify/private-ca.js');
   return withPrivateAuthorities(base, privateCAs);
+}
+
+/** --timestamp-certificate-chain: one TSA, valid at any time its certificates are. */
+async function timestampAuthorities(
+  path: string,
+): Promise<import('../verify/trust.js').CertificateAuthority[]> {
+  const { certificatesOf } = await import('../verify/private-ca.js');
+  const chain = certificatesOf(
+    (await readFlagFile(path, '--timestamp-certificate-chain')).toString('utf8'),
+    `--timestamp-certificate-chain ${path}`,
+  );
+  return [{ chain, validFor: { start: Number.NEGATIVE_INFINITY, end: Number.POSITIVE_INFINITY } }];
 }
 
 /** The CAs of --certificate-chain, or of --ca-roots (+ --ca-intermediates); undefined when none is given. */

@@ -43,6 +43,7 @@ export function verifyBlobAttestation(
       identities: expectations.identities ?? [],
       ignoreTlog: expectations.ignoreTlog ?? false,
       ignoreSct: expectations.ignoreSct ?? false,
+      requireSignedTimestamp: expectations.requireSignedTimestamp ?? false,
       requireDsse: true,
     },
     trust ?? emptyTrust(),

@@ -85,6 +85,7 @@ export function verifyBlobBundle(
       identities: expectations.identities ?? [],
       ignoreTlog: expectations.ignoreTlog ?? false,
       ignoreSct: expectations.ignoreSct ?? false,
+      requireSignedTimestamp: expectations.requireSignedTimestamp ?? false,
     },
     trust ?? { certificateAuthorities: [], tlogs: new Map(), ctlogs: new Map(), timestampAuthorities: [] },
   );
@@ -189,6 +190,15 @@ export function verifyBlobSignature(
 
   // A signed timestamp first: it fixes the time the certificate must have been valid at.
   let at: Date | undefined;
+  if (expectations.requireSignedTimestamp && !input.rfc3161Timestamp) {
+    checks.push({
+      name: 'timestamp',
+      ok: false,
+      code: 'E_TIMESTAMP_INVALID',
+      message: 'no RFC 3161 signed timestamp (--rfc3161-timestamp), and --use-signed-timestamps requires one',
+    });
+    return done();
+  }
   if (input.rfc3161Timestamp) {
     try {
       const ms = verifySignedTimestamp(
@@ -203,7 +213,7 @@ export function verifyBlobSignature(
       checks.push({
         name: 'timestamp',
         ok: false,
-        code: 'E_TIMESTAMP_INVALID',
+        code: err.code,
         message: `signed timestamp: ${err.message}`,
       });
       return done();
@@ -244,6 +254,7 @@ export function verifyBlobSignature(
       identities: expectations.identities ?? [],
       trust,
       at: at ?? (logged !== undefined ? new Date(logged * 1000) : (options.now?.() ?? new Date())),
+      ...(at ? { atSource: 'tsa' as const } : {}),
       requireSct: !expectations.ignoreSct,
       checks,
     });

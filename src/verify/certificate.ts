@@ -23,6 +23,8 @@ export interface CertificateCheckInput {
   trust: TrustMaterial | undefined;
   /** The time the signature is known to have existed (log integrated time), else now. */
   at: Date;
+  /** Where `at` comes from: a signed timestamp makes a failed validity check E_TIMESTAMP_OUTSIDE_VALIDITY. */
+  atSource?: 'tsa' | 'tlog' | 'now';
   requireSct: boolean;
   checks: Check[];
 }
@@ -66,8 +68,10 @@ export function checkCertificateForSignature(
   if (!path) {
     return fail(
       'certificate-validity',
-      'E_CERTIFICATE_INVALID',
-      `the certificate (or its CA) was not valid at ${input.at.toISOString()}`,
+      input.atSource === 'tsa' ? 'E_TIMESTAMP_OUTSIDE_VALIDITY' : 'E_CERTIFICATE_INVALID',
+      input.atSource === 'tsa'
+        ? `the certificate (or its CA) was not valid at the signed timestamp's time ${input.at.toISOString()}`
+        : `the certificate (or its CA) was not valid at ${input.at.toISOString()}`,
     );
   }
   input.checks.push({ name: 'certificate-chain', ok: true });

@@ -484,6 +484,7 @@ function evaluateBundle(
       identities: expectations.identities ?? [],
       ignoreTlog: expectations.ignoreTlog ?? false,
       ignoreSct: expectations.ignoreSct ?? false,
+      requireSignedTimestamp: expectations.requireSignedTimestamp ?? false,
       requireDsse: true,
     },
     options.trust ?? emptyTrust(),
@@ -656,6 +657,17 @@ function evaluateLegacy(
       });
       return;
     }
+  }
+  if (expectations.requireSignedTimestamp) {
+    // seal reads no rfc3161timestamp annotation on legacy layers: only a bundle carries a checked timestamp
+    checks.push({
+      name: 'timestamp',
+      ok: false,
+      code: 'E_TIMESTAMP_INVALID',
+      message:
+        'a legacy (.sig/.att) signature carries no RFC 3161 timestamp seal checks, and --use-signed-timestamps requires one',
+    });
+    return;
   }
   const signed = envelope ? envelope.payload : payload;
   out.payloadBytes = signed;

@@ -28,6 +28,8 @@ export interface Expectations {
   ignoreTlog?: boolean;
   /** Skip the SCT check for keyless certificates (cosign --insecure-ignore-sct). */
   ignoreSct?: boolean;
+  /** Require an RFC 3161 signed timestamp over the signature (cosign --use-signed-timestamps). */
+  requireSignedTimestamp?: boolean;
   /** For attestations: the required predicate type URI. */
   predicateType?: string;
   /**

@@ -84,7 +84,7 @@ const EXPECTED_FAILURES: Record<string, { code: ErrorCode; reason: string }> = {
     reason: 'SET time outside the certificate validity',
   },
   'intoto-tsa-timestamp-outside-cert-validity_fail': {
-    code: 'E_CERTIFICATE_INVALID',
+    code: 'E_TIMESTAMP_OUTSIDE_VALIDITY',
     reason: 'TSA time outside the certificate validity',
   },
   'invalid-checkpoint-signature_fail': {
@@ -166,7 +166,7 @@ const EXPECTED_FAILURES: Record<string, { code: ErrorCode; reason: string }> = {
     reason: 'FreeTSA is not a trusted TSA',
   },
   'rekor2-timestamp-with-incorrect-time_fail': {
-    code: 'E_CERTIFICATE_INVALID',
+    code: 'E_TIMESTAMP_OUTSIDE_VALIDITY',
     reason: 'TSA time outside the certificate validity',
   },
   'set-invalid-signature_fail': { code: 'E_TLOG_INVALID', reason: 'the SET does not verify' },

@@ -59,7 +59,7 @@ export interface OpensslCA {
 const ec = (cwd: string, out: string) =>
   openssl(cwd, 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out);
 
-async function issue(
+export async function issue(
   cwd: string,
   name: string,
   subject: string,

@@ -5,6 +5,10 @@ import { type ErrorCode, SealError } from '../../errors.js';
 import { HASH_ALGORITHM, protoEnum, protoInteger } from '../../formats/proto3.js';
 
 /** A SealError, so a caller of parseBundle other than verifyBundle sees the one error hierarchy. */
+/** Signed timestamps a bundle may carry, and the size of each (a TSA's reply with its chain is a few KiB). */
+export const MAX_SIGNED_TIMESTAMPS = 16;
+export const MAX_SIGNED_TIMESTAMP_BYTES = 64 * 1024;
+
 export class BundleFormatError extends SealError {
   constructor(code: ErrorCode, message: string) {
     super(code, message);
@@ -213,9 +217,17 @@ export function parseBundle(json: unknown): ParsedBundle {
     const tvd = obj(vm.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
     const list = present(tvd.rfc3161Timestamps) ? tvd.rfc3161Timestamps : [];
     if (!Array.isArray(list)) fail('timestampVerificationData.rfc3161Timestamps', 'must be an array');
+    if ((list as unknown[]).length > MAX_SIGNED_TIMESTAMPS)
+      fail(
+        'timestampVerificationData.rfc3161Timestamps',
+        `holds more than ${MAX_SIGNED_TIMESTAMPS} timestamps`,
+      );
     (list as unknown[]).forEach((t, i) => {
       const p = `timestampVerificationData.rfc3161Timestamps[${i}]`;
-      signedTimestamps.push(base64(obj(t, p).signedTimestamp, `${p}.signedTimestamp`));
+      const der = base64(obj(t, p).signedTimestamp, `${p}.signedTimestamp`);
+      if (der.length > MAX_SIGNED_TIMESTAMP_BYTES)
+        fail(p, `is larger than ${MAX_SIGNED_TIMESTAMP_BYTES} bytes`);
+      signedTimestamps.push(der);
     });
   }
 

@@ -3,7 +3,15 @@
 
 import { createHash, type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { type CertificateAuthority, authorityChainIsSound, inRange } from '../trust.js';
-import { hashForSignatureAlgorithm, publicKeyOf } from '../../formats/x509.js';
+import {
+  basicConstraints,
+  type Certificate,
+  hashForSignatureAlgorithm,
+  isSignedBy,
+  parseCertificate,
+  publicKeyOf,
+  timestampingChainProblem,
+} from '../../formats/x509.js';
 import {
   bytesEqual,
   bytesOf,
@@ -31,8 +39,19 @@ const DIGESTS: Record<string, string> = {
   '1.3.14.3.2.26': 'sha1',
 };
 
+/** At most this many certificates embedded in a token are read (a TSA sends its leaf, at most a chain). */
+const MAX_EMBEDDED_CERTIFICATES = 8;
+
 export class TimestampError extends Error {
-  constructor(message: string) {
+  /**
+   * E_TIMESTAMP_INVALID: the token is malformed, over other data, not from a trusted TSA valid at its time,
+   * or its signature does not verify; E_TSA_CERTIFICATE_INVALID: the trusted TSA's certificate is not for
+   * timestamping (a critical timeStamping-only EKU on the leaf, CAs above it) or its chain does not chain.
+   */
+  constructor(
+    message: string,
+    readonly code: 'E_TIMESTAMP_INVALID' | 'E_TSA_CERTIFICATE_INVALID' = 'E_TIMESTAMP_INVALID',
+  ) {
     super(message);
     this.name = 'TimestampError';
   }
@@ -56,6 +75,8 @@ export interface SignedTimestamp {
   signerIssuer?: Uint8Array;
   signerSerial?: Uint8Array;
   signerKeyId?: Uint8Array;
+  /** Certificates the token carries (SignedData certificates), DER. */
+  certificates: Uint8Array[];
 }
 
 function digestName(buf: Uint8Array, algId: Tlv): string {
@@ -94,6 +115,16 @@ export function parseSignedTimestamp(der: Uint8Array): SignedTimestamp {
     if (eWrap?.tag !== 0xa0) throw new TimestampError('TSTInfo content is missing');
     const eOctets = expectTlv(der, eWrap.contentStart, TAG.OCTET_STRING, eWrap.end);
     const tstInfo = contentOf(der, eOctets);
+    const certificates: Uint8Array[] = [];
+    const certsT = sdParts.find((p) => p.tag === 0xa0);
+    if (certsT) {
+      for (const c of childrenOf(der, certsT)) {
+        if (c.tag !== TAG.SEQUENCE) continue; // other certificate choices are not X.509
+        if (certificates.length === MAX_EMBEDDED_CERTIFICATES)
+          throw new TimestampError(`the token carries more than ${MAX_EMBEDDED_CERTIFICATES} certificates`);
+        certificates.push(bytesOf(der, c));
+      }
+    }
     const signerInfos = sdParts[sdParts.length - 1]!;
     if (signerInfos.tag !== TAG.SET) throw new TimestampError('SignedData has no signerInfos');
     const signers = childrenOf(der, signerInfos);
@@ -145,6 +176,7 @@ export function parseSignedTimestamp(der: Uint8Array): SignedTimestamp {
       digestAlgorithm,
       signatureAlgorithm,
       signature: contentOf(der, sigT),
+      certificates,
     };
   } catch (err) {
     if (err instanceof DerError || err instanceof TypeError)
@@ -178,10 +210,43 @@ function signatureVerifies(ts: SignedTimestamp, key: KeyObject): boolean {
   }
 }
 
+/** The token signer's certificate: issuer and serial as the signerInfo names them. */
+function isSigner(ts: SignedTimestamp, cert: Certificate): boolean {
+  if (ts.signerSerial && ts.signerIssuer)
+    return bytesEqual(cert.serial, ts.signerSerial) && bytesEqual(cert.issuer, ts.signerIssuer);
+  return true;
+}
+
+/**
+ * The chain a TSA of the trust material signs with, leaf first: its certChain when that starts with the
+ * signing certificate; when it starts with a CA (a root that lists no leaf, as sigstore-go allows), the
+ * certificate the token embeds for the signer, if that CA issued it.
+ */
+function signingChain(ts: SignedTimestamp, ca: CertificateAuthority): Certificate[] | undefined {
+  const first = ca.chain[0]!;
+  if (!basicConstraints(first)?.isCA) return isSigner(ts, first) ? ca.chain : undefined;
+  for (const der of ts.certificates) {
+    let cert: Certificate;
+    try {
+      cert = parseCertificate(der);
+    } catch {
+      continue;
+    }
+    if (!isSigner(ts, cert) || !bytesEqual(cert.issuer, first.subject)) continue;
+    try {
+      if (isSignedBy(cert, publicKeyOf(first))) return [cert, ...ca.chain];
+    } catch {}
+  }
+  return undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /**
  * Verify a signed timestamp over `signedBytes` (the bundle signature) against the trusted TSAs: imprint,
- * a TSA valid at genTime whose leaf certificate is the signer, its chain valid at genTime, the CMS signature.
- * Returns genTime (ms); throws TimestampError saying what failed.
+ * a TSA valid at genTime whose signing certificate is the signer and is for timestamping (a critical
+ * timeStamping-only EKU), its chain valid at genTime, the CMS signature.
+ * Returns genTime (ms); throws TimestampError saying what failed, with its code.
  */
 export function verifySignedTimestamp(
   der: Uint8Array,
@@ -195,32 +260,44 @@ export function verifySignedTimestamp(
       'the timestamp is over other data than the bundle signature (message imprint differs)',
     );
   }
-  const candidates = authorities.filter((ca) => {
-    const leaf = ca.chain[0]!;
-    if (ts.signerSerial && ts.signerIssuer) {
-      return bytesEqual(leaf.serial, ts.signerSerial) && bytesEqual(leaf.issuer, ts.signerIssuer);
-    }
-    return true;
+  if (ts.imprintAlgorithm === 'sha1' || ts.digestAlgorithm === 'sha1')
+    throw new TimestampError('the timestamp uses SHA-1, a weak hash');
+  const candidates = authorities.flatMap((ca) => {
+    const chain = signingChain(ts, ca);
+    return chain ? [{ ca, chain }] : [];
   });
   if (candidates.length === 0)
     throw new TimestampError('the timestamp was not signed by a TSA in the trusted root');
-  const inTime = candidates.filter((ca) => inRange(ca.validFor, ts.genTime));
+  const inTime = candidates.filter(({ ca }) => inRange(ca.validFor, ts.genTime));
   if (inTime.length === 0) {
     throw new TimestampError(
-      `the timestamp's time ${new Date(ts.genTime).toISOString()} is outside the TSA's validity in the trusted root`,
+      `the timestamp's time ${iso(ts.genTime)} is outside the TSA's validity in the trusted root`,
     );
   }
-  let why = 'the TSA signature does not verify';
-  for (const ca of inTime) {
+  let why = new TimestampError('the TSA signature does not verify');
+  for (const { ca, chain } of inTime) {
     if (!authorityChainIsSound(ca)) {
-      why = 'the TSA certificate chain in the trusted root does not chain';
+      why = new TimestampError(
+        'the TSA certificate chain in the trusted root does not chain',
+        'E_TSA_CERTIFICATE_INVALID',
+      );
       continue;
     }
-    if (!ca.chain.every((c) => c.notBefore <= ts.genTime && ts.genTime <= c.notAfter)) {
-      why = `the TSA certificate chain is not valid at the timestamp's time ${new Date(ts.genTime).toISOString()}`;
+    const profile = timestampingChainProblem(chain);
+    if (profile) {
+      why = new TimestampError(profile, 'E_TSA_CERTIFICATE_INVALID');
       continue;
     }
-    if (signatureVerifies(ts, publicKeyOf(ca.chain[0]!))) return ts.genTime;
+    if (!chain.every((c) => c.notBefore <= ts.genTime && ts.genTime <= c.notAfter)) {
+      why = new TimestampError(
+        `the TSA certificate chain is not valid at the timestamp's time ${iso(ts.genTime)}`,
+      );
+      continue;
+    }
+    if (signatureVerifies(ts, publicKeyOf(chain[0]!))) return ts.genTime;
+    why = new TimestampError(
+      'the TSA signature does not verify (the timestamp was altered or signed by another key)',
+    );
   }
-  throw new TimestampError(why);
+  throw why;
 }

@@ -39,6 +39,8 @@ export interface BundlePolicy {
   ignoreSct?: boolean;
   /** Reject message-signature bundles (images: cosign v3 wants DSSE). */
   requireDsse?: boolean;
+  /** Require an RFC 3161 signed timestamp (cosign --use-signed-timestamps). */
+  requireSignedTimestamp?: boolean;
 }
 
 export interface BundleVerification {
@@ -424,9 +426,17 @@ export function verifyBundle(
       out.pass('timestamp', iso(ms));
     } catch (err) {
       if (err instanceof TimestampError)
-        return out.fail('timestamp', 'E_TIMESTAMP_INVALID', `signed timestamp: ${err.message}`);
+        return out.fail('timestamp', err.code, `signed timestamp: ${err.message}`);
       throw err;
     }
+  }
+
+  if (policy.requireSignedTimestamp && !times.some((t) => t.source === 'tsa')) {
+    return out.fail(
+      'timestamp',
+      'E_TIMESTAMP_INVALID',
+      'the bundle carries no RFC 3161 signed timestamp, and --use-signed-timestamps requires one',
+    );
   }
 
   // 7. the certificate: trusted path valid at every verified time, code signing, SCT, identity
@@ -463,7 +473,7 @@ export function verifyBundle(
       if (!issuing) {
         return out.fail(
           'certificate-validity',
-          'E_CERTIFICATE_INVALID',
+          t.source === 'tsa' ? 'E_TIMESTAMP_OUTSIDE_VALIDITY' : 'E_CERTIFICATE_INVALID',
           `the certificate (valid ${iso(leaf.notBefore)} to ${iso(leaf.notAfter)}) or its CA is not valid at the ${t.source === 'tlog' ? 'log integration' : t.source === 'tsa' ? 'signed timestamp' : 'current'} time ${iso(t.ms)}`,
           iso(t.ms),
           `${iso(leaf.notBefore)}..${iso(leaf.notAfter)}`,
