@@ -2,11 +2,13 @@
 
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import * as z from 'zod';
-import { SealError } from '../errors.js';
+import { type ErrorCode, isSealError, SealError } from '../errors.js';
 import { readKeyFile } from '../keys/key-files.js';
+import { type AlertTargets, deliverAlert } from '../tlog/alerts.js';
 import { type CheckpointState, monitorOnce } from '../tlog/monitor.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import type { CliIO } from './io.js';
 import { parseDuration } from './common.js';
 
 const options = {
@@ -33,6 +35,29 @@ const options = {
   },
   once: { type: 'boolean', description: 'check once and exit' },
   interval: { type: 'string', default: '30s', description: 'time between checks', placeholder: 'DURATION' },
+  'alert-exec': {
+    type: 'strings',
+    description:
+      'run this shell command for each alert, the alert JSON on stdin and in SEAL_ALERT (repeatable)',
+    placeholder: 'CMD',
+  },
+  'alert-webhook': {
+    type: 'strings',
+    description: 'POST each alert as JSON to this URL (repeatable)',
+    placeholder: 'URL',
+  },
+  'alert-timeout': {
+    type: 'string',
+    default: '10s',
+    description: 'limit for one webhook attempt or one command run',
+    placeholder: 'DURATION',
+  },
+  'alert-retries': {
+    type: 'string',
+    default: '3',
+    description: 'webhook retries after a network error, timeout, 429 or 5xx',
+    placeholder: 'N',
+  },
   output: {
     type: 'string',
     short: 'o',
@@ -64,9 +89,55 @@ async function loadState(path: string | undefined): Promise<CheckpointState | un
   return parsed.data;
 }
 
+/** The checks whose failure means the log's history does not hold together (alerted as `inconsistent`). */
+const INCONSISTENT = new Set<ErrorCode>(['E_PROOF_INVALID', 'E_CHECKPOINT_INVALID', 'E_TLOG_INVALID']);
+
+function alertTargetsFrom(
+  o: {
+    'alert-exec': string[];
+    'alert-webhook': string[];
+    'alert-timeout': string | undefined;
+    'alert-retries': string | undefined;
+  },
+  io: CliIO,
+): AlertTargets | undefined {
+  if (o['alert-exec'].length === 0 && o['alert-webhook'].length === 0) return undefined;
+  for (const url of o['alert-webhook']) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new SealError('E_INVALID_ARGUMENT', `--alert-webhook ${url} is not a URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--alert-webhook must be an http(s) URL, got ${parsed.protocol}`,
+      );
+  }
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(o['alert-timeout'] ?? '10s');
+  } catch (err) {
+    throw new SealError('E_INVALID_ARGUMENT', `--alert-timeout: ${(err as Error).message}`);
+  }
+  if (timeoutMs <= 0) throw new SealError('E_INVALID_ARGUMENT', '--alert-timeout must be more than 0');
+  const retries = Number(o['alert-retries'] ?? '3');
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10)
+    throw new SealError('E_INVALID_ARGUMENT', `--alert-retries must be 0–10, got "${o['alert-retries']}"`);
+  return {
+    exec: o['alert-exec'],
+    webhooks: o['alert-webhook'],
+    timeoutMs,
+    retries,
+    env: io.env,
+    report: (line) => io.stderr(`${line}\n`),
+  };
+}
+
 export const command: CommandModule = {
   usage:
-    'seal log monitor (--rekor-url URL | URL) [--state FILE] [--watch-identity E] [--watch-key PEM] [--once]',
+    'seal log monitor (--rekor-url URL | URL) [--state FILE] [--watch-identity E] [--watch-key PEM] [--alert-exec CMD] [--alert-webhook URL] [--once]',
   summary: 'Monitor a transparency log for consistency and watched identities/keys',
   options,
   async run(argv, io) {
@@ -85,6 +156,7 @@ export const command: CommandModule = {
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }
+    const alerts = alertTargetsFrom(o, io);
     const watchKeys = await Promise.all(o['watch-key'].map((f) => readKeyFile(f)));
     const publicKeyPem = o['public-key'] ? await readKeyFile(o['public-key']) : undefined;
     let state = await loadState(o.state);
@@ -96,14 +168,37 @@ export const command: CommandModule = {
     process.once('SIGTERM', stop);
     try {
       for (;;) {
-        const result = await monitorOnce({
-          url,
-          ...(publicKeyPem ? { publicKeyPem } : {}),
-          ...(state ? { state } : {}),
-          watchIdentities: o['watch-identity'],
-          watchKeys,
-        });
+        let result: Awaited<ReturnType<typeof monitorOnce>>;
+        try {
+          result = await monitorOnce({
+            url,
+            ...(publicKeyPem ? { publicKeyPem } : {}),
+            ...(state ? { state } : {}),
+            watchIdentities: o['watch-identity'],
+            watchKeys,
+          });
+        } catch (err) {
+          // The log's history does not hold together: raise the alarm, then fail as before.
+          if (alerts && isSealError(err) && INCONSISTENT.has(err.code)) {
+            await deliverAlert(
+              {
+                type: 'inconsistent',
+                log: url,
+                time: new Date().toISOString(),
+                code: err.code,
+                reason: err.message,
+                ...(state ? { previousSize: state.size, previousRootHash: state.rootHash } : {}),
+              },
+              alerts,
+            );
+          }
+          throw err;
+        }
         for (const e of result.events) {
+          if (alerts && e.type === 'match') {
+            const { type: _type, ...match } = e;
+            await deliverAlert({ type: 'match', log: url, time: new Date().toISOString(), ...match }, alerts);
+          }
           if (o.output === 'json') io.stdout(`${JSON.stringify(e)}\n`);
           else if (e.type === 'checkpoint')
             io.stdout(`checkpoint ${e.previousSize} → ${e.size} consistent, root ${e.rootHash}\n`);

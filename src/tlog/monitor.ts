@@ -34,7 +34,17 @@ export interface MonitorOptions {
 
 export type MonitorEvent =
   | { type: 'checkpoint'; previousSize: number; size: number; rootHash: string }
-  | { type: 'match'; reason: string; uuid: string; logIndex: number; integratedTime: number };
+  | {
+      type: 'match';
+      reason: string;
+      /** Whether a watched key or a watched identity (with its issuer, when the certificate names one) matched. */
+      watched: 'key' | 'identity';
+      identity?: string;
+      issuer?: string;
+      uuid: string;
+      logIndex: number;
+      integratedTime: number;
+    };
 
 const hexRoot = (cp: Checkpoint) => toHex(cp.rootHash);
 
@@ -115,10 +125,10 @@ export async function monitorOnce(
     const entry = await client.getEntryByIndex(i);
     await checkEntry(entry, i, tieToVerified);
     if (watchIds.size > 0 || watchPems.size > 0) {
-      for (const reason of matches(entry, watchIds, watchPems)) {
+      for (const found of matches(entry, watchIds, watchPems)) {
         events.push({
           type: 'match',
-          reason,
+          ...found,
           uuid: entry.uuid,
           logIndex: entry.logIndex,
           integratedTime: entry.integratedTime,
@@ -174,7 +184,9 @@ async function checkEntry(
   await tie(p.treeSize, p.rootHash.toLowerCase(), p.checkpoint);
 }
 
-function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): string[] {
+type Found = { reason: string; watched: 'key' | 'identity'; identity?: string; issuer?: string };
+
+function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): Found[] {
   const body = decodeBody(entry.body) as { kind?: string; spec?: Record<string, unknown> };
   const verifiers: string[] = [];
   if (body.kind === 'hashedrekord') {
@@ -190,7 +202,7 @@ function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): string[]
         ?.signatures ?? [];
     for (const s of sigs) verifiers.push(s.publicKey);
   }
-  const out: string[] = [];
+  const out: Found[] = [];
   for (const v of verifiers) {
     let key: ReturnType<typeof parseEntryKey>;
     try {
@@ -198,10 +210,15 @@ function matches(entry: LogEntry, ids: Set<string>, pems: Set<string>): string[]
     } catch {
       continue;
     }
-    if (pems.has(key.canonicalPem)) out.push('watched key');
+    if (pems.has(key.canonicalPem)) out.push({ reason: 'watched key', watched: 'key' });
     for (const id of key.identities)
       if (ids.has(id.identity))
-        out.push(`watched identity ${id.identity}${id.issuer ? ` (${id.issuer})` : ''}`);
+        out.push({
+          reason: `watched identity ${id.identity}${id.issuer ? ` (${id.issuer})` : ''}`,
+          watched: 'identity',
+          identity: id.identity,
+          ...(id.issuer ? { issuer: id.issuer } : {}),
+        });
   }
   return out;
 }
