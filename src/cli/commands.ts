@@ -90,6 +90,21 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./triangulate.js')),
   },
   {
+    name: 'attach signature',
+    summary: 'Attach a signature or Sigstore bundle made elsewhere to an image (cosign attach signature)',
+    load: () => import('./attach.js').then((m) => m.signatureCommand),
+  },
+  {
+    name: 'attach sbom',
+    summary: 'Attach an SBOM file to an image under its .sbom tag (cosign attach sbom)',
+    load: () => import('./attach.js').then((m) => m.sbomCommand),
+  },
+  {
+    name: 'attach attestation',
+    summary: 'Attach DSSE-signed attestations made elsewhere to an image (cosign attach attestation)',
+    load: () => import('./attach.js').then((m) => m.attestationCommand),
+  },
+  {
     name: 'log serve',
     summary: 'Run the Rekor-compatible transparency log',
     load: () => mod(import('./log-serve.js')),

@@ -64,15 +64,9 @@ async function readAttachment(
   }
 }
 
-/**
- * Read-modify-write of the attachment manifest. Registries have no compare-and-set, so after each PUT
- * the tag is re-read (twice, with jittered pauses) and the append is redone if another writer's PUT
- * replaced ours; the other writer does the same, so both layers end up present.
- */
+/** Sign-side append: log the signature (when a log is configured), build its layer, append it (appendLegacyLayer). */
 export async function appendLegacySignature(input: AppendLegacyInput): Promise<AppendLegacyResult> {
   const kind = input.kind ?? 'sig';
-  const tag = attachmentTag(input.digest, kind);
-  const tagRef = withTag({ ...input.ref, digest: undefined }, tag);
   const certChain = input.signer.certificateChainPem;
   const rekorBundle = !input.tlog
     ? undefined
@@ -88,18 +82,54 @@ export async function appendLegacySignature(input: AppendLegacyInput): Promise<A
     ...(input.predicateType !== undefined ? { predicateType: input.predicateType } : {}),
   });
   const verifier = loadPublicKey(input.signer.publicKeyPem());
+  const result = await appendLegacyLayer({
+    store: input.store,
+    ref: input.ref,
+    digest: input.digest,
+    layer,
+    kind,
+    verifyDuplicate: (sig, payload) => kind !== 'sig' || verifier.verify(payload, sig),
+    ...(input.attempts !== undefined ? { attempts: input.attempts } : {}),
+  });
+  return { ...result, ...(rekorBundle ? { rekorBundle } : {}) };
+}
+
+export interface AppendLayerInput {
+  store: ImageStore;
+  ref: Reference;
+  digest: Digest;
+  layer: SignatureLayer;
+  kind: AttachmentKind;
+  /** cosign's dupe rule for an existing layer with the same payload and annotations (see appendSignatureLayer). */
+  verifyDuplicate?: (signature: Uint8Array, payload: Uint8Array) => boolean;
+  attempts?: number;
+}
+
+/**
+ * Read-modify-write of the attachment manifest. Registries have no compare-and-set, so after each PUT
+ * the tag is re-read (twice, with jittered pauses) and the append is redone if another writer's PUT
+ * replaced ours; the other writer does the same, so both layers end up present.
+ */
+export async function appendLegacyLayer(
+  input: AppendLayerInput,
+): Promise<{ tag: string; duplicate: boolean }> {
+  const { kind, layer } = input;
+  const tag = attachmentTag(input.digest, kind);
+  const tagRef = withTag({ ...input.ref, digest: undefined }, tag);
   await input.store.putBlob(input.ref, layer.blob, layer.descriptor.mediaType);
   const attempts = input.attempts ?? 12;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const started = performance.now();
     try {
       const current = await readAttachment(input.store, tagRef);
-      const next = appendSignatureLayer(current.manifest, layer, {
-        verifyDuplicate: (sig, payload) => kind !== 'sig' || verifier.verify(payload, sig),
-      });
+      const next = appendSignatureLayer(
+        current.manifest,
+        layer,
+        input.verifyDuplicate ? { verifyDuplicate: input.verifyDuplicate } : {},
+      );
       if (next === 'duplicate') {
         // On a retry this is our own earlier PUT having survived after all.
-        return { tag, duplicate: attempt === 0, ...(rekorBundle ? { rekorBundle } : {}) };
+        return { tag, duplicate: attempt === 0 };
       }
       await input.store.putBlob(input.ref, next.config.blob, next.config.descriptor.mediaType);
       // Narrow the race: only write if nobody changed the tag while we built the new manifest.
@@ -110,7 +140,7 @@ export async function appendLegacySignature(input: AppendLegacyInput): Promise<A
       // read-modify-write takes; confirm only after several such spans.
       const span = performance.now() - started;
       if (await survives(input.store, tagRef, layer.descriptor.digest, layer.descriptor.annotations, span)) {
-        return { tag, duplicate: false, ...(rekorBundle ? { rekorBundle } : {}) };
+        return { tag, duplicate: false };
       }
     } catch (err) {
       // Concurrent uploads of the same blob or manifest can make a registry refuse one of them
