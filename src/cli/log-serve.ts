@@ -1,4 +1,5 @@
-// `seal log serve`: run the Rekor-compatible transparency log (SQLite or PostgreSQL) over HTTP.
+// `seal log serve`: run the Rekor-compatible transparency log (SQLite or PostgreSQL) over HTTP, with a Rekor v2 log
+// (its own database, key and tree) beside it under /api/v2 (sigstore-servers.md §2).
 
 import { writeFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
@@ -38,6 +39,17 @@ const options = {
     placeholder: 'NAME',
   },
   'tree-id': { type: 'string', description: 'tree ID for a new log (decimal)', placeholder: 'ID' },
+  'v2-db': {
+    type: 'string',
+    description:
+      'database of the Rekor v2 log served under /api/v2 (default beside a SQLite --db: NAME-v2.db; none: v1 only)',
+    placeholder: 'URL',
+  },
+  'v2-key-file': {
+    type: 'string',
+    description: 'PEM private key of the Rekor v2 log (Ed25519 created if absent; default beside its db)',
+    placeholder: 'FILE',
+  },
   'trusted-root-out': {
     type: 'string',
     description: 'write a trusted_root.json listing this log',
@@ -92,23 +104,46 @@ export const command: CommandModule = {
         : host === '0.0.0.0' || host === '::'
           ? 'localhost'
           : host);
+    const origin = hostname.replace(/^\[|\]$/g, '');
+    const v2Db = v2DatabaseFor(o.db, o['v2-db']);
     const log = await openLog({
       db: o.db,
-      origin: hostname.replace(/^\[|\]$/g, ''),
+      origin,
       ...(o['key-file'] ? { keyFile: o['key-file'] } : {}),
       ...(o['tree-id'] ? { treeId: o['tree-id'] } : {}),
       ...(o.reader ? { role: 'reader' as const } : {}),
       dbTimeoutMs,
     });
+    let v2: Awaited<ReturnType<typeof openLog>> | undefined;
+    try {
+      v2 = v2Db
+        ? await openLog({
+            db: v2Db,
+            origin,
+            apiVersion: 2,
+            ...(o['v2-key-file'] ? { keyFile: o['v2-key-file'] } : {}),
+            ...(o.reader ? { role: 'reader' as const } : {}),
+            dbTimeoutMs,
+          })
+        : undefined;
+    } catch (err) {
+      await log.close();
+      throw err;
+    }
+    const closeLogs = async () => {
+      await v2?.close();
+      await log.close();
+    };
     const app = createLogServer(log, {
       bodyLimit,
       limits,
       ...(configuredUrl ? { publicUrl: configuredUrl } : {}),
+      ...(v2 ? { v2 } : {}),
     });
     try {
       await app.listen({ host, port });
     } catch (err) {
-      await log.close();
+      await closeLogs();
       throw new SealError('E_IO', `cannot listen on ${host}:${port}: ${(err as Error).message}`, {
         cause: err,
       });
@@ -118,9 +153,14 @@ export const command: CommandModule = {
     const hostForUrl = host.includes(':') ? `[${host}]` : host;
     const url = configuredUrl ?? `http://${hostForUrl}:${actualPort}`;
     if (o['trusted-root-out']) {
-      await writeFile(o['trusted-root-out'], `${JSON.stringify(await trustedRootFor(log, url), null, 2)}\n`);
+      await writeFile(
+        o['trusted-root-out'],
+        `${JSON.stringify(await trustedRootFor(log, url, v2), null, 2)}\n`,
+      );
     }
     io.stdout(`seal log listening on ${url}\n`);
+    if (v2) io.stderr(`Rekor v2 log (origin ${v2.origin}) at ${url}/api/v2\n`);
+    else if (!o['v2-db']) io.stderr('no Rekor v2 log: give it a database with --v2-db\n');
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGINT', stop);
@@ -131,7 +171,15 @@ export const command: CommandModule = {
       process.on('SIGTERM', stop);
     });
     await app.close();
-    await log.close();
+    await closeLogs();
     return 0;
   },
 };
+
+/** The v2 log's database: as given (`none`: no v2 log), else beside a SQLite file; PostgreSQL needs it given. */
+export function v2DatabaseFor(db: string, given: string | undefined): string | undefined {
+  if (given !== undefined) return given === 'none' ? undefined : given;
+  const m = /^sqlite:(.+?)(\.db|\.sqlite3?)?$/.exec(db);
+  if (!m || m[1] === ':memory:') return undefined;
+  return `sqlite:${m[1]}-v2${m[2] ?? '.db'}`;
+}

@@ -65,12 +65,25 @@ export function tlogReport(resolved: ResolvedSigner, what = 'signature'): string
   return `WARNING: no transparency log entry was made for this ${what} (no log configured, or --tlog-upload=false): verifiers will need --insecure-ignore-tlog\n`;
 }
 
-async function servicesFrom(
-  o: SignerFlags,
-): Promise<{ rekorUrl?: string; fulcioUrl?: string; oidcUrl?: string }> {
-  const out: { rekorUrl?: string; fulcioUrl?: string; oidcUrl?: string } = {};
+/** Whether signing adds an RFC 3161 timestamp from the signing config's TSA (set when that lands). */
+const SIGNING_FETCHES_TIMESTAMPS = false;
+
+interface Services {
+  rekorUrl?: string;
+  /** The Rekor API of rekorUrl: 2 when the signing config selects a Rekor v2 log. */
+  rekorApiVersion?: 1 | 2;
+  /** The signing config offers a timestamp authority. */
+  hasTsa?: boolean;
+  fulcioUrl?: string;
+  oidcUrl?: string;
+}
+
+async function servicesFrom(o: SignerFlags): Promise<Services> {
+  const out: Services = {};
   if (o['signing-config']) {
-    const { parseSigningConfig, selectServices } = await import('../formats/signingconfig.js');
+    const { parseSigningConfig, selectServices, selectTlogService } = await import(
+      '../formats/signingconfig.js'
+    );
     let text: string;
     try {
       text = await readFile(o['signing-config'], 'utf8');
@@ -78,14 +91,23 @@ async function servicesFrom(
       throw new SealError('E_IO', `cannot read --signing-config ${o['signing-config']}`, { cause });
     }
     const config = parseSigningConfig(text);
-    const rekor = selectServices(config.rekorTlogUrls ?? [])[0];
+    // seal's signing does not fetch RFC 3161 timestamps yet (issue 15 §2): until it does, a Rekor v2 log, whose
+    // entries carry no signed time, is taken only when the config offers no v1 log
+    const rekor = selectTlogService(config, { timestamps: SIGNING_FETCHES_TIMESTAMPS });
     const ca = selectServices(config.caUrls ?? [])[0];
     const oidc = selectServices(config.oidcUrls ?? [])[0];
-    if (rekor) out.rekorUrl = rekor.url;
+    out.hasTsa = SIGNING_FETCHES_TIMESTAMPS && selectServices(config.tsaUrls ?? []).length > 0;
+    if (rekor) {
+      out.rekorUrl = rekor.url;
+      out.rekorApiVersion = rekor.majorApiVersion === 2 ? 2 : 1;
+    }
     if (ca) out.fulcioUrl = ca.url;
     if (oidc) out.oidcUrl = oidc.url;
   }
-  if (o['rekor-url']) out.rekorUrl = o['rekor-url'];
+  if (o['rekor-url']) {
+    out.rekorUrl = o['rekor-url'];
+    out.rekorApiVersion = 1;
+  }
   if (o['fulcio-url']) out.fulcioUrl = o['fulcio-url'];
   return out;
 }
@@ -122,10 +144,16 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
   (await import('./oidc-flags.js')).checkOidcFlags(o);
   const services = await servicesFrom(o);
   const logged: string[] = [];
-  const tlog =
-    services.rekorUrl && o['tlog-upload'] !== false
-      ? recordingTlog(new (await import('../sign/tlog.js')).RekorUploader(services.rekorUrl), logged)
-      : undefined;
+  let tlog: TlogUploader | undefined;
+  if (services.rekorUrl && o['tlog-upload'] !== false) {
+    const { RekorUploader, RekorV2Uploader } = await import('../sign/tlog.js');
+    tlog = recordingTlog(
+      services.rekorApiVersion === 2
+        ? new RekorV2Uploader(services.rekorUrl)
+        : new RekorUploader(services.rekorUrl),
+      logged,
+    );
+  }
   if (o.key) {
     const [{ loadSigner }, { resolvePassword }] = await Promise.all([
       import('../keys/signer.js'),
@@ -145,6 +173,13 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
     };
   }
   // Keyless: an ephemeral key, certified by the CA for the identity in the token, and a log entry.
+  if (tlog && services.rekorApiVersion === 2 && !services.hasTsa) {
+    // as cosign v3: the short-lived certificate must be shown valid at a signed time, which a v2 entry lacks
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `keyless signing to the Rekor v2 log ${services.rekorUrl} needs a timestamp authority: list one in the signing config (tsaUrls), or offer a Rekor v1 log`,
+    );
+  }
   if (!services.fulcioUrl) {
     throw new SealError(
       'E_INVALID_ARGUMENT',

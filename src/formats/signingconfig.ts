@@ -151,3 +151,28 @@ export function selectServices(services: Service[], at: Date = new Date()): Serv
     )
     .sort((a, b) => startOf(b) - startOf(a));
 }
+
+/** The Rekor API versions seal signs with. */
+export const SUPPORTED_TLOG_API_VERSIONS = [1, 2] as const;
+
+/**
+ * The transparency log to sign with, as cosign v3 / sigstore-go choose: services valid at `at` with an API version
+ * seal speaks, the highest version first, the newest start within it. A Rekor v2 log gives no signed entry time, so
+ * it is taken over a v1 log only when the config also offers a timestamp authority; with no v1 log it is taken
+ * anyway (signing with a key needs no signed time; keyless signing then asks for a TSA).
+ */
+export function selectTlogService(
+  config: SigningConfig,
+  opts: { at?: Date; timestamps?: boolean } = {},
+): Service | undefined {
+  const at = opts.at ?? new Date();
+  const valid = selectServices(config.rekorTlogUrls ?? [], at).filter((s) =>
+    (SUPPORTED_TLOG_API_VERSIONS as readonly number[]).includes(s.majorApiVersion),
+  );
+  // `timestamps: false`: the signer will not fetch a timestamp even when a TSA is offered
+  const hasTsa = opts.timestamps !== false && selectServices(config.tsaUrls ?? [], at).length > 0;
+  const highest = Math.max(0, ...valid.map((s) => s.majorApiVersion));
+  const v1 = valid.find((s) => s.majorApiVersion === 1);
+  if (highest === 2 && !hasTsa && v1) return v1;
+  return valid.find((s) => s.majorApiVersion === highest);
+}

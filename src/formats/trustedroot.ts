@@ -161,6 +161,8 @@ export interface LogInstanceInput {
   validUntil?: Date;
   /** Defaults to sha256(publicKeyDer). */
   logId?: Uint8Array;
+  /** Rekor v2 logs only (sigstore-servers.md §0.4): the note key ID, equal to their logId. */
+  checkpointKeyId?: Uint8Array;
   operator?: string;
 }
 
@@ -189,6 +191,7 @@ export function buildLogInstance(input: LogInstanceInput): TransparencyLogInstan
       validFor: timeRange(input.validFrom, input.validUntil),
     },
     logId: { keyId: encodeBase64(input.logId ?? spkiLogId(input.publicKeyDer)) },
+    ...(input.checkpointKeyId ? { checkpointKeyId: { keyId: encodeBase64(input.checkpointKeyId) } } : {}),
     ...(input.operator ? { operator: input.operator } : {}),
   };
 }

@@ -1,5 +1,6 @@
-// `seal serve`: the embedded Sigstore stack in one process and one port: Rekor v1 API (SQLite), a CT log,
-// the Fulcio v2 CA and the dev OIDC issuer, state in one directory (issue #5 §3; sigstore-servers.md §1, §4, §5).
+// `seal serve`: the embedded Sigstore stack in one process and one port: Rekor v1 API (SQLite), a Rekor v2 log
+// beside it (its own tree and key, under /api/v2), a CT log, the Fulcio v2 CA and the dev OIDC issuer, state in one
+// directory (issue #5 §3; sigstore-servers.md §1, §2, §4, §5).
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,8 +17,13 @@ import { SealError } from '../errors.js';
 import { applyHttpLimits, fastifyHttpOptions, type HttpLimits, httpLimits } from '../http/limits.js';
 import { DevIssuer, isLoopbackHost } from '../oidc/dev-issuer.js';
 import { registerRekorApi } from '../tlog/api.js';
+import { rekorV2ApiPlugin } from '../tlog/api-v2.js';
 import { openLog, type TransparencyLog } from '../tlog/log.js';
-import { buildSigningConfig, type SigningConfigDocument } from '../formats/signingconfig.js';
+import {
+  buildSigningConfig,
+  type ServiceInput,
+  type SigningConfigDocument,
+} from '../formats/signingconfig.js';
 import { buildTrustedRoot, type KeyDetails, type TrustedRoot } from '../formats/trustedroot.js';
 import { x509 } from '../ca/x509.js';
 import { registerTimestampApi } from '../tsa/api.js';
@@ -53,6 +59,8 @@ export interface RunningServer {
   signingConfigPath: string;
   ca: CertificateAuthority;
   rekor: TransparencyLog;
+  /** The Rekor v2 log (origin: the host of the URL), served under /api/v2. */
+  rekorV2: TransparencyLog;
   ctlog: CtLog;
   /** The RFC 3161 timestamp authority at <url>/api/v1/timestamp. */
   tsa: TimestampAuthority;
@@ -125,6 +133,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let ctLeaves: TransparencyLog | undefined;
   const closers: (() => Promise<void>)[] = [() => rekor.close()];
   try {
+    // Rekor v2 is a separate log instance: own database, Ed25519 key, the bare host as origin (sigstore-go
+    // requires origin == the host of the trusted root's baseUrl, sigstore-servers.md §0.1).
+    const rekorV2 = await openLog({
+      db: `sqlite:${join(dataDir, 'rekor', 'rekor-v2.db')}`,
+      keyFile: join(dataDir, 'rekor', 'rekor-v2.key.pem'),
+      origin: originHost.replace(/^\[|\]$/g, ''),
+      apiVersion: 2,
+    });
+    closers.push(() => rekorV2.close());
     ctLeaves = await openLog({
       db: `sqlite:${join(dataDir, 'ctlog', 'ctlog.db')}`,
       keyFile: ctKeyFile,
@@ -177,6 +194,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     registerCtApi(app, ctlog, ctLeavesLog, [new Uint8Array(ca.hierarchy.root.rawData)]);
     await registerRekorApi(app, rekor, { publicUrl });
     await registerTimestampApi(app, tsa);
+    await app.register(rekorV2ApiPlugin(rekorV2));
     app.get('/healthz', async () => ({ status: 'ok' }));
     let trustedRoot: TrustedRoot | undefined;
     let signingConfig: SigningConfigDocument | undefined;
@@ -221,12 +239,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           operator: 'seal',
         },
       ],
-      // v1-style logs: logId = SHA-256(SPKI), no checkpointKeyId (sigstore-servers.md §0.4)
+      // v1-style logs: logId = SHA-256(SPKI), no checkpointKeyId (sigstore-servers.md §0.4); the v2 log is
+      // found by its checkpoint key ID, which is its logId too
       tlogs: [
         {
           baseUrl: url,
           publicKeyDer: rekor.signer.spki,
           keyDetails: rekor.signer.keyDetails as KeyDetails,
+          validFrom,
+          operator: 'seal',
+        },
+        {
+          baseUrl: url,
+          publicKeyDer: rekorV2.signer.spki,
+          keyDetails: rekorV2.signer.keyDetails as KeyDetails,
+          logId: rekorV2.checkpointKeyId,
+          checkpointKeyId: rekorV2.checkpointKeyId,
           validFrom,
           operator: 'seal',
         },
@@ -253,13 +281,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     // Fulcio is listed as API v1 although its path is /api/v2 (as sigstore-go's example config).
     const svc = (u: string) => [{ url: u, majorApiVersion: 1, validFrom, operator: 'seal' }];
+    // a full URL, as TSA URLs in a signing config are (sigstore-servers.md §5)
+    const tsaUrls: ServiceInput[] = svc(`${url}/api/v1/timestamp`);
+    // Both logs are offered. A v2 entry has no signed time, so v2 is listed first (sigstore-js takes the first of
+    // equal starts; cosign v3 and seal take the highest version) only when a TSA is offered with it.
+    const v1Log = { url, majorApiVersion: 1, validFrom, operator: 'seal' };
+    const v2Log = { url, majorApiVersion: 2, validFrom, operator: 'seal' };
     signingConfig = buildSigningConfig({
       caUrls: svc(url),
       oidcUrls: issuerUrl ? svc(issuerUrl) : [],
-      rekorTlogUrls: svc(url),
+      rekorTlogUrls: tsaUrls.length > 0 ? [v2Log, v1Log] : [v1Log, v2Log],
       rekorTlogSelector: 'ANY',
-      // a full URL, as TSA URLs in a signing config are (sigstore-servers.md §5)
-      tsaUrls: svc(`${url}/api/v1/timestamp`),
+      tsaUrls,
       tsaSelector: 'ANY',
     });
     const trustedRootPath = join(dataDir, 'trusted_root.json');
@@ -274,6 +307,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       signingConfigPath,
       ca,
       rekor,
+      rekorV2,
       ctlog,
       tsa,
       devIssuer,

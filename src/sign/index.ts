@@ -14,6 +14,7 @@ export {
   dsseProposal,
   hashedRekordProposal,
   RekorUploader,
+  RekorV2Uploader,
   rekorBundleFromLogEntry,
   tlogEntryFromLogEntry,
 } from './tlog.js';

@@ -1,9 +1,12 @@
-// Client for any Rekor v1-compatible log (seal's own, a private Rekor): upload, fetch, search, log info, proofs.
+// Client for any Rekor v1-compatible log (seal's own, a private Rekor): upload, fetch, search, log info, proofs;
+// and for a Rekor v2 log (create entry, checkpoint).
 // Request/response shapes per sigstore-servers.md §1; responses parsed with zod at this edge.
 
 import * as z from 'zod';
 import { SealError } from '../errors.js';
+import type { TlogEntryInput } from '../formats/bundle.js';
 import { type LogEntry, parseLogEntryMap } from './entry.js';
+import { parseTransparencyLogEntryV2 } from './entry-v2.js';
 
 export interface LogInfo {
   rootHash: string;
@@ -193,5 +196,81 @@ export class RekorClient {
     const r = await this.request('GET', '/api/v1/log/publicKey');
     if (r.status !== 200) this.fail('public key', r);
     return r.text;
+  }
+}
+
+/**
+ * Client for a Rekor v2 log (rekor-tiles or seal's): `POST /api/v2/log/entries` and the checkpoint. The answer is a
+ * bundle tlog entry (inclusion proof with checkpoint, no SET). sigstore-servers.md §2, wave2-facts.md §2.2.
+ */
+export class RekorV2Client {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, opts: RekorClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    // rekor-tiles holds the request until a checkpoint covers the entry (up to its 20 s server timeout)
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** Send a CreateEntryRequest (proto3 JSON). 409 (already logged) is E_DUPLICATE_ENTRY with the index. */
+  async createEntry(request: unknown): Promise<TlogEntryInput> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}/api/v2/log/entries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(request),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new SealError(
+        'E_NETWORK',
+        `cannot reach the Rekor v2 log at ${this.baseUrl}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.status === 201 || res.status === 200) return parseTransparencyLogEntryV2(json);
+    const message = (json as { message?: string } | undefined)?.message ?? text.slice(0, 200);
+    if (res.status === 409) {
+      const index = res.headers.get('x-log-index');
+      throw new SealError(
+        'E_DUPLICATE_ENTRY',
+        `the Rekor v2 log already holds this entry${index ? ` at index ${index}` : ''} (it has no way to fetch it again: sign anew)`,
+        { details: { status: 409, ...(index ? { logIndex: Number(index) } : {}) } },
+      );
+    }
+    throw new SealError(
+      res.status === 400 ? 'E_LOG_ENTRY_INVALID' : 'E_TLOG_INVALID',
+      `create entry: the Rekor v2 log answered ${res.status}: ${message}`,
+      { details: { status: res.status } },
+    );
+  }
+
+  /** The latest signed checkpoint (C2SP tlog-tiles `<prefix>/checkpoint`, seal serves it under /api/v2). */
+  async checkpoint(): Promise<string> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}/api/v2/checkpoint`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new SealError(
+        'E_NETWORK',
+        `cannot reach the Rekor v2 log at ${this.baseUrl}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const text = await res.text();
+    if (res.status !== 200)
+      throw new SealError('E_TLOG_INVALID', `checkpoint: the log answered ${res.status}`);
+    return text;
   }
 }

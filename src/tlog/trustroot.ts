@@ -1,5 +1,5 @@
 // The protobuf-specs TrustedRoot entry that lists this log, so verifiers (sigstore-js, sigstore-go, cosign) trust its key.
-// Field rules per sigstore-servers.md §0.4, §0.8 and §5: validFor.start required, no checkpointKeyId for a v1-style log.
+// Field rules per sigstore-servers.md §0.4, §0.8 and §5: validFor.start required, checkpointKeyId for Rekor v2 logs only.
 
 import {
   buildLogInstance,
@@ -17,6 +17,8 @@ async function logInput(log: TransparencyLog, baseUrl: string, validFrom?: Date)
     publicKeyDer: log.signer.spki,
     keyDetails: log.signer.keyDetails,
     validFrom: start,
+    // a Rekor v2 log is found by its checkpoint key ID (rekor-tiles sets logId to it as well)
+    ...(log.apiVersion === 2 ? { logId: log.checkpointKeyId, checkpointKeyId: log.checkpointKeyId } : {}),
   };
 }
 
@@ -29,7 +31,13 @@ export async function trustedRootTlog(
   return buildLogInstance(await logInput(log, baseUrl, validFrom));
 }
 
-/** A whole TrustedRoot listing only this log (no CAs, CT logs or TSAs), for `--trusted-root-out`. */
-export async function trustedRootFor(log: TransparencyLog, baseUrl: string): Promise<TrustedRoot> {
-  return buildTrustedRoot({ tlogs: [await logInput(log, baseUrl)] });
+/** A whole TrustedRoot listing this log (and a Rekor v2 log served beside it), for `--trusted-root-out`. */
+export async function trustedRootFor(
+  log: TransparencyLog,
+  baseUrl: string,
+  v2?: TransparencyLog,
+): Promise<TrustedRoot> {
+  const tlogs = [await logInput(log, baseUrl)];
+  if (v2) tlogs.push(await logInput(v2, baseUrl));
+  return buildTrustedRoot({ tlogs });
 }

@@ -1,5 +1,6 @@
 // Durability: a child process appends under load (32 concurrent writers) and is killed with SIGKILL at random moments.
 // After each kill every acknowledged entry must be present at its index, indexes dense, and the tree must verify.
+// The same for a Rekor v2 log through its write path (signed hashedrekord v0.0.2 requests, appendEntryV2).
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,12 +14,26 @@ import { dropSchema, postgresUrl, tempDir } from '../tlog/helpers.js';
 
 const LOG_TS = fileURLToPath(new URL('../../src/tlog/log.ts', import.meta.url));
 const CHILD = `
-const { randomBytes } = await import('node:crypto');
+const { randomBytes, generateKeyPairSync, createHash, sign } = await import('node:crypto');
 const { openLog } = await import(${JSON.stringify(LOG_TS)});
-const [db, keyFile] = process.argv.slice(1);
-const log = await openLog({ db, keyFile });
+const [db, keyFile, api] = process.argv.slice(1);
+const log = await openLog({ db, keyFile, apiVersion: Number(api), origin: 'log.example' });
+const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const spki = keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+const v2Request = () => {
+  const data = randomBytes(24);
+  return { hashedRekordRequestV002: {
+    digest: createHash('sha256').update(data).digest('base64'),
+    signature: { content: sign('sha256', data, keys.privateKey).toString('base64'),
+      verifier: { publicKey: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' } } } };
+};
 const worker = async () => {
   for (;;) {
+    if (api === '2') {
+      const e = await log.appendEntryV2(v2Request());
+      process.stdout.write((e.logIndex ?? '0') + ' ' + Buffer.from(e.canonicalizedBody, 'base64').toString('hex') + '\\n');
+      continue;
+    }
     const leaf = randomBytes(24);
     const r = await log.appendLeaf(leaf);
     process.stdout.write(r.index + ' ' + leaf.toString('hex') + '\\n');
@@ -29,10 +44,15 @@ for (let i = 0; i < 32; i++) worker();
 `;
 
 /** Run the child until SIGKILL after `ms` of appending; returns the acknowledged (index → leaf hex). */
-async function appendUntilKilled(db: string, keyFile: string, ms: number): Promise<Map<number, string>> {
+async function appendUntilKilled(
+  db: string,
+  keyFile: string,
+  ms: number,
+  api: 1 | 2,
+): Promise<Map<number, string>> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', CHILD, db, keyFile],
+    ['--import', 'tsx', '--input-type=module', '-e', CHILD, db, keyFile, String(api)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
@@ -74,20 +94,30 @@ afterAll(async () => {
 });
 
 for (const [name, makeDb] of backends) {
-  describe(`durability on ${name}`, () => {
+  describe.each([1, 2] as const)(`durability on ${name}, Rekor v%i`, (api) => {
     it('loses no acknowledged entry and keeps a verifiable tree across repeated SIGKILLs', async () => {
       const db = makeDb();
       if (db.startsWith('postgres')) schemas.push(db);
       const keyFile = join(tempDir(), 'key.pem');
       const all = new Map<number, string>();
       for (let round = 0; round < 4; round++) {
-        const acked = await appendUntilKilled(db, keyFile, 300 + Math.floor(Math.random() * 900));
+        const acked = await appendUntilKilled(db, keyFile, 300 + Math.floor(Math.random() * 900), api);
         expect(acked.size).toBeGreaterThan(0);
         for (const [i, hex] of acked) all.set(i, hex);
-        const log = await openLog({ db, keyFile });
+        const log = await openLog({ db, keyFile, apiVersion: api, origin: 'log.example' });
         try {
           const head = await log.head();
-          verifyCheckpoint(head.checkpoint, { publicKey: log.signer.publicKey });
+          // v2: signed under the rekor-tiles key ID by the Ed25519 log key, origin the bare name
+          verifyCheckpoint(
+            head.checkpoint,
+            {
+              publicKey: log.signer.publicKey,
+              keyHash: log.checkpointKeyId.subarray(0, 4),
+              name: 'log.example',
+            },
+            { origin: api === 2 ? 'log.example' : log.origin },
+          );
+          if (api === 2) expect(log.signer.keyDetails).toBe('PKIX_ED25519');
           const maxAcked = Math.max(...all.keys());
           expect(head.size).toBeGreaterThan(maxAcked);
           const leaves = await log.leaves(0, head.size);

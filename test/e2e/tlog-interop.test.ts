@@ -11,6 +11,8 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { DSSEBundleBuilder, MessageSignatureBundleBuilder, RekorWitness, type Signer } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle } from '../../src/formats/bundle.js';
+import { RekorV2Client } from '../../src/tlog/client.js';
 import { type AnyJson, tempDir } from '../tlog/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -170,6 +172,47 @@ describe('sigstore-js against seal log serve', () => {
     expect(() => v.verify(toSignedEntity(bundleFromJSON(badCp), artifact))).toThrow();
     // the untampered bundle still verifies
     v.verify(toSignedEntity(bundleFromJSON(json), artifact));
+  });
+
+  it('serves a Rekor v2 log beside v1 (its own database, listed in the trusted root) whose entries sigstore-js verifies', async () => {
+    const root = JSON.parse(await readFile(rootFile, 'utf8'));
+    expect(root.tlogs).toHaveLength(2);
+    expect(root.tlogs[1].publicKey.keyDetails).toBe('PKIX_ED25519');
+    expect(root.tlogs[1].checkpointKeyId).toEqual(root.tlogs[1].logId);
+    const data = Buffer.from('logged in the Rekor v2 log of seal log serve');
+    const digest = createHash('sha256').update(data).digest();
+    const signature = sign('sha256', data, keys.privateKey);
+    const spki = keys.publicKey.export({ type: 'spki', format: 'der' });
+    const entry = await new RekorV2Client(url).createEntry({
+      hashedRekordRequestV002: {
+        digest: digest.toString('base64'),
+        signature: {
+          content: signature.toString('base64'),
+          verifier: {
+            publicKey: { rawBytes: spki.toString('base64') },
+            keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+          },
+        },
+      },
+    });
+    expect(Buffer.from(entry.logId).toString('base64')).toBe(root.tlogs[1].logId.keyId);
+    const bundle = bundleFromJSON(
+      buildBundle({
+        content: { messageSignature: { digest, signature } },
+        verificationMaterial: { publicKeyHint: 'seal-test-key' },
+        tlogEntries: [entry],
+      }),
+    );
+    const trust = toTrustMaterial(TrustedRoot.fromJSON(root), () => ({
+      publicKey: keys.publicKey,
+      validFor: () => true,
+    }));
+    // a v2 entry carries no signed time: sigstore-js checks its proof and checkpoint, no timestamp
+    new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 0 }).verify(
+      toSignedEntity(bundle, data),
+    );
+    const cp = await (await fetch(`${url}/api/v2/checkpoint`)).text();
+    expect(cp.split('\n')[0]).toBe('127.0.0.1');
   });
 
   it('answers seal log info / get / search / proof / monitor', async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
-import { SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
+import { PublicKeyDetails, SigningConfig, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { sign as sigstoreSign } from 'sigstore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,13 @@ describe('seal serve (in process)', () => {
     expect(Buffer.from(parsed.ctlogs[0]!.logId!.keyId)).toEqual(Buffer.from(server.ctlog.logId));
     expect(parsed.tlogs[0]!.publicKey!.validFor!.start).toBeInstanceOf(Date);
     expect(parsed.tlogs[0]!.checkpointKeyId).toBeUndefined();
+    // the Rekor v2 log beside it: same URL, its own Ed25519 key, found by its checkpoint key ID
+    expect(parsed.tlogs).toHaveLength(2);
+    const v2 = parsed.tlogs[1]!;
+    expect(v2.baseUrl).toBe(server.url);
+    expect(v2.publicKey!.keyDetails).toBe(PublicKeyDetails.PKIX_ED25519);
+    expect(Buffer.from(v2.logId!.keyId)).toEqual(Buffer.from(server.rekorV2.checkpointKeyId));
+    expect(Buffer.from(v2.checkpointKeyId!.keyId)).toEqual(Buffer.from(server.rekorV2.checkpointKeyId));
     // the TSA: its chain (leaf, root) as it serves it
     expect(parsed.timestampAuthorities).toHaveLength(1);
     expect(parsed.timestampAuthorities[0]!.certChain!.certificates).toHaveLength(2);
@@ -56,7 +63,11 @@ describe('seal serve (in process)', () => {
       mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
       caUrls: [{ url: server.url, majorApiVersion: 1 }],
       oidcUrls: [{ url: `${server.url}/oidc` }],
-      rekorTlogUrls: [{ url: server.url, majorApiVersion: 1 }],
+      // v2 first: sigstore-js takes the first of equal starts, cosign v3 the highest version; both get the TSA
+      rekorTlogUrls: [
+        { url: server.url, majorApiVersion: 2 },
+        { url: server.url, majorApiVersion: 1 },
+      ],
       tsaUrls: [{ url: `${server.url}/api/v1/timestamp`, majorApiVersion: 1 }],
       rekorTlogConfig: { selector: 'ANY' },
       tsaConfig: { selector: 'ANY' },
