@@ -20,6 +20,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./completion.js')),
   },
   {
+    name: 'initialize',
+    summary: 'Fetch the trusted root and signing config from a TUF mirror',
+    load: () => mod(import('./initialize.js')),
+  },
+  {
     name: 'generate-key-pair',
     summary: 'Generate an encrypted key pair (cosign.key / cosign.pub)',
     load: () => mod(import('./generate-key-pair.js')),

@@ -61,6 +61,11 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
       'the log of the log commands when SEAL_REKOR_URL and --rekor-url are not given (rekor-cli’s name)',
     expects: 'URL of a Rekor v1-compatible log',
   },
+  TUF_ROOT: {
+    description:
+      'where seal initialize keeps the TUF metadata, trusted root and signing config (default ~/.sigstore/seal)',
+    expects: 'path',
+  },
   SIGSTORE_ID_TOKEN: {
     description: 'OIDC identity token for keyless signing (after --identity-token)',
     expects: 'JWT',
