@@ -132,6 +132,7 @@ describe('seal env', () => {
     expect((await seal(['env', 'extra'])).code).toBe(2);
   });
 
+  // Reads only: `env.X = …` sets a variable for a child process (log monitor's --alert-exec).
   it('lists every environment variable the source reads', async () => {
     const read = new Set<string>();
     const walk = async (d: string): Promise<void> => {
@@ -140,7 +141,8 @@ describe('seal env', () => {
         if (e.isDirectory()) await walk(p);
         else if (p.endsWith('.ts')) {
           const text = await readFile(p, 'utf8');
-          for (const m of text.matchAll(/\benv(?:\.|\?\.|\[['"])([A-Z][A-Z0-9_]+)/g)) read.add(m[1]!);
+          for (const m of text.matchAll(/\benv(?:\.|\?\.|\[['"])([A-Z][A-Z0-9_]+)\b(?!['"]?\]?\s*=[^=])/g))
+            read.add(m[1]!);
           if (p.includes('/provenance/'))
             for (const m of text.matchAll(/['"]((?:GITHUB|CI|RUNNER)_[A-Z0-9_]+)['"]/g)) read.add(m[1]!);
           if (p.endsWith('password.ts'))
