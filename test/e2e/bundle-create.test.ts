@@ -342,6 +342,93 @@ describe('bundle create and bundle inspect against seal serve', () => {
     }
   });
 
+  it('a DSSE attestation (--attestation) and its certificate become a bundle with the dsse log entry', async () => {
+    const predicate = file('predicate.json');
+    await writeFile(predicate, JSON.stringify({ builder: 'test' }));
+    const made = file('made.att.json');
+    const attested = await seal([
+      'attest-blob',
+      '--signing-config',
+      server.signingConfigPath,
+      '--identity-token',
+      await token(),
+      '--type',
+      'link',
+      '--predicate',
+      predicate,
+      '--bundle',
+      made,
+      artifact,
+    ]);
+    expect(attested.code, attested.err).toBe(0);
+    // What a pipeline keeps of an attestation: the DSSE envelope and the signing certificate.
+    const b = JSON.parse(await readFile(made, 'utf8'));
+    await writeFile(file('envelope.json'), JSON.stringify(b.dsseEnvelope));
+    const der = Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64');
+    await writeFile(file('att-cert.der'), der);
+    // doc/cosign_bundle_create.md: cosign bundle create --artifact <path> --attestation <att> --out bundle.sigstore.json
+    const out = file('att.sigstore.json');
+    const created = await seal([
+      'bundle',
+      'create',
+      '--artifact',
+      artifact,
+      '--attestation',
+      file('envelope.json'),
+      '--certificate',
+      file('att-cert.der'),
+      '--rekor-url',
+      server.url,
+      '--out',
+      out,
+    ]);
+    expect(created.code, created.err).toBe(0);
+    const json = JSON.parse(await readFile(out, 'utf8'));
+    expect(json.dsseEnvelope.payloadType).toBe('application/vnd.in-toto+json');
+    expect(json.verificationMaterial.tlogEntries[0].kindVersion.kind).toBe('dsse');
+    expect(json.verificationMaterial.tlogEntries[0].logIndex).toBe(
+      b.verificationMaterial.tlogEntries[0].logIndex,
+    );
+    const ok = await seal([
+      'verify-blob-attestation',
+      '--bundle',
+      out,
+      '--type',
+      'link',
+      ...identity(),
+      '--trusted-root',
+      server.trustedRootPath,
+      artifact,
+    ]);
+    expect(ok.code, ok.err).toBe(0);
+    const root = JSON.parse(await readFile(server.trustedRootPath, 'utf8'));
+    new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root))).verify(toSignedEntity(bundleFromJSON(json)), {
+      subjectAlternativeName: alice,
+      extensions: { issuer: server.issuerUrl! },
+    });
+    const inspected = await seal(['bundle', 'inspect', out]);
+    expect(inspected.out).toContain('- Type: DSSE Envelope');
+    expect(inspected.out).toContain('- Predicate Type: https://in-toto.io/Link/v1\n');
+    // An envelope whose signature was changed is refused before anything is written.
+    const env = JSON.parse(await readFile(file('envelope.json'), 'utf8'));
+    env.payload = Buffer.from('{"_type":"https://in-toto.io/Statement/v1"}').toString('base64');
+    await writeFile(file('forged.json'), JSON.stringify(env));
+    const forged = await seal([
+      'bundle',
+      'create',
+      '--artifact',
+      artifact,
+      '--attestation',
+      file('forged.json'),
+      '--certificate',
+      file('att-cert.der'),
+      '--rekor-url',
+      server.url,
+    ]);
+    expect(forged.code).toBe(12);
+    expect(forged.err).toContain('the DSSE envelope signature does not verify');
+  });
+
   it('bundle inspect warns about what breaks its version, and refuses what is not JSON', async () => {
     const b = JSON.parse(await readFile(file('k.sigstore.json'), 'utf8'));
     delete b.verificationMaterial.tlogEntries[0].inclusionProof;
