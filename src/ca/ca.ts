@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SealError } from '../errors.js';
 import { childrenOf, oidOf, readRoot, TAG } from '../formats/der.js';
 import { rsaKeySizeProblem } from '../keys/algorithms.js';
+import type { Signer } from '../keys/types.js';
 import {
   type CaHierarchy,
   type IssuedCertificate,
@@ -187,8 +188,13 @@ export class CertificateAuthority {
     ctlog?: CtLog;
     validitySec?: number;
     organization?: string;
+    /** The issuing key when it is not the CA directory's `intermediate.key.pem` (e.g. a PKCS#11 token). */
+    intermediateSigner?: Signer;
   }): Promise<CertificateAuthority> {
-    const hierarchy = await loadOrCreateCaHierarchy(opts.dir, { organization: opts.organization });
+    const hierarchy = await loadOrCreateCaHierarchy(opts.dir, {
+      organization: opts.organization,
+      ...(opts.intermediateSigner ? { intermediateSigner: opts.intermediateSigner } : {}),
+    });
     return new CertificateAuthority(hierarchy, opts.verifier, opts.ctlog, { validitySec: opts.validitySec });
   }
 

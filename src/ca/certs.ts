@@ -1,11 +1,12 @@
 // Short-lived code-signing certificates and the CA hierarchy (root + intermediate) that issues them:
 // Fulcio's certificate profile (docs/certificate-specification.md, docs/oid-info.md) and RFC 6962 precerts.
 
-import { createHash, randomBytes, sign } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, sign, webcrypto } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSealError, SealError } from '../errors.js';
 import { readKeyFile } from '../keys/key-files.js';
+import type { Signer } from '../keys/types.js';
 import { type CtLog, encodeSctListExtension, OID_CT_POISON, OID_CT_SCT_LIST } from './ctlog.js';
 import {
   bitString,
@@ -90,10 +91,50 @@ async function readIfExists(path: string): Promise<string | undefined> {
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
+/** The key that signs leaf certificates: a PEM file in the CA directory, or any Signer (a PKCS#11 token). */
+export interface IssuingKey {
+  /** DER SubjectPublicKeyInfo. */
+  spki: Uint8Array;
+  /** The hash of its ECDSA signatures (SHA-256 for P-256, SHA-384 for P-384). */
+  hash: 'SHA-256' | 'SHA-384';
+  /** ECDSA (DER) over `tbs`, hashed with `hash`. */
+  sign(tbs: Uint8Array): Promise<Uint8Array>;
+}
+
 export interface CaHierarchy {
   root: x509.X509Certificate;
   intermediate: x509.X509Certificate;
-  intermediateKey: EcKey;
+  intermediateKey: IssuingKey;
+}
+
+function issuingKeyOfFile(key: EcKey): IssuingKey {
+  const digest = key.hash === 'SHA-384' ? 'sha384' : 'sha256';
+  return {
+    spki: key.spki,
+    hash: key.hash,
+    sign: async (tbs) => new Uint8Array(sign(digest, tbs, key.privateKey)),
+  };
+}
+
+/** A Signer as the CA's issuing key: ECDSA P-256 or P-384 only, as Fulcio's intermediates. */
+export function issuingKeyOfSigner(signer: Signer): IssuingKey {
+  if (signer.algorithm !== 'ecdsa-p256-sha256' && signer.algorithm !== 'ecdsa-p384-sha384') {
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `the CA's issuing key must be ECDSA P-256 or P-384, not ${signer.algorithm}`,
+    );
+  }
+  const spki = new Uint8Array(createPublicKey(signer.publicKeyPem()).export({ type: 'spki', format: 'der' }));
+  return {
+    spki,
+    hash: signer.algorithm === 'ecdsa-p384-sha384' ? 'SHA-384' : 'SHA-256',
+    sign: (tbs) => signer.sign(tbs),
+  };
+}
+
+async function verifyingCryptoKey(key: IssuingKey): Promise<webcrypto.CryptoKey> {
+  const namedCurve = key.hash === 'SHA-384' ? 'P-384' : 'P-256';
+  return webcrypto.subtle.importKey('spki', key.spki, { name: 'ECDSA', namedCurve }, true, ['verify']);
 }
 
 /**
@@ -102,13 +143,24 @@ export interface CaHierarchy {
  */
 export async function loadOrCreateCaHierarchy(
   dir: string,
-  opts: { organization?: string; commonName?: string } = {},
+  opts: {
+    organization?: string;
+    commonName?: string;
+    /**
+     * The issuing key, e.g. in a PKCS#11 token, instead of `intermediate.key.pem`. The root (a file key) certifies
+     * it when no intermediate certificate exists yet; after that the root key is needed no more.
+     */
+    intermediateSigner?: Signer;
+  } = {},
 ): Promise<CaHierarchy> {
   const files = caFiles(dir);
   const org = opts.organization ?? 'seal';
   const cn = opts.commonName ?? 'seal';
   const rootKey = await loadOrCreateEcKey(files.rootKey, 'P-384');
-  const intermediateKey = await loadOrCreateEcKey(files.intermediateKey, 'P-384');
+  const intermediateKey = opts.intermediateSigner
+    ? issuingKeyOfSigner(opts.intermediateSigner)
+    : issuingKeyOfFile(await loadOrCreateEcKey(files.intermediateKey, 'P-384'));
+  const intermediatePublic = await verifyingCryptoKey(intermediateKey);
   const signingAlgorithm = { name: 'ECDSA', hash: 'SHA-384' };
 
   let rootPem = await readIfExists(files.rootCert);
@@ -148,14 +200,14 @@ export async function loadOrCreateCaHierarchy(
       issuer: root.subjectName,
       notBefore: root.notBefore,
       notAfter: root.notAfter,
-      publicKey: intermediateKey.cryptoKeys.publicKey,
+      publicKey: intermediatePublic,
       signingKey: rootKey.cryptoKeys.privateKey,
       signingAlgorithm,
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         new x509.ExtendedKeyUsageExtension([OID_CODE_SIGNING], false),
-        await x509.SubjectKeyIdentifierExtension.create(intermediateKey.cryptoKeys.publicKey),
+        await x509.SubjectKeyIdentifierExtension.create(intermediatePublic),
         await x509.AuthorityKeyIdentifierExtension.create(rootKey.cryptoKeys.publicKey),
       ],
     });
@@ -164,7 +216,9 @@ export async function loadOrCreateCaHierarchy(
   if (!Buffer.from(intermediate.publicKey.rawData).equals(Buffer.from(intermediateKey.spki))) {
     throw new SealError(
       'E_KEY_INVALID',
-      `${files.intermediateCert} does not belong to ${files.intermediateKey}`,
+      opts.intermediateSigner
+        ? `${files.intermediateCert} certifies another key than the CA key given: move it away to have the root certify this key (certificates issued under the old one then stop verifying against the new trusted root)`
+        : `${files.intermediateCert} does not belong to ${files.intermediateKey}`,
     );
   }
   return { root, intermediate, intermediateKey };
@@ -273,18 +327,16 @@ export async function issueLeafCertificate(
       subjectPublicKey,
       explicit(3, sequence(...extensions, ...last)),
     );
-  const signCert = (tbs: Uint8Array) =>
-    sequence(
-      tbs,
-      issuer.sigAlg,
-      bitString(new Uint8Array(sign(issuer.digest, tbs, ca.intermediateKey.privateKey))),
-    );
-  if (!ctlog) return { certificate: new x509.X509Certificate(signCert(tbsWith([]))) };
+  const signCert = async (tbs: Uint8Array) =>
+    sequence(tbs, issuer.sigAlg, bitString(await ca.intermediateKey.sign(tbs)));
+  if (!ctlog) return { certificate: new x509.X509Certificate(await signCert(tbsWith([]))) };
 
-  const precertDer = signCert(tbsWith([extension(OID_CT_POISON, true, DER_NULL)]));
+  const precertDer = await signCert(tbsWith([extension(OID_CT_POISON, true, DER_NULL)]));
   const tbs = tbsWith([]);
   const sct = await ctlog.addPrecertificate(ca.intermediateKey.spki, tbs);
-  const certDer = signCert(tbsWith([extension(OID_CT_SCT_LIST, false, encodeSctListExtension([sct.sct]))]));
+  const certDer = await signCert(
+    tbsWith([extension(OID_CT_SCT_LIST, false, encodeSctListExtension([sct.sct]))]),
+  );
   return {
     certificate: new x509.X509Certificate(certDer),
     precertificate: new x509.X509Certificate(precertDer),

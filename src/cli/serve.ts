@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { IssuerConfigSchema } from '../ca/issuer-types.js';
 import { SealError } from '../errors.js';
+import type { Signer } from '../keys/types.js';
 import { startServer } from '../server/server.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
@@ -37,6 +38,12 @@ const options = {
     type: 'string',
     description: 'JSON/YAML list of extra issuers the CA accepts ({issuerUrl, type, audience?, …})',
     placeholder: 'FILE',
+  },
+  'ca-key': {
+    type: 'string',
+    description:
+      "the CA's issuing key instead of DIR/ca/intermediate.key.pem: a pkcs11:… URI (or a key file); ECDSA P-256/P-384",
+    placeholder: 'KEY',
   },
   'log-level': { type: 'string', description: 'server log level to stderr (info, debug, …); off by default' },
   ...httpLimitOptionSpecs,
@@ -71,7 +78,21 @@ export const command: CommandModule = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new SealError('E_INVALID_ARGUMENT', `--port must be 0–65535, got "${o.port}"`);
     }
+    let caSigner: Signer | undefined;
+    if (o['ca-key']) {
+      const [{ loadSigner }, { resolvePassword }, { pinPromptFor }] = await Promise.all([
+        import('../keys/signer.js'),
+        import('../keys/password.js'),
+        import('./signer.js'),
+      ]);
+      caSigner = await loadSigner(o['ca-key'], {
+        env: io.env,
+        password: () => resolvePassword(io),
+        ...pinPromptFor(io),
+      });
+    }
     const server = await startServer({
+      ...(caSigner ? { caSigner } : {}),
       dataDir: o.data,
       port,
       host: o.host,

@@ -14,6 +14,7 @@ import type { IssuerConfig } from '../ca/issuer-types.js';
 import { loadOrCreateEcKey } from '../ca/keyfile.js';
 import { OidcVerifier } from '../ca/oidc.js';
 import { SealError } from '../errors.js';
+import type { Signer } from '../keys/types.js';
 import { applyHttpLimits, fastifyHttpOptions, type HttpLimits, httpLimits } from '../http/limits.js';
 import { DevIssuer, isLoopbackHost } from '../oidc/dev-issuer.js';
 import { registerRekorApi } from '../tlog/api.js';
@@ -45,6 +46,8 @@ export interface ServerOptions {
   issuers?: IssuerConfig[];
   /** Leaf certificate validity in seconds (default 600). */
   certValiditySec?: number;
+  /** The CA's issuing key (e.g. in a PKCS#11 token) instead of <data>/ca/intermediate.key.pem. */
+  caSigner?: Signer;
   /** Fastify/pino logging to stderr (default off). */
   logLevel?: string;
   /** Request/headers/idle timeouts and the connection cap (DEFAULT_HTTP_LIMITS for what is not given). */
@@ -157,6 +160,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       verifier,
       ctlog,
       validitySec: opts.certValiditySec,
+      ...(opts.caSigner ? { intermediateSigner: opts.caSigner } : {}),
     });
 
     const tsa = await loadOrCreateTsaFiles(join(dataDir, 'tsa'));

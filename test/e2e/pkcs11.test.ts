@@ -2,8 +2,8 @@
 // `seal generate-key-pair --kms`), the built CLI as a subprocess, the real registry, openssl for the cross-check.
 // An image and a blob signed in the token verify with the exported public key in seal and (the blob) in openssl.
 
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -341,6 +341,80 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
       expect(s.code, s.err).toBe(0);
     }
   });
+
+  it('seal serve --ca-key pkcs11:… issues keyless certificates with the HSM key; a keyless blob signature verifies', async () => {
+    const caUri = `pkcs11:token=${encodeURIComponent(TOKEN)};object=hsm-ca?module-path=${M()}&pin-value=${PIN}`;
+    await hsm.keygen(TOKEN, PIN, 'EC:prime256v1', 'hsm-ca', 'ca01');
+    const data = join(dir, 'serve');
+    const child = spawn(
+      process.execPath,
+      [SEAL_BIN, 'serve', '--data', data, '--port', '0', '--ca-key', caUri],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: dir, ...hsm.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const m = /listening on (\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        };
+        child.stdout.on('data', check);
+        child.once('exit', (code) => reject(new Error(`seal serve exited ${code}: ${err}`)));
+      });
+      const token = (await seal(['token', '--server', url, '--identity', 'hsm-ca@example.com'])).out.trim();
+      const bundle = join(dir, 'keyless.json');
+      const signed = await seal([
+        'sign-blob',
+        '--signing-config',
+        join(data, 'signing_config.json'),
+        '--identity-token',
+        token,
+        '--bundle',
+        bundle,
+        blob,
+      ]);
+      expect(signed.code, signed.err).toBe(0);
+      const verified = await seal([
+        'verify-blob',
+        '--trusted-root',
+        join(data, 'trusted_root.json'),
+        '--certificate-identity',
+        'hsm-ca@example.com',
+        '--certificate-oidc-issuer',
+        `${url}/oidc`,
+        '--bundle',
+        bundle,
+        blob,
+      ]);
+      expect(verified.code, verified.err).toBe(0);
+      // The leaf was signed by the key in the token: its issuer certificate holds the token's public key and
+      // the leaf verifies under it.
+      const caPub = (await seal(['public-key', '--key', caUri])).out;
+      const intermediate = new X509Certificate(await readFile(join(data, 'ca', 'intermediate.crt.pem')));
+      expect(intermediate.publicKey.export({ type: 'spki', format: 'pem' })).toBe(caPub);
+      const b = JSON.parse(await readFile(bundle, 'utf8')) as {
+        verificationMaterial: { certificate?: { rawBytes: string } };
+      };
+      const leaf = new X509Certificate(Buffer.from(b.verificationMaterial.certificate!.rawBytes, 'base64'));
+      expect(leaf.verify(createPublicKey(caPub))).toBe(true);
+      expect(existsSync(join(data, 'ca', 'intermediate.key.pem'))).toBe(false);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 
   it('refuses a wrong PIN, a missing module, a missing PIN, an unknown key and a malformed URI, each by its own error', async () => {
     const cases: [string, Record<string, string>, string, RegExp][] = [
