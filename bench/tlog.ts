@@ -1,6 +1,8 @@
 // Transparency log benchmark: appends/s at 1, 16 and 256 concurrent clients on SQLite and PostgreSQL — raw leaves
 // and verified hashedrekord entries in-process, and POST /api/v1/log/entries over HTTP — plus inclusion proof latency
-// p50/p99 in-process and over HTTP. Prints a markdown table. Run: node --import tsx bench/tlog.ts
+// p50/p99 in-process and over HTTP; the same for the Rekor v2 log beside it (hashedrekord v0.0.2 in-process and
+// POST /api/v2/log/entries, answered with proof + checkpoint, no SET). Prints a markdown table.
+// Run: node --import tsx bench/tlog.ts
 // BENCH_SECONDS (default 3) sets the time per cell. BENCH_TLOG_BASE=<another checkout of seal> adds rows measured
 // from that checkout's src/tlog in the same run, cell by cell alternating with this one (before/after comparisons).
 //
@@ -31,16 +33,19 @@ if (process.env.BENCH_TLOG_BASE) BUILDS.push({ label: 'base', root: resolve(proc
 interface Log {
   appendLeaf(leaf: Uint8Array): Promise<unknown>;
   appendEntry(proposed: unknown): Promise<unknown>;
+  /** Rekor v2 (a log opened with apiVersion 2); absent in builds without it. */
+  appendEntryV2?(request: unknown): Promise<unknown>;
+  apiVersion?: number;
   inclusionProof(index: number): Promise<unknown>;
   head(): Promise<{ size: number }>;
   close(): Promise<void>;
 }
 
-async function openLogFrom(root: string, db: string, keyFile: string): Promise<Log> {
+async function openLogFrom(root: string, db: string, keyFile: string, apiVersion: 1 | 2 = 1): Promise<Log> {
   const mod = (await import(pathToFileURL(join(root, 'src/tlog/log.ts')).href)) as {
-    openLog(o: { db: string; keyFile: string }): Promise<Log>;
+    openLog(o: { db: string; keyFile: string; apiVersion?: 1 | 2 }): Promise<Log>;
   };
-  return mod.openLog({ db, keyFile });
+  return mod.openLog({ db, keyFile, ...(apiVersion === 2 ? { apiVersion } : {}) });
 }
 
 const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -67,6 +72,22 @@ function hashedRekord(privateKey: KeyObject, verifier: string) {
 /** A submission as a client sends it (one signing key, as a CI signer with a key file). */
 function proposed(): string {
   return JSON.stringify(hashedRekord(keys.privateKey, pubB64));
+}
+
+const spkiB64 = Buffer.from(keys.publicKey.export({ type: 'spki', format: 'der' })).toString('base64');
+
+/** The same for a Rekor v2 log: a hashedRekordRequestV002 (DER key, raw digest) as cosign v3 sends it. */
+function proposedV2(): string {
+  const artifact = randomBytes(32);
+  return JSON.stringify({
+    hashedRekordRequestV002: {
+      digest: createHash('sha256').update(artifact).digest('base64'),
+      signature: {
+        content: sign('sha256', artifact, keys.privateKey).toString('base64'),
+        verifier: { publicKey: { rawBytes: spkiB64 }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+      },
+    },
+  });
 }
 
 /** Keyless submissions: an ephemeral P-256 key per entry, certified by seal's CA (email SAN, OIDC issuer). */
@@ -185,27 +206,28 @@ async function proofLatency(log: Log, n = 3000): Promise<{ p50: number; p99: num
 
 // the server process: what `seal log serve` runs, without the CLI around it
 const SERVER = `
-const [root, db, keyFile] = process.argv.slice(1);
+const [root, db, keyFile, v2db] = process.argv.slice(1);
 const { openLog } = await import(root + '/src/tlog/log.ts');
 const { createLogServer } = await import(root + '/src/tlog/api.ts');
 const log = await openLog({ db, keyFile });
-const app = createLogServer(log, {});
+const v2 = v2db ? await openLog({ db: v2db, keyFile: keyFile + '.v2', apiVersion: 2 }) : undefined;
+const app = createLogServer(log, v2 ? { v2 } : {});
 await app.listen({ host: '127.0.0.1', port: 0 });
 process.stdout.write('listening on http://127.0.0.1:' + app.server.address().port + '\\n');
-process.on('SIGTERM', async () => { await app.close(); await log.close(); process.exit(0); });
+process.on('SIGTERM', async () => { await app.close(); await v2?.close(); await log.close(); process.exit(0); });
 `;
 
 // the load generator process: autocannon, one keep-alive connection per client, each request a new submission;
 // a 1 s warm-up at the same concurrency first (JIT, connections), then "warm" on stdout, then the measured run
 const LOADGEN = `
-const [url, file, connections, seconds] = process.argv.slice(1);
+const [url, file, connections, seconds, path] = process.argv.slice(1);
 const { createRequire } = await import('node:module');
 const autocannon = createRequire(${JSON.stringify(join(HERE, 'package.json'))})('autocannon');
 const { readFileSync } = await import('node:fs');
 const bodies = readFileSync(file, 'utf8').split('\\n');
 let next = 0;
 const opts = (duration) => ({
-  url: url + '/api/v1/log/entries', method: 'POST', connections: Number(connections), duration,
+  url: url + path, method: 'POST', connections: Number(connections), duration,
   headers: { 'content-type': 'application/json' },
   requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
 });
@@ -232,10 +254,11 @@ async function startServer(
   root: string,
   db: string,
   keyFile: string,
+  v2db?: string,
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', SERVER, root, db, keyFile],
+    ['--import', 'tsx', '--input-type=module', '-e', SERVER, root, db, keyFile, ...(v2db ? [v2db] : [])],
     { cwd: HERE, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
   );
   const url = await new Promise<string>((ok, fail) => {
@@ -260,6 +283,7 @@ async function httpCell(
   server: { child: ChildProcess; url: string },
   bodies: string[],
   c: number,
+  path = '/api/v1/log/entries',
 ): Promise<Cell> {
   const file = join(workDir, `bodies-${randomBytes(4).toString('hex')}.jsonl`);
   writeFileSync(file, bodies.join('\n'));
@@ -267,7 +291,7 @@ async function httpCell(
   const out = await new Promise<string>((ok, fail) => {
     const gen = spawn(
       process.execPath,
-      ['--input-type=module', '-e', LOADGEN, server.url, file, String(c), String(SECONDS)],
+      ['--input-type=module', '-e', LOADGEN, server.url, file, String(c), String(SECONDS), path],
       { cwd: HERE, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let text = '';
@@ -363,6 +387,14 @@ async function main(): Promise<void> {
   // distinct submissions for the three cells of one log; every log (its own database) starts from the first
   const perCell = Math.ceil(MAX_RATE * SECONDS);
   const bodies = Array.from({ length: perCell * CONCURRENCY.length }, proposed);
+  const bodiesV2 = Array.from({ length: perCell * CONCURRENCY.length }, proposedV2);
+  // the Rekor v2 rows, for the builds that have a v2 log
+  const hasV2 = await Promise.all(
+    BUILDS.map(async (b) => {
+      const text = readFileSync(join(b.root, 'src/tlog/log.ts'), 'utf8');
+      return text.includes('appendEntryV2');
+    }),
+  );
   const rows: Row[] = [];
   const schemas: string[] = [];
   const dbFor = (db: (tag: string) => string, tag: string) => {
@@ -419,9 +451,44 @@ async function main(): Promise<void> {
         });
     }
     for (const log of logs) await log.close();
+    // Rekor v2 in-process: its own log (database, Ed25519 key), verified hashedrekord v0.0.2, proof + checkpoint
+    const v2Logs = await Promise.all(
+      BUILDS.map((b, i) =>
+        hasV2[i] ? openLogFrom(b.root, dbFor(db, `inproc_v2_${b.label}`), `${keyFile}.v2`, 2) : undefined,
+      ),
+    );
+    const v2Entry = BUILDS.map((): Cell[] => []);
+    const v2Pools = BUILDS.map(() => new Pool(bodiesV2));
+    for (const c of CONCURRENCY) {
+      for (const [i, log] of v2Logs.entries()) {
+        if (!log?.appendEntryV2) continue;
+        const cell = v2Pools[i]!.take(perCell).map((b) => JSON.parse(b) as unknown);
+        let next = 0;
+        v2Entry[i]!.push(await timed(c, () => log.appendEntryV2!(cell[next++ % cell.length])));
+      }
+    }
+    for (const [i, b] of BUILDS.entries()) {
+      if (v2Entry[i]!.length === 0) continue;
+      rows.push({
+        backend: name,
+        mode: 'Rekor v2: appendEntryV2 (hashedrekord v0.0.2, verified), in-process',
+        build: b.label,
+        cells: v2Entry[i]!,
+        proof: await proofLatency(v2Logs[i]!),
+      });
+    }
+    for (const log of v2Logs) await log?.close();
     // over HTTP: server process + load generator process
     const servers = [];
-    for (const b of BUILDS) servers.push(await startServer(b.root, dbFor(db, `http_${b.label}`), keyFile));
+    for (const [i, b] of BUILDS.entries())
+      servers.push(
+        await startServer(
+          b.root,
+          dbFor(db, `http_${b.label}`),
+          keyFile,
+          hasV2[i] ? dbFor(db, `http_v2_${b.label}`) : undefined,
+        ),
+      );
     const http = BUILDS.map((): Cell[] => []);
     const httpPools = BUILDS.map(() => new Pool(bodies));
     for (const c of CONCURRENCY) {
@@ -435,6 +502,22 @@ async function main(): Promise<void> {
         build: b.label,
         cells: http[i]!,
         proof: await httpProofLatency(servers[i]!.url),
+      });
+    }
+    const httpV2 = BUILDS.map((): Cell[] => []);
+    const httpV2Pools = BUILDS.map(() => new Pool(bodiesV2));
+    for (const c of CONCURRENCY) {
+      for (const [i, s] of servers.entries())
+        if (hasV2[i])
+          httpV2[i]!.push(await httpCell(s, httpV2Pools[i]!.take(perCell), c, '/api/v2/log/entries'));
+    }
+    for (const [i, b] of BUILDS.entries()) {
+      if (!hasV2[i]) continue;
+      rows.push({
+        backend: name,
+        mode: 'Rekor v2: POST /api/v2/log/entries over HTTP',
+        build: b.label,
+        cells: httpV2[i]!,
       });
     }
     for (const s of servers) await stopServer(s.child);
@@ -458,6 +541,8 @@ async function main(): Promise<void> {
     '',
     'Appends are per second, acknowledged after commit. In-process proof latency is `inclusionProof(random index)`;',
     'over HTTP it is a full `GET /api/v1/log/entries?logIndex=` (entry + inclusion proof + fresh SET), one client.',
+    'Rekor v2 rows: a separate log (own database, Ed25519 checkpoint key); each append answers a TransparencyLogEntry',
+    'with inclusion proof and signed checkpoint, no SET (v2 has no entry-read API: its proofs are in-process only).',
     'CPU µs/op counts every thread of the process doing the work (event loop, verification worker, SQLite writer,',
     "thread pool, GC); over HTTP it is the server process, plus the load generator's own CPU per request.",
   ];
