@@ -34,6 +34,11 @@ const options = {
   },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
+  hash: {
+    type: 'string',
+    description: "the file's sha256 in hex, for a file stored elsewhere (FILE then only names the subject)",
+    placeholder: 'HEX',
+  },
 } as const;
 
 export const command: CommandModule = {
@@ -53,7 +58,7 @@ export const command: CommandModule = {
       );
     if (!o.bundle) throw new SealError('E_INVALID_ARGUMENT', 'attest-blob needs --bundle FILE');
     const [
-      { attestBlob, attestStatement, fileSha256 },
+      { attestBlob, attestDigest, attestStatement, fileSha256 },
       { predicateFor },
       { resolvePredicateType },
       { serializeEnvelope },
@@ -82,7 +87,16 @@ export const command: CommandModule = {
     }
     const statementBytes =
       o.statement !== undefined ? await readInput('--statement', o.statement) : undefined;
-    const fileDigest = positionals[0] ? await fileSha256(resolve(io.cwd, positionals[0])) : undefined;
+    let fileDigest: import('../oci/digest.js').Digest | undefined;
+    if (o.hash !== undefined) {
+      if (!/^[0-9a-fA-F]{64}$/.test(o.hash))
+        throw new SealError(
+          'E_INVALID_DIGEST',
+          `--hash must be a sha256 in hex (64 digits), not "${o.hash}"`,
+        );
+      const { Digest } = await import('../oci/digest.js');
+      fileDigest = Digest.parse(`sha256:${o.hash.toLowerCase()}`);
+    } else if (positionals[0]) fileDigest = await fileSha256(resolve(io.cwd, positionals[0]));
     if (statementBytes) {
       // Validate before asking for a key or a token.
       const { parseStatement, subjectMatchesDigest } = await import('../formats/intoto.js');
@@ -102,12 +116,17 @@ export const command: CommandModule = {
           ...(tlog ? { tlog } : {}),
           ...(fileDigest ? { digest: fileDigest } : {}),
         })
-      : await attestBlob(resolve(io.cwd, positionals[0]!), {
-          signer,
-          type,
-          predicate,
-          ...(tlog ? { tlog } : {}),
-        });
+      : fileDigest && o.hash !== undefined
+        ? await attestDigest(
+            { name: (await import('node:path')).basename(positionals[0]!), digest: fileDigest },
+            { signer, type, predicate, ...(tlog ? { tlog } : {}) },
+          )
+        : await attestBlob(resolve(io.cwd, positionals[0]!), {
+            signer,
+            type,
+            predicate,
+            ...(tlog ? { tlog } : {}),
+          });
     await writeFile(resolve(io.cwd, o.bundle), JSON.stringify(result.bundle) + '\n');
     if (o['output-signature']) {
       await writeFile(resolve(io.cwd, o['output-signature']), serializeEnvelope(result.envelope));

@@ -9,6 +9,12 @@ import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } f
 
 const options = {
   predicate: { type: 'string', description: 'the predicate file (- for stdin)', placeholder: 'FILE' },
+  statement: {
+    type: 'string',
+    description:
+      'sign this complete in-toto statement (its subject must name the image digest) instead of --predicate',
+    placeholder: 'FILE',
+  },
   type: {
     type: 'string',
     description:
@@ -42,6 +48,10 @@ const options = {
     description: 'if the image is an index, also attest each of its manifests',
   },
   upload: { type: 'boolean', default: true, description: 'attach the attestation to the image' },
+  'no-upload': {
+    type: 'boolean',
+    description: 'do not attach: print the signed attestation (the bundle, or the DSSE envelope) on stdout',
+  },
   bundle: { type: 'string', description: 'write the Sigstore bundle to this file', placeholder: 'FILE' },
   'new-bundle-format': {
     type: 'boolean',
@@ -63,14 +73,19 @@ export const command: CommandModule = {
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'attest needs exactly one IMAGE argument');
-    const sources = [o.predicate !== undefined, o.sbom, o.provenance].filter(Boolean).length;
+    const sources = [o.predicate !== undefined, o.statement !== undefined, o.sbom, o.provenance].filter(
+      Boolean,
+    ).length;
     if (sources !== 1) {
       throw new SealError(
         'E_INVALID_ARGUMENT',
-        'attest needs exactly one of --predicate FILE, --sbom, --provenance',
+        'attest needs exactly one of --predicate FILE, --statement FILE, --sbom, --provenance',
       );
     }
-    if (!o.upload && !o.bundle) {
+    // cosign's --no-upload: nothing attached, the signed attestation printed instead
+    const printOut = o['no-upload'];
+    const upload = o.upload && !printOut;
+    if (!upload && !o.bundle && !printOut) {
       throw new SealError(
         'E_INVALID_ARGUMENT',
         'with --upload=false, name a file with --bundle to keep the attestation',
@@ -92,6 +107,7 @@ export const command: CommandModule = {
     });
     let type: string;
     let predicate: unknown;
+    let statement: Uint8Array | undefined;
     if (o.sbom) {
       const format = o['sbom-format'];
       if (format !== 'spdx-json' && format !== 'cyclonedx-json') {
@@ -132,6 +148,25 @@ export const command: CommandModule = {
         import('../sbom/tool.js'),
       ]);
       predicate = await buildProvenance(io.env, { cwd: io.cwd, toolVersion: sealVersion() });
+    } else if (o.statement !== undefined) {
+      if (o.recursive)
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          '--statement names its own subjects; it cannot be --recursive',
+        );
+      let bytes: Buffer;
+      try {
+        bytes = await readFile((await import('node:path')).resolve(io.cwd, o.statement));
+      } catch (cause) {
+        throw new SealError('E_IO', `cannot read --statement ${o.statement}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+      statement = new Uint8Array(bytes);
+      const { parseStatement } = await import('../formats/intoto.js');
+      const parsed = parseStatement(statement);
+      type = o.type ?? parsed.predicateType;
+      predicate = parsed.predicate;
     } else {
       type = o.type ?? 'custom';
       resolvePredicateType(type);
@@ -156,9 +191,10 @@ export const command: CommandModule = {
       store,
       type,
       predicate,
+      ...(statement ? { statement } : {}),
       recursive: o.recursive,
       newBundleFormat: o['new-bundle-format'],
-      upload: o.upload,
+      upload,
       ...(tlog ? { tlog } : {}),
       warn: (m) => io.stderr(`WARNING: ${m}\n`),
     });
@@ -168,6 +204,10 @@ export const command: CommandModule = {
       await writeFile(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + '\n');
       io.stderr(`Wrote bundle to file ${o.bundle}\n`);
     }
+    if (printOut)
+      for (const r of results)
+        if (r.bundle !== undefined) io.stdout(`${JSON.stringify(r.bundle)}\n`);
+        else if (r.envelope !== undefined) io.stdout(`${JSON.stringify(r.envelope)}\n`);
     for (const r of results) {
       const where = r.storedAt ? ` (${r.format === 'bundle' ? 'referrer' : 'tag'} ${r.storedAt})` : '';
       io.stderr(

@@ -211,6 +211,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./download.js').then((m) => m.signatureCommand),
   },
   {
+    name: 'download sbom',
+    summary: 'Print the SBOMs attached to an image (cosign attach sbom)',
+    load: () => import('./download.js').then((m) => m.sbomCommand),
+  },
+  {
     name: 'trusted-root create',
     summary: 'Create a Sigstore trusted root from CA chains, log keys and TSA chains',
     load: () => mod(import('./trusted-root-create.js')),

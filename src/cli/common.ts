@@ -532,6 +532,59 @@ export const cosignVerifyCompatOptionSpecs = {
   },
 } as const satisfies OptionSpecs;
 
+/** cosign verify flags every verify command accepts, with a one-line note where seal differs. */
+export const cosignVerifyNoteOptionSpecs = {
+  'check-claims': {
+    type: 'boolean',
+    default: true,
+    description: 'accepted for cosign: seal always checks the claims (false is noted, not obeyed)',
+  },
+  'max-workers': {
+    type: 'string',
+    default: '10',
+    description: 'accepted for cosign: seal bounds its own parallel work',
+    placeholder: 'N',
+  },
+  'allow-certificate-chain': {
+    type: 'boolean',
+    description: 'accepted for cosign: a v0.3 bundle still carries one certificate, as the bundle spec says',
+  },
+  sk: { type: 'boolean', description: 'refused: PIV security keys; export the public key and pass --key' },
+  slot: { type: 'string', description: 'refused with --sk', placeholder: 'SLOT' },
+} as const satisfies OptionSpecs;
+
+/** The notes and refusals for cosignVerifyNoteOptionSpecs. */
+export function cosignVerifyNotes(
+  argv: string[],
+  o: {
+    'check-claims'?: boolean;
+    'max-workers'?: string | undefined;
+    'allow-certificate-chain'?: boolean;
+    sk?: boolean;
+    slot?: string | undefined;
+  },
+  io: CliIO,
+): void {
+  if (o.sk || o.slot !== undefined)
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      '--sk/--slot (PIV security keys) are not supported by seal: export the public key (seal public-key --key pkcs11:…, or the PEM) and pass --key',
+    );
+  if (o['max-workers'] !== undefined && !/^[1-9]\d{0,5}$/.test(o['max-workers']))
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `--max-workers must be a positive integer, not "${o['max-workers']}"`,
+    );
+  if (o['check-claims'] === false)
+    io.stderr(
+      'Note: seal checks the claims whatever --check-claims says: a signature over another digest verifies nothing about this one\n',
+    );
+  if (given(argv, '--allow-certificate-chain'))
+    io.stderr(
+      'Note: --allow-certificate-chain changes nothing in seal: a v0.3 bundle with a certificate chain is refused, as the bundle spec says\n',
+    );
+}
+
 /** True when `--flag` or `--flag=…` is on the command line (a boolean's default cannot tell). */
 function given(argv: string[], flag: string): boolean {
   return argv.some((a) => a === flag || a.startsWith(`${flag}=`));

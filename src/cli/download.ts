@@ -157,6 +157,11 @@ export async function listAttached(
 }
 
 const attestationOptions = {
+  platform: {
+    type: 'string',
+    description: 'when IMAGE is an index: the platform whose attestations to print (os/arch[/variant])',
+    placeholder: 'PLATFORM',
+  },
   'predicate-type': {
     type: 'string',
     description: 'only attestations of this predicate type (shortcut or URI)',
@@ -182,7 +187,15 @@ async function download(
     registry: registryOptionsFrom(o, { io }),
     cwd: io.cwd,
   });
-  const desc = await store.resolve(ref);
+  let desc = await store.resolve(ref);
+  const platform = (o as { platform?: string }).platform;
+  if (platform) {
+    const { parsePlatform, selectPlatform } = await import('../oci/manifest.js');
+    const { manifest } = await store.getManifest(withDigest(ref, desc.digest));
+    if (!isIndex(manifest))
+      throw new SealError('E_INVALID_ARGUMENT', `--platform: ${positionals[0]} is an image, not an index`);
+    desc = selectPlatform(manifest, parsePlatform(platform));
+  }
   const items = await listAttached(store, ref, Digest.parse(desc.digest), kind, (m) =>
     io.stderr(`WARNING: ${m}\n`),
   );
@@ -209,6 +222,72 @@ export const signatureCommand: CommandModule = {
   summary: 'Print the signatures attached to an image, one JSON document per line',
   options: registryOptionSpecs,
   run: (argv, io) => download(argv, io, 'sig'),
+};
+
+const sbomOptions = {
+  platform: {
+    type: 'string',
+    description: 'when IMAGE is an index: the platform whose SBOM to print (os/arch[/variant])',
+    placeholder: 'PLATFORM',
+  },
+  ...registryOptionSpecs,
+} as const;
+
+/**
+ * `seal download sbom IMAGE`: the SBOMs attached to an image the way cosign attaches them (`attach sbom`:
+ * the layers of the `sha256-<hex>.sbom` tag), printed as stored; their media types on stderr, as cosign.
+ * SBOMs attested in statements are attestations: `seal download attestation --predicate-type spdxjson`.
+ */
+export const sbomCommand: CommandModule = {
+  usage: 'seal download sbom [--platform os/arch] IMAGE',
+  summary: 'Print the SBOMs attached to an image (cosign attach sbom)',
+  options: sbomOptions,
+  async run(argv, io) {
+    const { options: o, positionals } = parseArgs(argv, sbomOptions);
+    if (positionals.length !== 1)
+      throw new SealError('E_INVALID_ARGUMENT', 'download sbom needs exactly one IMAGE');
+    const [{ openReference }, { parsePlatform, selectPlatform }] = await Promise.all([
+      import('../oci/open.js'),
+      import('../oci/manifest.js'),
+    ]);
+    const { ref, store } = openReference(positionals[0]!, {
+      registry: registryOptionsFrom(o, { io }),
+      cwd: io.cwd,
+    });
+    let desc = await store.resolve(ref);
+    if (o.platform) {
+      const { manifest } = await store.getManifest(withDigest(ref, desc.digest));
+      if (!isIndex(manifest))
+        throw new SealError('E_INVALID_ARGUMENT', `--platform: ${positionals[0]} is an image, not an index`);
+      desc = selectPlatform(manifest, parsePlatform(o.platform));
+    }
+    const digest = Digest.parse(desc.digest);
+    let layers: Descriptor[] = [];
+    try {
+      const { manifest } = await store.getManifest(withTag(ref, attachmentTag(digest, 'sbom')));
+      if (!isIndex(manifest)) layers = manifest.layers;
+    } catch (err) {
+      if (!isSealError(err, 'E_NOT_FOUND')) throw err;
+    }
+    if (layers.length === 0)
+      throw new SealError('E_NOT_FOUND', `no SBOMs attached to ${positionals[0]} (${desc.digest})`);
+    if (layers.length > MAX_ITEMS)
+      throw new SealError(
+        'E_TOO_MANY_SIGNATURES',
+        `${layers.length} SBOM layers; at most ${MAX_ITEMS} are read`,
+      );
+    for (const layer of layers) {
+      checkSize(layer);
+      io.stderr(`Found SBOM of media type: ${layer.mediaType}\n`);
+      const bytes = await store.getBlob(ref, Digest.parse(layer.digest), {
+        size: layer.size,
+        maxBytes: MAX_BLOB,
+      });
+      const text = new TextDecoder().decode(bytes);
+      io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+    }
+    return 0;
+  },
 };
 
 export const command = attestationCommand;

@@ -41,6 +41,12 @@ const options = {
     description: 'write an RFC 3161 timestamp here (needs a timestamp authority; not yet supported)',
     placeholder: 'FILE',
   },
+  'signing-algorithm': {
+    type: 'string',
+    description:
+      "keyless: the ephemeral key (ecdsa-sha2-256-nistp256 default, -384-nistp384, -512-nistp521, rsa-sign-pkcs1-2048|3072|4096-sha256); with --key it must be the key's",
+    placeholder: 'ALG',
+  },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
 } as const;

@@ -15,6 +15,37 @@ export interface SignerFlags extends OidcFlags {
   'fulcio-url'?: string | undefined;
   'tlog-upload'?: boolean;
   'identity-token'?: string | undefined;
+  /** cosign sign-blob's --signing-algorithm (sigstore's algorithm names). */
+  'signing-algorithm'?: string | undefined;
+}
+
+/** sigstore's algorithm names (cosign --signing-algorithm) → the ephemeral key and the algorithm it signs with. */
+const SIGNING_ALGORITHMS: Record<
+  string,
+  { key: import('../keys/ephemeral.js').EphemeralKeyType; algorithm: string }
+> = {
+  'ecdsa-sha2-256-nistp256': { key: 'ecdsa-p256', algorithm: 'ecdsa-p256-sha256' },
+  'ecdsa-sha2-384-nistp384': { key: 'ecdsa-p384', algorithm: 'ecdsa-p384-sha384' },
+  'ecdsa-sha2-512-nistp521': { key: 'ecdsa-p521', algorithm: 'ecdsa-p521-sha512' },
+  'rsa-sign-pkcs1-2048-sha256': { key: 'rsa-2048', algorithm: 'rsa-pkcs1-sha256' },
+  'rsa-sign-pkcs1-3072-sha256': { key: 'rsa-3072', algorithm: 'rsa-pkcs1-sha256' },
+  'rsa-sign-pkcs1-4096-sha256': { key: 'rsa-4096', algorithm: 'rsa-pkcs1-sha256' },
+};
+
+function signingAlgorithm(name: string | undefined) {
+  if (name === undefined) return undefined;
+  if (name === 'ecdsa-sha2-384-nistp384' || name === 'ecdsa-sha2-512-nistp521')
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `--signing-algorithm ${name} is not supported yet: it signs a SHA-384/512 digest of the artifact, and seal's signing hashes artifacts with SHA-256 (use ecdsa-sha2-256-nistp256 or an rsa-sign-pkcs1-*-sha256 algorithm)`,
+    );
+  const found = SIGNING_ALGORITHMS[name];
+  if (!found)
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `--signing-algorithm must be one of ${Object.keys(SIGNING_ALGORITHMS).join(', ')}, not "${name}"`,
+    );
+  return found;
 }
 
 export interface ResolvedSigner {
@@ -142,6 +173,7 @@ export function pinPromptFor(io: CliIO): { promptPin?: (label: string) => Promis
 
 export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<ResolvedSigner> {
   (await import('./oidc-flags.js')).checkOidcFlags(o);
+  const algorithm = signingAlgorithm(o['signing-algorithm']);
   const services = await servicesFrom(o);
   const logged: string[] = [];
   let tlog: TlogUploader | undefined;
@@ -165,6 +197,12 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
       password: () => resolvePassword(io),
       ...pinPromptFor(io),
     });
+    // With a key, the key decides; a --signing-algorithm it cannot sign with is an error, not ignored.
+    if (algorithm && signer.algorithm !== algorithm.algorithm)
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `--signing-algorithm ${o['signing-algorithm']} does not match the key, which signs with ${signer.algorithm}`,
+      );
     return {
       signer,
       logged,
@@ -199,8 +237,8 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
   ]);
   const { tokenOptions } = await import('./oidc-flags.js');
   const token = await resolveIdentityToken(await tokenOptions(o, io, services.oidcUrl));
-  const ephemeral = EphemeralSigner.create('ecdsa-p256');
-  const proof = await ephemeral.sign(new TextEncoder().encode(jwtChallenge(token)));
+  const ephemeral = EphemeralSigner.create(algorithm?.key ?? 'ecdsa-p256');
+  const proof = ephemeral.proofOfPossession(jwtChallenge(token));
   const cert = await new FulcioClient(services.fulcioUrl).signingCert(token, ephemeral.publicKeyPem(), proof);
   const signer = ephemeral.withCertificateChain(cert.chainPem);
   return {

@@ -16,6 +16,8 @@ import {
   registryOptionSpecs,
   registryOptionsFrom,
   verifyOptionSpecs,
+  cosignVerifyNoteOptionSpecs,
+  cosignVerifyNotes,
 } from './common.js';
 import { checksPerformed, verdictReplacer } from './verify.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
@@ -62,6 +64,7 @@ const options = {
   ...provenanceOptionSpecs,
   ...registryOptionSpecs,
   ...cosignVerifyCompatOptionSpecs,
+  ...cosignVerifyNoteOptionSpecs,
 } as const;
 
 /** Provenance expectations from the slsa-verifier-style flags; E_INVALID_ARGUMENT unless --type is SLSA v1. */
@@ -132,6 +135,7 @@ export const command: CommandModule = {
   options,
   async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    cosignVerifyNotes(argv, o, processIo);
     const compat = cosignVerifyCompat(argv, o, processIo);
     const io = compat.io;
     if (positionals.length === 0)

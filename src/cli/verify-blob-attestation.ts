@@ -7,7 +7,7 @@ import { exitCodeFor, SealError } from '../errors.js';
 import type { Statement } from '../formats/intoto.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { verifyOptionSpecs } from './common.js';
+import { verifyOptionSpecs, cosignVerifyNoteOptionSpecs, cosignVerifyNotes } from './common.js';
 import { verdictReplacer } from './verify.js';
 import {
   applyAttestationChecks,
@@ -32,7 +32,18 @@ const options = {
     description: 'YAML/JSON file of conditions the statement must meet (docs/attestation-policy.md)',
     placeholder: 'FILE',
   },
+  digest: {
+    type: 'string',
+    description: 'the subject digest (hex) to look for instead of a FILE (cosign)',
+    placeholder: 'HEX',
+  },
+  digestAlg: {
+    type: 'string',
+    description: 'the algorithm of --digest: sha256 (default), sha384, sha512',
+    placeholder: 'ALG',
+  },
   ...provenanceOptionSpecs,
+  ...cosignVerifyNoteOptionSpecs,
 } as const;
 
 export const command: CommandModule = {
@@ -42,8 +53,25 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    cosignVerifyNotes(argv, o, io);
+    if (o.digestAlg !== undefined && o.digest === undefined)
+      throw new SealError('E_INVALID_ARGUMENT', '--digestAlg goes with --digest');
+    if (o.digest !== undefined) {
+      if (positionals.length > 0)
+        throw new SealError('E_INVALID_ARGUMENT', 'give either --digest or a FILE, not both');
+      const alg = o.digestAlg ?? 'sha256';
+      if (!['sha256', 'sha384', 'sha512'].includes(alg))
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--digestAlg must be sha256, sha384 or sha512, not "${alg}"`,
+        );
+      positionals.push(`${alg}:${o.digest.toLowerCase()}`);
+    }
     if (positionals.length !== 1)
-      throw new SealError('E_INVALID_ARGUMENT', 'verify-blob-attestation needs exactly one FILE argument');
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'verify-blob-attestation needs exactly one FILE argument (or --digest HEX)',
+      );
     if (!o.bundle) throw new SealError('E_INVALID_ARGUMENT', 'verify-blob-attestation needs --bundle FILE');
     const [{ resolvePredicateType }, { verifyBlobAttestation }, { fileSha256 }, { attestationChecks }] =
       await Promise.all([

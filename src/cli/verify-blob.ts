@@ -8,7 +8,7 @@ import type { DetachedBlobSignature } from '../verify/blob.js';
 import type { Verdict } from '../verify/types.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { verifyOptionSpecs } from './common.js';
+import { verifyOptionSpecs, cosignVerifyNoteOptionSpecs, cosignVerifyNotes } from './common.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs, readFlagFile } from './verify-common.js';
 
 const options = {
@@ -41,6 +41,7 @@ const options = {
       'log to look a detached signature up in when it comes without log evidence (default: SEAL_REKOR_URL, else rekor.sigstore.dev with the public-good root)',
     placeholder: 'URL',
   },
+  ...cosignVerifyNoteOptionSpecs,
 } as const;
 
 /** Strict standard base64 (what cosign writes), else the bytes as they are (e.g. `openssl dgst -sign`). */
@@ -105,6 +106,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    cosignVerifyNotes(argv, o, io);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'verify-blob needs exactly one FILE argument');
     if (!o.bundle && !o.signature)

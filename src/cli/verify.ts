@@ -14,6 +14,8 @@ import {
   registryOptionSpecs,
   registryOptionsFrom,
   verifyOptionSpecs,
+  cosignVerifyNoteOptionSpecs,
+  cosignVerifyNotes,
 } from './common.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
 
@@ -44,6 +46,7 @@ const options = {
   },
   ...registryOptionSpecs,
   ...cosignVerifyCompatOptionSpecs,
+  ...cosignVerifyNoteOptionSpecs,
 } as const;
 
 /** cosign's header: what was checked, on stderr. */
@@ -128,6 +131,7 @@ export const command: CommandModule = {
   options,
   async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    cosignVerifyNotes(argv, o, processIo);
     const compat = cosignVerifyCompat(argv, o, processIo);
     const io = compat.io;
     if (positionals.length === 0)

@@ -37,6 +37,11 @@ export class KeySigner implements Signer {
     return this.pem;
   }
 
+  /** The private key, for subclasses that sign something other than artifacts (a CA proof of possession). */
+  protected privateKeyObject(): KeyObject {
+    return this.privateKey;
+  }
+
   /** The matching verifier (same key, same algorithm). */
   verifier(): PublicKeyVerifier {
     return loadPublicKey(this.privateKey, this.algorithm);

@@ -4,7 +4,12 @@
 import { SealError } from '../errors.js';
 import { DSSE_LAYER_MEDIA_TYPE } from '../formats/cosign.js';
 import { IN_TOTO_PAYLOAD_TYPE, serializeEnvelope, signEnvelope } from '../formats/dsse.js';
-import { buildStatement, resolvePredicateType } from '../formats/intoto.js';
+import {
+  buildStatement,
+  parseStatement,
+  resolvePredicateType,
+  subjectMatchesDigest,
+} from '../formats/intoto.js';
 import type { Signer } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
 import { formatReference, parseReference, type Reference, repositoryName } from '../oci/ref.js';
@@ -20,6 +25,11 @@ export interface AttestImageOptions {
   type: string;
   /** The predicate (parsed JSON, or text for `custom`). */
   predicate: unknown;
+  /**
+   * A complete in-toto statement to sign as it is (cosign's `--statement`) instead of one built from
+   * `type` and `predicate`: its subjects must name every manifest attested, and `type` must be its type.
+   */
+  statement?: Uint8Array;
   recursive?: boolean;
   newBundleFormat?: boolean;
   upload?: boolean;
@@ -53,15 +63,28 @@ export async function attestImage(
       `Image reference ${formatReference(ref)} uses a tag, not a digest; attesting the digest it points to now.`,
     );
   }
+  const given = options.statement ? parseStatement(options.statement) : undefined;
+  if (given && given.predicateType !== predicateType)
+    throw new SealError(
+      'E_PREDICATE_TYPE_MISMATCH',
+      `the statement's predicateType is ${given.predicateType}, not ${predicateType}`,
+    );
   const targets = await resolveSigningTargets(options.store, ref, options.recursive ?? false);
   const out: SignedImage[] = [];
   for (const target of targets) {
     const digest = Digest.parse(target.descriptor.digest);
-    const statement = buildStatement({
-      subjects: [{ name: repositoryName(target.ref), digest: { [digest.algorithm]: digest.hex } }],
-      predicateType,
-      predicate: options.predicate,
-    });
+    if (given && !given.subject.some((s) => subjectMatchesDigest(s, digest)))
+      throw new SealError(
+        'E_SUBJECT_MISMATCH',
+        `the statement has no subject with the digest ${digest.toString()} of ${formatReference(target.ref)}`,
+      );
+    const statement =
+      options.statement ??
+      buildStatement({
+        subjects: [{ name: repositoryName(target.ref), digest: { [digest.algorithm]: digest.hex } }],
+        predicateType,
+        predicate: options.predicate,
+      });
     const envelope = await signEnvelope(options.signer, IN_TOTO_PAYLOAD_TYPE, statement);
     const reference = formatReference(target.ref);
     if (options.newBundleFormat ?? true) {
@@ -84,6 +107,12 @@ export async function attestImage(
         bundle: attached.bundle,
         ...(attached.storedAt ? { storedAt: attached.storedAt } : {}),
       });
+      continue;
+    }
+    if (options.upload === false) {
+      // cosign v2's `attest --no-upload`: logged as cosign would, nothing attached, the envelope kept by the caller.
+      if (options.tlog) await options.tlog.uploadLegacyDsse(envelope, options.signer);
+      out.push({ reference, digest: digest.toString(), format: 'legacy', envelope });
       continue;
     }
     const result = await appendLegacySignature({

@@ -45,6 +45,8 @@ export interface SignedImage {
   /** What was signed (simple-signing payload, or the DSSE statement) and the signature over it. */
   payload?: Uint8Array;
   signature?: Uint8Array;
+  /** The signed DSSE envelope of an attestation that was not attached (`attest --no-upload`, legacy format). */
+  envelope?: unknown;
 }
 
 /** Resolve the reference to the digests to sign: the image itself, plus children of an index when recursive. */

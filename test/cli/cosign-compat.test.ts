@@ -32,7 +32,7 @@ describe('help', () => {
       for (const line of out.split('\n')) {
         if (!/^ {2}(?:-\S, | {4})--/.test(line)) continue;
         // flag, optional placeholder, then two spaces before the description (or the end of the line)
-        if (!/^ {2}(?:-\S, | {4})--[a-z0-9-]+(?: \S+)?(?: {2,}\S|$)/.test(line))
+        if (!/^ {2}(?:-\S, | {4})--[a-zA-Z0-9-]+(?: \S+)?(?: {2,}\S|$)/.test(line))
           bad.push(`${c.name}: ${line}`);
       }
     }

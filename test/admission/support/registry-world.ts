@@ -202,7 +202,7 @@ export async function createRegistryWorld(
   }
 
   /** A signer for `identity` holding a fresh certificate from seal serve's CA. */
-  async function keylessSigner(identity: Identity): Promise<EphemeralSigner> {
+  async function keylessSigner(identity: Identity): Promise<KeySigner> {
     if (!sigstore) return unsupported('keyless signing');
     const issuers = [sigstore.devIssuer, sigstore.githubIssuer].filter((i) => i !== undefined);
     const issuer = issuers.find((i) => i.issuer === identity.issuer);
