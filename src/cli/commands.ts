@@ -110,6 +110,16 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./attach.js').then((m) => m.attestationCommand),
   },
   {
+    name: 'save',
+    summary: 'Save an image with its signatures and attestations to an OCI layout, as cosign save',
+    load: () => import('./save.js').then((m) => m.saveCommand),
+  },
+  {
+    name: 'load',
+    summary: 'Load an image saved by cosign save or seal save, with its signatures, into a registry',
+    load: () => import('./save.js').then((m) => m.loadCommand),
+  },
+  {
     name: 'log serve',
     summary: 'Run the Rekor-compatible transparency log',
     load: () => mod(import('./log-serve.js')),
