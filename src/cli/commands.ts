@@ -246,6 +246,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./bundle-inspect.js')),
   },
   {
+    name: 'bundle upgrade',
+    summary: 'Upgrade a v0.1/v0.2 Sigstore bundle to v0.3 (inclusion proofs from the log)',
+    load: () => mod(import('./bundle-upgrade.js')),
+  },
+  {
     name: 'pkcs11-tool list-tokens',
     summary: 'List the tokens of a PKCS#11 module',
     load: () => import('./pkcs11-tool.js').then((m) => m.listTokensCommand),

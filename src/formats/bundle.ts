@@ -112,7 +112,7 @@ export interface SerializedTlogEntry {
   canonicalizedBody: string;
 }
 
-function tlogEntryToJSON(e: TlogEntryInput): SerializedTlogEntry {
+export function tlogEntryToJSON(e: TlogEntryInput): SerializedTlogEntry {
   const out: SerializedTlogEntry = {
     logIndex: String(e.logIndex),
     logId: { keyId: encodeBase64(e.logId) },

@@ -54,7 +54,7 @@ describe('seal completion', () => {
       '[seal ver] -> version verify verify-blob verify-bundle verify-attestation verify-blob-attestation\n',
     );
     expect(out).toContain('[seal log ] -> serve info get search proof monitor\n');
-    expect(out).toContain('[seal bundle ] -> create inspect\n');
+    expect(out).toContain('[seal bundle ] -> create inspect upgrade\n');
     expect(out).toContain('[seal sign --ke] -> --key\n');
     expect(out).toContain('[seal bundle create --art] -> --artifact\n');
     expect(out).toContain(

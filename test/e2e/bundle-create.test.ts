@@ -429,6 +429,56 @@ describe('bundle create and bundle inspect against seal serve', () => {
     expect(forged.err).toContain('the DSSE envelope signature does not verify');
   });
 
+  it('bundle upgrade: a v0.1 bundle (chain, promise only) becomes v0.3 with the proof from the log', async () => {
+    const v3 = JSON.parse(await readFile(file('k.sigstore.json'), 'utf8'));
+    const { x509 } = await import('../../src/ca/x509.js');
+    const chainDer = server.ca.chainPem.map((p) =>
+      Buffer.from(new x509.X509Certificate(p).rawData).toString('base64'),
+    );
+    const v1 = structuredClone(v3);
+    v1.mediaType = 'application/vnd.dev.sigstore.bundle+json;version=0.1';
+    v1.verificationMaterial.x509CertificateChain = {
+      certificates: [v3.verificationMaterial.certificate, ...chainDer.map((rawBytes) => ({ rawBytes }))],
+    };
+    delete v1.verificationMaterial.certificate;
+    delete v1.verificationMaterial.tlogEntries[0].inclusionProof;
+    await writeFile(file('v1.json'), JSON.stringify(v1));
+    // doc/cosign_bundle_upgrade.md: cosign bundle upgrade <bundle> --out <file> --rekor-url <url>
+    const out = file('upgraded.json');
+    const r = await seal(['bundle', 'upgrade', file('v1.json'), '--out', out, '--rekor-url', server.url]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('Upgrading from v0.1 to v0.3...');
+    expect(r.err).toContain('Truncating certificate chain');
+    const up = JSON.parse(await readFile(out, 'utf8'));
+    expect(up.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+    expect(up.verificationMaterial.certificate).toEqual(v3.verificationMaterial.certificate);
+    expect(up.verificationMaterial.x509CertificateChain).toBeUndefined();
+    expect(up.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope).toBeTruthy();
+    const ok = await seal([
+      'verify-blob',
+      '--bundle',
+      out,
+      ...identity(),
+      '--trusted-root',
+      server.trustedRootPath,
+      artifact,
+    ]);
+    expect(ok.code, ok.err).toBe(0);
+    await sigstoreVerify(out, await readFile(artifact));
+    // v0.3 already: unchanged.
+    const same = await seal(['bundle', 'upgrade', out, '--rekor-url', server.url]);
+    expect(same.err).toContain('already at v0.3');
+    expect(JSON.parse(same.out)).toEqual(up);
+    // The log must hold the bundle's own entry at that index.
+    const moved = structuredClone(v1);
+    const other = String(Number(v1.verificationMaterial.tlogEntries[0].logIndex) + 1);
+    moved.verificationMaterial.tlogEntries[0].logIndex = other;
+    await writeFile(file('v1-moved.json'), JSON.stringify(moved));
+    const wrong = await seal(['bundle', 'upgrade', file('v1-moved.json'), '--rekor-url', server.url]);
+    expect(wrong.code).toBe(12);
+    expect(wrong.err).toContain(`holds another entry at index ${other} than the bundle`);
+  });
+
   it('bundle inspect warns about what breaks its version, and refuses what is not JSON', async () => {
     const b = JSON.parse(await readFile(file('k.sigstore.json'), 'utf8'));
     delete b.verificationMaterial.tlogEntries[0].inclusionProof;
