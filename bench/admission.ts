@@ -1,6 +1,7 @@
 // Admission webhook benchmark (autocannon against the real HTTPS server): cached decisions vs a no-op webhook
 // on the same fastify stack in the same run, cold decisions against the local registry with the real verifier,
-// and a 1,000-pod burst of one new image. Prints a markdown table.
+// and a 1,000-pod burst of one new image; the cached path again with the policy written as a Kyverno
+// ImageValidatingPolicy (CEL), for CEL's cost. Prints a markdown table.
 // Run: node --import tsx bench/admission.ts
 //   BENCH_SECONDS (default 3) per run, BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 32),
 //   BENCH_COLD (default 200 images), BENCH_ADMISSION_BASE=<another checkout of seal>: a second webhook built
@@ -229,6 +230,9 @@ const median = (xs: number[]): number => {
 };
 const f = (n: number, d = 0) => n.toFixed(d);
 
+/** The webhook of this checkout serving the ImageValidatingPolicy form of the bench policy. */
+const IVPOL = 'this-ivpol';
+
 /** Stops the registry if the benchmark fails. */
 let closeWorld: (() => Promise<void>) | undefined;
 
@@ -256,12 +260,47 @@ async function main(): Promise<void> {
     `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme}\nspec:\n  images: ["${reg}/acme/**"]\n  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n`,
   );
 
+  // The same requirement as a Kyverno ImageValidatingPolicy (CEL validations over the object, issue #14):
+  // a third webhook of this checkout, measured in the same rounds, for the cost of CEL on the cached path.
+  const ivpolDir = join(dir, 'ivpol');
+  await mkdir(ivpolDir);
+  await writeFile(
+    join(ivpolDir, 'policy.yaml'),
+    `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: acme}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"]}
+  matchImageReferences:
+    - glob: "${reg}/acme/*"
+  attestors:
+    - name: release
+      cosign:
+        key:
+          data: |
+${key.publicKey
+  .export({ type: 'spki', format: 'pem' })
+  .toString()
+  .trim()
+  .split('\n')
+  .map((l) => `            ${l}`)
+  .join('\n')}
+        ctlog: {insecureIgnoreTlog: true}
+  validations:
+    - expression: images.containers.map(image, verifyImageSignatures(image, [attestors.release])).all(e, e > 0)
+      message: not signed by the release key
+`,
+  );
+
   const builds = [{ label: 'this', root: HERE }];
   if (process.env.BENCH_ADMISSION_BASE)
     builds.push({ label: 'base', root: resolve(process.env.BENCH_ADMISSION_BASE) });
   const hooks: Webhook[] = [];
   for (const b of builds)
     hooks.push(await Webhook.start(b.label, await bundleWebhook(b.root, b.label), dir, reg));
+  hooks.push(await Webhook.start(IVPOL, await bundleWebhook(HERE, 'this'), ivpolDir, reg));
 
   const validateBody = review(1, `${reg}/acme/web:1@${warm}`);
   const mutateBody = review(2, `${reg}/acme/web:1`);
@@ -311,7 +350,7 @@ async function main(): Promise<void> {
   for (const hook of hooks) {
     const rs = runs.get(hook.label)!;
     out.push(
-      `### ${multi ? `${hook.label === 'this' ? 'this checkout' : `base (${process.env.BENCH_ADMISSION_BASE})`}: ` : ''}every round`,
+      `### ${multi ? `${hook.label === 'this' ? 'this checkout' : hook.label === IVPOL ? 'this checkout, ImageValidatingPolicy' : `base (${process.env.BENCH_ADMISSION_BASE})`}: ` : ''}every round`,
       '',
       '| round | scenario | req/s | p50 ms | p99 ms | webhook CPU µs/req | busy | errors | p99 / no-op p99 | CPU / no-op CPU |',
       '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -356,6 +395,33 @@ async function main(): Promise<void> {
     '| webhook | no-op req/s | /validate req/s | no-op CPU µs/req | /validate CPU µs/req | /mutate CPU µs/req | /validate p99 / no-op p99 | /mutate p99 / no-op p99 | /validate CPU / no-op CPU | /mutate CPU / no-op CPU |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary,
+    '',
+  );
+  // CEL's cost: the ImageValidatingPolicy webhook against the seal ImagePolicy one, round by round.
+  const seal = runs.get('this')!;
+  const cel = runs.get(IVPOL)!;
+  const vs = (pick: (r: (typeof seal)[number]) => Run, by: (x: Run) => number) =>
+    median(seal.map((r, i) => by(pick(cel[i]!)) / Math.max(by(pick(r)), 0.001)));
+  out.push(
+    '### Cached path with an ImageValidatingPolicy (CEL) instead of a seal ImagePolicy, same rounds (target: ≤ +20%)',
+    '',
+    '| scenario | ImagePolicy CPU µs/req | ImageValidatingPolicy CPU µs/req | CPU ratio | p99 ratio |',
+    '|---|---:|---:|---:|---:|',
+    ...(
+      [
+        ['cached /validate', (r: (typeof seal)[number]) => r.validate],
+        ['cached /mutate', (r: (typeof seal)[number]) => r.mutate],
+      ] as const
+    ).map(
+      ([name, pick]) =>
+        `| ${name} | ${f(median(seal.map((r) => pick(r).cpuUsPerReq)))} | ${f(median(cel.map((r) => pick(r).cpuUsPerReq)))} | **${f(
+          vs(pick, (x) => x.cpuUsPerReq),
+          2,
+        )}×** | ${f(
+          vs(pick, (x) => x.p99),
+          2,
+        )}× |`,
+    ),
     '',
   );
 

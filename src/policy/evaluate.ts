@@ -631,14 +631,17 @@ export function evaluateNow(
 }
 
 const ivpolsOfList = new WeakMap<LoadedPolicy[], LoadedPolicy[]>();
+let lastList: { list: LoadedPolicy[]; ivpols: LoadedPolicy[] } | undefined;
 
 /** The list's ImageValidatingPolicies, found once per (long-lived) policy list. */
 function imageValidatingPolicies(list: LoadedPolicy[]): LoadedPolicy[] {
+  if (lastList?.list === list) return lastList.ivpols;
   let found = ivpolsOfList.get(list);
   if (!found) {
     found = list.filter((p) => p.ivpol !== undefined);
     ivpolsOfList.set(list, found);
   }
+  lastList = { list, ivpols: found };
   return found;
 }
 

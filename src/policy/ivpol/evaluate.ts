@@ -49,9 +49,10 @@ interface MatchedImage {
   failure?: { message: string; unavailable: boolean };
 }
 
+/** A verify function's result for one attestor (a decision-cache entry has this shape too). */
 interface FunctionResult {
   ok: boolean;
-  unavailable: boolean;
+  unavailable?: boolean;
   message: string;
   statements?: unknown[];
 }
@@ -65,7 +66,7 @@ interface PolicyResult {
   message: string;
   images: MatchedImage[];
   /** Images some verify function passed for (for `required`). */
-  verified: Set<string>;
+  verified?: Set<string>;
   /** The failure is a CEL evaluation error (not a verification that could not be done). */
   errored?: boolean;
 }
@@ -152,11 +153,16 @@ export function evaluateImageValidatingPolicies(
 
 /** `required`: an image a required policy matched must have passed a verify function in some policy. */
 function applyRequired(results: PolicyResult[]): PolicyResult[] {
-  const verified = new Set<string>();
-  for (const r of results) for (const i of r.verified) verified.add(i);
+  let verified: ReadonlySet<string> | undefined;
+  if (results.length === 1) verified = results[0]!.verified;
+  else {
+    const all = new Set<string>();
+    for (const r of results) if (r.verified) for (const i of r.verified) all.add(i);
+    verified = all;
+  }
   for (const r of results) {
     if (!r.ok || !r.policy.ivpol!.required) continue;
-    const missing = r.images.find((i) => !verified.has(i.canonical));
+    const missing = r.images.find((i) => !verified?.has(i.canonical));
     if (missing) {
       r.ok = false;
       r.failedCheck = 'required';
@@ -181,10 +187,12 @@ function evaluatePolicy(
   if (program.objectSelector && !selectorMatches(program.objectSelector, labelsOf(input.object)))
     return undefined;
 
-  const vars: Record<string, unknown> = {
-    object,
-    oldObject: input.oldObject ?? null,
-    request: {
+  // Only what the policy's expressions name is built: the cached path pays for nothing else.
+  const vars: Record<string, unknown> = { object };
+  const uses = program.uses;
+  if (uses.oldObject) vars.oldObject = input.oldObject ?? null;
+  if (uses.request)
+    vars.request = {
       operation: input.operation,
       kind: input.kind,
       resource: input.resource ?? null,
@@ -192,9 +200,8 @@ function evaluatePolicy(
       name: input.name ?? '',
       namespace: input.namespace ?? run.ns.name,
       userInfo: input.userInfo ?? {},
-    },
-    namespaceObject: { metadata: { name: run.ns.name, labels: run.ns.labels } },
-  };
+    };
+  if (uses.namespaceObject) vars.namespaceObject = { metadata: { name: run.ns.name, labels: run.ns.labels } };
   const fail = (failedCheck: string, message: string, errored = false): PolicyResult => ({
     policy,
     ok: false,
@@ -203,7 +210,6 @@ function evaluatePolicy(
     failedCheck,
     message,
     images: [],
-    verified: new Set(),
   });
   for (const c of program.matchConditions) {
     let v: unknown;
@@ -216,13 +222,30 @@ function evaluatePolicy(
     if (v !== true) return undefined;
   }
 
-  // Images by category, the built-in lists from the workload reader plus the policy's extractors.
-  const byCategory = new Map<Category, ImageInWorkload[]>([
-    ['containers', []],
-    ['initContainers', []],
-    ['ephemeralContainers', []],
-  ]);
-  for (const img of workloadImages) byCategory.get(img.list)!.push(img);
+  // Images by category: the built-in lists from the workload reader, then the policy's extractors.
+  const imagesVar: Record<Category, string[]> = {
+    containers: [],
+    initContainers: [],
+    ephemeralContainers: [],
+  };
+  const matched: MatchedImage[] = [];
+  let invalid: string | undefined;
+  const consider = (img: ImageInWorkload, into: string[]): void => {
+    let m = matched.find((x) => x.written === img.image);
+    if (!m) {
+      const canonical = canonicalImage(img.image, run.options.imageReading);
+      if (typeof canonical !== 'string') {
+        invalid ??= `image ${img.image}: ${canonical.message}`;
+        return;
+      }
+      if (!imageMatches(program, img.image, canonical)) return;
+      m = { written: img.image, canonical, seen: img.image, places: [] };
+      matched.push(m);
+    }
+    if (img.path) m.places.push(img);
+    into.push(img.image);
+  };
+  for (const img of workloadImages) consider(img, imagesVar[img.list]!);
   for (const e of program.extractors) {
     let v: unknown;
     try {
@@ -230,43 +253,17 @@ function evaluatePolicy(
     } catch (err) {
       return fail(`images ${e.name}`, `${e.where}: ${errorText(err)}`, true);
     }
-    const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-    byCategory.set(
-      e.name,
-      list.map((image) => ({
-        image,
-        container: '',
-        list: 'containers',
-        path: '',
-        workloadKind: input.kind.kind,
-      })),
-    );
-  }
-  const matched = new Map<string, MatchedImage>();
-  const imagesVar: Record<string, string[]> = {};
-  let invalid: string | undefined;
-  for (const [category, list] of byCategory) {
-    const seen: string[] = [];
-    for (const img of list) {
-      const canonical = canonicalImage(img.image, run.options.imageReading);
-      if (typeof canonical !== 'string') {
-        invalid ??= `image ${img.image}: ${canonical.message}`;
-        continue;
-      }
-      if (!imageMatches(program, img.image, canonical)) continue;
-      let m = matched.get(img.image);
-      if (!m) {
-        m = { written: img.image, canonical, seen: img.image, places: [] };
-        matched.set(img.image, m);
-      }
-      if (img.path) m.places.push(img);
-      seen.push(img.image);
+    const into: string[] = [];
+    imagesVar[e.name] = into;
+    if (!Array.isArray(v)) continue;
+    for (const image of v) {
+      if (typeof image !== 'string') continue;
+      consider({ image, container: '', list: 'containers', path: '', workloadKind: input.kind.kind }, into);
     }
-    imagesVar[category] = seen;
   }
   if (invalid) return fail('image reference', invalid);
-  if (matched.size === 0) return undefined;
-  const images = [...matched.values()];
+  if (matched.length === 0) return undefined;
+  const images = matched;
   if (program.verifyDigest && !program.mutateDigest) {
     const bare = images.find((i) => digestOf(i.canonical) === undefined);
     if (bare) return { ...fail('digest', `image ${bare.written} does not have a digest`), images };
@@ -281,11 +278,20 @@ function evaluatePolicy(
         images,
       };
     if (program.mutateDigest) {
-      for (const i of images)
-        i.seen = digestOf(i.written) ? i.written : withDigestKeepingTag(i.written, i.digest!);
-      for (const [k, list] of Object.entries(imagesVar)) imagesVar[k] = list.map((w) => matched.get(w)!.seen);
+      let changed = false;
+      for (const i of images) {
+        if (digestOf(i.written)) continue;
+        i.seen = withDigestKeepingTag(i.written, i.digest!);
+        changed = true;
+      }
+      if (changed)
+        for (const [k, list] of Object.entries(imagesVar))
+          imagesVar[k] = list.map((w) => images.find((i) => i.written === w)!.seen);
     }
-    return new PolicyRun(policy, program, run, images, { ...vars, images: imagesVar }).evaluate();
+    vars.images = imagesVar;
+    vars.attestors = program.celAttestors;
+    vars.attestations = program.celAttestations;
+    return new PolicyRun(policy, program, run, images, vars).evaluate();
   };
   return resolving ? resolving.then(evaluateResolved) : evaluateResolved();
 }
@@ -340,10 +346,10 @@ function resolveDigests(images: MatchedImage[], run: ImageRun): Promise<void> | 
 
 /** The validations of one policy over one request, with its verify functions. */
 class PolicyRun implements ImageFunctions {
-  private readonly known = new Map<string, FunctionResult>();
-  private readonly pending = new Map<string, () => Promise<FunctionResult>>();
-  private readonly bySeen = new Map<string, MatchedImage>();
-  private readonly verified = new Set<string>();
+  // Made when first needed: the cached path of a one-image pod allocates as little as it can.
+  private known: Map<string, FunctionResult> | undefined;
+  private pending: Map<string, () => Promise<FunctionResult>> | undefined;
+  private verified: Set<string> | undefined;
   private unavailable = false;
   private passes = 0;
 
@@ -353,27 +359,26 @@ class PolicyRun implements ImageFunctions {
     readonly run: ImageRun,
     readonly images: MatchedImage[],
     readonly vars: Record<string, unknown>,
-  ) {
-    for (const i of images) this.bySeen.set(i.seen, i);
-    const attestors: Record<string, unknown> = {};
-    for (const name of program.attestors.keys()) attestors[name] = { name };
-    const attestations: Record<string, string> = {};
-    for (const name of program.attestations.keys()) attestations[name] = name;
-    vars.attestors = attestors;
-    vars.attestations = attestations;
-  }
+  ) {}
 
   evaluate(): PolicyResult | Promise<PolicyResult> {
     this.passes++;
-    this.pending.clear();
+    this.pending?.clear();
     const result = withImageFunctions(this, () => this.pass());
-    if (this.pending.size === 0 || this.passes > 16) return result;
-    const work = [...this.pending].map(([key, fn]) =>
+    const pending = this.pending;
+    if (!pending || pending.size === 0 || this.passes > 16) return result;
+    this.known ??= new Map();
+    const known = this.known;
+    const work = [...pending].map(([key, fn]) =>
       fn().then((r) => {
-        this.known.set(key, r);
+        known.set(key, r);
       }),
     );
     return Promise.all(work).then(() => this.evaluate());
+  }
+
+  private get collecting(): boolean {
+    return this.pending !== undefined && this.pending.size > 0;
   }
 
   private result(
@@ -389,8 +394,8 @@ class PolicyRun implements ImageFunctions {
       errored: !ok && errored,
       message,
       images: this.images,
-      verified: this.verified,
     };
+    if (this.verified) r.verified = this.verified;
     if (failedCheck) r.failedCheck = failedCheck;
     return r;
   }
@@ -403,7 +408,7 @@ class PolicyRun implements ImageFunctions {
       try {
         variables[v.name] = v.expr(this.vars);
       } catch (err) {
-        if (err instanceof Pending || this.pending.size > 0) continue;
+        if (err instanceof Pending || this.collecting) continue;
         outcome ??= this.result(false, `variables ${v.name}`, `${v.where}: ${errorText(err)}`, true);
       }
     }
@@ -413,7 +418,7 @@ class PolicyRun implements ImageFunctions {
       try {
         value = v.expr(this.vars);
       } catch (err) {
-        if (err instanceof Pending || this.pending.size > 0) continue;
+        if (err instanceof Pending || this.collecting) continue;
         outcome ??= this.result(false, `validations[${i}]`, `${v.where}: ${errorText(err)}`, true);
         continue;
       }
@@ -445,7 +450,16 @@ class PolicyRun implements ImageFunctions {
   }
 
   private imageOf(image: string): MatchedImage | undefined {
-    return this.bySeen.get(image);
+    for (const i of this.images) if (i.seen === image) return i;
+    return undefined;
+  }
+
+  /** A result known in this evaluation, or an in-memory cache entry that answers it (used as it is). */
+  private find(key: string, needStatements: boolean): FunctionResult | undefined {
+    const known = this.known?.get(key);
+    if (known) return known;
+    const hit = this.run.options.cache?.peek?.(key);
+    return hit && (!needStatements || !hit.ok || hit.statements) ? hit : undefined;
   }
 
   private lookup(
@@ -453,20 +467,10 @@ class PolicyRun implements ImageFunctions {
     verify: () => Promise<FunctionResult>,
     needStatements = false,
   ): FunctionResult | undefined {
-    const known = this.known.get(key);
+    const known = this.find(key, needStatements);
     if (known) return known;
     const cache = this.run.options.cache;
-    const hit = cache?.peek?.(key);
-    if (hit && (!needStatements || !hit.ok || hit.statements)) {
-      const r = {
-        ok: hit.ok,
-        unavailable: false,
-        message: hit.message,
-        ...(hit.statements ? { statements: hit.statements } : {}),
-      };
-      this.known.set(key, r);
-      return r;
-    }
+    this.pending ??= new Map();
     if (!this.pending.has(key)) {
       this.pending.set(key, async () => {
         if (cache && !cache.peek) {
@@ -515,7 +519,10 @@ class PolicyRun implements ImageFunctions {
       if (r.unavailable) this.unavailable = true;
       if (r.ok) n++;
     }
-    if (n > 0n) this.verified.add(image.canonical);
+    if (n > 0n) {
+      this.verified ??= new Set();
+      this.verified.add(image.canonical);
+    }
     return n;
   }
 
@@ -526,7 +533,7 @@ class PolicyRun implements ImageFunctions {
     const target = pinDigest(img.canonical, img.digest!);
     const results = names.map((name) => {
       const authority = this.program.attestors.get(name)!;
-      return this.lookup(`${img.digest}|${this.policy.version}|ivpol:sig:${name}`, async () => {
+      return this.lookup(`${img.digest}${this.program.keys.signature.get(name)}`, async () => {
         const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAuthority(
           target,
           authority,
@@ -556,7 +563,7 @@ class PolicyRun implements ImageFunctions {
     const results = names.map((name) => {
       const authority = this.program.attestors.get(name)!;
       return this.lookup(
-        `${img.digest}|${this.policy.version}|ivpol:att:${att.name}:${name}`,
+        `${img.digest}${this.program.keys.attestation.get(`${att.name}:${name}`)}`,
         async () => {
           let statements: unknown[] | undefined;
           const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAttestationBy(
@@ -590,10 +597,10 @@ class PolicyRun implements ImageFunctions {
     if (!img) throw new Error(`image ${image} is not matched by this policy`);
     let waiting = false;
     for (const name of this.program.attestors.keys()) {
-      const key = `${img.digest}|${this.policy.version}|ivpol:att:${att.name}:${name}`;
-      const r = this.known.get(key);
+      const key = `${img.digest}${this.program.keys.attestation.get(`${att.name}:${name}`)}`;
+      const r = this.find(key, true);
       if (r?.ok && r.statements && r.statements.length > 0) return r.statements[0];
-      if (this.pending.has(key)) waiting = true;
+      if (this.pending?.has(key)) waiting = true;
     }
     if (waiting) throw new Pending('attestation still being verified');
     throw new Error(
@@ -614,26 +621,23 @@ export function mergeIvpolResults(
 ): Decision[] {
   if (results.length === 0) return decisions;
   const extra: { img: ImageInWorkload; digest: string | undefined; outcomes: PolicyOutcome[] }[] = [];
-  const perPlace = new Map<string, PolicyOutcome[]>();
-  const digests = new Map<string, string>();
+  const perPlace = new Map<string, { outcomes: PolicyOutcome[]; digest: string | undefined }>();
   for (const r of results) {
     const program = r.policy.ivpol!;
     for (const m of r.images) {
-      if (m.digest) digests.set(m.written, m.digest);
-      const make = (mutate: boolean) => outcomeOf(r, mutate && program.mutateDigest);
       if (m.places.length === 0) {
         extra.push({
           img: { image: m.written, container: '', list: 'containers', path: '', workloadKind: '' },
           digest: m.digest,
-          outcomes: [make(false)],
+          outcomes: [outcomeOf(r, false)],
         });
         continue;
       }
-      const o = make(true);
+      const o = outcomeOf(r, program.mutateDigest);
       for (const place of m.places) {
-        const list = perPlace.get(place.path) ?? [];
-        list.push(o);
-        perPlace.set(place.path, list);
+        const at = perPlace.get(place.path);
+        if (at) at.outcomes.push(o);
+        else perPlace.set(place.path, { outcomes: [o], digest: m.digest });
       }
     }
   }
@@ -647,8 +651,8 @@ export function mergeIvpolResults(
       path: d.path,
       workloadKind: '',
     };
-    const outcomes = d.noMatch ? added : [...d.outcomes, ...added];
-    const merged = decide(img, d.digest ?? digests.get(d.image), outcomes);
+    const outcomes = d.noMatch ? added.outcomes : [...d.outcomes, ...added.outcomes];
+    const merged = decide(img, d.digest ?? added.digest, outcomes);
     if (d.breakGlass) merged.breakGlass = d.breakGlass;
     return merged;
   });
@@ -656,7 +660,27 @@ export function mergeIvpolResults(
   return out;
 }
 
+/**
+ * A policy's passing outcome is the same object for every request (outcomes are never modified): what the
+ * audit log derives from an outcome is then kept with it, as for the decision cache's entries.
+ */
+const passing = new WeakMap<LoadedPolicy, { pinning?: PolicyOutcome; plain?: PolicyOutcome }>();
+
 function outcomeOf(r: PolicyResult, mutateDigest: boolean): PolicyOutcome {
+  if (r.ok) {
+    let known = passing.get(r.policy);
+    if (!known) {
+      known = {};
+      passing.set(r.policy, known);
+    }
+    const slot = mutateDigest ? 'pinning' : 'plain';
+    known[slot] ??= newOutcome(r, mutateDigest);
+    return known[slot];
+  }
+  return newOutcome(r, mutateDigest);
+}
+
+function newOutcome(r: PolicyResult, mutateDigest: boolean): PolicyOutcome {
   const o: PolicyOutcome = {
     policy: r.policy.name,
     source: r.policy.source,

@@ -420,7 +420,24 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     mutateDigest: spec.validationConfigurations?.mutateDigest ?? true,
     required: spec.validationConfigurations?.required ?? true,
     autogen: autogenKinds(spec, rules, where('autogen.podControllers.controllers')),
+    uses: usesOf(spec),
+    keys: { signature: new Map(), attestation: new Map() },
+    celAttestors: Object.freeze(
+      Object.fromEntries([...attestors.keys()].map((name) => [name, Object.freeze({ name })])),
+    ),
+    celAttestations: Object.freeze(Object.fromEntries([...attestations.keys()].map((n) => [n, n]))),
   };
+  const version = policyVersion({
+    kind: policy.kind,
+    name: metadata.name,
+    namespace: metadata.namespace ?? null,
+    spec,
+  });
+  for (const name of attestors.keys()) {
+    program.keys.signature.set(name, `|${version}|ivpol:sig:${name}`);
+    for (const att of attestations.keys())
+      program.keys.attestation.set(`${att}:${name}`, `|${version}|ivpol:att:${att}:${name}`);
+  }
   if (spec.matchConstraints?.namespaceSelector)
     program.namespaceSelector = spec.matchConstraints.namespaceSelector;
   if (spec.matchConstraints?.objectSelector) program.objectSelector = spec.matchConstraints.objectSelector;
@@ -429,12 +446,7 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     name: metadata.name,
     source: 'kyverno',
     origin: ctx.origin,
-    version: policyVersion({
-      kind: policy.kind,
-      name: metadata.name,
-      namespace: metadata.namespace ?? null,
-      spec,
-    }),
+    version,
     // Deny enforces; Audit and Warn admit with a warning (seal's audit).
     mode: program.actions.includes('Deny') ? 'enforce' : 'audit',
     failurePolicy: spec.failurePolicy === 'Ignore' ? 'fail-open' : 'fail-closed',
@@ -447,6 +459,22 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   };
   if (policy.kind === 'NamespacedImageValidatingPolicy') loaded.namespace = metadata.namespace ?? 'default';
   return [loaded];
+}
+
+/** Which per-request variables any expression of the policy names (a word match: erring on building one). */
+function usesOf(spec: z.infer<typeof specSchema>): IvpolProgram['uses'] {
+  const texts = [
+    ...(spec.matchConditions ?? []).map((e) => e.expression),
+    ...(spec.variables ?? []).map((e) => e.expression),
+    ...(spec.images ?? []).map((e) => e.expression),
+    ...(spec.matchImageReferences ?? []).map((e) => e.expression ?? ''),
+    ...spec.validations.flatMap((v) => [v.expression, v.messageExpression ?? '']),
+  ].join('\n');
+  return {
+    request: /\brequest\b/.test(texts),
+    oldObject: /\boldObject\b/.test(texts),
+    namespaceObject: /\bnamespaceObject\b/.test(texts),
+  };
 }
 
 /** Kyverno CanAutoGen: a policy on pods alone (no names, no subresources) is also generated for controllers. */

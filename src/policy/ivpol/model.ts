@@ -62,4 +62,14 @@ export interface IvpolProgram {
   required: boolean;
   /** Pod controller kinds the policy also applies to (Kyverno autogen), with the pod template as `object`. */
   autogen: string[];
+  /** Which request variables the expressions name (the others are not built per request). */
+  uses: { request: boolean; oldObject: boolean; namespaceObject: boolean };
+  /** The `attestors` and `attestations` CEL variables (the same, frozen, for every request). */
+  celAttestors: Readonly<Record<string, Readonly<{ name: string }>>>;
+  celAttestations: Readonly<Record<string, string>>;
+  /**
+   * Decision-cache key suffixes (after the image digest) of each attestor's signature check and of each
+   * attestation × attestor check (`attestation:attestor`): `|<policy version>|ivpol:sig:<attestor>`.
+   */
+  keys: { signature: Map<string, string>; attestation: Map<string, string> };
 }
