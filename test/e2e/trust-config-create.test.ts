@@ -240,6 +240,49 @@ describe('trusted-root create and signing-config create against seal serve', () 
     expect(json.certificateAuthorities.length).toBeGreaterThan(0);
   });
 
+  it("replays doc/cosign_signing-config_create.md's examples unchanged but for the binary and paths", async () => {
+    const out = file('signing-config.json');
+    const r = await seal([
+      'signing-config',
+      'create',
+      '--fulcio=url=https://fulcio.sigstore.dev,api-version=1,start-time=2024-01-01T00:00:00Z,end-time=2025-01-01T00:00:00Z,operator=sigstore.dev',
+      '--rekor=url=https://rekor.sigstore.dev,api-version=1,start-time=2024-01-01T00:00:00Z,operator=sigstore.dev',
+      '--rekor-config=ANY',
+      '--oidc-provider=url=https://oauth2.sigstore.dev/auth,api-version=1,start-time=2024-01-01T00:00:00Z,operator=sigstore.dev',
+      '--tsa=url=https://timestamp.sigstore.dev/api/v1/timestamp,api-version=1,start-time=2024-01-01T00:00:00Z,operator=sigstore.dev',
+      '--tsa-config=EXACT:1',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const json = JSON.parse(await readFile(out, 'utf8'));
+    expect(json.caUrls[0]).toEqual({
+      url: 'https://fulcio.sigstore.dev',
+      majorApiVersion: 1,
+      validFor: { start: '2024-01-01T00:00:00.000Z', end: '2025-01-01T00:00:00.000Z' },
+      operator: 'sigstore.dev',
+    });
+    expect(json.tsaConfig).toEqual({ selector: 'EXACT', count: 1 });
+    const decoded = SigningConfig.fromJSON(json);
+    expect(decoded.tsaUrls[0]!.url).toBe('https://timestamp.sigstore.dev/api/v1/timestamp');
+    // "Override OIDC provider from base config"
+    const custom = file('custom-signing-config.json');
+    const o = await seal([
+      'signing-config',
+      'create',
+      '--base-config',
+      out,
+      '--oidc-provider=url=https://custom-oidc.example.com,api-version=1,start-time=2024-01-01T00:00:00Z,operator=example.com',
+      '--out',
+      custom,
+    ]);
+    expect(o.code, o.err).toBe(0);
+    const c = JSON.parse(await readFile(custom, 'utf8'));
+    expect(c.oidcUrls.map((s: { url: string }) => s.url)).toEqual(['https://custom-oidc.example.com']);
+    expect(c.tsaUrls).toEqual(json.tsaUrls);
+    expect(c.tsaConfig).toEqual({ selector: 'EXACT', count: 1 });
+  });
+
   it('bad specs get specific errors', async () => {
     const cases: [string[], RegExp][] = [
       [
