@@ -5,7 +5,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +50,35 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
       const e = err as { code?: number; stdout?: string; stderr?: string };
       return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
     }
+  }
+
+  /** Start a long-running seal command; resolves once it prints "listening on". */
+  async function startSeal(args: string[]): Promise<{ out: () => string; stop: () => Promise<void> }> {
+    const child = spawn(process.execPath, [SEAL_BIN, ...args], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, ...hsm.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/listening on \S+/.test(out)) resolve();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.once('exit', (code) => reject(new Error(`seal ${args[0]} exited ${code}: ${err}`)));
+    });
+    return {
+      out: () => out,
+      stop: async () => {
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
   }
 
   async function opensslVerifies(pub: string, sigDer: string, file: string): Promise<boolean> {
@@ -346,33 +375,9 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
     const caUri = `pkcs11:token=${encodeURIComponent(TOKEN)};object=hsm-ca?module-path=${M()}&pin-value=${PIN}`;
     await hsm.keygen(TOKEN, PIN, 'EC:prime256v1', 'hsm-ca', 'ca01');
     const data = join(dir, 'serve');
-    const child = spawn(
-      process.execPath,
-      [SEAL_BIN, 'serve', '--data', data, '--port', '0', '--ca-key', caUri],
-      {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', HOME: dir, ...hsm.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const server = await startSeal(['serve', '--data', data, '--port', '0', '--ca-key', caUri]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const m = /listening on (\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        };
-        child.stdout.on('data', check);
-        child.once('exit', (code) => reject(new Error(`seal serve exited ${code}: ${err}`)));
-      });
+      const url = /listening on (\S+)/.exec(server.out())![1]!;
       const token = (await seal(['token', '--server', url, '--identity', 'hsm-ca@example.com'])).out.trim();
       const bundle = join(dir, 'keyless.json');
       const signed = await seal([
@@ -411,8 +416,100 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
       expect(leaf.verify(createPublicKey(caPub))).toBe(true);
       expect(existsSync(join(data, 'ca', 'intermediate.key.pem'))).toBe(false);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('seal tsa serve --key pkcs11:… answers timestamps signed in the token, which openssl ts -verify accepts', async () => {
+    const tsaUri = `pkcs11:token=${encodeURIComponent(TOKEN)};object=hsm-tsa?module-path=${M()}&pin-value=${PIN}`;
+    await hsm.keygen(TOKEN, PIN, 'EC:prime256v1', 'hsm-tsa', '75a0');
+    const tsaDir = join(dir, 'tsa');
+    await mkdir(tsaDir);
+    const pub = join(tsaDir, 'tsa.pub');
+    expect((await seal(['public-key', '--key', tsaUri, '--outfile', pub])).code).toBe(0);
+    // A chain for the token's key: openssl's root certifies the public key the token exported.
+    const o = (args: string[]) => exec('openssl', args, { cwd: tsaDir });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    await o([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-subj',
+      '/CN=hsm-tsa-root',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ]);
+    await o(['req', '-new', ...ec, '-keyout', 'csr.key', '-out', 'tsa.csr', '-subj', '/CN=hsm-tsa']);
+    await writeFile(
+      join(tsaDir, 'ext'),
+      'extendedKeyUsage=critical,timeStamping\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n',
+    );
+    await o([
+      'x509',
+      '-req',
+      '-in',
+      'tsa.csr',
+      '-force_pubkey',
+      'tsa.pub',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '10',
+      '-extfile',
+      'ext',
+      '-out',
+      'tsa.pem',
+    ]);
+    await writeFile(
+      join(tsaDir, 'chain.pem'),
+      (await readFile(join(tsaDir, 'tsa.pem'), 'utf8')) + (await readFile(join(tsaDir, 'ca.pem'), 'utf8')),
+    );
+    const server = await startSeal([
+      'tsa',
+      'serve',
+      '--key',
+      tsaUri,
+      '--certificate-chain',
+      join(tsaDir, 'chain.pem'),
+      '--port',
+      '0',
+    ]);
+    try {
+      const url = /listening on (\S+)/.exec(server.out())![1]!;
+      await o(['ts', '-query', '-data', blob, '-sha256', '-cert', '-out', 'q.tsq']);
+      const res = await fetch(`${url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body: await readFile(join(tsaDir, 'q.tsq')),
+      });
+      expect(res.status).toBe(200);
+      await writeFile(join(tsaDir, 'r.tsr'), Buffer.from(await res.arrayBuffer()));
+      const verified = await o([
+        'ts',
+        '-verify',
+        '-in',
+        'r.tsr',
+        '-data',
+        blob,
+        '-CAfile',
+        'ca.pem',
+        '-untrusted',
+        'tsa.pem',
+      ]);
+      expect(verified.stdout).toContain('Verification: OK');
+    } finally {
+      await server.stop();
     }
   }, 60_000);
 
