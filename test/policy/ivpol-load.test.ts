@@ -78,6 +78,22 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     ]);
   });
 
+  it('5 apply to admission; 4 are background-only and load as nothing (docs/policy.md counts)', () => {
+    const applies = results.filter((r) => !r.error && r.loaded > 0).map((r) => r.file);
+    expect(applies).toEqual([
+      'docs__image-validating-policy__cosign-key.yaml',
+      'docs__image-validating-policy__keyless-vuln-scan.yaml',
+      'kyverno__chainsaw__image-validating-policies__mutate-digest-disabled__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__mutate-digest__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__mutate-then-validate__policy.yaml',
+    ]);
+    expect(results.filter((r) => !r.error && r.loaded === 0)).toHaveLength(4);
+    const hasOverCall = results.filter((r) => r.error?.includes('has() invalid argument'));
+    expect(hasOverCall.map((r) => r.file)).toEqual([
+      'kyverno__chainsaw__image-validating-policies__standard__cosign-attestation-extract-cache-hit__policy.yaml',
+    ]);
+  });
+
   it('names the field of the other refusals: an unknown CEL function, an invalid action, JSON mode', () => {
     const byFile = new Map(results.map((r) => [r.file, r.error]));
     expect(byFile.get('docs__image-validating-policy__namespaced.yaml')).toContain(
