@@ -386,8 +386,8 @@ export function formatInspection(x: BundleInspection): string {
         add(d, 'Error', c.error);
         return;
       }
-      add(d, 'Subject', c.subject);
-      add(d, 'Issuer', c.issuer);
+      if (c.subject) add(d, 'Subject', c.subject);
+      if (c.issuer) add(d, 'Issuer', c.issuer);
       add(d, 'Validity');
       add(d + 1, 'Not Before', c.notBefore);
       add(d + 1, 'Not After', c.notAfter);
