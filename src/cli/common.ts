@@ -151,6 +151,17 @@ export const verifyOptionSpecs = {
       "PEM chain of the timestamp authority (its signing certificate first, root last), trusted instead of the trusted root's TSAs",
     placeholder: 'FILE',
   },
+  'witness-key': {
+    type: 'strings',
+    description:
+      'a witness whose cosignatures on log checkpoints must verify where present (C2SP vkey NAME+KEYID+KEY; repeatable)',
+    placeholder: 'VKEY',
+  },
+  'witness-threshold': {
+    type: 'string',
+    description: 'how many --witness-key witnesses must have cosigned each checkpoint (default 0)',
+    placeholder: 'N',
+  },
   output: {
     type: 'string',
     short: 'o',

@@ -81,6 +81,8 @@ export interface VerifyFlags {
   'insecure-ignore-sct'?: boolean;
   'use-signed-timestamps'?: boolean;
   'timestamp-certificate-chain'?: string | undefined;
+  'witness-key'?: string[];
+  'witness-threshold'?: string | undefined;
   'certificate-chain'?: string | undefined;
   'ca-roots'?: string | undefined;
   'ca-intermediates'?: string | undefined;
@@ -195,6 +197,8 @@ export async function loadTrust(
   else if (expectations.keys?.length && expectations.ignoreTlog) base = undefined;
   // Private CAs with no log to check need no public trust material at all.
   else if (!privateCAs || !expectations.ignoreTlog) base = trust.publicGoodTrustedRoot();
+  const witnesses = await witnessesFrom(o);
+  if (witnesses && base) base = { ...base, witnesses };
   if (tsas) {
     // cosign's --timestamp-certificate-chain: this TSA instead of the trusted root's
     base = {
@@ -205,6 +209,24 @@ export async function loadTrust(
   if (!privateCAs) return base;
   const { withPrivateAuthorities } = await import('../verify/private-ca.js');
   return withPrivateAuthorities(base, privateCAs);
+}
+
+/** --witness-key / --witness-threshold: the witnesses whose checkpoint cosignatures are checked. */
+async function witnessesFrom(
+  o: VerifyFlags,
+): Promise<import('../verify/trust.js').TrustMaterial['witnesses']> {
+  const vkeys = o['witness-key'] ?? [];
+  const threshold = o['witness-threshold'] === undefined ? 0 : Number(o['witness-threshold']);
+  if (!Number.isInteger(threshold) || threshold < 0)
+    throw new SealError('E_INVALID_ARGUMENT', '--witness-threshold must be a non-negative integer');
+  if (threshold > vkeys.length)
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `--witness-threshold ${threshold} needs at least as many --witness-key flags (${vkeys.length} given)`,
+    );
+  if (vkeys.length === 0) return undefined;
+  const { parseWitnessVkey } = await import('../tlog/checkpoint.js');
+  return { keys: vkeys.map(parseWitnessVkey), threshold };
 }
 
 /** --timestamp-certificate-chain: one TSA, valid at any time its certificates are. */

@@ -255,3 +255,32 @@ export function verifyCheckpoint(
     invalid(`origin "${cp.origin}" is not "${opts.origin}"`);
   return cp;
 }
+
+/**
+ * A witness's verifier key in the C2SP signed-note text form `<name>+<hex key ID>+<base64(type ‖ key)>`, type 0x04
+ * (cosignature/v1) or 0x01 (the same Ed25519 key as a plain note signer). The key ID must be the one of its type.
+ */
+export function parseWitnessVkey(vkey: string): WitnessKey {
+  const bad = (why: string): never => {
+    throw new SealError('E_INVALID_ARGUMENT', `witness key "${vkey.slice(0, 80)}": ${why}`);
+  };
+  const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+([A-Za-z0-9+/]+=*)$/.exec(vkey.trim());
+  if (!m) return bad('expected <name>+<8 hex key ID>+<base64 key> (a C2SP vkey)');
+  const [, name, hash, b64] = m as unknown as [string, string, string, string];
+  const raw = Buffer.from(b64, 'base64');
+  if (raw.length !== 33 || (raw[0] !== 0x04 && raw[0] !== 0x01))
+    bad('the key is not an Ed25519 key of type 0x04 (cosignature/v1) or 0x01');
+  const key = new Uint8Array(raw.subarray(1));
+  const want = raw[0] === 0x04 ? cosignatureKeyHash(name, key) : ed25519NoteKeyHash(name, key);
+  if (Buffer.from(want).toString('hex') !== hash.toLowerCase())
+    bad('its key ID does not match its name and key');
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), key]);
+  return { name, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) };
+}
+
+/** The vkey text of a witness key (type 0x04), as parseWitnessVkey reads it. */
+export function witnessVkey(name: string, publicKey: KeyObject): string {
+  const key = ed25519RawKey(spkiOf(publicKey));
+  const hash = Buffer.from(cosignatureKeyHash(name, key)).toString('hex');
+  return `${name}+${hash}+${Buffer.concat([Uint8Array.of(0x04), key]).toString('base64')}`;
+}

@@ -1,6 +1,7 @@
 // Trust material as data: a protobuf-specs TrustedRoot (CAs, transparency logs, CT logs, TSAs) loaded once
 // into typed values and passed to every verification (sigstore-servers.md §5; protobuf-specs sigstore_trustroot.proto).
 
+import type { WitnessKey } from '../tlog/checkpoint.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -51,6 +52,11 @@ export interface TrustMaterial {
   /** Certificate-transparency logs by logId hex. */
   ctlogs: Map<string, LogKey[]>;
   timestampAuthorities: CertificateAuthority[];
+  /**
+   * Witnesses whose cosignatures on a log checkpoint are checked where present (C2SP tlog-cosignature), and how many
+   * distinct ones must have cosigned each checkpoint (0: none required).
+   */
+  witnesses?: { keys: WitnessKey[]; threshold: number };
 }
 
 const TRUSTED_ROOT_MEDIA_TYPES = [

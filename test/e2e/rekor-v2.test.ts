@@ -2,7 +2,7 @@
 // selects the v2 log and the TSA, and seal verifies the bundles; seal signs into the v2 log and sigstore-js verifies
 // with seal's trusted_root.json; a checkpoint with a bad note signature is refused with its own error.
 
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { tokenFromDevIssuer } from '../../src/oidc/sources.js';
+import { cosignNote, witnessVkey } from '../../src/tlog/checkpoint.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 
 async function seal(args: string[]) {
@@ -115,6 +116,64 @@ describe('Rekor v2 with sigstore-js and seal', () => {
         subjectAlternativeName: 'alice@example.com',
       }),
     ).toThrow();
+  });
+
+  it('checks witness cosignatures on the v2 checkpoint for --witness-key witnesses: present ones must verify, the threshold must be met', async () => {
+    const data = Buffer.from('witnessed');
+    const bundle = bundleToJSON(await sigstoreJsBundle('messageSignature', data)) as {
+      verificationMaterial: { tlogEntries: { inclusionProof: { checkpoint: { envelope: string } } }[] };
+    };
+    const cp = bundle.verificationMaterial.tlogEntries[0]!.inclusionProof.checkpoint;
+    const witness = generateKeyPairSync('ed25519');
+    const stranger = generateKeyPairSync('ed25519');
+    const vkey = witnessVkey('witness.example', witness.publicKey);
+    const original = cp.envelope;
+    const file = join(dir, 'witnessed.txt');
+    await writeFile(file, data);
+    const bundlePath = join(dir, 'witnessed.sigstore.json');
+    const verifyWith = async (envelope: string, extra: string[]) => {
+      cp.envelope = envelope;
+      await writeFile(bundlePath, JSON.stringify(bundle));
+      return seal([
+        'verify-blob',
+        file,
+        '--bundle',
+        bundlePath,
+        '--trusted-root',
+        server.trustedRootPath,
+        '--certificate-identity',
+        'alice@example.com',
+        '--certificate-oidc-issuer',
+        issuer,
+        ...extra,
+      ]);
+    };
+    const cosigned = cosignNote(
+      cosignNote(original, 'witness.example', witness.privateKey, BigInt(Math.floor(Date.now() / 1000))),
+      'stranger.example',
+      stranger.privateKey,
+      1n,
+    );
+    // unknown witnesses are ignored; a trusted one verifies and meets the threshold
+    expect((await verifyWith(cosigned, [])).code).toBe(0);
+    const ok = await verifyWith(cosigned, ['--witness-key', vkey, '--witness-threshold', '1']);
+    expect(ok.err).toMatch(/Verified OK/);
+    expect(ok.code).toBe(0);
+    // no cosignature from the trusted witness: below the threshold
+    const missing = await verifyWith(original, ['--witness-key', vkey, '--witness-threshold', '1']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toMatch(/\[E_CHECKPOINT_INVALID\].*cosigned by 0 trusted witness/);
+    // a trusted witness's cosignature that does not verify is refused even with no threshold
+    const lines = cosigned.split('\n');
+    const i = lines.findIndex((l) => l.startsWith('\u2014 witness.example '));
+    const raw = Buffer.from(lines[i]!.split(' ')[2]!, 'base64');
+    raw[raw.length - 1]! ^= 1;
+    lines[i] = `\u2014 witness.example ${raw.toString('base64')}`;
+    const forged = await verifyWith(lines.join('\n'), ['--witness-key', vkey]);
+    expect(forged.code).not.toBe(0);
+    expect(forged.err).toMatch(
+      /\[E_CHECKPOINT_INVALID\].*cosignature of witness witness\.example does not verify/,
+    );
   });
 
   it('sigstore-js logs a DSSE envelope as dsse v0.0.2; @sigstore/verify and seal accept the bundle', async () => {

@@ -10,7 +10,9 @@ import {
   parseCheckpoint,
   parseSignedNote,
   rekorV2LogId,
+  parseWitnessVkey,
   verifyCosignatures,
+  witnessVkey,
 } from '../../src/tlog/checkpoint.js';
 import { parseTransparencyLogEntryV2 } from '../../src/tlog/entry-v2.js';
 import { openLog, type TransparencyLog } from '../../src/tlog/log.js';
@@ -296,6 +298,12 @@ describe('witness cosignatures (C2SP tlog-cosignature)', () => {
       expect(Buffer.from(raw.subarray(0, 4))).toEqual(want);
       expect(Buffer.from(rekorV2LogId('log.example', log.signer.publicKey))).toEqual(
         Buffer.from(log.checkpointKeyId),
+      );
+      // the vkey text form names the same witness; a key ID that does not match is refused
+      const vkey = witnessVkey('w1.example', w1.publicKey);
+      expect(verifyCosignatures(cosigned, [parseWitnessVkey(vkey)], 1)).toHaveLength(1);
+      expect(() => parseWitnessVkey(vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+'))).toThrow(
+        /key ID does not match/,
       );
     } finally {
       await log.close();

@@ -3,7 +3,7 @@
 
 import { createHash, type KeyObject } from 'node:crypto';
 import { type ErrorCode, printable, printableTime } from '../../errors.js';
-import { parseCheckpoint, parseSignedNote } from '../../tlog/checkpoint.js';
+import { parseCheckpoint, parseSignedNote, verifyCosignatures } from '../../tlog/checkpoint.js';
 import { verifyLogSignature } from '../../tlog/logkey.js';
 import { hashLeaf, rootFromInclusionProof } from '../../tlog/merkle.js';
 import { inRange, type LogKey, type TrustMaterial } from '../trust.js';
@@ -168,7 +168,20 @@ export function verifyTlogInclusion(entry: TlogEntry, trust: TrustMaterial): Tlo
         'the signed checkpoint is for another tree (size or root hash differ from the proof)',
       );
     }
+    if (trust.witnesses) {
+      // the cosignatures of witnesses the verifier trusts must verify where present, and reach the threshold
+      try {
+        verifyCosignatures(proof.checkpoint, trust.witnesses.keys, trust.witnesses.threshold);
+      } catch (err) {
+        throw new TlogError('E_CHECKPOINT_INVALID', (err as Error).message);
+      }
+    }
     evidence = true;
+  } else if (trust.witnesses && trust.witnesses.threshold > 0) {
+    throw new TlogError(
+      'E_CHECKPOINT_INVALID',
+      `${trust.witnesses.threshold} witness cosignature(s) are required, and the entry has no checkpoint to carry them`,
+    );
   }
   if (!evidence)
     throw new TlogError(
