@@ -12,7 +12,9 @@ import type {
   PolicySet,
   PullCredential,
   RequestContext,
+  ReviewData,
 } from '../policy/types.js';
+import { extractorsFor } from '../policy/kyverno/extract.js';
 import { digestOf, withDigestKeepingTag } from '../policy/evaluate.js';
 import { type AuditLogger, auditDecision } from './audit.js';
 import { SealError } from '../errors.js';
@@ -154,6 +156,7 @@ class Deadline {
 class DeadlineContext implements RequestContext {
   declare credentials?: PullCredential[];
   declare pullSecrets?: RequestContext['pullSecrets'];
+  declare review?: ReviewData;
 
   constructor(private readonly deadline: Deadline) {}
 
@@ -279,8 +282,9 @@ export class AdmissionController {
     if (req.operation === 'DELETE' || req.operation === 'CONNECT')
       return { review: buildResponse(req.uid, { allowed: true }), decisions: [] };
     let read: ReadWorkload;
+    const extractors = extractorsFor(this.policies.policies, req.kind.kind);
     try {
-      read = readAdmittedWorkload(objectOf(req), req.kind);
+      read = readAdmittedWorkload(objectOf(req), req.kind, extractors);
     } catch (err) {
       return {
         review: buildResponse(req.uid, { allowed: false, message: `seal: ${(err as Error).message}` }),
@@ -294,7 +298,7 @@ export class AdmissionController {
     if (req.operation === 'UPDATE' && req.oldObject) {
       let old: ImageInWorkload[] = [];
       try {
-        old = readAdmittedWorkload(req.oldObject, req.kind).images;
+        old = readAdmittedWorkload(req.oldObject, req.kind, extractors).images;
       } catch {
         old = [];
       }
@@ -339,6 +343,14 @@ export class AdmissionController {
   ): AdmissionResult | Promise<AdmissionResult> {
     const ctx = new DeadlineContext(deadline);
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
+    // What Kyverno rules read of the request (`request.operation`, `request.object`, …).
+    const review: ReviewData = { operation: req.operation, object: objectOf(req) };
+    if (req.oldObject !== undefined) review.oldObject = req.oldObject;
+    if ((req as { userInfo?: unknown }).userInfo !== undefined)
+      review.userInfo = (req as { userInfo?: unknown }).userInfo;
+    if ((req as { name?: unknown }).name !== undefined)
+      review.name = String((req as { name?: unknown }).name);
+    ctx.review = review;
     if (spec) {
       const pullSecrets: RequestContext['pullSecrets'] = {
         namespace: nsName,

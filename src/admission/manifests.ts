@@ -13,9 +13,11 @@ import type {
   ImageInWorkload,
   ImageRule,
   ImageVerifier,
+  LoadedPolicy,
   NamespaceInfo,
   PolicySet,
 } from '../policy/types.js';
+import { extractImages, extractorsFor } from '../policy/kyverno/extract.js';
 import { selectorMatches } from '../policy/selector.js';
 import type { NamespaceLookup } from './namespaces.js';
 import { staticNamespaces } from './namespaces.js';
@@ -28,6 +30,8 @@ export interface ManifestWorkload {
   name: string;
   namespace: string;
   images: ImageInWorkload[];
+  /** The manifest itself, as `request.object` for rules that read it. */
+  object?: unknown;
 }
 
 /** Workloads of a multi-document YAML (List items included). Non-workload kinds are skipped. */
@@ -35,6 +39,7 @@ export function workloadsFromYaml(
   text: string,
   origin: string,
   defaultNamespace = 'default',
+  policies?: LoadedPolicy[],
 ): ManifestWorkload[] {
   let docs: unknown[];
   try {
@@ -52,14 +57,16 @@ export function workloadsFromYaml(
         visit(item, `${where}.items[${i}]`);
       return;
     }
-    if (!WORKLOAD_KINDS.includes(parsed.data.kind)) return;
+    const extractors = policies ? extractorsFor(policies, parsed.data.kind) : undefined;
+    if (!extractors && !WORKLOAD_KINDS.includes(parsed.data.kind)) return;
     const meta = parsed.data.metadata ?? {};
     out.push({
       origin: where,
       kind: parsed.data.kind,
       name: meta.name ?? meta.generateName ?? '',
       namespace: meta.namespace ?? defaultNamespace,
-      images: imagesOf(doc),
+      images: extractors ? extractImages(doc, extractors, parsed.data.kind, meta.name) : imagesOf(doc),
+      object: doc,
     });
   };
   for (const [i, d] of docs.entries()) visit(d, docs.length > 1 ? `${origin}#${i + 1}` : origin);
@@ -89,7 +96,7 @@ export async function evaluateManifests(
       ns,
       policies,
       verifier,
-      { signal },
+      { signal, review: { operation: 'CREATE', object: w.object } },
       { imageReading: 'runtime' },
     );
     for (const d of decisions) out.push({ workload: w, decision: d });
@@ -160,7 +167,10 @@ export async function describeManifests(
         out.push({ workload: w, image, requirements: [], invalidReference: canonical.message });
         continue;
       }
-      const matches = matchPolicies(image, ns, policies.policies, canonical);
+      const matches = matchPolicies(image, ns, policies.policies, canonical, {
+        operation: 'CREATE',
+        object: w.object,
+      });
       const r: Requirement = {
         workload: w,
         image,

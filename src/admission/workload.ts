@@ -3,7 +3,8 @@
 
 import * as z from 'zod';
 import { SealError } from '../errors.js';
-import type { ImageInWorkload } from '../policy/types.js';
+import { extractImages } from '../policy/kyverno/extract.js';
+import type { ImageExtractor, ImageInWorkload } from '../policy/types.js';
 
 /** Kind → JSON pointer of its pod spec. */
 export const POD_SPEC_PATHS: Record<string, string[]> = {
@@ -269,7 +270,11 @@ function findContainerList(object: unknown): string | undefined {
  * container without an image. Objects of other kinds without containers carry no images. Every refusal is
  * E_INVALID_ARGUMENT with a message for the denial.
  */
-export function readAdmittedWorkload(object: unknown, kind: GroupVersionKind): ReadWorkload {
+export function readAdmittedWorkload(
+  object: unknown,
+  kind: GroupVersionKind,
+  extractors?: ImageExtractor[],
+): ReadWorkload {
   const workload = workloadOf(object);
   const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
   if (
@@ -282,6 +287,15 @@ export function readAdmittedWorkload(object: unknown, kind: GroupVersionKind): R
     );
   const known = Object.hasOwn(WORKLOAD_GROUPS, kind.kind) && WORKLOAD_GROUPS[kind.kind] === kind.group;
   const spec = known ? podSpecOf(object, kind.kind) : undefined;
+  // Kyverno imageExtractors name where a kind keeps its images: they replace the pod-spec reading.
+  if (extractors && extractors.length > 0) {
+    const out: ReadWorkload = {
+      workload,
+      images: extractImages(object, extractors, kind.kind, workload.metadata?.name),
+    };
+    if (spec) out.spec = spec;
+    return out;
+  }
   if (!spec) {
     const at = findContainerList(object);
     if (at !== undefined)

@@ -39,7 +39,18 @@ const options = {
   },
   'in-cluster': {
     type: 'boolean',
-    description: 'read namespace labels from the Kubernetes API (service account)',
+    description:
+      'read namespace labels, pull secrets and the ConfigMaps/API objects Kyverno rule context names from the Kubernetes API (service account)',
+  },
+  values: {
+    type: 'strings',
+    description: 'Kyverno values file: variables for rule context (repeatable)',
+    placeholder: 'FILE',
+  },
+  context: {
+    type: 'strings',
+    description: 'Kyverno context file or Kubernetes objects that rule context reads (repeatable)',
+    placeholder: 'FILE',
   },
   'breakglass-dir': { type: 'string', description: 'directory of break-glass grants', placeholder: 'DIR' },
   'breakglass-key': {
@@ -141,7 +152,29 @@ export const command: CommandModule = {
     const port = Number(o.port ?? '8443');
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new SealError('E_INVALID_ARGUMENT', `--port: not a port: ${o.port}`);
-    const { loadPolicyFiles } = await import('../policy/load.js');
+    const { loadPolicyFiles: loadFiles, loadKyvernoValuesFiles } = await import('../policy/load.js');
+    const valueFiles = [...o.values, ...o.context];
+    const clusterGet = o['in-cluster']
+      ? await (async () => {
+          const api = (await import('../admission/kube-api.js')).kubeApi({}, 'not in a cluster');
+          return async (path: string) => {
+            const r = await api.get(path, AbortSignal.timeout(10_000));
+            if (r.status === 404) return undefined;
+            if (r.status !== 200) throw new SealError('E_NETWORK', `GET ${path}: HTTP ${r.status}`);
+            return r.body;
+          };
+        })()
+      : undefined;
+    // Kyverno context (ConfigMaps, API objects) is read again with every load, so a reload picks up changes.
+    const loadPolicyFiles = async (paths: string[], opts: { env: NodeJS.ProcessEnv }) => {
+      const set = await loadFiles(paths, {
+        ...opts,
+        ...(valueFiles.length > 0 ? { kyvernoValues: await loadKyvernoValuesFiles(valueFiles) } : {}),
+        ...(clusterGet ? { kyvernoClusterGet: clusterGet } : {}),
+      });
+      for (const w of set.warnings ?? []) io.stderr(`seal admission webhook: warning: ${w}\n`);
+      return set;
+    };
     const adm = await import('../admission/index.js');
     const { checkPolicyTrust, storeVerifier } = await import('../admission/verifier.js');
     const { resolveKeyRef } = await import('../policy/keyref.js');

@@ -25,6 +25,17 @@ const options = {
     description: 'YAML {namespace: {label: value}} for namespace selectors',
     placeholder: 'FILE',
   },
+  values: {
+    type: 'strings',
+    description: 'Kyverno values file (kyverno apply --values): variables for rule context (repeatable)',
+    placeholder: 'FILE',
+  },
+  context: {
+    type: 'strings',
+    description:
+      'Kyverno context file or Kubernetes objects (ConfigMaps…) that rule context reads (repeatable)',
+    placeholder: 'FILE',
+  },
   offline: {
     type: 'boolean',
     description: 'do not contact registries: print which policies match and what they would require',
@@ -47,12 +58,17 @@ export const command: CommandModule = {
     if (o.policy.length === 0) throw new SealError('E_INVALID_ARGUMENT', 'give at least one policy with -p');
     if (positionals.length === 0)
       throw new SealError('E_INVALID_ARGUMENT', 'give at least one manifest file');
-    const { loadPolicyFiles } = await import('../policy/load.js');
+    const { loadPolicyFiles, loadKyvernoValuesFiles } = await import('../policy/load.js');
     const { workloadsFromYaml, evaluateManifests, describeManifests } = await import(
       '../admission/manifests.js'
     );
     const { namespacesFromFile } = await import('../admission/namespaces.js');
-    const policies = await loadPolicyFiles(o.policy, { env: io.env });
+    const valueFiles = [...o.values, ...o.context];
+    const policies = await loadPolicyFiles(o.policy, {
+      env: io.env,
+      ...(valueFiles.length > 0 ? { kyvernoValues: await loadKyvernoValuesFiles(valueFiles) } : {}),
+    });
+    for (const w of policies.warnings ?? []) io.stderr(`warning: ${w}\n`);
     await (await import('../admission/verifier.js')).checkPolicyTrust(policies);
     const workloads = [];
     for (const file of positionals) {
@@ -62,7 +78,7 @@ export const command: CommandModule = {
       } catch (err) {
         throw new SealError('E_IO', `cannot read ${file}: ${(err as Error).message}`);
       }
-      workloads.push(...workloadsFromYaml(text, file, o.namespace));
+      workloads.push(...workloadsFromYaml(text, file, o.namespace, policies.policies));
     }
     const namespaces = o['namespace-labels'] ? namespacesFromFile(o['namespace-labels']) : undefined;
     const json = o.output === 'json';

@@ -100,7 +100,7 @@ export function validateCondition(c: Condition, where: string): void {
  * Substitute `{{ expr }}` inside out (Kyverno's variable substitution): a template that is the whole
  * string yields the JSON value; one embedded in text (or in an outer expression) is inserted as text.
  */
-function substitute(value: unknown, data: JSONValue): unknown {
+export function substitute(value: unknown, data: JSONValue): unknown {
   if (typeof value === 'string') {
     let text = value;
     for (let m = INNERMOST.exec(text); m; m = INNERMOST.exec(text)) {

@@ -22,6 +22,8 @@ import type {
   ImageVerifier,
   LoadedPolicy,
   NamespaceInfo,
+  ReviewData,
+  RuleRequest,
   NoMatchRule,
   PolicyOutcome,
   PolicyRevocation,
@@ -107,6 +109,7 @@ export function matchPolicies(
   ns: NamespaceInfo,
   policies: LoadedPolicy[],
   canonical: string = image.image,
+  review?: ReviewData,
 ): RuleMatch[] {
   const out: RuleMatch[] = [];
   const workload: { kind: string; name?: string } = { kind: image.workloadKind };
@@ -119,6 +122,14 @@ export function matchPolicies(
     for (const rule of policy.rules) {
       if (!rule.images.some((p) => p.matches(canonical))) continue;
       if (rule.skipImages.some((p) => p.matches(canonical))) continue;
+      if (rule.perRequest) {
+        const req: RuleRequest = { image, namespace: ns };
+        if (review) req.review = review;
+        const r = rule.perRequest.instantiate(req);
+        if ('skip' in r) continue;
+        out.push({ policy: { ...policy, version: r.version }, rule: r.rule });
+        continue;
+      }
       out.push({ policy, rule });
     }
   }
@@ -805,7 +816,7 @@ function evaluateImage(
 ): Decision | Promise<Decision> {
   const canonical = canonicalImage(img.image, run.options.imageReading);
   if (typeof canonical !== 'string') return invalidReferenceDecision(img, canonical);
-  const matches = matchPolicies(img, run.ns, policies, canonical);
+  const matches = matchPolicies(img, run.ns, policies, canonical, run.ctx.review);
   if (matches.length === 0) {
     const rule = noMatchAction(noMatch, run.ns);
     const action = rule?.action ?? 'allow';
@@ -945,6 +956,20 @@ function outcomeOf(
 ): PolicyOutcome | Promise<PolicyOutcome> {
   const { policy, rule } = match;
   const { options } = run;
+  if (rule.error !== undefined) {
+    return outcome(
+      match,
+      {
+        ok: false,
+        unavailable: false,
+        failedCheck: 'rule context',
+        code: 'E_POLICY_INVALID',
+        message: rule.error,
+        passedAuthorities: [],
+      },
+      false,
+    );
+  }
   if (rule.verifyDigest && !rule.mutateDigest && !pinned) {
     return outcome(
       match,

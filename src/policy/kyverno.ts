@@ -2,9 +2,11 @@
 // Kyverno's defaults and Pod-controller auto-gen. Implements admission.md "Kyverno verifyImages" and
 // admission-anchors.md §1–2; fields seal does not implement are E_POLICY_INVALID naming their path.
 
+import { X509Certificate } from 'node:crypto';
+import type { JSONValue } from '@jmespath-community/jmespath';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
-import { parseOperator } from './conditions.js';
+import { parseOperator, substitute } from './conditions.js';
 import { compileKyvernoWildcard } from './glob.js';
 import { normalisePublicKey, type ResolvedKey } from './keyref.js';
 import {
@@ -16,7 +18,17 @@ import {
   policyVersion,
   toConditionBlock,
 } from './model.js';
-import type { AttestationRequirement, Authority, AuthoritySet, LoadedPolicy, PolicyMatch } from './types.js';
+import { emptyValues, isRequestScoped, type KyvernoValues, resolveStaticContext } from './kyverno/context.js';
+import { checkKyvernoExpression } from './kyverno/jmespath.js';
+import { kyvernoPerRequest } from './kyverno/runtime.js';
+import type {
+  AttestationRequirement,
+  Authority,
+  AuthoritySet,
+  ImageRule,
+  LoadedPolicy,
+  PolicyMatch,
+} from './types.js';
 import { parseOrThrow } from './zod-errors.js';
 
 export const KYVERNO_API_VERSIONS = ['kyverno.io/v1', 'kyverno.io/v2beta1'] as const;
@@ -42,24 +54,45 @@ const action = z
   .refine((v) => /^(audit|enforce)$/i.test(v), 'must be Audit or Enforce')
   .transform((v) => (v.toLowerCase() === 'enforce' ? ('enforce' as const) : ('audit' as const)));
 
-const rekorSchema = z.strictObject({ url: z.string().optional(), ignoreTlog: z.boolean().optional() });
-const ctlogSchema = z.strictObject({ ignoreSCT: z.boolean().optional() });
+const rekorSchema = z.strictObject({
+  url: z.string().optional(),
+  ignoreTlog: z.boolean().optional(),
+  pubkey: z.string().optional(),
+});
+const ctlogSchema = z.strictObject({
+  ignoreSCT: z.boolean().optional(),
+  pubkey: z.string().optional(),
+  tsaCertChain: z.string().optional(),
+});
 
 const entrySchema = z.strictObject({
   keys: z
     .strictObject({
-      publicKeys: z.string().min(1),
+      publicKeys: z.string().min(1).optional(),
+      kms: z.string().optional(),
+      secret: z.strictObject({ name: z.string(), namespace: z.string() }).optional(),
       signatureAlgorithm: z.literal('sha256').optional(),
       rekor: rekorSchema.optional(),
       ctlog: ctlogSchema.optional(),
     })
     .optional(),
+  certificates: z
+    .strictObject({
+      cert: z.string().optional(),
+      certChain: z.string().optional(),
+      rekor: rekorSchema.optional(),
+      ctlog: ctlogSchema.optional(),
+    })
+    .optional(),
+  attestor: z.unknown().optional(),
+  repository: z.string().optional(),
   keyless: z
     .strictObject({
       subject: z.string().optional(),
       subjectRegExp: z.string().optional(),
       issuer: z.string().optional(),
       issuerRegExp: z.string().optional(),
+      roots: z.string().optional(),
       additionalExtensions: z
         .strictObject({
           githubWorkflowTrigger: z.string().optional(),
@@ -90,8 +123,25 @@ const conditionSchema = z.strictObject({
 });
 
 const verifyImageSchema = z.strictObject({
-  type: z.enum(['Cosign', 'SigstoreBundle']).optional(),
+  type: z.enum(['Cosign', 'SigstoreBundle', 'Notary']).optional(),
   image: z.string().optional(),
+  // Kyverno's older single-attestor spelling (ImageVerification.Convert): key, or issuer + subject (+ roots).
+  key: z.string().optional(),
+  subject: z.string().optional(),
+  issuer: z.string().optional(),
+  roots: z.string().optional(),
+  additionalExtensions: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  repository: z.string().optional(),
+  cosignOCI11: z.boolean().optional(),
+  imageRegistryCredentials: z
+    .strictObject({
+      allowInsecureRegistry: z.boolean().optional(),
+      providers: z.array(z.enum(['default', 'amazon', 'azure', 'google', 'github'])).optional(),
+      secrets: z.array(z.string()).optional(),
+    })
+    .optional(),
+  validate: z.unknown().optional(),
   imageReferences: z.array(z.string()).optional(),
   skipImageReferences: z.array(z.string()).optional(),
   attestors: z.array(attestorSetSchema).optional(),
@@ -139,12 +189,59 @@ const matchSchema = z.strictObject({
   resources: resourceFilterSchema.shape.resources,
 });
 
+const contextEntrySchema = z.strictObject({
+  name: z.string().min(1),
+  variable: z
+    .strictObject({
+      value: z.unknown().optional(),
+      jmesPath: z.string().optional(),
+      default: z.unknown().optional(),
+    })
+    .optional(),
+  configMap: z.strictObject({ name: z.string().min(1), namespace: z.string().optional() }).optional(),
+  apiCall: z
+    .strictObject({
+      urlPath: z.string().optional(),
+      method: z.enum(['GET', 'POST']).optional(),
+      data: z.array(z.strictObject({ key: z.string(), value: z.unknown() })).optional(),
+      service: z.unknown().optional(),
+      jmesPath: z.string().optional(),
+      default: z.unknown().optional(),
+    })
+    .optional(),
+  imageRegistry: z
+    .strictObject({
+      reference: z.string().min(1),
+      jmesPath: z.string().optional(),
+      imageRegistryCredentials: z.unknown().optional(),
+    })
+    .optional(),
+  globalReference: z.strictObject({ name: z.string(), jmesPath: z.string().optional() }).optional(),
+});
+
+const preconditionSchema = z.union([
+  z.strictObject({ all: z.array(conditionSchema).optional(), any: z.array(conditionSchema).optional() }),
+  z.array(conditionSchema),
+]);
+
+const imageExtractorSchema = z.strictObject({
+  path: z.string().min(1),
+  value: z.string().optional(),
+  name: z.string().optional(),
+  key: z.string().optional(),
+  jmesPath: z.string().optional(),
+});
+
 const ruleSchema = z.strictObject({
   name: z.string().min(1),
   match: matchSchema,
   exclude: matchSchema.optional(),
+  context: z.array(contextEntrySchema).optional(),
+  preconditions: preconditionSchema.optional(),
+  imageExtractors: z.record(z.string(), z.array(imageExtractorSchema)).optional(),
   verifyImages: z.array(verifyImageSchema).min(1, 'seal imports only verifyImages rules; this rule has none'),
   skipBackgroundRequests: z.boolean().optional(),
+  reportProperties: z.record(z.string(), z.string()).optional(),
 });
 
 const kyvernoPolicySchema = z.strictObject({
@@ -225,13 +322,106 @@ function wildcardsToRegExp(k: {
   return out;
 }
 
-function toAuthoritySet(set: z.infer<typeof attestorSetSchema>, where: string): AuthoritySet {
+function unsupported(where: string, why: string): never {
+  throw new SealError('E_POLICY_INVALID', `${where}: ${why}`);
+}
+
+function checkTrustOptions(
+  o: { rekor?: z.infer<typeof rekorSchema>; ctlog?: z.infer<typeof ctlogSchema> },
+  w: string,
+): void {
+  if (o.rekor?.pubkey)
+    unsupported(
+      `${w}.rekor.pubkey`,
+      'a custom Rekor key is not supported here; give seal a trusted root with that log instead',
+    );
+  if (o.ctlog?.pubkey)
+    unsupported(
+      `${w}.ctlog.pubkey`,
+      'a custom CT log key is not supported here; give seal a trusted root with that log instead',
+    );
+  if (o.ctlog?.tsaCertChain)
+    unsupported(
+      `${w}.ctlog.tsaCertChain`,
+      'timestamp-authority chains in Kyverno policies are not supported; give seal a trusted root with that TSA instead',
+    );
+}
+
+/** A `certificates.cert` (with its `certChain` when given, checked here): the signature must verify under its key. */
+function certificateKeys(c: { cert?: string; certChain?: string }, w: string): ResolvedKey[] {
+  if (!c.cert) {
+    return unsupported(
+      `${w}.certChain`,
+      'a certificate chain without cert (signatures carrying their own certificates from a private CA) is not supported; name the signing certificate in cert',
+    );
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(c.cert.trim());
+  } catch (err) {
+    return unsupported(`${w}.cert`, `not a PEM certificate (${(err as Error).message})`);
+  }
+  if (c.certChain) {
+    const blocks = c.certChain.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) unsupported(`${w}.certChain`, 'holds no PEM certificate');
+    const chain = blocks.map((b) => new X509Certificate(b));
+    let at = leaf;
+    for (const ca of chain) {
+      if (!at.checkIssued(ca) || !at.verify(ca.publicKey)) {
+        unsupported(
+          `${w}.cert`,
+          `is not issued by the next certificate of certChain (${ca.subject.replace(/\n/g, ', ')})`,
+        );
+      }
+      at = ca;
+    }
+    if (!at.checkIssued(at)) unsupported(`${w}.certChain`, 'does not end in a self-signed root');
+  }
+  return [normalisePublicKey(leaf.publicKey.export({ type: 'spki', format: 'pem' }).toString(), `${w}.cert`)];
+}
+
+/** `keys.secret`: the public key in the Secret's `cosign.pub` (cosign's k8s://NS/NAME), from --context or the cluster. */
+function secretKeys(
+  ref: { name: string; namespace: string },
+  values: KyvernoValues,
+  w: string,
+): ResolvedKey[] {
+  const secret = values.resources.find((r) => {
+    const o = r as { kind?: string; metadata?: { name?: string; namespace?: string } };
+    return (
+      o.kind === 'Secret' &&
+      o.metadata?.name === ref.name &&
+      (o.metadata?.namespace ?? 'default') === ref.namespace
+    );
+  }) as { data?: Record<string, string>; stringData?: Record<string, string> } | undefined;
+  if (!secret) {
+    return unsupported(
+      w,
+      `the key is in Secret ${ref.namespace}/${ref.name}, which is not given: pass the Secret in a --context file (admission serve --in-cluster reads it from the cluster)`,
+    );
+  }
+  const pem =
+    secret.stringData?.['cosign.pub'] ??
+    (secret.data?.['cosign.pub'] !== undefined
+      ? Buffer.from(secret.data['cosign.pub'], 'base64').toString('utf8')
+      : undefined);
+  if (!pem) return unsupported(w, `Secret ${ref.namespace}/${ref.name} has no cosign.pub`);
+  return splitPemKeys(pem, w);
+}
+
+function toAuthoritySet(
+  set: z.infer<typeof attestorSetSchema>,
+  where: string,
+  values: KyvernoValues = emptyValues(),
+): AuthoritySet {
   const entries = set.entries.map((e, i): Authority => {
     const w = `${where}.entries[${i}]`;
-    if ((e.keys ? 1 : 0) + (e.keyless ? 1 : 0) !== 1) {
+    if (e.attestor !== undefined) unsupported(`${w}.attestor`, 'nested attestor sets are not supported');
+    if (e.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');
+    if ((e.keys ? 1 : 0) + (e.keyless ? 1 : 0) + (e.certificates ? 1 : 0) !== 1) {
       throw new SealError(
         'E_POLICY_INVALID',
-        `${w}: an entry needs exactly one of keys or keyless (seal supports these two)`,
+        `${w}: an entry needs exactly one of keys, keyless or certificates`,
       );
     }
     const authority: Authority = {
@@ -241,19 +431,34 @@ function toAuthoritySet(set: z.infer<typeof attestorSetSchema>, where: string): 
       attestations: [],
     };
     if (e.annotations) authority.annotations = e.annotations;
+    const trust = e.keys ?? e.keyless ?? e.certificates!;
+    checkTrustOptions(trust, `${w}.${e.keys ? 'keys' : e.keyless ? 'keyless' : 'certificates'}`);
     if (e.keys) {
-      authority.keys = splitPemKeys(e.keys.publicKeys, `${w}.keys.publicKeys`);
-      authority.ignoreTlog = e.keys.rekor?.ignoreTlog === true;
-      authority.ignoreSct = e.keys.ctlog?.ignoreSCT === true;
-      if (!authority.ignoreTlog) authority.rekorUrl = e.keys.rekor?.url ?? KYVERNO_DEFAULT_REKOR;
+      if (e.keys.kms) {
+        unsupported(
+          `${w}.keys.kms`,
+          `KMS keys (${e.keys.kms}) are not supported: put the public key in publicKeys`,
+        );
+      }
+      if (e.keys.secret) authority.keys = secretKeys(e.keys.secret, values, `${w}.keys.secret`);
+      else if (!e.keys.publicKeys) unsupported(`${w}.keys`, 'needs publicKeys, kms or secret');
+      else authority.keys = splitPemKeys(e.keys.publicKeys, `${w}.keys.publicKeys`);
     } else if (e.keyless) {
+      if (e.keyless.roots) {
+        unsupported(
+          `${w}.keyless.roots`,
+          'custom Fulcio roots are not supported here; give seal a trusted root with that CA instead',
+        );
+      }
       const identity = identityFrom(wildcardsToRegExp(e.keyless), `${w}.keyless`);
       Object.assign(identity, e.keyless.additionalExtensions ?? {});
       authority.keyless = { identities: [identity] };
-      authority.ignoreTlog = e.keyless.rekor?.ignoreTlog === true;
-      authority.ignoreSct = e.keyless.ctlog?.ignoreSCT === true;
-      if (!authority.ignoreTlog) authority.rekorUrl = e.keyless.rekor?.url ?? KYVERNO_DEFAULT_REKOR;
+    } else {
+      authority.keys = certificateKeys(e.certificates!, `${w}.certificates`);
     }
+    authority.ignoreTlog = trust.rekor?.ignoreTlog === true;
+    authority.ignoreSct = trust.ctlog?.ignoreSCT === true;
+    if (!authority.ignoreTlog) authority.rekorUrl = trust.rekor?.url || KYVERNO_DEFAULT_REKOR;
     return authority;
   });
   // Kyverno: a nil count means every entry must verify (AND).
@@ -297,13 +502,247 @@ function autogenControllers(policy: KyvernoPolicy): string[] | null {
 }
 
 /** Load one Kyverno policy document: one LoadedPolicy per verifyImages entry (each has its own failureAction). */
+type VerifyImage = z.infer<typeof verifyImageSchema>;
+type KyvernoRule = z.infer<typeof ruleSchema>;
+
+/** Kyverno's ImageVerification.Convert: `image`, `key`, `issuer`/`subject`/`roots`, `annotations` → attestors. */
+function convertLegacy(vi: VerifyImage): VerifyImage {
+  if (!vi.key && !vi.issuer && !vi.subject && !vi.roots && !vi.annotations) return vi;
+  const { key, issuer, subject, roots, annotations, additionalExtensions, ...rest } = vi;
+  const out: VerifyImage = { ...rest };
+  if (!key && !issuer && !annotations) return out;
+  const entry: z.infer<typeof entrySchema> = {};
+  if (annotations) entry.annotations = annotations;
+  if (key) entry.keys = { publicKeys: key };
+  else if (issuer) {
+    entry.keyless = { issuer };
+    if (subject) entry.keyless.subject = subject;
+    if (roots) entry.keyless.roots = roots;
+    if (additionalExtensions) entry.keyless.additionalExtensions = additionalExtensions;
+  }
+  const set = { entries: [entry] };
+  if (vi.attestations && vi.attestations.length > 0) {
+    out.attestations = vi.attestations.map((a) => ({ ...a, attestors: [...(a.attestors ?? []), set] }));
+  } else out.attestors = [...(vi.attestors ?? []), set];
+  return out;
+}
+
+const HAS_TEMPLATE = /\{\{/;
+
+/** Substitute `{{ }}` in every string of `v` whose templates `ready` accepts, except attestation conditions. */
+function substituteDeep(
+  v: unknown,
+  data: Record<string, unknown>,
+  ready: (t: string) => boolean,
+  path = '',
+): unknown {
+  if (typeof v === 'string') return HAS_TEMPLATE.test(v) && ready(v) ? substitute(v, data as JSONValue) : v;
+  if (Array.isArray(v)) return v.map((x, i) => substituteDeep(x, data, ready, `${path}[${i}]`));
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      out[k] =
+        /^\.attestations\[\d+\]$/.test(path) && k === 'conditions'
+          ? x
+          : substituteDeep(x, data, ready, `${path}.${k}`);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** Strings of `v` (outside attestation conditions) that still hold a template. */
+function templatesIn(v: unknown, path = ''): string[] {
+  if (typeof v === 'string') return HAS_TEMPLATE.test(v) ? [path] : [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => templatesIn(x, `${path}[${i}]`));
+  if (typeof v === 'object' && v !== null) {
+    return Object.entries(v).flatMap(([k, x]) =>
+      /^\.attestations\[\d+\]$/.test(path) && k === 'conditions' ? [] : templatesIn(x, `${path}.${k}`),
+    );
+  }
+  return [];
+}
+
+/** Every `{{ }}` of a rule uses only functions Kyverno has; E_POLICY_INVALID naming the field. */
+function checkTemplates(v: unknown, where: string): void {
+  if (typeof v === 'string') {
+    let text = v;
+    const INNER = /\{\{((?:(?!\{\{|\}\}).)*)\}\}/s;
+    for (let m = INNER.exec(text); m; m = INNER.exec(text)) {
+      const expr = m[1]!.trim().replace(/^-\s*/, '');
+      try {
+        checkKyvernoExpression(expr);
+      } catch (err) {
+        throw new SealError('E_POLICY_INVALID', `${where}: "${expr}": ${(err as Error).message}`);
+      }
+      text = `${text.slice(0, m.index)}x${text.slice(m.index + m[0].length)}`;
+    }
+    return;
+  }
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) checkTemplates(x, `${where}[${i}]`);
+  } else if (typeof v === 'object' && v !== null)
+    for (const [k, x] of Object.entries(v)) checkTemplates(x, `${where}.${k}`);
+}
+
+interface RuleInputs {
+  policy: KyvernoPolicy;
+  ruleIndex: number;
+  rule: KyvernoRule;
+  vi: VerifyImage;
+  viIndex: number;
+  where: string;
+  warnings?: string[];
+  values: KyvernoValues;
+}
+
+function anyKeylessSigner(name: string): AuthoritySet {
+  return {
+    count: 1,
+    entries: [
+      {
+        name: `${name} (any keyless signer)`,
+        keyless: { identities: [{ subjectRegExp: '.*', issuerRegExp: '.*' }] },
+        ignoreTlog: false,
+        ignoreSct: false,
+        rekorUrl: KYVERNO_DEFAULT_REKOR,
+        attestations: [],
+      },
+    ],
+  };
+}
+
+/** The ImageRule of one verifyImages entry (templates already substituted). */
+function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
+  const { rule, viIndex, where: w } = inp;
+  const refs = [...(vi.imageReferences ?? []), ...(vi.image ? [vi.image] : [])];
+  if (refs.length === 0)
+    throw new SealError('E_POLICY_INVALID', `${w}.imageReferences: at least one image pattern is required`);
+  const authoritySets = (vi.attestors ?? []).map((s, i) =>
+    toAuthoritySet(s, `${w}.attestors[${i}]`, inp.values),
+  );
+  const attestations: AttestationRequirement[] = (vi.attestations ?? []).map((a, i) => {
+    const aw = `${w}.attestations[${i}]`;
+    const type = a.type ?? a.predicateType;
+    if (!type)
+      throw new SealError('E_POLICY_INVALID', `${aw}.type: an attestation needs type (or predicateType)`);
+    // Kyverno: an attestation with no attestors (here or on the rule) accepts any signer whose
+    // certificate chains to the trusted CA, with its log entry (cosign with no identity constraints).
+    const attestors = a.attestors
+      ? a.attestors.map((s, j) => toAuthoritySet(s, `${aw}.attestors[${j}]`, inp.values))
+      : authoritySets.length > 0
+        ? authoritySets
+        : [anyKeylessSigner(`${aw.replace(/^.*verifyImages\[\d+\]\./, '')}`)];
+    return {
+      name: a.name ?? type,
+      predicateType: expandPredicateType(type),
+      conditions: (a.conditions ?? []).map((c, j) =>
+        toConditionBlock(
+          {
+            all: c.all?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })),
+            any: c.any?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })),
+          },
+          `${aw}.conditions[${j}]`,
+          parseOperator,
+        ),
+      ),
+      root: 'predicate',
+      attestors,
+    };
+  });
+  if (authoritySets.length === 0 && attestations.length === 0 && !vi.verifyDigest && !vi.mutateDigest) {
+    inp.warnings?.push(
+      `${w}: no attestors, no attestations and neither verifyDigest nor mutateDigest: the rule checks nothing (as in Kyverno, where required alone only looks for an earlier verification)`,
+    );
+  }
+  const suffix = rule.verifyImages.length > 1 ? `[${viIndex}]` : '';
+  return {
+    name: `${rule.name}${suffix}`,
+    images: refs.map((p, i) => compileKyvernoWildcard(p, `${w}.imageReferences[${i}]`)),
+    skipImages: (vi.skipImageReferences ?? []).map((p, i) =>
+      compileKyvernoWildcard(p, `${w}.skipImageReferences[${i}]`),
+    ),
+    authoritySets,
+    attestations,
+    mutateDigest: vi.mutateDigest,
+    verifyDigest: vi.verifyDigest,
+    required: vi.required,
+  };
+}
+
+function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | undefined, origin: string): void {
+  if (vi.type === 'Notary') {
+    unsupported(
+      `${w}.type`,
+      'Notary (notation) signatures are not supported yet; seal verifies Cosign and SigstoreBundle signatures',
+    );
+  }
+  if (vi.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');
+  if (vi.validate !== undefined)
+    unsupported(`${w}.validate`, 'deny conditions over image data are not supported');
+  for (const [i, r] of [...(vi.imageReferences ?? []), ...(vi.image ? [vi.image] : [])].entries()) {
+    if (HAS_TEMPLATE.test(r))
+      unsupported(
+        `${w}.imageReferences[${i}]`,
+        'variables are not allowed in image reference (as in Kyverno)',
+      );
+  }
+  const creds = vi.imageRegistryCredentials;
+  if (creds?.secrets && creds.secrets.length > 0) {
+    warnings?.push(
+      `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.secrets (${creds.secrets.join(', ')}): seal pulls with the workload's imagePullSecrets and its own credentials, not these Secrets`,
+    );
+  }
+}
+
+function ruleKindOf(r: Record<string, unknown>): string {
+  return ['validate', 'mutate', 'generate', 'cleanup'].find((k) => r[k] !== undefined) ?? 'unknown';
+}
+
+const requestRoots =
+  (perRequest: string[]) =>
+  (text: string): boolean =>
+    !isRequestScoped(text) &&
+    !perRequest.some((n) =>
+      new RegExp(`\\{\\{\\s*-?\\s*${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`).test(text),
+    );
+
+/** Load one Kyverno policy document: one LoadedPolicy per verifyImages entry (each has its own failureAction). */
 export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[] {
-  const policy = parseOrThrow(kyvernoPolicySchema, doc, ctx.origin);
+  // Rules of other types (validate, mutate, generate) are not seal's: reported as ignored, not refused.
+  const ignored: string[] = [];
+  let input = doc;
+  const rawSpec = (doc as { spec?: { rules?: unknown } }).spec;
+  if (rawSpec && Array.isArray(rawSpec.rules)) {
+    const rules = rawSpec.rules as Record<string, unknown>[];
+    const kept = rules.filter((r) => typeof r !== 'object' || r === null || r.verifyImages !== undefined);
+    rules.forEach((r, i) => {
+      if (typeof r === 'object' && r !== null && r.verifyImages === undefined)
+        ignored.push(`spec.rules[${i}] (${String(r.name)}: ${ruleKindOf(r)})`);
+    });
+    if (kept.length === 0) {
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${ctx.origin}: spec.rules: no verifyImages rule (seal imports only image verification; found ${ignored.join(', ')})`,
+      );
+    }
+    input = { ...(doc as object), spec: { ...(rawSpec as object), rules: kept } };
+  }
+  const policy = parseOrThrow(kyvernoPolicySchema, input, ctx.origin);
   const { spec, metadata } = policy;
-  if (spec.admission === false) return [];
+  if (spec.admission === false) {
+    unsupported(
+      `${ctx.origin}: spec.admission`,
+      'false disables admission processing, which Kyverno allows only for validation policies (not with verifyImages)',
+    );
+  }
+  if (ignored.length > 0) {
+    ctx.warnings?.push(`${ctx.origin}: ignored rules that are not image verification: ${ignored.join(', ')}`);
+  }
   const failurePolicyRaw = spec.webhookConfiguration?.failurePolicy ?? spec.failurePolicy ?? 'Fail';
   const failurePolicy = failurePolicyRaw === 'Ignore' ? 'fail-open' : 'fail-closed';
   const autogen = autogenControllers(policy);
+  const values = ctx.kyvernoValues ?? emptyValues();
   const out: LoadedPolicy[] = [];
   spec.rules.forEach((rule, ri) => {
     const rw = `${ctx.origin}: spec.rules[${ri}]`;
@@ -318,6 +757,14 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
       };
       matchFilters.push(merged);
     }
+    for (const [fi, f] of matchFilters.entries()) {
+      if (f.resources?.kinds?.includes('*')) {
+        unsupported(
+          `${rw}.match.any[${fi}].resources.kinds`,
+          '"*" (every kind) is not allowed with verifyImages (Kyverno: wildcard policy does not support rule type)',
+        );
+      }
+    }
     const match = filtersToMatches(matchFilters, autogen, `${rw}.match.any`);
     const exclude = rule.exclude
       ? filtersToMatches(
@@ -326,86 +773,98 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
           `${rw}.exclude.any`,
         )
       : [];
-    rule.verifyImages.forEach((vi, vi_i) => {
-      const w = `${rw}.verifyImages[${vi_i}]`;
-      const refs = [...(vi.imageReferences ?? []), ...(vi.image ? [vi.image] : [])];
-      if (refs.length === 0)
-        throw new SealError(
-          'E_POLICY_INVALID',
-          `${w}.imageReferences: at least one image pattern is required`,
-        );
-      const authoritySets = (vi.attestors ?? []).map((s, i) => toAuthoritySet(s, `${w}.attestors[${i}]`));
-      const attestations: AttestationRequirement[] = (vi.attestations ?? []).map((a, i) => {
-        const aw = `${w}.attestations[${i}]`;
-        const type = a.type ?? a.predicateType;
-        if (!type)
-          throw new SealError('E_POLICY_INVALID', `${aw}.type: an attestation needs type (or predicateType)`);
-        const attestors = a.attestors
-          ? a.attestors.map((s, j) => toAuthoritySet(s, `${aw}.attestors[${j}]`))
-          : authoritySets;
-        if (attestors.length === 0) {
-          throw new SealError(
-            'E_POLICY_INVALID',
-            `${aw}.attestors: no attestors to verify the attestation's signature`,
-          );
-        }
-        return {
-          name: a.name ?? type,
-          predicateType: expandPredicateType(type),
-          conditions: (a.conditions ?? []).map((c, j) =>
-            toConditionBlock(
-              {
-                all: c.all?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })),
-                any: c.any?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })),
-              },
-              `${aw}.conditions[${j}]`,
-              parseOperator,
-            ),
+    checkTemplates(rule.context ?? [], `${rw}.context`);
+    checkTemplates(rule.preconditions ?? [], `${rw}.preconditions`);
+    checkTemplates(rule.verifyImages, `${rw}.verifyImages`);
+    const given = values.rules.get(metadata.name)?.get(rule.name) ?? {};
+    const subText = (t: string, d: Record<string, unknown>) => substitute(t, d as JSONValue);
+    const {
+      data,
+      perRequest,
+      error: contextError,
+    } = resolveStaticContext(rule.context ?? [], values, given, rw, subText);
+    const pre = rule.preconditions;
+    const preconditions = pre
+      ? [
+          toConditionBlock(
+            Array.isArray(pre)
+              ? { all: pre.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })) }
+              : {
+                  all: pre.all?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })),
+                  any: pre.any?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value })),
+                },
+            `${rw}.preconditions`,
+            parseOperator,
           ),
-          root: 'predicate',
-          attestors,
-        };
-      });
-      if (authoritySets.length === 0 && attestations.length === 0) {
-        throw new SealError(
-          'E_POLICY_INVALID',
-          `${w}: needs attestors or attestations (nothing would be verified)`,
-        );
+        ]
+      : [];
+    if (rule.imageExtractors) {
+      for (const [kind, list] of Object.entries(rule.imageExtractors)) {
+        list.forEach((x, xi) => {
+          if (!x.path.startsWith('/'))
+            unsupported(`${rw}.imageExtractors.${kind}[${xi}].path`, 'must begin with a forward slash');
+          if (x.jmesPath)
+            checkTemplates(`{{ ${x.jmesPath} }}`, `${rw}.imageExtractors.${kind}[${xi}].jmesPath`);
+        });
       }
+    }
+    rule.verifyImages.forEach((raw, vi_i) => {
+      const w = `${rw}.verifyImages[${vi_i}]`;
+      refuseUnsupported(raw, w, ctx.warnings, ctx.origin);
+      const converted = convertLegacy(raw);
+      const ready = requestRoots(perRequest.map((e) => e.name));
+      const vi = substituteDeep(converted, data, ready) as VerifyImage;
+      const inputs: RuleInputs = { policy, ruleIndex: ri, rule, vi, viIndex: vi_i, where: w, values };
+      if (ctx.warnings) inputs.warnings = ctx.warnings;
+      const dynamic = templatesIn(vi).length > 0 || contextError !== undefined;
       const mode = vi.failureAction ?? spec.validationFailureAction ?? 'audit';
+      const version = policyVersion({
+        kyverno: policy.kind,
+        metadata: metadata.name,
+        rule: { ...rule, verifyImages: undefined },
+        vi,
+        vi_i,
+        data,
+        spec: { ...spec, rules: undefined },
+      });
+      let imageRule: ImageRule;
+      if (dynamic) {
+        // Attestors hold request values: built per request; here only the image patterns and digest flags.
+        imageRule = buildRule(inputs, { ...vi, attestors: [], attestations: [], verifyDigest: true });
+        imageRule.verifyDigest = vi.verifyDigest;
+        imageRule.mutateDigest = vi.mutateDigest;
+      } else imageRule = buildRule(inputs, vi);
+      if (contextError !== undefined) {
+        // Context the rule reads is missing: every image it matches fails with that message.
+        const failing = { ...imageRule, error: `context: ${contextError}` };
+        imageRule.perRequest = { instantiate: () => ({ rule: failing, version }) };
+      } else if (dynamic || preconditions.length > 0 || perRequest.length > 0) {
+        imageRule.perRequest = kyvernoPerRequest({
+          base: imageRule,
+          version,
+          data,
+          contextEntries: perRequest,
+          values,
+          preconditions,
+          where: rw,
+          ...(dynamic ? { template: vi, build: (v: unknown) => buildRule(inputs, v as VerifyImage) } : {}),
+        });
+      }
       const suffix = rule.verifyImages.length > 1 ? `[${vi_i}]` : '';
       const loaded: LoadedPolicy = {
         name: metadata.name,
         source: 'kyverno',
         origin: ctx.origin,
-        version: policyVersion({
-          kyverno: policy.kind,
-          metadata: metadata.name,
-          rule,
-          vi_i,
-          spec: { ...spec, rules: undefined },
-        }),
+        version,
         mode,
         failurePolicy,
         match,
         exclude,
-        rules: [
-          {
-            name: `${rule.name}${suffix}`,
-            images: refs.map((p, i) => compileKyvernoWildcard(p, `${w}.imageReferences[${i}]`)),
-            skipImages: (vi.skipImageReferences ?? []).map((p, i) =>
-              compileKyvernoWildcard(p, `${w}.skipImageReferences[${i}]`),
-            ),
-            authoritySets,
-            attestations,
-            mutateDigest: vi.mutateDigest,
-            verifyDigest: vi.verifyDigest,
-            required: vi.required,
-          },
-        ],
+        rules: [{ ...imageRule, name: `${rule.name}${suffix}` }],
         revocations: [],
         trust: {},
       };
+      if (rule.imageExtractors) loaded.imageExtractors = rule.imageExtractors;
       if (policy.kind === 'Policy') loaded.namespace = metadata.namespace ?? 'default';
       const overrides = vi.failureAction ? [] : (spec.validationFailureActionOverrides ?? []);
       // Kyverno's per-namespace action overrides (the audit → enforce rings): a copy of the policy per

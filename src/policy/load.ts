@@ -8,6 +8,13 @@ import { printable, SealError } from '../errors.js';
 import { IVPOL_API_VERSIONS, IVPOL_KINDS, loadImageValidatingPolicy } from './ivpol/load.js';
 import { KYVERNO_API_VERSIONS, loadKyvernoPolicy } from './kyverno.js';
 import {
+  addApiObject,
+  addValuesDocument,
+  emptyValues,
+  type KyvernoValues,
+  kyvernoContextPaths,
+} from './kyverno/context.js';
+import {
   type LoadContext,
   loadImagePolicy,
   loadPolicySettings,
@@ -138,6 +145,13 @@ function loadDocument(doc: unknown, ctx: LoadContext, acc: Accumulator): void {
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
+  /** Kyverno context offline (--values / --context files). */
+  kyvernoValues?: KyvernoValues;
+  /**
+   * Read what Kyverno context entries name from the cluster (ConfigMaps, GET apiCalls) before loading:
+   * the webhook's Kubernetes API GET; undefined = not found.
+   */
+  kyvernoClusterGet?: (path: string) => Promise<unknown | undefined>;
 }
 
 /** Load policies from texts already read (name → content). Throws E_POLICY_INVALID naming file#doc and field. */
@@ -146,12 +160,15 @@ export function loadPolicyTexts(
   opts: LoadOptions = {},
 ): PolicySet {
   const acc: Accumulator = { policies: [] };
+  const warnings: string[] = [];
   for (const file of files) {
     const docs = parseYamlDocuments(file.text, file.name);
     docs.forEach((doc, i) => {
       const ctx: LoadContext = { origin: docs.length > 1 ? `${file.name}#${i + 1}` : file.name };
       if (file.baseDir) ctx.baseDir = file.baseDir;
       if (opts.env) ctx.env = opts.env;
+      if (opts.kyvernoValues) ctx.kyvernoValues = opts.kyvernoValues;
+      ctx.warnings = warnings;
       loadDocument(doc, ctx, acc);
     });
   }
@@ -164,13 +181,15 @@ export function loadPolicyTexts(
     }
     seen.set(id, p.origin);
   }
-  return {
+  const set: PolicySet = {
     policies: acc.policies,
     noMatch: noMatchRulesFrom(
       acc.settings,
       acc.policies.some((p) => p.source === 'sigstore'),
     ),
   };
+  if (warnings.length > 0) set.warnings = warnings;
+  return set;
 }
 
 /** Load policy files and directories (every *.yaml, *.yml, *.json in a directory, sorted, not recursive). */
@@ -193,5 +212,38 @@ export async function loadPolicyFiles(paths: string[], opts: LoadOptions = {}): 
       files.push({ name, text: await readFile(name, 'utf8'), baseDir: dirname(name) });
     }
   }
+  if (opts.kyvernoClusterGet) {
+    const docs = files.flatMap((f) => {
+      try {
+        return parseYamlDocuments(f.text, f.name);
+      } catch {
+        return []; // reported by loadPolicyTexts below
+      }
+    });
+    const paths = kyvernoContextPaths(docs);
+    if (paths.length > 0) {
+      const values = opts.kyvernoValues ?? emptyValues();
+      for (const p of paths) {
+        const body = await opts.kyvernoClusterGet(p);
+        if (body !== undefined) addApiObject(values, body);
+      }
+      return loadPolicyTexts(files, { ...opts, kyvernoValues: values });
+    }
+  }
   return loadPolicyTexts(files, opts);
+}
+
+/** Read `kyverno apply --values` / `kyverno test --context` files (or plain Kubernetes objects) into one set. */
+export async function loadKyvernoValuesFiles(paths: string[]): Promise<KyvernoValues> {
+  const values = emptyValues();
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new SealError('E_IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    for (const doc of parseYamlDocuments(text, path)) addValuesDocument(values, doc, path);
+  }
+  return values;
 }

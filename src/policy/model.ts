@@ -173,6 +173,10 @@ export interface LoadContext {
   /** Directory that relative key paths are resolved against. */
   baseDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Offline Kyverno context: --values and --context files (`kyverno apply` / `kyverno test`). */
+  kyvernoValues?: import('./kyverno/context.js').KyvernoValues;
+  /** Where to report what was loaded with a caveat (Kyverno rules seal ignores). */
+  warnings?: string[];
 }
 
 /** sha256 over the canonical JSON of what determines a policy's verdicts (document + resolved keys). */

@@ -21,6 +21,33 @@ export interface RequestContext {
   credentials?: PullCredential[];
   /** What the workload asked for, for a verifier that resolves secrets itself. */
   pullSecrets?: { namespace: string; names: string[]; serviceAccountName?: string };
+  /** The admission request (or the manifest under `policy test`), for rules that read it (Kyverno). */
+  review?: ReviewData;
+}
+
+/** What a Kyverno rule may read of the request: `request.operation`, `request.object`, `request.userInfo`. */
+export interface ReviewData {
+  operation: string;
+  object?: unknown;
+  oldObject?: unknown;
+  userInfo?: unknown;
+  name?: string;
+}
+
+/** Everything a per-request rule is instantiated from. */
+export interface RuleRequest {
+  image: ImageInWorkload;
+  namespace: NamespaceInfo;
+  review?: ReviewData;
+}
+
+/**
+ * A rule decided per request (Kyverno `preconditions`, `context` variables, `{{ }}` in attestors):
+ * `skip` when the preconditions do not hold, else the rule with its values substituted and a version
+ * that covers them (the decision-cache key part).
+ */
+export interface PerRequestRule {
+  instantiate(req: RuleRequest): { skip: string } | { rule: ImageRule; version: string };
 }
 
 /**
@@ -145,6 +172,10 @@ export interface ImageRule {
   mutateDigest: boolean;
   verifyDigest: boolean;
   required: boolean;
+  /** Set when the rule depends on the request (see PerRequestRule); matching instantiates it. */
+  perRequest?: PerRequestRule;
+  /** Why this rule could not be built for the request (a context value missing, a bad key): it fails. */
+  error?: string;
 }
 
 /** Where a policy applies: workload kinds (after Kyverno auto-gen) and namespaces. */
@@ -198,6 +229,21 @@ export interface LoadedPolicy {
    * its `rules` are empty, so per-image matching never selects it.
    */
   ivpol?: IvpolProgram;
+  /** Kyverno `imageExtractors`: where images are in custom resources, by kind. */
+  imageExtractors?: Record<string, ImageExtractor[]>;
+}
+
+/** Kyverno `imageExtractors[kind][]`: `path` (JSON pointer with `*` over arrays/maps) to an image or its holder. */
+export interface ImageExtractor {
+  path: string;
+  /** The field holding the image under each match (default: the match itself is the image). */
+  value?: string;
+  /** A name for the list (default `customresource`). */
+  name?: string;
+  /** The field naming each entry (default: the index or map key). */
+  key?: string;
+  /** A JMESPath turning the value into the image. */
+  jmesPath?: string;
 }
 
 /** What to do with an image no policy matches; the first rule whose selector matches the namespace decides. */
@@ -212,6 +258,8 @@ export interface NoMatchRule {
 export interface PolicySet {
   policies: LoadedPolicy[];
   noMatch: NoMatchRule[];
+  /** What was loaded with a caveat (Kyverno rules that are not image verification, ignored). */
+  warnings?: string[];
 }
 
 /** One image as it appears in a workload. */
@@ -220,7 +268,8 @@ export interface ImageInWorkload {
   image: string;
   /** Container name. */
   container: string;
-  list: 'containers' | 'initContainers' | 'ephemeralContainers';
+  /** The container list, or a Kyverno image extractor's name (`steps`, `customresource`) for custom resources. */
+  list: 'containers' | 'initContainers' | 'ephemeralContainers' | (string & {});
   /** JSON pointer to the `image` field, for patching. */
   path: string;
   /** Kind of the workload that carries it (`Pod`, `Deployment`, …). */

@@ -106,13 +106,13 @@ describe('seal policy test', () => {
       'policy',
       'test',
       '-p',
-      join(KYVERNO, 'policies-verify-image-with-multi-keys.yaml'),
+      join(KYVERNO, '../../kyverno/corpus/policies/other/verify-image-gcpkms/verify-image-gcpkms.yaml'),
       '--offline',
       join(MANIFESTS, 'workloads.yaml'),
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[E_POLICY_INVALID]');
-    expect(r.stderr).toContain('spec.rules[0].context');
+    expect(r.stderr).toContain('spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.kms');
   });
 
   it('evaluates the issue Kyverno policy offline: the Pod rule auto-generates for every controller', async () => {

@@ -1,0 +1,363 @@
+// Kyverno ClusterPolicy rule features over upstream policies copied verbatim (test/fixtures/kyverno/corpus):
+// context from ConfigMaps and Values files with request variables in attestors, preconditions,
+// imageExtractors for custom resources, keys.secret, certificates, digest-only rules, the rules seal
+// ignores (reported) and the policies Kyverno itself refuses.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { extractImages, extractorsFor } from '../../src/policy/kyverno/extract.js';
+import { evaluate } from '../../src/policy/evaluate.js';
+import { addValuesDocument, emptyValues, type KyvernoValues } from '../../src/policy/kyverno/context.js';
+import { loadPolicyTexts, parseYamlDocuments } from '../../src/policy/load.js';
+import type { ImageInWorkload, NamespaceInfo, PolicySet, ReviewData } from '../../src/policy/types.js';
+import { createInMemoryWorld, newKeyPair, type World } from '../admission/support/world.js';
+
+const CORPUS = join(import.meta.dirname, '../fixtures/kyverno/corpus');
+const read = (p: string) => readFileSync(join(CORPUS, p), 'utf8');
+const load = (p: string, values?: KyvernoValues): PolicySet =>
+  loadPolicyTexts([{ name: p, text: read(p) }], values ? { kyvernoValues: values } : {});
+const loadError = (p: string): string => {
+  try {
+    load(p);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`${p} loaded`);
+};
+const values = (...docs: unknown[]): KyvernoValues => {
+  const v = emptyValues();
+  for (const d of docs) addValuesDocument(v, d, 'test');
+  return v;
+};
+const pod = (image: string, workloadKind = 'Pod'): ImageInWorkload => ({
+  image,
+  container: 'app',
+  list: 'containers',
+  path: '/spec/containers/0/image',
+  workloadKind,
+});
+
+let world: World;
+beforeEach(async () => {
+  world = await createInMemoryWorld();
+});
+
+async function decide(set: PolicySet, image: ImageInWorkload, ns: NamespaceInfo, review?: ReviewData) {
+  const ctx = { signal: AbortSignal.timeout(5000), ...(review ? { review } : {}) };
+  return (await evaluate([image], ns, set, world.verifier, ctx))[0]!;
+}
+
+describe('context: ConfigMap keys with a request variable (kyverno/policies verify-image-with-multi-keys)', () => {
+  const FILE = 'policies/other/verify-image-with-multi-keys/verify-image-with-multi-keys.yaml';
+  const production = newKeyPair();
+  const team = newKeyPair();
+  const configMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'keys', namespace: 'default' },
+    data: { production: production.publicKeyPem, payments: team.publicKeyPem },
+  };
+
+  it('verifies both keys, the second chosen by the request namespace', async () => {
+    const set = load(FILE, values(configMap));
+    const digest = await world.publish('ghcr.io/myorg/myimage:1');
+    await world.signWithKey(`ghcr.io/myorg/myimage@${digest}`, production.privateKey);
+    const ns: NamespaceInfo = { name: 'payments', labels: {} };
+    const once = await decide(set, pod('ghcr.io/myorg/myimage:1'), ns);
+    expect(once.result).toBe('deny');
+    expect(once.reason).toContain('1 of 2');
+    await world.signWithKey(`ghcr.io/myorg/myimage@${digest}`, team.privateKey);
+    expect((await decide(set, pod('ghcr.io/myorg/myimage:1'), ns)).result).toBe('allow');
+    // Another namespace has no key in the ConfigMap: the rule cannot be built for it.
+    const other = await decide(set, pod('ghcr.io/myorg/myimage:1'), { name: 'web', labels: {} });
+    expect(other.result).toBe('deny');
+  });
+
+  it('takes the variable from a Kyverno Values file instead (kyverno apply --values)', async () => {
+    const set = load(
+      FILE,
+      values({
+        apiVersion: 'cli.kyverno.io/v1alpha1',
+        kind: 'Values',
+        policies: [
+          {
+            name: 'verify-image-with-multi-keys',
+            rules: [
+              {
+                name: 'check-image-with-two-keys',
+                values: {
+                  'keys.data.production': production.publicKeyPem,
+                  'keys.data.payments': team.publicKeyPem,
+                },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const digest = await world.publish('ghcr.io/myorg/myimage:2');
+    await world.signWithKey(`ghcr.io/myorg/myimage@${digest}`, production.privateKey);
+    await world.signWithKey(`ghcr.io/myorg/myimage@${digest}`, team.privateKey);
+    expect((await decide(set, pod('ghcr.io/myorg/myimage:2'), { name: 'payments', labels: {} })).result).toBe(
+      'allow',
+    );
+  });
+
+  it('without the ConfigMap it loads, and the images it matches fail naming what is missing', async () => {
+    const set = load(FILE);
+    const d = await decide(set, pod('ghcr.io/myorg/myimage:3@sha256:' + '1'.repeat(64)), {
+      name: 'x',
+      labels: {},
+    });
+    expect(d.result).toBe('deny');
+    expect(d.reason).toMatch(/ConfigMap default\/keys is not given/);
+  });
+});
+
+describe('preconditions and imageExtractors (Kyverno test data: imageExtractors-complex, Tekton)', () => {
+  it('reads Task step images, verifies them with the deprecated `key` spelling, skips on DELETE', async () => {
+    const FILE =
+      'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/imageExtractors-complex/policy.yaml';
+    const set = load(FILE);
+    const task = {
+      apiVersion: 'tekton.dev/v1beta1',
+      kind: 'Task',
+      metadata: { name: 'build', namespace: 'default' },
+      spec: { steps: [{ name: 'compile', image: 'ghcr.io/acme/builder:1' }, { name: 'nop' }] },
+    };
+    const extractors = extractorsFor(set.policies, 'Task')!;
+    const images = extractImages(task, extractors, 'Task', 'build');
+    expect(images).toEqual([
+      {
+        image: 'ghcr.io/acme/builder:1',
+        container: 'compile',
+        list: 'steps',
+        path: '/spec/steps/0/image',
+        workloadKind: 'Task',
+        workloadName: 'build',
+      },
+    ]);
+    // The policy's key is Kyverno's; nothing here is signed by it: denied on CREATE …
+    await world.publish('ghcr.io/acme/builder:1');
+    const ns = { name: 'default', labels: {} };
+    const created = await decide(set, images[0]!, ns, { operation: 'CREATE', object: task });
+    expect(created.result).toBe('deny');
+    // … and the precondition `request.operation NotEquals DELETE` skips the rule on DELETE.
+    const deleted = await decide(set, images[0]!, ns, { operation: 'DELETE', object: task });
+    expect(deleted.outcomes).toEqual([]);
+  });
+
+  it('reads the bundle of a TaskRun (kyverno/policies verify-tekton-taskrun-signatures)', () => {
+    const set = load(
+      'policies/tekton/verify-tekton-taskrun-signatures/verify-tekton-taskrun-signatures.yaml',
+    );
+    const run = { kind: 'TaskRun', spec: { taskRef: { name: 'echo', bundle: 'ghcr.io/acme/tasks:v1' } } };
+    const imgs = extractImages(run, extractorsFor(set.policies, 'TaskRun')!, 'TaskRun');
+    expect(imgs.map((i) => [i.image, i.container, i.list, i.path])).toEqual([
+      ['ghcr.io/acme/tasks:v1', 'echo', 'taskruns', '/spec/taskRef/bundle'],
+    ]);
+  });
+});
+
+describe('attestor kinds and digest-only rules', () => {
+  it('keys.secret reads cosign.pub from a Secret given as context (Kyverno test data: keyed-secret)', async () => {
+    const FILE =
+      'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/keyed-secret/policy.yaml';
+    expect(loadError(FILE)).toMatch(
+      /keys\.secret: the key is in Secret test-verify-images\/testsecret, which is not given/,
+    );
+    const k = newKeyPair();
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'testsecret', namespace: 'test-verify-images' },
+      data: { 'cosign.pub': Buffer.from(k.publicKeyPem).toString('base64') },
+    };
+    const set = load(FILE, values(secret));
+    expect(set.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!.keys![0]!.pem).toContain('PUBLIC KEY');
+  });
+
+  it('certificates.cert verifies under the certificate key, chained to certChain at load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seal-kyv-cert-'));
+    const ossl = (...a: string[]) => execFileSync('openssl', a, { cwd: dir, stdio: 'pipe' });
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=test CA',
+    );
+    ossl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'leaf.key',
+      '-out',
+      'leaf.csr',
+      '-subj',
+      '/CN=signer',
+    );
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'leaf.pem',
+      '-days',
+      '2',
+    );
+    const { createPrivateKey } = await import('node:crypto');
+    const leafKey = createPrivateKey(readFileSync(join(dir, 'leaf.key')));
+    const indent = (t: string) =>
+      t
+        .trim()
+        .split('\n')
+        .map((l) => `                    ${l}`)
+        .join('\n');
+    const policy = (chain: string) => `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: cert}
+spec:
+  rules:
+    - name: r
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages:
+        - imageReferences: ["ghcr.io/acme/*"]
+          failureAction: Enforce
+          attestors:
+            - entries:
+              - certificates:
+                  rekor: {ignoreTlog: true}
+                  cert: |-
+${indent(readFileSync(join(dir, 'leaf.pem'), 'utf8'))}
+                  certChain: |-
+${indent(chain)}
+`;
+    const set = loadPolicyTexts([
+      { name: 'c.yaml', text: policy(readFileSync(join(dir, 'ca.pem'), 'utf8')) },
+    ]);
+    const digest = await world.publish('ghcr.io/acme/app:1');
+    const ns = { name: 'default', labels: {} };
+    expect((await decide(set, pod('ghcr.io/acme/app:1'), ns)).result).toBe('deny');
+    await world.signWithKey(`ghcr.io/acme/app@${digest}`, leafKey);
+    expect((await decide(set, pod('ghcr.io/acme/app:1'), ns)).result).toBe('allow');
+    // A chain that did not issue the certificate is refused at load.
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'other.key',
+      '-out',
+      'other.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=other CA',
+    );
+    expect(() =>
+      loadPolicyTexts([{ name: 'c.yaml', text: policy(readFileSync(join(dir, 'other.pem'), 'utf8')) }]),
+    ).toThrow(/certificates\.cert: is not issued by the next certificate of certChain/);
+  });
+
+  it('loads a digest-only rule (Kyverno test data: nomutateDigest-verifyDigest-norequired): tags are denied', async () => {
+    const set = load(
+      'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/nomutateDigest-verifyDigest-norequired/policy.yaml',
+    );
+    const rule = set.policies[0]!.rules[0]!;
+    expect(rule.authoritySets).toEqual([]);
+    await world.publish('ghcr.io/kyverno/test-verify-image:signed');
+    const d = await decide(set, pod('ghcr.io/kyverno/test-verify-image:signed'), {
+      name: 'default',
+      labels: {},
+    });
+    expect(d.result).toBe('deny');
+    expect(d.reason).toContain('digest');
+  });
+});
+
+describe('what seal ignores and what Kyverno refuses', () => {
+  it('loads the verifyImages rule beside a validate rule and reports the other as ignored', () => {
+    const set = load(
+      'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/verify-image-background-audit/policy.yaml',
+    );
+    expect(set.policies).toHaveLength(1);
+    expect(set.warnings?.join('\n')).toMatch(
+      /ignored rules that are not image verification: spec\.rules\[1\] \(.*: validate\)/,
+    );
+  });
+
+  it('refuses admission: false with verifyImages and kinds ["*"], as Kyverno does', () => {
+    expect(
+      loadError(
+        'kyverno/test/conformance/chainsaw/policy-validation/cluster-policy/admission-disabled/policy-verify-image.yaml',
+      ),
+    ).toMatch(/spec\.admission: false .*only for validation policies/);
+    expect(
+      loadError(
+        'kyverno/test/conformance/chainsaw/validate/clusterpolicy/standard/wildcard/block-verifyimage/policy.yaml',
+      ),
+    ).toMatch(/spec\.rules\[0\]\.match\.any\[0\]\.resources\.kinds: "\*"/);
+  });
+
+  it('the offline runs read request.object from the manifest (policy test)', async () => {
+    const docs = parseYamlDocuments(
+      `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  rules:
+    - name: r
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      preconditions:
+        all:
+          - key: "{{ request.object.metadata.labels.verify || '' }}"
+            operator: Equals
+            value: "yes"
+      verifyImages:
+        - imageReferences: ["ghcr.io/acme/*"]
+          failureAction: Enforce
+          verifyDigest: true
+          mutateDigest: false
+`,
+      'p.yaml',
+    );
+    const set = loadPolicyTexts([{ name: 'p.yaml', text: JSON.stringify(docs[0]) }]);
+    const ns = { name: 'default', labels: {} };
+    const img = pod('ghcr.io/acme/app:1');
+    const skipped = await decide(set, img, ns, { operation: 'CREATE', object: { metadata: { labels: {} } } });
+    expect(skipped.noMatch).toBe(true);
+    const checked = await decide(set, img, ns, {
+      operation: 'CREATE',
+      object: { metadata: { labels: { verify: 'yes' } } },
+    });
+    expect(checked.result).toBe('deny');
+  });
+});
