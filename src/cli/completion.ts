@@ -35,10 +35,6 @@ const namesOf = (name: string, s: OptionSpecs[string]) => [
   ...(s.short ? [`-${s.short}`] : []),
 ];
 const allFlags = (o: OptionSpecs) => Object.entries(o).flatMap(([name, s]) => namesOf(name, s));
-const valueFlags = (o: OptionSpecs) =>
-  Object.entries(o)
-    .filter(([, s]) => s.type !== 'boolean')
-    .flatMap(([name, s]) => namesOf(name, s));
 
 /** Top-level words: single commands and the first word of each group (`log`, `bundle`, …). */
 function topWords(cmds: CommandFlags[]): { word: string; summary: string }[] {
@@ -67,8 +63,7 @@ function bashScript(cmds: CommandFlags[]): string {
   const groups = groupsOf(cmds);
   const top = topWords(cmds).map((t) => t.word);
   const caseLines = cmds.map(
-    (c) =>
-      `    '${c.name}') flags='${allFlags(c.options).map(shellWord).join(' ')}'; vflags=' ${valueFlags(c.options).map(shellWord).join(' ')} ' ;;`,
+    (c) => `    '${c.name}') flags='${allFlags(c.options).map(shellWord).join(' ')}' ;;`,
   );
   const groupLines = [...groups].map(
     ([g, list]) => `    '${g}') subs='${list.map((c) => c.name.split(' ')[1]).join(' ')}' ;;`,
@@ -77,10 +72,8 @@ function bashScript(cmds: CommandFlags[]): string {
 # Load it with: source <(seal completion bash)
 
 _seal_completions() {
-  local cur prev cmd subs flags vflags i w
+  local cur cmd subs flags i w
   cur="\${COMP_WORDS[COMP_CWORD]}"
-  prev=""
-  (( COMP_CWORD > 0 )) && prev="\${COMP_WORDS[COMP_CWORD-1]}"
   COMPREPLY=()
   # the command: the first word, and the second when the first names a group (seal log serve)
   cmd=""
@@ -112,7 +105,6 @@ ${groupLines.join('\n')}
     return 0
   fi
   flags=""
-  vflags=" "
   case "$cmd" in
 ${caseLines.join('\n')}
   esac
