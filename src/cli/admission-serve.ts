@@ -11,6 +11,7 @@ import {
   httpLimitOptionSpecs,
   httpLimitsFrom,
   parseDuration,
+  noteUnusedAttachmentFlags,
   registryOptionSpecs,
   registryOptionsFrom,
 } from './common.js';
@@ -203,6 +204,12 @@ export const command: CommandModule = {
       : trustMod.publicGoodTrustedRoot();
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
+      noteUnusedAttachmentFlags(
+        o,
+        'admission serve',
+        io,
+        'policies read legacy signatures at the sha256-<hex>.sig/.att tags and referrers, as policy-controller and Kyverno do',
+      );
       registry = registryOptionsFrom(o, { server: true, io });
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);

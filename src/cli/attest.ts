@@ -5,7 +5,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } from './common.js';
+import {
+  attachmentFlagsFrom,
+  registryOptionSpecs,
+  registryOptionsFrom,
+  signingServiceOptionSpecs,
+} from './common.js';
 
 const options = {
   predicate: { type: 'string', description: 'the predicate file (- for stdin)', placeholder: 'FILE' },
@@ -101,6 +106,12 @@ export const command: CommandModule = {
         import('../oci/open.js'),
         import('../oci/ref.js'),
       ]);
+    const attachments = attachmentFlagsFrom(o);
+    if (attachments.referrersMode === 'oci-1-1' && !o['new-bundle-format'])
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--registry-referrers-mode=oci-1-1 is for sign: cosign writes legacy attestations to .att tags only (the default bundle format goes as a referrer)',
+      );
     let { ref, store } = openReference(positionals[0]!, {
       registry: registryOptionsFrom(o, { io }),
       cwd: io.cwd,
@@ -197,6 +208,7 @@ export const command: CommandModule = {
       upload,
       ...(tlog ? { tlog } : {}),
       warn: (m) => io.stderr(`WARNING: ${m}\n`),
+      tagPrefix: attachments.tagPrefix,
     });
     if (!results.every((r) => r.duplicate)) io.stderr(tlogReport(resolved, 'attestation'));
     if (o.bundle) {

@@ -57,6 +57,17 @@ export const registryOptionSpecs = {
     description:
       'inside a Kubernetes pod: docker config and its credential helpers (cosign: cloud keychains)',
   },
+  'attachment-tag-prefix': {
+    type: 'string',
+    description: 'prefix of legacy attachment tags: [PREFIX]sha256-<hex>.sig|.att|.sbom',
+    placeholder: 'PREFIX',
+  },
+  'registry-referrers-mode': {
+    type: 'string',
+    description:
+      'legacy: signatures of --new-bundle-format=false go to sha256-<hex>.sig tags; oci-1-1: as OCI 1.1 referrers',
+    placeholder: 'MODE',
+  },
   timeout: {
     type: 'string',
     short: 't',
@@ -435,13 +446,11 @@ export function noteUnusedAttachmentFlags(
   o: RegistryFlags,
   command: string,
   io: Pick<CliIO, 'stderr'>,
+  why = 'it reads and writes no signatures or attestations',
 ): void {
   attachmentFlagsFrom(o);
   for (const flag of ['attachment-tag-prefix', 'registry-referrers-mode'] as const) {
-    if (o[flag] !== undefined)
-      io.stderr(
-        `Note: --${flag} changes nothing for seal ${command}: it reads and writes no signatures or attestations\n`,
-      );
+    if (o[flag] !== undefined) io.stderr(`Note: --${flag} changes nothing for seal ${command}: ${why}\n`);
   }
 }
 

@@ -6,7 +6,7 @@ import { type CopyProgress, copyImage } from '../oci/copy.js';
 import { DEFAULT_TAG, parseReference, withTag } from '../oci/ref.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { attachmentFlagsFrom, registryOptionSpecs, registryOptionsFrom } from './common.js';
 import type { CliIO } from './io.js';
 
 const options = {
@@ -55,6 +55,7 @@ export const command: CommandModule = {
     const result = await copyImage(src, dst, {
       registry: registryOptionsFrom(o, { io }),
       attached: !o['image-only'],
+      tagPrefix: attachmentFlagsFrom(o).tagPrefix,
       ...(io.isTTY ? { onProgress: progressBar(io) } : {}),
     });
     io.stdout(`${result.destination}\n`);

@@ -6,7 +6,7 @@ import { isIndex, parsePlatform, selectPlatform } from '../oci/manifest.js';
 import { openReference } from '../oci/open.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { noteUnusedAttachmentFlags, registryOptionSpecs, registryOptionsFrom } from './common.js';
 
 const options = {
   ...registryOptionSpecs,
@@ -26,6 +26,7 @@ export const command: CommandModule = {
     if (positionals.length !== 1) {
       throw new SealError('E_INVALID_ARGUMENT', 'seal digest takes exactly one IMAGE argument');
     }
+    noteUnusedAttachmentFlags(o, 'digest', io);
     const { ref, store } = openReference(positionals[0]!, {
       registry: registryOptionsFrom(o, { io }),
       cwd: io.cwd,

@@ -16,7 +16,7 @@ import { type Reference, withDigest, withTag } from '../oci/ref.js';
 import type { ImageStore } from '../oci/store.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { attachmentFlagsFrom, registryOptionSpecs, registryOptionsFrom } from './common.js';
 
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Largest signature blob fetched (matches verification's limit). */
@@ -61,6 +61,7 @@ export async function listAttached(
   digest: Digest,
   kind: 'att' | 'sig',
   warn: (m: string) => void = () => {},
+  tagPrefix = '',
 ): Promise<AttachedItem[]> {
   const out: AttachedItem[] = [];
   const referrers = await store.referrers(ref, digest).catch((err: unknown) => {
@@ -107,7 +108,7 @@ export async function listAttached(
   }
   let layers: Descriptor[] = [];
   try {
-    const { manifest } = await store.getManifest(withTag(ref, attachmentTag(digest, kind)));
+    const { manifest } = await store.getManifest(withTag(ref, attachmentTag(digest, kind, tagPrefix)));
     if (!isIndex(manifest)) layers = manifest.layers;
   } catch (err) {
     if (!isSealError(err, 'E_NOT_FOUND')) throw err;
@@ -196,8 +197,14 @@ async function download(
       throw new SealError('E_INVALID_ARGUMENT', `--platform: ${positionals[0]} is an image, not an index`);
     desc = selectPlatform(manifest, parsePlatform(platform));
   }
-  const items = await listAttached(store, ref, Digest.parse(desc.digest), kind, (m) =>
-    io.stderr(`WARNING: ${m}\n`),
+  const { tagPrefix } = attachmentFlagsFrom(o);
+  const items = await listAttached(
+    store,
+    ref,
+    Digest.parse(desc.digest),
+    kind,
+    (m) => io.stderr(`WARNING: ${m}\n`),
+    tagPrefix,
   );
   const shown = items.filter((i) => !wanted || i.predicateType === wanted);
   if (shown.length === 0) {

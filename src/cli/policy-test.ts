@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { exitCodeFor, SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { noteUnusedAttachmentFlags, registryOptionSpecs, registryOptionsFrom } from './common.js';
 
 const options = {
   policy: {
@@ -126,6 +126,12 @@ export const command: CommandModule = {
       : trustMod.publicGoodTrustedRoot();
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
+      noteUnusedAttachmentFlags(
+        o,
+        'policy test',
+        io,
+        'policies read legacy signatures at the sha256-<hex>.sig/.att tags and referrers, as policy-controller and Kyverno do',
+      );
       registry = registryOptionsFrom(o, { io });
     } catch (err) {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);

@@ -8,7 +8,7 @@ import { buildProvenanceStatement } from '../provenance/build.js';
 import { sealVersion } from '../sbom/tool.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { noteUnusedAttachmentFlags, registryOptionSpecs, registryOptionsFrom } from './common.js';
 
 const options = {
   ...registryOptionSpecs,
@@ -26,6 +26,7 @@ export const command: CommandModule = {
     const { options: o, positionals } = parseArgs(argv, options);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'seal provenance takes one IMAGE');
+    noteUnusedAttachmentFlags(o, 'provenance', io);
     const { ref, store } = openReference(positionals[0]!, {
       cwd: io.cwd,
       registry: registryOptionsFrom(o, { io }),

@@ -9,7 +9,7 @@ import { generateSbom } from '../sbom/generate.js';
 import type { SbomFormat, SbomProgress } from '../sbom/types.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { noteUnusedAttachmentFlags, registryOptionSpecs, registryOptionsFrom } from './common.js';
 import type { CliIO } from './io.js';
 
 const options = {
@@ -99,6 +99,7 @@ export const command: CommandModule = {
         `--format must be spdx-json or cyclonedx-json, got "${format}"`,
       );
     }
+    noteUnusedAttachmentFlags(o, 'sbom', io);
     const { ref, store } = openReference(positionals[0]!, {
       cwd: io.cwd,
       registry: registryOptionsFrom(o, { io }),

@@ -4,7 +4,12 @@ import { SealError } from '../errors.js';
 import type { Signer } from '../keys/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom, signingServiceOptionSpecs } from './common.js';
+import {
+  attachmentFlagsFrom,
+  registryOptionSpecs,
+  registryOptionsFrom,
+  signingServiceOptionSpecs,
+} from './common.js';
 
 const options = {
   key: {
@@ -109,6 +114,11 @@ export const command: CommandModule = {
       import('../oci/open.js'),
       import('./signer.js'),
     ]);
+    const attachments = attachmentFlagsFrom(o);
+    if (attachments.referrersMode && o['new-bundle-format'])
+      io.stderr(
+        `Note: --registry-referrers-mode=${attachments.referrersMode} applies to --new-bundle-format=false signatures; a bundle always goes as an OCI 1.1 referrer (as cosign v3 does)\n`,
+      );
     const ref = parseReference(positionals[0]!, { cwd: io.cwd });
     const store = storeFor(ref, registryOptionsFrom(o, { io }));
     const resolved = await resolveSigner(o, io);
@@ -124,6 +134,8 @@ export const command: CommandModule = {
       upload: o.upload,
       tlog,
       warn: (m) => io.stderr(`WARNING: ${m}\n`),
+      tagPrefix: attachments.tagPrefix,
+      ...(attachments.referrersMode ? { referrersMode: attachments.referrersMode } : {}),
     });
     if (o.bundle) {
       const { writeFile } = await import('node:fs/promises');
@@ -149,7 +161,9 @@ export const command: CommandModule = {
       await writeFile(o['output-certificate'], leaf);
     }
     for (const r of results) {
-      const where = r.storedAt ? ` (${r.format === 'bundle' ? 'referrer' : 'tag'} ${r.storedAt})` : '';
+      const where = r.storedAt
+        ? ` (${r.format === 'bundle' || r.storedAt.startsWith('sha256:') ? 'referrer' : 'tag'} ${r.storedAt})`
+        : '';
       io.stderr(`${r.duplicate ? 'Signature already present for' : 'Signed'} ${r.reference}${where}\n`);
     }
     return 0;

@@ -17,7 +17,7 @@ import { formatReference, type Reference, repositoryName, withDigest } from '../
 import type { ImageStore } from '../oci/store.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { attachmentFlagsFrom, registryOptionSpecs, registryOptionsFrom } from './common.js';
 
 const options = {
   ...registryOptionSpecs,
@@ -240,7 +240,7 @@ export const command: CommandModule = {
       registry: registryOptionsFrom(o, { io }),
       cwd: io.cwd,
     });
-    const attached = await listAttached(ref, store);
+    const attached = await listAttached(ref, store, attachmentFlagsFrom(o).tagPrefix);
     const labels = await labelAttachments(attached, store);
     if (o.output === 'json') {
       io.stdout(

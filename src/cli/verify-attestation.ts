@@ -12,6 +12,7 @@ import type { CommandModule } from './command.js';
 import {
   cosignVerifyCompat,
   cosignVerifyCompatOptionSpecs,
+  attachmentFlagsFrom,
   describeChecks,
   registryOptionSpecs,
   registryOptionsFrom,
@@ -165,6 +166,7 @@ export const command: CommandModule = {
         store,
         attestations: true,
         ...(trust ? { trust } : {}),
+        tagPrefix: attachmentFlagsFrom(o).tagPrefix,
       });
       verdict.reference = image;
       verdict = applyAttestationChecks(verdict, (statement) =>
@@ -194,7 +196,14 @@ export const command: CommandModule = {
       }
       // cosign prints the DSSE envelope of each verified attestation, one per line.
       const { Digest } = await import('../oci/digest.js');
-      const items = await listAttached(store, ref, Digest.parse(verdict.digest!), 'att');
+      const items = await listAttached(
+        store,
+        ref,
+        Digest.parse(verdict.digest!),
+        'att',
+        undefined,
+        attachmentFlagsFrom(o).tagPrefix,
+      );
       const byCarrier = new Map(items.map((i) => [i.carrier, i]));
       for (const s of verified) {
         const item = byCarrier.get(s.carrier ?? '');

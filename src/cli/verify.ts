@@ -10,6 +10,7 @@ import type { CommandModule } from './command.js';
 import {
   cosignVerifyCompat,
   cosignVerifyCompatOptionSpecs,
+  attachmentFlagsFrom,
   describeChecks,
   registryOptionSpecs,
   registryOptionsFrom,
@@ -172,6 +173,7 @@ export const command: CommandModule = {
         store,
         ...(trust ? { trust } : {}),
         ...detachedOptions,
+        tagPrefix: attachmentFlagsFrom(o).tagPrefix,
       });
       verdict.reference = image;
       if (o.verbose) io.stderr(describeChecks(verdict));

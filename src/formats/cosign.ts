@@ -302,6 +302,32 @@ export function appendSignatureLayer(
   return { manifest, bytes: serializeManifest(manifest), config: { descriptor: config, blob: configBlob } };
 }
 
+/**
+ * The OCI 1.1 form of a signature manifest (cosign `sign --registry-referrers-mode=oci-1-1`,
+ * WriteSignaturesExperimentalOCI): the same layer and config blob, with `config.mediaType` and
+ * `artifactType` set to `application/vnd.dev.cosign.artifact.sig.v1+json` and the signed image as
+ * `subject`; it is pushed by digest, listed by the referrers API (or its fallback tag), never tagged.
+ */
+export function signatureReferrerManifest(layer: SignatureLayer, subject: Descriptor): SignatureManifest {
+  const base = appendSignatureLayer(undefined, layer);
+  if (base === 'duplicate')
+    throw new SealError('E_INTERNAL', 'a new signature manifest cannot hold a duplicate');
+  const config: Descriptor = { ...base.config.descriptor, mediaType: COSIGN_ARTIFACT_SIG_MEDIA_TYPE };
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config,
+    layers: base.manifest.layers,
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    artifactType: COSIGN_ARTIFACT_SIG_MEDIA_TYPE,
+  };
+  return {
+    manifest,
+    bytes: serializeManifest(manifest),
+    config: { descriptor: config, blob: base.config.blob },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reading.
 

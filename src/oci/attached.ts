@@ -41,9 +41,9 @@ export interface AttachedArtifacts {
   referrers: Descriptor[];
 }
 
-/** The legacy attachment tag for `digest`: `sha256-<hex>.sig` etc. */
-export function legacyTag(digest: Digest, suffix: 'sig' | 'att' | 'sbom'): string {
-  return `${digest.toTagPrefix()}.${suffix}`;
+/** The legacy attachment tag for `digest`: `[prefix]sha256-<hex>.sig` etc. (prefix: `--attachment-tag-prefix`). */
+export function legacyTag(digest: Digest, suffix: 'sig' | 'att' | 'sbom', prefix = ''): string {
+  return `${prefix}${digest.toTagPrefix()}.${suffix}`;
 }
 
 /**
@@ -55,10 +55,11 @@ export async function legacyAttachments(
   ref: Reference,
   digest: Digest,
   knownTags?: ReadonlySet<string>,
+  tagPrefix = '',
 ): Promise<LegacyAttachment[]> {
   const out: LegacyAttachment[] = [];
   for (const { kind, suffix } of LEGACY_ATTACHMENT_KINDS) {
-    const tag = legacyTag(digest, suffix);
+    const tag = legacyTag(digest, suffix, tagPrefix);
     if (knownTags && !knownTags.has(tag)) continue;
     const tagRef = withTag(ref, tag);
     try {
@@ -83,12 +84,13 @@ export async function legacyAttachments(
 export async function listAttached(
   ref: Reference,
   store: ImageStore = storeFor(ref),
+  tagPrefix = '',
 ): Promise<AttachedArtifacts> {
   const desc = await store.resolve(ref);
   const digest = Digest.parse(desc.digest);
   const base = withDigest(ref, digest);
   const [legacy, referrers] = await Promise.all([
-    legacyAttachments(store, base, digest),
+    legacyAttachments(store, base, digest, undefined, tagPrefix),
     store.referrers(base, digest),
   ]);
   return { reference: ref, digest, mediaType: desc.mediaType, legacy, referrers };

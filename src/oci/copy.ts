@@ -32,6 +32,8 @@ export interface CopyOptions {
   registry?: RegistryOptions;
   /** Copy referrers, legacy `.sig/.att/.sbom` tags and the fallback index too (default true). */
   attached?: boolean;
+  /** cosign's `--attachment-tag-prefix`: the legacy tags copied are `[prefix]sha256-<hex>.sig` etc. */
+  tagPrefix?: string;
 }
 
 export interface CopyResult {
@@ -84,6 +86,7 @@ class CopyPlan {
     private readonly store: ImageStore,
     private readonly src: Reference,
     private readonly withAttached: boolean,
+    private readonly tagPrefix = '',
   ) {}
 
   /** Fetch (verified) and plan a manifest and all its children; `ancestors` detects an index that contains itself. */
@@ -155,7 +158,7 @@ class CopyPlan {
         throw err;
       }
     }
-    for (const legacy of await legacyAttachments(this.store, this.src, digest, tags)) {
+    for (const legacy of await legacyAttachments(this.store, this.src, digest, tags, this.tagPrefix)) {
       await this.addManifest(legacy.digest);
       const planned = this.manifests.find((m) => m.digest.equals(legacy.digest))!;
       this.tags.push({
@@ -226,7 +229,7 @@ export async function copyImage(
       `${formatReference(src)} is ${rootDigest}, but the destination names ${dst.digest}; nothing copied`,
     );
   }
-  const plan = new CopyPlan(srcStore, src, options.attached ?? true);
+  const plan = new CopyPlan(srcStore, src, options.attached ?? true, options.tagPrefix ?? '');
   await plan.addManifest(rootDigest);
   const root = plan.manifests.find((m) => m.digest.equals(rootDigest))!;
 

@@ -36,6 +36,8 @@ export interface AttestImageOptions {
   tlog?: TlogUploader;
   warn?: (message: string) => void;
   now?: () => Date;
+  /** cosign's `--attachment-tag-prefix` for the legacy `.att` tag. */
+  tagPrefix?: string;
 }
 
 /** cosign wraps a `custom` predicate file as `{Data, Timestamp}`; other types take the file's JSON as is. */
@@ -127,6 +129,7 @@ export async function attestImage(
       mediaType: DSSE_LAYER_MEDIA_TYPE,
       predicateType,
       envelope,
+      ...(options.tagPrefix ? { tagPrefix: options.tagPrefix } : {}),
     });
     out.push({
       reference,

@@ -10,7 +10,7 @@ import { type Descriptor, isIndex } from '../oci/manifest.js';
 import { formatReference, parseReference, type Reference, repositoryName, withDigest } from '../oci/ref.js';
 import type { ImageStore } from '../oci/store.js';
 import { attachBundle, type TlogUploader } from './attach.js';
-import { appendLegacySignature } from './legacy.js';
+import { appendLegacySignature, attachLegacyReferrer } from './legacy.js';
 
 export interface SignImageOptions {
   signer: Signer;
@@ -30,6 +30,14 @@ export interface SignImageOptions {
   warn?: (message: string) => void;
   /** Clock for `org.opencontainers.image.created` (tests pin it). */
   now?: () => Date;
+  /** cosign's `--attachment-tag-prefix` for the legacy `.sig` tag. */
+  tagPrefix?: string;
+  /**
+   * cosign's `--registry-referrers-mode` for the legacy format: `legacy` (default) appends to the
+   * `sha256-<hex>.sig` tag, `oci-1-1` pushes the signature manifest as an OCI 1.1 referrer of the image.
+   * Bundles always go as referrers (cosign v3).
+   */
+  referrersMode?: 'legacy' | 'oci-1-1';
 }
 
 export interface SignedImage {
@@ -133,6 +141,26 @@ async function signOne(ref: Reference, subject: Descriptor, options: SignImageOp
     if (options.tlog) await options.tlog.uploadLegacy({ payload, signature, signer: options.signer });
     return { reference, digest: digest.toString(), format: 'legacy', payload, signature };
   }
+  if (options.referrersMode === 'oci-1-1') {
+    const attached = await attachLegacyReferrer({
+      store: options.store,
+      ref,
+      digest,
+      subject,
+      payload,
+      signature,
+      signer: options.signer,
+      tlog: options.tlog,
+    });
+    return {
+      reference,
+      digest: digest.toString(),
+      format: 'legacy',
+      storedAt: attached.referrer,
+      payload,
+      signature,
+    };
+  }
   const result = await appendLegacySignature({
     store: options.store,
     ref,
@@ -141,6 +169,7 @@ async function signOne(ref: Reference, subject: Descriptor, options: SignImageOp
     signature,
     signer: options.signer,
     tlog: options.tlog,
+    ...(options.tagPrefix ? { tagPrefix: options.tagPrefix } : {}),
   });
   return {
     reference,

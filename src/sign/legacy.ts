@@ -10,14 +10,15 @@ import {
   buildSignatureLayer,
   type RekorBundle,
   type SignatureLayer,
+  signatureReferrerManifest,
 } from '../formats/cosign.js';
 import type { DsseEnvelope } from '../formats/dsse.js';
 import type { Signer } from '../keys/types.js';
 import { loadPublicKey } from '../keys/public-key.js';
-import type { Digest } from '../oci/digest.js';
-import type { ImageManifest } from '../oci/manifest.js';
+import { Digest } from '../oci/digest.js';
+import type { Descriptor, ImageManifest } from '../oci/manifest.js';
 import { isIndex } from '../oci/manifest.js';
-import { type Reference, withTag } from '../oci/ref.js';
+import { type Reference, withDigest, withTag } from '../oci/ref.js';
 import type { ImageStore } from '../oci/store.js';
 import type { TlogUploader } from './attach.js';
 
@@ -37,6 +38,8 @@ export interface AppendLegacyInput {
   envelope?: DsseEnvelope;
   /** Attempts before giving up on a contended tag. */
   attempts?: number;
+  /** cosign's `--attachment-tag-prefix`: the tag is `[prefix]sha256-<hex>.sig`. */
+  tagPrefix?: string;
 }
 
 export interface AppendLegacyResult {
@@ -64,9 +67,10 @@ async function readAttachment(
   }
 }
 
-/** Sign-side append: log the signature (when a log is configured), build its layer, append it (appendLegacyLayer). */
-export async function appendLegacySignature(input: AppendLegacyInput): Promise<AppendLegacyResult> {
-  const kind = input.kind ?? 'sig';
+/** Log the signature (when a log is configured) and build its layer with the log's bundle annotation. */
+async function loggedLayer(
+  input: AppendLegacyInput,
+): Promise<{ layer: SignatureLayer; rekorBundle?: RekorBundle }> {
   const certChain = input.signer.certificateChainPem;
   const rekorBundle = !input.tlog
     ? undefined
@@ -81,6 +85,34 @@ export async function appendLegacySignature(input: AppendLegacyInput): Promise<A
     ...(rekorBundle ? { rekorBundle } : {}),
     ...(input.predicateType !== undefined ? { predicateType: input.predicateType } : {}),
   });
+  return { layer, ...(rekorBundle ? { rekorBundle } : {}) };
+}
+
+/**
+ * cosign `sign --new-bundle-format=false --registry-referrers-mode=oci-1-1`: the simple-signing layer in
+ * its own manifest whose subject is the image, pushed by digest (the store lists it through the referrers
+ * API or the `sha256-<hex>` fallback index). Returns the referrer manifest's digest.
+ */
+export async function attachLegacyReferrer(
+  input: AppendLegacyInput & { subject: Descriptor },
+): Promise<{ referrer: string; rekorBundle?: RekorBundle }> {
+  const { layer, rekorBundle } = await loggedLayer(input);
+  const built = signatureReferrerManifest(layer, input.subject);
+  await input.store.putBlob(input.ref, layer.blob, layer.descriptor.mediaType);
+  await input.store.putBlob(input.ref, built.config.blob, built.config.descriptor.mediaType);
+  const digest = Digest.of(built.bytes);
+  await input.store.putManifest(
+    withDigest({ ...input.ref, tag: undefined }, digest),
+    built.bytes,
+    built.manifest.mediaType!,
+  );
+  return { referrer: digest.toString(), ...(rekorBundle ? { rekorBundle } : {}) };
+}
+
+/** Sign-side append: log the signature (when a log is configured), build its layer, append it (appendLegacyLayer). */
+export async function appendLegacySignature(input: AppendLegacyInput): Promise<AppendLegacyResult> {
+  const kind = input.kind ?? 'sig';
+  const { layer, rekorBundle } = await loggedLayer(input);
   const verifier = loadPublicKey(input.signer.publicKeyPem());
   const result = await appendLegacyLayer({
     store: input.store,
@@ -90,6 +122,7 @@ export async function appendLegacySignature(input: AppendLegacyInput): Promise<A
     kind,
     verifyDuplicate: (sig, payload) => kind !== 'sig' || verifier.verify(payload, sig),
     ...(input.attempts !== undefined ? { attempts: input.attempts } : {}),
+    ...(input.tagPrefix ? { tagPrefix: input.tagPrefix } : {}),
   });
   return { ...result, ...(rekorBundle ? { rekorBundle } : {}) };
 }
@@ -103,6 +136,8 @@ export interface AppendLayerInput {
   /** cosign's dupe rule for an existing layer with the same payload and annotations (see appendSignatureLayer). */
   verifyDuplicate?: (signature: Uint8Array, payload: Uint8Array) => boolean;
   attempts?: number;
+  /** cosign's `--attachment-tag-prefix`. */
+  tagPrefix?: string;
 }
 
 /**
@@ -114,7 +149,7 @@ export async function appendLegacyLayer(
   input: AppendLayerInput,
 ): Promise<{ tag: string; duplicate: boolean }> {
   const { kind, layer } = input;
-  const tag = attachmentTag(input.digest, kind);
+  const tag = attachmentTag(input.digest, kind, input.tagPrefix ?? '');
   const tagRef = withTag({ ...input.ref, digest: undefined }, tag);
   await input.store.putBlob(input.ref, layer.blob, layer.descriptor.mediaType);
   const attempts = input.attempts ?? 12;

@@ -6,6 +6,7 @@ import { isSealError, type ErrorCode, SealError } from '../errors.js';
 import { BUNDLE_V03_MEDIA_TYPE, parseBundle } from '../formats/bundle.js';
 import {
   attachmentTag,
+  COSIGN_ARTIFACT_SIG_MEDIA_TYPE,
   DSSE_LAYER_MEDIA_TYPE,
   type LegacySignature,
   parseSignatureLayer,
@@ -49,6 +50,8 @@ export interface VerifyImageOptions {
   detached?: { signature: Uint8Array; payload?: Uint8Array };
   /** cosign's `verify --certificate`: the signing certificate of legacy and detached signatures. */
   certificatePem?: string;
+  /** cosign's `--attachment-tag-prefix`: legacy signatures are read from `[prefix]sha256-<hex>.sig|.att`. */
+  tagPrefix?: string;
 }
 
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
@@ -157,7 +160,13 @@ export async function verifyImage(
   const keys = (expectations.keys ?? []).map(pinnedKey);
   const candidates = options.detached
     ? [detachedCandidate(ref, digest, options.detached, options.certificatePem)]
-    : await findCandidates(options.store, ref, digest, options.attestations ?? false);
+    : await findCandidates(
+        options.store,
+        ref,
+        digest,
+        options.attestations ?? false,
+        options.tagPrefix ?? '',
+      );
   if (options.certificatePem && !options.detached) {
     for (const c of candidates) c.certificatePem = options.certificatePem;
   }
@@ -243,6 +252,7 @@ async function findCandidates(
   ref: Reference,
   digest: Digest,
   attestations: boolean,
+  tagPrefix: string,
 ): Promise<Candidate[]> {
   const out: Candidate[] = [];
   // Referrer manifests the listing had to read (a fallback index written without annotations) are
@@ -259,8 +269,35 @@ async function findCandidates(
     if (isSealError(err, 'E_NOT_FOUND')) return [] as Descriptor[];
     throw err;
   });
+  let legacyReferrers = 0;
   for (const desc of referrers) {
     const type = desc.artifactType ?? '';
+    if (type === COSIGN_ARTIFACT_SIG_MEDIA_TYPE && !attestations) {
+      // cosign `sign --registry-referrers-mode=oci-1-1`: a `.sig`-style manifest pushed as a referrer;
+      // its layers are legacy candidates like the tag's (cosign reads them with --experimental-oci11).
+      if (++legacyReferrers > MAX_CANDIDATES) break;
+      let fetched: FetchedManifest;
+      try {
+        fetched = await store.getManifest(withDigest(ref, desc.digest));
+      } catch (err) {
+        // a malformed or vanished referrer cannot hide the other signatures
+        if (
+          isSealError(err, 'E_NOT_FOUND') ||
+          (err instanceof SealError && MALFORMED_TAG_CODES.has(err.code))
+        )
+          continue;
+        throw err;
+      }
+      if (isIndex(fetched.manifest)) continue;
+      for (const layer of fetched.manifest.layers) {
+        out.push({
+          source: 'legacy-tag',
+          carrier: layer.digest,
+          load: (budget) => loadLegacyCandidate(store, ref, layer, budget),
+        });
+      }
+      continue;
+    }
     if (!type.startsWith(BUNDLE_MEDIA_PREFIX)) continue;
     out.push({
       source: 'bundle-referrer',
@@ -270,7 +307,7 @@ async function findCandidates(
   }
   // The legacy `.sig` / `.att` tag is read too. cosign reads it only when no bundle referrer exists; reading
   // both means one malformed referrer cannot hide a valid legacy signature (any one passing suffices).
-  const tagRef = withTag(ref, attachmentTag(digest, attestations ? 'att' : 'sig'));
+  const tagRef = withTag(ref, attachmentTag(digest, attestations ? 'att' : 'sig', tagPrefix));
   let manifest: Awaited<ReturnType<ImageStore['getManifest']>>['manifest'];
   try {
     manifest = (await store.getManifest(tagRef)).manifest;

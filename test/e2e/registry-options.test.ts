@@ -387,3 +387,177 @@ describe('--k8s-keychain', () => {
     expect(res.err).toContain('not running in a Kubernetes pod');
   });
 });
+
+describeWithRegistry('where attachments go: --attachment-tag-prefix and --registry-referrers-mode', () => {
+  let registry: RunningRegistry;
+  let keys: { key: string; pub: string };
+  const store = new RegistryStore({ credentials: anonymousCredentials });
+
+  beforeAll(async () => {
+    [registry, keys] = await Promise.all([startRegistry(), keyPair()]);
+  }, 120_000);
+  afterAll(async () => registry?.stop());
+
+  async function image(): Promise<{ ref: string; repo: string; hex: string }> {
+    const repo = `att${randomBytes(3).toString('hex')}/app`;
+    const ref = `${registry.host}/${repo}:v1`;
+    const pushed = await pushRandomImage(store, parseReference(ref));
+    return { ref, repo, hex: pushed.digest.hex };
+  }
+  const tagsOf = (ref: string) => store.listTags(parseReference(ref));
+
+  it('--attachment-tag-prefix writes and reads [prefix]sha256-<hex>.sig and .att', async () => {
+    const { ref, hex } = await image();
+    const prefix = ['--attachment-tag-prefix', 'team1-'];
+    const signed = await seal([
+      'sign',
+      '--key',
+      keys.key,
+      '--tlog-upload=false',
+      '--new-bundle-format=false',
+      ...prefix,
+      ref,
+    ]);
+    expect(signed.code, signed.err).toBe(0);
+    const predicate = join(dir, 'predicate.txt');
+    await writeFile(predicate, 'built on a Tuesday');
+    const attested = await seal([
+      'attest',
+      '--key',
+      keys.key,
+      '--tlog-upload=false',
+      '--new-bundle-format=false',
+      '--type',
+      'custom',
+      '--predicate',
+      predicate,
+      ...prefix,
+      ref,
+    ]);
+    expect(attested.code, attested.err).toBe(0);
+    const tags = await tagsOf(ref);
+    expect(tags).toContain(`team1-sha256-${hex}.sig`);
+    expect(tags).toContain(`team1-sha256-${hex}.att`);
+    expect(tags).not.toContain(`sha256-${hex}.sig`);
+    expect(tags).not.toContain(`sha256-${hex}.att`);
+
+    const verify = ['verify', '--key', keys.pub, '--insecure-ignore-tlog'];
+    expect((await seal([...verify, ...prefix, ref])).code).toBe(0);
+    // without the prefix there is nothing where seal looks
+    const unprefixed = await seal([...verify, ref]);
+    expect(unprefixed.code).not.toBe(0);
+    expect(unprefixed.err).toContain('E_NO_SIGNATURES');
+    const verifyAtt = ['verify-attestation', '--key', keys.pub, '--insecure-ignore-tlog', '--type', 'custom'];
+    expect((await seal([...verifyAtt, ...prefix, ref])).code).toBe(0);
+    expect((await seal([...verifyAtt, ref])).code).not.toBe(0);
+
+    const tree = await seal(['tree', ...prefix, ref]);
+    expect(tree.code, tree.err).toBe(0);
+    expect(tree.out).toContain(`team1-sha256-${hex}.sig`);
+    const downloaded = await seal(['download', 'signature', ...prefix, ref]);
+    expect(downloaded.code, downloaded.err).toBe(0);
+    expect(downloaded.out.trim().split('\n')).toHaveLength(1);
+
+    // copy takes the prefixed tags along
+    const target = `${registry.host}/copied${randomBytes(3).toString('hex')}/app:v1`;
+    const copied = await seal(['copy', ...prefix, ref, target]);
+    expect(copied.code, copied.err).toBe(0);
+    expect(await tagsOf(target)).toEqual(
+      expect.arrayContaining([`team1-sha256-${hex}.sig`, `team1-sha256-${hex}.att`]),
+    );
+    expect((await seal([...verify, ...prefix, target])).code).toBe(0);
+  });
+
+  it('refuses a prefix that would make invalid tags', async () => {
+    const { ref } = await image();
+    const res = await seal(['verify', '--key', keys.pub, '--attachment-tag-prefix', 'bad/prefix', ref]);
+    expect(res.code).not.toBe(0);
+    expect(res.err).toContain('--attachment-tag-prefix');
+  });
+
+  it('--registry-referrers-mode=legacy puts a --new-bundle-format=false signature on the sha256-<hex>.sig tag', async () => {
+    const { ref, hex } = await image();
+    const signed = await seal([
+      'sign',
+      '--key',
+      keys.key,
+      '--tlog-upload=false',
+      '--new-bundle-format=false',
+      '--registry-referrers-mode=legacy',
+      ref,
+    ]);
+    expect(signed.code, signed.err).toBe(0);
+    const tags = await tagsOf(ref);
+    expect(tags).toContain(`sha256-${hex}.sig`);
+    expect(tags).not.toContain(`sha256-${hex}`); // no referrers fallback index: nothing was pushed as a referrer
+    const digest = (await store.resolve(parseReference(ref))).digest;
+    expect(
+      await store.referrers(
+        parseReference(ref),
+        (await import('../../src/oci/digest.js')).Digest.parse(digest),
+      ),
+    ).toEqual([]);
+    expect((await seal(['verify', '--key', keys.pub, '--insecure-ignore-tlog', ref])).code).toBe(0);
+  });
+
+  it('--registry-referrers-mode=oci-1-1 pushes it as an OCI 1.1 referrer, as cosign WriteSignaturesExperimentalOCI does', async () => {
+    const { ref, repo, hex } = await image();
+    const signed = await seal([
+      'sign',
+      '--key',
+      keys.key,
+      '--tlog-upload=false',
+      '--new-bundle-format=false',
+      '--registry-referrers-mode',
+      'oci-1-1',
+      ref,
+    ]);
+    expect(signed.code, signed.err).toBe(0);
+    expect(signed.err).toMatch(/referrer sha256:/);
+    const tags = await tagsOf(ref);
+    expect(tags).not.toContain(`sha256-${hex}.sig`);
+    // distribution 2.8 has no referrers API (404), so the referrer is listed in the sha256-<hex> fallback
+    // index, as go-containerregistry (under cosign) does
+    const api = await fetch(`${registry.url}/v2/${repo}/referrers/sha256:${hex}`);
+    expect(api.status).toBe(404);
+    expect(tags).toContain(`sha256-${hex}`);
+    const { Digest } = await import('../../src/oci/digest.js');
+    const listed = await store.referrers(parseReference(ref), Digest.parse(`sha256:${hex}`));
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.artifactType).toBe('application/vnd.dev.cosign.artifact.sig.v1+json');
+    const { manifest } = await store.getManifest(
+      parseReference(`${registry.host}/${repo}@${listed[0]!.digest}`),
+    );
+    expect(manifest).toMatchObject({
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      config: { mediaType: 'application/vnd.dev.cosign.artifact.sig.v1+json' },
+      subject: { digest: `sha256:${hex}` },
+      layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json' }],
+    });
+    // seal verify finds it among the referrers (cosign: verify --experimental-oci11)
+    const verified = await seal(['verify', '--key', keys.pub, '--insecure-ignore-tlog', ref]);
+    expect(verified.code, verified.err).toBe(0);
+    const other = await keyPair();
+    expect((await seal(['verify', '--key', other.pub, '--insecure-ignore-tlog', ref])).code).not.toBe(0);
+  });
+
+  it('rejects an unknown mode, and notes that bundles always go as referrers', async () => {
+    const { ref } = await image();
+    const bad = await seal(['sign', '--key', keys.key, '--registry-referrers-mode', 'oci-2', ref]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain('must be one of "legacy", "oci-1-1"');
+    const bundle = await seal([
+      'sign',
+      '--key',
+      keys.key,
+      '--tlog-upload=false',
+      '--registry-referrers-mode=legacy',
+      ref,
+    ]);
+    expect(bundle.code, bundle.err).toBe(0);
+    expect(bundle.err).toContain('a bundle always goes as an OCI 1.1 referrer');
+    const digest = await seal(['digest', '--attachment-tag-prefix', 'x-', ref]);
+    expect(digest.code).toBe(0);
+    expect(digest.err).toContain('--attachment-tag-prefix changes nothing for seal digest');
+  });
+});
