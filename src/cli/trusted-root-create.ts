@@ -164,7 +164,13 @@ async function logInstance(
     keyDetails,
     validFrom: input.start,
     ...(input.end ? { validUntil: input.end } : {}),
-    ...(input.origin ? { logId: checkpointKeyId(input.origin, der, keyDetails) } : {}),
+    // A Rekor v2 log is found by its checkpoint key ID: it is the log ID too (sigstore-servers.md §2)
+    ...(input.origin
+      ? (() => {
+          const id = checkpointKeyId(input.origin, der, keyDetails);
+          return { logId: id, checkpointKeyId: id };
+        })()
+      : {}),
   };
 }
 

@@ -224,6 +224,24 @@ describe('trusted-root create and signing-config create against seal serve', () 
     expect(tlog.publicKey.keyDetails).toBe('PKIX_ED25519');
   });
 
+  it("origin= gives seal serve's Rekor v2 log the log ID and checkpoint key ID seal serve publishes", async () => {
+    const served = JSON.parse(await readFile(server.trustedRootPath, 'utf8'));
+    const v2 = served.tlogs.find((t: { checkpointKeyId?: unknown }) => t.checkpointKeyId);
+    expect(v2, 'seal serve lists a Rekor v2 log').toBeTruthy();
+    await writeFile(file('rekor-v2.pub'), pemOf('PUBLIC KEY', v2.publicKey.rawBytes));
+    const origin = new URL(server.url).hostname;
+    const r = await seal([
+      'trusted-root',
+      'create',
+      `--rekor=url=${server.url},public-key=${file('rekor-v2.pub')},start-time=${start},origin=${origin}`,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const made = JSON.parse(r.out).tlogs[0];
+    expect(made.logId).toEqual(v2.logId);
+    expect(made.checkpointKeyId).toEqual(v2.checkpointKeyId);
+    expect(made.publicKey.keyDetails).toBe(v2.publicKey.keyDetails);
+  });
+
   it('--with-default-services starts from the embedded public-good root', async () => {
     const r = await seal([
       'trusted-root',
