@@ -38,6 +38,7 @@ let exitHookInstalled = false;
 
 /** Finalize every module this process initialized (also runs at process exit). */
 export function closePkcs11Modules(): void {
+  logins.clear();
   for (const [path, m] of modules) {
     modules.delete(path);
     try {
@@ -260,11 +261,14 @@ async function openSession(
 async function login(s: OpenSession, pin: string): Promise<void> {
   try {
     s.m.p11.C_Login(s.session, s.m.lib.CKU_USER, pin);
-    s.loggedIn = true;
+    holdLogin(s);
   } catch (cause) {
     const message = reason(cause);
-    // Login state is per token per process: a second session of this process is already logged in.
-    if (/CKR_USER_ALREADY_LOGGED_IN/.test(message)) return;
+    // Login state is per token per process: another session of this process logged in already.
+    if (/CKR_USER_ALREADY_LOGGED_IN/.test(message)) {
+      holdLogin(s);
+      return;
+    }
     if (/CKR_PIN_INCORRECT|CKR_PIN_INVALID|CKR_PIN_LEN_RANGE/.test(message))
       throw new SealError('E_PKCS11_PIN', `wrong PIN for PKCS#11 token "${s.token.label}" (${message})`, {
         cause,
@@ -275,7 +279,30 @@ async function login(s: OpenSession, pin: string): Promise<void> {
   }
 }
 
+// Sessions of this process relying on the login to each token (module path + slot). C_Logout ends the login
+// for every session of the process, so only the last one to close logs out.
+const logins = new Map<string, number>();
+const loginKey = (s: OpenSession) => `${s.m.path}#${s.token.slotId}`;
+
+function holdLogin(s: OpenSession): void {
+  s.loggedIn = true;
+  logins.set(loginKey(s), (logins.get(loginKey(s)) ?? 0) + 1);
+}
+
 function closeSession(s: OpenSession): void {
+  if (s.loggedIn) {
+    s.loggedIn = false;
+    const left = (logins.get(loginKey(s)) ?? 1) - 1;
+    if (left > 0) logins.set(loginKey(s), left);
+    else {
+      logins.delete(loginKey(s));
+      try {
+        s.m.p11.C_Logout(s.session);
+      } catch {
+        // already logged out (the token was reset) or the module is finalized: nothing to end
+      }
+    }
+  }
   try {
     s.m.p11.C_CloseSession(s.session);
   } catch {
@@ -511,17 +538,13 @@ export class Pkcs11Signer implements Signer {
     return ec ? ecdsaRawToDer(out) : new Uint8Array(out);
   }
 
-  /** Log out and close the session (the module stays initialized until exit or closePkcs11Modules). */
+  /**
+   * Close the session, logging out when no other session of this process needs the login (the module stays
+   * initialized until exit or closePkcs11Modules).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.s.loggedIn) {
-      try {
-        this.s.m.p11.C_Logout(this.s.session);
-      } catch {
-        // other sessions of this process may still be using the login; closing the session is what matters
-      }
-    }
     closeSession(this.s);
   }
 }

@@ -513,6 +513,42 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
     }
   }, 60_000);
 
+  it('asks the PIN prompt (a terminal in the CLI) only when nothing else gives a PIN, with the token label', async () => {
+    // In this process: the module reads SOFTHSM2_CONF when it is initialised.
+    process.env.SOFTHSM2_CONF = hsm.env.SOFTHSM2_CONF;
+    const { Pkcs11Signer, closePkcs11Modules } = await import('../../src/keys/pkcs11.js');
+    try {
+      const asked: string[] = [];
+      const signer = await Pkcs11Signer.open(keyUri(''), {
+        env: {},
+        promptPin: async (label) => {
+          asked.push(label);
+          return PIN;
+        },
+      });
+      expect(asked).toEqual([TOKEN]);
+      const data = Buffer.from('prompted');
+      expect(signer.verifier().verify(data, await signer.sign(data))).toBe(true);
+      // Two signers on one token (the CA's and the TSA's, say): closing one leaves the other logged in.
+      const second = await Pkcs11Signer.open(keyUri(), { env: {} });
+      second.close();
+      expect(signer.verifier().verify(data, await signer.sign(data))).toBe(true);
+      signer.close();
+      const fromEnv = await Pkcs11Signer.open(keyUri(''), {
+        env: { COSIGN_PKCS11_PIN: PIN },
+        promptPin: async () => {
+          throw new Error('asked although COSIGN_PKCS11_PIN is set');
+        },
+      });
+      fromEnv.close();
+      await expect(
+        Pkcs11Signer.open(keyUri(''), { env: {}, promptPin: async () => '00000' }),
+      ).rejects.toMatchObject({ code: 'E_PKCS11_PIN' });
+    } finally {
+      closePkcs11Modules();
+    }
+  });
+
   it('refuses a wrong PIN, a missing module, a missing PIN, an unknown key and a malformed URI, each by its own error', async () => {
     const cases: [string, Record<string, string>, string, RegExp][] = [
       [keyUri('&pin-value=13579'), {}, 'E_PKCS11_PIN', /wrong PIN for PKCS#11 token "seal test token"/],
