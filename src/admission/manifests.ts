@@ -4,6 +4,7 @@
 
 import { SealError } from '../errors.js';
 import { evaluate, matchPolicies } from '../policy/evaluate.js';
+import { type AdmissionInput, prepareImageValidatingPolicy } from '../policy/ivpol/evaluate.js';
 import { parseYamlDocuments } from '../policy/load.js';
 import { canonicalImage } from '../policy/glob.js';
 import type {
@@ -30,7 +31,7 @@ export interface ManifestWorkload {
   name: string;
   namespace: string;
   images: ImageInWorkload[];
-  /** The manifest itself, as `request.object` for rules that read it. */
+  /** The manifest itself, as `request.object` for rules that read it (and `object` in ImageValidatingPolicies). */
   object?: unknown;
 }
 
@@ -98,6 +99,7 @@ export async function evaluateManifests(
       verifier,
       { signal, review: { operation: 'CREATE', object: w.object } },
       { imageReading: 'runtime' },
+      admissionInputOf(w),
     );
     for (const d of decisions) out.push({ workload: w, decision: d });
   }
@@ -151,6 +153,37 @@ export interface Requirement {
   invalidReference?: string;
 }
 
+/** The request the apiserver would send for creating this manifest (what ImageValidatingPolicies match). */
+export function admissionInputOf(w: ManifestWorkload): AdmissionInput {
+  const apiVersion = String((w.object as { apiVersion?: unknown } | undefined)?.apiVersion ?? 'v1');
+  const slash = apiVersion.indexOf('/');
+  const group = slash >= 0 ? apiVersion.slice(0, slash) : '';
+  const version = slash >= 0 ? apiVersion.slice(slash + 1) : apiVersion;
+  const input: AdmissionInput = {
+    object: w.object ?? {},
+    operation: 'CREATE',
+    kind: { group, version, kind: w.kind },
+    // Every workload kind's resource is its lower-cased plural.
+    resource: { group, version, resource: `${w.kind.toLowerCase()}s` },
+    namespace: w.namespace,
+  };
+  if (w.name) input.name = w.name;
+  return input;
+}
+
+/** What an ImageValidatingPolicy would require, in one line (offline mode). */
+function describeIvpol(policy: LoadedPolicy): string {
+  const p = policy.ivpol!;
+  const attestors = [...p.attestors.values()].map((a) => a.name).join(', ');
+  const atts = [...p.attestations.values()].map((a) => `${a.kind} ${a.type}`).join(', ');
+  const parts = [`ImageValidatingPolicy: ${p.validations.length} CEL validation(s)`];
+  if (attestors) parts.push(`attestors ${attestors}`);
+  if (atts) parts.push(`attestations ${atts}`);
+  if (p.mutateDigest) parts.push('digest pinned');
+  else if (p.verifyDigest) parts.push('digest reference required');
+  return parts.join('; ');
+}
+
 /** Offline: which policies match each image and what they would require (no registry access). */
 export async function describeManifests(
   workloads: ManifestWorkload[],
@@ -179,7 +212,18 @@ export async function describeManifests(
             `${policy.name}${rule.name !== policy.name ? `/${rule.name}` : ''} [${policy.mode}, ${policy.failurePolicy}] ${describeRule(rule)}`,
         ),
       };
-      if (matches.length === 0) {
+      // ImageValidatingPolicies whose matching, match conditions and image references take this image.
+      for (const policy of policies.policies) {
+        if (!policy.ivpol) continue;
+        const prepared = prepareImageValidatingPolicy(policy, w.images, admissionInputOf(w), ns, 'runtime');
+        if (!prepared) continue;
+        const line = `${policy.name} [${policy.mode}, ${policy.failurePolicy}]`;
+        if ('result' in prepared)
+          r.requirements.push(`${line} cannot be evaluated: ${prepared.result.message}`);
+        else if (prepared.matched.some((m) => m.written === image.image))
+          r.requirements.push(`${line} ${describeIvpol(policy)}`);
+      }
+      if (r.requirements.length === 0) {
         r.noMatch =
           policies.noMatch.find(
             (n) => !n.namespaceSelector || selectorMatches(n.namespaceSelector, ns.labels),

@@ -4,6 +4,7 @@
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryOutcomeCache } from '../../src/admission/cache.js';
+import { describeManifests, evaluateManifests, workloadsFromYaml } from '../../src/admission/manifests.js';
 import { evaluate, evaluateNow } from '../../src/policy/evaluate.js';
 import type { AdmissionInput } from '../../src/policy/ivpol/evaluate.js';
 import { loadPolicyTexts } from '../../src/policy/load.js';
@@ -363,5 +364,43 @@ ${SIGNED}`);
       p.input,
     );
     expect(elsewhere!.noMatch).toBe(true);
+  });
+});
+
+describe('ImageValidatingPolicy in seal policy test (manifests)', () => {
+  const DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, prod: "true"}}
+    spec:
+      containers:
+        - {name: web, image: "registry.test:5000/acme/web:1"}
+`;
+  const conditioned = () =>
+    ivpol(`${POD_RULES}
+matchConditions:
+  - name: prod-only
+    expression: has(object.metadata.labels.prod) && object.metadata.labels.prod == 'true'
+${keyAttestor()}
+${SIGNED}`);
+
+  it('evaluates the manifest object (autogen: its pod template labels), offline and against the verifier', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    const policy = conditioned();
+    const workloads = workloadsFromYaml(DEPLOYMENT, 'app.yaml', 'prod');
+    const [offline] = await describeManifests(workloads, policy);
+    expect(offline!.requirements).toEqual([
+      'signed [enforce, fail-closed] ImageValidatingPolicy: 1 CEL validation(s); attestors release; digest pinned',
+    ]);
+    expect((await evaluateManifests(workloads, policy, world.verifier))[0]!.decision.result).toBe('deny');
+    await world.signWithKey(`registry.test:5000/acme/web@${d}`, release.privateKey, { integratedTime: null });
+    expect((await evaluateManifests(workloads, policy, world.verifier))[0]!.decision.result).toBe('allow');
+    // Without the label the match condition is false: no policy matches.
+    const unlabelled = workloadsFromYaml(DEPLOYMENT.replace(', prod: "true"', ''), 'app.yaml', 'prod');
+    expect((await describeManifests(unlabelled, policy))[0]!.noMatch).toBe('allow');
+    expect((await evaluateManifests(unlabelled, policy, world.verifier))[0]!.decision.noMatch).toBe(true);
   });
 });

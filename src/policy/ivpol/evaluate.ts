@@ -7,7 +7,7 @@
 // are all cached is answered in one pass without waiting, like the per-image path (policy/evaluate.ts).
 
 import { expandPredicateType } from '../model.js';
-import { canonicalImage } from '../glob.js';
+import { canonicalImage, type ImageReading } from '../glob.js';
 import { selectorMatches } from '../selector.js';
 import {
   type CachedOutcome,
@@ -19,7 +19,7 @@ import {
   pinDigest,
   withDigestKeepingTag,
 } from '../evaluate.js';
-import type { Decision, ImageInWorkload, LoadedPolicy, PolicyOutcome } from '../types.js';
+import type { Decision, ImageInWorkload, LoadedPolicy, NamespaceInfo, PolicyOutcome } from '../types.js';
 import { type CompiledExpression, type ImageFunctions, withImageFunctions } from './cel.js';
 import type { IvpolProgram, ResourceRule } from './model.js';
 
@@ -172,18 +172,24 @@ function applyRequired(results: PolicyResult[]): PolicyResult[] {
   return results;
 }
 
-function evaluatePolicy(
+/** What a policy applies to in this request: undefined = nothing, a failed result, or its images and variables. */
+type Prepared =
+  | { result: PolicyResult }
+  | { vars: Record<string, unknown>; matched: MatchedImage[]; imagesVar: Record<Category, string[]> };
+
+/** Matching, match conditions and image extraction (no registry access: also what `policy test --offline` shows). */
+export function prepareImageValidatingPolicy(
   policy: LoadedPolicy,
   workloadImages: ImageInWorkload[],
   input: AdmissionInput,
-  run: ImageRun,
-): PolicyResult | Promise<PolicyResult> | undefined {
+  ns: NamespaceInfo,
+  reading: ImageReading | undefined,
+): Prepared | undefined {
   const program = policy.ivpol!;
-  if (policy.namespace !== undefined && policy.namespace !== run.ns.name) return undefined;
+  if (policy.namespace !== undefined && policy.namespace !== ns.name) return undefined;
   const object = objectFor(program, input);
   if (object === undefined) return undefined;
-  if (program.namespaceSelector && !selectorMatches(program.namespaceSelector, run.ns.labels))
-    return undefined;
+  if (program.namespaceSelector && !selectorMatches(program.namespaceSelector, ns.labels)) return undefined;
   if (program.objectSelector && !selectorMatches(program.objectSelector, labelsOf(input.object)))
     return undefined;
 
@@ -198,18 +204,20 @@ function evaluatePolicy(
       resource: input.resource ?? null,
       subResource: input.subResource ?? '',
       name: input.name ?? '',
-      namespace: input.namespace ?? run.ns.name,
+      namespace: input.namespace ?? ns.name,
       userInfo: input.userInfo ?? {},
     };
-  if (uses.namespaceObject) vars.namespaceObject = { metadata: { name: run.ns.name, labels: run.ns.labels } };
-  const fail = (failedCheck: string, message: string, errored = false): PolicyResult => ({
-    policy,
-    ok: false,
-    unavailable: errored,
-    errored,
-    failedCheck,
-    message,
-    images: [],
+  if (uses.namespaceObject) vars.namespaceObject = { metadata: { name: ns.name, labels: ns.labels } };
+  const fail = (failedCheck: string, message: string, errored = false): { result: PolicyResult } => ({
+    result: {
+      policy,
+      ok: false,
+      unavailable: errored,
+      errored,
+      failedCheck,
+      message,
+      images: [],
+    },
   });
   for (const c of program.matchConditions) {
     let v: unknown;
@@ -233,7 +241,7 @@ function evaluatePolicy(
   const consider = (img: ImageInWorkload, into: string[]): void => {
     let m = matched.find((x) => x.written === img.image);
     if (!m) {
-      const canonical = canonicalImage(img.image, run.options.imageReading);
+      const canonical = canonicalImage(img.image, reading);
       if (typeof canonical !== 'string') {
         invalid ??= `image ${img.image}: ${canonical.message}`;
         return;
@@ -263,7 +271,34 @@ function evaluatePolicy(
   }
   if (invalid) return fail('image reference', invalid);
   if (matched.length === 0) return undefined;
-  const images = matched;
+  return { vars, matched, imagesVar };
+}
+
+function evaluatePolicy(
+  policy: LoadedPolicy,
+  workloadImages: ImageInWorkload[],
+  input: AdmissionInput,
+  run: ImageRun,
+): PolicyResult | Promise<PolicyResult> | undefined {
+  const prepared = prepareImageValidatingPolicy(
+    policy,
+    workloadImages,
+    input,
+    run.ns,
+    run.options.imageReading,
+  );
+  if (!prepared || 'result' in prepared) return prepared?.result;
+  const program = policy.ivpol!;
+  const { vars, imagesVar } = prepared;
+  const fail = (failedCheck: string, message: string): PolicyResult => ({
+    policy,
+    ok: false,
+    unavailable: false,
+    failedCheck,
+    message,
+    images: [],
+  });
+  const images = prepared.matched;
   if (program.verifyDigest && !program.mutateDigest) {
     const bare = images.find((i) => digestOf(i.canonical) === undefined);
     if (bare) return { ...fail('digest', `image ${bare.written} does not have a digest`), images };
