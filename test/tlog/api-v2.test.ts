@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { join } from 'node:path';
+import { Entry } from '@sigstore/protobuf-specs/rekor/v2';
 import canonicalize from 'canonicalize';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +105,8 @@ describe('Rekor v2 HTTP API', () => {
         },
       }),
     );
+    // protobuf-specs' own proto3 JSON of the Entry (another writer of the same message) gives the same bytes
+    expect(canonicalize(Entry.toJSON(Entry.fromJSON(JSON.parse(leaf.toString()))))).toBe(leaf.toString());
     // the checkpoint: origin is the host, one Ed25519 line under the v2 key hint that verifies
     const note = parseSignedNote(json.inclusionProof.checkpoint.envelope);
     const cp = parseCheckpoint(note.body);
@@ -224,6 +227,8 @@ describe('Rekor v2 HTTP API', () => {
       algorithm: 'SHA2_256',
       digest: createHash('sha256').update(payload).digest('base64'),
     });
+    const leafText = Buffer.from(json.canonicalizedBody, 'base64').toString();
+    expect(canonicalize(Entry.toJSON(Entry.fromJSON(leaf)))).toBe(leafText);
     expect(leaf.spec.dsseV002.signatures.map((s: AnyJson) => s.content)).toEqual(
       sorted.map((s) => s.toString('base64')),
     );
