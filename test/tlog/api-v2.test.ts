@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Entry } from '@sigstore/protobuf-specs/rekor/v2';
 import canonicalize from 'canonicalize';
@@ -262,6 +263,34 @@ describe('Rekor v2 HTTP API', () => {
     // the v1 log keeps its own checkpoint at the root
     const v1cp = parseCheckpoint(parseSignedNote(await (await fetch(`${url}/checkpoint`)).text()).body);
     expect(v1cp.origin).toBe(v1.origin);
+  });
+});
+
+describe('a Rekor v2 log with an ECDSA key', () => {
+  it('signs checkpoints under SHA-256(SPKI) as rekor-tiles does for ECDSA, ECDSA over the note text', async () => {
+    const dir = tempDir();
+    const keyFile = join(dir, 'ec.pem');
+    writeFileSync(keyFile, ecKey().privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    const log = await openLog({
+      db: `sqlite:${join(dir, 'v2.db')}`,
+      keyFile,
+      origin: 'log.example',
+      apiVersion: 2,
+    });
+    try {
+      expect(log.signer.keyDetails).toBe('PKIX_ECDSA_P256_SHA_256');
+      const want = createHash('sha256').update(log.signer.spki).digest();
+      expect(Buffer.from(log.checkpointKeyId)).toEqual(want);
+      const entry = await log.appendEntryV2(hashedRekordV2().request);
+      const note = parseSignedNote(entry.inclusionProof.checkpoint.envelope);
+      expect(parseCheckpoint(note.body).origin).toBe('log.example');
+      expect(Buffer.from(note.signatures[0]!.keyHash)).toEqual(want.subarray(0, 4));
+      expect(
+        verify('sha256', Buffer.from(note.body), log.signer.publicKey, note.signatures[0]!.signature),
+      ).toBe(true);
+    } finally {
+      await log.close();
+    }
   });
 });
 
