@@ -10,6 +10,7 @@ import {
   attachAttestationEnvelopes,
   attachBundleFile,
   attachSbom,
+  attachSbomReferrer,
   attachSignature,
   attachTarget,
   looksLikeBundle,
@@ -18,9 +19,9 @@ import {
 } from '../sign/attach-files.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
-import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { attachmentFlagsFrom, registryOptionSpecs, registryOptionsFrom } from './common.js';
 import type { CliIO } from './io.js';
-import { SBOM_ATTACHMENT_DEPRECATION } from './triangulate.js';
+import { SBOM_ATTACHMENT_DEPRECATION, tagPrefixFor } from './triangulate.js';
 import { readFlagFile } from './verify-common.js';
 
 /** A flag's file, or all of stdin for `-` (cosign's `{-}`). */
@@ -82,11 +83,12 @@ export const signatureCommand: CommandModule = {
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, signatureOptions);
     const image = oneImage(positionals, 'attach signature');
+    const tagPrefix = tagPrefixFor(o, 'attach signature', io);
     const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
     if (o.bundle !== undefined && o.payload !== undefined) {
       throw new SealError('E_INVALID_ARGUMENT', '--bundle and --payload name the same input; pass one');
     }
-    const target = await attachTarget(store, ref);
+    const target = await attachTarget(store, ref, tagPrefix);
     const payloadPath = o.bundle ?? o.payload;
     const payload =
       payloadPath !== undefined
@@ -186,6 +188,7 @@ export const sbomCommand: CommandModule = {
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, sbomOptions);
     const image = oneImage(positionals, 'attach sbom');
+    const { tagPrefix, referrersMode } = attachmentFlagsFrom(o);
     io.stderr(`${SBOM_ATTACHMENT_DEPRECATION}\n`);
     if (o.sbom === undefined) throw new SealError('E_INVALID_ARGUMENT', 'seal attach sbom needs --sbom FILE');
     const mediaType = sbomMediaType(o.type ?? 'spdx', o['input-format'], o.sbom);
@@ -194,7 +197,14 @@ export const sbomCommand: CommandModule = {
     );
     const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
     const sbom = await readArg(io, o.sbom, '--sbom');
-    const target = await attachTarget(store, ref);
+    const target = await attachTarget(store, ref, tagPrefix);
+    if (referrersMode === 'oci-1-1') {
+      const referrer = await attachSbomReferrer(target, new Uint8Array(sbom), mediaType);
+      io.stderr(
+        `Uploading SBOM file for [${formatReference(ref)}] to [${referrer.reference}] with config.mediaType [${referrer.artifactType}] layers[0].mediaType [${mediaType}].\n`,
+      );
+      return 0;
+    }
     const stored = await attachSbom(target, new Uint8Array(sbom), mediaType);
     io.stderr(
       `Uploading SBOM file for [${formatReference(ref)}] to [${stored.reference}] with mediaType [${mediaType}].\n`,
@@ -219,11 +229,12 @@ export const attestationCommand: CommandModule = {
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, attestationOptions);
     const image = oneImage(positionals, 'attach attestation');
+    const tagPrefix = tagPrefixFor(o, 'attach attestation', io);
     if (o.attestation.length === 0) {
       throw new SealError('E_INVALID_ARGUMENT', 'seal attach attestation needs --attestation FILE');
     }
     const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
-    const target = await attachTarget(store, ref);
+    const target = await attachTarget(store, ref, tagPrefix);
     for (const path of o.attestation) {
       io.stderr(`Using payload from: ${path}\n`);
       const bytes = await readArg(io, path, '--attestation');
@@ -234,7 +245,7 @@ export const attestationCommand: CommandModule = {
         } else {
           const n = await attachAttestationEnvelopes(target, bytes.toString('utf8'));
           io.stderr(
-            `Attached ${n} attestation${n === 1 ? '' : 's'} to ${repositoryName(ref)}:${target.subject.digest.replace(':', '-')}.att\n`,
+            `Attached ${n} attestation${n === 1 ? '' : 's'} to ${repositoryName(ref)}:${tagPrefix}${target.subject.digest.replace(':', '-')}.att\n`,
           );
         }
       } catch (err) {

@@ -8,6 +8,7 @@ import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { registryOptionSpecs, registryOptionsFrom } from './common.js';
 import type { CliIO } from './io.js';
+import { tagPrefixFor } from './triangulate.js';
 
 const options = {
   ...registryOptionSpecs,
@@ -70,12 +71,13 @@ export const command: CommandModule = {
         `invalid argument "${type}" for "--type" flag: must be one of "signature", "attestation", "referrer", "sbom", or "all"`,
       );
     }
+    const tagPrefix = tagPrefixFor(o, 'clean', io);
     const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
     if (!o.force) {
       io.stderr(`WARNING: ${cleanPrompt(type as CleanType)}\n`);
       await confirm(io);
     }
-    const result = await cleanImage(store, ref, type as CleanType);
+    const result = await cleanImage(store, ref, type as CleanType, { tagPrefix });
     if (result.referrersLeft) io.stderr('WARNING: image has referrers, consider using --type referrer\n');
     const image = positionals[0]!;
     const failed = result.outcomes.filter((r) => r.status === 'failed');

@@ -8,6 +8,7 @@ import { parseReference } from '../oci/ref.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { registryOptionSpecs, registryOptionsFrom } from './common.js';
+import { tagPrefixFor } from './triangulate.js';
 
 const saveOptions = {
   ...registryOptionSpecs,
@@ -49,7 +50,8 @@ export const saveCommand: CommandModule = {
     const { options: o, positionals } = args(argv, saveOptions, 'save');
     const ref = parseReference(positionals[0]!, { cwd: io.cwd, layouts: false });
     const dir = resolve(io.cwd, o.dir!);
-    const result = await saveSignedImage(ref, dir, { registry: registryOptionsFrom(o) });
+    const tagPrefix = tagPrefixFor(o, 'save', io);
+    const result = await saveSignedImage(ref, dir, { registry: registryOptionsFrom(o), tagPrefix });
     const parts = [...result.attachments.map((k) => k.slice(k.lastIndexOf('/') + 1))];
     if (result.referrers > 0) parts.push(`${result.referrers} referrer${result.referrers === 1 ? '' : 's'}`);
     io.stderr(`Saved ${result.digest}${parts.length ? ` with ${parts.join(', ')}` : ''} to ${dir}\n`);
@@ -65,7 +67,8 @@ export const loadCommand: CommandModule = {
     const { options: o, positionals } = args(argv, loadOptions, 'load');
     const ref = parseReference(positionals[0]!, { cwd: io.cwd, layouts: false });
     const dir = resolve(io.cwd, o.dir!);
-    const result = await loadSignedImage(dir, ref, { registry: registryOptionsFrom(o) });
+    const tagPrefix = tagPrefixFor(o, 'load', io);
+    const result = await loadSignedImage(dir, ref, { registry: registryOptionsFrom(o), tagPrefix });
     io.stderr(
       `Loaded ${result.destination}${result.tags.length ? ` with ${result.tags.join(', ')}` : ''}${result.referrers ? ` and ${result.referrers} referrer${result.referrers === 1 ? '' : 's'}` : ''}\n`,
     );

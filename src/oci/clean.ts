@@ -131,7 +131,12 @@ async function removeManifest(
  * Remove the attachments of `type` from the image `ref` names. Every target is tried; one that cannot be
  * removed is reported as failed and the others still go (cosign's order: .sig, .att, .sbom, referrers).
  */
-export async function cleanImage(store: ImageStore, ref: Reference, type: CleanType): Promise<CleanResult> {
+export async function cleanImage(
+  store: ImageStore,
+  ref: Reference,
+  type: CleanType,
+  options: { tagPrefix?: string } = {},
+): Promise<CleanResult> {
   if (!canDelete(store)) {
     throw new SealError('E_INVALID_ARGUMENT', `${formatReference(ref)}: this store cannot delete manifests`);
   }
@@ -139,7 +144,7 @@ export async function cleanImage(store: ImageStore, ref: Reference, type: CleanT
   const base = withDigest(ref, digest);
   const repo = repositoryName(ref);
   const tagTarget = (suffix: 'sig' | 'att' | 'sbom'): CleanTarget => {
-    const tag = legacyTag(digest, suffix);
+    const tag = `${options.tagPrefix ?? ''}${legacyTag(digest, suffix)}`;
     return { name: `${repo}:${tag}`, tag };
   };
   const referrers = await bundleReferrers(store, base, digest);

@@ -4,7 +4,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SealError, isSealError } from '../errors.js';
-import { legacyAttachments, legacyTag } from './attached.js';
+import { legacyTag } from './attached.js';
 import { copyImage } from './copy.js';
 import { Digest } from './digest.js';
 import { type Descriptor, MAX_MANIFEST_BYTES, isIndex } from './manifest.js';
@@ -41,6 +41,8 @@ export interface TransferOptions {
   registry?: RegistryOptions;
   /** The registry-side store (default: storeFor the reference). */
   store?: ImageStore;
+  /** `--attachment-tag-prefix` of the `.sig`/`.att`/`.sbom` tags read (save) or written (load). */
+  tagPrefix?: string;
 }
 
 function layoutAt(dir: string, digest?: Digest): LayoutReference {
@@ -92,16 +94,17 @@ export async function saveSignedImage(
   await listed(digest, rootIsIndex ? COSIGN_KIND.imageIndex : COSIGN_KIND.image);
 
   const attachments: string[] = [];
-  for (const legacy of await legacyAttachments(srcStore, base, digest)) {
-    const kind = LEGACY_KINDS.find((k) => legacy.tag.endsWith(`.${k.suffix}`))!.kind;
-    await copyOne(
-      withDigest(base, legacy.digest),
-      layoutAt(dir, legacy.digest),
-      srcStore,
-      dstStore,
-      options.registry,
-    );
-    await listed(legacy.digest, kind);
+  for (const { suffix, kind } of LEGACY_KINDS) {
+    let found: Digest;
+    try {
+      const tag = `${options.tagPrefix ?? ''}${legacyTag(digest, suffix)}`;
+      found = (await srcStore.getManifest(withTag(base, tag))).digest;
+    } catch (err) {
+      if (isSealError(err, 'E_NOT_FOUND')) continue;
+      throw err;
+    }
+    await copyOne(withDigest(base, found), layoutAt(dir, found), srcStore, dstStore, options.registry);
+    await listed(found, kind);
     attachments.push(kind);
   }
 
@@ -206,7 +209,7 @@ export async function loadSignedImage(
   for (const { suffix, kind } of LEGACY_KINDS) {
     const entry = index.manifests.find((d) => kindOf(d) === kind);
     if (!entry) continue;
-    const tag = legacyTag(digest, suffix);
+    const tag = `${options.tagPrefix ?? ''}${legacyTag(digest, suffix)}`;
     await copyOne(
       layoutAt(dir, Digest.parse(entry.digest)),
       withTag(dst, tag),

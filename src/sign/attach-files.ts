@@ -13,6 +13,7 @@ import {
   type RekorBundle,
   SIGNATURE_ANNOTATION,
   type SignatureLayer,
+  serializeManifest,
 } from '../formats/cosign.js';
 import {
   type DsseEnvelope,
@@ -34,11 +35,13 @@ export interface AttachTarget {
   store: ImageStore;
   ref: Reference;
   subject: Descriptor;
+  /** `--attachment-tag-prefix` for the `.sig`/`.att`/`.sbom` tags ('' for none). */
+  tagPrefix?: string;
 }
 
 /** Resolve `ref` once (a digest reference is checked to exist, as cosign's ResolveDigest does). */
-export async function attachTarget(store: ImageStore, ref: Reference): Promise<AttachTarget> {
-  return { store, ref, subject: await store.resolve(ref) };
+export async function attachTarget(store: ImageStore, ref: Reference, tagPrefix = ''): Promise<AttachTarget> {
+  return { store, ref, subject: await store.resolve(ref), tagPrefix };
 }
 
 function subjectDigest(t: AttachTarget): Digest {
@@ -178,6 +181,7 @@ export async function attachSignature(
     layer,
     kind: 'sig',
     verifyDuplicate: (existing) => sameBytes(existing, signature),
+    tagPrefix: t.tagPrefix ?? '',
   });
 }
 
@@ -292,6 +296,7 @@ export async function attachAttestationEnvelopes(t: AttachTarget, fileText: stri
       layer,
       kind: 'att',
       verifyDuplicate: () => true,
+      tagPrefix: t.tagPrefix ?? '',
     });
   }
   return envelopes.length;
@@ -341,7 +346,7 @@ export async function attachSbom(
   mediaType: string,
 ): Promise<{ tag: string; reference: string; digest: Digest }> {
   if (sbom.byteLength === 0) throw new SealError('E_INVALID_ARGUMENT', 'the SBOM file is empty');
-  const tag = attachmentTag(subjectDigest(t), 'sbom');
+  const tag = attachmentTag(subjectDigest(t), 'sbom', t.tagPrefix ?? '');
   const layer: SignatureLayer = {
     blob: sbom,
     descriptor: { mediaType, size: sbom.byteLength, digest: Digest.of(sbom).toString(), annotations: {} },
@@ -352,4 +357,36 @@ export async function attachSbom(
   await t.store.putBlob(t.ref, image.config.blob, image.config.descriptor.mediaType);
   const stored = await t.store.putManifest(withTag(t.ref, tag), image.bytes, image.manifest.mediaType!);
   return { tag, reference: `${repositoryName(t.ref)}:${tag}`, digest: Digest.parse(stored.digest) };
+}
+
+/** cosign's artifactType for an SBOM attached as a referrer (internal/pkg/oci/remote ArtifactType("sbom")). */
+export const COSIGN_SBOM_ARTIFACT_TYPE = 'application/vnd.dev.cosign.artifact.sbom.v1+json';
+
+/**
+ * `attach sbom --registry-referrers-mode oci-1-1`: the SBOM image as an OCI referrer of the image, its
+ * config media type the artifactType, the image as subject (cosign sbomCmdOCIExperimental).
+ */
+export async function attachSbomReferrer(
+  t: AttachTarget,
+  sbom: Uint8Array,
+  mediaType: string,
+): Promise<{ reference: string; digest: Digest; artifactType: string }> {
+  if (sbom.byteLength === 0) throw new SealError('E_INVALID_ARGUMENT', 'the SBOM file is empty');
+  const layer: SignatureLayer = {
+    blob: sbom,
+    descriptor: { mediaType, size: sbom.byteLength, digest: Digest.of(sbom).toString(), annotations: {} },
+  };
+  const image = appendSignatureLayer(undefined, layer);
+  if (image === 'duplicate') throw new SealError('E_INTERNAL', 'a new SBOM image cannot hold a duplicate');
+  const manifest = {
+    ...image.manifest,
+    config: { ...image.manifest.config, mediaType: COSIGN_SBOM_ARTIFACT_TYPE },
+    subject: { mediaType: t.subject.mediaType, size: t.subject.size, digest: t.subject.digest },
+  };
+  const bytes = serializeManifest(manifest);
+  const digest = Digest.of(bytes);
+  await t.store.putBlob(t.ref, sbom, mediaType);
+  await t.store.putBlob(t.ref, image.config.blob, COSIGN_SBOM_ARTIFACT_TYPE);
+  await t.store.putManifest(withDigest(t.ref, digest), bytes, manifest.mediaType!);
+  return { reference: `${repositoryName(t.ref)}@${digest}`, digest, artifactType: COSIGN_SBOM_ARTIFACT_TYPE };
 }

@@ -394,4 +394,82 @@ describeWithRegistry('cosign attach against the real registry', () => {
     expect(clean.code, clean.err).toBe(0);
     expect(await store.listTags(parseReference(repo))).toEqual(['v1']);
   });
+
+  it('--attachment-tag-prefix moves the tags triangulate, attach, clean and save/load use; attach sbom --registry-referrers-mode oci-1-1 writes a referrer', async () => {
+    const { repo, ref, hex, digest } = await image();
+    const signed = await seal([
+      'sign',
+      '--new-bundle-format=false',
+      '--key',
+      f('cosign.key'),
+      '--upload=false',
+      '--output-signature',
+      f('p.sig'),
+      '--output-payload',
+      f('p.payload'),
+      ref,
+    ]);
+    expect(signed.code, signed.err).toBe(0);
+    const p = ['--attachment-tag-prefix', 'mirror-'];
+    expect((await seal(['triangulate', ...p, ref])).out).toBe(`${repo}:mirror-sha256-${hex}.sig\n`);
+    expect((await seal(['triangulate', ...p, '--type', 'digest', ref])).out).toBe(
+      `${repo}@mirror-${digest}\n`,
+    );
+    const r = await seal([
+      'attach',
+      'signature',
+      ...p,
+      '--payload',
+      f('p.payload'),
+      '--signature',
+      f('p.sig'),
+      ref,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(await store.listTags(parseReference(repo))).toContain(`mirror-sha256-${hex}.sig`);
+    const saved = await seal(['save', ...p, '--dir', f('prefixed'), ref]);
+    expect(saved.code, saved.err).toBe(0);
+    expect(saved.err).toContain('with sigs');
+    const other = `${registry.host}/prefixed${randomBytes(3).toString('hex')}/app:v1`;
+    expect((await seal(['load', '--dir', f('prefixed'), other])).code).toBe(0); // no prefix: the plain tag
+    expect((await verifyKey(f('cosign.pub'), other)).code).toBe(0);
+    const modeNote = await seal(['clean', ...p, '--registry-referrers-mode', 'oci-1-1', '-f', ref]);
+    expect(modeNote.code, modeNote.err).toBe(0);
+    expect(modeNote.err).toContain('--registry-referrers-mode changes nothing for seal clean');
+    expect(modeNote.err).toContain(`Removed ${repo}:mirror-sha256-${hex}.sig`);
+    expect(await store.listTags(parseReference(repo))).toEqual(['v1']);
+
+    await writeFile(f('ref.cdx.json'), '{"bomFormat":"CycloneDX","specVersion":"1.5"}');
+    const sbom = await seal([
+      'attach',
+      'sbom',
+      '--registry-referrers-mode',
+      'oci-1-1',
+      '--type',
+      'cyclonedx',
+      '--sbom',
+      f('ref.cdx.json'),
+      ref,
+    ]);
+    expect(sbom.code, sbom.err).toBe(0);
+    expect(sbom.err).toContain(
+      'with config.mediaType [application/vnd.dev.cosign.artifact.sbom.v1+json] layers[0].mediaType [application/vnd.cyclonedx+json]',
+    );
+    const subject = parseReference(`${repo}@${digest}`);
+    const referrers = await store.referrers(subject, subject.digest!);
+    expect(referrers.map((d) => d.artifactType)).toEqual([
+      'application/vnd.dev.cosign.artifact.sbom.v1+json',
+    ]);
+    expect((await store.listTags(parseReference(repo))).filter((t) => t.endsWith('.sbom'))).toEqual([]);
+    const badMode = await seal([
+      'attach',
+      'sbom',
+      '--registry-referrers-mode',
+      'oci11',
+      '--sbom',
+      f('ref.cdx.json'),
+      ref,
+    ]);
+    expect(badMode.code).toBe(2);
+  });
 });
