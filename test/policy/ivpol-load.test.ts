@@ -180,6 +180,9 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
       { name: 'p.yaml', text: policyText(`${base}  evaluation:\n    admission:\n      enabled: false\n`) },
     ]);
     expect(set.policies).toEqual([]);
+    expect(set.warnings).toEqual([
+      'p.yaml: ImageValidatingPolicy p is not applicable: evaluation.admission.enabled is false (background scans only; seal evaluates admission requests)',
+    ]);
   });
 
   it('a CEL expression that does not compile is a load error naming its field', () => {

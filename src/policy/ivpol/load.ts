@@ -332,7 +332,12 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
       where('evaluation.mode'),
       `${mode} evaluation (not Kubernetes admission) does not apply to a webhook`,
     );
-  if (spec.evaluation?.admission?.enabled === false) return [];
+  if (spec.evaluation?.admission?.enabled === false) {
+    ctx.warnings?.push(
+      `${ctx.origin}: ${policy.kind} ${metadata.name} is not applicable: evaluation.admission.enabled is false (background scans only; seal evaluates admission requests)`,
+    );
+    return [];
+  }
   if (spec.credentials?.secrets?.length)
     refuse(
       where('credentials.secrets'),
