@@ -957,8 +957,11 @@ function outcomeOf(
   const { policy, rule } = match;
   const { options } = run;
   if (rule.error !== undefined) {
+    // Kyverno: a rule that errs (its context missing) blocks under failurePolicy Fail whatever the
+    // failure action, and is let through under Ignore.
+    const failClosed = policy.failurePolicy === 'fail-closed';
     return outcome(
-      match,
+      { policy: { ...policy, mode: failClosed ? 'enforce' : 'audit' }, rule },
       {
         ok: false,
         unavailable: false,

@@ -117,6 +117,23 @@ describe('context: ConfigMap keys with a request variable (kyverno/policies veri
   });
 });
 
+describe('Kyverno test data noconfigmap-diffimage-success: the upstream verdicts', () => {
+  const DIR = 'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/noconfigmap-diffimage-success';
+  const podImage = (f: string) => {
+    const doc = parseYamlDocuments(read(`${DIR}/${f}`), f)[0] as { spec: { containers: { image: string }[] } };
+    return doc.spec.containers[0]!.image;
+  };
+  it('admits the pod whose image the rule does not match although the ConfigMap is missing, denies the other', async () => {
+    const set = load(`${DIR}/policy.yaml`);
+    const ns = { name: 'mynamespace', labels: {} };
+    const good = await decide(set, pod(podImage('good-pod.yaml')), ns);
+    expect(good.result).toBe('allow');
+    const bad = await decide(set, pod(podImage('bad-pod.yaml')), ns);
+    expect(bad.result).toBe('deny');
+    expect(bad.reason).toContain('ConfigMap mynamespace/myconfigmap is not given');
+  });
+});
+
 describe('preconditions and imageExtractors (Kyverno test data: imageExtractors-complex, Tekton)', () => {
   it('reads Task step images, verifies them with the deprecated `key` spelling, skips on DELETE', async () => {
     const FILE =
