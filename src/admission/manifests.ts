@@ -131,6 +131,7 @@ function describeSet(s: AuthoritySet): string {
 
 /** What a rule would require of an image, in one line (offline mode). */
 export function describeRule(rule: ImageRule): string {
+  if (rule.error !== undefined) return `fails: ${rule.error}`;
   const parts: string[] = [];
   for (const s of rule.authoritySets) parts.push(`signatures: ${describeSet(s)}`);
   for (const att of rule.attestations) {

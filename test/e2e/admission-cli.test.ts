@@ -115,6 +115,62 @@ describe('seal policy test', () => {
     expect(r.stderr).toContain('spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.kms');
   });
 
+  it('reads Kyverno rule context from --context and --values files offline (kyverno/policies verify-image-with-multi-keys)', async () => {
+    const policy = join(
+      KYVERNO,
+      '../../kyverno/corpus/policies/other/verify-image-with-multi-keys/verify-image-with-multi-keys.yaml',
+    );
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const indent = (t: string) =>
+      t
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n');
+    await writeFile(
+      join(dir, 'keys-cm.yaml'),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keys, namespace: default}\ndata:\n  production: |\n${indent(pubPem)}\n  payments: |\n${indent(other)}\n`,
+    );
+    await writeFile(
+      join(dir, 'values.yaml'),
+      `apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n  - name: verify-image-with-multi-keys\n    rules:\n      - name: check-image-with-two-keys\n        values:\n          keys.data.production: |\n${indent(pubPem).replace(/^ {4}/gm, '            ')}\n          keys.data.payments: |\n${indent(other).replace(/^ {4}/gm, '            ')}\n`,
+    );
+    await writeFile(
+      join(dir, 'pod.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: payments}\nspec:\n  containers: [{name: web, image: ghcr.io/myorg/myimage:1}]\n',
+    );
+    const without = await run(['policy', 'test', '-p', policy, '--offline', join(dir, 'pod.yaml')]);
+    expect(without.code).toBe(0);
+    expect(without.stdout).toContain(
+      'fails: context: spec.rules[0].context[0].configMap: ConfigMap default/keys is not given',
+    );
+    const withContext = await run([
+      'policy',
+      'test',
+      '-p',
+      policy,
+      '--context',
+      join(dir, 'keys-cm.yaml'),
+      '--offline',
+      join(dir, 'pod.yaml'),
+    ]);
+    expect(withContext.stdout).toMatch(/REQUIRE .*signatures: 2 of/);
+    const withValues = await run([
+      'policy',
+      'test',
+      '-p',
+      policy,
+      '--values',
+      join(dir, 'values.yaml'),
+      '--offline',
+      join(dir, 'pod.yaml'),
+    ]);
+    expect(withValues.stdout).toMatch(/REQUIRE .*signatures: 2 of/);
+  });
+
   it('evaluates the issue Kyverno policy offline: the Pod rule auto-generates for every controller', async () => {
     await writeFile(
       join(dir, 'kyverno.yaml'),

@@ -50,7 +50,10 @@ function contextError(set: PolicySet): string | undefined {
       const got = r.perRequest?.instantiate({
         image: { image: 'x', container: 'c', list: 'containers', path: '/x', workloadKind: 'Pod' },
         namespace: { name: 'default', labels: {} },
-        review: { operation: 'CREATE', object: { kind: 'Pod', metadata: { name: 'p', namespace: 'default' } } },
+        review: {
+          operation: 'CREATE',
+          object: { kind: 'Pod', metadata: { name: 'p', namespace: 'default' } },
+        },
       });
       if (got && 'rule' in got && got.rule.error?.startsWith('context:')) return got.rule.error;
     }

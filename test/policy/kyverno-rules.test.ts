@@ -118,9 +118,12 @@ describe('context: ConfigMap keys with a request variable (kyverno/policies veri
 });
 
 describe('Kyverno test data noconfigmap-diffimage-success: the upstream verdicts', () => {
-  const DIR = 'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/noconfigmap-diffimage-success';
+  const DIR =
+    'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/noconfigmap-diffimage-success';
   const podImage = (f: string) => {
-    const doc = parseYamlDocuments(read(`${DIR}/${f}`), f)[0] as { spec: { containers: { image: string }[] } };
+    const doc = parseYamlDocuments(read(`${DIR}/${f}`), f)[0] as {
+      spec: { containers: { image: string }[] };
+    };
     return doc.spec.containers[0]!.image;
   };
   it('admits the pod whose image the rule does not match although the ConfigMap is missing, denies the other', async () => {

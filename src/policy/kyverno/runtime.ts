@@ -101,7 +101,15 @@ export function kyvernoPerRequest(inp: PerRequestInputs): PerRequestRule {
         if (!r.ok) return { skip: `preconditions not met: ${r.failed}` };
       }
       if (!inp.template || !inp.build) return { rule: inp.base, version: inp.version };
-      const vi = substituteAll(inp.template, data);
+      let vi: unknown;
+      try {
+        vi = substituteAll(inp.template, data);
+      } catch (err) {
+        return {
+          rule: { ...inp.base, error: `${inp.where}.verifyImages: ${(err as Error).message}` },
+          version: inp.version,
+        };
+      }
       const text = canonicalize(vi) ?? '';
       const hit = instances.get(text);
       if (hit) return hit;
@@ -124,7 +132,14 @@ function substituteText(t: string, d: Record<string, unknown>): unknown {
 }
 
 function substituteAll(v: unknown, data: Record<string, unknown>, path = ''): unknown {
-  if (typeof v === 'string') return v.includes('{{') ? substituteText(v, data) : v;
+  if (typeof v === 'string') {
+    if (!v.includes('{{')) return v;
+    const out = substituteText(v, data);
+    // Kyverno: a variable that resolves to nothing fails the substitution (the rule errs, naming it).
+    if (out === null || out === undefined)
+      throw new Error(`${path.slice(1)}: ${v.trim()} resolves to nothing`);
+    return out;
+  }
   if (Array.isArray(v)) return v.map((x, i) => substituteAll(x, data, `${path}[${i}]`));
   if (typeof v === 'object' && v !== null) {
     const out: Record<string, unknown> = {};
