@@ -489,6 +489,11 @@ export class Pkcs11Signer implements Signer {
       const ignoreCert = (env.SEAL_PKCS11_IGNORE_CERTIFICATE ?? env.COSIGN_PKCS11_IGNORE_CERTIFICATE) === '1';
       const certificate = ignoreCert ? undefined : findCertificate(s, uri);
       const pub = findPublicKey(s, uri, certificate);
+      if (pub && certificate && !certificate.publicKey.equals(pub))
+        throw new SealError(
+          'E_PKCS11',
+          `the certificate stored with ${describeKey(uri)} in token "${s.token.label}" certifies another key: replace it, or set COSIGN_PKCS11_IGNORE_CERTIFICATE=1`,
+        );
       if (!pub)
         throw new SealError(
           'E_PKCS11',

@@ -513,6 +513,71 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
     }
   }, 60_000);
 
+  it('attaches a certificate stored under the key id, as cosign does, unless COSIGN_PKCS11_IGNORE_CERTIFICATE=1', async () => {
+    await hsm.keygen(TOKEN, PIN, 'EC:prime256v1', 'hsm-cert', 'ce01');
+    const uri = `pkcs11:token=${encodeURIComponent(TOKEN)};id=%ce%01?module-path=${M()}&pin-value=${PIN}`;
+    const certDir = join(dir, 'cert');
+    await mkdir(certDir);
+    const pub = join(certDir, 'key.pub');
+    expect((await seal(['public-key', '--key', uri, '--outfile', pub])).code).toBe(0);
+    const o = (args: string[]) => exec('openssl', args, { cwd: certDir });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    await o([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-subj',
+      '/CN=root',
+      '-days',
+      '3',
+    ]);
+    await o(['req', '-new', ...ec, '-keyout', 'csr.key', '-out', 'k.csr', '-subj', '/CN=signer']);
+    await o(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'k.csr',
+        '-force_pubkey',
+        'key.pub',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+      ].concat(['-CAcreateserial', '-days', '2', '-outform', 'DER', '-out', 'key.der']),
+    );
+    await exec(
+      'pkcs11-tool',
+      [
+        '--module',
+        M(),
+        '--token-label',
+        TOKEN,
+        '--login',
+        '--pin',
+        PIN,
+        '--write-object',
+        join(certDir, 'key.der'),
+      ].concat(['--type', 'cert', '--id', 'ce01', '--label', 'hsm-cert']),
+      { env: { ...process.env, ...hsm.env } },
+    );
+    const certOf = async (env: Record<string, string>) => {
+      const bundle = join(certDir, `b-${randomBytes(3).toString('hex')}.json`);
+      const r = await seal(['sign-blob', '--key', uri, '--tlog-upload=false', '--bundle', bundle, blob], env);
+      expect(r.code, r.err).toBe(0);
+      const b = JSON.parse(await readFile(bundle, 'utf8')) as {
+        verificationMaterial: { certificate?: { rawBytes: string }; publicKey?: unknown };
+      };
+      return b.verificationMaterial.certificate?.rawBytes;
+    };
+    expect(await certOf({})).toBe((await readFile(join(certDir, 'key.der'))).toString('base64'));
+    expect(await certOf({ COSIGN_PKCS11_IGNORE_CERTIFICATE: '1' })).toBeUndefined();
+  });
+
   it('asks the PIN prompt (a terminal in the CLI) only when nothing else gives a PIN, with the token label', async () => {
     // In this process: the module reads SOFTHSM2_CONF when it is initialised.
     process.env.SOFTHSM2_CONF = hsm.env.SOFTHSM2_CONF;
