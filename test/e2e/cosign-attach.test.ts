@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { main } from '../../src/cli/main.js';
 import { parseReference } from '../../src/oci/ref.js';
 import { anonymousCredentials, RegistryStore } from '../../src/oci/registry.js';
 import { pushRandomImage } from '../oci/store-suite.js';
+import { describeWithOpenssl, makeOpensslCA, opensslSign, opensslTimestamp } from '../support/openssl-ca.js';
 import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
 
 async function seal(args: string[], stdin = '') {
@@ -365,6 +366,9 @@ describeWithRegistry('cosign attach against the real registry', () => {
     expect(layers[0]!.mediaType).toBe('text/spdx+json');
     const blob = await store.getBlob(parseReference(repo), parseReference(`x@${layers[0]!.digest}`).digest!);
     expect(Buffer.from(blob).toString('utf8')).toBe(spdx);
+    const downloaded = await seal(['download', 'sbom', ref]);
+    expect(downloaded.code, downloaded.err).toBe(0);
+    expect(downloaded.out).toContain(spdx);
     const tree = await seal(['tree', ref]);
     expect(tree.code, tree.err).toBe(0);
     expect(tree.out).toContain('SBOMs');
@@ -471,5 +475,97 @@ describeWithRegistry('cosign attach against the real registry', () => {
       ref,
     ]);
     expect(badMode.code).toBe(2);
+  });
+});
+
+describeWithOpenssl('cosign attach signature with an openssl CA', () => {
+  describeWithRegistry('against the real registry', () => {
+    let dir: string;
+    let registry: RunningRegistry;
+    const store = new RegistryStore({ credentials: anonymousCredentials });
+    const email = 'release@example.com';
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'seal-attach-pki-'));
+      await mkdir(join(dir, 'ca'));
+      registry = await startRegistry();
+    }, 120_000);
+    afterAll(async () => {
+      await registry?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('--certificate --certificate-chain --tsr: an openssl leaf signature verifies as private PKI, the timestamp annotation as cosign writes it', async () => {
+      const ca = await makeOpensslCA(join(dir, 'ca'), email);
+      await writeFile(join(dir, 'cert.pem'), ca.leafPem);
+      await writeFile(join(dir, 'chain.pem'), ca.chainPem);
+      const repo = `${registry.host}/pki${randomBytes(3).toString('hex')}/app`;
+      const pushed = await pushRandomImage(store, parseReference(`${repo}:v1`));
+      const payload = JSON.stringify({
+        critical: {
+          identity: { 'docker-reference': repo },
+          image: { 'docker-manifest-digest': pushed.digest.toString() },
+          type: 'cosign container image signature',
+        },
+        optional: null,
+      });
+      await writeFile(join(dir, 'payload.json'), payload);
+      await opensslSign(dir, ca.leafKey, join(dir, 'payload.json'), join(dir, 'sig.der'));
+      await writeFile(join(dir, 'sig.b64'), (await readFile(join(dir, 'sig.der'))).toString('base64'));
+      await opensslTimestamp(ca, join(dir, 'sig.der'), join(dir, 'sig.tsr'));
+      // cosign attach signature --payload <payload.json> --signature <base64 signature file> --tsr=<file> $IMAGE
+      const r = await seal([
+        'attach',
+        'signature',
+        '--payload',
+        join(dir, 'payload.json'),
+        '--signature',
+        join(dir, 'sig.b64'),
+        '--certificate',
+        join(dir, 'cert.pem'),
+        '--certificate-chain',
+        join(dir, 'chain.pem'),
+        `--tsr=${join(dir, 'sig.tsr')}`,
+        `${repo}:v1`,
+      ]);
+      expect(r.code, r.err).toBe(0);
+      const sig = await store.getManifest(parseReference(`${repo}:sha256-${pushed.digest.hex}.sig`));
+      const annotations = 'layers' in sig.manifest ? sig.manifest.layers[0]!.annotations! : {};
+      expect(annotations['dev.sigstore.cosign/certificate']).toBe(ca.leafPem);
+      expect(annotations['dev.sigstore.cosign/chain']).toBe(ca.chainPem);
+      expect(JSON.parse(annotations['dev.sigstore.cosign/rfc3161timestamp']!)).toEqual({
+        SignedRFC3161Timestamp: (await readFile(join(dir, 'sig.tsr'))).toString('base64'),
+      });
+      const v = await seal([
+        'verify',
+        '--certificate-chain',
+        join(dir, 'chain.pem'),
+        '--certificate-identity',
+        email,
+        '--certificate-oidc-issuer-regexp',
+        '.*',
+        '--insecure-ignore-sct',
+        '--private-infrastructure',
+
+        `${repo}:v1`,
+      ]);
+      // (seal verify does not yet read the rfc3161timestamp annotation of legacy signatures: the TSA work)
+      expect(v.code, v.err).toBe(0);
+      // The same signature, certificate and chain on another image: the payload names the first.
+      const other = `${repo}:other`;
+      await pushRandomImage(store, parseReference(other));
+      const wrong = await seal([
+        'attach',
+        'signature',
+        '--payload',
+        join(dir, 'payload.json'),
+        '--signature',
+        join(dir, 'sig.b64'),
+        '--certificate',
+        join(dir, 'cert.pem'),
+        other,
+      ]);
+      expect(wrong.err).toContain('E_SUBJECT_MISMATCH');
+    });
   });
 });
