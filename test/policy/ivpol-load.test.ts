@@ -237,3 +237,20 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
     expect(g('registry.local:5000/app').test('registry.local:5000/app')).toBe(true);
   });
 });
+
+describe('ImageValidatingPolicy CEL: Kyverno image library', () => {
+  it('parseImageReference / image / isImage read references as go-containerregistry does', async () => {
+    const { compileCel } = await import('../../src/policy/ivpol/cel.js');
+    const run = (e: string) => compileCel(e, 'x')({});
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(run('parseImageReference("nginx").registry()')).toBe('index.docker.io');
+    expect(run('parseImageReference("nginx").repository()')).toBe('library/nginx');
+    expect(run('parseImageReference("nginx").tag()')).toBe('latest');
+    expect(run(`image("ghcr.io/a/b:1@${digest}").identifier()`)).toBe(`1@${digest}`);
+    expect(run(`parseImageReference("ghcr.io/a/b@${digest}").digest()`)).toBe(digest);
+    expect(run(`parseImageReference("ghcr.io/a/b@${digest}").containsDigest()`)).toBe(true);
+    expect(run('parseImageReference("ghcr.io/a/b:1").containsDigest()')).toBe(false);
+    expect(run('isImage("ghcr.io/a/b:1") && !isImage("Not An Image")')).toBe(true);
+    expect(() => run('parseImageReference("Not An Image").registry()')).toThrow();
+  });
+});

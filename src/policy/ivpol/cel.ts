@@ -4,6 +4,7 @@
 
 import { Environment, type ParseResult } from '@marcbachmann/cel-js';
 import { SealError } from '../../errors.js';
+import { parseReference, type RegistryReference } from '../../oci/ref.js';
 
 /**
  * What the image-verification functions do for one evaluation (bound per request by ivpol/evaluate.ts).
@@ -54,6 +55,32 @@ function replace(s: string, from: string, to: string, n?: bigint): string {
   return out;
 }
 
+/**
+ * Kyverno's image library (kyverno/sdk extensions/cel/libs/image): a parsed reference with go-containerregistry's
+ * reading — `nginx` is registry `index.docker.io`, repository `library/nginx`, tag `latest`.
+ */
+export class ImageReference {
+  constructor(
+    readonly ref: RegistryReference,
+    readonly text: string,
+  ) {}
+}
+
+function imageReference(text: string): ImageReference {
+  const ref = parseReference(text, { layouts: false });
+  if (ref.kind !== 'registry') throw new Error(`${text} is not a registry reference`);
+  return new ImageReference(ref, text);
+}
+
+function isImage(text: string): boolean {
+  try {
+    imageReference(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const environment = new Environment({
   unlistedVariablesAreDyn: true,
   enableOptionalTypes: true,
@@ -74,7 +101,22 @@ const environment = new Environment({
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) =>
     replace(s, a, b),
   )
-  .registerFunction('string.replace(string, string, int): string', replace);
+  .registerFunction('string.replace(string, string, int): string', replace)
+  .registerType('Image', ImageReference)
+  .registerFunction('parseImageReference(string): Image', imageReference)
+  // Kyverno keeps `image()` as a deprecated spelling of parseImageReference.
+  .registerFunction('image(string): Image', imageReference)
+  .registerFunction('isImage(string): bool', isImage)
+  .registerFunction('Image.registry(): string', (i: ImageReference) => i.ref.registry)
+  .registerFunction('Image.repository(): string', (i: ImageReference) => i.ref.repository)
+  .registerFunction('Image.tag(): string', (i: ImageReference) => i.ref.tag ?? '')
+  .registerFunction('Image.digest(): string', (i: ImageReference) => i.ref.digest?.toString() ?? '')
+  .registerFunction('Image.containsDigest(): bool', (i: ImageReference) => i.ref.digest !== undefined)
+  .registerFunction('Image.identifier(): string', (i: ImageReference) => {
+    const digest = i.ref.digest?.toString();
+    if (!digest) return i.ref.tag ?? 'latest';
+    return i.ref.tag ? `${i.ref.tag}@${digest}` : digest;
+  });
 
 export type CompiledExpression = ParseResult;
 
