@@ -381,3 +381,39 @@ spec:
     expect(checked.result).toBe('deny');
   });
 });
+
+describe('the webhook reads custom resources with imageExtractors', () => {
+  it('denies a Tekton Task whose step image is unsigned, naming the step image and its JSON pointer', async () => {
+    const { AdmissionController } = await import('../../src/admission/controller.js');
+    const set = load(
+      'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/imageExtractors-complex/policy.yaml',
+    );
+    await world.publish('ghcr.io/acme/builder:1');
+    const controller = new AdmissionController({ policies: set, verifier: world.verifier });
+    const task = {
+      apiVersion: 'tekton.dev/v1beta1',
+      kind: 'Task',
+      metadata: { name: 'build', namespace: 'default' },
+      spec: { steps: [{ name: 'compile', image: 'ghcr.io/acme/builder:1' }] },
+    };
+    const r = await controller.review('validate', {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 't1',
+        kind: { group: 'tekton.dev', version: 'v1beta1', kind: 'Task' },
+        resource: { group: 'tekton.dev', version: 'v1beta1', resource: 'tasks' },
+        namespace: 'default',
+        operation: 'CREATE',
+        userInfo: { username: 'alice' },
+        object: task,
+        oldObject: null,
+        dryRun: false,
+      },
+    });
+    expect(r.review.response.allowed).toBe(false);
+    expect(r.decisions.map((d) => [d.image, d.path, d.result])).toEqual([
+      ['ghcr.io/acme/builder:1', '/spec/steps/0/image', 'deny'],
+    ]);
+  });
+});

@@ -13,16 +13,24 @@ function unescapePointer(s: string): string {
   return s.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
+/** Per loaded policy list: kind → extractors (computed once; the webhook asks on every review). */
+const byKind = new WeakMap<LoadedPolicy[], Map<string, ImageExtractor[]>>();
+
 /** The extractors the policies declare for `kind` (merged across policies), or undefined when none. */
 export function extractorsFor(policies: LoadedPolicy[], kind: string): ImageExtractor[] | undefined {
-  let out: ImageExtractor[] | undefined;
-  for (const p of policies) {
-    const list = p.imageExtractors?.[kind];
-    if (!list) continue;
-    out ??= [];
-    for (const x of list) if (!out.some((y) => JSON.stringify(y) === JSON.stringify(x))) out.push(x);
+  let index = byKind.get(policies);
+  if (!index) {
+    index = new Map();
+    for (const p of policies) {
+      for (const [k, list] of Object.entries(p.imageExtractors ?? {})) {
+        const out = index.get(k) ?? [];
+        for (const x of list) if (!out.some((y) => JSON.stringify(y) === JSON.stringify(x))) out.push(x);
+        index.set(k, out);
+      }
+    }
+    byKind.set(policies, index);
   }
-  return out;
+  return index.get(kind);
 }
 
 /** The images `extractors` find in `object`, each with the JSON pointer of the field to patch. */
