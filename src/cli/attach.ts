@@ -84,7 +84,7 @@ export const signatureCommand: CommandModule = {
     const { options: o, positionals } = parseArgs(argv, signatureOptions);
     const image = oneImage(positionals, 'attach signature');
     const tagPrefix = tagPrefixFor(o, 'attach signature', io);
-    const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(image, { registry: registryOptionsFrom(o, { io }), cwd: io.cwd });
     if (o.bundle !== undefined && o.payload !== undefined) {
       throw new SealError('E_INVALID_ARGUMENT', '--bundle and --payload name the same input; pass one');
     }
@@ -195,7 +195,7 @@ export const sbomCommand: CommandModule = {
     io.stderr(
       `WARNING: Attaching SBOMs this way does not sign them. To sign them, use 'seal attest --predicate ${o.sbom} --key <key path>'.\n`,
     );
-    const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(image, { registry: registryOptionsFrom(o, { io }), cwd: io.cwd });
     const sbom = await readArg(io, o.sbom, '--sbom');
     const target = await attachTarget(store, ref, tagPrefix);
     if (referrersMode === 'oci-1-1') {
@@ -233,7 +233,7 @@ export const attestationCommand: CommandModule = {
     if (o.attestation.length === 0) {
       throw new SealError('E_INVALID_ARGUMENT', 'seal attach attestation needs --attestation FILE');
     }
-    const { ref, store } = openReference(image, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(image, { registry: registryOptionsFrom(o, { io }), cwd: io.cwd });
     const target = await attachTarget(store, ref, tagPrefix);
     for (const path of o.attestation) {
       io.stderr(`Using payload from: ${path}\n`);

@@ -72,7 +72,10 @@ export const command: CommandModule = {
       );
     }
     const tagPrefix = tagPrefixFor(o, 'clean', io);
-    const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(positionals[0]!, {
+      registry: registryOptionsFrom(o, { io }),
+      cwd: io.cwd,
+    });
     if (!o.force) {
       io.stderr(`WARNING: ${cleanPrompt(type as CleanType)}\n`);
       await confirm(io);

@@ -51,7 +51,7 @@ export const saveCommand: CommandModule = {
     const ref = parseReference(positionals[0]!, { cwd: io.cwd, layouts: false });
     const dir = resolve(io.cwd, o.dir!);
     const tagPrefix = tagPrefixFor(o, 'save', io);
-    const result = await saveSignedImage(ref, dir, { registry: registryOptionsFrom(o), tagPrefix });
+    const result = await saveSignedImage(ref, dir, { registry: registryOptionsFrom(o, { io }), tagPrefix });
     const parts = [...result.attachments.map((k) => k.slice(k.lastIndexOf('/') + 1))];
     if (result.referrers > 0) parts.push(`${result.referrers} referrer${result.referrers === 1 ? '' : 's'}`);
     io.stderr(`Saved ${result.digest}${parts.length ? ` with ${parts.join(', ')}` : ''} to ${dir}\n`);
@@ -68,7 +68,7 @@ export const loadCommand: CommandModule = {
     const ref = parseReference(positionals[0]!, { cwd: io.cwd, layouts: false });
     const dir = resolve(io.cwd, o.dir!);
     const tagPrefix = tagPrefixFor(o, 'load', io);
-    const result = await loadSignedImage(dir, ref, { registry: registryOptionsFrom(o), tagPrefix });
+    const result = await loadSignedImage(dir, ref, { registry: registryOptionsFrom(o, { io }), tagPrefix });
     io.stderr(
       `Loaded ${result.destination}${result.tags.length ? ` with ${result.tags.join(', ')}` : ''}${result.referrers ? ` and ${result.referrers} referrer${result.referrers === 1 ? '' : 's'}` : ''}\n`,
     );

@@ -60,7 +60,10 @@ export const command: CommandModule = {
       );
     }
     const prefix = tagPrefixFor(o, 'triangulate', io);
-    const { ref, store } = openReference(positionals[0]!, { registry: registryOptionsFrom(o), cwd: io.cwd });
+    const { ref, store } = openReference(positionals[0]!, {
+      registry: registryOptionsFrom(o, { io }),
+      cwd: io.cwd,
+    });
     if (type === 'sbom') io.stderr(`${SBOM_ATTACHMENT_DEPRECATION}\n`);
     // A digest reference is used as given (cosign does not ask the registry then); a tag is resolved.
     const digest = ref.digest ?? Digest.parse((await store.resolve(ref)).digest);

@@ -468,6 +468,58 @@ describeWithRegistry('where attachments go: --attachment-tag-prefix and --regist
     expect((await seal([...verify, ...prefix, target])).code).toBe(0);
   });
 
+  it('attach, triangulate, save/load and clean use the prefixed tags too', async () => {
+    const { ref, repo, hex } = await image();
+    const prefix = ['--attachment-tag-prefix', 'p2-'];
+    const tri = await seal(['triangulate', ...prefix, ref]);
+    expect(tri.out.trim()).toBe(`${registry.host}/${repo}:p2-sha256-${hex}.sig`);
+    // a detached signature attached by hand
+    const sig = join(dir, `sig-${hex}`);
+    const payload = join(dir, `payload-${hex}`);
+    const made = await seal([
+      'sign',
+      '--key',
+      keys.key,
+      '--tlog-upload=false',
+      '--new-bundle-format=false',
+      '--upload=false',
+      '--output-signature',
+      sig,
+      '--output-payload',
+      payload,
+      ref,
+    ]);
+    expect(made.code, made.err).toBe(0);
+    const attached = await seal([
+      'attach',
+      'signature',
+      ...prefix,
+      '--payload',
+      payload,
+      '--signature',
+      sig,
+      ref,
+    ]);
+    expect(attached.code, attached.err).toBe(0);
+    expect(await tagsOf(ref)).toContain(`p2-sha256-${hex}.sig`);
+    const verify = ['verify', '--key', keys.pub, '--insecure-ignore-tlog'];
+    expect((await seal([...verify, ...prefix, ref])).code).toBe(0);
+    // save reads the prefixed tag; load writes it under the prefix elsewhere
+    const layoutDir = join(dir, `layout-${hex}`);
+    const saved = await seal(['save', ...prefix, '--dir', layoutDir, ref]);
+    expect(saved.code, saved.err).toBe(0);
+    const target = `${registry.host}/loaded${randomBytes(3).toString('hex')}/app:v1`;
+    const loaded = await seal(['load', ...prefix, '--dir', layoutDir, target]);
+    expect(loaded.code, loaded.err).toBe(0);
+    expect(await tagsOf(target)).toContain(`p2-sha256-${hex}.sig`);
+    expect((await seal([...verify, ...prefix, target])).code).toBe(0);
+    // clean removes the prefixed tag
+    const cleaned = await seal(['clean', '-f', '--type', 'signature', ...prefix, ref]);
+    expect(cleaned.code, cleaned.err).toBe(0);
+    expect(await tagsOf(ref)).not.toContain(`p2-sha256-${hex}.sig`);
+    expect((await seal([...verify, ...prefix, ref])).code).not.toBe(0);
+  });
+
   it('refuses a prefix that would make invalid tags', async () => {
     const { ref } = await image();
     const res = await seal(['verify', '--key', keys.pub, '--attachment-tag-prefix', 'bad/prefix', ref]);
