@@ -25,7 +25,7 @@ const options = {
   },
   'watch-key': {
     type: 'strings',
-    description: 'PEM key or certificate file to report (repeatable)',
+    description: 'PEM key or certificate file, or a pkcs11: key URI, to report (repeatable)',
     placeholder: 'FILE',
   },
   'public-key': {
@@ -87,6 +87,17 @@ async function loadState(path: string | undefined): Promise<CheckpointState | un
   const parsed = stateSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new SealError('E_INVALID_ARGUMENT', `${path} is not a monitor state file`);
   return parsed.data;
+}
+
+/** A watched key: a PEM key or certificate file, or the public key of a `pkcs11:` URI (read without a PIN). */
+async function watchedKeyPem(source: string, io: CliIO): Promise<string> {
+  const { isPkcs11Uri } = await import('../keys/pkcs11-uri.js');
+  if (!isPkcs11Uri(source)) return readKeyFile(source);
+  const [{ loadPkcs11PublicKey }, { publicKeyPemOf }] = await Promise.all([
+    import('../keys/pkcs11.js'),
+    import('../keys/public-key.js'),
+  ]);
+  return publicKeyPemOf(await loadPkcs11PublicKey(source, { env: io.env }));
 }
 
 /** The checks whose failure means the log's history does not hold together (alerted as `inconsistent`). */
@@ -157,7 +168,7 @@ export const command: CommandModule = {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }
     const alerts = alertTargetsFrom(o, io);
-    const watchKeys = await Promise.all(o['watch-key'].map((f) => readKeyFile(f)));
+    const watchKeys = await Promise.all(o['watch-key'].map((f) => watchedKeyPem(f, io)));
     const publicKeyPem = o['public-key'] ? await readKeyFile(o['public-key']) : undefined;
     let state = await loadState(o.state);
     let stopped = false;

@@ -10,7 +10,7 @@ import { httpLimitOptionSpecs, httpLimitsFrom } from './common.js';
 const options = {
   key: {
     type: 'string',
-    description: 'private key of the TSA signing certificate: file, env://VAR (ECDSA or RSA)',
+    description: 'private key of the TSA signing certificate: file, env://VAR or pkcs11:… URI (ECDSA or RSA)',
     placeholder: 'KEY',
   },
   'certificate-chain': {

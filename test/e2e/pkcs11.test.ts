@@ -371,7 +371,7 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
     }
   });
 
-  it('seal serve --ca-key pkcs11:… issues keyless certificates with the HSM key; a keyless blob signature verifies', async () => {
+  it("seal serve --ca-key pkcs11:… issues keyless certificates with the HSM key; log monitor --watch-key pkcs11:… alerts on the key's use", async () => {
     const caUri = `pkcs11:token=${encodeURIComponent(TOKEN)};object=hsm-ca?module-path=${M()}&pin-value=${PIN}`;
     await hsm.keygen(TOKEN, PIN, 'EC:prime256v1', 'hsm-ca', 'ca01');
     const data = join(dir, 'serve');
@@ -415,6 +415,37 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
       const leaf = new X509Certificate(Buffer.from(b.verificationMaterial.certificate!.rawBytes, 'base64'));
       expect(leaf.verify(createPublicKey(caPub))).toBe(true);
       expect(existsSync(join(data, 'ca', 'intermediate.key.pem'))).toBe(false);
+
+      // Key use alerts: the HSM signing key watched by its URI; its next logged signature raises one.
+      const watchArgs = ['log', 'monitor', url, '--once', '--state', join(dir, 'monitor.json')];
+      const watchKey = ['--watch-key', keyUri('')];
+      const alerts = join(dir, 'alerts.jsonl');
+      const alertExec = ['--alert-exec', `cat >> '${alerts}'; echo >> '${alerts}'`];
+      const first = await seal([...watchArgs, ...watchKey, ...alertExec]);
+      expect(first.code, first.err).toBe(0);
+      expect(existsSync(alerts)).toBe(false);
+      const logged = await seal([
+        'sign-blob',
+        '--key',
+        keyUri(),
+        '--rekor-url',
+        url,
+        '--bundle',
+        join(dir, 'l.json'),
+        blob,
+      ]);
+      expect(logged.code, logged.err).toBe(0);
+      const loggedBundle = JSON.parse(await readFile(join(dir, 'l.json'), 'utf8')) as {
+        verificationMaterial: { tlogEntries: { logIndex: string }[] };
+      };
+      const index = Number(loggedBundle.verificationMaterial.tlogEntries[0]!.logIndex);
+      const second = await seal([...watchArgs, ...watchKey, ...alertExec]);
+      expect(second.code, second.err).toBe(0);
+      const raised = (await readFile(alerts, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(raised).toEqual([expect.objectContaining({ type: 'match', watched: 'key', logIndex: index })]);
     } finally {
       await server.stop();
     }
