@@ -18,7 +18,7 @@ import { Digest } from '../../src/oci/digest.js';
 import { encodeManifest, type ImageManifest, MediaTypes } from '../../src/oci/manifest.js';
 import { parseReference } from '../../src/oci/ref.js';
 import { anonymousCredentials, RegistryStore } from '../../src/oci/registry.js';
-import { pushRandomImage } from '../oci/store-suite.js';
+import { pushRandomImage, pushSampleMultiArch } from '../oci/store-suite.js';
 import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
 
 async function seal(args: string[], stdin = '') {
@@ -228,6 +228,38 @@ describeWithRegistry('cosign save and load against the real registry', () => {
     // The referrer was found by its subject among the blobs and pushed with the image.
     const va = await verifyAtt(`${dstRepo}:v1`);
     expect(va.code, va.err).toBe(0);
+  });
+
+  it('a multi-arch index saves as kind imageIndex with every platform, and loads back with its .sig and bundle referrer', async () => {
+    const repo = repoName('multi');
+    const sample = await pushSampleMultiArch(store, parseReference(`${repo}:v1`));
+    const out = f(`multi-${randomBytes(3).toString('hex')}`);
+    const saved = await seal(['save', '--dir', out, `${repo}:v1`]);
+    expect(saved.code, saved.err).toBe(0);
+    const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    expect(index.manifests[0]).toMatchObject({
+      digest: sample.index.digest.toString(),
+      annotations: { kind: 'dev.cosignproject.cosign/imageIndex' },
+    });
+    expect(index.manifests[1]!.annotations?.kind).toBe('dev.cosignproject.cosign/sigs');
+    for (const child of sample.children) {
+      await expect(readFile(join(out, 'blobs', 'sha256', child.hex))).resolves.toBeDefined();
+    }
+    const dstRepo = repoName('multidst');
+    const loaded = await seal(['load', '--dir', out, `${dstRepo}:v1`]);
+    expect(loaded.code, loaded.err).toBe(0);
+    expect((await store.resolve(parseReference(`${dstRepo}:v1`))).digest).toBe(
+      sample.index.digest.toString(),
+    );
+    for (const child of sample.children) {
+      expect((await store.resolve(parseReference(`${dstRepo}@${child}`))).digest).toBe(child.toString());
+    }
+    expect(await store.listTags(parseReference(dstRepo))).toContain(`sha256-${sample.index.digest.hex}.sig`);
+    const subject = parseReference(`${dstRepo}@${sample.index.digest}`);
+    const referrers = await store.referrers(subject, subject.digest!);
+    expect(referrers.map((d) => d.artifactType)).toContain('application/vnd.dev.sigstore.bundle.v0.3+json');
   });
 
   it('refuses what is not a saved image, and missing flags, with specific errors', async () => {
