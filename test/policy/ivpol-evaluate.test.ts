@@ -404,3 +404,18 @@ ${SIGNED}`);
     expect((await evaluateManifests(unlabelled, policy, world.verifier))[0]!.decision.noMatch).toBe(true);
   });
 });
+
+describe('ImageValidatingPolicy: images read from the object', () => {
+  it('verify functions take the image as written in the object too (mutateDigest shows images pinned)', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    await world.signWithKey(`registry.test:5000/acme/web@${d}`, release.privateKey, { integratedTime: null });
+    const policy = ivpol(`${POD_RULES}
+${keyAttestor()}
+validations:
+  - expression: object.spec.containers.all(c, verifyImageSignatures(c.image, [attestors.release]) > 0)
+    message: not signed`);
+    const [r] = await run(policy, ['registry.test:5000/acme/web:1']);
+    expect(r!.result).toBe('allow');
+    expect(r!.patchedImage).toBe(`registry.test:5000/acme/web:1@${d}`);
+  });
+});

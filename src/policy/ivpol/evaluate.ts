@@ -484,8 +484,9 @@ class PolicyRun implements ImageFunctions {
     return message || `CEL expression validation failed at index ${i}`;
   }
 
+  /** The matched image a function was given: as CEL sees it in `images`, or as written in the object. */
   private imageOf(image: string): MatchedImage | undefined {
-    for (const i of this.images) if (i.seen === image) return i;
+    for (const i of this.images) if (i.seen === image || i.written === image) return i;
     return undefined;
   }
 
