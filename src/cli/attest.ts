@@ -63,6 +63,23 @@ const options = {
     default: true,
     description: 'store as a bundle referrer (false: legacy .att tag)',
   },
+  certificate: {
+    type: 'string',
+    aliases: ['cert'],
+    description: 'certificate for --key (private PKI), carried with the attestation',
+    placeholder: 'FILE',
+  },
+  'certificate-chain': {
+    type: 'string',
+    aliases: ['cert-chain'],
+    description: 'PEM chain of --certificate (issuer first, root last), carried with it',
+    placeholder: 'FILE',
+  },
+  'record-creation-timestamp': {
+    type: 'boolean',
+    description:
+      'accepted for cosign: bundle referrers always carry their creation time; legacy .att manifests none',
+  },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
   ...registryOptionSpecs,
@@ -75,6 +92,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'attest needs exactly one IMAGE argument');
@@ -195,8 +213,19 @@ export const command: CommandModule = {
       predicate = predicateFor(type, text, new Date());
     }
     const { resolveSigner, tlogReport } = await import('./signer.js');
+    if ((o.certificate || o['certificate-chain']) && !o.key)
+      throw new SealError('E_INVALID_ARGUMENT', '--certificate and --certificate-chain go with --key');
+    if (o['certificate-chain'] && !o.certificate)
+      throw new SealError('E_INVALID_ARGUMENT', '--certificate-chain needs --certificate');
     const resolved = await resolveSigner(o, io);
-    const { signer, tlog } = resolved;
+    const { tlog } = resolved;
+    const signer = o.certificate
+      ? await (await import('./sign.js')).certifiedSigner(
+          resolved.signer,
+          o.certificate,
+          o['certificate-chain'],
+        )
+      : resolved.signer;
     const results = await attestImage(ref, {
       signer,
       store,

@@ -226,6 +226,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./download.js').then((m) => m.sbomCommand),
   },
   {
+    name: 'piv-tool',
+    summary: 'Not supported: PIV tokens are used through PKCS#11 (--key pkcs11:…)',
+    load: () => mod(import('./piv-tool.js')),
+  },
+  {
     name: 'trusted-root create',
     summary: 'Create a Sigstore trusted root from CA chains, log keys and TSA chains',
     load: () => mod(import('./trusted-root-create.js')),

@@ -33,6 +33,9 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: opts, positionals } = parseArgs(argv, options);
+    // cosign's `generate-key-pair k8s://NS/NAME` (and github://, gitlab://): a KMS target, refused by name
+    for (const p of positionals) (await import('../keys/signer.js')).refuseKmsKey(p, 'generate-key-pair');
+    if (opts.kms !== undefined) (await import('../keys/signer.js')).refuseKmsKey(opts.kms, '--kms');
     if (positionals.length > 0) {
       throw new SealError(
         'E_INVALID_ARGUMENT',

@@ -101,17 +101,18 @@ export const command: CommandModule = {
         rootPath = join(scratch, 'root.json');
         await writeFile(rootPath, bytes);
       }
-      const cacheDir = io.env.TUF_ROOT ?? join(io.env.HOME ?? homedir(), '.sigstore', 'seal');
+      const cacheDir = (await import('./tuf-cache.js')).tufCacheDir(io.env);
       const result = await initializeTuf({ mirror, cacheDir, ...(rootPath ? { rootPath } : {}) });
       if (result.signingConfigProblem)
         io.stderr(
           `WARNING: could not fetch signing_config.v0.2.json from the TUF mirror (${result.signingConfigProblem}); sign with --signing-config or service URLs\n`,
         );
-      // cosign uses the cached root by itself; seal reads trust only from what it is given.
+      // As cosign: the cached root is what verification trusts, and the signing config what signing uses,
+      // whenever no flag names others (src/cli/tuf-cache.ts).
       io.stderr(
-        `Initialized from ${mirror}: pass --trusted-root ${result.trustedRootPath}${
-          result.signingConfigPath ? ` (and --signing-config ${result.signingConfigPath})` : ''
-        } to use it\n`,
+        `Initialized from ${mirror}: seal now verifies with ${result.trustedRootPath}${
+          result.signingConfigPath ? ` and signs with the services of ${result.signingConfigPath}` : ''
+        } unless --trusted-root${result.signingConfigPath ? '/--signing-config' : ''} say otherwise (--trusted-root ${result.trustedRootPath} names it)\n`,
       );
       return 0;
     } finally {

@@ -30,6 +30,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: opts } = parseArgs(argv, options);
+    (await import('../keys/signer.js')).refuseKmsKey(opts.key);
     if (!opts.key) throw new SealError('E_INVALID_ARGUMENT', 'public-key needs --key');
     const source =
       opts.key.startsWith('env://') || opts.key.includes('-----BEGIN') || isPkcs11Uri(opts.key)

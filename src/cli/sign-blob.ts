@@ -58,6 +58,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'sign-blob needs exactly one FILE argument');

@@ -37,11 +37,13 @@ const options = {
   },
   certificate: {
     type: 'string',
+    aliases: ['cert'],
     description: 'certificate for --key (private PKI), attached to the signature',
     placeholder: 'FILE',
   },
   'certificate-chain': {
     type: 'string',
+    aliases: ['cert-chain'],
     description: 'PEM chain of --certificate (issuer first, root last), attached with it',
     placeholder: 'FILE',
   },
@@ -60,6 +62,11 @@ const options = {
     description: 'write the signing certificate (PEM) here',
     placeholder: 'FILE',
   },
+  'record-creation-timestamp': {
+    type: 'boolean',
+    description:
+      'accepted for cosign: bundle referrers always carry their creation time; legacy .sig manifests none',
+  },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
   ...registryOptionSpecs,
@@ -72,7 +79,7 @@ function pemBlocks(pem: string): string[] {
   );
 }
 
-async function certifiedSigner(
+export async function certifiedSigner(
   signer: Signer,
   certificate: string,
   chain: string | undefined,
@@ -95,6 +102,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'sign needs exactly one IMAGE argument');

@@ -174,7 +174,12 @@ export function pinPromptFor(io: CliIO): { promptPin?: (label: string) => Promis
 export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<ResolvedSigner> {
   (await import('./oidc-flags.js')).checkOidcFlags(o);
   const algorithm = signingAlgorithm(o['signing-algorithm']);
-  const services = await servicesFrom(o);
+  // after `seal initialize`, its signing config names the services when no flag does (cosign's TUF cache)
+  const initialized =
+    !o['signing-config'] && !o['rekor-url'] && !o['fulcio-url']
+      ? (await import('./tuf-cache.js')).initializedTrust(io.env).signingConfig
+      : undefined;
+  const services = await servicesFrom(initialized ? { ...o, 'signing-config': initialized } : o);
   const logged: string[] = [];
   let tlog: TlogUploader | undefined;
   if (services.rekorUrl && o['tlog-upload'] !== false) {

@@ -7,7 +7,7 @@ import { exitCodeFor, SealError } from '../errors.js';
 import type { Statement } from '../formats/intoto.js';
 import type { ProvenanceExpectations } from '../provenance/verify.js';
 import type { Check, Verdict } from '../verify/types.js';
-import { parseArgs } from './args.js';
+import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
 import {
   cosignVerifyCompat,
@@ -66,6 +66,17 @@ const options = {
   ...registryOptionSpecs,
   ...cosignVerifyCompatOptionSpecs,
   ...cosignVerifyNoteOptionSpecs,
+  'local-image': {
+    type: 'boolean',
+    description: 'each IMAGE is a directory written by cosign save or seal save',
+  },
+  annotations: {
+    type: 'strings',
+    short: 'a',
+    description:
+      'accepted for cosign, which checks them on signatures only: attestations carry no simple-signing annotations',
+    placeholder: 'k=v',
+  },
 } as const;
 
 /** Provenance expectations from the slsa-verifier-style flags; E_INVALID_ARGUMENT unless --type is SLSA v1. */
@@ -137,6 +148,10 @@ export const command: CommandModule = {
   async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
     cosignVerifyNotes(argv, o, processIo);
+    if (o.annotations.length > 0) {
+      parseKeyValues(o.annotations);
+      processIo.stderr('Note: -a is not checked on attestations (as cosign): it applies to seal verify\n');
+    }
     const compat = cosignVerifyCompat(argv, o, processIo);
     const io = compat.io;
     if (positionals.length === 0)
@@ -150,7 +165,7 @@ export const command: CommandModule = {
     const policy = await loadPolicies(o.policy, io.cwd);
     const expectations = await expectationsFrom(o, io, {});
     expectations.predicateType = predicateType;
-    const trust = await loadTrust(o, expectations);
+    const trust = await loadTrust(o, expectations, processIo.env);
     const [{ verifyImage }, { openReference }, { attestationChecks }, { listAttached }] = await Promise.all([
       import('../verify/image.js'),
       import('../oci/open.js'),
@@ -160,56 +175,69 @@ export const command: CommandModule = {
     let status = 0;
     // One --timeout for the whole command, every image included.
     const registry = registryOptionsFrom(o, { io });
-    for (const image of positionals) {
-      const { ref, store } = openReference(image, { registry, cwd: io.cwd });
-      let verdict = await verifyImage(ref, expectations, {
-        store,
-        attestations: true,
-        ...(trust ? { trust } : {}),
-        tagPrefix: attachmentFlagsFrom(o).tagPrefix,
-      });
-      verdict.reference = image;
-      verdict = applyAttestationChecks(verdict, (statement) =>
-        attestationChecks(statement, {
-          ...(policy ? { policy } : {}),
-          ...(provenance ? { provenance } : {}),
-        }),
-      );
-      if (o.verbose) io.stderr(describeChecks(verdict));
-      if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
-      if (!verdict.ok) {
-        const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
-        io.stderr(
-          `Error: ${verdict.message}\nerror during command execution: [${code}] ${verdict.message}\n`,
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      for (const image of positionals) {
+        const local = o['local-image']
+          ? await (await import('./local-image.js')).openLocalImage(image, io.cwd)
+          : undefined;
+        if (local) cleanups.push(local.cleanup);
+        const { ref, store } = openReference(local?.reference ?? image, { registry, cwd: io.cwd });
+        let verdict = await verifyImage(ref, expectations, {
+          store,
+          attestations: true,
+          ...(trust ? { trust } : {}),
+          tagPrefix: attachmentFlagsFrom(o).tagPrefix,
+        });
+        verdict.reference = image;
+        verdict = applyAttestationChecks(verdict, (statement) =>
+          attestationChecks(statement, {
+            ...(policy ? { policy } : {}),
+            ...(provenance ? { provenance } : {}),
+          }),
         );
-        status = status || exitCodeFor(code);
-        continue;
+        if (o.verbose) io.stderr(describeChecks(verdict));
+        if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
+        if (!verdict.ok) {
+          const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
+          io.stderr(
+            `Error: ${verdict.message}\nerror during command execution: [${code}] ${verdict.message}\n`,
+          );
+          status = status || exitCodeFor(code);
+          continue;
+        }
+        io.stderr(
+          checksPerformed(verdict, {
+            annotations: false,
+            key: Boolean(o.key),
+            tlog: !expectations.ignoreTlog,
+          }),
+        );
+        if (o.output === 'verdict') continue;
+        const verified = verdict.signatures.filter((s) => s.ok);
+        if (o.output === 'text') {
+          for (const s of verified) io.stdout(new TextDecoder().decode(s.payloadBytes) + '\n');
+          continue;
+        }
+        // cosign prints the DSSE envelope of each verified attestation, one per line.
+        const { Digest } = await import('../oci/digest.js');
+        const items = await listAttached(
+          store,
+          ref,
+          Digest.parse(verdict.digest!),
+          'att',
+          undefined,
+          attachmentFlagsFrom(o).tagPrefix,
+        );
+        const byCarrier = new Map(items.map((i) => [i.carrier, i]));
+        for (const s of verified) {
+          const item = byCarrier.get(s.carrier ?? '');
+          if (item?.raw) io.stdout(new TextDecoder().decode(item.raw).trim() + '\n');
+          else if (item?.envelope) io.stdout(JSON.stringify(item.envelope) + '\n');
+        }
       }
-      io.stderr(
-        checksPerformed(verdict, { annotations: false, key: Boolean(o.key), tlog: !expectations.ignoreTlog }),
-      );
-      if (o.output === 'verdict') continue;
-      const verified = verdict.signatures.filter((s) => s.ok);
-      if (o.output === 'text') {
-        for (const s of verified) io.stdout(new TextDecoder().decode(s.payloadBytes) + '\n');
-        continue;
-      }
-      // cosign prints the DSSE envelope of each verified attestation, one per line.
-      const { Digest } = await import('../oci/digest.js');
-      const items = await listAttached(
-        store,
-        ref,
-        Digest.parse(verdict.digest!),
-        'att',
-        undefined,
-        attachmentFlagsFrom(o).tagPrefix,
-      );
-      const byCarrier = new Map(items.map((i) => [i.carrier, i]));
-      for (const s of verified) {
-        const item = byCarrier.get(s.carrier ?? '');
-        if (item?.raw) io.stdout(new TextDecoder().decode(item.raw).trim() + '\n');
-        else if (item?.envelope) io.stdout(JSON.stringify(item.envelope) + '\n');
-      }
+    } finally {
+      await Promise.all(cleanups.map((c) => c()));
     }
     await compat.finish();
     return status;

@@ -93,7 +93,7 @@ export const command: CommandModule = {
         cause,
       });
     }
-    const trust = await loadTrust(o, expectations);
+    const trust = await loadTrust(o, expectations, io.env);
     const target = positionals[0]!;
     let digest: { algorithm: 'sha256' | 'sha384' | 'sha512'; hex: string };
     const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(target);

@@ -130,7 +130,7 @@ export const command: CommandModule = {
         );
       }
     }
-    const trust = await loadTrust(o, expectations);
+    const trust = await loadTrust(o, expectations, io.env);
     const blob = await import('../verify/blob.js');
     const { isLegacyBlobBundle, parseLegacyBlobBundle } = await import('../formats/legacy-blob-bundle.js');
     const target = positionals[0]!;

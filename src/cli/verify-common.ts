@@ -186,6 +186,7 @@ export async function expectationsFrom(
 export async function loadTrust(
   o: VerifyFlags,
   expectations: Expectations,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<TrustMaterial | undefined> {
   const trust = await import('../verify/trust.js');
   const privateCAs = await privateAuthorities(o);
@@ -196,7 +197,11 @@ export async function loadTrust(
   if (o['trusted-root']) base = await trust.loadTrustedRootFile(o['trusted-root']);
   else if (expectations.keys?.length && expectations.ignoreTlog) base = undefined;
   // Private CAs with no log to check need no public trust material at all.
-  else if (!privateCAs || !expectations.ignoreTlog) base = trust.publicGoodTrustedRoot();
+  else if (!privateCAs || !expectations.ignoreTlog) {
+    // after `seal initialize`, its trusted root (as cosign uses its TUF cache); else public good
+    const initialized = (await import('./tuf-cache.js')).initializedTrust(env).trustedRoot;
+    base = initialized ? await trust.loadTrustedRootFile(initialized) : trust.publicGoodTrustedRoot();
+  }
   const witnesses = await witnessesFrom(o);
   if (witnesses && base) base = { ...base, witnesses };
   if (tsas) {

@@ -48,6 +48,10 @@ const options = {
   ...registryOptionSpecs,
   ...cosignVerifyCompatOptionSpecs,
   ...cosignVerifyNoteOptionSpecs,
+  'local-image': {
+    type: 'boolean',
+    description: 'each IMAGE is a directory written by cosign save or seal save',
+  },
 } as const;
 
 /** cosign's header: what was checked, on stderr. */
@@ -148,60 +152,69 @@ export const command: CommandModule = {
     if (o.payload && !o.signature) throw new SealError('E_INVALID_ARGUMENT', '--payload needs --signature');
     const annotations = parseKeyValues(o.annotations);
     const expectations = await expectationsFrom(o, io, annotations);
-    const trust = await loadTrust(o, expectations);
+    const trust = await loadTrust(o, expectations, processIo.env);
     const detachedOptions = await detachedFrom(o);
     const [{ verifyImage }, { parseReference }] = await Promise.all([
       import('../verify/image.js'),
       import('../oci/ref.js'),
     ]);
     let status = 0;
+    const cleanups: (() => Promise<void>)[] = [];
     let layoutStore: ImageStore | undefined;
     // One --timeout for the whole command (every image), started with its first registry image.
     let registry: ReturnType<typeof registryOptionsFrom> | undefined;
-    for (const image of positionals) {
-      const ref = parseReference(image, { cwd: io.cwd });
-      // A layout needs no registry client: loading only its backend keeps `seal verify` cold start small.
-      let store: ImageStore;
-      if (ref.kind === 'layout') {
-        layoutStore ??= new (await import('../oci/layout.js')).LayoutStore();
-        store = layoutStore;
-      } else {
-        registry ??= registryOptionsFrom(o, { io });
-        store = (await import('../oci/open.js')).storeFor(ref, registry);
-      }
-      const verdict = await verifyImage(ref, expectations, {
-        store,
-        ...(trust ? { trust } : {}),
-        ...detachedOptions,
-        tagPrefix: attachmentFlagsFrom(o).tagPrefix,
-      });
-      verdict.reference = image;
-      if (o.verbose) io.stderr(describeChecks(verdict));
-      if (!verdict.ok) {
-        const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
+    try {
+      for (const image of positionals) {
+        const local = o['local-image']
+          ? await (await import('./local-image.js')).openLocalImage(image, io.cwd)
+          : undefined;
+        if (local) cleanups.push(local.cleanup);
+        const ref = parseReference(local?.reference ?? image, { cwd: io.cwd });
+        // A layout needs no registry client: loading only its backend keeps `seal verify` cold start small.
+        let store: ImageStore;
+        if (ref.kind === 'layout') {
+          layoutStore ??= new (await import('../oci/layout.js')).LayoutStore();
+          store = layoutStore;
+        } else {
+          registry ??= registryOptionsFrom(o, { io });
+          store = (await import('../oci/open.js')).storeFor(ref, registry);
+        }
+        const verdict = await verifyImage(ref, expectations, {
+          store,
+          ...(trust ? { trust } : {}),
+          ...detachedOptions,
+          tagPrefix: attachmentFlagsFrom(o).tagPrefix,
+        });
+        verdict.reference = image;
+        if (o.verbose) io.stderr(describeChecks(verdict));
+        if (!verdict.ok) {
+          const code = verdict.code ?? 'E_NO_MATCHING_SIGNATURES';
+          io.stderr(
+            `Error: ${verdict.message}\nerror during command execution: [${code}] ${verdict.message}\n`,
+          );
+          if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
+          status = status || exitCodeFor(code);
+          continue;
+        }
         io.stderr(
-          `Error: ${verdict.message}\nerror during command execution: [${code}] ${verdict.message}\n`,
+          checksPerformed(verdict, {
+            annotations: Object.keys(annotations).length > 0,
+            key: Boolean(o.key),
+            tlog: !expectations.ignoreTlog,
+          }),
         );
-        if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
-        status = status || exitCodeFor(code);
-        continue;
+        const payloads = verifiedPayloads(verdict);
+        if (o.output === 'verdict') {
+          io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
+        } else if (o.output === 'text') {
+          for (const s of verdict.signatures.filter((x) => x.ok))
+            io.stdout(new TextDecoder().decode(s.payloadBytes) + '\n');
+        } else {
+          io.stdout(`\n${JSON.stringify(payloads)}\n`);
+        }
       }
-      io.stderr(
-        checksPerformed(verdict, {
-          annotations: Object.keys(annotations).length > 0,
-          key: Boolean(o.key),
-          tlog: !expectations.ignoreTlog,
-        }),
-      );
-      const payloads = verifiedPayloads(verdict);
-      if (o.output === 'verdict') {
-        io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
-      } else if (o.output === 'text') {
-        for (const s of verdict.signatures.filter((x) => x.ok))
-          io.stdout(new TextDecoder().decode(s.payloadBytes) + '\n');
-      } else {
-        io.stdout(`\n${JSON.stringify(payloads)}\n`);
-      }
+    } finally {
+      await Promise.all(cleanups.map((c) => c()));
     }
     await compat.finish();
     return status;

@@ -10,7 +10,7 @@ import {
   type Password,
   SIGSTORE_PRIVATE_KEY_PEM_TYPE,
 } from './cosign-key.js';
-import { readKeyFile } from './key-files.js';
+import { MAX_KEY_FILE_BYTES, readKeyFile } from './key-files.js';
 import type { PinPrompt } from './pkcs11.js';
 import { isPkcs11Uri, redactPkcs11Uri } from './pkcs11-uri.js';
 import { looksLikePem, type PemBlock, parsePemBlocks } from './pem.js';
@@ -93,23 +93,78 @@ export interface LoadKeyOptions {
 }
 
 /** cosign's KMS key references: refused by name rather than read as a missing file. */
-const KMS_SCHEME = /^(awskms|gcpkms|azurekms|hashivault|k8s|gitlab):\/\//;
+const KMS_SCHEME = /^(awskms|gcpkms|azurekms|hashivault|k8s|gitlab|github):\/\//;
 
-/** Resolve a `--key` value to its text: `env://VAR`, `-` (stdin), inline PEM, else a file path. */
-export async function readKeySource(source: string, options: LoadKeyOptions = {}): Promise<string> {
-  const kms = KMS_SCHEME.exec(source);
+/** How long a key named by URL may take to arrive (cosign reads `--key https://…` over the network). */
+const KEY_URL_TIMEOUT_MS = 30_000;
+
+/** `--key http(s)://…`: the key's text, at most MAX_KEY_FILE_BYTES, within KEY_URL_TIMEOUT_MS. */
+async function fetchKey(url: string): Promise<string> {
+  let res: Response;
+  const signal = AbortSignal.timeout(KEY_URL_TIMEOUT_MS);
+  try {
+    res = await fetch(url, { signal, redirect: 'follow' });
+  } catch (cause) {
+    throw new SealError('E_NETWORK', `--key ${url}: cannot fetch the key (${(cause as Error).message})`, {
+      cause,
+    });
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {});
+    throw new SealError('E_KEY_INVALID', `--key ${url}: the server answered ${res.status}`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > MAX_KEY_FILE_BYTES) {
+    await res.body?.cancel().catch(() => {});
+    throw new SealError(
+      'E_KEY_FILE_TOO_LARGE',
+      `--key ${url} is ${declared} bytes; a key is at most ${MAX_KEY_FILE_BYTES}`,
+    );
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      total += chunk.byteLength;
+      if (total > MAX_KEY_FILE_BYTES) {
+        await res.body?.cancel().catch(() => {});
+        throw new SealError(
+          'E_KEY_FILE_TOO_LARGE',
+          `--key ${url} is over ${MAX_KEY_FILE_BYTES} bytes; a key is at most that`,
+        );
+      }
+      chunks.push(chunk);
+    }
+  } catch (cause) {
+    if (isSealError(cause)) throw cause;
+    throw new SealError('E_NETWORK', `--key ${url}: the key did not arrive (${(cause as Error).message})`, {
+      cause,
+    });
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A cosign KMS key reference (`awskms://`, `gcpkms://`, `k8s://`, …) is refused by name, before anything else. */
+export function refuseKmsKey(source: string | undefined, flag = '--key'): void {
+  const kms = source === undefined ? null : KMS_SCHEME.exec(source);
   if (kms) {
     throw new SealError(
       'E_KEY_UNSUPPORTED',
-      `--key ${source}: this build of seal has no ${kms[1]}:// KMS support; --key takes a key file, env://VAR, - (stdin) or PEM text`,
+      `${flag} ${source}: this build of seal has no ${kms[1]}:// KMS support; ${flag} takes a key file, an http(s):// URL, env://VAR, - (stdin), PEM text or a pkcs11: URI`,
     );
   }
+}
+
+/** Resolve a `--key` value to its text: `env://VAR`, `-` (stdin), inline PEM, else a file path. */
+export async function readKeySource(source: string, options: LoadKeyOptions = {}): Promise<string> {
+  refuseKmsKey(source);
   if (isPkcs11Uri(source)) {
     throw new SealError(
       'E_KEY_UNSUPPORTED',
       `--key ${redactPkcs11Uri(source)}: a key in a PKCS#11 token cannot be read as a file here; it signs through sign, attest, sign-blob, attest-blob and public-key`,
     );
   }
+  if (/^https?:\/\//i.test(source)) return fetchKey(source);
   if (source.startsWith('env://')) {
     const name = source.slice('env://'.length);
     const value = (options.env ?? process.env)[name];

@@ -60,6 +60,9 @@ export interface RunningServer {
   issuerUrl?: string;
   trustedRootPath: string;
   signingConfigPath: string;
+  /** The TUF repository's URL (`seal initialize --mirror`) and its initial root (`--root`). */
+  tufUrl: string;
+  tufRootPath: string;
   ca: CertificateAuthority;
   rekor: TransparencyLog;
   /** The Rekor v2 log (origin: the host of the URL), served under /api/v2. */
@@ -204,6 +207,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     let signingConfig: SigningConfigDocument | undefined;
     app.get('/trusted_root.json', async () => trustedRoot);
     app.get('/signing_config.json', async () => signingConfig);
+    // The TUF repository publishing both (src/server/tuf.ts), for `seal initialize --mirror URL/tuf`.
+    let tufFiles = new Map<string, Buffer>();
+    app.get('/tuf/*', async (request, reply) => {
+      const path = (request.params as { '*': string })['*'];
+      const body = tufFiles.get(path);
+      if (!body) return reply.code(404).send({ error: 'not found' });
+      return reply.type(path.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(body);
+    });
 
     let address: string;
     try {
@@ -303,12 +314,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const signingConfigPath = join(dataDir, 'signing_config.json');
     await writeJsonAtomic(trustedRootPath, trustedRoot);
     await writeJsonAtomic(signingConfigPath, signingConfig);
+    await mkdir(join(dataDir, 'tuf'), { recursive: true, mode: 0o700 });
+    tufFiles = await (await import('./tuf.js')).buildTufRepository(join(dataDir, 'tuf'), {
+      'trusted_root.json': await readFile(trustedRootPath),
+      'signing_config.v0.2.json': await readFile(signingConfigPath),
+    });
     let closed = false;
     return {
       url,
       issuerUrl,
       trustedRootPath,
       signingConfigPath,
+      tufUrl: `${url}/tuf`,
+      tufRootPath: join(dataDir, 'tuf', 'root.json'),
       ca,
       rekor,
       rekorV2,

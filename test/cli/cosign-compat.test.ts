@@ -217,7 +217,7 @@ describe('cosign verify flags and key references', () => {
         expect(r.code, r.err).not.toBe(0);
         expect(r.err).toContain('[E_KEY_UNSUPPORTED]');
         expect(r.err).toContain(`no ${scheme}:// KMS support`);
-        expect(r.err).toMatch(/--key takes a key file, env:\/\/VAR/);
+        expect(r.err).toMatch(/--key takes a key file, an http\(s\):\/\/ URL, env:\/\/VAR/);
         expect(r.err).not.toContain('does not exist');
       }
     }

@@ -285,4 +285,24 @@ describe('cosign flags of the signing and verify commands', () => {
     const notIndex = await seal(['download', 'sbom', '--platform', 'linux/amd64', image]);
     expect(notIndex.err).toContain('is an image, not an index');
   });
+
+  it('--key http(s)://: a 404 and an oversized key are refused, each with its own error', async () => {
+    const { createServer } = await import('node:http');
+    const srv = createServer((req, res) => {
+      if (req.url === '/big.pub') res.writeHead(200).end(Buffer.alloc(1024 * 1024 + 10, 65));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    try {
+      const missing = await seal(['verify', '--key', `${base}/absent.pub`, '--insecure-ignore-tlog', image]);
+      expect(missing.code).toBe(14);
+      expect(missing.err).toContain('[E_KEY_INVALID] --key http://127.0.0.1');
+      expect(missing.err).toContain('the server answered 404');
+      const big = await seal(['verify', '--key', `${base}/big.pub`, '--insecure-ignore-tlog', image]);
+      expect(big.err).toContain('[E_KEY_FILE_TOO_LARGE]');
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
 });

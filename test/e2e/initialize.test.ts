@@ -49,7 +49,7 @@ describe('seal initialize from a TUF mirror on loopback', () => {
     const trustedRoot = join(cache, 'trusted_root.json');
     const signingConfig = join(cache, 'signing_config.json');
     expect(r.err).toContain(`--trusted-root ${trustedRoot}`);
-    expect(r.err).toContain(`--signing-config ${signingConfig}`);
+    expect(r.err).toContain(`signs with the services of ${signingConfig}`);
     expect(await readFile(trustedRoot, 'utf8')).toBe(await readFile(server.trustedRootPath, 'utf8'));
     // The client walked the TUF metadata, not just the target.
     for (const f of [
