@@ -469,7 +469,9 @@ export class Evaluator {
         continue;
       }
       for (const st of statements) {
-        const data = att.root === 'predicate' ? ((st as { predicate?: unknown }).predicate ?? null) : st;
+        let data = att.root === 'predicate' ? ((st as { predicate?: unknown }).predicate ?? null) : st;
+        if (att.variables && typeof data === 'object' && data !== null && !Array.isArray(data))
+          data = { ...att.variables, ...data };
         const res = evaluateConditions(att.conditions, data);
         if (!res.ok) {
           return {

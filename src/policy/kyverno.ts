@@ -18,7 +18,13 @@ import {
   policyVersion,
   toConditionBlock,
 } from './model.js';
-import { emptyValues, isRequestScoped, type KyvernoValues, resolveStaticContext } from './kyverno/context.js';
+import {
+  type ContextEntry,
+  emptyValues,
+  isRequestScoped,
+  type KyvernoValues,
+  resolveStaticContext,
+} from './kyverno/context.js';
 import { checkKyvernoExpression } from './kyverno/jmespath.js';
 import { kyvernoPerRequest } from './kyverno/runtime.js';
 import type {
@@ -699,6 +705,29 @@ function ruleKindOf(r: Record<string, unknown>): string {
   return ['validate', 'mutate', 'generate', 'cleanup'].find((k) => r[k] !== undefined) ?? 'unknown';
 }
 
+/** Whether attestation conditions name request variables or the rule's context (not only the predicate). */
+function conditionVariables(
+  vi: VerifyImage,
+  data: Record<string, unknown>,
+  perRequest: ContextEntry[],
+): boolean {
+  const names = new Set([
+    'request',
+    'images',
+    'element',
+    'elementIndex',
+    'serviceAccountName',
+    'serviceAccountNamespace',
+    ...Object.keys(data),
+    ...perRequest.map((e) => e.name.split('.')[0]!),
+  ]);
+  const text = JSON.stringify((vi.attestations ?? []).map((a) => a.conditions ?? []));
+  for (const m of text.matchAll(/\{\{\s*-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()/g)) {
+    if (names.has(m[1]!)) return true;
+  }
+  return false;
+}
+
 const requestRoots =
   (perRequest: string[]) =>
   (text: string): boolean =>
@@ -838,8 +867,14 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
         // Context the rule reads is missing: every image it matches fails with that message.
         const failing = { ...imageRule, error: `context: ${contextError}` };
         imageRule.perRequest = { instantiate: () => ({ rule: failing, version }) };
-      } else if (dynamic || preconditions.length > 0 || perRequest.length > 0) {
+      } else if (
+        dynamic ||
+        preconditions.length > 0 ||
+        perRequest.length > 0 ||
+        conditionVariables(vi, data, perRequest)
+      ) {
         imageRule.perRequest = kyvernoPerRequest({
+          conditionVariables: conditionVariables(vi, data, perRequest),
           base: imageRule,
           version,
           data,

@@ -159,6 +159,11 @@ export interface AttestationRequirement {
   root: 'predicate' | 'statement';
   /** Who must have signed the attestation; empty = the rule's authority sets. */
   attestors: AuthoritySet[];
+  /**
+   * Kyverno: the rule's context and request variables, beside the predicate's fields (which win), for
+   * conditions that name them (`{{ request.object.metadata.name }}`, a context variable).
+   */
+  variables?: Record<string, unknown>;
 }
 
 /** One image-verification rule: which images, who must have signed, which attestations. */

@@ -417,3 +417,61 @@ describe('the webhook reads custom resources with imageExtractors', () => {
     ]);
   });
 });
+
+describe('attestation conditions see the rule context and the request beside the predicate', () => {
+  it('compares a predicate field with a context variable and a label of the admitted object', async () => {
+    const k = newKeyPair();
+    const indent = (t: string) =>
+      t
+        .trim()
+        .split('\n')
+        .map((l) => `                          ${l}`)
+        .join('\n');
+    const set = loadPolicyTexts([
+      {
+        name: 'c.yaml',
+        text: `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: scan}
+spec:
+  rules:
+    - name: r
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      context:
+        - name: maxAge
+          variable: {value: "168h"}
+      verifyImages:
+        - imageReferences: ["ghcr.io/acme/*"]
+          failureAction: Enforce
+          attestations:
+            - type: https://example.com/scan
+              attestors:
+                - entries:
+                    - keys:
+                        rekor: {ignoreTlog: true}
+                        publicKeys: |-
+${indent(k.publicKeyPem)}
+              conditions:
+                - all:
+                    - key: "{{ time_since('', '{{ scanned }}', '') }}"
+                      operator: LessThanOrEquals
+                      value: "{{ maxAge }}"
+                    - key: "{{ team }}"
+                      operator: Equals
+                      value: "{{ request.object.metadata.labels.team }}"
+`,
+      },
+    ]);
+    const digest = await world.publish('ghcr.io/acme/app:1');
+    await world.attest(`ghcr.io/acme/app@${digest}`, { key: k.privateKey }, 'https://example.com/scan', {
+      scanned: new Date(Date.now() - 3600_000).toISOString(),
+      team: 'payments',
+    });
+    const ns = { name: 'default', labels: {} };
+    const as = (team: string) => ({ operation: 'CREATE', object: { metadata: { labels: { team } } } });
+    expect((await decide(set, pod('ghcr.io/acme/app:1'), ns, as('payments'))).result).toBe('allow');
+    const other = await decide(set, pod('ghcr.io/acme/app:1'), ns, as('web'));
+    expect(other.result).toBe('deny');
+    expect(other.reason).toContain('condition failed');
+  });
+});

@@ -22,6 +22,8 @@ export interface PerRequestInputs {
   /** The verifyImages entry with request templates left, and how to build a rule from it substituted. */
   template?: unknown;
   build?: (vi: unknown) => ImageRule;
+  /** Attestation conditions name request or context variables: they see them (and the rule is not shared). */
+  conditionVariables?: boolean;
 }
 
 /** Most rules a template instantiates into, kept by their substituted text (keys differ per namespace…). */
@@ -100,6 +102,22 @@ export function kyvernoPerRequest(inp: PerRequestInputs): PerRequestRule {
         const r = evaluateConditions(inp.preconditions, data);
         if (!r.ok) return { skip: `preconditions not met: ${r.failed}` };
       }
+      if (inp.conditionVariables) {
+        // Conditions read this request's variables: its own rule and version (no decision shared).
+        const base = inp.template && inp.build ? null : inp.base;
+        const own = (rule: ImageRule, version: string) => {
+          const withVars = {
+            ...rule,
+            attestations: rule.attestations.map((a) => ({ ...a, variables: data })),
+          };
+          const v = createHash('sha256')
+            .update(version)
+            .update(canonicalize(data) ?? '')
+            .digest('hex');
+          return { rule: withVars, version: v };
+        };
+        if (base) return own(base, inp.version);
+      }
       if (!inp.template || !inp.build) return { rule: inp.base, version: inp.version };
       let vi: unknown;
       try {
@@ -111,17 +129,30 @@ export function kyvernoPerRequest(inp: PerRequestInputs): PerRequestRule {
         };
       }
       const text = canonicalize(vi) ?? '';
-      const hit = instances.get(text);
-      if (hit) return hit;
-      let built: { rule: ImageRule; version: string };
-      const version = createHash('sha256').update(inp.version).update(text).digest('hex');
-      try {
-        built = { rule: { ...inp.build(vi), name: inp.base.name }, version };
-      } catch (err) {
-        built = { rule: { ...inp.base, error: (err as Error).message }, version };
+      let built = instances.get(text);
+      if (!built) {
+        const version = createHash('sha256').update(inp.version).update(text).digest('hex');
+        try {
+          built = { rule: { ...inp.build(vi), name: inp.base.name }, version };
+        } catch (err) {
+          built = { rule: { ...inp.base, error: (err as Error).message }, version };
+        }
+        if (instances.size >= MAX_INSTANCES) instances.delete(instances.keys().next().value!);
+        instances.set(text, built);
       }
-      if (instances.size >= MAX_INSTANCES) instances.delete(instances.keys().next().value!);
-      instances.set(text, built);
+      if (inp.conditionVariables && built.rule.error === undefined) {
+        const v = createHash('sha256')
+          .update(built.version)
+          .update(canonicalize(data) ?? '')
+          .digest('hex');
+        return {
+          rule: {
+            ...built.rule,
+            attestations: built.rule.attestations.map((a) => ({ ...a, variables: data })),
+          },
+          version: v,
+        };
+      }
       return built;
     },
   };
