@@ -314,6 +314,13 @@ describeWithRegistry('cosign attach against the real registry', () => {
     ]);
     expect(v.code, v.err).toBe(0);
     expect(v.out.trim().split('\n')).toHaveLength(2);
+    // A Sigstore bundle file given to --attestation goes on as a referrer (cosign's bundle branch).
+    const r2 = await seal(['attach', 'attestation', '--attestation', f('b1.json'), ref]);
+    expect(r2.code, r2.err).toBe(0);
+    const subject = parseReference(`${repo}@sha256:${hex}`);
+    expect((await store.referrers(subject, subject.digest!)).map((d) => d.artifactType)).toEqual([
+      'application/vnd.dev.sigstore.bundle.v0.3+json',
+    ]);
   });
 
   it('attach attestation refuses envelopes cosign refuses, naming the file', async () => {
