@@ -84,6 +84,7 @@ describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal 
     }
     await pub('mut/app');
     await pub('mtv/app');
+    await pub('mdd/app');
 
     const dir = await mkdtemp(join(tmpdir(), 'seal-admission-ivpol-'));
     const files: Record<string, string> = {
@@ -105,6 +106,10 @@ describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal 
       'mutate-digest.yaml': await upstream(
         'kyverno__chainsaw__image-validating-policies__mutate-digest__policy.yaml',
         [['glob: ghcr.io/**', `glob: ${reg}/mut/**`]],
+      ),
+      'mutate-digest-disabled.yaml': await upstream(
+        'kyverno__chainsaw__image-validating-policies__mutate-digest-disabled__policy.yaml',
+        [['glob: ghcr.io/**', `glob: ${reg}/mdd/**`]],
       ),
       'mutate-then-validate.yaml': await upstream(
         'kyverno__chainsaw__image-validating-policies__mutate-then-validate__policy.yaml',
@@ -215,6 +220,12 @@ spec:
         `${reg}/${name}:1@${digests[name]}`,
       );
     }
+  });
+
+  it('chainsaw mutate-digest-disabled: admitted with the tag left as written (no patch)', async () => {
+    const r = await review('/mutate', [`${world.registry}/mdd/app:1`]);
+    expect(r.allowed).toBe(true);
+    expect(r.patch).toBeUndefined();
   });
 
   it('a pod mixing a verified and a denied image is denied naming the denied one', async () => {
