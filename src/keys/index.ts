@@ -45,3 +45,20 @@ export {
   type WriteKeyPairOptions,
   writeKeyPair,
 } from './key-files.js';
+export {
+  formatPkcs11Uri,
+  isPkcs11Uri,
+  type Pkcs11Uri,
+  parsePkcs11Uri,
+  redactPkcs11Uri,
+} from './pkcs11-uri.js';
+export {
+  closePkcs11Modules,
+  generatePkcs11KeyPair,
+  listPkcs11KeyUris,
+  listPkcs11Tokens,
+  loadPkcs11PublicKey,
+  type Pkcs11Options,
+  Pkcs11Signer,
+  type PinPrompt,
+} from './pkcs11.js';
