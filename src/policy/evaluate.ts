@@ -904,6 +904,10 @@ async function resolveThenEvaluate(
 }
 
 /** The outcome of every matching rule, then the decision; synchronous when no outcome has to be waited for. */
+function nothingToVerify(rule: ImageRule): boolean {
+  return rule.authoritySets.length === 0 && rule.attestations.length === 0;
+}
+
 function outcomesFor(
   img: ImageInWorkload,
   matches: RuleMatch[],
@@ -915,7 +919,31 @@ function outcomesFor(
   const outcomes: (PolicyOutcome | Promise<PolicyOutcome>)[] = new Array(matches.length);
   let waiting = false;
   for (let i = 0; i < matches.length; i++) {
-    const o = outcomeOf(img, matches[i]!, digest, resolveFailure, pinned, run);
+    const m = matches[i]!;
+    if (
+      m.rule.required &&
+      m.rule.error === undefined &&
+      m.policy.source === 'kyverno' &&
+      nothingToVerify(m.rule) &&
+      matches.every((x) => nothingToVerify(x.rule))
+    ) {
+      // Kyverno `required` on a rule with no attestors: the image must have been verified by a rule that
+      // has some; none matches it here.
+      outcomes[i] = outcome(
+        m,
+        {
+          ok: false,
+          unavailable: false,
+          failedCheck: 'required',
+          code: 'E_POLICY_DENIED',
+          message: 'required: no verifyImages rule with attestors verifies this image',
+          passedAuthorities: [],
+        },
+        false,
+      );
+      continue;
+    }
+    const o = outcomeOf(img, m, digest, resolveFailure, pinned, run);
     if (o instanceof Promise) waiting = true;
     outcomes[i] = o;
   }

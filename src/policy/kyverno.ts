@@ -657,9 +657,11 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
     };
   });
   if (authoritySets.length === 0 && attestations.length === 0 && !vi.verifyDigest && !vi.mutateDigest) {
-    inp.warnings?.push(
-      `${w}: no attestors, no attestations and neither verifyDigest nor mutateDigest: the rule checks nothing (as in Kyverno, where required alone only looks for an earlier verification)`,
-    );
+    if (!vi.required) {
+      inp.warnings?.push(
+        `${w}: no attestors, no attestations, neither verifyDigest nor mutateDigest, and not required: the rule checks nothing`,
+      );
+    }
   }
   const suffix = rule.verifyImages.length > 1 ? `[${viIndex}]` : '';
   return {

@@ -475,3 +475,42 @@ ${indent(k.publicKeyPem)}
     expect(other.reason).toContain('condition failed');
   });
 });
+
+describe('Kyverno CLI tests (test/cli/test/images): the expected results of kyverno test', () => {
+  /** Run one upstream `kyverno test` directory: each expected (policy, rule, resource) result against seal's outcome. */
+  async function replay(dir: string) {
+    const { workloadsFromYaml, evaluateManifests } = await import('../../src/admission/manifests.js');
+    const test = parseYamlDocuments(read(`${dir}/kyverno-test.yaml`), 'kyverno-test.yaml')[0] as {
+      results: { policy: string; rule: string; resources: string[]; result: 'pass' | 'fail' }[];
+    };
+    const set = load(`${dir}/policies.yaml`);
+    const workloads = workloadsFromYaml(
+      read(`${dir}/resources.yaml`),
+      'resources.yaml',
+      'default',
+      set.policies,
+    );
+    const decided = await evaluateManifests(workloads, set, world.verifier);
+    const got: string[] = [];
+    const want: string[] = [];
+    for (const r of test.results) {
+      for (const res of r.resources) {
+        const name = res.includes('/') ? res.split('/')[1]! : res;
+        want.push(`${r.policy}/${r.rule} ${name}: ${r.result}`);
+        const d = decided.find((x) => x.workload.name === name)!;
+        const o = d.decision.outcomes.find((x) => x.policy === r.policy && x.rule === r.rule);
+        got.push(`${r.policy}/${r.rule} ${name}: ${o?.ok ? 'pass' : 'fail'}`);
+      }
+    }
+    expect(got).toEqual(want);
+  }
+
+  it('digest: a tag fails, a digest passes (verifyDigest, no attestors)', async () => {
+    await replay('kyverno/test/cli/test/images/digest');
+  });
+
+  it('secure-images: required with no attestors fails an image no rule verifies', async () => {
+    await world.publish('ghcr.io/jimbugwadia/demo-java-tomcat:v0.0.15');
+    await replay('kyverno/test/cli/test/images/secure-images');
+  });
+});
