@@ -1,7 +1,7 @@
 // cosign `save`/`load`: an OCI image layout holding an image with its signatures, attestations and
 // referrers, in the shape cosign's pkg/oci/layout writes (index.json entries marked by a `kind` annotation).
 
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SealError, isSealError } from '../errors.js';
 import { legacyTag } from './attached.js';
@@ -137,6 +137,17 @@ export interface LoadResult {
   referrers: number;
 }
 
+async function startsLikeJsonObject(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead).toString('latin1').trimStart().startsWith('{');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Manifests in the layout's blobs whose subject is `subject` (cosign's load scans blobs/sha256 the same way). */
 async function referrersInBlobs(dir: string, subject: Digest): Promise<Digest[]> {
   const blobDir = join(dir, 'blobs', 'sha256');
@@ -154,6 +165,8 @@ async function referrersInBlobs(dir: string, subject: Digest): Promise<Digest[]>
     if (!/^[0-9a-f]{64}$/.test(name)) continue;
     const st = await stat(join(blobDir, name));
     if (!st.isFile() || st.size > MAX_MANIFEST_BYTES) continue;
+    // Layers are most of the bytes: only a blob that starts like a JSON object is read whole.
+    if (!(await startsLikeJsonObject(join(blobDir, name)))) continue;
     const d = Digest.parse(`sha256:${name}`);
     try {
       const fetched = await store.getManifest(layoutAt(dir, d));
