@@ -514,3 +514,53 @@ describe('Kyverno CLI tests (test/cli/test/images): the expected results of kyve
     await replay('kyverno/test/cli/test/images/secure-images');
   });
 });
+
+describe('in a cluster: the ConfigMaps and Secrets the policies name are read from the Kubernetes API at load', () => {
+  it('asks for exactly those paths and builds the rules from the answers', async () => {
+    const { loadPolicyFiles } = await import('../../src/policy/load.js');
+    const a = newKeyPair();
+    const b = newKeyPair();
+    const asked: string[] = [];
+    const answers: Record<string, unknown> = {
+      '/api/v1/namespaces/default/configmaps/keys': {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'keys', namespace: 'default' },
+        data: { production: a.publicKeyPem, payments: b.publicKeyPem },
+      },
+      '/api/v1/namespaces/test-verify-images/secrets/testsecret': {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'testsecret', namespace: 'test-verify-images' },
+        data: { 'cosign.pub': Buffer.from(a.publicKeyPem).toString('base64') },
+      },
+    };
+    const set = await loadPolicyFiles(
+      [
+        join(CORPUS, 'policies/other/verify-image-with-multi-keys/verify-image-with-multi-keys.yaml'),
+        join(
+          CORPUS,
+          'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/keyed-secret/policy.yaml',
+        ),
+      ],
+      {
+        kyvernoClusterGet: async (path) => {
+          asked.push(path);
+          return answers[path];
+        },
+      },
+    );
+    expect(asked.sort()).toEqual(Object.keys(answers).sort());
+    const multi = set.policies.find((p) => p.name === 'verify-image-with-multi-keys')!;
+    const got = multi.rules[0]!.perRequest!.instantiate({
+      image: pod('ghcr.io/myorg/myimage:1'),
+      namespace: { name: 'payments', labels: {} },
+    });
+    expect('rule' in got && got.rule.authoritySets[0]!.entries.map((e) => e.keys![0]!.pem)).toEqual([
+      a.publicKeyPem,
+      b.publicKeyPem,
+    ]);
+    const secret = set.policies.find((p) => p.name !== 'verify-image-with-multi-keys')!;
+    expect(secret.rules[0]!.authoritySets[0]!.entries[0]!.keys![0]!.pem).toBe(a.publicKeyPem);
+  });
+});
