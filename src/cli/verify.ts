@@ -79,7 +79,7 @@ export function verifiedPayloads(verdict: Verdict): unknown[] {
   return verdict.signatures
     .filter((s) => s.ok)
     .map((s) => {
-      if (s.source === 'legacy-tag') return s.payload;
+      if (s.source === 'legacy-tag') return withCertificateClaims(s);
       const statement = s.payload as {
         predicateType?: string;
         subject?: { annotations?: Record<string, unknown> }[];
@@ -98,6 +98,21 @@ export function verifiedPayloads(verdict: Verdict): unknown[] {
         optional: subject?.annotations ?? {},
       };
     });
+}
+
+/**
+ * A tag signature's payload as cosign prints it: a signature with a certificate gets `optional.Subject` (its
+ * first SAN) and, when known, `optional.Issuer` and the same under the issuer's OID, 1.3.6.1.4.1.57264.1.1.
+ */
+function withCertificateClaims(s: Verdict['signatures'][number]): unknown {
+  const payload = s.payload as { optional?: Record<string, unknown> | null } | undefined;
+  if (!payload || typeof payload !== 'object' || s.signer?.identity === undefined) return payload;
+  const optional: Record<string, unknown> = { ...(payload.optional ?? {}), Subject: s.signer.identity };
+  if (s.signer.issuer) {
+    optional.Issuer = s.signer.issuer;
+    optional['1.3.6.1.4.1.57264.1.1'] = s.signer.issuer;
+  }
+  return { ...payload, optional };
 }
 
 /** Verdict JSON: payload bytes as text. */
@@ -207,8 +222,15 @@ export const command: CommandModule = {
         if (o.output === 'verdict') {
           io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
         } else if (o.output === 'text') {
-          for (const s of verdict.signatures.filter((x) => x.ok))
-            io.stdout(new TextDecoder().decode(s.payloadBytes) + '\n');
+          // cosign prints each verified payload: a tag signature's signed bytes, a bundle's synthesised object
+          const verified = verdict.signatures.filter((x) => x.ok);
+          for (const [i, s] of verified.entries()) {
+            const line =
+              s.source === 'legacy-tag'
+                ? new TextDecoder().decode(s.payloadBytes)
+                : JSON.stringify(payloads[i]);
+            io.stdout(line + '\n');
+          }
         } else {
           io.stdout(`\n${JSON.stringify(payloads)}\n`);
         }
