@@ -168,7 +168,8 @@ describe('docs/cosign-compat.md', () => {
   it('lists every seal command that is not cosign’s under "Commands seal adds"', () => {
     const adds = part('Commands seal adds');
     for (const c of COMMANDS) {
-      if (COSIGN_COMMANDS.includes(c.name)) continue;
+      // cosign's (or a cosign command group seal answers as a whole, such as `piv-tool`)
+      if (COSIGN_COMMANDS.some((x) => x === c.name || x.startsWith(`${c.name} `))) continue;
       expect(adds, `seal ${c.name} missing from "Commands seal adds"`).toContain(`\`${c.name}\``);
     }
   });
