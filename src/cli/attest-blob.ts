@@ -110,29 +110,32 @@ export const command: CommandModule = {
       }
     }
     const { resolveSigner } = await import('./signer.js');
-    const { signer, tlog, services } = await resolveSigner(o, io);
+    const { signer, tlog, timestamper, services } = await resolveSigner(o, io);
     const result = statementBytes
       ? await attestStatement(new Uint8Array(statementBytes), {
           signer,
           ...(tlog ? { tlog } : {}),
+          ...(timestamper ? { timestamper } : {}),
           ...(fileDigest ? { digest: fileDigest } : {}),
         })
       : fileDigest && o.hash !== undefined
         ? await attestDigest(
             { name: (await import('node:path')).basename(positionals[0]!), digest: fileDigest },
-            { signer, type, predicate, ...(tlog ? { tlog } : {}) },
+            { signer, type, predicate, ...(tlog ? { tlog } : {}), ...(timestamper ? { timestamper } : {}) },
           )
         : await attestBlob(resolve(io.cwd, positionals[0]!), {
             signer,
             type,
             predicate,
             ...(tlog ? { tlog } : {}),
+            ...(timestamper ? { timestamper } : {}),
           });
     await writeFile(resolve(io.cwd, o.bundle), JSON.stringify(result.bundle) + '\n');
     if (o['output-signature']) {
       await writeFile(resolve(io.cwd, o['output-signature']), serializeEnvelope(result.envelope));
     }
     if (services.rekorUrl) io.stderr(`tlog entry created in ${services.rekorUrl}\n`);
+    for (const u of services.tsaUrls ?? []) io.stderr(`timestamp from ${u}\n`);
     io.stderr(`Attested ${positionals[0] ?? 'statement'} (${result.digest}) as ${result.predicateType}\n`);
     io.stderr(`Wrote bundle to file ${o.bundle}\n`);
     return 0;

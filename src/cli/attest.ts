@@ -218,7 +218,7 @@ export const command: CommandModule = {
     if (o['certificate-chain'] && !o.certificate)
       throw new SealError('E_INVALID_ARGUMENT', '--certificate-chain needs --certificate');
     const resolved = await resolveSigner(o, io);
-    const { tlog } = resolved;
+    const { tlog, timestamper } = resolved;
     const signer = o.certificate
       ? await (await import('./sign.js')).certifiedSigner(
           resolved.signer,
@@ -236,6 +236,7 @@ export const command: CommandModule = {
       newBundleFormat: o['new-bundle-format'],
       upload,
       ...(tlog ? { tlog } : {}),
+      ...(timestamper ? { timestamper } : {}),
       warn: (m) => io.stderr(`WARNING: ${m}\n`),
       tagPrefix: attachments.tagPrefix,
     });

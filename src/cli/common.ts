@@ -93,6 +93,12 @@ export const signingServiceOptionSpecs = {
     description: 'certificate authority for keyless signing (overrides the signing config)',
     placeholder: 'URL',
   },
+  'timestamp-server-url': {
+    type: 'string',
+    description:
+      'RFC 3161 timestamp authority to stamp the signature (full URL; overrides the signing config)',
+    placeholder: 'URL',
+  },
   'tlog-upload': {
     type: 'boolean',
     default: true,

@@ -38,7 +38,8 @@ const options = {
   },
   'rfc3161-timestamp': {
     type: 'string',
-    description: 'write an RFC 3161 timestamp here (needs a timestamp authority; not yet supported)',
+    description:
+      'also write the RFC 3161 timestamp here, as cosign does ({"SignedRFC3161Timestamp": base64 DER}; needs --timestamp-server-url or a TSA in the signing config)',
     placeholder: 'FILE',
   },
   'signing-algorithm': {
@@ -62,16 +63,30 @@ export const command: CommandModule = {
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'sign-blob needs exactly one FILE argument');
-    if (o['rfc3161-timestamp']) {
+    const [blob, { resolveSigner }] = await Promise.all([import('../sign/blob.js'), import('./signer.js')]);
+    const { signer, tlog, timestamper, services } = await resolveSigner(o, io);
+    if (o['rfc3161-timestamp'] && !timestamper) {
       throw new SealError(
         'E_INVALID_ARGUMENT',
-        '--rfc3161-timestamp needs a timestamp authority, and seal has no timestamp-authority client yet; sign without it (seal verify-blob does check a --rfc3161-timestamp file)',
+        '--rfc3161-timestamp needs a timestamp authority: pass --timestamp-server-url URL, or a --signing-config that lists one (tsaUrls)',
       );
     }
-    const [blob, { resolveSigner }] = await Promise.all([import('../sign/blob.js'), import('./signer.js')]);
-    const { signer, tlog, services } = await resolveSigner(o, io);
-    const signed = await blob.signBlobDetached(positionals[0]!, { signer, ...(tlog ? { tlog } : {}) });
+    const signed = await blob.signBlobDetached(positionals[0]!, {
+      signer,
+      ...(tlog ? { tlog } : {}),
+      ...(timestamper ? { timestamper } : {}),
+    });
     if (services.rekorUrl) io.stderr(`tlog entry created in ${services.rekorUrl}\n`);
+    for (const u of services.tsaUrls ?? []) io.stderr(`timestamp from ${u}\n`);
+    if (o['rfc3161-timestamp']) {
+      // cosign's file: the JSON its verify-blob --rfc3161-timestamp reads (pkg/cosign/bundle/tsa.go)
+      const der = signed.rfc3161Timestamps![0]!;
+      await writeFile(
+        o['rfc3161-timestamp'],
+        `${JSON.stringify({ SignedRFC3161Timestamp: Buffer.from(der).toString('base64') })}\n`,
+      );
+      io.stderr(`RFC3161 timestamp written to file ${o['rfc3161-timestamp']}\n`);
+    }
     const encode = (bytes: Uint8Array | string) =>
       o.b64 ? Buffer.from(bytes).toString('base64') : Buffer.from(bytes);
     if (o.bundle) {

@@ -130,7 +130,7 @@ export const command: CommandModule = {
     const ref = parseReference(positionals[0]!, { cwd: io.cwd });
     const store = storeFor(ref, registryOptionsFrom(o, { io }));
     const resolved = await resolveSigner(o, io);
-    const { tlog } = resolved;
+    const { tlog, timestamper } = resolved;
     let signer = resolved.signer;
     if (o.certificate) signer = await certifiedSigner(signer, o.certificate, o['certificate-chain']);
     const results = await signImage(ref, {
@@ -141,6 +141,7 @@ export const command: CommandModule = {
       newBundleFormat: o['new-bundle-format'],
       upload: o.upload,
       tlog,
+      ...(timestamper ? { timestamper } : {}),
       warn: (m) => io.stderr(`WARNING: ${m}\n`),
       tagPrefix: attachments.tagPrefix,
       ...(attachments.referrersMode ? { referrersMode: attachments.referrersMode } : {}),

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import type { Signer } from '../keys/types.js';
-import type { TlogUploader } from '../sign/attach.js';
+import type { Timestamper, TlogUploader } from '../sign/attach.js';
 import type { CliIO } from './io.js';
 import type { OidcFlags } from './oidc-flags.js';
 
@@ -17,6 +17,7 @@ export interface SignerFlags extends OidcFlags {
   'identity-token'?: string | undefined;
   /** cosign sign-blob's --signing-algorithm (sigstore's algorithm names). */
   'signing-algorithm'?: string | undefined;
+  'timestamp-server-url'?: string | undefined;
 }
 
 /** sigstore's algorithm names (cosign --signing-algorithm) → the ephemeral key and the algorithm it signs with. */
@@ -51,8 +52,10 @@ function signingAlgorithm(name: string | undefined) {
 export interface ResolvedSigner {
   signer: Signer;
   tlog?: TlogUploader;
+  /** RFC 3161 timestamps over each signature, when a TSA is configured. */
+  timestamper?: Timestamper;
   /** Which services were used (printed for the user). */
-  services: { rekorUrl?: string; fulcioUrl?: string };
+  services: { rekorUrl?: string; fulcioUrl?: string; tsaUrls?: string[] };
   /** Index of every log entry made through `tlog`, filled in as signing goes (see tlogReport). */
   logged?: string[];
 }
@@ -89,22 +92,20 @@ export function recordingTlog(tlog: TlogUploader, indices: string[]): TlogUpload
  */
 export function tlogReport(resolved: ResolvedSigner, what = 'signature'): string {
   const logged = resolved.logged ?? [];
+  const stamped = (resolved.services.tsaUrls ?? []).map((u) => `timestamp from ${u}\n`).join('');
   if (logged.length > 0) {
     const where = resolved.services.rekorUrl ? ` in ${resolved.services.rekorUrl}` : '';
-    return logged.map((i) => `tlog entry created with index: ${i}${where}\n`).join('');
+    return logged.map((i) => `tlog entry created with index: ${i}${where}\n`).join('') + stamped;
   }
-  return `WARNING: no transparency log entry was made for this ${what} (no log configured, or --tlog-upload=false): verifiers will need --insecure-ignore-tlog\n`;
+  return `${stamped}WARNING: no transparency log entry was made for this ${what} (no log configured, or --tlog-upload=false): verifiers will need --insecure-ignore-tlog\n`;
 }
-
-/** Whether signing adds an RFC 3161 timestamp from the signing config's TSA (set when that lands). */
-const SIGNING_FETCHES_TIMESTAMPS = false;
 
 interface Services {
   rekorUrl?: string;
   /** The Rekor API of rekorUrl: 2 when the signing config selects a Rekor v2 log. */
   rekorApiVersion?: 1 | 2;
-  /** The signing config offers a timestamp authority. */
-  hasTsa?: boolean;
+  /** The timestamp authorities that stamp each signature (signing config or --timestamp-server-url). */
+  tsaUrls?: string[];
   fulcioUrl?: string;
   oidcUrl?: string;
 }
@@ -122,12 +123,12 @@ async function servicesFrom(o: SignerFlags): Promise<Services> {
       throw new SealError('E_IO', `cannot read --signing-config ${o['signing-config']}`, { cause });
     }
     const config = parseSigningConfig(text);
-    // seal's signing does not fetch RFC 3161 timestamps yet (issue 15 §2): until it does, a Rekor v2 log, whose
-    // entries carry no signed time, is taken only when the config offers no v1 log
-    const rekor = selectTlogService(config, { timestamps: SIGNING_FETCHES_TIMESTAMPS });
+    // a Rekor v2 log, whose entries carry no signed time, is taken when the config offers a TSA too
+    const rekor = selectTlogService(config);
     const ca = selectServices(config.caUrls ?? [])[0];
     const oidc = selectServices(config.oidcUrls ?? [])[0];
-    out.hasTsa = SIGNING_FETCHES_TIMESTAMPS && selectServices(config.tsaUrls ?? []).length > 0;
+    const tsas = tsaSelection(selectServices(config.tsaUrls ?? []), config.tsaConfig);
+    if (tsas.length) out.tsaUrls = tsas;
     if (rekor) {
       out.rekorUrl = rekor.url;
       out.rekorApiVersion = rekor.majorApiVersion === 2 ? 2 : 1;
@@ -140,7 +141,38 @@ async function servicesFrom(o: SignerFlags): Promise<Services> {
     out.rekorApiVersion = 1;
   }
   if (o['fulcio-url']) out.fulcioUrl = o['fulcio-url'];
+  if (o['timestamp-server-url']) out.tsaUrls = [o['timestamp-server-url']];
   return out;
+}
+
+/**
+ * The TSAs a signing config's tsaConfig selects among those valid now (newest first): ALL every one, EXACT
+ * the first `count` (E_INVALID_ARGUMENT when fewer are valid), ANY the newest. Without a tsaConfig seal
+ * still uses the newest listed TSA (sigstore-js then uses none, sigstore-go refuses the config).
+ */
+function tsaSelection(
+  valid: { url: string }[],
+  config: { selector: string; count: number } | null | undefined,
+): string[] {
+  if (config?.selector === 'ALL') return valid.map((s) => s.url);
+  if (config?.selector === 'EXACT') {
+    if (valid.length < config.count) {
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        `the signing config asks for ${config.count} timestamp authorities (EXACT) and ${valid.length} are valid now`,
+      );
+    }
+    return valid.slice(0, config.count).map((s) => s.url);
+  }
+  return valid.slice(0, 1).map((s) => s.url);
+}
+
+/** One TimestampClient per TSA URL, all asked for each signature. */
+async function timestamperFor(urls: string[] | undefined): Promise<Timestamper | undefined> {
+  if (!urls?.length) return undefined;
+  const { TimestampClient } = await import('../tsa/client.js');
+  const clients = urls.map((u) => new TimestampClient(u));
+  return { timestamps: (signature) => Promise.all(clients.map((c) => c.timestamp(signature))) };
 }
 
 function jwtChallenge(token: string): string {
@@ -191,6 +223,8 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
       logged,
     );
   }
+  const timestamper = await timestamperFor(services.tsaUrls);
+  const tsaServices = timestamper ? { tsaUrls: services.tsaUrls! } : {};
   if (o.key) {
     const [{ loadSigner }, { resolvePassword }] = await Promise.all([
       import('../keys/signer.js'),
@@ -212,11 +246,12 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
       signer,
       logged,
       ...(tlog ? { tlog } : {}),
-      services: { ...(services.rekorUrl && tlog ? { rekorUrl: services.rekorUrl } : {}) },
+      ...(timestamper ? { timestamper } : {}),
+      services: { ...(services.rekorUrl && tlog ? { rekorUrl: services.rekorUrl } : {}), ...tsaServices },
     };
   }
   // Keyless: an ephemeral key, certified by the CA for the identity in the token, and a log entry.
-  if (tlog && services.rekorApiVersion === 2 && !services.hasTsa) {
+  if (tlog && services.rekorApiVersion === 2 && !timestamper) {
     // as cosign v3: the short-lived certificate must be shown valid at a signed time, which a v2 entry lacks
     throw new SealError(
       'E_INVALID_ARGUMENT',
@@ -229,10 +264,10 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
       'keyless signing needs a certificate authority: pass --signing-config (e.g. DIR/signing_config.json from `seal serve`) or --fulcio-url, or sign with --key',
     );
   }
-  if (!tlog) {
+  if (!tlog && !timestamper) {
     throw new SealError(
       'E_INVALID_ARGUMENT',
-      'keyless signing needs a transparency log to prove when the short-lived certificate was used: configure one in --signing-config or --rekor-url',
+      'keyless signing needs a transparency log or a timestamp authority to prove when the short-lived certificate was used: configure one in --signing-config, --rekor-url or --timestamp-server-url',
     );
   }
   const [{ resolveIdentityToken }, { FulcioClient }, { EphemeralSigner }] = await Promise.all([
@@ -248,8 +283,13 @@ export async function resolveSigner(o: SignerFlags, io: CliIO): Promise<Resolved
   const signer = ephemeral.withCertificateChain(cert.chainPem);
   return {
     signer,
-    tlog,
+    ...(tlog ? { tlog } : {}),
+    ...(timestamper ? { timestamper } : {}),
     logged,
-    services: { rekorUrl: services.rekorUrl!, fulcioUrl: services.fulcioUrl },
+    services: {
+      ...(tlog ? { rekorUrl: services.rekorUrl! } : {}),
+      fulcioUrl: services.fulcioUrl,
+      ...tsaServices,
+    },
   };
 }

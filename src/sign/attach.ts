@@ -36,6 +36,14 @@ export interface TlogUploader {
   uploadLegacyDsse(envelope: DsseEnvelope, signer: Signer): Promise<RekorBundle>;
 }
 
+/**
+ * What signing needs of timestamp authorities: RFC 3161 timestamps (DER TimeStampResp each) over the
+ * signature bytes, from every TSA the signing config selects (tsa/client.ts asks one).
+ */
+export interface Timestamper {
+  timestamps(signature: Uint8Array): Promise<Uint8Array[]>;
+}
+
 /** The verification material for a signer: its certificate (keyless) or the hint of its public key. */
 export function verificationMaterialFor(signer: Signer): VerificationMaterialInput {
   const chain = signer.certificateChainPem;
@@ -60,6 +68,7 @@ export interface AttachBundleInput {
   predicateType: string;
   signer: Signer;
   tlog?: TlogUploader;
+  timestamper?: Timestamper;
   upload: boolean;
   created: Date;
 }
@@ -67,11 +76,15 @@ export interface AttachBundleInput {
 export async function attachBundle(
   input: AttachBundleInput,
 ): Promise<{ bundle: SerializedBundle; storedAt?: string }> {
-  const tlogEntries = input.tlog ? [await input.tlog.uploadDsse(input.envelope, input.signer)] : [];
+  const [tlogEntries, rfc3161Timestamps] = await Promise.all([
+    input.tlog ? input.tlog.uploadDsse(input.envelope, input.signer).then((e) => [e]) : [],
+    input.timestamper ? input.timestamper.timestamps(input.envelope.signatures[0]!.sig) : [],
+  ]);
   const bundle = buildBundle({
     content: { dsseEnvelope: input.envelope },
     verificationMaterial: verificationMaterialFor(input.signer),
     tlogEntries,
+    rfc3161Timestamps,
   });
   if (!input.upload) return { bundle };
   const referrer = buildReferrerManifest(

@@ -15,7 +15,7 @@ import {
 } from '../formats/intoto.js';
 import type { Signer } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
-import { type TlogUploader, verificationMaterialFor } from './attach.js';
+import { type Timestamper, type TlogUploader, verificationMaterialFor } from './attach.js';
 
 export interface AttestBlobOptions {
   signer: Signer;
@@ -24,6 +24,7 @@ export interface AttestBlobOptions {
   /** The predicate (see predicateFor in sign/attest.ts). */
   predicate: unknown;
   tlog?: TlogUploader;
+  timestamper?: Timestamper;
 }
 
 export interface AttestedBlob {
@@ -56,22 +57,25 @@ export async function attestDigest(
     predicateType,
     predicate: options.predicate,
   });
-  const { bundle, envelope } = await bundleStatement(statement, options.signer, options.tlog);
+  const { bundle, envelope } = await bundleStatement(statement, options);
   return { bundle, envelope, digest: subject.digest, predicateType };
 }
 
 /** Sign and bundle a DSSE envelope over statement bytes. */
 async function bundleStatement(
   statement: Uint8Array,
-  signer: Signer,
-  tlog: TlogUploader | undefined,
+  { signer, tlog, timestamper }: { signer: Signer; tlog?: TlogUploader; timestamper?: Timestamper },
 ): Promise<{ bundle: SerializedBundle; envelope: DsseEnvelope }> {
   const envelope = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
-  const tlogEntries = tlog ? [await tlog.uploadDsse(envelope, signer)] : [];
+  const [tlogEntries, rfc3161Timestamps] = await Promise.all([
+    tlog ? tlog.uploadDsse(envelope, signer).then((e) => [e]) : [],
+    timestamper ? timestamper.timestamps(envelope.signatures[0]!.sig) : [],
+  ]);
   const bundle = buildBundle({
     content: { dsseEnvelope: envelope },
     verificationMaterial: verificationMaterialFor(signer),
     tlogEntries,
+    rfc3161Timestamps,
   });
   return { bundle, envelope };
 }
@@ -82,7 +86,7 @@ async function bundleStatement(
  */
 export async function attestStatement(
   statementBytes: Uint8Array,
-  options: { signer: Signer; tlog?: TlogUploader; digest?: Digest },
+  options: { signer: Signer; tlog?: TlogUploader; timestamper?: Timestamper; digest?: Digest },
 ): Promise<AttestedBlob & { subjects: number }> {
   const statement = parseStatement(statementBytes);
   const first = statement.subject[0]!;
@@ -96,7 +100,7 @@ export async function attestStatement(
     options.digest ??
     (first.digest.sha256 ? Digest.parse(`sha256:${first.digest.sha256.toLowerCase()}`) : undefined);
   if (!digest) throw new SealError('E_PAYLOAD_INVALID', "the statement's first subject has no sha256 digest");
-  const { bundle, envelope } = await bundleStatement(statementBytes, options.signer, options.tlog);
+  const { bundle, envelope } = await bundleStatement(statementBytes, options);
   return {
     bundle,
     envelope,

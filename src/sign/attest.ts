@@ -14,7 +14,7 @@ import type { Signer } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
 import { formatReference, parseReference, type Reference, repositoryName } from '../oci/ref.js';
 import type { ImageStore } from '../oci/store.js';
-import { attachBundle, type TlogUploader } from './attach.js';
+import { attachBundle, type Timestamper, type TlogUploader } from './attach.js';
 import { resolveSigningTargets, type SignedImage } from './image.js';
 import { appendLegacySignature } from './legacy.js';
 
@@ -34,6 +34,8 @@ export interface AttestImageOptions {
   newBundleFormat?: boolean;
   upload?: boolean;
   tlog?: TlogUploader;
+  /** RFC 3161 timestamps over the signature (bundle format only). */
+  timestamper?: Timestamper;
   warn?: (message: string) => void;
   now?: () => Date;
   /** cosign's `--attachment-tag-prefix` for the legacy `.att` tag. */
@@ -99,6 +101,7 @@ export async function attestImage(
         predicateType,
         signer: options.signer,
         ...(options.tlog ? { tlog: options.tlog } : {}),
+        ...(options.timestamper ? { timestamper: options.timestamper } : {}),
         upload: options.upload ?? true,
         created: (options.now ?? (() => new Date()))(),
       });

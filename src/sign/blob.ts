@@ -9,11 +9,12 @@ import type { RekorBundle } from '../formats/cosign.js';
 import { serializeLegacyBlobBundle } from '../formats/legacy-blob-bundle.js';
 import type { Signer } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
-import { type TlogUploader, verificationMaterialFor } from './attach.js';
+import { type Timestamper, type TlogUploader, verificationMaterialFor } from './attach.js';
 
 export interface SignBlobOptions {
   signer: Signer;
   tlog?: TlogUploader;
+  timestamper?: Timestamper;
 }
 
 async function* fileChunks(path: string, onChunk: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
@@ -57,16 +58,22 @@ export interface DetachedBlobSigned {
   digest: Digest;
   signature: Uint8Array;
   tlogEntry?: TlogEntryInput;
+  /** DER TimeStampResps over the signature bytes. */
+  rfc3161Timestamps?: Uint8Array[];
 }
 
 /** Sign a file and, with a log, record a hashedrekord entry for it. */
 export async function signBlobDetached(path: string, options: SignBlobOptions): Promise<DetachedBlobSigned> {
   const { digest, signature } = await signFile(path, options.signer);
-  if (!options.tlog) return { digest, signature };
+  const [tlogEntry, rfc3161Timestamps] = await Promise.all([
+    options.tlog?.uploadHashedRekord(digest, signature, options.signer),
+    options.timestamper?.timestamps(signature),
+  ]);
   return {
     digest,
     signature,
-    tlogEntry: await options.tlog.uploadHashedRekord(digest, signature, options.signer),
+    ...(tlogEntry ? { tlogEntry } : {}),
+    ...(rfc3161Timestamps?.length ? { rfc3161Timestamps } : {}),
   };
 }
 
@@ -82,6 +89,7 @@ export function detachedToBundle(signed: DetachedBlobSigned, signer: Signer): Se
     },
     verificationMaterial: verificationMaterialFor(signer),
     tlogEntries: signed.tlogEntry ? [signed.tlogEntry] : [],
+    rfc3161Timestamps: signed.rfc3161Timestamps ?? [],
   });
 }
 

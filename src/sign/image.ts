@@ -9,7 +9,7 @@ import { Digest } from '../oci/digest.js';
 import { type Descriptor, isIndex } from '../oci/manifest.js';
 import { formatReference, parseReference, type Reference, repositoryName, withDigest } from '../oci/ref.js';
 import type { ImageStore } from '../oci/store.js';
-import { attachBundle, type TlogUploader } from './attach.js';
+import { attachBundle, type Timestamper, type TlogUploader } from './attach.js';
 import { appendLegacySignature, attachLegacyReferrer } from './legacy.js';
 
 export interface SignImageOptions {
@@ -26,6 +26,8 @@ export interface SignImageOptions {
   upload?: boolean;
   /** Log upload; absent means no log entry (key-based signing without a log). */
   tlog?: TlogUploader;
+  /** RFC 3161 timestamps over the signature (bundle format only; the legacy layout carries none). */
+  timestamper?: Timestamper;
   /** Called for user-facing warnings (e.g. signing by tag). */
   warn?: (message: string) => void;
   /** Clock for `org.opencontainers.image.created` (tests pin it). */
@@ -117,6 +119,7 @@ async function signOne(ref: Reference, subject: Descriptor, options: SignImageOp
       predicateType: 'https://sigstore.dev/cosign/sign/v1',
       signer: options.signer,
       tlog: options.tlog,
+      ...(options.timestamper ? { timestamper: options.timestamper } : {}),
       upload,
       created: (options.now ?? (() => new Date()))(),
     });

@@ -3,3 +3,4 @@ export * from './api.js';
 export * from './authority.js';
 export * from './request.js';
 export * from './token.js';
+export * from './client.js';
