@@ -123,8 +123,9 @@ async function servicesFrom(o: SignerFlags): Promise<Services> {
       throw new SealError('E_IO', `cannot read --signing-config ${o['signing-config']}`, { cause });
     }
     const config = parseSigningConfig(text);
-    // a Rekor v2 log, whose entries carry no signed time, is taken when the config offers a TSA too
-    const rekor = selectTlogService(config);
+    // A v1 log is preferred when the config offers both: detached signatures, cosign's legacy formats and log
+    // lookups need its signed entry timestamp and search API. A v2-only config is used with the TSA.
+    const rekor = selectTlogService(config, { timestamps: false });
     const ca = selectServices(config.caUrls ?? [])[0];
     const oidc = selectServices(config.oidcUrls ?? [])[0];
     const tsas = tsaSelection(selectServices(config.tsaUrls ?? []), config.tsaConfig);

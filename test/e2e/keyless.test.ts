@@ -234,11 +234,18 @@ describeWithRegistry('keyless signing against seal serve and the real registry',
     });
     expect(signer.identity?.subjectAlternativeName).toBe(alice);
 
-    // Backdating the log entry breaks its SET and inclusion proof.
+    // Backdating a v1 log entry breaks its SET and inclusion proof; a v2 entry (seal serve offers one with its
+    // TSA) has no time of its own: there, one changed byte of the TSA's signature breaks the signed time.
     const tampered = JSON.parse(await readFile(bundlePath, 'utf8'));
-    tampered.verificationMaterial.tlogEntries[0].integratedTime = String(
-      Number(tampered.verificationMaterial.tlogEntries[0].integratedTime) - 3600,
-    );
+    const entry = tampered.verificationMaterial.tlogEntries[0];
+    if (entry.inclusionPromise) {
+      entry.integratedTime = String(Number(entry.integratedTime) - 3600);
+    } else {
+      const ts = tampered.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0];
+      const der = Buffer.from(ts.signedTimestamp, 'base64');
+      der[der.length - 5]! ^= 0x01;
+      ts.signedTimestamp = der.toString('base64');
+    }
     const tamperedPath = join(dir, 'tampered.bundle.json');
     await writeFile(tamperedPath, JSON.stringify(tampered));
     const bad = await seal([
@@ -254,6 +261,6 @@ describeWithRegistry('keyless signing against seal serve and the real registry',
       file,
     ]);
     expect(bad.code).toBe(12);
-    expect(bad.err).toMatch(/E_(TLOG_INVALID|CERTIFICATE_INVALID)/);
+    expect(bad.err).toMatch(/E_(TLOG_INVALID|CERTIFICATE_INVALID|TIMESTAMP_INVALID)/);
   });
 });
