@@ -45,6 +45,17 @@ const options = {
       "the CA's issuing key instead of DIR/ca/intermediate.key.pem: a pkcs11:… URI (or a key file); ECDSA P-256/P-384",
     placeholder: 'KEY',
   },
+  'tsa-key': {
+    type: 'string',
+    description:
+      "the timestamp authority's key instead of DIR/tsa: a pkcs11:… URI or a key file (with --tsa-certificate-chain)",
+    placeholder: 'KEY',
+  },
+  'tsa-certificate-chain': {
+    type: 'string',
+    description: 'PEM chain of --tsa-key: its certificate (critical timeStamping EKU) first, root last',
+    placeholder: 'FILE',
+  },
   'log-level': { type: 'string', description: 'server log level to stderr (info, debug, …); off by default' },
   ...httpLimitOptionSpecs,
 } as const;
@@ -78,21 +89,27 @@ export const command: CommandModule = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new SealError('E_INVALID_ARGUMENT', `--port must be 0–65535, got "${o.port}"`);
     }
-    let caSigner: Signer | undefined;
-    if (o['ca-key']) {
-      const [{ loadSigner }, { resolvePassword }, { pinPromptFor }] = await Promise.all([
-        import('../keys/signer.js'),
-        import('../keys/password.js'),
-        import('./signer.js'),
-      ]);
-      caSigner = await loadSigner(o['ca-key'], {
-        env: io.env,
-        password: () => resolvePassword(io),
-        ...pinPromptFor(io),
-      });
+    if ((o['tsa-key'] === undefined) !== (o['tsa-certificate-chain'] === undefined))
+      throw new SealError('E_INVALID_ARGUMENT', '--tsa-key and --tsa-certificate-chain go together');
+    const [{ loadSigner }, { resolvePassword }, { pinPromptFor }] = await Promise.all([
+      import('../keys/signer.js'),
+      import('../keys/password.js'),
+      import('./signer.js'),
+    ]);
+    const keyFrom = (source: string) =>
+      loadSigner(source, { env: io.env, password: () => resolvePassword(io), ...pinPromptFor(io) });
+    const caSigner: Signer | undefined = o['ca-key'] ? await keyFrom(o['ca-key']) : undefined;
+    let tsaKey: { signer: Signer; chain: Uint8Array[] } | undefined;
+    if (o['tsa-key']) {
+      const { readChainFile } = await import('../tsa/authority.js');
+      tsaKey = {
+        signer: await keyFrom(o['tsa-key']),
+        chain: await readChainFile(o['tsa-certificate-chain']!),
+      };
     }
     const server = await startServer({
       ...(caSigner ? { caSigner } : {}),
+      ...(tsaKey ? { tsaKey } : {}),
       dataDir: o.data,
       port,
       host: o.host,

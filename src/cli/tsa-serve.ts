@@ -70,10 +70,12 @@ export const command: CommandModule = {
         import('../keys/signer.js'),
         import('../keys/password.js'),
       ]);
+      const { pinPromptFor } = await import('./signer.js');
       const signer = await loadSigner(o.key, {
         env: io.env,
         readStdin: io.readStdin,
         password: () => resolvePassword(io),
+        ...pinPromptFor(io),
       });
       tsa = new TimestampAuthority({ signer, chain: await readChainFile(o['certificate-chain']!) });
     } else {

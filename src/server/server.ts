@@ -28,7 +28,7 @@ import {
 import { buildTrustedRoot, type KeyDetails, type TrustedRoot } from '../formats/trustedroot.js';
 import { x509 } from '../ca/x509.js';
 import { registerTimestampApi } from '../tsa/api.js';
-import { loadOrCreateTsaFiles, type TimestampAuthority } from '../tsa/authority.js';
+import { loadOrCreateTsaFiles, TimestampAuthority } from '../tsa/authority.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -48,6 +48,8 @@ export interface ServerOptions {
   certValiditySec?: number;
   /** The CA's issuing key (e.g. in a PKCS#11 token) instead of <data>/ca/intermediate.key.pem. */
   caSigner?: Signer;
+  /** The TSA's key (e.g. in a PKCS#11 token) and its chain (DER, leaf first) instead of <data>/tsa. */
+  tsaKey?: { signer: Signer; chain: Uint8Array[] };
   /** Fastify/pino logging to stderr (default off). */
   logLevel?: string;
   /** Request/headers/idle timeouts and the connection cap (DEFAULT_HTTP_LIMITS for what is not given). */
@@ -166,7 +168,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...(opts.caSigner ? { intermediateSigner: opts.caSigner } : {}),
     });
 
-    const tsa = await loadOrCreateTsaFiles(join(dataDir, 'tsa'));
+    const tsa = opts.tsaKey
+      ? new TimestampAuthority(opts.tsaKey)
+      : await loadOrCreateTsaFiles(join(dataDir, 'tsa'));
 
     const limits = httpLimits(opts.limits);
     const app = Fastify({

@@ -451,7 +451,7 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
     }
   }, 60_000);
 
-  it('seal tsa serve --key pkcs11:… answers timestamps signed in the token, which openssl ts -verify accepts', async () => {
+  it('seal tsa serve --key pkcs11:… and seal serve --tsa-key pkcs11:… answer timestamps signed in the token, which openssl ts -verify accepts', async () => {
     const tsaUri = `pkcs11:token=${encodeURIComponent(TOKEN)};object=hsm-tsa?module-path=${M()}&pin-value=${PIN}`;
     await hsm.keygen(TOKEN, PIN, 'EC:prime256v1', 'hsm-tsa', '75a0');
     const tsaDir = join(dir, 'tsa');
@@ -541,6 +541,47 @@ describeWithSoftHsm('PKCS#11 keys in SoftHSM2', () => {
       expect(verified.stdout).toContain('Verification: OK');
     } finally {
       await server.stop();
+    }
+    // The same key as seal serve's timestamp authority (--tsa-key / --tsa-certificate-chain).
+    const serve = await startSeal([
+      'serve',
+      '--data',
+      join(tsaDir, 'serve'),
+      '--port',
+      '0',
+      '--tsa-key',
+      tsaUri,
+      '--tsa-certificate-chain',
+      join(tsaDir, 'chain.pem'),
+    ]);
+    try {
+      const url = /listening on (\S+)/.exec(serve.out())![1]!;
+      const chain = await (await fetch(`${url}/api/v1/timestamp/certchain`)).text();
+      expect(new X509Certificate(chain).publicKey.export({ type: 'spki', format: 'pem' })).toBe(
+        await readFile(pub, 'utf8'),
+      );
+      const res = await fetch(`${url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body: await readFile(join(tsaDir, 'q.tsq')),
+      });
+      expect(res.status).toBe(200);
+      await writeFile(join(tsaDir, 'r2.tsr'), Buffer.from(await res.arrayBuffer()));
+      const verified = await o([
+        'ts',
+        '-verify',
+        '-in',
+        'r2.tsr',
+        '-data',
+        blob,
+        '-CAfile',
+        'ca.pem',
+        '-untrusted',
+        'tsa.pem',
+      ]);
+      expect(verified.stdout).toContain('Verification: OK');
+    } finally {
+      await serve.stop();
     }
   }, 60_000);
 
