@@ -78,7 +78,62 @@ export function githubWorkflowClaims(
   return claims;
 }
 
-export type DevIssuerFlavor = 'email-or-uri' | 'github-workflow';
+/**
+ * GitLab CI-shaped claims for a pipeline identity: the scheme-less `ci_config_ref_uri`
+ * `host/group/project//path/.gitlab-ci.yml@refs/heads/main` (what the SAN says after https://), as a GitLab
+ * instance's `id_tokens` would carry for a job of that project on that ref; `overrides` replace any claim.
+ */
+export function gitlabPipelineClaims(
+  ciConfigRefUri: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const m = /^([^/\s]+)\/([^\s]+?)\/\/([^@\s]+)@(refs\/(heads|tags)\/\S+)$/.exec(ciConfigRefUri);
+  if (!m || !m[2]!.includes('/')) {
+    throw new SealError(
+      'E_INVALID_ARGUMENT',
+      `pipeline "${ciConfigRefUri}" must look like gitlab.com/group/project//.gitlab-ci.yml@refs/heads/main`,
+    );
+  }
+  const [, , projectPath, , fullRef, kind] = m as unknown as [string, string, string, string, string, string];
+  const ref = fullRef.replace(/^refs\/(heads|tags)\//, '');
+  const refType = kind === 'tags' ? 'tag' : 'branch';
+  return {
+    sub: `project_path:${projectPath}:ref_type:${refType}:ref:${ref}`,
+    namespace_id: '1',
+    namespace_path: projectPath.replace(/\/[^/]+$/, ''),
+    project_id: '1',
+    project_path: projectPath,
+    project_visibility: 'private',
+    user_id: '1',
+    user_login: 'dev',
+    pipeline_id: '1',
+    pipeline_source: 'push',
+    job_id: '1',
+    ref,
+    ref_type: refType,
+    ref_path: fullRef,
+    ref_protected: 'true',
+    sha: '0'.repeat(40),
+    runner_id: 1,
+    runner_environment: 'gitlab-hosted',
+    ci_config_ref_uri: ciConfigRefUri,
+    ci_config_sha: '0'.repeat(40),
+    ...overrides,
+  };
+}
+
+export type DevIssuerFlavor = 'email-or-uri' | 'github-workflow' | 'gitlab-pipeline';
+
+/** The claims a flavor mints for `identity`, with `extra` claims on top (or the flavor's overrides). */
+function flavorClaims(
+  flavor: DevIssuerFlavor | undefined,
+  identity: string,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  if (flavor === 'github-workflow') return githubWorkflowClaims(identity, extra);
+  if (flavor === 'gitlab-pipeline') return gitlabPipelineClaims(identity, extra);
+  return { ...extra, ...identityClaims(identity) };
+}
 
 interface PendingDevice {
   userCode: string;
@@ -202,10 +257,7 @@ export class DevIssuer {
     const ttl = opts.ttlSec ?? this.opts.defaultTtlSec ?? 600;
     const { iss: _i, aud: _a, iat: _t, exp: _e, nbf: _n, ...extra } = opts.claims ?? {};
     const jwk = await this.publicJwk();
-    const claims =
-      this.opts.flavor === 'github-workflow'
-        ? githubWorkflowClaims(identity, extra)
-        : { ...extra, ...identityClaims(identity) };
+    const claims = flavorClaims(this.opts.flavor, identity, extra);
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: jwk.kid!, typ: 'JWT' })
       .setIssuer(this.issuer)
@@ -258,6 +310,39 @@ export class DevIssuer {
     const p = '';
     app.get(`${p}/.well-known/openid-configuration`, async () => this.discoveryDocument());
     app.get(`${p}/jwks`, async () => this.jwks());
+
+    // The CI token request (dev only): GitHub's ACTIONS_ID_TOKEN_REQUEST_URL shape, `GET …?<claims>&audience=…`
+    // with any bearer, answering `{"value": JWT}` whose claims come from the query. The GitLab flavor answers
+    // the same request, so a test can fill SIGSTORE_ID_TOKEN as GitLab's `id_tokens` would.
+    if (this.opts.flavor === 'github-workflow' || this.opts.flavor === 'gitlab-pipeline') {
+      const path = this.opts.flavor === 'github-workflow' ? '/github-actions' : '/gitlab-ci';
+      app.get(`${p}${path}`, async (request, reply) => {
+        if (!/^bearer \S+/i.test(String(request.headers.authorization ?? ''))) {
+          return reply.code(401).send({ message: 'a bearer token is required (any value: dev issuer)' });
+        }
+        const query = { ...(request.query as Record<string, unknown>) };
+        const audience = typeof query.audience === 'string' ? query.audience : undefined;
+        delete query.audience;
+        delete query['api-version'];
+        const claims: Record<string, string> = {};
+        for (const [k, v] of Object.entries(query)) if (typeof v === 'string') claims[k] = v;
+        const identity =
+          this.opts.flavor === 'github-workflow'
+            ? (claims.job_workflow_ref ?? claims.workflow_ref)
+            : claims.ci_config_ref_uri;
+        if (!identity) {
+          const need = this.opts.flavor === 'github-workflow' ? 'job_workflow_ref' : 'ci_config_ref_uri';
+          return reply.code(400).send({ message: `the query must carry the ${need} claim` });
+        }
+        // job_workflow_ref defaults to workflow_ref (a workflow that is not reusable)
+        if (this.opts.flavor === 'github-workflow') claims.job_workflow_ref ??= identity;
+        try {
+          return { value: await this.mint(identity, { audience, claims }) };
+        } catch (err) {
+          return reply.code(400).send({ message: (err as Error).message });
+        }
+      });
+    }
 
     app.post(`${p}/token`, async (request, reply) => {
       const form = TokenForm.safeParse(request.body ?? {});
@@ -313,8 +398,7 @@ export class DevIssuer {
           .send({ error: 'invalid_request', error_description: 'malformed authorization form' });
       }
       try {
-        if (this.opts.flavor === 'github-workflow') githubWorkflowClaims(identity);
-        else identityClaims(identity);
+        flavorClaims(this.opts.flavor, identity, {});
       } catch (err) {
         return reply.code(400).send({ error: 'invalid_request', error_description: (err as Error).message });
       }

@@ -201,6 +201,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         )
       : undefined;
     githubIssuer?.register(app, '/oidc/github');
+    // And one shaped like a GitLab instance's id_tokens (ci_config_ref_uri identities, GitLab's claims).
+    const gitlabIssuer = runDevIssuer
+      ? await DevIssuer.open(
+          join(dataDir, 'oidc'),
+          () => {
+            if (!issuerUrl) throw new SealError('E_INTERNAL', 'dev issuer used before the server listened');
+            return `${issuerUrl}/gitlab`;
+          },
+          { flavor: 'gitlab-pipeline' },
+        )
+      : undefined;
+    gitlabIssuer?.register(app, '/oidc/gitlab');
     registerFulcioApi(app, ca);
     registerCtApi(app, ctlog, ctLeavesLog, [new Uint8Array(ca.hierarchy.root.rawData)]);
     await registerRekorApi(app, rekor, { publicUrl });
@@ -241,6 +253,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           issuerUrl: `${issuerUrl}/github`,
           type: 'github-workflow',
           jwks: await githubIssuer.jwks(),
+        });
+      }
+      if (gitlabIssuer) {
+        verifier.addIssuer({
+          issuerUrl: `${issuerUrl}/gitlab`,
+          type: 'gitlab-pipeline',
+          jwks: await gitlabIssuer.jwks(),
         });
       }
     }
