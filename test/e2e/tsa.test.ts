@@ -409,7 +409,31 @@ describeWithRegistry("keyless image signing with seal serve's TSA (subprocesses,
     ]);
     expect(att.code, att.err).toBe(0);
 
-    // a key-signed legacy signature has no timestamp: --use-signed-timestamps refuses it
+    // Rekor v2 (no signed entry time) with the TSA: a config offering only the v2 log
+    const sc = JSON.parse(await readFile(f.signingConfig, 'utf8'));
+    sc.rekorTlogUrls = sc.rekorTlogUrls.filter((l: { majorApiVersion: number }) => l.majorApiVersion === 2);
+    expect(sc.rekorTlogUrls).toHaveLength(1);
+    await writeFile(join(f.dir, 'v2-config.json'), JSON.stringify(sc));
+    const v2ref = `${registry.host}/tsa${randomBytes(3).toString('hex')}/app:v1`;
+    await pushRandomImage(store, parseReference(v2ref));
+    const v2 = await seal([
+      'sign',
+      '--signing-config',
+      join(f.dir, 'v2-config.json'),
+      '--identity-token',
+      await f.token(),
+      '--bundle',
+      join(f.dir, 'v2.json'),
+      v2ref,
+    ]);
+    expect(v2.code, v2.err).toBe(0);
+    const v2bundle = JSON.parse(await readFile(join(f.dir, 'v2.json'), 'utf8'));
+    expect(v2bundle.verificationMaterial.tlogEntries[0].inclusionPromise).toBeUndefined();
+    expect(v2bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps).toHaveLength(1);
+    const v2ok = await seal(['verify', ...pinned(f), '--use-signed-timestamps', v2ref]);
+    expect(v2ok.code, v2ok.err).toBe(0);
+
+    // a legacy (.sig) signature carries no timestamp: --use-signed-timestamps refuses it
     const legacy = `${registry.host}/tsa${randomBytes(3).toString('hex')}/app:v1`;
     await pushRandomImage(store, parseReference(legacy));
     const s2 = await seal([
