@@ -187,5 +187,9 @@ export function withPullSecrets(
       verifier.verifyAttestations(image, e, await withCredentials(ctx)),
   };
   if (verifier.cachedDigest) wrapped.cachedDigest = (image) => verifier.cachedDigest!(image);
+  if (verifier.imageData) {
+    const read = verifier.imageData.bind(verifier);
+    wrapped.imageData = async (image, ctx) => read(image, await withCredentials(ctx));
+  }
   return wrapped;
 }

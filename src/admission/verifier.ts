@@ -4,11 +4,13 @@
 
 import { isSealError, SealError } from '../errors.js';
 import { storeFor } from '../oci/open.js';
-import { parseReference } from '../oci/ref.js';
+import { Digest } from '../oci/digest.js';
+import { isIndex } from '../oci/manifest.js';
+import { parseReference, withDigest } from '../oci/ref.js';
 import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials } from '../oci/auth.js';
 import { sharedConnections } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
-import type { ImageVerifier, LoadedPolicy, RequestContext } from '../policy/types.js';
+import type { ImageData, ImageVerifier, LoadedPolicy, RequestContext } from '../policy/types.js';
 import { verifyImage } from '../verify/image.js';
 import { loadTrustedRootFile, type TrustMaterial } from '../verify/trust.js';
 
@@ -99,6 +101,45 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
       try {
         const trust = await trustFor(expectations);
         return await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
+      } catch (err) {
+        return asUnavailable(err);
+      }
+    },
+    async imageData(image, ctx): Promise<ImageData> {
+      const { ref, store } = options(image, ctx);
+      if (ref.kind !== 'registry')
+        throw new SealError('E_INVALID_REFERENCE', `${image}: not a registry image`);
+      try {
+        const top = await store.getManifest(ref);
+        let manifest = top.manifest;
+        let imageIndex: unknown = null;
+        if (isIndex(manifest)) {
+          imageIndex = manifest;
+          const pick =
+            manifest.manifests.find(
+              (m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64',
+            ) ?? manifest.manifests[0];
+          if (!pick) throw new SealError('E_NOT_FOUND', `${image}: the index lists no manifest`);
+          manifest = (await store.getManifest(withDigest(ref, pick.digest))).manifest;
+        }
+        let config: unknown = null;
+        if (!isIndex(manifest)) {
+          const bytes = await store.getBlob(ref, Digest.parse(manifest.config.digest));
+          config = JSON.parse(new TextDecoder().decode(bytes));
+        }
+        const digest = top.digest.toString();
+        return {
+          image,
+          resolvedImage: `${ref.registry}/${ref.repository}@${digest}`,
+          registry: ref.registry,
+          repository: ref.repository,
+          identifier: ref.tag ?? digest,
+          tag: ref.tag ?? '',
+          digest,
+          imageIndex,
+          manifest,
+          config,
+        };
       } catch (err) {
         return asUnavailable(err);
       }

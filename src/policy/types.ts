@@ -72,6 +72,26 @@ export interface ImageVerifier {
     expectations: Expectations & { predicateType: string },
     ctx: RequestContext,
   ): Promise<Verdict & { statements: unknown[] }>;
+  /**
+   * Kyverno `getImageData`: the image's manifest (linux/amd64's, or the first, of an index), the index
+   * itself and the config, as JSON (no signature is checked). Optional: a verifier without it makes the
+   * CEL function an error.
+   */
+  imageData?(imageWithDigest: string, ctx: RequestContext): Promise<ImageData>;
+}
+
+/** What Kyverno's `getImageData(image)` returns (KSDK imagedataloader ImageData). */
+export interface ImageData {
+  image: string;
+  resolvedImage: string;
+  registry: string;
+  repository: string;
+  identifier: string;
+  tag: string;
+  digest: string;
+  imageIndex: unknown;
+  manifest: unknown;
+  config: unknown;
 }
 
 export type PolicyMode = 'enforce' | 'audit';

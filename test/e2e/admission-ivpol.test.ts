@@ -85,6 +85,8 @@ describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal 
     await pub('mut/app');
     await pub('mtv/app');
     await pub('mdd/app');
+    await pub('data/amd64');
+    digests['data/amd64:2'] = await world.publish(`${reg}/data/amd64:2`);
 
     const dir = await mkdtemp(join(tmpdir(), 'seal-admission-ivpol-'));
     const files: Record<string, string> = {
@@ -149,6 +151,30 @@ spec:
         images.containers.all(image, extractPayload(image, attestations.slsa).predicate.runDetails.builder.id == 'https://github.com/myorg/builder')
       message: built by an unexpected builder
 `,
+      // getImageData: the image's manifest and config read from the registry.
+      ...Object.fromEntries(
+        (['amd64', 'arm64'] as const).map((arch) => [
+          `image-data-${arch}.yaml`,
+          `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: image-data-${arch}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  matchImageReferences:
+    - glob: ${reg}/data/${arch === 'amd64' ? '*' : 'none-*'}
+    - expression: ref.endsWith('/data/amd64:2')${arch === 'arm64' ? '' : ' && false'}
+  validationConfigurations: {required: false}
+  attestors: []
+  validations:
+    - expression: >-
+        images.containers.all(i, getImageData(i).config.architecture == '${arch}' && getImageData(i).manifest.schemaVersion == 2 && getImageData(i).digest.startsWith('sha256:'))
+      message: not an ${arch} image
+`,
+        ]),
+      ),
     };
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
     const tls = await createSelfSignedTls(['127.0.0.1']);
@@ -226,6 +252,16 @@ spec:
     const r = await review('/mutate', [`${world.registry}/mdd/app:1`]);
     expect(r.allowed).toBe(true);
     expect(r.patch).toBeUndefined();
+  });
+
+  it('getImageData reads the manifest and config: an amd64 image passes the amd64 policy, fails the arm64 one', async () => {
+    const reg = world.registry;
+    const ok = await review('/validate', [`${reg}/data/amd64:1`]);
+    expect(ok.status?.message).toBeUndefined();
+    expect(ok.allowed).toBe(true);
+    const denied = await review('/validate', [`${reg}/data/amd64:2`]);
+    expect(denied.allowed).toBe(false);
+    expect(denied.status.message).toContain('not an arm64 image');
   });
 
   it('a pod mixing a verified and a denied image is denied naming the denied one', async () => {

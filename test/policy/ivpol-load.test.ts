@@ -191,9 +191,9 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
     );
     expect(
       loadError(
-        policyText(`${base}  matchConditions:\n    - name: x\n      expression: getImageData(object)\n`),
+        policyText(`${base}  matchConditions:\n    - name: x\n      expression: x509_decode(object)\n`),
       ),
-    ).toMatch(/spec\.matchConditions\[0\]\.expression: CEL function getImageData\(\) is not available/);
+    ).toMatch(/spec\.matchConditions\[0\]\.expression: CEL function x509_decode\(\) is not available/);
     expect(
       loadError(policyText(`${base}  matchImageReferences:\n    - expression: "ref.startsWith("\n`)),
     ).toMatch(/spec\.matchImageReferences\[0\]\.expression: CEL does not parse/);

@@ -16,6 +16,7 @@ export interface ImageFunctions {
   verifyImageSignatures(image: string, attestors: unknown[]): bigint;
   verifyAttestationSignatures(image: string, attestation: string, attestors: unknown[]): bigint;
   extractPayload(image: string, attestation: string): unknown;
+  getImageData(image: string): unknown;
 }
 
 /** The evaluation's functions: the CEL handlers read them from here (one environment for every request). */
@@ -98,6 +99,7 @@ const environment = new Environment({
   .registerFunction('extractPayload(string, string): dyn', (image: string, attestation: string) =>
     bound().extractPayload(image, attestation),
   )
+  .registerFunction('getImageData(string): dyn', (image: string) => bound().getImageData(image))
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) =>
     replace(s, a, b),
   )

@@ -624,6 +624,25 @@ class PolicyRun implements ImageFunctions {
     return this.count(results, img);
   }
 
+  getImageData(image: string): unknown {
+    const img = this.imageOf(image);
+    if (!img) throw new Error(`getImageData: image ${image} is not matched by this policy`);
+    const verifier = this.run.verifier;
+    if (!verifier.imageData) throw new Error('getImageData: this verifier cannot read image data');
+    const target = pinDigest(img.canonical, img.digest!);
+    const r = this.lookup(
+      `${img.digest}|ivpol:imagedata`,
+      async () => {
+        const data = await verifier.imageData!(target, this.run.ctx);
+        return { ok: true, message: 'image data', statements: [{ ...data, image }] };
+      },
+      true,
+    );
+    if (!r) throw new Pending('image data being read');
+    if (!r.ok || !r.statements?.[0]) throw new Error(`getImageData(${image}): ${r.message}`);
+    return r.statements[0];
+  }
+
   extractPayload(image: string, attestation: string): unknown {
     const att = this.program.attestations.get(attestation);
     if (!att) throw new Error(`attestation "${attestation}" is not declared in spec.attestations`);

@@ -46,6 +46,7 @@ export function countingVerifier(inner: ImageVerifier): World['verifier'] {
       calls.verifyAttestations++;
       return inner.verifyAttestations(i, e, c);
     },
+    ...(inner.imageData ? { imageData: inner.imageData.bind(inner) } : {}),
   };
 }
 
