@@ -297,6 +297,40 @@ describeWithRegistry('verify exit codes and output (cosign’s documented behavi
       expect(statement.predicateType).toBe('https://cosign.sigstore.dev/attestation/v1');
       expect(`sha256:${statement.subject[0]!.digest.sha256}`).toBe(digest);
 
+      // -o text (seal's choice; cosign ignores -o here): the in-toto statements themselves
+      const text = await seal([
+        'verify-attestation',
+        '--key',
+        pub(),
+        '--insecure-ignore-tlog',
+        '--type',
+        'custom',
+        '-o',
+        'text',
+        ref,
+      ]);
+      expect(text.code, text.err).toBe(0);
+      expect(JSON.parse(text.out.trimEnd())).toEqual(statement);
+      const otherType = await seal([
+        'verify-attestation',
+        '--key',
+        pub(),
+        '--insecure-ignore-tlog',
+        '--type',
+        'spdxjson',
+        ref,
+      ]);
+      expect(otherType.code, otherType.err).toBe(12);
+      expect(otherType.err).toContain('E_PREDICATE_TYPE_MISMATCH');
+      expect(otherType.out).toBe('');
+      const missing = await seal([
+        'verify-attestation',
+        '--key',
+        pub(),
+        '--insecure-ignore-tlog',
+        ref.replace(/:v1$/, ':missing'),
+      ]);
+      expect(missing.code, missing.err).toBe(11);
       const wrongKey = await seal(['verify-attestation', '--key', otherPub(), '--insecure-ignore-tlog', ref]);
       expect(wrongKey.code, wrongKey.err).toBe(12);
       expect(wrongKey.out).toBe('');
