@@ -48,6 +48,7 @@ export const ErrorCodes = {
   E_NO_SIGNATURES: 'no signatures were found for the image',
   E_NO_MATCHING_SIGNATURES: 'signatures were found but none verified against the expectations',
   E_SIGNATURE_INVALID: 'a signature does not verify over its payload',
+  E_SIGNATURE_EXPIRED: 'a signature carries an expiry time that has passed (notation io.cncf.notary.expiry)',
   E_SUBJECT_MISMATCH: 'the signed payload names a different image digest',
   E_ANNOTATION_MISMATCH: 'a required annotation is absent from the signed payload',
   E_IDENTITY_MISMATCH: 'the certificate identity does not match the expected one',
@@ -119,6 +120,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return 11;
     case 'E_NO_MATCHING_SIGNATURES':
     case 'E_SIGNATURE_INVALID':
+    case 'E_SIGNATURE_EXPIRED':
     case 'E_SUBJECT_MISMATCH':
     case 'E_ANNOTATION_MISMATCH':
     case 'E_IDENTITY_MISMATCH':

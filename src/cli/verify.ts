@@ -19,6 +19,7 @@ import {
   cosignVerifyNotes,
 } from './common.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs } from './verify-common.js';
+import { notationOptionSpecs } from './verify-notation.js';
 
 const options = {
   ...verifyOptionSpecs,
@@ -52,6 +53,7 @@ const options = {
     type: 'boolean',
     description: 'each IMAGE is a directory written by cosign save or seal save',
   },
+  ...notationOptionSpecs,
 } as const;
 
 /** cosign's header: what was checked, on stderr. */
@@ -151,6 +153,13 @@ export const command: CommandModule = {
   options,
   async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    if (o['notation-trust-policy'] !== undefined) {
+      if (positionals.length === 0)
+        throw new SealError('E_INVALID_ARGUMENT', 'verify needs at least one IMAGE argument');
+      return (await import('./verify-notation.js')).runNotationVerify(o, positionals, processIo);
+    }
+    if (o['notation-trust-store'] !== undefined)
+      throw new SealError('E_INVALID_ARGUMENT', '--notation-trust-store needs --notation-trust-policy');
     cosignVerifyNotes(argv, o, processIo);
     const compat = cosignVerifyCompat(argv, o, processIo);
     const io = compat.io;
