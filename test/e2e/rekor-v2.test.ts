@@ -210,6 +210,61 @@ describe('Rekor v2 with sigstore-js and seal', () => {
     expect(r.code).toBe(0);
   });
 
+  it('seal signs keyless into the v2 log with a TSA timestamp; sigstore-js and seal verify with trusted_root.json', async () => {
+    const data = Buffer.from('signed keyless by seal into Rekor v2');
+    const file = join(dir, 'keyless-v2.txt');
+    await writeFile(file, data);
+    const bundlePath = join(dir, 'keyless-v2.sigstore.json');
+    // seal serve's config with only its v2 log (seal prefers v1 when both are offered) and its TSA
+    const served = JSON.parse(await readFile(server.signingConfigPath, 'utf8'));
+    const scPath = join(dir, 'v2-tsa.json');
+    await writeFile(
+      scPath,
+      JSON.stringify({
+        ...served,
+        rekorTlogUrls: served.rekorTlogUrls.filter(
+          (s: { majorApiVersion: number }) => s.majorApiVersion === 2,
+        ),
+      }),
+    );
+    const signed = await seal([
+      'sign-blob',
+      file,
+      '--signing-config',
+      scPath,
+      '--identity-token',
+      await tokenFromDevIssuer(issuer, 'alice@example.com'),
+      '--bundle',
+      bundlePath,
+      '--yes',
+    ]);
+    expect(signed.code, signed.err).toBe(0);
+    const json = JSON.parse(await readFile(bundlePath, 'utf8'));
+    const entry = json.verificationMaterial.tlogEntries[0];
+    expect(entry.kindVersion).toEqual({ kind: 'hashedrekord', version: '0.0.2' });
+    expect(Buffer.from(entry.logId.keyId, 'base64')).toEqual(Buffer.from(server.rekorV2.checkpointKeyId));
+    expect(entry.inclusionPromise).toBeUndefined();
+    expect(json.verificationMaterial.timestampVerificationData.rfc3161Timestamps).toHaveLength(1);
+    sigstoreJsVerifier().verify(toSignedEntity(bundleFromJSON(json), data), {
+      subjectAlternativeName: 'alice@example.com',
+      extensions: { issuer },
+    });
+    const v = await seal([
+      'verify-blob',
+      file,
+      '--bundle',
+      bundlePath,
+      '--trusted-root',
+      server.trustedRootPath,
+      '--certificate-identity',
+      'alice@example.com',
+      '--certificate-oidc-issuer',
+      issuer,
+    ]);
+    expect(v.err).toMatch(/Verified OK/);
+    expect(v.code).toBe(0);
+  });
+
   it('seal signs into the v2 log the signing config selects; seal and sigstore-js verify with trusted_root.json', async () => {
     expect((await seal(['generate-key-pair', '--output-key-prefix', join(dir, 'k')])).code).toBe(0);
     const served = JSON.parse(await readFile(server.signingConfigPath, 'utf8'));
