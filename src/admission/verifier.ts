@@ -77,7 +77,20 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
   };
   // Per-policy trusted roots, loaded once per path (trust material is data, loaded once).
   const roots = new Map<string, Promise<TrustMaterial>>();
-  const trustFor = async (expectations: { trustedRoot?: string }): Promise<TrustMaterial | undefined> => {
+  const trustFor = async (expectations: {
+    trustedRoot?: string;
+    trustOverride?: Partial<TrustMaterial>;
+  }): Promise<TrustMaterial | undefined> => {
+    if (!expectations.trustOverride) return baseTrustFor(expectations);
+    const base = (await baseTrustFor(expectations)) ?? {
+      certificateAuthorities: [],
+      tlogs: new Map(),
+      ctlogs: new Map(),
+      timestampAuthorities: [],
+    };
+    return { ...base, ...expectations.trustOverride };
+  };
+  const baseTrustFor = async (expectations: { trustedRoot?: string }): Promise<TrustMaterial | undefined> => {
     if (!expectations.trustedRoot) return opts.trust;
     let root = roots.get(expectations.trustedRoot);
     if (!root) {

@@ -112,8 +112,12 @@ export function matchPolicies(
   review?: ReviewData,
 ): RuleMatch[] {
   const out: RuleMatch[] = [];
-  const workload: { kind: string; name?: string } = { kind: image.workloadKind };
+  const workload: { kind: string; name?: string; labels?: Record<string, string> } = {
+    kind: image.workloadKind,
+  };
   if (image.workloadName !== undefined) workload.name = image.workloadName;
+  const labels = (review?.object as { metadata?: { labels?: unknown } } | undefined)?.metadata?.labels;
+  if (labels && typeof labels === 'object') workload.labels = labels as Record<string, string>;
   for (const policy of policies) {
     if (policy.namespace !== undefined && policy.namespace !== ns.name) continue;
     if (policy.match.length > 0 && !policy.match.some((m) => matchApplies(m, ns, workload))) continue;
@@ -189,6 +193,7 @@ function expectationsFor(authority: Authority, policy: LoadedPolicy, keyPem?: st
   if (authority.annotations) e.annotations = authority.annotations;
   if (policy.revocations.length > 0) e.revocations = toVerifyRevocations(policy.revocations);
   if (policy.trust.trustedRoot) e.trustedRoot = policy.trust.trustedRoot;
+  if (authority.trust) e.trustOverride = authority.trust;
   return e;
 }
 

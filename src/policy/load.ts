@@ -22,7 +22,18 @@ import {
   type PolicySettingsDocument,
   SEAL_API_VERSION,
 } from './model.js';
-import { loadClusterImagePolicy, SIGSTORE_API_VERSIONS } from './sigstore.js';
+import { loadClusterImagePolicy, SIGSTORE_API_VERSIONS, sigstoreSecretPaths } from './sigstore.js';
+import { loadTrustRoot, type SigstoreTrustRoot, TRUSTROOT_API_VERSIONS } from './sigstore/trustroot.js';
+
+function isTrustRoot(doc: unknown): boolean {
+  const d = doc as { apiVersion?: unknown; kind?: unknown } | null;
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    d.kind === 'TrustRoot' &&
+    (TRUSTROOT_API_VERSIONS as readonly unknown[]).includes(d.apiVersion)
+  );
+}
 import type { LoadedPolicy, PolicySet } from './types.js';
 
 /**
@@ -161,13 +172,31 @@ export function loadPolicyTexts(
 ): PolicySet {
   const acc: Accumulator = { policies: [] };
   const warnings: string[] = [];
-  for (const file of files) {
-    const docs = parseYamlDocuments(file.text, file.name);
+  const parsed = files.map((file) => ({ file, docs: parseYamlDocuments(file.text, file.name) }));
+  // policy-controller TrustRoots first: a ClusterImagePolicy names them (trustRootRef) wherever they are.
+  const trustRoots = new Map<string, SigstoreTrustRoot>();
+  for (const { file, docs } of parsed) {
     docs.forEach((doc, i) => {
+      if (!isTrustRoot(doc)) return;
+      const origin = docs.length > 1 ? `${file.name}#${i + 1}` : file.name;
+      const tr = loadTrustRoot(doc, origin);
+      const prev = trustRoots.get(tr.name);
+      if (prev)
+        throw new SealError(
+          'E_POLICY_INVALID',
+          `${origin}: TrustRoot "${tr.name}" is also defined in ${prev.origin}`,
+        );
+      trustRoots.set(tr.name, tr);
+    });
+  }
+  for (const { file, docs } of parsed) {
+    docs.forEach((doc, i) => {
+      if (isTrustRoot(doc)) return;
       const ctx: LoadContext = { origin: docs.length > 1 ? `${file.name}#${i + 1}` : file.name };
       if (file.baseDir) ctx.baseDir = file.baseDir;
       if (opts.env) ctx.env = opts.env;
       if (opts.kyvernoValues) ctx.kyvernoValues = opts.kyvernoValues;
+      ctx.sigstoreTrustRoots = trustRoots;
       ctx.warnings = warnings;
       loadDocument(doc, ctx, acc);
     });
@@ -220,7 +249,7 @@ export async function loadPolicyFiles(paths: string[], opts: LoadOptions = {}): 
         return []; // reported by loadPolicyTexts below
       }
     });
-    const paths = kyvernoContextPaths(docs);
+    const paths = [...kyvernoContextPaths(docs), ...sigstoreSecretPaths(docs, opts.env)];
     if (paths.length > 0) {
       const values = opts.kyvernoValues ?? emptyValues();
       for (const p of paths) {

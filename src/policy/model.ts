@@ -175,6 +175,8 @@ export interface LoadContext {
   env?: NodeJS.ProcessEnv;
   /** Offline Kyverno context: --values and --context files (`kyverno apply` / `kyverno test`). */
   kyvernoValues?: import('./kyverno/context.js').KyvernoValues;
+  /** policy-controller TrustRoot resources loaded with the policies, by name (ClusterImagePolicy trustRootRef). */
+  sigstoreTrustRoots?: Map<string, import('./sigstore/trustroot.js').SigstoreTrustRoot>;
   /** Where to report what was loaded with a caveat (Kyverno rules seal ignores). */
   warnings?: string[];
 }

@@ -34,11 +34,12 @@ export function selectorMatches(selector: LabelSelector, labels: Record<string, 
 export function matchApplies(
   match: PolicyMatch,
   ns: NamespaceInfo,
-  workload: { kind: string; name?: string },
+  workload: { kind: string; name?: string; labels?: Record<string, string> },
 ): boolean {
   if (match.kinds && !match.kinds.some((k) => k === '*' || k === workload.kind)) return false;
   if (match.namespaces && !match.namespaces.some((p) => nameWildcardMatches(p, ns.name))) return false;
   if (match.namespaceSelector && !selectorMatches(match.namespaceSelector, ns.labels)) return false;
   if (match.names && !match.names.some((p) => nameWildcardMatches(p, workload.name ?? ''))) return false;
+  if (match.objectSelector && !selectorMatches(match.objectSelector, workload.labels ?? {})) return false;
   return true;
 }

@@ -2,6 +2,7 @@
 // Implements admission.md "sigstore policy-controller" and admission-anchors.md §1 (globs, authorities,
 // mode, include-label opt-in); cue/rego policies, KMS and cluster secrets are E_POLICY_INVALID.
 
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { compileSigstoreGlob } from './glob.js';
@@ -9,11 +10,14 @@ import { normalisePublicKey } from './keyref.js';
 import {
   expandPredicateType,
   identityFrom,
+  labelSelectorSchema,
   type LoadContext,
   metadataSchema,
   policyVersion,
 } from './model.js';
-import type { Authority, LoadedPolicy } from './types.js';
+import type { TrustMaterial } from '../verify/trust.js';
+import { caFromPem, type SigstoreTrustRoot } from './sigstore/trustroot.js';
+import type { Authority, LoadedPolicy, PolicyMatch } from './types.js';
 import { parseOrThrow } from './zod-errors.js';
 
 export const SIGSTORE_API_VERSIONS = ['policy.sigstore.dev/v1alpha1', 'policy.sigstore.dev/v1beta1'] as const;
@@ -28,9 +32,9 @@ const authoritySchema = z.strictObject({
   key: z
     .strictObject({
       data: z.string().optional(),
-      secretRef: z.unknown().optional(),
+      secretRef: z.strictObject({ name: z.string().min(1), namespace: z.string().optional() }).optional(),
       kms: z.string().optional(),
-      hashAlgorithm: z.enum(['sha256', 'SHA256']).optional(),
+      hashAlgorithm: z.enum(['sha224', 'sha256', 'sha384', 'sha512', 'SHA256']).optional(),
     })
     .optional(),
   keyless: z
@@ -47,10 +51,30 @@ const authoritySchema = z.strictObject({
         )
         .optional(),
       insecureIgnoreSCT: z.boolean().optional(),
+      'ca-cert': z
+        .strictObject({
+          data: z.string().optional(),
+          secretRef: z.strictObject({ name: z.string().min(1), namespace: z.string().optional() }).optional(),
+          kms: z.string().optional(),
+        })
+        .optional(),
+      trustRootRef: z.string().min(1).optional(),
     })
     .optional(),
+  source: z
+    .array(
+      z.strictObject({
+        oci: z.string().optional(),
+        signaturePullSecrets: z.array(z.strictObject({ name: z.string().min(1) })).optional(),
+        tagPrefix: z.string().optional(),
+      }),
+    )
+    .optional(),
+  rfc3161timestamp: z.strictObject({ trustRootRef: z.string().min(1) }).optional(),
   static: z.strictObject({ action: z.enum(['pass', 'fail']), message: z.string().optional() }).optional(),
-  ctlog: z.strictObject({ url: z.string().optional() }).optional(),
+  ctlog: z
+    .strictObject({ url: z.string().optional(), trustRootRef: z.string().min(1).optional() })
+    .optional(),
   attestations: z
     .array(
       z.strictObject({
@@ -68,6 +92,16 @@ const cipSchema = z.strictObject({
   metadata: metadataSchema,
   spec: z.strictObject({
     images: z.array(z.strictObject({ glob: z.string().min(1) })).min(1),
+    match: z
+      .array(
+        z.strictObject({
+          group: z.string().optional(),
+          version: z.string().optional(),
+          resource: z.string().optional(),
+          selector: labelSelectorSchema.optional(),
+        }),
+      )
+      .optional(),
     authorities: z.array(authoritySchema).min(1),
     mode: z.enum(['enforce', 'warn']).default('enforce'),
     policy: policySchema.optional(),
@@ -79,6 +113,91 @@ function unsupported(where: string, what: string): SealError {
   return new SealError('E_POLICY_INVALID', `${where}: ${what}`);
 }
 
+/** policy-controller `spec.match[].resource` (+ group/version) → the workload kind seal sees. */
+const MATCH_RESOURCES: Record<string, { kind: string; group: string; versions: string[] }> = {
+  pods: { kind: 'Pod', group: '', versions: ['v1'] },
+  replicationcontrollers: { kind: 'ReplicationController', group: '', versions: ['v1'] },
+  deployments: { kind: 'Deployment', group: 'apps', versions: ['v1'] },
+  replicasets: { kind: 'ReplicaSet', group: 'apps', versions: ['v1'] },
+  statefulsets: { kind: 'StatefulSet', group: 'apps', versions: ['v1'] },
+  daemonsets: { kind: 'DaemonSet', group: 'apps', versions: ['v1'] },
+  jobs: { kind: 'Job', group: 'batch', versions: ['v1'] },
+  cronjobs: { kind: 'CronJob', group: 'batch', versions: ['v1', 'v1beta1'] },
+};
+
+/** The namespace policy-controller reads referenced Secrets from (its own; `cosign-system` by default). */
+export function sigstoreSecretNamespace(env: NodeJS.ProcessEnv | undefined): string {
+  return env?.SEAL_SIGSTORE_SECRET_NAMESPACE || 'cosign-system';
+}
+
+/** Kubernetes API paths of the Secrets ClusterImagePolicies reference (read before loading, in cluster). */
+export function sigstoreSecretPaths(docs: unknown[], env?: NodeJS.ProcessEnv): string[] {
+  const out = new Set<string>();
+  const ns = sigstoreSecretNamespace(env);
+  for (const d of docs) {
+    const doc = d as { apiVersion?: unknown; kind?: unknown; spec?: { authorities?: unknown } } | null;
+    if (doc?.kind !== 'ClusterImagePolicy' || !Array.isArray(doc.spec?.authorities)) continue;
+    for (const a of doc.spec.authorities as { key?: unknown; keyless?: Record<string, unknown> }[]) {
+      for (const ref of [a?.key, a?.keyless?.['ca-cert']]) {
+        const name = (ref as { secretRef?: { name?: unknown } } | undefined)?.secretRef?.name;
+        if (typeof name === 'string' && name) out.add(`/api/v1/namespaces/${ns}/secrets/${name}`);
+      }
+    }
+  }
+  return [...out];
+}
+
+/**
+ * A referenced Secret's only data entry (policy-controller inlines exactly one), from the objects given with
+ * `--values`/`--context` or read from the cluster before loading.
+ */
+function secretValue(name: string, where: string, ctx: LoadContext): string {
+  const ns = sigstoreSecretNamespace(ctx.env);
+  const secret = ctx.kyvernoValues?.resources.find((r) => {
+    const o = r as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    return (
+      o?.kind === 'Secret' &&
+      o.metadata?.name === name &&
+      (o.metadata.namespace === undefined || o.metadata.namespace === ns)
+    );
+  }) as { data?: Record<string, unknown>; stringData?: Record<string, unknown> } | undefined;
+  if (!secret) {
+    throw unsupported(
+      where,
+      `Secret ${ns}/${name} was not given: in a cluster seal reads it from the Kubernetes API; offline pass it with seal policy test --values/--context (a Secret manifest)`,
+    );
+  }
+  const entries = [
+    ...Object.entries(secret.data ?? {}).map(
+      ([k, v]) => [k, typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : undefined] as const,
+    ),
+    ...Object.entries(secret.stringData ?? {}).map(
+      ([k, v]) => [k, typeof v === 'string' ? v : undefined] as const,
+    ),
+  ];
+  if (entries.length !== 1) {
+    throw unsupported(
+      where,
+      `Secret ${ns}/${name} holds ${entries.length} data entries; policy-controller reads exactly one`,
+    );
+  }
+  const value = entries[0]![1];
+  if (value === undefined)
+    throw unsupported(where, `Secret ${ns}/${name}: data "${entries[0]![0]}" is not a string`);
+  return value;
+}
+
+function trustRootFor(name: string, where: string, ctx: LoadContext): SigstoreTrustRoot {
+  const tr = ctx.sigstoreTrustRoots?.get(name);
+  if (!tr) {
+    throw unsupported(
+      where,
+      `TrustRoot "${name}" is not among the loaded documents (load the TrustRoot resource with the policy)`,
+    );
+  }
+  return tr;
+}
+
 export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
   const cip = parseOrThrow(cipSchema, doc, ctx.origin);
   const { spec, metadata } = cip;
@@ -86,9 +205,11 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
   if (spec.policy) {
     throw unsupported(
       w('policy'),
-      `${spec.policy.type ?? 'cue/rego'} policies are not supported by seal (use a seal ImagePolicy with attestation conditions)`,
+      `${spec.policy.type ?? 'cue/rego'} policies are not supported by seal: no maintained ${spec.policy.type === 'rego' ? 'Rego' : 'CUE'} evaluator runs without a native toolchain (use a seal ImagePolicy with attestation conditions)`,
     );
   }
+  // What the policy's verdicts depend on beyond the document itself (TrustRoot contents).
+  const trustDigests: Record<string, string> = {};
   const authorities = spec.authorities.map((a, i): Authority => {
     const aw = w(`authorities[${i}]`);
     const kinds = (a.key ? 1 : 0) + (a.keyless ? 1 : 0) + (a.static ? 1 : 0);
@@ -99,20 +220,55 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
       ignoreSct: false,
       attestations: [],
     };
+    const trust: Partial<TrustMaterial> = {};
     if (a.ctlog?.url) auth.rekorUrl = a.ctlog.url;
+    if (a.ctlog?.trustRootRef) {
+      const tr = trustRootFor(a.ctlog.trustRootRef, `${aw}.ctlog.trustRootRef`, ctx);
+      trust.tlogs = tr.material.tlogs;
+      trustDigests[tr.name] = tr.digest;
+    }
+    if (a.rfc3161timestamp) {
+      const tr = trustRootFor(a.rfc3161timestamp.trustRootRef, `${aw}.rfc3161timestamp.trustRootRef`, ctx);
+      trust.timestampAuthorities = tr.material.timestampAuthorities;
+      trustDigests[tr.name] = tr.digest;
+    }
+    if (a.source) {
+      a.source.forEach((s, j) => {
+        if (s.oci !== undefined) {
+          throw unsupported(
+            `${aw}.source[${j}].oci`,
+            'signatures in another repository are not read by seal (it reads them beside the image, as cosign without COSIGN_REPOSITORY)',
+          );
+        }
+        if (s.tagPrefix !== undefined) {
+          throw unsupported(`${aw}.source[${j}].tagPrefix`, 'prefixed signature tags are not read by seal');
+        }
+        if (s.signaturePullSecrets?.length) {
+          ctx.warnings?.push(
+            `${aw}.source[${j}].signaturePullSecrets: seal pulls signatures with the workload's imagePullSecrets and its docker config, not these Secrets`,
+          );
+        }
+      });
+    }
     if (a.key) {
-      if (a.key.secretRef !== undefined) {
-        throw unsupported(
-          `${aw}.key.secretRef`,
-          'reading a key from a Secret needs a cluster; inline it as key.data',
-        );
-      }
+      const keySources = ['data', 'secretRef', 'kms'].filter((k) => a.key![k as 'data'] !== undefined);
+      if (keySources.length > 1)
+        throw unsupported(`${aw}.key`, `only one of data, secretRef or kms (found ${keySources.join(', ')})`);
+      const keyData = a.key.secretRef
+        ? secretValue(a.key.secretRef.name, `${aw}.key.secretRef`, ctx)
+        : a.key.data;
       if (a.key.kms !== undefined)
         throw unsupported(`${aw}.key.kms`, 'KMS keys are not supported; inline the public key as key.data');
-      if (!a.key.data) throw unsupported(`${aw}.key`, 'key needs data');
-      auth.keys = [normalisePublicKey(a.key.data, `${aw}.key.data`)];
+      if (!keyData) throw unsupported(`${aw}.key`, 'key needs data');
+      if (a.key.hashAlgorithm && a.key.hashAlgorithm.toLowerCase() !== 'sha256') {
+        throw unsupported(
+          `${aw}.key.hashAlgorithm`,
+          `${a.key.hashAlgorithm}: seal verifies key signatures with the hash the key type implies (SHA-256 for P-256 and RSA), not a chosen one`,
+        );
+      }
+      auth.keys = [normalisePublicKey(keyData, a.key.secretRef ? `${aw}.key.secretRef` : `${aw}.key.data`)];
       // policy-controller: a key authority without ctlog does not check the transparency log.
-      auth.ignoreTlog = !a.ctlog?.url;
+      auth.ignoreTlog = !a.ctlog?.url && !a.ctlog?.trustRootRef;
     }
     if (a.keyless) {
       const ids = a.keyless.identities ?? [];
@@ -125,13 +281,48 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
       auth.keyless = { identities: ids.map((id, j) => identityFrom(id, `${aw}.keyless.identities[${j}]`)) };
       if (a.keyless.url) auth.keyless.url = a.keyless.url;
       auth.ignoreSct = a.keyless.insecureIgnoreSCT === true;
+      const caCert = a.keyless['ca-cert'];
+      // policy-controller: url and ca-cert are exclusive (ErrMultipleOneOf).
+      if (caCert && a.keyless.url !== undefined) {
+        throw unsupported(`${aw}.keyless`, 'url and ca-cert are exclusive (as policy-controller validates)');
+      }
+      if (caCert && a.keyless.trustRootRef) {
+        throw unsupported(`${aw}.keyless`, 'ca-cert and trustRootRef are exclusive');
+      }
+      if (caCert) {
+        const caSources = ['data', 'secretRef', 'kms'].filter((k) => caCert[k as 'data'] !== undefined);
+        if (caSources.length > 1) {
+          throw unsupported(
+            `${aw}.keyless.ca-cert`,
+            `only one of data, secretRef or kms (found ${caSources.join(', ')})`,
+          );
+        }
+        if (caCert.kms !== undefined) {
+          throw unsupported(
+            `${aw}.keyless.ca-cert.kms`,
+            'a CA certificate cannot come from KMS; give ca-cert.data',
+          );
+        }
+        const caWhere = caCert.secretRef ? `${aw}.keyless.ca-cert.secretRef` : `${aw}.keyless.ca-cert.data`;
+        const pem = caCert.secretRef ? secretValue(caCert.secretRef.name, caWhere, ctx) : caCert.data;
+        if (!pem) throw unsupported(`${aw}.keyless.ca-cert`, 'ca-cert needs data (a PEM chain) or secretRef');
+        trust.certificateAuthorities = [caFromPem(pem, caWhere)];
+        trustDigests[`ca-cert-${i}`] = createHash('sha256').update(pem).digest('hex');
+      }
+      if (a.keyless.trustRootRef) {
+        const tr = trustRootFor(a.keyless.trustRootRef, `${aw}.keyless.trustRootRef`, ctx);
+        trust.certificateAuthorities = tr.material.certificateAuthorities;
+        trust.ctlogs = tr.material.ctlogs;
+        trustDigests[tr.name] = tr.digest;
+      }
     }
+    if (Object.keys(trust).length > 0) auth.trust = trust;
     if (a.static) auth.static = a.static.action;
     auth.attestations = (a.attestations ?? []).map((att, j) => {
       if (att.policy) {
         throw unsupported(
           `${aw}.attestations[${j}].policy`,
-          `${att.policy.type ?? 'cue/rego'} attestation policies are not supported by seal; drop the policy (presence of a verified attestation is then required) or use a seal ImagePolicy with conditions`,
+          `${att.policy.type ?? 'cue/rego'} attestation policies are not supported by seal: no maintained ${att.policy.type === 'rego' ? 'Rego' : 'CUE'} evaluator runs without a native toolchain; drop the policy (presence of a verified attestation is then required) or use a seal ImagePolicy with conditions`,
         );
       }
       return {
@@ -144,15 +335,45 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
     });
     return auth;
   });
+  // policy-controller's webhook only sees namespaces labelled policy.sigstore.dev/include=true.
+  const nsSelector = { matchLabels: { [SIGSTORE_INCLUDE_LABEL]: 'true' } };
+  const match: PolicyMatch[] = spec.match
+    ? spec.match.map((m, i) => {
+        const mw = w(`match[${i}]`);
+        const out: PolicyMatch = { namespaceSelector: nsSelector };
+        if (m.resource !== undefined) {
+          const r = MATCH_RESOURCES[m.resource];
+          if (!r) {
+            throw unsupported(
+              `${mw}.resource`,
+              `"${m.resource}" is not a resource seal admits (${Object.keys(MATCH_RESOURCES).join(', ')})`,
+            );
+          }
+          if (m.group !== '*' && (m.group ?? '') !== r.group)
+            throw unsupported(
+              `${mw}.group`,
+              `${m.resource} are in group "${r.group}", not "${m.group ?? ''}"`,
+            );
+          if (m.version !== undefined && m.version !== '*' && !r.versions.includes(m.version))
+            throw unsupported(`${mw}.version`, `${m.resource} are served as ${r.versions.join(', ')}`);
+          out.kinds = [r.kind];
+        }
+        if (m.selector) out.objectSelector = m.selector;
+        return out;
+      })
+    : [{ namespaceSelector: nsSelector }];
   return {
     name: metadata.name,
     source: 'sigstore',
     origin: ctx.origin,
-    version: policyVersion({ cip: spec, keys: authorities.map((a) => a.keys?.map((k) => k.pem) ?? null) }),
+    version: policyVersion({
+      cip: spec,
+      keys: authorities.map((a) => a.keys?.map((k) => k.pem) ?? null),
+      trustRoots: trustDigests,
+    }),
     mode: spec.mode === 'warn' ? 'audit' : 'enforce',
     failurePolicy: 'fail-closed',
-    // policy-controller's webhook only sees namespaces labelled policy.sigstore.dev/include=true.
-    match: [{ namespaceSelector: { matchLabels: { [SIGSTORE_INCLUDE_LABEL]: 'true' } } }],
+    match,
     exclude: [],
     rules: [
       {

@@ -154,6 +154,11 @@ export interface Authority {
   ignoreTlog: boolean;
   ignoreSct: boolean;
   rekorUrl?: string;
+  /**
+   * Trust material replacing the verifier's for this authority, part by part (sigstore `keyless.ca-cert`,
+   * `trustRootRef`s): the parts absent keep the verifier's.
+   */
+  trust?: Partial<import('../verify/trust.js').TrustMaterial>;
   /** Payload annotations the signature must carry (Kyverno entry `annotations`). */
   annotations?: Record<string, string>;
   /**
@@ -212,6 +217,8 @@ export interface PolicyMatch {
   namespaceSelector?: LabelSelector;
   /** Workload names (glob). */
   names?: string[];
+  /** Labels of the admitted object (sigstore `spec.match[].selector`). */
+  objectSelector?: LabelSelector;
 }
 
 export interface PolicyRevocation {

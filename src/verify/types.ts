@@ -37,6 +37,11 @@ export interface Expectations {
    * default (a policy's own `trust.trustedRoot`). Honoured by verifiers that load trust (the webhook's).
    */
   trustedRoot?: string;
+  /**
+   * Trust parts replacing those of the verifier's trust material (or of `trustedRoot`) for this verification:
+   * a policy authority's own CA, logs or TSAs (policy-controller `ca-cert`, `trustRootRef`).
+   */
+  trustOverride?: Partial<import('./trust.js').TrustMaterial>;
   /** Signatures made (log integrated time) at or after this instant by these keys/identities are rejected. */
   revocations?: Revocation[];
 }

@@ -1,0 +1,270 @@
+// policy-controller's own ClusterImagePolicy and TrustRoot files (examples/, test/testdata/; copied verbatim into
+// test/fixtures/cip/, each citing its source path): which load, which are refused and with which field
+// path, the TrustRoot/ca-cert/secretRef/match wiring, and the coverage figure docs/policy.md states.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isSealError } from '../../src/errors.js';
+import { emptyValues } from '../../src/policy/kyverno/context.js';
+import { loadPolicyTexts } from '../../src/policy/load.js';
+import { matchPolicies } from '../../src/policy/evaluate.js';
+
+const DIR = join(import.meta.dirname, '../fixtures/cip');
+const read = (f: string) => readFileSync(join(DIR, f), 'utf8');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
+
+// The CA of policy-controller's valid TrustRoot (base64 PEM in its certChain), used as the Secret's CA.
+const SIGSTORE_KEYS = read('trustroot--valid--valid-sigstore-keys.yaml');
+const CA_PEM = Buffer.from(
+  /certChain: \|-\n\s+([A-Za-z0-9+/=]+)/.exec(SIGSTORE_KEYS)![1]!,
+  'base64',
+).toString('utf8');
+const KEY_PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+
+/** The Secrets upstream's e2e scripts create in cosign-system, as `seal policy test --context` would give them. */
+function secrets() {
+  const values = emptyValues();
+  const secret = (name: string, key: string, value: string) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'cosign-system' },
+    data: { [key]: Buffer.from(value).toString('base64') },
+  });
+  values.resources.push(secret('ca-cert-secret', 'ca.pem', CA_PEM));
+  values.resources.push(secret('secret-name', 'cosign.pub', KEY_PEM));
+  values.resources.push(secret('cip-secret', 'cosign.pub', KEY_PEM));
+  return values;
+}
+
+/** The TrustRoot each CIP names, as upstream's e2e scripts apply it first. */
+const COMPANIONS: Record<string, { name: string; text: string }> = {
+  'my-sigstore-keys': {
+    name: 'my-sigstore-keys.yaml',
+    text: SIGSTORE_KEYS.replace('name: bring-your-own-sigstore-keys', 'name: my-sigstore-keys'),
+  },
+  'my-remote': { name: 'trustroot--e2e--with-remote.yaml', text: read('trustroot--e2e--with-remote.yaml') },
+  'my-repository-serialized': {
+    name: 'trustroot--e2e--with-repository.yaml',
+    text: read('trustroot--e2e--with-repository.yaml'),
+  },
+};
+
+function load(file: string, withContext = true) {
+  const text = read(file);
+  const refs = [...text.matchAll(/trustRootRef: (\S+)/g)].map((m) => m[1]!);
+  const extra = [...new Set(refs)].flatMap((r) => (COMPANIONS[r] ? [COMPANIONS[r]] : []));
+  return loadPolicyTexts([{ name: file, text }, ...extra], withContext ? { kyvernoValues: secrets() } : {});
+}
+
+function refusal(file: string): string | undefined {
+  try {
+    load(file);
+    return undefined;
+  } catch (err) {
+    expect(isSealError(err, 'E_POLICY_INVALID')).toBe(true);
+    return (err as Error).message;
+  }
+}
+
+// Files policy-controller itself accepts: all but invalid/ and empty-authorities/ (refused by its default
+// fail-on-empty-authorities) — and not the TrustRoot files, which are loaded with the CIPs naming them.
+const accepted = files.filter(
+  (f) => !f.startsWith('trustroot--') && !f.includes('--invalid--') && !f.includes('--empty-authorities--'),
+);
+
+// What seal refuses among them, by the field path (and reason) its message names.
+const REFUSED: Record<string, RegExp> = {
+  'examples-allow-only-pods.yaml': /spec\.policy: cue policies are not supported/,
+  'examples-custom-key-attestation-sbom-spdxjson.yaml': /attestations\[0\]\.policy: cue/,
+  'examples-keyless-attestation-sbom-spdxjson.yaml': /attestations\[0\]\.policy: cue/,
+  'examples-signed-by-aws-kms-key.yaml': /authorities\[0\]\.key\.kms: KMS/,
+  'examples-signed-by-gcp-kms-key.yaml': /authorities\[0\]\.key\.kms: KMS/,
+  'policy-controller--e2e--cip-config-file-policy-fails.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-config-file-policy-from-configmap.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-config-file-policy.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-include-objectmeta-fails.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-include-objectmeta.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-include-spec-fails.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-include-spec.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-include-typemeta.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-key-hash-algorithm.yaml': /authorities\[0\]\.key\.hashAlgorithm: sha512/,
+  'policy-controller--e2e--cip-key-with-attestations-no-rekor.yaml': /attestations\[0\]\.policy: cue/,
+  'policy-controller--e2e--cip-key-with-attestations-rego.yaml': /attestations\[\d\]\.policy: (cue|rego)/,
+  'policy-controller--e2e--cip-key-with-attestations.yaml': /attestations\[0\]\.policy: cue/,
+  'policy-controller--e2e--cip-keyless-with-attestations-rego.yaml': /attestations\[0\]\.policy: rego/,
+  'policy-controller--e2e--cip-keyless-with-attestations.yaml': /attestations\[0\]\.policy: cue/,
+  'policy-controller--e2e--cip-keyless-with-source-prefix-tag.yaml': /source\[0\]\.(oci|tagPrefix)/,
+  'policy-controller--e2e--cip-keyless-with-source.yaml':
+    /source\[0\]\.oci: signatures in another repository/,
+  'policy-controller--e2e--cip-keyless-with-trustroot-remote-with-attestations.yaml':
+    /spec\.remote: a remote TUF mirror/,
+  'policy-controller--e2e--cip-keyless-with-trustroot-repository-with-attestations.yaml':
+    /spec\.repository: a serialized TUF repository/,
+  'policy-controller--e2e--cip-keyless-with-trustroot-with-attestations.yaml':
+    /attestations\[0\]\.policy: cue/,
+  'policy-controller--e2e--cip-policy-from-url.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-requires-two-signatures-and-two-attestations-rego.yaml': /spec\.policy: cue/,
+  'policy-controller--e2e--cip-requires-two-signatures-and-two-attestations.yaml': /spec\.policy: cue/,
+  'policy-controller--valid--v1beta1-valid-keylessref-awskms.yaml':
+    /ca-cert\.kms: a CA certificate cannot come from KMS|key\.kms: KMS/,
+  'policy-controller--valid--v1beta1-valid-keyref-awskms.yaml': /key\.kms: KMS/,
+  'policy-controller--valid--valid-keylessref-awskms.yaml':
+    /ca-cert\.kms: a CA certificate cannot come from KMS|key\.kms: KMS/,
+  'policy-controller--valid--valid-keyref-awskms.yaml': /key\.kms: KMS/,
+  'policy-controller--valid--valid-policy-hash-algo-sha512.yaml': /key\.hashAlgorithm: sha512/,
+  'policy-controller--valid--valid-policy-hash-algo.yaml': /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--valid-policy-keyless-ignore-sct.yaml':
+    /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--valid-policy-match-resource-label.yaml':
+    /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--valid-policy-match-resource.yaml':
+    /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--valid-policy.yaml': /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--v1beta1-valid-policy.yaml': /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--valid-policy-glob.yaml': /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+  'policy-controller--valid--v1beta1-valid-policy-glob.yaml': /attestations\[0\]\.policy: cue|key\.kms: KMS/,
+};
+
+describe('policy-controller corpus', () => {
+  it('every fixture cites its upstream path', () => {
+    for (const f of files) {
+      expect(read(f).split('\n')[0]).toMatch(
+        /^# Copied verbatim from github\.com\/sigstore\/policy-controller \S+\.yaml \(commit [0-9a-f]{40}\)\.$/,
+      );
+    }
+  });
+
+  it.each(accepted)('%s: loads, or is refused naming the field and why', (f) => {
+    const msg = refusal(f);
+    if (REFUSED[f]) expect(msg, `${f} loaded but seal should refuse it`).toMatch(REFUSED[f]!);
+    else expect(msg, `${f} was refused: ${msg}`).toBeUndefined();
+  });
+
+  it.each(files.filter((f) => f.includes('--invalid--') || f.includes('--empty-authorities--')))(
+    '%s: refused, as policy-controller refuses it',
+    (f) => {
+      expect(refusal(f)).toBeDefined();
+    },
+  );
+
+  it('the coverage docs/policy.md states is the measured one', () => {
+    const loaded = accepted.filter((f) => !REFUSED[f]).length;
+    const docs = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
+    expect(docs).toContain(`seal loads and applies ${loaded} of the ${accepted.length}`);
+    const upstreamRefused = files.filter(
+      (f) => f.includes('--invalid--') || f.includes('--empty-authorities--'),
+    );
+    expect(docs).toContain(
+      `policy-controller refuses ${upstreamRefused.length} (\`invalid/\`: ${upstreamRefused.length - 2},`,
+    );
+    for (const f of Object.keys(REFUSED))
+      expect(docs).toContain(f.replace(/^.*--/, '').replace(/^examples-/, ''));
+  });
+});
+
+describe('policy-controller features', () => {
+  it('keyless.ca-cert from a Secret given as context: the CA replaces the verifier CAs for that authority only', () => {
+    const set = load('policy-controller--valid--valid-keyless-with-source.yaml');
+    const a = set.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!;
+    expect(a.trust?.certificateAuthorities?.[0]?.chain).toHaveLength(1);
+    expect(a.trust?.tlogs).toBeUndefined();
+    // The signaturePullSecrets are reported, not silently dropped.
+    expect(set.warnings?.join('\n')).toMatch(/source\[0\]\.signaturePullSecrets/);
+    // Without the Secret: refused naming the field and where the Secret comes from.
+    expect(() => load('policy-controller--valid--valid-keyless-with-source.yaml', false)).toThrow(
+      /authorities\[0\]\.keyless\.ca-cert\.secretRef: Secret cosign-system\/ca-cert-secret was not given.*--values\/--context/,
+    );
+  });
+
+  it('keyless.ca-cert.data inline and key.secretRef', () => {
+    const text = `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: inline-ca}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - keyless:
+      identities: [{issuer: https://issuer.example, subject: me@example.com}]
+      ca-cert:
+        data: |
+${CA_PEM.trim().replace(/^/gm, '          ')}
+  - key:
+      secretRef: {name: cip-secret}
+`;
+    const set = loadPolicyTexts([{ name: 'inline.yaml', text }], { kyvernoValues: secrets() });
+    const [keyless, key] = set.policies[0]!.rules[0]!.authoritySets[0]!.entries;
+    expect(keyless!.trust?.certificateAuthorities).toHaveLength(1);
+    expect(key!.keys![0]!.pem.trim()).toBe(KEY_PEM.trim());
+    // A different CA is a different policy version (decision cache key).
+    const withoutCa = text.replace(/\n {6}ca-cert:\n {8}data: \|\n(?: {10}.*\n)+/, '\n');
+    expect(withoutCa).not.toContain('ca-cert');
+    const other = loadPolicyTexts([{ name: 'x.yaml', text: withoutCa }], { kyvernoValues: secrets() });
+    expect(other.policies[0]!.version).not.toBe(set.policies[0]!.version);
+    expect(() =>
+      loadPolicyTexts([{ name: 'bad.yaml', text: text.replace('BEGIN CERTIFICATE', 'BEGIN JUNK') }]),
+    ).toThrow(/ca-cert\.data/);
+  });
+
+  it('TrustRoot sigstoreKeys: trustRootRef takes its CAs and CT logs (keyless), tlogs (ctlog), TSAs (rfc3161timestamp)', () => {
+    const set = load('policy-controller--e2e--cip-key-tsa.yaml');
+    const a = set.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!;
+    expect(a.trust?.timestampAuthorities).toHaveLength(1);
+    expect(a.trust?.certificateAuthorities).toBeUndefined();
+    const text = `apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: tr}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - keyless:
+      trustRootRef: my-sigstore-keys
+      identities: [{issuer: https://issuer.example, subject: me@example.com}]
+    ctlog:
+      url: https://rekor.example.com
+      trustRootRef: my-sigstore-keys
+`;
+    const b = loadPolicyTexts([{ name: 'tr.yaml', text }, COMPANIONS['my-sigstore-keys']!]).policies[0]!
+      .rules[0]!.authoritySets[0]!.entries[0]!;
+    expect(b.trust?.certificateAuthorities).toHaveLength(1);
+    expect(b.trust?.ctlogs?.size).toBe(1);
+    expect(b.trust?.tlogs?.size).toBe(1);
+    expect(() => loadPolicyTexts([{ name: 'tr.yaml', text }])).toThrow(
+      /authorities\[0\]\.ctlog\.trustRootRef: TrustRoot "my-sigstore-keys" is not among the loaded documents/,
+    );
+  });
+
+  it('spec.match: the resource and the object label selector decide whether the policy applies', () => {
+    const set = load('policy-controller--e2e--cip-match-resource-label.yaml');
+    const ns = { name: 'demo', labels: { 'policy.sigstore.dev/include': 'true' } };
+    const image = {
+      image: 'registry.local/demo:1',
+      container: 'c',
+      list: 'containers' as const,
+      path: '/spec/containers/0/image',
+      workloadKind: 'Pod',
+    };
+    const review = (labels: Record<string, string>) => ({
+      operation: 'CREATE',
+      object: { metadata: { labels } },
+    });
+    expect(matchPolicies(image, ns, set.policies, image.image, review({ match: 'match' }))).toHaveLength(1);
+    expect(matchPolicies(image, ns, set.policies, image.image, review({ match: 'other' }))).toHaveLength(0);
+    expect(
+      matchPolicies(
+        { ...image, workloadKind: 'Deployment' },
+        ns,
+        set.policies,
+        image.image,
+        review({ match: 'match' }),
+      ),
+    ).toHaveLength(0);
+    // Without the include label on the namespace policy-controller never sees the request.
+    expect(
+      matchPolicies(image, { ...ns, labels: {} }, set.policies, image.image, review({ match: 'match' })),
+    ).toHaveLength(0);
+  });
+});
