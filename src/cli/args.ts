@@ -37,6 +37,19 @@ export const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show help for this command' },
 } as const satisfies OptionSpecs;
 
+/**
+ * cosign rewrites these spellings to the long flag names on every command (its normalizeCertificateFlags);
+ * seal does the same wherever the command has the long flag.
+ */
+const COSIGN_SHORT_NAMES: Record<string, string> = {
+  '--cert': '--certificate',
+  '--cert-email': '--certificate-email',
+  '--cert-chain': '--certificate-chain',
+  '--cert-oidc-issuer': '--certificate-oidc-issuer',
+  '--cert-identity': '--certificate-identity',
+  '--output-cert': '--output-certificate',
+};
+
 export function parseArgs<S extends OptionSpecs>(argv: string[], specs: S): ParsedArgs<S> {
   const all: OptionSpecs = { ...GLOBAL_OPTIONS, ...specs };
   const byName = new Map<string, string>();
@@ -65,7 +78,7 @@ export function parseArgs<S extends OptionSpecs>(argv: string[], specs: S): Pars
     const eq = arg.indexOf('=');
     const flag = eq >= 0 ? arg.slice(0, eq) : arg;
     let inline: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    let name = byName.get(flag);
+    let name = byName.get(flag) ?? byName.get(COSIGN_SHORT_NAMES[flag] ?? '');
     let negated = false;
     if (!name && flag.startsWith('--no-') && all[flag.slice(5)]?.type === 'boolean') {
       name = flag.slice(5);

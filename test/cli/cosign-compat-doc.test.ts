@@ -174,6 +174,36 @@ describe('docs/cosign-compat.md', () => {
     }
   });
 
+  it('cosign’s --cert… spellings parse as the long flags where a command has them, as the intro says', async () => {
+    expect(DOC).toContain(
+      '`--cert`, `--cert-chain`, `--cert-identity`, `--cert-oidc-issuer`, `--cert-email`',
+    );
+    const verify: CommandModule = await byName.get('verify')!.load();
+    const { options } = parseArgs(
+      [
+        '--cert-identity',
+        'a@example.com',
+        '--cert-oidc-issuer=https://issuer',
+        '--cert-chain',
+        'c.pem',
+        '--cert',
+        'l.pem',
+      ],
+      verify.options,
+    );
+    expect(options['certificate-identity']).toBe('a@example.com');
+    expect(options['certificate-oidc-issuer']).toBe('https://issuer');
+    expect(options['certificate-chain']).toBe('c.pem');
+    expect(options.certificate).toBe('l.pem');
+    const signBlob: CommandModule = await byName.get('sign-blob')!.load();
+    expect(parseArgs(['--output-cert', 'o.pem'], signBlob.options).options['output-certificate']).toBe(
+      'o.pem',
+    );
+    // a command without the long flag does not take the short spelling either
+    const tree: CommandModule = await byName.get('tree')!.load();
+    expect(() => parseArgs(['--cert', 'x'], tree.options)).toThrow(/unknown flag: --cert/);
+  });
+
   it('is linked from seal --help', () => {
     expect(topLevelHelp()).toContain('docs/cosign-compat.md');
   });
