@@ -4,6 +4,7 @@
 
 import { isSealError, SealError } from '../errors.js';
 import { storeFor } from '../oci/open.js';
+import { certificatesFromPem, parseCertificate } from '../formats/x509.js';
 import { Digest } from '../oci/digest.js';
 import { isIndex } from '../oci/manifest.js';
 import { parseReference, withDigest } from '../oci/ref.js';
@@ -114,6 +115,36 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
       try {
         const trust = await trustFor(expectations);
         return await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
+      } catch (err) {
+        return asUnavailable(err);
+      }
+    },
+    async verifyNotation(image, trust, ctx) {
+      const { ref, store } = options(image, ctx);
+      const notation = await import('../verify/notation/index.js');
+      const roots = trust.certificates.flatMap((pem, i) =>
+        certificatesFromPem(pem).map((der) => {
+          try {
+            return parseCertificate(der);
+          } catch (err) {
+            throw new SealError(
+              'E_CERTIFICATE_INVALID',
+              `Notary trust certificate ${i}: ${(err as Error).message}`,
+            );
+          }
+        }),
+      );
+      const trustedIdentities = notation.parseTrustedIdentities(
+        trust.trustedIdentities ?? ['*'],
+        'trustedIdentities',
+      );
+      try {
+        return await notation.verifyNotationImage(ref, store, {
+          name: trust.name ?? 'kyverno',
+          level: 'strict',
+          roots: { ca: roots, signingAuthority: [] },
+          trustedIdentities,
+        });
       } catch (err) {
         return asUnavailable(err);
       }

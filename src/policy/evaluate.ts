@@ -288,6 +288,7 @@ function failureRank(code: ErrorCode | undefined): number {
 
 function authorityIdentity(a: Authority): string {
   if (a.static) return `static:${a.name}`;
+  if (a.notary) return `notary:${a.notary.certificates.join('')}`;
   if (a.keys)
     return `keys:${a.keys
       .map((k) => k.fingerprint)
@@ -318,6 +319,7 @@ export class Evaluator {
         message: 'static fail',
       };
     }
+    if (authority.notary) return this.verifyNotaryAuthority(image, authority);
     if (authority.attestations.length > 0) {
       for (const att of authority.attestations) {
         const c = await this.verifyAttestationBy(image, att, authority, policy);
@@ -381,6 +383,60 @@ export class Evaluator {
           };
     }
     return last;
+  }
+
+  /** A Notary (notation) authority: the image's notation signatures against its trust-store certificates. */
+  private async verifyNotaryAuthority(image: string, authority: Authority): Promise<Check> {
+    const failedCheck = `authority ${authority.name}: notation signature`;
+    if (!this.verifier.verifyNotation)
+      return {
+        ok: false,
+        unavailable: false,
+        failedCheck,
+        code: 'E_INTERNAL',
+        message: 'this verifier cannot verify Notary (notation) signatures',
+      };
+    try {
+      const v = await this.call(() =>
+        this.verifier.verifyNotation!(
+          image,
+          { certificates: authority.notary!.certificates, name: authority.name },
+          this.ctx,
+        ),
+      );
+      if (v.ok) return { ok: true, unavailable: false, message: v.message };
+      if (v.code === 'E_NETWORK')
+        return {
+          ok: false,
+          unavailable: true,
+          failedCheck,
+          code: 'E_NETWORK',
+          message: `verification unavailable: ${v.message}`,
+        };
+      return {
+        ok: false,
+        unavailable: false,
+        failedCheck,
+        code: v.code ?? 'E_NO_MATCHING_SIGNATURES',
+        message: v.message,
+      };
+    } catch (err) {
+      if (isUnavailableError(err))
+        return {
+          ok: false,
+          unavailable: true,
+          failedCheck,
+          code: 'E_NETWORK',
+          message: `verification unavailable: ${(err as Error).message}`,
+        };
+      return {
+        ok: false,
+        unavailable: false,
+        failedCheck,
+        code: isSealError(err) ? err.code : 'E_INTERNAL',
+        message: (err as Error).message,
+      };
+    }
   }
 
   /** One attestation requirement verified with one authority's expectations, then its conditions. */

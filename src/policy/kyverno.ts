@@ -415,10 +415,28 @@ function secretKeys(
   return splitPemKeys(pem, w);
 }
 
+/** A Notary attestor entry's trust store: `certificates.cert` and `certChain` (Kyverno pkg/notary: ca store, `*`, strict). */
+function notaryCertificates(c: { cert?: string; certChain?: string }, w: string): string[] {
+  const blocks = `${c.cert ?? ''}\n${c.certChain ?? ''}`.match(
+    /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+  );
+  if (!blocks || blocks.length === 0)
+    return unsupported(`${w}.cert`, 'a Notary attestor needs PEM certificates in cert or certChain');
+  for (const [i, b] of blocks.entries()) {
+    try {
+      new X509Certificate(b);
+    } catch (err) {
+      unsupported(`${w}.cert`, `certificate ${i} is not a PEM certificate (${(err as Error).message})`);
+    }
+  }
+  return blocks;
+}
+
 function toAuthoritySet(
   set: z.infer<typeof attestorSetSchema>,
   where: string,
   values: KyvernoValues = emptyValues(),
+  notary = false,
 ): AuthoritySet {
   const entries = set.entries.map((e, i): Authority => {
     const w = `${where}.entries[${i}]`;
@@ -437,6 +455,18 @@ function toAuthoritySet(
       attestations: [],
     };
     if (e.annotations) authority.annotations = e.annotations;
+    if (notary) {
+      if (!e.certificates)
+        unsupported(
+          `${w}.${e.keys ? 'keys' : 'keyless'}`,
+          'a Notary attestor takes certificates (cert, certChain)',
+        );
+      if (e.annotations) unsupported(`${w}.annotations`, 'annotations are not checked on Notary signatures');
+      authority.notary = { certificates: notaryCertificates(e.certificates!, `${w}.certificates`) };
+      authority.ignoreTlog = true;
+      authority.ignoreSct = true;
+      return authority;
+    }
     const trust = e.keys ?? e.keyless ?? e.certificates!;
     checkTrustOptions(trust, `${w}.${e.keys ? 'keys' : e.keyless ? 'keyless' : 'certificates'}`);
     if (e.keys) {
@@ -625,7 +655,7 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
   if (refs.length === 0)
     throw new SealError('E_POLICY_INVALID', `${w}.imageReferences: at least one image pattern is required`);
   const authoritySets = (vi.attestors ?? []).map((s, i) =>
-    toAuthoritySet(s, `${w}.attestors[${i}]`, inp.values),
+    toAuthoritySet(s, `${w}.attestors[${i}]`, inp.values, vi.type === 'Notary'),
   );
   const attestations: AttestationRequirement[] = (vi.attestations ?? []).map((a, i) => {
     const aw = `${w}.attestations[${i}]`;
@@ -679,10 +709,10 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
 }
 
 function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | undefined, origin: string): void {
-  if (vi.type === 'Notary') {
+  if (vi.type === 'Notary' && vi.attestations && vi.attestations.length > 0) {
     unsupported(
-      `${w}.type`,
-      'Notary (notation) signatures are not supported yet; seal verifies Cosign and SigstoreBundle signatures',
+      `${w}.attestations`,
+      'Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
     );
   }
   if (vi.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');

@@ -78,6 +78,15 @@ export interface ImageVerifier {
    * CEL function an error.
    */
   imageData?(imageWithDigest: string, ctx: RequestContext): Promise<ImageData>;
+  /**
+   * Verify the image's Notary Project (notation) signatures against trust-store certificates (PEM), with
+   * trusted identities `*` and level strict unless given. Optional: without it a Notary authority fails.
+   */
+  verifyNotation?(
+    imageWithDigest: string,
+    trust: { certificates: string[]; trustedIdentities?: string[]; name?: string },
+    ctx: RequestContext,
+  ): Promise<{ ok: boolean; code?: ErrorCode; message: string }>;
 }
 
 /** What Kyverno's `getImageData(image)` returns (KSDK imagedataloader ImageData). */
@@ -150,6 +159,12 @@ export interface Authority {
   /** Public keys, any one of which may have signed (Kyverno `publicKeys` may hold several PEM blocks). */
   keys?: { pem: string; fingerprint: string; source: string }[];
   keyless?: { identities: IdentityExpectation[]; url?: string };
+  /**
+   * Kyverno `type: Notary`: a Notary Project (notation) signature whose chain leads to one of these
+   * certificates (PEM; Kyverno `certificates.cert` + `certChain` as a `ca` trust store, trusted identities
+   * `*`, level strict).
+   */
+  notary?: { certificates: string[] };
   static?: 'pass' | 'fail';
   ignoreTlog: boolean;
   ignoreSct: boolean;
