@@ -33,7 +33,6 @@ const tlogSchema = z.strictObject({
   baseURL: z.string().optional(),
   hashAlgorithm: z.string().optional(),
   publicKey: z.string().min(1),
-  logID: z.string().optional(),
 });
 
 const trustRootSchema = z.strictObject({
@@ -140,8 +139,8 @@ function toTrustedRootJson(
     if (l.hashAlgorithm && !/^sha-?256$/i.test(l.hashAlgorithm))
       refuse(`${p}.hashAlgorithm`, `"${l.hashAlgorithm}" is not supported (sha-256 is)`);
     const { der, details } = keyDetailsOf(bytesField(l.publicKey, `${p}.publicKey`), `${p}.publicKey`);
-    // A log's ID is the SHA-256 of its public key (RFC 6962 §3.2, Rekor) unless the TrustRoot names one.
-    const logId = l.logID ? Buffer.from(l.logID, 'hex') : createHash('sha256').update(der).digest();
+    // A log's ID is the SHA-256 of its public key (RFC 6962 §3.2, Rekor), as policy-controller derives it.
+    const logId = createHash('sha256').update(der).digest();
     return {
       baseUrl: l.baseURL ?? '',
       hashAlgorithm: 'SHA2_256',
