@@ -325,5 +325,6 @@ export function withDigestCache(
     verifySignatures: (i, e, c) => verifier.verifySignatures(i, e, c),
     verifyAttestations: (i, e, c) => verifier.verifyAttestations(i, e, c),
     ...(verifier.imageData ? { imageData: verifier.imageData.bind(verifier) } : {}),
+    ...(verifier.verifyNotation ? { verifyNotation: verifier.verifyNotation.bind(verifier) } : {}),
   };
 }

@@ -16,6 +16,12 @@ import { attachNotation, notationJws } from '../support/notation-sign.js';
 import { describeWithOpenssl, issue, makeOpensslCA, type OpensslCA } from '../support/openssl-ca.js';
 import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
 import { readFile } from 'node:fs/promises';
+import { startAdmissionServer } from '../../src/admission/server.js';
+import { createSelfSignedTls } from '../../src/admission/tls.js';
+import { storeVerifier } from '../../src/admission/verifier.js';
+import { loadPolicyFiles } from '../../src/policy/load.js';
+import { httpsClient } from '../admission/support/https.js';
+import { podReview } from '../admission/support/review.js';
 
 async function seal(args: string[]) {
   const io = memoryIO({});
@@ -163,6 +169,102 @@ describeWithOpenssl('notation verification', () => {
       expect(r.err).toContain('[E_SIGNATURE_INVALID]');
       expect(r.err).toContain('unsupported critical header "io.example.custom"');
     });
+
+    /** A Kyverno ClusterPolicy with a `type: Notary` attestor trusting `rootPem` (Kyverno docs notary.md shape). */
+    async function kyvernoNotaryPolicy(rootPem: string): Promise<string> {
+      const file = join(dir, `kyverno-${randomBytes(4).toString('hex')}.yaml`);
+      const cert = rootPem
+        .trim()
+        .split('\n')
+        .map((l) => `                      ${l}`)
+        .join('\n');
+      await writeFile(
+        file,
+        `apiVersion: kyverno.io/v2beta1
+kind: ClusterPolicy
+metadata:
+  name: check-image-notary
+spec:
+  webhookConfiguration:
+    failurePolicy: Fail
+    timeoutSeconds: 30
+  rules:
+    - name: verify-signature-notary
+      match:
+        any:
+          - resources:
+              kinds:
+                - Pod
+      verifyImages:
+        - type: Notary
+          imageReferences:
+            - '${registry.host}/notation*'
+          failureAction: Enforce
+          attestors:
+            - count: 1
+              entries:
+                - certificates:
+                    cert: |-
+${cert}
+`,
+      );
+      return file;
+    }
+
+    async function signedByOther() {
+      const ref = `${registry.host}/notation${randomBytes(3).toString('hex')}/other:v1`;
+      const pushed = await pushRandomImage(store, parseReference(ref));
+      const otherChain = other.leafPem + other.chainPem;
+      const env = await notationJws(pushed.descriptor, { keyFile: other.leafKey, chainPem: otherChain });
+      await attachNotation(store, parseReference(ref), pushed.descriptor, env, otherChain);
+      return ref;
+    }
+
+    it('seal policy test: a Kyverno type: Notary attestor admits the notation-signed image, denies one signed under another root', async () => {
+      const good = await signed();
+      const bad = await signedByOther();
+      const policyFile = await kyvernoNotaryPolicy(ca.rootPem);
+      const pod = join(dir, `pod-${randomBytes(3).toString('hex')}.yaml`);
+      await writeFile(
+        pod,
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: prod}\nspec:\n  containers:\n    - {name: good, image: "${good.ref}"}\n    - {name: bad, image: "${bad}"}\n`,
+      );
+      const r = await seal(['policy', 'test', '-p', policyFile, '--output', 'json', pod]);
+      const decisions = JSON.parse(r.out) as Array<{ container: string; result: string; reasons?: unknown }>;
+      const byName = Object.fromEntries(decisions.map((d) => [d.container, d]));
+      expect(byName.good?.result, r.out).toBe('allow');
+      expect(byName.bad?.result, r.out).toBe('deny');
+      expect(JSON.stringify(byName.bad)).toContain('does not lead to a certificate in the ca trust store');
+      expect(r.code).toBe(16);
+    }, 60_000);
+
+    it('the webhook applies the Kyverno type: Notary policy to an admission review', async () => {
+      const good = await signed();
+      const bad = await signedByOther();
+      const tls = await createSelfSignedTls(['127.0.0.1']);
+      const server = await startAdmissionServer({
+        tls: { cert: tls.certPem, key: tls.keyPem },
+        policies: await loadPolicyFiles([await kyvernoNotaryPolicy(ca.rootPem)]),
+        verifier: storeVerifier(),
+        deadlineMs: 10_000,
+      });
+      const client = httpsClient(server.url, tls.caPem);
+      try {
+        const review = async (image: string) =>
+          JSON.parse(
+            (await client.post('/validate', podReview(randomBytes(8).toString('hex'), 'prod', [image]))).body,
+          ).response;
+        const ok = await review(good.ref);
+        expect(ok.allowed, JSON.stringify(ok)).toBe(true);
+        const denied = await review(bad);
+        expect(denied.allowed).toBe(false);
+        expect(denied.status.message).toContain('check-image-notary');
+        expect(denied.status.message).toContain('trust store');
+      } finally {
+        client.close();
+        await server.close();
+      }
+    }, 60_000);
 
     it('says so when an image has no notation signatures', async () => {
       const ref = `${registry.host}/notation-none/app:v1`;
