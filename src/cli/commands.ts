@@ -186,6 +186,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./breakglass-revoke.js')),
   },
   {
+    name: 'incident revoke',
+    summary: 'Revoke a compromised key or identity from a time on, in a policy file',
+    load: () => mod(import('./incident-revoke.js')),
+  },
+  {
     name: 'provenance',
     summary: 'Print a SLSA provenance v1 predicate for an image from the CI environment',
     load: () => mod(import('./provenance.js')),

@@ -1,0 +1,235 @@
+// `seal incident revoke` end to end on real parts: the real registry, `seal serve` (its log gives every
+// signature its integrated time), images signed by K1 before and after the compromise time T and by K2 after
+// it; the revocation is written into a copy of a seal ImagePolicy and `seal policy test` then denies only the
+// image K1 signed at or after T. Kyverno / ClusterImagePolicy files are left byte-for-byte unchanged.
+
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { memoryIO } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { parseReference } from '../../src/oci/ref.js';
+import { anonymousCredentials, RegistryStore } from '../../src/oci/registry.js';
+import { loadPolicyFiles } from '../../src/policy/load.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
+import { pushRandomImage } from '../oci/store-suite.js';
+import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
+
+async function seal(args: string[]) {
+  const io = memoryIO({ COSIGN_PASSWORD: '' });
+  const code = await main(args, io);
+  return { code, out: io.out, err: io.err };
+}
+
+describeWithRegistry('seal incident revoke on the real registry and seal serve', () => {
+  let dir: string;
+  let server: RunningServer;
+  let registry: RunningRegistry;
+  const store = new RegistryStore({ credentials: anonymousCredentials });
+  const images: Record<'oldBefore' | 'oldAfter' | 'newAfter', string> = {
+    oldBefore: '',
+    oldAfter: '',
+    newAfter: '',
+  };
+  let after = '';
+  let policy = '';
+  let manifest = '';
+
+  async function signedImage(name: string, key: string) {
+    const ref = `${registry.host}/inc${randomBytes(3).toString('hex')}/${name}:v1`;
+    const { digest } = await pushRandomImage(store, parseReference(ref));
+    const byDigest = `${ref.replace(/:v1$/, '')}@${digest}`;
+    const r = await seal(['sign', '--key', key, '--rekor-url', server.url, '--yes', byDigest]);
+    expect(r.code, r.err).toBe(0);
+    return byDigest;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'seal-incident-'));
+    [server, registry] = await Promise.all([
+      startServer({ dataDir: join(dir, 'serve'), port: 0 }),
+      startRegistry(),
+    ]);
+    for (const k of ['k1', 'k2']) {
+      expect((await seal(['generate-key-pair', '--output-key-prefix', join(dir, k)])).code).toBe(0);
+    }
+    images.oldBefore = await signedImage('before', join(dir, 'k1.key'));
+    // T is the next whole second: the first signature was logged before it, the later ones at or after it.
+    const t = Math.floor(Date.now() / 1000) + 1;
+    after = new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+    while (Date.now() < t * 1000) await sleep(50);
+    images.oldAfter = await signedImage('after', join(dir, 'k1.key'));
+    images.newAfter = await signedImage('new', join(dir, 'k2.key'));
+
+    policy = join(dir, 'policy.yaml');
+    await copyFile(join(dir, 'k1.pub'), join(dir, 'k1-copy.pub'));
+    await writeFile(
+      policy,
+      [
+        '# release signing: K1 (being rotated) and K2',
+        'apiVersion: seal.dev/v1alpha1',
+        'kind: ImagePolicy',
+        'metadata: {name: release}',
+        'spec:',
+        `  images: ["${registry.host}/**"]`,
+        '  authorities:',
+        '    - name: old   # the compromised key',
+        '      key: ./k1.pub',
+        '    - name: new',
+        '      key: ./k2.pub',
+        '  trust:',
+        `    trustedRoot: ${server.trustedRootPath}`,
+        '',
+      ].join('\n'),
+    );
+    manifest = join(dir, 'pod.yaml');
+    await writeFile(
+      manifest,
+      [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata: {name: web, namespace: prod}',
+        'spec:',
+        '  containers:',
+        ...Object.entries(images).map(([n, ref]) => `    - {name: ${n.toLowerCase()}, image: "${ref}"}`),
+        '',
+      ].join('\n'),
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([server?.close(), registry?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const decide = async () => {
+    const r = await seal(['policy', 'test', '-p', policy, '-o', 'json', manifest]);
+    const ds = JSON.parse(r.out) as { container: string; result: string; reason: string }[];
+    return { code: r.code, by: Object.fromEntries(ds.map((d) => [d.container, d])) };
+  };
+
+  it('revokes K1 after T: policy test then denies only what K1 signed at or after T', async () => {
+    const before = await decide();
+    expect(before.code).toBe(0);
+    expect(Object.values(before.by).map((d) => d.result)).toEqual(['allow', 'allow', 'allow']);
+
+    const r = await seal([
+      'incident',
+      'revoke',
+      '--key',
+      join(dir, 'k1-copy.pub'),
+      '--after',
+      after,
+      '--policy',
+      policy,
+      '--reason',
+      'key leaked',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`added revocation of key sha256:`);
+    const text = await readFile(policy, 'utf8');
+    // The rest of the file is kept as written, comments included.
+    expect(text).toContain('# release signing: K1 (being rotated) and K2');
+    expect(text).toContain('- name: old   # the compromised key');
+    expect(text).toContain(`after: "${after}"`);
+    const loaded = await loadPolicyFiles([policy]);
+    expect(loaded.policies[0]!.revocations).toEqual([
+      {
+        keyFingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+        after: Math.floor(Date.parse(after) / 1000),
+      },
+    ]);
+
+    const now = await decide();
+    expect(now.code).toBe(16);
+    expect(now.by.oldbefore!.result).toBe('allow');
+    expect(now.by.oldafter!.result).toBe('deny');
+    expect(now.by.oldafter!.reason).toMatch(/revoked/i);
+    expect(now.by.newafter!.result).toBe('allow');
+
+    // A rerun changes nothing.
+    const again = await seal([
+      'incident',
+      'revoke',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--after',
+      after,
+      '--policy',
+      policy,
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain('already revoked');
+    expect(await readFile(policy, 'utf8')).toBe(text);
+  }, 120_000);
+
+  it('prints the change for Kyverno and ClusterImagePolicy documents and writes nothing', async () => {
+    const pem = (await readFile(join(dir, 'k1.pub'), 'utf8')).trim();
+    const indented = (n: number) =>
+      pem
+        .split('\n')
+        .map((l) => `${' '.repeat(n)}${l}`)
+        .join('\n');
+    const file = join(dir, 'others.yaml');
+    const original = [
+      'apiVersion: kyverno.io/v1',
+      'kind: ClusterPolicy',
+      'metadata: {name: kyv}',
+      'spec:',
+      '  rules:',
+      '    - name: sig',
+      '      match: {any: [{resources: {kinds: [Pod]}}]}',
+      '      verifyImages:',
+      `        - imageReferences: ["${registry.host}/*"]`,
+      '          attestors:',
+      '            - entries:',
+      '                - keys:',
+      '                    publicKeys: |-',
+      indented(22),
+      '---',
+      'apiVersion: policy.sigstore.dev/v1beta1',
+      'kind: ClusterImagePolicy',
+      'metadata: {name: cip}',
+      'spec:',
+      `  images: [{glob: "${registry.host}/**"}]`,
+      '  authorities:',
+      '    - key:',
+      '        data: |',
+      indented(10),
+      '',
+    ].join('\n');
+    await writeFile(file, original);
+    const r = await seal([
+      'incident',
+      'revoke',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--after',
+      after,
+      '--policy',
+      file,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(
+      '.spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.publicKeys: replace this key with the new public key',
+    );
+    expect(r.out).toContain('.spec.authorities[0].key.data: replace this key');
+    expect(r.err).toContain('not modified');
+    expect(await readFile(file, 'utf8')).toBe(original);
+
+    // K2 is named nowhere there: nothing to do.
+    const k2 = await seal([
+      'incident',
+      'revoke',
+      '--key',
+      join(dir, 'k2.pub'),
+      '--after',
+      after,
+      '--policy',
+      file,
+    ]);
+    expect(k2.out).toContain('does not name key');
+  });
+});
