@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import { signingServiceOptionSpecs } from './common.js';
 
 const options = {
@@ -39,6 +40,7 @@ const options = {
     description: "the file's sha256 in hex, for a file stored elsewhere (FILE then only names the subject)",
     placeholder: 'HEX',
   },
+  ...deprecatedSpecs('insecure-skip-verify', 'issue-certificate', 'rekor-entry-type'),
 } as const;
 
 export const command: CommandModule = {
@@ -48,6 +50,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, io, options);
     (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length > 1 || (positionals.length === 0 && !o.statement))

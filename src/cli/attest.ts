@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import {
   attachmentFlagsFrom,
   registryOptionSpecs,
@@ -83,6 +84,7 @@ const options = {
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
   ...registryOptionSpecs,
+  ...deprecatedSpecs('insecure-skip-verify', 'issue-certificate', 'replace', 'rekor-entry-type'),
 } as const;
 
 export const command: CommandModule = {
@@ -92,6 +94,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, io, options);
     (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import { signingServiceOptionSpecs } from './common.js';
 
 const options = {
@@ -50,6 +51,7 @@ const options = {
   },
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
+  ...deprecatedSpecs('insecure-skip-verify', 'issue-certificate'),
 } as const;
 
 export const command: CommandModule = {
@@ -59,6 +61,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, io, options);
     (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)

@@ -4,6 +4,7 @@ import { SealError } from '../errors.js';
 import type { Signer } from '../keys/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import {
   attachmentFlagsFrom,
   registryOptionSpecs,
@@ -70,6 +71,7 @@ const options = {
   yes: { type: 'boolean', short: 'y', description: 'skip confirmation prompts' },
   ...signingServiceOptionSpecs,
   ...registryOptionSpecs,
+  ...deprecatedSpecs('insecure-skip-verify', 'issue-certificate', 'sign-container-identity', 'attachment'),
 } as const;
 
 /** PEM blocks of certificates, each its own string. */
@@ -102,6 +104,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, io, options);
     (await import('../keys/signer.js')).refuseKmsKey(o.key);
     (await import('./oidc-flags.js')).checkOidcFlags(o);
     if (positionals.length !== 1)

@@ -9,6 +9,7 @@ import type { ProvenanceExpectations } from '../provenance/verify.js';
 import type { Check, Verdict } from '../verify/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import {
   cosignVerifyCompat,
   cosignVerifyCompatOptionSpecs,
@@ -77,6 +78,7 @@ const options = {
       'accepted for cosign, which checks them on signatures only: attestations carry no simple-signing annotations',
     placeholder: 'k=v',
   },
+  ...deprecatedSpecs('experimental-oci11', 'sct', 'signature-digest-algorithm'),
 } as const;
 
 /** Provenance expectations from the slsa-verifier-style flags; E_INVALID_ARGUMENT unless --type is SLSA v1. */
@@ -147,6 +149,7 @@ export const command: CommandModule = {
   options,
   async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, processIo, options);
     cosignVerifyNotes(argv, o, processIo);
     if (o.annotations.length > 0) {
       parseKeyValues(o.annotations);

@@ -7,6 +7,7 @@ import { exitCodeFor, SealError } from '../errors.js';
 import type { Statement } from '../formats/intoto.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import { verifyOptionSpecs, cosignVerifyNoteOptionSpecs, cosignVerifyNotes } from './common.js';
 import { verdictReplacer } from './verify.js';
 import {
@@ -44,6 +45,13 @@ const options = {
   },
   ...provenanceOptionSpecs,
   ...cosignVerifyNoteOptionSpecs,
+  ...deprecatedSpecs(
+    'experimental-oci11',
+    'offline',
+    'new-bundle-format',
+    'sct',
+    'signature-digest-algorithm',
+  ),
 } as const;
 
 export const command: CommandModule = {
@@ -53,6 +61,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, io, options);
     cosignVerifyNotes(argv, o, io);
     if (o.digestAlg !== undefined && o.digest === undefined)
       throw new SealError('E_INVALID_ARGUMENT', '--digestAlg goes with --digest');

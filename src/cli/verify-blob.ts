@@ -8,6 +8,7 @@ import type { DetachedBlobSignature } from '../verify/blob.js';
 import type { Verdict } from '../verify/types.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import { verifyOptionSpecs, cosignVerifyNoteOptionSpecs, cosignVerifyNotes } from './common.js';
 import { expectationsFrom, loadTrust, privatePkiOptionSpecs, readFlagFile } from './verify-common.js';
 
@@ -42,6 +43,13 @@ const options = {
     placeholder: 'URL',
   },
   ...cosignVerifyNoteOptionSpecs,
+  ...deprecatedSpecs(
+    'experimental-oci11',
+    'offline',
+    'new-bundle-format',
+    'sct',
+    'signature-digest-algorithm',
+  ),
 } as const;
 
 /** Strict standard base64 (what cosign writes), else the bytes as they are (e.g. `openssl dgst -sign`). */
@@ -106,6 +114,7 @@ export const command: CommandModule = {
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, io, options);
     cosignVerifyNotes(argv, o, io);
     if (positionals.length !== 1)
       throw new SealError('E_INVALID_ARGUMENT', 'verify-blob needs exactly one FILE argument');

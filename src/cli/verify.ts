@@ -7,6 +7,7 @@ import type { VerifyImageOptions } from '../verify/image.js';
 import type { Verdict } from '../verify/types.js';
 import { parseArgs, parseKeyValues } from './args.js';
 import type { CommandModule } from './command.js';
+import { applyDeprecated, deprecatedSpecs } from './deprecated-flags.js';
 import {
   cosignVerifyCompat,
   cosignVerifyCompatOptionSpecs,
@@ -54,6 +55,7 @@ const options = {
     description: 'each IMAGE is a directory written by cosign save or seal save',
   },
   ...notationOptionSpecs,
+  ...deprecatedSpecs('attachment', 'experimental-oci11', 'sct', 'signature-digest-algorithm'),
 } as const;
 
 /** cosign's header: what was checked, on stderr. */
@@ -153,6 +155,7 @@ export const command: CommandModule = {
   options,
   async run(argv, processIo) {
     const { options: o, positionals } = parseArgs(argv, options);
+    applyDeprecated(argv, o, processIo, options);
     if (o['notation-trust-policy'] !== undefined) {
       if (positionals.length === 0)
         throw new SealError('E_INVALID_ARGUMENT', 'verify needs at least one IMAGE argument');

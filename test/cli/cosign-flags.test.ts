@@ -305,4 +305,65 @@ describe('cosign flags of the signing and verify commands', () => {
       await new Promise((r) => srv.close(r));
     }
   });
+
+  it('deprecated cosign flags: accepted with a note, or refused with the reason (never "unknown flag")', async () => {
+    const skip = await seal(['sign', '--key', key, '--insecure-skip-verify', '--tlog-upload=false', image]);
+    expect(skip.code, skip.err).toBe(0);
+    expect(skip.err).toContain('Note: --insecure-skip-verify changes nothing in seal');
+    const predicate = join(dir, 'dep.json');
+    await writeFile(predicate, '{"x":1}');
+    const replace = await seal([
+      'attest',
+      '--key',
+      key,
+      '--predicate',
+      predicate,
+      '--replace',
+      '--rekor-entry-type',
+      'dsse',
+      '--tlog-upload=false',
+      image,
+    ]);
+    expect(replace.code, replace.err).toBe(0);
+    expect(replace.err).toContain('Note: --replace: seal keeps earlier attestations');
+    for (const [args, message] of [
+      [['sign', '--key', key, '--issue-certificate', image], '--issue-certificate is not supported'],
+      [
+        ['sign', '--key', key, '--sign-container-identity', 'x/y', image],
+        '--sign-container-identity is not supported',
+      ],
+      [
+        ['attest', '--key', key, '--predicate', predicate, '--rekor-entry-type', 'intoto', image],
+        'intoto entries are not written',
+      ],
+      [['verify', '--key', pub, '--signature-digest-algorithm', 'sha512', image], 'sha256 digests only'],
+      [['verify', '--key', pub, '--sct', 'sct.json', image], '--sct is not supported'],
+    ] as const) {
+      const r = await seal([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toContain(message);
+      expect(r.err).not.toContain('unknown flag');
+    }
+    const blob = join(dir, 'dep-blob.txt');
+    await writeFile(blob, 'x');
+    const bundle = join(dir, 'dep-blob.bundle');
+    expect(
+      (await seal(['sign-blob', '--key', key, '--tlog-upload=false', '--bundle', bundle, blob])).code,
+    ).toBe(0);
+    const v = await seal([
+      'verify-blob',
+      '--key',
+      pub,
+      '--insecure-ignore-tlog',
+      '--offline',
+      '--new-bundle-format',
+      '--experimental-oci11',
+      '--bundle',
+      bundle,
+      blob,
+    ]);
+    expect(v.code, v.err).toBe(0);
+    expect(v.err).toContain('Note: --offline changes nothing in seal');
+    expect(v.err).toContain('Note: --new-bundle-format changes nothing in seal');
+  });
 });
