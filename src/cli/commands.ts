@@ -80,6 +80,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./tree.js')),
   },
   {
+    name: 'promote',
+    summary:
+      'Verify an image against policies, copy it with its attachments, and attest a SLSA VSA on the copy',
+    load: () => mod(import('./promote.js')),
+  },
+  {
     name: 'copy',
     summary: 'Copy an image with everything attached between registries and OCI layouts',
     load: () => mod(import('./copy.js')),

@@ -112,6 +112,15 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
     expects: 'true',
   },
   GITHUB_EVENT_PATH: { description: 'the triggering event (seal provenance)', expects: 'path' },
+  GITHUB_OUTPUT: {
+    description: 'file the GitHub Action writes its outputs to (action.yml)',
+    expects: 'path',
+  },
+  GITHUB_STEP_SUMMARY: { description: 'file the GitHub Action appends its job summary to', expects: 'path' },
+  RUNNER_TEMP: {
+    description: "the runner's temporary directory: the GitHub Action writes bundles there",
+    expects: 'path',
+  },
   GITHUB_EVENT_NAME: { description: 'the triggering event name (seal provenance)', expects: 'string' },
   GITHUB_REF: { description: 'the ref built (seal provenance)', expects: 'git ref' },
   GITHUB_REPOSITORY: { description: 'owner/repo built (seal provenance)', expects: 'string' },

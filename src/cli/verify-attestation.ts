@@ -55,8 +55,24 @@ const options = {
     type: 'string',
     default: 'custom',
     description:
-      'predicate type: custom, slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex, or a URI',
+      'predicate type: custom, slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex, vsa, or a URI',
     placeholder: 'TYPE',
+  },
+  'verifier-id': {
+    type: 'string',
+    description: 'with --type vsa: the expected verifier.id (PASSED is always required)',
+    placeholder: 'URI',
+  },
+  'resource-uri': {
+    type: 'string',
+    description: 'with --type vsa: the expected resourceUri',
+    placeholder: 'URI',
+  },
+  'verified-level': {
+    type: 'strings',
+    description:
+      'with --type vsa: a level the VSA must reach, e.g. SLSA_BUILD_LEVEL_2 (L3 satisfies it; repeatable)',
+    placeholder: 'LEVEL',
   },
   policy: {
     type: 'strings',
@@ -165,6 +181,23 @@ export const command: CommandModule = {
     const { resolvePredicateType } = await import('../formats/intoto.js');
     const predicateType = resolvePredicateType(o.type ?? 'custom');
     const provenance = provenanceExpectationsFrom(o, predicateType);
+    const vsaMod = await import('../provenance/vsa.js');
+    const isVsa = predicateType === vsaMod.VSA_PREDICATE_TYPE;
+    if (
+      !isVsa &&
+      (o['verifier-id'] !== undefined || o['resource-uri'] !== undefined || o['verified-level'].length > 0)
+    )
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--verifier-id/--resource-uri/--verified-level check a VSA: use them with --type vsa',
+      );
+    const vsa = isVsa
+      ? {
+          ...(o['verifier-id'] !== undefined ? { verifierId: o['verifier-id'] } : {}),
+          ...(o['resource-uri'] !== undefined ? { resourceUri: o['resource-uri'] } : {}),
+          levels: o['verified-level'],
+        }
+      : undefined;
     const policy = await loadPolicies(o.policy, io.cwd);
     const expectations = await expectationsFrom(o, io, {});
     expectations.predicateType = predicateType;
@@ -193,12 +226,13 @@ export const command: CommandModule = {
           tagPrefix: attachmentFlagsFrom(o).tagPrefix,
         });
         verdict.reference = image;
-        verdict = applyAttestationChecks(verdict, (statement) =>
-          attestationChecks(statement, {
+        verdict = applyAttestationChecks(verdict, (statement) => [
+          ...attestationChecks(statement, {
             ...(policy ? { policy } : {}),
             ...(provenance ? { provenance } : {}),
           }),
-        );
+          ...(vsa ? vsaMod.vsaChecks(statement, vsa) : []),
+        ]);
         if (o.verbose) io.stderr(describeChecks(verdict));
         if (o.output === 'verdict') io.stdout(JSON.stringify(verdict, verdictReplacer) + '\n');
         if (!verdict.ok) {

@@ -156,6 +156,7 @@ export const PREDICATE_TYPE_SHORTCUTS: Readonly<Record<string, string>> = {
   link: 'https://in-toto.io/Link/v1',
   vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
   openvex: 'https://openvex.dev/ns',
+  vsa: 'https://slsa.dev/verification_summary/v1',
 };
 
 /** A `--type` value: a shortcut from the table, else it must be a URI (E_INVALID_ARGUMENT otherwise). */

@@ -35,6 +35,7 @@ export const PREDICATE_TYPE_ALIASES: Record<string, string> = {
   cyclonedx: 'https://cyclonedx.org/bom',
   vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
   openvex: 'https://openvex.dev/ns',
+  vsa: 'https://slsa.dev/verification_summary/v1',
   custom: 'https://cosign.sigstore.dev/attestation/v1',
 };
 
@@ -110,7 +111,8 @@ const imagePolicySpec = z.strictObject({
       }),
     )
     .default([]),
-  count: z.number().int().min(1).optional(),
+  /** How many distinct authorities must have signed the image; 0: none (they only verify attestations). */
+  count: z.number().int().min(0).optional(),
   attestations: z
     .array(
       z.strictObject({
@@ -287,6 +289,12 @@ export function loadImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
       `${where('count')}: requires ${count} authorities but only ${authorities.length} are listed`,
     );
   }
+  if (count === 0 && spec.attestations.length === 0) {
+    throw new SealError(
+      'E_POLICY_INVALID',
+      `${where('count')}: 0 signatures required and no attestations: nothing would be verified`,
+    );
+  }
   if (authorities.length === 0 && spec.attestations.length === 0) {
     throw new SealError(
       'E_POLICY_INVALID',
@@ -367,7 +375,7 @@ export function loadImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
         name: metadata.name,
         images,
         skipImages,
-        authoritySets: authorities.length > 0 ? [{ count, entries: authorities }] : [],
+        authoritySets: authorities.length > 0 && count > 0 ? [{ count, entries: authorities }] : [],
         attestations,
         mutateDigest: spec.mutateDigest,
         verifyDigest: spec.verifyDigest,
