@@ -291,6 +291,13 @@ export class BreakGlassStore {
     this.dirMtime = -1;
   }
 
+  /** Every active, trusted grant (the dashboard lists them with their expiry). */
+  async activeGrants(now: Date = new Date()): Promise<BreakGlassGrant[]> {
+    if (this.granterKeys.length === 0) return [];
+    await this.refresh();
+    return this.grants.filter((g) => grantStatus(g, this.granterKeys, now) === 'active');
+  }
+
   /** An active, trusted grant for exactly this digest in exactly this namespace. */
   async find(
     digest: string,

@@ -50,6 +50,8 @@ export interface AdmissionControllerOptions {
   breakGlass?: BreakGlassStore;
   metrics?: AdmissionMetrics;
   audit?: AuditLogger;
+  /** Called with every decision as it is audited (the web dashboard's live input). */
+  onDecision?: (req: AdmissionRequest, d: Decision, extra: { allowed: boolean; durationMs: number }) => void;
   /** Registry credentials (from a mounted docker config) handed to the verifier. */
   credentials?: PullCredential[];
   /** Resolve the workload's imagePullSecrets (and its service account's) to credentials (needs API access). */
@@ -469,6 +471,9 @@ export class AdmissionController {
     const durationMs = performance.now() - started;
     if (this.opts.audit) {
       for (const d of decisions) auditDecision(this.opts.audit, endpoint, req, d, { allowed, durationMs });
+    }
+    if (this.opts.onDecision) {
+      for (const d of decisions) this.opts.onDecision(req, d, { allowed, durationMs });
     }
     return { review, decisions };
   }

@@ -113,6 +113,25 @@ const options = {
     description: 'TrustedRoot JSON for keyless and log checks',
     placeholder: 'FILE',
   },
+  dashboard: {
+    type: 'boolean',
+    description: 'serve the read-only web dashboard (plain HTTP on --dashboard-host:--dashboard-port)',
+  },
+  'dashboard-host': {
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'address of the dashboard (not loopback: needs --dashboard-token)',
+  },
+  'dashboard-port': {
+    type: 'string',
+    default: '8081',
+    description: 'port of the dashboard (0 = any free port)',
+  },
+  'dashboard-token': {
+    type: 'string',
+    description: 'bearer token every dashboard request must carry (or SEAL_DASHBOARD_TOKEN)',
+    placeholder: 'TOKEN',
+  },
   ...registryOptionSpecs,
   ...httpLimitOptionSpecs,
 } as const;
@@ -244,6 +263,29 @@ export const command: CommandModule = {
     }
     const granters = granterRefs.map((k, i) => resolveKeyRef(k, `--breakglass-key[${i}]`, { env: io.env }));
     const limits = httpLimitsFrom(o);
+    const namespaces = o['namespace-labels']
+      ? adm.namespacesFromFile(o['namespace-labels'])
+      : o['in-cluster']
+        ? adm.kubernetesNamespaces()
+        : undefined;
+    const breakGlass = o['breakglass-dir']
+      ? new adm.BreakGlassStore(o['breakglass-dir'], granters)
+      : undefined;
+    // The dashboard's address and token are checked before the webhook listens.
+    const dashboardToken = o['dashboard-token'] ?? io.env.SEAL_DASHBOARD_TOKEN;
+    const dashboardPort = Number(o['dashboard-port'] ?? '8081');
+    const dashboardModule = o.dashboard ? await import('../admission/dashboard.js') : undefined;
+    const dashboardStats = dashboardModule ? new dashboardModule.DashboardStats() : undefined;
+    if (o.dashboard) {
+      const { isLoopbackAddress } = await import('../web/dashboard.js');
+      if (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)
+        throw new SealError('E_INVALID_ARGUMENT', `--dashboard-port: not a port: ${o['dashboard-port']}`);
+      if (!isLoopbackAddress(o['dashboard-host'] ?? '127.0.0.1') && !dashboardToken)
+        throw new SealError(
+          'E_INVALID_ARGUMENT',
+          `--dashboard-host ${o['dashboard-host']} is not loopback: configure a bearer token (--dashboard-token or SEAL_DASHBOARD_TOKEN)`,
+        );
+    }
     const server = await adm.startAdmissionServer({
       tls,
       limits,
@@ -257,18 +299,43 @@ export const command: CommandModule = {
       digestTtlMs: duration(o['digest-ttl'] ?? '30s', '--digest-ttl'),
       deadlineMs,
       audit: adm.createAuditLogger(o['audit-log']),
-      ...(o['namespace-labels']
-        ? { namespaces: adm.namespacesFromFile(o['namespace-labels']) }
-        : o['in-cluster']
-          ? { namespaces: adm.kubernetesNamespaces() }
-          : {}),
+      ...(namespaces ? { namespaces } : {}),
       ...(o['in-cluster'] ? { pullSecrets: adm.kubernetesPullSecrets() } : {}),
-      ...(o['breakglass-dir'] ? { breakGlass: new adm.BreakGlassStore(o['breakglass-dir'], granters) } : {}),
+      ...(breakGlass ? { breakGlass } : {}),
+      ...(dashboardStats
+        ? {
+            onDecision: (() => {
+              const { dashboardRecord } = dashboardModule!;
+              return (req, d, extra) => dashboardStats.add(dashboardRecord(req, d, extra));
+            })(),
+          }
+        : {}),
       // Ready does not depend on Redis: a replica without its shared cache still decides (misses).
     });
     io.stderr(
       `seal admission webhook: ${countPolicies(policies.policies)}; listening on ${server.url} (/validate, /mutate, /metrics, /healthz, /readyz)\n`,
     );
+    let dashboard: Awaited<ReturnType<typeof import('../web/dashboard.js').startDashboardServer>> | undefined;
+    if (dashboardStats) {
+      const { startDashboardServer } = await import('../web/dashboard.js');
+      try {
+        dashboard = await startDashboardServer({
+          host: o['dashboard-host'] ?? '127.0.0.1',
+          port: dashboardPort,
+          ...(dashboardToken ? { token: dashboardToken } : {}),
+          summary: () =>
+            dashboardStats.summary({
+              source: `webhook ${server.url}`,
+              ...(namespaces ? { namespaces } : {}),
+              ...(breakGlass ? { breakGlass } : {}),
+            }),
+        });
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+      io.stderr(`seal admission webhook: dashboard on ${dashboard.url}\n`);
+    }
     io.stdout(`${server.url}\n`);
 
     const reload = async () => {
@@ -317,6 +384,7 @@ export const command: CommandModule = {
     });
     if (timer) clearInterval(timer);
     process.off('SIGHUP', reload);
+    await dashboard?.close();
     await server.close();
     if (cache instanceof adm.RedisOutcomeCache) await cache.close();
     return 0;

@@ -177,6 +177,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./admission-serve.js')),
   },
   {
+    name: 'dashboard',
+    summary: 'Serve the admission web dashboard over an audit log',
+    load: () => mod(import('./dashboard.js')),
+  },
+  {
     name: 'breakglass grant',
     summary: 'Grant a signed, expiring exception for one image digest in one namespace',
     load: () => mod(import('./breakglass-grant.js')),
