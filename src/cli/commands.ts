@@ -172,6 +172,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./policy-test.js')),
   },
   {
+    name: 'coverage',
+    summary: 'Report how many registry images the policies verify, with provenance and SBOM shares',
+    load: () => mod(import('./coverage.js')),
+  },
+  {
     name: 'admission serve',
     summary: 'Run the admission webhook that admits only verified images',
     load: () => mod(import('./admission-serve.js')),

@@ -586,12 +586,56 @@ export class RegistryStore implements ImageStore {
     await res.discard();
   }
 
-  async listTags(ref: Reference, options?: StoreCallOptions): Promise<string[]> {
+  /** The repository's tags, every page; with `max`, reading stops once that many are listed. */
+  async listTags(ref: Reference, options?: StoreCallOptions & { max?: number }): Promise<string[]> {
     const r = asRegistry(ref);
-    return this.operation(`listing tags of ${repoName(r)}`, options, (signal) => this.listTagsIn(r, signal));
+    return this.operation(`listing tags of ${repoName(r)}`, options, (signal) =>
+      this.listTagsIn(r, signal, options?.max),
+    );
   }
 
-  private async listTagsIn(r: RegistryReference, signal: AbortSignal): Promise<string[]> {
+  /**
+   * The registry's repositories (`GET /v2/_catalog`, paginated by Link headers), at most `max` of them.
+   * Registries that keep the catalog private answer 401/403/404: an E_REGISTRY error.
+   */
+  async catalog(registry: string, options: StoreCallOptions & { max: number }): Promise<string[]> {
+    const r: RegistryReference = { kind: 'registry', registry, repository: '' };
+    return this.operation(`listing the catalog of ${registry}`, options, async (signal) => {
+      const repos: string[] = [];
+      const seen = new Set<string>();
+      let path: string | undefined = `/v2/_catalog?n=${Math.min(options.max, 1000)}`;
+      while (path && repos.length < options.max) {
+        if (seen.has(path) || seen.size >= MAX_TAG_PAGES) break;
+        seen.add(path);
+        const res = await this.call(r, { method: 'GET', path, scopes: [], signal });
+        if (res.status !== 200) throw await this.failure(res, 'GET', `catalog of ${registry}`);
+        const text = new TextDecoder().decode(
+          await res.bytes({
+            max: MAX_TAG_PAGE_BYTES,
+            onExceed: () =>
+              new SealError(
+                'E_REGISTRY',
+                `a catalog page of ${registry} is over ${MAX_TAG_PAGE_BYTES} bytes`,
+              ),
+          }),
+        );
+        let body: { repositories?: unknown };
+        try {
+          body = JSON.parse(text) as { repositories?: unknown };
+        } catch (err) {
+          throw new SealError('E_REGISTRY', `catalog of ${registry} is not JSON`, { cause: err });
+        }
+        const list = body.repositories ?? [];
+        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string'))
+          throw new SealError('E_REGISTRY', `catalog of ${registry} is malformed`);
+        repos.push(...(list as string[]));
+        path = nextLink(res.headers.get('link'));
+      }
+      return repos.slice(0, options.max);
+    });
+  }
+
+  private async listTagsIn(r: RegistryReference, signal: AbortSignal, max?: number): Promise<string[]> {
     const tags: string[] = [];
     let path: string | undefined =
       `/v2/${r.repository}/tags/list${this.tagPageSize ? `?n=${this.tagPageSize}` : ''}`;
@@ -629,6 +673,7 @@ export class RegistryStore implements ImageStore {
           throw new SealError('E_REGISTRY', `tags list of ${repoName(r)} is malformed`);
         }
         tags.push(...(body.tags as string[]));
+        if (max !== undefined && tags.length >= max) return tags.slice(0, max);
         if (tags.length > MAX_TAGS) {
           throw new SealError(
             'E_REGISTRY',
