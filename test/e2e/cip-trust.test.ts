@@ -121,14 +121,14 @@ ${indent(keyless, 6)}
 ${extra}`;
   }
 
-  async function decide(files: Record<string, string>, trustedRoot: string, values?: string) {
+  async function decide(files: Record<string, string>, trustedRoot: string, values?: string, image = ref) {
     const pdir = join(dir, `p-${randomBytes(4).toString('hex')}`);
     await mkdir(pdir);
     for (const [n, t] of Object.entries(files)) await writeFile(join(pdir, n), t);
     const manifest = join(dir, `pod-${randomBytes(4).toString('hex')}.yaml`);
     await writeFile(
       manifest,
-      `apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: demo}\nspec:\n  containers: [{name: app, image: "${ref}"}]\n`,
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: demo}\nspec:\n  containers: [{name: app, image: "${image}"}]\n`,
     );
     const labels = join(dir, 'labels.yaml');
     await writeFile(labels, 'demo: {policy.sigstore.dev/include: "true"}\n');
@@ -149,6 +149,22 @@ ${extra}`;
     );
     return Buffer.from(/certChain: \|-\n\s+([A-Za-z0-9+/=]+)/.exec(text)![1]!, 'base64').toString('utf8');
   }
+
+  it("policy-controller's e2e static policies, verbatim: fail denies, fail beside pass denies, pass alone admits", async () => {
+    // e2e_test_cluster_image_policy.sh: cip-static-fail → "disallowed by static policy"; adding cip-static-pass
+    // still denies; deleting cip-static-fail admits. Their glob is **demo**.
+    const demo = `${registry.host}/demo${randomBytes(3).toString('hex')}/app:v1`;
+    await pushRandomImage(store, parseReference(demo));
+    const fix = (n: string) =>
+      readFile(join(import.meta.dirname, `../fixtures/cip/policy-controller--e2e--${n}.yaml`), 'utf8');
+    const [fail, pass] = await Promise.all([fix('cip-static-fail'), fix('cip-static-pass')]);
+    const root = server.trustedRootPath;
+    const failed = await decide({ 'f.yaml': fail }, root, undefined, demo);
+    expect(failed.result).toBe('deny');
+    expect(JSON.stringify(failed.outcomes)).toContain('static fail');
+    expect((await decide({ 'f.yaml': fail, 'p.yaml': pass }, root, undefined, demo)).result).toBe('deny');
+    expect((await decide({ 'p.yaml': pass }, root, undefined, demo)).result).toBe('allow');
+  }, 60_000);
 
   it('keyless.ca-cert.data supplies the CA the verifier lacks; a different CA there denies', async () => {
     const noCa = await rootWithout(['certificateAuthorities']);
