@@ -1,0 +1,171 @@
+// The GitLab CI template (ci/gitlab/seal.gitlab-ci.yml): its before_script and script lines run in a shell with
+// GitLab's variables, SIGSTORE_ID_TOKEN minted by seal serve's GitLab-flavored dev issuer (as `id_tokens` would
+// fill it), the built `seal` on PATH, against the real registry; then seal verifies the pipeline identity.
+
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { memoryIO } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { parseReference } from '../../src/oci/ref.js';
+import { anonymousCredentials, RegistryStore } from '../../src/oci/registry.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
+import { pushRandomImage } from '../oci/store-suite.js';
+import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+
+interface Job {
+  id_tokens: Record<string, { aud: string }>;
+  variables: Record<string, string>;
+  before_script: string[];
+  script: string[];
+}
+
+describeWithRegistry('GitLab CI template, its script run with GitLab variables', () => {
+  let dir: string;
+  let server: RunningServer;
+  let registry: RunningRegistry;
+  let job: Job;
+  const store = new RegistryStore({ credentials: anonymousCredentials });
+  const configRef = 'gitlab.example/grp/proj//.gitlab-ci.yml@refs/tags/v1.0.0';
+  const seal = async (args: string[]) => {
+    const io = memoryIO({ COSIGN_PASSWORD: '' });
+    const code = await main(args, io);
+    return { code, out: io.out, err: io.err };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'seal-gitlab-'));
+    [server, registry] = await Promise.all([
+      startServer({ dataDir: join(dir, 'serve'), port: 0 }),
+      startRegistry(),
+    ]);
+    job = (
+      parse(await readFile(join(root, 'ci', 'gitlab', 'seal.gitlab-ci.yml'), 'utf8')) as Record<string, Job>
+    )['.seal-sign']!;
+    // `seal` on PATH as `npm install -g` would put it (the built bin/seal.js)
+    await mkdir(join(dir, 'bin'));
+    await writeFile(
+      join(dir, 'bin', 'seal'),
+      `#!/bin/sh\nexec "${process.execPath}" "${join(root, 'bin', 'seal.js')}" "$@"\n`,
+    );
+    await chmod(join(dir, 'bin', 'seal'), 0o755);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([server?.close(), registry?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('asks GitLab for an ID token with audience sigstore in SIGSTORE_ID_TOKEN', () => {
+    expect(job.id_tokens).toEqual({ SIGSTORE_ID_TOKEN: { aud: 'sigstore' } });
+  });
+
+  it('signs and attests keylessly as the pipeline; verify pins the pipeline identity', async () => {
+    const ref = `${registry.host}/gl${randomBytes(3).toString('hex')}/app:v1.0.0`;
+    const pushed = await pushRandomImage(store, parseReference(ref));
+    const q = new URLSearchParams({
+      ci_config_ref_uri: configRef,
+      sha: 'd'.repeat(40),
+      job_id: '99',
+      audience: job.id_tokens.SIGSTORE_ID_TOKEN!.aud,
+    });
+    const res = await fetch(`${server.issuerUrl}/gitlab/gitlab-ci?${q}`, {
+      headers: { authorization: 'bearer x' },
+    });
+    const token = ((await res.json()) as { value: string }).value;
+    const work = await mkdtemp(join(dir, 'job-'));
+    const env: Record<string, string> = {
+      PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`,
+      HOME: work,
+      ...job.variables,
+      SEAL_REGISTRY_USER: '',
+      SEAL_REGISTRY_PASSWORD: '',
+      SEAL_IMAGES: ref,
+      SEAL_SIGNING_CONFIG: server.signingConfigPath,
+      SEAL_ATTEST_PROVENANCE: 'true',
+      SIGSTORE_ID_TOKEN: token,
+      GITLAB_CI: 'true',
+      CI: 'true',
+      CI_SERVER_URL: 'https://gitlab.example',
+      CI_PROJECT_PATH: 'grp/proj',
+      CI_COMMIT_SHA: 'd'.repeat(40),
+      CI_COMMIT_TAG: 'v1.0.0',
+      CI_COMMIT_REF_NAME: 'v1.0.0',
+      CI_JOB_ID: '99',
+      CI_JOB_NAME: 'sign',
+      CI_PIPELINE_SOURCE: 'push',
+      CI_CONFIG_PATH: '.gitlab-ci.yml',
+    };
+    const script = [...job.before_script, ...job.script].join('\n');
+    const out = await run('sh', ['-c', script], { cwd: work, env }).catch(
+      (e: { stdout: string; stderr: string }) => {
+        throw new Error(`template script failed:\n${e.stdout}\n${e.stderr}`);
+      },
+    );
+    expect(out.stdout).toContain(`seal: signed ${ref} as`);
+    const dotenv = await readFile(join(work, 'seal.env'), 'utf8');
+    expect(dotenv).toContain(`SEAL_DIGEST=${String(pushed.digest)}\n`);
+    expect(dotenv).toMatch(/^SEAL_LOG_INDEX=\d+$/m);
+
+    const issuer = `${server.issuerUrl}/gitlab`;
+    const verify = (identity: string) =>
+      seal([
+        'verify',
+        '--trusted-root',
+        server.trustedRootPath,
+        '--certificate-identity',
+        identity,
+        '--certificate-oidc-issuer',
+        issuer,
+        ref,
+      ]);
+    const ok = await verify(`https://${configRef}`);
+    expect(ok.code, ok.err).toBe(0);
+    expect((await verify('https://gitlab.example/grp/proj//.gitlab-ci.yml@refs/heads/main')).code).not.toBe(
+      0,
+    );
+    expect((await verify('https://gitlab.example/grp/other//.gitlab-ci.yml@refs/tags/v1.0.0')).code).not.toBe(
+      0,
+    );
+    const prov = await seal([
+      'verify-attestation',
+      '--type',
+      'slsaprovenance1',
+      '--trusted-root',
+      server.trustedRootPath,
+      '--certificate-identity',
+      `https://${configRef}`,
+      '--certificate-oidc-issuer',
+      issuer,
+      '--source-uri',
+      'gitlab.example/grp/proj',
+      ref,
+    ]);
+    expect(prov.code, prov.err).toBe(0);
+  }, 180_000);
+
+  it('fails with a message when neither an ID token nor a key is there', async () => {
+    const work = await mkdtemp(join(dir, 'job-'));
+    const script = job.script.join('\n');
+    const err = await run('sh', ['-c', script], {
+      cwd: work,
+      env: {
+        PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`,
+        ...job.variables,
+        SEAL_IMAGES: 'x/y:z',
+        SEAL_REGISTRY_USER: '',
+      },
+    }).then(
+      () => undefined,
+      (e: { stderr: string }) => e,
+    );
+    expect(err?.stderr).toContain('no SIGSTORE_ID_TOKEN (id_tokens) and no SEAL_KEY');
+  });
+});
