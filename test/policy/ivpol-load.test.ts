@@ -57,10 +57,11 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     }
   });
 
-  it('refuses Notary attestors by field until seal verifies notation signatures', () => {
-    const notary = results.filter((r) => r.error?.includes('.notary: Notary (notation) attestors'));
-    expect(notary).toHaveLength(48);
-    for (const r of notary) expect(r.error).toMatch(/spec\.attestors\[\d+\]\.notary/);
+  it('loads Notary attestors; refuses referrer attestations (notation-signed referrers) by field', () => {
+    const referrer = results.filter((r) => r.error?.includes('.referrer: referrer attestations'));
+    expect(referrer).toHaveLength(39);
+    for (const r of referrer) expect(r.error).toMatch(/spec\.attestations\[\d+\]\.referrer/);
+    expect(results.filter((r) => r.error?.includes('.notary.certs.expression'))).toHaveLength(1);
   });
 
   it('loads the cosign key and keyless examples from the Kyverno docs and the notary-free chainsaw policies', () => {
@@ -73,12 +74,18 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
       'kyverno__chainsaw__image-validating-policies__mutate-then-validate__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__report__background__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__report__with-exception__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__security__forged-verification-annotation__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__subresources__block-ephemeral-containers__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__webhook-configuration__ephemeral-containers__single__policy.yaml',
+      'kyverno__chainsaw__namespaced-image-validating-policies__context__image-data__policy.yaml',
+      'kyverno__chainsaw__namespaced-image-validating-policies__report__admission__policy.yaml',
       'kyverno__chainsaw__namespaced-image-validating-policies__report__background__policy.yaml',
       'kyverno__chainsaw__validating-admission-policy-reports__background__policies-with-the-same-name__imagevalidatingpolicy.yaml',
+      'policies__other__verify-image-ivpol.yaml',
     ]);
   });
 
-  it('5 apply to admission; 4 are background-only and load as nothing (docs/policy.md counts)', () => {
+  it('11 apply to admission; 4 are background-only and load as nothing (docs/policy.md counts)', () => {
     const applies = results.filter((r) => !r.error && r.loaded > 0).map((r) => r.file);
     expect(applies).toEqual([
       'docs__image-validating-policy__cosign-key.yaml',
@@ -86,6 +93,12 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
       'kyverno__chainsaw__image-validating-policies__mutate-digest-disabled__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__mutate-digest__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__mutate-then-validate__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__security__forged-verification-annotation__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__subresources__block-ephemeral-containers__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__webhook-configuration__ephemeral-containers__single__policy.yaml',
+      'kyverno__chainsaw__namespaced-image-validating-policies__context__image-data__policy.yaml',
+      'kyverno__chainsaw__namespaced-image-validating-policies__report__admission__policy.yaml',
+      'policies__other__verify-image-ivpol.yaml',
     ]);
     expect(results.filter((r) => !r.error && r.loaded === 0)).toHaveLength(4);
     const hasOverCall = results.filter((r) => r.error?.includes('has() invalid argument'));
@@ -218,11 +231,21 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
         policyText(
           base.replace(
             '      cosign:\n',
-            '      notary:\n        certs:\n          value: x\n      cosign:\n',
+            '      notary:\n        certs:\n          value: x\n        tsaCerts:\n          value: y\n      cosign:\n',
           ),
         ),
       ),
-    ).toContain('spec.attestors[0].notary: Notary (notation) attestors are not supported yet');
+    ).toContain('spec.attestors[0]: an attestor needs exactly one of cosign or notary');
+    const notary = base.replace(
+      / {6}cosign:\n[\s\S]*?(?= {2}validations)/,
+      '      notary:\n        certs:\n          value: x\n        tsaCerts:\n          value: y\n',
+    );
+    expect(loadError(policyText(notary))).toContain(
+      'spec.attestors[0].notary.tsaCerts: timestamp countersignatures on Notary signatures are not verified by seal yet',
+    );
+    expect(loadError(policyText(notary.replace(/ {8}tsaCerts:\n {10}value: y\n/, '')))).toContain(
+      'spec.attestors[0].notary.certs.value: needs PEM certificates',
+    );
   });
 
   it('globs are gobwas globs without a separator: * crosses /, {a,b} and [..] work', () => {

@@ -142,7 +142,16 @@ const specSchema = z.strictObject({
     z.strictObject({
       name: z.string().min(1),
       cosign: cosignSchema.optional(),
-      notary: z.unknown().optional(),
+      notary: z
+        .strictObject({
+          certs: z
+            .strictObject({ value: z.string().optional(), expression: z.string().optional() })
+            .optional(),
+          tsaCerts: z
+            .strictObject({ value: z.string().optional(), expression: z.string().optional() })
+            .optional(),
+        })
+        .optional(),
     }),
   ),
   attestations: z
@@ -238,6 +247,34 @@ function toRule(r: z.infer<typeof ruleSchema>): ResourceRule {
     operations: r.operations ?? ['*'],
     resourceNames: r.resourceNames ?? [],
   };
+}
+
+/** A `notary` attestor: its `certs` are the `ca` trust store (Kyverno: trusted identities `*`, level strict). */
+function notaryAuthority(
+  name: string,
+  n: { certs?: { value?: string; expression?: string }; tsaCerts?: { value?: string; expression?: string } },
+  where: string,
+): Authority {
+  if (n.tsaCerts !== undefined)
+    refuse(
+      `${where}.tsaCerts`,
+      'timestamp countersignatures on Notary signatures are not verified by seal yet',
+    );
+  if (n.certs?.expression !== undefined)
+    refuse(
+      `${where}.certs.expression`,
+      'certificates from a CEL expression are not supported; give certs.value',
+    );
+  const blocks = n.certs?.value?.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (!blocks || blocks.length === 0) refuse(`${where}.certs.value`, 'needs PEM certificates');
+  for (const [i, b] of blocks!.entries()) {
+    try {
+      new X509Certificate(b);
+    } catch (err) {
+      refuse(`${where}.certs.value`, `certificate ${i} is not a PEM certificate (${(err as Error).message})`);
+    }
+  }
+  return { name, notary: { certificates: blocks! }, ignoreTlog: true, ignoreSct: true, attestations: [] };
 }
 
 function cosignAuthority(name: string, c: Cosign, where: string): Authority {
@@ -356,13 +393,14 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   spec.attestors.forEach((a, i) => {
     const w = where(`attestors[${i}]`);
     if (attestors.has(a.name)) refuse(`${w}.name`, `duplicate attestor name "${a.name}"`);
-    if (a.notary !== undefined)
-      refuse(
-        `${w}.notary`,
-        'Notary (notation) attestors are not supported yet: seal does not verify notation signatures',
-      );
-    if (!a.cosign) refuse(w, 'an attestor needs cosign (or notary)');
-    attestors.set(a.name, cosignAuthority(a.name, a.cosign, `${w}.cosign`));
+    if ((a.cosign ? 1 : 0) + (a.notary ? 1 : 0) !== 1)
+      refuse(w, 'an attestor needs exactly one of cosign or notary');
+    attestors.set(
+      a.name,
+      a.notary
+        ? notaryAuthority(a.name, a.notary, `${w}.notary`)
+        : cosignAuthority(a.name, a.cosign!, `${w}.cosign`),
+    );
   });
   const attestations = new Map<string, IvpolAttestation>();
   (spec.attestations ?? []).forEach((a, i) => {
@@ -370,6 +408,11 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     if (attestations.has(a.name)) refuse(`${w}.name`, `duplicate attestation name "${a.name}"`);
     if ((a.intoto ? 1 : 0) + (a.referrer ? 1 : 0) !== 1)
       refuse(w, 'an attestation needs exactly one of intoto or referrer');
+    if (a.referrer)
+      refuse(
+        `${w}.referrer`,
+        'referrer attestations (OCI referrers signed with notation) are not supported yet; Notary image signatures are',
+      );
     attestations.set(
       a.name,
       a.intoto
