@@ -80,7 +80,8 @@ export function dashboardRecord(
       ...(o.code ? { code: o.code } : {}),
       ...(o.failedCheck ? { failedCheck: o.failedCheck } : {}),
     })),
-    durationMs: extra.durationMs,
+    // Rounded as the audit line rounds it: the live page and one read from the log show the same numbers.
+    durationMs: Math.round(extra.durationMs * 1000) / 1000,
   };
   if (d.digest) record.digest = d.digest;
   if (d.breakGlass) record.breakGlass = { id: d.breakGlass.id, expiresAt: d.breakGlass.expiresAt };

@@ -75,6 +75,8 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   app.get('/dashboard/app.css', async (_req, reply) =>
     reply.type('text/css; charset=utf-8').send(DASHBOARD_CSS),
   );
+  // Browsers ask for one; none is drawn.
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get('/dashboard/api/summary', async () => opts.summary());
   try {
     await app.listen({ host, port: opts.port ?? 0 });

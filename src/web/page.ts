@@ -51,11 +51,11 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section>
     <h2>Active break-glass grants</h2>
-    <table><thead><tr><th>grant</th><th>namespace</th><th>image</th><th>expires</th><th>reason</th></tr></thead><tbody id="grants"></tbody></table>
+    <table class="wide"><thead><tr><th>grant</th><th>namespace</th><th>image</th><th>expires</th><th>reason</th></tr></thead><tbody id="grants"></tbody></table>
   </section>
   <section>
     <h2>Recent decisions</h2>
-    <table><thead><tr><th>time</th><th>namespace</th><th>image</th><th>policy</th><th>result</th><th>reason</th></tr></thead><tbody id="recent"></tbody></table>
+    <table class="wide"><thead><tr><th>time</th><th>namespace</th><th>image</th><th>policy</th><th>result</th><th>reason</th></tr></thead><tbody id="recent"></tbody></table>
   </section>
 </main>
 </body>
@@ -76,7 +76,9 @@ h2 { font-size: 15px; margin: 16px 0 8px; }
 .two { display: flex; flex-wrap: wrap; gap: 24px; }
 table { border-collapse: collapse; background: #fff; border: 1px solid #d9dde3; }
 th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #eceef2; vertical-align: top; }
-td.reason { max-width: 560px; word-break: break-word; }
+td.reason { min-width: 240px; max-width: 560px; overflow-wrap: anywhere; }
+td.image { max-width: 420px; overflow-wrap: anywhere; }
+table.wide { width: 100%; }
 .deny { color: #b42318; font-weight: 600; }
 .warn, .break-glass { color: #b54708; font-weight: 600; }
 .allow { color: #067647; }
@@ -188,9 +190,9 @@ function render(s) {
   ]);
   fill('namespaces', s.coverage.byNamespace, ['namespace', 'ring', 'verified', 'total', 'percent']);
   fill('rings', s.coverage.byRing, ['ring', 'verified', 'total', 'percent']);
-  fill('grants', s.breakGlass.active, ['id', 'namespace', 'image', 'expiresAt', function (g) { return { text: g.reason, cls: 'reason' }; }]);
+  fill('grants', s.breakGlass.active, ['id', 'namespace', function (g) { return { text: g.image, cls: 'image' }; }, 'expiresAt', function (g) { return { text: g.reason, cls: 'reason' }; }]);
   fill('recent', s.recent, [
-    'time', 'namespace', 'image', 'policy',
+    'time', 'namespace', function (r) { return { text: r.image, cls: 'image' }; }, 'policy',
     function (r) { return { text: r.result + (r.dryRun ? ' (dry run)' : ''), cls: r.result }; },
     function (r) { return { text: r.reason, cls: 'reason' }; },
   ]);
