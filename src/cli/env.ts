@@ -103,6 +103,12 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
     expects: 'host',
   },
   KUBERNETES_SERVICE_PORT: { description: 'the Kubernetes API port inside a pod', expects: 'port' },
+  SEAL_DASHBOARD_TOKEN: {
+    description:
+      'bearer token the web dashboard (admission serve --dashboard, seal dashboard) requires of every request',
+    expects: 'string',
+    sensitive: true,
+  },
   SEAL_NATIVE: {
     description: '0 turns off the native ECDSA digest check (pure node:crypto)',
     expects: '0 or unset',
