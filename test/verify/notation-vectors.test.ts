@@ -30,9 +30,9 @@ function trust(over: Partial<NotationTrust> = {}): NotationTrust {
   };
 }
 
-function codeOf(fn: () => unknown): string | undefined {
+async function codeOf(fn: () => unknown): Promise<string | undefined> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (isSealError(err)) return `${err.code}: ${err.message}`;
     throw err;
@@ -40,21 +40,20 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-describe('notation-go signature envelopes', () => {
-  it('verifies ca_valid_sig_env.json (PS384, notary.x509) against NotationTestRoot in a ca store', () => {
-    const r = verifyEnvelope(JWS, read('ca_valid_sig_env.json'), SUBJECT, trust(), NOW);
+describe('notation-go signature envelopes', async () => {
+  it('verifies ca_valid_sig_env.json (PS384, notary.x509) against NotationTestRoot in a ca store', async () => {
+    const r = await verifyEnvelope(JWS, read('ca_valid_sig_env.json'), SUBJECT, trust(), NOW);
     expect(r.env.scheme).toBe('notary.x509');
     expect(r.env.targetArtifact.digest).toBe(SUBJECT.digest);
     expect(r.env.chain).toHaveLength(2);
     expect(r.logged).toEqual([]);
   });
 
-  it('matches a trusted x509.subject identity of the notation test leaf and refuses another', () => {
-    const leafSubject = verifyEnvelope(JWS, read('ca_valid_sig_env.json'), SUBJECT, trust(), NOW).env
-      .chain[0]!;
-    expect(leafSubject).toBeDefined();
+  it('matches a trusted x509.subject identity of the notation test leaf and refuses another', async () => {
+    const ok = await verifyEnvelope(JWS, read('ca_valid_sig_env.json'), SUBJECT, trust(), NOW);
+    expect(ok.identity).toBe('*');
     expect(
-      codeOf(() =>
+      await codeOf(() =>
         verifyEnvelope(
           JWS,
           read('ca_valid_sig_env.json'),
@@ -66,28 +65,28 @@ describe('notation-go signature envelopes', () => {
     ).toMatch(/^E_IDENTITY_MISMATCH: .*not a trusted identity/);
   });
 
-  it('verifies sa_valid_sig_env.json (signingAuthority) only from a signingAuthority store', () => {
+  it('verifies sa_valid_sig_env.json (signingAuthority) only from a signingAuthority store', async () => {
     const root = certs('NotationTestRoot.pem');
     const sa = trust({ roots: { ca: [], signingAuthority: root } });
-    expect(verifyEnvelope(JWS, read('sa_valid_sig_env.json'), SUBJECT, sa, NOW).env.scheme).toBe(
+    expect((await verifyEnvelope(JWS, read('sa_valid_sig_env.json'), SUBJECT, sa, NOW)).env.scheme).toBe(
       'notary.x509.signingAuthority',
     );
-    expect(codeOf(() => verifyEnvelope(JWS, read('sa_valid_sig_env.json'), SUBJECT, trust(), NOW))).toMatch(
-      /^E_CERTIFICATE_INVALID: .*names no signingAuthority trust store/,
-    );
+    expect(
+      await codeOf(() => verifyEnvelope(JWS, read('sa_valid_sig_env.json'), SUBJECT, trust(), NOW)),
+    ).toMatch(/^E_CERTIFICATE_INVALID: .*names no signingAuthority trust store/);
   });
 
-  it('refuses ca_invalid_sig_env.json', () => {
-    expect(codeOf(() => verifyEnvelope(JWS, read('ca_invalid_sig_env.json'), SUBJECT, trust(), NOW))).toMatch(
-      /^E_SIGNATURE_INVALID: /,
-    );
+  it('refuses ca_invalid_sig_env.json', async () => {
+    expect(
+      await codeOf(() => verifyEnvelope(JWS, read('ca_invalid_sig_env.json'), SUBJECT, trust(), NOW)),
+    ).toMatch(/^E_SIGNATURE_INVALID: /);
   });
 
-  it('refuses ca_expired_sig_env.json as expired under strict, logs it under permissive', () => {
-    expect(codeOf(() => verifyEnvelope(JWS, read('ca_expired_sig_env.json'), SUBJECT, trust(), NOW))).toMatch(
-      /^E_SIGNATURE_EXPIRED: .*2022-07-29T23:59:00/,
-    );
-    const p = verifyEnvelope(
+  it('refuses ca_expired_sig_env.json as expired under strict, logs it under permissive', async () => {
+    expect(
+      await codeOf(() => verifyEnvelope(JWS, read('ca_expired_sig_env.json'), SUBJECT, trust(), NOW)),
+    ).toMatch(/^E_SIGNATURE_EXPIRED: .*2022-07-29T23:59:00/);
+    const p = await verifyEnvelope(
       JWS,
       read('ca_expired_sig_env.json'),
       SUBJECT,
@@ -97,9 +96,9 @@ describe('notation-go signature envelopes', () => {
     expect(p.logged.join('\n')).toContain('expiry: notation signature: the signature expired');
   });
 
-  it('refuses the valid envelope with the wrong trust store, and for another image', () => {
+  it('refuses the valid envelope with the wrong trust store, and for another image', async () => {
     expect(
-      codeOf(() =>
+      await codeOf(() =>
         verifyEnvelope(
           JWS,
           read('ca_valid_sig_env.json'),
@@ -110,9 +109,46 @@ describe('notation-go signature envelopes', () => {
       ),
     ).toMatch(/^E_CERTIFICATE_INVALID: .*does not lead to a certificate in the ca trust store/);
     expect(
-      codeOf(() =>
+      await codeOf(() =>
         verifyEnvelope(JWS, read('ca_valid_sig_env.json'), { ...SUBJECT, size: 529 }, trust(), NOW),
       ),
     ).toMatch(/^E_SUBJECT_MISMATCH: /);
+  });
+});
+
+describe('notation-go COSE envelopes', () => {
+  const COSE = 'application/cose';
+  const OCI_SUBJECT = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0',
+    size: 481,
+  };
+
+  it('verifies internal/testdata/cose_signature.sig (self-signed notation leaf as the ca store)', async () => {
+    const { verifyCoseEnvelope } = await import('../../src/verify/notation/envelope.js');
+    const bytes = read('cose_signature.sig');
+    const leaf = (await verifyCoseEnvelope(bytes)).chain[0]!;
+    const t = trust({ roots: { ca: [leaf], signingAuthority: [] } });
+    const r = await verifyEnvelope(COSE, bytes, OCI_SUBJECT, t, NOW);
+    expect(r.env.format).toBe('cose');
+    expect(r.env.targetArtifact).toEqual(OCI_SUBJECT);
+    expect(await codeOf(() => verifyEnvelope(COSE, bytes, OCI_SUBJECT, trust(), NOW))).toMatch(
+      /^E_CERTIFICATE_INVALID: .*does not lead to a certificate in the ca trust store/,
+    );
+    const tampered = new Uint8Array(bytes);
+    const at = Buffer.from(tampered).indexOf('19dbd2e4');
+    tampered[at] = '2'.charCodeAt(0);
+    expect(await codeOf(() => verifyEnvelope(COSE, tampered, OCI_SUBJECT, t, NOW))).toMatch(
+      /^E_SIGNATURE_INVALID: .*does not verify with the leaf certificate/,
+    );
+  });
+
+  it('verifies the signature of verifier/testdata/timestamp/sigEnv/coseWithTimestamp.sig', async () => {
+    const { verifyCoseEnvelope } = await import('../../src/verify/notation/envelope.js');
+    const env = await verifyCoseEnvelope(read('coseWithTimestamp.sig'));
+    expect(env.targetArtifact.digest).toBe(
+      'sha256:c0669ef34cdc14332c0f1ab0c2c01acb91d96014b172f1a76f3a39e63d1f0bda',
+    );
+    expect(env.signingTime).toBe(1718692031);
   });
 });

@@ -283,3 +283,67 @@ export function verifyJwsEnvelope(bytes: Uint8Array): EnvelopeContent {
   if (ph[H.expiry] !== undefined) out.expiry = rfc3339(ph[H.expiry], 'expiry');
   return out;
 }
+
+const COSE_ALGS: Record<number, string> = {
+  [-37]: 'PS256',
+  [-38]: 'PS384',
+  [-39]: 'PS512',
+  [-7]: 'ES256',
+  [-35]: 'ES384',
+  [-36]: 'ES512',
+};
+
+function coseLabelName(k: unknown): string {
+  if (k === 1) return 'alg';
+  if (k === 2) return 'crit';
+  if (k === 3) return 'cty';
+  return typeof k === 'string' ? k : `label ${String(k)}`;
+}
+
+function coseTime(v: unknown, what: string): number {
+  const t = v as { tag?: unknown; value?: unknown } | undefined;
+  if (!t || t.tag !== 1 || typeof t.value !== 'number')
+    throw invalid(`${what} is not a CBOR epoch time (tag 1)`);
+  return t.value;
+}
+
+/** Parse and verify a COSE_Sign1 envelope: integrity and the signature by its leaf certificate. */
+export async function verifyCoseEnvelope(bytes: Uint8Array): Promise<EnvelopeContent> {
+  if (bytes.length > MAX_ENVELOPE_BYTES)
+    throw invalid(`the envelope is ${bytes.length} bytes (at most ${MAX_ENVELOPE_BYTES})`);
+  const { coseSign1, sigStructure } = await import('./cose.js');
+  const { protectedBytes, protectedHeader: ph, unprotected, payload, signature } = coseSign1(bytes);
+  if (ph.get(3) !== NOTARY_PAYLOAD_TYPE)
+    throw invalid(`the content type is ${JSON.stringify(ph.get(3))}, not ${NOTARY_PAYLOAD_TYPE}`);
+  const crit = ph.get(2);
+  if (!Array.isArray(crit)) throw invalid('the crit header is missing or not a list');
+  const keys = new Set([...ph.keys()].map(coseLabelName));
+  const scheme = checkSignedAttributes(keys, crit.map(coseLabelName), ph.get(H.scheme));
+  const x5 = unprotected.get(33) ?? ph.get(33);
+  const ders = x5 instanceof Uint8Array ? [x5] : Array.isArray(x5) ? x5 : undefined;
+  if (!ders || !ders.every((d) => d instanceof Uint8Array))
+    throw invalid('the envelope has no x5chain (label 33)');
+  if (ders.length > MAX_CHAIN_CERTIFICATES)
+    throw invalid(`the envelope carries ${ders.length} certificates (at most ${MAX_CHAIN_CERTIFICATES})`);
+  const chain = parseChain(ders as Uint8Array[]);
+  const alg = algorithmForKey(chain[0]!);
+  const named = COSE_ALGS[ph.get(1) as number];
+  if (named !== alg)
+    throw invalid(`alg ${String(ph.get(1))} does not match the signing key (which needs ${alg})`);
+  if (!signatureVerifies(alg, chain[0]!, sigStructure(protectedBytes, payload), signature))
+    throw invalid(
+      'the signature does not verify with the leaf certificate (the payload or headers were altered)',
+    );
+  const out: EnvelopeContent = {
+    format: 'cose',
+    scheme,
+    signingTime: coseTime(
+      ph.get(scheme === 'notary.x509' ? H.signingTime : H.authenticSigningTime),
+      'signing time',
+    ),
+    chain,
+    targetArtifact: parsePayload(payload),
+  };
+  if (ph.has(H.expiry)) out.expiry = coseTime(ph.get(H.expiry), 'expiry');
+  return out;
+}

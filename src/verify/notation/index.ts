@@ -17,6 +17,7 @@ import {
   MAX_ENVELOPE_BYTES,
   NOTARY_SIGNATURE_ARTIFACT_TYPE,
   type TargetArtifact,
+  verifyCoseEnvelope,
   verifyJwsEnvelope,
 } from './envelope.js';
 import { applyTrust, type NotationTrust } from './trust.js';
@@ -79,20 +80,16 @@ export function checkTarget(target: TargetArtifact, desc: Descriptor): void {
 }
 
 /** Verify one envelope blob against a trust policy entry and the image's descriptor. */
-export function verifyEnvelope(
+export async function verifyEnvelope(
   mediaType: string,
   bytes: Uint8Array,
   subject: Descriptor,
   trust: NotationTrust,
   now: number,
-): { env: EnvelopeContent; identity: string; logged: string[] } {
+): Promise<{ env: EnvelopeContent; identity: string; logged: string[] }> {
   let env: EnvelopeContent;
   if (mediaType === JWS_MEDIA_TYPE) env = verifyJwsEnvelope(bytes);
-  else if (mediaType === COSE_MEDIA_TYPE)
-    throw new SealError(
-      'E_UNSUPPORTED_MEDIA_TYPE',
-      'notation signature: COSE envelopes are not supported yet',
-    );
+  else if (mediaType === COSE_MEDIA_TYPE) env = await verifyCoseEnvelope(bytes);
   else
     throw new SealError(
       'E_UNSUPPORTED_MEDIA_TYPE',
@@ -168,7 +165,7 @@ export async function verifyNotationImage(
         size: layer.size,
         maxBytes: MAX_ENVELOPE_BYTES,
       });
-      const { env, identity, logged } = verifyEnvelope(layer.mediaType, bytes, subject, trust, now);
+      const { env, identity, logged } = await verifyEnvelope(layer.mediaType, bytes, subject, trust, now);
       Object.assign(r, {
         ok: true,
         format: env.format,
