@@ -65,7 +65,68 @@ const options = {
     description: 'text or json (one event per line)',
     placeholder: 'FORMAT',
   },
+  'metrics-file': {
+    type: 'string',
+    description: 'write Prometheus textfile-collector metrics here after each check',
+    placeholder: 'FILE',
+  },
 } as const;
+
+/** Metric names `--metrics-file` writes (the deploy/ alert rules read them). */
+export const LOG_MONITOR_METRICS = [
+  'seal_log_monitor_checks_total',
+  'seal_log_monitor_matches_total',
+  'seal_log_monitor_inconsistent',
+  'seal_log_monitor_last_check_timestamp_seconds',
+  'seal_log_monitor_tree_size',
+] as const;
+
+export interface LogMonitorMetrics {
+  log: string;
+  checks: number;
+  matches: number;
+  inconsistent: boolean;
+  lastCheck: number;
+  treeSize: number;
+}
+
+/** The monitor's state as Prometheus text (node_exporter textfile collector). */
+export function logMonitorMetricsText(m: LogMonitorMetrics): string {
+  const log = m.log.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const rows: [string, string, string, number][] = [
+    ['seal_log_monitor_checks_total', 'counter', 'Checks of the log (kept across --once runs)', m.checks],
+    ['seal_log_monitor_matches_total', 'counter', 'Entries by a watched identity or key', m.matches],
+    [
+      'seal_log_monitor_inconsistent',
+      'gauge',
+      '1 when the log failed its consistency proof',
+      m.inconsistent ? 1 : 0,
+    ],
+    ['seal_log_monitor_last_check_timestamp_seconds', 'gauge', 'Unix time of the last check', m.lastCheck],
+    ['seal_log_monitor_tree_size', 'gauge', 'Tree size of the last verified checkpoint', m.treeSize],
+  ];
+  return rows.map(([n, t, h, v]) => `# HELP ${n} ${h}\n# TYPE ${n} ${t}\n${n}{log="${log}"} ${v}\n`).join('');
+}
+
+/** The counters a previous run left in the metrics file (so --once runs from cron keep counting). */
+async function previousCounts(path: string): Promise<{ checks: number; matches: number }> {
+  let text = '';
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return { checks: 0, matches: 0 };
+  }
+  const read = (name: string) => {
+    const m = new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { checks: read('seal_log_monitor_checks_total'), matches: read('seal_log_monitor_matches_total') };
+}
+
+async function writeMetrics(path: string, m: LogMonitorMetrics): Promise<void> {
+  await writeFile(`${path}.tmp`, logMonitorMetricsText(m));
+  await rename(`${path}.tmp`, path);
+}
 
 const stateSchema = z.object({
   logId: z.string(),
@@ -171,6 +232,16 @@ export const command: CommandModule = {
     const watchKeys = await Promise.all(o['watch-key'].map((f) => watchedKeyPem(f, io)));
     const publicKeyPem = o['public-key'] ? await readKeyFile(o['public-key']) : undefined;
     let state = await loadState(o.state);
+    const metricsFile = o['metrics-file'];
+    const metrics: LogMonitorMetrics | undefined = metricsFile
+      ? {
+          log: url,
+          ...(await previousCounts(metricsFile)),
+          inconsistent: false,
+          lastCheck: 0,
+          treeSize: state?.size ?? 0,
+        }
+      : undefined;
     let stopped = false;
     const stop = () => {
       stopped = true;
@@ -189,6 +260,12 @@ export const command: CommandModule = {
             watchKeys,
           });
         } catch (err) {
+          if (metricsFile && metrics && isSealError(err) && INCONSISTENT.has(err.code)) {
+            metrics.checks++;
+            metrics.inconsistent = true;
+            metrics.lastCheck = Math.floor(Date.now() / 1000);
+            await writeMetrics(metricsFile, metrics);
+          }
           // The log's history does not hold together: raise the alarm, then fail as before.
           if (alerts && isSealError(err) && INCONSISTENT.has(err.code)) {
             await deliverAlert(
@@ -219,6 +296,13 @@ export const command: CommandModule = {
             );
         }
         state = result.state;
+        if (metricsFile && metrics) {
+          metrics.checks++;
+          metrics.matches += result.events.filter((e) => e.type === 'match').length;
+          metrics.lastCheck = Math.floor(Date.now() / 1000);
+          metrics.treeSize = state.size;
+          await writeMetrics(metricsFile, metrics);
+        }
         if (o.state) {
           await writeFile(`${o.state}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
           await rename(`${o.state}.tmp`, o.state);

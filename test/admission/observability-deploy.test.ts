@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createAdmissionMetrics } from '../../src/admission/metrics.js';
 import { COVERAGE_METRICS, prometheusText } from '../../src/cli/coverage.js';
+import { LOG_MONITOR_METRICS, logMonitorMetricsText } from '../../src/cli/log-monitor.js';
 
 const DEPLOY = join(import.meta.dirname, '../../deploy');
 
@@ -43,13 +44,24 @@ async function knownMetrics(): Promise<Map<string, Set<string>>> {
     total: { images: 1, verified: 0, provenance: 0, sbom: 0 },
     failuresByReason: { E_NO_SIGNATURES: 1 },
   });
-  for (const m of text.matchAll(/^([a-z_]+)\{([^}]*)\}/gm)) {
+  const monitor = logMonitorMetricsText({
+    log: 'https://log.test',
+    checks: 1,
+    matches: 0,
+    inconsistent: false,
+    lastCheck: 1,
+    treeSize: 1,
+  });
+  for (const m of `${text}${monitor}`.matchAll(/^([a-z_]+)\{([^}]*)\}/gm)) {
     const labels = known.get(m[1]!) ?? new Set<string>();
     for (const l of m[2]!.matchAll(/([a-z_]+)="/g)) labels.add(l[1]!);
     known.set(m[1]!, labels);
   }
   expect([...known.keys()].filter((k) => k.startsWith('seal_coverage_')).sort()).toEqual(
     [...COVERAGE_METRICS].sort(),
+  );
+  expect([...known.keys()].filter((k) => k.startsWith('seal_log_monitor_')).sort()).toEqual(
+    [...LOG_MONITOR_METRICS].sort(),
   );
   return known;
 }
@@ -117,7 +129,7 @@ describe('deploy/ observability', () => {
       expect(used).toContain(m);
   });
 
-  it('PrometheusRule: alerts for coverage, failure spikes, break-glass and fail-open over existing metrics', async () => {
+  it('PrometheusRule: alerts for coverage, failure spikes, break-glass, fail-open and the log monitor over existing metrics', async () => {
     const known = await knownMetrics();
     const doc = parse(readFileSync(join(DEPLOY, 'prometheus/seal-rules.yaml'), 'utf8')) as {
       apiVersion: string;
@@ -153,6 +165,8 @@ describe('deploy/ observability', () => {
     expect(reads.get('SealRegistryCoverageLow')).toContain('seal_coverage_verified_ratio');
     expect(reads.get('SealVerificationFailureSpike')).toContain('offset 1d');
     expect(reads.get('SealBreakGlassUsed')).toContain('seal_admission_breakglass_uses_total');
+    expect(reads.get('SealLogInconsistent')).toContain('seal_log_monitor_inconsistent');
+    expect(reads.get('SealLogWatchedIdentityUsed')).toContain('seal_log_monitor_matches_total');
     // The reason the webhook counts for fail-open decisions (src/admission/controller.ts).
     expect(reads.get('SealFailOpenDecisions')).toContain('reason="unavailable-fail-open"');
     expect(readFileSync(join(import.meta.dirname, '../../src/admission/controller.ts'), 'utf8')).toContain(

@@ -211,6 +211,12 @@ describe('seal log monitor --alert-webhook / --alert-exec', () => {
       await c.createEntry(hashedRekord());
       const execOut = join(dir, 'exec.jsonl');
       const state = join(dir, 'state.json');
+      const prom = join(dir, 'monitor.prom');
+      const metric = async (name: string) => {
+        const m = new RegExp(`^${name}\\{log="([^"]+)"\\} (\\d+)$`, 'm').exec(await readFile(prom, 'utf8'));
+        expect(m?.[1]).toBe(url);
+        return Number(m![2]);
+      };
       const args = [
         'log',
         'monitor',
@@ -218,6 +224,8 @@ describe('seal log monitor --alert-webhook / --alert-exec', () => {
         '--once',
         '--state',
         state,
+        '--metrics-file',
+        prom,
         '--watch-key',
         keyFile,
         '--alert-webhook',
@@ -241,10 +249,18 @@ describe('seal log monitor --alert-webhook / --alert-exec', () => {
         .split('\n')
         .map((l) => JSON.parse(l));
       expect(execed).toEqual([hook.bodies[0]!.json]);
+      // --metrics-file: the textfile the deploy/ alerts read.
+      expect(await metric('seal_log_monitor_checks_total')).toBe(1);
+      expect(await metric('seal_log_monitor_matches_total')).toBe(1);
+      expect(await metric('seal_log_monitor_tree_size')).toBe(5);
+      expect(await metric('seal_log_monitor_inconsistent')).toBe(0);
+      expect(await metric('seal_log_monitor_last_check_timestamp_seconds')).toBeGreaterThan(0);
 
-      // Nothing new: no alert.
+      // Nothing new: no alert; the counters carry over from the file.
       expect(await main(args, memoryIO())).toBe(0);
       expect(hook.bodies).toHaveLength(1);
+      expect(await metric('seal_log_monitor_checks_total')).toBe(2);
+      expect(await metric('seal_log_monitor_matches_total')).toBe(1);
 
       // The saved checkpoint claims another history; the log grows; the consistency proof fails.
       const saved = JSON.parse(await readFile(state, 'utf8')) as { size: number; rootHash: string };
@@ -253,6 +269,8 @@ describe('seal log monitor --alert-webhook / --alert-exec', () => {
       const failed = memoryIO();
       expect(await main(args, failed)).not.toBe(0);
       expect(failed.err).toContain('E_PROOF_INVALID');
+      expect(await metric('seal_log_monitor_inconsistent')).toBe(1);
+      expect(await metric('seal_log_monitor_checks_total')).toBe(3);
       expect(hook.bodies).toHaveLength(2);
       expect(hook.bodies[1]!.json).toMatchObject({
         type: 'inconsistent',
