@@ -202,6 +202,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./breakglass-revoke.js')),
   },
   {
+    name: 'incident audit',
+    summary: 'List every log entry by a compromised key or identity, against the compromise window',
+    load: () => mod(import('./incident-audit.js')),
+  },
+  {
     name: 'incident revoke',
     summary: 'Revoke a compromised key or identity from a time on, in a policy file',
     load: () => mod(import('./incident-revoke.js')),

@@ -232,4 +232,80 @@ describeWithRegistry('seal incident revoke on the real registry and seal serve',
     ]);
     expect(k2.out).toContain('does not name key');
   });
+
+  it('audit lists every log entry by K1, placed against the window, and nothing by K2', async () => {
+    const t = Date.parse(after) / 1000;
+    const audit = async (key: string, window: string[]) => {
+      const r = await seal([
+        'incident',
+        'audit',
+        '--key',
+        join(dir, key),
+        ...window,
+        '--rekor-url',
+        server.url,
+        '-o',
+        'json',
+      ]);
+      expect(r.code, r.err).toBe(0);
+      return {
+        err: r.err,
+        ...(JSON.parse(r.out) as {
+          entries: {
+            logIndex: number;
+            integratedTime: number;
+            artifactDigest: string;
+            kind: string;
+            window: string;
+          }[];
+          summary: Record<string, number>;
+        }),
+      };
+    };
+    const k1 = await audit('k1.pub', ['--since', after]);
+    expect(k1.entries).toHaveLength(2);
+    for (const e of k1.entries) {
+      expect(['hashedrekord', 'dsse']).toContain(e.kind);
+      expect(e.artifactDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(e.window).toBe(e.integratedTime < t ? 'before' : 'inside');
+    }
+    expect(k1.entries.map((e) => e.window)).toEqual(['before', 'inside']);
+    expect(k1.summary).toEqual({ total: 2, before: 1, inside: 1, after: 0 });
+    expect(k1.err).toContain('2 log entries by key');
+
+    // A closed window that ends before T: the later signature is after it.
+    const closed = await audit('k1.pub', ['--since', '0', '--until', String(t - 1)]);
+    expect(closed.entries.map((e) => e.window)).toEqual(['inside', 'after']);
+
+    const k2 = await audit('k2.pub', ['--since', after]);
+    expect(k2.entries.map((e) => e.window)).toEqual(['inside']);
+    expect(k1.entries.map((e) => e.logIndex)).not.toContain(k2.entries[0]!.logIndex);
+
+    const text = await seal([
+      'incident',
+      'audit',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--since',
+      after,
+      '--rekor-url',
+      server.url,
+    ]);
+    expect(text.out).toMatch(/^LOG INDEX +INTEGRATED +WINDOW +KIND +DIGEST$/m);
+    expect(text.out).toContain('2 log entries by key');
+    expect(text.out).toContain('1 before, 1 inside, 0 after the window');
+
+    const bad = await seal([
+      'incident',
+      'audit',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--since',
+      'yesterday',
+      '--rekor-url',
+      server.url,
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain('--since');
+  });
 });
