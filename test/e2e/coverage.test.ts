@@ -1,6 +1,6 @@
 // `seal coverage` on the real distribution registry with `seal serve` as the log: signed (the policy's
 // key), unsigned, attested (signed + SLSA provenance + SPDX attestations) and wrongly signed (another key)
-// images, one of them under two tags, in two repositories; json, prometheus and table outputs report exactly
+// images, one of them under two tags, in two repositories (and an attached .sbom); json, prometheus and table outputs report exactly
 // those counts, per repository and overall, and `REG/*` reads the catalog.
 
 import { randomBytes } from 'node:crypto';
@@ -111,6 +111,9 @@ describeWithRegistry('seal coverage', () => {
       ]);
       expect(r.code, r.err).toBe(0);
     }
+    // lib:v1 carries an SBOM attached unsigned under its .sbom tag (cosign attach sbom): it counts.
+    const a = await seal(['attach', 'sbom', '--sbom', spdx, `${lib}:v1`]);
+    expect(a.code, a.err).toBe(0);
     // The wrongly signed image also carries provenance, by the wrong key: it must not count.
     const w = await seal([
       'attest',
@@ -153,8 +156,8 @@ spec:
     expect(app).toMatchObject({ repository: `${registry.host}/${ns}/app`, images: 4, verified: 2 });
     expect(app!.provenance).toBe(1);
     expect(app!.sbom).toBe(1);
-    expect(lib).toMatchObject({ images: 1, verified: 1, provenance: 0, sbom: 0 });
-    expect(report.total).toEqual({ images: 5, verified: 3, provenance: 1, sbom: 1 });
+    expect(lib).toMatchObject({ images: 1, verified: 1, provenance: 0, sbom: 1 });
+    expect(report.total).toEqual({ images: 5, verified: 3, provenance: 1, sbom: 2 });
     const failed = Object.fromEntries(app!.failures.map((f) => [f.image.split('@')[1], f]));
     expect(Object.keys(failed).sort()).toEqual([digests.unsigned, digests.wrong].sort());
     expect(failed[digests.unsigned!]!.tags).toEqual(['unsigned']);
@@ -177,6 +180,7 @@ spec:
     expect(text).toContain(`seal_coverage_sbom_ratio{repository="${app}"} 0.25\n`);
     expect(text).toContain('seal_coverage_images_total{repository=""} 5\n');
     expect(text).toContain('seal_coverage_verified_ratio{repository=""} 0.6\n');
+    expect(text).toContain('seal_coverage_sbom_ratio{repository=""} 0.4\n');
     expect(text).toContain('# TYPE seal_coverage_failures_total gauge\n');
     expect(text).toContain('seal_coverage_failures_total{reason="E_NO_SIGNATURES"} 1\n');
     expect(text).toContain('seal_coverage_failures_total{reason="E_SIGNATURE_INVALID"} 1\n');
