@@ -119,7 +119,9 @@ export function applyDeprecated(
 ): void {
   for (const name of Object.keys(specs)) {
     const d = DEPRECATED[name];
-    if (!d || !argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
+    // only the flags this command took from deprecatedSpecs (its own flags of the same name handle themselves)
+    if (!d || specs[name] !== d.spec || !argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)))
+      continue;
     const value = o[name];
     if (d.spec.type === 'boolean' && value === false) continue;
     if (typeof value === 'string' && d.fine?.(value)) continue;

@@ -71,6 +71,11 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
     expects: 'JWT',
     sensitive: true,
   },
+  SEAL_SIGSTORE_SECRET_NAMESPACE: {
+    description:
+      'namespace of the Secrets a ClusterImagePolicy names (key/ca-cert secretRef; default cosign-system, as policy-controller)',
+    expects: 'Kubernetes namespace',
+  },
   SEAL_OIDC_TOKEN_FILE: {
     description:
       'the token file of --oidc-provider filesystem (default: cosign’s /var/run/sigstore/cosign/oidc-token)',
