@@ -238,6 +238,71 @@ ${cert}
       expect(r.code).toBe(16);
     }, 60_000);
 
+    it('seal policy test: an ImageValidatingPolicy notary attestor (kyverno/policies verify-image-ivpol shape)', async () => {
+      const good = await signed();
+      const bad = await signedByOther();
+      const cert = ca.rootPem
+        .trim()
+        .split('\n')
+        .map((l) => `            ${l}`)
+        .join('\n');
+      const policyFile = join(dir, `ivpol-${randomBytes(3).toString('hex')}.yaml`);
+      await writeFile(
+        policyFile,
+        `apiVersion: policies.kyverno.io/v1alpha1
+kind: ImageValidatingPolicy
+metadata:
+  name: verify-image-ivpol
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["pods"]
+  matchImageReferences:
+    - glob: ${registry.host}/notation*
+  attestors:
+    - name: notary
+      notary:
+        certs:
+          value: |-
+${cert}
+  validations:
+    - expression: >-
+       images.containers.map(image, verifyImageSignatures(image, [attestors.notary])).all(e ,e > 0)
+      message: >-
+       failed the verification
+`,
+      );
+      const pod = (image: string) =>
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: prod}\nspec:\n  containers:\n    - {name: c, image: "${image}"}\n`;
+      await writeFile(join(dir, 'good-pod.yaml'), pod(good.ref));
+      await writeFile(join(dir, 'bad-pod.yaml'), pod(bad));
+      const ok = await seal([
+        'policy',
+        'test',
+        '-p',
+        policyFile,
+        '--output',
+        'json',
+        join(dir, 'good-pod.yaml'),
+      ]);
+      expect(ok.code, ok.out + ok.err).toBe(0);
+      const denied = await seal([
+        'policy',
+        'test',
+        '-p',
+        policyFile,
+        '--output',
+        'json',
+        join(dir, 'bad-pod.yaml'),
+      ]);
+      expect(denied.code, denied.out + denied.err).toBe(16);
+      expect(denied.out + denied.err).toContain('failed the verification');
+    }, 60_000);
+
     it('the webhook applies the Kyverno type: Notary policy to an admission review', async () => {
       const good = await signed();
       const bad = await signedByOther();

@@ -302,8 +302,7 @@ function coseLabelName(k: unknown): string {
 
 function coseTime(v: unknown, what: string): number {
   const t = v as { tag?: unknown; value?: unknown } | undefined;
-  if (!t || t.tag !== 1 || typeof t.value !== 'number')
-    throw invalid(`${what} is not a CBOR epoch time (tag 1)`);
+  if (t?.tag !== 1 || typeof t.value !== 'number') throw invalid(`${what} is not a CBOR epoch time (tag 1)`);
   return t.value;
 }
 
@@ -321,8 +320,7 @@ export async function verifyCoseEnvelope(bytes: Uint8Array): Promise<EnvelopeCon
   const scheme = checkSignedAttributes(keys, crit.map(coseLabelName), ph.get(H.scheme));
   const x5 = unprotected.get(33) ?? ph.get(33);
   const ders = x5 instanceof Uint8Array ? [x5] : Array.isArray(x5) ? x5 : undefined;
-  if (!ders || !ders.every((d) => d instanceof Uint8Array))
-    throw invalid('the envelope has no x5chain (label 33)');
+  if (!ders?.every((d) => d instanceof Uint8Array)) throw invalid('the envelope has no x5chain (label 33)');
   if (ders.length > MAX_CHAIN_CERTIFICATES)
     throw invalid(`the envelope carries ${ders.length} certificates (at most ${MAX_CHAIN_CERTIFICATES})`);
   const chain = parseChain(ders as Uint8Array[]);
