@@ -1,10 +1,11 @@
 // A small TUF repository for tests: root, targets, snapshot and timestamp metadata signed by one Ed25519
 // key (TUF spec 1.0 §4, canonical JSON signatures), served over loopback HTTP with the targets given.
 
-import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import canonicalize from 'canonicalize';
+import { signTufMetadata } from '../../src/server/tuf.js';
 
 export interface TufRepo {
   url: string;
@@ -18,10 +19,9 @@ export interface TufRepo {
 
 const EXPIRES = '2099-01-01T00:00:00Z';
 
-function signed(body: Record<string, unknown>, key: KeyObject, keyid: string): string {
-  const sig = sign(null, Buffer.from(canonicalize(body)!), key).toString('hex');
-  return JSON.stringify({ signatures: [{ keyid, sig }], signed: body }, null, 1);
-}
+// the repository's signatures are made as seal serve's TUF repository makes them
+const signed = (body: Record<string, unknown>, key: KeyObject, keyid: string): string =>
+  signTufMetadata(body, key, keyid);
 
 export async function startTufRepo(targets: Record<string, Buffer>): Promise<TufRepo> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
