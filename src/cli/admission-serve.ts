@@ -217,10 +217,7 @@ export const command: CommandModule = {
 
     const policies = await loadPolicyFiles(o.policy, { env: io.env });
     await checkPolicyTrust(policies);
-    const trustMod = await import('../verify/trust.js');
-    const trust = o['trusted-root']
-      ? await trustMod.loadTrustedRootFile(o['trusted-root'])
-      : trustMod.publicGoodTrustedRoot();
+    const trust = await (await import('./tuf-cache.js')).trustedRootFor(o['trusted-root'], io.env);
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
       noteUnusedAttachmentFlags(

@@ -289,10 +289,7 @@ export const command: CommandModule = {
     for (const w of policies.warnings ?? []) io.stderr(`warning: ${w}\n`);
     const verifierMod = await import('../admission/verifier.js');
     await verifierMod.checkPolicyTrust(policies);
-    const trustMod = await import('../verify/trust.js');
-    const trust = o['trusted-root']
-      ? await trustMod.loadTrustedRootFile(o['trusted-root'])
-      : trustMod.publicGoodTrustedRoot();
+    const trust = await (await import('./tuf-cache.js')).trustedRootFor(o['trusted-root'], io.env);
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
       noteUnusedAttachmentFlags(

@@ -120,10 +120,7 @@ export const command: CommandModule = {
     }
 
     const { storeVerifier } = await import('../admission/verifier.js');
-    const trustMod = await import('../verify/trust.js');
-    const trust = o['trusted-root']
-      ? await trustMod.loadTrustedRootFile(o['trusted-root'])
-      : trustMod.publicGoodTrustedRoot();
+    const trust = await (await import('./tuf-cache.js')).trustedRootFor(o['trusted-root'], io.env);
     let registry: ReturnType<typeof registryOptionsFrom>;
     try {
       noteUnusedAttachmentFlags(

@@ -124,21 +124,19 @@ export const command: CommandModule = {
     if (positionals.length !== 2) throw new SealError('E_INVALID_ARGUMENT', 'seal promote takes SRC and DST');
     if (o.policy.length === 0) throw new SealError('E_INVALID_ARGUMENT', 'seal promote needs --policy');
     const [src, dst] = positionals as [string, string];
-    const [{ loadPolicyFiles }, { workloadsFromYaml, evaluateManifests }, verifierMod, trustMod] =
-      await Promise.all([
-        import('../policy/load.js'),
-        import('../admission/manifests.js'),
-        import('../admission/verifier.js'),
-        import('../verify/trust.js'),
-      ]);
+    const [{ loadPolicyFiles }, { workloadsFromYaml, evaluateManifests }, verifierMod] = await Promise.all([
+      import('../policy/load.js'),
+      import('../admission/manifests.js'),
+      import('../admission/verifier.js'),
+    ]);
     const policies = await loadPolicyFiles(o.policy, { env: io.env });
     for (const w of policies.warnings ?? []) io.stderr(`warning: ${w}\n`);
     await verifierMod.checkPolicyTrust(policies);
     const trustedRoot = (o as Record<string, unknown>)['trusted-root'];
-    const trust =
-      typeof trustedRoot === 'string'
-        ? await trustMod.loadTrustedRootFile(trustedRoot)
-        : trustMod.publicGoodTrustedRoot();
+    const trust = await (await import('./tuf-cache.js')).trustedRootFor(
+      typeof trustedRoot === 'string' ? trustedRoot : undefined,
+      io.env,
+    );
     const registry = registryOptionsFrom(o, { io });
     // The image as a pod would run it: the same evaluation the webhook and `seal policy test` make.
     const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: seal-promote, namespace: default}\nspec:\n  containers:\n  - {name: image, image: ${JSON.stringify(src)}}\n`;

@@ -20,3 +20,16 @@ export function initializedTrust(env: NodeJS.ProcessEnv): { trustedRoot?: string
     ...(existsSync(signingConfig) ? { signingConfig } : {}),
   };
 }
+
+/**
+ * The trusted root a command uses: `--trusted-root` when given, else the one `seal initialize` fetched,
+ * else the Sigstore public-good root shipped in the package (cosign's order).
+ */
+export async function trustedRootFor(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<import('../verify/trust.js').TrustMaterial> {
+  const trust = await import('../verify/trust.js');
+  const path = flag ?? initializedTrust(env).trustedRoot;
+  return path ? trust.loadTrustedRootFile(path) : trust.publicGoodTrustedRoot();
+}

@@ -199,8 +199,7 @@ export async function loadTrust(
   // Private CAs with no log to check need no public trust material at all.
   else if (!privateCAs || !expectations.ignoreTlog) {
     // after `seal initialize`, its trusted root (as cosign uses its TUF cache); else public good
-    const initialized = (await import('./tuf-cache.js')).initializedTrust(env).trustedRoot;
-    base = initialized ? await trust.loadTrustedRootFile(initialized) : trust.publicGoodTrustedRoot();
+    base = await (await import('./tuf-cache.js')).trustedRootFor(undefined, env);
   }
   const witnesses = await witnessesFrom(o);
   if (witnesses && base) base = { ...base, witnesses };
