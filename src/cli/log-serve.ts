@@ -161,15 +161,7 @@ export const command: CommandModule = {
     io.stdout(`seal log listening on ${url}\n`);
     if (v2) io.stderr(`Rekor v2 log (origin ${v2.origin}) at ${url}/api/v2\n`);
     else if (!o['v2-db']) io.stderr('no Rekor v2 log: give it a database with --v2-db\n');
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await (await import('./until-stopped.js')).untilStopped();
     await app.close();
     await closeLogs();
     return 0;

@@ -126,15 +126,7 @@ export const command: CommandModule = {
       io.stderr(
         `dev OIDC issuer: ${server.issuerUrl} (seal token --server ${server.url} --identity you@example.com)\n`,
       );
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await (await import('./until-stopped.js')).untilStopped();
     await server.close();
     return 0;
   },

@@ -116,15 +116,7 @@ export const command: CommandModule = {
     }
     io.stdout(`seal tsa listening on ${url}\n`);
     io.stderr(`timestamp URL: ${url}/api/v1/timestamp\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await (await import('./until-stopped.js')).untilStopped();
     await app.close();
     return 0;
   },
