@@ -5,25 +5,12 @@
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { compromisedSignerOptionSpecs } from './incident-revoke.js';
 import { rekorUrlFrom } from './log-info.js';
 
 const options = {
   'rekor-url': { type: 'string', description: 'transparency log URL', placeholder: 'URL' },
-  key: {
-    type: 'string',
-    description: 'the compromised public key (PEM key or certificate)',
-    placeholder: 'FILE',
-  },
-  'certificate-identity': {
-    type: 'string',
-    description: 'the compromised keyless identity (certificate subject)',
-    placeholder: 'ID',
-  },
-  'certificate-oidc-issuer': {
-    type: 'string',
-    description: 'OIDC issuer of that identity',
-    placeholder: 'URL',
-  },
+  ...compromisedSignerOptionSpecs,
   since: {
     type: 'string',
     description: 'start of the window (RFC 3339 or unix seconds)',

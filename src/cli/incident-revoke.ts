@@ -5,10 +5,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isSealError, SealError } from '../errors.js';
-import { parseArgs } from './args.js';
+import { type OptionSpecs, parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 
-const options = {
+/** The compromised signer, as every `seal incident` command names it: a key, or a keyless identity. */
+export const compromisedSignerOptionSpecs = {
   key: {
     type: 'string',
     description: 'the compromised public key (PEM key or certificate)',
@@ -24,6 +25,10 @@ const options = {
     description: 'OIDC issuer of that identity',
     placeholder: 'URL',
   },
+} as const satisfies OptionSpecs;
+
+const options = {
+  ...compromisedSignerOptionSpecs,
   after: {
     type: 'string',
     description: 'signatures logged at or after this instant are rejected (RFC 3339 or unix seconds)',
