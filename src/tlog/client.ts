@@ -52,6 +52,64 @@ export interface RekorClientOptions {
   timeoutMs?: number;
 }
 
+/** The largest answer read from a log: a page of search results or entries is far below it. */
+export const MAX_LOG_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One request to a transparency log: within `timeoutMs` (connect and body), its answer read up to
+ * MAX_LOG_RESPONSE_BYTES (a log that sends more is E_TLOG_INVALID), JSON parsed when it is JSON.
+ */
+async function logRequest(
+  url: string,
+  init: { method: string; body?: unknown },
+  timeoutMs: number,
+  what: string,
+): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: init.method,
+      headers:
+        init.body === undefined
+          ? { accept: 'application/json' }
+          : { 'content-type': 'application/json', accept: 'application/json' },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      signal,
+    });
+  } catch (err) {
+    throw new SealError('E_NETWORK', `cannot reach ${what}: ${(err as Error).message}`, { cause: err });
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      total += chunk.byteLength;
+      if (total > MAX_LOG_RESPONSE_BYTES) {
+        await res.body?.cancel().catch(() => {});
+        throw new SealError(
+          'E_TLOG_INVALID',
+          `${what} sent an answer over ${MAX_LOG_RESPONSE_BYTES} bytes; seal reads at most that`,
+        );
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof SealError) throw err;
+    throw new SealError('E_NETWORK', `${what}: the answer did not arrive (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
 export class RekorClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
@@ -61,37 +119,17 @@ export class RekorClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  private async request(
+  private request(
     method: string,
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers:
-          body === undefined
-            ? { accept: 'application/json' }
-            : { 'content-type': 'application/json', accept: 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new SealError(
-        'E_NETWORK',
-        `cannot reach the transparency log at ${this.baseUrl}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text, headers: res.headers };
+    return logRequest(
+      `${this.baseUrl}${path}`,
+      { method, body },
+      this.timeoutMs,
+      `the transparency log at ${this.baseUrl}`,
+    );
   }
 
   private fail(what: string, r: { status: number; json: unknown; text: string }): never {
@@ -215,32 +253,16 @@ export class RekorV2Client {
 
   /** Send a CreateEntryRequest (proto3 JSON). 409 (already logged) is E_DUPLICATE_ENTRY with the index. */
   async createEntry(request: unknown): Promise<TlogEntryInput> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}/api/v2/log/entries`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(request),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new SealError(
-        'E_NETWORK',
-        `cannot reach the Rekor v2 log at ${this.baseUrl}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (res.status === 201 || res.status === 200) return parseTransparencyLogEntryV2(json);
+    const { status, json, text, headers } = await logRequest(
+      `${this.baseUrl}/api/v2/log/entries`,
+      { method: 'POST', body: request },
+      this.timeoutMs,
+      `the Rekor v2 log at ${this.baseUrl}`,
+    );
+    if (status === 201 || status === 200) return parseTransparencyLogEntryV2(json);
     const message = (json as { message?: string } | undefined)?.message ?? text.slice(0, 200);
-    if (res.status === 409) {
-      const index = res.headers.get('x-log-index');
+    if (status === 409) {
+      const index = headers.get('x-log-index');
       throw new SealError(
         'E_DUPLICATE_ENTRY',
         `the Rekor v2 log already holds this entry${index ? ` at index ${index}` : ''} (it has no way to fetch it again: sign anew)`,
@@ -248,29 +270,21 @@ export class RekorV2Client {
       );
     }
     throw new SealError(
-      res.status === 400 ? 'E_LOG_ENTRY_INVALID' : 'E_TLOG_INVALID',
-      `create entry: the Rekor v2 log answered ${res.status}: ${message}`,
-      { details: { status: res.status } },
+      status === 400 ? 'E_LOG_ENTRY_INVALID' : 'E_TLOG_INVALID',
+      `create entry: the Rekor v2 log answered ${status}: ${message}`,
+      { details: { status: status } },
     );
   }
 
   /** The latest signed checkpoint (C2SP tlog-tiles `<prefix>/checkpoint`, seal serves it under /api/v2). */
   async checkpoint(): Promise<string> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}/api/v2/checkpoint`, { signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      throw new SealError(
-        'E_NETWORK',
-        `cannot reach the Rekor v2 log at ${this.baseUrl}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
-    const text = await res.text();
-    if (res.status !== 200)
-      throw new SealError('E_TLOG_INVALID', `checkpoint: the log answered ${res.status}`);
+    const { status, text } = await logRequest(
+      `${this.baseUrl}/api/v2/checkpoint`,
+      { method: 'GET' },
+      this.timeoutMs,
+      `the Rekor v2 log at ${this.baseUrl}`,
+    );
+    if (status !== 200) throw new SealError('E_TLOG_INVALID', `checkpoint: the log answered ${status}`);
     return text;
   }
 }
