@@ -1,4 +1,4 @@
-// Bundle entry: run the action and set the exit status (the runner runs `node dist/action/index.cjs`).
+// Bundle entry: run the action and set the exit status (the runner runs `node action/dist/index.cjs` from its checkout).
 import { main } from './main.js';
 
 main().then(

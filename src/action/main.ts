@@ -1,4 +1,4 @@
-// The GitHub Action's entry (action.yml, bundled by scripts/bundle-action.mjs into dist/action/index.cjs):
+// The GitHub Action's entry (action.yml, bundled by scripts/bundle-action.mjs into action/dist/index.cjs):
 // reads the inputs the runner passes as INPUT_* variables, signs (and optionally attests) each image by
 // digest with seal's own commands run in-process, and reports outputs, a job summary and annotations.
 

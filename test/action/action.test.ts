@@ -1,15 +1,18 @@
-// The GitHub Action run as the runner runs it: `node dist/action/index.cjs` (copied to a directory with no
-// node_modules, as on a runner that did no `npm install`), inputs as INPUT_* variables, the GitHub context as
-// GITHUB_* variables, and ACTIONS_ID_TOKEN_REQUEST_URL pointing at `seal serve`'s dev Actions token endpoint.
-// Then seal verifies the pinned workflow identity and the SLSA provenance against the real registry.
+// The GitHub Action run as the runner runs it: the repository's committed action.yml and the file its `runs.main`
+// names (action/dist/index.cjs, kept current by test/action/bundle.test.ts), copied to a directory with no
+// node_modules (a runner checks the repository out at the ref and does no `npm install`), inputs as INPUT_*
+// variables, the GitHub context as GITHUB_* variables, and ACTIONS_ID_TOKEN_REQUEST_URL pointing at
+// `seal serve`'s dev Actions token endpoint. Then seal verifies the pinned workflow identity and the SLSA
+// provenance against the real registry.
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { parseReference } from '../../src/oci/ref.js';
@@ -32,6 +35,7 @@ describeWithRegistry('GitHub Action (bundled entry, as the runner runs it)', () 
   let server: RunningServer;
   let registry: RunningRegistry;
   let actionDir: string;
+  let entry: string;
   const store = new RegistryStore({ credentials: anonymousCredentials });
   const workflow = 'OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.0';
   const sha = 'c'.repeat(40);
@@ -42,11 +46,16 @@ describeWithRegistry('GitHub Action (bundled entry, as the runner runs it)', () 
       startServer({ dataDir: join(dir, 'serve'), port: 0 }),
       startRegistry(),
     ]);
-    // the bundle as `npm run build` makes it, then alone in a directory: no node_modules to fall back on
-    await run(process.execPath, [join(root, 'scripts', 'bundle-action.mjs')], { cwd: root });
-    actionDir = join(dir, 'runner', '_actions', 'seal');
-    await mkdir(join(actionDir, 'dist', 'action'), { recursive: true });
-    await copyFile(join(root, 'dist', 'action', 'index.cjs'), join(actionDir, 'dist', 'action', 'index.cjs'));
+    // what a runner has after checking out OWNER/seal@v1: action.yml and the committed entry it names, in a
+    // directory with no node_modules to fall back on
+    actionDir = join(dir, 'runner', '_actions', 'OWNER', 'seal', 'v1');
+    const manifest = parseYaml(await readFile(join(root, 'action.yml'), 'utf8')) as {
+      runs: { main: string };
+    };
+    entry = join(actionDir, manifest.runs.main);
+    await mkdir(dirname(entry), { recursive: true });
+    await copyFile(join(root, 'action.yml'), join(actionDir, 'action.yml'));
+    await copyFile(join(root, manifest.runs.main), entry);
   }, 180_000);
   afterAll(async () => {
     await Promise.all([server?.close(), registry?.stop()]);
@@ -93,7 +102,7 @@ describeWithRegistry('GitHub Action (bundled entry, as the runner runs it)', () 
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token',
     };
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-    const res = await run(process.execPath, [join(actionDir, 'dist', 'action', 'index.cjs')], {
+    const res = await run(process.execPath, [entry], {
       cwd: temp,
       env,
     }).then(
@@ -109,7 +118,7 @@ describeWithRegistry('GitHub Action (bundled entry, as the runner runs it)', () 
 
   it('action.yml runs the bundled entry with node20 and declares the inputs and outputs', async () => {
     const yml = await readFile(join(root, 'action.yml'), 'utf8');
-    expect(yml).toMatch(/^runs:\n {2}using: node20\n {2}main: dist\/action\/index\.cjs$/m);
+    expect(yml).toMatch(/^runs:\n {2}using: node20\n {2}main: action\/dist\/index\.cjs$/m);
     for (const name of [
       'images',
       'key',
