@@ -12,7 +12,7 @@ import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials
 import { sharedConnections } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { ImageData, ImageVerifier, LoadedPolicy, RequestContext } from '../policy/types.js';
-import { verifyImage } from '../verify/image.js';
+import { type VerifyImageOptions, verifyImage } from '../verify/image.js';
 import { loadTrustedRootFile, type TrustMaterial } from '../verify/trust.js';
 
 export interface StoreVerifierOptions {
@@ -76,6 +76,21 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
     const ref = parseReference(image);
     return { ref, store: storeFor(ref, registryOptionsFor(registry, ctx)) };
   };
+  // Where the signatures are read (policy-controller `source[]`): another repository and/or a tag prefix.
+  const sourceOptions = (
+    expectations: { signatureSource?: { repository?: string; tagPrefix?: string } },
+    ctx: RequestContext,
+  ): Pick<VerifyImageOptions, 'signatureRepository' | 'tagPrefix'> => {
+    const src = expectations.signatureSource;
+    if (!src) return {};
+    const out: Pick<VerifyImageOptions, 'signatureRepository' | 'tagPrefix'> = {};
+    if (src.tagPrefix) out.tagPrefix = src.tagPrefix;
+    if (src.repository) {
+      const ref = parseReference(src.repository, { defaultTag: false, layouts: false });
+      out.signatureRepository = { ref, store: storeFor(ref, registryOptionsFor(registry, ctx)) };
+    }
+    return out;
+  };
   // Per-policy trusted roots, loaded once per path (trust material is data, loaded once).
   const roots = new Map<string, Promise<TrustMaterial>>();
   const trustFor = async (expectations: {
@@ -114,7 +129,11 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
       const { ref, store } = options(image, ctx);
       try {
         const trust = await trustFor(expectations);
-        return await verifyImage(ref, expectations, { store, ...(trust ? { trust } : {}) });
+        return await verifyImage(ref, expectations, {
+          store,
+          ...sourceOptions(expectations, ctx),
+          ...(trust ? { trust } : {}),
+        });
       } catch (err) {
         return asUnavailable(err);
       }
@@ -195,6 +214,7 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
         const verdict = await verifyImage(ref, expectations, {
           store,
           attestations: true,
+          ...sourceOptions(expectations, ctx),
           ...(trust ? { trust } : {}),
         });
         return { ...verdict, statements: verdict.signatures.filter((s) => s.ok).map((s) => s.payload) };

@@ -1,7 +1,13 @@
 // Public keys as verifiers: from PEM/KeyObject or from an X.509 certificate, with cosign's key hint.
 // Key hint and algorithms: cosign.md §2b ("publicKey.hint") and §2d.
 
-import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  type KeyObject,
+  verify as cryptoVerify,
+  X509Certificate,
+} from 'node:crypto';
 import { SealError } from '../errors.js';
 import { algorithmForKey, verifyWith } from './algorithms.js';
 import { looksLikePem, parsePemBlocks } from './pem.js';
@@ -98,4 +104,38 @@ export function publicKeyFromCertificate(
     throw new SealError('E_CERTIFICATE_INVALID', 'the certificate public key does not parse', { cause });
   }
   return loadPublicKey(key, algorithm);
+}
+
+/** The digest algorithms a key signature may be made over (cosign `--signature-digest-algorithm`). */
+export const SIGNATURE_DIGEST_ALGORITHMS = ['sha224', 'sha256', 'sha384', 'sha512'] as const;
+export type SignatureDigestAlgorithm = (typeof SIGNATURE_DIGEST_ALGORITHMS)[number];
+
+/**
+ * A verifier that checks ECDSA and RSA PKCS#1 v1.5 signatures over the `hash` digest of the message instead
+ * of the key type's default, as sigstore's `LoadVerifier(key, hash)` does (policy-controller
+ * `key.hashAlgorithm`, cosign `--signature-digest-algorithm`). Ed25519 signs the message itself: unchanged.
+ * Only this hash is accepted (a SHA-256 signature does not verify under a SHA-512 verifier).
+ */
+export function withSignatureDigest(
+  verifier: PublicKeyVerifier,
+  hash: SignatureDigestAlgorithm,
+): PublicKeyVerifier {
+  const type = verifier.keyObject.asymmetricKeyType;
+  if (type !== 'ec' && type !== 'rsa') return verifier;
+  const key = verifier.keyObject;
+  return {
+    algorithm: verifier.algorithm,
+    pem: verifier.pem,
+    hint: verifier.hint,
+    keyObject: key,
+    verify(data: Uint8Array, sig: Uint8Array): boolean {
+      try {
+        return type === 'ec'
+          ? cryptoVerify(hash, data, { key, dsaEncoding: 'der' }, sig)
+          : cryptoVerify(hash, data, key, sig);
+      } catch {
+        return false;
+      }
+    },
+  };
 }

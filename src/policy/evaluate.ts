@@ -189,8 +189,10 @@ function toVerifyRevocations(revs: PolicyRevocation[]): Revocation[] {
 function expectationsFor(authority: Authority, policy: LoadedPolicy, keyPem?: string): Expectations {
   const e: Expectations = { ignoreTlog: authority.ignoreTlog, ignoreSct: authority.ignoreSct };
   if (keyPem) e.keys = [keyPem];
+  if (keyPem && authority.keyDigestAlgorithm) e.keyDigestAlgorithm = authority.keyDigestAlgorithm;
   if (authority.keyless) e.identities = authority.keyless.identities;
   if (authority.annotations) e.annotations = authority.annotations;
+  if (authority.signatureSource) e.signatureSource = authority.signatureSource;
   if (policy.revocations.length > 0) e.revocations = toVerifyRevocations(policy.revocations);
   if (policy.trust.trustedRoot) e.trustedRoot = policy.trust.trustedRoot;
   if (authority.trust) e.trustOverride = authority.trust;

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
+import { parseReference, type Reference, repositoryName } from '../oci/ref.js';
 import { compileSigstoreGlob } from './glob.js';
+import { SIGNATURE_DIGEST_ALGORITHMS, type SignatureDigestAlgorithm } from '../keys/public-key.js';
 import { normalisePublicKey } from './keyref.js';
 import {
   expandPredicateType,
@@ -34,7 +36,7 @@ const authoritySchema = z.strictObject({
       data: z.string().optional(),
       secretRef: z.strictObject({ name: z.string().min(1), namespace: z.string().optional() }).optional(),
       kms: z.string().optional(),
-      hashAlgorithm: z.enum(['sha224', 'sha256', 'sha384', 'sha512', 'SHA256']).optional(),
+      hashAlgorithm: z.string().optional(),
     })
     .optional(),
   keyless: z
@@ -187,6 +189,19 @@ function secretValue(name: string, where: string, ctx: LoadContext): string {
   return value;
 }
 
+/** policy-controller `source[].oci`: a repository (no tag, no digest), as its canonical `registry/repository`. */
+function signatureRepository(text: string, where: string): string {
+  let ref: Reference;
+  try {
+    ref = parseReference(text, { defaultTag: false, layouts: false });
+  } catch (err) {
+    throw unsupported(where, `"${text}" is not a repository: ${(err as Error).message}`);
+  }
+  if (ref.tag !== undefined || ref.digest !== undefined)
+    throw unsupported(where, `"${text}" names a ${ref.digest ? 'digest' : 'tag'}; give the repository only`);
+  return repositoryName(ref);
+}
+
 function trustRootFor(name: string, where: string, ctx: LoadContext): SigstoreTrustRoot {
   const tr = ctx.sigstoreTrustRoots?.get(name);
   if (!tr) {
@@ -233,22 +248,37 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
       trustDigests[tr.name] = tr.digest;
     }
     if (a.source) {
-      a.source.forEach((s, j) => {
-        if (s.oci !== undefined) {
-          throw unsupported(
-            `${aw}.source[${j}].oci`,
-            'signatures in another repository are not read by seal (it reads them beside the image, as cosign without COSIGN_REPOSITORY)',
-          );
+      // policy-controller: at most one source (ErrInvalidValue "only single source is supported"); its
+      // `oci` is a repository (name.NewRepository) the signatures are read from, `tagPrefix` prefixes
+      // their tags (ociremote.WithTargetRepository / WithPrefix).
+      if (a.source.length > 1)
+        throw unsupported(
+          `${aw}.source`,
+          'only a single source is supported (as policy-controller validates)',
+        );
+      if (a.static) throw unsupported(aw, 'static and source are exclusive (as policy-controller validates)');
+      const s = a.source[0];
+      if (s) {
+        const src: NonNullable<Authority['signatureSource']> = {};
+        if (s.oci !== undefined && s.oci !== '') {
+          src.repository = signatureRepository(s.oci, `${aw}.source[0].oci`);
         }
-        if (s.tagPrefix !== undefined) {
-          throw unsupported(`${aw}.source[${j}].tagPrefix`, 'prefixed signature tags are not read by seal');
+        if (s.tagPrefix !== undefined && s.tagPrefix !== '') {
+          // The tag read is `<prefix>sha256-<64 hex>.sig`: a tag is at most 128 characters.
+          if (!/^\w[\w.-]{0,52}$/.test(s.tagPrefix))
+            throw unsupported(
+              `${aw}.source[0].tagPrefix`,
+              `"${s.tagPrefix}" cannot start a signature tag (up to 53 letters, digits, "_", "." or "-", not starting with "." or "-")`,
+            );
+          src.tagPrefix = s.tagPrefix;
         }
+        if (src.repository || src.tagPrefix) auth.signatureSource = src;
         if (s.signaturePullSecrets?.length) {
           ctx.warnings?.push(
-            `${aw}.source[${j}].signaturePullSecrets: seal pulls signatures with the workload's imagePullSecrets and its docker config, not these Secrets`,
+            `${aw}.source[0].signaturePullSecrets: seal pulls signatures with the workload's imagePullSecrets and its docker config, not these Secrets`,
           );
         }
-      });
+      }
     }
     if (a.key) {
       const keySources = ['data', 'secretRef', 'kms'].filter((k) => a.key![k as 'data'] !== undefined);
@@ -260,13 +290,20 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
       if (a.key.kms !== undefined)
         throw unsupported(`${aw}.key.kms`, 'KMS keys are not supported; inline the public key as key.data');
       if (!keyData) throw unsupported(`${aw}.key`, 'key needs data');
-      if (a.key.hashAlgorithm && a.key.hashAlgorithm.toLowerCase() !== 'sha256') {
-        throw unsupported(
-          `${aw}.key.hashAlgorithm`,
-          `${a.key.hashAlgorithm}: seal verifies key signatures with the hash the key type implies (SHA-256 for P-256 and RSA), not a chosen one`,
-        );
-      }
       auth.keys = [normalisePublicKey(keyData, a.key.secretRef ? `${aw}.key.secretRef` : `${aw}.key.data`)];
+      // policy-controller verifies a key's ECDSA/RSA signatures over the digest hashAlgorithm names
+      // (signaturealgo.HashAlgorithm: trimmed, any case). Unset, seal keeps the key type's hash (SHA-256 for
+      // P-256 and RSA, as policy-controller; P-384/P-521 as seal signs them).
+      if (a.key.hashAlgorithm !== undefined && a.key.hashAlgorithm !== '') {
+        const hash = a.key.hashAlgorithm.trim().toLowerCase();
+        if (!(SIGNATURE_DIGEST_ALGORITHMS as readonly string[]).includes(hash)) {
+          throw unsupported(
+            `${aw}.key.hashAlgorithm`,
+            `"${a.key.hashAlgorithm}" is not a signature digest algorithm (${SIGNATURE_DIGEST_ALGORITHMS.join(', ')})`,
+          );
+        }
+        auth.keyDigestAlgorithm = hash as SignatureDigestAlgorithm;
+      }
       // policy-controller: a key authority without ctlog does not check the transparency log.
       auth.ignoreTlog = !a.ctlog?.url && !a.ctlog?.trustRootRef;
     }

@@ -158,7 +158,11 @@ export interface Authority {
   name: string;
   /** Public keys, any one of which may have signed (Kyverno `publicKeys` may hold several PEM blocks). */
   keys?: { pem: string; fingerprint: string; source: string }[];
+  /** The digest the keys' signatures are made over when not the key type's default (sigstore `key.hashAlgorithm`). */
+  keyDigestAlgorithm?: 'sha224' | 'sha256' | 'sha384' | 'sha512';
   keyless?: { identities: IdentityExpectation[]; url?: string };
+  /** Where this authority's signatures are stored when not beside the image (sigstore `source[]`). */
+  signatureSource?: { repository?: string; tagPrefix?: string };
   /**
    * Kyverno `type: Notary`: a Notary Project (notation) signature whose chain leads to one of these
    * certificates (PEM; Kyverno `certificates.cert` + `certChain` as a `ca` trust store, trusted identities

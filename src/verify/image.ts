@@ -15,7 +15,7 @@ import {
 import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, parseEnvelope, verifyEnvelope } from '../formats/dsse.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type Statement, parseStatement } from '../formats/intoto.js';
 import { buildSimpleSigningPayload, parseSimpleSigningPayload } from '../formats/simplesigning.js';
-import { loadPublicKey } from '../keys/public-key.js';
+import { loadPublicKey, type SignatureDigestAlgorithm, withSignatureDigest } from '../keys/public-key.js';
 import type { PublicKeyVerifier } from '../keys/types.js';
 import { Digest } from '../oci/digest.js';
 import { type Descriptor, isIndex } from '../oci/manifest.js';
@@ -52,6 +52,12 @@ export interface VerifyImageOptions {
   certificatePem?: string;
   /** cosign's `--attachment-tag-prefix`: legacy signatures are read from `[prefix]sha256-<hex>.sig|.att`. */
   tagPrefix?: string;
+  /**
+   * cosign's `COSIGN_REPOSITORY` (policy-controller `source[].oci`): the signatures and attestations of the
+   * image are read from this repository (its `.sig`/`.att` tags and referrers of the image's digest), not
+   * from the image's own. The image itself is still resolved in its own repository.
+   */
+  signatureRepository?: { store: ImageStore; ref: Reference };
 }
 
 const BUNDLE_MEDIA_PREFIX = 'application/vnd.dev.sigstore.bundle';
@@ -119,12 +125,13 @@ function detachedCandidate(
  * itself, and callers (admission, bench) verify many images against the same few keys. Verifiers are immutable.
  */
 const pinnedKeys = new Map<string, PublicKeyVerifier>();
-function pinnedKey(pem: string): PublicKeyVerifier {
-  let verifier = pinnedKeys.get(pem);
+function pinnedKey(pem: string, digest?: SignatureDigestAlgorithm): PublicKeyVerifier {
+  const id = digest ? `${digest}\n${pem}` : pem;
+  let verifier = pinnedKeys.get(id);
   if (!verifier) {
-    verifier = loadPublicKey(pem);
+    verifier = digest ? withSignatureDigest(loadPublicKey(pem), digest) : loadPublicKey(pem);
     if (pinnedKeys.size >= 64) pinnedKeys.delete(pinnedKeys.keys().next().value!);
-    pinnedKeys.set(pem, verifier);
+    pinnedKeys.set(id, verifier);
   }
   return verifier;
 }
@@ -157,12 +164,12 @@ export async function verifyImage(
       signatures: [],
     };
   }
-  const keys = (expectations.keys ?? []).map(pinnedKey);
+  const keys = (expectations.keys ?? []).map((pem) => pinnedKey(pem, expectations.keyDigestAlgorithm));
   const candidates = options.detached
     ? [detachedCandidate(ref, digest, options.detached, options.certificatePem)]
     : await findCandidates(
-        options.store,
-        ref,
+        options.signatureRepository?.store ?? options.store,
+        options.signatureRepository?.ref ?? ref,
         digest,
         options.attestations ?? false,
         options.tagPrefix ?? '',

@@ -20,6 +20,11 @@ export interface IdentityExpectation {
 export interface Expectations {
   /** Public keys (PEM, SPKI) any of which may have signed. */
   keys?: string[];
+  /**
+   * The digest the pinned keys' ECDSA/RSA signatures are made over, when not the key type's default
+   * (cosign `--signature-digest-algorithm`, policy-controller `key.hashAlgorithm`).
+   */
+  keyDigestAlgorithm?: 'sha224' | 'sha256' | 'sha384' | 'sha512';
   /** Keyless identities any of which may have signed. */
   identities?: IdentityExpectation[];
   /** `-a k=v` pairs that must be in the signed payload. */
@@ -42,6 +47,12 @@ export interface Expectations {
    * a policy authority's own CA, logs or TSAs (policy-controller `ca-cert`, `trustRootRef`).
    */
   trustOverride?: Partial<import('./trust.js').TrustMaterial>;
+  /**
+   * Where the image's signatures and attestations are stored when not beside it: another repository
+   * (cosign `COSIGN_REPOSITORY`, policy-controller `source[].oci`, canonical `registry/repository`) and/or a
+   * tag prefix (`[prefix]sha256-<hex>.sig`). Honoured by the store verifier (src/admission/verifier.ts).
+   */
+  signatureSource?: { repository?: string; tagPrefix?: string };
   /** Signatures made (log integrated time) at or after this instant by these keys/identities are rejected. */
   revocations?: Revocation[];
 }

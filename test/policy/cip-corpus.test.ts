@@ -91,15 +91,12 @@ const REFUSED: Record<string, RegExp> = {
   'policy-controller--e2e--cip-include-spec-fails.yaml': /spec\.policy: cue/,
   'policy-controller--e2e--cip-include-spec.yaml': /spec\.policy: cue/,
   'policy-controller--e2e--cip-include-typemeta.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-key-hash-algorithm.yaml': /authorities\[0\]\.key\.hashAlgorithm: sha512/,
   'policy-controller--e2e--cip-key-with-attestations-no-rekor.yaml': /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-key-with-attestations-rego.yaml': /attestations\[\d\]\.policy: (cue|rego)/,
   'policy-controller--e2e--cip-key-with-attestations.yaml': /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-keyless-with-attestations-rego.yaml': /attestations\[0\]\.policy: rego/,
   'policy-controller--e2e--cip-keyless-with-attestations.yaml': /attestations\[0\]\.policy: cue/,
-  'policy-controller--e2e--cip-keyless-with-source-prefix-tag.yaml': /source\[0\]\.(oci|tagPrefix)/,
-  'policy-controller--e2e--cip-keyless-with-source.yaml':
-    /source\[0\]\.oci: signatures in another repository/,
+  'policy-controller--e2e--cip-keyless-with-source-prefix-tag.yaml': /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-keyless-with-trustroot-remote-with-attestations.yaml':
     /spec\.remote: a remote TUF mirror/,
   'policy-controller--e2e--cip-keyless-with-trustroot-repository-with-attestations.yaml':
@@ -115,7 +112,6 @@ const REFUSED: Record<string, RegExp> = {
   'policy-controller--valid--valid-keylessref-awskms.yaml':
     /ca-cert\.kms: a CA certificate cannot come from KMS|key\.kms: KMS/,
   'policy-controller--valid--valid-keyref-awskms.yaml': /key\.kms: KMS/,
-  'policy-controller--valid--valid-policy-hash-algo-sha512.yaml': /key\.hashAlgorithm: sha512/,
   'policy-controller--valid--valid-policy-hash-algo.yaml': /attestations\[0\]\.policy: cue|key\.kms: KMS/,
   'policy-controller--valid--valid-policy-keyless-ignore-sct.yaml':
     /attestations\[0\]\.policy: cue|key\.kms: KMS/,
@@ -266,5 +262,74 @@ spec:
     expect(
       matchPolicies(image, { ...ns, labels: {} }, set.policies, image.image, review({ match: 'match' })),
     ).toHaveLength(0);
+  });
+
+  it("key.hashAlgorithm: sha224/256/384/512 in any case become the key authority's signature digest; others are refused naming the field", () => {
+    const a = load('policy-controller--e2e--cip-key-hash-algorithm.yaml').policies[0]!.rules[0]!
+      .authoritySets[0]!.entries[0]!;
+    expect(a.keyDigestAlgorithm).toBe('sha512');
+    const text = (h: string) => `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: h}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - key:
+      hashAlgorithm: ${h}
+      data: |
+${KEY_PEM.trim().replace(/^/gm, '        ')}
+`;
+    const digestOf = (h: string) =>
+      loadPolicyTexts([{ name: 'h.yaml', text: text(h) }]).policies[0]!.rules[0]!.authoritySets[0]!
+        .entries[0]!.keyDigestAlgorithm;
+    expect(digestOf('SHA384')).toBe('sha384');
+    expect(digestOf('sha224')).toBe('sha224');
+    expect(digestOf('"sha256"')).toBe('sha256');
+    // The policy's version covers the algorithm, so decisions under sha256 and sha512 are never shared.
+    const v = (h: string) => loadPolicyTexts([{ name: 'h.yaml', text: text(h) }]).policies[0]!.version;
+    expect(v('sha256')).not.toBe(v('sha512'));
+    for (const bad of ['sha1', 'md5', 'sha-512', '"sha3-256"'])
+      expect(() => loadPolicyTexts([{ name: 'h.yaml', text: text(bad) }])).toThrow(
+        /h\.yaml: spec\.authorities\[0\]\.key\.hashAlgorithm: "[^"]+" is not a signature digest algorithm/,
+      );
+  });
+
+  it('source[]: oci (a repository) and tagPrefix say where the signatures are; malformed values are refused by field', () => {
+    const a = load('policy-controller--e2e--cip-keyless-with-source.yaml').policies[0]!.rules[0]!
+      .authoritySets[0]!.entries[0]!;
+    expect(a.signatureSource).toEqual({ repository: 'registry.local:5000/policy-controller/demo' });
+    const text = (source: string) => `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: s}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - key:
+      data: |
+${KEY_PEM.trim().replace(/^/gm, '        ')}
+    source:
+${source}
+`;
+    const src = (source: string) =>
+      loadPolicyTexts([{ name: 's.yaml', text: text(source) }]).policies[0]!.rules[0]!.authoritySets[0]!
+        .entries[0]!.signatureSource;
+    expect(src('    - tagPrefix: sigprefix')).toEqual({ tagPrefix: 'sigprefix' });
+    expect(src('    - oci: docker.io/acme/sigs\n      tagPrefix: p')).toEqual({
+      repository: 'index.docker.io/acme/sigs',
+      tagPrefix: 'p',
+    });
+    expect(src('    - signaturePullSecrets: [{name: pull}]')).toBeUndefined();
+    const refused: [string, RegExp][] = [
+      ['    - oci: registry.local/sigs:v1', /source\[0\]\.oci: "registry\.local\/sigs:v1" names a tag/],
+      ['    - oci: "registry.local/UPPER"', /source\[0\]\.oci: "registry\.local\/UPPER" is not a repository/],
+      ['    - tagPrefix: "-bad"', /source\[0\]\.tagPrefix: "-bad" cannot start a signature tag/],
+      ['    - tagPrefix: "a/b"', /source\[0\]\.tagPrefix: "a\/b" cannot start a signature tag/],
+      [
+        '    - oci: registry.local/a\n    - oci: registry.local/b',
+        /authorities\[0\]\.source: only a single source/,
+      ],
+    ];
+    for (const [source, re] of refused)
+      expect(() => loadPolicyTexts([{ name: 's.yaml', text: text(source) }]), source).toThrow(re);
   });
 });
