@@ -95,6 +95,40 @@ async function policyDigest(paths: string[], cwd: string): Promise<string> {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
+interface VerifiedAttestation {
+  /** The image as the evaluator verified it (`repo@sha256:…`). */
+  image: string;
+  source: import('../verify/types.js').SignatureResult['source'];
+  /** The referrer manifest's digest (bundle), or the `.att` layer's (legacy). */
+  carrier: string;
+}
+
+/**
+ * The VSA's inputAttestations (SLSA VSA v1: ResourceDescriptors of the attestations verification used): a
+ * bundle referrer as `repo@<referrer manifest digest>` with that digest; a legacy attestation as its `.att` tag
+ * with the digest of its layer (the DSSE envelope). Where they were verified (SRC); the copy keeps the digests.
+ * One entry per attestation, sorted, however many policies or authorities verified it.
+ */
+async function inputAttestations(
+  verified: VerifiedAttestation[],
+  imageDigest: string,
+): Promise<import('../provenance/vsa.js').ResourceDescriptorV1[]> {
+  const [{ parseReference, repositoryName }, { attestationTag }] = await Promise.all([
+    import('../oci/ref.js'),
+    import('../formats/cosign.js'),
+  ]);
+  const out = new Map<string, import('../provenance/vsa.js').ResourceDescriptorV1>();
+  for (const v of verified) {
+    const m = /^(sha256|sha512):([0-9a-f]+)$/.exec(v.carrier);
+    if (!m) continue; // only content-addressed carriers name an attestation
+    const repo = repositoryName(parseReference(v.image));
+    const uri =
+      v.source === 'bundle-referrer' ? `${repo}@${v.carrier}` : `${repo}:${attestationTag(imageDigest)}`;
+    out.set(`${uri} ${v.carrier}`, { uri, digest: { [m[1]!]: m[2]! } });
+  }
+  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
+}
+
 async function sub(cmd: CommandModule, args: string[], io: CliIO, what: string): Promise<string> {
   let out = '';
   let err = '';
@@ -141,11 +175,22 @@ export const command: CommandModule = {
     // The image as a pod would run it: the same evaluation the webhook and `seal policy test` make.
     const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: seal-promote, namespace: default}\nspec:\n  containers:\n  - {name: image, image: ${JSON.stringify(src)}}\n`;
     const workloads = workloadsFromYaml(pod, 'seal promote', 'default', policies.policies);
-    const [result] = await evaluateManifests(
-      workloads,
-      policies,
-      verifierMod.storeVerifier({ registry, trust }),
-    );
+    // Every attestation a policy verified, for the VSA's inputAttestations: the verifier the evaluator uses,
+    // with its verified attestation verdicts noted on the way out.
+    const base = verifierMod.storeVerifier({ registry, trust });
+    const verifiedAttestations: VerifiedAttestation[] = [];
+    const verifier: typeof base = {
+      ...base,
+      verifyAttestations: async (image, expectations, ctx) => {
+        const verdict = await base.verifyAttestations(image, expectations, ctx);
+        if (verdict.ok) {
+          for (const s of verdict.signatures)
+            if (s.ok && s.carrier) verifiedAttestations.push({ image, source: s.source, carrier: s.carrier });
+        }
+        return verdict;
+      },
+    };
+    const [result] = await evaluateManifests(workloads, policies, verifier);
     const d = result?.decision;
     if (!d || d.noMatch) {
       throw new SealError(
@@ -176,6 +221,7 @@ export const command: CommandModule = {
         uri: o['policy-uri'] ?? o.policy.map((p) => `file://${resolve(io.cwd, p)}`).join(' '),
         digest: { sha256: await policyDigest(o.policy, io.cwd) },
       },
+      inputAttestations: await inputAttestations(verifiedAttestations, d.digest),
       passed: true,
       verifiedLevels: o['verified-level'],
     });

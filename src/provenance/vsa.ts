@@ -65,6 +65,25 @@ export function levelSatisfied(have: string[], want: string): boolean {
   });
 }
 
+function inputAttestationProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return 'is not a list';
+  for (const [i, d] of value.entries()) {
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) return `[${i}] is not an object`;
+    const { uri, digest } = d as { uri?: unknown; digest?: unknown };
+    if (uri !== undefined && (typeof uri !== 'string' || uri === '')) return `[${i}].uri is not a string`;
+    if (digest !== undefined) {
+      if (typeof digest !== 'object' || digest === null || Array.isArray(digest))
+        return `[${i}].digest is not a map of algorithm to hex`;
+      for (const [alg, hex] of Object.entries(digest))
+        if (typeof hex !== 'string' || !/^[0-9a-f]+$/.test(hex))
+          return `[${i}].digest.${alg} is not lowercase hex`;
+    }
+    if (uri === undefined && (digest === undefined || Object.keys(digest).length === 0))
+      return `[${i}] names no attestation (neither uri nor digest)`;
+  }
+  return undefined;
+}
+
 /** The SLSA "how to verify" steps 3–7 on a statement whose signature and subject digest already verified. */
 export function vsaChecks(
   statement: { predicateType?: unknown; predicate?: unknown },
@@ -97,6 +116,12 @@ export function vsaChecks(
         'the VSA lacks verifier.id, resourceUri or verifiedLevels (v1 names, lowerCamelCase)',
       ),
     ];
+  }
+  // inputAttestations is optional; when present each entry is a ResourceDescriptor naming an attestation
+  // (a uri and/or a digest set of algorithm → hex). One that is not is a malformed VSA, not ignored.
+  if (p.inputAttestations !== undefined) {
+    const bad = inputAttestationProblem(p.inputAttestations);
+    if (bad) return [fail('vsa-shape', `the VSA's inputAttestations ${bad}`)];
   }
   if (want.verifierId !== undefined) {
     checks.push(

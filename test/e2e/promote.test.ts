@@ -158,6 +158,8 @@ spec:
         policy: { digest: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
       });
       expect(Date.parse(statement.predicate.timeVerified)).not.toBeNaN();
+      // the vendor policy verified a signature only: no attestation to list
+      expect(statement.predicate.inputAttestations).toBeUndefined();
       expect((await vsa(['--verifier-id', 'https://someone.else'])).code).not.toBe(0);
       expect((await vsa(['--verified-level', 'SLSA_BUILD_LEVEL_3'])).code).not.toBe(0);
 
@@ -218,6 +220,136 @@ spec:
         vendorPod,
       ]);
       expect(denied.code).toBe(16);
+    }, 180_000);
+
+    it('lists in the VSA the vendor attestations the policy verified (inputAttestations); policies can require them', async () => {
+      const run = randomBytes(3).toString('hex');
+      const vendorRepo = `${registry.host}/vendoratt${run}/app`;
+      const internalRepo = `${registry.host}/internalatt${run}/app`;
+      const src = `${vendorRepo}:2.0`;
+      const pushed = await pushRandomImage(store, parseReference(src));
+      const vendorKey = join(dir, 'vendor', 'cosign.key');
+      const services = ['--signing-config', server.signingConfigPath];
+      expect((await seal(['sign', '--yes', '--key', vendorKey, ...services, src])).code).toBe(0);
+      const predicate = join(dir, `scan-${run}.json`);
+      await writeFile(predicate, JSON.stringify({ scanner: 'vendor-scan', findings: 0 }));
+      // one attestation as a bundle referrer, one in the legacy .att tag: both are read and verified
+      for (const format of ['--new-bundle-format=true', '--new-bundle-format=false']) {
+        const r = await seal([
+          'attest',
+          '--yes',
+          '--key',
+          vendorKey,
+          ...services,
+          '--type',
+          'https://vendor.example/scan/v1',
+          '--predicate',
+          predicate,
+          format,
+          src,
+        ]);
+        expect(r.code, r.err).toBe(0);
+      }
+      const vendorPolicy = join(dir, `vendor-att-policy-${run}.yaml`);
+      await writeFile(
+        vendorPolicy,
+        `apiVersion: seal.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: vendor-scanned}
+spec:
+  images: ["${vendorRepo}*"]
+  authorities:
+    - {name: vendor, key: ${join(dir, 'vendor', 'cosign.pub')}}
+  attestations:
+    - name: scan
+      predicateType: https://vendor.example/scan/v1
+      authorities: [vendor]
+      conditions:
+        all:
+          - {key: "{{ predicate.findings }}", operator: Equals, value: 0}
+`,
+      );
+      const ok = await seal([
+        'promote',
+        src,
+        `${internalRepo}:2.0`,
+        '--policy',
+        vendorPolicy,
+        '--key',
+        join(dir, 'internal', 'cosign.key'),
+        ...services,
+        '--trusted-root',
+        server.trustedRootPath,
+      ]);
+      expect(ok.code, ok.err).toBe(0);
+      const promoted = `${internalRepo}@${String(pushed.digest)}`;
+      const checked = await seal([
+        'verify-attestation',
+        '--type',
+        'vsa',
+        '--key',
+        join(dir, 'internal', 'cosign.pub'),
+        '--trusted-root',
+        server.trustedRootPath,
+        '--resource-uri',
+        `${vendorRepo}@${String(pushed.digest)}`,
+        promoted,
+      ]);
+      expect(checked.code, checked.err).toBe(0);
+      const statement = JSON.parse(
+        Buffer.from(JSON.parse(checked.out.trim().split('\n')[0]!).payload, 'base64').toString(),
+      );
+      const inputs = statement.predicate.inputAttestations as { uri: string; digest: { sha256: string } }[];
+      expect(inputs).toHaveLength(2);
+      // the referrer: its manifest, by the digest the VSA names, in the vendor repository and in the copy
+      const referrer = inputs.find((a) => a.uri.includes('@'))!;
+      expect(referrer.uri).toBe(`${vendorRepo}@sha256:${referrer.digest.sha256}`);
+      for (const repo of [vendorRepo, internalRepo]) {
+        const fetched = await store.getManifest(parseReference(`${repo}@sha256:${referrer.digest.sha256}`));
+        expect(String(fetched.digest)).toBe(`sha256:${referrer.digest.sha256}`);
+      }
+      // the legacy attestation: a layer of the .att tag, named by the envelope's digest
+      const legacy = inputs.find((a) => !a.uri.includes('@'))!;
+      expect(legacy.uri).toBe(`${vendorRepo}:sha256-${pushed.digest.hex}.att`);
+      const att = await store.getManifest(parseReference(legacy.uri));
+      expect((att.manifest as { layers: { digest: string }[] }).layers.map((l) => l.digest)).toContain(
+        `sha256:${legacy.digest.sha256}`,
+      );
+      expect(inputs.map((a) => a.uri)).toEqual([...inputs.map((a) => a.uri)].sort());
+
+      // an admission policy can require that the vendor's attestations were verified before promotion
+      const admit = (uriPrefix: string) =>
+        `apiVersion: seal.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: internal-vsa-inputs}
+spec:
+  images: ["${internalRepo}*"]
+  count: 0
+  authorities:
+    - {name: promoter, key: ${join(dir, 'internal', 'cosign.pub')}}
+  attestations:
+    - name: vsa
+      predicateType: vsa
+      authorities: [promoter]
+      conditions:
+        all:
+          - {key: "{{ predicate.verificationResult }}", operator: Equals, value: PASSED}
+          - expr: "length(predicate.inputAttestations[?starts_with(uri, '${uriPrefix}')] || \`[]\`) > \`0\`"
+`;
+      const podFile = join(dir, `att-pod-${run}.yaml`);
+      await writeFile(
+        podFile,
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: default}\nspec:\n  containers:\n  - {name: app, image: "${promoted}"}\n`,
+      );
+      const test = async (uriPrefix: string) => {
+        const file = join(dir, `admit-inputs-${run}-${randomBytes(2).toString('hex')}.yaml`);
+        await writeFile(file, admit(uriPrefix));
+        return seal(['policy', 'test', '-p', file, '--trusted-root', server.trustedRootPath, podFile]);
+      };
+      const admitted = await test(`${vendorRepo}@`);
+      expect(admitted.code, `${admitted.out}\n${admitted.err}`).toBe(0);
+      const denied = await test(`${registry.host}/someone-else/app@`);
+      expect(denied.code, denied.out).toBe(16);
     }, 180_000);
   },
 );

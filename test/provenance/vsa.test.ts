@@ -57,6 +57,37 @@ describe('VSA', () => {
     ]);
   });
 
+  it('accepts well-formed inputAttestations and refuses malformed ones as a malformed VSA', () => {
+    const st = (inputAttestations: unknown) => ({
+      predicateType: VSA_PREDICATE_TYPE,
+      predicate: { ...predicate, inputAttestations },
+    });
+    const inputs = [
+      { uri: 'reg/app@sha256:aa', digest: { sha256: 'aa' } },
+      { uri: 'reg/app:sha256-00.att', digest: { sha256: 'bb' } },
+    ];
+    const built = buildVsa({
+      verifierId: 'https://v.example',
+      time: new Date(0),
+      resourceUri: 'reg/app@sha256:00',
+      policy: {},
+      inputAttestations: inputs,
+      passed: true,
+      verifiedLevels: [],
+    });
+    expect(built.inputAttestations).toEqual(inputs);
+    expect(failed(vsaChecks({ predicateType: VSA_PREDICATE_TYPE, predicate: built }, {}))).toEqual([]);
+    for (const bad of [
+      'reg/app@sha256:aa',
+      [{ uri: 'reg/app@sha256:aa', digest: { sha256: 'AA' } }],
+      [{ uri: 'reg/app@sha256:aa', digest: ['aa'] }],
+      [{ uri: 7 }],
+      [{}],
+      [null],
+    ])
+      expect(failed(vsaChecks(st(bad), {})), JSON.stringify(bad)).toEqual(['vsa-shape']);
+  });
+
   it('ImagePolicy count: 0 needs attestations (an authority that vouches only through a VSA)', () => {
     const policy = (attestations: string) => `apiVersion: seal.dev/v1alpha1
 kind: ImagePolicy
