@@ -326,5 +326,8 @@ export function withDigestCache(
     verifyAttestations: (i, e, c) => verifier.verifyAttestations(i, e, c),
     ...(verifier.imageData ? { imageData: verifier.imageData.bind(verifier) } : {}),
     ...(verifier.verifyNotation ? { verifyNotation: verifier.verifyNotation.bind(verifier) } : {}),
+    ...(verifier.verifyNotationAttestation
+      ? { verifyNotationAttestation: verifier.verifyNotationAttestation.bind(verifier) }
+      : {}),
   };
 }

@@ -195,5 +195,10 @@ export function withPullSecrets(
     const notation = verifier.verifyNotation.bind(verifier);
     wrapped.verifyNotation = async (image, trust, ctx) => notation(image, trust, await withCredentials(ctx));
   }
+  if (verifier.verifyNotationAttestation) {
+    const attestation = verifier.verifyNotationAttestation.bind(verifier);
+    wrapped.verifyNotationAttestation = async (image, type, trust, ctx) =>
+      attestation(image, type, trust, await withCredentials(ctx));
+  }
   return wrapped;
 }

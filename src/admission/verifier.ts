@@ -60,6 +60,31 @@ function registryOptionsFor(base: RegistryOptions | undefined, ctx: RequestConte
   };
 }
 
+/** Kyverno's notation trust for an attestor: its certificates as the `ca` store, identities `*`, level strict. */
+function notationTrust(
+  notation: typeof import('../verify/notation/index.js'),
+  trust: { certificates: string[]; trustedIdentities?: string[]; name?: string },
+): import('../verify/notation/index.js').NotationTrust {
+  const roots = trust.certificates.flatMap((pem, i) =>
+    certificatesFromPem(pem).map((der) => {
+      try {
+        return parseCertificate(der);
+      } catch (err) {
+        throw new SealError(
+          'E_CERTIFICATE_INVALID',
+          `Notary trust certificate ${i}: ${(err as Error).message}`,
+        );
+      }
+    }),
+  );
+  return {
+    name: trust.name ?? 'kyverno',
+    level: 'strict',
+    roots: { ca: roots, signingAuthority: [] },
+    trustedIdentities: notation.parseTrustedIdentities(trust.trustedIdentities ?? ['*'], 'trustedIdentities'),
+  };
+}
+
 export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
   const registry: RegistryOptions | undefined =
     opts.connectionsPerRegistry !== undefined
@@ -141,29 +166,30 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
     async verifyNotation(image, trust, ctx) {
       const { ref, store } = options(image, ctx);
       const notation = await import('../verify/notation/index.js');
-      const roots = trust.certificates.flatMap((pem, i) =>
-        certificatesFromPem(pem).map((der) => {
-          try {
-            return parseCertificate(der);
-          } catch (err) {
-            throw new SealError(
-              'E_CERTIFICATE_INVALID',
-              `Notary trust certificate ${i}: ${(err as Error).message}`,
-            );
-          }
-        }),
-      );
-      const trustedIdentities = notation.parseTrustedIdentities(
-        trust.trustedIdentities ?? ['*'],
-        'trustedIdentities',
-      );
+      const resolved = notationTrust(notation, trust);
       try {
-        return await notation.verifyNotationImage(ref, store, {
-          name: trust.name ?? 'kyverno',
-          level: 'strict',
-          roots: { ca: roots, signingAuthority: [] },
-          trustedIdentities,
+        return await notation.verifyNotationImage(ref, store, resolved);
+      } catch (err) {
+        return asUnavailable(err);
+      }
+    },
+    async verifyNotationAttestation(image, artifactType, trust, ctx) {
+      const { ref, store } = options(image, ctx);
+      const notation = await import('../verify/notation/index.js');
+      const resolved = notationTrust(notation, trust);
+      try {
+        const v = await notation.verifyNotationAttestation(ref, store, artifactType, resolved, {
+          signal: ctx.signal,
         });
+        if (!v.ok || !v.verified)
+          return { ok: false, message: v.message, ...(v.code ? { code: v.code } : {}) };
+        return {
+          ok: true,
+          message: v.message,
+          artifact: v.verified.descriptor.digest,
+          manifest: v.verified.manifest,
+          payload: v.verified.payload,
+        };
       } catch (err) {
         return asUnavailable(err);
       }

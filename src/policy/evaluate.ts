@@ -22,6 +22,7 @@ import type {
   ImageVerifier,
   LoadedPolicy,
   NamespaceInfo,
+  NotationAttestationResult,
   ReviewData,
   RuleRequest,
   NoMatchRule,
@@ -441,6 +442,84 @@ export class Evaluator {
     }
   }
 
+  /**
+   * A Notary referrer attestation verified with a Notary authority, then its conditions over the payload
+   * (Kyverno pkg/image/verifiers/cpol/notary FetchAttestations: the statement is the artifact manifest with
+   * `type` and `predicate` added unless it has them).
+   */
+  private async verifyNotaryAttestation(
+    image: string,
+    att: AttestationRequirement,
+    authority: Authority,
+    onVerified?: (statements: unknown[]) => void,
+  ): Promise<Check> {
+    const name = `attestation ${att.name}`;
+    const fail = (failedCheck: string, code: ErrorCode, message: string, unavailable = false): Check => ({
+      ok: false,
+      unavailable,
+      failedCheck,
+      code,
+      message: unavailable ? `verification unavailable: ${message}` : message,
+    });
+    if (!att.referrer || !authority.notary)
+      return fail(
+        `${name}: authority ${authority.name}`,
+        'E_POLICY_DENIED',
+        authority.notary
+          ? 'a Notary attestor verifies OCI referrer attestations only'
+          : 'a referrer attestation is verified by Notary attestors only',
+      );
+    if (!this.verifier.verifyNotationAttestation)
+      return fail(name, 'E_INTERNAL', 'this verifier cannot verify Notary referrer attestations');
+    let v: NotationAttestationResult;
+    try {
+      v = await this.call(() =>
+        this.verifier.verifyNotationAttestation!(
+          image,
+          att.predicateType,
+          { certificates: authority.notary!.certificates, name: authority.name },
+          this.ctx,
+        ),
+      );
+    } catch (err) {
+      if (isUnavailableError(err)) return fail(name, 'E_NETWORK', (err as Error).message, true);
+      return fail(name, isSealError(err) ? err.code : 'E_INTERNAL', (err as Error).message);
+    }
+    if (!v.ok) {
+      if (v.code === 'E_NETWORK') return fail(name, 'E_NETWORK', v.message, true);
+      return fail(
+        `${name}: missing or unsigned (${att.predicateType})`,
+        v.code ?? 'E_NO_MATCHING_SIGNATURES',
+        v.message,
+      );
+    }
+    const manifest = (
+      typeof v.manifest === 'object' && v.manifest !== null && !Array.isArray(v.manifest) ? v.manifest : {}
+    ) as Record<string, unknown>;
+    const statement: Record<string, unknown> = { ...manifest };
+    statement.type ??= att.predicateType;
+    statement.predicate ??= v.payload;
+    if (att.conditions.length > 0) {
+      const predicate = statement.predicate;
+      if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate))
+        return fail(
+          `${name}: payload`,
+          'E_PAYLOAD_INVALID',
+          `the ${att.predicateType} payload is not a JSON object, so its conditions cannot be evaluated`,
+        );
+      const data = att.variables ? { ...att.variables, ...predicate } : predicate;
+      const res = evaluateConditions(att.conditions, data);
+      if (!res.ok)
+        return fail(
+          `${name}: condition ${res.failed}`,
+          'E_CONDITION_FAILED',
+          `condition failed: ${res.failed}`,
+        );
+    }
+    onVerified?.([v.payload]);
+    return { ok: true, unavailable: false, message: v.message };
+  }
+
   /** One attestation requirement verified with one authority's expectations, then its conditions. */
   async verifyAttestationBy(
     image: string,
@@ -459,6 +538,8 @@ export class Evaluator {
         code: 'E_POLICY_DENIED',
         message: 'static fail',
       };
+    if (att.referrer || authority.notary)
+      return this.verifyNotaryAttestation(image, att, authority, onVerified);
     const attempts = authority.keys
       ? authority.keys.map((k) => ({ pem: k.pem, fp: k.fingerprint }))
       : [{ pem: undefined, fp: undefined }];

@@ -662,16 +662,27 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
     const type = a.type ?? a.predicateType;
     if (!type)
       throw new SealError('E_POLICY_INVALID', `${aw}.type: an attestation needs type (or predicateType)`);
+    const notary = vi.type === 'Notary';
+    // Kyverno: a Notary attestation with no attestors reads the artifact without checking any signature;
+    // seal does not admit unsigned data, so it needs attestors here or on the rule.
+    if (notary && !a.attestors && authoritySets.length === 0)
+      unsupported(
+        `${aw}.attestors`,
+        'a Notary attestation needs attestors (certificates) here or on the rule: without them Kyverno reads the referrer unverified',
+      );
     // Kyverno: an attestation with no attestors (here or on the rule) accepts any signer whose
     // certificate chains to the trusted CA, with its log entry (cosign with no identity constraints).
     const attestors = a.attestors
-      ? a.attestors.map((s, j) => toAuthoritySet(s, `${aw}.attestors[${j}]`, inp.values))
+      ? a.attestors.map((s, j) => toAuthoritySet(s, `${aw}.attestors[${j}]`, inp.values, notary))
       : authoritySets.length > 0
         ? authoritySets
         : [anyKeylessSigner(`${aw.replace(/^.*verifyImages\[\d+\]\./, '')}`)];
     return {
       name: a.name ?? type,
-      predicateType: expandPredicateType(type),
+      // A Notary attestation's type is the referrer's OCI artifactType, compared as written (Kyverno
+      // matchArtifactType); a cosign one is a predicate type, shorthands expanded.
+      predicateType: notary ? type : expandPredicateType(type),
+      ...(notary ? { referrer: true } : {}),
       conditions: (a.conditions ?? []).map((c, j) =>
         toConditionBlock(
           {
@@ -709,12 +720,6 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
 }
 
 function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | undefined, origin: string): void {
-  if (vi.type === 'Notary' && vi.attestations && vi.attestations.length > 0) {
-    unsupported(
-      `${w}.attestations`,
-      'Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
-    );
-  }
   if (vi.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');
   if (vi.validate !== undefined)
     unsupported(`${w}.validate`, 'deny conditions over image data are not supported');

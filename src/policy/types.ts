@@ -87,6 +87,28 @@ export interface ImageVerifier {
     trust: { certificates: string[]; trustedIdentities?: string[]; name?: string },
     ctx: RequestContext,
   ): Promise<{ ok: boolean; code?: ErrorCode; message: string }>;
+  /**
+   * Verify the image's Notary referrer attestations of `artifactType` (OCI referrers with exactly that
+   * artifactType, each signed by notation) against trust-store certificates as verifyNotation does; the
+   * first that verifies gives its manifest and parsed payload. Optional: without it such attestations fail.
+   */
+  verifyNotationAttestation?(
+    imageWithDigest: string,
+    artifactType: string,
+    trust: { certificates: string[]; name?: string },
+    ctx: RequestContext,
+  ): Promise<NotationAttestationResult>;
+}
+
+/** A Notary referrer attestation's verification: when ok, the artifact's manifest and its payload (JSON). */
+export interface NotationAttestationResult {
+  ok: boolean;
+  code?: ErrorCode;
+  message: string;
+  /** The verified artifact's manifest digest. */
+  artifact?: string;
+  manifest?: unknown;
+  payload?: unknown;
 }
 
 /** What Kyverno's `getImageData(image)` returns (KSDK imagedataloader ImageData). */
@@ -195,8 +217,17 @@ export interface AuthoritySet {
 
 export interface AttestationRequirement {
   name: string;
-  /** Full predicate type URI (cosign shorthands like `slsaprovenance` are expanded at load). */
+  /**
+   * Full predicate type URI (cosign shorthands like `slsaprovenance` are expanded at load); for a Notary
+   * referrer attestation, the OCI artifactType as written (compared as an exact string, as Kyverno does).
+   */
   predicateType: string;
+  /**
+   * A Notary referrer attestation (Kyverno `type: Notary` attestations): an OCI referrer of the image with
+   * artifactType `predicateType`, signed by notation; its statement is the artifact manifest with `type`
+   * and `predicate` (the payload) added, as Kyverno builds it.
+   */
+  referrer?: boolean;
   /** Every block must hold for every verified statement of this type. */
   conditions: ConditionBlock[];
   /** What the JMESPath expressions are evaluated over. Kyverno: the predicate; seal: the whole statement. */

@@ -104,18 +104,17 @@ describe('Kyverno corpus (kyverno/policies, Kyverno test data and docs, verbatim
     const reasons = refused.map((r) => `${r.name}: ${r.error!.slice(r.error!.indexOf('spec.'))}`);
     expect(reasons).toEqual(EXPECTED_REFUSALS);
     expect(results.length).toBe(94);
-    expect(results.filter((r) => r.ok).length).toBe(77);
+    expect(results.filter((r) => r.ok).length).toBe(79);
     // Loaded, reading a ConfigMap or API object the upstream test data leaves to the cluster: the rule
     // fails, naming it, for the images it matches (noconfigmap-diffimage-success expects exactly that).
-    expect(results.filter((r) => r.contextMissing).length).toBe(7);
+    expect(results.filter((r) => r.contextMissing).length).toBe(8);
   });
 });
 
 /** What seal refuses today, and why (kept in step with docs/policy.md "Kyverno ClusterPolicy coverage"). */
 const EXPECTED_REFUSALS: string[] = [
   'docs/jmespath-block63.yaml: spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.publicKeys: not a PEM public key (error:1E08010C:DECODER routines::unsupported)',
-  'docs/notary-block2.yaml: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
-  'docs/notary-block3.yaml: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
+  'docs/notary-block3.yaml: spec.rules[0].verifyImages[0].validate: deny conditions over image data are not supported',
   'docs/overview-block1.yaml: spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.publicKeys: not a PEM public key (error:1E08010C:DECODER routines::unsupported)',
   'docs/sigstore-block19.yaml: spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.ctlog.tsaCertChain: timestamp-authority chains in Kyverno policies are not supported; give seal a trusted root with that TSA instead',
   'docs/sigstore-block6.yaml: spec.rules[0].verifyImages[0].attestors[0].entries[0].certificates.certChain: a certificate chain without cert (signatures carrying their own certificates from a private CA) is not supported; name the signing certificate in cert',
@@ -124,10 +123,9 @@ const EXPECTED_REFUSALS: string[] = [
   'kyverno/test/conformance/chainsaw/validate/clusterpolicy/standard/wildcard/block-verifyimage/policy.yaml: spec.rules[0].match.any[0].resources.kinds: "*" (every kind) is not allowed with verifyImages (Kyverno: wildcard policy does not support rule type)',
   'kyverno/test/conformance/chainsaw/validate/clusterpolicy/standard/wildcard/block-verifyimage-deprecated/policy.yaml: spec.rules[0].match.any[0].resources.kinds: "*" (every kind) is not allowed with verifyImages (Kyverno: wildcard policy does not support rule type)',
   'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/keyed-tsa/policy.yaml: spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.ctlog.tsaCertChain: timestamp-authority chains in Kyverno policies are not supported; give seal a trusted root with that TSA instead',
-  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-fail/policy.yaml#3: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
-  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-pass/policy.yaml#3: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
-  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-trivy-vex-fail/policy.yaml#3: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
-  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-trivy-vex-pass/policy.yaml#3: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
-  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/notary-attestation-verification/policy.yaml#3: spec.rules[0].verifyImages[0].attestations: Notary attestations (referrer artifacts signed with notation) are not supported yet; seal verifies Notary image signatures',
+  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-fail/policy.yaml#3: spec.rules[0].verifyImages[0].validate: deny conditions over image data are not supported',
+  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-pass/policy.yaml#3: spec.rules[0].verifyImages[0].validate: deny conditions over image data are not supported',
+  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-trivy-vex-fail/policy.yaml#3: spec.rules[0].verifyImages[0].validate: deny conditions over image data are not supported',
+  'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-trivy-vex-pass/policy.yaml#3: spec.rules[0].verifyImages[0].validate: deny conditions over image data are not supported',
   'policies/other/verify-image-gcpkms/verify-image-gcpkms.yaml: spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.kms: KMS keys (gcpkms://projects/omni-163105/locations/asia-south1/keyRings/first-ring/cryptoKeys/jerry/versions/1) are not supported: put the public key in publicKeys',
 ];

@@ -96,3 +96,48 @@ export async function attachNotation(
   await store.putManifest(withDigest(ref, digest), bytes, MediaTypes.ociManifest);
   return digest.toString();
 }
+
+export interface AttestationArtifactOptions {
+  /** The artifact's artifactType (what a policy's referrer type names). */
+  artifactType: string;
+  /** The payload layer's bytes (JSON, or gzip of it). */
+  payload: Uint8Array;
+  layerMediaType?: string;
+  /** The subject the manifest names (default: the image). */
+  subject?: Descriptor;
+  /** Layers to write (default: the one payload layer). */
+  extraLayers?: Descriptor[];
+}
+
+/**
+ * Attach a referrer attestation artifact to `image` the way `oras attach` / notation users do (an OCI
+ * manifest with artifactType, the empty config, the payload as its one layer, subject = the image);
+ * returns its descriptor, to sign with notationJws + attachNotation.
+ */
+export async function attachAttestationArtifact(
+  store: ImageStore,
+  ref: Reference,
+  image: Descriptor,
+  o: AttestationArtifactOptions,
+): Promise<Descriptor> {
+  await store.putBlob(ref, EMPTY_CONFIG, MediaTypes.ociEmpty);
+  const layerMediaType = o.layerMediaType ?? 'application/vnd.cyclonedx+json';
+  const layer = await store.putBlob(ref, o.payload, layerMediaType);
+  const subject = o.subject ?? image;
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    artifactType: o.artifactType,
+    config: { mediaType: MediaTypes.ociEmpty, digest: Digest.of(EMPTY_CONFIG).toString(), size: 2 },
+    layers: [
+      { mediaType: layerMediaType, digest: layer.digest, size: o.payload.byteLength },
+      ...(o.extraLayers ?? []),
+    ],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+  };
+  const bytes = encodeManifest(manifest);
+  const digest = Digest.of(bytes);
+  await store.putManifest(withDigest(ref, digest), bytes, MediaTypes.ociManifest);
+  return { mediaType: MediaTypes.ociManifest, digest: digest.toString(), size: bytes.byteLength };
+}

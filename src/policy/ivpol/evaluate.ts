@@ -19,7 +19,14 @@ import {
   pinDigest,
   withDigestKeepingTag,
 } from '../evaluate.js';
-import type { Decision, ImageInWorkload, LoadedPolicy, NamespaceInfo, PolicyOutcome } from '../types.js';
+import type {
+  AttestationRequirement,
+  Decision,
+  ImageInWorkload,
+  LoadedPolicy,
+  NamespaceInfo,
+  PolicyOutcome,
+} from '../types.js';
 import { type CompiledExpression, type ImageFunctions, withImageFunctions } from './cel.js';
 import type { IvpolProgram, ResourceRule } from './model.js';
 
@@ -127,6 +134,12 @@ function errorText(err: unknown): string {
     .split('\n')[0]!
     .trim();
 }
+
+/** A cosign attestor's answer for a referrer attestation (Kyverno's cosign verifier verifies in-toto only). */
+const NOT_NOTARY: FunctionResult = {
+  ok: false,
+  message: 'a cosign attestor does not verify OCI referrer attestations (notary attestors do)',
+};
 
 /** Thrown by extractPayload while its attestation is still being verified (the pass is run again). */
 class Pending extends Error {}
@@ -586,18 +599,28 @@ class PolicyRun implements ImageFunctions {
     if (!att) throw new Error(`attestation "${attestation}" is not declared in spec.attestations`);
     const names = this.attestorNames(attestors);
     const img = this.imageOf(image);
-    // A cosign attestor verifies in-toto attestations only (Kyverno: referrers are for notary attestors).
-    if (!img || att.kind !== 'intoto') return 0n;
+    if (!img) return 0n;
     const target = pinDigest(img.canonical, img.digest!);
-    const requirement = {
+    const referrer = att.kind === 'referrer';
+    // Kyverno: a referrer attestation is an OCI artifact signed by notation (artifactType compared as written),
+    // an in-toto one a cosign attestation.
+    const requirement: AttestationRequirement = {
       name: att.name,
-      predicateType: expandPredicateType(att.type),
+      predicateType: referrer ? att.type : expandPredicateType(att.type),
       conditions: [],
-      root: 'statement' as const,
+      root: 'statement',
       attestors: [],
+      ...(referrer ? { referrer: true } : {}),
     };
     const results = names.map((name) => {
       const authority = this.program.attestors.get(name)!;
+      // Kyverno's notary verifier refuses in-toto attestations (a CEL error); its cosign verifier fails a
+      // referrer attestation (not counted).
+      if (authority.notary && !referrer)
+        throw new Error(
+          `attestor "${name}" is a notary attestor: it verifies OCI referrer attestations only, not in-toto "${att.name}"`,
+        );
+      if (!authority.notary && referrer) return NOT_NOTARY;
       return this.lookup(
         `${img.digest}${this.program.keys.attestation.get(`${att.name}:${name}`)}`,
         async () => {
@@ -646,8 +669,6 @@ class PolicyRun implements ImageFunctions {
   extractPayload(image: string, attestation: string): unknown {
     const att = this.program.attestations.get(attestation);
     if (!att) throw new Error(`attestation "${attestation}" is not declared in spec.attestations`);
-    if (att.kind !== 'intoto')
-      throw new Error(`extractPayload of referrer attestation "${attestation}" is not supported`);
     const img = this.imageOf(image);
     if (!img) throw new Error(`image ${image} is not matched by this policy`);
     let waiting = false;
@@ -658,6 +679,7 @@ class PolicyRun implements ImageFunctions {
       if (this.pending?.has(key)) waiting = true;
     }
     if (waiting) throw new Pending('attestation still being verified');
+    // Kyverno reads an unverified referrer's payload when none was verified; seal gives only verified ones.
     throw new Error(
       `no verified ${att.type} attestation for ${image}: call verifyAttestationSignatures first`,
     );

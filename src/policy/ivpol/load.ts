@@ -408,11 +408,6 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     if (attestations.has(a.name)) refuse(`${w}.name`, `duplicate attestation name "${a.name}"`);
     if ((a.intoto ? 1 : 0) + (a.referrer ? 1 : 0) !== 1)
       refuse(w, 'an attestation needs exactly one of intoto or referrer');
-    if (a.referrer)
-      refuse(
-        `${w}.referrer`,
-        'referrer attestations (OCI referrers signed with notation) are not supported yet; Notary image signatures are',
-      );
     attestations.set(
       a.name,
       a.intoto

@@ -22,6 +22,7 @@ import {
 } from './envelope.js';
 import { applyTrust, type NotationTrust } from './trust.js';
 
+export * from './attestation.js';
 export * from './envelope.js';
 export * from './trust.js';
 
@@ -58,6 +59,8 @@ export interface VerifyNotationOptions extends StoreCallOptions {
   now?: number;
   /** Signatures to try at most (default MAX_SIGNATURE_ATTEMPTS). */
   maxSignatures?: number;
+  /** The signed artifact's descriptor when the caller has fetched and verified its manifest (no resolve). */
+  subject?: Descriptor;
 }
 
 /** Does the payload's targetArtifact name this manifest (digest, size, mediaType)? */
@@ -111,7 +114,7 @@ export async function verifyNotationImage(
   options: VerifyNotationOptions = {},
 ): Promise<NotationVerdict> {
   const call: StoreCallOptions = options.signal ? { signal: options.signal } : {};
-  const subject = await store.resolve(ref, call);
+  const subject = options.subject ?? (await store.resolve(ref, call));
   if (ref.digest && ref.digest.toString() !== subject.digest)
     throw new SealError('E_DIGEST_MISMATCH', `${ref.digest} resolved to ${subject.digest}`);
   const base = { digest: subject.digest, policy: trust.name, level: trust.level };
