@@ -132,6 +132,16 @@ const options = {
     description: 'bearer token every dashboard request must carry (or SEAL_DASHBOARD_TOKEN)',
     placeholder: 'TOKEN',
   },
+  'dashboard-rekor-url': {
+    type: 'string',
+    description: "transparency log (seal serve, seal log serve, Rekor) the dashboard's log explorer searches",
+    placeholder: 'URL',
+  },
+  'dashboard-rekor-public-key': {
+    type: 'string',
+    description: "the log's PEM public key for the explorer's proof checks (default: fetched from the log)",
+    placeholder: 'FILE',
+  },
   ...registryOptionSpecs,
   ...httpLimitOptionSpecs,
 } as const;
@@ -283,6 +293,20 @@ export const command: CommandModule = {
           `--dashboard-host ${o['dashboard-host']} is not loopback: configure a bearer token (--dashboard-token or SEAL_DASHBOARD_TOKEN)`,
         );
     }
+    if (!o.dashboard && (o['dashboard-rekor-url'] || o['dashboard-rekor-public-key']))
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        '--dashboard-rekor-url and --dashboard-rekor-public-key need --dashboard',
+      );
+    if (o['dashboard-rekor-public-key'] && !o['dashboard-rekor-url'])
+      throw new SealError('E_INVALID_ARGUMENT', '--dashboard-rekor-public-key needs --dashboard-rekor-url');
+    const explorer = o['dashboard-rekor-url']
+      ? await (await import('../web/explorer.js')).openLogExplorer({
+          rekorUrl: o['dashboard-rekor-url'],
+          flag: '--dashboard-rekor-public-key',
+          ...(o['dashboard-rekor-public-key'] ? { publicKeyFile: o['dashboard-rekor-public-key'] } : {}),
+        })
+      : undefined;
     const server = await adm.startAdmissionServer({
       tls,
       limits,
@@ -320,6 +344,7 @@ export const command: CommandModule = {
           host: o['dashboard-host'] ?? '127.0.0.1',
           port: dashboardPort,
           ...(dashboardToken ? { token: dashboardToken } : {}),
+          ...(explorer ? { explorer } : {}),
           summary: () =>
             dashboardStats.summary({
               source: `webhook ${server.url}`,

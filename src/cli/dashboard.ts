@@ -30,10 +30,20 @@ const options = {
     description: 'public key (file or env://) of a trusted granter (repeatable)',
     placeholder: 'KEY',
   },
+  'rekor-url': {
+    type: 'string',
+    description: 'transparency log (seal serve, seal log serve, Rekor) the log explorer searches',
+    placeholder: 'URL',
+  },
+  'rekor-public-key': {
+    type: 'string',
+    description: "the log's PEM public key for the explorer's proof checks (default: fetched from the log)",
+    placeholder: 'FILE',
+  },
 } as const;
 
 export const command: CommandModule = {
-  usage: 'seal dashboard --audit-log FILE [--port N] [--host ADDR --token TOKEN]',
+  usage: 'seal dashboard --audit-log FILE [--rekor-url URL] [--port N] [--host ADDR --token TOKEN]',
   summary: 'Serve the admission web dashboard over an audit log',
   options,
   async run(argv, io) {
@@ -53,6 +63,16 @@ export const command: CommandModule = {
     const { namespacesFromFile } = await import('../admission/namespaces.js');
     const { resolveKeyRef } = await import('../policy/keyref.js');
     const { startDashboardServer } = await import('../web/dashboard.js');
+    if (o['rekor-public-key'] && !o['rekor-url'])
+      throw new SealError('E_INVALID_ARGUMENT', '--rekor-public-key needs --rekor-url');
+    const { openLogExplorer } = await import('../web/explorer.js');
+    const explorer = o['rekor-url']
+      ? await openLogExplorer({
+          rekorUrl: o['rekor-url'],
+          flag: '--rekor-public-key',
+          ...(o['rekor-public-key'] ? { publicKeyFile: o['rekor-public-key'] } : {}),
+        })
+      : undefined;
     const reader = new AuditLogReader(file);
     reader.read();
     const namespaces = o['namespace-labels'] ? namespacesFromFile(o['namespace-labels']) : undefined;
@@ -67,6 +87,7 @@ export const command: CommandModule = {
       host: o.host ?? '127.0.0.1',
       port,
       ...(token ? { token } : {}),
+      ...(explorer ? { explorer } : {}),
       summary: async () => {
         reader.read();
         return reader.stats.summary({

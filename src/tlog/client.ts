@@ -50,6 +50,8 @@ export interface IdentitySearch {
 export interface RekorClientOptions {
   /** Per-request timeout; default 30 s (Rekor v2 clients are told to allow at least 20 s). */
   timeoutMs?: number;
+  /** Largest answer read, in bytes; default (and at most) MAX_LOG_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
 }
 
 /** The largest answer read from a log: a page of search results or entries is far below it. */
@@ -57,13 +59,14 @@ export const MAX_LOG_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 /**
  * One request to a transparency log: within `timeoutMs` (connect and body), its answer read up to
- * MAX_LOG_RESPONSE_BYTES (a log that sends more is E_TLOG_INVALID), JSON parsed when it is JSON.
+ * `maxBytes` (MAX_LOG_RESPONSE_BYTES unless the client asks for less; a log that sends more is E_TLOG_INVALID), JSON parsed when it is JSON.
  */
 async function logRequest(
   url: string,
   init: { method: string; body?: unknown },
   timeoutMs: number,
   what: string,
+  maxBytes = MAX_LOG_RESPONSE_BYTES,
 ): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
@@ -85,11 +88,11 @@ async function logRequest(
   try {
     for await (const chunk of res.body ?? []) {
       total += chunk.byteLength;
-      if (total > MAX_LOG_RESPONSE_BYTES) {
+      if (total > maxBytes) {
         await res.body?.cancel().catch(() => {});
         throw new SealError(
           'E_TLOG_INVALID',
-          `${what} sent an answer over ${MAX_LOG_RESPONSE_BYTES} bytes; seal reads at most that`,
+          `${what} sent an answer over ${maxBytes} bytes; seal reads at most that`,
         );
       }
       chunks.push(chunk);
@@ -113,10 +116,12 @@ async function logRequest(
 export class RekorClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
 
   constructor(baseUrl: string, opts: RekorClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxResponseBytes = Math.min(opts.maxResponseBytes ?? MAX_LOG_RESPONSE_BYTES, MAX_LOG_RESPONSE_BYTES);
   }
 
   private request(
@@ -129,6 +134,7 @@ export class RekorClient {
       { method, body },
       this.timeoutMs,
       `the transparency log at ${this.baseUrl}`,
+      this.maxResponseBytes,
     );
   }
 

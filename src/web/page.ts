@@ -1,8 +1,9 @@
 // The dashboard's front end: one static HTML page, its style sheet and one small vanilla ES module that
-// fetches /dashboard/api/summary every 10 s and fills the page in. Kept as strings here so the bundled CLI
-// serves them without reading files by path. The per-day chart is inline SVG drawn by the script: no
-// maintained chart library was installed in the project and the bars need none (one <rect> per count).
-// Every number is also an element with a `data-metric` attribute, which tests and scrapers read.
+// fetches /dashboard/api/summary every 10 s and fills the page in, plus the log explorer's form. Kept as
+// strings here so the bundled CLI serves them without reading files by path. The per-day chart is drawn by
+// uPlot (served by the dashboard from node_modules/uplot, loaded before this module); the chart object is
+// `window.sealChart` for tests and debugging. Every number is also an element with a `data-metric`
+// attribute, which tests and scrapers read. No framework: DOM calls, textContent only (never innerHTML).
 // (The script avoids backticks and "${" so it sits in a template string unchanged.)
 
 export const DASHBOARD_HTML = `<!doctype html>
@@ -11,7 +12,9 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>seal admission dashboard</title>
+<link rel="stylesheet" href="vendor/uPlot.min.css">
 <link rel="stylesheet" href="app.css">
+<script src="vendor/uPlot.iife.min.js" defer></script>
 <script type="module" src="app.js"></script>
 </head>
 <body>
@@ -40,7 +43,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
   <section>
     <h2>Denials and verification failures per day (UTC)</h2>
-    <div id="chart" class="chart"></div>
+    <div id="chart" class="chart" role="img" aria-label="denials and verification failures per day"></div>
+    <p id="chart-reasons" class="muted">Point at a day for its reasons.</p>
     <table><thead><tr><th>day</th><th>denials</th><th>failures</th><th>reasons</th></tr></thead><tbody id="days"></tbody></table>
   </section>
   <section class="two">
@@ -56,6 +60,29 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Recent decisions</h2>
     <table class="wide"><thead><tr><th>time</th><th>namespace</th><th>image</th><th>policy</th><th>result</th><th>reason</th></tr></thead><tbody id="recent"></tbody></table>
+  </section>
+  <section id="explorer" hidden>
+    <h2>Transparency log explorer</h2>
+    <p id="log-info" class="muted"></p>
+    <form id="log-search" class="search">
+      <select id="log-by" name="by" aria-label="search by">
+        <option value="identity">identity (certificate SAN: email or URI)</option>
+        <option value="key">public key (PEM or sha256 fingerprint)</option>
+        <option value="hash">artifact hash (sha256:…)</option>
+      </select>
+      <textarea id="log-q" name="q" rows="2" spellcheck="false" aria-label="search value" placeholder="alice@example.com"></textarea>
+      <button type="submit">Search</button>
+    </form>
+    <p id="log-status" class="muted" role="status"></p>
+    <table class="wide"><thead><tr><th>log index</th><th>integrated (UTC)</th><th>kind</th><th>artifact hash</th><th>signed by</th></tr></thead><tbody id="log-results"></tbody></table>
+    <div id="log-entry" class="entry" hidden>
+      <h3>Entry <span id="entry-index"></span></h3>
+      <p id="entry-proof"></p>
+      <p id="entry-set" class="muted"></p>
+      <table><tbody id="entry-fields"></tbody></table>
+      <h3>Body (decoded)</h3>
+      <pre id="entry-body"></pre>
+    </div>
   </section>
 </main>
 </body>
@@ -82,13 +109,19 @@ table.wide { width: 100%; }
 .deny { color: #b42318; font-weight: 600; }
 .warn, .break-glass { color: #b54708; font-weight: 600; }
 .allow { color: #067647; }
-.chart { background: #fff; border: 1px solid #d9dde3; margin-bottom: 8px; width: max-content; }
-.chart text { font-size: 10px; fill: #475467; }
+.chart { background: #fff; border: 1px solid #d9dde3; margin-bottom: 4px; width: max-content; padding: 4px; }
+#chart-reasons { margin-bottom: 8px; }
+.search { display: flex; gap: 8px; align-items: flex-start; margin-bottom: 8px; }
+.search textarea { flex: 1; font: 12px/1.3 ui-monospace, monospace; min-height: 2.6em; }
+button.entry-link { font: inherit; color: #175cd3; background: none; border: 0; padding: 0; cursor: pointer; text-decoration: underline; }
+.entry { background: #fff; border: 1px solid #d9dde3; padding: 8px 16px; margin-top: 12px; }
+.entry pre { max-height: 360px; overflow: auto; background: #f5f6f8; padding: 8px; font-size: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.verified { color: #067647; font-weight: 600; }
+.failed { color: #b42318; font-weight: 600; }
+td.mono { font: 12px ui-monospace, monospace; overflow-wrap: anywhere; max-width: 420px; }
 `;
 
-export const DASHBOARD_JS = `const SVG = 'http://www.w3.org/2000/svg';
-
-function text(value) {
+export const DASHBOARD_JS = `function text(value) {
   return value === null || value === undefined ? '–' : String(value);
 }
 
@@ -128,42 +161,52 @@ function reasons(counts) {
     .map(function (e) { return e[0] + ' ' + e[1]; }).join(', ');
 }
 
-function svg(name, attrs, parent) {
-  const el = document.createElementNS(SVG, name);
-  for (const k of Object.keys(attrs)) el.setAttribute(k, String(attrs[k]));
-  parent.appendChild(el);
-  return el;
+const DAY = 86400;
+let chart;
+let chartDays = [];
+
+function dayReasons(d) {
+  const parts = [];
+  const denials = reasons(d.denialReasons);
+  const failures = reasons(d.failureReasons);
+  if (denials) parts.push('denials: ' + denials);
+  if (failures) parts.push('failures: ' + failures);
+  return d.day + ' — ' + (parts.length ? parts.join('; ') : 'none');
 }
 
-// One group per day: a red bar for denials, an amber one for verification failures, scaled to the
-// largest count of the days shown.
+// Two bar series per UTC day (denials, verification failures) side by side; pointing at a day shows its
+// reasons below the chart. One uPlot instance, its data replaced on every refresh.
 function drawChart(days) {
-  const width = 40 * days.length + 40;
-  const height = 160;
-  const base = 130;
-  const max = Math.max(1, ...days.map(function (d) { return Math.max(d.denials, d.failures); }));
-  const root = document.createElementNS(SVG, 'svg');
-  root.setAttribute('width', width);
-  root.setAttribute('height', height);
-  root.setAttribute('role', 'img');
-  root.setAttribute('aria-label', 'denials and verification failures per day');
-  svg('line', { x1: 30, y1: base, x2: width - 5, y2: base, stroke: '#98a2b3' }, root);
-  svg('text', { x: 2, y: 14 }, root).textContent = String(max);
-  days.forEach(function (d, i) {
-    const x = 36 + i * 40;
-    const bars = [[d.denials, '#d92d20', 'denials'], [d.failures, '#f79009', 'failures']];
-    bars.forEach(function (b, j) {
-      const h = Math.round((b[0] / max) * 110);
-      const rect = svg('rect', { x: x + j * 14, y: base - h, width: 12, height: h, fill: b[1], 'data-day': d.day, 'data-series': b[2], 'data-value': b[0] }, root);
-      svg('title', {}, rect).textContent = d.day + ': ' + b[0] + ' ' + b[2];
-    });
-    svg('text', { x: x, y: base + 14 }, root).textContent = d.day.slice(5);
-  });
-  svg('rect', { x: 36, y: height - 12, width: 10, height: 10, fill: '#d92d20' }, root);
-  svg('text', { x: 50, y: height - 3 }, root).textContent = 'denials';
-  svg('rect', { x: 110, y: height - 12, width: 10, height: 10, fill: '#f79009' }, root);
-  svg('text', { x: 124, y: height - 3 }, root).textContent = 'verification failures';
-  document.getElementById('chart').replaceChildren(root);
+  chartDays = days;
+  const data = [
+    days.map(function (d) { return Date.parse(d.day + 'T00:00:00Z') / 1000; }),
+    days.map(function (d) { return d.denials; }),
+    days.map(function (d) { return d.failures; }),
+  ];
+  if (chart) {
+    chart.setData(data);
+    return;
+  }
+  const bars = function (align) { return uPlot.paths.bars({ size: [0.35, 28], align: align }); };
+  chart = new uPlot({
+    width: Math.max(480, Math.min(960, document.body.clientWidth - 64)),
+    height: 220,
+    tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'); },
+    scales: { x: { time: true, range: function (u, min, max) { return [min - DAY / 2, max + DAY / 2]; } }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
+    axes: [{ space: 40 }, { size: 40, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000] }],
+    series: [
+      { label: 'day', value: '{YYYY}-{MM}-{DD}' },
+      { label: 'denials', stroke: '#d92d20', fill: '#d92d20', width: 0, paths: bars(-1), points: { show: false } },
+      { label: 'verification failures', stroke: '#f79009', fill: '#f79009', width: 0, paths: bars(1), points: { show: false } },
+    ],
+    hooks: {
+      setCursor: [function (u) {
+        const d = u.cursor.idx === null || u.cursor.idx === undefined ? undefined : chartDays[u.cursor.idx];
+        if (d) document.getElementById('chart-reasons').textContent = dayReasons(d);
+      }],
+    },
+  }, data, document.getElementById('chart'));
+  window.sealChart = chart;
 }
 
 function render(s) {
@@ -199,6 +242,145 @@ function render(s) {
   document.body.dataset.loaded = s.generatedAt;
 }
 
+// --- log explorer ---------------------------------------------------------------------------------------
+
+const PLACEHOLDERS = {
+  identity: 'alice@example.com or https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main',
+  key: '-----BEGIN PUBLIC KEY----- … or sha256:<64 hex>',
+  hash: 'sha256:<64 hex>',
+};
+
+async function getJson(path) {
+  const res = await fetch(path, { cache: 'no-store' });
+  let body;
+  try { body = await res.json(); } catch (e) { body = {}; }
+  if (!res.ok) {
+    const err = new Error(body.error || ('HTTP ' + res.status));
+    err.status = res.status;
+    throw err;
+  }
+  return body;
+}
+
+function isoTime(seconds) {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function signedBy(e) {
+  return e.signers.map(function (s) {
+    return s.identities.length ? s.identities.join(', ') : 'key sha256:' + s.fingerprint.slice(0, 16) + '…';
+  }).join('; ') || '–';
+}
+
+async function search(event) {
+  event.preventDefault();
+  const by = document.getElementById('log-by').value;
+  const q = document.getElementById('log-q').value;
+  const status = document.getElementById('log-status');
+  status.textContent = 'searching…';
+  status.className = 'muted';
+  document.getElementById('log-entry').hidden = true;
+  const body = document.getElementById('log-results');
+  try {
+    const r = await getJson('api/log/search?by=' + encodeURIComponent(by) + '&q=' + encodeURIComponent(q));
+    status.textContent = r.total + ' entries match ' + r.query.by + ' ' + r.query.value +
+      (r.truncated ? ' (the newest ' + r.entries.length + ' are listed)' : '');
+    body.replaceChildren();
+    for (const e of r.entries) {
+      const tr = document.createElement('tr');
+      tr.dataset.uuid = e.uuid;
+      const td = document.createElement('td');
+      const link = document.createElement('button');
+      link.type = 'button';
+      link.className = 'entry-link';
+      link.textContent = String(e.logIndex);
+      link.addEventListener('click', function () { showEntry(e.uuid); });
+      td.appendChild(link);
+      tr.appendChild(td);
+      cell(tr, isoTime(e.integratedTime));
+      cell(tr, e.kind);
+      cell(tr, e.artifactHash, 'mono');
+      cell(tr, signedBy(e), 'mono');
+      body.appendChild(tr);
+    }
+    document.getElementById('explorer').dataset.searched = r.query.value;
+  } catch (err) {
+    body.replaceChildren();
+    status.textContent = 'search refused: ' + err.message;
+    status.className = 'failed';
+    document.getElementById('explorer').dataset.searched = 'error';
+  }
+}
+
+function field(name, value) {
+  const tr = document.createElement('tr');
+  const th = document.createElement('th');
+  th.textContent = name;
+  tr.appendChild(th);
+  cell(tr, value, 'mono');
+  document.getElementById('entry-fields').appendChild(tr);
+}
+
+async function showEntry(id) {
+  const box = document.getElementById('log-entry');
+  const proof = document.getElementById('entry-proof');
+  delete box.dataset.loaded;
+  try {
+    const e = await getJson('api/log/entry?id=' + encodeURIComponent(id));
+    document.getElementById('entry-index').textContent = String(e.logIndex);
+    const inc = e.inclusion;
+    proof.textContent = inc.verified
+      ? 'inclusion proof verified against the signed checkpoint of tree size ' + inc.treeSize + ' (root ' + inc.rootHash + ')'
+      : 'inclusion proof failed: ' + inc.reason;
+    proof.className = inc.verified ? 'verified' : 'failed';
+    proof.dataset.proof = inc.verified ? 'verified' : 'failed';
+    document.getElementById('entry-set').textContent = e.set.verified
+      ? 'signed entry timestamp verified'
+      : 'signed entry timestamp failed: ' + e.set.reason;
+    document.getElementById('entry-fields').replaceChildren();
+    field('kind', e.kind);
+    field('integrated time', isoTime(e.integratedTime));
+    field('log index', e.logIndex);
+    field('UUID', e.uuid);
+    field('log ID', e.logID);
+    field('artifact hash', e.artifactHash);
+    for (const s of e.signers) {
+      field('signer key (sha256 of PEM)', s.fingerprint);
+      if (s.identities.length) field('identity (SAN)', s.identities.join(', '));
+      if (s.oidcIssuer) field('OIDC issuer', s.oidcIssuer);
+      if (s.certificate) {
+        field('certificate subject', s.certificate.subject || '(empty)');
+        field('certificate issuer', s.certificate.issuer);
+        field('certificate valid', s.certificate.validFrom + ' → ' + s.certificate.validTo);
+      }
+    }
+    document.getElementById('entry-body').textContent = JSON.stringify(e.body, null, 2);
+  } catch (err) {
+    proof.textContent = 'cannot load the entry: ' + err.message;
+    proof.className = 'failed';
+    proof.dataset.proof = 'error';
+  }
+  box.hidden = false;
+  box.dataset.loaded = id;
+}
+
+async function startExplorer() {
+  const line = document.getElementById('log-info');
+  try {
+    const info = await getJson('api/log/info');
+    if (!info.configured) return; // no log configured: the explorer stays hidden
+    line.textContent = 'log ' + info.url + ' · ' + info.treeSize +
+      ' entries · log ID ' + info.logId.slice(0, 16) + '… (key ' + info.keySource + ')';
+  } catch (err) {
+    line.textContent = 'the log does not answer: ' + err.message;
+  }
+  document.getElementById('explorer').hidden = false;
+  const by = document.getElementById('log-by');
+  const q = document.getElementById('log-q');
+  by.addEventListener('change', function () { q.placeholder = PLACEHOLDERS[by.value]; });
+  document.getElementById('log-search').addEventListener('submit', search);
+}
+
 async function refresh() {
   try {
     const res = await fetch('api/summary', { cache: 'no-store' });
@@ -211,4 +393,5 @@ async function refresh() {
 
 refresh();
 setInterval(refresh, 10000);
+startExplorer();
 `;
