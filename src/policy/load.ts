@@ -23,7 +23,13 @@ import {
   SEAL_API_VERSION,
 } from './model.js';
 import { loadClusterImagePolicy, SIGSTORE_API_VERSIONS, sigstoreSecretPaths } from './sigstore.js';
-import { loadTrustRoot, type SigstoreTrustRoot, TRUSTROOT_API_VERSIONS } from './sigstore/trustroot.js';
+import {
+  loadTrustRoot,
+  type SigstoreTrustRoot,
+  TRUSTROOT_API_VERSIONS,
+  trustRootTufSource,
+} from './sigstore/trustroot.js';
+import { fetchTufTrustedRoot } from './sigstore/tuf-source.js';
 
 function isTrustRoot(doc: unknown): boolean {
   const d = doc as { apiVersion?: unknown; kind?: unknown } | null;
@@ -163,6 +169,32 @@ export interface LoadOptions {
    * the webhook's Kubernetes API GET; undefined = not found.
    */
   kyvernoClusterGet?: (path: string) => Promise<unknown | undefined>;
+  /**
+   * The trusted roots policy-controller TrustRoots' `remote`/`repository` sources yielded, by source key
+   * (loadPolicyFiles reads them through TUF first: resolveTrustRootSources).
+   */
+  trustRootTuf?: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * Read the trusted root of every TrustRoot with a `remote` or `repository` source among `docs` through TUF
+ * (bounded, cached: tuf-source.ts). A malformed source is E_POLICY_INVALID naming the field.
+ */
+export async function resolveTrustRootSources(
+  files: { name: string; docs: unknown[] }[],
+  env?: NodeJS.ProcessEnv,
+): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  for (const { name, docs } of files) {
+    for (const [i, doc] of docs.entries()) {
+      if (!isTrustRoot(doc)) continue;
+      const origin = docs.length > 1 ? `${name}#${i + 1}` : name;
+      const source = trustRootTufSource(doc, origin);
+      if (!source || out.has(source.key)) continue;
+      out.set(source.key, await fetchTufTrustedRoot(source, `${origin}: spec`, env ? { env } : {}));
+    }
+  }
+  return out;
 }
 
 /** Load policies from texts already read (name → content). Throws E_POLICY_INVALID naming file#doc and field. */
@@ -179,7 +211,7 @@ export function loadPolicyTexts(
     docs.forEach((doc, i) => {
       if (!isTrustRoot(doc)) return;
       const origin = docs.length > 1 ? `${file.name}#${i + 1}` : file.name;
-      const tr = loadTrustRoot(doc, origin);
+      const tr = loadTrustRoot(doc, origin, opts.trustRootTuf);
       const prev = trustRoots.get(tr.name);
       if (prev)
         throw new SealError(
@@ -241,14 +273,19 @@ export async function loadPolicyFiles(paths: string[], opts: LoadOptions = {}): 
       files.push({ name, text: await readFile(name, 'utf8'), baseDir: dirname(name) });
     }
   }
+  const parsed = files.map((f) => {
+    try {
+      return { name: f.name, docs: parseYamlDocuments(f.text, f.name) };
+    } catch {
+      return { name: f.name, docs: [] }; // reported by loadPolicyTexts below
+    }
+  });
+  if (parsed.some((f) => f.docs.some(isTrustRoot))) {
+    const tuf = await resolveTrustRootSources(parsed, opts.env);
+    if (tuf.size > 0) opts = { ...opts, trustRootTuf: tuf };
+  }
   if (opts.kyvernoClusterGet) {
-    const docs = files.flatMap((f) => {
-      try {
-        return parseYamlDocuments(f.text, f.name);
-      } catch {
-        return []; // reported by loadPolicyTexts below
-      }
-    });
+    const docs = parsed.flatMap((f) => f.docs);
     const paths = [...kyvernoContextPaths(docs), ...sigstoreSecretPaths(docs, opts.env)];
     if (paths.length > 0) {
       const values = opts.kyvernoValues ?? emptyValues();

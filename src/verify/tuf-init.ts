@@ -125,3 +125,59 @@ export async function initializeTuf(opts: TufInitOptions): Promise<TufInitResult
   });
   return result;
 }
+
+/**
+ * One target of a TUF repository, read through the client workflow from `rootPath`'s root (policy-controller
+ * TrustRoot `remote`/`repository`). Each request is bounded by `timeoutMs`, the whole by twice that; the
+ * metadata stays in `cacheDir` when `keepCache` (a later read starts from the newest root seen).
+ */
+export async function fetchTufTarget(opts: {
+  mirror: string;
+  rootPath: string;
+  cacheDir: string;
+  target: string;
+  timeoutMs: number;
+  keepCache: boolean;
+}): Promise<string> {
+  await mkdir(opts.cacheDir, { recursive: true, mode: 0o700 });
+  const { initTUF } = await import('@sigstore/tuf');
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new SealError(
+            'E_NETWORK',
+            `the TUF mirror ${opts.mirror} did not answer within ${2 * opts.timeoutMs} ms`,
+          ),
+        ),
+      2 * opts.timeoutMs,
+    );
+  });
+  const work = (async () => {
+    let tuf: Awaited<ReturnType<typeof initTUF>>;
+    try {
+      tuf = await initTUF({
+        mirrorURL: opts.mirror,
+        cachePath: opts.cacheDir,
+        rootPath: opts.rootPath,
+        force: !opts.keepCache,
+        timeout: opts.timeoutMs,
+        retry: { retries: 1 },
+      });
+    } catch (err) {
+      throw tufError(err, opts.mirror, 'root, timestamp, snapshot and targets metadata');
+    }
+    try {
+      return await tuf.getTarget(opts.target);
+    } catch (err) {
+      throw tufError(err, opts.mirror, `target ${opts.target}`);
+    }
+  })();
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -5,9 +5,11 @@
 // trusted root that lacks that CA (or lacks everything); another CA in the same places denies it.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { memoryIO } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
@@ -15,10 +17,12 @@ import { parseReference } from '../../src/oci/ref.js';
 import { anonymousCredentials, RegistryStore } from '../../src/oci/registry.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import { pushRandomImage } from '../oci/store-suite.js';
+import { startTufRepo } from '../support/tuf-repo.js';
 import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
 
+let tufCache = '';
 async function seal(args: string[]) {
-  const io = memoryIO({ COSIGN_PASSWORD: '' });
+  const io = memoryIO({ COSIGN_PASSWORD: '', ...(tufCache ? { TUF_ROOT: tufCache } : {}) });
   const code = await main(args, io);
   return { code, out: io.out, err: io.err };
 }
@@ -52,6 +56,7 @@ describeWithRegistry('ClusterImagePolicy trust: ca-cert and TrustRoot against se
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'seal-cip-trust-'));
+    tufCache = join(dir, 'tuf-cache');
     [server, registry] = await Promise.all([
       startServer({ dataDir: join(dir, 'serve'), port: 0 }),
       startRegistry(),
@@ -203,4 +208,122 @@ ${extra}`;
     const wrong = await decide({ 'p.yaml': refs, 'tr.yaml': trustRoot('seal-keys', await otherCa()) }, empty);
     expect(wrong.result, JSON.stringify(wrong)).toBe('deny');
   }, 60_000);
+
+  /** A TrustRoot with a TUF source (policy-controller's remote / repository shapes). */
+  function tufTrustRoot(
+    name: string,
+    shape: 'remote' | 'repository',
+    fields: Record<string, string>,
+  ): string {
+    return `apiVersion: policy.sigstore.dev/v1alpha1
+kind: TrustRoot
+metadata: {name: ${name}}
+spec:
+  ${shape}:
+${Object.entries(fields)
+  .map(([k, v]) => `    ${k}: ${v}`)
+  .join('\n')}
+`;
+  }
+  const refs = () =>
+    cip('trustRootRef: tuf-keys', `    ctlog:\n      url: ${server.url}\n      trustRootRef: tuf-keys\n`);
+
+  /** seal serve's TUF repository as a serialized mirror: its files under repository/, tarred and gzipped. */
+  async function mirrorFS(change?: (files: Map<string, Buffer>) => void): Promise<string> {
+    const names = [
+      'root.json',
+      '1.root.json',
+      'timestamp.json',
+      'snapshot.json',
+      'targets.json',
+      'targets/trusted_root.json',
+      'targets/signing_config.v0.2.json',
+    ];
+    const files = new Map<string, Buffer>();
+    for (const n of names) {
+      const res = await fetch(`${server.tufUrl}/${n}`);
+      expect(res.status, n).toBe(200);
+      files.set(n, Buffer.from(await res.arrayBuffer()));
+    }
+    change?.(files);
+    const packer = pack();
+    for (const [n, body] of files) packer.entry({ name: `repository/${n}` }, body);
+    packer.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of packer) chunks.push(c as Buffer);
+    return gzipSync(Buffer.concat(chunks)).toString('base64');
+  }
+
+  it("TrustRoot spec.remote: the trusted root read through TUF from seal serve's /tuf is the whole trust", async () => {
+    const empty = await rootWithout(['certificateAuthorities', 'tlogs', 'ctlogs']);
+    const root = b64(await readFile(server.tufRootPath, 'utf8'));
+    const remote = tufTrustRoot('tuf-keys', 'remote', { mirror: server.tufUrl, root });
+    const ok = await decide({ 'p.yaml': refs(), 'tr.yaml': remote }, empty);
+    expect(ok.result, JSON.stringify(ok)).toBe('allow');
+    // The metadata is kept under $TUF_ROOT/trustroots for the next load.
+    expect(await readdir(join(tufCache, 'trustroots'))).toHaveLength(1);
+    // Another repository's root does not verify seal serve's metadata: the policies do not load.
+    const other = await startTufRepo({ 'trusted_root.json': Buffer.from(JSON.stringify(root)) });
+    try {
+      const foreign = tufTrustRoot('tuf-keys', 'remote', {
+        mirror: server.tufUrl,
+        root: b64(other.rootJson),
+      });
+      expect((await decide({ 'p.yaml': refs(), 'tr.yaml': foreign }, empty)).result).toMatch(
+        /^error \d+: [\s\S]*tr\.yaml: spec\.remote: the trusted root could not be read through TUF from http/,
+      );
+    } finally {
+      await other.close();
+    }
+    // An unreachable mirror fails the load naming the field (bounded by the client's timeout).
+    const gone = tufTrustRoot('tuf-keys', 'remote', { mirror: 'http://127.0.0.1:9/tuf', root });
+    expect((await decide({ 'p.yaml': refs(), 'tr.yaml': gone }, empty)).result).toMatch(
+      /spec\.remote: the trusted root could not be read through TUF from http:\/\/127\.0\.0\.1:9\/tuf/,
+    );
+    // Malformed fields are refused by path before anything is fetched.
+    for (const [fields, re] of [
+      [{ mirror: 'ftp://x/tuf', root }, /spec\.remote\.mirror: "ftp:\/\/x\/tuf" is not an http\(s\) URL/],
+      [{ mirror: server.tufUrl, root: b64('{"signed": {}}') }, /spec\.remote\.root: is not a TUF root\.json/],
+      [
+        { mirror: server.tufUrl, root, trustedRootTarget: '../x' },
+        /spec\.remote\.trustedRootTarget: "\.\.\/x"/,
+      ],
+    ] as [Record<string, string>, RegExp][]) {
+      const d = await decide(
+        { 'p.yaml': refs(), 'tr.yaml': tufTrustRoot('tuf-keys', 'remote', fields) },
+        empty,
+      );
+      expect(d.result).toMatch(re);
+    }
+  }, 120_000);
+
+  it("TrustRoot spec.repository: a serialized copy of seal serve's TUF repository is the trust, offline; a tampered one is refused", async () => {
+    const empty = await rootWithout(['certificateAuthorities', 'tlogs', 'ctlogs']);
+    const root = b64(await readFile(server.tufRootPath, 'utf8'));
+    const repo = tufTrustRoot('tuf-keys', 'repository', { root, mirrorFS: await mirrorFS() });
+    const ok = await decide({ 'p.yaml': refs(), 'tr.yaml': repo }, empty);
+    expect(ok.result, JSON.stringify(ok)).toBe('allow');
+    // The trusted root swapped for one with another CA: its hash no longer matches targets.json.
+    const other = await otherCa();
+    const tampered = await mirrorFS((files) => {
+      const tr = JSON.parse(files.get('targets/trusted_root.json')!.toString('utf8')) as Root;
+      tr.certificateAuthorities[0]!.certChain.certificates = [
+        { rawBytes: other.replace(/-----[A-Z ]+-----|\s/g, '') },
+      ];
+      files.set('targets/trusted_root.json', Buffer.from(JSON.stringify(tr)));
+    });
+    const bad = await decide(
+      { 'p.yaml': refs(), 'tr.yaml': tufTrustRoot('tuf-keys', 'repository', { root, mirrorFS: tampered }) },
+      empty,
+    );
+    expect(bad.result).toMatch(/spec\.repository: the trusted root could not be read through TUF/);
+    const junk = await decide(
+      {
+        'p.yaml': refs(),
+        'tr.yaml': tufTrustRoot('tuf-keys', 'repository', { root, mirrorFS: b64('not gzip') }),
+      },
+      empty,
+    );
+    expect(junk.result).toMatch(/spec\.repository\.mirrorFS: is not gzip/);
+  }, 120_000);
 });

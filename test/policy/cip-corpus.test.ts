@@ -4,11 +4,16 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSealError } from '../../src/errors.js';
 import { emptyValues } from '../../src/policy/kyverno/context.js';
-import { loadPolicyTexts } from '../../src/policy/load.js';
+import { loadPolicyTexts, parseYamlDocuments, resolveTrustRootSources } from '../../src/policy/load.js';
+import { publicGoodTrustedRootJson } from '../../src/verify/trust.js';
+import { startTufRepo, type TufRepo } from '../support/tuf-repo.js';
 import { matchPolicies } from '../../src/policy/evaluate.js';
 
 const DIR = join(import.meta.dirname, '../fixtures/cip');
@@ -53,11 +58,41 @@ const COMPANIONS: Record<string, { name: string; text: string }> = {
   },
 };
 
+// Upstream's trustroot e2e scripts substitute TUF_MIRROR, ROOT_JSON (base64) and REPOSITORY (base64 of the
+// gzipped tar of the repository under repository/) with their scaffolding's TUF repository; here a TUF
+// repository on loopback publishing the public-good trusted root takes its place.
+let tuf: TufRepo;
+let tufRoots: ReadonlyMap<string, unknown> = new Map();
+beforeAll(async () => {
+  tuf = await startTufRepo({ 'trusted_root.json': Buffer.from(JSON.stringify(publicGoodTrustedRootJson())) });
+  const packer = pack();
+  for (const [n, body] of tuf.files) packer.entry({ name: `repository/${n}` }, body);
+  packer.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of packer) chunks.push(c as Buffer);
+  const fill = (text: string) =>
+    text
+      .replace('TUF_MIRROR', tuf.url)
+      .replace('ROOT_JSON', Buffer.from(tuf.rootJson).toString('base64'))
+      .replace('REPOSITORY', gzipSync(Buffer.concat(chunks)).toString('base64'));
+  for (const c of ['my-remote', 'my-repository-serialized']) COMPANIONS[c]!.text = fill(COMPANIONS[c]!.text);
+  tufRoots = await resolveTrustRootSources(
+    Object.values(COMPANIONS).map((c) => ({ name: c.name, docs: parseYamlDocuments(c.text, c.name) })),
+    { TUF_ROOT: join(tmpdir(), `seal-cip-corpus-${process.pid}`) },
+  );
+});
+afterAll(async () => {
+  await tuf?.close();
+});
+
 function load(file: string, withContext = true) {
   const text = read(file);
   const refs = [...text.matchAll(/trustRootRef: (\S+)/g)].map((m) => m[1]!);
   const extra = [...new Set(refs)].flatMap((r) => (COMPANIONS[r] ? [COMPANIONS[r]] : []));
-  return loadPolicyTexts([{ name: file, text }, ...extra], withContext ? { kyvernoValues: secrets() } : {});
+  return loadPolicyTexts([{ name: file, text }, ...extra], {
+    trustRootTuf: tufRoots,
+    ...(withContext ? { kyvernoValues: secrets() } : {}),
+  });
 }
 
 function refusal(file: string): string | undefined {
@@ -98,9 +133,9 @@ const REFUSED: Record<string, RegExp> = {
   'policy-controller--e2e--cip-keyless-with-attestations.yaml': /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-keyless-with-source-prefix-tag.yaml': /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-keyless-with-trustroot-remote-with-attestations.yaml':
-    /spec\.remote: a remote TUF mirror/,
+    /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-keyless-with-trustroot-repository-with-attestations.yaml':
-    /spec\.repository: a serialized TUF repository/,
+    /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-keyless-with-trustroot-with-attestations.yaml':
     /attestations\[0\]\.policy: cue/,
   'policy-controller--e2e--cip-policy-from-url.yaml': /spec\.policy: cue/,
@@ -331,5 +366,43 @@ ${source}
     ];
     for (const [source, re] of refused)
       expect(() => loadPolicyTexts([{ name: 's.yaml', text: text(source) }]), source).toThrow(re);
+  });
+
+  it('TrustRoot remote / repository (upstream e2e templates filled in): the trusted root read through TUF is the trust', () => {
+    const text = (ref: string) => `apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: tuf}
+spec:
+  images: [{glob: "**"}]
+  authorities:
+  - keyless:
+      trustRootRef: ${ref}
+      identities: [{issuer: https://issuer.example, subject: me@example.com}]
+    ctlog:
+      url: https://rekor.example.com
+      trustRootRef: ${ref}
+`;
+    for (const ref of ['my-remote', 'my-repository-serialized']) {
+      const a = loadPolicyTexts([{ name: 't.yaml', text: text(ref) }, COMPANIONS[ref]!], {
+        trustRootTuf: tufRoots,
+      }).policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!;
+      // The public-good trusted root the repository publishes: its CAs, CT logs and Rekor logs.
+      expect(a.trust?.certificateAuthorities?.length, ref).toBeGreaterThan(0);
+      expect(a.trust?.ctlogs?.size, ref).toBeGreaterThan(0);
+      expect(a.trust?.tlogs?.size, ref).toBeGreaterThan(0);
+      // Loading from texts without reading the source first is refused, naming the field.
+      expect(() => loadPolicyTexts([{ name: 't.yaml', text: text(ref) }, COMPANIONS[ref]!])).toThrow(
+        ref === 'my-remote'
+          ? /spec\.remote: the trusted root of this remote TUF mirror was not read/
+          : /spec\.repository: the trusted root/,
+      );
+    }
+    // The upstream templates as written (placeholders) are refused by field.
+    expect(() =>
+      loadPolicyTexts([{ name: 'r.yaml', text: read('trustroot--e2e--with-remote.yaml') }]),
+    ).toThrow(/spec\.remote\.mirror: "TUF_MIRROR" is not a URL/);
+    expect(() =>
+      loadPolicyTexts([{ name: 'r.yaml', text: read('trustroot--e2e--with-repository.yaml') }]),
+    ).toThrow(/spec\.repository\.root: is neither base64 nor JSON/);
   });
 });

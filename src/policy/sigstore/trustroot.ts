@@ -1,8 +1,8 @@
 // policy-controller's `TrustRoot` resource (policy.sigstore.dev/v1alpha1) → seal trust material, and the
 // PEM certificate chains a ClusterImagePolicy's `keyless.ca-cert.data` carries. The `sigstoreKeys` shape is
 // rewritten as a protobuf-specs TrustedRoot and read by verify/trust.ts's loader (one validator); the
-// `repository` shape is read when its `trustedRootTarget` is present in the serialized mirror
-// (refused otherwise, naming why); `remote` needs the network and is refused.
+// `remote` and `repository` shapes are read through TUF before the policies load (tuf-source.ts) and
+// their trusted_root.json goes through the same loader.
 
 import { createHash, createPublicKey } from 'node:crypto';
 import * as z from 'zod';
@@ -12,6 +12,7 @@ import { type CertificateAuthority, loadTrustedRoot, type TrustMaterial } from '
 import { parseCertificate } from '../../formats/x509.js';
 import { metadataSchema } from '../model.js';
 import { parseOrThrow } from '../zod-errors.js';
+import { type TufSource, tufSourceOf } from './tuf-source.js';
 
 export const TRUSTROOT_API_VERSIONS = ['policy.sigstore.dev/v1alpha1'] as const;
 
@@ -161,7 +162,21 @@ function toTrustedRootJson(
   };
 }
 
-export function loadTrustRoot(doc: unknown, origin: string): SigstoreTrustRoot {
+/** Is this document a TrustRoot with a TUF source (remote / repository), and which? (no I/O) */
+export function trustRootTufSource(doc: unknown, origin: string): TufSource | undefined {
+  const tr = parseOrThrow(trustRootSchema, doc, origin);
+  return tufSourceOf(tr.spec, `${origin}: spec`);
+}
+
+/**
+ * A TrustRoot document → trust material. `tufRoots` holds the trusted roots its `remote`/`repository`
+ * source yielded (fetched beforehand with fetchTufTrustedRoot, by TufSource key).
+ */
+export function loadTrustRoot(
+  doc: unknown,
+  origin: string,
+  tufRoots?: ReadonlyMap<string, unknown>,
+): SigstoreTrustRoot {
   const tr = parseOrThrow(trustRootSchema, doc, origin);
   const where = `${origin}: spec`;
   const shapes = ['sigstoreKeys', 'repository', 'remote'].filter(
@@ -169,17 +184,29 @@ export function loadTrustRoot(doc: unknown, origin: string): SigstoreTrustRoot {
   );
   if (shapes.length !== 1)
     refuse(where, 'a TrustRoot needs exactly one of sigstoreKeys, repository or remote');
-  if (tr.spec.remote) {
-    refuse(
-      `${where}.remote`,
-      'a remote TUF mirror is fetched at run time and seal loads policies offline; run `seal initialize --mirror` and use a TrustRoot with sigstoreKeys, or the trusted root it writes (--trusted-root)',
-    );
-  }
-  if (tr.spec.repository) {
-    refuse(
-      `${where}.repository`,
-      'a serialized TUF repository (mirrorFS tarball) is not read by seal; write its trusted root as a TrustRoot with sigstoreKeys or pass it as --trusted-root',
-    );
+  const source = tufSourceOf(tr.spec, where);
+  if (source) {
+    const fetched = tufRoots?.get(source.key);
+    if (fetched === undefined)
+      refuse(
+        `${where}.${source.kind}`,
+        `the trusted root of this ${source.kind === 'remote' ? 'remote TUF mirror' : 'serialized TUF repository'} was not read: load the policies from files (seal policy test, admission serve), which read it through TUF first`,
+      );
+    let material: TrustMaterial;
+    try {
+      material = loadTrustedRoot(fetched);
+    } catch (err) {
+      return refuse(
+        `${where}.${source.kind}`,
+        `target ${source.trustedRootTarget}: ${(err as Error).message}`,
+      );
+    }
+    return {
+      name: tr.metadata.name,
+      origin,
+      material,
+      digest: createHash('sha256').update(source.key).update(JSON.stringify(fetched)).digest('hex'),
+    };
   }
   const json = toTrustedRootJson(tr.spec.sigstoreKeys!, `${where}.sigstoreKeys`);
   let material: TrustMaterial;
