@@ -4,6 +4,7 @@
 // and reported failed when a stand-in log in front of the real one alters the proof.
 
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,13 @@ import { main } from '../../src/cli/main.js';
 import { SealError } from '../../src/errors.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import { type DashboardServer, startDashboardServer } from '../../src/web/dashboard.js';
-import { LogExplorer, MAX_SEARCH_RESULTS, parseExplorerQuery } from '../../src/web/explorer.js';
+import {
+  LogExplorer,
+  MAX_EXPLORER_IN_FLIGHT,
+  MAX_EXPLORER_RESPONSE_BYTES,
+  MAX_SEARCH_RESULTS,
+  parseExplorerQuery,
+} from '../../src/web/explorer.js';
 import { startTamperingLog, type TamperingLog } from '../support/tampering-log.js';
 
 async function seal(args: string[]) {
@@ -242,4 +249,64 @@ describe('log explorer over seal serve', () => {
     expect(() => new LogExplorer({ rekorUrl: 'file:///etc/passwd' })).toThrow(/only http\(s\)/);
     expect(() => new LogExplorer({ rekorUrl: 'not a url' })).toThrow(/not a URL/);
   });
+});
+
+describe('log explorer bounds, against logs that misbehave', () => {
+  // A stand-in log on loopback: /api/v1/index/retrieve either never answers (held until close) or
+  // answers with more bytes than the explorer reads.
+  let server: Server;
+  let url: string;
+  const held: { end(): void }[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/api/v1/log/publicKey') return res.end('not asked');
+      if (req.url?.startsWith('/api/v1/index/retrieve')) {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          if (body.includes('huge@example.com')) {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(`["${'0'.repeat(MAX_EXPLORER_RESPONSE_BYTES)}"]`);
+          } else held.push(res); // stalls
+        });
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = server.address();
+    url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  });
+  afterAll(async () => {
+    for (const r of held) r.end();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('a stalled log is E_NETWORK after the timeout, a fifth request at once is E_UNAVAILABLE, an oversize answer E_TLOG_INVALID', async () => {
+    const explorer = new LogExplorer({ rekorUrl: url, timeoutMs: 1500 });
+    const q = parseExplorerQuery('identity', 'alice@example.com');
+    const stalled = Array.from({ length: MAX_EXPLORER_IN_FLIGHT }, () =>
+      explorer.search(q).then(
+        () => 'answered',
+        (err: SealError) => err.code,
+      ),
+    );
+    await expect(explorer.search(q)).rejects.toMatchObject({ code: 'E_UNAVAILABLE' });
+    expect(await Promise.all(stalled)).toEqual(Array(MAX_EXPLORER_IN_FLIGHT).fill('E_NETWORK'));
+    // The slots are free again once those ended.
+    await expect(explorer.search(parseExplorerQuery('identity', 'huge@example.com'))).rejects.toMatchObject({
+      code: 'E_TLOG_INVALID',
+      message: expect.stringContaining(`over ${MAX_EXPLORER_RESPONSE_BYTES} bytes`),
+    });
+    // Over HTTP, the log's fault is a 502 with the reason.
+    const d = await startDashboardServer({ summary: emptySummary, port: 0, explorer });
+    try {
+      const res = await fetch(new URL('api/log/search?by=identity&q=huge@example.com', d.url));
+      expect(res.status).toBe(502);
+      expect(await res.json()).toMatchObject({ code: 'E_TLOG_INVALID' });
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
 });
