@@ -203,7 +203,8 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: 'incident audit',
-    summary: 'List every log entry by a compromised key or identity, against the compromise window',
+    summary:
+      'List every log entry and every image of the repositories signed by a compromised key or identity, against the compromise window',
     load: () => mod(import('./incident-audit.js')),
   },
   {

@@ -106,20 +106,6 @@ function positiveInt(name: string, value: string): number {
   return n;
 }
 
-/** Run `fn` over `items`, at most `limit` at once, keeping order. */
-async function mapBounded<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 function failureClass(d: Decision): string {
   if (d.noMatch) return 'no-match';
   if (d.unavailable) return 'unavailable';
@@ -144,6 +130,7 @@ export async function coverRepository(
   deps: CoverageDeps,
 ): Promise<ImageCoverage[]> {
   const { evaluate, Evaluator, matchPolicies } = await import('../policy/evaluate.js');
+  const { mapBounded } = await import('../oci/repository-images.js');
   const ns = { name: deps.namespace, labels: {} };
   const ctx = { signal: deps.signal };
   const entries = [...byDigest];
@@ -265,9 +252,6 @@ function tableText(r: CoverageReport): string {
   return `${out}\n`;
 }
 
-/** Attachment tags (`sha256-HEX.sig/.att/.sbom`), which are no images of their own. */
-const ATTACHMENT_TAG = /^sha256-[0-9a-f]{64}(\.[a-z]+)?$/;
-
 export const command: CommandModule = {
   usage: 'seal coverage -p POLICY... [flags] REGISTRY/REPOSITORY... | REGISTRY/*',
   summary:
@@ -305,6 +289,7 @@ export const command: CommandModule = {
     const verifier = verifierMod.storeVerifier({ registry, trust });
     const { RegistryStore } = await import('../oci/registry.js');
     const { parseReference } = await import('../oci/ref.js');
+    const { listRepositoryImages } = await import('../oci/repository-images.js');
     const store = new RegistryStore(registry);
     const signal = new AbortController().signal;
 
@@ -349,21 +334,10 @@ export const command: CommandModule = {
       failuresByReason: {},
     };
     for (const repository of repositories) {
-      const ref = parseReference(repository);
-      const listed = await store.listTags(ref, { max: maxTags + 1 });
-      const truncated = listed.length > maxTags;
-      const tags = listed.slice(0, maxTags).filter((t) => !ATTACHMENT_TAG.test(t));
-      const byDigest = new Map<string, string[]>();
-      const unresolved: RepositoryCoverage['unresolved'] = [];
-      await mapBounded(tags, concurrency, async (tag) => {
-        try {
-          const desc = await store.resolve(parseReference(`${repository}:${tag}`), { signal });
-          const list = byDigest.get(desc.digest) ?? [];
-          list.push(tag);
-          byDigest.set(desc.digest, list);
-        } catch (err) {
-          unresolved.push({ tag, reason: (err as Error).message });
-        }
+      const { byDigest, truncated, unresolved } = await listRepositoryImages(store, repository, {
+        maxTags,
+        concurrency,
+        signal,
       });
       if (progress) deps.onProgress = (done, total) => progress(repository, done, total);
       const images = await coverRepository(repository, byDigest, deps);
@@ -375,7 +349,7 @@ export const command: CommandModule = {
         sbom: images.filter((i) => i.sbom).length,
         truncated,
         failures: images.filter((i) => !i.verified),
-        unresolved: unresolved.sort((a, b) => a.tag.localeCompare(b.tag)),
+        unresolved,
       };
       report.repositories.push(r);
       for (const k of ['images', 'verified', 'provenance', 'sbom'] as const) report.total[k] += r[k];

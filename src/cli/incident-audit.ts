@@ -1,11 +1,21 @@
 // `seal incident audit (--key OLD.pub | --certificate-identity ID [--certificate-oidc-issuer ISS]) --since T1
-// [--until T2] --rekor-url URL [-o json]`: every log entry by a compromised signer, marked before / inside /
-// after the window. Registry scanning (--repository) is not implemented yet.
+// [--until T2] --rekor-url URL [--repository REG/REPO]… [-o json]`: every log entry by a compromised signer,
+// and every image of the repositories it signed or attested, marked before / inside / after the window (an
+// image whose signatures have no verified log time: unknown, a suspect).
 
 import { SealError } from '../errors.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
 import { compromisedSignerOptionSpecs } from './incident-revoke.js';
+import {
+  columns,
+  countWindows,
+  imageRows,
+  isoTime,
+  registryScanOptionSpecs,
+  scanFromFlags,
+  scanSignerFrom,
+} from './incident-scan.js';
 import { rekorUrlFrom } from './log-info.js';
 
 const options = {
@@ -18,12 +28,14 @@ const options = {
   },
   until: { type: 'string', description: 'end of the window, inclusive (default: open)', placeholder: 'TIME' },
   output: { type: 'string', short: 'o', default: 'text', description: 'text or json', placeholder: 'FORMAT' },
+  ...registryScanOptionSpecs,
 } as const;
 
 export const command: CommandModule = {
   usage:
-    'seal incident audit (--key OLD.pub | --certificate-identity ID [--certificate-oidc-issuer ISS]) --since T1 [--until T2] --rekor-url URL [-o json]',
-  summary: 'List every log entry by a compromised key or identity, against the compromise window',
+    'seal incident audit (--key OLD.pub | --certificate-identity ID [--certificate-oidc-issuer ISS]) --since T1 [--until T2] --rekor-url URL [--repository REG/REPO]... [-o json]',
+  summary:
+    'List every log entry and every image of the repositories signed by a compromised key or identity, against the compromise window',
   options,
   async run(argv, io) {
     const { options: o, positionals } = parseArgs(argv, options);
@@ -35,6 +47,11 @@ export const command: CommandModule = {
     if (o.key && o['certificate-oidc-issuer']) {
       throw new SealError('E_INVALID_ARGUMENT', '--certificate-oidc-issuer goes with --certificate-identity');
     }
+    if (o.repository.length > 0 && o['certificate-identity'] && !o['certificate-oidc-issuer'])
+      throw new SealError(
+        'E_INVALID_ARGUMENT',
+        'scanning repositories for a keyless identity needs --certificate-oidc-issuer as well',
+      );
     if (!o.since) throw new SealError('E_INVALID_ARGUMENT', 'give the start of the window with --since');
     if (o.output !== 'text' && o.output !== 'json')
       throw new SealError('E_INVALID_ARGUMENT', '-o is text or json');
@@ -67,30 +84,67 @@ export const command: CommandModule = {
       since,
       ...(until !== undefined ? { until } : {}),
     });
+    const images =
+      o.repository.length > 0
+        ? (
+            await scanFromFlags(
+              o,
+              io,
+              await scanSignerFrom(
+                {
+                  key: o.key,
+                  identity: o['certificate-identity'],
+                  issuer: o['certificate-oidc-issuer'],
+                  keyFlag: '--key',
+                },
+                io,
+              ),
+              { since, ...(until !== undefined ? { until } : {}) },
+            )
+          ).images
+        : [];
     const count = (w: string) => entries.filter((e) => e.window === w).length;
-    const summary = `${entries.length} log entries by ${who}: ${count('before')} before, ${count('inside')} inside, ${count('after')} after the window`;
+    const byWindow = countWindows(images);
+    let summary = `${entries.length} log entries by ${who}: ${count('before')} before, ${count('inside')} inside, ${count('after')} after the window`;
+    if (o.repository.length > 0)
+      summary += `; ${images.length} images in ${o.repository.length} repositories: ${byWindow.before} before, ${byWindow.inside} inside, ${byWindow.after} after, ${byWindow.unknown} unknown (no log time: suspect)`;
     if (o.output === 'json') {
       const out = {
         entries: entries.map(({ uuid, ...e }) => ({ ...e, uuid })),
+        images: images.map((i) => ({
+          image: i.image,
+          tags: i.tags,
+          signedAt: i.signedAt,
+          window: i.window,
+        })),
         summary: {
           total: entries.length,
           before: count('before'),
           inside: count('inside'),
           after: count('after'),
+          ...(o.repository.length > 0 ? { images: { total: images.length, ...byWindow } } : {}),
         },
       };
       io.stdout(`${JSON.stringify(out, null, 2)}\n`);
       io.stderr(`${summary}\n`);
       return 0;
     }
-    const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
-    const rows = [
-      ['LOG INDEX', 'INTEGRATED', 'WINDOW', 'KIND', 'DIGEST'],
-      ...entries.map((e) => [String(e.logIndex), iso(e.integratedTime), e.window, e.kind, e.artifactDigest]),
-    ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const r of rows)
-      io.stdout(`${r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join('  ')}\n`);
+    io.stdout(
+      columns([
+        ['LOG INDEX', 'INTEGRATED', 'WINDOW', 'KIND', 'DIGEST'],
+        ...entries.map((e) => [
+          String(e.logIndex),
+          isoTime(e.integratedTime),
+          e.window,
+          e.kind,
+          e.artifactDigest,
+        ]),
+      ]),
+    );
+    if (o.repository.length > 0) {
+      io.stdout('\n');
+      io.stdout(columns([['SIGNED', 'WINDOW', 'IMAGE', 'TAGS'], ...imageRows(images)]));
+    }
     io.stdout(`${summary}\n`);
     return 0;
   },

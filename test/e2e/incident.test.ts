@@ -281,6 +281,71 @@ describeWithRegistry('seal incident revoke on the real registry and seal serve',
     expect(k2.entries.map((e) => e.window)).toEqual(['inside']);
     expect(k1.entries.map((e) => e.logIndex)).not.toContain(k2.entries[0]!.logIndex);
 
+    // The registry half: each image in its own repository (--repository repeats); K2's image is not K1's.
+    const repoOf = (ref: string) => ref.slice(0, ref.indexOf('@'));
+    const scanned = await seal([
+      'incident',
+      'audit',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--since',
+      after,
+      '--rekor-url',
+      server.url,
+      '--trusted-root',
+      server.trustedRootPath,
+      ...Object.values(images).flatMap((ref) => ['--repository', repoOf(ref)]),
+      '-o',
+      'json',
+    ]);
+    expect(scanned.code, scanned.err).toBe(0);
+    const found = (
+      JSON.parse(scanned.out) as {
+        images: { image: string; tags: string[]; signedAt: number; window: string }[];
+      }
+    ).images;
+    expect(found.map((i) => [i.image, i.tags, i.window])).toEqual([
+      [images.oldBefore, ['v1'], 'before'],
+      [images.oldAfter, ['v1'], 'inside'],
+    ]);
+    expect(found.map((i) => i.signedAt)).toEqual(k1.entries.map((e) => e.integratedTime));
+    expect(scanned.err).toContain('2 images in 3 repositories: 1 before, 1 inside, 0 after, 0 unknown');
+
+    // Without the log's key in the trusted root no signing time is proven: every image is a suspect.
+    const unproven = await seal([
+      'incident',
+      'audit',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--since',
+      after,
+      '--rekor-url',
+      server.url,
+      '--repository',
+      repoOf(images.oldBefore),
+      '-o',
+      'json',
+    ]);
+    expect(unproven.code, unproven.err).toBe(0);
+    expect((JSON.parse(unproven.out) as { images: { window: string; signedAt: null }[] }).images).toEqual([
+      expect.objectContaining({ window: 'unknown', signedAt: null }),
+    ]);
+
+    const notRepo = await seal([
+      'incident',
+      'audit',
+      '--key',
+      join(dir, 'k1.pub'),
+      '--since',
+      after,
+      '--rekor-url',
+      server.url,
+      '--repository',
+      `${repoOf(images.oldBefore)}:v1`,
+    ]);
+    expect(notRepo.code).not.toBe(0);
+    expect(notRepo.err).toContain('is no REGISTRY/REPOSITORY');
+
     const text = await seal([
       'incident',
       'audit',
