@@ -3,8 +3,11 @@
 // (including the functions that run compiled lazily), later runs deserialize it instead of parsing and
 // compiling again. Node 20 has no such cache, and compiling a verify bundle is a tenth of its cold start.
 // The cache lives in a directory of the user's own (mode 0700, owner checked), so no other user can plant
-// code in it; V8 rejects a cache made by another V8 version, other flags or another source length, and a
-// rejected or unreadable cache only means compiling as usual. SEAL_COMPILE_CACHE=0 turns it off.
+// code in it. A cache entry is named by the SHA-256 of the bundle's text (with Node's version and arch): V8
+// checks only a source's length, not its text, so a key of size and mtime could hand one build's code to
+// another (npm gives every installed file the same mtime). V8 rejects a cache made by another V8 version or
+// other flags; a rejected or unreadable cache only means compiling as usual, and the cache holds compiled
+// code of the bundle, no verification result. SEAL_COMPILE_CACHE=0 turns it off.
 'use strict';
 
 const fs = require('node:fs');
@@ -28,6 +31,8 @@ function cacheDirectory() {
   }
 }
 
+const safe = (s) => s.replace(/[^\w.-]/g, '_');
+
 function loadCached(file) {
   // Node 22.1+ caches compiled modules itself (bin/seal.js enables it): plain require.
   if (typeof Module.enableCompileCache === 'function') return require(file);
@@ -35,10 +40,13 @@ function loadCached(file) {
   const dir = cacheDirectory();
   let cacheFile;
   let cachedData;
+  // <bundle name>-<sha256 of its text>-<node version>-<arch>.v8cache
+  const prefix = `${safe(path.basename(file))}-`;
+  const suffix = `-${safe(`${process.version}-${process.arch}`)}.v8cache`;
   if (dir) {
-    const st = fs.statSync(file);
-    const key = `${path.basename(file)}-${st.size}-${Math.trunc(st.mtimeMs)}-${process.version}-${process.arch}`;
-    cacheFile = path.join(dir, `${key.replace(/[^\w.-]/g, '_')}.v8cache`);
+    // node:crypto is loaded by every verify bundle anyway; hashing ~0.6 MB is well under a millisecond
+    const digest = require('node:crypto').createHash('sha256').update(source).digest('hex').slice(0, 32);
+    cacheFile = path.join(dir, `${prefix}${digest}${suffix}`);
     try {
       cachedData = fs.readFileSync(cacheFile);
     } catch {
@@ -57,6 +65,12 @@ function loadCached(file) {
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(tmp, cacheFile);
+        // entries for other builds of this bundle on this Node are dead now: remove them
+        const own = path.basename(cacheFile);
+        for (const f of fs.readdirSync(dir)) {
+          if (f !== own && f.startsWith(prefix) && f.endsWith(suffix))
+            fs.rmSync(path.join(dir, f), { force: true });
+        }
       } catch {
         // a cache we cannot write is only a slower next start
       }

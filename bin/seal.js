@@ -1,24 +1,28 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
-import module, { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// The `seal` command. CommonJS (bin/package.json), not an ES module: a CommonJS entry starts without Node's ES
+// module loader, which is a tenth of a cold `seal verify` on Node 20 (its resolver, translators and module
+// jobs are compiled and run before the first line of an .mjs entry).
+'use strict';
+
+const { existsSync } = require('node:fs');
+const Module = require('node:module');
+const path = require('node:path');
 
 // Node 22.1+ keeps V8's compiled code between runs (faster cold start); on Node 20 this is absent and skipped.
-module.enableCompileCache?.();
+Module.enableCompileCache?.();
 
 // The CLI as bundled by `npm run build` (scripts/bundle-cli.mjs): a command with a self-contained file of its
 // own (the verify family) loads just that, through V8's code cache; any other goes through the split
-// bundle's command table.
+// bundle's command table (ES modules, loaded with import()).
 const argv = process.argv.slice(2);
-const one = /^[a-z][a-z-]*$/.test(argv[0] ?? '')
-  ? fileURLToPath(new URL(`../dist/cli-bundle/one/${argv[0]}.cjs`, import.meta.url))
-  : undefined;
-const [run, args] =
+const bundle = path.join(__dirname, '..', 'dist', 'cli-bundle');
+const one = /^[a-z][a-z-]*$/.test(argv[0] ?? '') ? path.join(bundle, 'one', `${argv[0]}.cjs`) : undefined;
+const started =
   one && existsSync(one)
-    ? [createRequire(import.meta.url)('./load-cached.cjs').loadCached(one).main, argv.slice(1)]
-    : [(await import('../dist/cli-bundle/main.js')).main, argv];
+    ? Promise.resolve().then(() => require('./load-cached.cjs').loadCached(one).main(argv.slice(1)))
+    : import(require('node:url').pathToFileURL(path.join(bundle, 'main.js')).href).then((m) => m.main(argv));
 
-run(args).then(
+started.then(
   (code) => {
     process.exitCode = code;
   },

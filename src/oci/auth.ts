@@ -1,7 +1,6 @@
 // Registry credentials and authorisation: docker/podman config files and credential helpers, and
 // the Basic and Bearer-token challenge flows (distribution "Token Authentication Specification").
 
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +149,9 @@ export async function runCredentialHelper(
     throw new SealError('E_UNAUTHORIZED', `credential helper name "${helper}" is not a plain name`);
   }
   const program = `docker-credential-${helper}`;
+  // loaded on first use: node:child_process (with net, dgram and streams) is a sixth of a cold `seal verify`'s
+  // own start, and only a registry with a credential helper needs it
+  const { spawn } = await import('node:child_process');
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
     (resolve, reject) => {
       const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });

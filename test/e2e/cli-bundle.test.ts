@@ -12,6 +12,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -122,6 +123,13 @@ describe('the bundled CLI', () => {
       // … and the new one is accepted by the next run (left as it is)
       await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
       expect(readFileSync(entry).equals(rewritten)).toBe(true);
+      // a foreign cache (another bundle's code) under this bundle's name is rejected, with the same answer
+      const other = readdirSync(cache).find((f) => f.endsWith('.v8cache'))!;
+      await run(process.execPath, [bin, 'verify-bundle', '--help'], { cwd: root, env });
+      const foreign = readdirSync(cache).find((f) => f.startsWith('verify-bundle.cjs-'))!;
+      writeFileSync(join(cache, other), readFileSync(join(cache, foreign)));
+      const again = await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      expect(again.stdout).toBe(stdout);
       // a cache directory others can write to is not used
       const open = join(cacheRoot, 'open');
       mkdirSync(open, { mode: 0o777 });
@@ -131,6 +139,82 @@ describe('the bundled CLI', () => {
         env: { ...process.env, SEAL_COMPILE_CACHE: open },
       });
       expect(readdirSync(open)).toEqual([]);
+    } finally {
+      rmSync(cacheRoot, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('keys the code cache by the bundle text, so an edit of the same length and mtime is not run from it', async () => {
+    // V8 checks a cache against the source's length only: a key of size and mtime (npm gives every file one
+    // mtime) would run the old build's code for a new file of the same length
+    const dir = mkdtempSync(join(tmpdir(), 'seal-cc-key-'));
+    try {
+      const cache = join(dir, 'cache');
+      const file = join(dir, 'one.cjs');
+      const loader = join(root, 'bin', 'load-cached.cjs');
+      const load = () =>
+        run(
+          process.execPath,
+          [
+            '-e',
+            `process.stdout.write(String(require(${JSON.stringify(loader)}).loadCached(${JSON.stringify(file)}).answer()))`,
+          ],
+          { env: { ...process.env, SEAL_COMPILE_CACHE: cache } },
+        );
+      const when = new Date('1985-10-26T08:15:00Z');
+      writeFileSync(file, 'exports.answer = () => "first";\n');
+      utimesSync(file, when, when);
+      expect((await load()).stdout).toBe('first');
+      expect(readdirSync(cache)).toHaveLength(1);
+      expect((await load()).stdout).toBe('first');
+      writeFileSync(file, 'exports.answer = () => "other";\n');
+      utimesSync(file, when, when);
+      expect((await load()).stdout).toBe('other');
+      // the entry of the old text is replaced, not kept beside the new one
+      expect(readdirSync(cache)).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('answers a real verification the same with the code cache, without it, and from a fresh one', async () => {
+    const conformance = join(root, '..', 'shared', 'conformance');
+    const happy = join(conformance, 'bundle-verify', 'happy-path-v0.3', 'bundle.sigstore.json');
+    if (!existsSync(happy)) return; // the conformance data is read only where it exists
+    const cacheRoot = mkdtempSync(join(tmpdir(), 'seal-cc-same-'));
+    try {
+      const identity =
+        'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+      const outputs: string[] = [];
+      for (const [command, cacheEnv] of [
+        ['verify-blob', '0'],
+        ['verify-blob', join(cacheRoot, 'c')],
+        ['verify-blob', join(cacheRoot, 'c')],
+        ['verify-bundle', '0'],
+        ['verify-bundle', join(cacheRoot, 'c')],
+        ['verify-bundle', join(cacheRoot, 'c')],
+      ] as const) {
+        const r = await run(
+          process.execPath,
+          [
+            bin,
+            command,
+            '--bundle',
+            happy,
+            '--certificate-identity',
+            identity,
+            '--certificate-oidc-issuer',
+            'https://token.actions.githubusercontent.com',
+            join(conformance, 'a.txt'),
+          ],
+          { cwd: root, env: { ...process.env, SEAL_COMPILE_CACHE: cacheEnv } },
+        );
+        outputs.push(`${command}: ${r.stdout}${r.stderr}`);
+      }
+      expect(outputs[0]).toContain('Verified OK');
+      expect(outputs.slice(0, 3)).toEqual([outputs[0], outputs[0], outputs[0]]);
+      expect(outputs.slice(3)).toEqual([outputs[3], outputs[3], outputs[3]]);
+      expect(readdirSync(join(cacheRoot, 'c')).filter((f) => f.endsWith('.v8cache'))).toHaveLength(2);
     } finally {
       rmSync(cacheRoot, { recursive: true, force: true });
     }

@@ -50,6 +50,28 @@ describe('trusted root', () => {
     expect(publicGoodTrustedRoot()).toBe(t);
   });
 
+  it('refuses a log key that is not SPKI DER at load, and one OpenSSL refuses when first used', () => {
+    const notDer = publicGoodJson();
+    const tlogs = notDer.tlogs as { publicKey: { rawBytes: string } }[];
+    tlogs[0]!.publicKey.rawBytes = Buffer.from('not a key').toString('base64');
+    expectCode(() => loadTrustedRoot(notDer), 'E_TRUSTED_ROOT_INVALID', /tlogs\[0\]\.publicKey\.rawBytes/);
+
+    // an SPKI-shaped sequence whose algorithm and key OpenSSL cannot read: imported on first use (a root
+    // names a dozen keys and a bundle uses two), and then refused with the same code, not read as "no key"
+    const shaped = publicGoodJson();
+    const logs = shaped.tlogs as { publicKey: { rawBytes: string } }[];
+    logs[0]!.publicKey.rawBytes = Buffer.from([0x30, 0x06, 0x30, 0x00, 0x03, 0x02, 0x00, 0x00]).toString(
+      'base64',
+    );
+    const t = loadTrustedRoot(shaped);
+    const [entry] = [...t.tlogs.values()][0]!;
+    expectCode(() => entry!.key, 'E_TRUSTED_ROOT_INVALID', /tlogs\[0\]\.publicKey\.rawBytes/);
+    // a good key is imported once and kept
+    const good = [...publicGoodTrustedRoot().tlogs.values()][0]![0]!;
+    expect(good.key.asymmetricKeyType).toBe('ec');
+    expect(good.key).toBe(good.key);
+  });
+
   it('treats validFor as a closed interval and a missing end as open', () => {
     const t = publicGoodTrustedRoot();
     const first = t.certificateAuthorities[0]!;
