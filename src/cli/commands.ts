@@ -208,6 +208,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => mod(import('./incident-audit.js')),
   },
   {
+    name: 'incident resign',
+    summary:
+      'Re-sign with a new key or identity every image a compromised signer signed before the compromise',
+    load: () => mod(import('./incident-resign.js')),
+  },
+  {
     name: 'incident revoke',
     summary: 'Revoke a compromised key or identity from a time on, in a policy file',
     load: () => mod(import('./incident-revoke.js')),
