@@ -95,6 +95,11 @@ export function isIndex(m: Manifest): m is ImageIndex {
 
 const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
+/** Is `s` a media type as OCI descriptors and artifactTypes must be (RFC 6838 type/subtype, no parameters)? */
+export function isMediaType(s: string): boolean {
+  return MEDIA_TYPE_RE.test(s);
+}
+
 const mediaTypeString = z.string().check(z.regex(MEDIA_TYPE_RE, 'not a valid media type (RFC 6838)'));
 const annotationsSchema = z.record(z.string(), z.string());
 

@@ -245,6 +245,75 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
     );
   });
 
+  it('a referrer attestation type must be a media type (an OCI artifactType); one that is loads as written', () => {
+    const att = (type: string) =>
+      policyText(
+        base.replace(
+          '  validations:',
+          `  attestations:\n    - name: sbom\n      referrer:\n        type: ${type}\n  validations:`,
+        ),
+      );
+    expect(loadError(att('vulnerability-scan'))).toContain(
+      'spec.attestations[0].referrer.type: "vulnerability-scan" is not a media type',
+    );
+    expect(loadError(att('"application/vnd.cyclonedx+json; charset=utf-8"'))).toContain(
+      'is not a media type',
+    );
+    const set = loadPolicyTexts([{ name: 'p.yaml', text: att('application/vnd.cyclonedx+json') }]);
+    expect(set.policies[0]!.ivpol!.attestations.get('sbom')).toEqual({
+      name: 'sbom',
+      kind: 'referrer',
+      type: 'application/vnd.cyclonedx+json',
+    });
+  });
+
+  it('a Kyverno type: Notary attestation needs attestors (here or on the rule) and a media type', () => {
+    const cert = readFileSync(
+      join(FIX, 'kyverno__chainsaw__image-validating-policies__standard__notary-basic__policy.yaml'),
+      'utf8',
+    )
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0]
+      .replace(/\n\s+/g, '\n');
+    const attestors = JSON.stringify([{ entries: [{ certificates: { cert } }] }]);
+    const cpol = (attestation: Record<string, unknown>, ruleAttestors = false) =>
+      JSON.stringify({
+        apiVersion: 'kyverno.io/v1',
+        kind: 'ClusterPolicy',
+        metadata: { name: 'n' },
+        spec: {
+          rules: [
+            {
+              name: 'r',
+              match: { any: [{ resources: { kinds: ['Pod'] } }] },
+              verifyImages: [
+                {
+                  type: 'Notary',
+                  imageReferences: ['reg.example/*'],
+                  ...(ruleAttestors ? { attestors: JSON.parse(attestors) } : {}),
+                  attestations: [attestation],
+                },
+              ],
+            },
+          ],
+        },
+      });
+    expect(loadError(cpol({ type: 'sbom/cyclone-dx' }))).toContain(
+      'spec.rules[0].verifyImages[0].attestations[0].attestors: a Notary attestation needs attestors',
+    );
+    expect(loadError(cpol({ type: 'vulnerability-scan', attestors: JSON.parse(attestors) }))).toContain(
+      'attestations[0].type: "vulnerability-scan" is not a media type',
+    );
+    const set = loadPolicyTexts([
+      { name: 'p.yaml', text: cpol({ type: 'sbom/cyclone-dx', attestors: JSON.parse(attestors) }) },
+    ]);
+    const att = set.policies[0]!.rules[0]!.attestations[0]!;
+    expect(att).toMatchObject({ predicateType: 'sbom/cyclone-dx', referrer: true, root: 'predicate' });
+    expect(att.attestors[0]!.entries[0]!.notary?.certificates).toHaveLength(1);
+    // The rule's Notary attestors stand in when the attestation names none.
+    const fromRule = loadPolicyTexts([{ name: 'p.yaml', text: cpol({ type: 'sbom/cyclone-dx' }, true) }]);
+    expect(fromRule.policies[0]!.rules[0]!.attestations[0]!.attestors[0]!.entries[0]!.notary).toBeDefined();
+  });
+
   it('globs are gobwas globs without a separator: * crosses /, {a,b} and [..] work', () => {
     const g = (p: string) => compileGobwasGlob(p, 'x');
     expect(g('ghcr.io/*').test('ghcr.io/acme/web:1')).toBe(true);

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as z from 'zod';
 import { SealError } from '../../errors.js';
+import { isMediaType } from '../../oci/manifest.js';
 import { normalisePublicKey } from '../keyref.js';
 import {
   identityFrom,
@@ -196,6 +197,11 @@ const ivpolSchema = z.strictObject({
 });
 
 type Cosign = z.infer<typeof cosignSchema>;
+
+/** Why a referrer type that is not a media type is refused (Kyverno would load it and never match). */
+export function notMediaType(type: string): string {
+  return `"${type}" is not a media type (type/subtype, RFC 6838), as an OCI artifactType must be: no referrer can carry it`;
+}
 
 function refuse(where: string, why: string): never {
   throw new SealError('E_POLICY_INVALID', `${where}: ${why}`);
@@ -408,6 +414,8 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     if (attestations.has(a.name)) refuse(`${w}.name`, `duplicate attestation name "${a.name}"`);
     if ((a.intoto ? 1 : 0) + (a.referrer ? 1 : 0) !== 1)
       refuse(w, 'an attestation needs exactly one of intoto or referrer');
+    if (a.referrer && !isMediaType(a.referrer.type))
+      refuse(`${w}.referrer.type`, notMediaType(a.referrer.type));
     attestations.set(
       a.name,
       a.intoto
