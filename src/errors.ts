@@ -37,6 +37,10 @@ export const ErrorCodes = {
   E_PKCS11_MODULE: 'a PKCS#11 module is missing, not given or cannot be loaded',
   E_PKCS11_PIN: 'a PKCS#11 token refused the PIN, or needs one and none was given',
   E_PKCS11: 'a PKCS#11 token has no such key, already has one, or failed an operation',
+  E_KMS_URI: 'a KMS key URI (awskms://, gcpkms://, azurekms://, hashivault://) is malformed or incomplete',
+  E_KMS_AUTH: 'a KMS refused the credentials, or none were found in the environment',
+  E_KMS_KEY: 'a KMS has no such key, or it is not an asymmetric signing key of a supported type',
+  E_KMS: 'a KMS answered with an unexpected error or a malformed answer',
   // formats
   E_BUNDLE_INVALID: 'a Sigstore bundle is malformed',
   E_BUNDLE_MEDIA_TYPE: 'a Sigstore bundle has an unknown media type',
@@ -148,6 +152,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_PKCS11_MODULE':
     case 'E_PKCS11_PIN':
     case 'E_PKCS11':
+    case 'E_KMS_URI':
+    case 'E_KMS_AUTH':
+    case 'E_KMS_KEY':
+    case 'E_KMS':
       return 14;
     case 'E_INVALID_REFERENCE':
     case 'E_INVALID_DIGEST':

@@ -45,7 +45,8 @@ const options = {
   },
   key: {
     type: 'string',
-    description: 'private key: file path, env://VAR or pkcs11:… URI (keyless when absent)',
+    description:
+      'private key: file path, env://VAR, a pkcs11:… URI or a KMS URI (awskms://, gcpkms://, hashivault://; keyless when absent)',
     placeholder: 'KEY',
   },
   recursive: {

@@ -120,7 +120,8 @@ export const signingServiceOptionSpecs = {
 export const verifyOptionSpecs = {
   key: {
     type: 'string',
-    description: 'public key: file, - (stdin), env://VAR, a certificate, or a pkcs11:… URI',
+    description:
+      'public key: file, - (stdin), env://VAR, a certificate, a pkcs11:… URI or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)',
     placeholder: 'KEY',
   },
   'certificate-identity': {

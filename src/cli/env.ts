@@ -76,6 +76,115 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
       'namespace of the Secrets a ClusterImagePolicy names (key/ca-cert secretRef; default cosign-system, as policy-controller)',
     expects: 'Kubernetes namespace',
   },
+  AWS_REGION: {
+    description: 'region of awskms:// keys (before AWS_DEFAULT_REGION; else the key’s ARN)',
+    expects: 'AWS region',
+  },
+  AWS_DEFAULT_REGION: {
+    description: 'region of awskms:// keys when AWS_REGION is not set',
+    expects: 'AWS region',
+  },
+  AWS_ENDPOINT_URL_KMS: {
+    description: 'AWS KMS endpoint for awskms:// keys without one in the URI (before AWS_ENDPOINT_URL)',
+    expects: 'URL',
+  },
+  AWS_ENDPOINT_URL: {
+    description: 'AWS endpoint for awskms:// keys without one in the URI (the AWS SDKs’ name)',
+    expects: 'URL',
+  },
+  AWS_ACCESS_KEY_ID: {
+    description: 'access key id that signs AWS KMS requests (SigV4)',
+    expects: 'string',
+  },
+  AWS_SECRET_ACCESS_KEY: {
+    description: 'secret access key that signs AWS KMS requests (SigV4)',
+    expects: 'string',
+    sensitive: true,
+  },
+  AWS_SESSION_TOKEN: {
+    description: 'session token of temporary AWS credentials',
+    expects: 'string',
+    sensitive: true,
+  },
+  VAULT_ADDR: {
+    description: 'Vault address for hashivault:// keys (transit engine)',
+    expects: 'URL',
+  },
+  BAO_ADDR: {
+    description: 'OpenBao address for hashivault:// / openbao:// keys when VAULT_ADDR is not set',
+    expects: 'URL',
+  },
+  VAULT_TOKEN: {
+    description: 'Vault token for hashivault:// keys (else ~/.vault-token)',
+    expects: 'string',
+    sensitive: true,
+  },
+  BAO_TOKEN: {
+    description: 'OpenBao token when VAULT_TOKEN is not set',
+    expects: 'string',
+    sensitive: true,
+  },
+  VAULT_NAMESPACE: {
+    description: 'Vault Enterprise namespace of the transit engine',
+    expects: 'string',
+  },
+  TRANSIT_SECRET_ENGINE_PATH: {
+    description: 'mount path of Vault’s transit engine (default transit; cosign’s name)',
+    expects: 'path',
+  },
+  GOOGLE_OAUTH_ACCESS_TOKEN: {
+    description: 'access token for gcpkms:// keys (before GOOGLE_APPLICATION_CREDENTIALS)',
+    expects: 'string',
+    sensitive: true,
+  },
+  CLOUDSDK_AUTH_ACCESS_TOKEN: {
+    description: 'access token for gcpkms:// keys (gcloud’s name)',
+    expects: 'string',
+    sensitive: true,
+  },
+  GOOGLE_APPLICATION_CREDENTIALS: {
+    description: 'service account key file for gcpkms:// keys (else the metadata server)',
+    expects: 'path',
+  },
+  GCE_METADATA_HOST: {
+    description: 'metadata server for gcpkms:// access tokens (default 169.254.169.254)',
+    expects: 'host[:port]',
+  },
+  SEAL_GCPKMS_ENDPOINT: {
+    description:
+      'Cloud KMS endpoint in place of https://cloudkms.googleapis.com (a private endpoint, or a test)',
+    expects: 'URL',
+  },
+  AZURE_TENANT_ID: {
+    description: 'Microsoft Entra tenant of the service principal for azurekms:// keys',
+    expects: 'tenant id',
+  },
+  AZURE_CLIENT_ID: {
+    description: 'service principal (application) id for azurekms:// keys',
+    expects: 'string',
+  },
+  AZURE_CLIENT_SECRET: {
+    description: 'service principal secret for azurekms:// keys',
+    expects: 'string',
+    sensitive: true,
+  },
+  AZURE_AUTHORITY_HOST: {
+    description: 'Microsoft Entra authority (default https://login.microsoftonline.com)',
+    expects: 'URL',
+  },
+  AZURE_ACCESS_TOKEN: {
+    description: 'Key Vault access token for azurekms:// keys, in place of a service principal',
+    expects: 'string',
+    sensitive: true,
+  },
+  SEAL_AZUREKMS_ENDPOINT: {
+    description: 'Key Vault URL in place of the azurekms:// reference’s host (a private endpoint, or a test)',
+    expects: 'URL',
+  },
+  SEAL_KMS_TIMEOUT_MS: {
+    description: 'time for one KMS request (default 15000)',
+    expects: 'milliseconds',
+  },
   SEAL_OIDC_TOKEN_FILE: {
     description:
       'the token file of --oidc-provider filesystem (default: cosign’s /var/run/sigstore/cosign/oidc-token)',
@@ -102,7 +211,10 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
     description: 'containers/auth.json under it is read for registry credentials',
     expects: 'path',
   },
-  HOME: { description: '~/.docker/config.json when DOCKER_CONFIG is unset', expects: 'path' },
+  HOME: {
+    description: '~/.docker/config.json when DOCKER_CONFIG is unset; ~/.vault-token for hashivault:// keys',
+    expects: 'path',
+  },
   KUBERNETES_SERVICE_HOST: {
     description: 'set inside a Kubernetes pod: in-cluster API access',
     expects: 'host',

@@ -7,14 +7,15 @@ import type { CommandModule } from './command.js';
 import { writeFileAtomic } from '../keys/key-files.js';
 import { resolvePassword } from '../keys/password.js';
 import { isPkcs11Uri } from '../keys/pkcs11-uri.js';
-import { loadSigner } from '../keys/signer.js';
+import { isKmsUri } from '../keys/kms/uri.js';
+import { loadSigner, loadVerifier } from '../keys/signer.js';
 import { pinPromptFor } from './signer.js';
 import { SealError } from '../errors.js';
 
 const options = {
   key: {
     type: 'string',
-    description: 'private key (file, env://VAR, PEM or pkcs11:token=…;object=…?module-path=…)',
+    description: 'private key (file, env://VAR, PEM, pkcs11:token=…;object=…?module-path=… or a KMS URI)',
     placeholder: 'FILE',
   },
   outfile: {
@@ -33,19 +34,27 @@ export const command: CommandModule = {
     (await import('../keys/signer.js')).refuseKmsKey(opts.key);
     if (!opts.key) throw new SealError('E_INVALID_ARGUMENT', 'public-key needs --key');
     const source =
-      opts.key.startsWith('env://') || opts.key.includes('-----BEGIN') || isPkcs11Uri(opts.key)
+      opts.key.startsWith('env://') ||
+      opts.key.includes('-----BEGIN') ||
+      isPkcs11Uri(opts.key) ||
+      isKmsUri(opts.key)
         ? opts.key
         : resolve(io.cwd, opts.key);
-    const signer = await loadSigner(source, {
-      env: io.env,
-      password: () => resolvePassword(io),
-      ...pinPromptFor(io),
-    });
+    // A KMS key's public half needs only read access to the key (cosign public-key --key awskms://… too).
+    const pem = isKmsUri(source)
+      ? (await loadVerifier(source, { env: io.env })).pem
+      : (
+          await loadSigner(source, {
+            env: io.env,
+            password: () => resolvePassword(io),
+            ...pinPromptFor(io),
+          })
+        ).publicKeyPem();
     if (opts.outfile) {
-      await writeFileAtomic(resolve(io.cwd, opts.outfile), signer.publicKeyPem(), 0o644);
+      await writeFileAtomic(resolve(io.cwd, opts.outfile), pem, 0o644);
       io.stderr(`Public key written to ${opts.outfile}\n`);
     } else {
-      io.stdout(signer.publicKeyPem());
+      io.stdout(pem);
     }
     return 0;
   },

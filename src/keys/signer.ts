@@ -11,6 +11,7 @@ import {
   SIGSTORE_PRIVATE_KEY_PEM_TYPE,
 } from './cosign-key.js';
 import { MAX_KEY_FILE_BYTES, readKeyFile } from './key-files.js';
+import { isKmsUri } from './kms/uri.js';
 import type { PinPrompt } from './pkcs11.js';
 import { isPkcs11Uri, redactPkcs11Uri } from './pkcs11-uri.js';
 import { looksLikePem, type PemBlock, parsePemBlocks } from './pem.js';
@@ -92,8 +93,8 @@ export interface LoadKeyOptions {
   promptPin?: PinPrompt;
 }
 
-/** cosign's KMS key references: refused by name rather than read as a missing file. */
-const KMS_SCHEME = /^(awskms|gcpkms|azurekms|hashivault|k8s|gitlab|github):\/\//;
+/** cosign's key references to a cluster or a forge's secrets: refused by name rather than read as a missing file. */
+const UNSUPPORTED_SCHEME = /^(k8s|gitlab|github):\/\//;
 
 /** How long a key named by URL may take to arrive (cosign reads `--key https://…` over the network). */
 const KEY_URL_TIMEOUT_MS = 30_000;
@@ -144,13 +145,16 @@ async function fetchKey(url: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A cosign KMS key reference (`awskms://`, `gcpkms://`, `k8s://`, …) is refused by name, before anything else. */
+/**
+ * A cosign key reference seal does not read (`k8s://`, `gitlab://`, `github://`) is refused by name, before
+ * anything else. Cloud KMS URIs (`awskms://`, `gcpkms://`, `azurekms://`, `hashivault://`) are keys (kms/).
+ */
 export function refuseKmsKey(source: string | undefined, flag = '--key'): void {
-  const kms = source === undefined ? null : KMS_SCHEME.exec(source);
-  if (kms) {
+  const scheme = source === undefined ? null : UNSUPPORTED_SCHEME.exec(source);
+  if (scheme) {
     throw new SealError(
       'E_KEY_UNSUPPORTED',
-      `${flag} ${source}: this build of seal has no ${kms[1]}:// KMS support; ${flag} takes a key file, an http(s):// URL, env://VAR, - (stdin), PEM text or a pkcs11: URI`,
+      `${flag} ${source}: this build of seal does not read ${scheme[1]}:// keys; ${flag} takes a key file, an http(s):// URL, env://VAR, - (stdin), PEM text, a pkcs11: URI or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)`,
     );
   }
 }
@@ -158,6 +162,12 @@ export function refuseKmsKey(source: string | undefined, flag = '--key'): void {
 /** Resolve a `--key` value to its text: `env://VAR`, `-` (stdin), inline PEM, else a file path. */
 export async function readKeySource(source: string, options: LoadKeyOptions = {}): Promise<string> {
   refuseKmsKey(source);
+  if (isKmsUri(source)) {
+    throw new SealError(
+      'E_KEY_UNSUPPORTED',
+      `--key ${source}: a key in a KMS cannot be read as a file here; it signs through sign, attest, sign-blob, attest-blob and public-key, and verifies through the verify commands`,
+    );
+  }
   if (isPkcs11Uri(source)) {
     throw new SealError(
       'E_KEY_UNSUPPORTED',
@@ -256,10 +266,12 @@ export async function parsePrivateKey(pem: string, password?: PasswordSource): P
 }
 
 /**
- * `--key` for signing: a file path, `env://VAR`, inline PEM (any supported private key format), or a
- * `pkcs11:` URI naming a key in a token (wave2-facts.md §3).
+ * `--key` for signing: a file path, `env://VAR`, inline PEM (any supported private key format), a
+ * `pkcs11:` URI naming a key in a token (wave2-facts.md §3), or a KMS URI (the KMS signs).
  */
 export async function loadSigner(source: string, options: LoadKeyOptions = {}): Promise<Signer> {
+  if (isKmsUri(source))
+    return (await import('./kms/index.js')).KmsSigner.open(source, options.env ?? process.env);
   if (isPkcs11Uri(source)) {
     const { Pkcs11Signer } = await import('./pkcs11.js');
     return Pkcs11Signer.open(source, {
@@ -272,13 +284,16 @@ export async function loadSigner(source: string, options: LoadKeyOptions = {}): 
 }
 
 /**
- * `--key` for verifying: a file, `-` (stdin), `env://VAR` or inline PEM; a public key or a certificate; or
- * a `pkcs11:` URI, whose public key is read from the token without asking for a PIN.
+ * `--key` for verifying: a file, `-` (stdin), `env://VAR` or inline PEM; a public key or a certificate; a
+ * `pkcs11:` URI, whose public key is read from the token without asking for a PIN; or a KMS URI, whose
+ * public key is fetched from the KMS.
  */
 export async function loadVerifier(
   source: string,
   io: { env?: NodeJS.ProcessEnv; readStdin?: () => Promise<Buffer> } = {},
 ): Promise<PublicKeyVerifier> {
+  if (isKmsUri(source))
+    return (await import('./kms/index.js')).loadKmsVerifier(source, io.env ?? process.env);
   if (isPkcs11Uri(source)) {
     const { loadPkcs11PublicKey } = await import('./pkcs11.js');
     return loadPublicKey(await loadPkcs11PublicKey(source, io.env ? { env: io.env } : {}));

@@ -206,9 +206,9 @@ describe('cosign verify flags and key references', () => {
     expect(v.err).not.toContain('https://sigstore.dev/cosign/sign');
   });
 
-  it('names the KMS scheme this build does not support, and what --key takes', async () => {
+  it('names the key scheme this build does not read (k8s://, gitlab://), and what --key takes', async () => {
     const ref = await image();
-    for (const scheme of ['awskms', 'gcpkms', 'azurekms', 'hashivault', 'k8s', 'gitlab']) {
+    for (const scheme of ['k8s', 'gitlab']) {
       for (const cmd of [
         ['verify', '--key', `${scheme}://some/key`, ref],
         ['sign', '--key', `${scheme}://some/key`, ref],
@@ -216,8 +216,29 @@ describe('cosign verify flags and key references', () => {
         const r = await seal(cmd);
         expect(r.code, r.err).not.toBe(0);
         expect(r.err).toContain('[E_KEY_UNSUPPORTED]');
-        expect(r.err).toContain(`no ${scheme}:// KMS support`);
+        expect(r.err).toContain(`does not read ${scheme}:// keys`);
         expect(r.err).toMatch(/--key takes a key file, an http\(s\):\/\/ URL, env:\/\/VAR/);
+        expect(r.err).not.toContain('does not exist');
+      }
+    }
+  });
+
+  it('reads KMS URIs as keys: a malformed one is E_KMS_URI naming the form cosign documents', async () => {
+    const ref = await image();
+    for (const [scheme, bad] of [
+      ['awskms', 'awskms://some/key'],
+      ['gcpkms', 'gcpkms://some/key'],
+      ['azurekms', 'azurekms://vault-without-key'],
+      ['hashivault', 'hashivault://some/key'],
+    ] as const) {
+      for (const cmd of [
+        ['verify', '--key', bad, ref],
+        ['sign', '--key', bad, ref],
+      ]) {
+        const r = await seal(cmd);
+        expect(r.code, r.err).toBe(14);
+        expect(r.err).toContain('[E_KMS_URI]');
+        expect(r.err).toContain(`expected ${scheme}://`);
         expect(r.err).not.toContain('does not exist');
       }
     }
