@@ -2,12 +2,15 @@
 // (its integrated times place each signature), K1 signing images over time (bundle, legacy .sig, an image
 // named only by its attachments, an attestation, one signature never logged), the compromise declared at T,
 // `seal incident audit` finding exactly the right entries and images, `seal incident resign` with K2 (a plan
-// that changes nothing, then exactly the images signed before T, then a rerun that signs nothing).
+// that changes nothing, then exactly the images signed before T, then a rerun that signs nothing), and
+// `seal incident revoke` on the ImagePolicy that `seal admission serve` answers real AdmissionReviews with.
 
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { memoryIO } from '../../src/cli/io.js';
@@ -15,8 +18,13 @@ import { main } from '../../src/cli/main.js';
 import { parseReference } from '../../src/oci/ref.js';
 import { anonymousCredentials, RegistryStore } from '../../src/oci/registry.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
+import { httpsClient } from '../admission/support/https.js';
+import { podReview } from '../admission/support/review.js';
+import { admissionServeUrl } from '../admission/support/serve-process.js';
 import { pushRandomImage } from '../oci/store-suite.js';
 import { describeWithRegistry, type RunningRegistry, startRegistry } from '../support/registry.js';
+
+const BIN = fileURLToPath(new URL('../../bin/seal.js', import.meta.url));
 
 async function seal(args: string[], terminal = false) {
   const io = memoryIO({ COSIGN_PASSWORD: '' });
@@ -285,5 +293,114 @@ describeWithRegistry('the key-compromise drill: audit, resign, revoke and the we
     ]);
     expect(same.code).not.toBe(0);
     expect(same.err).toContain('compromised key itself');
+  }, 180_000);
+
+  it('the webhook with the revocation and K2 admits re-signed images and denies what K1 signed at or after T', async () => {
+    const policies = join(dir, 'policies');
+    await mkdir(policies);
+    await copyFile(key('k1.pub'), join(policies, 'k1.pub'));
+    await copyFile(key('k2.pub'), join(policies, 'k2.pub'));
+    const doc = (name: string, ns: string, authorities: string[]) =>
+      [
+        'apiVersion: seal.dev/v1alpha1',
+        'kind: ImagePolicy',
+        `metadata: {name: ${name}}`,
+        'spec:',
+        `  images: ["${registry.host}/**"]`,
+        `  namespaces: [${ns}]`,
+        '  authorities:',
+        ...authorities,
+        '  trust:',
+        `    trustedRoot: ${server.trustedRootPath}`,
+        '',
+      ].join('\n');
+    // prod still trusts K1 for what it signed before T; next trusts K2 only.
+    await writeFile(
+      join(policies, 'release.yaml'),
+      doc('release', 'prod', ['    - {name: old, key: ./k1.pub}', '    - {name: new, key: ./k2.pub}']),
+    );
+    await writeFile(
+      join(policies, 'rotated.yaml'),
+      doc('rotated', 'next', ['    - {name: new, key: ./k2.pub}']),
+    );
+    await ok([
+      'incident',
+      'revoke',
+      '--key',
+      key('k1.pub'),
+      '--after',
+      T,
+      '--policy',
+      join(policies, 'release.yaml'),
+    ]);
+    expect(await readFile(join(policies, 'release.yaml'), 'utf8')).toContain(`after: "${T}"`);
+
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        BIN,
+        'admission',
+        'serve',
+        '--policy',
+        policies,
+        '--port',
+        '0',
+        '--tls-self-signed',
+        '--ca-out',
+        join(dir, 'ca.pem'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+    );
+    try {
+      const url = await admissionServeUrl(child);
+      const client = httpsClient(url, await readFile(join(dir, 'ca.pem'), 'utf8'));
+      let uid = 0;
+      const admit = async (ns: string, img: string) => {
+        const r = await client.post(
+          '/validate',
+          podReview(`00000000-0000-4000-9000-${String(++uid).padStart(12, '0')}`, ns, [img]),
+        );
+        expect(r.status).toBe(200);
+        const body = JSON.parse(r.body) as { response: { allowed: boolean; status?: { message?: string } } };
+        return body.response;
+      };
+      try {
+        const decided: Record<string, Record<string, boolean>> = { prod: {}, next: {} };
+        for (const ns of ['prod', 'next'])
+          for (const [name, ref] of Object.entries(image))
+            decided[ns]![name] = (await admit(ns, ref)).allowed;
+        expect(decided.prod).toEqual({
+          bundle: true,
+          legacy: true,
+          hidden: true,
+          attested: true,
+          nolog: false,
+          k2only: true,
+          unsigned: false,
+          after: false,
+        });
+        // K2 alone admits the re-signed images: the re-signing, not K1, is what keeps them running.
+        expect(decided.next).toEqual({
+          bundle: true,
+          legacy: true,
+          hidden: true,
+          attested: true,
+          nolog: false,
+          k2only: true,
+          unsigned: false,
+          after: false,
+        });
+        const denied = await admit('prod', image.after);
+        expect(denied.status?.message ?? '').toMatch(/revoked/i);
+      } finally {
+        client.close();
+      }
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
   }, 180_000);
 });
