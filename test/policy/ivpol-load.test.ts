@@ -102,6 +102,17 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
       /CEL function dyn\.(get|GetMetadata|verify)\(\)/.test(r.error!),
     );
     expect(missingFunction).toHaveLength(7);
+    expect(refused.filter((r) => r.error!.includes('CEL function dyn.get()'))).toHaveLength(4);
+    expect(refused.filter((r) => r.error!.includes('CEL function dyn.GetMetadata()'))).toHaveLength(2);
+    const loadedWithReferrer = results.filter(
+      (r) => r.loaded > 0 && /referrer:\s*\n\s*type:/.test(readFileSync(join(FIX, r.file), 'utf8')),
+    );
+    expect(loadedWithReferrer).toHaveLength(35);
+    // docs/policy.md "Upstream policies: what loads" states these measured numbers.
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
+    expect(doc).toContain('| load and apply to admission | 46 (35 of them declaring `referrer` attestations');
+    expect(doc).toContain('`resource.Get` (`dyn.get()`), which seal does not have | 4 |');
+    expect(doc).toContain('`image.GetMetadata` (`dyn.GetMetadata()`), which seal does not have | 2 |');
   });
 
   it('names the field of the other refusals: an unknown CEL function, an invalid action, JSON mode', () => {
