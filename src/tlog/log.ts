@@ -91,7 +91,21 @@ interface Pending {
   keys: SearchKeys;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
+  /** Set when the submission was requeued after a conflict: a second conflict answers it. */
+  retried?: boolean;
 }
+
+/** A batch handed to storage: `committed` settles with its write (and every earlier batch's), `settled` after it was answered. */
+interface InFlight {
+  committed: Promise<void>;
+  settled: Promise<void>;
+}
+
+/**
+ * Batches integrated ahead of the last commit: one commits while the next is integrated and waits behind it. Deeper
+ * pipelines only make batches smaller (more commits for the same entries) without more overlap.
+ */
+const PIPELINE_DEPTH = 2;
 
 const NODE_CACHE_MAX = 200_000;
 
@@ -113,6 +127,15 @@ export class TransparencyLog {
   private range: CompactRange;
   private current: TreeHead | undefined;
   private queue: Pending[] = [];
+  /** Batches handed to storage and not yet answered, oldest first. */
+  private inFlight: InFlight[] = [];
+  /** The tree with every staged batch on it (undefined: the committed tree is the tip). */
+  private tip: { range: CompactRange; head: TreeHead | undefined } | undefined;
+  /** Leaf hashes of staged, not yet committed entries → index (duplicates within the pipeline). */
+  private readonly staged = new Map<string, number>();
+  /** A batch failed: reload the tree from storage before staging again. */
+  private failed = false;
+  private wake: (() => void) | undefined;
   private flushing = false;
   private scheduled = false;
   private closed = false;
@@ -282,6 +305,7 @@ export class TransparencyLog {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ leaf, leafHash: hashLeaf(leaf), keys, resolve, reject });
+      this.wake?.();
       if (!this.flushing && !this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -298,7 +322,45 @@ export class TransparencyLog {
       done = r;
     });
     try {
-      while (this.queue.length > 0) {
+      for (;;) {
+        if (this.queue.length === 0) {
+          if (this.inFlight.length === 0) break;
+          // a commit is under way: wake for its end or for the next submission, whichever comes first
+          await Promise.race([this.inFlight[0]!.settled, new Promise<void>((r) => (this.wake = r))]);
+          this.wake = undefined;
+          continue;
+        }
+        if (this.inFlight.length >= PIPELINE_DEPTH) {
+          await this.inFlight[0]!.settled;
+          continue;
+        }
+        if (
+          this.inFlight.length > 0 &&
+          this.queue.length < this.maxBatch &&
+          this.queue.length < this.lastBatchSize
+        ) {
+          // Each commit costs an fsync and a signed checkpoint: integrate ahead only once as many wait as the
+          // committing batch holds (the commit, not the CPU, is what holds them up); else let the batch grow until
+          // the commit ends. Measured: integrating ahead at half that size made batches a third smaller and cost
+          // 8% more CPU per entry on a CPU-bound machine.
+          await Promise.race([this.inFlight[0]!.settled, new Promise<void>((r) => (this.wake = r))]);
+          this.wake = undefined;
+          continue;
+        }
+        if (this.failed) {
+          // a batch failed: what was staged behind it was refused too; start again from what storage holds
+          if (this.inFlight.length > 0) {
+            await this.inFlight[this.inFlight.length - 1]!.settled;
+            continue;
+          }
+          this.failed = false;
+          try {
+            await this.reload();
+          } catch (err) {
+            for (const p of this.queue.splice(0)) p.reject(err);
+            continue;
+          }
+        }
         if (
           this.lingerMs > 0 &&
           this.queue.length < this.maxBatch &&
@@ -310,24 +372,10 @@ export class TransparencyLog {
         const batch = this.queue.splice(0, this.maxBatch);
         this.lastBatchSize = batch.length;
         try {
-          await this.integrate(batch);
+          await this.stage(batch);
         } catch (err) {
-          if (err instanceof SealError && err.code === 'E_CONFLICT') {
-            // another writer moved the tree: catch up and try once more
-            try {
-              await this.reload();
-              await this.integrate(batch);
-              continue;
-            } catch (again) {
-              for (const p of batch) p.reject(again);
-              continue;
-            }
-          }
-          for (const p of batch) p.reject(err);
-          if (err instanceof SealError && err.code === 'E_UNAVAILABLE') {
-            // the database stopped answering: what waits behind would wait as long again, so it is answered now
-            for (const p of this.queue.splice(0)) p.reject(err);
-          }
+          // staging reads storage (duplicates): nothing was written for this batch
+          this.settleFailed(batch, err);
         }
       }
     } finally {
@@ -336,9 +384,37 @@ export class TransparencyLog {
     }
   }
 
-  private async integrate(batch: Pending[]): Promise<void> {
+  /**
+   * A batch that did not commit: on E_CONFLICT (another writer moved the tree, or the batch before it failed and this
+   * one, built on it, was refused) each submission is integrated once more after a reload; other errors answer it.
+   */
+  private settleFailed(batch: Pending[], err: unknown): void {
+    this.failed = true;
+    const code = err instanceof SealError ? err.code : undefined;
+    const retry: Pending[] = [];
+    for (const p of batch) {
+      if (code === 'E_CONFLICT' && !p.retried) {
+        p.retried = true;
+        retry.push(p);
+      } else p.reject(err);
+    }
+    this.queue.unshift(...retry);
+    if (code === 'E_UNAVAILABLE') {
+      // the database stopped answering: what waits behind would wait as long again, so it is answered now
+      for (const p of this.queue.splice(0)) p.reject(err);
+    }
+  }
+
+  /**
+   * Integrate a batch onto the tip (the committed tree plus batches still committing): duplicates, leaves, nodes and
+   * a signed checkpoint, then hand the write to storage. Returns once the write is dispatched, not committed, so the
+   * next batch is integrated while this one commits (pipelined group commit). Submissions are answered only after
+   * their own batch, and so every batch before it, has committed: an acknowledgement is always durable.
+   */
+  private async stage(batch: Pending[]): Promise<void> {
     const existing = await this.storage.findLeafHashes(batch.map((p) => p.leafHash));
-    const range = this.range.clone();
+    const base = this.tip ?? { range: this.range, head: this.current };
+    const range = base.range.clone();
     const oldNodes = new Map(range.nodes.map((n) => [nodeKey(n.id), n.hash]));
     const newNodes = new Map<string, Hash>();
     const nodeRows: NodeRow[] = [];
@@ -347,15 +423,17 @@ export class TransparencyLog {
     const seen = new Map<string, number>();
     const integratedTime = Math.floor(Date.now() / 1000);
     const entries = [];
+    const stagedHex: string[] = [];
     for (const p of batch) {
       const hex = toHex(p.leafHash);
-      const prior = existing.get(hex) ?? seen.get(hex);
+      const prior = existing.get(hex) ?? this.staged.get(hex) ?? seen.get(hex);
       if (prior !== undefined) {
         dupOf.set(p, prior);
         continue;
       }
       const index = range.size;
       seen.set(hex, index);
+      stagedHex.push(hex);
       range.append(p.leafHash, (id, hash) => {
         newNodes.set(nodeKey(id), hash);
         nodeRows.push({ level: id.level, index: id.index, hash });
@@ -363,18 +441,80 @@ export class TransparencyLog {
       accepted.push({ p, index });
       entries.push({ index, leafHash: p.leafHash, leaf: p.leaf, integratedTime, keys: p.keys });
     }
-    let head = this.current;
+    let head = base.head;
+    const previous = this.inFlight[this.inFlight.length - 1];
+    let write: Promise<void> = previous ? previous.settled : Promise.resolve();
     if (entries.length > 0) {
       const rootHash = range.root();
       const checkpoint = this.signTreeHead(range.size, rootHash);
       head = { size: range.size, rootHash, checkpoint, timestamp: Date.now() };
-      await this.storage.append({ previousSize: this.range.size, entries, nodes: nodeRows, head });
-      this.lastCommit = performance.now();
-      this.range = range;
-      this.current = head;
-      if (this.nodeCache.size + newNodes.size > NODE_CACHE_MAX) this.nodeCache.clear();
-      for (const [k, v] of newNodes) this.nodeCache.set(k, v);
+      const append = {
+        previousSize: base.range.size,
+        ...(base.head ? { previousRoot: base.head.rootHash } : {}),
+        entries,
+        nodes: nodeRows,
+        head,
+      };
+      // storage that applies appends in call order (and refuses one whose predecessor failed) takes the write now;
+      // other storage (a pool of database connections) gets it once the batch before has committed
+      write =
+        this.storage.ordered || !previous
+          ? this.storage.append(append)
+          : previous.committed.then(() => this.storage.append(append));
+      this.tip = { range, head };
+      for (const [i, hex] of stagedHex.entries()) this.staged.set(hex, accepted[i]!.index);
     }
+    // settled through `committed` below, possibly after it rejected: not an unhandled rejection meanwhile
+    write.catch(() => undefined);
+    // committed: this batch and every one before it are durable. A batch whose predecessor failed was built on a
+    // tree that never came to be: it is a conflict (integrated again after a reload), whatever the predecessor's error
+    const committed = previous
+      ? previous.committed.then(
+          () => write,
+          (err: unknown) => {
+            throw new SealError('E_CONFLICT', 'the batch before this one was not committed', {
+              cause: err,
+            });
+          },
+        )
+      : write;
+    committed.catch(() => {});
+    const step: InFlight = { settled: Promise.resolve(), committed };
+    step.settled = committed.then(
+      () => {
+        if (entries.length > 0) {
+          this.lastCommit = performance.now();
+          this.range = range;
+          this.current = head;
+          if (this.tip?.range === range) this.tip = undefined;
+          for (const hex of stagedHex) this.staged.delete(hex);
+          if (this.nodeCache.size + newNodes.size > NODE_CACHE_MAX) this.nodeCache.clear();
+          for (const [k, v] of newNodes) this.nodeCache.set(k, v);
+        }
+        this.answer(accepted, dupOf, integratedTime, head, newNodes, oldNodes);
+      },
+      (err: unknown) => {
+        // this batch, and whatever was staged on top of it, starts again from storage's state
+        this.tip = undefined;
+        for (const hex of stagedHex) this.staged.delete(hex);
+        this.settleFailed(batch, err);
+      },
+    );
+    this.inFlight.push(step);
+    void step.settled.then(() => {
+      this.inFlight.splice(this.inFlight.indexOf(step), 1);
+      this.wake?.();
+    });
+  }
+
+  private answer(
+    accepted: { p: Pending; index: number }[],
+    dupOf: Map<Pending, number>,
+    integratedTime: number,
+    head: TreeHead | undefined,
+    newNodes: Map<string, Hash>,
+    oldNodes: Map<string, Hash>,
+  ): void {
     const lookup = (id: NodeId) => newNodes.get(nodeKey(id)) ?? oldNodes.get(nodeKey(id));
     // the proofs of one batch share the hashes of the right edge: fold each multi-node range once
     const folded = new Map<string, Hash>();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { SealError } from '../../src/errors.js';
 import {
   noteKeyHash,
   parseCheckpoint,
@@ -111,6 +112,95 @@ for (const backend of backends) {
         }
         const distinctCheckpoints = new Set(results.flat().map((r) => r.treeSize));
         expect(distinctCheckpoints.size).toBeLessThan(clients * perClient);
+      } finally {
+        await log.close();
+      }
+    });
+
+    it('integrates the next batch while one commits, answers each only after its commit, and integrates again a batch built on one that failed', async () => {
+      const log = await open();
+      const storage = log.storage as { append: (b: unknown) => Promise<void> };
+      const real = storage.append.bind(log.storage);
+      const calls: { previousSize: number; size: number }[] = [];
+      let release!: (fail?: Error) => void;
+      const held = new Promise<Error | undefined>((r) => (release = r));
+      storage.append = async (b) => {
+        const batch = b as { previousSize: number; head: { size: number } };
+        calls.push({ previousSize: batch.previousSize, size: batch.head.size });
+        if (calls.length === 1) {
+          const fail = await held;
+          if (fail) throw fail;
+        }
+        return real(b);
+      };
+      try {
+        const answered: number[] = [];
+        const track = <T extends { index: number }>(p: Promise<T>) =>
+          p.then((r) => {
+            answered.push(r.index);
+            return r;
+          });
+        const first = Array.from({ length: 4 }, () => track(log.appendLeaf(randomBytes(40))));
+        await vi.waitFor(() => expect(calls.length).toBe(1));
+        const second = Array.from({ length: 4 }, () => track(log.appendLeaf(randomBytes(40))));
+        if (log.storage.ordered) {
+          // the second batch is integrated and handed to storage while the first is still committing
+          await vi.waitFor(() => expect(calls.length).toBe(2));
+          expect(calls[1]).toEqual({ previousSize: 4, size: 8 });
+        } else await new Promise((r) => setTimeout(r, 50));
+        expect(answered).toEqual([]);
+        release();
+        const all = await Promise.all([...first, ...second]);
+        expect(all.map((r) => r.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+        expect((await log.head()).size).toBe(8);
+        for (const r of all) verifyInclusion(r.index, r.treeSize, r.leafHash, r.inclusionProof, r.rootHash);
+
+        // a commit that fails: its submissions get the error; the batch built on it is integrated again
+        const failing = new Promise<Error | undefined>((r) => (release = r));
+        calls.length = 0;
+        storage.append = async (b) => {
+          const batch = b as { previousSize: number; head: { size: number } };
+          calls.push({ previousSize: batch.previousSize, size: batch.head.size });
+          if (calls.length === 1) {
+            const fail = await failing;
+            if (fail) throw fail;
+          }
+          return real(b);
+        };
+        const doomed = Array.from({ length: 4 }, () => log.appendLeaf(randomBytes(40)));
+        await vi.waitFor(() => expect(calls.length).toBe(1));
+        const after = Array.from({ length: 4 }, () => log.appendLeaf(randomBytes(40)));
+        if (log.storage.ordered) await vi.waitFor(() => expect(calls.length).toBe(2));
+        release(new SealError('E_IO', 'disk went away'));
+        for (const p of doomed) await expect(p).rejects.toMatchObject({ code: 'E_IO' });
+        const landed = await Promise.all(after);
+        expect(landed.map((r) => r.index).sort((a, b) => a - b)).toEqual([8, 9, 10, 11]);
+        const head = await log.head();
+        expect(head.size).toBe(12);
+        const leaves = await log.leaves(0, head.size);
+        expect(toHex(rootFromLeafHashes(leaves.map((l) => hashLeaf(l.leaf))))).toBe(toHex(head.rootHash));
+      } finally {
+        storage.append = real;
+        await log.close();
+      }
+    });
+
+    it('storage refuses a batch that extends another root than the one it holds', async () => {
+      const log = await open();
+      try {
+        const r = await log.appendLeaf(randomBytes(40));
+        const leaf = randomBytes(40);
+        const attempt = {
+          previousSize: 1,
+          previousRoot: new Uint8Array(32).fill(7),
+          entries: [{ index: 1, leafHash: hashLeaf(leaf), leaf, integratedTime: 1, keys: {} }],
+          nodes: [],
+          head: { size: 2, rootHash: new Uint8Array(32), checkpoint: 'x', timestamp: 1 },
+        };
+        await expect(log.storage.append(attempt)).rejects.toMatchObject({ code: 'E_CONFLICT' });
+        expect(await log.storage.entries(0, 5)).toHaveLength(1);
+        // the root it does hold is accepted as the base of the next batch
+        await expect(log.storage.append({ ...attempt, previousRoot: r.rootHash })).resolves.toBeUndefined();
       } finally {
         await log.close();
       }

@@ -94,6 +94,8 @@ function isUnavailable(err: unknown): boolean {
 
 export class PostgresLogStorage implements LogStorage {
   readonly backend = 'postgres' as const;
+  /** Appends run on pooled connections in any order: the log waits for each commit before the next. */
+  readonly ordered = false;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private lockClient: pg.Client | undefined;
@@ -210,6 +212,17 @@ export class PostgresLogStorage implements LogStorage {
           'E_CONFLICT',
           `the log is no longer at size ${batch.previousSize}: another sequencer wrote`,
         );
+      }
+      if (batch.previousRoot) {
+        const at = await client.query<{ root: Buffer }>('SELECT root FROM heads WHERE size = $1', [
+          batch.previousSize,
+        ]);
+        if (!at.rows[0]?.root.equals(batch.previousRoot)) {
+          throw new SealError(
+            'E_CONFLICT',
+            `the log at size ${batch.previousSize} has another root than the one this batch extends`,
+          );
+        }
       }
       const e = batch.entries;
       if (e.length > 0) {

@@ -20,12 +20,21 @@ const insertEntry = db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integ
 const insertKey = db.prepare('INSERT OR IGNORE INTO search_keys (kind, key, idx) VALUES (?, ?, ?)');
 const insertNode = db.prepare('INSERT OR REPLACE INTO nodes (level, idx, hash) VALUES (?, ?, ?)');
 const insertHead = db.prepare('INSERT OR REPLACE INTO heads (size, root, checkpoint, ts) VALUES (?, ?, ?, ?)');
+const rootAt = db.prepare('SELECT root FROM heads WHERE size = ?');
 const tx = db.transaction((b) => {
   const current = size.get().size;
   if (current !== b.previousSize) {
     const e = new Error('the log grew to ' + current + ' under us (expected ' + b.previousSize + ')');
     e.conflict = true;
     throw e;
+  }
+  if (b.previousRoot) {
+    const row = rootAt.get(b.previousSize);
+    if (!row || !row.root.equals(Buffer.from(b.previousRoot))) {
+      const e = new Error('the log at size ' + b.previousSize + ' has another root than the one this batch extends');
+      e.conflict = true;
+      throw e;
+    }
   }
   for (const e of b.entries) insertEntry.run(e.index, Buffer.from(e.leafHash), Buffer.from(e.leaf), e.integratedTime);
   for (const [kind, key, idx] of b.keys) insertKey.run(kind, key, idx);
@@ -102,6 +111,7 @@ export class SqliteWriter {
       for (const [kind, key] of indexRows(e.keys)) keys.push([kind, key, e.index]);
     const payload = {
       previousSize: batch.previousSize,
+      previousRoot: batch.previousRoot,
       entries: batch.entries.map((e) => ({
         index: e.index,
         leafHash: e.leafHash,

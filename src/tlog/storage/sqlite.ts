@@ -47,6 +47,8 @@ const toHead = (r: HeadRow | undefined): TreeHead | undefined =>
 
 export class SqliteLogStorage implements LogStorage {
   readonly backend = 'sqlite' as const;
+  /** One writer (the writer thread's queue, or the calling thread) applies appends in call order. */
+  readonly ordered = true;
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly writeBatch: (batch: AppendBatch) => void;
@@ -99,6 +101,12 @@ export class SqliteLogStorage implements LogStorage {
         throw new SealError(
           'E_CONFLICT',
           `the log grew to ${current} under us (expected ${batch.previousSize})`,
+        );
+      }
+      if (batch.previousRoot && !s.headAt.get(batch.previousSize)?.root.equals(batch.previousRoot)) {
+        throw new SealError(
+          'E_CONFLICT',
+          `the log at size ${batch.previousSize} has another root than the one this batch extends`,
         );
       }
       for (const e of batch.entries) {

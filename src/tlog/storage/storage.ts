@@ -43,6 +43,11 @@ export interface TreeHead {
 export interface AppendBatch {
   /** The tree size this batch was computed against; the write fails with E_CONFLICT if storage moved on. */
   previousSize: number;
+  /**
+   * The root this batch extends (absent for the first batch): storage refuses the batch with E_CONFLICT unless its
+   * head at previousSize has this root, so a batch built on one that failed can never land on another tree.
+   */
+  previousRoot?: Uint8Array;
   entries: NewEntry[];
   nodes: NodeRow[];
   head: TreeHead;
@@ -74,6 +79,12 @@ export interface SearchPage {
 
 export interface LogStorage {
   readonly backend: 'sqlite' | 'postgres';
+  /**
+   * True when append() calls are applied one after another in call order, so the log may hand over the next batch
+   * before the previous one committed (each is still refused unless it extends what storage holds). False: the log
+   * waits for each commit before the next append.
+   */
+  readonly ordered: boolean;
   getMeta(key: string): Promise<string | undefined>;
   /** Store value under key unless something is there already; returns what is stored. */
   setMetaIfAbsent(key: string, value: string): Promise<string>;
