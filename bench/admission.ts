@@ -4,8 +4,13 @@
 // ImageValidatingPolicy (CEL), for CEL's cost. Prints a markdown table.
 // Run: node --import tsx bench/admission.ts
 //   BENCH_SECONDS (default 3) per run, BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 32),
-//   BENCH_COLD (default 200 images), BENCH_ADMISSION_BASE=<another checkout of seal>: a second webhook built
-//   from that checkout's src, measured in the same rounds (before/after comparisons).
+//   BENCH_COLD (default 200 images), BENCH_FIRST (default 100 images: first sight, below),
+//   BENCH_ADMISSION_BASE=<another checkout of seal>: a second webhook built from that checkout's src, measured
+//   in the same rounds (before/after comparisons).
+//
+// First sight: BENCH_FIRST distinct key-signed images in the local registry, each requested once, one request at a
+// time (no queueing in the webhook), alternating between the webhooks image by image (each has its own cache, so
+// every request is that webhook's first sight of the image): the decision's p50/p99 as the API server sees it.
 //
 // The webhook runs in its own process, as deployed: the same esbuild bundling `npm run build` gives the CLI
 // (no tsx helpers on the request path), an audit log file as `--audit-log FILE`, the in-memory decision cache.
@@ -46,6 +51,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const COLD = Number(process.env.BENCH_COLD ?? 200);
+const FIRST = Number(process.env.BENCH_FIRST ?? 100);
 const HERE = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // As scripts/bundle-cli.mjs: these pure-JS packages are bundled, every other package is imported at run time.
 const INLINE = new Set(['zod', '@sigstore/bundle', '@sigstore/protobuf-specs', 'canonicalize', 'tweetnacl']);
@@ -241,7 +247,7 @@ async function main(): Promise<void> {
   closeWorld = () => world.close();
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const reg = world.registry;
-  process.stderr.write(`bench: pushing and signing ${COLD + 2} images to ${reg}…\n`);
+  process.stderr.write(`bench: pushing and signing ${COLD + FIRST + 2} images to ${reg}…\n`);
   const warm = await world.publish(`${reg}/acme/web:1`);
   await world.signWithKey(`${reg}/acme/web@${warm}`, key.privateKey, { integratedTime: null });
   const cold: string[] = [];
@@ -249,6 +255,12 @@ async function main(): Promise<void> {
     const d = await world.publish(`${reg}/acme/cold-${i}:1`);
     await world.signWithKey(`${reg}/acme/cold-${i}@${d}`, key.privateKey, { integratedTime: null });
     cold.push(`${reg}/acme/cold-${i}:1`);
+  }
+  const first: string[] = [];
+  for (let i = 0; i < FIRST; i++) {
+    const d = await world.publish(`${reg}/acme/first-${i}:1`);
+    await world.signWithKey(`${reg}/acme/first-${i}@${d}`, key.privateKey, { integratedTime: null });
+    first.push(`${reg}/acme/first-${i}:1@${d}`);
   }
   const burstDigest = await world.publish(`${reg}/acme/burst:1`);
   await world.signWithKey(`${reg}/acme/burst@${burstDigest}`, key.privateKey, { integratedTime: null });
@@ -373,8 +385,12 @@ ${key.publicKey
       median(rs.map((r) => by(pick(r)) / Math.max(by(r.noop), 0.001)));
     const p99 = (x: Run) => x.p99;
     const cpu = (x: Run) => x.cpuUsPerReq;
+    const rps = (x: Run) => x.rps;
     summary.push(
-      `| ${hook.label} | ${f(median(rs.map((r) => r.noop.rps)))} | ${f(median(rs.map((r) => r.validate.rps)))} | ${f(median(rs.map((r) => r.noop.cpuUsPerReq)))} | ${f(median(rs.map((r) => r.validate.cpuUsPerReq)))} | ${f(median(rs.map((r) => r.mutate.cpuUsPerReq)))} | **${f(
+      `| ${hook.label} | ${f(median(rs.map((r) => r.noop.rps)))} | ${f(median(rs.map((r) => r.validate.rps)))} | **${f(
+        ratio((r) => r.validate, rps),
+        2,
+      )}×** | ${f(median(rs.map((r) => r.noop.cpuUsPerReq)))} | ${f(median(rs.map((r) => r.validate.cpuUsPerReq)))} | ${f(median(rs.map((r) => r.mutate.cpuUsPerReq)))} | **${f(
         ratio((r) => r.validate, p99),
         2,
       )}×** | ${f(
@@ -390,10 +406,10 @@ ${key.publicKey
     );
   }
   out.push(
-    '### Medians over the rounds (target: cached p99 ≤ 1.5× the no-op p99)',
+    "### Medians over the rounds (targets: cached p99 ≤ 1.5× the no-op p99; cached /validate req/s ≥ 0.9× the no-op's)",
     '',
-    '| webhook | no-op req/s | /validate req/s | no-op CPU µs/req | /validate CPU µs/req | /mutate CPU µs/req | /validate p99 / no-op p99 | /mutate p99 / no-op p99 | /validate CPU / no-op CPU | /mutate CPU / no-op CPU |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| webhook | no-op req/s | /validate req/s | /validate req/s ÷ no-op req/s (same round) | no-op CPU µs/req | /validate CPU µs/req | /mutate CPU µs/req | /validate p99 / no-op p99 | /mutate p99 / no-op p99 | /validate CPU / no-op CPU | /mutate CPU / no-op CPU |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary,
     '',
   );
@@ -422,6 +438,46 @@ ${key.publicKey
           2,
         )}× |`,
     ),
+    '',
+  );
+
+  // First sight: each image once per webhook, one request at a time, webhooks alternating image by image
+  // (and which goes first), so both see the same registry and the same machine load.
+  const firstHooks = hooks.filter((h) => h.label !== IVPOL);
+  const firstLatency = new Map<string, number[]>(firstHooks.map((h) => [h.label, []]));
+  const firstCpu = new Map<string, number>();
+  const firstClients = firstHooks.map((h) => httpsClient(h.url, h.ca, 1));
+  const firstBefore = await Promise.all(firstHooks.map((h) => h.usage()));
+  for (const [i, image] of first.entries()) {
+    for (let k = 0; k < firstHooks.length; k++) {
+      const j = (i + k) % firstHooks.length;
+      const t = performance.now();
+      const answer = await firstClients[j]!.post('/validate', JSON.parse(review(20_000 + i, image)));
+      firstLatency.get(firstHooks[j]!.label)!.push(performance.now() - t);
+      const parsed = JSON.parse(answer.body) as { response: { allowed: boolean } };
+      if (!parsed.response.allowed)
+        throw new Error(`first-sight image ${image} was not admitted by ${firstHooks[j]!.label}`);
+    }
+  }
+  for (const [j, h] of firstHooks.entries()) {
+    const after = await h.usage();
+    firstCpu.set(h.label, (after.cpuUs - firstBefore[j]!.cpuUs) / Math.max(1, FIRST));
+    firstClients[j]!.close();
+  }
+  const pct = (xs: number[], q: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(s.length * q))] ?? Number.NaN;
+  };
+  const thisFirst = firstLatency.get('this')!;
+  out.push(
+    `### First sight: ${FIRST} distinct key-signed images, each requested once, one at a time (target: p99 ≤ 30 ms)`,
+    '',
+    '| webhook | p50 ms | p90 ms | p99 ms | max ms | webhook CPU µs/decision | p50 / this | p99 / this |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...firstHooks.map((h) => {
+      const xs = firstLatency.get(h.label)!;
+      return `| ${h.label} | ${f(pct(xs, 0.5), 1)} | ${f(pct(xs, 0.9), 1)} | **${f(pct(xs, 0.99), 1)}** | ${f(Math.max(...xs), 1)} | ${f(firstCpu.get(h.label)!)} | ${f(pct(xs, 0.5) / pct(thisFirst, 0.5), 2)} | ${f(pct(xs, 0.99) / pct(thisFirst, 0.99), 2)} |`;
+    }),
     '',
   );
 
@@ -485,8 +541,12 @@ ${key.publicKey
 
 /** The webhook process: policies from `dir`, the real verifier against the registry, audit lines to `audit`. */
 async function serve(dir: string, audit: string): Promise<void> {
+  // One shared connection pool per registry, as `seal admission serve` sets up (--registry-connections 32).
   const verifier = countingVerifier(
-    storeVerifier({ registry: { allowHttp: true, retries: 0, timeoutMs: 5000 } }),
+    storeVerifier({
+      registry: { allowHttp: true, retries: 0, timeoutMs: 5000 },
+      connectionsPerRegistry: 32,
+    }),
   );
   const tls = await createSelfSignedTls(['127.0.0.1']);
   const server = await startAdmissionServer({

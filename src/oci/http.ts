@@ -124,6 +124,9 @@ export interface HttpResponse {
   discard(): Promise<void>;
 }
 
+/** Largest announced body discard() reads to its end (so the connection is reused) instead of cancelling. */
+const DISCARD_DRAIN_BYTES = 16 * 1024;
+
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 /** Parse `Retry-After` (delta-seconds or an HTTP date) into milliseconds from now. */
@@ -408,8 +411,23 @@ export class HttpClient {
       },
       stream: chunks,
       async discard() {
-        detach();
-        await body?.cancel().catch(() => undefined);
+        // A short body (a 404's error text) is read to its end so the connection goes back to the pool
+        // (keep-alive); cancelling a body mid-way closes the connection. A long one is cancelled.
+        const announced = Number(res.headers.get('content-length') ?? Number.NaN);
+        if (!body || !(announced <= DISCARD_DRAIN_BYTES)) {
+          detach();
+          await body?.cancel().catch(() => undefined);
+          return;
+        }
+        let read = 0;
+        try {
+          for await (const chunk of chunks()) {
+            read += chunk.byteLength;
+            if (read > DISCARD_DRAIN_BYTES) break;
+          }
+        } catch {
+          // a failed read only costs the connection
+        }
       },
     };
     return response;

@@ -975,9 +975,13 @@ export class RegistryStore implements ImageStore {
       `listing referrers of ${repoName(r)}@${digest.toString()}`,
       options,
       async (signal) => {
+        // The fallback tag is read alongside the API call, not after it: a registry without the API (a 404)
+        // costs one round trip, not two. Its answer is used only when the API has none.
+        const fallback = this.referrersFromFallback(r, digest, signal);
+        fallback.catch(() => undefined);
         const fromApi = await this.referrersFromApi(r, digest, options.artifactType, signal);
         if (fromApi) return normalizeReferrers(fromApi, options);
-        const entries = await this.referrersFromFallback(r, digest, signal);
+        const entries = await fallback;
         const wanted = options.artifactType
           ? entries.filter((d) => d.artifactType === undefined || d.artifactType === options.artifactType)
           : entries;

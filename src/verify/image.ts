@@ -144,6 +144,18 @@ export async function verifyImage(
   assertPinned(expectations);
   const ref = typeof image === 'string' ? parseReference(image) : image;
   const reference = typeof image === 'string' ? image : formatReference(ref);
+  // With the digest in the reference, the signatures are looked up while the image itself is resolved (one
+  // round trip instead of two); they are used only once the image is found at that digest.
+  const lookupSignatures = (digest: Digest) =>
+    findCandidates(
+      options.signatureRepository?.store ?? options.store,
+      options.signatureRepository?.ref ?? ref,
+      digest,
+      options.attestations ?? false,
+      options.tagPrefix ?? '',
+    );
+  const early = ref.digest && !options.detached ? lookupSignatures(ref.digest) : undefined;
+  early?.catch(() => undefined);
   let subject: Descriptor;
   try {
     subject = await options.store.resolve(ref);
@@ -167,13 +179,7 @@ export async function verifyImage(
   const keys = (expectations.keys ?? []).map((pem) => pinnedKey(pem, expectations.keyDigestAlgorithm));
   const candidates = options.detached
     ? [detachedCandidate(ref, digest, options.detached, options.certificatePem)]
-    : await findCandidates(
-        options.signatureRepository?.store ?? options.store,
-        options.signatureRepository?.ref ?? ref,
-        digest,
-        options.attestations ?? false,
-        options.tagPrefix ?? '',
-      );
+    : await (early ?? lookupSignatures(digest));
   if (options.certificatePem && !options.detached) {
     for (const c of candidates) c.certificatePem = options.certificatePem;
   }
@@ -272,6 +278,12 @@ async function findCandidates(
     readBytes += fetched.bytes.byteLength;
     read.set(fetched.digest.toString(), fetched);
   };
+  // The legacy `.sig` / `.att` tag is read alongside the referrers (both need only the digest).
+  const tagRef = withTag(ref, attachmentTag(digest, attestations ? 'att' : 'sig', tagPrefix));
+  const tagRead = store.getManifest(tagRef).then(
+    (fetched) => ({ fetched }),
+    (err: unknown) => ({ err }),
+  );
   const referrers = await store.referrers(ref, digest, { onManifest }).catch((err: unknown) => {
     if (isSealError(err, 'E_NOT_FOUND')) return [] as Descriptor[];
     throw err;
@@ -314,10 +326,11 @@ async function findCandidates(
   }
   // The legacy `.sig` / `.att` tag is read too. cosign reads it only when no bundle referrer exists; reading
   // both means one malformed referrer cannot hide a valid legacy signature (any one passing suffices).
-  const tagRef = withTag(ref, attachmentTag(digest, attestations ? 'att' : 'sig', tagPrefix));
   let manifest: Awaited<ReturnType<ImageStore['getManifest']>>['manifest'];
   try {
-    manifest = (await store.getManifest(tagRef)).manifest;
+    const read = await tagRead;
+    if ('err' in read) throw read.err;
+    manifest = read.fetched.manifest;
   } catch (err) {
     if (isSealError(err, 'E_NOT_FOUND')) return out;
     // A malformed `.sig` manifest is a failed candidate, so it cannot hide a valid bundle signature; a
