@@ -83,6 +83,10 @@ function exitCodeFor(code) {
     case "E_PKCS11_MODULE":
     case "E_PKCS11_PIN":
     case "E_PKCS11":
+    case "E_KMS_URI":
+    case "E_KMS_AUTH":
+    case "E_KMS_KEY":
+    case "E_KMS":
       return 14;
     case "E_INVALID_REFERENCE":
     case "E_INVALID_DIGEST":
@@ -148,6 +152,10 @@ var init_errors = __esm({
       E_PKCS11_MODULE: "a PKCS#11 module is missing, not given or cannot be loaded",
       E_PKCS11_PIN: "a PKCS#11 token refused the PIN, or needs one and none was given",
       E_PKCS11: "a PKCS#11 token has no such key, already has one, or failed an operation",
+      E_KMS_URI: "a KMS key URI (awskms://, gcpkms://, azurekms://, hashivault://) is malformed or incomplete",
+      E_KMS_AUTH: "a KMS refused the credentials, or none were found in the environment",
+      E_KMS_KEY: "a KMS has no such key, or it is not an asymmetric signing key of a supported type",
+      E_KMS: "a KMS answered with an unexpected error or a malformed answer",
       // formats
       E_BUNDLE_INVALID: "a Sigstore bundle is malformed",
       E_BUNDLE_MEDIA_TYPE: "a Sigstore bundle has an unknown media type",
@@ -196,8 +204,8 @@ var init_errors = __esm({
       code;
       /** Structured detail for machine consumers (e.g. expected vs found). */
       details;
-      constructor(code, message, options5) {
-        super(message, options5?.cause !== void 0 ? { cause: options5.cause } : void 0);
+      constructor(code, message2, options5) {
+        super(message2, options5?.cause !== void 0 ? { cause: options5.cause } : void 0);
         this.name = "SealError";
         this.code = code;
         if (options5?.details) this.details = options5.details;
@@ -455,11 +463,11 @@ function formatDuration(ms) {
   return s;
 }
 function abortError(signal, what) {
-  const reason2 = signal.reason;
-  if (reason2 instanceof SealError) return reason2;
-  const text = reason2 instanceof Error ? reason2.message : reason2 === void 0 ? "aborted" : String(reason2);
+  const reason3 = signal.reason;
+  if (reason3 instanceof SealError) return reason3;
+  const text = reason3 instanceof Error ? reason3.message : reason3 === void 0 ? "aborted" : String(reason3);
   return new SealError("E_NETWORK", `${what} was cancelled: ${text}`, {
-    cause: reason2,
+    cause: reason3,
     details: { cancelled: true }
   });
 }
@@ -541,9 +549,9 @@ var init_deadline = __esm({
       get signal() {
         return this.controller.signal;
       }
-      abort(reason2) {
+      abort(reason3) {
         this.dispose();
-        this.controller.abort(reason2);
+        this.controller.abort(reason3);
       }
       dispose() {
         if (this.timer !== void 0) clearTimeout(this.timer);
@@ -1172,8 +1180,8 @@ function prefixIssues(path, issues) {
     return iss;
   });
 }
-function unwrapMessage(message) {
-  return typeof message === "string" ? message : message?.message;
+function unwrapMessage(message2) {
+  return typeof message2 === "string" ? message2 : message2?.message;
 }
 function sizeCaps(defChecks) {
   const caps = [];
@@ -1203,7 +1211,7 @@ function finalizeIssue(iss, ctx, config2) {
       iss.schema = iss.inst;
   }
   const schemaError = iss.schema !== iss.inst ? iss.schema?._zod.def?.error : void 0;
-  const message = iss.message ? iss.message : unwrapMessage(iss.inst?._zod.def?.error?.(iss)) ?? unwrapMessage(schemaError?.(iss)) ?? unwrapMessage(ctx?.error?.(iss)) ?? unwrapMessage(config2.customError?.(iss)) ?? unwrapMessage(config2.localeError?.(iss)) ?? "Invalid input";
+  const message2 = iss.message ? iss.message : unwrapMessage(iss.inst?._zod.def?.error?.(iss)) ?? unwrapMessage(schemaError?.(iss)) ?? unwrapMessage(ctx?.error?.(iss)) ?? unwrapMessage(config2.customError?.(iss)) ?? unwrapMessage(config2.localeError?.(iss)) ?? "Invalid input";
   const full = {};
   for (const k of Object.keys(iss)) {
     if (k === "inst" || k === "schema" || k === "continue" || k === "input" || k === "__proto__")
@@ -1211,7 +1219,7 @@ function finalizeIssue(iss, ctx, config2) {
     full[k] = iss[k];
   }
   full.path ?? (full.path = []);
-  full.message = message;
+  full.message = message2;
   if (ctx?.reportInput) {
     full.input = iss.input;
   }
@@ -1321,9 +1329,9 @@ function hexToUint8Array(hex2) {
 function uint8ArrayToHex(bytes2) {
   return Array.from(bytes2).map((b) => b.toString(16).padStart(2, "0")).join("");
 }
-function members(proto, table) {
-  for (const key in table) {
-    const desc = Object.getOwnPropertyDescriptor(table, key);
+function members(proto, table2) {
+  for (const key in table2) {
+    const desc = Object.getOwnPropertyDescriptor(table2, key);
     if (desc.get)
       Object.defineProperty(proto, key, { ...desc, enumerable: false });
     else
@@ -1338,10 +1346,10 @@ function hide(inst, key, value) {
   return own(inst, key, value, false);
 }
 // @__NO_SIDE_EFFECTS__
-function derived(computes, table) {
+function derived(computes, table2) {
   for (const key in computes) {
     const compute = computes[key];
-    Object.defineProperty(table, key, {
+    Object.defineProperty(table2, key, {
       configurable: true,
       enumerable: true,
       get() {
@@ -1352,7 +1360,7 @@ function derived(computes, table) {
       }
     });
   }
-  return table;
+  return table2;
 }
 function defineBound(proto, key, fn) {
   Object.defineProperty(proto, key, {
@@ -3355,20 +3363,20 @@ var init_schemas = __esm({
         const shape = zod.def.shape;
         const propValues = {};
         for (const key in shape) {
-          const field2 = shape[key]._zod;
-          if (field2.values) {
+          const field3 = shape[key]._zod;
+          if (field3.values) {
             if (!Object.prototype.hasOwnProperty.call(propValues, key)) {
               assignProp(propValues, key, /* @__PURE__ */ new Set());
             }
-            for (const v of field2.values)
+            for (const v of field3.values)
               propValues[key].add(v);
-            if (field2.optin !== void 0)
+            if (field3.optin !== void 0)
               propValues[key].add(void 0);
           }
         }
         return propValues;
       });
-      const isObject3 = isObject;
+      const isObject4 = isObject;
       const catchall = def.catchall;
       let value;
       const memo2 = globalConfig.memoizer;
@@ -3376,7 +3384,7 @@ var init_schemas = __esm({
       inst._zod.parse = (payload, ctx) => {
         value ?? (value = _normalized.value);
         const input2 = payload.value;
-        if (!isObject3(input2)) {
+        if (!isObject4(input2)) {
           payload.issues.push({
             expected: "object",
             code: "invalid_type",
@@ -3512,7 +3520,7 @@ var init_schemas = __esm({
         return doc.compile();
       };
       let fastpass;
-      const isObject3 = isObject;
+      const isObject4 = isObject;
       const jit = !globalConfig.jitless;
       const allowsEval2 = allowsEval;
       const fastEnabled = jit && allowsEval2.value;
@@ -3521,7 +3529,7 @@ var init_schemas = __esm({
       inst._zod.parse = (payload, ctx) => {
         value ?? (value = _normalized.value);
         const input2 = payload.value;
-        if (!isObject3(input2)) {
+        if (!isObject4(input2)) {
           payload.issues.push({
             expected: "object",
             code: "invalid_type",
@@ -4888,12 +4896,12 @@ function initializeContext(params) {
     external: params?.external ?? void 0
   };
 }
-function handleUnrepresentable(schema, ctx, json, params, message) {
-  const result = typeof ctx.unrepresentable === "function" ? ctx.unrepresentable({ zodSchema: schema, path: params.path, message }) : ctx.unrepresentable;
+function handleUnrepresentable(schema, ctx, json, params, message2) {
+  const result = typeof ctx.unrepresentable === "function" ? ctx.unrepresentable({ zodSchema: schema, path: params.path, message: message2 }) : ctx.unrepresentable;
   if (result === "any")
     return false;
   if (result === void 0 || result === "throw")
-    throw new Error(message);
+    throw new Error(message2);
   Object.assign(json, result);
   return true;
 }
@@ -5756,8 +5764,8 @@ var init_json_schema_processors = __esm({
       }
       const requiredKeys = [];
       for (const key of Object.keys(shape)) {
-        const field2 = def.shape[key];
-        if (ctx.io === "input" ? inputOptin(field2) === void 0 : field2._zod.optout === void 0) {
+        const field3 = def.shape[key];
+        if (ctx.io === "input" ? inputOptin(field3) === void 0 : field3._zod.optout === void 0) {
           requiredKeys.push(key);
         }
       }
@@ -6362,14 +6370,14 @@ __export(ref_exports, {
 function invalid(input2, why) {
   return new SealError("E_INVALID_REFERENCE", `invalid reference "${input2}": ${why}`, { details: { input: input2 } });
 }
-function isValidTag(tag) {
-  return TAG_RE.test(tag);
+function isValidTag(tag2) {
+  return TAG_RE.test(tag2);
 }
-function checkTag(input2, tag) {
-  if (!TAG_RE.test(tag)) {
-    throw invalid(input2, `tag "${tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
+function checkTag(input2, tag2) {
+  if (!TAG_RE.test(tag2)) {
+    throw invalid(input2, `tag "${tag2}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
   }
-  return tag;
+  return tag2;
 }
 function parseDigestPart(input2, text) {
   try {
@@ -6458,7 +6466,7 @@ function looksLikeRegistry(first) {
 function splitTagAndDigest(input2, rest) {
   let name = rest;
   let digest;
-  let tag;
+  let tag2;
   const at = name.indexOf("@");
   if (at >= 0) {
     digest = parseDigestPart(input2, name.slice(at + 1));
@@ -6467,15 +6475,15 @@ function splitTagAndDigest(input2, rest) {
   const slash = name.lastIndexOf("/");
   const colon = name.lastIndexOf(":");
   if (colon > slash && !(name.startsWith("[") && colon < name.indexOf("]"))) {
-    tag = checkTag(input2, name.slice(colon + 1));
+    tag2 = checkTag(input2, name.slice(colon + 1));
     name = name.slice(0, colon);
   }
-  return { name, ...tag !== void 0 ? { tag } : {}, ...digest ? { digest } : {} };
+  return { name, ...tag2 !== void 0 ? { tag: tag2 } : {}, ...digest ? { digest } : {} };
 }
 function parseLayout(input2, body, options5) {
   let dir = body;
   let digest;
-  let tag;
+  let tag2;
   const at = dir.lastIndexOf("@");
   if (at >= 0 && /^[a-z0-9]+:/.test(dir.slice(at + 1))) {
     digest = parseDigestPart(input2, dir.slice(at + 1));
@@ -6484,13 +6492,13 @@ function parseLayout(input2, body, options5) {
   const slash = dir.lastIndexOf("/");
   const colon = dir.lastIndexOf(":");
   if (colon > slash && colon >= 0) {
-    tag = checkTag(input2, dir.slice(colon + 1));
+    tag2 = checkTag(input2, dir.slice(colon + 1));
     dir = dir.slice(0, colon);
   }
   if (dir === "") throw invalid(input2, "the OCI layout directory is empty");
   if (dir.includes("\0")) throw invalid(input2, "the OCI layout directory contains a NUL byte");
   const path = (0, import_node_path.isAbsolute)(dir) ? (0, import_node_path.resolve)(dir) : (0, import_node_path.resolve)(options5.cwd ?? process.cwd(), dir);
-  return { kind: "layout", path, ...tag !== void 0 ? { tag } : {}, ...digest ? { digest } : {} };
+  return { kind: "layout", path, ...tag2 !== void 0 ? { tag: tag2 } : {}, ...digest ? { digest } : {} };
 }
 function parseReference(input2, options5 = {}) {
   if (typeof input2 !== "string" || input2 === "") throw invalid(String(input2), "reference is empty");
@@ -6503,7 +6511,7 @@ function parseReference(input2, options5 = {}) {
   }
   if (input2.includes("://"))
     throw invalid(input2, 'a reference has no URL scheme; drop the "scheme://" prefix');
-  const { name, tag, digest } = splitTagAndDigest(input2, input2);
+  const { name, tag: tag2, digest } = splitTagAndDigest(input2, input2);
   if (name === "") throw invalid(input2, "repository is empty");
   let registry2;
   let repository;
@@ -6524,7 +6532,7 @@ function parseReference(input2, options5 = {}) {
     throw invalid(input2, `repository name must not be longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
   }
   const ref = { kind: "registry", registry: registry2, repository };
-  if (tag !== void 0) ref.tag = tag;
+  if (tag2 !== void 0) ref.tag = tag2;
   else if (!digest && defaultTag) ref.tag = DEFAULT_TAG;
   if (digest) ref.digest = digest;
   return ref;
@@ -6543,10 +6551,10 @@ function withDigest(ref, digest) {
   const { tag: _tag, digest: _digest, ...base2 } = ref;
   return { ...base2, digest: d };
 }
-function withTag(ref, tag) {
-  checkTag(`${repositoryName(ref)}:${tag}`, tag);
+function withTag(ref, tag2) {
+  checkTag(`${repositoryName(ref)}:${tag2}`, tag2);
   const { tag: _tag, digest: _digest, ...base2 } = ref;
-  return { ...base2, tag };
+  return { ...base2, tag: tag2 };
 }
 function withoutTagOrDigest(ref) {
   const { tag: _tag, digest: _digest, ...base2 } = ref;
@@ -6654,9 +6662,10 @@ async function runCredentialHelper(helper, serverUrl, env = process.env) {
     throw new SealError("E_UNAUTHORIZED", `credential helper name "${helper}" is not a plain name`);
   }
   const program = `docker-credential-${helper}`;
+  const { spawn } = await Promise.resolve().then(() => __toESM(require("node:child_process"), 1));
   const { code, stdout, stderr } = await new Promise(
     (resolve, reject) => {
-      const child = (0, import_node_child_process.spawn)(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(program, ["get"], { env, stdio: ["pipe", "pipe", "pipe"] });
       let out = "";
       let err = "";
       const timer = setTimeout(() => child.kill("SIGKILL"), 3e4);
@@ -6800,11 +6809,10 @@ function parseScope(text) {
     actions: text.slice(last + 1).split(",").filter((a) => a.length > 0)
   };
 }
-var import_node_child_process, import_promises, import_node_os, import_node_path2, DOCKER_HUB_CONFIG_KEY, DOCKER_HUB_ALIASES2, AuthEntrySchema, ConfigFileSchema, HelperOutputSchema, TokenResponseSchema, DEFAULT_TOKEN_SECONDS, TOKEN_BODY_LIMIT, RegistryAuthorizer;
+var import_promises, import_node_os, import_node_path2, DOCKER_HUB_CONFIG_KEY, DOCKER_HUB_ALIASES2, AuthEntrySchema, ConfigFileSchema, HelperOutputSchema, TokenResponseSchema, DEFAULT_TOKEN_SECONDS, TOKEN_BODY_LIMIT, RegistryAuthorizer;
 var init_auth = __esm({
   "src/oci/auth.ts"() {
     "use strict";
-    import_node_child_process = require("node:child_process");
     import_promises = require("node:fs/promises");
     import_node_os = require("node:os");
     import_node_path2 = require("node:path");
@@ -7075,6 +7083,74 @@ var init_auth = __esm({
         return { header: `Bearer ${token}`, expiresAt };
       }
     };
+  }
+});
+
+// src/formats/fulcio-claims.ts
+var O, TABLE, FULCIO_CLAIMS, FULCIO_CLAIM_NAMES;
+var init_fulcio_claims = __esm({
+  "src/formats/fulcio-claims.ts"() {
+    "use strict";
+    O = (n) => `1.3.6.1.4.1.57264.1.${n}`;
+    TABLE = [
+      ["buildSignerUri", 9, "Build Signer URI", "certificate-build-signer-uri"],
+      ["buildSignerDigest", 10, "Build Signer Digest", "certificate-build-signer-digest"],
+      ["runnerEnvironment", 11, "Runner Environment", "certificate-runner-environment"],
+      ["sourceRepositoryUri", 12, "Source Repository URI", "certificate-source-repository-uri"],
+      ["sourceRepositoryDigest", 13, "Source Repository Digest", "certificate-source-repository-digest"],
+      ["sourceRepositoryRef", 14, "Source Repository Ref", "certificate-source-repository-ref"],
+      [
+        "sourceRepositoryIdentifier",
+        15,
+        "Source Repository Identifier",
+        "certificate-source-repository-identifier"
+      ],
+      ["sourceRepositoryOwnerUri", 16, "Source Repository Owner URI", "certificate-source-repository-owner-uri"],
+      [
+        "sourceRepositoryOwnerIdentifier",
+        17,
+        "Source Repository Owner Identifier",
+        "certificate-source-repository-owner-identifier"
+      ],
+      ["buildConfigUri", 18, "Build Config URI", "certificate-build-config-uri"],
+      ["buildConfigDigest", 19, "Build Config Digest", "certificate-build-config-digest"],
+      ["buildTrigger", 20, "Build Trigger", "certificate-build-trigger"],
+      ["runInvocationUri", 21, "Run Invocation URI", "certificate-run-invocation-uri"],
+      [
+        "sourceRepositoryVisibilityAtSigning",
+        22,
+        "Source Repository Visibility At Signing",
+        "certificate-source-repository-visibility-at-signing"
+      ],
+      ["deploymentEnvironment", 23, "Deployment Environment", "certificate-deployment-environment"],
+      ["tokenSubject", 24, "Token Subject", "certificate-token-subject"]
+    ];
+    FULCIO_CLAIMS = TABLE.map(([name, n, label, flag]) => ({
+      name,
+      oid: O(n),
+      flag,
+      label
+    }));
+    FULCIO_CLAIM_NAMES = TABLE.map(([name]) => name);
+  }
+});
+
+// src/cli/claim-flags.ts
+var certificateClaimOptionSpecs;
+var init_claim_flags = __esm({
+  "src/cli/claim-flags.ts"() {
+    "use strict";
+    init_fulcio_claims();
+    certificateClaimOptionSpecs = Object.fromEntries(
+      FULCIO_CLAIMS.map((c) => [
+        c.flag,
+        {
+          type: "string",
+          description: `expected ${c.label} (Fulcio extension ${c.oid}), exact`,
+          placeholder: "S"
+        }
+      ])
+    );
   }
 });
 
@@ -7469,6 +7545,7 @@ var init_common = __esm({
     init_limits();
     init_deadline();
     init_auth();
+    init_claim_flags();
     init_oidc_flags();
     registryOptionSpecs = {
       "allow-insecure-registry": {
@@ -7570,7 +7647,7 @@ var init_common = __esm({
     verifyOptionSpecs = {
       key: {
         type: "string",
-        description: "public key: file, - (stdin), env://VAR, a certificate, or a pkcs11:\u2026 URI",
+        description: "public key: file, - (stdin), env://VAR, a certificate, a pkcs11:\u2026 URI or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)",
         placeholder: "KEY"
       },
       "certificate-identity": {
@@ -7601,6 +7678,7 @@ var init_common = __esm({
         description: "expected GitHub workflow repository"
       },
       "certificate-github-workflow-ref": { type: "string", description: "expected GitHub workflow ref" },
+      ...certificateClaimOptionSpecs,
       "trusted-root": {
         type: "string",
         description: "TrustedRoot JSON: CAs, logs and their keys",
@@ -7758,13 +7836,13 @@ function rawEd25519PublicKey(key) {
   const jwk = key.export({ format: "jwk" });
   return Uint8Array.from(Buffer.from(jwk.x ?? "", "base64url"));
 }
-function verifyEd25519ph(key, prehash, sig) {
-  if (key.asymmetricKeyType !== "ed25519" || sig.length !== 64 || prehash.length !== 64) return false;
+function verifyEd25519ph(key, prehash, sig2) {
+  if (key.asymmetricKeyType !== "ed25519" || sig2.length !== 64 || prehash.length !== 64) return false;
   const publicKey2 = rawEd25519PublicKey(key);
   const a = decodePoint(publicKey2);
   if (!a) return false;
-  const rBytes = sig.subarray(0, 32);
-  const s = bytesToNumberLE(sig.subarray(32));
+  const rBytes = sig2.subarray(0, 32);
+  const s = bytesToNumberLE(sig2.subarray(32));
   if (s >= L) return false;
   const k = mod(
     bytesToNumberLE(
@@ -7855,24 +7933,24 @@ function signWith(alg, key, data) {
   if (alg.startsWith("ecdsa")) return (0, import_node_crypto4.sign)(hashFor(alg), data, { key, dsaEncoding: "der" });
   return (0, import_node_crypto4.sign)(hashFor(alg), data, key);
 }
-function verifyWith(alg, key, data, sig) {
+function verifyWith(alg, key, data, sig2) {
   try {
     switch (alg) {
       case "ed25519":
-        return (0, import_node_crypto4.verify)(null, data, key, sig) || verifyEd25519ph(key, (0, import_node_crypto4.createHash)("sha512").update(data).digest(), sig);
+        return (0, import_node_crypto4.verify)(null, data, key, sig2) || verifyEd25519ph(key, (0, import_node_crypto4.createHash)("sha512").update(data).digest(), sig2);
       case "ed25519ph":
-        return verifyEd25519ph(key, (0, import_node_crypto4.createHash)("sha512").update(data).digest(), sig);
+        return verifyEd25519ph(key, (0, import_node_crypto4.createHash)("sha512").update(data).digest(), sig2);
       case "rsa-pss-sha256":
         return (0, import_node_crypto4.verify)(
           "sha256",
           data,
           { key, padding: import_node_crypto4.constants.RSA_PKCS1_PSS_PADDING, saltLength: import_node_crypto4.constants.RSA_PSS_SALTLEN_AUTO },
-          sig
+          sig2
         );
       case "rsa-pkcs1-sha256":
-        return (0, import_node_crypto4.verify)("sha256", data, key, sig);
+        return (0, import_node_crypto4.verify)("sha256", data, key, sig2);
       default:
-        return (0, import_node_crypto4.verify)(hashFor(alg), data, { key, dsaEncoding: "der" }, sig);
+        return (0, import_node_crypto4.verify)(hashFor(alg), data, { key, dsaEncoding: "der" }, sig2);
     }
   } catch {
     return false;
@@ -8016,8 +8094,8 @@ var init_public_key = __esm({
       algorithm;
       pem;
       hint;
-      verify(data, sig) {
-        return verifyWith(this.algorithm, this.keyObject, data, sig);
+      verify(data, sig2) {
+        return verifyWith(this.algorithm, this.keyObject, data, sig2);
       }
     };
   }
@@ -10159,20 +10237,20 @@ var require_nacl_fast = __commonJS({
       };
       nacl.sign.detached = function(msg, secretKey) {
         var signedMsg = nacl.sign(msg, secretKey);
-        var sig = new Uint8Array(crypto_sign_BYTES);
-        for (var i = 0; i < sig.length; i++) sig[i] = signedMsg[i];
-        return sig;
+        var sig2 = new Uint8Array(crypto_sign_BYTES);
+        for (var i = 0; i < sig2.length; i++) sig2[i] = signedMsg[i];
+        return sig2;
       };
-      nacl.sign.detached.verify = function(msg, sig, publicKey2) {
-        checkArrayTypes(msg, sig, publicKey2);
-        if (sig.length !== crypto_sign_BYTES)
+      nacl.sign.detached.verify = function(msg, sig2, publicKey2) {
+        checkArrayTypes(msg, sig2, publicKey2);
+        if (sig2.length !== crypto_sign_BYTES)
           throw new Error("bad signature size");
         if (publicKey2.length !== crypto_sign_PUBLICKEYBYTES)
           throw new Error("bad public key size");
         var sm = new Uint8Array(crypto_sign_BYTES + msg.length);
         var m = new Uint8Array(crypto_sign_BYTES + msg.length);
         var i;
-        for (i = 0; i < crypto_sign_BYTES; i++) sm[i] = sig[i];
+        for (i = 0; i < crypto_sign_BYTES; i++) sm[i] = sig2[i];
         for (i = 0; i < msg.length; i++) sm[i + crypto_sign_BYTES] = msg[i];
         return crypto_sign_open(m, sm, sm.length, publicKey2) >= 0;
       };
@@ -10260,8 +10338,8 @@ function scryptKey(password, salt, params) {
     });
   });
 }
-function malformed(field2, problem) {
-  throw new SealError("E_KEY_INVALID", `the encrypted key body is malformed: ${field2} ${problem}`);
+function malformed(field3, problem) {
+  throw new SealError("E_KEY_INVALID", `the encrypted key body is malformed: ${field3} ${problem}`);
 }
 function field(o, name, path) {
   if (typeof o !== "object" || o === null || Array.isArray(o)) malformed(path, "is not an object");
@@ -10394,6 +10472,87 @@ var init_key_files = __esm({
   }
 });
 
+// src/keys/kms/uri.ts
+function isKmsUri(text) {
+  return SCHEME.test(text);
+}
+function parseKmsUri(uri) {
+  const scheme = SCHEME.exec(uri)?.[1];
+  if (!scheme) throw new SealError("E_KMS_URI", `${uri.slice(0, 80)} is not a KMS key reference`);
+  const bad3 = () => {
+    throw new SealError(
+      "E_KMS_URI",
+      `KMS key reference ${uri.slice(0, 200)} is malformed: expected ${FORMS[scheme]}`
+    );
+  };
+  if (uri.length > MAX_URI_LENGTH) bad3();
+  switch (scheme) {
+    case "awskms": {
+      for (const re of AWS_FORMS) {
+        const m = re.exec(uri);
+        if (!m) continue;
+        const endpoint = m[1] ?? "";
+        if (endpoint !== "" && !/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(endpoint)) bad3();
+        const region = /^arn:[a-z-]+:kms:([a-z0-9-]+):/.exec(m[2])?.[1];
+        return {
+          provider: "awskms",
+          uri,
+          keyId: m[2],
+          ...endpoint ? { endpoint } : {},
+          ...region ? { arnRegion: region } : {}
+        };
+      }
+      return bad3();
+    }
+    case "gcpkms": {
+      const m = GCP_FORM.exec(uri) ?? bad3();
+      return { provider: "gcpkms", uri, keyName: m[1], ...m[2] ? { version: m[2] } : {} };
+    }
+    case "azurekms": {
+      const m = AZURE_FORM.exec(uri) ?? bad3();
+      if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(m[1]) || !/^[A-Za-z0-9-]+$/.test(m[2])) bad3();
+      return {
+        provider: "azurekms",
+        uri,
+        vaultHost: m[1],
+        keyName: m[2],
+        ...m[3] ? { version: m[3] } : {}
+      };
+    }
+    default: {
+      const m = VAULT_FORM.exec(uri) ?? bad3();
+      return { provider: "hashivault", uri, keyName: m[1] };
+    }
+  }
+}
+var SCHEME, UUID, ARN, AWS_FORMS, GCP_FORM, AZURE_FORM, VAULT_FORM, FORMS, MAX_URI_LENGTH;
+var init_uri = __esm({
+  "src/keys/kms/uri.ts"() {
+    "use strict";
+    init_errors();
+    SCHEME = /^(awskms|gcpkms|azurekms|hashivault|openbao):\/\//;
+    UUID = "(?:mrk-)?[A-Fa-f0-9]{8}-?[A-Fa-f0-9]{4}-?[A-Fa-f0-9]{4}-?[A-Fa-f0-9]{4}-?[A-Fa-f0-9]{12}";
+    ARN = "(arn:(?:aws|aws-us-gov|aws-cn):kms:([a-z0-9-]+):\\d{12}:)";
+    AWS_FORMS = [
+      new RegExp(`^awskms://([^/]*)/(${UUID})$`),
+      new RegExp(`^awskms://([^/]*)/(${ARN}key/${UUID})$`),
+      /^awskms:\/\/([^/]*)\/(alias\/[A-Za-z0-9/_-]+)$/,
+      new RegExp(`^awskms://([^/]*)/(${ARN}alias/[A-Za-z0-9/_-]+)$`)
+    ];
+    GCP_FORM = /^gcpkms:\/\/(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)(?:\/(?:cryptoKeyVersions|versions)\/([^/]+))?$/;
+    AZURE_FORM = /^azurekms:\/\/([^/]+)\/([^/]+)(?:\/([a-z0-9]*))?$/;
+    VAULT_FORM = /^(?:hashivault|openbao):\/\/(\w(?:[\w.-]*\w)?)$/;
+    FORMS = {
+      awskms: "awskms://[ENDPOINT]/KEY_ID, awskms:///alias/NAME or awskms:///arn:aws:kms:REGION:ACCOUNT:key/KEY_ID",
+      gcpkms: "gcpkms://projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY[/cryptoKeyVersions/VERSION]",
+      azurekms: "azurekms://VAULT_HOST/KEY[/VERSION]",
+      hashivault: "hashivault://KEY (a transit key name: letters, digits, _ . -)",
+      openbao: "openbao://KEY (a transit key name: letters, digits, _ . -)"
+    };
+    MAX_URI_LENGTH = 2048;
+  }
+});
+
 // src/keys/pkcs11-uri.ts
 function isPkcs11Uri(value) {
   return /^pkcs11:/i.test(value);
@@ -10499,6 +10658,1428 @@ var init_pkcs11_uri = __esm({
   }
 });
 
+// src/keys/kms/http.ts
+function kmsTimeoutMs(env) {
+  const v = Number(env.SEAL_KMS_TIMEOUT_MS);
+  return Number.isInteger(v) && v > 0 && v <= 3e5 ? v : DEFAULT_KMS_TIMEOUT_MS;
+}
+async function kmsExchange(what, url, init) {
+  const signal = AbortSignal.timeout(init.timeoutMs);
+  let res;
+  try {
+    res = await fetch(url, {
+      method: init.method,
+      headers: init.headers ?? {},
+      ...init.body !== void 0 ? { body: init.body } : {},
+      signal,
+      redirect: "error"
+    });
+  } catch (cause) {
+    throw new SealError("E_NETWORK", `${what}: cannot reach ${originOf(url)} (${reason(cause)})`, { cause });
+  }
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > MAX_ANSWER_BYTES) {
+    await res.body?.cancel().catch(() => {
+    });
+    throw new SealError(
+      "E_KMS",
+      `${what}: ${originOf(url)} answered ${declared} bytes; at most ${MAX_ANSWER_BYTES} are read`
+    );
+  }
+  const chunks = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      total += chunk.byteLength;
+      if (total > MAX_ANSWER_BYTES) {
+        await res.body?.cancel().catch(() => {
+        });
+        throw new SealError(
+          "E_KMS",
+          `${what}: ${originOf(url)} answered over ${MAX_ANSWER_BYTES} bytes; refused`
+        );
+      }
+      chunks.push(chunk);
+    }
+  } catch (cause) {
+    if (isSealError(cause)) throw cause;
+    throw new SealError(
+      "E_NETWORK",
+      `${what}: the answer from ${originOf(url)} did not arrive (${reason(cause)})`,
+      {
+        cause
+      }
+    );
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  let json;
+  try {
+    json = text === "" ? void 0 : JSON.parse(text);
+  } catch {
+    json = void 0;
+  }
+  return { status: res.status, json, text };
+}
+function reason(cause) {
+  const e = cause;
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") return "timed out";
+  return e?.cause?.message ?? e?.message ?? String(cause);
+}
+function originOf(url) {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "the KMS";
+  }
+}
+function answerExcerpt(a) {
+  return a.text.replace(/\s+/g, " ").slice(0, 200);
+}
+function field2(v, name) {
+  return typeof v === "object" && v !== null ? v[name] : void 0;
+}
+function stringField2(v, name) {
+  const f = field2(v, name);
+  return typeof f === "string" ? f : void 0;
+}
+var MAX_ANSWER_BYTES, DEFAULT_KMS_TIMEOUT_MS;
+var init_http = __esm({
+  "src/keys/kms/http.ts"() {
+    "use strict";
+    init_errors();
+    MAX_ANSWER_BYTES = 256 * 1024;
+    DEFAULT_KMS_TIMEOUT_MS = 15e3;
+  }
+});
+
+// src/keys/kms/aws.ts
+var aws_exports = {};
+__export(aws_exports, {
+  AwsKmsClient: () => AwsKmsClient,
+  sigV4Authorization: () => sigV4Authorization
+});
+function sigV4Authorization(p) {
+  const names = Object.keys(p.headers).map((h) => h.toLowerCase()).sort();
+  const lower = Object.fromEntries(Object.entries(p.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const canonicalHeaders = names.map((n) => `${n}:${lower[n].trim().replace(/\s+/g, " ")}
+`).join("");
+  const signedHeaders = names.join(";");
+  const canonicalRequest = [p.method, p.path, "", canonicalHeaders, signedHeaders, sha256hex(p.body)].join(
+    "\n"
+  );
+  const day = p.amzDate.slice(0, 8);
+  const scope = `${day}/${p.region}/${p.service}/aws4_request`;
+  const stringToSign = ["AWS4-HMAC-SHA256", p.amzDate, scope, sha256hex(canonicalRequest)].join("\n");
+  const kDate = hmac(`AWS4${p.credentials.secretAccessKey}`, day);
+  const kSigning = hmac(hmac(hmac(kDate, p.region), p.service), "aws4_request");
+  const signature = (0, import_node_crypto7.createHmac)("sha256", kSigning).update(stringToSign).digest("hex");
+  return `AWS4-HMAC-SHA256 Credential=${p.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+}
+function credentialsFrom(env, uri) {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey)
+    throw new SealError(
+      "E_KMS_AUTH",
+      `${uri}: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials); profiles, instance roles and web identity are not read by this build`
+    );
+  return {
+    accessKeyId,
+    secretAccessKey,
+    ...env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}
+  };
+}
+var import_node_crypto7, AWS_ALGORITHMS, sha256hex, hmac, AwsKmsClient;
+var init_aws = __esm({
+  "src/keys/kms/aws.ts"() {
+    "use strict";
+    import_node_crypto7 = require("node:crypto");
+    init_errors();
+    init_http();
+    AWS_ALGORITHMS = {
+      ECDSA_SHA_256: "ecdsa-p256-sha256",
+      ECDSA_SHA_384: "ecdsa-p384-sha384",
+      ECDSA_SHA_512: "ecdsa-p521-sha512",
+      RSASSA_PKCS1_V1_5_SHA_256: "rsa-pkcs1-sha256",
+      RSASSA_PSS_SHA_256: "rsa-pss-sha256"
+    };
+    sha256hex = (data) => (0, import_node_crypto7.createHash)("sha256").update(data).digest("hex");
+    hmac = (key, data) => (0, import_node_crypto7.createHmac)("sha256", key).update(data).digest();
+    AwsKmsClient = class {
+      constructor(ref, env) {
+        this.ref = ref;
+        this.env = env;
+        const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || ref.arnRegion;
+        if (!region)
+          throw new SealError(
+            "E_KMS_URI",
+            `${ref.uri}: no AWS region: set AWS_REGION (or name the key by its ARN)`
+          );
+        this.region = region;
+        const configured = ref.endpoint ? `https://${ref.endpoint}` : env.AWS_ENDPOINT_URL_KMS || env.AWS_ENDPOINT_URL;
+        this.url = configured ? configured.replace(/\/+$/, "") : `https://kms.${region}.amazonaws.com`;
+        if (!/^https?:\/\//.test(this.url))
+          throw new SealError("E_KMS_URI", `${ref.uri}: the KMS endpoint ${this.url} is not an http(s) URL`);
+        this.timeoutMs = kmsTimeoutMs(env);
+      }
+      ref;
+      env;
+      region;
+      url;
+      timeoutMs;
+      async call(action, payload) {
+        const credentials = credentialsFrom(this.env, this.ref.uri);
+        const body = JSON.stringify(payload);
+        const url = new URL(`${this.url}/`);
+        const amzDate = (/* @__PURE__ */ new Date()).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+        const headers = {
+          "content-type": "application/x-amz-json-1.1",
+          host: url.host,
+          "x-amz-date": amzDate,
+          "x-amz-target": `TrentService.${action}`
+        };
+        if (credentials.sessionToken) headers["x-amz-security-token"] = credentials.sessionToken;
+        const authorization = sigV4Authorization({
+          method: "POST",
+          path: url.pathname,
+          headers,
+          body,
+          region: this.region,
+          service: "kms",
+          amzDate,
+          credentials
+        });
+        const { host: _host, ...sent } = headers;
+        const a = await kmsExchange(`AWS KMS ${action} ${this.ref.uri}`, url.toString(), {
+          method: "POST",
+          headers: { ...sent, authorization },
+          body,
+          timeoutMs: this.timeoutMs
+        });
+        if (a.status !== 200) throw this.failure(action, a);
+        return a.json;
+      }
+      failure(action, a) {
+        const type = (stringField2(a.json, "__type") ?? "").replace(/^.*#/, "");
+        const message2 = stringField2(a.json, "message") ?? stringField2(a.json, "Message") ?? answerExcerpt(a);
+        const what = `AWS KMS ${action} ${this.ref.uri}: ${type || `HTTP ${a.status}`}: ${message2}`;
+        if (a.status === 403 || /^(AccessDenied|UnrecognizedClient|InvalidSignature|IncompleteSignature|ExpiredToken|InvalidClientTokenId|MissingAuthenticationToken)/.test(
+          type
+        ))
+          return new SealError("E_KMS_AUTH", what);
+        if (/^(NotFound|Disabled|KMSInvalidState|InvalidKeyUsage|UnsupportedOperation|KeyUnavailable)/.test(type))
+          return new SealError("E_KMS_KEY", what);
+        return new SealError("E_KMS", what);
+      }
+      async publicKey() {
+        const r = await this.call("GetPublicKey", { KeyId: this.ref.keyId });
+        const usage = stringField2(r, "KeyUsage");
+        if (usage !== "SIGN_VERIFY")
+          throw new SealError(
+            "E_KMS_KEY",
+            `${this.ref.uri}: the key's usage is ${usage ?? "not given"}, not SIGN_VERIFY`
+          );
+        const der2 = stringField2(r, "PublicKey");
+        const algs = r.SigningAlgorithms;
+        if (!der2 || !Array.isArray(algs) || typeof algs[0] !== "string")
+          throw new SealError(
+            "E_KMS",
+            `${this.ref.uri}: GetPublicKey answered without PublicKey or SigningAlgorithms`
+          );
+        const algorithm = AWS_ALGORITHMS[algs[0]];
+        if (!algorithm)
+          throw new SealError(
+            "E_KMS_KEY",
+            `${this.ref.uri}: signing algorithm ${algs[0]} (key spec ${stringField2(r, "KeySpec") ?? "?"}) is not supported; use an ECC_NIST_P256/P384/P521 or RSA key`
+          );
+        let key;
+        try {
+          key = (0, import_node_crypto7.createPublicKey)({ key: Buffer.from(der2, "base64"), format: "der", type: "spki" });
+        } catch (cause) {
+          throw new SealError("E_KMS", `${this.ref.uri}: the public key KMS answered does not parse`, { cause });
+        }
+        return { key, algorithm, kmsAlgorithm: algs[0] };
+      }
+      async signDigest(digest, pub) {
+        const r = await this.call("Sign", {
+          KeyId: this.ref.keyId,
+          Message: Buffer.from(digest).toString("base64"),
+          MessageType: "DIGEST",
+          SigningAlgorithm: pub.kmsAlgorithm
+        });
+        const sig2 = stringField2(r, "Signature");
+        if (!sig2) throw new SealError("E_KMS", `${this.ref.uri}: Sign answered without a Signature`);
+        return Uint8Array.from(Buffer.from(sig2, "base64"));
+      }
+    };
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/buffer_utils.js
+function concat(...buffers) {
+  const size = buffers.reduce((acc, { length }) => acc + length, 0), buf2 = new Uint8Array(size);
+  let i = 0;
+  for (const buffer of buffers)
+    buf2.set(buffer, i), i += buffer.length;
+  return buf2;
+}
+function encode2(string4) {
+  if (typeof string4 == "string" && string4.length >= 128) {
+    if (NON_ASCII.test(string4))
+      throw new TypeError("non-ASCII string encountered in encode()");
+    return encoder.encode(string4);
+  }
+  const bytes2 = new Uint8Array(string4.length);
+  for (let i = 0; i < string4.length; i++) {
+    const code = string4.charCodeAt(i);
+    if (code > 127)
+      throw new TypeError("non-ASCII string encountered in encode()");
+    bytes2[i] = code;
+  }
+  return bytes2;
+}
+function encodeBase64(input2, url = false) {
+  if (Uint8Array.prototype.toBase64)
+    return input2.toBase64({ alphabet: url ? "base64url" : "base64", omitPadding: url });
+  const CHUNK_SIZE = 32768, arr2 = [];
+  for (let i = 0; i < input2.length; i += CHUNK_SIZE)
+    arr2.push(String.fromCharCode.apply(null, input2.subarray(i, i + CHUNK_SIZE)));
+  const encoded = btoa(arr2.join(""));
+  return url ? encoded.replace(/=/g, "").replace(/\+/g, "-").replace(/\//g, "_") : encoded;
+}
+function decodeBase64(encoded, url = false) {
+  if (Uint8Array.fromBase64)
+    return Uint8Array.fromBase64(encoded, { alphabet: url ? "base64url" : "base64" });
+  if (url) {
+    if (encoded.includes("+") || encoded.includes("/"))
+      throw new TypeError("Invalid base64url");
+    encoded = encoded.replace(/-/g, "+").replace(/_/g, "/");
+  }
+  const binary = atob(encoded), bytes2 = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++)
+    bytes2[i] = binary.charCodeAt(i);
+  return bytes2;
+}
+var encoder, decoder, strictDecoder, UINT32_RANGE, NON_ASCII;
+var init_buffer_utils = __esm({
+  "node_modules/jose/dist/webapi/lib/buffer_utils.js"() {
+    encoder = new TextEncoder();
+    decoder = new TextDecoder();
+    strictDecoder = new TextDecoder("utf-8", { fatal: true });
+    UINT32_RANGE = 2 ** 32;
+    NON_ASCII = /[^\x00-\x7f]/;
+  }
+});
+
+// node_modules/jose/dist/webapi/util/errors.js
+var JOSEError, JOSENotSupported, JWSInvalid, JWTInvalid;
+var init_errors3 = __esm({
+  "node_modules/jose/dist/webapi/util/errors.js"() {
+    JOSEError = class extends Error {
+      static code = "ERR_JOSE_GENERIC";
+      code = "ERR_JOSE_GENERIC";
+      constructor(message2, options5) {
+        super(message2, options5), this.name = this.constructor.name, Error.captureStackTrace?.(this, this.constructor);
+      }
+    };
+    JOSENotSupported = class extends JOSEError {
+      static code = "ERR_JOSE_NOT_SUPPORTED";
+      code = "ERR_JOSE_NOT_SUPPORTED";
+    };
+    JWSInvalid = class extends JOSEError {
+      static code = "ERR_JWS_INVALID";
+      code = "ERR_JWS_INVALID";
+    };
+    JWTInvalid = class extends JOSEError {
+      static code = "ERR_JWT_INVALID";
+      code = "ERR_JWT_INVALID";
+    };
+  }
+});
+
+// node_modules/jose/dist/webapi/util/base64url.js
+function decode2(input2) {
+  try {
+    return decodeBase64(typeof input2 == "string" ? input2 : decoder.decode(input2), true);
+  } catch (cause) {
+    throw new TypeError(invalid2, { cause });
+  }
+}
+function encode3(input2) {
+  return encodeBase64(typeof input2 == "string" ? encoder.encode(input2) : input2, true);
+}
+var invalid2;
+var init_base64url = __esm({
+  "node_modules/jose/dist/webapi/util/base64url.js"() {
+    init_buffer_utils();
+    invalid2 = "The input to be decoded is not correctly encoded.";
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/validate.js
+function isObject2(input2) {
+  if (typeof input2 != "object" || input2 === null || Object.prototype.toString.call(input2) !== "[object Object]")
+    return false;
+  const prototype = Object.getPrototypeOf(input2);
+  return prototype === null || Object.getPrototypeOf(prototype) === null;
+}
+function isDisjoint(...headers) {
+  const parameters = /* @__PURE__ */ new Set();
+  for (const header of headers)
+    if (header)
+      for (const parameter of Object.keys(header)) {
+        if (parameters.has(parameter))
+          return false;
+        parameters.add(parameter);
+      }
+  return true;
+}
+function assertNotSet(value, name) {
+  if (value !== void 0)
+    throw new TypeError(`${name} can only be called once`);
+}
+function validateCritDuplicates(Err, protectedHeader) {
+  const { crit } = protectedHeader ?? {};
+  if (Array.isArray(crit) && new Set(crit).size !== crit.length)
+    throw new Err('"crit" (Critical) Header Parameter MUST NOT contain duplicate values');
+}
+function validateCrit(Err, recognizedDefault, recognizedOption, protectedHeader, joseHeader) {
+  if (joseHeader.crit !== void 0 && protectedHeader?.crit === void 0)
+    throw new Err('"crit" (Critical) Header Parameter MUST be integrity protected');
+  if (!protectedHeader || protectedHeader.crit === void 0)
+    return [];
+  if (!Array.isArray(protectedHeader.crit) || protectedHeader.crit.length === 0 || protectedHeader.crit.some((input2) => typeof input2 != "string" || input2.length === 0))
+    throw new Err('"crit" (Critical) Header Parameter MUST be an array of non-empty strings when present');
+  const recognized = recognizedOption === void 0 ? recognizedDefault : { __proto__: null, ...recognizedOption, ...recognizedDefault };
+  for (const parameter of protectedHeader.crit) {
+    if (!(parameter in recognized))
+      throw new JOSENotSupported(`Extension Header Parameter "${parameter}" is not recognized`);
+    if (!Object.hasOwn(joseHeader, parameter) || joseHeader[parameter] === void 0)
+      throw new Err(`Extension Header Parameter "${parameter}" is missing`);
+    if (recognized[parameter] && (!Object.hasOwn(protectedHeader, parameter) || protectedHeader[parameter] === void 0))
+      throw new Err(`Extension Header Parameter "${parameter}" MUST be integrity protected`);
+  }
+  return protectedHeader.crit;
+}
+function validateB64(protectedHeader, extensions) {
+  if (extensions.includes("b64")) {
+    const b644 = protectedHeader.b64;
+    if (typeof b644 != "boolean")
+      throw new JWSInvalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
+    return b644;
+  }
+  return true;
+}
+function serializeJoseHeader(Err, header) {
+  let serialized, parsed;
+  try {
+    serialized = JSON.stringify(header), parsed = JSON.parse(serialized);
+  } catch (cause) {
+    throw new Err("JOSE Header is not valid JSON", { cause });
+  }
+  if (!isObject2(parsed))
+    throw new Err("JOSE Header is not a JSON object");
+  return [parsed, serialized];
+}
+var JWS_RECOGNIZED;
+var init_validate = __esm({
+  "node_modules/jose/dist/webapi/lib/validate.js"() {
+    init_errors3();
+    JWS_RECOGNIZED = { __proto__: null, b64: true };
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/key.js
+async function prepareKey(entry, key, usage) {
+  const { alg, secret } = entry, requiresPrivateKey = usage === "decrypt" || usage === "sign";
+  if (secret && key instanceof Uint8Array)
+    return key;
+  let normalized, keyObject;
+  if (isObject2(key)) {
+    if (normalized = normalizeJwk(key), typeof normalized.kty != "string")
+      throw invalidKeyType(alg, key, secret);
+    if (!(secret ? normalized.kty === "oct" && typeof normalized.k == "string" : normalized.kty !== "oct" && (requiresPrivateKey ? normalized.kty === "AKP" && typeof normalized.priv == "string" || typeof normalized.d == "string" : normalized.d === void 0 && normalized.priv === void 0)))
+      throw new TypeError(secret ? 'JSON Web Key for symmetric algorithms must have JWK "kty" (Key Type) equal to "oct" and the JWK "k" (Key Value) present' : `JSON Web Key for this operation must be a ${requiresPrivateKey ? "private" : "public"} JWK`);
+    if (jwkMatchesOp(entry, normalized, usage), normalized.kty === "oct")
+      return decode2(normalized.k);
+    if (!Object.isFrozen(key)) {
+      const { key_ops } = key;
+      Array.isArray(key_ops) && Object.freeze(key_ops), Object.freeze(key);
+    }
+  } else {
+    if (!isKeyLike(key))
+      throw invalidKeyType(alg, key, secret);
+    const expectedType = secret ? "secret" : requiresPrivateKey ? "private" : "public";
+    if (key.type !== expectedType && (secret || ["secret", "public", "private"].includes(key.type)))
+      throw new TypeError(`${tag(key)} instances must be of type "${expectedType}" for the ${alg} algorithm`);
+    if (isCryptoKey(key))
+      return key;
+    if (keyObject = key, keyObject.type === "secret")
+      return keyObject.export();
+  }
+  cache ||= /* @__PURE__ */ new WeakMap();
+  const cacheKey = key;
+  let cached3 = cache.get(cacheKey);
+  if (cached3?.[alg])
+    return cached3[alg];
+  if (cached3 || cache.set(cacheKey, cached3 = {}), keyObject && typeof keyObject.toCryptoKey == "function") {
+    const isPublic = keyObject.type === "public", crv = nist[keyObject.asymmetricKeyDetails?.namedCurve], params = entry.resolve?.({ crv, asymmetricKeyType: keyObject.asymmetricKeyType }) ?? entry.subtle;
+    return cached3[alg] = keyObject.toCryptoKey(params, isPublic, entry.usages[isPublic ? 0 : 1]);
+  }
+  return normalized ??= keyObject.export({ format: "jwk" }), normalized.alg = alg, cached3[alg] = await jwkToKey(entry, normalized);
+}
+function message(msg, actual, ...types) {
+  if (types.length > 2) {
+    const last = types.pop();
+    msg += `one of type ${types.join(", ")}, or ${last}.`;
+  } else types.length === 2 ? msg += `one of type ${types[0]} or ${types[1]}.` : msg += `of type ${types[0]}.`;
+  return actual == null ? msg += ` Received ${actual}` : typeof actual == "function" && actual.name ? msg += ` Received function ${actual.name}` : typeof actual == "object" && actual != null && actual.constructor?.name && (msg += ` Received an instance of ${actual.constructor.name}`), msg;
+}
+function invalidKeyType(alg, actual, secret) {
+  const types = ["CryptoKey", "KeyObject", "JSON Web Key"];
+  return secret && types.push("Uint8Array"), new TypeError(message(`Key for the ${alg} algorithm must be `, actual, ...types));
+}
+function checkUsage(key, usage) {
+  if (usage && !key.usages.includes(usage))
+    throw new TypeError(`CryptoKey does not support this operation, its usages must include ${usage}.`);
+}
+function checkModulusLength(alg, key) {
+  const { modulusLength } = key.algorithm;
+  if (typeof modulusLength != "number" || modulusLength < 2048)
+    throw new TypeError(`${alg} requires key modulusLength to be 2048 bits or larger`);
+}
+function checkCryptoKey(key, expected, usage) {
+  const algorithm = key.algorithm;
+  if (algorithm.name !== expected.name)
+    throw unusable(expected.name);
+  if (expected.hash && algorithm.hash?.name !== expected.hash)
+    throw unusable(expected.hash, "algorithm.hash");
+  if (expected.namedCurve && algorithm.namedCurve !== expected.namedCurve)
+    throw unusable(expected.namedCurve, "algorithm.namedCurve");
+  if (expected.length !== void 0 && algorithm.length !== expected.length)
+    throw unusable(expected.length, "algorithm.length");
+  checkUsage(key, usage);
+}
+function snapshotJwk(jwk) {
+  return { __proto__: null, ...jwk };
+}
+function normalizeJwk(jwk) {
+  const normalized = snapshotJwk(jwk);
+  if (normalized.ext !== void 0 && typeof normalized.ext != "boolean")
+    throw new TypeError('"ext" (Extractable) Parameter must be a boolean');
+  if (normalized.key_ops !== void 0) {
+    const value = normalized.key_ops, keyOps = Array.isArray(value) ? [...value] : void 0;
+    if (!keyOps || keyOps.some((operation) => typeof operation != "string") || new Set(keyOps).size !== keyOps.length)
+      throw new TypeError('"key_ops" (Key Operations) Parameter must be an array of unique strings');
+    normalized.key_ops = keyOps;
+  }
+  return normalized;
+}
+async function jwkToKey(entry, jwk, extractable) {
+  if (!entry.kty.includes(jwk.kty))
+    throw new JOSENotSupported('Invalid or unsupported JWK "alg" (Algorithm) Parameter value');
+  const algorithm = entry.resolve?.({ kty: jwk.kty, crv: jwk.crv }) ?? entry.subtle, isPrivate = !!(jwk.d || jwk.priv), keyData = { ...jwk, ext: extractable ?? jwk.ext };
+  return keyData.kty !== "AKP" && delete keyData.alg, delete keyData.use, crypto.subtle.importKey("jwk", keyData, algorithm, keyData.ext ?? !isPrivate, jwk.key_ops ?? entry.usages[isPrivate ? 1 : 0]);
+}
+async function rawKey(key, expected, usage, extractable = false) {
+  return key instanceof Uint8Array && (key = await crypto.subtle.importKey("raw", key, expected, extractable, [usage])), checkCryptoKey(key, expected, usage), key;
+}
+var tag, jwkMatchesOp, cache, nist, isCryptoKey, isKeyObject, isKeyLike, unusable;
+var init_key = __esm({
+  "node_modules/jose/dist/webapi/lib/key.js"() {
+    init_validate();
+    init_base64url();
+    init_errors3();
+    tag = (key) => key[Symbol.toStringTag];
+    jwkMatchesOp = (entry, key, usage) => {
+      const { alg } = entry;
+      if (key.use !== void 0) {
+        const expected = usage === "sign" || usage === "verify" ? "sig" : "enc";
+        if (key.use !== expected)
+          throw new TypeError(`Invalid key for this operation, its "use" must be "${expected}" when present`);
+      }
+      if (key.alg !== void 0 && key.alg !== alg)
+        throw new TypeError(`Invalid key for this operation, its "alg" must be "${alg}" when present`);
+      if (Array.isArray(key.key_ops)) {
+        const expectedKeyOp = usage === "encrypt" || usage === "decrypt" ? entry.ops?.[usage === "encrypt" ? 0 : 1] : usage;
+        if (expectedKeyOp && !key.key_ops.includes(expectedKeyOp))
+          throw new TypeError(`Invalid key for this operation, its "key_ops" must include "${expectedKeyOp}" when present`);
+      }
+    };
+    nist = {
+      __proto__: null,
+      prime256v1: "P-256",
+      secp384r1: "P-384",
+      secp521r1: "P-521"
+    };
+    isCryptoKey = (key) => {
+      if (key?.[Symbol.toStringTag] === "CryptoKey")
+        return true;
+      try {
+        return key instanceof CryptoKey;
+      } catch {
+        return false;
+      }
+    };
+    isKeyObject = (key) => key?.[Symbol.toStringTag] === "KeyObject";
+    isKeyLike = (key) => isCryptoKey(key) || isKeyObject(key);
+    unusable = (name, prop = "algorithm.name") => new TypeError(`CryptoKey does not support this operation, its ${prop} must be ${name}`);
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/key_descriptor.js
+function table(entries) {
+  const out = { __proto__: null };
+  for (const alg in entries)
+    out[alg] = { ...entries[alg], alg };
+  return out;
+}
+var init_key_descriptor = __esm({
+  "node_modules/jose/dist/webapi/lib/key_descriptor.js"() {
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/jws_algorithms.js
+function hmac2(bits) {
+  const subtle = { name: "HMAC", hash: `SHA-${bits}` };
+  return { kty: ["oct"], secret: true, subtle, signing: subtle, usages: sig };
+}
+function rsa(bits, saltLength) {
+  const subtle = { name: saltLength ? "RSA-PSS" : "RSASSA-PKCS1-v1_5", hash: `SHA-${bits}` };
+  return {
+    kty: ["RSA"],
+    subtle,
+    signing: saltLength ? { ...subtle, saltLength } : subtle,
+    usages: sig,
+    minRsaBits: 2048
+  };
+}
+function ecdsa(crv, bits) {
+  return {
+    kty: ["EC"],
+    crv,
+    subtle: { name: "ECDSA", namedCurve: crv },
+    signing: { name: "ECDSA", hash: `SHA-${bits}` },
+    usages: sig
+  };
+}
+function eddsa() {
+  const subtle = { name: "Ed25519" };
+  return {
+    kty: ["OKP"],
+    crv: "Ed25519",
+    subtle,
+    signing: subtle,
+    usages: sig
+  };
+}
+function mldsa(parameterSet) {
+  const subtle = { name: `ML-DSA-${parameterSet}` };
+  return {
+    kty: ["AKP"],
+    subtle,
+    signing: subtle,
+    usages: sig
+  };
+}
+function jwsAlgorithm(alg) {
+  const entry = typeof alg == "string" ? JWS[alg] : void 0;
+  if (!entry)
+    throw new JOSENotSupported(`alg ${alg} is not supported either by JOSE or your javascript runtime`);
+  return entry;
+}
+var sig, JWS;
+var init_jws_algorithms = __esm({
+  "node_modules/jose/dist/webapi/lib/jws_algorithms.js"() {
+    init_errors3();
+    init_key_descriptor();
+    sig = [["verify"], ["sign"]];
+    JWS = table({
+      HS256: hmac2(256),
+      HS384: hmac2(384),
+      HS512: hmac2(512),
+      RS256: rsa(256),
+      RS384: rsa(384),
+      RS512: rsa(512),
+      PS256: rsa(256, 32),
+      PS384: rsa(384, 48),
+      PS512: rsa(512, 64),
+      ES256: ecdsa("P-256", 256),
+      ES384: ecdsa("P-384", 384),
+      ES512: ecdsa("P-521", 512),
+      EdDSA: eddsa(),
+      Ed25519: eddsa(),
+      "ML-DSA-44": mldsa(44),
+      "ML-DSA-65": mldsa(65),
+      "ML-DSA-87": mldsa(87)
+    });
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/jwt_claims_set.js
+function invalidDuration() {
+  throw new TypeError("Invalid time period format");
+}
+function secs(str3) {
+  typeof str3 != "string" && invalidDuration();
+  const matched = REGEX.exec(str3);
+  (!matched || matched[4] && matched[1]) && invalidDuration();
+  const value = parseFloat(matched[2]), durationSeconds = Math.round(value * multipliers[matched[3][0].toLowerCase()]);
+  return Number.isFinite(durationSeconds) || invalidDuration(), matched[1] === "-" || matched[4] === "ago" ? -durationSeconds : durationSeconds;
+}
+function validateInput(label, input2) {
+  if (!Number.isFinite(input2))
+    throw new TypeError(`Invalid ${label} input`);
+  return input2;
+}
+function validateStringClaim(claim2, value) {
+  if (typeof value != "string")
+    throw new TypeError(`"${claim2}" claim must be a string`);
+}
+function validateAudienceClaim(value) {
+  if (typeof value != "string" && (!Array.isArray(value) || Array.from(value).some((member) => typeof member != "string")))
+    throw new TypeError('"aud" claim must be a string or an array of strings');
+}
+function numericDate(value, label) {
+  return typeof value == "number" ? validateInput(label, value) : value instanceof Date ? validateInput(label, epoch(value)) : epoch(/* @__PURE__ */ new Date()) + secs(value);
+}
+function producerClaimsSet(producer) {
+  return producerClaimsSets.get(producer);
+}
+function jwtClaimsSetBytes(producer) {
+  const claimsSet = producerClaimsSet(producer);
+  for (const claim2 of ["iat", "nbf", "exp"]) {
+    const value = claimsSet[claim2];
+    if (typeof value == "number" && !Number.isFinite(value))
+      throw new TypeError(`"${claim2}" claim must be a finite number`);
+  }
+  return encoder.encode(JSON.stringify(claimsSet));
+}
+var epoch, multipliers, REGEX, producerClaimsSets, JWTClaimsBuilder;
+var init_jwt_claims_set = __esm({
+  "node_modules/jose/dist/webapi/lib/jwt_claims_set.js"() {
+    init_buffer_utils();
+    init_validate();
+    epoch = (date2) => Math.floor(date2.getTime() / 1e3);
+    multipliers = {
+      s: 1,
+      m: 60,
+      h: 3600,
+      d: 86400,
+      w: 604800,
+      y: 31557600
+    };
+    REGEX = /^(\+|\-)? ?(\d+|\d+\.\d+) ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)(?: (ago|from now))?$/i;
+    JWTClaimsBuilder = class {
+      constructor(claimsSet = {}) {
+        if (!isObject2(claimsSet))
+          throw new TypeError("JWT Claims Set MUST be an object");
+        (producerClaimsSets ||= /* @__PURE__ */ new WeakMap()).set(this, structuredClone(claimsSet));
+      }
+      setIssuer(value) {
+        return validateStringClaim("iss", value), producerClaimsSet(this).iss = value, this;
+      }
+      setSubject(value) {
+        return validateStringClaim("sub", value), producerClaimsSet(this).sub = value, this;
+      }
+      setAudience(value) {
+        return validateAudienceClaim(value), producerClaimsSet(this).aud = value, this;
+      }
+      setJti(value) {
+        return validateStringClaim("jti", value), producerClaimsSet(this).jti = value, this;
+      }
+      setNotBefore(value) {
+        return producerClaimsSet(this).nbf = numericDate(value, "setNotBefore"), this;
+      }
+      setExpirationTime(value) {
+        return producerClaimsSet(this).exp = numericDate(value, "setExpirationTime"), this;
+      }
+      setIssuedAt(value) {
+        const claimsSet = producerClaimsSet(this);
+        return value === void 0 ? claimsSet.iat = epoch(/* @__PURE__ */ new Date()) : typeof value == "string" ? claimsSet.iat = validateInput("setIssuedAt", epoch(/* @__PURE__ */ new Date()) + secs(value)) : claimsSet.iat = numericDate(value, "setIssuedAt"), this;
+      }
+    };
+  }
+});
+
+// node_modules/jose/dist/webapi/lib/jws_sign.js
+async function createSignature(input2, key, rejectUnencoded) {
+  let [payload, protectedHeader, unprotectedHeader, crit] = input2, encodedProtectedHeader = "";
+  if (protectedHeader !== void 0) {
+    const normalized = serializeJoseHeader(JWSInvalid, protectedHeader);
+    protectedHeader = normalized[0], encodedProtectedHeader = encode3(normalized[1]);
+  }
+  if (unprotectedHeader !== void 0 && (unprotectedHeader = serializeJoseHeader(JWSInvalid, unprotectedHeader)[0]), !protectedHeader && !unprotectedHeader)
+    throw new JWSInvalid("either setProtectedHeader or setUnprotectedHeader must be called before #sign()");
+  if (!isDisjoint(protectedHeader, unprotectedHeader))
+    throw new JWSInvalid("JWS Protected and JWS Unprotected Header Parameter names must be disjoint");
+  const joseHeader = { ...protectedHeader, ...unprotectedHeader };
+  validateCritDuplicates(JWSInvalid, protectedHeader);
+  const b644 = validateB64(protectedHeader, validateCrit(JWSInvalid, JWS_RECOGNIZED, crit, protectedHeader, joseHeader));
+  b644 || rejectUnencoded?.();
+  const { alg } = joseHeader;
+  if (typeof alg != "string" || !alg)
+    throw new JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
+  const entry = jwsAlgorithm(alg);
+  let encodedPayload = "", signingPayload = payload, signingInput;
+  if (b644) {
+    const encodedPayloadCache = input2[4];
+    encodedPayloadCache ? (encodedPayload = encodedPayloadCache[0] ??= encode3(payload), signingPayload = encodedPayloadCache[1] ??= encode2(encodedPayload)) : (encodedPayload = encode3(payload), signingInput = encoder.encode(`${encodedProtectedHeader}.${encodedPayload}`));
+  }
+  signingInput ??= concat(encode2(encodedProtectedHeader), encode2("."), signingPayload);
+  const signingKey = await rawKey(await prepareKey(entry, key, "sign"), entry.subtle, "sign");
+  entry.minRsaBits && checkModulusLength(entry.alg, signingKey);
+  const jws = {
+    signature: encode3(new Uint8Array(await crypto.subtle.sign(entry.signing, signingKey, signingInput))),
+    payload: encodedPayload
+  };
+  return protectedHeader && (jws.protected = encodedProtectedHeader), unprotectedHeader && (jws.header = unprotectedHeader), [jws, b644];
+}
+async function createCompactSignature(payload, protectedHeader, crit, key, rejectUnencoded) {
+  const [jws] = await createSignature([payload, protectedHeader, void 0, crit], key, rejectUnencoded);
+  return `${jws.protected}.${jws.payload}.${jws.signature}`;
+}
+var init_jws_sign = __esm({
+  "node_modules/jose/dist/webapi/lib/jws_sign.js"() {
+    init_base64url();
+    init_jws_algorithms();
+    init_validate();
+    init_errors3();
+    init_buffer_utils();
+    init_key();
+  }
+});
+
+// node_modules/jose/dist/webapi/jwt/sign.js
+var SignJWT_base, SignJWT;
+var init_sign = __esm({
+  "node_modules/jose/dist/webapi/jwt/sign.js"() {
+    init_jws_sign();
+    init_errors3();
+    init_jwt_claims_set();
+    init_validate();
+    SignJWT_base = JWTClaimsBuilder;
+    SignJWT = class extends SignJWT_base {
+      #protectedHeader;
+      setProtectedHeader(protectedHeader) {
+        return assertNotSet(this.#protectedHeader, "setProtectedHeader"), this.#protectedHeader = protectedHeader, this;
+      }
+      async sign(key, options5) {
+        return createCompactSignature(jwtClaimsSetBytes(this), this.#protectedHeader, options5?.crit, key, () => {
+          throw new JWTInvalid("JWTs MUST NOT use unencoded payload");
+        });
+      }
+    };
+  }
+});
+
+// node_modules/jose/dist/webapi/index.js
+var init_webapi = __esm({
+  "node_modules/jose/dist/webapi/index.js"() {
+    init_sign();
+  }
+});
+
+// src/keys/kms/gcp.ts
+var gcp_exports = {};
+__export(gcp_exports, {
+  GcpKmsClient: () => GcpKmsClient
+});
+var import_node_crypto8, import_promises4, GCP_ALGORITHMS, SCOPE, tokens, GcpKmsClient;
+var init_gcp = __esm({
+  "src/keys/kms/gcp.ts"() {
+    "use strict";
+    import_node_crypto8 = require("node:crypto");
+    import_promises4 = require("node:fs/promises");
+    init_webapi();
+    init_errors();
+    init_http();
+    GCP_ALGORITHMS = {
+      EC_SIGN_P256_SHA256: "ecdsa-p256-sha256",
+      EC_SIGN_P384_SHA384: "ecdsa-p384-sha384",
+      RSA_SIGN_PKCS1_2048_SHA256: "rsa-pkcs1-sha256",
+      RSA_SIGN_PKCS1_3072_SHA256: "rsa-pkcs1-sha256",
+      RSA_SIGN_PKCS1_4096_SHA256: "rsa-pkcs1-sha256",
+      RSA_SIGN_PSS_2048_SHA256: "rsa-pss-sha256",
+      RSA_SIGN_PSS_3072_SHA256: "rsa-pss-sha256",
+      RSA_SIGN_PSS_4096_SHA256: "rsa-pss-sha256"
+    };
+    SCOPE = "https://www.googleapis.com/auth/cloudkms";
+    tokens = /* @__PURE__ */ new Map();
+    GcpKmsClient = class {
+      constructor(ref, env) {
+        this.ref = ref;
+        this.env = env;
+        const endpoint = env.SEAL_GCPKMS_ENDPOINT || "https://cloudkms.googleapis.com";
+        if (!/^https?:\/\//.test(endpoint))
+          throw new SealError("E_KMS_URI", `SEAL_GCPKMS_ENDPOINT ${endpoint} is not an http(s) URL`);
+        this.endpoint = endpoint.replace(/\/+$/, "");
+        this.timeoutMs = kmsTimeoutMs(env);
+      }
+      ref;
+      env;
+      endpoint;
+      timeoutMs;
+      async accessToken() {
+        const given2 = this.env.GOOGLE_OAUTH_ACCESS_TOKEN || this.env.CLOUDSDK_AUTH_ACCESS_TOKEN;
+        if (given2) return given2;
+        const file = this.env.GOOGLE_APPLICATION_CREDENTIALS;
+        const cacheKey = file ? `file:${file}` : `metadata:${this.env.GCE_METADATA_HOST ?? ""}`;
+        const cached3 = tokens.get(cacheKey);
+        if (cached3 && cached3.until > Date.now()) return cached3.token;
+        const got = file ? await this.serviceAccountToken(file) : await this.metadataToken();
+        tokens.set(cacheKey, { token: got.token, until: Date.now() + Math.max(0, got.expiresIn - 60) * 1e3 });
+        return got.token;
+      }
+      async serviceAccountToken(file) {
+        let creds;
+        try {
+          if ((await (0, import_promises4.stat)(file)).size > 64 * 1024) throw new Error("larger than 64 KiB");
+          creds = JSON.parse(await (0, import_promises4.readFile)(file, "utf8"));
+        } catch (cause) {
+          throw new SealError(
+            "E_KMS_AUTH",
+            `GOOGLE_APPLICATION_CREDENTIALS ${file} cannot be read as JSON (${cause.message})`,
+            {
+              cause
+            }
+          );
+        }
+        const type = stringField2(creds, "type");
+        const email2 = stringField2(creds, "client_email");
+        const pem = stringField2(creds, "private_key");
+        const tokenUri = stringField2(creds, "token_uri") ?? "https://oauth2.googleapis.com/token";
+        if (type !== "service_account" || !email2 || !pem)
+          throw new SealError(
+            "E_KMS_AUTH",
+            `GOOGLE_APPLICATION_CREDENTIALS ${file}: only service account keys (type service_account) are read; give an access token in GOOGLE_OAUTH_ACCESS_TOKEN otherwise`
+          );
+        let key;
+        try {
+          key = (0, import_node_crypto8.createPrivateKey)(pem);
+        } catch (cause) {
+          throw new SealError(
+            "E_KMS_AUTH",
+            `GOOGLE_APPLICATION_CREDENTIALS ${file}: private_key does not parse`,
+            { cause }
+          );
+        }
+        const now = Math.floor(Date.now() / 1e3);
+        const assertion = await new SignJWT({ scope: SCOPE }).setProtectedHeader({
+          alg: "RS256",
+          typ: "JWT",
+          ...stringField2(creds, "private_key_id") ? { kid: stringField2(creds, "private_key_id") } : {}
+        }).setIssuer(email2).setAudience(tokenUri).setIssuedAt(now).setExpirationTime(now + 3600).sign(key);
+        const a = await kmsExchange("Google OAuth token", tokenUri, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            assertion
+          }).toString(),
+          timeoutMs: this.timeoutMs
+        });
+        return this.tokenAnswer(a, `the token endpoint ${tokenUri}`);
+      }
+      async metadataToken() {
+        const host = this.env.GCE_METADATA_HOST || "169.254.169.254";
+        let a;
+        try {
+          a = await kmsExchange(
+            "GCE metadata token",
+            `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(SCOPE)}`,
+            {
+              method: "GET",
+              headers: { "metadata-flavor": "Google" },
+              timeoutMs: this.env.GCE_METADATA_HOST ? this.timeoutMs : 2e3
+            }
+          );
+        } catch (cause) {
+          throw new SealError(
+            "E_KMS_AUTH",
+            `${this.ref.uri}: no Google credentials: set GOOGLE_OAUTH_ACCESS_TOKEN or GOOGLE_APPLICATION_CREDENTIALS (a service account key), or run where the metadata server answers (${cause.message})`,
+            { cause }
+          );
+        }
+        return this.tokenAnswer(a, "the metadata server");
+      }
+      tokenAnswer(a, from) {
+        const token = stringField2(a.json, "access_token");
+        const expiresIn = Number(field2(a.json, "expires_in") ?? 0);
+        if (a.status !== 200 || !token)
+          throw new SealError(
+            "E_KMS_AUTH",
+            `${this.ref.uri}: ${from} gave no access token (HTTP ${a.status}: ${answerExcerpt(a)})`
+          );
+        return { token, expiresIn: Number.isFinite(expiresIn) ? Math.min(expiresIn, 3600) : 0 };
+      }
+      async call(method, path, body) {
+        const headers = { authorization: `Bearer ${await this.accessToken()}` };
+        if (body !== void 0) headers["content-type"] = "application/json";
+        const a = await kmsExchange(`Cloud KMS ${this.ref.uri}`, `${this.endpoint}/v1/${path}`, {
+          method,
+          headers,
+          ...body !== void 0 ? { body: JSON.stringify(body) } : {},
+          timeoutMs: this.timeoutMs
+        });
+        if (a.status !== 200) throw this.failure(a);
+        return a.json;
+      }
+      failure(a) {
+        const err = field2(a.json, "error");
+        const status = stringField2(err, "status") ?? `HTTP ${a.status}`;
+        const what = `Cloud KMS ${this.ref.uri}: ${status}: ${stringField2(err, "message") ?? answerExcerpt(a)}`;
+        if (a.status === 401 || a.status === 403) return new SealError("E_KMS_AUTH", what);
+        if (a.status === 404 || status === "FAILED_PRECONDITION") return new SealError("E_KMS_KEY", what);
+        return new SealError("E_KMS", what);
+      }
+      /** The version the reference names, else the enabled version with the greatest number (as cosign picks). */
+      async versionName() {
+        if (this.ref.version) return `${this.ref.keyName}/cryptoKeyVersions/${this.ref.version}`;
+        const r = await this.call(
+          "GET",
+          `${this.ref.keyName}/cryptoKeyVersions?filter=state%3DENABLED&pageSize=1000`
+        );
+        const list = field2(r, "cryptoKeyVersions");
+        let best;
+        for (const v of Array.isArray(list) ? list.slice(0, 1e3) : []) {
+          const name = stringField2(v, "name");
+          if (!name || stringField2(v, "state") !== "ENABLED") continue;
+          const n = Number(name.slice(name.lastIndexOf("/") + 1));
+          if (Number.isInteger(n) && (!best || n > best.n)) best = { name, n };
+        }
+        if (!best) throw new SealError("E_KMS_KEY", `${this.ref.uri}: the key has no enabled version`);
+        return best.name;
+      }
+      async publicKey() {
+        const version2 = await this.versionName();
+        const r = await this.call("GET", `${version2}/publicKey`);
+        const alg = stringField2(r, "algorithm") ?? "";
+        const algorithm = GCP_ALGORITHMS[alg];
+        if (!algorithm)
+          throw new SealError(
+            "E_KMS_KEY",
+            `${this.ref.uri}: algorithm ${alg || "not given"} is not supported; use EC_SIGN_P256_SHA256, EC_SIGN_P384_SHA384 or an RSA_SIGN_*_SHA256 key`
+          );
+        const pem = stringField2(r, "pem");
+        let key;
+        try {
+          key = (0, import_node_crypto8.createPublicKey)(pem ?? "");
+        } catch (cause) {
+          throw new SealError("E_KMS", `${this.ref.uri}: the public key Cloud KMS answered does not parse`, {
+            cause
+          });
+        }
+        return { key, algorithm, kmsAlgorithm: alg, version: version2 };
+      }
+      async signDigest(digest, pub) {
+        const hash = pub.algorithm.endsWith("sha384") ? "sha384" : "sha256";
+        const r = await this.call("POST", `${pub.version}:asymmetricSign`, {
+          digest: { [hash]: Buffer.from(digest).toString("base64") }
+        });
+        const sig2 = stringField2(r, "signature");
+        if (!sig2) throw new SealError("E_KMS", `${this.ref.uri}: asymmetricSign answered without a signature`);
+        return Uint8Array.from(Buffer.from(sig2, "base64"));
+      }
+    };
+  }
+});
+
+// src/keys/kms/azure.ts
+var azure_exports = {};
+__export(azure_exports, {
+  AzureKeyVaultClient: () => AzureKeyVaultClient
+});
+var import_node_crypto9, API_VERSION, SCOPE2, tokens2, AzureKeyVaultClient;
+var init_azure = __esm({
+  "src/keys/kms/azure.ts"() {
+    "use strict";
+    import_node_crypto9 = require("node:crypto");
+    init_errors();
+    init_algorithms();
+    init_http();
+    API_VERSION = "7.4";
+    SCOPE2 = "https://vault.azure.net/.default";
+    tokens2 = /* @__PURE__ */ new Map();
+    AzureKeyVaultClient = class {
+      constructor(ref, env) {
+        this.ref = ref;
+        this.env = env;
+        const override = env.SEAL_AZUREKMS_ENDPOINT;
+        if (override && !/^https?:\/\//.test(override))
+          throw new SealError("E_KMS_URI", `SEAL_AZUREKMS_ENDPOINT ${override} is not an http(s) URL`);
+        this.vaultUrl = (override || `https://${ref.vaultHost}`).replace(/\/+$/, "");
+        this.timeoutMs = kmsTimeoutMs(env);
+      }
+      ref;
+      env;
+      vaultUrl;
+      timeoutMs;
+      async accessToken() {
+        if (this.env.AZURE_ACCESS_TOKEN) return this.env.AZURE_ACCESS_TOKEN;
+        const tenant = this.env.AZURE_TENANT_ID;
+        const clientId = this.env.AZURE_CLIENT_ID;
+        const secret = this.env.AZURE_CLIENT_SECRET;
+        if (!tenant || !clientId || !secret)
+          throw new SealError(
+            "E_KMS_AUTH",
+            `${this.ref.uri}: no Azure credentials: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (a service principal), or AZURE_ACCESS_TOKEN`
+          );
+        if (!/^[A-Za-z0-9.-]+$/.test(tenant))
+          throw new SealError("E_KMS_AUTH", `AZURE_TENANT_ID ${tenant} is not a tenant id`);
+        const authority = (this.env.AZURE_AUTHORITY_HOST || "https://login.microsoftonline.com").replace(
+          /\/+$/,
+          ""
+        );
+        const cacheKey = `${authority}|${tenant}|${clientId}|${(0, import_node_crypto9.createHash)("sha256").update(secret).digest("hex")}`;
+        const cached3 = tokens2.get(cacheKey);
+        if (cached3 && cached3.until > Date.now()) return cached3.token;
+        const a = await kmsExchange("Microsoft Entra token", `${authority}/${tenant}/oauth2/v2.0/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            grant_type: "client_credentials",
+            client_id: clientId,
+            client_secret: secret,
+            scope: SCOPE2
+          }).toString(),
+          timeoutMs: this.timeoutMs
+        });
+        const token = stringField2(a.json, "access_token");
+        if (a.status !== 200 || !token)
+          throw new SealError(
+            "E_KMS_AUTH",
+            `${this.ref.uri}: Microsoft Entra gave no access token (HTTP ${a.status}: ${stringField2(a.json, "error_description") ?? answerExcerpt(a)})`
+          );
+        const expiresIn = Math.min(Number(field2(a.json, "expires_in") ?? 0) || 0, 3600);
+        tokens2.set(cacheKey, { token, until: Date.now() + Math.max(0, expiresIn - 60) * 1e3 });
+        return token;
+      }
+      failure(a) {
+        const err = field2(a.json, "error");
+        const what = `Azure Key Vault ${this.ref.uri}: ${stringField2(err, "code") ?? `HTTP ${a.status}`}: ${stringField2(err, "message") ?? answerExcerpt(a)}`;
+        if (a.status === 401 || a.status === 403) return new SealError("E_KMS_AUTH", what);
+        if (a.status === 404) return new SealError("E_KMS_KEY", what);
+        return new SealError("E_KMS", what);
+      }
+      async publicKey() {
+        const path = `keys/${this.ref.keyName}${this.ref.version ? `/${this.ref.version}` : ""}`;
+        const a = await kmsExchange(
+          `Azure Key Vault ${this.ref.uri}`,
+          `${this.vaultUrl}/${path}?api-version=${API_VERSION}`,
+          {
+            method: "GET",
+            headers: { authorization: `Bearer ${await this.accessToken()}` },
+            timeoutMs: this.timeoutMs
+          }
+        );
+        if (a.status !== 200) throw this.failure(a);
+        const jwk = field2(a.json, "key");
+        const kty = stringField2(jwk, "kty") ?? "";
+        const ops = field2(jwk, "key_ops");
+        if (!/^(EC|RSA)(-HSM)?$/.test(kty))
+          throw new SealError(
+            "E_KMS_KEY",
+            `${this.ref.uri}: key type ${kty || "not given"} is not an EC or RSA key`
+          );
+        if (Array.isArray(ops) && !ops.includes("verify"))
+          throw new SealError(
+            "E_KMS_KEY",
+            `${this.ref.uri}: the key's operations (${ops.join(", ")}) do not include verify`
+          );
+        let key;
+        try {
+          const j = jwk;
+          const plain = kty.startsWith("EC") ? { kty: "EC", crv: j.crv, x: j.x, y: j.y } : { kty: "RSA", n: j.n, e: j.e };
+          key = (0, import_node_crypto9.createPublicKey)({ key: plain, format: "jwk" });
+        } catch (cause) {
+          throw new SealError("E_KMS", `${this.ref.uri}: the JWK Key Vault answered does not parse`, { cause });
+        }
+        const kid = stringField2(jwk, "kid") ?? "";
+        return {
+          key,
+          algorithm: algorithmForKey(key),
+          kmsAlgorithm: kty,
+          ...kid ? { version: kid.slice(kid.lastIndexOf("/") + 1) } : {}
+        };
+      }
+    };
+  }
+});
+
+// src/keys/kms/vault.ts
+var vault_exports = {};
+__export(vault_exports, {
+  VaultTransitClient: () => VaultTransitClient
+});
+var import_node_crypto10, import_promises5, import_node_os2, import_node_path5, SIGNING_TYPES, VaultTransitClient;
+var init_vault = __esm({
+  "src/keys/kms/vault.ts"() {
+    "use strict";
+    import_node_crypto10 = require("node:crypto");
+    import_promises5 = require("node:fs/promises");
+    import_node_os2 = require("node:os");
+    import_node_path5 = require("node:path");
+    init_errors();
+    init_algorithms();
+    init_http();
+    SIGNING_TYPES = {
+      "ecdsa-p256": "sha2-256",
+      "ecdsa-p384": "sha2-384",
+      "ecdsa-p521": "sha2-512",
+      "rsa-2048": "sha2-256",
+      "rsa-3072": "sha2-256",
+      "rsa-4096": "sha2-256",
+      ed25519: null
+    };
+    VaultTransitClient = class {
+      constructor(ref, env) {
+        this.ref = ref;
+        this.env = env;
+        const address = env.VAULT_ADDR || env.BAO_ADDR;
+        if (!address) throw new SealError("E_KMS_URI", `${ref.uri}: VAULT_ADDR (or BAO_ADDR) is not set`);
+        if (!/^https?:\/\//.test(address))
+          throw new SealError("E_KMS_URI", `${ref.uri}: VAULT_ADDR ${address} is not an http(s) URL`);
+        this.address = address.replace(/\/+$/, "");
+        const mount = (env.TRANSIT_SECRET_ENGINE_PATH || "transit").replace(/^\/+|\/+$/g, "");
+        if (!/^[\w.-]+(\/[\w.-]+)*$/.test(mount))
+          throw new SealError("E_KMS_URI", `TRANSIT_SECRET_ENGINE_PATH ${mount} is not a mount path`);
+        this.mount = mount;
+        this.timeoutMs = kmsTimeoutMs(env);
+      }
+      ref;
+      env;
+      address;
+      mount;
+      timeoutMs;
+      async token() {
+        const t = this.env.VAULT_TOKEN || this.env.BAO_TOKEN;
+        if (t) return t;
+        const path = (0, import_node_path5.join)(this.env.HOME || (0, import_node_os2.homedir)(), ".vault-token");
+        try {
+          if ((await (0, import_promises5.stat)(path)).size > 64 * 1024) throw new Error("larger than 64 KiB");
+          const fromFile = (await (0, import_promises5.readFile)(path, "utf8")).trim();
+          if (fromFile) return fromFile;
+        } catch {
+        }
+        throw new SealError(
+          "E_KMS_AUTH",
+          `${this.ref.uri}: no Vault token: set VAULT_TOKEN (or log in so ~/.vault-token holds one)`
+        );
+      }
+      async call(method, path, body) {
+        const headers = { "x-vault-token": await this.token() };
+        if (this.env.VAULT_NAMESPACE) headers["x-vault-namespace"] = this.env.VAULT_NAMESPACE;
+        if (body !== void 0) headers["content-type"] = "application/json";
+        const a = await kmsExchange(`Vault ${method} ${path} for ${this.ref.uri}`, `${this.address}/v1/${path}`, {
+          method,
+          headers,
+          ...body !== void 0 ? { body: JSON.stringify(body) } : {},
+          timeoutMs: this.timeoutMs
+        });
+        if (a.status !== 200) throw this.failure(a);
+        return a.json;
+      }
+      failure(a) {
+        const errors = field2(a.json, "errors");
+        const why = Array.isArray(errors) && errors.length > 0 ? errors.join("; ") : answerExcerpt(a) || "no detail";
+        const what = `Vault transit ${this.ref.uri}: HTTP ${a.status}: ${why}`;
+        if (a.status === 401 || a.status === 403) return new SealError("E_KMS_AUTH", what);
+        if (a.status === 404) return new SealError("E_KMS_KEY", `${what} (no such key in mount ${this.mount})`);
+        if (a.status === 400 && /not found|does not exist/i.test(why)) return new SealError("E_KMS_KEY", what);
+        return new SealError("E_KMS", what);
+      }
+      async publicKey() {
+        const data = field2(await this.call("GET", `${this.mount}/keys/${this.ref.keyName}`), "data");
+        const type = stringField2(data, "type");
+        if (!type || !(type in SIGNING_TYPES))
+          throw new SealError(
+            "E_KMS_KEY",
+            `${this.ref.uri}: transit key type ${type ?? "not given"} does not sign; use ecdsa-p256/p384/p521, rsa-2048/3072/4096 or ed25519`
+          );
+        const latest = field2(data, "latest_version");
+        const entry = field2(field2(data, "keys"), String(latest));
+        const text = stringField2(entry, "public_key");
+        if (typeof latest !== "number" || !text)
+          throw new SealError(
+            "E_KMS",
+            `${this.ref.uri}: the transit key answer has no public key for its latest version`
+          );
+        let key;
+        try {
+          key = type === "ed25519" ? (0, import_node_crypto10.createPublicKey)({
+            key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(text, "base64").toString("base64url") },
+            format: "jwk"
+          }) : (0, import_node_crypto10.createPublicKey)(text);
+        } catch (cause) {
+          throw new SealError("E_KMS", `${this.ref.uri}: the transit key's public key does not parse`, { cause });
+        }
+        return { key, algorithm: algorithmForKey(key), kmsAlgorithm: type, version: String(latest) };
+      }
+      async sign(path, input2, prehashed, pub) {
+        const data = field2(
+          await this.call("POST", path, {
+            input: Buffer.from(input2).toString("base64"),
+            prehashed,
+            key_version: Number(pub.version),
+            signature_algorithm: "pkcs1v15"
+          }),
+          "data"
+        );
+        const sig2 = stringField2(data, "signature");
+        const m = sig2 ? /^vault:v\d+:([A-Za-z0-9+/=]+)$/.exec(sig2) : null;
+        if (!m) throw new SealError("E_KMS", `${this.ref.uri}: transit sign answered no vault:vN: signature`);
+        return Uint8Array.from(Buffer.from(m[1], "base64"));
+      }
+      signDigest(digest, pub) {
+        const hash = SIGNING_TYPES[pub.kmsAlgorithm];
+        if (!hash)
+          throw new SealError("E_KMS_KEY", `${this.ref.uri}: a ${pub.kmsAlgorithm} key does not sign digests`);
+        return this.sign(`${this.mount}/sign/${this.ref.keyName}/${hash}`, digest, true, pub);
+      }
+      signMessage(message2, pub) {
+        return this.sign(`${this.mount}/sign/${this.ref.keyName}`, message2, false, pub);
+      }
+    };
+  }
+});
+
+// src/keys/kms/index.ts
+var kms_exports = {};
+__export(kms_exports, {
+  KMS_KEY_CACHE_MS: () => KMS_KEY_CACHE_MS,
+  KmsSigner: () => KmsSigner,
+  clearKmsKeyCache: () => clearKmsKeyCache,
+  fetchKmsPublicKey: () => fetchKmsPublicKey,
+  isKmsUri: () => isKmsUri,
+  kmsClientFor: () => kmsClientFor,
+  loadKmsVerifier: () => loadKmsVerifier,
+  parseKmsUri: () => parseKmsUri
+});
+async function kmsClientFor(ref, env) {
+  switch (ref.provider) {
+    case "awskms":
+      return new (await Promise.resolve().then(() => (init_aws(), aws_exports))).AwsKmsClient(ref, env);
+    case "gcpkms":
+      return new (await Promise.resolve().then(() => (init_gcp(), gcp_exports))).GcpKmsClient(ref, env);
+    case "azurekms":
+      return new (await Promise.resolve().then(() => (init_azure(), azure_exports))).AzureKeyVaultClient(ref, env);
+    case "hashivault":
+      return new (await Promise.resolve().then(() => (init_vault(), vault_exports))).VaultTransitClient(ref, env);
+  }
+}
+async function fetchKmsPublicKey(uri, env = process.env) {
+  const ref = parseKmsUri(uri);
+  const key = [uri, ...ENDPOINT_VARS.map((v) => env[v] ?? "")].join("\n");
+  const hit = cache2.get(key);
+  if (hit && Date.now() - hit.at < KMS_KEY_CACHE_MS) return hit.value;
+  const value = (async () => {
+    const client = await kmsClientFor(ref, env);
+    try {
+      return await client.publicKey();
+    } catch (err) {
+      if (isSealError(err, "E_KEY_UNSUPPORTED"))
+        throw new SealError("E_KMS_KEY", `${uri}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  })();
+  if (cache2.size >= MAX_CACHED_KEYS) cache2.delete(cache2.keys().next().value);
+  cache2.set(key, { at: Date.now(), value });
+  value.catch(() => {
+    if (cache2.get(key)?.value === value) cache2.delete(key);
+  });
+  return value;
+}
+function clearKmsKeyCache() {
+  cache2.clear();
+}
+async function loadKmsVerifier(uri, env = process.env) {
+  const pub = await fetchKmsPublicKey(uri, env);
+  return loadPublicKey(pub.key, pub.algorithm);
+}
+var import_node_crypto11, KMS_KEY_CACHE_MS, MAX_CACHED_KEYS, ENDPOINT_VARS, cache2, HASHES, KmsSigner;
+var init_kms = __esm({
+  "src/keys/kms/index.ts"() {
+    "use strict";
+    import_node_crypto11 = require("node:crypto");
+    init_errors();
+    init_algorithms();
+    init_public_key();
+    init_uri();
+    init_uri();
+    KMS_KEY_CACHE_MS = 5 * 6e4;
+    MAX_CACHED_KEYS = 256;
+    ENDPOINT_VARS = [
+      "AWS_ENDPOINT_URL_KMS",
+      "AWS_ENDPOINT_URL",
+      "AWS_REGION",
+      "AWS_DEFAULT_REGION",
+      "VAULT_ADDR",
+      "BAO_ADDR",
+      "VAULT_NAMESPACE",
+      "TRANSIT_SECRET_ENGINE_PATH",
+      "SEAL_GCPKMS_ENDPOINT",
+      "SEAL_AZUREKMS_ENDPOINT"
+    ];
+    cache2 = /* @__PURE__ */ new Map();
+    HASHES = {
+      "ecdsa-p256-sha256": "sha256",
+      "ecdsa-p384-sha384": "sha384",
+      "ecdsa-p521-sha512": "sha512",
+      "rsa-pkcs1-sha256": "sha256",
+      "rsa-pss-sha256": "sha256"
+    };
+    KmsSigner = class _KmsSigner {
+      constructor(uri, client, pub) {
+        this.uri = uri;
+        this.client = client;
+        this.pub = pub;
+        this.algorithm = pub.algorithm;
+        this.pem = publicKeyPemOf(pub.key);
+      }
+      uri;
+      client;
+      pub;
+      algorithm;
+      pem;
+      /** Open a KMS key for signing: fetch its public key and check the provider signs with it. */
+      static async open(uri, env = process.env) {
+        const ref = parseKmsUri(uri);
+        if (ref.provider === "azurekms")
+          throw new SealError(
+            "E_KEY_UNSUPPORTED",
+            `--key ${uri}: seal verifies with Azure Key Vault keys but does not sign with them yet; sign with awskms://, gcpkms://, hashivault://, a key file or a pkcs11: URI`
+          );
+        const client = await kmsClientFor(ref, env);
+        const pub = await fetchKmsPublicKey(uri, env);
+        return new _KmsSigner(uri, client, pub);
+      }
+      publicKeyPem() {
+        return this.pem;
+      }
+      async sign(data) {
+        let sig2;
+        if (this.algorithm === "ed25519") {
+          if (!this.client.signMessage)
+            throw new SealError("E_KMS_KEY", `${this.uri}: this provider does not sign with Ed25519 keys`);
+          sig2 = await this.client.signMessage(data, this.pub);
+        } else {
+          const hash = HASHES[this.algorithm];
+          if (!hash || !this.client.signDigest)
+            throw new SealError("E_KMS_KEY", `${this.uri}: cannot sign with a ${this.algorithm} key here`);
+          sig2 = await this.client.signDigest((0, import_node_crypto11.createHash)(hash).update(data).digest(), this.pub);
+        }
+        if (!verifyWith(this.algorithm, this.pub.key, data, sig2))
+          throw new SealError(
+            "E_KMS",
+            `${this.uri}: the signature the KMS returned does not verify under its public key`
+          );
+        return sig2;
+      }
+    };
+  }
+});
+
 // src/keys/pkcs11.ts
 var pkcs11_exports = {};
 __export(pkcs11_exports, {
@@ -10554,7 +12135,7 @@ async function openModule(path) {
   if (!path.startsWith("/"))
     throw new SealError("E_PKCS11_MODULE", `the PKCS#11 module path must be absolute, got "${path}"`);
   try {
-    const s = await (0, import_promises4.stat)(path);
+    const s = await (0, import_promises6.stat)(path);
     if (!s.isFile()) throw new SealError("E_PKCS11_MODULE", `PKCS#11 module ${path} is not a regular file`);
   } catch (cause) {
     if (isSealError(cause)) throw cause;
@@ -10583,7 +12164,7 @@ async function openModule(path) {
       p11.close();
       throw new SealError(
         "E_PKCS11_MODULE",
-        `PKCS#11 module ${path} failed to initialize: ${reason(cause)}`,
+        `PKCS#11 module ${path} failed to initialize: ${reason2(cause)}`,
         {
           cause
         }
@@ -10598,11 +12179,11 @@ async function openModule(path) {
   }
   return m;
 }
-function reason(cause) {
+function reason2(cause) {
   return cause instanceof Error ? cause.message : String(cause);
 }
 function tokenFailure(what, cause) {
-  return new SealError("E_PKCS11", `PKCS#11 ${what} failed: ${reason(cause)}`, { cause });
+  return new SealError("E_PKCS11", `PKCS#11 ${what} failed: ${reason2(cause)}`, { cause });
 }
 function tokensOf(m) {
   let slots;
@@ -10634,10 +12215,10 @@ async function listPkcs11Tokens(modulePath) {
   return tokensOf(m).map(({ slot: _slot, ...t }) => t);
 }
 function findToken(m, uri) {
-  const tokens = tokensOf(m);
-  const found = uri.slotId !== void 0 ? tokens.find((t) => t.slotId === uri.slotId) : tokens.find((t) => t.label === uri.token);
+  const tokens3 = tokensOf(m);
+  const found = uri.slotId !== void 0 ? tokens3.find((t) => t.slotId === uri.slotId) : tokens3.find((t) => t.label === uri.token);
   if (found) return found;
-  const have = tokens.map((t) => `"${t.label}" (slot ${t.slotId})`).join(", ") || "none";
+  const have = tokens3.map((t) => `"${t.label}" (slot ${t.slotId})`).join(", ") || "none";
   const wanted = uri.slotId !== void 0 ? `in slot ${uri.slotId}` : `labelled "${uri.token}"`;
   throw new SealError("E_PKCS11", `no token ${wanted} in PKCS#11 module ${m.path} (tokens: ${have})`);
 }
@@ -10645,7 +12226,7 @@ async function pinFor(uri, token, options5, interactive) {
   if (uri.pinValue !== void 0) return uri.pinValue;
   if (uri.pinSource !== void 0) {
     try {
-      return (await (0, import_promises4.readFile)(uri.pinSource, "utf8")).split(/\r?\n/)[0] ?? "";
+      return (await (0, import_promises6.readFile)(uri.pinSource, "utf8")).split(/\r?\n/)[0] ?? "";
     } catch (cause) {
       throw new SealError("E_PKCS11_PIN", `cannot read the PIN from pin-source ${uri.pinSource}`, { cause });
     }
@@ -10685,16 +12266,16 @@ async function login(s, pin) {
     s.m.p11.C_Login(s.session, s.m.lib.CKU_USER, pin);
     holdLogin(s);
   } catch (cause) {
-    const message = reason(cause);
-    if (/CKR_USER_ALREADY_LOGGED_IN/.test(message)) {
+    const message2 = reason2(cause);
+    if (/CKR_USER_ALREADY_LOGGED_IN/.test(message2)) {
       holdLogin(s);
       return;
     }
-    if (/CKR_PIN_INCORRECT|CKR_PIN_INVALID|CKR_PIN_LEN_RANGE/.test(message))
-      throw new SealError("E_PKCS11_PIN", `wrong PIN for PKCS#11 token "${s.token.label}" (${message})`, {
+    if (/CKR_PIN_INCORRECT|CKR_PIN_INVALID|CKR_PIN_LEN_RANGE/.test(message2))
+      throw new SealError("E_PKCS11_PIN", `wrong PIN for PKCS#11 token "${s.token.label}" (${message2})`, {
         cause
       });
-    if (/CKR_PIN_LOCKED/.test(message))
+    if (/CKR_PIN_LOCKED/.test(message2))
       throw new SealError("E_PKCS11_PIN", `the PIN of PKCS#11 token "${s.token.label}" is locked`, { cause });
     throw tokenFailure(`login to token "${s.token.label}"`, cause);
   }
@@ -10778,19 +12359,19 @@ function publicKeyFromAttributes(s, object3) {
         der(48, OID_EC_PUBLIC_KEY, params),
         der(3, Buffer.of(0), unwrapEcPoint(point))
       );
-      return (0, import_node_crypto7.createPublicKey)({ key: spki2, format: "der", type: "spki" });
+      return (0, import_node_crypto12.createPublicKey)({ key: spki2, format: "der", type: "spki" });
     }
     if (type === lib.CKK_RSA) {
       const n = attribute(s, object3, lib.CKA_MODULUS);
       const e = attribute(s, object3, lib.CKA_PUBLIC_EXPONENT);
       if (!n || !e) throw new Error("no CKA_MODULUS/CKA_PUBLIC_EXPONENT");
-      return (0, import_node_crypto7.createPublicKey)({
+      return (0, import_node_crypto12.createPublicKey)({
         key: { kty: "RSA", n: n.toString("base64url"), e: e.toString("base64url") },
         format: "jwk"
       });
     }
   } catch (cause) {
-    throw new SealError("E_KEY_INVALID", `the token's public key does not parse: ${reason(cause)}`, {
+    throw new SealError("E_KEY_INVALID", `the token's public key does not parse: ${reason2(cause)}`, {
       cause
     });
   }
@@ -10809,7 +12390,7 @@ function findCertificate(s, uri) {
   const value = cert && attribute(s, cert, s.m.lib.CKA_VALUE);
   if (!value) return void 0;
   try {
-    return new import_node_crypto7.X509Certificate(value);
+    return new import_node_crypto12.X509Certificate(value);
   } catch {
     return void 0;
   }
@@ -10863,7 +12444,7 @@ async function generatePkcs11KeyPair(uriText, options5 = {}) {
           `token "${s.token.label}" already has a key with ${describeKey(uri)}: choose another id/object, or delete it first`
         );
     }
-    const id = Buffer.from(uri.id ?? (0, import_node_crypto7.randomBytes)(16));
+    const id = Buffer.from(uri.id ?? (0, import_node_crypto12.randomBytes)(16));
     const named = [{ type: lib.CKA_ID, value: id }];
     if (uri.object !== void 0) named.push({ type: lib.CKA_LABEL, value: uri.object });
     const publicTemplate = [
@@ -10932,12 +12513,12 @@ async function listPkcs11KeyUris(modulePath, slotId, options5 = {}) {
     closeSession(s);
   }
 }
-var import_node_crypto7, import_promises4, modules, exitHookInstalled, slotNumber, trimLabel, logins, loginKey, OID_EC_PUBLIC_KEY, der, SHA256_DIGEST_INFO, Pkcs11Signer, P256_PARAMS;
+var import_node_crypto12, import_promises6, modules, exitHookInstalled, slotNumber, trimLabel, logins, loginKey, OID_EC_PUBLIC_KEY, der, SHA256_DIGEST_INFO, Pkcs11Signer, P256_PARAMS;
 var init_pkcs11 = __esm({
   "src/keys/pkcs11.ts"() {
     "use strict";
-    import_node_crypto7 = require("node:crypto");
-    import_promises4 = require("node:fs/promises");
+    import_node_crypto12 = require("node:crypto");
+    import_promises6 = require("node:fs/promises");
     init_errors();
     init_algorithms();
     init_pkcs11_uri();
@@ -10949,9 +12530,9 @@ var init_pkcs11 = __esm({
     logins = /* @__PURE__ */ new Map();
     loginKey = (s) => `${s.m.path}#${s.token.slotId}`;
     OID_EC_PUBLIC_KEY = Buffer.from("06072a8648ce3d0201", "hex");
-    der = (tag, ...parts) => {
+    der = (tag2, ...parts) => {
       const body = Buffer.concat(parts);
-      return Buffer.concat([Buffer.of(tag), derLength(body.length), body]);
+      return Buffer.concat([Buffer.of(tag2), derLength(body.length), body]);
     };
     SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
     Pkcs11Signer = class _Pkcs11Signer {
@@ -11013,10 +12594,10 @@ var init_pkcs11 = __esm({
         return loadPublicKey(this.publicKey, this.algorithm);
       }
       async sign(data) {
-        return this.signDigest((0, import_node_crypto7.createHash)(hashOf(this.algorithm)).update(data).digest());
+        return this.signDigest((0, import_node_crypto12.createHash)(hashOf(this.algorithm)).update(data).digest());
       }
       async signStream(chunks) {
-        const h = (0, import_node_crypto7.createHash)(hashOf(this.algorithm));
+        const h = (0, import_node_crypto12.createHash)(hashOf(this.algorithm));
         for await (const c of chunks) h.update(c);
         return this.signDigest(h.digest());
       }
@@ -11110,16 +12691,22 @@ async function fetchKey(url) {
   return Buffer.concat(chunks).toString("utf8");
 }
 function refuseKmsKey(source, flag = "--key") {
-  const kms = source === void 0 ? null : KMS_SCHEME.exec(source);
-  if (kms) {
+  const scheme = source === void 0 ? null : UNSUPPORTED_SCHEME.exec(source);
+  if (scheme) {
     throw new SealError(
       "E_KEY_UNSUPPORTED",
-      `${flag} ${source}: this build of seal has no ${kms[1]}:// KMS support; ${flag} takes a key file, an http(s):// URL, env://VAR, - (stdin), PEM text or a pkcs11: URI`
+      `${flag} ${source}: this build of seal does not read ${scheme[1]}:// keys; ${flag} takes a key file, an http(s):// URL, env://VAR, - (stdin), PEM text, a pkcs11: URI or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)`
     );
   }
 }
 async function readKeySource(source, options5 = {}) {
   refuseKmsKey(source);
+  if (isKmsUri(source)) {
+    throw new SealError(
+      "E_KEY_UNSUPPORTED",
+      `--key ${source}: a key in a KMS cannot be read as a file here; it signs through sign, attest, sign-blob, attest-blob and public-key, and verifies through the verify commands`
+    );
+  }
   if (isPkcs11Uri(source)) {
     throw new SealError(
       "E_KEY_UNSUPPORTED",
@@ -11158,14 +12745,14 @@ async function passwordFrom(source) {
 function privateKeyFromBlock(block, passphrase) {
   try {
     if (block.type === "ENCRYPTED PRIVATE KEY") {
-      return (0, import_node_crypto8.createPrivateKey)({
+      return (0, import_node_crypto13.createPrivateKey)({
         key: Buffer.from(block.bytes),
         format: "der",
         type: "pkcs8",
         passphrase: Buffer.from(passphrase ?? [])
       });
     }
-    return (0, import_node_crypto8.createPrivateKey)({ key: Buffer.from(block.bytes), format: "der", type: PLAIN_TYPES[block.type] });
+    return (0, import_node_crypto13.createPrivateKey)({ key: Buffer.from(block.bytes), format: "der", type: PLAIN_TYPES[block.type] });
   } catch (cause) {
     if (block.type === "ENCRYPTED PRIVATE KEY") {
       throw new SealError("E_KEY_PASSWORD", "could not decrypt the PKCS#8 private key: wrong password?", {
@@ -11199,6 +12786,8 @@ async function parsePrivateKey(pem, password) {
   return key;
 }
 async function loadSigner(source, options5 = {}) {
+  if (isKmsUri(source))
+    return (await Promise.resolve().then(() => (init_kms(), kms_exports))).KmsSigner.open(source, options5.env ?? process.env);
   if (isPkcs11Uri(source)) {
     const { Pkcs11Signer: Pkcs11Signer2 } = await Promise.resolve().then(() => (init_pkcs11(), pkcs11_exports));
     return Pkcs11Signer2.open(source, {
@@ -11210,6 +12799,8 @@ async function loadSigner(source, options5 = {}) {
   return new KeySigner(await parsePrivateKey(text, options5.password));
 }
 async function loadVerifier(source, io = {}) {
+  if (isKmsUri(source))
+    return (await Promise.resolve().then(() => (init_kms(), kms_exports))).loadKmsVerifier(source, io.env ?? process.env);
   if (isPkcs11Uri(source)) {
     const { loadPkcs11PublicKey: loadPkcs11PublicKey2 } = await Promise.resolve().then(() => (init_pkcs11(), pkcs11_exports));
     return loadPublicKey(await loadPkcs11PublicKey2(source, io.env ? { env: io.env } : {}));
@@ -11217,15 +12808,16 @@ async function loadVerifier(source, io = {}) {
   const text = await readKeySource(source, io);
   return loadPublicKey(text);
 }
-var import_node_crypto8, KeySigner, KMS_SCHEME, KEY_URL_TIMEOUT_MS, PLAIN_TYPES;
+var import_node_crypto13, KeySigner, UNSUPPORTED_SCHEME, KEY_URL_TIMEOUT_MS, PLAIN_TYPES;
 var init_signer = __esm({
   "src/keys/signer.ts"() {
     "use strict";
-    import_node_crypto8 = require("node:crypto");
+    import_node_crypto13 = require("node:crypto");
     init_errors();
     init_algorithms();
     init_cosign_key();
     init_key_files();
+    init_uri();
     init_pkcs11_uri();
     init_pem();
     init_public_key();
@@ -11267,17 +12859,17 @@ var init_signer = __esm({
           return this.sign(Buffer.concat(parts));
         }
         const hash = this.algorithm.endsWith("sha384") ? "sha384" : this.algorithm.endsWith("sha512") ? "sha512" : "sha256";
-        const s = (0, import_node_crypto8.createSign)(hash);
+        const s = (0, import_node_crypto13.createSign)(hash);
         for await (const c of chunks) s.update(c);
         if (this.algorithm === "rsa-pss-sha256") {
           return Uint8Array.from(
-            s.sign({ key: this.privateKey, padding: import_node_crypto8.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+            s.sign({ key: this.privateKey, padding: import_node_crypto13.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
           );
         }
         return Uint8Array.from(s.sign({ key: this.privateKey, dsaEncoding: "der" }));
       }
     };
-    KMS_SCHEME = /^(awskms|gcpkms|azurekms|hashivault|k8s|gitlab|github):\/\//;
+    UNSUPPORTED_SCHEME = /^(k8s|gitlab|github):\/\//;
     KEY_URL_TIMEOUT_MS = 3e4;
     PLAIN_TYPES = {
       "PRIVATE KEY": "pkcs8",
@@ -11302,8 +12894,8 @@ function isIndex(m) {
 }
 function zodMessage(error2) {
   const issue2 = error2.issues[0];
-  const field2 = issue2 && issue2.path.length > 0 ? issue2.path.map(String).join(".") : "(root)";
-  return { field: field2, message: issue2?.message ?? "invalid" };
+  const field3 = issue2 && issue2.path.length > 0 ? issue2.path.map(String).join(".") : "(root)";
+  return { field: field3, message: issue2?.message ?? "invalid" };
 }
 function parseManifest(bytes2, mediaTypeHint, options5 = {}) {
   if (bytes2.byteLength > MAX_MANIFEST_BYTES) {
@@ -11367,12 +12959,12 @@ function parseManifest(bytes2, mediaTypeHint, options5 = {}) {
   }
   const result = (wantIndex ? ImageIndexSchema : ImageManifestSchema).safeParse(body);
   if (!result.success) {
-    const { field: field2, message } = zodMessage(result.error);
+    const { field: field3, message: message2 } = zodMessage(result.error);
     throw new SealError(
       "E_MANIFEST_INVALID",
-      `${wantIndex ? "index" : "manifest"} field "${field2}": ${message}`,
+      `${wantIndex ? "index" : "manifest"} field "${field3}": ${message2}`,
       {
-        details: { field: field2 }
+        details: { field: field3 }
       }
     );
   }
@@ -11506,12 +13098,12 @@ function isBase64(value, options5 = {}) {
   if (STD.test(value)) return true;
   return options5.urlSafe === true && URL_SAFE_UNPADDED.test(value.replace(/={1,2}$/, "")) && value.replace(/={1,2}$/, "").length % 4 !== 1;
 }
-function decodeBase64(value, field2, options5 = {}) {
+function decodeBase642(value, field3, options5 = {}) {
   if (STD.test(value)) return Uint8Array.from(Buffer.from(value, "base64"));
   if (options5.urlSafe && isBase64(value, options5)) return Uint8Array.from(Buffer.from(value, "base64url"));
-  throw new SealError("E_BASE64", `${field2} is not valid base64`, { details: { field: field2 } });
+  throw new SealError("E_BASE64", `${field3} is not valid base64`, { details: { field: field3 } });
 }
-function encodeBase64(bytes2) {
+function encodeBase642(bytes2) {
   return Buffer.from(bytes2).toString("base64");
 }
 var STD, URL_SAFE_UNPADDED, base64String;
@@ -11644,14 +13236,14 @@ function serializeRekorBundle(bundle) {
   return new TextDecoder().decode(
     goMarshalBytes(
       goStruct([
-        ["SignedEntryTimestamp", encodeBase64(bundle.SignedEntryTimestamp)],
+        ["SignedEntryTimestamp", encodeBase642(bundle.SignedEntryTimestamp)],
         ["Payload", rekorPayloadToGo(bundle.Payload)]
       ])
     )
   );
 }
 function buildSignatureLayer(input2) {
-  const annotations = { [SIGNATURE_ANNOTATION]: encodeBase64(input2.signature) };
+  const annotations = { [SIGNATURE_ANNOTATION]: encodeBase642(input2.signature) };
   if (input2.certificatePem !== void 0) {
     annotations[CERTIFICATE_ANNOTATION] = input2.certificatePem;
     annotations[CHAIN_ANNOTATION] = input2.chainPem ?? "";
@@ -11659,7 +13251,7 @@ function buildSignatureLayer(input2) {
   if (input2.rekorBundle) annotations[BUNDLE_ANNOTATION] = serializeRekorBundle(input2.rekorBundle);
   if (input2.rfc3161Timestamp) {
     annotations[RFC3161_TIMESTAMP_ANNOTATION] = new TextDecoder().decode(
-      goMarshalBytes(goStruct([["SignedRFC3161Timestamp", encodeBase64(input2.rfc3161Timestamp)]]))
+      goMarshalBytes(goStruct([["SignedRFC3161Timestamp", encodeBase642(input2.rfc3161Timestamp)]]))
     );
   }
   if (input2.predicateType !== void 0) annotations[PREDICATE_TYPE_ANNOTATION] = input2.predicateType;
@@ -11745,13 +13337,13 @@ function isDuplicate(existing, layer, verify2) {
   }
   const b644 = have[SIGNATURE_ANNOTATION];
   if (b644 === void 0) return false;
-  let sig;
+  let sig2;
   try {
-    sig = decodeBase64(b644, "signature annotation");
+    sig2 = decodeBase642(b644, "signature annotation");
   } catch {
     return false;
   }
-  return verify2(sig, layer.blob);
+  return verify2(sig2, layer.blob);
 }
 function appendSignatureLayer(existing, layer, options5 = {}) {
   const layers = existing ? [...existing.layers] : [];
@@ -11841,22 +13433,22 @@ function preAuthEncoding(payloadType, payload) {
   return out;
 }
 async function signEnvelope(signer, payloadType, payload, options5 = {}) {
-  const sig = await signer.sign(preAuthEncoding(payloadType, payload));
-  return { payloadType, payload, signatures: [options5.keyid ? { keyid: options5.keyid, sig } : { sig }] };
+  const sig2 = await signer.sign(preAuthEncoding(payloadType, payload));
+  return { payloadType, payload, signatures: [options5.keyid ? { keyid: options5.keyid, sig: sig2 } : { sig: sig2 }] };
 }
 function serializeEnvelope(envelope) {
   return goMarshalBytes(envelopeToGo(envelope));
 }
 function envelopeToGo(envelope) {
   return goStruct([
-    ["payload", encodeBase64(envelope.payload)],
+    ["payload", encodeBase642(envelope.payload)],
     ["payloadType", envelope.payloadType],
     [
       "signatures",
       envelope.signatures.map(
         (s) => goStruct([
           ["keyid", s.keyid || void 0],
-          ["sig", encodeBase64(s.sig)]
+          ["sig", encodeBase642(s.sig)]
         ])
       )
     ]
@@ -11864,10 +13456,10 @@ function envelopeToGo(envelope) {
 }
 function envelopeToJSON(envelope) {
   return {
-    payload: encodeBase64(envelope.payload),
+    payload: encodeBase642(envelope.payload),
     payloadType: envelope.payloadType,
     signatures: envelope.signatures.map(
-      (s) => s.keyid ? { keyid: s.keyid, sig: encodeBase64(s.sig) } : { sig: encodeBase64(s.sig) }
+      (s) => s.keyid ? { keyid: s.keyid, sig: encodeBase642(s.sig) } : { sig: encodeBase642(s.sig) }
     )
   };
 }
@@ -12055,16 +13647,16 @@ var require_envelope = __commonJS({
           signatures: globalThis.Array.isArray(object3?.signatures) ? object3.signatures.map((e) => exports2.Signature.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.payload.length !== 0) {
-          obj3.payload = base64FromBytes(message.payload);
+        if (message2.payload.length !== 0) {
+          obj3.payload = base64FromBytes(message2.payload);
         }
-        if (message.payloadType !== "") {
-          obj3.payloadType = message.payloadType;
+        if (message2.payloadType !== "") {
+          obj3.payloadType = message2.payloadType;
         }
-        if (message.signatures?.length) {
-          obj3.signatures = message.signatures.map((e) => exports2.Signature.toJSON(e));
+        if (message2.signatures?.length) {
+          obj3.signatures = message2.signatures.map((e) => exports2.Signature.toJSON(e));
         }
         return obj3;
       }
@@ -12076,13 +13668,13 @@ var require_envelope = __commonJS({
           keyid: isSet(object3.keyid) ? globalThis.String(object3.keyid) : ""
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.sig.length !== 0) {
-          obj3.sig = base64FromBytes(message.sig);
+        if (message2.sig.length !== 0) {
+          obj3.sig = base64FromBytes(message2.sig);
         }
-        if (message.keyid !== "") {
-          obj3.keyid = message.keyid;
+        if (message2.keyid !== "") {
+          obj3.keyid = message2.keyid;
         }
         return obj3;
       }
@@ -12112,13 +13704,13 @@ var require_timestamp = __commonJS({
           nanos: isSet(object3.nanos) ? globalThis.Number(object3.nanos) : 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.seconds !== "0") {
-          obj3.seconds = message.seconds;
+        if (message2.seconds !== "0") {
+          obj3.seconds = message2.seconds;
         }
-        if (message.nanos !== 0) {
-          obj3.nanos = Math.round(message.nanos);
+        if (message2.nanos !== 0) {
+          obj3.nanos = Math.round(message2.nanos);
         }
         return obj3;
       }
@@ -12398,13 +13990,13 @@ var require_sigstore_common = __commonJS({
           digest: isSet(object3.digest) ? Buffer.from(bytesFromBase64(object3.digest)) : Buffer.alloc(0)
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.algorithm !== 0) {
-          obj3.algorithm = hashAlgorithmToJSON(message.algorithm);
+        if (message2.algorithm !== 0) {
+          obj3.algorithm = hashAlgorithmToJSON(message2.algorithm);
         }
-        if (message.digest.length !== 0) {
-          obj3.digest = base64FromBytes(message.digest);
+        if (message2.digest.length !== 0) {
+          obj3.digest = base64FromBytes(message2.digest);
         }
         return obj3;
       }
@@ -12416,13 +14008,13 @@ var require_sigstore_common = __commonJS({
           signature: isSet(object3.signature) ? Buffer.from(bytesFromBase64(object3.signature)) : Buffer.alloc(0)
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.messageDigest !== void 0) {
-          obj3.messageDigest = exports2.HashOutput.toJSON(message.messageDigest);
+        if (message2.messageDigest !== void 0) {
+          obj3.messageDigest = exports2.HashOutput.toJSON(message2.messageDigest);
         }
-        if (message.signature.length !== 0) {
-          obj3.signature = base64FromBytes(message.signature);
+        if (message2.signature.length !== 0) {
+          obj3.signature = base64FromBytes(message2.signature);
         }
         return obj3;
       }
@@ -12431,10 +14023,10 @@ var require_sigstore_common = __commonJS({
       fromJSON(object3) {
         return { keyId: isSet(object3.keyId) ? Buffer.from(bytesFromBase64(object3.keyId)) : Buffer.alloc(0) };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.keyId.length !== 0) {
-          obj3.keyId = base64FromBytes(message.keyId);
+        if (message2.keyId.length !== 0) {
+          obj3.keyId = base64FromBytes(message2.keyId);
         }
         return obj3;
       }
@@ -12445,10 +14037,10 @@ var require_sigstore_common = __commonJS({
           signedTimestamp: isSet(object3.signedTimestamp) ? Buffer.from(bytesFromBase64(object3.signedTimestamp)) : Buffer.alloc(0)
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.signedTimestamp.length !== 0) {
-          obj3.signedTimestamp = base64FromBytes(message.signedTimestamp);
+        if (message2.signedTimestamp.length !== 0) {
+          obj3.signedTimestamp = base64FromBytes(message2.signedTimestamp);
         }
         return obj3;
       }
@@ -12461,16 +14053,16 @@ var require_sigstore_common = __commonJS({
           validFor: isSet(object3.validFor) ? exports2.TimeRange.fromJSON(object3.validFor) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.rawBytes !== void 0) {
-          obj3.rawBytes = base64FromBytes(message.rawBytes);
+        if (message2.rawBytes !== void 0) {
+          obj3.rawBytes = base64FromBytes(message2.rawBytes);
         }
-        if (message.keyDetails !== 0) {
-          obj3.keyDetails = publicKeyDetailsToJSON(message.keyDetails);
+        if (message2.keyDetails !== 0) {
+          obj3.keyDetails = publicKeyDetailsToJSON(message2.keyDetails);
         }
-        if (message.validFor !== void 0) {
-          obj3.validFor = exports2.TimeRange.toJSON(message.validFor);
+        if (message2.validFor !== void 0) {
+          obj3.validFor = exports2.TimeRange.toJSON(message2.validFor);
         }
         return obj3;
       }
@@ -12479,10 +14071,10 @@ var require_sigstore_common = __commonJS({
       fromJSON(object3) {
         return { hint: isSet(object3.hint) ? globalThis.String(object3.hint) : "" };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.hint !== "") {
-          obj3.hint = message.hint;
+        if (message2.hint !== "") {
+          obj3.hint = message2.hint;
         }
         return obj3;
       }
@@ -12491,10 +14083,10 @@ var require_sigstore_common = __commonJS({
       fromJSON(object3) {
         return { id: globalThis.Array.isArray(object3?.id) ? object3.id.map((e) => globalThis.Number(e)) : [] };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.id?.length) {
-          obj3.id = message.id.map((e) => Math.round(e));
+        if (message2.id?.length) {
+          obj3.id = message2.id.map((e) => Math.round(e));
         }
         return obj3;
       }
@@ -12506,13 +14098,13 @@ var require_sigstore_common = __commonJS({
           value: isSet(object3.value) ? Buffer.from(bytesFromBase64(object3.value)) : Buffer.alloc(0)
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.oid !== void 0) {
-          obj3.oid = exports2.ObjectIdentifier.toJSON(message.oid);
+        if (message2.oid !== void 0) {
+          obj3.oid = exports2.ObjectIdentifier.toJSON(message2.oid);
         }
-        if (message.value.length !== 0) {
-          obj3.value = base64FromBytes(message.value);
+        if (message2.value.length !== 0) {
+          obj3.value = base64FromBytes(message2.value);
         }
         return obj3;
       }
@@ -12524,13 +14116,13 @@ var require_sigstore_common = __commonJS({
           commonName: isSet(object3.commonName) ? globalThis.String(object3.commonName) : ""
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.organization !== "") {
-          obj3.organization = message.organization;
+        if (message2.organization !== "") {
+          obj3.organization = message2.organization;
         }
-        if (message.commonName !== "") {
-          obj3.commonName = message.commonName;
+        if (message2.commonName !== "") {
+          obj3.commonName = message2.commonName;
         }
         return obj3;
       }
@@ -12539,10 +14131,10 @@ var require_sigstore_common = __commonJS({
       fromJSON(object3) {
         return { rawBytes: isSet(object3.rawBytes) ? Buffer.from(bytesFromBase64(object3.rawBytes)) : Buffer.alloc(0) };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.rawBytes.length !== 0) {
-          obj3.rawBytes = base64FromBytes(message.rawBytes);
+        if (message2.rawBytes.length !== 0) {
+          obj3.rawBytes = base64FromBytes(message2.rawBytes);
         }
         return obj3;
       }
@@ -12554,15 +14146,15 @@ var require_sigstore_common = __commonJS({
           identity: isSet(object3.regexp) ? { $case: "regexp", regexp: globalThis.String(object3.regexp) } : isSet(object3.value) ? { $case: "value", value: globalThis.String(object3.value) } : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.type !== 0) {
-          obj3.type = subjectAlternativeNameTypeToJSON(message.type);
+        if (message2.type !== 0) {
+          obj3.type = subjectAlternativeNameTypeToJSON(message2.type);
         }
-        if (message.identity?.$case === "regexp") {
-          obj3.regexp = message.identity.regexp;
-        } else if (message.identity?.$case === "value") {
-          obj3.value = message.identity.value;
+        if (message2.identity?.$case === "regexp") {
+          obj3.regexp = message2.identity.regexp;
+        } else if (message2.identity?.$case === "value") {
+          obj3.value = message2.identity.value;
         }
         return obj3;
       }
@@ -12573,10 +14165,10 @@ var require_sigstore_common = __commonJS({
           certificates: globalThis.Array.isArray(object3?.certificates) ? object3.certificates.map((e) => exports2.X509Certificate.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.certificates?.length) {
-          obj3.certificates = message.certificates.map((e) => exports2.X509Certificate.toJSON(e));
+        if (message2.certificates?.length) {
+          obj3.certificates = message2.certificates.map((e) => exports2.X509Certificate.toJSON(e));
         }
         return obj3;
       }
@@ -12588,13 +14180,13 @@ var require_sigstore_common = __commonJS({
           end: isSet(object3.end) ? fromJsonTimestamp(object3.end) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.start !== void 0) {
-          obj3.start = message.start.toISOString();
+        if (message2.start !== void 0) {
+          obj3.start = message2.start.toISOString();
         }
-        if (message.end !== void 0) {
-          obj3.end = message.end.toISOString();
+        if (message2.end !== void 0) {
+          obj3.end = message2.end.toISOString();
         }
         return obj3;
       }
@@ -12639,13 +14231,13 @@ var require_sigstore_rekor = __commonJS({
           version: isSet(object3.version) ? globalThis.String(object3.version) : ""
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.kind !== "") {
-          obj3.kind = message.kind;
+        if (message2.kind !== "") {
+          obj3.kind = message2.kind;
         }
-        if (message.version !== "") {
-          obj3.version = message.version;
+        if (message2.version !== "") {
+          obj3.version = message2.version;
         }
         return obj3;
       }
@@ -12654,10 +14246,10 @@ var require_sigstore_rekor = __commonJS({
       fromJSON(object3) {
         return { envelope: isSet(object3.envelope) ? globalThis.String(object3.envelope) : "" };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.envelope !== "") {
-          obj3.envelope = message.envelope;
+        if (message2.envelope !== "") {
+          obj3.envelope = message2.envelope;
         }
         return obj3;
       }
@@ -12672,22 +14264,22 @@ var require_sigstore_rekor = __commonJS({
           checkpoint: isSet(object3.checkpoint) ? exports2.Checkpoint.fromJSON(object3.checkpoint) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.logIndex !== "0") {
-          obj3.logIndex = message.logIndex;
+        if (message2.logIndex !== "0") {
+          obj3.logIndex = message2.logIndex;
         }
-        if (message.rootHash.length !== 0) {
-          obj3.rootHash = base64FromBytes(message.rootHash);
+        if (message2.rootHash.length !== 0) {
+          obj3.rootHash = base64FromBytes(message2.rootHash);
         }
-        if (message.treeSize !== "0") {
-          obj3.treeSize = message.treeSize;
+        if (message2.treeSize !== "0") {
+          obj3.treeSize = message2.treeSize;
         }
-        if (message.hashes?.length) {
-          obj3.hashes = message.hashes.map((e) => base64FromBytes(e));
+        if (message2.hashes?.length) {
+          obj3.hashes = message2.hashes.map((e) => base64FromBytes(e));
         }
-        if (message.checkpoint !== void 0) {
-          obj3.checkpoint = exports2.Checkpoint.toJSON(message.checkpoint);
+        if (message2.checkpoint !== void 0) {
+          obj3.checkpoint = exports2.Checkpoint.toJSON(message2.checkpoint);
         }
         return obj3;
       }
@@ -12698,10 +14290,10 @@ var require_sigstore_rekor = __commonJS({
           signedEntryTimestamp: isSet(object3.signedEntryTimestamp) ? Buffer.from(bytesFromBase64(object3.signedEntryTimestamp)) : Buffer.alloc(0)
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.signedEntryTimestamp.length !== 0) {
-          obj3.signedEntryTimestamp = base64FromBytes(message.signedEntryTimestamp);
+        if (message2.signedEntryTimestamp.length !== 0) {
+          obj3.signedEntryTimestamp = base64FromBytes(message2.signedEntryTimestamp);
         }
         return obj3;
       }
@@ -12718,28 +14310,28 @@ var require_sigstore_rekor = __commonJS({
           canonicalizedBody: isSet(object3.canonicalizedBody) ? Buffer.from(bytesFromBase64(object3.canonicalizedBody)) : Buffer.alloc(0)
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.logIndex !== "0") {
-          obj3.logIndex = message.logIndex;
+        if (message2.logIndex !== "0") {
+          obj3.logIndex = message2.logIndex;
         }
-        if (message.logId !== void 0) {
-          obj3.logId = sigstore_common_1.LogId.toJSON(message.logId);
+        if (message2.logId !== void 0) {
+          obj3.logId = sigstore_common_1.LogId.toJSON(message2.logId);
         }
-        if (message.kindVersion !== void 0) {
-          obj3.kindVersion = exports2.KindVersion.toJSON(message.kindVersion);
+        if (message2.kindVersion !== void 0) {
+          obj3.kindVersion = exports2.KindVersion.toJSON(message2.kindVersion);
         }
-        if (message.integratedTime !== "0") {
-          obj3.integratedTime = message.integratedTime;
+        if (message2.integratedTime !== "0") {
+          obj3.integratedTime = message2.integratedTime;
         }
-        if (message.inclusionPromise !== void 0) {
-          obj3.inclusionPromise = exports2.InclusionPromise.toJSON(message.inclusionPromise);
+        if (message2.inclusionPromise !== void 0) {
+          obj3.inclusionPromise = exports2.InclusionPromise.toJSON(message2.inclusionPromise);
         }
-        if (message.inclusionProof !== void 0) {
-          obj3.inclusionProof = exports2.InclusionProof.toJSON(message.inclusionProof);
+        if (message2.inclusionProof !== void 0) {
+          obj3.inclusionProof = exports2.InclusionProof.toJSON(message2.inclusionProof);
         }
-        if (message.canonicalizedBody.length !== 0) {
-          obj3.canonicalizedBody = base64FromBytes(message.canonicalizedBody);
+        if (message2.canonicalizedBody.length !== 0) {
+          obj3.canonicalizedBody = base64FromBytes(message2.canonicalizedBody);
         }
         return obj3;
       }
@@ -12771,10 +14363,10 @@ var require_sigstore_bundle = __commonJS({
           rfc3161Timestamps: globalThis.Array.isArray(object3?.rfc3161Timestamps) ? object3.rfc3161Timestamps.map((e) => sigstore_common_1.RFC3161SignedTimestamp.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.rfc3161Timestamps?.length) {
-          obj3.rfc3161Timestamps = message.rfc3161Timestamps.map((e) => sigstore_common_1.RFC3161SignedTimestamp.toJSON(e));
+        if (message2.rfc3161Timestamps?.length) {
+          obj3.rfc3161Timestamps = message2.rfc3161Timestamps.map((e) => sigstore_common_1.RFC3161SignedTimestamp.toJSON(e));
         }
         return obj3;
       }
@@ -12790,20 +14382,20 @@ var require_sigstore_bundle = __commonJS({
           timestampVerificationData: isSet(object3.timestampVerificationData) ? exports2.TimestampVerificationData.fromJSON(object3.timestampVerificationData) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.content?.$case === "publicKey") {
-          obj3.publicKey = sigstore_common_1.PublicKeyIdentifier.toJSON(message.content.publicKey);
-        } else if (message.content?.$case === "x509CertificateChain") {
-          obj3.x509CertificateChain = sigstore_common_1.X509CertificateChain.toJSON(message.content.x509CertificateChain);
-        } else if (message.content?.$case === "certificate") {
-          obj3.certificate = sigstore_common_1.X509Certificate.toJSON(message.content.certificate);
+        if (message2.content?.$case === "publicKey") {
+          obj3.publicKey = sigstore_common_1.PublicKeyIdentifier.toJSON(message2.content.publicKey);
+        } else if (message2.content?.$case === "x509CertificateChain") {
+          obj3.x509CertificateChain = sigstore_common_1.X509CertificateChain.toJSON(message2.content.x509CertificateChain);
+        } else if (message2.content?.$case === "certificate") {
+          obj3.certificate = sigstore_common_1.X509Certificate.toJSON(message2.content.certificate);
         }
-        if (message.tlogEntries?.length) {
-          obj3.tlogEntries = message.tlogEntries.map((e) => sigstore_rekor_1.TransparencyLogEntry.toJSON(e));
+        if (message2.tlogEntries?.length) {
+          obj3.tlogEntries = message2.tlogEntries.map((e) => sigstore_rekor_1.TransparencyLogEntry.toJSON(e));
         }
-        if (message.timestampVerificationData !== void 0) {
-          obj3.timestampVerificationData = exports2.TimestampVerificationData.toJSON(message.timestampVerificationData);
+        if (message2.timestampVerificationData !== void 0) {
+          obj3.timestampVerificationData = exports2.TimestampVerificationData.toJSON(message2.timestampVerificationData);
         }
         return obj3;
       }
@@ -12816,18 +14408,18 @@ var require_sigstore_bundle = __commonJS({
           content: isSet(object3.messageSignature) ? { $case: "messageSignature", messageSignature: sigstore_common_1.MessageSignature.fromJSON(object3.messageSignature) } : isSet(object3.dsseEnvelope) ? { $case: "dsseEnvelope", dsseEnvelope: envelope_1.Envelope.fromJSON(object3.dsseEnvelope) } : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+        if (message2.mediaType !== "") {
+          obj3.mediaType = message2.mediaType;
         }
-        if (message.verificationMaterial !== void 0) {
-          obj3.verificationMaterial = exports2.VerificationMaterial.toJSON(message.verificationMaterial);
+        if (message2.verificationMaterial !== void 0) {
+          obj3.verificationMaterial = exports2.VerificationMaterial.toJSON(message2.verificationMaterial);
         }
-        if (message.content?.$case === "messageSignature") {
-          obj3.messageSignature = sigstore_common_1.MessageSignature.toJSON(message.content.messageSignature);
-        } else if (message.content?.$case === "dsseEnvelope") {
-          obj3.dsseEnvelope = envelope_1.Envelope.toJSON(message.content.dsseEnvelope);
+        if (message2.content?.$case === "messageSignature") {
+          obj3.messageSignature = sigstore_common_1.MessageSignature.toJSON(message2.content.messageSignature);
+        } else if (message2.content?.$case === "dsseEnvelope") {
+          obj3.dsseEnvelope = envelope_1.Envelope.toJSON(message2.content.dsseEnvelope);
         }
         return obj3;
       }
@@ -12897,25 +14489,25 @@ var require_sigstore_trustroot = __commonJS({
           operator: isSet(object3.operator) ? globalThis.String(object3.operator) : ""
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.baseUrl !== "") {
-          obj3.baseUrl = message.baseUrl;
+        if (message2.baseUrl !== "") {
+          obj3.baseUrl = message2.baseUrl;
         }
-        if (message.hashAlgorithm !== 0) {
-          obj3.hashAlgorithm = (0, sigstore_common_1.hashAlgorithmToJSON)(message.hashAlgorithm);
+        if (message2.hashAlgorithm !== 0) {
+          obj3.hashAlgorithm = (0, sigstore_common_1.hashAlgorithmToJSON)(message2.hashAlgorithm);
         }
-        if (message.publicKey !== void 0) {
-          obj3.publicKey = sigstore_common_1.PublicKey.toJSON(message.publicKey);
+        if (message2.publicKey !== void 0) {
+          obj3.publicKey = sigstore_common_1.PublicKey.toJSON(message2.publicKey);
         }
-        if (message.logId !== void 0) {
-          obj3.logId = sigstore_common_1.LogId.toJSON(message.logId);
+        if (message2.logId !== void 0) {
+          obj3.logId = sigstore_common_1.LogId.toJSON(message2.logId);
         }
-        if (message.checkpointKeyId !== void 0) {
-          obj3.checkpointKeyId = sigstore_common_1.LogId.toJSON(message.checkpointKeyId);
+        if (message2.checkpointKeyId !== void 0) {
+          obj3.checkpointKeyId = sigstore_common_1.LogId.toJSON(message2.checkpointKeyId);
         }
-        if (message.operator !== "") {
-          obj3.operator = message.operator;
+        if (message2.operator !== "") {
+          obj3.operator = message2.operator;
         }
         return obj3;
       }
@@ -12930,22 +14522,22 @@ var require_sigstore_trustroot = __commonJS({
           operator: isSet(object3.operator) ? globalThis.String(object3.operator) : ""
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.subject !== void 0) {
-          obj3.subject = sigstore_common_1.DistinguishedName.toJSON(message.subject);
+        if (message2.subject !== void 0) {
+          obj3.subject = sigstore_common_1.DistinguishedName.toJSON(message2.subject);
         }
-        if (message.uri !== "") {
-          obj3.uri = message.uri;
+        if (message2.uri !== "") {
+          obj3.uri = message2.uri;
         }
-        if (message.certChain !== void 0) {
-          obj3.certChain = sigstore_common_1.X509CertificateChain.toJSON(message.certChain);
+        if (message2.certChain !== void 0) {
+          obj3.certChain = sigstore_common_1.X509CertificateChain.toJSON(message2.certChain);
         }
-        if (message.validFor !== void 0) {
-          obj3.validFor = sigstore_common_1.TimeRange.toJSON(message.validFor);
+        if (message2.validFor !== void 0) {
+          obj3.validFor = sigstore_common_1.TimeRange.toJSON(message2.validFor);
         }
-        if (message.operator !== "") {
-          obj3.operator = message.operator;
+        if (message2.operator !== "") {
+          obj3.operator = message2.operator;
         }
         return obj3;
       }
@@ -12960,22 +14552,22 @@ var require_sigstore_trustroot = __commonJS({
           timestampAuthorities: globalThis.Array.isArray(object3?.timestampAuthorities) ? object3.timestampAuthorities.map((e) => exports2.CertificateAuthority.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+        if (message2.mediaType !== "") {
+          obj3.mediaType = message2.mediaType;
         }
-        if (message.tlogs?.length) {
-          obj3.tlogs = message.tlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
+        if (message2.tlogs?.length) {
+          obj3.tlogs = message2.tlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
         }
-        if (message.certificateAuthorities?.length) {
-          obj3.certificateAuthorities = message.certificateAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
+        if (message2.certificateAuthorities?.length) {
+          obj3.certificateAuthorities = message2.certificateAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
         }
-        if (message.ctlogs?.length) {
-          obj3.ctlogs = message.ctlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
+        if (message2.ctlogs?.length) {
+          obj3.ctlogs = message2.ctlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
         }
-        if (message.timestampAuthorities?.length) {
-          obj3.timestampAuthorities = message.timestampAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
+        if (message2.timestampAuthorities?.length) {
+          obj3.timestampAuthorities = message2.timestampAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
         }
         return obj3;
       }
@@ -12992,28 +14584,28 @@ var require_sigstore_trustroot = __commonJS({
           tsaConfig: isSet(object3.tsaConfig) ? exports2.ServiceConfiguration.fromJSON(object3.tsaConfig) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+        if (message2.mediaType !== "") {
+          obj3.mediaType = message2.mediaType;
         }
-        if (message.caUrls?.length) {
-          obj3.caUrls = message.caUrls.map((e) => exports2.Service.toJSON(e));
+        if (message2.caUrls?.length) {
+          obj3.caUrls = message2.caUrls.map((e) => exports2.Service.toJSON(e));
         }
-        if (message.oidcUrls?.length) {
-          obj3.oidcUrls = message.oidcUrls.map((e) => exports2.Service.toJSON(e));
+        if (message2.oidcUrls?.length) {
+          obj3.oidcUrls = message2.oidcUrls.map((e) => exports2.Service.toJSON(e));
         }
-        if (message.rekorTlogUrls?.length) {
-          obj3.rekorTlogUrls = message.rekorTlogUrls.map((e) => exports2.Service.toJSON(e));
+        if (message2.rekorTlogUrls?.length) {
+          obj3.rekorTlogUrls = message2.rekorTlogUrls.map((e) => exports2.Service.toJSON(e));
         }
-        if (message.rekorTlogConfig !== void 0) {
-          obj3.rekorTlogConfig = exports2.ServiceConfiguration.toJSON(message.rekorTlogConfig);
+        if (message2.rekorTlogConfig !== void 0) {
+          obj3.rekorTlogConfig = exports2.ServiceConfiguration.toJSON(message2.rekorTlogConfig);
         }
-        if (message.tsaUrls?.length) {
-          obj3.tsaUrls = message.tsaUrls.map((e) => exports2.Service.toJSON(e));
+        if (message2.tsaUrls?.length) {
+          obj3.tsaUrls = message2.tsaUrls.map((e) => exports2.Service.toJSON(e));
         }
-        if (message.tsaConfig !== void 0) {
-          obj3.tsaConfig = exports2.ServiceConfiguration.toJSON(message.tsaConfig);
+        if (message2.tsaConfig !== void 0) {
+          obj3.tsaConfig = exports2.ServiceConfiguration.toJSON(message2.tsaConfig);
         }
         return obj3;
       }
@@ -13027,19 +14619,19 @@ var require_sigstore_trustroot = __commonJS({
           operator: isSet(object3.operator) ? globalThis.String(object3.operator) : ""
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.url !== "") {
-          obj3.url = message.url;
+        if (message2.url !== "") {
+          obj3.url = message2.url;
         }
-        if (message.majorApiVersion !== 0) {
-          obj3.majorApiVersion = Math.round(message.majorApiVersion);
+        if (message2.majorApiVersion !== 0) {
+          obj3.majorApiVersion = Math.round(message2.majorApiVersion);
         }
-        if (message.validFor !== void 0) {
-          obj3.validFor = sigstore_common_1.TimeRange.toJSON(message.validFor);
+        if (message2.validFor !== void 0) {
+          obj3.validFor = sigstore_common_1.TimeRange.toJSON(message2.validFor);
         }
-        if (message.operator !== "") {
-          obj3.operator = message.operator;
+        if (message2.operator !== "") {
+          obj3.operator = message2.operator;
         }
         return obj3;
       }
@@ -13051,13 +14643,13 @@ var require_sigstore_trustroot = __commonJS({
           count: isSet(object3.count) ? globalThis.Number(object3.count) : 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.selector !== 0) {
-          obj3.selector = serviceSelectorToJSON(message.selector);
+        if (message2.selector !== 0) {
+          obj3.selector = serviceSelectorToJSON(message2.selector);
         }
-        if (message.count !== 0) {
-          obj3.count = Math.round(message.count);
+        if (message2.count !== 0) {
+          obj3.count = Math.round(message2.count);
         }
         return obj3;
       }
@@ -13070,16 +14662,16 @@ var require_sigstore_trustroot = __commonJS({
           signingConfig: isSet(object3.signingConfig) ? exports2.SigningConfig.fromJSON(object3.signingConfig) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+        if (message2.mediaType !== "") {
+          obj3.mediaType = message2.mediaType;
         }
-        if (message.trustedRoot !== void 0) {
-          obj3.trustedRoot = exports2.TrustedRoot.toJSON(message.trustedRoot);
+        if (message2.trustedRoot !== void 0) {
+          obj3.trustedRoot = exports2.TrustedRoot.toJSON(message2.trustedRoot);
         }
-        if (message.signingConfig !== void 0) {
-          obj3.signingConfig = exports2.SigningConfig.toJSON(message.signingConfig);
+        if (message2.signingConfig !== void 0) {
+          obj3.signingConfig = exports2.SigningConfig.toJSON(message2.signingConfig);
         }
         return obj3;
       }
@@ -13107,16 +14699,16 @@ var require_sigstore_verification = __commonJS({
           oids: globalThis.Array.isArray(object3?.oids) ? object3.oids.map((e) => sigstore_common_1.ObjectIdentifierValuePair.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.issuer !== "") {
-          obj3.issuer = message.issuer;
+        if (message2.issuer !== "") {
+          obj3.issuer = message2.issuer;
         }
-        if (message.san !== void 0) {
-          obj3.san = sigstore_common_1.SubjectAlternativeName.toJSON(message.san);
+        if (message2.san !== void 0) {
+          obj3.san = sigstore_common_1.SubjectAlternativeName.toJSON(message2.san);
         }
-        if (message.oids?.length) {
-          obj3.oids = message.oids.map((e) => sigstore_common_1.ObjectIdentifierValuePair.toJSON(e));
+        if (message2.oids?.length) {
+          obj3.oids = message2.oids.map((e) => sigstore_common_1.ObjectIdentifierValuePair.toJSON(e));
         }
         return obj3;
       }
@@ -13127,10 +14719,10 @@ var require_sigstore_verification = __commonJS({
           identities: globalThis.Array.isArray(object3?.identities) ? object3.identities.map((e) => exports2.CertificateIdentity.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.identities?.length) {
-          obj3.identities = message.identities.map((e) => exports2.CertificateIdentity.toJSON(e));
+        if (message2.identities?.length) {
+          obj3.identities = message2.identities.map((e) => exports2.CertificateIdentity.toJSON(e));
         }
         return obj3;
       }
@@ -13141,10 +14733,10 @@ var require_sigstore_verification = __commonJS({
           publicKeys: globalThis.Array.isArray(object3?.publicKeys) ? object3.publicKeys.map((e) => sigstore_common_1.PublicKey.fromJSON(e)) : []
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.publicKeys?.length) {
-          obj3.publicKeys = message.publicKeys.map((e) => sigstore_common_1.PublicKey.toJSON(e));
+        if (message2.publicKeys?.length) {
+          obj3.publicKeys = message2.publicKeys.map((e) => sigstore_common_1.PublicKey.toJSON(e));
         }
         return obj3;
       }
@@ -13163,27 +14755,27 @@ var require_sigstore_verification = __commonJS({
           observerOptions: isSet(object3.observerOptions) ? exports2.ArtifactVerificationOptions_ObserverTimestampOptions.fromJSON(object3.observerOptions) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.signers?.$case === "certificateIdentities") {
-          obj3.certificateIdentities = exports2.CertificateIdentities.toJSON(message.signers.certificateIdentities);
-        } else if (message.signers?.$case === "publicKeys") {
-          obj3.publicKeys = exports2.PublicKeyIdentities.toJSON(message.signers.publicKeys);
+        if (message2.signers?.$case === "certificateIdentities") {
+          obj3.certificateIdentities = exports2.CertificateIdentities.toJSON(message2.signers.certificateIdentities);
+        } else if (message2.signers?.$case === "publicKeys") {
+          obj3.publicKeys = exports2.PublicKeyIdentities.toJSON(message2.signers.publicKeys);
         }
-        if (message.tlogOptions !== void 0) {
-          obj3.tlogOptions = exports2.ArtifactVerificationOptions_TlogOptions.toJSON(message.tlogOptions);
+        if (message2.tlogOptions !== void 0) {
+          obj3.tlogOptions = exports2.ArtifactVerificationOptions_TlogOptions.toJSON(message2.tlogOptions);
         }
-        if (message.ctlogOptions !== void 0) {
-          obj3.ctlogOptions = exports2.ArtifactVerificationOptions_CtlogOptions.toJSON(message.ctlogOptions);
+        if (message2.ctlogOptions !== void 0) {
+          obj3.ctlogOptions = exports2.ArtifactVerificationOptions_CtlogOptions.toJSON(message2.ctlogOptions);
         }
-        if (message.tsaOptions !== void 0) {
-          obj3.tsaOptions = exports2.ArtifactVerificationOptions_TimestampAuthorityOptions.toJSON(message.tsaOptions);
+        if (message2.tsaOptions !== void 0) {
+          obj3.tsaOptions = exports2.ArtifactVerificationOptions_TimestampAuthorityOptions.toJSON(message2.tsaOptions);
         }
-        if (message.integratedTsOptions !== void 0) {
-          obj3.integratedTsOptions = exports2.ArtifactVerificationOptions_TlogIntegratedTimestampOptions.toJSON(message.integratedTsOptions);
+        if (message2.integratedTsOptions !== void 0) {
+          obj3.integratedTsOptions = exports2.ArtifactVerificationOptions_TlogIntegratedTimestampOptions.toJSON(message2.integratedTsOptions);
         }
-        if (message.observerOptions !== void 0) {
-          obj3.observerOptions = exports2.ArtifactVerificationOptions_ObserverTimestampOptions.toJSON(message.observerOptions);
+        if (message2.observerOptions !== void 0) {
+          obj3.observerOptions = exports2.ArtifactVerificationOptions_ObserverTimestampOptions.toJSON(message2.observerOptions);
         }
         return obj3;
       }
@@ -13196,16 +14788,16 @@ var require_sigstore_verification = __commonJS({
           disable: isSet(object3.disable) ? globalThis.Boolean(object3.disable) : false
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+        if (message2.threshold !== 0) {
+          obj3.threshold = Math.round(message2.threshold);
         }
-        if (message.performOnlineVerification !== false) {
-          obj3.performOnlineVerification = message.performOnlineVerification;
+        if (message2.performOnlineVerification !== false) {
+          obj3.performOnlineVerification = message2.performOnlineVerification;
         }
-        if (message.disable !== false) {
-          obj3.disable = message.disable;
+        if (message2.disable !== false) {
+          obj3.disable = message2.disable;
         }
         return obj3;
       }
@@ -13217,13 +14809,13 @@ var require_sigstore_verification = __commonJS({
           disable: isSet(object3.disable) ? globalThis.Boolean(object3.disable) : false
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+        if (message2.threshold !== 0) {
+          obj3.threshold = Math.round(message2.threshold);
         }
-        if (message.disable !== false) {
-          obj3.disable = message.disable;
+        if (message2.disable !== false) {
+          obj3.disable = message2.disable;
         }
         return obj3;
       }
@@ -13235,13 +14827,13 @@ var require_sigstore_verification = __commonJS({
           disable: isSet(object3.disable) ? globalThis.Boolean(object3.disable) : false
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+        if (message2.threshold !== 0) {
+          obj3.threshold = Math.round(message2.threshold);
         }
-        if (message.disable !== false) {
-          obj3.disable = message.disable;
+        if (message2.disable !== false) {
+          obj3.disable = message2.disable;
         }
         return obj3;
       }
@@ -13253,13 +14845,13 @@ var require_sigstore_verification = __commonJS({
           disable: isSet(object3.disable) ? globalThis.Boolean(object3.disable) : false
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+        if (message2.threshold !== 0) {
+          obj3.threshold = Math.round(message2.threshold);
         }
-        if (message.disable !== false) {
-          obj3.disable = message.disable;
+        if (message2.disable !== false) {
+          obj3.disable = message2.disable;
         }
         return obj3;
       }
@@ -13271,13 +14863,13 @@ var require_sigstore_verification = __commonJS({
           disable: isSet(object3.disable) ? globalThis.Boolean(object3.disable) : false
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+        if (message2.threshold !== 0) {
+          obj3.threshold = Math.round(message2.threshold);
         }
-        if (message.disable !== false) {
-          obj3.disable = message.disable;
+        if (message2.disable !== false) {
+          obj3.disable = message2.disable;
         }
         return obj3;
       }
@@ -13288,14 +14880,14 @@ var require_sigstore_verification = __commonJS({
           data: isSet(object3.artifactUri) ? { $case: "artifactUri", artifactUri: globalThis.String(object3.artifactUri) } : isSet(object3.artifact) ? { $case: "artifact", artifact: Buffer.from(bytesFromBase64(object3.artifact)) } : isSet(object3.artifactDigest) ? { $case: "artifactDigest", artifactDigest: sigstore_common_1.HashOutput.fromJSON(object3.artifactDigest) } : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.data?.$case === "artifactUri") {
-          obj3.artifactUri = message.data.artifactUri;
-        } else if (message.data?.$case === "artifact") {
-          obj3.artifact = base64FromBytes(message.data.artifact);
-        } else if (message.data?.$case === "artifactDigest") {
-          obj3.artifactDigest = sigstore_common_1.HashOutput.toJSON(message.data.artifactDigest);
+        if (message2.data?.$case === "artifactUri") {
+          obj3.artifactUri = message2.data.artifactUri;
+        } else if (message2.data?.$case === "artifact") {
+          obj3.artifact = base64FromBytes(message2.data.artifact);
+        } else if (message2.data?.$case === "artifactDigest") {
+          obj3.artifactDigest = sigstore_common_1.HashOutput.toJSON(message2.data.artifactDigest);
         }
         return obj3;
       }
@@ -13309,19 +14901,19 @@ var require_sigstore_verification = __commonJS({
           artifact: isSet(object3.artifact) ? exports2.Artifact.fromJSON(object3.artifact) : void 0
         };
       },
-      toJSON(message) {
+      toJSON(message2) {
         const obj3 = {};
-        if (message.artifactTrustRoot !== void 0) {
-          obj3.artifactTrustRoot = sigstore_trustroot_1.TrustedRoot.toJSON(message.artifactTrustRoot);
+        if (message2.artifactTrustRoot !== void 0) {
+          obj3.artifactTrustRoot = sigstore_trustroot_1.TrustedRoot.toJSON(message2.artifactTrustRoot);
         }
-        if (message.artifactVerificationOptions !== void 0) {
-          obj3.artifactVerificationOptions = exports2.ArtifactVerificationOptions.toJSON(message.artifactVerificationOptions);
+        if (message2.artifactVerificationOptions !== void 0) {
+          obj3.artifactVerificationOptions = exports2.ArtifactVerificationOptions.toJSON(message2.artifactVerificationOptions);
         }
-        if (message.bundle !== void 0) {
-          obj3.bundle = sigstore_bundle_1.Bundle.toJSON(message.bundle);
+        if (message2.bundle !== void 0) {
+          obj3.bundle = sigstore_bundle_1.Bundle.toJSON(message2.bundle);
         }
-        if (message.artifact !== void 0) {
-          obj3.artifact = exports2.Artifact.toJSON(message.artifact);
+        if (message2.artifact !== void 0) {
+          obj3.artifact = exports2.Artifact.toJSON(message2.artifact);
         }
         return obj3;
       }
@@ -13486,8 +15078,8 @@ var require_error = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.ValidationError = void 0;
     var ValidationError2 = class extends Error {
-      constructor(message, fields) {
-        super(message);
+      constructor(message2, fields) {
+        super(message2);
         this.fields = fields;
       }
     };
@@ -13778,15 +15370,15 @@ function protoInteger(v) {
   if (typeof v === "number") return Number.isInteger(v) ? BigInt(v) : void 0;
   return void 0;
 }
-function protoEnum(table, v, options5 = {}) {
-  if (v === void 0 || v === null) return table[0];
-  if (typeof v === "number") return Number.isInteger(v) ? table[v] : void 0;
+function protoEnum(table2, v, options5 = {}) {
+  if (v === void 0 || v === null) return table2[0];
+  if (typeof v === "number") return Number.isInteger(v) ? table2[v] : void 0;
   if (typeof v !== "string") return void 0;
   if (options5.open) return /^[A-Z][A-Z0-9_]*$/.test(v) ? v : void 0;
-  let names = NAMES.get(table);
+  let names = NAMES.get(table2);
   if (!names) {
-    names = new Set(Object.values(table));
-    NAMES.set(table, names);
+    names = new Set(Object.values(table2));
+    NAMES.set(table2, names);
   }
   return names.has(v) ? v : void 0;
 }
@@ -13842,20 +15434,20 @@ var init_proto3 = __esm({
 function tlogEntryToJSON(e) {
   const out = {
     logIndex: String(e.logIndex),
-    logId: { keyId: encodeBase64(e.logId) },
+    logId: { keyId: encodeBase642(e.logId) },
     kindVersion: { kind: e.kind, version: e.version },
     integratedTime: String(e.integratedTime),
-    canonicalizedBody: encodeBase64(e.canonicalizedBody)
+    canonicalizedBody: encodeBase642(e.canonicalizedBody)
   };
   if (e.signedEntryTimestamp)
-    out.inclusionPromise = { signedEntryTimestamp: encodeBase64(e.signedEntryTimestamp) };
+    out.inclusionPromise = { signedEntryTimestamp: encodeBase642(e.signedEntryTimestamp) };
   if (e.inclusionProof) {
     const p = e.inclusionProof;
     out.inclusionProof = {
       logIndex: String(p.logIndex),
-      rootHash: encodeBase64(p.rootHash),
+      rootHash: encodeBase642(p.rootHash),
       treeSize: String(p.treeSize),
-      hashes: p.hashes.map(encodeBase64),
+      hashes: p.hashes.map(encodeBase642),
       checkpoint: { envelope: p.checkpoint }
     };
   }
@@ -13871,15 +15463,15 @@ function buildBundle(input2) {
   const vm = { tlogEntries: [] };
   const m = input2.verificationMaterial;
   if ("publicKeyHint" in m) vm.publicKey = { hint: m.publicKeyHint };
-  else if ("certificate" in m) vm.certificate = { rawBytes: encodeBase64(m.certificate) };
+  else if ("certificate" in m) vm.certificate = { rawBytes: encodeBase642(m.certificate) };
   else
     vm.x509CertificateChain = {
-      certificates: m.certificateChain.map((c) => ({ rawBytes: encodeBase64(c) }))
+      certificates: m.certificateChain.map((c) => ({ rawBytes: encodeBase642(c) }))
     };
   vm.tlogEntries = (input2.tlogEntries ?? []).map(tlogEntryToJSON);
   if (input2.rfc3161Timestamps?.length) {
     vm.timestampVerificationData = {
-      rfc3161Timestamps: input2.rfc3161Timestamps.map((t) => ({ signedTimestamp: encodeBase64(t) }))
+      rfc3161Timestamps: input2.rfc3161Timestamps.map((t) => ({ signedTimestamp: encodeBase642(t) }))
     };
   }
   const bundle = {
@@ -13891,8 +15483,8 @@ function buildBundle(input2) {
   } else {
     const ms = input2.content.messageSignature;
     bundle.messageSignature = {
-      messageDigest: { algorithm: ms.algorithm ?? "SHA2_256", digest: encodeBase64(ms.digest) },
-      signature: encodeBase64(ms.signature)
+      messageDigest: { algorithm: ms.algorithm ?? "SHA2_256", digest: encodeBase642(ms.digest) },
+      signature: encodeBase642(ms.signature)
     };
   }
   return bundle;
@@ -14021,7 +15613,7 @@ function verificationMaterialFor(signer) {
     const der2 = pemToDer(chain[0]);
     return { certificate: der2 };
   }
-  return { publicKeyHint: publicKeyHint((0, import_node_crypto9.createPublicKey)(signer.publicKeyPem())) };
+  return { publicKeyHint: publicKeyHint((0, import_node_crypto14.createPublicKey)(signer.publicKeyPem())) };
 }
 function pemToDer(pem) {
   const b644 = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, "");
@@ -14056,14 +15648,14 @@ async function attachBundle(input2) {
   );
   return { bundle, storedAt: referrer.digest.toString() };
 }
-var import_node_crypto9;
+var import_node_crypto14;
 var init_attach = __esm({
   "src/sign/attach.ts"() {
     "use strict";
     init_bundle();
     init_public_key();
     init_ref();
-    import_node_crypto9 = require("node:crypto");
+    import_node_crypto14 = require("node:crypto");
   }
 });
 
@@ -14156,7 +15748,7 @@ async function appendLegacySignature(input2) {
     digest: input2.digest,
     layer,
     kind,
-    verifyDuplicate: (sig, payload) => kind !== "sig" || verifier.verify(payload, sig),
+    verifyDuplicate: (sig2, payload) => kind !== "sig" || verifier.verify(payload, sig2),
     ...input2.attempts !== void 0 ? { attempts: input2.attempts } : {},
     ...input2.tagPrefix ? { tagPrefix: input2.tagPrefix } : {}
   });
@@ -14164,8 +15756,8 @@ async function appendLegacySignature(input2) {
 }
 async function appendLegacyLayer(input2) {
   const { kind, layer } = input2;
-  const tag = attachmentTag(input2.digest, kind, input2.tagPrefix ?? "");
-  const tagRef = withTag({ ...input2.ref, digest: void 0 }, tag);
+  const tag2 = attachmentTag(input2.digest, kind, input2.tagPrefix ?? "");
+  const tagRef = withTag({ ...input2.ref, digest: void 0 }, tag2);
   await input2.store.putBlob(input2.ref, layer.blob, layer.descriptor.mediaType);
   const attempts = input2.attempts ?? 12;
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -14178,7 +15770,7 @@ async function appendLegacyLayer(input2) {
         input2.verifyDuplicate ? { verifyDuplicate: input2.verifyDuplicate } : {}
       );
       if (next === "duplicate") {
-        return { tag, duplicate: attempt === 0 };
+        return { tag: tag2, duplicate: attempt === 0 };
       }
       await input2.store.putBlob(input2.ref, next.config.blob, next.config.descriptor.mediaType);
       const again = await readAttachment(input2.store, tagRef);
@@ -14186,22 +15778,22 @@ async function appendLegacyLayer(input2) {
       await input2.store.putManifest(tagRef, next.bytes, next.manifest.mediaType);
       const span = performance.now() - started;
       if (await survives(input2.store, tagRef, layer.descriptor.digest, layer.descriptor.annotations, span)) {
-        return { tag, duplicate: false };
+        return { tag: tag2, duplicate: false };
       }
     } catch (err) {
       if (!isSealError(err, "E_REGISTRY") && !isSealError(err, "E_CONFLICT")) throw err;
       if (attempt === attempts - 1) throw err;
     }
-    await (0, import_promises5.setTimeout)(5 + Math.random() * 20 * (attempt + 1));
+    await (0, import_promises7.setTimeout)(5 + Math.random() * 20 * (attempt + 1));
   }
   throw new SealError(
     "E_CONFLICT",
-    `could not append the signature to ${tag} after ${attempts} attempts: other writers keep replacing it; retry`
+    `could not append the signature to ${tag2} after ${attempts} attempts: other writers keep replacing it; retry`
   );
 }
 async function survives(store, ref, digest, annotations, spanMs) {
   for (let check = 0; check < 3; check++) {
-    await (0, import_promises5.setTimeout)(Math.max(20, spanMs) * (1 + Math.random()));
+    await (0, import_promises7.setTimeout)(Math.max(20, spanMs) * (1 + Math.random()));
     const { manifest } = await readAttachment(store, ref);
     const present2 = manifest?.layers.some(
       (l) => l.digest === digest && Object.entries(annotations).every(([k, v]) => l.annotations?.[k] === v)
@@ -14210,11 +15802,11 @@ async function survives(store, ref, digest, annotations, spanMs) {
   }
   return true;
 }
-var import_promises5;
+var import_promises7;
 var init_legacy = __esm({
   "src/sign/legacy.ts"() {
     "use strict";
-    import_promises5 = require("node:timers/promises");
+    import_promises7 = require("node:timers/promises");
     init_errors();
     init_cosign();
     init_public_key();
@@ -14632,7 +16224,7 @@ function tagOf(d) {
   return d.annotations?.[REF_NAME_ANNOTATION];
 }
 async function readAtMost(path, max, signal) {
-  const handle = await (0, import_promises6.open)(path, "r");
+  const handle = await (0, import_promises8.open)(path, "r");
   try {
     const parts = [];
     let total = 0;
@@ -14665,11 +16257,11 @@ function processAlive(pid) {
     return isErrno(err, "EPERM");
   }
 }
-function setTag(entries, tag, desc) {
+function setTag(entries, tag2, desc) {
   const out = entries.filter(
-    (e) => tagOf(e) !== tag && !(e.digest === desc.digest && tagOf(e) === void 0)
+    (e) => tagOf(e) !== tag2 && !(e.digest === desc.digest && tagOf(e) === void 0)
   );
-  out.push({ ...desc, annotations: { [REF_NAME_ANNOTATION]: tag } });
+  out.push({ ...desc, annotations: { [REF_NAME_ANNOTATION]: tag2 } });
   return out;
 }
 function encodeIndex(index) {
@@ -14677,31 +16269,31 @@ function encodeIndex(index) {
 `;
 }
 async function atomicWrite(dir, name, data, sync = true) {
-  const tmp = (0, import_node_path5.join)(dir, `.${name}.${process.pid}.${(0, import_node_crypto10.randomBytes)(6).toString("hex")}.tmp`);
+  const tmp = (0, import_node_path6.join)(dir, `.${name}.${process.pid}.${(0, import_node_crypto15.randomBytes)(6).toString("hex")}.tmp`);
   try {
-    const handle = await (0, import_promises6.open)(tmp, "wx");
+    const handle = await (0, import_promises8.open)(tmp, "wx");
     try {
       await handle.writeFile(data);
       if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
-    await (0, import_promises6.rename)(tmp, (0, import_node_path5.join)(dir, name));
+    await (0, import_promises8.rename)(tmp, (0, import_node_path6.join)(dir, name));
   } catch (err) {
-    await (0, import_promises6.unlink)(tmp).catch(() => {
+    await (0, import_promises8.unlink)(tmp).catch(() => {
     });
-    throw ioError(`cannot write ${(0, import_node_path5.join)(dir, name)}`, err);
+    throw ioError(`cannot write ${(0, import_node_path6.join)(dir, name)}`, err);
   }
 }
-var import_node_crypto10, import_node_fs2, import_promises6, import_node_os2, import_node_path5, REF_NAME_ANNOTATION, OCI_LAYOUT_VERSION, MAX_INDEX_JSON_BYTES, OciLayoutFileSchema, IndexJsonSchema, SCAN_CACHE_LIMIT, LockInfoSchema, sleep2, LayoutStore;
+var import_node_crypto15, import_node_fs2, import_promises8, import_node_os3, import_node_path6, REF_NAME_ANNOTATION, OCI_LAYOUT_VERSION, MAX_INDEX_JSON_BYTES, OciLayoutFileSchema, IndexJsonSchema, SCAN_CACHE_LIMIT, LockInfoSchema, sleep2, LayoutStore;
 var init_layout = __esm({
   "src/oci/layout.ts"() {
     "use strict";
-    import_node_crypto10 = require("node:crypto");
+    import_node_crypto15 = require("node:crypto");
     import_node_fs2 = require("node:fs");
-    import_promises6 = require("node:fs/promises");
-    import_node_os2 = require("node:os");
-    import_node_path5 = require("node:path");
+    import_promises8 = require("node:fs/promises");
+    import_node_os3 = require("node:os");
+    import_node_path6 = require("node:path");
     init_errors();
     init_zod();
     init_blob_limits();
@@ -14734,21 +16326,21 @@ var init_layout = __esm({
       }
       // ---- paths ----
       blobPath(dir, digest) {
-        return (0, import_node_path5.join)(dir, "blobs", digest.algorithm, digest.hex);
+        return (0, import_node_path6.join)(dir, "blobs", digest.algorithm, digest.hex);
       }
       // ---- reading the layout ----
       /** Read and validate index.json; `undefined` when the layout does not exist yet. E_LAYOUT_INVALID if malformed. */
       async readIndex(dir) {
         let bytes2;
         try {
-          const st = await (0, import_promises6.stat)((0, import_node_path5.join)(dir, "index.json"));
+          const st = await (0, import_promises8.stat)((0, import_node_path6.join)(dir, "index.json"));
           if (st.size > MAX_INDEX_JSON_BYTES) {
             throw new SealError(
               "E_LAYOUT_INVALID",
               `${dir}/index.json is ${st.size} bytes, larger than seal accepts`
             );
           }
-          bytes2 = await readAtMost((0, import_node_path5.join)(dir, "index.json"), MAX_INDEX_JSON_BYTES, void 0);
+          bytes2 = await readAtMost((0, import_node_path6.join)(dir, "index.json"), MAX_INDEX_JSON_BYTES, void 0);
           if (bytes2.byteLength > MAX_INDEX_JSON_BYTES) {
             throw new SealError("E_LAYOUT_INVALID", `${dir}/index.json grew past what seal accepts while read`);
           }
@@ -14782,7 +16374,7 @@ var init_layout = __esm({
       async checkLayoutFile(dir) {
         let text;
         try {
-          text = await (0, import_promises6.readFile)((0, import_node_path5.join)(dir, "oci-layout"), "utf8");
+          text = await (0, import_promises8.readFile)((0, import_node_path6.join)(dir, "oci-layout"), "utf8");
         } catch (err) {
           if (isErrno(err, "ENOENT")) return false;
           throw ioError(`cannot read ${dir}/oci-layout`, err);
@@ -14827,7 +16419,7 @@ var init_layout = __esm({
         let bytes2;
         try {
           throwIfAborted(signal, `reading ${named}`);
-          const st = await (0, import_promises6.stat)(path);
+          const st = await (0, import_promises8.stat)(path);
           if ("manifest" in limits) {
             if (st.size > MAX_MANIFEST_BYTES) throw tooLarge(st.size);
           } else if (st.isFile()) checkAnnouncedLength(limits, st.size, named);
@@ -14926,7 +16518,7 @@ var init_layout = __esm({
         const signal = options5?.signal;
         throwIfAborted(signal, `reading ${what}`);
         try {
-          const st = await (0, import_promises6.stat)(path);
+          const st = await (0, import_promises8.stat)(path);
           if (st.isFile()) checkAnnouncedLength(limits, st.size, what);
         } catch (err) {
           if (err instanceof SealError) throw err;
@@ -14950,7 +16542,7 @@ var init_layout = __esm({
         const ref = asLayout(input2);
         throwIfAborted(options5?.signal, `checking blob ${digest} in ${formatReference(ref)}`);
         try {
-          await (0, import_promises6.stat)(this.blobPath(ref.path, digest));
+          await (0, import_promises8.stat)(this.blobPath(ref.path, digest));
           return true;
         } catch (err) {
           if (isErrno(err, "ENOENT")) return false;
@@ -14997,8 +16589,8 @@ var init_layout = __esm({
         });
         return { mediaType: type, digest: digest.toString(), size: bytes2.byteLength };
       }
-      async tag(input2, tag, desc, options5) {
-        const ref = asLayout(withTag(input2, tag));
+      async tag(input2, tag2, desc, options5) {
+        const ref = asLayout(withTag(input2, tag2));
         throwIfAborted(options5?.signal, `tagging ${formatReference(ref)}`);
         const digest = Digest.parse(desc.digest);
         const fetched = await this.getManifest({ kind: "layout", path: ref.path, digest });
@@ -15009,7 +16601,7 @@ var init_layout = __esm({
         };
         if (fetched.manifest.artifactType) entry.artifactType = fetched.manifest.artifactType;
         await this.prepareForWrite(ref.path);
-        await this.updateIndex(ref.path, (entries) => setTag(entries, tag, entry));
+        await this.updateIndex(ref.path, (entries) => setTag(entries, tag2, entry));
       }
       async listTags(input2, options5) {
         const ref = asLayout(input2);
@@ -15022,19 +16614,19 @@ var init_layout = __esm({
         }
         return [...tags].sort();
       }
-      async deleteTag(input2, tag, options5) {
+      async deleteTag(input2, tag2, options5) {
         const ref = asLayout(input2);
-        throwIfAborted(options5?.signal, `deleting tag ${tag} of ${formatReference(ref)}`);
+        throwIfAborted(options5?.signal, `deleting tag ${tag2} of ${formatReference(ref)}`);
         await this.requireIndex(ref);
         let found = false;
         await this.updateIndex(ref.path, (entries) => {
-          const kept = entries.filter((e) => tagOf(e) !== tag);
+          const kept = entries.filter((e) => tagOf(e) !== tag2);
           found = kept.length !== entries.length;
           return found ? kept : void 0;
         });
         if (!found) {
-          throw new SealError("E_NOT_FOUND", `${formatReference({ ...ref, tag })}: tag not found`, {
-            details: { reference: formatReference({ ...ref, tag }) }
+          throw new SealError("E_NOT_FOUND", `${formatReference({ ...ref, tag: tag2 })}: tag not found`, {
+            details: { reference: formatReference({ ...ref, tag: tag2 }) }
           });
         }
       }
@@ -15122,7 +16714,7 @@ var init_layout = __esm({
         const index = await this.readIndex(dir);
         if (hasLayoutFile && index) return;
         try {
-          await (0, import_promises6.mkdir)((0, import_node_path5.join)(dir, "blobs", "sha256"), { recursive: true });
+          await (0, import_promises8.mkdir)((0, import_node_path6.join)(dir, "blobs", "sha256"), { recursive: true });
         } catch (err) {
           throw ioError(`cannot create the OCI layout at ${dir}`, err);
         }
@@ -15150,13 +16742,13 @@ var init_layout = __esm({
       async writeBlob(dir, digest, bytes2) {
         const path = this.blobPath(dir, digest);
         try {
-          const st = await (0, import_promises6.stat)(path);
-          if (st.size === bytes2.byteLength && digest.matches(await (0, import_promises6.readFile)(path))) return;
+          const st = await (0, import_promises8.stat)(path);
+          if (st.size === bytes2.byteLength && digest.matches(await (0, import_promises8.readFile)(path))) return;
         } catch (err) {
           if (!isErrno(err, "ENOENT")) throw ioError(`cannot stat ${path}`, err);
         }
-        const folder = (0, import_node_path5.join)(dir, "blobs", digest.algorithm);
-        await (0, import_promises6.mkdir)(folder, { recursive: true });
+        const folder = (0, import_node_path6.join)(dir, "blobs", digest.algorithm);
+        await (0, import_promises8.mkdir)(folder, { recursive: true });
         await atomicWrite(folder, digest.hex, bytes2);
       }
       /** Require what a manifest points at to be in the layout already (as a registry does), and no cycles. */
@@ -15194,13 +16786,13 @@ var init_layout = __esm({
       }
       /** Run `fn` holding `index.json.lock` (O_EXCL create; retry with backoff; stale locks of dead holders broken). */
       async withLock(dir, fn) {
-        const lockPath = (0, import_node_path5.join)(dir, "index.json.lock");
+        const lockPath = (0, import_node_path6.join)(dir, "index.json.lock");
         const deadline = Date.now() + this.lockTimeoutMs;
-        const info = JSON.stringify({ pid: process.pid, host: (0, import_node_os2.hostname)(), created: Date.now() });
+        const info = JSON.stringify({ pid: process.pid, host: (0, import_node_os3.hostname)(), created: Date.now() });
         let delay = 2;
         for (; ; ) {
           try {
-            const handle = await (0, import_promises6.open)(lockPath, "wx");
+            const handle = await (0, import_promises8.open)(lockPath, "wx");
             try {
               await handle.writeFile(info);
             } finally {
@@ -15223,7 +16815,7 @@ var init_layout = __esm({
         try {
           return await fn();
         } finally {
-          await (0, import_promises6.unlink)(lockPath).catch(() => {
+          await (0, import_promises8.unlink)(lockPath).catch(() => {
           });
         }
       }
@@ -15232,8 +16824,8 @@ var init_layout = __esm({
         let text;
         let mtimeMs;
         try {
-          text = await (0, import_promises6.readFile)(lockPath, "utf8");
-          mtimeMs = (await (0, import_promises6.stat)(lockPath)).mtimeMs;
+          text = await (0, import_promises8.readFile)(lockPath, "utf8");
+          mtimeMs = (await (0, import_promises8.stat)(lockPath)).mtimeMs;
         } catch (err) {
           if (isErrno(err, "ENOENT")) return true;
           throw ioError(`cannot read ${lockPath}`, err);
@@ -15246,7 +16838,7 @@ var init_layout = __esm({
         } catch {
           parsed = void 0;
         }
-        if (parsed && parsed.host === (0, import_node_os2.hostname)()) {
+        if (parsed && parsed.host === (0, import_node_os3.hostname)()) {
           stale = !processAlive(parsed.pid);
         } else {
           stale = Date.now() - mtimeMs > this.staleLockMs;
@@ -15254,23 +16846,23 @@ var init_layout = __esm({
         if (!stale) return false;
         const breaker2 = `${lockPath}.break`;
         try {
-          const handle = await (0, import_promises6.open)(breaker2, "wx");
+          const handle = await (0, import_promises8.open)(breaker2, "wx");
           await handle.close();
         } catch (err) {
           if (isErrno(err, "EEXIST")) {
-            const st = await (0, import_promises6.stat)(breaker2).catch(() => void 0);
-            if (st && Date.now() - st.mtimeMs > this.staleLockMs) await (0, import_promises6.unlink)(breaker2).catch(() => {
+            const st = await (0, import_promises8.stat)(breaker2).catch(() => void 0);
+            if (st && Date.now() - st.mtimeMs > this.staleLockMs) await (0, import_promises8.unlink)(breaker2).catch(() => {
             });
             return false;
           }
           throw ioError(`cannot create ${breaker2}`, err);
         }
         try {
-          const again = await (0, import_promises6.readFile)(lockPath, "utf8").catch(() => void 0);
-          if (again === text) await (0, import_promises6.unlink)(lockPath).catch(() => {
+          const again = await (0, import_promises8.readFile)(lockPath, "utf8").catch(() => void 0);
+          if (again === text) await (0, import_promises8.unlink)(lockPath).catch(() => {
           });
         } finally {
-          await (0, import_promises6.unlink)(breaker2).catch(() => {
+          await (0, import_promises8.unlink)(breaker2).catch(() => {
           });
         }
         return true;
@@ -15284,13 +16876,13 @@ var init_layout = __esm({
       /** Remove temp files left by crashed writers (`*.tmp` older than the stale-lock age). */
       async cleanTemporaryFiles(dir) {
         let removed = 0;
-        for (const folder of [dir, (0, import_node_path5.join)(dir, "blobs", "sha256"), (0, import_node_path5.join)(dir, "blobs", "sha512")]) {
-          const names = await (0, import_promises6.readdir)(folder).catch(() => []);
+        for (const folder of [dir, (0, import_node_path6.join)(dir, "blobs", "sha256"), (0, import_node_path6.join)(dir, "blobs", "sha512")]) {
+          const names = await (0, import_promises8.readdir)(folder).catch(() => []);
           for (const name of names) {
             if (!name.endsWith(".tmp")) continue;
-            const st = await (0, import_promises6.stat)((0, import_node_path5.join)(folder, name)).catch(() => void 0);
+            const st = await (0, import_promises8.stat)((0, import_node_path6.join)(folder, name)).catch(() => void 0);
             if (st && Date.now() - st.mtimeMs > this.staleLockMs) {
-              await (0, import_promises6.rm)((0, import_node_path5.join)(folder, name), { force: true });
+              await (0, import_promises8.rm)((0, import_node_path6.join)(folder, name), { force: true });
               removed++;
             }
           }
@@ -15380,8 +16972,8 @@ var require_errors = __commonJS({
     "use strict";
     var kUndiciError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR");
     var UndiciError = class extends Error {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "UndiciError";
         this.code = "UND_ERR";
       }
@@ -15392,10 +16984,10 @@ var require_errors = __commonJS({
     };
     var kConnectTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_CONNECT_TIMEOUT");
     var ConnectTimeoutError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ConnectTimeoutError";
-        this.message = message || "Connect Timeout Error";
+        this.message = message2 || "Connect Timeout Error";
         this.code = "UND_ERR_CONNECT_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -15405,10 +16997,10 @@ var require_errors = __commonJS({
     };
     var kHeadersTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HEADERS_TIMEOUT");
     var HeadersTimeoutError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "HeadersTimeoutError";
-        this.message = message || "Headers Timeout Error";
+        this.message = message2 || "Headers Timeout Error";
         this.code = "UND_ERR_HEADERS_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -15418,10 +17010,10 @@ var require_errors = __commonJS({
     };
     var kHeadersOverflowError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HEADERS_OVERFLOW");
     var HeadersOverflowError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "HeadersOverflowError";
-        this.message = message || "Headers Overflow Error";
+        this.message = message2 || "Headers Overflow Error";
         this.code = "UND_ERR_HEADERS_OVERFLOW";
       }
       static [Symbol.hasInstance](instance) {
@@ -15431,10 +17023,10 @@ var require_errors = __commonJS({
     };
     var kBodyTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_BODY_TIMEOUT");
     var BodyTimeoutError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "BodyTimeoutError";
-        this.message = message || "Body Timeout Error";
+        this.message = message2 || "Body Timeout Error";
         this.code = "UND_ERR_BODY_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -15444,10 +17036,10 @@ var require_errors = __commonJS({
     };
     var kResponseStatusCodeError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE_STATUS_CODE");
     var ResponseStatusCodeError = class extends UndiciError {
-      constructor(message, statusCode, headers, body) {
-        super(message);
+      constructor(message2, statusCode, headers, body) {
+        super(message2);
         this.name = "ResponseStatusCodeError";
-        this.message = message || "Response Status Code Error";
+        this.message = message2 || "Response Status Code Error";
         this.code = "UND_ERR_RESPONSE_STATUS_CODE";
         this.body = body;
         this.status = statusCode;
@@ -15461,10 +17053,10 @@ var require_errors = __commonJS({
     };
     var kInvalidArgumentError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INVALID_ARG");
     var InvalidArgumentError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "InvalidArgumentError";
-        this.message = message || "Invalid Argument Error";
+        this.message = message2 || "Invalid Argument Error";
         this.code = "UND_ERR_INVALID_ARG";
       }
       static [Symbol.hasInstance](instance) {
@@ -15474,10 +17066,10 @@ var require_errors = __commonJS({
     };
     var kInvalidReturnValueError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INVALID_RETURN_VALUE");
     var InvalidReturnValueError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "InvalidReturnValueError";
-        this.message = message || "Invalid Return Value Error";
+        this.message = message2 || "Invalid Return Value Error";
         this.code = "UND_ERR_INVALID_RETURN_VALUE";
       }
       static [Symbol.hasInstance](instance) {
@@ -15487,10 +17079,10 @@ var require_errors = __commonJS({
     };
     var kAbortError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_ABORT");
     var AbortError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "AbortError";
-        this.message = message || "The operation was aborted";
+        this.message = message2 || "The operation was aborted";
         this.code = "UND_ERR_ABORT";
       }
       static [Symbol.hasInstance](instance) {
@@ -15500,10 +17092,10 @@ var require_errors = __commonJS({
     };
     var kRequestAbortedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_ABORTED");
     var RequestAbortedError = class extends AbortError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "AbortError";
-        this.message = message || "Request aborted";
+        this.message = message2 || "Request aborted";
         this.code = "UND_ERR_ABORTED";
       }
       static [Symbol.hasInstance](instance) {
@@ -15513,10 +17105,10 @@ var require_errors = __commonJS({
     };
     var kInformationalError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INFO");
     var InformationalError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "InformationalError";
-        this.message = message || "Request information";
+        this.message = message2 || "Request information";
         this.code = "UND_ERR_INFO";
       }
       static [Symbol.hasInstance](instance) {
@@ -15526,10 +17118,10 @@ var require_errors = __commonJS({
     };
     var kRequestContentLengthMismatchError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_CONTENT_LENGTH_MISMATCH");
     var RequestContentLengthMismatchError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "RequestContentLengthMismatchError";
-        this.message = message || "Request body length does not match content-length header";
+        this.message = message2 || "Request body length does not match content-length header";
         this.code = "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH";
       }
       static [Symbol.hasInstance](instance) {
@@ -15539,10 +17131,10 @@ var require_errors = __commonJS({
     };
     var kResponseContentLengthMismatchError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RES_CONTENT_LENGTH_MISMATCH");
     var ResponseContentLengthMismatchError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ResponseContentLengthMismatchError";
-        this.message = message || "Response body length does not match content-length header";
+        this.message = message2 || "Response body length does not match content-length header";
         this.code = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH";
       }
       static [Symbol.hasInstance](instance) {
@@ -15552,10 +17144,10 @@ var require_errors = __commonJS({
     };
     var kClientDestroyedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_DESTROYED");
     var ClientDestroyedError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ClientDestroyedError";
-        this.message = message || "The client is destroyed";
+        this.message = message2 || "The client is destroyed";
         this.code = "UND_ERR_DESTROYED";
       }
       static [Symbol.hasInstance](instance) {
@@ -15565,10 +17157,10 @@ var require_errors = __commonJS({
     };
     var kClientClosedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_CLOSED");
     var ClientClosedError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ClientClosedError";
-        this.message = message || "The client is closed";
+        this.message = message2 || "The client is closed";
         this.code = "UND_ERR_CLOSED";
       }
       static [Symbol.hasInstance](instance) {
@@ -15578,10 +17170,10 @@ var require_errors = __commonJS({
     };
     var kSocketError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_SOCKET");
     var SocketError = class extends UndiciError {
-      constructor(message, socket) {
-        super(message);
+      constructor(message2, socket) {
+        super(message2);
         this.name = "SocketError";
-        this.message = message || "Socket error";
+        this.message = message2 || "Socket error";
         this.code = "UND_ERR_SOCKET";
         this.socket = socket;
       }
@@ -15592,10 +17184,10 @@ var require_errors = __commonJS({
     };
     var kNotSupportedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_NOT_SUPPORTED");
     var NotSupportedError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "NotSupportedError";
-        this.message = message || "Not supported error";
+        this.message = message2 || "Not supported error";
         this.code = "UND_ERR_NOT_SUPPORTED";
       }
       static [Symbol.hasInstance](instance) {
@@ -15605,10 +17197,10 @@ var require_errors = __commonJS({
     };
     var kBalancedPoolMissingUpstreamError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_BPL_MISSING_UPSTREAM");
     var BalancedPoolMissingUpstreamError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "MissingUpstreamError";
-        this.message = message || "No upstream has been added to the BalancedPool";
+        this.message = message2 || "No upstream has been added to the BalancedPool";
         this.code = "UND_ERR_BPL_MISSING_UPSTREAM";
       }
       static [Symbol.hasInstance](instance) {
@@ -15618,8 +17210,8 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code, data) {
-        super(message);
+      constructor(message2, code, data) {
+        super(message2);
         this.name = "HTTPParserError";
         this.code = code ? `HPE_${code}` : void 0;
         this.data = data ? data.toString() : void 0;
@@ -15631,10 +17223,10 @@ var require_errors = __commonJS({
     };
     var kResponseExceededMaxSizeError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RES_EXCEEDED_MAX_SIZE");
     var ResponseExceededMaxSizeError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ResponseExceededMaxSizeError";
-        this.message = message || "Response content exceeded max size";
+        this.message = message2 || "Response content exceeded max size";
         this.code = "UND_ERR_RES_EXCEEDED_MAX_SIZE";
       }
       static [Symbol.hasInstance](instance) {
@@ -15644,10 +17236,10 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
-        super(message);
+      constructor(message2, code, { headers, data }) {
+        super(message2);
         this.name = "RequestRetryError";
-        this.message = message || "Request retry error";
+        this.message = message2 || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
         this.statusCode = code;
         this.data = data;
@@ -15660,10 +17252,10 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
-        super(message);
+      constructor(message2, code, { headers, data }) {
+        super(message2);
         this.name = "ResponseError";
-        this.message = message || "Response error";
+        this.message = message2 || "Response error";
         this.code = "UND_ERR_RESPONSE";
         this.statusCode = code;
         this.data = data;
@@ -15676,10 +17268,10 @@ var require_errors = __commonJS({
     };
     var kSecureProxyConnectionError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_PRX_TLS");
     var SecureProxyConnectionError = class extends UndiciError {
-      constructor(cause, message, options5) {
-        super(message, { cause, ...options5 ?? {} });
+      constructor(cause, message2, options5) {
+        super(message2, { cause, ...options5 ?? {} });
         this.name = "SecureProxyConnectionError";
-        this.message = message || "Secure Proxy Connection failed";
+        this.message = message2 || "Secure Proxy Connection failed";
         this.code = "UND_ERR_PRX_TLS";
         this.cause = cause;
       }
@@ -15690,10 +17282,10 @@ var require_errors = __commonJS({
     };
     var kMessageSizeExceededError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_WS_MESSAGE_SIZE_EXCEEDED");
     var MessageSizeExceededError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "MessageSizeExceededError";
-        this.message = message || "Max decompressed message size exceeded";
+        this.message = message2 || "Max decompressed message size exceeded";
         this.code = "UND_ERR_WS_MESSAGE_SIZE_EXCEEDED";
       }
       static [Symbol.hasInstance](instance) {
@@ -16326,7 +17918,7 @@ var require_util = __commonJS({
             }
             return controller.desiredSize > 0;
           },
-          async cancel(reason2) {
+          async cancel(reason3) {
             await iterator.return();
           },
           type: "bytes"
@@ -16654,12 +18246,12 @@ var require_diagnostics = __commonJS({
         websocketDebuglog("connection opened %s%s", address, port ? `:${port}` : "");
       });
       diagnosticsChannel.channel("undici:websocket:close").subscribe((evt) => {
-        const { websocket, code, reason: reason2 } = evt;
+        const { websocket, code, reason: reason3 } = evt;
         websocketDebuglog(
           "closed connection to %s - %s %s",
           websocket.url,
           code,
-          reason2
+          reason3
         );
       });
       diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err) => {
@@ -17704,14 +19296,14 @@ var require_connect = __commonJS({
       if (socket == null) {
         return;
       }
-      let message = "Connect Timeout Error";
+      let message2 = "Connect Timeout Error";
       if (Array.isArray(socket.autoSelectFamilyAttemptedAddresses)) {
-        message += ` (attempted addresses: ${socket.autoSelectFamilyAttemptedAddresses.join(", ")},`;
+        message2 += ` (attempted addresses: ${socket.autoSelectFamilyAttemptedAddresses.join(", ")},`;
       } else {
-        message += ` (attempted address: ${opts.hostname}:${opts.port},`;
+        message2 += ` (attempted address: ${opts.hostname}:${opts.port},`;
       }
-      message += ` timeout: ${opts.timeout}ms)`;
-      util.destroy(socket, new ConnectTimeoutError(message));
+      message2 += ` timeout: ${opts.timeout}ms)`;
+      util.destroy(socket, new ConnectTimeoutError(message2));
     }
     module2.exports = buildConnector;
   }
@@ -18335,7 +19927,7 @@ var require_data_url = __commonJS({
   "node_modules/undici/lib/web/fetch/data-url.js"(exports2, module2) {
     "use strict";
     var assert2 = require("node:assert");
-    var encoder = new TextEncoder();
+    var encoder2 = new TextEncoder();
     var HTTP_TOKEN_CODEPOINTS = /^[!#$%&'*+\-.^_|~A-Za-z0-9]+$/;
     var HTTP_WHITESPACE_REGEX = /[\u000A\u000D\u0009\u0020]/;
     var ASCII_WHITESPACE_REPLACE_REGEX = /[\u0009\u000A\u000C\u000D\u0020]/g;
@@ -18408,7 +20000,7 @@ var require_data_url = __commonJS({
       return input2.slice(start, position.position);
     }
     function stringPercentDecode(input2) {
-      const bytes2 = encoder.encode(input2);
+      const bytes2 = encoder2.encode(input2);
       return percentDecode2(bytes2);
     }
     function isHexCharByte(byte) {
@@ -18693,15 +20285,15 @@ var require_webidl = __commonJS({
     webidl.converters = {};
     webidl.util = {};
     webidl.errors = {};
-    webidl.errors.exception = function(message) {
-      return new TypeError(`${message.header}: ${message.message}`);
+    webidl.errors.exception = function(message2) {
+      return new TypeError(`${message2.header}: ${message2.message}`);
     };
     webidl.errors.conversionFailed = function(context) {
       const plural = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural}: ${context.types.join(", ")}.`;
+      const message2 = `${context.argument} could not be converted to${plural}: ${context.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context.prefix,
-        message
+        message: message2
       });
     };
     webidl.errors.invalidArgument = function(context) {
@@ -18868,29 +20460,29 @@ var require_webidl = __commonJS({
       };
     };
     webidl.recordConverter = function(keyConverter, valueConverter) {
-      return (O, prefix, argument) => {
-        if (webidl.util.Type(O) !== "Object") {
+      return (O2, prefix, argument) => {
+        if (webidl.util.Type(O2) !== "Object") {
           throw webidl.errors.exception({
             header: prefix,
-            message: `${argument} ("${webidl.util.Type(O)}") is not an Object.`
+            message: `${argument} ("${webidl.util.Type(O2)}") is not an Object.`
           });
         }
         const result = {};
-        if (!types.isProxy(O)) {
-          const keys2 = [...Object.getOwnPropertyNames(O), ...Object.getOwnPropertySymbols(O)];
+        if (!types.isProxy(O2)) {
+          const keys2 = [...Object.getOwnPropertyNames(O2), ...Object.getOwnPropertySymbols(O2)];
           for (const key of keys2) {
             const typedKey = keyConverter(key, prefix, argument);
-            const typedValue = valueConverter(O[key], prefix, argument);
+            const typedValue = valueConverter(O2[key], prefix, argument);
             result[typedKey] = typedValue;
           }
           return result;
         }
-        const keys = Reflect.ownKeys(O);
+        const keys = Reflect.ownKeys(O2);
         for (const key of keys) {
-          const desc = Reflect.getOwnPropertyDescriptor(O, key);
+          const desc = Reflect.getOwnPropertyDescriptor(O2, key);
           if (desc?.enumerable) {
             const typedKey = keyConverter(key, prefix, argument);
-            const typedValue = valueConverter(O[key], prefix, argument);
+            const typedValue = valueConverter(O2[key], prefix, argument);
             result[typedKey] = typedValue;
           }
         }
@@ -20617,7 +22209,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
             }
             return controller.desiredSize > 0;
           },
-          async cancel(reason2) {
+          async cancel(reason3) {
             await iterator.return();
           },
           type: "bytes"
@@ -21026,12 +22618,12 @@ var require_client_h1 = __commonJS({
           return new ResponseContentLengthMismatchError();
         }
         const ptr = llhttp.llhttp_get_error_reason(this.ptr);
-        let message = "";
+        let message2 = "";
         if (ptr) {
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
-          message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
+          message2 = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants4.ERROR[ret], data);
+        return new HTTPParserError(message2, constants4.ERROR[ret], data);
       }
       destroy() {
         assert2(this.ptr != null);
@@ -24174,12 +25766,12 @@ var require_retry_handler = __commonJS({
         this.etag = null;
         this.resume = null;
         this.headersSent = false;
-        this.handler.onConnect((reason2) => {
+        this.handler.onConnect((reason3) => {
           this.aborted = true;
           if (this.abort) {
-            this.abort(reason2);
+            this.abort(reason3);
           } else {
-            this.reason = reason2;
+            this.reason = reason3;
           }
         });
       }
@@ -24789,9 +26381,9 @@ var require_util3 = __commonJS({
         chunks = [];
         length = 0;
       }
-      const message = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
+      const message2 = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
       if (statusCode === 204 || !contentType || !length) {
-        queueMicrotask(() => callback(new ResponseStatusCodeError(message, statusCode, headers)));
+        queueMicrotask(() => callback(new ResponseStatusCodeError(message2, statusCode, headers)));
         return;
       }
       const stackTraceLimit = Error.stackTraceLimit;
@@ -24807,7 +26399,7 @@ var require_util3 = __commonJS({
       } finally {
         Error.stackTraceLimit = stackTraceLimit;
       }
-      queueMicrotask(() => callback(new ResponseStatusCodeError(message, statusCode, headers, payload)));
+      queueMicrotask(() => callback(new ResponseStatusCodeError(message2, statusCode, headers, payload)));
     }
     var isContentTypeApplicationJson = (contentType) => {
       return contentType.length > 15 && contentType[11] === "/" && contentType[0] === "a" && contentType[1] === "p" && contentType[2] === "p" && contentType[3] === "l" && contentType[4] === "i" && contentType[5] === "c" && contentType[6] === "a" && contentType[7] === "t" && contentType[8] === "i" && contentType[9] === "o" && contentType[10] === "n" && contentType[12] === "j" && contentType[13] === "s" && contentType[14] === "o" && contentType[15] === "n";
@@ -25634,11 +27226,11 @@ var require_mock_errors = __commonJS({
     var { UndiciError } = require_errors();
     var kMockNotMatchedError = /* @__PURE__ */ Symbol.for("undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED");
     var MockNotMatchedError = class _MockNotMatchedError extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         Error.captureStackTrace(this, _MockNotMatchedError);
         this.name = "MockNotMatchedError";
-        this.message = message || "The request does not match any registered mock dispatches";
+        this.message = message2 || "The request does not match any registered mock dispatches";
         this.code = "UND_MOCK_ERR_MOCK_NOT_MATCHED";
       }
       static [Symbol.hasInstance](instance) {
@@ -26594,9 +28186,9 @@ var require_dump = __commonJS({
         this.#abort = abort;
         this.#handler.onConnect(this.#customAbort.bind(this));
       }
-      #customAbort(reason2) {
+      #customAbort(reason3) {
         this.#aborted = true;
-        this.#reason = reason2;
+        this.#reason = reason3;
       }
       // TODO: will require adjustment after new hooks are out
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
@@ -27623,13 +29215,13 @@ var require_response = __commonJS({
         urlList: init?.urlList ? [...init.urlList] : []
       };
     }
-    function makeNetworkError(reason2) {
-      const isError = isErrorLike(reason2);
+    function makeNetworkError(reason3) {
+      const isError = isErrorLike(reason3);
       return makeResponse({
         type: "error",
         status: 0,
-        error: isError ? reason2 : new Error(reason2 ? String(reason2) : reason2),
-        aborted: reason2 && reason2.name === "AbortError"
+        error: isError ? reason3 : new Error(reason3 ? String(reason3) : reason3),
+        aborted: reason3 && reason3.name === "AbortError"
       });
     }
     function isNetworkError(response) {
@@ -28611,13 +30203,13 @@ var require_fetch = __commonJS({
         this.dump = false;
         this.state = "ongoing";
       }
-      terminate(reason2) {
+      terminate(reason3) {
         if (this.state !== "ongoing") {
           return;
         }
         this.state = "terminated";
-        this.connection?.destroy(reason2);
-        this.emit("terminated", reason2);
+        this.connection?.destroy(reason3);
+        this.emit("terminated", reason3);
       }
       // https://fetch.spec.whatwg.org/#fetch-controller-abort
       abort(error2) {
@@ -28896,7 +30488,7 @@ var require_fetch = __commonJS({
         fetchParams.controller.dump = true;
       }
       if (request.integrity) {
-        const processBodyError = (reason2) => fetchFinale(fetchParams, makeNetworkError(reason2));
+        const processBodyError = (reason3) => fetchFinale(fetchParams, makeNetworkError(reason3));
         if (request.responseTainting === "opaque" || response.body == null) {
           processBodyError(response.error);
           return;
@@ -29374,9 +30966,9 @@ var require_fetch = __commonJS({
       const pullAlgorithm = async () => {
         await fetchParams.controller.resume();
       };
-      const cancelAlgorithm = (reason2) => {
+      const cancelAlgorithm = (reason3) => {
         if (!isCancelled(fetchParams)) {
-          fetchParams.controller.abort(reason2);
+          fetchParams.controller.abort(reason3);
         }
       };
       const stream = new ReadableStream(
@@ -29387,8 +30979,8 @@ var require_fetch = __commonJS({
           async pull(controller) {
             await pullAlgorithm(controller);
           },
-          async cancel(reason2) {
-            await cancelAlgorithm(reason2);
+          async cancel(reason3) {
+            await cancelAlgorithm(reason3);
           },
           type: "bytes"
         }
@@ -29438,7 +31030,7 @@ var require_fetch = __commonJS({
           }
         }
       };
-      function onAborted(reason2) {
+      function onAborted(reason3) {
         if (isAborted(fetchParams)) {
           response.aborted = true;
           if (isReadable(stream)) {
@@ -29449,7 +31041,7 @@ var require_fetch = __commonJS({
         } else {
           if (isReadable(stream)) {
             fetchParams.controller.controller.error(new TypeError("terminated", {
-              cause: isErrorLike(reason2) ? reason2 : void 0
+              cause: isErrorLike(reason3) ? reason3 : void 0
             }));
           }
         }
@@ -30074,11 +31666,11 @@ var require_util4 = __commonJS({
             dataURL += serializeAMimeType(parsed);
           }
           dataURL += ";base64,";
-          const decoder = new StringDecoder("latin1");
+          const decoder2 = new StringDecoder("latin1");
           for (const chunk of bytes2) {
-            dataURL += btoa2(decoder.write(chunk));
+            dataURL += btoa2(decoder2.write(chunk));
           }
-          dataURL += btoa2(decoder.end());
+          dataURL += btoa2(decoder2.end());
           return dataURL;
         }
         case "Text": {
@@ -30095,7 +31687,7 @@ var require_util4 = __commonJS({
           if (encoding === "failure") {
             encoding = "UTF-8";
           }
-          return decode3(bytes2, encoding);
+          return decode4(bytes2, encoding);
         }
         case "ArrayBuffer": {
           const sequence = combineByteSequences(bytes2);
@@ -30103,16 +31695,16 @@ var require_util4 = __commonJS({
         }
         case "BinaryString": {
           let binaryString = "";
-          const decoder = new StringDecoder("latin1");
+          const decoder2 = new StringDecoder("latin1");
           for (const chunk of bytes2) {
-            binaryString += decoder.write(chunk);
+            binaryString += decoder2.write(chunk);
           }
-          binaryString += decoder.end();
+          binaryString += decoder2.end();
           return binaryString;
         }
       }
     }
-    function decode3(ioQueue, encoding) {
+    function decode4(ioQueue, encoding) {
       const bytes2 = combineByteSequences(ioQueue);
       const BOMEncoding = BOMSniffing(bytes2);
       let slice = 0;
@@ -30787,8 +32379,8 @@ var require_cache = __commonJS({
        * @returns {requestResponseList}
        */
       #batchCacheOperations(operations) {
-        const cache = this.#relevantRequestResponseList;
-        const backupCache = [...cache];
+        const cache3 = this.#relevantRequestResponseList;
+        const backupCache = [...cache3];
         const addedItems = [];
         const resultList = [];
         try {
@@ -30815,9 +32407,9 @@ var require_cache = __commonJS({
                 return [];
               }
               for (const requestResponse of requestResponses) {
-                const idx = cache.indexOf(requestResponse);
+                const idx = cache3.indexOf(requestResponse);
                 assert2(idx !== -1);
-                cache.splice(idx, 1);
+                cache3.splice(idx, 1);
               }
             } else if (operation.type === "put") {
               if (operation.response == null) {
@@ -30847,11 +32439,11 @@ var require_cache = __commonJS({
               }
               requestResponses = this.#queryCache(operation.request);
               for (const requestResponse of requestResponses) {
-                const idx = cache.indexOf(requestResponse);
+                const idx = cache3.indexOf(requestResponse);
                 assert2(idx !== -1);
-                cache.splice(idx, 1);
+                cache3.splice(idx, 1);
               }
-              cache.push([operation.request, operation.response]);
+              cache3.push([operation.request, operation.response]);
               addedItems.push([operation.request, operation.response]);
             }
             resultList.push([operation.request, operation.response]);
@@ -31025,13 +32617,13 @@ var require_cachestorage = __commonJS({
         if (options5.cacheName != null) {
           if (this.#caches.has(options5.cacheName)) {
             const cacheList = this.#caches.get(options5.cacheName);
-            const cache = new Cache(kConstruct, cacheList);
-            return await cache.match(request, options5);
+            const cache3 = new Cache(kConstruct, cacheList);
+            return await cache3.match(request, options5);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
-            const cache = new Cache(kConstruct, cacheList);
-            const response = await cache.match(request, options5);
+            const cache3 = new Cache(kConstruct, cacheList);
+            const response = await cache3.match(request, options5);
             if (response !== void 0) {
               return response;
             }
@@ -31061,12 +32653,12 @@ var require_cachestorage = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         cacheName = webidl.converters.DOMString(cacheName, prefix, "cacheName");
         if (this.#caches.has(cacheName)) {
-          const cache2 = this.#caches.get(cacheName);
-          return new Cache(kConstruct, cache2);
+          const cache4 = this.#caches.get(cacheName);
+          return new Cache(kConstruct, cache4);
         }
-        const cache = [];
-        this.#caches.set(cacheName, cache);
-        return new Cache(kConstruct, cache);
+        const cache3 = [];
+        this.#caches.set(cacheName, cache3);
+        return new Cache(kConstruct, cache3);
       }
       /**
        * @see https://w3c.github.io/ServiceWorker/#cache-storage-delete
@@ -32025,16 +33617,16 @@ var require_util7 = __commonJS({
       }
       return code >= 3e3 && code <= 4999;
     }
-    function failWebsocketConnection(ws, reason2) {
+    function failWebsocketConnection(ws, reason3) {
       const { [kController]: controller, [kResponse]: response } = ws;
       controller.abort();
       if (response?.socket && !response.socket.destroyed) {
         response.socket.destroy();
       }
-      if (reason2) {
+      if (reason3) {
         fireEvent("error", ws, (type, init) => new ErrorEvent(type, init), {
-          error: new Error(reason2),
-          message: reason2
+          error: new Error(reason3),
+          message: reason3
         });
       }
     }
@@ -32292,7 +33884,7 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws, code, reason2, reasonByteLength) {
+    function closeWebSocketConnection(ws, code, reason3, reasonByteLength) {
       if (isClosing(ws) || isClosed(ws)) {
       } else if (!isEstablished(ws)) {
         failWebsocketConnection(ws, "Connection was closed before it was established.");
@@ -32300,13 +33892,13 @@ var require_connection = __commonJS({
       } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
         ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
-        if (code !== void 0 && reason2 === void 0) {
+        if (code !== void 0 && reason3 === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
           frame.frameData.writeUInt16BE(code, 0);
-        } else if (code !== void 0 && reason2 !== void 0) {
+        } else if (code !== void 0 && reason3 !== void 0) {
           frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
           frame.frameData.writeUInt16BE(code, 0);
-          frame.frameData.write(reason2, 2, "utf-8");
+          frame.frameData.write(reason3, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
         }
@@ -32331,11 +33923,11 @@ var require_connection = __commonJS({
       response.socket.off("error", onSocketError);
       const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
       let code = 1005;
-      let reason2 = "";
+      let reason3 = "";
       const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
         code = result.code ?? 1005;
-        reason2 = result.reason;
+        reason3 = result.reason;
       } else if (!ws[kReceivedClose]) {
         code = 1006;
       }
@@ -32343,13 +33935,13 @@ var require_connection = __commonJS({
       fireEvent("close", ws, (type, init) => new CloseEvent(type, init), {
         wasClean,
         code,
-        reason: reason2
+        reason: reason3
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
           code,
-          reason: reason2
+          reason: reason3
         });
       }
     }
@@ -32473,9 +34065,9 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
-    function failWebsocketConnectionWithCode(ws, code, reason2) {
-      closeWebSocketConnection(ws, code, reason2, Buffer.byteLength(reason2));
-      failWebsocketConnection(ws, reason2);
+    function failWebsocketConnectionWithCode(ws, code, reason3) {
+      closeWebSocketConnection(ws, code, reason3, Buffer.byteLength(reason3));
+      failWebsocketConnection(ws, reason3);
     }
     var ByteParser = class extends Writable {
       #buffers = [];
@@ -32755,16 +34347,16 @@ var require_receiver = __commonJS({
         if (code !== void 0 && !isValidStatusCode(code)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
-        let reason2 = data.subarray(2);
-        if (reason2[0] === 239 && reason2[1] === 187 && reason2[2] === 191) {
-          reason2 = reason2.subarray(3);
+        let reason3 = data.subarray(2);
+        if (reason3[0] === 239 && reason3[1] === 187 && reason3[2] === 191) {
+          reason3 = reason3.subarray(3);
         }
         try {
-          reason2 = utf8Decode(reason2);
+          reason3 = utf8Decode(reason3);
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code, reason: reason2, error: false };
+        return { code, reason: reason3, error: false };
       }
       /**
        * Parses control frames.
@@ -32779,9 +34371,9 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body);
           if (this.#info.closeInfo.error) {
-            const { code, reason: reason2 } = this.#info.closeInfo;
-            closeWebSocketConnection(this.ws, code, reason2, reason2.length);
-            failWebsocketConnection(this.ws, reason2);
+            const { code, reason: reason3 } = this.#info.closeInfo;
+            closeWebSocketConnection(this.ws, code, reason3, reason3.length);
+            failWebsocketConnection(this.ws, reason3);
             return false;
           }
           if (this.ws[kSentClose] !== sentCloseFrameState.SENT) {
@@ -33018,14 +34610,14 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code = void 0, reason2 = void 0) {
+      close(code = void 0, reason3 = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.close";
         if (code !== void 0) {
           code = webidl.converters["unsigned short"](code, prefix, "code", { clamp: true });
         }
-        if (reason2 !== void 0) {
-          reason2 = webidl.converters.USVString(reason2, prefix, "reason");
+        if (reason3 !== void 0) {
+          reason3 = webidl.converters.USVString(reason3, prefix, "reason");
         }
         if (code !== void 0) {
           if (code !== 1e3 && (code < 3e3 || code > 4999)) {
@@ -33033,8 +34625,8 @@ var require_websocket = __commonJS({
           }
         }
         let reasonByteLength = 0;
-        if (reason2 !== void 0) {
-          reasonByteLength = Buffer.byteLength(reason2);
+        if (reason3 !== void 0) {
+          reasonByteLength = Buffer.byteLength(reason3);
           if (reasonByteLength > 123) {
             throw new DOMException(
               `Reason must be less than 123 bytes; received ${reasonByteLength}`,
@@ -33042,7 +34634,7 @@ var require_websocket = __commonJS({
             );
           }
         }
-        closeWebSocketConnection(this, code, reason2, reasonByteLength);
+        closeWebSocketConnection(this, code, reason3, reasonByteLength);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -33287,15 +34879,15 @@ var require_websocket = __commonJS({
       this.ws[kResponse].socket.resume();
     }
     function onParserError(err) {
-      let message;
+      let message2;
       let code;
       if (err instanceof CloseEvent) {
-        message = err.reason;
+        message2 = err.reason;
         code = err.code;
       } else {
-        message = err.message;
+        message2 = err.message;
       }
-      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
+      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message: message2 }));
       closeWebSocketConnection(this, code);
     }
     module2.exports = {
@@ -33370,12 +34962,12 @@ var require_eventsource_stream = __commonJS({
       }
       return true;
     }
-    function isFieldName(line, length, field2) {
-      if (length !== field2.length) {
+    function isFieldName(line, length, field3) {
+      if (length !== field3.length) {
         return false;
       }
       for (let i = 0; i < length; i++) {
-        if (line[i] !== field2[i]) {
+        if (line[i] !== field3[i]) {
           return false;
         }
       }
@@ -33576,13 +35168,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field2, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field2] + size;
+      setEventFieldSize(field3, size) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field3] + size;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field2] = size;
+        this.eventFieldSizes[field3] = size;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -34238,7 +35830,7 @@ function concatBytes(parts, total) {
   return out;
 }
 var MAX_REDIRECTS, RETRYABLE_STATUS, HttpClient;
-var init_http = __esm({
+var init_http2 = __esm({
   "src/oci/http.ts"() {
     "use strict";
     init_errors();
@@ -34517,7 +36109,7 @@ var init_registry = __esm({
     init_deadline();
     init_blob_limits();
     init_digest();
-    init_http();
+    init_http2();
     init_manifest();
     init_ref();
     init_referrers();
@@ -34876,15 +36468,15 @@ var init_registry = __esm({
         }
         return desc;
       }
-      async tag(ref, tag, desc, options5) {
+      async tag(ref, tag2, desc, options5) {
         const r = asRegistry(ref);
         await this.operation(
-          `tagging ${repoName(r)}:${tag}`,
+          `tagging ${repoName(r)}:${tag2}`,
           options5,
-          (signal) => this.tagIn(r, tag, desc, signal)
+          (signal) => this.tagIn(r, tag2, desc, signal)
         );
       }
-      async tagIn(r, tag, desc, signal) {
+      async tagIn(r, tag2, desc, signal) {
         const source = { kind: "registry", registry: r.registry, repository: r.repository };
         source.digest = Digest.parse(desc.digest);
         const { fetched } = await this.fetchManifest(source, signal);
@@ -34892,18 +36484,18 @@ var init_registry = __esm({
           kind: "registry",
           registry: r.registry,
           repository: r.repository,
-          tag
+          tag: tag2
         };
         const res = await this.call(target, {
           method: "PUT",
-          path: `/v2/${r.repository}/manifests/${tag}`,
+          path: `/v2/${r.repository}/manifests/${tag2}`,
           scopes: this.push(r),
           headers: { "Content-Type": fetched.mediaType },
           body: fetched.bytes,
           signal
         });
         if (res.status !== 201 && res.status !== 200)
-          throw await this.failure(res, "PUT", `tag ${repoName(r)}:${tag}`);
+          throw await this.failure(res, "PUT", `tag ${repoName(r)}:${tag2}`);
         await res.discard();
       }
       /** The repository's tags, every page; with `max`, reading stops once that many are listed. */
@@ -35001,18 +36593,18 @@ var init_registry = __esm({
         }
         return tags;
       }
-      async deleteTag(ref, tag, options5) {
+      async deleteTag(ref, tag2, options5) {
         const r = asRegistry(ref);
         await this.operation(
-          `deleting tag ${repoName(r)}:${tag}`,
+          `deleting tag ${repoName(r)}:${tag2}`,
           options5,
-          (signal) => this.deleteTagIn(r, tag, signal)
+          (signal) => this.deleteTagIn(r, tag2, signal)
         );
       }
-      async deleteTagIn(r, tag, signal) {
+      async deleteTagIn(r, tag2, signal) {
         const res = await this.call(r, {
           method: "DELETE",
-          path: `/v2/${r.repository}/manifests/${tag}`,
+          path: `/v2/${r.repository}/manifests/${tag2}`,
           scopes: [{ repository: r.repository, actions: ["delete"] }],
           signal
         });
@@ -35020,7 +36612,7 @@ var init_registry = __esm({
           await res.discard();
           return;
         }
-        const err = await this.failure(res, "DELETE", `tag ${repoName(r)}:${tag}`);
+        const err = await this.failure(res, "DELETE", `tag ${repoName(r)}:${tag2}`);
         if (res.status === 400 || res.status === 405) {
           throw new SealError(
             "E_REGISTRY",
@@ -35519,7 +37111,7 @@ function _lazyMethod(proto, key, make) {
   });
 }
 var _installedErrorProtos, initializer2, ZodRealError;
-var init_errors3 = __esm({
+var init_errors4 = __esm({
   "node_modules/zod/v4/classic/errors.js"() {
     init_core2();
     init_core2();
@@ -35557,18 +37149,18 @@ var init_errors3 = __esm({
 });
 
 // node_modules/zod/v4/classic/parse.js
-var parse2, parseAsync2, safeParse2, safeParseAsync2, encode2, decode2, encodeAsync2, decodeAsync2, safeEncode2, safeDecode2, safeEncodeAsync2, safeDecodeAsync2;
+var parse2, parseAsync2, safeParse2, safeParseAsync2, encode4, decode3, encodeAsync2, decodeAsync2, safeEncode2, safeDecode2, safeEncodeAsync2, safeDecodeAsync2;
 var init_parse3 = __esm({
   "node_modules/zod/v4/classic/parse.js"() {
     init_core2();
-    init_errors3();
+    init_errors4();
     init_core2();
     parse2 = /* @__PURE__ */ _parse(ZodRealError);
     parseAsync2 = /* @__PURE__ */ _parseAsync(ZodRealError);
     safeParse2 = /* @__PURE__ */ _safeParse(ZodRealError);
     safeParseAsync2 = /* @__PURE__ */ _safeParseAsync(ZodRealError);
-    encode2 = /* @__PURE__ */ _encode(ZodRealError);
-    decode2 = /* @__PURE__ */ _decode(ZodRealError);
+    encode4 = /* @__PURE__ */ _encode(ZodRealError);
+    decode3 = /* @__PURE__ */ _decode(ZodRealError);
     encodeAsync2 = /* @__PURE__ */ _encodeAsync(ZodRealError);
     decodeAsync2 = /* @__PURE__ */ _decodeAsync(ZodRealError);
     safeEncode2 = /* @__PURE__ */ _safeEncode(ZodRealError);
@@ -35895,10 +37487,10 @@ var init_schemas3 = __esm({
         return validateAsync(this, data, params);
       },
       encode: function _encode2(data, params) {
-        return encode2(this, data, params, { callee: _encode2 });
+        return encode4(this, data, params, { callee: _encode2 });
       },
       decode: function _decode2(data, params) {
-        return decode2(this, data, params, { callee: _decode2 });
+        return decode3(this, data, params, { callee: _decode2 });
       },
       encodeAsync: async function _encodeAsync2(data, params) {
         return await encodeAsync2(this, data, params, { callee: _encodeAsync2 });
@@ -36527,7 +38119,7 @@ var init_external2 = __esm({
     init_core2();
     init_schemas3();
     init_checks3();
-    init_errors3();
+    init_errors4();
     init_parse3();
     init_compat();
     init_core2();
@@ -37111,15 +38703,15 @@ var init_golang = __esm({
 });
 
 // src/sbom/catalog/zip.ts
-function bad(message) {
-  return new SealError("E_SBOM", `malformed zip archive: ${message}`);
+function bad(message2) {
+  return new SealError("E_SBOM", `malformed zip archive: ${message2}`);
 }
-var import_node_fs3, import_promises7, import_node_zlib, EOCD_SIG, ZIP64_LOCATOR_SIG, ZIP64_EOCD_SIG, CD_SIG, LOCAL_SIG, ZipArchive;
+var import_node_fs3, import_promises9, import_node_zlib, EOCD_SIG, ZIP64_LOCATOR_SIG, ZIP64_EOCD_SIG, CD_SIG, LOCAL_SIG, ZipArchive;
 var init_zip = __esm({
   "src/sbom/catalog/zip.ts"() {
     "use strict";
     import_node_fs3 = require("node:fs");
-    import_promises7 = require("node:stream/promises");
+    import_promises9 = require("node:stream/promises");
     import_node_zlib = require("node:zlib");
     init_errors();
     EOCD_SIG = 101010256;
@@ -37245,8 +38837,8 @@ var init_zip = __esm({
             yield chunk;
           }
         };
-        if (entry.method === 0) await (0, import_promises7.pipeline)(input2, limit, (0, import_node_fs3.createWriteStream)(dest));
-        else await (0, import_promises7.pipeline)(input2, (0, import_node_zlib.createInflateRaw)(), limit, (0, import_node_fs3.createWriteStream)(dest));
+        if (entry.method === 0) await (0, import_promises9.pipeline)(input2, limit, (0, import_node_fs3.createWriteStream)(dest));
+        else await (0, import_promises9.pipeline)(input2, (0, import_node_zlib.createInflateRaw)(), limit, (0, import_node_fs3.createWriteStream)(dest));
       }
     };
   }
@@ -37288,7 +38880,7 @@ async function scanArchive(archive, location, depth, tempFile, found) {
     }
     const dest = tempFile();
     await archive.extractTo(entry, dest, MAX_NESTED);
-    const fh = await (0, import_promises8.open)(dest, "r");
+    const fh = await (0, import_promises10.open)(dest, "r");
     try {
       const { size } = await fh.stat();
       const nested = await ZipArchive.open(fh, dest, 0, size).catch(() => void 0);
@@ -37302,7 +38894,7 @@ async function scanJavaArchive(file, location) {
   const found = [];
   let n = 0;
   const tempFile = () => `${file}.nested${n++}`;
-  const fh = await (0, import_promises8.open)(file, "r");
+  const fh = await (0, import_promises10.open)(file, "r");
   try {
     const { size } = await fh.stat();
     const archive = await ZipArchive.open(fh, file, 0, size).catch(() => void 0);
@@ -37312,11 +38904,11 @@ async function scanJavaArchive(file, location) {
   }
   return found;
 }
-var import_promises8, NAME4, ARCHIVE, POM_PROPERTIES, MAX_DEPTH, MAX_PROPERTIES, MAX_NESTED, javaCataloger;
+var import_promises10, NAME4, ARCHIVE, POM_PROPERTIES, MAX_DEPTH, MAX_PROPERTIES, MAX_NESTED, javaCataloger;
 var init_java = __esm({
   "src/sbom/catalog/java.ts"() {
     "use strict";
-    import_promises8 = require("node:fs/promises");
+    import_promises10 = require("node:fs/promises");
     init_purl();
     init_zip();
     NAME4 = "java-archive";
@@ -37367,11 +38959,11 @@ function nameFromPath(path) {
   const i = path.lastIndexOf("node_modules/");
   return path.slice(i + "node_modules/".length);
 }
-var import_node_path6, NAME5, MANIFEST, LOCK, LicenseField, PackageJson, LockFile, npmCataloger;
+var import_node_path7, NAME5, MANIFEST, LOCK, LicenseField, PackageJson, LockFile, npmCataloger;
 var init_npm = __esm({
   "src/sbom/catalog/npm.ts"() {
     "use strict";
-    import_node_path6 = require("node:path");
+    import_node_path7 = require("node:path");
     init_zod2();
     init_purl();
     init_cataloger();
@@ -37426,7 +39018,7 @@ var init_npm = __esm({
             continue;
           }
           if (!LOCK.test(file.path)) continue;
-          const dir = import_node_path6.posix.dirname(file.path);
+          const dir = import_node_path7.posix.dirname(file.path);
           if (ctx.view.stat(dir === "." ? "node_modules" : `${dir}/node_modules`)) continue;
           const lock = LockFile.safeParse(parseJson(textOf(file)));
           if (!lock.success || lock.data.lockfileVersion < 2) continue;
@@ -37532,15 +39124,15 @@ var require_sqlite_error = __commonJS({
   "node_modules/better-sqlite3/lib/sqlite-error.js"(exports2, module2) {
     "use strict";
     var descriptor = { value: "SqliteError", writable: true, enumerable: false, configurable: true };
-    function SqliteError(message, code) {
+    function SqliteError(message2, code) {
       if (new.target !== SqliteError) {
-        return new SqliteError(message, code);
+        return new SqliteError(message2, code);
       }
       if (typeof code !== "string") {
         throw new TypeError("Expected second argument to be a string");
       }
-      Error.call(this, message);
-      descriptor.value = "" + message;
+      Error.call(this, message2);
+      descriptor.value = "" + message2;
       Object.defineProperty(this, "message", descriptor);
       Error.captureStackTrace(this, SqliteError);
       this.code = code;
@@ -37588,7 +39180,7 @@ var require_bindings = __commonJS({
     var fs = require("fs");
     var path = require("path");
     var fileURLToPath = require_file_uri_to_path();
-    var join7 = path.join;
+    var join8 = path.join;
     var dirname2 = path.dirname;
     var exists = fs.accessSync && function(path2) {
       try {
@@ -37648,7 +39240,7 @@ var require_bindings = __commonJS({
       var requireFunc = typeof __webpack_require__ === "function" ? __non_webpack_require__ : require;
       var tries = [], i = 0, l = opts.try.length, n, b, err;
       for (; i < l; i++) {
-        n = join7.apply(
+        n = join8.apply(
           null,
           opts.try[i].map(function(p) {
             return opts[p] || p;
@@ -37709,7 +39301,7 @@ var require_bindings = __commonJS({
         if (dir === ".") {
           dir = process.cwd();
         }
-        if (exists(join7(dir, "package.json")) || exists(join7(dir, "node_modules"))) {
+        if (exists(join8(dir, "package.json")) || exists(join8(dir, "node_modules"))) {
           return dir;
         }
         if (prev === dir) {
@@ -37718,7 +39310,7 @@ var require_bindings = __commonJS({
           );
         }
         prev = dir;
-        dir = join7(dir, "..");
+        dir = join8(dir, "..");
       }
     };
   }
@@ -38304,24 +39896,24 @@ function parseRpmHeader(blob) {
   };
   for (let i = 0; i < il; i++) {
     const at = 8 + i * 16;
-    const tag = buf2.readInt32BE(at);
-    if (!wanted.has(tag)) continue;
+    const tag2 = buf2.readInt32BE(at);
+    if (!wanted.has(tag2)) continue;
     const type = buf2.readUInt32BE(at + 4);
     const offset = buf2.readInt32BE(at + 8);
     if (type === TYPE_STRING || type === TYPE_I18NSTRING || type === TYPE_STRING_ARRAY) {
       const s = cString(offset);
-      if (s !== void 0) out.set(tag, s);
+      if (s !== void 0) out.set(tag2, s);
     } else if (type === TYPE_INT32) {
-      if (offset >= 0 && offset + 4 <= dl) out.set(tag, buf2.readInt32BE(storeStart + offset));
+      if (offset >= 0 && offset + 4 <= dl) out.set(tag2, buf2.readInt32BE(storeStart + offset));
     }
   }
   return out;
 }
-var import_promises9, import_better_sqlite3, NAME7, DB_PATHS2, RpmTag, TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING, MAX_INDEX_ENTRIES, rpmCataloger;
+var import_promises11, import_better_sqlite3, NAME7, DB_PATHS2, RpmTag, TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING, MAX_INDEX_ENTRIES, rpmCataloger;
 var init_rpm = __esm({
   "src/sbom/catalog/rpm.ts"() {
     "use strict";
-    import_promises9 = require("node:fs/promises");
+    import_promises11 = require("node:fs/promises");
     import_better_sqlite3 = __toESM(require_lib(), 1);
     init_errors();
     init_purl();
@@ -38354,7 +39946,7 @@ var init_rpm = __esm({
         for (const file of files) {
           if (file.kind !== "spool" || !DB_PATHS2.has(file.path)) continue;
           const wal = ctx.view.get(`${file.path}-wal`);
-          if (wal?.kind === "spool" && wal.size > 0) await (0, import_promises9.copyFile)(wal.file, `${file.file}-wal`);
+          if (wal?.kind === "spool" && wal.size > 0) await (0, import_promises11.copyFile)(wal.file, `${file.file}-wal`);
           let db;
           try {
             db = new import_better_sqlite3.default(file.file, { readonly: true, fileMustExist: true });
@@ -38370,13 +39962,13 @@ var init_rpm = __esm({
               const release = h.get(RpmTag.RELEASE);
               if (typeof name !== "string" || typeof version2 !== "string") continue;
               if (name === "gpg-pubkey") continue;
-              const epoch = h.get(RpmTag.EPOCH);
+              const epoch2 = h.get(RpmTag.EPOCH);
               const arch = h.get(RpmTag.ARCH);
               const license = h.get(RpmTag.LICENSE);
               const evr = typeof release === "string" ? `${version2}-${release}` : version2;
               const pkg = {
                 name,
-                version: typeof epoch === "number" && epoch > 0 ? `${epoch}:${evr}` : evr,
+                version: typeof epoch2 === "number" && epoch2 > 0 ? `${epoch2}:${evr}` : evr,
                 type: "rpm",
                 purl: formatPurl({
                   type: "rpm",
@@ -38385,7 +39977,7 @@ var init_rpm = __esm({
                   version: evr,
                   qualifiers: {
                     arch: typeof arch === "string" ? arch : void 0,
-                    epoch: typeof epoch === "number" && epoch > 0 ? String(epoch) : void 0,
+                    epoch: typeof epoch2 === "number" && epoch2 > 0 ? String(epoch2) : void 0,
                     distro
                   }
                 }),
@@ -40094,8 +41686,8 @@ var require_errors2 = __commonJS({
     exports2.OptPlugError = void 0;
     var OptPlugError = class extends Error {
       cause;
-      constructor(message, cause) {
-        super(message);
+      constructor(message2, cause) {
+        super(message2);
         this.cause = cause;
       }
     };
@@ -43786,9 +45378,9 @@ var require_wrapper = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.default = default_1;
     var errors_1 = require_errors2();
-    function makeWIllThrow(message) {
+    function makeWIllThrow(message2) {
       const f = function() {
-        throw new errors_1.OptPlugError(message);
+        throw new errors_1.OptPlugError(message2);
       };
       f.fails = true;
       return Object.freeze(f);
@@ -44509,11 +46101,11 @@ var init_tool = __esm({
 
 // src/sbom/spdx.ts
 function isSpdxExpression(expr) {
-  const tokens = expr.replace(/[()]/g, " $& ").trim().split(/\s+/);
+  const tokens3 = expr.replace(/[()]/g, " $& ").trim().split(/\s+/);
   let depth = 0;
   let expectOperand = true;
   let afterWith = false;
-  for (const t of tokens) {
+  for (const t of tokens3) {
     if (t === "(") {
       if (!expectOperand) return false;
       depth++;
@@ -44562,7 +46154,7 @@ function toSpdxJson(packages, subject, options5 = {}) {
     dataLicense: "CC0-1.0",
     SPDXID: "SPDXRef-DOCUMENT",
     name: subject.name,
-    documentNamespace: `https://seal.dev/spdxdocs/${encodeURIComponent(subject.name)}-${options5.namespaceId ?? (0, import_node_crypto11.randomUUID)()}`,
+    documentNamespace: `https://seal.dev/spdxdocs/${encodeURIComponent(subject.name)}-${options5.namespaceId ?? (0, import_node_crypto16.randomUUID)()}`,
     creationInfo: { created, creators: [`Tool: seal-${sealVersion()}`] },
     packages: [imagePackage],
     relationships: [
@@ -44594,11 +46186,11 @@ function toSpdxJson(packages, subject, options5 = {}) {
   });
   return doc;
 }
-var import_node_crypto11, import_SPDX, IMAGE_ID;
+var import_node_crypto16, import_SPDX, IMAGE_ID;
 var init_spdx = __esm({
   "src/sbom/spdx.ts"() {
     "use strict";
-    import_node_crypto11 = require("node:crypto");
+    import_node_crypto16 = require("node:crypto");
     import_SPDX = __toESM(require_spdx(), 1);
     init_tool();
     IMAGE_ID = "SPDXRef-Image";
@@ -44620,7 +46212,7 @@ function imagePurl(subject) {
   return formatPurl({ type: "oci", name: last.toLowerCase(), version: subject.digest });
 }
 function toCycloneDxJson(packages, subject, options5 = {}) {
-  const bom = new import_Models.Bom({ serialNumber: options5.serialNumber ?? `urn:uuid:${(0, import_node_crypto12.randomUUID)()}` });
+  const bom = new import_Models.Bom({ serialNumber: options5.serialNumber ?? `urn:uuid:${(0, import_node_crypto17.randomUUID)()}` });
   bom.metadata.timestamp = options5.created ?? /* @__PURE__ */ new Date();
   bom.metadata.tools.components.add(
     new import_Models.Component(import_Enums.ComponentType.Application, "seal", { version: sealVersion() })
@@ -44649,11 +46241,11 @@ function toCycloneDxJson(packages, subject, options5 = {}) {
   const serializer = new import_Serialize.JsonSerializer(new import_Serialize.JSON.Normalize.Factory(import_Spec.Spec1dot6));
   return JSON.parse(serializer.serialize(bom, { sortLists: true }));
 }
-var import_node_crypto12, import_Enums, import_Models, import_Serialize, import_SPDX2, import_Spec;
+var import_node_crypto17, import_Enums, import_Models, import_Serialize, import_SPDX2, import_Spec;
 var init_cyclonedx = __esm({
   "src/sbom/cyclonedx.ts"() {
     "use strict";
-    import_node_crypto12 = require("node:crypto");
+    import_node_crypto17 = require("node:crypto");
     import_Enums = __toESM(require_enums(), 1);
     import_Models = __toESM(require_models(), 1);
     import_Serialize = __toESM(require_index_node(), 1);
@@ -44783,7 +46375,7 @@ var require_b4a = __commonJS({
     function compare(a, b) {
       return Buffer.compare(a, b);
     }
-    function concat(buffers, totalLength) {
+    function concat2(buffers, totalLength) {
       return Buffer.concat(buffers, totalLength);
     }
     function copy(source, target, targetStart, start, end) {
@@ -44885,7 +46477,7 @@ var require_b4a = __commonJS({
       allocUnsafeSlow,
       byteLength,
       compare,
-      concat,
+      concat: concat2,
       copy,
       equals,
       fill,
@@ -46267,7 +47859,7 @@ var require_headers2 = __commonJS({
       }
       return result;
     };
-    exports2.encode = function encode3(opts) {
+    exports2.encode = function encode5(opts) {
       const buf2 = b4a.alloc(512);
       let name = opts.name;
       let prefix = "";
@@ -46299,7 +47891,7 @@ var require_headers2 = __commonJS({
       b4a.write(buf2, encodeOct(cksum(buf2), 6), 148);
       return buf2;
     };
-    exports2.decode = function decode3(buf2, filenameEncoding, allowUnknownFormat) {
+    exports2.decode = function decode4(buf2, filenameEncoding, allowUnknownFormat) {
       let typeflag = buf2[156] === 0 ? 0 : buf2[156] - ZERO_OFFSET;
       let name = decodeStr(buf2, 0, 100, filenameEncoding);
       const mode = decodeOct(buf2, 100, 8);
@@ -47092,8 +48684,8 @@ var require_tar_stream = __commonJS({
 });
 
 // src/sbom/layers.ts
-function hostile(message, details) {
-  return new SealError("E_LAYER_HOSTILE", message, details ? { details } : void 0);
+function hostile(message2, details) {
+  return new SealError("E_LAYER_HOSTILE", message2, details ? { details } : void 0);
 }
 function normaliseEntryPath(name) {
   const out = [];
@@ -47175,10 +48767,10 @@ async function readLayers(layers, match, options5 = {}) {
   let spoolCount = 0;
   const spoolPath = async () => {
     if (!tempDir) {
-      tempDir = await (0, import_promises10.mkdtemp)((0, import_node_path7.join)((0, import_node_os3.tmpdir)(), "seal-sbom-"));
+      tempDir = await (0, import_promises12.mkdtemp)((0, import_node_path8.join)((0, import_node_os4.tmpdir)(), "seal-sbom-"));
       ownTemp = true;
     }
-    return (0, import_node_path7.join)(tempDir, `f${spoolCount++}`);
+    return (0, import_node_path8.join)(tempDir, `f${spoolCount++}`);
   };
   const totalCompressed = layers.reduce((n, l) => n + (l.size ?? 0), 0);
   let compressedSeen = 0;
@@ -47199,7 +48791,7 @@ async function readLayers(layers, match, options5 = {}) {
           yield chunk;
         }
       })();
-      const diffHash = (0, import_node_crypto13.createHash)("sha256");
+      const diffHash = (0, import_node_crypto18.createHash)("sha256");
       let layerBytes = 0;
       const tail = Buffer.alloc(512);
       let tailFill = 0;
@@ -47301,7 +48893,7 @@ async function readLayers(layers, match, options5 = {}) {
       }
     }
   } catch (err) {
-    if (ownTemp && tempDir) await (0, import_promises10.rm)(tempDir, { recursive: true, force: true });
+    if (ownTemp && tempDir) await (0, import_promises12.rm)(tempDir, { recursive: true, force: true });
     throw err;
   }
   if (ownTemp) view.tempDir = tempDir;
@@ -47332,7 +48924,7 @@ async function readLayers(layers, match, options5 = {}) {
         if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", () => resolve()));
       }
       out.end();
-      await (0, import_promises11.finished)(out);
+      await (0, import_promises13.finished)(out);
       return { kind: "spool", path, layer, size, tag: wanted.tag, file };
     }
     const scanner = wanted.scanner();
@@ -47375,26 +48967,26 @@ async function readTar(bytes2, digest, onEntry) {
     await feed;
     if (feedError instanceof SealError) throw feedError;
     if (err instanceof SealError) throw err;
-    const message = err.message ?? String(err);
-    if (/unexpected end/i.test(message)) {
+    const message2 = err.message ?? String(err);
+    if (/unexpected end/i.test(message2)) {
       throw hostile(`layer ${digest} is truncated: the tar stream ends inside an entry`, { layer: digest });
     }
-    throw hostile(`layer ${digest} is not a valid tar archive: ${message}`, { layer: digest });
+    throw hostile(`layer ${digest} is not a valid tar archive: ${message2}`, { layer: digest });
   }
   await feed;
   if (feedError) throw feedError;
 }
-var import_node_crypto13, import_node_fs5, import_promises10, import_node_os3, import_node_path7, import_node_stream, import_promises11, zlib, tar, DEFAULT_MAX_FILE, DEFAULT_MAX_TOTAL, DEFAULT_MAX_ENTRIES, WHITEOUT_PREFIX, OPAQUE_WHITEOUT, MAX_SYMLINK_HOPS, TYPE_NAMES, FilesystemView, IndexWriter;
+var import_node_crypto18, import_node_fs5, import_promises12, import_node_os4, import_node_path8, import_node_stream, import_promises13, zlib, tar, DEFAULT_MAX_FILE, DEFAULT_MAX_TOTAL, DEFAULT_MAX_ENTRIES, WHITEOUT_PREFIX, OPAQUE_WHITEOUT, MAX_SYMLINK_HOPS, TYPE_NAMES, FilesystemView, IndexWriter;
 var init_layers = __esm({
   "src/sbom/layers.ts"() {
     "use strict";
-    import_node_crypto13 = require("node:crypto");
+    import_node_crypto18 = require("node:crypto");
     import_node_fs5 = require("node:fs");
-    import_promises10 = require("node:fs/promises");
-    import_node_os3 = require("node:os");
-    import_node_path7 = require("node:path");
+    import_promises12 = require("node:fs/promises");
+    import_node_os4 = require("node:os");
+    import_node_path8 = require("node:path");
     import_node_stream = require("node:stream");
-    import_promises11 = require("node:stream/promises");
+    import_promises13 = require("node:stream/promises");
     zlib = __toESM(require("node:zlib"), 1);
     tar = __toESM(require_tar_stream(), 1);
     init_errors();
@@ -47503,7 +49095,7 @@ var init_layers = __esm({
       }
       /** Remove temporary files (spooled contents). Safe to call twice. */
       async dispose() {
-        if (this.tempDir) await (0, import_promises10.rm)(this.tempDir, { recursive: true, force: true });
+        if (this.tempDir) await (0, import_promises12.rm)(this.tempDir, { recursive: true, force: true });
       }
     };
     IndexWriter = class {
@@ -47760,13 +49352,13 @@ async function readGitSource(cwd) {
   if (uri) source.uri = uri;
   return source;
 }
-var import_node_child_process2, import_node_util, run;
+var import_node_child_process, import_node_util, run;
 var init_git = __esm({
   "src/provenance/git.ts"() {
     "use strict";
-    import_node_child_process2 = require("node:child_process");
+    import_node_child_process = require("node:child_process");
     import_node_util = require("node:util");
-    run = (0, import_node_util.promisify)(import_node_child_process2.execFile);
+    run = (0, import_node_util.promisify)(import_node_child_process.execFile);
   }
 });
 
@@ -47852,7 +49444,7 @@ async function githubProvenance(env, now) {
   if (env.GITHUB_EVENT_PATH) {
     let raw;
     try {
-      raw = await (0, import_promises12.readFile)(env.GITHUB_EVENT_PATH, "utf8");
+      raw = await (0, import_promises14.readFile)(env.GITHUB_EVENT_PATH, "utf8");
     } catch (err) {
       throw new SealError(
         "E_IO",
@@ -47971,7 +49563,7 @@ async function localProvenance(cwd, now, toolVersion) {
       buildType: LOCAL_BUILD_TYPE,
       externalParameters,
       internalParameters: {
-        host: (0, import_node_os4.hostname)(),
+        host: (0, import_node_os5.hostname)(),
         platform: `${process.platform}/${process.arch}`,
         node: process.version
       },
@@ -48003,12 +49595,12 @@ async function buildProvenanceStatement(env, subject, options5 = {}) {
     predicate: await buildProvenance(env, options5)
   };
 }
-var import_promises12, import_node_os4, EventSchema;
+var import_promises14, import_node_os5, EventSchema;
 var init_build = __esm({
   "src/provenance/build.ts"() {
     "use strict";
-    import_promises12 = require("node:fs/promises");
-    import_node_os4 = require("node:os");
+    import_promises14 = require("node:fs/promises");
+    import_node_os5 = require("node:os");
     init_zod2();
     init_errors();
     init_digest();
@@ -48629,8 +50221,8 @@ var init_tslib_es6 = __esm({
       };
       return ownKeys(o);
     };
-    _SuppressedError = typeof SuppressedError === "function" ? SuppressedError : function(error2, suppressed, message) {
-      var e = new Error(message);
+    _SuppressedError = typeof SuppressedError === "function" ? SuppressedError : function(error2, suppressed, message2) {
+      var e = new Error(message2);
       return e.name = "SuppressedError", e.error = error2, e.suppressed = suppressed, e;
     };
     tslib_es6_default = {
@@ -49418,7 +51010,7 @@ var require_build3 = __commonJS({
         throw new Error("BigInt is not defined. Your environment doesn't implement BigInt.");
       }
     }
-    function concat(buffers) {
+    function concat2(buffers) {
       let outputLength = 0;
       let prevLength = 0;
       for (let i = 0; i < buffers.length; i++) {
@@ -49461,10 +51053,10 @@ var require_build3 = __commonJS({
         this.items = [];
       }
       write(buf2) {
-        this.items.push(buf2 instanceof ArrayBuffer ? buf2 : concat([buf2]));
+        this.items.push(buf2 instanceof ArrayBuffer ? buf2 : concat2([buf2]));
       }
       final() {
-        return concat(this.items);
+        return concat2(this.items);
       }
     };
     var ORIGINAL_VIEW_WRITER_WRITE = ViewWriter.prototype.write;
@@ -50401,20 +51993,20 @@ var require_build3 = __commonJS({
         }
         if (inputOffset > inputBuffer.byteLength || inputLength > inputBuffer.byteLength - inputOffset)
           return void 0;
-        const tag = inputBuffer[inputOffset];
-        if (tag !== 2 && tag !== 5 && tag !== 48)
+        const tag2 = inputBuffer[inputOffset];
+        if (tag2 !== 2 && tag2 !== 5 && tag2 !== 48)
           return void 0;
         length = inputBuffer[inputOffset + 1];
         if (length >= 128 || length > inputLength - 2)
           return void 0;
-        if (tag === 5 && length !== 0)
+        if (tag2 === 5 && length !== 0)
           return void 0;
         if (!fastParserContext(context))
           return void 0;
         if (length > Object.getOwnPropertyDescriptor(context, "maxContentLength").value) {
           return void 0;
         }
-        const constructorName = tag === 2 ? "Integer" : tag === 5 ? "Null" : "Sequence";
+        const constructorName = tag2 === 2 ? "Integer" : tag2 === 5 ? "Null" : "Sequence";
         Constructor = registry2[constructorName];
         if (!fastParserType(typeStore, constructorName, Constructor))
           return void 0;
@@ -51605,7 +53197,7 @@ ${values.join("\n")}` : `${blockName} :`;
           }
           retBuffers.push(valueBuf);
         }
-        return concat(retBuffers);
+        return concat2(retBuffers);
       }
       fromString(string4) {
         this.value = [];
@@ -51849,7 +53441,7 @@ ${values.join("\n")}` : `${blockName} :`;
           }
           retBuffers.push(valueBuf);
         }
-        return concat(retBuffers);
+        return concat2(retBuffers);
       }
       fromString(string4) {
         this.value = [];
@@ -53085,7 +54677,7 @@ var require_concat = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.concatToUint8Array = concatToUint8Array;
-    exports2.concat = concat;
+    exports2.concat = concat2;
     var buffer_source_js_1 = require_buffer_source();
     function concatToUint8Array(buffers) {
       const views = [];
@@ -53103,7 +54695,7 @@ var require_concat = __commonJS({
       }
       return result;
     }
-    function concat(first, second, ...rest) {
+    function concat2(first, second, ...rest) {
       let buffers;
       let type;
       if (typeof second === "function") {
@@ -53405,11 +54997,11 @@ var require_binary = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.binary = void 0;
-    exports2.encode = encode3;
-    exports2.decode = decode3;
+    exports2.encode = encode5;
+    exports2.decode = decode4;
     exports2.is = is;
     var index_js_1 = require_bytes();
-    function encode3(data) {
+    function encode5(data) {
       const bytes2 = (0, index_js_1.toUint8Array)(data);
       let result = "";
       for (const byte of bytes2) {
@@ -53417,7 +55009,7 @@ var require_binary = __commonJS({
       }
       return result;
     }
-    function decode3(text) {
+    function decode4(text) {
       const result = new Uint8Array(text.length);
       for (let i = 0; i < text.length; i++) {
         result[i] = text.charCodeAt(i) & 255;
@@ -53427,7 +55019,7 @@ var require_binary = __commonJS({
     function is(text) {
       return typeof text === "string";
     }
-    exports2.binary = { encode: encode3, decode: decode3, is };
+    exports2.binary = { encode: encode5, decode: decode4, is };
   }
 });
 
@@ -53439,8 +55031,8 @@ var require_hex = __commonJS({
     exports2.hex = exports2.formats = void 0;
     exports2.normalize = normalize;
     exports2.is = is;
-    exports2.encode = encode3;
-    exports2.decode = decode3;
+    exports2.encode = encode5;
+    exports2.decode = decode4;
     exports2.parse = parse3;
     exports2.format = format;
     var index_js_1 = require_bytes();
@@ -53609,7 +55201,7 @@ var require_hex = __commonJS({
         return false;
       }
     }
-    function encode3(data, options5 = {}) {
+    function encode5(data, options5 = {}) {
       const bytes2 = (0, index_js_1.toUint8Array)(data);
       const casing = options5.case ?? "lower";
       const pairs = Array.from(bytes2, (byte) => {
@@ -53633,7 +55225,7 @@ var require_hex = __commonJS({
       }
       return `${options5.prefix ?? ""}${body}`;
     }
-    function decode3(text, options5 = {}) {
+    function decode4(text, options5 = {}) {
       const normalized = normalize(text, options5);
       const result = new Uint8Array(normalized.length / 2);
       for (let i = 0; i < normalized.length; i += 2) {
@@ -53644,13 +55236,13 @@ var require_hex = __commonJS({
     function parse3(text, options5 = {}) {
       const normalized = normalize(text, options5);
       return {
-        bytes: decode3(normalized),
+        bytes: decode4(normalized),
         format: detectFormat(text),
         normalized
       };
     }
     function format(data, value) {
-      return encode3(data, value);
+      return encode5(data, value);
     }
     exports2.formats = {
       compact: Object.freeze({}),
@@ -53660,7 +55252,7 @@ var require_hex = __commonJS({
       groupsOf4: Object.freeze({ group: { size: 4, separator: " " } }),
       prefixed: Object.freeze({ prefix: "0x" })
     };
-    exports2.hex = { encode: encode3, decode: decode3, format, formats: exports2.formats, is, normalize, parse: parse3 };
+    exports2.hex = { encode: encode5, decode: decode4, format, formats: exports2.formats, is, normalize, parse: parse3 };
   }
 });
 
@@ -53670,16 +55262,16 @@ var require_utf8 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.utf8 = void 0;
-    exports2.encode = encode3;
-    exports2.decode = decode3;
+    exports2.encode = encode5;
+    exports2.decode = decode4;
     var index_js_1 = require_bytes();
-    function encode3(text) {
+    function encode5(text) {
       return new TextEncoder().encode(text);
     }
-    function decode3(data) {
+    function decode4(data) {
       return new TextDecoder("utf-8", { fatal: false }).decode((0, index_js_1.toUint8Array)(data));
     }
-    exports2.utf8 = { encode: encode3, decode: decode3 };
+    exports2.utf8 = { encode: encode5, decode: decode4 };
   }
 });
 
@@ -53689,10 +55281,10 @@ var require_utf16 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.utf16 = void 0;
-    exports2.encode = encode3;
-    exports2.decode = decode3;
+    exports2.encode = encode5;
+    exports2.decode = decode4;
     var index_js_1 = require_bytes();
-    function encode3(text, options5 = {}) {
+    function encode5(text, options5 = {}) {
       const result = new ArrayBuffer(text.length * 2);
       const view = new DataView(result);
       for (let i = 0; i < text.length; i++) {
@@ -53700,7 +55292,7 @@ var require_utf16 = __commonJS({
       }
       return new Uint8Array(result);
     }
-    function decode3(data, options5 = {}) {
+    function decode4(data, options5 = {}) {
       const buffer = (0, index_js_1.toArrayBuffer)(data);
       const view = new DataView(buffer);
       let result = "";
@@ -53709,7 +55301,7 @@ var require_utf16 = __commonJS({
       }
       return result;
     }
-    exports2.utf16 = { encode: encode3, decode: decode3 };
+    exports2.utf16 = { encode: encode5, decode: decode4 };
   }
 });
 
@@ -53722,8 +55314,8 @@ var require_base64 = __commonJS({
     exports2.normalize = normalize;
     exports2.pad = pad;
     exports2.is = is;
-    exports2.encode = encode3;
-    exports2.decode = decode3;
+    exports2.encode = encode5;
+    exports2.decode = decode4;
     var index_js_1 = require_bytes();
     var binary_js_1 = require_binary();
     var BASE64_REGEX = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -53744,7 +55336,7 @@ var require_base64 = __commonJS({
       const normalized = normalize(text);
       return normalized === "" || BASE64_REGEX.test(normalized);
     }
-    function encode3(data, _options) {
+    function encode5(data, _options) {
       const bytes2 = (0, index_js_1.toUint8Array)(data);
       const buffer = nodeBuffer();
       if (buffer) {
@@ -53752,7 +55344,7 @@ var require_base64 = __commonJS({
       }
       return btoa((0, binary_js_1.encode)(bytes2));
     }
-    function decode3(text, _options) {
+    function decode4(text, _options) {
       const normalized = normalize(text);
       if (!is(normalized)) {
         throw new TypeError("Input is not valid Base64 text");
@@ -53763,7 +55355,7 @@ var require_base64 = __commonJS({
       }
       return (0, binary_js_1.decode)(atob(normalized));
     }
-    exports2.base64 = { encode: encode3, decode: decode3, is, normalize, pad };
+    exports2.base64 = { encode: encode5, decode: decode4, is, normalize, pad };
   }
 });
 
@@ -53775,8 +55367,8 @@ var require_base64url = __commonJS({
     exports2.base64url = void 0;
     exports2.normalize = normalize;
     exports2.is = is;
-    exports2.encode = encode3;
-    exports2.decode = decode3;
+    exports2.encode = encode5;
+    exports2.decode = decode4;
     var base64_js_1 = require_base64();
     var BASE64URL_REGEX = /^[A-Za-z0-9_-]*$/;
     function normalize(text) {
@@ -53785,17 +55377,17 @@ var require_base64url = __commonJS({
     function is(text) {
       return typeof text === "string" && BASE64URL_REGEX.test(normalize(text));
     }
-    function encode3(data, _options) {
+    function encode5(data, _options) {
       return base64_js_1.base64.encode(data).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/g, "");
     }
-    function decode3(text, _options) {
+    function decode4(text, _options) {
       const normalized = normalize(text);
       if (!is(normalized)) {
         throw new TypeError("Input is not valid Base64Url text");
       }
       return base64_js_1.base64.decode(base64_js_1.base64.pad(normalized.replace(/-/g, "+").replace(/_/g, "/")));
     }
-    exports2.base64url = { encode: encode3, decode: decode3, is, normalize };
+    exports2.base64url = { encode: encode5, decode: decode4, is, normalize };
   }
 });
 
@@ -53821,9 +55413,9 @@ var require_pem = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.pemConverter = exports2.pem = void 0;
-    exports2.encode = encode3;
+    exports2.encode = encode5;
     exports2.encodeMany = encodeMany;
-    exports2.decode = decode3;
+    exports2.decode = decode4;
     exports2.find = find;
     exports2.findAll = findAll;
     exports2.decodeFirst = decodeFirst;
@@ -53891,7 +55483,7 @@ var require_pem = __commonJS({
       }
       return blocks;
     }
-    function encode3(label, data, options5 = {}) {
+    function encode5(label, data, options5 = {}) {
       assertLabel(label);
       const lineLength = options5.lineLength ?? 64;
       if (!Number.isInteger(lineLength) || lineLength < 1) {
@@ -53910,19 +55502,19 @@ var require_pem = __commonJS({
       return `${lines.join(newline)}${newline}`;
     }
     function encodeMany(blocks, options5 = {}) {
-      return blocks.map((block) => encode3(block.label, block.data, { ...options5, headers: block.headers ?? options5.headers })).join("");
+      return blocks.map((block) => encode5(block.label, block.data, { ...options5, headers: block.headers ?? options5.headers })).join("");
     }
-    function decode3(text, options5 = {}) {
+    function decode4(text, options5 = {}) {
       return collectBlocks(text, options5).map(({ lineLength: _lineLength, newline: _newline, ...block }) => block);
     }
     function find(text, label) {
-      return decode3(text, { label })[0];
+      return decode4(text, { label })[0];
     }
     function findAll(text, label) {
-      return decode3(text, { label });
+      return decode4(text, { label });
     }
     function decodeFirst(text, label) {
-      const [block] = decode3(text, { label, strict: true });
+      const [block] = decode4(text, { label, strict: true });
       return block.data;
     }
     function parse3(text, options5 = {}) {
@@ -53936,20 +55528,20 @@ var require_pem = __commonJS({
       return {
         bytes: block.data,
         format: format2,
-        normalized: encode3(block.label, block.data, format2)
+        normalized: encode5(block.label, block.data, format2)
       };
     }
     function format(data, value) {
-      return encode3(value.label, data, value);
+      return encode5(value.label, data, value);
     }
-    exports2.pem = { decode: decode3, decodeFirst, encode: encode3, encodeMany, find, findAll, format, parse: parse3 };
+    exports2.pem = { decode: decode4, decodeFirst, encode: encode5, encodeMany, find, findAll, format, parse: parse3 };
     exports2.pemConverter = {
       name: "pem",
       encode: (data, options5) => {
         if (!options5?.label) {
           throw new TypeError("PEM label is required");
         }
-        return encode3(options5.label, data, options5);
+        return encode5(options5.label, data, options5);
       },
       decode: (text, options5) => decodeFirst(text, options5?.label),
       format,
@@ -54276,10 +55868,10 @@ var require_convert = __commonJS({
     var index_js_1 = require_bytes();
     var index_js_2 = require_encoding2();
     var defaults_js_1 = require_defaults();
-    function encode3(name, data, ...args) {
+    function encode5(name, data, ...args) {
       return defaults_js_1.defaultConverterRegistry.encode(name, data, ...args);
     }
-    function decode3(name, text, ...args) {
+    function decode4(name, text, ...args) {
       return defaults_js_1.defaultConverterRegistry.decode(name, text, ...args);
     }
     function tryDecode(name, text, ...args) {
@@ -54304,8 +55896,8 @@ var require_convert = __commonJS({
       return encoding.toLowerCase();
     }
     exports2.convert = {
-      encode: encode3,
-      decode: decode3,
+      encode: encode5,
+      decode: decode4,
       tryDecode,
       normalize,
       parse: parse3,
@@ -54313,19 +55905,19 @@ var require_convert = __commonJS({
       transcode,
       detect,
       to(format2, data, ...args) {
-        return encode3(format2, data, ...args);
+        return encode5(format2, data, ...args);
       },
       from(format2, text, ...args) {
-        return decode3(format2, text, ...args);
+        return decode4(format2, text, ...args);
       },
       toString(data, encoding = "utf8") {
-        return encode3(encoding, data);
+        return encode5(encoding, data);
       },
       fromString(text, encoding = "utf8") {
         if (normalizeEncodingName(encoding) === "hex") {
           return (0, index_js_1.toArrayBuffer)(index_js_2.hex.decode(text, { allowOddLength: true }));
         }
-        return (0, index_js_1.toArrayBuffer)(decode3(encoding, text));
+        return (0, index_js_1.toArrayBuffer)(decode4(encoding, text));
       },
       toBase64: index_js_2.base64.encode,
       fromBase64: (text) => (0, index_js_1.toArrayBuffer)(index_js_2.base64.decode(text)),
@@ -56840,8 +58432,8 @@ var require_crl_reason = __commonJS({
     })(CRLReasons || (exports2.CRLReasons = CRLReasons = {}));
     var CRLReason = class CRLReason {
       reason = CRLReasons.unspecified;
-      constructor(reason2 = CRLReasons.unspecified) {
-        this.reason = reason2;
+      constructor(reason3 = CRLReasons.unspecified) {
+        this.reason = reason3;
       }
       toJSON() {
         return CRLReasons[this.reason];
@@ -60347,7 +61939,7 @@ __export(client_exports, {
   TimestampClient: () => TimestampClient
 });
 function nonceBytes() {
-  const n = (0, import_node_crypto14.randomBytes)(8);
+  const n = (0, import_node_crypto19.randomBytes)(8);
   n[0] = n[0] & 127 | 1;
   return new Uint8Array(n);
 }
@@ -60394,11 +61986,11 @@ function checkResponse(der2, digest, nonce, url) {
   if (!tst.nonce || !Buffer.from(new Uint8Array(tst.nonce)).equals(Buffer.from(nonce)))
     throw bad3("a timestamp without the nonce we sent");
 }
-var import_node_crypto14, import_asn1_cms2, import_asn1_schema2, import_asn1_tsp2, import_asn1_x5092, MAX_TIMESTAMP_RESPONSE, DEFAULT_TIMEOUT_MS, buf, TimestampClient;
+var import_node_crypto19, import_asn1_cms2, import_asn1_schema2, import_asn1_tsp2, import_asn1_x5092, MAX_TIMESTAMP_RESPONSE, DEFAULT_TIMEOUT_MS, buf, TimestampClient;
 var init_client = __esm({
   "src/tsa/client.ts"() {
     "use strict";
-    import_node_crypto14 = require("node:crypto");
+    import_node_crypto19 = require("node:crypto");
     import_asn1_cms2 = __toESM(require_cjs5(), 1);
     import_asn1_schema2 = __toESM(require_cjs2(), 1);
     import_asn1_tsp2 = __toESM(require_cjs6(), 1);
@@ -60419,7 +62011,7 @@ var init_client = __esm({
       fetch;
       /** A DER TimeStampResp over SHA-256(signature). E_NETWORK when unreachable, E_TIMESTAMP_INVALID when wrong. */
       async timestamp(signature) {
-        const digest = new Uint8Array((0, import_node_crypto14.createHash)("sha256").update(signature).digest());
+        const digest = new Uint8Array((0, import_node_crypto19.createHash)("sha256").update(signature).digest());
         const nonce = nonceBytes();
         const query = new import_asn1_tsp2.TimeStampReq({
           version: 1,
@@ -60558,8 +62150,8 @@ var init_password = __esm({
 // src/formats/der.ts
 function readTlv(buf2, offset, limit = buf2.length) {
   if (offset + 2 > limit) throw new DerError("truncated element");
-  const tag = buf2[offset];
-  if ((tag & 31) === 31) throw new DerError("multi-byte tags are not supported");
+  const tag2 = buf2[offset];
+  if ((tag2 & 31) === 31) throw new DerError("multi-byte tags are not supported");
   let len = buf2[offset + 1];
   let pos = offset + 2;
   if (len & 128) {
@@ -60572,11 +62164,11 @@ function readTlv(buf2, offset, limit = buf2.length) {
     pos += n;
   }
   if (pos + len > limit) throw new DerError("element overruns its container");
-  return { tag, start: offset, contentStart: pos, end: pos + len };
+  return { tag: tag2, start: offset, contentStart: pos, end: pos + len };
 }
-function expectTlv(buf2, offset, tag, limit = buf2.length) {
+function expectTlv(buf2, offset, tag2, limit = buf2.length) {
   const t = readTlv(buf2, offset, limit);
-  if (t.tag !== tag) throw new DerError(`expected tag 0x${tag.toString(16)}, found 0x${t.tag.toString(16)}`);
+  if (t.tag !== tag2) throw new DerError(`expected tag 0x${tag2.toString(16)}, found 0x${t.tag.toString(16)}`);
   return t;
 }
 function childrenOf(buf2, parent) {
@@ -60588,10 +62180,10 @@ function childrenOf(buf2, parent) {
   }
   return out;
 }
-function readRoot(buf2, tag) {
+function readRoot(buf2, tag2) {
   const t = readTlv(buf2, 0);
   if (t.end !== buf2.length) throw new DerError("trailing bytes after the element");
-  if (tag !== void 0 && t.tag !== tag) throw new DerError(`expected tag 0x${tag.toString(16)}`);
+  if (tag2 !== void 0 && t.tag !== tag2) throw new DerError(`expected tag 0x${tag2.toString(16)}`);
   return t;
 }
 function decodeOid(content) {
@@ -60660,12 +62252,12 @@ function lengthBytes(len) {
   for (let v = len; v > 0; v = Math.floor(v / 256)) out.unshift(v & 255);
   return [128 | out.length, ...out];
 }
-function encodeTlv(tag, ...parts) {
+function encodeTlv(tag2, ...parts) {
   let n = 0;
   for (const p of parts) n += p.length;
   const head = lengthBytes(n);
   const out = new Uint8Array(1 + head.length + n);
-  out[0] = tag;
+  out[0] = tag2;
   out.set(head, 1);
   let off = 1 + head.length;
   for (const p of parts) {
@@ -60684,8 +62276,8 @@ var init_der = __esm({
   "src/formats/der.ts"() {
     "use strict";
     DerError = class extends Error {
-      constructor(message) {
-        super(`DER: ${message}`);
+      constructor(message2) {
+        super(`DER: ${message2}`);
         this.name = "DerError";
       }
     };
@@ -60785,7 +62377,7 @@ function publicKeyOf(cert) {
   let key = keyCache.get(cert);
   if (!key) {
     try {
-      key = (0, import_node_crypto15.createPublicKey)({
+      key = (0, import_node_crypto20.createPublicKey)({
         key: Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength),
         format: "der",
         type: "spki"
@@ -60818,7 +62410,7 @@ function isSignedBy(cert, issuerKey) {
   const hash = hashForSignatureAlgorithm(cert.signatureAlgorithm);
   if (hash === void 0) return false;
   try {
-    return (0, import_node_crypto15.verify)(hash, cert.tbs, issuerKey, cert.signature);
+    return (0, import_node_crypto20.verify)(hash, cert.tbs, issuerKey, cert.signature);
   } catch {
     return false;
   }
@@ -60934,11 +62526,11 @@ function certificatesFromPem(pem) {
   }
   return out;
 }
-var import_node_crypto15, OID, CertificateError, keyCache, OID_ANY_EKU, latin1, utf8, PEM_CERT_BEGIN, PEM_CERT_END;
+var import_node_crypto20, OID, CertificateError, keyCache, OID_ANY_EKU, latin1, utf8, PEM_CERT_BEGIN, PEM_CERT_END;
 var init_x509 = __esm({
   "src/formats/x509.ts"() {
     "use strict";
-    import_node_crypto15 = require("node:crypto");
+    import_node_crypto20 = require("node:crypto");
     init_der();
     OID = {
       subjectAltName: "2.5.29.17",
@@ -60956,8 +62548,8 @@ var init_x509 = __esm({
       fulcioOtherNameSan: "1.3.6.1.4.1.57264.1.7"
     };
     CertificateError = class extends Error {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "CertificateError";
       }
     };
@@ -60982,50 +62574,67 @@ __export(trust_exports, {
   publicGoodTrustedRootJson: () => publicGoodTrustedRootJson
 });
 function obj(v, path) {
-  if (!isObject2(v)) invalid2(path, "must be an object");
+  if (!isObject3(v)) invalid3(path, "must be an object");
   return v;
 }
 function arr(v, path) {
   if (v === void 0 || v === null) return [];
-  if (!Array.isArray(v)) invalid2(path, "must be an array");
+  if (!Array.isArray(v)) invalid3(path, "must be an array");
   return v;
 }
 function str(v, path) {
-  if (typeof v !== "string") invalid2(path, "must be a string");
+  if (typeof v !== "string") invalid3(path, "must be a string");
   return v;
 }
 function decodeBase64Field(v, path) {
   const s = str(v, path);
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.length % 4 === 1) invalid2(path, "is not base64");
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.length % 4 === 1) invalid3(path, "is not base64");
   return new Uint8Array(Buffer.from(s, s.includes("-") || s.includes("_") ? "base64url" : "base64"));
 }
 function timestamp(v, path) {
   const s = str(v, path);
   const ms = Date.parse(s);
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) || Number.isNaN(ms)) {
-    invalid2(path, `is not an RFC 3339 time ("${s}")`);
+    invalid3(path, `is not an RFC 3339 time ("${s}")`);
   }
   return ms;
 }
 function timeRange(v, path) {
   const o = obj(v, path);
-  if (o.start === void 0 || o.start === null) invalid2(`${path}.start`, "is required");
+  if (o.start === void 0 || o.start === null) invalid3(`${path}.start`, "is required");
   const start = timestamp(o.start, `${path}.start`);
   const end = o.end === void 0 || o.end === null ? Number.POSITIVE_INFINITY : timestamp(o.end, `${path}.end`);
-  if (end < start) invalid2(path, "ends before it starts");
+  if (end < start) invalid3(path, "ends before it starts");
   return { start, end };
 }
 function publicKey(raw, details, path) {
   const der2 = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   try {
-    return (0, import_node_crypto16.createPublicKey)({ key: der2, format: "der", type: "spki" });
+    return (0, import_node_crypto21.createPublicKey)({ key: der2, format: "der", type: "spki" });
   } catch {
     try {
-      if (details.startsWith("PKCS1_")) return (0, import_node_crypto16.createPublicKey)({ key: der2, format: "der", type: "pkcs1" });
+      if (details.startsWith("PKCS1_")) return (0, import_node_crypto21.createPublicKey)({ key: der2, format: "der", type: "pkcs1" });
     } catch {
     }
   }
-  return invalid2(path, `is not a supported public key (${details})`);
+  return invalid3(path, `is not a supported public key (${details})`);
+}
+function lazyPublicKey(raw, details, path) {
+  try {
+    const top = readRoot(raw, TAG.SEQUENCE);
+    const parts = childrenOf(raw, top);
+    const spki2 = parts.length === 2 && parts[0].tag === TAG.SEQUENCE && parts[1].tag === TAG.BIT_STRING;
+    const pkcs1 = details.startsWith("PKCS1_") && parts.length === 2 && parts.every((t) => t.tag === TAG.INTEGER);
+    if (!spki2 && !pkcs1) throw new DerError("neither an SPKI nor a PKCS#1 public key");
+  } catch (err) {
+    if (err instanceof DerError) invalid3(path, `is not a supported public key (${details}): ${err.message}`);
+    throw err;
+  }
+  let key;
+  return () => {
+    key ??= publicKey(raw, details, path);
+    return key;
+  };
 }
 function logKeys(list, path) {
   const out = /* @__PURE__ */ new Map();
@@ -61033,20 +62642,21 @@ function logKeys(list, path) {
     const p = `${path}[${i}]`;
     const o = obj(item, p);
     const pk = obj(o.publicKey, `${p}.publicKey`);
-    const details = protoEnum(PUBLIC_KEY_DETAILS, pk.keyDetails, { open: true }) ?? invalid2(`${p}.publicKey.keyDetails`, "is not a PublicKeyDetails name or number");
-    if (pk.validFor === void 0 || pk.validFor === null) invalid2(`${p}.publicKey.validFor`, "is required");
+    const details = protoEnum(PUBLIC_KEY_DETAILS, pk.keyDetails, { open: true }) ?? invalid3(`${p}.publicKey.keyDetails`, "is not a PublicKeyDetails name or number");
+    if (pk.validFor === void 0 || pk.validFor === null) invalid3(`${p}.publicKey.validFor`, "is required");
     const logId = hex(decodeBase64Field(obj(o.logId, `${p}.logId`).keyId, `${p}.logId.keyId`));
+    const key = lazyPublicKey(
+      decodeBase64Field(pk.rawBytes, `${p}.publicKey.rawBytes`),
+      details,
+      `${p}.publicKey.rawBytes`
+    );
     const entry = {
       baseUrl: o.baseUrl === void 0 || o.baseUrl === null ? "" : str(o.baseUrl, `${p}.baseUrl`),
       logId,
-      key: publicKey(
-        decodeBase64Field(pk.rawBytes, `${p}.publicKey.rawBytes`),
-        details,
-        `${p}.publicKey.rawBytes`
-      ),
       keyDetails: details,
       validFor: timeRange(pk.validFor, `${p}.publicKey.validFor`)
     };
+    Object.defineProperty(entry, "key", { get: key, enumerable: true });
     if (o.checkpointKeyId !== void 0 && o.checkpointKeyId !== null) {
       entry.checkpointKeyId = hex(
         decodeBase64Field(obj(o.checkpointKeyId, `${p}.checkpointKeyId`).keyId, `${p}.checkpointKeyId.keyId`)
@@ -61063,17 +62673,17 @@ function authorities(list, path) {
     const p = `${path}[${i}]`;
     const o = obj(item, p);
     const certs = arr(obj(o.certChain, `${p}.certChain`).certificates, `${p}.certChain.certificates`);
-    if (certs.length === 0) invalid2(`${p}.certChain.certificates`, "is empty");
+    if (certs.length === 0) invalid3(`${p}.certChain.certificates`, "is empty");
     const chain = certs.map((c, j) => {
       const cp = `${p}.certChain.certificates[${j}]`;
       try {
         return parseCertificate(decodeBase64Field(obj(c, cp).rawBytes, `${cp}.rawBytes`));
       } catch (err) {
-        if (err instanceof CertificateError) return invalid2(cp, err.message);
+        if (err instanceof CertificateError) return invalid3(cp, err.message);
         throw err;
       }
     });
-    if (o.validFor === void 0 || o.validFor === null) invalid2(`${p}.validFor`, "is required");
+    if (o.validFor === void 0 || o.validFor === null) invalid3(`${p}.validFor`, "is required");
     const ca = { chain, validFor: timeRange(o.validFor, `${p}.validFor`) };
     if (typeof o.uri === "string") ca.uri = o.uri;
     return ca;
@@ -61083,7 +62693,7 @@ function loadTrustedRoot(json) {
   const root = obj(json, "(document)");
   const mediaType = str(root.mediaType, "mediaType");
   if (!TRUSTED_ROOT_MEDIA_TYPES.includes(mediaType))
-    invalid2("mediaType", `"${mediaType}" is not a known TrustedRoot media type`);
+    invalid3("mediaType", `"${mediaType}" is not a known TrustedRoot media type`);
   return {
     certificateAuthorities: authorities(root.certificateAuthorities, "certificateAuthorities"),
     tlogs: logKeys(root.tlogs, "tlogs"),
@@ -61094,7 +62704,7 @@ function loadTrustedRoot(json) {
 async function loadTrustedRootFile(path) {
   let text;
   try {
-    text = await (0, import_promises13.readFile)(path, "utf8");
+    text = await (0, import_promises15.readFile)(path, "utf8");
   } catch (cause) {
     throw new SealError("E_IO", `cannot read the trusted root ${path}: ${cause.message}`, {
       cause
@@ -61143,15 +62753,16 @@ function authorityChainIsSound(ca) {
   }
   return ok;
 }
-var import_node_crypto16, import_node_fs6, import_promises13, import_node_module, TRUSTED_ROOT_MEDIA_TYPES, invalid2, isObject2, hex, publicGood, inRange, chainChecked;
+var import_node_crypto21, import_node_fs6, import_promises15, import_node_module, TRUSTED_ROOT_MEDIA_TYPES, invalid3, isObject3, hex, publicGood, inRange, chainChecked;
 var init_trust = __esm({
   "src/verify/trust.ts"() {
     "use strict";
-    import_node_crypto16 = require("node:crypto");
+    import_node_crypto21 = require("node:crypto");
     import_node_fs6 = require("node:fs");
-    import_promises13 = require("node:fs/promises");
+    import_promises15 = require("node:fs/promises");
     import_node_module = require("node:module");
     init_errors();
+    init_der();
     init_x509();
     init_proto3();
     TRUSTED_ROOT_MEDIA_TYPES = [
@@ -61160,10 +62771,10 @@ var init_trust = __esm({
       "application/vnd.dev.sigstore.trustedroot.v0.1+json",
       "application/vnd.dev.sigstore.trustedroot.v0.2+json"
     ];
-    invalid2 = (path, why) => {
+    invalid3 = (path, why) => {
       throw new SealError("E_TRUSTED_ROOT_INVALID", `trusted root: ${path} ${why}`);
     };
-    isObject2 = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+    isObject3 = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
     hex = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
     inRange = (r, t) => r.start <= t && t <= r.end;
     chainChecked = /* @__PURE__ */ new WeakMap();
@@ -61178,12 +62789,12 @@ __export(tuf_cache_exports, {
   tufCacheDir: () => tufCacheDir
 });
 function tufCacheDir(env) {
-  return env.TUF_ROOT ?? (0, import_node_path8.join)(env.HOME ?? (0, import_node_os5.homedir)(), ".sigstore", "seal");
+  return env.TUF_ROOT ?? (0, import_node_path9.join)(env.HOME ?? (0, import_node_os6.homedir)(), ".sigstore", "seal");
 }
 function initializedTrust(env) {
   const dir = tufCacheDir(env);
-  const trustedRoot = (0, import_node_path8.join)(dir, "trusted_root.json");
-  const signingConfig = (0, import_node_path8.join)(dir, "signing_config.json");
+  const trustedRoot = (0, import_node_path9.join)(dir, "trusted_root.json");
+  const signingConfig = (0, import_node_path9.join)(dir, "signing_config.json");
   return {
     ...(0, import_node_fs7.existsSync)(trustedRoot) ? { trustedRoot } : {},
     ...(0, import_node_fs7.existsSync)(signingConfig) ? { signingConfig } : {}
@@ -61194,13 +62805,13 @@ async function trustedRootFor(flag, env) {
   const path = flag ?? initializedTrust(env).trustedRoot;
   return path ? trust.loadTrustedRootFile(path) : trust.publicGoodTrustedRoot();
 }
-var import_node_fs7, import_node_os5, import_node_path8;
+var import_node_fs7, import_node_os6, import_node_path9;
 var init_tuf_cache = __esm({
   "src/cli/tuf-cache.ts"() {
     "use strict";
     import_node_fs7 = require("node:fs");
-    import_node_os5 = require("node:os");
-    import_node_path8 = require("node:path");
+    import_node_os6 = require("node:os");
+    import_node_path9 = require("node:path");
   }
 });
 
@@ -61222,7 +62833,7 @@ function keyDetailsForKey(key) {
   }
   return void 0;
 }
-var TRUSTED_ROOT_MEDIA_TYPE_V01, TRUSTED_ROOT_MEDIA_TYPE_V02, enumField2, listField2, stringField2, TimeRangeSchema, PublicKeySchema, TransparencyLogInstanceSchema, CertificateAuthoritySchema, TrustedRootSchema;
+var TRUSTED_ROOT_MEDIA_TYPE_V01, TRUSTED_ROOT_MEDIA_TYPE_V02, enumField2, listField2, stringField3, TimeRangeSchema, PublicKeySchema, TransparencyLogInstanceSchema, CertificateAuthoritySchema, TrustedRootSchema;
 var init_trustedroot = __esm({
   "src/formats/trustedroot.ts"() {
     "use strict";
@@ -61232,11 +62843,11 @@ var init_trustedroot = __esm({
     init_proto3();
     TRUSTED_ROOT_MEDIA_TYPE_V01 = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
     TRUSTED_ROOT_MEDIA_TYPE_V02 = "application/vnd.dev.sigstore.trustedroot.v0.2+json";
-    enumField2 = (table, what) => union2([string3(), number3()]).nullish().refine((v) => protoEnum(table, v, { open: true }) !== void 0, {
+    enumField2 = (table2, what) => union2([string3(), number3()]).nullish().refine((v) => protoEnum(table2, v, { open: true }) !== void 0, {
       message: `is not a ${what} name or number`
-    }).transform((v) => protoEnum(table, v, { open: true }));
+    }).transform((v) => protoEnum(table2, v, { open: true }));
     listField2 = (item) => array2(item).nullish().transform((v) => v ?? []);
-    stringField2 = string3().nullish().transform((v) => v ?? "");
+    stringField3 = string3().nullish().transform((v) => v ?? "");
     TimeRangeSchema = object2({
       start: string3().datetime({ offset: true }),
       end: string3().datetime({ offset: true }).nullish()
@@ -61247,7 +62858,7 @@ var init_trustedroot = __esm({
       validFor: TimeRangeSchema.nullish()
     });
     TransparencyLogInstanceSchema = object2({
-      baseUrl: stringField2,
+      baseUrl: stringField3,
       hashAlgorithm: enumField2(HASH_ALGORITHM, "HashAlgorithm"),
       publicKey: PublicKeySchema,
       logId: object2({ keyId: base64String }),
@@ -61481,7 +63092,7 @@ var init_entry_v2 = __esm({
 });
 
 // src/tlog/client.ts
-async function logRequest(url, init, timeoutMs, what) {
+async function logRequest(url, init, timeoutMs, what, maxBytes = MAX_LOG_RESPONSE_BYTES) {
   const signal = AbortSignal.timeout(timeoutMs);
   let res;
   try {
@@ -61499,12 +63110,12 @@ async function logRequest(url, init, timeoutMs, what) {
   try {
     for await (const chunk of res.body ?? []) {
       total += chunk.byteLength;
-      if (total > MAX_LOG_RESPONSE_BYTES) {
+      if (total > maxBytes) {
         await res.body?.cancel().catch(() => {
         });
         throw new SealError(
           "E_TLOG_INVALID",
-          `${what} sent an answer over ${MAX_LOG_RESPONSE_BYTES} bytes; seal reads at most that`
+          `${what} sent an answer over ${maxBytes} bytes; seal reads at most that`
         );
       }
       chunks.push(chunk);
@@ -61547,22 +63158,25 @@ var init_client2 = __esm({
     RekorClient = class {
       baseUrl;
       timeoutMs;
+      maxResponseBytes;
       constructor(baseUrl, opts = {}) {
         this.baseUrl = baseUrl.replace(/\/+$/, "");
         this.timeoutMs = opts.timeoutMs ?? 3e4;
+        this.maxResponseBytes = Math.min(opts.maxResponseBytes ?? MAX_LOG_RESPONSE_BYTES, MAX_LOG_RESPONSE_BYTES);
       }
       request(method, path, body) {
         return logRequest(
           `${this.baseUrl}${path}`,
           { method, body },
           this.timeoutMs,
-          `the transparency log at ${this.baseUrl}`
+          `the transparency log at ${this.baseUrl}`,
+          this.maxResponseBytes
         );
       }
       fail(what, r) {
-        const message = r.json?.message ?? r.text.slice(0, 200);
+        const message2 = r.json?.message ?? r.text.slice(0, 200);
         const code = r.status === 404 ? "E_NOT_FOUND" : r.status === 400 ? "E_LOG_ENTRY_INVALID" : "E_TLOG_INVALID";
-        throw new SealError(code, `${what}: the log answered ${r.status}: ${message}`, {
+        throw new SealError(code, `${what}: the log answered ${r.status}: ${message2}`, {
           details: { status: r.status }
         });
       }
@@ -61661,7 +63275,7 @@ var init_client2 = __esm({
           `the Rekor v2 log at ${this.baseUrl}`
         );
         if (status === 201 || status === 200) return parseTransparencyLogEntryV2(json);
-        const message = json?.message ?? text.slice(0, 200);
+        const message2 = json?.message ?? text.slice(0, 200);
         if (status === 409) {
           const index = headers.get("x-log-index");
           throw new SealError(
@@ -61672,7 +63286,7 @@ var init_client2 = __esm({
         }
         throw new SealError(
           status === 400 ? "E_LOG_ENTRY_INVALID" : "E_TLOG_INVALID",
-          `create entry: the Rekor v2 log answered ${status}: ${message}`,
+          `create entry: the Rekor v2 log answered ${status}: ${message2}`,
           { details: { status } }
         );
       }
@@ -61765,7 +63379,7 @@ function rekorBundleFromLogEntry(entry) {
   };
 }
 function verifierV2(signer) {
-  const key = (0, import_node_crypto17.createPublicKey)(signer.publicKeyPem());
+  const key = (0, import_node_crypto22.createPublicKey)(signer.publicKeyPem());
   const details = keyDetailsForKey(key);
   if (!details || !["PKIX_ECDSA_P256_SHA_256", ...RSA_V2].includes(details)) {
     throw new SealError(
@@ -61795,11 +63409,11 @@ function hashedRekordRequestV2(digest, signature, signer) {
     }
   };
 }
-var import_node_crypto17, b642, hexBytes, RekorUploader, RSA_V2, RekorV2Uploader;
+var import_node_crypto22, b642, hexBytes, RekorUploader, RSA_V2, RekorV2Uploader;
 var init_tlog = __esm({
   "src/sign/tlog.ts"() {
     "use strict";
-    import_node_crypto17 = require("node:crypto");
+    import_node_crypto22 = require("node:crypto");
     init_errors();
     init_dsse();
     init_trustedroot();
@@ -61826,7 +63440,7 @@ var init_tlog = __esm({
       }
       async uploadLegacy(input2) {
         const { Digest: Digest2 } = await Promise.resolve().then(() => (init_digest(), digest_exports));
-        const digest = Digest2.parse(`sha256:${(0, import_node_crypto17.createHash)("sha256").update(input2.payload).digest("hex")}`);
+        const digest = Digest2.parse(`sha256:${(0, import_node_crypto22.createHash)("sha256").update(input2.payload).digest("hex")}`);
         return rekorBundleFromLogEntry(
           await this.client.createEntry(hashedRekordProposal(digest, input2.signature, input2.signer))
         );
@@ -61845,11 +63459,11 @@ var init_tlog = __esm({
       url;
       client;
       async uploadDsse(envelope, signer) {
-        const sig = envelope.signatures[0];
-        if (!sig || envelope.signatures.length !== 1)
+        const sig2 = envelope.signatures[0];
+        if (!sig2 || envelope.signatures.length !== 1)
           throw new SealError("E_INVALID_ARGUMENT", "a Rekor v2 log records an envelope with one signature");
-        const digest = (0, import_node_crypto17.createHash)("sha256").update(preAuthEncoding(envelope.payloadType, envelope.payload)).digest();
-        return this.client.createEntry(hashedRekordRequestV2(new Uint8Array(digest), sig.sig, signer));
+        const digest = (0, import_node_crypto22.createHash)("sha256").update(preAuthEncoding(envelope.payloadType, envelope.payload)).digest();
+        return this.client.createEntry(hashedRekordRequestV2(new Uint8Array(digest), sig2.sig, signer));
       }
       async uploadHashedRekord(artifactDigest, signature, signer) {
         if (artifactDigest.algorithm !== "sha256")
@@ -61907,13 +63521,13 @@ async function readIdentityTokenFlag(value) {
   if (JWT_SHAPE.test(trimmed)) return trimmed;
   let isFile = false;
   try {
-    isFile = (await (0, import_promises14.stat)(value)).isFile();
+    isFile = (await (0, import_promises16.stat)(value)).isFile();
   } catch {
     isFile = false;
   }
   if (!isFile)
     throw new SealError("E_INVALID_ARGUMENT", "--identity-token is neither a JWT nor a readable file");
-  const content = (await (0, import_promises14.readFile)(value, "utf8")).trim();
+  const content = (await (0, import_promises16.readFile)(value, "utf8")).trim();
   if (!JWT_SHAPE.test(content)) throw new SealError("E_TOKEN_INVALID", `${value} does not hold a JWT`);
   return content;
 }
@@ -62034,9 +63648,9 @@ async function tokenFromBrowserFlow(opts) {
   if (!disc.success)
     throw new SealError("E_INVALID_ARGUMENT", `issuer ${iss} has no authorization/token endpoint`);
   const clientId = opts.clientId ?? "sigstore";
-  const verifier = (0, import_node_crypto18.randomBytes)(32).toString("base64url");
-  const state = (0, import_node_crypto18.randomBytes)(16).toString("base64url");
-  const nonce = (0, import_node_crypto18.randomBytes)(16).toString("base64url");
+  const verifier = (0, import_node_crypto23.randomBytes)(32).toString("base64url");
+  const state = (0, import_node_crypto23.randomBytes)(16).toString("base64url");
+  const nonce = (0, import_node_crypto23.randomBytes)(16).toString("base64url");
   let settle2 = () => void 0;
   const redirected = new Promise((resolve) => {
     settle2 = resolve;
@@ -62071,7 +63685,7 @@ async function tokenFromBrowserFlow(opts) {
       scope: "openid email",
       state,
       nonce,
-      code_challenge: (0, import_node_crypto18.createHash)("sha256").update(verifier).digest("base64url"),
+      code_challenge: (0, import_node_crypto23.createHash)("sha256").update(verifier).digest("base64url"),
       code_challenge_method: "S256"
     }).toString();
     opts.openUrl(auth.toString());
@@ -62133,12 +63747,12 @@ async function resolveIdentityToken(opts) {
     "no identity token: pass --identity-token, set SIGSTORE_ID_TOKEN, run in GitHub Actions with id-token: write, or use `seal token` against a seal serve dev issuer"
   );
 }
-var import_node_crypto18, import_promises14, import_node_http, JWT_SHAPE, Discovery, DeviceAuthorization, BrowserDiscovery;
+var import_node_crypto23, import_promises16, import_node_http, JWT_SHAPE, Discovery, DeviceAuthorization, BrowserDiscovery;
 var init_sources = __esm({
   "src/oidc/sources.ts"() {
     "use strict";
-    import_node_crypto18 = require("node:crypto");
-    import_promises14 = require("node:fs/promises");
+    import_node_crypto23 = require("node:crypto");
+    import_promises16 = require("node:fs/promises");
     import_node_http = require("node:http");
     init_zod2();
     init_errors();
@@ -62243,10 +63857,10 @@ var init_client3 = __esm({
         }
         if (res.ok) return json;
         const err = ErrorBody.safeParse(json);
-        const message = err.success && err.data.message ? err.data.message : text.slice(0, 200);
+        const message2 = err.success && err.data.message ? err.data.message : text.slice(0, 200);
         const sealCode = err.success ? err.data.sealCode : void 0;
         const code = sealCode && sealCode in ErrorCodes ? sealCode : res.status === 401 ? "E_TOKEN_INVALID" : res.status === 400 ? "E_INVALID_ARGUMENT" : "E_NETWORK";
-        throw new SealError(code, `CA refused the request (${res.status}): ${message}`);
+        throw new SealError(code, `CA refused the request (${res.status}): ${message2}`);
       }
     };
   }
@@ -62257,11 +63871,11 @@ var ephemeral_exports = {};
 __export(ephemeral_exports, {
   EphemeralSigner: () => EphemeralSigner
 });
-var import_node_crypto19, CURVE, EphemeralSigner;
+var import_node_crypto24, CURVE, EphemeralSigner;
 var init_ephemeral = __esm({
   "src/keys/ephemeral.ts"() {
     "use strict";
-    import_node_crypto19 = require("node:crypto");
+    import_node_crypto24 = require("node:crypto");
     init_errors();
     init_signer();
     CURVE = { "ecdsa-p256": "P-256", "ecdsa-p384": "P-384", "ecdsa-p521": "P-521" };
@@ -62273,16 +63887,16 @@ var init_ephemeral = __esm({
       proofOfPossession(challenge) {
         const key = this.privateKeyObject();
         return Uint8Array.from(
-          (0, import_node_crypto19.sign)(key.asymmetricKeyType === "ed25519" ? null : "sha256", Buffer.from(challenge, "utf8"), key)
+          (0, import_node_crypto24.sign)(key.asymmetricKeyType === "ed25519" ? null : "sha256", Buffer.from(challenge, "utf8"), key)
         );
       }
       static create(type = "ecdsa-p256") {
         if (type in CURVE) {
-          return new _EphemeralSigner((0, import_node_crypto19.generateKeyPairSync)("ec", { namedCurve: CURVE[type] }).privateKey);
+          return new _EphemeralSigner((0, import_node_crypto24.generateKeyPairSync)("ec", { namedCurve: CURVE[type] }).privateKey);
         }
         const bits = Number(type.slice(4));
         if (type.startsWith("rsa-") && [2048, 3072, 4096].includes(bits)) {
-          return new _EphemeralSigner((0, import_node_crypto19.generateKeyPairSync)("rsa", { modulusLength: bits }).privateKey);
+          return new _EphemeralSigner((0, import_node_crypto24.generateKeyPairSync)("rsa", { modulusLength: bits }).privateKey);
         }
         throw new SealError("E_KEY_UNSUPPORTED", `unsupported ephemeral key type "${type}"`);
       }
@@ -62355,7 +63969,7 @@ async function servicesFrom(o) {
     const { parseSigningConfig: parseSigningConfig2, selectServices: selectServices2, selectTlogService: selectTlogService2 } = await Promise.resolve().then(() => (init_signingconfig(), signingconfig_exports));
     let text;
     try {
-      text = await (0, import_promises15.readFile)(o["signing-config"], "utf8");
+      text = await (0, import_promises17.readFile)(o["signing-config"], "utf8");
     } catch (cause) {
       throw new SealError("E_IO", `cannot read --signing-config ${o["signing-config"]}`, { cause });
     }
@@ -62501,11 +64115,11 @@ async function resolveSigner(o, io) {
     }
   };
 }
-var import_promises15, SIGNING_ALGORITHMS;
+var import_promises17, SIGNING_ALGORITHMS;
 var init_signer2 = __esm({
   "src/cli/signer.ts"() {
     "use strict";
-    import_promises15 = require("node:fs/promises");
+    import_promises17 = require("node:fs/promises");
     init_errors();
     SIGNING_ALGORITHMS = {
       "ecdsa-sha2-256-nistp256": { key: "ecdsa-p256", algorithm: "ecdsa-p256-sha256" },
@@ -62528,13 +64142,13 @@ function withCertificateChain(signer, chainPem) {
   if (!leaf) throw new SealError("E_INVALID_ARGUMENT", "--certificate holds no certificate");
   let leafKey;
   try {
-    leafKey = (0, import_node_crypto20.createPublicKey)(leaf).export({ type: "spki", format: "der" });
+    leafKey = (0, import_node_crypto25.createPublicKey)(leaf).export({ type: "spki", format: "der" });
   } catch (cause) {
     throw new SealError("E_INVALID_ARGUMENT", `--certificate does not parse: ${cause.message}`, {
       cause
     });
   }
-  const ownKey = (0, import_node_crypto20.createPublicKey)(signer.publicKeyPem()).export({ type: "spki", format: "der" });
+  const ownKey = (0, import_node_crypto25.createPublicKey)(signer.publicKeyPem()).export({ type: "spki", format: "der" });
   if (!leafKey.equals(ownKey)) {
     throw new SealError(
       "E_INVALID_ARGUMENT",
@@ -62549,16 +64163,30 @@ function withCertificateChain(signer, chainPem) {
     certificateChainPem: chainPem
   };
 }
-var import_node_crypto20;
+var import_node_crypto25;
 var init_certified = __esm({
   "src/keys/certified.ts"() {
     "use strict";
-    import_node_crypto20 = require("node:crypto");
+    import_node_crypto25 = require("node:crypto");
     init_errors();
   }
 });
 
 // src/verify/bundle/identity.ts
+function claimText(value) {
+  let t;
+  try {
+    t = readRoot(value);
+  } catch (err) {
+    throw new Error(`is not DER (${err.message})`);
+  }
+  if (t.tag !== TAG.UTF8_STRING) throw new Error(`is not a DER UTF8String (tag 0x${t.tag.toString(16)})`);
+  try {
+    return STRICT_UTF8.decode(contentOf(value, t));
+  } catch {
+    throw new Error("is not valid UTF-8");
+  }
+}
 function certificateIdentity(cert) {
   const sans = subjectAltNames(cert);
   const san = sans.uris[0] ?? sans.emails[0] ?? sans.otherNames[0];
@@ -62571,8 +64199,24 @@ function certificateIdentity(cert) {
     } catch {
     }
   }
+  const unreadable = {};
+  for (const claim2 of FULCIO_CLAIMS) {
+    const found = cert.extensions.find((e) => e.oid === claim2.oid);
+    if (!found) continue;
+    delete extensions[claim2.oid];
+    try {
+      extensions[claim2.oid] = claimText(found.value);
+    } catch (err) {
+      unreadable[claim2.oid] = err.message;
+    }
+  }
   const issuer = oidcIssuer(cert);
-  return { ...san !== void 0 ? { san } : {}, ...issuer !== void 0 ? { issuer } : {}, extensions };
+  return {
+    ...san !== void 0 ? { san } : {},
+    ...issuer !== void 0 ? { issuer } : {},
+    extensions,
+    ...Object.keys(unreadable).length > 0 ? { unreadable } : {}
+  };
 }
 function compileRe2(pattern) {
   let flags = "";
@@ -62640,8 +64284,8 @@ function checkIdentity(id, want) {
       found: id.issuer
     };
   }
-  for (const [field2, oid, label] of GITHUB_CLAIMS) {
-    const expected = want[field2];
+  for (const [field3, oid, label] of GITHUB_CLAIMS) {
+    const expected = want[field3];
     if (expected === void 0) continue;
     if (id.extensions[oid] !== expected) {
       return {
@@ -62652,13 +64296,46 @@ function checkIdentity(id, want) {
       };
     }
   }
+  for (const claim2 of FULCIO_CLAIMS) {
+    const expected = want.extensions?.[claim2.name];
+    if (expected === void 0) continue;
+    const problem = id.unreadable?.[claim2.oid];
+    if (problem !== void 0) {
+      return {
+        code: "E_CERTIFICATE_INVALID",
+        message: `the certificate's ${claim2.label} extension (${claim2.oid}) ${problem}: it cannot be compared with "${expected}"`,
+        expected,
+        found: problem
+      };
+    }
+    const found = id.extensions[claim2.oid];
+    if (found === void 0) {
+      return {
+        code: "E_IDENTITY_MISMATCH",
+        message: `the certificate has no ${claim2.label} extension (${claim2.oid}); "${expected}" was required`,
+        expected,
+        found: null
+      };
+    }
+    if (found !== expected) {
+      return {
+        code: "E_IDENTITY_MISMATCH",
+        message: `${claim2.label} "${found}" is not "${expected}"`,
+        expected,
+        found
+      };
+    }
+  }
   return void 0;
 }
-var FULCIO_ARC, GITHUB_CLAIMS;
+var STRICT_UTF8, FULCIO_ARC, GITHUB_CLAIMS;
 var init_identity = __esm({
   "src/verify/bundle/identity.ts"() {
     "use strict";
+    init_der();
+    init_fulcio_claims();
     init_x509();
+    STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     FULCIO_ARC = "1.3.6.1.4.1.57264.1.";
     GITHUB_CLAIMS = [
       ["githubWorkflowTrigger", "1.3.6.1.4.1.57264.1.2", "GitHub workflow trigger"],
@@ -62761,8 +64438,8 @@ var init_private_ca = __esm({
     MAX_PEM_CERTIFICATES = 100;
     MAX_PATH_LENGTH = 10;
     ALWAYS = { start: Number.NEGATIVE_INFINITY, end: Number.POSITIVE_INFINITY };
-    bad2 = (message) => {
-      throw new SealError("E_INVALID_ARGUMENT", message);
+    bad2 = (message2) => {
+      throw new SealError("E_INVALID_ARGUMENT", message2);
     };
     signs = (issuer, cert) => {
       try {
@@ -62783,12 +64460,12 @@ var init_private_ca = __esm({
 });
 
 // src/tlog/types/native.ts
-var import_node_path9, ADDON;
+var import_node_path10, ADDON;
 var init_native = __esm({
   "src/tlog/types/native.ts"() {
     "use strict";
-    import_node_path9 = require("node:path");
-    ADDON = (0, import_node_path9.join)("native", "build", "Release", "seal_ecdsa_digest.node");
+    import_node_path10 = require("node:path");
+    ADDON = (0, import_node_path10.join)("native", "build", "Release", "seal_ecdsa_digest.node");
   }
 });
 
@@ -62813,20 +64490,20 @@ function spkiOf(key) {
 }
 function verifyLogSignature(publicKey2, data, signature) {
   try {
-    return (0, import_node_crypto21.verify)(digestFor(keyDetailsOf(publicKey2)), data, publicKey2, signature);
+    return (0, import_node_crypto26.verify)(digestFor(keyDetailsOf(publicKey2)), data, publicKey2, signature);
   } catch {
     return false;
   }
 }
-var import_node_crypto21, import_node_os6, SIGN_SHARES;
+var import_node_crypto26, import_node_os7, SIGN_SHARES;
 var init_logkey = __esm({
   "src/tlog/logkey.ts"() {
     "use strict";
-    import_node_crypto21 = require("node:crypto");
-    import_node_os6 = require("node:os");
+    import_node_crypto26 = require("node:crypto");
+    import_node_os7 = require("node:os");
     init_errors();
     init_native();
-    SIGN_SHARES = Math.max(1, Math.min(4, (0, import_node_os6.availableParallelism)()));
+    SIGN_SHARES = Math.max(1, Math.min(4, (0, import_node_os7.availableParallelism)()));
   }
 });
 
@@ -62851,8 +64528,8 @@ __export(checkpoint_exports, {
   witnessVkey: () => witnessVkey
 });
 function formatCheckpoint(cp) {
-  if (!cp.origin || cp.origin.includes("\n")) invalid3("origin must be one non-empty line");
-  if (cp.rootHash.length !== 32) invalid3("root hash must be 32 bytes");
+  if (!cp.origin || cp.origin.includes("\n")) invalid4("origin must be one non-empty line");
+  if (cp.rootHash.length !== 32) invalid4("root hash must be 32 bytes");
   const ext = cp.extensions.map((l) => `${l}
 `).join("");
   return `${cp.origin}
@@ -62861,56 +64538,56 @@ ${Buffer.from(cp.rootHash).toString("base64")}
 ${ext}`;
 }
 function parseCheckpoint(body) {
-  if (!body.endsWith("\n")) invalid3("body must end with a newline");
+  if (!body.endsWith("\n")) invalid4("body must end with a newline");
   const lines = body.slice(0, -1).split("\n");
-  if (lines.length < 3) invalid3("body needs origin, size and root hash lines");
+  if (lines.length < 3) invalid4("body needs origin, size and root hash lines");
   const [origin, sizeText, rootText, ...extensions] = lines;
-  if (!origin) invalid3("empty origin line");
+  if (!origin) invalid4("empty origin line");
   if (!/^(0|[1-9][0-9]*)$/.test(sizeText))
-    invalid3(`tree size "${sizeText}" is not a decimal without leading zeros`);
+    invalid4(`tree size "${sizeText}" is not a decimal without leading zeros`);
   const size = Number(sizeText);
-  if (!Number.isSafeInteger(size)) invalid3("tree size is too large");
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText)) invalid3("root hash is not 32 bytes of standard base64");
-  if (extensions.some((l) => l === "")) invalid3("empty extension line");
+  if (!Number.isSafeInteger(size)) invalid4("tree size is too large");
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText)) invalid4("root hash is not 32 bytes of standard base64");
+  if (extensions.some((l) => l === "")) invalid4("empty extension line");
   return { origin, size, rootHash: new Uint8Array(Buffer.from(rootText, "base64")), extensions };
 }
 function parseSignedNote(text) {
   const split = text.lastIndexOf("\n\n");
-  if (split < 0) invalid3("no blank line between note text and signatures");
+  if (split < 0) invalid4("no blank line between note text and signatures");
   const body = text.slice(0, split + 1);
   const sigText = text.slice(split + 2);
-  if (!sigText.endsWith("\n")) invalid3("signature block must end with a newline");
+  if (!sigText.endsWith("\n")) invalid4("signature block must end with a newline");
   const signatures = [];
   for (const line of sigText.slice(0, -1).split("\n")) {
     const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+=*)$/.exec(line);
-    if (!m) invalid3(`malformed signature line "${line.slice(0, 80)}"`);
+    if (!m) invalid4(`malformed signature line "${line.slice(0, 80)}"`);
     const raw = Buffer.from(m[2], "base64");
-    if (raw.length < 5) invalid3("signature too short");
+    if (raw.length < 5) invalid4("signature too short");
     signatures.push({
       name: m[1],
       keyHash: new Uint8Array(raw.subarray(0, 4)),
       signature: new Uint8Array(raw.subarray(4))
     });
   }
-  if (signatures.length === 0) invalid3("no signatures");
+  if (signatures.length === 0) invalid4("no signatures");
   return { body, signatures };
 }
 function noteKeyHash(publicKey2) {
   const spki2 = publicKey2 instanceof Uint8Array ? publicKey2 : spkiOf(publicKey2);
-  return new Uint8Array((0, import_node_crypto22.createHash)("sha256").update(spki2).digest().subarray(0, 4));
+  return new Uint8Array((0, import_node_crypto27.createHash)("sha256").update(spki2).digest().subarray(0, 4));
 }
 function ed25519NoteKeyHash(name, rawPublicKey) {
-  const h = (0, import_node_crypto22.createHash)("sha256").update(`${name}
+  const h = (0, import_node_crypto27.createHash)("sha256").update(`${name}
 `).update(Uint8Array.of(1)).update(rawPublicKey).digest();
   return new Uint8Array(h.subarray(0, 4));
 }
 function ed25519RawKey(spki2) {
-  if (spki2.length !== 44) invalid3("an Ed25519 SubjectPublicKeyInfo is 44 bytes");
+  if (spki2.length !== 44) invalid4("an Ed25519 SubjectPublicKeyInfo is 44 bytes");
   return spki2.subarray(12);
 }
 function rekorV2LogId(origin, publicKey2) {
   const spki2 = spkiOf(publicKey2);
-  const h = (0, import_node_crypto22.createHash)("sha256");
+  const h = (0, import_node_crypto27.createHash)("sha256");
   if (publicKey2.asymmetricKeyType === "ed25519") {
     h.update(`${origin}
 `).update(Uint8Array.of(1)).update(ed25519RawKey(spki2));
@@ -62923,12 +64600,12 @@ function rekorV2LogId(origin, publicKey2) {
   return new Uint8Array(h.digest());
 }
 function signNote(body, name, signer, keyHash) {
-  if (!body.endsWith("\n")) invalid3("note text must end with a newline");
-  if (/\s/.test(name) || name.includes("+")) invalid3(`key name "${name}" must not contain spaces or "+"`);
-  const sig = signer.sign(new Uint8Array(Buffer.from(body, "utf8")));
+  if (!body.endsWith("\n")) invalid4("note text must end with a newline");
+  if (/\s/.test(name) || name.includes("+")) invalid4(`key name "${name}" must not contain spaces or "+"`);
+  const sig2 = signer.sign(new Uint8Array(Buffer.from(body, "utf8")));
   const hint = keyHash ?? noteKeyHash(signer.spki);
-  if (hint.length !== 4) invalid3("a note key hash is 4 bytes");
-  const blob = Buffer.concat([hint, sig]).toString("base64");
+  if (hint.length !== 4) invalid4("a note key hash is 4 bytes");
+  const blob = Buffer.concat([hint, sig2]).toString("base64");
   return `${body}
 ${EM_DASH} ${name} ${blob}
 `;
@@ -62937,7 +64614,7 @@ function signCheckpoint(cp, name, signer, keyHash) {
   return signNote(formatCheckpoint(cp), name, signer, keyHash);
 }
 function cosignatureKeyHash(name, rawPublicKey) {
-  const h = (0, import_node_crypto22.createHash)("sha256").update(`${name}
+  const h = (0, import_node_crypto27.createHash)("sha256").update(`${name}
 `).update(Uint8Array.of(4)).update(rawPublicKey).digest();
   return new Uint8Array(h.subarray(0, 4));
 }
@@ -62948,11 +64625,11 @@ ${body}`, "utf8"));
 }
 function cosignNote(note, name, privateKey, timestamp2) {
   const { body } = parseSignedNote(note);
-  const raw = ed25519RawKey(spkiOf((0, import_node_crypto22.createPublicKey)(privateKey)));
+  const raw = ed25519RawKey(spkiOf((0, import_node_crypto27.createPublicKey)(privateKey)));
   const ts = Buffer.alloc(8);
   ts.writeBigUInt64BE(timestamp2);
-  const sig = (0, import_node_crypto22.sign)(null, cosignedMessage(body, timestamp2), privateKey);
-  const blob = Buffer.concat([cosignatureKeyHash(name, raw), ts, sig]).toString("base64");
+  const sig2 = (0, import_node_crypto27.sign)(null, cosignedMessage(body, timestamp2), privateKey);
+  const blob = Buffer.concat([cosignatureKeyHash(name, raw), ts, sig2]).toString("base64");
   return `${note}${EM_DASH} ${name} ${blob}
 `;
 }
@@ -62961,47 +64638,47 @@ function verifyCosignatures(note, witnesses, threshold = 0) {
   const out = [];
   for (const w of witnesses) {
     if (w.publicKey.asymmetricKeyType !== "ed25519")
-      invalid3(`witness ${w.name}: cosignature/v1 keys are Ed25519`);
+      invalid4(`witness ${w.name}: cosignature/v1 keys are Ed25519`);
     const raw = ed25519RawKey(spkiOf(w.publicKey));
     const hint = cosignatureKeyHash(w.name, raw);
     const lines = parsed.signatures.filter((s) => s.name === w.name && Buffer.from(s.keyHash).equals(hint));
     for (const line of lines) {
-      if (line.signature.length !== 8 + 64) invalid3(`witness ${w.name}: a cosignature is 8 + 64 bytes`);
+      if (line.signature.length !== 8 + 64) invalid4(`witness ${w.name}: a cosignature is 8 + 64 bytes`);
       const timestamp2 = Buffer.from(line.signature).readBigUInt64BE(0);
-      const sig = line.signature.subarray(8);
+      const sig2 = line.signature.subarray(8);
       let ok = false;
       try {
-        ok = (0, import_node_crypto22.verify)(null, cosignedMessage(parsed.body, timestamp2), w.publicKey, sig);
+        ok = (0, import_node_crypto27.verify)(null, cosignedMessage(parsed.body, timestamp2), w.publicKey, sig2);
       } catch {
         ok = false;
       }
-      if (!ok) invalid3(`the cosignature of witness ${w.name} does not verify`);
+      if (!ok) invalid4(`the cosignature of witness ${w.name} does not verify`);
       out.push({ name: w.name, timestamp: timestamp2 });
     }
   }
   const distinct = new Set(out.map((c) => c.name)).size;
-  if (distinct < threshold) invalid3(`cosigned by ${distinct} trusted witness(es), ${threshold} required`);
+  if (distinct < threshold) invalid4(`cosigned by ${distinct} trusted witness(es), ${threshold} required`);
   return out;
 }
 function verifyCheckpoint(text, verifier, opts = {}) {
   const note = parseSignedNote(text);
   const hint = verifier.keyHash ?? noteKeyHash(verifier.publicKey);
   const matching = note.signatures.filter((s) => Buffer.from(s.keyHash).equals(hint));
-  if (matching.length === 0) invalid3("not signed by the log key (no signature carries its key hint)");
+  if (matching.length === 0) invalid4("not signed by the log key (no signature carries its key hint)");
   if ((opts.onlyLogSignatures ?? true) && matching.length !== note.signatures.length) {
-    invalid3("carries signatures from other keys, which Rekor v1 verifiers reject");
+    invalid4("carries signatures from other keys, which Rekor v1 verifiers reject");
   }
   const data = new Uint8Array(Buffer.from(note.body, "utf8"));
-  for (const sig of matching) {
-    if (verifier.name !== void 0 && sig.name !== verifier.name) {
-      invalid3(`signed under key name "${sig.name}", expected "${verifier.name}"`);
+  for (const sig2 of matching) {
+    if (verifier.name !== void 0 && sig2.name !== verifier.name) {
+      invalid4(`signed under key name "${sig2.name}", expected "${verifier.name}"`);
     }
-    if (!verifyLogSignature(verifier.publicKey, data, sig.signature))
-      invalid3("signature does not verify with the log key");
+    if (!verifyLogSignature(verifier.publicKey, data, sig2.signature))
+      invalid4("signature does not verify with the log key");
   }
   const cp = parseCheckpoint(note.body);
   if (opts.origin !== void 0 && cp.origin !== opts.origin)
-    invalid3(`origin "${cp.origin}" is not "${opts.origin}"`);
+    invalid4(`origin "${cp.origin}" is not "${opts.origin}"`);
   return cp;
 }
 function parseWitnessVkey(vkey) {
@@ -63019,22 +64696,22 @@ function parseWitnessVkey(vkey) {
   if (Buffer.from(want).toString("hex") !== hash.toLowerCase())
     bad3("its key ID does not match its name and key");
   const spki2 = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), key]);
-  return { name, publicKey: (0, import_node_crypto22.createPublicKey)({ key: spki2, format: "der", type: "spki" }) };
+  return { name, publicKey: (0, import_node_crypto27.createPublicKey)({ key: spki2, format: "der", type: "spki" }) };
 }
 function witnessVkey(name, publicKey2) {
   const key = ed25519RawKey(spkiOf(publicKey2));
   const hash = Buffer.from(cosignatureKeyHash(name, key)).toString("hex");
   return `${name}+${hash}+${Buffer.concat([Uint8Array.of(4), key]).toString("base64")}`;
 }
-var import_node_crypto22, EM_DASH, invalid3;
+var import_node_crypto27, EM_DASH, invalid4;
 var init_checkpoint = __esm({
   "src/tlog/checkpoint.ts"() {
     "use strict";
-    import_node_crypto22 = require("node:crypto");
+    import_node_crypto27 = require("node:crypto");
     init_errors();
     init_logkey();
     EM_DASH = "\u2014";
-    invalid3 = (why) => {
+    invalid4 = (why) => {
       throw new SealError("E_CHECKPOINT_INVALID", `checkpoint: ${why}`);
     };
   }
@@ -63053,7 +64730,7 @@ __export(verify_common_exports, {
 async function readFlagFile(path, flag, max = MAX_FLAG_FILE_BYTES) {
   let file;
   try {
-    file = await (0, import_promises16.open)(path, "r");
+    file = await (0, import_promises18.open)(path, "r");
   } catch (cause) {
     throw new SealError("E_IO", `cannot read ${flag} ${path}: ${cause.message}`, { cause });
   }
@@ -63102,14 +64779,20 @@ function identityFromFlags(o) {
   set("githubWorkflowName", o["certificate-github-workflow-name"]);
   set("githubWorkflowRepository", o["certificate-github-workflow-repository"]);
   set("githubWorkflowRef", o["certificate-github-workflow-ref"]);
+  for (const claim2 of FULCIO_CLAIMS) {
+    const value = o[claim2.flag];
+    if (value === void 0) continue;
+    if (value === "") throw new SealError("E_INVALID_ARGUMENT", `--${claim2.flag} needs a value`);
+    identity.extensions = { ...identity.extensions, [claim2.name]: value };
+  }
   return identity;
 }
 async function expectationsFrom(o, io, annotations) {
-  const identityGiven = IDENTITY_FLAGS.some((k) => o[k] !== void 0);
+  const identityGiven = IDENTITY_FLAGS.some((k) => o[k] !== void 0) || FULCIO_CLAIMS.some((c) => o[c.flag] !== void 0);
   if (o.key && identityGiven) {
     throw new SealError(
       "E_INVALID_ARGUMENT",
-      "--key cannot be combined with --certificate-* identity, issuer or GitHub workflow flags"
+      "--key cannot be combined with --certificate-* identity, issuer, GitHub workflow or claim flags"
     );
   }
   const expectations = { annotations };
@@ -63211,12 +64894,13 @@ async function privateAuthorities(o) {
     intermediates ? await pem(intermediates, "--ca-intermediates") : []
   );
 }
-var import_promises16, privatePkiOptionSpecs, MAX_FLAG_FILE_BYTES, IDENTITY_FLAGS;
+var import_promises18, privatePkiOptionSpecs, MAX_FLAG_FILE_BYTES, IDENTITY_FLAGS;
 var init_verify_common = __esm({
   "src/cli/verify-common.ts"() {
     "use strict";
-    import_promises16 = require("node:fs/promises");
+    import_promises18 = require("node:fs/promises");
     init_errors();
+    init_fulcio_claims();
     init_identity();
     privatePkiOptionSpecs = {
       "certificate-chain": {
@@ -63268,19 +64952,19 @@ function rekorBundleOf(value) {
   const o = value;
   const p = typeof o === "object" && o !== null ? o.Payload : void 0;
   if (typeof o !== "object" || o === null || typeof o.SignedEntryTimestamp !== "string")
-    return invalid4("rekorBundle.SignedEntryTimestamp must be a string");
-  if (typeof p !== "object" || p === null) return invalid4("rekorBundle.Payload must be an object");
-  if (typeof p.body !== "string") return invalid4("rekorBundle.Payload.body must be a string");
+    return invalid5("rekorBundle.SignedEntryTimestamp must be a string");
+  if (typeof p !== "object" || p === null) return invalid5("rekorBundle.Payload must be an object");
+  if (typeof p.body !== "string") return invalid5("rekorBundle.Payload.body must be a string");
   if (typeof p.logID !== "string" || !/^[0-9a-fA-F]{64}$/.test(p.logID))
-    return invalid4("rekorBundle.Payload.logID must be 64 hex digits");
+    return invalid5("rekorBundle.Payload.logID must be 64 hex digits");
   for (const k of ["integratedTime", "logIndex"]) {
     const n = p[k];
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0)
-      return invalid4(`rekorBundle.Payload.${k} must be a non-negative integer`);
+      return invalid5(`rekorBundle.Payload.${k} must be a non-negative integer`);
   }
-  decodeBase64(p.body, "rekorBundle.Payload.body");
+  decodeBase642(p.body, "rekorBundle.Payload.body");
   return {
-    SignedEntryTimestamp: decodeBase64(o.SignedEntryTimestamp, "rekorBundle.SignedEntryTimestamp"),
+    SignedEntryTimestamp: decodeBase642(o.SignedEntryTimestamp, "rekorBundle.SignedEntryTimestamp"),
     Payload: {
       body: p.body,
       integratedTime: p.integratedTime,
@@ -63290,40 +64974,40 @@ function rekorBundleOf(value) {
   };
 }
 function parseLegacyBlobBundle(json) {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return invalid4("must be an object");
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return invalid5("must be an object");
   const o = json;
   for (const key of Object.keys(o)) {
     const f = FIELDS2.find((x) => fold(x) === fold(key));
-    if (f !== void 0 && f !== key) return invalid4(`"${key}" is ambiguous (cosign reads it as "${f}")`);
+    if (f !== void 0 && f !== key) return invalid5(`"${key}" is ambiguous (cosign reads it as "${f}")`);
   }
   if (typeof o.base64Signature !== "string" || o.base64Signature === "")
-    return invalid4("base64Signature must be a non-empty string");
-  const out = { signature: decodeBase64(o.base64Signature, "base64Signature") };
+    return invalid5("base64Signature must be a non-empty string");
+  const out = { signature: decodeBase642(o.base64Signature, "base64Signature") };
   if (o.cert !== void 0 && o.cert !== null && o.cert !== "") {
-    if (typeof o.cert !== "string") return invalid4("cert must be a string");
-    const pem = new TextDecoder().decode(decodeBase64(o.cert, "cert"));
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) return invalid4("cert is not a base64 PEM certificate");
+    if (typeof o.cert !== "string") return invalid5("cert must be a string");
+    const pem = new TextDecoder().decode(decodeBase642(o.cert, "cert"));
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) return invalid5("cert is not a base64 PEM certificate");
     out.certificatePem = pem;
   }
   if (o.rekorBundle !== void 0 && o.rekorBundle !== null) out.rekorBundle = rekorBundleOf(o.rekorBundle);
   return out;
 }
 function serializeLegacyBlobBundle(bundle) {
-  const fields = [["base64Signature", encodeBase64(bundle.signature)]];
+  const fields = [["base64Signature", encodeBase642(bundle.signature)]];
   if (bundle.certificatePem)
-    fields.push(["cert", encodeBase64(new TextEncoder().encode(bundle.certificatePem))]);
+    fields.push(["cert", encodeBase642(new TextEncoder().encode(bundle.certificatePem))]);
   if (bundle.rekorBundle) {
     fields.push([
       "rekorBundle",
       goStruct([
-        ["SignedEntryTimestamp", encodeBase64(bundle.rekorBundle.SignedEntryTimestamp)],
+        ["SignedEntryTimestamp", encodeBase642(bundle.rekorBundle.SignedEntryTimestamp)],
         ["Payload", rekorPayloadToGo(bundle.rekorBundle.Payload)]
       ])
     ]);
   }
   return new TextDecoder().decode(goMarshalBytes(goStruct(fields)));
 }
-var FIELDS2, fold, invalid4;
+var FIELDS2, fold, invalid5;
 var init_legacy_blob_bundle = __esm({
   "src/formats/legacy-blob-bundle.ts"() {
     "use strict";
@@ -63333,7 +65017,7 @@ var init_legacy_blob_bundle = __esm({
     init_gojson();
     FIELDS2 = ["base64Signature", "cert", "rekorBundle"];
     fold = (k) => k.replace(/\u017f/g, "s").replace(/\u212a/g, "k").toLowerCase();
-    invalid4 = (why) => {
+    invalid5 = (why) => {
       throw new SealError("E_BUNDLE_INVALID", `cosign v2 blob bundle: ${why}`);
     };
   }
@@ -63424,7 +65108,7 @@ function twoMul(c, u1, g, u2, q) {
   }
   return r;
 }
-function ecdsaVerifyDigest(key, digest, sig) {
+function ecdsaVerifyDigest(key, digest, sig2) {
   const curveName = key.asymmetricKeyDetails?.namedCurve ?? "";
   const curve = CURVES2[curveName];
   if (!curve) return false;
@@ -63436,11 +65120,11 @@ function ecdsaVerifyDigest(key, digest, sig) {
   let r;
   let s;
   try {
-    const seq = readRoot(sig, TAG.SEQUENCE);
-    const parts = childrenOf(sig, seq);
+    const seq = readRoot(sig2, TAG.SEQUENCE);
+    const parts = childrenOf(sig2, seq);
     if (parts.length !== 2 || parts[0].tag !== TAG.INTEGER || parts[1].tag !== TAG.INTEGER) return false;
-    r = toBig(contentOf(sig, parts[0]));
-    s = toBig(contentOf(sig, parts[1]));
+    r = toBig(contentOf(sig2, parts[0]));
+    s = toBig(contentOf(sig2, parts[1]));
   } catch {
     return false;
   }
@@ -63459,13 +65143,13 @@ function ecdsaVerifyDigest(key, digest, sig) {
   const ax = mod2(x * zinv * zinv, curve.p);
   return mod2(ax, n) === r;
 }
-function verifyPrehashed(key, algorithm, digest, sig) {
+function verifyPrehashed(key, algorithm, digest, sig2) {
   try {
-    if (key.asymmetricKeyType === "ec") return ecdsaVerifyDigest(key, digest, sig);
+    if (key.asymmetricKeyType === "ec") return ecdsaVerifyDigest(key, digest, sig2);
     if (key.asymmetricKeyType === "rsa") {
       const prefix = DIGEST_INFO_PREFIX[algorithm];
       if (!prefix) return false;
-      const decoded = (0, import_node_crypto23.publicDecrypt)({ key, padding: import_node_crypto23.constants.RSA_PKCS1_PADDING }, sig);
+      const decoded = (0, import_node_crypto28.publicDecrypt)({ key, padding: import_node_crypto28.constants.RSA_PKCS1_PADDING }, sig2);
       return decoded.equals(Buffer.concat([Buffer.from(prefix, "hex"), digest]));
     }
     return false;
@@ -63473,11 +65157,11 @@ function verifyPrehashed(key, algorithm, digest, sig) {
     return false;
   }
 }
-var import_node_crypto23, CURVES2, mod2, toBig, DIGEST_INFO_PREFIX;
+var import_node_crypto28, CURVES2, mod2, toBig, DIGEST_INFO_PREFIX;
 var init_prehash = __esm({
   "src/verify/bundle/prehash.ts"() {
     "use strict";
-    import_node_crypto23 = require("node:crypto");
+    import_node_crypto28 = require("node:crypto");
     init_der();
     init_ecdsa_digest();
     CURVES2 = {
@@ -63632,12 +65316,12 @@ function signatureVerifies(ts, key) {
   let signed = ts.tstInfo;
   if (ts.signedAttributes) {
     if (!ts.messageDigest) return false;
-    const digest = (0, import_node_crypto24.createHash)(ts.digestAlgorithm).update(ts.tstInfo).digest();
+    const digest = (0, import_node_crypto29.createHash)(ts.digestAlgorithm).update(ts.tstInfo).digest();
     if (!bytesEqual(digest, ts.messageDigest)) return false;
     signed = ts.signedAttributes;
   }
   try {
-    return (0, import_node_crypto24.verify)(hash, signed, key, ts.signature);
+    return (0, import_node_crypto29.verify)(hash, signed, key, ts.signature);
   } catch {
     return false;
   }
@@ -63667,7 +65351,7 @@ function signingChain(ts, ca) {
 }
 function verifySignedTimestamp(der2, signedBytes, authorities2) {
   const ts = parseSignedTimestamp(der2);
-  const imprint = (0, import_node_crypto24.createHash)(ts.imprintAlgorithm).update(signedBytes).digest();
+  const imprint = (0, import_node_crypto29.createHash)(ts.imprintAlgorithm).update(signedBytes).digest();
   if (!bytesEqual(imprint, ts.imprint)) {
     throw new TimestampError(
       "the timestamp is over other data than the bundle signature (message imprint differs)"
@@ -63714,11 +65398,11 @@ function verifySignedTimestamp(der2, signedBytes, authorities2) {
   }
   throw why;
 }
-var import_node_crypto24, OID_SIGNED_DATA, OID_TST_INFO, OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, DIGESTS, MAX_EMBEDDED_CERTIFICATES, TimestampError, iso2;
+var import_node_crypto29, OID_SIGNED_DATA, OID_TST_INFO, OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, DIGESTS, MAX_EMBEDDED_CERTIFICATES, TimestampError, iso2;
 var init_tsa = __esm({
   "src/verify/bundle/tsa.ts"() {
     "use strict";
-    import_node_crypto24 = require("node:crypto");
+    import_node_crypto29 = require("node:crypto");
     init_trust();
     init_x509();
     init_der();
@@ -63739,8 +65423,8 @@ var init_tsa = __esm({
        * or its signature does not verify; E_TSA_CERTIFICATE_INVALID: the trusted TSA's certificate is not for
        * timestamping (a critical timeStamping-only EKU on the leaf, CAs above it) or its chain does not chain.
        */
-      constructor(message, code = "E_TIMESTAMP_INVALID") {
-        super(message);
+      constructor(message2, code = "E_TIMESTAMP_INVALID") {
+        super(message2);
         this.code = code;
         this.name = "TimestampError";
       }
@@ -63951,14 +65635,14 @@ function parseBundle(json) {
     const sigs = env.signatures;
     if (!Array.isArray(sigs) || sigs.length !== 1)
       fail("dsseEnvelope.signatures", "must hold exactly one signature");
-    const sig = obj2(sigs[0], "dsseEnvelope.signatures[0]");
+    const sig2 = obj2(sigs[0], "dsseEnvelope.signatures[0]");
     content = {
       kind: "dsse",
       payloadType: str2(env.payloadType, "dsseEnvelope.payloadType"),
       payload: base642(env.payload, "dsseEnvelope.payload"),
-      signature: base642(sig.sig, "dsseEnvelope.signatures[0].sig")
+      signature: base642(sig2.sig, "dsseEnvelope.signatures[0].sig")
     };
-    if (typeof sig.keyid === "string" && sig.keyid !== "") content.keyid = sig.keyid;
+    if (typeof sig2.keyid === "string" && sig2.keyid !== "") content.keyid = sig2.keyid;
   }
   return { mediaType, version: version2, material, tlogEntries, signedTimestamps, content };
 }
@@ -63971,8 +65655,8 @@ var init_parse4 = __esm({
     MAX_SIGNED_TIMESTAMPS = 16;
     MAX_SIGNED_TIMESTAMP_BYTES = 64 * 1024;
     BundleFormatError = class extends SealError {
-      constructor(code, message) {
-        super(code, message);
+      constructor(code, message2) {
+        super(code, message2);
         this.name = "BundleFormatError";
       }
     };
@@ -64067,7 +65751,7 @@ function verifyEmbeddedScts(leaf, issuer, ctlogs) {
   const scts = embeddedScts(leaf);
   if (scts.length === 0) return 0;
   const tbs = tbsWithoutExtension(leaf, OID.sctList);
-  const issuerKeyHash = (0, import_node_crypto25.createHash)("sha256").update(issuer.spki).digest();
+  const issuerKeyHash = (0, import_node_crypto30.createHash)("sha256").update(issuer.spki).digest();
   for (const sct of scts) {
     const logIdHex = Buffer.from(sct.logId).toString("hex");
     const logs = (ctlogs.get(logIdHex) ?? []).filter((l) => inRange(l.validFor, sct.timestamp));
@@ -64078,7 +65762,7 @@ function verifyEmbeddedScts(leaf, issuer, ctlogs) {
     const data = signedInput(sct, issuerKeyHash, tbs);
     const ok = logs.some((l) => {
       try {
-        return (0, import_node_crypto25.verify)(hash, data, l.key, sct.signature);
+        return (0, import_node_crypto30.verify)(hash, data, l.key, sct.signature);
       } catch {
         return false;
       }
@@ -64087,17 +65771,17 @@ function verifyEmbeddedScts(leaf, issuer, ctlogs) {
   }
   return scts.length;
 }
-var import_node_crypto25, SctError, TLS_HASH;
+var import_node_crypto30, SctError, TLS_HASH;
 var init_sct = __esm({
   "src/verify/bundle/sct.ts"() {
     "use strict";
-    import_node_crypto25 = require("node:crypto");
+    import_node_crypto30 = require("node:crypto");
     init_trust();
     init_x509();
     init_der();
     SctError = class extends Error {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "SctError";
       }
     };
@@ -64107,10 +65791,10 @@ var init_sct = __esm({
 
 // src/tlog/merkle.ts
 function hashLeaf(leaf) {
-  return new Uint8Array((0, import_node_crypto26.createHash)("sha256").update(Uint8Array.of(0)).update(leaf).digest());
+  return new Uint8Array((0, import_node_crypto31.createHash)("sha256").update(Uint8Array.of(0)).update(leaf).digest());
 }
 function hashChildren(left, right) {
-  return new Uint8Array((0, import_node_crypto26.createHash)("sha256").update(Uint8Array.of(1)).update(left).update(right).digest());
+  return new Uint8Array((0, import_node_crypto31.createHash)("sha256").update(Uint8Array.of(1)).update(left).update(right).digest());
 }
 function rootFromInclusionProof(index, size, leafHash, proof) {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
@@ -64140,13 +65824,13 @@ function rootFromInclusionProof(index, size, leafHash, proof) {
   if (sn !== 0) throw new SealError("E_PROOF_INVALID", "inclusion proof is shorter than the tree is deep");
   return r;
 }
-var import_node_crypto26, EMPTY_ROOT, isOdd, half;
+var import_node_crypto31, EMPTY_ROOT, isOdd, half;
 var init_merkle = __esm({
   "src/tlog/merkle.ts"() {
     "use strict";
-    import_node_crypto26 = require("node:crypto");
+    import_node_crypto31 = require("node:crypto");
     init_errors();
-    EMPTY_ROOT = new Uint8Array((0, import_node_crypto26.createHash)("sha256").digest());
+    EMPTY_ROOT = new Uint8Array((0, import_node_crypto31.createHash)("sha256").digest());
     isOdd = (x) => x % 2 === 1;
     half = (x) => Math.floor(x / 2);
   }
@@ -64177,10 +65861,10 @@ function verifyCheckpointNote(envelope, logs) {
   for (const log of logs) {
     const hint = Buffer.from(log.checkpointKeyId ?? log.logId, "hex").subarray(0, 4);
     const host = hostOf(log.baseUrl);
-    for (const sig of note.signatures) {
-      if (!bytesEqual(sig.keyHash, hint)) continue;
-      if (sig.name !== host && !log.baseUrl.includes(sig.name)) continue;
-      if (verifyLogSignature(log.key, data, sig.signature)) {
+    for (const sig2 of note.signatures) {
+      if (!bytesEqual(sig2.keyHash, hint)) continue;
+      if (sig2.name !== host && !log.baseUrl.includes(sig2.name)) continue;
+      if (verifyLogSignature(log.key, data, sig2.signature)) {
         if (host && cp.origin !== host && !cp.origin.startsWith(`${host} - `) && !log.baseUrl.includes(cp.origin.split(" ")[0])) {
           throw new TlogError(
             "E_CHECKPOINT_INVALID",
@@ -64196,8 +65880,8 @@ function verifyCheckpointNote(envelope, logs) {
     "no checkpoint signature verifies with the key of the log that holds the entry"
   );
 }
-function keyVerifies(key, data, sig) {
-  return verifyLogSignature(key, data, sig);
+function keyVerifies(key, data, sig2) {
+  return verifyLogSignature(key, data, sig2);
 }
 function verifyTlogInclusion(entry, trust) {
   const logs = trust.tlogs.get(entry.logId);
@@ -64321,8 +66005,8 @@ function verifyTlogBody(entry, content) {
   const key = `${entry.kind}/${entry.version}`;
   switch (key) {
     case "hashedrekord/0.0.1": {
-      const sig = fromB64(get(body, "spec", "signature", "content"));
-      if (!sig || !bytesEqual(sig, content.signature)) mismatch("it records another signature");
+      const sig2 = fromB64(get(body, "spec", "signature", "content"));
+      if (!sig2 || !bytesEqual(sig2, content.signature)) mismatch("it records another signature");
       checkSigner(fromB64(get(body, "spec", "signature", "publicKey", "content")), content);
       const alg = get(body, "spec", "data", "hash", "algorithm");
       checkDigest(
@@ -64334,8 +66018,8 @@ function verifyTlogBody(entry, content) {
     }
     case "hashedrekord/0.0.2": {
       const spec = get(body, "spec", "hashedRekordV002");
-      const sig = fromB64(get(spec, "signature", "content"));
-      if (!sig || !bytesEqual(sig, content.signature)) mismatch("it records another signature");
+      const sig2 = fromB64(get(spec, "signature", "content"));
+      if (!sig2 || !bytesEqual(sig2, content.signature)) mismatch("it records another signature");
       const verifier = get(spec, "signature", "verifier");
       checkSigner(
         fromB64(get(verifier, "x509Certificate", "rawBytes") ?? get(verifier, "publicKey", "rawBytes")),
@@ -64348,8 +66032,8 @@ function verifyTlogBody(entry, content) {
     case "dsse/0.0.1": {
       const sigs = get(body, "spec", "signatures");
       if (!Array.isArray(sigs) || sigs.length !== 1) mismatch("it records another number of signatures");
-      const sig = fromB64(get(sigs[0], "signature"));
-      if (!sig || !bytesEqual(sig, content.signature)) mismatch("it records another DSSE signature");
+      const sig2 = fromB64(get(sigs[0], "signature"));
+      if (!sig2 || !bytesEqual(sig2, content.signature)) mismatch("it records another DSSE signature");
       checkSigner(fromB64(get(sigs[0], "verifier")), content);
       if (get(body, "spec", "payloadHash", "algorithm") !== "sha256") mismatch("payload hash is not sha256");
       const ph = fromHex(get(body, "spec", "payloadHash", "value"));
@@ -64361,8 +66045,8 @@ function verifyTlogBody(entry, content) {
       const spec = get(body, "spec", "dsseV002");
       const sigs = get(spec, "signatures");
       if (!Array.isArray(sigs) || sigs.length !== 1) mismatch("it records another number of signatures");
-      const sig = fromB64(get(sigs[0], "content"));
-      if (!sig || !bytesEqual(sig, content.signature)) mismatch("it records another DSSE signature");
+      const sig2 = fromB64(get(sigs[0], "content"));
+      if (!sig2 || !bytesEqual(sig2, content.signature)) mismatch("it records another DSSE signature");
       const verifier = get(sigs[0], "verifier");
       checkSigner(
         fromB64(get(verifier, "x509Certificate", "rawBytes") ?? get(verifier, "publicKey", "rawBytes")),
@@ -64377,8 +66061,8 @@ function verifyTlogBody(entry, content) {
       const sigs = get(body, "spec", "content", "envelope", "signatures");
       if (!Array.isArray(sigs) || sigs.length !== 1) mismatch("it records another number of signatures");
       const once = fromB64(get(sigs[0], "sig"));
-      const sig = once ? fromB64(Buffer.from(once).toString("latin1")) : void 0;
-      if (!sig || !bytesEqual(sig, content.signature)) mismatch("it records another DSSE signature");
+      const sig2 = once ? fromB64(Buffer.from(once).toString("latin1")) : void 0;
+      if (!sig2 || !bytesEqual(sig2, content.signature)) mismatch("it records another DSSE signature");
       const keyOnce = fromB64(get(sigs[0], "publicKey"));
       const keyText = keyOnce ? Buffer.from(keyOnce).toString("latin1") : "";
       checkSigner(keyText.includes("-----BEGIN") ? keyOnce : fromB64(keyText), content);
@@ -64391,11 +66075,11 @@ function verifyTlogBody(entry, content) {
       mismatch(`entry kind ${key} is not supported`);
   }
 }
-var import_node_crypto27, TlogError, b643, MAX_CLOCK_SKEW_MS, isObj, get, fromB64, fromHex, HASH_NAMES, sha256;
+var import_node_crypto32, TlogError, b643, MAX_CLOCK_SKEW_MS, isObj, get, fromB64, fromHex, HASH_NAMES, sha256;
 var init_tlog2 = __esm({
   "src/verify/bundle/tlog.ts"() {
     "use strict";
-    import_node_crypto27 = require("node:crypto");
+    import_node_crypto32 = require("node:crypto");
     init_errors();
     init_checkpoint();
     init_logkey();
@@ -64403,8 +66087,8 @@ var init_tlog2 = __esm({
     init_trust();
     init_der();
     TlogError = class extends Error {
-      constructor(code, message) {
-        super(message);
+      constructor(code, message2) {
+        super(message2);
         this.code = code;
         this.name = "TlogError";
       }
@@ -64421,7 +66105,7 @@ var init_tlog2 = __esm({
     fromB64 = (v) => typeof v === "string" ? new Uint8Array(Buffer.from(v, "base64")) : void 0;
     fromHex = (v) => typeof v === "string" && /^[0-9a-fA-F]*$/.test(v) ? new Uint8Array(Buffer.from(v, "hex")) : void 0;
     HASH_NAMES = { SHA2_256: "sha256", SHA2_384: "sha384", SHA2_512: "sha512" };
-    sha256 = (data) => new Uint8Array((0, import_node_crypto27.createHash)("sha256").update(data).digest());
+    sha256 = (data) => new Uint8Array((0, import_node_crypto32.createHash)("sha256").update(data).digest());
   }
 });
 
@@ -64434,20 +66118,20 @@ function preAuthEncoding2(payloadType, payload) {
   out.set(payload, head.length);
   return out;
 }
-function signatureVerifies2(key, data, sig, hash) {
+function signatureVerifies2(key, data, sig2, hash) {
   try {
     switch (key.asymmetricKeyType) {
       case "ec":
-        return (0, import_node_crypto28.verify)(
+        return (0, import_node_crypto33.verify)(
           hash ?? CURVE_HASH[key.asymmetricKeyDetails?.namedCurve ?? ""] ?? "sha256",
           data,
           { key, dsaEncoding: "der" },
-          sig
+          sig2
         );
       case "rsa":
-        return (0, import_node_crypto28.verify)(hash ?? "sha256", data, key, sig);
+        return (0, import_node_crypto33.verify)(hash ?? "sha256", data, key, sig2);
       case "ed25519":
-        return (0, import_node_crypto28.verify)(null, data, key, sig);
+        return (0, import_node_crypto33.verify)(null, data, key, sig2);
       default:
         return false;
     }
@@ -64520,7 +66204,7 @@ function verifyBundle(bundle, artifact, policy, trust) {
     messageHash = alg;
     let artifactDigest;
     if (artifact.kind === "bytes") {
-      artifactDigest = new Uint8Array((0, import_node_crypto28.createHash)(alg).update(artifact.bytes).digest());
+      artifactDigest = new Uint8Array((0, import_node_crypto33.createHash)(alg).update(artifact.bytes).digest());
       signedData = artifact.bytes;
     } else if (artifact.kind === "digest") {
       if (artifact.algorithm !== alg) {
@@ -64573,7 +66257,7 @@ function verifyBundle(bundle, artifact, policy, trust) {
         }
       } else {
         const alg = artifact.kind === "digest" ? artifact.algorithm : "sha256";
-        const want = artifact.kind === "digest" ? artifact.hex.toLowerCase() : (0, import_node_crypto28.createHash)("sha256").update(artifact.bytes).digest("hex");
+        const want = artifact.kind === "digest" ? artifact.hex.toLowerCase() : (0, import_node_crypto33.createHash)("sha256").update(artifact.bytes).digest("hex");
         const found = subjects.map(
           (s) => typeof s.digest?.[alg] === "string" ? s.digest[alg].toLowerCase() : void 0
         );
@@ -64642,7 +66326,7 @@ function verifyBundle(bundle, artifact, policy, trust) {
     }
     signedContent.signerDer = leaf.der;
     signedContent.signerIsCertificate = true;
-    keyHint = (0, import_node_crypto28.createHash)("sha256").update(leaf.spki).digest("base64");
+    keyHint = (0, import_node_crypto33.createHash)("sha256").update(leaf.spki).digest("base64");
     if (identities.length === 0) {
       const spkis = keys.map((k) => spkiDerOf(k.keyObject));
       if (!spkis.some((s) => bytesEqual(s, leaf.spki))) {
@@ -64832,11 +66516,11 @@ function verifyBundle(bundle, artifact, policy, trust) {
   }
   return result;
 }
-var import_node_crypto28, DIGEST_NAMES, toHex, iso3, Outcome, CURVE_HASH, spkiCache;
+var import_node_crypto33, DIGEST_NAMES, toHex, iso3, Outcome, CURVE_HASH, spkiCache;
 var init_verify = __esm({
   "src/verify/bundle/verify.ts"() {
     "use strict";
-    import_node_crypto28 = require("node:crypto");
+    import_node_crypto33 = require("node:crypto");
     init_errors();
     init_x509();
     init_chain();
@@ -64863,12 +66547,12 @@ var init_verify = __esm({
         if (found !== void 0) c.found = found;
         this.checks.push(c);
       }
-      fail(name, code, message, expected, found) {
-        const c = { name, ok: false, code, message };
+      fail(name, code, message2, expected, found) {
+        const c = { name, ok: false, code, message: message2 };
         if (expected !== void 0) c.expected = expected;
         if (found !== void 0) c.found = found;
         this.checks.push(c);
-        return { ok: false, code, message, checks: this.checks };
+        return { ok: false, code, message: message2, checks: this.checks };
       }
     };
     CURVE_HASH = { prime256v1: "sha256", secp384r1: "sha384", secp521r1: "sha512" };
@@ -64878,8 +66562,8 @@ var init_verify = __esm({
 
 // src/verify/certificate.ts
 function checkCertificateForSignature(input2) {
-  const fail2 = (name, code, message, extra = {}) => {
-    input2.checks.push({ name, ok: false, code, message, ...extra });
+  const fail2 = (name, code, message2, extra = {}) => {
+    input2.checks.push({ name, ok: false, code, message: message2, ...extra });
     return void 0;
   };
   let leaf;
@@ -64945,17 +66629,17 @@ function checkCertificateForSignature(input2) {
     return fail2("identity", f.code, f.message, { expected: f.expected, found: f.found });
   }
   input2.checks.push({ name: "identity", ok: true, found: { subject: id.san, issuer: id.issuer } });
-  const publicKeyPem = (0, import_node_crypto29.createPublicKey)({ key: Buffer.from(leaf.spki), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }).toString();
+  const publicKeyPem = (0, import_node_crypto34.createPublicKey)({ key: Buffer.from(leaf.spki), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }).toString();
   return {
     publicKeyPem,
     signer: { ...id.san ? { identity: id.san } : {}, ...id.issuer ? { issuer: id.issuer } : {} }
   };
 }
-var import_node_crypto29, CODE_SIGNING;
+var import_node_crypto34, CODE_SIGNING;
 var init_certificate = __esm({
   "src/verify/certificate.ts"() {
     "use strict";
-    import_node_crypto29 = require("node:crypto");
+    import_node_crypto34 = require("node:crypto");
     init_x509();
     init_chain();
     init_identity();
@@ -65027,14 +66711,14 @@ function certificateDer(pem) {
 function keyFromEntryMaterial(b64Pem) {
   try {
     const pem = Buffer.from(b64Pem, "base64").toString("utf8");
-    return pem.includes("CERTIFICATE") ? (0, import_node_crypto30.createPublicKey)({ key: pem, format: "pem" }) : (0, import_node_crypto30.createPublicKey)(pem);
+    return pem.includes("CERTIFICATE") ? (0, import_node_crypto35.createPublicKey)({ key: pem, format: "pem" }) : (0, import_node_crypto35.createPublicKey)(pem);
   } catch {
     return void 0;
   }
 }
 function checkLegacyTlog(legacy, payload, signerKey, trust, checks, envelope) {
-  const fail2 = (message, extra = {}) => {
-    checks.push({ name: "tlog", ok: false, code: "E_TLOG_INVALID", message, ...extra });
+  const fail2 = (message2, extra = {}) => {
+    checks.push({ name: "tlog", ok: false, code: "E_TLOG_INVALID", message: message2, ...extra });
     return void 0;
   };
   const rb = legacy.rekorBundle;
@@ -65058,7 +66742,7 @@ function checkLegacyTlog(legacy, payload, signerKey, trust, checks, envelope) {
     logID: rb.Payload.logID,
     logIndex: rb.Payload.logIndex
   });
-  const sig = rb.SignedEntryTimestamp;
+  const sig2 = rb.SignedEntryTimestamp;
   const when = rb.Payload.integratedTime * 1e3;
   if (when > Date.now() + MAX_CLOCK_SKEW_MS2) {
     return fail2(`the log integrated time ${printableTime(when)} is in the future`, {
@@ -65066,7 +66750,7 @@ function checkLegacyTlog(legacy, payload, signerKey, trust, checks, envelope) {
     });
   }
   const logKey = keys.find(
-    (k) => when >= k.validFor.start && when <= k.validFor.end && verifyLogSignature(k.key, set, sig)
+    (k) => when >= k.validFor.start && when <= k.validFor.end && verifyLogSignature(k.key, set, sig2)
   );
   if (!logKey) return fail2("the signed entry timestamp does not verify with the log key of the trusted root");
   checks.push({
@@ -65082,7 +66766,7 @@ function checkLegacyTlog(legacy, payload, signerKey, trust, checks, envelope) {
   }
   if (typeof body !== "object" || body === null || Array.isArray(body))
     return fail2("the logged entry body is not a JSON object");
-  const payloadHash = payload instanceof Uint8Array ? (0, import_node_crypto30.createHash)("sha256").update(payload).digest("hex") : payload.sha256.toLowerCase();
+  const payloadHash = payload instanceof Uint8Array ? (0, import_node_crypto35.createHash)("sha256").update(payload).digest("hex") : payload.sha256.toLowerCase();
   const spec = body.spec ?? {};
   let loggedHash;
   let loggedSig;
@@ -65096,12 +66780,12 @@ function checkLegacyTlog(legacy, payload, signerKey, trust, checks, envelope) {
   } else if (body.kind === "dsse") {
     if (!envelope) return fail2("a dsse log entry for a layer that is not a DSSE envelope");
     loggedHash = textAt(spec, "payloadHash", "value");
-    if (loggedHash === (0, import_node_crypto30.createHash)("sha256").update(envelope.payload).digest("hex")) loggedHash = payloadHash;
+    if (loggedHash === (0, import_node_crypto35.createHash)("sha256").update(envelope.payload).digest("hex")) loggedHash = payloadHash;
     loggedKey = textAt(spec, "signatures", 0, "verifier");
     if (loggedKey === void 0) return fail2("the logged dsse entry records no verifier");
-    const sig2 = textAt(spec, "signatures", 0, "signature");
+    const sig3 = textAt(spec, "signatures", 0, "signature");
     const ours = envelope.signatures.map((x) => Buffer.from(x.sig).toString("base64"));
-    if (sig2 === void 0 || !ours.includes(sig2))
+    if (sig3 === void 0 || !ours.includes(sig3))
       return fail2("the logged envelope signature differs from the one on the image");
   } else if (body.kind === "intoto") {
     if (!envelope) return fail2("an intoto log entry for a layer that is not a DSSE envelope");
@@ -65132,11 +66816,11 @@ function checkLegacyTlog(legacy, payload, signerKey, trust, checks, envelope) {
   checks.push({ name: "tlog-body", ok: true });
   return rb.Payload.integratedTime;
 }
-var import_node_crypto30, MAX_CLOCK_SKEW_MS2;
+var import_node_crypto35, MAX_CLOCK_SKEW_MS2;
 var init_legacy2 = __esm({
   "src/verify/legacy.ts"() {
     "use strict";
-    import_node_crypto30 = require("node:crypto");
+    import_node_crypto35 = require("node:crypto");
     init_errors();
     init_x509();
     init_public_key();
@@ -65160,14 +66844,14 @@ __export(blob_exports, {
 async function artifactFromFile(path) {
   let size;
   try {
-    size = (await (0, import_promises17.stat)(path)).size;
+    size = (await (0, import_promises19.stat)(path)).size;
   } catch (cause) {
     throw new SealError("E_IO", `cannot read ${path}: ${cause.message}`, { cause });
   }
   try {
-    if (size <= IN_MEMORY_LIMIT) return { kind: "bytes", bytes: await (0, import_promises17.readFile)(path) };
-    const hash = (0, import_node_crypto31.createHash)("sha256");
-    const file = await (0, import_promises17.open)(path, "r");
+    if (size <= IN_MEMORY_LIMIT) return { kind: "bytes", bytes: await (0, import_promises19.readFile)(path) };
+    const hash = (0, import_node_crypto36.createHash)("sha256");
+    const file = await (0, import_promises19.open)(path, "r");
     try {
       const buffer = Buffer.allocUnsafe(1 << 20);
       for (; ; ) {
@@ -65266,7 +66950,7 @@ function verifyBlobSignature(input2, artifact, expectations, trust, options5 = {
     });
     return done();
   }
-  const sha2562 = artifact.kind === "bytes" ? (0, import_node_crypto31.createHash)("sha256").update(artifact.bytes).digest("hex") : artifact.hex.toLowerCase();
+  const sha2562 = artifact.kind === "bytes" ? (0, import_node_crypto36.createHash)("sha256").update(artifact.bytes).digest("hex") : artifact.hex.toLowerCase();
   const verifies = (key) => artifact.kind === "bytes" ? key.verify(artifact.bytes, input2.signature) : verifyPrehashed(key.keyObject, "sha256", Buffer.from(sha2562, "hex"), input2.signature);
   let at;
   if (expectations.requireSignedTimestamp && !input2.rfc3161Timestamp) {
@@ -65429,12 +67113,12 @@ async function lookupRekorBundles(rekorUrl, sha2562, signature) {
   }
   return out;
 }
-var import_node_crypto31, import_promises17, IN_MEMORY_LIMIT, MAX_LOOKUP_ENTRIES, LOOKUP_TIMEOUT_MS, MAX_LOOKUP_RESPONSE;
+var import_node_crypto36, import_promises19, IN_MEMORY_LIMIT, MAX_LOOKUP_ENTRIES, LOOKUP_TIMEOUT_MS, MAX_LOOKUP_RESPONSE;
 var init_blob = __esm({
   "src/verify/blob.ts"() {
     "use strict";
-    import_node_crypto31 = require("node:crypto");
-    import_promises17 = require("node:fs/promises");
+    import_node_crypto36 = require("node:crypto");
+    import_promises19 = require("node:fs/promises");
     init_errors();
     init_legacy_blob_bundle();
     init_public_key();
@@ -65466,15 +67150,15 @@ function signatureBytes(raw) {
   return new Uint8Array(raw);
 }
 async function readSignature(value) {
-  const { stat: stat5 } = await Promise.resolve().then(() => __toESM(require("node:fs/promises"), 1));
-  const isFile = await stat5(value).then(
+  const { stat: stat7 } = await Promise.resolve().then(() => __toESM(require("node:fs/promises"), 1));
+  const isFile = await stat7(value).then(
     (s) => s.isFile(),
     () => false
   );
   const bytes2 = isFile ? await readFlagFile(value, "--signature") : Buffer.from(value, "latin1");
-  const sig = signatureBytes(bytes2);
-  if (sig.length === 0) throw new SealError("E_INVALID_ARGUMENT", "--signature is empty");
-  return sig;
+  const sig2 = signatureBytes(bytes2);
+  if (sig2.length === 0) throw new SealError("E_INVALID_ARGUMENT", "--signature is empty");
+  return sig2;
 }
 function certificatePemOf(raw, flag) {
   const text = raw.toString("latin1");
@@ -65508,11 +67192,11 @@ function timestampBytes(raw, path) {
     );
   return new Uint8Array(Buffer.from(b644, "base64"));
 }
-var import_node_crypto32, options, command;
+var import_node_crypto37, options, command;
 var init_verify_blob = __esm({
   "src/cli/verify-blob.ts"() {
     "use strict";
-    import_node_crypto32 = require("node:crypto");
+    import_node_crypto37 = require("node:crypto");
     init_errors();
     init_args();
     init_deprecated_flags();
@@ -65621,7 +67305,7 @@ var init_verify_blob = __esm({
           const rekorUrl = o["rekor-url"] ?? io.env.SEAL_REKOR_URL ?? (publicGood2 ? "https://rekor.sigstore.dev" : void 0);
           const failed = verdict.signatures[0]?.checks.find((c) => !c.ok);
           if (failed?.name === "tlog" && !detached.rekorBundle && rekorUrl) {
-            const sha2562 = artifact.kind === "bytes" ? (0, import_node_crypto32.createHash)("sha256").update(artifact.bytes).digest("hex") : artifact.kind === "digest" ? artifact.hex : "";
+            const sha2562 = artifact.kind === "bytes" ? (0, import_node_crypto37.createHash)("sha256").update(artifact.bytes).digest("hex") : artifact.kind === "digest" ? artifact.hex : "";
             for (const rekorBundle of await blob.lookupRekorBundles(rekorUrl, sha2562, detached.signature)) {
               verdict = blob.verifyBlobSignature(
                 { ...detached, rekorBundle },
@@ -65675,7 +67359,7 @@ async function certifiedSigner(signer, certificate, chain) {
   return withCertificateChain2(signer, [leaf[0], ...rest].filter(Boolean));
 }
 var options2, command2;
-var init_sign = __esm({
+var init_sign2 = __esm({
   "src/cli/sign.ts"() {
     "use strict";
     init_errors();
@@ -65685,7 +67369,7 @@ var init_sign = __esm({
     options2 = {
       key: {
         type: "string",
-        description: "private key: file path, env://VAR or pkcs11:\u2026 URI (keyless when absent)",
+        description: "private key: file path, env://VAR, a pkcs11:\u2026 URI or a KMS URI (awskms://, gcpkms://, hashivault://; keyless when absent)",
         placeholder: "KEY"
       },
       annotations: {
@@ -65983,10 +67667,10 @@ var init_globals = __esm({
 
 // src/action/main.ts
 var import_node_fs8 = require("node:fs");
-var import_node_path10 = require("node:path");
+var import_node_path11 = require("node:path");
 
 // src/cli/attest.ts
-var import_promises18 = require("node:fs/promises");
+var import_promises20 = require("node:fs/promises");
 init_errors();
 init_args();
 init_deprecated_flags();
@@ -66021,7 +67705,7 @@ var options3 = {
   },
   key: {
     type: "string",
-    description: "private key: file path, env://VAR or pkcs11:\u2026 URI (keyless when absent)",
+    description: "private key: file path, env://VAR, a pkcs11:\u2026 URI or a KMS URI (awskms://, gcpkms://, hashivault://; keyless when absent)",
     placeholder: "KEY"
   },
   recursive: {
@@ -66159,7 +67843,7 @@ var command3 = {
         );
       let bytes2;
       try {
-        bytes2 = await (0, import_promises18.readFile)((await Promise.resolve().then(() => __toESM(require("node:path"), 1))).resolve(io.cwd, o.statement));
+        bytes2 = await (0, import_promises20.readFile)((await Promise.resolve().then(() => __toESM(require("node:path"), 1))).resolve(io.cwd, o.statement));
       } catch (cause) {
         throw new SealError("E_IO", `cannot read --statement ${o.statement}: ${cause.message}`, {
           cause
@@ -66175,7 +67859,7 @@ var command3 = {
       resolvePredicateType2(type);
       let text;
       try {
-        text = o.predicate === "-" ? (await io.readStdin()).toString("utf8") : await (0, import_promises18.readFile)((await Promise.resolve().then(() => __toESM(require("node:path"), 1))).resolve(io.cwd, o.predicate), "utf8");
+        text = o.predicate === "-" ? (await io.readStdin()).toString("utf8") : await (0, import_promises20.readFile)((await Promise.resolve().then(() => __toESM(require("node:path"), 1))).resolve(io.cwd, o.predicate), "utf8");
       } catch (cause) {
         throw new SealError("E_IO", `cannot read --predicate ${o.predicate}: ${cause.message}`, {
           cause
@@ -66190,7 +67874,7 @@ var command3 = {
       throw new SealError("E_INVALID_ARGUMENT", "--certificate-chain needs --certificate");
     const resolved = await resolveSigner2(o, io);
     const { tlog, timestamper } = resolved;
-    const signer = o.certificate ? await (await Promise.resolve().then(() => (init_sign(), sign_exports))).certifiedSigner(
+    const signer = o.certificate ? await (await Promise.resolve().then(() => (init_sign2(), sign_exports))).certifiedSigner(
       resolved.signer,
       o.certificate,
       o["certificate-chain"]
@@ -66213,7 +67897,7 @@ var command3 = {
     if (!results.every((r) => r.duplicate)) io.stderr(tlogReport2(resolved, "attestation"));
     if (o.bundle) {
       const bundles = results.filter((r) => r.bundle !== void 0).map((r) => r.bundle);
-      await (0, import_promises18.writeFile)(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + "\n");
+      await (0, import_promises20.writeFile)(o.bundle, JSON.stringify(bundles.length === 1 ? bundles[0] : bundles) + "\n");
       io.stderr(`Wrote bundle to file ${o.bundle}
 `);
     }
@@ -66306,7 +67990,7 @@ async function runCommand(command5, args, io) {
 }
 
 // src/action/main.ts
-init_sign();
+init_sign2();
 init_errors();
 var PUBLIC_GOOD = [
   "--fulcio-url",
@@ -66375,7 +68059,7 @@ function logIndexOf(bundlePath) {
 var escapeData = (s) => s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 async function runAction(env, cwd) {
   const inputs = readInputs(env);
-  const outDir = (0, import_node_path10.join)(env.RUNNER_TEMP ?? cwd, "seal-action");
+  const outDir = (0, import_node_path11.join)(env.RUNNER_TEMP ?? cwd, "seal-action");
   (0, import_node_fs8.mkdirSync)(outDir, { recursive: true });
   const common = [];
   if (inputs.registryUsername) common.push("--registry-username", inputs.registryUsername);
@@ -66399,7 +68083,7 @@ async function runAction(env, cwd) {
       throw new SealError("E_INTERNAL", `seal digest ${image} printed "${d}"`);
     const repo = image.replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[^/:]+$/, "");
     const byDigest2 = `${repo}@${d}`;
-    const bundlePath = (0, import_node_path10.join)(outDir, `image-${n}.sign.sigstore.json`);
+    const bundlePath = (0, import_node_path11.join)(outDir, `image-${n}.sign.sigstore.json`);
     await seal(
       command2,
       ["--yes", ...identity, ...signing, ...common, "--bundle", bundlePath, byDigest2],
@@ -66414,7 +68098,7 @@ async function runAction(env, cwd) {
       attestations: []
     };
     const attestWith = async (type, flag) => {
-      const p = (0, import_node_path10.join)(outDir, `image-${n}.${type}.sigstore.json`);
+      const p = (0, import_node_path11.join)(outDir, `image-${n}.${type}.sigstore.json`);
       await seal(
         command3,
         ["--yes", ...flag, ...identity, ...signing, ...common, "--bundle", p, byDigest2],

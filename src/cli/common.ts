@@ -11,6 +11,7 @@ import type { TlsClientOptions } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
 import type { OptionSpecs } from './args.js';
 import type { CliIO } from './io.js';
+import { certificateClaimOptionSpecs } from './claim-flags.js';
 import { oidcOptionSpecs } from './oidc-flags.js';
 
 /** The registry flags of every command that talks to a registry (cosign's options/registry.go, reference.go). */
@@ -152,6 +153,7 @@ export const verifyOptionSpecs = {
     description: 'expected GitHub workflow repository',
   },
   'certificate-github-workflow-ref': { type: 'string', description: 'expected GitHub workflow ref' },
+  ...certificateClaimOptionSpecs,
   'trusted-root': {
     type: 'string',
     description: 'TrustedRoot JSON: CAs, logs and their keys',

@@ -7,6 +7,7 @@ import { isSealError, SealError } from '../errors.js';
 import { readKeyFile } from '../keys/key-files.js';
 import { parseArgs } from './args.js';
 import type { CommandModule } from './command.js';
+import { certificateClaimOptionSpecs } from './claim-flags.js';
 
 const options = {
   bundle: { type: 'string', description: 'the Sigstore bundle to verify', placeholder: 'FILE' },
@@ -48,6 +49,7 @@ const options = {
     placeholder: 'S',
   },
   'certificate-github-workflow-ref': { type: 'string', description: 'expected GitHub ref', placeholder: 'S' },
+  ...certificateClaimOptionSpecs,
   'trusted-root': {
     type: 'string',
     description: 'trusted_root.json (default: Sigstore public good)',
@@ -87,6 +89,11 @@ export const command: CommandModule = {
         'E_INVALID_ARGUMENT',
         '--key cannot be combined with --certificate-identity/--certificate-oidc-issuer',
       );
+    const claimFlag = Object.keys(certificateClaimOptionSpecs).find(
+      (f) => o[f as keyof typeof certificateClaimOptionSpecs] !== undefined,
+    );
+    if (o.key && claimFlag)
+      throw new SealError('E_INVALID_ARGUMENT', `--key cannot be combined with --${claimFlag}`);
     if (!o.key) {
       if (o['certificate-identity'] === undefined && o['certificate-identity-regexp'] === undefined) {
         throw new SealError(

@@ -3,6 +3,7 @@
 
 import { open } from 'node:fs/promises';
 import { SealError } from '../errors.js';
+import { FULCIO_CLAIMS, type FulcioClaimFlag } from '../formats/fulcio-claims.js';
 import { compileRe2 } from '../verify/bundle/identity.js';
 import type { TrustMaterial } from '../verify/trust.js';
 import type { Expectations, IdentityExpectation } from '../verify/types.js';
@@ -65,7 +66,10 @@ export async function readFlagFile(path: string, flag: string, max = MAX_FLAG_FI
   }
 }
 
-export interface VerifyFlags {
+/** `--certificate-<claim>`: Fulcio CI claims (formats/fulcio-claims.ts). */
+type ClaimFlags = { [F in FulcioClaimFlag]?: string | undefined };
+
+export interface VerifyFlags extends ClaimFlags {
   key?: string | undefined;
   'certificate-identity'?: string | undefined;
   'certificate-identity-regexp'?: string | undefined;
@@ -128,6 +132,13 @@ export function identityFromFlags(o: VerifyFlags): IdentityExpectation {
   set('githubWorkflowName', o['certificate-github-workflow-name']);
   set('githubWorkflowRepository', o['certificate-github-workflow-repository']);
   set('githubWorkflowRef', o['certificate-github-workflow-ref']);
+  for (const claim of FULCIO_CLAIMS) {
+    const value = o[claim.flag];
+    if (value === undefined) continue;
+    // an empty value would pin "absent or empty": Fulcio never writes an empty claim
+    if (value === '') throw new SealError('E_INVALID_ARGUMENT', `--${claim.flag} needs a value`);
+    identity.extensions = { ...identity.extensions, [claim.name]: value };
+  }
   return identity;
 }
 
@@ -136,11 +147,12 @@ export async function expectationsFrom(
   io: CliIO,
   annotations: Record<string, string>,
 ): Promise<Expectations> {
-  const identityGiven = IDENTITY_FLAGS.some((k) => o[k] !== undefined);
+  const identityGiven =
+    IDENTITY_FLAGS.some((k) => o[k] !== undefined) || FULCIO_CLAIMS.some((c) => o[c.flag] !== undefined);
   if (o.key && identityGiven) {
     throw new SealError(
       'E_INVALID_ARGUMENT',
-      '--key cannot be combined with --certificate-* identity, issuer or GitHub workflow flags',
+      '--key cannot be combined with --certificate-* identity, issuer, GitHub workflow or claim flags',
     );
   }
   const expectations: Expectations = { annotations };

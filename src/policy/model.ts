@@ -6,6 +6,7 @@ import canonicalize from 'canonicalize';
 import { resolve as resolvePath } from 'node:path';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
+import { FULCIO_CLAIM_NAMES, type FulcioClaimName } from '../formats/fulcio-claims.js';
 import type { IdentityExpectation } from '../verify/types.js';
 import { parseOperator, validateCondition } from './conditions.js';
 import { compileSealGlob } from './glob.js';
@@ -104,6 +105,14 @@ const imagePolicySpec = z.strictObject({
             subject: z.string().optional(),
             subjectRegExp: z.string().optional(),
             url: z.string().optional(),
+            /** Fulcio CI claims the certificate must carry, by name (formats/fulcio-claims.ts), exact. */
+            extensions: z
+              .strictObject(
+                Object.fromEntries(
+                  FULCIO_CLAIM_NAMES.map((n) => [n, z.string().min(1).optional()]),
+                ) as Record<FulcioClaimName, z.ZodOptional<z.ZodString>>,
+              )
+              .optional(),
           })
           .optional(),
         ignoreTlog: z.boolean().default(false),
@@ -271,7 +280,10 @@ export function loadImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
     if (spec.trust.rekorUrl) auth.rekorUrl = spec.trust.rekorUrl;
     if (a.key) auth.keys = [resolveKeyRef(a.key, `${w}.key`, { baseDir: ctx.baseDir, env: ctx.env })];
     if (a.keyless) {
-      auth.keyless = { identities: [identityFrom(a.keyless, `${w}.keyless`)] };
+      const identity = identityFrom(a.keyless, `${w}.keyless`);
+      const claims = Object.entries(a.keyless.extensions ?? {}).filter(([, v]) => v !== undefined);
+      if (claims.length > 0) identity.extensions = Object.fromEntries(claims);
+      auth.keyless = { identities: [identity] };
       if (a.keyless.url) auth.keyless.url = a.keyless.url;
     }
     return auth;

@@ -15,6 +15,12 @@ export interface IdentityExpectation {
   githubWorkflowName?: string;
   githubWorkflowRepository?: string;
   githubWorkflowRef?: string;
+  /**
+   * Fulcio CI claims (extensions 1.3.6.1.4.1.57264.1.9–.24, formats/fulcio-claims.ts) by name, each compared
+   * exactly with the extension's DER UTF8String value; a certificate without it, or with one that is not a
+   * well-formed UTF8String, does not match.
+   */
+  extensions?: Partial<Record<import('../formats/fulcio-claims.js').FulcioClaimName, string>>;
 }
 
 export interface Expectations {

@@ -134,6 +134,79 @@ describeWithRegistry('GitLab CI template, its script run with GitLab variables',
     expect((await verify('https://gitlab.example/grp/other//.gitlab-ci.yml@refs/tags/v1.0.0')).code).not.toBe(
       0,
     );
+    // the GitLab claims in Fulcio's extensions, pinned with seal's claim flags: the project and ref of the
+    // pipeline pass; another project, ref or trigger fails; a claim the certificate lacks fails with a reason
+    const url = issuer; // Fulcio's `url` for a GitLab instance: the issuer
+    const claims = {
+      'source-repository-uri': `${url}/grp/proj`,
+      'source-repository-ref': 'refs/tags/v1.0.0',
+      'source-repository-owner-uri': `${url}/grp`,
+      'build-signer-uri': `https://${configRef}`,
+      'build-trigger': 'push',
+      'runner-environment': 'gitlab-hosted',
+      'run-invocation-uri': `${url}/grp/proj/-/jobs/99`,
+    };
+    const pinned = (over: Record<string, string>, command = 'verify', extra: string[] = []) =>
+      seal([
+        command,
+        ...extra,
+        '--trusted-root',
+        server.trustedRootPath,
+        '--certificate-identity',
+        `https://${configRef}`,
+        '--certificate-oidc-issuer',
+        issuer,
+        ...Object.entries({ ...claims, ...over }).flatMap(([k, v]) => [`--certificate-${k}`, v]),
+        ref,
+      ]);
+    const pinnedOk = await pinned({});
+    expect(pinnedOk.code, pinnedOk.err).toBe(0);
+    const otherProject = await pinned({ 'source-repository-uri': `${url}/grp/other` });
+    expect(otherProject.code).not.toBe(0);
+    expect(otherProject.err).toContain(`Source Repository URI "${url}/grp/proj" is not "${url}/grp/other"`);
+    const otherRef = await pinned({ 'source-repository-ref': 'refs/heads/main' });
+    expect(otherRef.code).not.toBe(0);
+    expect(otherRef.err).toContain('Source Repository Ref "refs/tags/v1.0.0" is not "refs/heads/main"');
+    expect((await pinned({ 'build-trigger': 'schedule' })).code).not.toBe(0);
+    const noEnvironment = await pinned({ 'deployment-environment': 'production' });
+    expect(noEnvironment.code).not.toBe(0);
+    expect(noEnvironment.err).toContain(
+      'the certificate has no Deployment Environment extension (1.3.6.1.4.1.57264.1.23); "production" was required',
+    );
+    // the same pins on the attestation and on the bundle the job kept
+    const attPinned = await pinned({}, 'verify-attestation', ['--type', 'slsaprovenance1']);
+    expect(attPinned.code, attPinned.err).toBe(0);
+    expect(
+      (
+        await pinned({ 'source-repository-uri': `${url}/grp/other` }, 'verify-attestation', [
+          '--type',
+          'slsaprovenance1',
+        ])
+      ).code,
+    ).not.toBe(0);
+    // the provenance bundle: an in-toto statement whose subject is the image digest
+    const bundle = join(work, 'seal-bundles', 'image-0.provenance.sigstore.json');
+    const bundleArgs = (over: Record<string, string>) => [
+      'verify-bundle',
+      '--bundle',
+      bundle,
+      '--trusted-root',
+      server.trustedRootPath,
+      '--certificate-identity',
+      `https://${configRef}`,
+      '--certificate-oidc-issuer',
+      issuer,
+      ...Object.entries({ ...claims, ...over }).flatMap(([k, v]) => [`--certificate-${k}`, v]),
+    ];
+    const bundleOk = await seal([...bundleArgs({}), String(pushed.digest)]);
+    expect(bundleOk.code, bundleOk.err).toBe(0);
+    const bundleOther = await seal([
+      ...bundleArgs({ 'source-repository-uri': `${url}/grp/other` }),
+      String(pushed.digest),
+    ]);
+    expect(bundleOther.code).not.toBe(0);
+    expect(bundleOther.err).toContain('Source Repository URI');
+
     const prov = await seal([
       'verify-attestation',
       '--type',

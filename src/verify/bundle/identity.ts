@@ -3,6 +3,8 @@
 
 import type { ErrorCode } from '../../errors.js';
 import type { IdentityExpectation } from '../types.js';
+import { contentOf, readRoot, TAG } from '../../formats/der.js';
+import { FULCIO_CLAIMS } from '../../formats/fulcio-claims.js';
 import { type Certificate, fulcioExtensionText, oidcIssuer, subjectAltNames } from '../../formats/x509.js';
 
 export interface CertificateIdentity {
@@ -11,6 +13,29 @@ export interface CertificateIdentity {
   issuer?: string;
   /** Fulcio extensions 1.3.6.1.4.1.57264.1.* present in the certificate, as text, by OID. */
   extensions: Record<string, string>;
+  /**
+   * Fulcio claim extensions (.9–.24) that are present but have no canonical value, by OID, with the reason:
+   * not a DER UTF8String, or not valid UTF-8. Pinning one is refused.
+   */
+  unreadable?: Record<string, string>;
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A claim extension's canonical value: the DER UTF8String's content, strictly decoded. */
+function claimText(value: Uint8Array): string {
+  let t: ReturnType<typeof readRoot>;
+  try {
+    t = readRoot(value);
+  } catch (err) {
+    throw new Error(`is not DER (${(err as Error).message})`);
+  }
+  if (t.tag !== TAG.UTF8_STRING) throw new Error(`is not a DER UTF8String (tag 0x${t.tag.toString(16)})`);
+  try {
+    return STRICT_UTF8.decode(contentOf(value, t));
+  } catch {
+    throw new Error('is not valid UTF-8');
+  }
 }
 
 const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
@@ -28,8 +53,25 @@ export function certificateIdentity(cert: Certificate): CertificateIdentity {
       // A malformed optional claim is left out; the issuer below is read strictly.
     }
   }
+  const unreadable: Record<string, string> = {};
+  // (the certificate parser refuses an extension that appears twice, RFC 5280 §4.2)
+  for (const claim of FULCIO_CLAIMS) {
+    const found = cert.extensions.find((e) => e.oid === claim.oid);
+    if (!found) continue;
+    delete extensions[claim.oid];
+    try {
+      extensions[claim.oid] = claimText(found.value);
+    } catch (err) {
+      unreadable[claim.oid] = (err as Error).message;
+    }
+  }
   const issuer = oidcIssuer(cert);
-  return { ...(san !== undefined ? { san } : {}), ...(issuer !== undefined ? { issuer } : {}), extensions };
+  return {
+    ...(san !== undefined ? { san } : {}),
+    ...(issuer !== undefined ? { issuer } : {}),
+    extensions,
+    ...(Object.keys(unreadable).length > 0 ? { unreadable } : {}),
+  };
 }
 
 /**
@@ -136,6 +178,36 @@ export function checkIdentity(
         message: `${label} "${id.extensions[oid] ?? '(none)'}" is not "${expected}"`,
         expected,
         found: id.extensions[oid],
+      };
+    }
+  }
+  for (const claim of FULCIO_CLAIMS) {
+    const expected = want.extensions?.[claim.name];
+    if (expected === undefined) continue;
+    const problem = id.unreadable?.[claim.oid];
+    if (problem !== undefined) {
+      return {
+        code: 'E_CERTIFICATE_INVALID',
+        message: `the certificate's ${claim.label} extension (${claim.oid}) ${problem}: it cannot be compared with "${expected}"`,
+        expected,
+        found: problem,
+      };
+    }
+    const found = id.extensions[claim.oid];
+    if (found === undefined) {
+      return {
+        code: 'E_IDENTITY_MISMATCH',
+        message: `the certificate has no ${claim.label} extension (${claim.oid}); "${expected}" was required`,
+        expected,
+        found: null,
+      };
+    }
+    if (found !== expected) {
+      return {
+        code: 'E_IDENTITY_MISMATCH',
+        message: `${claim.label} "${found}" is not "${expected}"`,
+        expected,
+        found,
       };
     }
   }
