@@ -35829,13 +35829,14 @@ function concatBytes(parts, total) {
   }
   return out;
 }
-var MAX_REDIRECTS, RETRYABLE_STATUS, HttpClient;
+var MAX_REDIRECTS, DISCARD_DRAIN_BYTES, RETRYABLE_STATUS, HttpClient;
 var init_http2 = __esm({
   "src/oci/http.ts"() {
     "use strict";
     init_errors();
     init_deadline();
     MAX_REDIRECTS = 10;
+    DISCARD_DRAIN_BYTES = 16 * 1024;
     RETRYABLE_STATUS = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
     HttpClient = class {
       timeoutMs;
@@ -36053,8 +36054,20 @@ var init_http2 = __esm({
           },
           stream: chunks,
           async discard() {
-            detach();
-            await body?.cancel().catch(() => void 0);
+            const announced = Number(res.headers.get("content-length") ?? Number.NaN);
+            if (!body || !(announced <= DISCARD_DRAIN_BYTES)) {
+              detach();
+              await body?.cancel().catch(() => void 0);
+              return;
+            }
+            let read = 0;
+            try {
+              for await (const chunk of chunks()) {
+                read += chunk.byteLength;
+                if (read > DISCARD_DRAIN_BYTES) break;
+              }
+            } catch {
+            }
           }
         };
         return response;
@@ -36838,9 +36851,11 @@ var init_registry = __esm({
           `listing referrers of ${repoName(r)}@${digest.toString()}`,
           options5,
           async (signal) => {
+            const fallback = this.referrersFromFallback(r, digest, signal);
+            fallback.catch(() => void 0);
             const fromApi = await this.referrersFromApi(r, digest, options5.artifactType, signal);
             if (fromApi) return normalizeReferrers(fromApi, options5);
-            const entries = await this.referrersFromFallback(r, digest, signal);
+            const entries = await fallback;
             const wanted = options5.artifactType ? entries.filter((d) => d.artifactType === void 0 || d.artifactType === options5.artifactType) : entries;
             return normalizeReferrers(
               await this.withReferrerAnnotations(r, wanted, signal, options5.onManifest),
