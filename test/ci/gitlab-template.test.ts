@@ -207,6 +207,39 @@ describeWithRegistry('GitLab CI template, its script run with GitLab variables',
     expect(bundleOther.code).not.toBe(0);
     expect(bundleOther.err).toContain('Source Repository URI');
 
+    // the same pins in a seal ImagePolicy (keyless.extensions), evaluated as the webhook does
+    const repo = ref.slice(0, ref.lastIndexOf(':'));
+    const policyTest = async (sourceRepositoryUri: string) => {
+      const tag = randomBytes(3).toString('hex');
+      const policyFile = join(work, `policy-${tag}.yaml`);
+      await writeFile(
+        policyFile,
+        `apiVersion: seal.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: gitlab-pipeline}
+spec:
+  images: ["${repo}*"]
+  authorities:
+    - name: pipeline
+      keyless:
+        issuer: ${issuer}
+        subject: https://${configRef}
+        extensions: {sourceRepositoryUri: "${sourceRepositoryUri}", sourceRepositoryRef: refs/tags/v1.0.0, buildTrigger: push}
+`,
+      );
+      const podFile = join(work, `pod-${tag}.yaml`);
+      await writeFile(
+        podFile,
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: default}\nspec:\n  containers:\n  - {name: app, image: "${ref}"}\n`,
+      );
+      return seal(['policy', 'test', '-p', policyFile, '--trusted-root', server.trustedRootPath, podFile]);
+    };
+    const admitted = await policyTest(`${url}/grp/proj`);
+    expect(admitted.code, `${admitted.out}\n${admitted.err}`).toBe(0);
+    const denied = await policyTest(`${url}/grp/other`);
+    expect(denied.code, denied.out).toBe(16);
+    expect(`${denied.out}${denied.err}`).toContain('Source Repository URI');
+
     const prov = await seal([
       'verify-attestation',
       '--type',
