@@ -8,6 +8,9 @@ import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { isMediaType } from '../oci/manifest.js';
 import { notMediaType } from './ivpol/load.js';
+import { basicConstraints } from '../formats/x509.js';
+import type { CertificateAuthority } from '../verify/trust.js';
+import { caFromPem } from './sigstore/trustroot.js';
 import { parseOperator, substitute } from './conditions.js';
 import { compileKyvernoWildcard } from './glob.js';
 import { normalisePublicKey, type ResolvedKey } from './keyref.js';
@@ -348,21 +351,41 @@ function checkTrustOptions(
       `${w}.ctlog.pubkey`,
       'a custom CT log key is not supported here; give seal a trusted root with that log instead',
     );
-  if (o.ctlog?.tsaCertChain)
-    unsupported(
-      `${w}.ctlog.tsaCertChain`,
-      'timestamp-authority chains in Kyverno policies are not supported; give seal a trusted root with that TSA instead',
-    );
+}
+
+/**
+ * `ctlog.tsaCertChain` (the TSA's certificate first, then its issuers: Kyverno hands it to cosign as the
+ * TSA certificate and its chain): the timestamp authority this attestor's signatures' RFC 3161 timestamps
+ * are checked against, in place of the trusted root's.
+ */
+function tsaAuthority(pem: string, w: string): CertificateAuthority {
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) unsupported(w, 'holds no PEM certificate');
+  return caFromPem(pem, w);
+}
+
+/**
+ * `certificates.certChain` without `cert` (Kyverno: the chain's certificates become cosign's root pool):
+ * signatures carrying their own certificate issued under one of them, any identity, as Kyverno checks none.
+ */
+function privateChainTrust(pem: string, w: string): CertificateAuthority {
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) unsupported(w, 'holds no PEM certificate');
+  const ca = caFromPem(pem, w);
+  for (const [i, c] of ca.chain.entries()) {
+    let isCa = false;
+    try {
+      isCa = basicConstraints(c)?.isCA === true;
+    } catch {
+      isCa = false;
+    }
+    if (!isCa) unsupported(`${w}[${i}]`, 'is not a CA certificate (basicConstraints CA:TRUE)');
+  }
+  ca.private = true;
+  return ca;
 }
 
 /** A `certificates.cert` (with its `certChain` when given, checked here): the signature must verify under its key. */
 function certificateKeys(c: { cert?: string; certChain?: string }, w: string): ResolvedKey[] {
-  if (!c.cert) {
-    return unsupported(
-      `${w}.certChain`,
-      'a certificate chain without cert (signatures carrying their own certificates from a private CA) is not supported; name the signing certificate in cert',
-    );
-  }
+  if (!c.cert) return unsupported(w, 'needs cert or certChain');
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(c.cert.trim());
@@ -491,8 +514,20 @@ function toAuthoritySet(
       const identity = identityFrom(wildcardsToRegExp(e.keyless), `${w}.keyless`);
       Object.assign(identity, e.keyless.additionalExtensions ?? {});
       authority.keyless = { identities: [identity] };
+    } else if (!e.certificates!.cert && e.certificates!.certChain) {
+      authority.trust = {
+        certificateAuthorities: [privateChainTrust(e.certificates!.certChain, `${w}.certificates.certChain`)],
+      };
+      authority.keyless = { identities: [{ subjectRegExp: '.*', issuerRegExp: '.*' }] };
     } else {
       authority.keys = certificateKeys(e.certificates!, `${w}.certificates`);
+    }
+    if (trust.ctlog?.tsaCertChain) {
+      const tsaWhere = `${w}.${e.keys ? 'keys' : e.keyless ? 'keyless' : 'certificates'}.ctlog.tsaCertChain`;
+      authority.trust = {
+        ...authority.trust,
+        timestampAuthorities: [tsaAuthority(trust.ctlog.tsaCertChain, tsaWhere)],
+      };
     }
     authority.ignoreTlog = trust.rekor?.ignoreTlog === true;
     authority.ignoreSct = trust.ctlog?.ignoreSCT === true;
