@@ -305,6 +305,32 @@ describe('go binary cataloger', () => {
     expect(notElf.finish()).toBeUndefined();
   });
 
+  it('keeps the required module path for a replacement by a local directory (Go < 1.22 and >= 1.22 forms)', async () => {
+    const local = [
+      'path\texample.com/cmd/tool',
+      'mod\texample.com/cmd\t(devel)\t',
+      'dep\texample.com/cmd/internal/old\tv0.0.0-00010101000000-000000000000\t',
+      '=>\t./internal/old\t\t', // Go 1.21 and earlier: no version
+      'dep\texample.com/cmd/internal/new\tv0.0.0-00010101000000-000000000000\t',
+      '=>\t./internal/new\t(devel)\t', // Go 1.22 and later
+      'dep\texample.com/forked\tv1.0.0\th1:a=',
+      '=>\t../forked\t(devel)\t',
+      'dep\tgolang.org/x/sys\tv0.20.0\th1:def=',
+      '=>\tgithub.com/fork/sys\tv0.21.0\th1:ghi=',
+      '',
+    ].join('\n');
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(8188)]);
+    const bin = Buffer.concat([elf, goBuildInfo('go1.23.8', local), Buffer.alloc(64)]);
+    const pkgs = await catalog([[{ name: 'usr/local/bin/tool', content: bin, mode: 0o755 }]]);
+    expect(pkgs.map((p) => p.purl)).toEqual([
+      'pkg:golang/example.com/cmd@%28devel%29',
+      'pkg:golang/example.com/cmd/internal/old@%28devel%29',
+      'pkg:golang/example.com/cmd/internal/new@%28devel%29',
+      'pkg:golang/example.com/forked@%28devel%29',
+      'pkg:golang/github.com/fork/sys@v0.21.0',
+    ]);
+  });
+
   it('catalogues modules of a Go binary built by the real toolchain when go is installed', async (ctx) => {
     if (spawnSync('sh', ['-c', 'command -v go']).status !== 0) {
       // Go is not a CI prerequisite of this project, so this skips even in CI

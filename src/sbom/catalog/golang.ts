@@ -66,6 +66,13 @@ function parseAt(buf: Buffer, at: number): GoScanResult | 'more' | undefined {
   return info ? { kind: 'buildinfo', info } : undefined;
 }
 
+/** A replacement that names a directory (go.mod `replace X => ./dir`), not a module path. */
+function isLocalReplacement(path: string): boolean {
+  return (
+    path.startsWith('./') || path.startsWith('../') || path.startsWith('/') || path === '.' || path === '..'
+  );
+}
+
 /** The module-info text (runtime/debug.BuildInfo.String()), with the 16-byte sentinels stripped. */
 export function parseModInfo(goVersion: string, raw: string): GoBuildInfo | undefined {
   if (!goVersion.startsWith('go') && !goVersion.startsWith('devel')) return undefined;
@@ -88,10 +95,11 @@ export function parseModInfo(goVersion: string, raw: string): GoBuildInfo | unde
         info.deps.push(last);
         break;
       case '=>':
-        // a replace directive: the module built in is the replacement; a local directory replacement has
-        // no version, so the module keeps its path and is reported as a development build
+        // a replace directive: the module built in is the replacement. A local directory replacement
+        // (`=> ./dir`, with no version before Go 1.22 and "(devel)" since) is no module of its own: the
+        // module keeps the path it was required by and is reported as a development build
         if (last) {
-          if (f[2]) {
+          if (f[2] && f[2] !== '(devel)' && !isLocalReplacement(f[1] ?? '')) {
             last.path = f[1] ?? last.path;
             last.version = f[2];
           } else last.version = '(devel)';
