@@ -16,6 +16,7 @@ export function coldStarts(
   commands: Record<string, string[]>,
   runs: number,
   cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
 ): Record<string, Cold> {
   const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
   const out: Record<string, Cold> = {};
@@ -24,8 +25,8 @@ export function coldStarts(
     for (const [name, argv] of Object.entries(commands)) {
       const t = performance.now();
       const r = timer
-        ? spawnSync(timer, ['-f', 'CPU %U %S', ...argv], { cwd, encoding: 'utf8' })
-        : spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8' });
+        ? spawnSync(timer, ['-f', 'CPU %U %S', ...argv], { cwd, env, encoding: 'utf8' })
+        : spawnSync(argv[0]!, argv.slice(1), { cwd, env, encoding: 'utf8' });
       const wall = performance.now() - t;
       if (r.status !== 0) {
         out[name]!.ok = false;
