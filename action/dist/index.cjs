@@ -7338,6 +7338,7 @@ function commandDeadline(ms) {
     ms
   );
   timer.unref();
+  (0, import_node_events.setMaxListeners)(1e3, controller.signal);
   return controller.signal;
 }
 function registryOptionsFrom(o, mode = {}) {
@@ -7534,11 +7535,12 @@ function cosignVerifyNotes(argv, o, io) {
 function given(argv, flag) {
   return argv.some((a) => a === flag || a.startsWith(`${flag}=`));
 }
-var import_node_crypto2, import_node_fs, import_node_path3, registryOptionSpecs, signingServiceOptionSpecs, verifyOptionSpecs, DURATION_UNITS, seconds, httpLimitOptionSpecs, cosignVerifyNoteOptionSpecs;
+var import_node_crypto2, import_node_events, import_node_fs, import_node_path3, registryOptionSpecs, signingServiceOptionSpecs, verifyOptionSpecs, DURATION_UNITS, seconds, httpLimitOptionSpecs, cosignVerifyNoteOptionSpecs;
 var init_common = __esm({
   "src/cli/common.ts"() {
     "use strict";
     import_node_crypto2 = require("node:crypto");
+    import_node_events = require("node:events");
     import_node_fs = require("node:fs");
     import_node_path3 = require("node:path");
     init_errors();
@@ -29461,7 +29463,7 @@ var require_request2 = __commonJS({
     var { URLSerializer } = require_data_url();
     var { kConstruct } = require_symbols();
     var assert2 = require("node:assert");
-    var { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = require("node:events");
+    var { getMaxListeners, setMaxListeners: setMaxListeners2, getEventListeners, defaultMaxListeners } = require("node:events");
     var kAbortController = /* @__PURE__ */ Symbol("abortController");
     var requestFinalizer = new FinalizationRegistry2(({ signal, abort }) => {
       signal.removeEventListener("abort", abort);
@@ -29694,9 +29696,9 @@ var require_request2 = __commonJS({
             const abort = buildAbort(acRef);
             try {
               if (typeof getMaxListeners === "function" && getMaxListeners(signal) === defaultMaxListeners) {
-                setMaxListeners(1500, signal);
+                setMaxListeners2(1500, signal);
               } else if (getEventListeners(signal, "abort").length >= defaultMaxListeners) {
-                setMaxListeners(1500, signal);
+                setMaxListeners2(1500, signal);
               }
             } catch {
             }
@@ -38580,6 +38582,9 @@ function parseAt(buf2, at) {
   const info = parseModInfo(strings[0], strings[1]);
   return info ? { kind: "buildinfo", info } : void 0;
 }
+function isLocalReplacement(path) {
+  return path.startsWith("./") || path.startsWith("../") || path.startsWith("/") || path === "." || path === "..";
+}
 function parseModInfo(goVersion, raw) {
   if (!goVersion.startsWith("go") && !goVersion.startsWith("devel")) return void 0;
   let text = raw;
@@ -38602,7 +38607,7 @@ function parseModInfo(goVersion, raw) {
         break;
       case "=>":
         if (last) {
-          if (f[2]) {
+          if (f[2] && f[2] !== "(devel)" && !isLocalReplacement(f[1] ?? "")) {
             last.path = f[1] ?? last.path;
             last.version = f[2];
           } else last.version = "(devel)";

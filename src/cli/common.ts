@@ -1,6 +1,7 @@
 // Flags shared by several commands (registry access, signing services, trust), with cosign's names.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { SealError } from '../errors.js';
@@ -228,6 +229,10 @@ export function commandDeadline(ms: number): AbortSignal {
     ms,
   );
   timer.unref();
+  // Every registry call of the command listens on this one signal while it runs (concurrency up to the
+  // command's bound, each removing its listener when done): Node's default warning at 11 listeners is noise
+  // here, not a leak.
+  setMaxListeners(1000, controller.signal);
   return controller.signal;
 }
 
