@@ -119,6 +119,10 @@ function describeAuthority(a: Authority): string {
         .join(' | ')}`,
     );
   }
+  if (a.notary) {
+    parts.push(`notary: notation signature chaining to ${a.notary.certificates.length} certificate(s)`);
+    return `${a.name} (${parts.join(', ')})`;
+  }
   if (a.attestations.length > 0)
     parts.push(`attestations ${a.attestations.map((t) => t.predicateType).join(', ')}`);
   parts.push(a.ignoreTlog ? 'no tlog' : 'tlog required');
@@ -137,7 +141,10 @@ export function describeRule(rule: ImageRule): string {
   for (const att of rule.attestations) {
     const conds = att.conditions.reduce((n, b) => n + b.all.length + b.any.length, 0);
     const by = att.attestors.length > 0 ? ` signed by ${att.attestors.map(describeSet).join(' and ')}` : '';
-    parts.push(`attestation ${att.predicateType}${by}${conds ? `, ${conds} condition(s)` : ''}`);
+    const what = att.referrer
+      ? `Notary referrer attestation (artifactType ${att.predicateType})`
+      : `attestation ${att.predicateType}`;
+    parts.push(`${what}${by}${conds ? `, ${conds} condition(s)` : ''}`);
   }
   if (rule.mutateDigest) parts.push('digest pinned');
   else if (rule.verifyDigest) parts.push('digest reference required');

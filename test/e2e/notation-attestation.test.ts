@@ -222,6 +222,22 @@ describeWithOpenssl('Notary referrer attestations (real registry, openssl PKI)',
       const ok = await cpol(good.image);
       expect(ok.code, ok.text).toBe(0);
       expect(ok.decision?.result).toBe('allow');
+      // --offline says what the rule requires without contacting the registry.
+      const offline = await seal([
+        'policy',
+        'test',
+        '--offline',
+        '-p',
+        cpolFile,
+        '--context',
+        contextFile,
+        await podFile(good.image, 'notary-verify-attestation'),
+      ]);
+      expect(offline.code, offline.err).toBe(0);
+      expect(offline.out).toContain(
+        'Notary referrer attestation (artifactType sbom/cyclone-dx) signed by 1 of [',
+      );
+      expect(offline.out).toContain('notary: notation signature chaining to 1 certificate(s)');
     }, 60_000);
 
     it('notary-attestation-verification verbatim: refused at load, naming the type that is no media type', async () => {
