@@ -109,7 +109,10 @@ export async function evaluateManifests(
 function describeAuthority(a: Authority): string {
   if (a.static) return `${a.name} (static ${a.static})`;
   const parts: string[] = [];
-  if (a.keys) parts.push(`key ${a.keys.map((k) => `sha256:${k.fingerprint.slice(0, 12)}`).join('|')}`);
+  if (a.keys)
+    parts.push(
+      `key ${a.keys.map((k) => (k.kms !== undefined ? k.kms : `sha256:${k.fingerprint.slice(0, 12)}`)).join('|')}`,
+    );
   if (a.keyless) {
     parts.push(
       `keyless ${a.keyless.identities

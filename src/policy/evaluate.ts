@@ -2,6 +2,7 @@
 // attestation checks through the injected ImageVerifier, revocation, counting, and the allow/deny/warn
 // decision with a reason naming image, policy and failed check. Implements docs/policy.md ("Evaluation").
 
+import { createHash } from 'node:crypto';
 import type { ErrorCode } from '../errors.js';
 import { isSealError } from '../errors.js';
 import type { SealError } from '../errors.js';
@@ -294,7 +295,7 @@ function authorityIdentity(a: Authority): string {
   if (a.notary) return `notary:${a.notary.certificates.join('')}`;
   if (a.keys)
     return `keys:${a.keys
-      .map((k) => k.fingerprint)
+      .map((k) => k.fingerprint ?? `kms:${k.kms}`)
       .sort()
       .join(',')}`;
   return `keyless:${JSON.stringify(a.keyless?.identities ?? [])}`;
@@ -308,6 +309,47 @@ export class Evaluator {
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     return raceSignal(fn(), this.ctx.signal);
+  }
+
+  /**
+   * The keys an authority's signatures are checked with (none: keyless). A KMS key is fetched here, when an
+   * image first needs it, through the bounded per-process cache; a failure is this authority's failure, naming
+   * the key (unreachable: unavailable, so the failure policy decides).
+   */
+  private async keyAttempts(
+    authority: Authority,
+    failedCheck: string,
+  ): Promise<{ pem: string | undefined; fp: string | undefined }[] | Check> {
+    if (!authority.keys) return [{ pem: undefined, fp: undefined }];
+    const out: { pem: string | undefined; fp: string | undefined }[] = [];
+    for (const k of authority.keys) {
+      if (k.kms === undefined) {
+        out.push({ pem: k.pem, fp: k.fingerprint });
+        continue;
+      }
+      const uri = k.kms;
+      try {
+        const { fetchKmsPublicKey } = await import('../keys/kms/index.js');
+        const pub = await this.call(() => fetchKmsPublicKey(uri));
+        out.push({
+          pem: pub.key.export({ type: 'spki', format: 'pem' }).toString(),
+          // the fingerprint revocations name keys by (keyref.ts): sha256 of the SPKI DER
+          fp: createHash('sha256')
+            .update(pub.key.export({ type: 'spki', format: 'der' }))
+            .digest('hex'),
+        });
+      } catch (err) {
+        const code = isSealError(err) ? err.code : 'E_INTERNAL';
+        return {
+          ok: false,
+          unavailable: code === 'E_NETWORK' || isUnavailableError(err),
+          failedCheck: `${failedCheck}: KMS key ${uri}`,
+          code: code === 'E_NETWORK' ? 'E_NETWORK' : code,
+          message: `KMS key ${uri}: ${(err as Error).message}`,
+        };
+      }
+    }
+    return out;
   }
 
   /** Signature check for one authority (any of its keys). */
@@ -330,9 +372,8 @@ export class Evaluator {
       }
       return { ok: true, unavailable: false, message: 'attestations verified' };
     }
-    const attempts = authority.keys
-      ? authority.keys.map((k) => ({ pem: k.pem, fp: k.fingerprint }))
-      : [{ pem: undefined, fp: undefined }];
+    const attempts = await this.keyAttempts(authority, `authority ${authority.name}`);
+    if (!Array.isArray(attempts)) return attempts;
     let last: Check = { ok: false, unavailable: false, message: 'not verified' };
     for (const attempt of attempts) {
       let verdict: Verdict;
@@ -540,9 +581,8 @@ export class Evaluator {
       };
     if (att.referrer || authority.notary)
       return this.verifyNotaryAttestation(image, att, authority, onVerified);
-    const attempts = authority.keys
-      ? authority.keys.map((k) => ({ pem: k.pem, fp: k.fingerprint }))
-      : [{ pem: undefined, fp: undefined }];
+    const attempts = await this.keyAttempts(authority, name);
+    if (!Array.isArray(attempts)) return attempts;
     let last: Check = { ok: false, unavailable: false, message: 'not verified' };
     for (const attempt of attempts) {
       let verdict: Verdict & { statements: unknown[] };

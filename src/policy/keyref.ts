@@ -5,11 +5,61 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { isSealError, SealError } from '../errors.js';
 import { readKeyFileSync } from '../keys/key-files.js';
+import { isKmsUri, parseKmsUri } from '../keys/kms/uri.js';
 
 export interface ResolvedKey {
   pem: string;
   fingerprint: string;
   source: string;
+  kms?: undefined;
+}
+
+/**
+ * A key held in a cloud KMS, named by its URI: fetched when an image first needs it (loading a policy needs no
+ * network), through keys/kms's bounded, cached fetch.
+ */
+export interface KmsPolicyKey {
+  kms: string;
+  source: string;
+  pem?: undefined;
+  fingerprint?: undefined;
+}
+
+/** A key an authority trusts: resolved at load, or a KMS key resolved at first use. */
+export type PolicyKey = ResolvedKey | KmsPolicyKey;
+
+/**
+ * A KMS key reference in a policy (`key.kms`, `keys.kms`). The scheme must be one seal talks to; `awskms://`
+ * references are parsed at load, as policy-controller validates them, the others when the key is first used
+ * (policy-controller too: its KMS client parses them when it verifies).
+ */
+export function kmsPolicyKey(uri: string, where: string, opts: { awsArnOnly?: boolean } = {}): KmsPolicyKey {
+  const text = uri.trim();
+  if (!isKmsUri(text))
+    throw new SealError(
+      'E_POLICY_INVALID',
+      `${where}: "${text.slice(0, 200)}" is not a KMS key URI (awskms://, gcpkms://, azurekms://, hashivault://)`,
+    );
+  if (text.startsWith('awskms://')) {
+    let ref: ReturnType<typeof parseKmsUri>;
+    try {
+      ref = parseKmsUri(text);
+    } catch (err) {
+      throw new SealError('E_POLICY_INVALID', `${where}: ${(err as Error).message}`, { cause: err });
+    }
+    // policy-controller (validateAWSKMS) takes only a key or alias ARN, and an endpoint as host:port: the
+    // other forms need the region from the environment.
+    if (opts.awsArnOnly && ref.provider === 'awskms') {
+      if (!ref.keyId.startsWith('arn:'))
+        throw new SealError(
+          'E_POLICY_INVALID',
+          `${where}: "${text}" must name the key by its key or alias ARN (awskms://[HOST:PORT]/arn:aws:kms:REGION:ACCOUNT:key/ID), as policy-controller requires`,
+        );
+      if (ref.endpoint !== undefined && !/:\d+$/.test(ref.endpoint))
+        throw new SealError('E_POLICY_INVALID', `${where}: the endpoint in "${text}" must be HOST:PORT`);
+    }
+  }
+  return { kms: text, source: text };
 }
 
 /** Normalise a PEM public key (or an X.509 certificate's key) and fingerprint it; E_POLICY_INVALID if it is not one. */
@@ -52,7 +102,7 @@ export function resolveKeyRef(
   if (/^[a-z0-9]+:\/\//i.test(text)) {
     throw new SealError(
       'E_POLICY_INVALID',
-      `${where}: key reference "${text}" uses an unsupported scheme (KMS keys are not supported; use PEM, a file or env://)`,
+      `${where}: key reference "${text}" uses an unsupported scheme (use PEM, a file, env:// or, where a key is checked, a KMS URI: awskms://, gcpkms://, azurekms://, hashivault://)`,
     );
   }
   const path = isAbsolute(text) ? text : resolve(opts.baseDir ?? process.cwd(), text);

@@ -13,7 +13,7 @@ import type { CertificateAuthority } from '../verify/trust.js';
 import { caFromPem } from './sigstore/trustroot.js';
 import { parseOperator, substitute } from './conditions.js';
 import { compileKyvernoWildcard } from './glob.js';
-import { normalisePublicKey, type ResolvedKey } from './keyref.js';
+import { kmsPolicyKey, normalisePublicKey, type ResolvedKey } from './keyref.js';
 import {
   expandPredicateType,
   identityFrom,
@@ -495,13 +495,10 @@ function toAuthoritySet(
     const trust = e.keys ?? e.keyless ?? e.certificates!;
     checkTrustOptions(trust, `${w}.${e.keys ? 'keys' : e.keyless ? 'keyless' : 'certificates'}`);
     if (e.keys) {
-      if (e.keys.kms) {
-        unsupported(
-          `${w}.keys.kms`,
-          `KMS keys (${e.keys.kms}) are not supported: put the public key in publicKeys`,
-        );
-      }
-      if (e.keys.secret) authority.keys = secretKeys(e.keys.secret, values, `${w}.keys.secret`);
+      if (e.keys.kms && (e.keys.publicKeys || e.keys.secret))
+        unsupported(`${w}.keys`, 'give one of publicKeys, kms or secret');
+      if (e.keys.kms) authority.keys = [kmsPolicyKey(e.keys.kms, `${w}.keys.kms`)];
+      else if (e.keys.secret) authority.keys = secretKeys(e.keys.secret, values, `${w}.keys.secret`);
       else if (!e.keys.publicKeys) unsupported(`${w}.keys`, 'needs publicKeys, kms or secret');
       else authority.keys = splitPemKeys(e.keys.publicKeys, `${w}.keys.publicKeys`);
     } else if (e.keyless) {

@@ -10,7 +10,8 @@ import { FULCIO_CLAIM_NAMES, type FulcioClaimName } from '../formats/fulcio-clai
 import type { IdentityExpectation } from '../verify/types.js';
 import { parseOperator, validateCondition } from './conditions.js';
 import { compileSealGlob } from './glob.js';
-import { keyFingerprint, resolveKeyRef } from './keyref.js';
+import { isKmsUri } from '../keys/kms/uri.js';
+import { keyFingerprint, kmsPolicyKey, resolveKeyRef } from './keyref.js';
 import type {
   AttestationRequirement,
   Authority,
@@ -278,7 +279,12 @@ export function loadImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
       attestations: [],
     };
     if (spec.trust.rekorUrl) auth.rekorUrl = spec.trust.rekorUrl;
-    if (a.key) auth.keys = [resolveKeyRef(a.key, `${w}.key`, { baseDir: ctx.baseDir, env: ctx.env })];
+    if (a.key)
+      auth.keys = [
+        isKmsUri(a.key.trim())
+          ? kmsPolicyKey(a.key, `${w}.key`)
+          : resolveKeyRef(a.key, `${w}.key`, { baseDir: ctx.baseDir, env: ctx.env }),
+      ];
     if (a.keyless) {
       const identity = identityFrom(a.keyless, `${w}.keyless`);
       const claims = Object.entries(a.keyless.extensions ?? {}).filter(([, v]) => v !== undefined);
@@ -375,7 +381,7 @@ export function loadImagePolicy(doc: unknown, ctx: LoadContext): LoadedPolicy {
     origin: ctx.origin,
     version: policyVersion({
       spec,
-      keys: authorities.map((a) => a.keys?.map((k) => k.pem) ?? null),
+      keys: authorities.map((a) => a.keys?.map((k) => k.pem ?? `kms:${k.kms}`) ?? null),
       revocations,
     }),
     mode: spec.mode,

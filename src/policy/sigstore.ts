@@ -8,7 +8,7 @@ import { SealError } from '../errors.js';
 import { parseReference, type Reference, repositoryName } from '../oci/ref.js';
 import { compileSigstoreGlob } from './glob.js';
 import { SIGNATURE_DIGEST_ALGORITHMS, type SignatureDigestAlgorithm } from '../keys/public-key.js';
-import { normalisePublicKey } from './keyref.js';
+import { kmsPolicyKey, normalisePublicKey } from './keyref.js';
 import {
   expandPredicateType,
   identityFrom,
@@ -288,9 +288,11 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
         ? secretValue(a.key.secretRef.name, `${aw}.key.secretRef`, ctx)
         : a.key.data;
       if (a.key.kms !== undefined)
-        throw unsupported(`${aw}.key.kms`, 'KMS keys are not supported; inline the public key as key.data');
-      if (!keyData) throw unsupported(`${aw}.key`, 'key needs data');
-      auth.keys = [normalisePublicKey(keyData, a.key.secretRef ? `${aw}.key.secretRef` : `${aw}.key.data`)];
+        auth.keys = [kmsPolicyKey(a.key.kms, `${aw}.key.kms`, { awsArnOnly: true })];
+      else {
+        if (!keyData) throw unsupported(`${aw}.key`, 'key needs data');
+        auth.keys = [normalisePublicKey(keyData, a.key.secretRef ? `${aw}.key.secretRef` : `${aw}.key.data`)];
+      }
       // policy-controller verifies a key's ECDSA/RSA signatures over the digest hashAlgorithm names
       // (signaturealgo.HashAlgorithm: trimmed, any case). Unset, seal keeps the key type's hash (SHA-256 for
       // P-256 and RSA, as policy-controller; P-384/P-521 as seal signs them).
@@ -405,7 +407,7 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
     origin: ctx.origin,
     version: policyVersion({
       cip: spec,
-      keys: authorities.map((a) => a.keys?.map((k) => k.pem) ?? null),
+      keys: authorities.map((a) => a.keys?.map((k) => k.pem ?? `kms:${k.kms}`) ?? null),
       trustRoots: trustDigests,
     }),
     mode: spec.mode === 'warn' ? 'audit' : 'enforce',

@@ -179,7 +179,7 @@ export interface ConditionBlock {
 export interface Authority {
   name: string;
   /** Public keys, any one of which may have signed (Kyverno `publicKeys` may hold several PEM blocks). */
-  keys?: { pem: string; fingerprint: string; source: string }[];
+  keys?: import('./keyref.js').PolicyKey[];
   /** The digest the keys' signatures are made over when not the key type's default (sigstore `key.hashAlgorithm`). */
   keyDigestAlgorithm?: 'sha224' | 'sha256' | 'sha384' | 'sha512';
   keyless?: { identities: IdentityExpectation[]; url?: string };

@@ -173,9 +173,17 @@ describe('Kyverno importer', () => {
       '          - keys:\n',
       '          - keys:\n              kms: gcpkms://projects/x\n',
     );
+    // a KMS key beside publicKeys: which one is meant is unclear, so the entry is refused
     expect(() => loadPolicyTexts([{ name: 'k.yaml', text: kms }])).toThrow(
-      /verifyImages\[0\]\.attestors\[0\]\.entries\[0\]\.keys\.kms/,
+      /verifyImages\[0\]\.attestors\[0\]\.entries\[0\]\.keys: give one of publicKeys, kms or secret/,
     );
+    // a KMS key alone loads without the network (fetched when an image first needs it)
+    const kmsOnly = kms.replace(/( +)publicKeys: \|-?\n(?:\1 +.*\n)+/, '');
+    expect(kmsOnly).not.toContain('publicKeys');
+    const loaded = loadPolicyTexts([{ name: 'k.yaml', text: kmsOnly }]);
+    expect(loaded.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!.keys).toEqual([
+      { kms: 'gcpkms://projects/x', source: 'gcpkms://projects/x' },
+    ]);
   });
 });
 
