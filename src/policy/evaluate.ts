@@ -95,6 +95,11 @@ export interface EvaluateOptions {
    * runtime does (`runtime`: registry references only, `oci:x` is a Docker Hub image).
    */
   imageReading?: ImageReading;
+  /**
+   * GET a Kubernetes API path (ImageValidatingPolicy `resource.Get`): the object, or undefined when it does
+   * not exist; a transport or HTTP error rejects. Without it, `resource.Get` reads the --context objects.
+   */
+  kubeGet?: (path: string, signal: AbortSignal) => Promise<unknown | undefined>;
 }
 
 interface RuleMatch {

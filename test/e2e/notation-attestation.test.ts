@@ -32,6 +32,10 @@ const IVPOL = join(
   FIXTURES,
   'ivpol/kyverno__chainsaw__image-validating-policies__standard__notary-basic__policy.yaml',
 );
+const IVPOL_CM = join(
+  FIXTURES,
+  'ivpol/kyverno__chainsaw__image-validating-policies__standard__notary-configmap-cert__policy.yaml',
+);
 const CPOL = join(
   FIXTURES,
   'kyverno/corpus/kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/notary-attestation-verification/policy.yaml',
@@ -216,6 +220,52 @@ describeWithOpenssl('Notary referrer attestations (real registry, openssl PKI)',
       expect(spdx.code, spdx.text).toBe(16);
       expect(spdx.decision?.reason).toContain('sbom is not a cyclone dx sbom');
     }, 120_000);
+
+    it('notary-configmap-cert (ImageValidatingPolicy, certs.expression over resource.get of a ConfigMap): admitted with the right ConfigMap, denied with another cert, an evaluation error when it is missing', async () => {
+      // The upstream policy verbatim but for its registry; the ConfigMap comes from --context (as `kyverno test`).
+      const policy = join(dir, 'ivpol-cm.yaml');
+      const upstream = (await readFile(IVPOL_CM, 'utf8')).replace('glob: ghcr.io/*', `glob: ${proxy.host}/*`);
+      await writeFile(policy, upstream);
+      const configMap = async (name: string, namespace: string, pem: string) => {
+        const file = join(dir, `cm-${randomBytes(3).toString('hex')}.yaml`);
+        const indented = pem
+          .trim()
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n');
+        await writeFile(
+          file,
+          `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\ndata:\n  certificate: |-\n${indented}\n`,
+        );
+        return file;
+      };
+      const good = await publish();
+      const run = (context: string, file = policy) =>
+        policyTest(file, good.image, 'default', ['--context', context]);
+
+      const ok = await run(await configMap('keys', 'default', ca.rootPem));
+      expect(ok.code, ok.text).toBe(0);
+      expect(ok.decision?.result).toBe('allow');
+
+      const otherCert = await run(await configMap('keys', 'default', other.rootPem));
+      expect(otherCert.code, otherCert.text).toBe(16);
+      expect(otherCert.decision?.reason).toContain('failed to verify image with notary cert');
+
+      // Missing (here: only in another namespace): resource.get fails, the failure policy decides — the upstream
+      // policy's Ignore admits with the error reported; Fail denies.
+      const elsewhere = await configMap('keys', 'other-namespace', ca.rootPem);
+      const notFound = 'resource.Get: configmaps "keys" in namespace default not found';
+      const ignored = await run(elsewhere);
+      expect(ignored.code, ignored.text).toBe(0);
+      expect(ignored.decision?.result).toBe('warn');
+      expect(ignored.decision?.reason).toContain(`spec.variables[0].expression: ${notFound}`);
+      const failing = join(dir, 'ivpol-cm-fail.yaml');
+      await writeFile(failing, upstream.replace('failurePolicy: Ignore', 'failurePolicy: Fail'));
+      const failed = await run(elsewhere, failing);
+      expect(failed.code, failed.text).not.toBe(0);
+      expect(failed.decision?.result).toBe('deny');
+      expect(failed.decision?.reason).toContain(notFound);
+    }, 90_000);
 
     it('notary-attestation-verification (ClusterPolicy, ConfigMap cert): admits the signed image as upstream expects', async () => {
       const good = await publish();

@@ -63,17 +63,18 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     );
     expect(withReferrer).toHaveLength(46);
     expect(results.filter((r) => r.error?.includes('.referrer'))).toHaveLength(0);
-    // 39 load: the 35 the referrer refusal used to stop, and 4 background-only ones (load as nothing); of the
-    // other 7, 4 stop at a CEL function seal lacks, 3 at a field checked before (JSON mode, action, certs).
-    expect(withReferrer.filter((r) => !r.error)).toHaveLength(39);
-    expect(withReferrer.filter((r) => r.error && /CEL function/.test(r.error))).toHaveLength(4);
-    expect(results.filter((r) => r.error?.includes('.notary.certs.expression'))).toHaveLength(1);
+    // 42 load: 38 that apply (resource.Get and notary.certs.expression among them) and 4 background-only ones
+    // (load as nothing); of the other 4, 2 stop at a CEL function seal lacks, 2 at JSON mode and an action.
+    expect(withReferrer.filter((r) => !r.error)).toHaveLength(42);
+    expect(withReferrer.filter((r) => r.error && /CEL function/.test(r.error))).toHaveLength(2);
+    expect(results.filter((r) => r.error?.includes('.notary.certs'))).toHaveLength(0);
+    expect(results.filter((r) => r.error?.includes('resource.get'))).toHaveLength(0);
   });
 
-  it('loads 50 of 61: 46 apply to admission, 4 are background-only and load as nothing (docs/policy.md counts)', () => {
+  it('loads 54 of 61: 50 apply to admission, 4 are background-only and load as nothing (docs/policy.md counts)', () => {
     const loaded = results.filter((r) => !r.error);
-    expect(loaded).toHaveLength(50);
-    expect(loaded.filter((r) => r.loaded > 0)).toHaveLength(46);
+    expect(loaded).toHaveLength(54);
+    expect(loaded.filter((r) => r.loaded > 0)).toHaveLength(50);
     expect(loaded.filter((r) => r.loaded === 0).map((r) => r.file)).toEqual([
       'kyverno__chainsaw__image-validating-policies__report__background__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__report__with-exception__policy.yaml',
@@ -84,6 +85,10 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
       'docs__image-validating-policy__cosign-key.yaml',
       'docs__image-validating-policy__keyless-vuln-scan.yaml',
       'kyverno__chainsaw__image-validating-policies__standard__notary-basic__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__standard__notary-configmap-cert__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__context__configmap__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__context__resource__policy.yaml',
+      'kyverno__cli__test-context-resource-ivpol__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__validation-rules__reject__policy.yaml',
       'kyverno__cli__test-image-validating-policy__sample-policy__policy.yaml',
       'policies__other__verify-image-ivpol.yaml',
@@ -95,23 +100,25 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     ]);
   });
 
-  it('refuses 11 of 61, each naming its field: CEL functions seal lacks (dyn.get, GetMetadata, dyn.verify), certs by expression, has() misuse, an invalid action, JSON mode', () => {
+  it('refuses 7 of 61, each naming its field: CEL functions seal lacks (dyn.get of globalContext, GetMetadata, dyn.verify), has() misuse, an invalid action, JSON mode', () => {
     const refused = results.filter((r) => r.error);
-    expect(refused).toHaveLength(11);
+    expect(refused).toHaveLength(7);
     const missingFunction = refused.filter((r) =>
       /CEL function dyn\.(get|GetMetadata|verify)\(\)/.test(r.error!),
     );
-    expect(missingFunction).toHaveLength(7);
-    expect(refused.filter((r) => r.error!.includes('CEL function dyn.get()'))).toHaveLength(4);
+    expect(missingFunction).toHaveLength(4);
+    expect(refused.filter((r) => r.error!.includes('CEL function dyn.get()')).map((r) => r.file)).toEqual([
+      'kyverno__chainsaw__image-validating-policies__context__globalreference__policy.yaml',
+    ]);
     expect(refused.filter((r) => r.error!.includes('CEL function dyn.GetMetadata()'))).toHaveLength(2);
     const loadedWithReferrer = results.filter(
       (r) => r.loaded > 0 && /referrer:\s*\n\s*type:/.test(readFileSync(join(FIX, r.file), 'utf8')),
     );
-    expect(loadedWithReferrer).toHaveLength(35);
+    expect(loadedWithReferrer).toHaveLength(38);
     // docs/policy.md "Upstream policies: what loads" states these measured numbers.
     const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
-    expect(doc).toContain('| load and apply to admission | 46 (35 of them declaring `referrer` attestations');
-    expect(doc).toContain('`resource.Get` (`dyn.get()`), which seal does not have | 4 |');
+    expect(doc).toContain('| load and apply to admission | 50 (38 of them declaring `referrer` attestations');
+    expect(doc).toContain('`globalContext.Get` (`dyn.get()`), which seal does not have | 1 |');
     expect(doc).toContain('`image.GetMetadata` (`dyn.GetMetadata()`), which seal does not have | 2 |');
   });
 

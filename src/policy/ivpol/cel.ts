@@ -17,7 +17,15 @@ export interface ImageFunctions {
   verifyAttestationSignatures(image: string, attestation: string, attestors: unknown[]): bigint;
   extractPayload(image: string, attestation: string): unknown;
   getImageData(image: string): unknown;
+  /** Kyverno's `resource.Get(apiVersion, resource, namespace, name)`: the object, or an error when it is absent. */
+  getResource(apiVersion: string, resource: string, namespace: string, name: string): unknown;
 }
+
+/** The `resource` variable of Kyverno's resource library (its functions read the bound evaluation's objects). */
+export class ResourceContext {}
+
+/** The one `resource` value every evaluation gives CEL. */
+export const RESOURCE_CONTEXT = Object.freeze(new ResourceContext());
 
 /** The evaluation's functions: the CEL handlers read them from here (one environment for every request). */
 let current: ImageFunctions | undefined;
@@ -100,6 +108,19 @@ const environment = new Environment({
     bound().extractPayload(image, attestation),
   )
   .registerFunction('getImageData(string): dyn', (image: string) => bound().getImageData(image))
+  .registerType('ResourceContext', ResourceContext)
+  .registerVariable('resource', 'ResourceContext')
+  // Kyverno declares both spellings (pkg/cel/libs/resource): Get and get.
+  .registerFunction(
+    'ResourceContext.Get(string, string, string, string): dyn',
+    (_r: ResourceContext, v: string, res: string, ns: string, name: string) =>
+      bound().getResource(v, res, ns, name),
+  )
+  .registerFunction(
+    'ResourceContext.get(string, string, string, string): dyn',
+    (_r: ResourceContext, v: string, res: string, ns: string, name: string) =>
+      bound().getResource(v, res, ns, name),
+  )
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) =>
     replace(s, a, b),
   )

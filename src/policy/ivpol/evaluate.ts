@@ -6,6 +6,8 @@
 // recorded verification runs (shared, cached), and the expressions run again; a request whose verifications
 // are all cached is answered in one pass without waiting, like the per-image path (policy/evaluate.ts).
 
+import { createHash, X509Certificate } from 'node:crypto';
+import { apiGet } from '../kyverno/context.js';
 import { expandPredicateType } from '../model.js';
 import { canonicalImage, type ImageReading } from '../glob.js';
 import { selectorMatches } from '../selector.js';
@@ -21,13 +23,14 @@ import {
 } from '../evaluate.js';
 import type {
   AttestationRequirement,
+  Authority,
   Decision,
   ImageInWorkload,
   LoadedPolicy,
   NamespaceInfo,
   PolicyOutcome,
 } from '../types.js';
-import { type CompiledExpression, type ImageFunctions, withImageFunctions } from './cel.js';
+import { type CompiledExpression, type ImageFunctions, RESOURCE_CONTEXT, withImageFunctions } from './cel.js';
 import type { IvpolProgram, ResourceRule } from './model.js';
 
 /** What the webhook knows of the request beyond the images: the object and how it was asked for. */
@@ -207,7 +210,7 @@ export function prepareImageValidatingPolicy(
     return undefined;
 
   // Only what the policy's expressions name is built: the cached path pays for nothing else.
-  const vars: Record<string, unknown> = { object };
+  const vars: Record<string, unknown> = { object, resource: RESOURCE_CONTEXT };
   const uses = program.uses;
   if (uses.oldObject) vars.oldObject = input.oldObject ?? null;
   if (uses.request)
@@ -391,6 +394,29 @@ function resolveDigests(images: MatchedImage[], run: ImageRun): Promise<void> | 
   }
   return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
 }
+
+const API_SEGMENT = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/**
+ * The Kubernetes API path Kyverno's resource.Get reads: `v1` is the core group (`/api/v1`), `group/version`
+ * `/apis/group/version`; an empty namespace is a cluster-scoped object; `resource/sub` a subresource.
+ */
+function resourcePath(apiVersion: string, resource: string, namespace: string, name: string): string {
+  const bad = (what: string, v: string): never => {
+    throw new Error(`resource.Get: ${what} ${JSON.stringify(v.slice(0, 100))} is not a Kubernetes ${what}`);
+  };
+  const gv = apiVersion.split('/');
+  if (gv.length > 2 || gv.some((p) => !API_SEGMENT.test(p))) bad('apiVersion', apiVersion);
+  const res = resource.split('/');
+  if (res.length > 2 || res.some((p) => !API_SEGMENT.test(p))) bad('resource', resource);
+  if (namespace !== '' && !API_SEGMENT.test(namespace)) bad('namespace', namespace);
+  if (!API_SEGMENT.test(name)) bad('name', name);
+  const base = gv.length === 1 ? `/api/${gv[0]}` : `/apis/${gv[0]}/${gv[1]}`;
+  const ns = namespace === '' ? '' : `/namespaces/${namespace}`;
+  return `${base}${ns}/${res[0]}/${name}${res[1] ? `/${res[1]}` : ''}`;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /** The validations of one policy over one request, with its verify functions. */
 class PolicyRun implements ImageFunctions {
@@ -581,8 +607,8 @@ class PolicyRun implements ImageFunctions {
     if (!img) return 0n;
     const target = pinDigest(img.canonical, img.digest!);
     const results = names.map((name) => {
-      const authority = this.program.attestors.get(name)!;
-      return this.lookup(`${img.digest}${this.program.keys.signature.get(name)}`, async () => {
+      const { authority, key } = this.authorityOf(name, this.program.keys.signature.get(name)!);
+      return this.lookup(`${img.digest}${key}`, async () => {
         const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAuthority(
           target,
           authority,
@@ -613,16 +639,20 @@ class PolicyRun implements ImageFunctions {
       ...(referrer ? { referrer: true } : {}),
     };
     const results = names.map((name) => {
-      const authority = this.program.attestors.get(name)!;
+      const base = this.program.attestors.get(name)!;
       // Kyverno's notary verifier refuses in-toto attestations (a CEL error); its cosign verifier fails a
       // referrer attestation (not counted).
-      if (authority.notary && !referrer)
+      if (base.notary && !referrer)
         throw new Error(
           `attestor "${name}" is a notary attestor: it verifies OCI referrer attestations only, not in-toto "${att.name}"`,
         );
-      if (!authority.notary && referrer) return NOT_NOTARY;
+      if (!base.notary && referrer) return NOT_NOTARY;
+      const { authority, key } = this.authorityOf(
+        name,
+        this.program.keys.attestation.get(`${att.name}:${name}`)!,
+      );
       return this.lookup(
-        `${img.digest}${this.program.keys.attestation.get(`${att.name}:${name}`)}`,
+        `${img.digest}${key}`,
         async () => {
           let statements: unknown[] | undefined;
           const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAttestationBy(
@@ -645,6 +675,78 @@ class PolicyRun implements ImageFunctions {
       );
     });
     return this.count(results, img);
+  }
+
+  /**
+   * Kyverno's resource.Get: from the Kubernetes API when the evaluation has one (read once per request, under
+   * its deadline; the pass runs again), else from the --context/--values objects. Absent: an error (the
+   * failure policy decides), as Kyverno's NotFound.
+   */
+  getResource(apiVersion: string, resource: string, namespace: string, name: string): unknown {
+    const path = resourcePath(apiVersion, resource, namespace, name);
+    const notFound = `resource.Get: ${resource} "${name}"${namespace ? ` in namespace ${namespace}` : ''} not found`;
+    const kubeGet = this.run.options.kubeGet;
+    if (!kubeGet) {
+      const values = this.program.resources;
+      const got = values ? apiGet(values, path) : undefined;
+      if (got === undefined)
+        throw new Error(
+          `${notFound} (${values ? 'not among the --context/--values objects' : 'no Kubernetes API and no --context objects here'})`,
+        );
+      return got;
+    }
+    const key = `k8s|${path}`;
+    const known = this.known?.get(key);
+    if (known) {
+      if (!known.ok) throw new Error(known.message);
+      return known.statements![0];
+    }
+    this.pending ??= new Map();
+    if (!this.pending.has(key))
+      this.pending.set(key, async () => {
+        try {
+          const body = await kubeGet(path, this.run.waits.signal);
+          if (body === undefined) return { ok: false, message: notFound };
+          return { ok: true, message: 'found', statements: [body] };
+        } catch (err) {
+          return { ok: false, unavailable: true, message: `resource.Get ${path}: ${errorText(err)}` };
+        }
+      });
+    throw new Pending('resource being read');
+  }
+
+  /**
+   * The attestor's authority for this request, and its decision-cache key suffix: a notary attestor with
+   * `certs.expression` gets the certificates its expression gives now (the key names their digest).
+   */
+  private authorityOf(name: string, key: string): { authority: Authority; key: string } {
+    const authority = this.program.attestors.get(name)!;
+    const ce = this.program.certExpressions.get(name);
+    if (!ce) return { authority, key };
+    let value: unknown;
+    try {
+      value = ce.expr(this.vars);
+    } catch (err) {
+      if (err instanceof Pending) throw err;
+      throw new Error(`${ce.where}: ${errorText(err)}`);
+    }
+    if (typeof value !== 'string')
+      throw new Error(`${ce.where}: the expression returned ${typeof value}, not string`);
+    const blocks = value.match(PEM_CERTIFICATE) ?? [];
+    if (blocks.length === 0) throw new Error(`${ce.where}: no PEM certificate in the expression's value`);
+    if (blocks.length > 64) throw new Error(`${ce.where}: more than 64 certificates`);
+    for (const [i, b] of blocks.entries()) {
+      try {
+        new X509Certificate(b);
+      } catch (err) {
+        throw new Error(`${ce.where}: certificate ${i} is not a PEM certificate (${errorText(err)})`);
+      }
+    }
+    const digest = createHash('sha256').update(blocks.join('\n')).digest('hex');
+    return {
+      authority: { ...authority, notary: { certificates: blocks } },
+      key: `${key}|certs:${digest}`,
+    };
   }
 
   getImageData(image: string): unknown {
@@ -673,7 +775,14 @@ class PolicyRun implements ImageFunctions {
     if (!img) throw new Error(`image ${image} is not matched by this policy`);
     let waiting = false;
     for (const name of this.program.attestors.keys()) {
-      const key = `${img.digest}${this.program.keys.attestation.get(`${att.name}:${name}`)}`;
+      let suffix: string;
+      try {
+        suffix = this.authorityOf(name, this.program.keys.attestation.get(`${att.name}:${name}`)!).key;
+      } catch (err) {
+        if (err instanceof Pending) throw err;
+        continue; // its certificates do not evaluate: it verified nothing
+      }
+      const key = `${img.digest}${suffix}`;
       const r = this.find(key, true);
       if (r?.ok && r.statements && r.statements.length > 0) return r.statements[0];
       if (this.pending?.has(key)) waiting = true;

@@ -266,11 +266,11 @@ function notaryAuthority(
       `${where}.tsaCerts`,
       'timestamp countersignatures on Notary signatures are not verified by seal yet',
     );
-  if (n.certs?.expression !== undefined)
-    refuse(
-      `${where}.certs.expression`,
-      'certificates from a CEL expression are not supported; give certs.value',
-    );
+  if (n.certs?.expression !== undefined) {
+    if (n.certs.value !== undefined) refuse(`${where}.certs`, 'needs exactly one of value or expression');
+    // Evaluated per request to the PEM certificates (ivpol/evaluate.ts); none known at load.
+    return { name, notary: { certificates: [] }, ignoreTlog: true, ignoreSct: true, attestations: [] };
+  }
   const blocks = n.certs?.value?.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
   if (!blocks || blocks.length === 0) refuse(`${where}.certs.value`, 'needs PEM certificates');
   for (const [i, b] of blocks!.entries()) {
@@ -396,11 +396,20 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     refuse(where('credentials.providers'), `cloud credential provider ${badProvider} is not supported`);
 
   const attestors = new Map<string, Authority>();
+  const certExpressions = new Map<string, NamedExpression>();
   spec.attestors.forEach((a, i) => {
     const w = where(`attestors[${i}]`);
     if (attestors.has(a.name)) refuse(`${w}.name`, `duplicate attestor name "${a.name}"`);
     if ((a.cosign ? 1 : 0) + (a.notary ? 1 : 0) !== 1)
       refuse(w, 'an attestor needs exactly one of cosign or notary');
+    if (a.notary?.certs?.expression !== undefined) {
+      const w2 = `${w}.notary.certs.expression`;
+      certExpressions.set(a.name, {
+        name: a.name,
+        expr: compileCel(a.notary.certs.expression, w2),
+        where: w2,
+      });
+    }
     attestors.set(
       a.name,
       a.notary
@@ -455,6 +464,7 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     imageReferences,
     extractors: named(spec.images, 'images'),
     attestors,
+    certExpressions,
     attestations,
     validations: spec.validations.map((v, i) => {
       const w = where(`validations[${i}]`);
@@ -492,6 +502,8 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   if (spec.matchConstraints?.namespaceSelector)
     program.namespaceSelector = spec.matchConstraints.namespaceSelector;
   if (spec.matchConstraints?.objectSelector) program.objectSelector = spec.matchConstraints.objectSelector;
+  // resource.Get offline reads the --context / --values objects (the same ones Kyverno ClusterPolicy context reads).
+  if (ctx.kyvernoValues) program.resources = ctx.kyvernoValues;
 
   const loaded: LoadedPolicy = {
     name: metadata.name,

@@ -3,6 +3,7 @@
 // evaluated per admission request by ivpol/evaluate.ts.
 
 import type { Authority, LabelSelector } from '../types.js';
+import type { KyvernoValues } from '../kyverno/context.js';
 import type { CompiledExpression } from './cel.js';
 
 /** One `matchConstraints.resourceRules[]` entry (ValidatingAdmissionPolicy's NamedRuleWithOperations). */
@@ -54,6 +55,11 @@ export interface IvpolProgram {
   extractors: NamedExpression[];
   /** By attestor name. Attestor values in CEL are `{name}` maps that name these. */
   attestors: Map<string, Authority>;
+  /**
+   * Notary attestors whose `certs.expression` gives their certificates per request (their authority's
+   * `notary.certificates` is empty until then), by attestor name.
+   */
+  certExpressions: Map<string, NamedExpression>;
   attestations: Map<string, IvpolAttestation>;
   validations: IvpolValidation[];
   actions: ('Deny' | 'Audit' | 'Warn')[];
@@ -71,5 +77,7 @@ export interface IvpolProgram {
    * Decision-cache key suffixes (after the image digest) of each attestor's signature check and of each
    * attestation × attestor check (`attestation:attestor`): `|<policy version>|ivpol:sig:<attestor>`.
    */
+  /** Objects `resource.Get` reads when no Kubernetes API is given (`policy test --context/--values`). */
+  resources?: KyvernoValues;
   keys: { signature: Map<string, string>; attestation: Map<string, string> };
 }

@@ -97,7 +97,7 @@ function findResource(values: KyvernoValues, kind: string, namespace: string | u
 }
 
 /** A Kubernetes API path (`/api/v1/namespaces/NS/configmaps/NAME`, `/apis/G/V/…`) read from the resources. */
-function apiGet(values: KyvernoValues, urlPath: string): unknown {
+export function apiGet(values: KyvernoValues, urlPath: string): unknown {
   const m =
     /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?([a-z]+)(?:\/([^/?]+))?$/.exec(urlPath) ??
     /^\/apis\/[^/]+\/[^/]+\/(?:namespaces\/([^/]+)\/)?([a-z]+)(?:\/([^/?]+))?$/.exec(urlPath);
