@@ -56,6 +56,8 @@ export interface AdmissionControllerOptions {
   credentials?: PullCredential[];
   /** Resolve the workload's imagePullSecrets (and its service account's) to credentials (needs API access). */
   pullSecrets?: PullSecretLookup;
+  /** Read Kubernetes objects for ImageValidatingPolicy `resource.Get` (under the request's deadline). */
+  kubeGet?: (path: string, signal: AbortSignal) => Promise<unknown>;
   /** Distinct images one review may name; a review naming more is denied unevaluated (default 256). */
   maxImages?: number;
   /** Images of one review verified at once (default 16); the others wait their turn under its deadline. */
@@ -221,6 +223,7 @@ export class AdmissionController {
     if (opts.cacheTtlMs !== undefined) this.evaluateOptions.cacheTtlMs = opts.cacheTtlMs;
     if (opts.negativeCacheTtlMs !== undefined)
       this.evaluateOptions.negativeCacheTtlMs = opts.negativeCacheTtlMs;
+    if (opts.kubeGet) this.evaluateOptions.kubeGet = opts.kubeGet;
   }
 
   /** Swap the policy set (reload); cached outcomes of changed policies miss because their version changed. */

@@ -16,6 +16,9 @@ export interface KubeApi {
   get(path: string, signal: AbortSignal): Promise<{ status: number; body: unknown }>;
 }
 
+/** Bound on one API response (an object is at most ~1.5 MiB in etcd). */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The API server from the options or the in-cluster environment; `notInCluster` is the error message otherwise. */
@@ -35,7 +38,16 @@ export function kubeApi(opts: KubeApiOptions, notInCluster: string): KubeApi {
           { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal },
           (res) => {
             const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size > MAX_RESPONSE_BYTES) {
+                req.destroy();
+                reject(new SealError('E_NETWORK', `GET ${path}: response over ${MAX_RESPONSE_BYTES} bytes`));
+                return;
+              }
+              chunks.push(c);
+            });
             res.on('end', () => {
               const status = res.statusCode ?? 0;
               let body: unknown;
@@ -56,5 +68,24 @@ export function kubeApi(opts: KubeApiOptions, notInCluster: string): KubeApi {
         );
         req.end();
       }),
+  };
+}
+
+/**
+ * One Kubernetes object by API path through `api`: its JSON, undefined when it does not exist (404); any
+ * other status is E_NETWORK naming it. ImageValidatingPolicy `resource.Get` reads through this.
+ */
+export function kubeObjectGetter(api: KubeApi): (path: string, signal: AbortSignal) => Promise<unknown> {
+  return async (path, signal) => {
+    const r = await api.get(path, signal);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) {
+      const why = (r.body as { message?: unknown } | undefined)?.message;
+      throw new SealError(
+        'E_NETWORK',
+        `GET ${path}: HTTP ${r.status}${typeof why === 'string' ? ` (${why.slice(0, 200)})` : ''}`,
+      );
+    }
+    return r.body;
   };
 }

@@ -322,6 +322,12 @@ export const command: CommandModule = {
       audit: adm.createAuditLogger(o['audit-log']),
       ...(namespaces ? { namespaces } : {}),
       ...(o['in-cluster'] ? { pullSecrets: adm.kubernetesPullSecrets() } : {}),
+      ...(o['in-cluster']
+        ? await (async () => {
+            const k = await import('../admission/kube-api.js');
+            return { kubeGet: k.kubeObjectGetter(k.kubeApi({}, 'not running in a cluster')) };
+          })()
+        : {}),
       ...(breakGlass ? { breakGlass } : {}),
       ...(dashboardStats
         ? {

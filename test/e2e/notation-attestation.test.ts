@@ -5,11 +5,14 @@
 // for the test's, decide through `seal policy test` and the webhook as the upstream tests expect.
 
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAdmissionServer } from '../../src/admission/server.js';
+import { kubeApi, kubeObjectGetter } from '../../src/admission/kube-api.js';
 import { createSelfSignedTls } from '../../src/admission/tls.js';
 import { storeVerifier } from '../../src/admission/verifier.js';
 import { memoryIO } from '../../src/cli/io.js';
@@ -265,6 +268,73 @@ describeWithOpenssl('Notary referrer attestations (real registry, openssl PKI)',
       expect(failed.code, failed.text).not.toBe(0);
       expect(failed.decision?.result).toBe('deny');
       expect(failed.decision?.reason).toContain(notFound);
+    }, 90_000);
+
+    it("the webhook reads notary-configmap-cert's ConfigMap from the Kubernetes API (a loopback API server with a token): admitted, denied with another cert, denied under Fail when it is missing", async () => {
+      const good = await publish();
+      const policy = join(dir, 'ivpol-cm-webhook.yaml');
+      await writeFile(
+        policy,
+        (await readFile(IVPOL_CM, 'utf8'))
+          .replace('glob: ghcr.io/*', `glob: ${proxy.host}/*`)
+          .replace('failurePolicy: Ignore', 'failurePolicy: Fail'),
+      );
+      const apiTls = await createSelfSignedTls(['127.0.0.1']);
+      let certificate: string | undefined = ca.rootPem;
+      const asked: string[] = [];
+      const apiServer = createHttpsServer({ cert: apiTls.certPem, key: apiTls.keyPem }, (req, res) => {
+        asked.push(`${req.headers.authorization} ${req.url}`);
+        const send = (status: number, body: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        };
+        if (req.headers.authorization !== 'Bearer sa-token') return send(401, { kind: 'Status', code: 401 });
+        if (req.url === '/api/v1/namespaces/cm-ns/configmaps/keys' && certificate)
+          return send(200, {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'keys', namespace: 'cm-ns' },
+            data: { certificate },
+          });
+        send(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'configmaps "keys" not found' });
+      });
+      await new Promise<void>((r) => apiServer.listen(0, '127.0.0.1', r));
+      const apiUrl = `https://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+      const tls = await createSelfSignedTls(['127.0.0.1']);
+      const server = await startAdmissionServer({
+        tls: { cert: tls.certPem, key: tls.keyPem },
+        policies: await loadPolicyFiles([policy]),
+        verifier: storeVerifier(),
+        deadlineMs: 15_000,
+        kubeGet: kubeObjectGetter(kubeApi({ server: apiUrl, token: 'sa-token', ca: apiTls.caPem }, 'no API')),
+      });
+      const client = httpsClient(server.url, tls.caPem);
+      try {
+        const review = async () => {
+          const r = podReview(randomBytes(8).toString('hex'), 'cm-ns', [good.image]);
+          (r.request.object.metadata as Record<string, unknown>).labels = { prod: 'true' };
+          return JSON.parse((await client.post('/validate', r)).body).response;
+        };
+        const ok = await review();
+        expect(ok.allowed, JSON.stringify(ok)).toBe(true);
+        expect(asked).toContain(`Bearer sa-token /api/v1/namespaces/cm-ns/configmaps/keys`);
+
+        certificate = other.rootPem;
+        const otherCert = await review();
+        expect(otherCert.allowed).toBe(false);
+        expect(otherCert.status.message).toContain('failed to verify image with notary cert');
+
+        certificate = undefined;
+        const missing = await review();
+        expect(missing.allowed).toBe(false);
+        expect(missing.status.message).toContain(
+          'resource.Get: configmaps "keys" in namespace cm-ns not found',
+        );
+      } finally {
+        client.close();
+        await server.close();
+        await new Promise((r) => apiServer.close(r));
+      }
     }, 90_000);
 
     it('notary-attestation-verification (ClusterPolicy, ConfigMap cert): admits the signed image as upstream expects', async () => {
