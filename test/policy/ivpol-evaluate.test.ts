@@ -419,3 +419,96 @@ validations:
     expect(r!.patchedImage).toBe(`registry.test:5000/acme/web:1@${d}`);
   });
 });
+
+describe('ImageValidatingPolicy: resource.Get', () => {
+  const RESOURCE = `${POD_RULES}
+${keyAttestor()}
+failurePolicy: Fail
+validationConfigurations:
+  required: false
+variables:
+  - name: cm
+    expression: resource.get("v1", "configmaps", object.metadata.namespace, object.metadata.labels.cm)
+validations:
+  - expression: >-
+      variables.cm.data.ok == "yes" &&
+      resource.Get("v1", "configmaps", object.metadata.namespace, object.metadata.labels.cm).data.ok == "yes"
+    message: the ConfigMap does not say ok`;
+
+  it('reads each object once per request through kubeGet, by its API path; a 404 is an evaluation error', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const policy = ivpol(RESOURCE);
+    const asked: string[] = [];
+    const objects = new Map<string, unknown>([
+      ['/api/v1/namespaces/prod/configmaps/good', { data: { ok: 'yes' } }],
+      ['/api/v1/namespaces/prod/configmaps/bad', { data: { ok: 'no' } }],
+    ]);
+    const kubeGet = async (path: string, signal: AbortSignal) => {
+      expect(signal).toBeInstanceOf(AbortSignal);
+      asked.push(path);
+      return objects.get(path);
+    };
+    const go = async (cm: string) => {
+      const p = pod(['registry.test:5000/acme/web:1'], { cm });
+      return (await evaluate(p.images, NS, policy, world.verifier, ctx(), { kubeGet }, p.input))[0]!;
+    };
+    expect((await go('good')).result).toBe('allow');
+    expect(asked).toEqual(['/api/v1/namespaces/prod/configmaps/good']);
+    const bad = await go('bad');
+    expect(bad.result).toBe('deny');
+    expect(bad.reason).toContain('the ConfigMap does not say ok');
+    const missing = await go('gone');
+    expect(missing.result).toBe('deny');
+    expect(missing.reason).toContain('resource.Get: configmaps "gone" in namespace prod not found');
+  });
+
+  it('a name that is not a Kubernetes name is an evaluation error, never a request', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const asked: string[] = [];
+    const p = pod(['registry.test:5000/acme/web:1'], { cm: '..%2fsecrets' });
+    const [d] = await evaluate(
+      p.images,
+      NS,
+      ivpol(RESOURCE),
+      world.verifier,
+      ctx(),
+      { kubeGet: async (path) => asked.push(path) },
+      p.input,
+    );
+    expect(d!.result).toBe('deny');
+    expect(d!.reason).toContain('resource.Get: name "..%2fsecrets" is not a Kubernetes name');
+    expect(asked).toEqual([]);
+  });
+
+  it('without a Kubernetes API, reads the --context objects the policy was loaded with', async () => {
+    await world.publish('registry.test:5000/acme/web:1');
+    const { emptyValues, addValuesDocument } = await import('../../src/policy/kyverno/context.js');
+    const values = emptyValues();
+    addValuesDocument(
+      values,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'good', namespace: 'prod' },
+        data: { ok: 'yes' },
+      },
+      'context.yaml',
+    );
+    const policy = loadPolicyTexts(
+      [
+        {
+          name: 'signed.yaml',
+          text: `apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\nmetadata:\n  name: signed\nspec:\n${indent(RESOURCE, 2)}\n`,
+        },
+      ],
+      { kyvernoValues: values },
+    );
+    const p = pod(['registry.test:5000/acme/web:1'], { cm: 'good' });
+    const [ok] = await evaluate(p.images, NS, policy, world.verifier, ctx(), {}, p.input);
+    expect(ok!.result).toBe('allow');
+    const q = pod(['registry.test:5000/acme/web:1'], { cm: 'other' });
+    const [missing] = await evaluate(q.images, NS, policy, world.verifier, ctx(), {}, q.input);
+    expect(missing!.result).toBe('deny');
+    expect(missing!.reason).toContain('not among the --context/--values objects');
+  });
+});
