@@ -87,6 +87,8 @@ describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal 
     await pub('mdd/app');
     await pub('data/amd64');
     digests['data/amd64:2'] = await world.publish(`${reg}/data/amd64:2`);
+    await pub('meta-amd64/app');
+    await pub('meta-arm64/app');
 
     const dir = await mkdtemp(join(tmpdir(), 'seal-admission-ivpol-'));
     const files: Record<string, string> = {
@@ -172,6 +174,43 @@ spec:
     - expression: >-
         images.containers.all(i, getImageData(i).config.architecture == '${arch}' && getImageData(i).manifest.schemaVersion == 2 && getImageData(i).digest.startsWith('sha256:'))
       message: not an ${arch} image
+`,
+        ]),
+      ),
+      // image.GetMetadata as chainsaw's context/imagedata/image-data-arch writes it (variables from the pod's
+      // image), and getMetadata of a reference the policy does not match, read by its tag.
+      ...Object.fromEntries(
+        (['amd64', 'arm64'] as const).map((arch) => [
+          `image-metadata-${arch}.yaml`,
+          `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: image-metadata-${arch}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
+  matchImageReferences:
+    - glob: ${reg}/meta-${arch}/*
+  validationConfigurations: {required: false}
+  attestors: []
+  variables:
+    - name: imageRef
+      expression: object.spec.containers[0].image
+    - name: imageKey
+      expression: variables.imageRef
+    - name: image
+      expression: image.GetMetadata(variables.imageKey)
+    - name: other
+      expression: image.getMetadata('${reg}/data/amd64:2')
+  validations:
+    - expression: >-
+        variables.image.config.architecture == "${arch}"
+      messageExpression: "'image architecture is not supported: ' + string(variables.image.config.architecture)"
+    - expression: >-
+        variables.other.digest == '${digests['data/amd64:2']}' && variables.other.tag == '2' && variables.other.manifest.schemaVersion == 2 && variables.image.repository == 'meta-${arch}/app'
+      message: unexpected metadata
 `,
         ]),
       ),
@@ -262,6 +301,16 @@ spec:
     const denied = await review('/validate', [`${reg}/data/amd64:2`]);
     expect(denied.allowed).toBe(false);
     expect(denied.status.message).toContain('not an arm64 image');
+  });
+
+  it("image.GetMetadata (chainsaw image-data-arch form): the pod image's config read from the registry, and an unmatched reference by tag", async () => {
+    const reg = world.registry;
+    const ok = await review('/validate', [`${reg}/meta-amd64/app:1`]);
+    expect(ok.status?.message).toBeUndefined();
+    expect(ok.allowed).toBe(true);
+    const denied = await review('/validate', [`${reg}/meta-arm64/app:1`]);
+    expect(denied.allowed).toBe(false);
+    expect(denied.status.message).toContain('image architecture is not supported: amd64');
   });
 
   it('a pod mixing a verified and a denied image is denied naming the denied one', async () => {

@@ -63,18 +63,18 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     );
     expect(withReferrer).toHaveLength(46);
     expect(results.filter((r) => r.error?.includes('.referrer'))).toHaveLength(0);
-    // 42 load: 38 that apply (resource.Get and notary.certs.expression among them) and 4 background-only ones
-    // (load as nothing); of the other 4, 2 stop at a CEL function seal lacks, 2 at JSON mode and an action.
-    expect(withReferrer.filter((r) => !r.error)).toHaveLength(42);
-    expect(withReferrer.filter((r) => r.error && /CEL function/.test(r.error))).toHaveLength(2);
+    // 44 load: 40 that apply (resource.Get, notary.certs.expression and image.GetMetadata among them) and 4
+    // background-only ones (load as nothing); of the other 2, one stops at JSON mode, one at an action.
+    expect(withReferrer.filter((r) => !r.error)).toHaveLength(44);
+    expect(withReferrer.filter((r) => r.error && /CEL function/.test(r.error))).toHaveLength(0);
     expect(results.filter((r) => r.error?.includes('.notary.certs'))).toHaveLength(0);
     expect(results.filter((r) => r.error?.includes('resource.get'))).toHaveLength(0);
   });
 
-  it('loads 54 of 61: 50 apply to admission, 4 are background-only and load as nothing (docs/policy.md counts)', () => {
+  it('loads 56 of 61: 52 apply to admission, 4 are background-only and load as nothing (docs/policy.md counts)', () => {
     const loaded = results.filter((r) => !r.error);
-    expect(loaded).toHaveLength(54);
-    expect(loaded.filter((r) => r.loaded > 0)).toHaveLength(50);
+    expect(loaded).toHaveLength(56);
+    expect(loaded.filter((r) => r.loaded > 0)).toHaveLength(52);
     expect(loaded.filter((r) => r.loaded === 0).map((r) => r.file)).toEqual([
       'kyverno__chainsaw__image-validating-policies__report__background__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__report__with-exception__policy.yaml',
@@ -88,6 +88,8 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
       'kyverno__chainsaw__image-validating-policies__standard__notary-configmap-cert__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__context__configmap__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__context__resource__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__context__imagedata__image-data-arch__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__context__imagedata__image-data__policy.yaml',
       'kyverno__cli__test-context-resource-ivpol__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__validation-rules__reject__policy.yaml',
       'kyverno__cli__test-image-validating-policy__sample-policy__policy.yaml',
@@ -100,26 +102,25 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     ]);
   });
 
-  it('refuses 7 of 61, each naming its field: CEL functions seal lacks (dyn.get of globalContext, GetMetadata, dyn.verify), has() misuse, an invalid action, JSON mode', () => {
+  it('refuses 5 of 61, each naming its field: CEL functions seal lacks (dyn.get of globalContext, dyn.verify), has() misuse, an invalid action, JSON mode', () => {
     const refused = results.filter((r) => r.error);
-    expect(refused).toHaveLength(7);
+    expect(refused).toHaveLength(5);
     const missingFunction = refused.filter((r) =>
       /CEL function dyn\.(get|GetMetadata|verify)\(\)/.test(r.error!),
     );
-    expect(missingFunction).toHaveLength(4);
+    expect(missingFunction).toHaveLength(2);
     expect(refused.filter((r) => r.error!.includes('CEL function dyn.get()')).map((r) => r.file)).toEqual([
       'kyverno__chainsaw__image-validating-policies__context__globalreference__policy.yaml',
     ]);
-    expect(refused.filter((r) => r.error!.includes('CEL function dyn.GetMetadata()'))).toHaveLength(2);
+    expect(refused.filter((r) => r.error!.includes('GetMetadata'))).toHaveLength(0);
     const loadedWithReferrer = results.filter(
       (r) => r.loaded > 0 && /referrer:\s*\n\s*type:/.test(readFileSync(join(FIX, r.file), 'utf8')),
     );
-    expect(loadedWithReferrer).toHaveLength(38);
+    expect(loadedWithReferrer).toHaveLength(40);
     // docs/policy.md "Upstream policies: what loads" states these measured numbers.
     const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
-    expect(doc).toContain('| load and apply to admission | 50 (38 of them declaring `referrer` attestations');
+    expect(doc).toContain('| load and apply to admission | 52 (40 of them declaring `referrer` attestations');
     expect(doc).toContain('`globalContext.Get` (`dyn.get()`), which seal does not have | 1 |');
-    expect(doc).toContain('`image.GetMetadata` (`dyn.GetMetadata()`), which seal does not have | 2 |');
   });
 
   it('names the field of the other refusals: an unknown CEL function, an invalid action, JSON mode', () => {

@@ -19,6 +19,11 @@ export interface ImageFunctions {
   getImageData(image: string): unknown;
   /** Kyverno's `resource.Get(apiVersion, resource, namespace, name)`: the object, or an error when it is absent. */
   getResource(apiVersion: string, resource: string, namespace: string, name: string): unknown;
+  /**
+   * Kyverno's `image.GetMetadata(ref)` (image-data library): the registry metadata of any image reference,
+   * matched by the policy or not — the same shape as getImageData.
+   */
+  getMetadata(image: string): unknown;
 }
 
 /** The `resource` variable of Kyverno's resource library (its functions read the bound evaluation's objects). */
@@ -26,6 +31,12 @@ export class ResourceContext {}
 
 /** The one `resource` value every evaluation gives CEL. */
 export const RESOURCE_CONTEXT = Object.freeze(new ResourceContext());
+
+/** The `image` variable of Kyverno's image-data library (its functions read the registry through the evaluation). */
+export class ImageDataContext {}
+
+/** The one `image` value every evaluation gives CEL. */
+export const IMAGE_DATA_CONTEXT = Object.freeze(new ImageDataContext());
 
 /** The evaluation's functions: the CEL handlers read them from here (one environment for every request). */
 let current: ImageFunctions | undefined;
@@ -120,6 +131,15 @@ const environment = new Environment({
     'ResourceContext.get(string, string, string, string): dyn',
     (_r: ResourceContext, v: string, res: string, ns: string, name: string) =>
       bound().getResource(v, res, ns, name),
+  )
+  .registerType('ImageDataContext', ImageDataContext)
+  .registerVariable('image', 'ImageDataContext')
+  // Kyverno declares GetMetadata, and getMetadata from its 1.18 library version on (kyverno/sdk imagedata).
+  .registerFunction('ImageDataContext.GetMetadata(string): dyn', (_c: ImageDataContext, ref: string) =>
+    bound().getMetadata(ref),
+  )
+  .registerFunction('ImageDataContext.getMetadata(string): dyn', (_c: ImageDataContext, ref: string) =>
+    bound().getMetadata(ref),
   )
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) =>
     replace(s, a, b),

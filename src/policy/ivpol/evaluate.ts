@@ -30,7 +30,13 @@ import type {
   NamespaceInfo,
   PolicyOutcome,
 } from '../types.js';
-import { type CompiledExpression, type ImageFunctions, RESOURCE_CONTEXT, withImageFunctions } from './cel.js';
+import {
+  type CompiledExpression,
+  IMAGE_DATA_CONTEXT,
+  type ImageFunctions,
+  RESOURCE_CONTEXT,
+  withImageFunctions,
+} from './cel.js';
 import type { IvpolProgram, ResourceRule } from './model.js';
 
 /** What the webhook knows of the request beyond the images: the object and how it was asked for. */
@@ -210,7 +216,7 @@ export function prepareImageValidatingPolicy(
     return undefined;
 
   // Only what the policy's expressions name is built: the cached path pays for nothing else.
-  const vars: Record<string, unknown> = { object, resource: RESOURCE_CONTEXT };
+  const vars: Record<string, unknown> = { object, resource: RESOURCE_CONTEXT, image: IMAGE_DATA_CONTEXT };
   const uses = program.uses;
   if (uses.oldObject) vars.oldObject = input.oldObject ?? null;
   if (uses.request)
@@ -766,6 +772,61 @@ class PolicyRun implements ImageFunctions {
     if (!r) throw new Pending('image data being read');
     if (!r.ok || !r.statements?.[0]) throw new Error(`getImageData(${image}): ${r.message}`);
     return r.statements[0];
+  }
+
+  /**
+   * Kyverno's `image.GetMetadata(ref)`: any reference (matched by the policy or not) read from the registry
+   * through the verifier — its tag resolved once per request (or from the tag cache), then the manifest,
+   * index and config by digest (digests checked). A reference that does not parse, or a registry that
+   * cannot answer, is an error (the failure policy decides).
+   */
+  getMetadata(image: string): unknown {
+    const canonical = canonicalImage(image, this.run.options.imageReading);
+    const shown = JSON.stringify(image.slice(0, 200));
+    if (typeof canonical !== 'string') throw new Error(`image.GetMetadata(${shown}): ${canonical.message}`);
+    const verifier = this.run.verifier;
+    if (!verifier.imageData) throw new Error('image.GetMetadata: this verifier cannot read image data');
+    let digest = digestOf(canonical) ?? verifier.cachedDigest?.(canonical);
+    if (!digest) {
+      const key = `resolve|${canonical}`;
+      const known = this.known?.get(key);
+      if (!known) {
+        this.pending ??= new Map();
+        if (!this.pending.has(key))
+          this.pending.set(key, async () => {
+            const creds = this.run.credentialKey();
+            try {
+              const d = await this.run.shared(`${key}${creds ? `|${creds}` : ''}`, (ctx) =>
+                verifier.resolveDigest(canonical, ctx),
+              );
+              return { ok: true, message: d };
+            } catch (err) {
+              return { ok: false, unavailable: isUnavailableError(err), message: errorText(err) };
+            }
+          });
+        throw new Pending('image digest being resolved');
+      }
+      if (!known.ok) {
+        if (known.unavailable) this.unavailable = true;
+        throw new Error(`image.GetMetadata(${shown}): cannot resolve: ${known.message}`);
+      }
+      digest = known.message;
+    }
+    const target = withDigestKeepingTag(canonical, digest);
+    const r = this.lookup(
+      `${target}|ivpol:metadata`,
+      async () => {
+        const data = await verifier.imageData!(target, this.run.ctx);
+        return { ok: true, message: 'image data', statements: [{ ...data, image }] };
+      },
+      true,
+    );
+    if (!r) throw new Pending('image data being read');
+    if (!r.ok || !r.statements?.[0]) {
+      if (r.unavailable) this.unavailable = true;
+      throw new Error(`image.GetMetadata(${shown}): ${r.message}`);
+    }
+    return { ...(r.statements[0] as object), image };
   }
 
   extractPayload(image: string, attestation: string): unknown {
