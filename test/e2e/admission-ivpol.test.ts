@@ -89,6 +89,8 @@ describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal 
     digests['data/amd64:2'] = await world.publish(`${reg}/data/amd64:2`);
     await pub('meta-amd64/app');
     await pub('meta-arm64/app');
+    await pub('meta-absent/app');
+    await pub('meta-invalid/app');
 
     const dir = await mkdtemp(join(tmpdir(), 'seal-admission-ivpol-'));
     const files: Record<string, string> = {
@@ -214,6 +216,35 @@ spec:
 `,
         ]),
       ),
+      // image.GetMetadata of a reference the registry does not have, and of one that does not parse.
+      ...Object.fromEntries(
+        (
+          [
+            ['absent', `${reg}/nothing/here:1`],
+            ['invalid', 'Not A Reference'],
+          ] as const
+        ).map(([name, ref]) => [
+          `image-metadata-${name}.yaml`,
+          `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: image-metadata-${name}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  matchImageReferences:
+    - glob: ${reg}/meta-${name}/*
+  validationConfigurations: {required: false}
+  attestors: []
+  variables:
+    - name: data
+      expression: image.GetMetadata('${ref}')
+  validations:
+    - expression: variables.data != null
+`,
+        ]),
+      ),
     };
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
     const tls = await createSelfSignedTls(['127.0.0.1']);
@@ -311,6 +342,20 @@ spec:
     const denied = await review('/validate', [`${reg}/meta-arm64/app:1`]);
     expect(denied.allowed).toBe(false);
     expect(denied.status.message).toContain('image architecture is not supported: amd64');
+  });
+
+  it('image.GetMetadata of an absent or unparsable reference is an evaluation error naming it (failurePolicy Fail: denied)', async () => {
+    const reg = world.registry;
+    const absent = await review('/validate', [`${reg}/meta-absent/app:1`]);
+    expect(absent.allowed).toBe(false);
+    expect(absent.status.message).toContain(
+      `spec.variables[0].expression: image.GetMetadata("${reg}/nothing/here:1"): cannot resolve: manifest ${reg}/nothing/here:1 not found`,
+    );
+    const invalid = await review('/validate', [`${reg}/meta-invalid/app:1`]);
+    expect(invalid.allowed).toBe(false);
+    expect(invalid.status.message).toContain(
+      'spec.variables[0].expression: image.GetMetadata("Not A Reference"): invalid reference',
+    );
   });
 
   it('a pod mixing a verified and a denied image is denied naming the denied one', async () => {
