@@ -19,7 +19,8 @@ export const ErrorCodes = {
   E_MANIFEST_TOO_LARGE: 'a manifest is larger than the 4 MiB limit',
   E_SIZE_MISMATCH: 'fetched content is longer or shorter than the descriptor that named it',
   E_BLOB_TOO_LARGE: 'a blob is larger than the limit for what is read into memory',
-  E_TOO_MANY_REFERRERS: 'a subject has more referrers than seal reads (the registry listing bound, or 50 for Notary attestations as Kyverno)',
+  E_TOO_MANY_REFERRERS:
+    'a subject has more referrers than seal reads (the registry listing bound, or 50 for Notary attestations as Kyverno)',
   E_REDIRECT: 'a registry redirected too many times (a loop) or to somewhere unusable',
   E_UNSUPPORTED_MEDIA_TYPE: 'a manifest or layer has a media type seal does not handle',
   E_LAYOUT_INVALID: 'an OCI image layout on disk is malformed',
