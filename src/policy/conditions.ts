@@ -296,3 +296,48 @@ export function evaluateConditions(blocks: ConditionBlock[], data: unknown): Con
   }
   return { ok: true };
 }
+
+/**
+ * Kyverno deny conditions (pkg/engine/variables/evaluate.go evaluateAnyAllConditions): `deny` when every
+ * `all` condition and, if present, one `any` condition hold; `message` joins the messages of the conditions
+ * that decided. A condition that cannot be evaluated is an `error`, never a silent "no deny".
+ */
+export function evaluateDenyConditions(
+  block: ConditionBlock,
+  data: unknown,
+  messages: { all: (string | undefined)[]; any: (string | undefined)[] },
+): { deny: boolean; message: string; error?: string } {
+  registerKyvernoFunctions();
+  const json = data as JSONValue;
+  const decided: (string | undefined)[] = [];
+  const failed: (string | undefined)[] = [];
+  let anyHolds = true;
+  if (block.any.length > 0) {
+    anyHolds = false;
+    for (const [i, c] of block.any.entries()) {
+      const r = evaluateOne(c, json);
+      if (r.error) return { deny: false, message: '', error: `${describe(c)}: ${r.error}` };
+      if (r.ok) {
+        anyHolds = true;
+        decided.push(messages.any[i]);
+        break;
+      }
+      failed.push(messages.any[i]);
+    }
+  }
+  let allHold = true;
+  for (const [i, c] of block.all.entries()) {
+    const r = evaluateOne(c, json);
+    if (r.error) return { deny: false, message: '', error: `${describe(c)}: ${r.error}` };
+    if (!r.ok) {
+      allHold = false;
+      failed.push(messages.all[i]);
+      break;
+    }
+    decided.push(messages.all[i]);
+  }
+  const join = (l: (string | undefined)[]) => l.filter((m) => m !== undefined && m !== '').join('; ');
+  return anyHolds && allHold
+    ? { deny: true, message: join(decided) }
+    : { deny: false, message: join(failed) };
+}

@@ -8,7 +8,8 @@ import { isSealError } from '../errors.js';
 import type { SealError } from '../errors.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '../formats/intoto.js';
 import type { Expectations, Revocation, SignatureResult, Verdict } from '../verify/types.js';
-import { evaluateConditions } from './conditions.js';
+import type { JSONValue } from '@jmespath-community/jmespath';
+import { evaluateConditions, evaluateDenyConditions, substitute } from './conditions.js';
 import { type AdmissionInput, evaluateImageValidatingPolicies, mergeIvpolResults } from './ivpol/evaluate.js';
 import { canonicalImage, type ImageReading } from './glob.js';
 import { matchApplies, selectorMatches } from './selector.js';
@@ -20,6 +21,7 @@ import type {
   Decision,
   ImageInWorkload,
   ImageRule,
+  ImageValidation,
   ImageVerifier,
   LoadedPolicy,
   NamespaceInfo,
@@ -759,11 +761,19 @@ export class Evaluator {
         };
       passed.push(...r.passed);
     }
+    // Kyverno adds each attestation's verified payload to the context under the attestation's name.
+    const payloads: Record<string, unknown> = {};
     for (const att of rule.attestations) {
       const sets = att.attestors.length > 0 ? att.attestors : rule.authoritySets;
+      const keep = (statements: unknown[]) => {
+        if (!rule.validate || att.name in payloads || statements.length === 0) return;
+        payloads[att.name] = att.referrer
+          ? statements[0]
+          : ((statements[0] as { predicate?: unknown }).predicate ?? null);
+      };
       for (const set of sets) {
         const r = await this.countAuthorities(set, `attestation ${att.name}`, (a) =>
-          this.verifyAttestationBy(image, att, a, policy),
+          this.verifyAttestationBy(image, att, a, policy, keep),
         );
         if (!r.ok)
           return {
@@ -776,8 +786,57 @@ export class Evaluator {
           };
       }
     }
+    if (rule.validate) {
+      const denied = validateImage(rule.validate, payloads);
+      if (denied) return { ...denied, unavailable: false, passedAuthorities: passed };
+    }
     return { ok: true, unavailable: false, message: 'verified', passedAuthorities: [...new Set(passed)] };
   }
+}
+
+/**
+ * Kyverno verifyImages `validate` (imageverifier.go validate / getDenyMessage): the deny conditions over the
+ * rule's context and the attestation payloads by name; when they hold, the image fails with the policy's
+ * message and the deciding conditions' messages, variables substituted.
+ */
+function validateImage(
+  v: ImageValidation,
+  payloads: Record<string, unknown>,
+): { ok: false; failedCheck: string; code: ErrorCode; message: string } | undefined {
+  for (const [name, p] of Object.entries(payloads)) {
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      return {
+        ok: false,
+        failedCheck: `validate: attestation ${name}`,
+        code: 'E_PAYLOAD_INVALID',
+        message: `the payload of attestation ${name} is not a JSON object, so validate cannot read it`,
+      };
+  }
+  const data = { ...v.context, ...payloads };
+  const r = evaluateDenyConditions(v.deny, data, v.messages);
+  if (r.error !== undefined)
+    return {
+      ok: false,
+      failedCheck: 'validate',
+      code: 'E_CONDITION_FAILED',
+      message: `validation in verifyImages failed: failed to check deny conditions: ${r.error}`,
+    };
+  if (!r.deny) return undefined;
+  const text = [v.message, r.message].filter((m) => m !== undefined && m !== '').join('; ');
+  let message = text === '' ? 'validation error: imageVerify failed' : text;
+  try {
+    const s = substitute(message, data as JSONValue);
+    message = typeof s === 'string' ? s : JSON.stringify(s);
+  } catch {
+    // Kyverno falls back to the conditions' own messages when the substitution fails.
+    message = r.message || message;
+  }
+  return {
+    ok: false,
+    failedCheck: 'validate',
+    code: 'E_CONDITION_FAILED',
+    message: `validation in verifyImages failed: ${message}`,
+  };
 }
 
 function noMatchAction(rules: NoMatchRule[], ns: NamespaceInfo): NoMatchRule | undefined {

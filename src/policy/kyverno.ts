@@ -37,6 +37,7 @@ import type {
   Authority,
   AuthoritySet,
   ImageRule,
+  ImageValidation,
   LoadedPolicy,
   PolicyMatch,
 } from './types.js';
@@ -152,7 +153,22 @@ const verifyImageSchema = z.strictObject({
       secrets: z.array(z.string()).optional(),
     })
     .optional(),
-  validate: z.unknown().optional(),
+  validate: z
+    .strictObject({
+      message: z.string().optional(),
+      deny: z
+        .strictObject({
+          conditions: z.union([
+            z.strictObject({
+              all: z.array(conditionSchema).optional(),
+              any: z.array(conditionSchema).optional(),
+            }),
+            z.array(conditionSchema),
+          ]),
+        })
+        .optional(),
+    })
+    .optional(),
   imageReferences: z.array(z.string()).optional(),
   skipImageReferences: z.array(z.string()).optional(),
   attestors: z.array(attestorSetSchema).optional(),
@@ -612,7 +628,7 @@ function substituteDeep(
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
       out[k] =
-        /^\.attestations\[\d+\]$/.test(path) && k === 'conditions'
+        (/^\.attestations\[\d+\]$/.test(path) && k === 'conditions') || (path === '' && k === 'validate')
           ? x
           : substituteDeep(x, data, ready, `${path}.${k}`);
     }
@@ -627,7 +643,9 @@ function templatesIn(v: unknown, path = ''): string[] {
   if (Array.isArray(v)) return v.flatMap((x, i) => templatesIn(x, `${path}[${i}]`));
   if (typeof v === 'object' && v !== null) {
     return Object.entries(v).flatMap(([k, x]) =>
-      /^\.attestations\[\d+\]$/.test(path) && k === 'conditions' ? [] : templatesIn(x, `${path}.${k}`),
+      (/^\.attestations\[\d+\]$/.test(path) && k === 'conditions') || (path === '' && k === 'validate')
+        ? []
+        : templatesIn(x, `${path}.${k}`),
     );
   }
   return [];
@@ -664,6 +682,37 @@ interface RuleInputs {
   where: string;
   warnings?: string[];
   values: KyvernoValues;
+  /** The rule's static context: what `validate.deny` reads beside the attestation payloads. */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * `validate.deny` (Kyverno ImageVerification.Validation): conditions and messages kept unsubstituted, as
+ * Kyverno does, to be evaluated once the attestations have verified and their payloads are in the context.
+ */
+function toImageValidation(
+  v: NonNullable<VerifyImage['validate']>,
+  data: Record<string, unknown>,
+  w: string,
+): ImageValidation | undefined {
+  if (!v.deny) return undefined;
+  const raw = Array.isArray(v.deny.conditions) ? { all: v.deny.conditions } : v.deny.conditions;
+  const plain = (l?: z.infer<typeof conditionSchema>[]) =>
+    l?.map((x) => ({ key: String(x.key), operator: x.operator, value: x.value }));
+  const deny = toConditionBlock(
+    { all: plain(raw.all), any: plain(raw.any) },
+    `${w}.validate.deny.conditions`,
+    parseOperator,
+  );
+  return {
+    deny,
+    messages: {
+      all: (raw.all ?? []).map((x) => x.message),
+      any: (raw.any ?? []).map((x) => x.message),
+    },
+    ...(v.message ? { message: v.message } : {}),
+    context: data,
+  };
 }
 
 function anyKeylessSigner(name: string): AuthoritySet {
@@ -740,7 +789,9 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
     }
   }
   const suffix = rule.verifyImages.length > 1 ? `[${viIndex}]` : '';
+  const validate = vi.validate ? toImageValidation(vi.validate, inp.data ?? {}, w) : undefined;
   return {
+    ...(validate ? { validate } : {}),
     name: `${rule.name}${suffix}`,
     images: refs.map((p, i) => compileKyvernoWildcard(p, `${w}.imageReferences[${i}]`)),
     skipImages: (vi.skipImageReferences ?? []).map((p, i) =>
@@ -756,8 +807,6 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
 
 function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | undefined, origin: string): void {
   if (vi.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');
-  if (vi.validate !== undefined)
-    unsupported(`${w}.validate`, 'deny conditions over image data are not supported');
   for (const [i, r] of [...(vi.imageReferences ?? []), ...(vi.image ? [vi.image] : [])].entries()) {
     if (HAS_TEMPLATE.test(r))
       unsupported(
@@ -770,6 +819,33 @@ function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | unde
     warnings?.push(
       `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.secrets (${creds.secrets.join(', ')}): seal pulls with the workload's imagePullSecrets and its own credentials, not these Secrets`,
     );
+  }
+}
+
+/**
+ * `validate` is evaluated over the attestation payloads and the rule's static context; request variables
+ * and per-request context entries are not given to it here, so a policy reading them is refused.
+ */
+function refuseRequestVariables(
+  v: NonNullable<VerifyImage['validate']>,
+  perRequest: ContextEntry[],
+  w: string,
+): void {
+  const names = new Set([
+    'request',
+    'images',
+    'element',
+    'elementIndex',
+    'serviceAccountName',
+    'serviceAccountNamespace',
+    ...perRequest.map((e) => e.name.split('.')[0]!),
+  ]);
+  for (const m of JSON.stringify(v).matchAll(/\{\{\s*-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()/g)) {
+    if (names.has(m[1]!))
+      unsupported(
+        w,
+        `reads ${m[1]}, which seal does not give validate (it reads the attestations' payloads by name and the rule's static context)`,
+      );
   }
 }
 
@@ -915,7 +991,8 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
       const converted = convertLegacy(raw);
       const ready = requestRoots(perRequest.map((e) => e.name));
       const vi = substituteDeep(converted, data, ready) as VerifyImage;
-      const inputs: RuleInputs = { policy, ruleIndex: ri, rule, vi, viIndex: vi_i, where: w, values };
+      if (vi.validate) refuseRequestVariables(vi.validate, perRequest, `${w}.validate`);
+      const inputs: RuleInputs = { policy, ruleIndex: ri, rule, vi, viIndex: vi_i, where: w, values, data };
       if (ctx.warnings) inputs.warnings = ctx.warnings;
       const dynamic = templatesIn(vi).length > 0 || contextError !== undefined;
       const mode = vi.failureAction ?? spec.validationFailureAction ?? 'audit';

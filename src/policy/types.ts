@@ -256,6 +256,22 @@ export interface ImageRule {
   perRequest?: PerRequestRule;
   /** Why this rule could not be built for the request (a context value missing, a bad key): it fails. */
   error?: string;
+  /** Kyverno `verifyImages[].validate`: deny conditions over the verified attestations' payloads. */
+  validate?: ImageValidation;
+}
+
+/**
+ * Kyverno `verifyImages[].validate.deny` (pkg/engine/internal/imageverifier.go validateDeny): evaluated after
+ * every attestation verified, over the rule's context with each attestation's payload under its `name`;
+ * when the conditions hold the image fails with the message.
+ */
+export interface ImageValidation {
+  deny: ConditionBlock;
+  /** Each condition's own `message`, by block list and index (Kyverno joins the ones that decided). */
+  messages: { all: (string | undefined)[]; any: (string | undefined)[] };
+  message?: string;
+  /** The rule's static context (Kyverno's JSON context), beneath the attestation payloads. */
+  context: Record<string, unknown>;
 }
 
 /** Where a policy applies: workload kinds (after Kyverno auto-gen) and namespaces. */

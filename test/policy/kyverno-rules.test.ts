@@ -564,3 +564,64 @@ describe('in a cluster: the ConfigMaps and Secrets the policies name are read fr
     expect(secret.rules[0]!.authoritySets[0]!.entries[0]!.keys![0]!.pem).toBe(a.publicKeyPem);
   });
 });
+
+describe('verifyImages validate (chainsaw multiple-image-verification-attestations-trivy-vex-pass)', () => {
+  const upstream =
+    'kyverno/test/conformance/chainsaw/verify-images/clusterpolicy/standard/multiple-image-verification-attestations-trivy-vex-pass/policy.yaml';
+  const docs = () => parseYamlDocuments(read(upstream), upstream) as Array<Record<string, unknown>>;
+  const withValidate = (validate: unknown): string => {
+    const d = docs();
+    const policy = structuredClone(d[2]) as {
+      spec: { rules: Array<{ verifyImages: Array<Record<string, unknown>> }> };
+    };
+    policy.spec.rules[0]!.verifyImages[0]!.validate = validate;
+    return JSON.stringify(policy);
+  };
+  const ctx = () => {
+    const v = emptyValues();
+    for (const d of docs().slice(0, 2)) addValuesDocument(v, d, upstream);
+    return v;
+  };
+
+  it('loads the deny conditions unsubstituted, with their messages and the rule context', () => {
+    const loaded = loadPolicyTexts([{ name: 'p.yaml', text: JSON.stringify(docs()[2]) }], {
+      kyvernoValues: ctx(),
+    });
+    const v = loaded.policies[0]!.rules[0]!.validate!;
+    expect(v.message).toBe('All vulnerabilities in trivy and vex should be same');
+    expect(v.deny.any).toEqual([
+      {
+        key: '{{ trivy.Vulnerabilities[*].VulnerabilityID }}',
+        operator: 'AnyNotIn',
+        value: '{{ vex.vulnerabilities[*].id }}',
+      },
+    ]);
+    expect(Object.keys(v.context)).toEqual(['keys']);
+  });
+
+  it('refuses validate reading the request, an unknown operator, and an unknown field, by path', () => {
+    const refused = (validate: unknown) => {
+      try {
+        loadPolicyTexts([{ name: 'p.yaml', text: withValidate(validate) }], { kyvernoValues: ctx() });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'loaded';
+    };
+    expect(
+      refused({
+        deny: {
+          conditions: {
+            any: [{ key: '{{ request.object.metadata.name }}', operator: 'Equals', value: 'x' }],
+          },
+        },
+      }),
+    ).toMatch(/verifyImages\[0\]\.validate: reads request/);
+    expect(
+      refused({
+        deny: { conditions: { all: [{ key: '{{ vex.bomFormat }}', operator: 'Sorta', value: 'x' }] } },
+      }),
+    ).toMatch(/validate\.deny\.conditions\.all\[0\]\.operator/);
+    expect(refused({ deny: { conditions: { any: [] } }, extra: 1 })).toMatch(/validate/);
+  });
+});
