@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { staticNamespaces } from '../../src/admission/namespaces.js';
+import { Digest } from '../../src/oci/digest.js';
+import type { ImageManifest } from '../../src/oci/manifest.js';
+import { parseReference } from '../../src/oci/ref.js';
 import { type AdmissionServer, startAdmissionServer } from '../../src/admission/server.js';
 import { createSelfSignedTls } from '../../src/admission/tls.js';
 import { loadPolicyFiles } from '../../src/policy/load.js';
@@ -87,6 +90,19 @@ describeWithRegistry('ImageValidatingPolicy in the webhook (real registry, seal 
     await pub('mdd/app');
     await pub('data/amd64');
     digests['data/amd64:2'] = await world.publish(`${reg}/data/amd64:2`);
+    // One image (one digest) in two repositories: getImageData must name the repository asked about.
+    await pub('same/a');
+    {
+      const from = parseReference(`${reg}/same/a:1`);
+      const to = parseReference(`${reg}/same/b:1`);
+      const fetched = await world.store.getManifest(from);
+      const m = fetched.manifest as ImageManifest;
+      for (const d of [m.config, ...m.layers]) {
+        await world.store.putBlob(to, await world.store.getBlob(from, Digest.parse(d.digest)), d.mediaType);
+      }
+      await world.store.putManifest(to, fetched.bytes, fetched.mediaType);
+      digests['same/b'] = fetched.digest.toString();
+    }
     await pub('meta-amd64/app');
     await pub('meta-arm64/app');
     await pub('meta-absent/app');
@@ -179,6 +195,22 @@ spec:
 `,
         ]),
       ),
+      'image-data-repository.yaml': `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: image-data-repository
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  matchImageReferences:
+    - glob: ${reg}/same/*
+  validationConfigurations: {required: false}
+  attestors: []
+  validations:
+    - expression: images.containers.all(i, getImageData(i).repository == 'same/a')
+      message: not from same/a
+`,
       // image.GetMetadata as chainsaw's context/imagedata/image-data-arch writes it (variables from the pod's
       // image), and getMetadata of a reference the policy does not match, read by its tag.
       ...Object.fromEntries(
@@ -332,6 +364,17 @@ spec:
     const denied = await review('/validate', [`${reg}/data/amd64:2`]);
     expect(denied.allowed).toBe(false);
     expect(denied.status.message).toContain('not an arm64 image');
+  });
+
+  it('getImageData names the repository asked about: the same digest in another repository is not answered from the first one', async () => {
+    const reg = world.registry;
+    expect(digests['same/b']).toBe(digests['same/a']);
+    const ok = await review('/validate', [`${reg}/same/a:1`]);
+    expect(ok.status?.message).toBeUndefined();
+    expect(ok.allowed).toBe(true);
+    const denied = await review('/validate', [`${reg}/same/b:1`]);
+    expect(denied.allowed).toBe(false);
+    expect(denied.status.message).toContain('not from same/a');
   });
 
   it("image.GetMetadata (chainsaw image-data-arch form): the pod image's config read from the registry, and an unmatched reference by tag", async () => {

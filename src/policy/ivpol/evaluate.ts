@@ -761,8 +761,10 @@ class PolicyRun implements ImageFunctions {
     const verifier = this.run.verifier;
     if (!verifier.imageData) throw new Error('getImageData: this verifier cannot read image data');
     const target = pinDigest(img.canonical, img.digest!);
+    // Keyed by the pinned reference, not the digest alone: the data names its registry and repository, and
+    // the same digest in another repository must not answer with the first one's.
     const r = this.lookup(
-      `${img.digest}|ivpol:imagedata`,
+      `${target}|ivpol:imagedata`,
       async () => {
         const data = await verifier.imageData!(target, this.run.ctx);
         return { ok: true, message: 'image data', statements: [{ ...data, image }] };
