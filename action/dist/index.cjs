@@ -13026,7 +13026,7 @@ function selectPlatform(index, want) {
     { details: { wanted: formatPlatform(want), available } }
   );
 }
-var MediaTypes, EMPTY_JSON, EMPTY_JSON_DIGEST, MAX_MANIFEST_BYTES, MANIFEST_MEDIA_TYPES, MEDIA_TYPE_RE, mediaTypeString, annotationsSchema, PlatformSchema, DescriptorSchema, ImageManifestSchema, ImageIndexSchema;
+var MediaTypes, EMPTY_JSON, EMPTY_JSON_DIGEST, MAX_MANIFEST_BYTES, MANIFEST_MEDIA_TYPES, MEDIA_TYPE_RE, mediaTypeString, ARTIFACT_TYPE_RE, artifactTypeString, annotationsSchema, PlatformSchema, DescriptorSchema, ImageManifestSchema, ImageIndexSchema;
 var init_manifest = __esm({
   "src/oci/manifest.ts"() {
     "use strict";
@@ -13057,6 +13057,8 @@ var init_manifest = __esm({
     ];
     MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
     mediaTypeString = string2().check(_regex(MEDIA_TYPE_RE, "not a valid media type (RFC 6838)"));
+    ARTIFACT_TYPE_RE = /^[\x21-\x7e]{1,255}$/;
+    artifactTypeString = string2().check(_regex(ARTIFACT_TYPE_RE, "not a valid artifactType (1-255 visible ASCII characters)"));
     annotationsSchema = record(string2(), string2());
     PlatformSchema = looseObject({
       architecture: string2().check(_minLength(1)),
@@ -13072,13 +13074,13 @@ var init_manifest = __esm({
       urls: optional(array(string2())),
       annotations: optional(annotationsSchema),
       platform: optional(PlatformSchema),
-      artifactType: optional(mediaTypeString),
+      artifactType: optional(artifactTypeString),
       data: optional(string2().check(_regex(/^[A-Za-z0-9+/]*={0,2}$/, "not base64")))
     });
     ImageManifestSchema = looseObject({
       schemaVersion: literal(2),
       mediaType: optional(mediaTypeString),
-      artifactType: optional(mediaTypeString),
+      artifactType: optional(artifactTypeString),
       config: DescriptorSchema,
       layers: array(DescriptorSchema),
       subject: optional(DescriptorSchema),
@@ -13087,7 +13089,7 @@ var init_manifest = __esm({
     ImageIndexSchema = looseObject({
       schemaVersion: literal(2),
       mediaType: optional(mediaTypeString),
-      artifactType: optional(mediaTypeString),
+      artifactType: optional(artifactTypeString),
       manifests: array(DescriptorSchema),
       subject: optional(DescriptorSchema),
       annotations: optional(annotationsSchema)

@@ -101,6 +101,22 @@ export function isMediaType(s: string): boolean {
 }
 
 const mediaTypeString = z.string().check(z.regex(MEDIA_TYPE_RE, 'not a valid media type (RFC 6838)'));
+
+// The OCI spec says an artifactType MUST be a media type, but registries (the CNCF distribution registry
+// included) store any string there, and tools write such types (`oras attach --artifact-type
+// vulnerability-scan`, which Kyverno's own tests use). seal only ever compares an artifactType exactly, so it
+// takes it as an opaque name: 1–255 visible ASCII characters (no spaces, no control characters); anything
+// else is refused with the manifest.
+const ARTIFACT_TYPE_RE = /^[\x21-\x7e]{1,255}$/;
+
+/** Is `s` an artifactType seal reads (an opaque, exactly-compared name: 1–255 visible ASCII characters)? */
+export function isArtifactType(s: string): boolean {
+  return ARTIFACT_TYPE_RE.test(s);
+}
+
+const artifactTypeString = z
+  .string()
+  .check(z.regex(ARTIFACT_TYPE_RE, 'not a valid artifactType (1-255 visible ASCII characters)'));
 const annotationsSchema = z.record(z.string(), z.string());
 
 export const PlatformSchema = z.looseObject({
@@ -120,14 +136,14 @@ export const DescriptorSchema = z.looseObject({
   urls: z.optional(z.array(z.string())),
   annotations: z.optional(annotationsSchema),
   platform: z.optional(PlatformSchema),
-  artifactType: z.optional(mediaTypeString),
+  artifactType: z.optional(artifactTypeString),
   data: z.optional(z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64'))),
 });
 
 export const ImageManifestSchema = z.looseObject({
   schemaVersion: z.literal(2),
   mediaType: z.optional(mediaTypeString),
-  artifactType: z.optional(mediaTypeString),
+  artifactType: z.optional(artifactTypeString),
   config: DescriptorSchema,
   layers: z.array(DescriptorSchema),
   subject: z.optional(DescriptorSchema),
@@ -137,7 +153,7 @@ export const ImageManifestSchema = z.looseObject({
 export const ImageIndexSchema = z.looseObject({
   schemaVersion: z.literal(2),
   mediaType: z.optional(mediaTypeString),
-  artifactType: z.optional(mediaTypeString),
+  artifactType: z.optional(artifactTypeString),
   manifests: z.array(DescriptorSchema),
   subject: z.optional(DescriptorSchema),
   annotations: z.optional(annotationsSchema),

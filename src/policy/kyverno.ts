@@ -6,8 +6,8 @@ import { X509Certificate } from 'node:crypto';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import * as z from 'zod';
 import { SealError } from '../errors.js';
-import { isMediaType } from '../oci/manifest.js';
-import { notMediaType } from './ivpol/load.js';
+import { isArtifactType } from '../oci/manifest.js';
+import { notArtifactType } from './ivpol/load.js';
 import { basicConstraints } from '../formats/x509.js';
 import type { CertificateAuthority } from '../verify/trust.js';
 import { caFromPem } from './sigstore/trustroot.js';
@@ -746,7 +746,7 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
     if (!type)
       throw new SealError('E_POLICY_INVALID', `${aw}.type: an attestation needs type (or predicateType)`);
     const notary = vi.type === 'Notary';
-    if (notary && !isMediaType(type)) unsupported(`${aw}.type`, notMediaType(type));
+    if (notary && !isArtifactType(type)) unsupported(`${aw}.type`, notArtifactType(type));
     // Kyverno: a Notary attestation with no attestors reads the artifact without checking any signature;
     // seal does not admit unsigned data, so it needs attestors here or on the rule.
     if (notary && !a.attestors && authoritySets.length === 0)

@@ -234,6 +234,18 @@ describe('descriptors and encoding', () => {
     });
   });
 
+  it('an artifactType is an opaque name (registries store any string): visible ASCII, 1-255 characters', () => {
+    const withType = (artifactType: string) =>
+      enc({ ...ociManifest, artifactType, config: { ...ociManifest.config, artifactType } });
+    // Kyverno's tests attach `oras attach --artifact-type vulnerability-scan` referrers: not a media type.
+    expect(parseManifest(withType('vulnerability-scan'))).toMatchObject({
+      artifactType: 'vulnerability-scan',
+    });
+    for (const bad of ['vulnerability scan', 'a\u0000b', 'x'.repeat(256), '']) {
+      expect(() => parseManifest(withType(bad))).toThrow(/artifactType/);
+    }
+  });
+
   it('encodeManifest round-trips through parseManifest', () => {
     const bytes = encodeManifest(parseManifest(enc(ociManifest)));
     expect(parseManifest(bytes)).toEqual(ociManifest);

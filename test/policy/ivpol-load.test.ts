@@ -272,12 +272,17 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
           `  attestations:\n    - name: sbom\n      referrer:\n        type: ${type}\n  validations:`,
         ),
       );
-    expect(loadError(att('vulnerability-scan'))).toContain(
-      'spec.attestations[0].referrer.type: "vulnerability-scan" is not a media type',
-    );
+    // artifactTypes are opaque names compared exactly (registries store any string, Kyverno's tests use
+    // `vulnerability-scan`); one no referrer can carry (a space, over 255 characters) is refused.
+    expect(
+      loadPolicyTexts([
+        { name: 'p.yaml', text: att('vulnerability-scan') },
+      ]).policies[0]!.ivpol!.attestations.get('sbom'),
+    ).toMatchObject({ kind: 'referrer', type: 'vulnerability-scan' });
     expect(loadError(att('"application/vnd.cyclonedx+json; charset=utf-8"'))).toContain(
-      'is not a media type',
+      'spec.attestations[0].referrer.type: "application/vnd.cyclonedx+json; charset=utf-8" is not an artifactType',
     );
+    expect(loadError(att('x'.repeat(256)))).toContain('is not an artifactType');
     const set = loadPolicyTexts([{ name: 'p.yaml', text: att('application/vnd.cyclonedx+json') }]);
     expect(set.policies[0]!.ivpol!.attestations.get('sbom')).toEqual({
       name: 'sbom',
@@ -286,7 +291,7 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
     });
   });
 
-  it('a Kyverno type: Notary attestation needs attestors (here or on the rule) and a media type', () => {
+  it('a Kyverno type: Notary attestation needs attestors (here or on the rule) and an artifactType', () => {
     const cert = readFileSync(
       join(FIX, 'kyverno__chainsaw__image-validating-policies__standard__notary-basic__policy.yaml'),
       'utf8',
@@ -319,8 +324,8 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
     expect(loadError(cpol({ type: 'sbom/cyclone-dx' }))).toContain(
       'spec.rules[0].verifyImages[0].attestations[0].attestors: a Notary attestation needs attestors',
     );
-    expect(loadError(cpol({ type: 'vulnerability-scan', attestors: JSON.parse(attestors) }))).toContain(
-      'attestations[0].type: "vulnerability-scan" is not a media type',
+    expect(loadError(cpol({ type: 'vulnerability scan', attestors: JSON.parse(attestors) }))).toContain(
+      'attestations[0].type: "vulnerability scan" is not an artifactType',
     );
     const set = loadPolicyTexts([
       { name: 'p.yaml', text: cpol({ type: 'sbom/cyclone-dx', attestors: JSON.parse(attestors) }) },

@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as z from 'zod';
 import { SealError } from '../../errors.js';
-import { isMediaType } from '../../oci/manifest.js';
+import { isArtifactType } from '../../oci/manifest.js';
 import { normalisePublicKey } from '../keyref.js';
 import {
   identityFrom,
@@ -198,9 +198,9 @@ const ivpolSchema = z.strictObject({
 
 type Cosign = z.infer<typeof cosignSchema>;
 
-/** Why a referrer type that is not a media type is refused (Kyverno would load it and never match). */
-export function notMediaType(type: string): string {
-  return `"${type}" is not a media type (type/subtype, RFC 6838), as an OCI artifactType must be: no referrer can carry it`;
+/** Why a referrer type no artifactType can equal is refused (seal reads artifactTypes as opaque names). */
+export function notArtifactType(type: string): string {
+  return `${JSON.stringify(type.slice(0, 300))} is not an artifactType (1-255 visible ASCII characters, no spaces): no referrer can carry it`;
 }
 
 function refuse(where: string, why: string): never {
@@ -423,8 +423,8 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
     if (attestations.has(a.name)) refuse(`${w}.name`, `duplicate attestation name "${a.name}"`);
     if ((a.intoto ? 1 : 0) + (a.referrer ? 1 : 0) !== 1)
       refuse(w, 'an attestation needs exactly one of intoto or referrer');
-    if (a.referrer && !isMediaType(a.referrer.type))
-      refuse(`${w}.referrer.type`, notMediaType(a.referrer.type));
+    if (a.referrer && !isArtifactType(a.referrer.type))
+      refuse(`${w}.referrer.type`, notArtifactType(a.referrer.type));
     attestations.set(
       a.name,
       a.intoto
