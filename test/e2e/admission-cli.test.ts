@@ -106,13 +106,16 @@ describe('seal policy test', () => {
       'policy',
       'test',
       '-p',
-      join(KYVERNO, '../../kyverno/corpus/policies/other/verify-image-gcpkms/verify-image-gcpkms.yaml'),
+      // The Kyverno docs' overview example, whose key is the placeholder `-----BEGIN PUBLIC KEY----- ...`.
+      join(KYVERNO, '../../kyverno/corpus/docs/overview-block1.yaml'),
       '--offline',
       join(MANIFESTS, 'workloads.yaml'),
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[E_POLICY_INVALID]');
-    expect(r.stderr).toContain('spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.kms');
+    expect(r.stderr).toContain(
+      'spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.publicKeys: not a PEM public key',
+    );
   });
 
   it('reads Kyverno rule context from --context and --values files offline (kyverno/policies verify-image-with-multi-keys)', async () => {
