@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { SealError } from '../errors.js';
 import { isArtifactType } from '../oci/manifest.js';
 import { notArtifactType } from './ivpol/load.js';
+import { signatureRepository } from './sigstore.js';
 import { basicConstraints } from '../formats/x509.js';
 import type { CertificateAuthority } from '../verify/trust.js';
 import { caFromPem } from './sigstore/trustroot.js';
@@ -478,11 +479,21 @@ function toAuthoritySet(
   where: string,
   values: KyvernoValues = emptyValues(),
   notary = false,
+  /** The rule's `verifyImages[].repository` (with its path): an entry's own `repository` overrides it. */
+  ruleRepository?: { value: string; where: string },
 ): AuthoritySet {
   const entries = set.entries.map((e, i): Authority => {
     const w = `${where}.entries[${i}]`;
     if (e.attestor !== undefined) unsupported(`${w}.attestor`, 'nested attestor sets are not supported');
-    if (e.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');
+    // Kyverno `repository`: the signatures and attestations are read from this repository instead of the
+    // image's (cosign's COSIGN_REPOSITORY), the entry's value before the rule's.
+    const repository = e.repository
+      ? { value: e.repository, where: `${w}.repository` }
+      : ruleRepository?.value
+        ? ruleRepository
+        : undefined;
+    if (notary && repository)
+      unsupported(repository.where, "Notary signatures are read from the image's own referrers");
     if ((e.keys ? 1 : 0) + (e.keyless ? 1 : 0) + (e.certificates ? 1 : 0) !== 1) {
       throw new SealError(
         'E_POLICY_INVALID',
@@ -496,6 +507,8 @@ function toAuthoritySet(
       attestations: [],
     };
     if (e.annotations) authority.annotations = e.annotations;
+    if (repository)
+      authority.signatureSource = { repository: signatureRepository(repository.value, repository.where) };
     if (notary) {
       if (!e.certificates)
         unsupported(
@@ -737,8 +750,9 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
   const refs = [...(vi.imageReferences ?? []), ...(vi.image ? [vi.image] : [])];
   if (refs.length === 0)
     throw new SealError('E_POLICY_INVALID', `${w}.imageReferences: at least one image pattern is required`);
+  const ruleRepository = vi.repository ? { value: vi.repository, where: `${w}.repository` } : undefined;
   const authoritySets = (vi.attestors ?? []).map((s, i) =>
-    toAuthoritySet(s, `${w}.attestors[${i}]`, inp.values, vi.type === 'Notary'),
+    toAuthoritySet(s, `${w}.attestors[${i}]`, inp.values, vi.type === 'Notary', ruleRepository),
   );
   const attestations: AttestationRequirement[] = (vi.attestations ?? []).map((a, i) => {
     const aw = `${w}.attestations[${i}]`;
@@ -757,7 +771,9 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
     // Kyverno: an attestation with no attestors (here or on the rule) accepts any signer whose
     // certificate chains to the trusted CA, with its log entry (cosign with no identity constraints).
     const attestors = a.attestors
-      ? a.attestors.map((s, j) => toAuthoritySet(s, `${aw}.attestors[${j}]`, inp.values, notary))
+      ? a.attestors.map((s, j) =>
+          toAuthoritySet(s, `${aw}.attestors[${j}]`, inp.values, notary, ruleRepository),
+        )
       : authoritySets.length > 0
         ? authoritySets
         : [anyKeylessSigner(`${aw.replace(/^.*verifyImages\[\d+\]\./, '')}`)];
@@ -806,7 +822,6 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
 }
 
 function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | undefined, origin: string): void {
-  if (vi.repository) unsupported(`${w}.repository`, 'signatures in another repository are not supported');
   for (const [i, r] of [...(vi.imageReferences ?? []), ...(vi.image ? [vi.image] : [])].entries()) {
     if (HAS_TEMPLATE.test(r))
       unsupported(

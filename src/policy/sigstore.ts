@@ -189,8 +189,11 @@ function secretValue(name: string, where: string, ctx: LoadContext): string {
   return value;
 }
 
-/** policy-controller `source[].oci`: a repository (no tag, no digest), as its canonical `registry/repository`. */
-function signatureRepository(text: string, where: string): string {
+/**
+ * policy-controller `source[].oci` (and Kyverno `repository`): a repository (no tag, no digest), as its
+ * canonical `registry/repository`.
+ */
+export function signatureRepository(text: string, where: string): string {
   let ref: Reference;
   try {
     ref = parseReference(text, { defaultTag: false, layouts: false });

@@ -189,6 +189,43 @@ ${extra}`;
     ).toBe('deny');
   }, 60_000);
 
+  it("Kyverno verifyImages[].repository (and an attestor entry's own): signatures read from another repository", async () => {
+    const img = await image('kyv');
+    const sigRepo = `${registry.host}/kyvsigs${randomBytes(3).toString('hex')}/app`;
+    await signInto(img, ec.privateKey, 'sha256', { sigRepo });
+    const glob = `${img.ref.replace(/:v1$/, '')}*`;
+    const policy = (ruleRepo: string | null, entryRepo: string | null) => `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: kyverno-repository}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: signed
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["${glob}"]
+${ruleRepo ? `      repository: ${ruleRepo}\n` : ''}      attestors:
+      - entries:
+        - keys:
+            publicKeys: |
+${indent(pemOf(ec.publicKey), 14)}
+            rekor: {ignoreTlog: true}
+            ctlog: {ignoreSCT: true}
+${entryRepo ? `          repository: ${entryRepo}\n` : ''}`;
+    expect((await decide(policy(null, null), img.ref)).result).toBe('deny');
+    const rule = await decide(policy(sigRepo, null), img.ref);
+    expect(rule.result, JSON.stringify(rule)).toBe('allow');
+    expect((await decide(policy(null, sigRepo), img.ref)).result).toBe('allow');
+    // The entry's repository overrides the rule's.
+    expect((await decide(policy(sigRepo, `${registry.host}/nothing-here/app`), img.ref)).result).toBe('deny');
+    expect((await decide(policy(`${registry.host}/nothing-here/app`, sigRepo), img.ref)).result).toBe(
+      'allow',
+    );
+    // A repository with a tag is refused at load, naming the field.
+    const bad = await decide(policy(`${sigRepo}:v1`, null), img.ref);
+    expect(bad.result).toMatch(/^error 1: .*spec\.rules\[0\]\.verifyImages\[0\]\.repository/s);
+  }, 60_000);
+
   it('source[].tagPrefix (with and without oci): the signature tag is <prefix>sha256-<hex>.sig', async () => {
     const img = await image('prefix');
     await signInto(img, ec.privateKey, 'sha256', { tagPrefix: 'sigprefix' });

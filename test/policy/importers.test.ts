@@ -165,9 +165,16 @@ describe('Kyverno importer', () => {
       '          failureAction: Enforce\n',
       '          failureAction: Enforce\n          repository: registry.io/signatures\n',
     );
-    expect(() => loadPolicyTexts([{ name: 'repo.yaml', text: withRepo }])).toThrow(
-      /spec\.rules\[0\]\.verifyImages\[0\]\.repository/,
-    );
+    // `repository` loads (signatures read from there, test/e2e/cip-sources.test.ts); one with a tag is refused.
+    const repoRule = loadPolicyTexts([{ name: 'repo.yaml', text: withRepo }]).policies[0]!.rules[0]!;
+    expect(repoRule.authoritySets[0]!.entries[0]!.signatureSource).toEqual({
+      repository: 'registry.io/signatures',
+    });
+    expect(() =>
+      loadPolicyTexts([
+        { name: 'repo.yaml', text: withRepo.replace('registry.io/signatures', 'registry.io/signatures:v1') },
+      ]),
+    ).toThrow(/spec\.rules\[0\]\.verifyImages\[0\]\.repository/);
     const { publicKeyPem } = newKeyPair();
     const kms = issueExamplePolicy(publicKeyPem).replace(
       '          - keys:\n',
