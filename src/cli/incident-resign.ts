@@ -16,23 +16,14 @@ import {
   scanFromFlags,
   scanSignerFrom,
 } from './incident-scan.js';
+import { compromisedSignerOptionSpecs } from './incident-revoke.js';
+
+// The compromised signer as audit and revoke name it, but its key is --old-key here (--key is the new one).
+const { key: oldKey, ...compromisedIdentity } = compromisedSignerOptionSpecs;
 
 const options = {
-  'old-key': {
-    type: 'string',
-    description: 'the compromised public key (PEM key or certificate)',
-    placeholder: 'FILE',
-  },
-  'certificate-identity': {
-    type: 'string',
-    description: 'the compromised keyless identity (certificate subject)',
-    placeholder: 'ID',
-  },
-  'certificate-oidc-issuer': {
-    type: 'string',
-    description: 'OIDC issuer of that identity',
-    placeholder: 'URL',
-  },
+  'old-key': oldKey,
+  ...compromisedIdentity,
   'compromised-at': {
     type: 'string',
     description: 'images the old signer signed before this instant are re-signed (RFC 3339 or unix seconds)',
