@@ -7,10 +7,7 @@
 // SEAL_BENCH_ROUNDS (default 3) sets the rounds; SEAL_BENCH_IMAGES (comma list) picks images.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
-  createReadStream,
-  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -22,11 +19,9 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { createGzip } from 'node:zlib';
 import { CACHE_DIR, debianMinbase } from '../test/sbom/rootfs.js';
+import { gzipLayerInto, putBlob } from './support/oci-layout.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const sealBin = join(repoRoot, 'bin', 'seal.js');
@@ -56,38 +51,8 @@ async function writeImage(name: string, layerTars: string[]): Promise<{ layout: 
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const layers: Array<{ digest: string; size: number; diffId: string }> = [];
-  for (const tarPath of layerTars) {
-    const diffHash = createHash('sha256');
-    const blobHash = createHash('sha256');
-    let size = 0;
-    const tmp = join(dir, 'blobs', 'layer.tmp');
-    await pipeline(
-      createReadStream(tarPath),
-      new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          diffHash.update(chunk);
-          cb(null, chunk);
-        },
-      }),
-      createGzip({ level: 6 }),
-      new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          blobHash.update(chunk);
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      }),
-      createWriteStream(tmp),
-    );
-    const hex = blobHash.digest('hex');
-    renameSync(tmp, join(dir, 'blobs', 'sha256', hex));
-    layers.push({ digest: `sha256:${hex}`, size, diffId: `sha256:${diffHash.digest('hex')}` });
-  }
-  const put = (bytes: Buffer) => {
-    const hex = createHash('sha256').update(bytes).digest('hex');
-    writeFileSync(join(dir, 'blobs', 'sha256', hex), bytes);
-    return { digest: `sha256:${hex}`, size: bytes.length };
-  };
+  for (const tarPath of layerTars) layers.push(await gzipLayerInto(dir, tarPath));
+  const put = (bytes: Buffer) => putBlob(dir, bytes);
   const config = put(
     Buffer.from(
       JSON.stringify({

@@ -4,22 +4,11 @@
 // process had with every module loaded. Prints a markdown table. Run: node --import tsx bench/sbom.ts
 
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { createGzip } from 'node:zlib';
 import { CACHE_DIR, debianMinbase } from '../test/sbom/rootfs.js';
+import { gzipLayerInto, putBlob } from './support/oci-layout.js';
 
 const MiB = 1024 * 1024;
 
@@ -42,41 +31,14 @@ async function buildLayout(tarPath: string): Promise<string> {
   if (existsSync(join(dir, 'index.json'))) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
-  const diffHash = createHash('sha256');
-  const blobHash = createHash('sha256');
-  let blobSize = 0;
-  const tmp = join(dir, 'blobs', 'layer.tmp');
-  await pipeline(
-    createReadStream(tarPath),
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        diffHash.update(chunk);
-        cb(null, chunk);
-      },
-    }),
-    createGzip({ level: 6 }),
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        blobHash.update(chunk);
-        blobSize += chunk.length;
-        cb(null, chunk);
-      },
-    }),
-    createWriteStream(tmp),
-  );
-  const layerHex = blobHash.digest('hex');
-  renameSync(tmp, join(dir, 'blobs', 'sha256', layerHex));
-  const put = (bytes: Buffer) => {
-    const hex = createHash('sha256').update(bytes).digest('hex');
-    writeFileSync(join(dir, 'blobs', 'sha256', hex), bytes);
-    return { digest: `sha256:${hex}`, size: bytes.length };
-  };
+  const layer = await gzipLayerInto(dir, tarPath);
+  const put = (bytes: Buffer) => putBlob(dir, bytes);
   const config = put(
     Buffer.from(
       JSON.stringify({
         architecture: 'amd64',
         os: 'linux',
-        rootfs: { type: 'layers', diff_ids: [`sha256:${diffHash.digest('hex')}`] },
+        rootfs: { type: 'layers', diff_ids: [layer.diffId] },
       }),
     ),
   );
@@ -89,8 +51,8 @@ async function buildLayout(tarPath: string): Promise<string> {
         layers: [
           {
             mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-            digest: `sha256:${layerHex}`,
-            size: blobSize,
+            digest: layer.digest,
+            size: layer.size,
           },
         ],
       }),
