@@ -13,6 +13,7 @@ import type {
   PullCredential,
   RequestContext,
   ReviewData,
+  SecretReader,
 } from '../policy/types.js';
 import { extractorsFor } from '../policy/kyverno/extract.js';
 import { digestOf, withDigestKeepingTag } from '../policy/evaluate.js';
@@ -56,6 +57,11 @@ export interface AdmissionControllerOptions {
   credentials?: PullCredential[];
   /** Resolve the workload's imagePullSecrets (and its service account's) to credentials (needs API access). */
   pullSecrets?: PullSecretLookup;
+  /**
+   * Read the Secrets policies name for their registry reads (Kyverno imageRegistryCredentials.secrets,
+   * policy-controller signaturePullSecrets); without it such a policy's check is unavailable.
+   */
+  policySecrets?: SecretReader;
   /** Read Kubernetes objects for ImageValidatingPolicy `resource.Get` (under the request's deadline). */
   kubeGet?: (path: string, signal: AbortSignal) => Promise<unknown>;
   /** Distinct images one review may name; a review naming more is denied unevaluated (default 256). */
@@ -160,6 +166,7 @@ class Deadline {
 class DeadlineContext implements RequestContext {
   declare credentials?: PullCredential[];
   declare pullSecrets?: RequestContext['pullSecrets'];
+  declare policySecrets?: RequestContext['policySecrets'];
   declare review?: ReviewData;
 
   constructor(private readonly deadline: Deadline) {}
@@ -348,6 +355,7 @@ export class AdmissionController {
   ): AdmissionResult | Promise<AdmissionResult> {
     const ctx = new DeadlineContext(deadline);
     if (this.opts.credentials) ctx.credentials = this.opts.credentials;
+    if (this.opts.policySecrets) ctx.policySecrets = { read: this.opts.policySecrets, namespace: nsName };
     // What Kyverno rules read of the request (`request.operation`, `request.object`, …).
     const review: ReviewData = { operation: req.operation, object: objectOf(req) };
     if (req.oldObject !== undefined) review.oldObject = req.oldObject;

@@ -53,5 +53,6 @@ export {
   credentialsFromDockerConfig,
   credentialsFromSecret,
   kubernetesPullSecrets,
+  kubernetesSecrets,
   type PullSecretLookup,
 } from './pullsecrets.js';

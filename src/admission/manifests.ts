@@ -17,6 +17,7 @@ import type {
   LoadedPolicy,
   NamespaceInfo,
   PolicySet,
+  SecretReader,
 } from '../policy/types.js';
 import { extractImages, extractorsFor } from '../policy/kyverno/extract.js';
 import { selectorMatches } from '../policy/selector.js';
@@ -84,7 +85,7 @@ export async function evaluateManifests(
   workloads: ManifestWorkload[],
   policies: PolicySet,
   verifier: ImageVerifier,
-  opts: { namespaces?: NamespaceLookup; deadlineMs?: number } = {},
+  opts: { namespaces?: NamespaceLookup; deadlineMs?: number; secrets?: SecretReader } = {},
 ): Promise<ManifestDecision[]> {
   const namespaces = opts.namespaces ?? staticNamespaces({});
   const out: ManifestDecision[] = [];
@@ -97,7 +98,11 @@ export async function evaluateManifests(
       ns,
       policies,
       verifier,
-      { signal, review: { operation: 'CREATE', object: w.object } },
+      {
+        signal,
+        review: { operation: 'CREATE', object: w.object },
+        ...(opts.secrets ? { policySecrets: { read: opts.secrets, namespace: w.namespace } } : {}),
+      },
       { imageReading: 'runtime' },
       admissionInputOf(w),
     );

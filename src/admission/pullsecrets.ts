@@ -4,7 +4,7 @@
 
 import * as z from 'zod';
 import { SealError } from '../errors.js';
-import type { ImageVerifier, PullCredential, RequestContext } from '../policy/types.js';
+import type { ImageVerifier, PullCredential, RequestContext, SecretReader } from '../policy/types.js';
 import { TtlLru } from './cache.js';
 import { kubeApi } from './kube-api.js';
 
@@ -109,6 +109,38 @@ export function kubernetesPullSecrets(
       );
     }
     return out;
+  };
+}
+
+/**
+ * Read the Secrets policies name (imageRegistryCredentials.secrets, signaturePullSecrets) from the API
+ * server: the object, or undefined when it does not exist (404). A Secret the webhook may not read (403) is
+ * E_UNAUTHORIZED, any other answer E_NETWORK: the policy's check is then unavailable, never done without
+ * them. Found Secrets are kept `ttlMs` (default 60 s), absent ones 10 s (at most 1,000 entries).
+ */
+export function kubernetesSecrets(
+  opts: { server?: string; token?: string; ca?: string; ttlMs?: number } = {},
+): SecretReader {
+  const api = kubeApi(opts, 'not running in a cluster: no API server to read policy Secrets from');
+  const cache = new TtlLru<unknown>(1000);
+  const ttl = opts.ttlMs ?? 60_000;
+  return async (namespace, name, signal) => {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`;
+    const hit = cache.get(path);
+    if (hit !== undefined) return hit === null ? undefined : hit;
+    const res = await api.get(path, signal);
+    if (res.status === 404) {
+      cache.set(path, null, Math.min(ttl, 10_000));
+      return undefined;
+    }
+    if (res.status === 401 || res.status === 403)
+      throw new SealError(
+        'E_UNAUTHORIZED',
+        `GET ${path}: HTTP ${res.status}: the webhook's service account may not read it (grant get on secrets in ${namespace})`,
+      );
+    if (res.status !== 200) throw new SealError('E_NETWORK', `GET ${path}: HTTP ${res.status}`);
+    cache.set(path, res.body, ttl);
+    return res.body;
   };
 }
 

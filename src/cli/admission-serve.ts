@@ -321,7 +321,9 @@ export const command: CommandModule = {
       deadlineMs,
       audit: adm.createAuditLogger(o['audit-log']),
       ...(namespaces ? { namespaces } : {}),
-      ...(o['in-cluster'] ? { pullSecrets: adm.kubernetesPullSecrets() } : {}),
+      ...(o['in-cluster']
+        ? { pullSecrets: adm.kubernetesPullSecrets(), policySecrets: adm.kubernetesSecrets() }
+        : {}),
       ...(o['in-cluster']
         ? await (async () => {
             const k = await import('../admission/kube-api.js');

@@ -76,6 +76,11 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Variable>> = {
       'namespace of the Secrets a ClusterImagePolicy names (key/ca-cert secretRef; default cosign-system, as policy-controller)',
     expects: 'Kubernetes namespace',
   },
+  SEAL_KYVERNO_NAMESPACE: {
+    description:
+      'namespace of the Secrets a Kyverno imageRegistryCredentials.secrets entry names without one (default kyverno, as Kyverno)',
+    expects: 'Kubernetes namespace',
+  },
   AWS_REGION: {
     description: 'region of awskms:// keys (before AWS_DEFAULT_REGION; else the key’s ARN)',
     expects: 'AWS region',

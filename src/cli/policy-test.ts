@@ -64,9 +64,10 @@ export const command: CommandModule = {
     );
     const { namespacesFromFile } = await import('../admission/namespaces.js');
     const valueFiles = [...o.values, ...o.context];
+    const values = valueFiles.length > 0 ? await loadKyvernoValuesFiles(valueFiles) : undefined;
     const policies = await loadPolicyFiles(o.policy, {
       env: io.env,
-      ...(valueFiles.length > 0 ? { kyvernoValues: await loadKyvernoValuesFiles(valueFiles) } : {}),
+      ...(values ? { kyvernoValues: values } : {}),
     });
     for (const w of policies.warnings ?? []) io.stderr(`warning: ${w}\n`);
     await (await import('../admission/verifier.js')).checkPolicyTrust(policies);
@@ -134,7 +135,12 @@ export const command: CommandModule = {
       throw new SealError('E_INVALID_ARGUMENT', (err as Error).message);
     }
     const verifier = storeVerifier({ registry, trust });
-    const results = await evaluateManifests(workloads, policies, verifier, namespaces ? { namespaces } : {});
+    // The Secrets policies name for their registry reads come from the --context/--values objects.
+    const { secretsFromObjects } = await import('../policy/credentials.js');
+    const results = await evaluateManifests(workloads, policies, verifier, {
+      ...(namespaces ? { namespaces } : {}),
+      secrets: secretsFromObjects(values?.resources ?? []),
+    });
     if (json) {
       io.stdout(
         `${JSON.stringify(

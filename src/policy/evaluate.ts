@@ -10,6 +10,7 @@ import { COSIGN_SIGN_PREDICATE_TYPE } from '../formats/intoto.js';
 import type { Expectations, Revocation, SignatureResult, Verdict } from '../verify/types.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { evaluateConditions, evaluateDenyConditions, substitute } from './conditions.js';
+import { policyCredentialsKey, readPolicyCredentials } from './credentials.js';
 import { type AdmissionInput, evaluateImageValidatingPolicies, mergeIvpolResults } from './ivpol/evaluate.js';
 import { canonicalImage, type ImageReading } from './glob.js';
 import { matchApplies, selectorMatches } from './selector.js';
@@ -26,6 +27,8 @@ import type {
   LoadedPolicy,
   NamespaceInfo,
   NotationAttestationResult,
+  PolicyCredentials,
+  PullCredential,
   ReviewData,
   RuleRequest,
   NoMatchRule,
@@ -308,11 +311,42 @@ function authorityIdentity(a: Authority): string {
   return `keyless:${JSON.stringify(a.keyless?.identities ?? [])}`;
 }
 
+/** `ctx` with `first` ahead of its credentials (the registry client takes the first for a registry). */
+function withCredentialsFirst(ctx: RequestContext, first: PullCredential[]): RequestContext {
+  const out: RequestContext = { signal: ctx.signal, credentials: [...first, ...(ctx.credentials ?? [])] };
+  if (ctx.pullSecrets) out.pullSecrets = ctx.pullSecrets;
+  if (ctx.policySecrets) out.policySecrets = ctx.policySecrets;
+  if (ctx.review) out.review = ctx.review;
+  return out;
+}
+
 export class Evaluator {
   constructor(
     private readonly verifier: ImageVerifier,
     private readonly ctx: RequestContext,
   ) {}
+
+  /**
+   * An evaluator whose registry reads take the credentials of the Secrets `source` names first (Kyverno and
+   * policy-controller put a policy's Secrets ahead of the rest of their keychain). When they cannot be had
+   * (a Secret missing, unreadable or malformed) the check could not be done: unavailable, naming the field
+   * and the Secret, so the failure policy decides — never an anonymous read instead.
+   */
+  private async withPolicyCredentials(source: PolicyCredentials): Promise<Evaluator | Check> {
+    try {
+      const found = await this.call(() => readPolicyCredentials(source, this.ctx));
+      return new Evaluator(this.verifier, withCredentialsFirst(this.ctx, found));
+    } catch (err) {
+      const colon = source.field.indexOf(': ');
+      return {
+        ok: false,
+        unavailable: true,
+        failedCheck: colon >= 0 ? source.field.slice(colon + 2) : source.field,
+        code: isSealError(err) ? err.code : 'E_NETWORK',
+        message: `verification unavailable: ${(err as Error).message}`,
+      };
+    }
+  }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     return raceSignal(fn(), this.ctx.signal);
@@ -370,6 +404,13 @@ export class Evaluator {
         code: 'E_POLICY_DENIED',
         message: 'static fail',
       };
+    }
+    if (authority.signaturePullSecrets) {
+      const { signaturePullSecrets, ...rest } = authority;
+      const scoped = await this.withPolicyCredentials(signaturePullSecrets);
+      if (!(scoped instanceof Evaluator))
+        return { ...scoped, failedCheck: `authority ${authority.name}: ${scoped.failedCheck}` };
+      return scoped.verifyAuthority(image, rest, policy);
     }
     if (authority.notary) return this.verifyNotaryAuthority(image, authority);
     if (authority.attestations.length > 0) {
@@ -746,6 +787,17 @@ export class Evaluator {
     policy: LoadedPolicy,
     rule: ImageRule,
   ): Promise<CachedOutcome & { unavailable: boolean }> {
+    if (!rule.registryCredentials) return this.verifyRuleAs(image, policy, rule);
+    const scoped = await this.withPolicyCredentials(rule.registryCredentials);
+    if (!(scoped instanceof Evaluator)) return { ...scoped, passedAuthorities: [] };
+    return scoped.verifyRuleAs(image, policy, rule);
+  }
+
+  private async verifyRuleAs(
+    image: string,
+    policy: LoadedPolicy,
+    rule: ImageRule,
+  ): Promise<CachedOutcome & { unavailable: boolean }> {
     const passed: string[] = [];
     for (const [i, set] of rule.authoritySets.entries()) {
       const label = rule.authoritySets.length > 1 ? `signature (attestors[${i}])` : 'signature';
@@ -1042,14 +1094,16 @@ export class ImageRun {
    * with the flight's signal (aborted once every request waiting for it has gone, or past its budget);
    * this request waits for it under its own deadline.
    */
-  shared<T>(key: string, work: (ctx: RequestContext) => Promise<T>): Promise<T> {
+  shared<T>(key: string, work: (ctx: RequestContext) => Promise<T>, first?: PullCredential[]): Promise<T> {
     const { ctx, options } = this;
     return this.flights.run(
       key,
       (signal) => {
         const flightCtx: RequestContext = { signal };
-        if (ctx.credentials) flightCtx.credentials = ctx.credentials;
+        if (first?.length) flightCtx.credentials = [...first, ...(ctx.credentials ?? [])];
+        else if (ctx.credentials) flightCtx.credentials = ctx.credentials;
         if (ctx.pullSecrets) flightCtx.pullSecrets = ctx.pullSecrets;
+        if (ctx.policySecrets) flightCtx.policySecrets = ctx.policySecrets;
         const pool = options.pool;
         return pool ? pool.run(signal, () => work(flightCtx)) : work(flightCtx);
       },
@@ -1139,16 +1193,61 @@ async function resolveThenEvaluate(
 ): Promise<Decision> {
   const { verifier } = run;
   try {
-    const creds = run.credentialKey();
+    const first = await resolveCredentials(matches, run);
+    const creds = [
+      ...first.map((c) => `${c.registry}:${c.username ?? 'token'}`),
+      ...(run.credentialKey() ? [run.credentialKey()] : []),
+    ].join(',');
     const image = canonicalOf(img, run);
-    const digest = await run.shared(`resolve|${image}${creds ? `|${creds}` : ''}`, (ctx) =>
-      verifier.resolveDigest(image, ctx),
+    const digest = await run.shared(
+      `resolve|${image}${creds ? `|${creds}` : ''}`,
+      (ctx) => verifier.resolveDigest(image, ctx),
+      first,
     );
     return outcomesFor(img, matches, digest, undefined, false, run);
   } catch (err) {
     const failure = resolveFailure(img, err);
     return outcomesFor(img, matches, undefined, failure, false, run);
   }
+}
+
+/**
+ * The credentials of the Secrets the matching rules name (Kyverno imageRegistryCredentials), for the tag
+ * lookup: Kyverno resolves a rule's image with that rule's credentials. One that cannot be read is left out
+ * here; the rule's own verification reports it.
+ */
+async function resolveCredentials(matches: RuleMatch[], run: ImageRun): Promise<PullCredential[]> {
+  const out: PullCredential[] = [];
+  for (const m of matches) {
+    if (!m.rule.registryCredentials || m.rule.error !== undefined) continue;
+    try {
+      out.push(...(await readPolicyCredentials(m.rule.registryCredentials, run.ctx)));
+    } catch {
+      // reported by the rule's verification
+    }
+  }
+  return out;
+}
+
+/**
+ * The Secrets a rule's registry reads use, for the decision-cache key: a result read under one set of
+ * credentials is not another set's (a CIP's signaturePullSecrets are read in each request's namespace).
+ */
+const credentialScopes = new WeakMap<ImageRule, (namespace: string) => string>();
+function credentialScope(rule: ImageRule, namespace: string): string {
+  let scope = credentialScopes.get(rule);
+  if (!scope) {
+    const sources: [string, PolicyCredentials][] = [];
+    if (rule.registryCredentials) sources.push(['rule', rule.registryCredentials]);
+    for (const set of rule.authoritySets)
+      for (const a of set.entries) if (a.signaturePullSecrets) sources.push([a.name, a.signaturePullSecrets]);
+    scope =
+      sources.length === 0
+        ? () => ''
+        : (ns) => sources.map(([who, src]) => `|${who}=${policyCredentialsKey(src, ns)}`).join('');
+    credentialScopes.set(rule, scope);
+  }
+  return scope(namespace);
 }
 
 /** The outcome of every matching rule, then the decision; synchronous when no outcome has to be waited for. */
@@ -1280,7 +1379,7 @@ function outcomeOf(
       false,
     );
   }
-  const key = `${digest}|${policy.version}|${rule.name}`;
+  const key = `${digest}|${policy.version}|${rule.name}${credentialScope(rule, run.ns.name)}`;
   const started = performance.now();
   const cache = options.cache;
   if (cache?.peek) {

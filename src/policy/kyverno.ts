@@ -40,6 +40,7 @@ import type {
   ImageRule,
   ImageValidation,
   LoadedPolicy,
+  PolicyCredentials,
   PolicyMatch,
 } from './types.js';
 import { parseOrThrow } from './zod-errors.js';
@@ -697,6 +698,8 @@ interface RuleInputs {
   values: KyvernoValues;
   /** The rule's static context: what `validate.deny` reads beside the attestation payloads. */
   data?: Record<string, unknown>;
+  /** `imageRegistryCredentials.secrets`, namespaced. */
+  registryCredentials?: PolicyCredentials;
 }
 
 /**
@@ -808,6 +811,7 @@ function buildRule(inp: RuleInputs, vi: VerifyImage): ImageRule {
   const validate = vi.validate ? toImageValidation(vi.validate, inp.data ?? {}, w) : undefined;
   return {
     ...(validate ? { validate } : {}),
+    ...(inp.registryCredentials ? { registryCredentials: inp.registryCredentials } : {}),
     name: `${rule.name}${suffix}`,
     images: refs.map((p, i) => compileKyvernoWildcard(p, `${w}.imageReferences[${i}]`)),
     skipImages: (vi.skipImageReferences ?? []).map((p, i) =>
@@ -830,11 +834,58 @@ function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | unde
       );
   }
   const creds = vi.imageRegistryCredentials;
-  if (creds?.secrets && creds.secrets.length > 0) {
+  if (creds?.allowInsecureRegistry)
     warnings?.push(
-      `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.secrets (${creds.secrets.join(', ')}): seal pulls with the workload's imagePullSecrets and its own credentials, not these Secrets`,
+      `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.allowInsecureRegistry: not used; seal reaches registries over plain HTTP or unverified TLS only with seal's own --allow-insecure-registry`,
     );
-  }
+  const cloud = (creds?.providers ?? []).filter((p) => p !== 'default');
+  if (cloud.length > 0)
+    warnings?.push(
+      `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.providers (${cloud.join(', ')}): seal has no cloud credential providers; give those registries' credentials as Secrets in imageRegistryCredentials.secrets (seal's own docker config, the default provider, is always tried last)`,
+    );
+}
+
+/** Kyverno's namespace, where `imageRegistryCredentials.secrets` names without one are read (`kyverno`). */
+export function kyvernoNamespace(env: NodeJS.ProcessEnv | undefined): string {
+  return env?.SEAL_KYVERNO_NAMESPACE || 'kyverno';
+}
+
+// What cannot name an object at all is refused; other names Kubernetes never has are simply not found.
+const SECRET_NAME = /^[^/\s\p{Cc}]{1,253}$/u;
+const NAMESPACE_NAME = /^[^/\s\p{Cc}]{1,63}$/u;
+
+/**
+ * `imageRegistryCredentials.secrets`: `name` (in Kyverno's namespace) or `namespace/name`, as Kyverno reads
+ * them. A namespaced Policy may name only Secrets in Kyverno's namespace or its own.
+ */
+function registryCredentialsOf(
+  vi: VerifyImage,
+  w: string,
+  env: NodeJS.ProcessEnv | undefined,
+  policyNamespace: string | undefined,
+): PolicyCredentials | undefined {
+  const names = vi.imageRegistryCredentials?.secrets ?? [];
+  if (names.length === 0) return undefined;
+  const field = `${w}.imageRegistryCredentials.secrets`;
+  const own = kyvernoNamespace(env);
+  const secrets = names.map((ref, i) => {
+    const at = `${field}[${i}]`;
+    const text = ref.startsWith('/') ? ref.slice(1) : ref;
+    const slash = text.indexOf('/');
+    const namespace = slash >= 0 ? text.slice(0, slash) : own;
+    const name = slash >= 0 ? text.slice(slash + 1) : text;
+    if (!NAMESPACE_NAME.test(namespace))
+      throw new SealError('E_POLICY_INVALID', `${at}: ${JSON.stringify(ref)}: not a namespace name`);
+    if (!SECRET_NAME.test(name))
+      throw new SealError('E_POLICY_INVALID', `${at}: ${JSON.stringify(ref)}: not a Secret name`);
+    if (policyNamespace !== undefined && namespace !== own && namespace !== policyNamespace)
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${at}: "${ref}": a Policy in namespace ${policyNamespace} may name Secrets only in its own namespace or Kyverno's (${own})`,
+      );
+    return { namespace, name };
+  });
+  return { field, secrets };
 }
 
 /**
@@ -1009,6 +1060,13 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
       if (vi.validate) refuseRequestVariables(vi.validate, perRequest, `${w}.validate`);
       const inputs: RuleInputs = { policy, ruleIndex: ri, rule, vi, viIndex: vi_i, where: w, values, data };
       if (ctx.warnings) inputs.warnings = ctx.warnings;
+      const registryCredentials = registryCredentialsOf(
+        vi,
+        w,
+        ctx.env,
+        policy.kind === 'Policy' ? (metadata.namespace ?? 'default') : undefined,
+      );
+      if (registryCredentials) inputs.registryCredentials = registryCredentials;
       const dynamic = templatesIn(vi).length > 0 || contextError !== undefined;
       const mode = vi.failureAction ?? spec.validationFailureAction ?? 'audit';
       const version = policyVersion({
@@ -1019,6 +1077,8 @@ export function loadKyvernoPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[
         vi_i,
         data,
         spec: { ...spec, rules: undefined },
+        // Where the Secrets are read (SEAL_KYVERNO_NAMESPACE): a result under others is another result.
+        ...(registryCredentials ? { registryCredentials: registryCredentials.secrets } : {}),
       });
       let imageRule: ImageRule;
       if (dynamic) {

@@ -277,9 +277,18 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
         }
         if (src.repository || src.tagPrefix) auth.signatureSource = src;
         if (s.signaturePullSecrets?.length) {
-          ctx.warnings?.push(
-            `${aw}.source[0].signaturePullSecrets: seal pulls signatures with the workload's imagePullSecrets and its docker config, not these Secrets`,
-          );
+          // policy-controller reads them in the admitted object's namespace (SourceSignaturePullSecretsOpts).
+          const field = `${aw}.source[0].signaturePullSecrets`;
+          auth.signaturePullSecrets = {
+            field,
+            secrets: s.signaturePullSecrets.map((p, i) => {
+              // Names policy-controller accepts (any but empty) and Kubernetes never has are simply not
+              // found when read; only what cannot name an object at all is refused here.
+              if (p.name.length > 253 || /[/\s\p{Cc}]/u.test(p.name))
+                throw unsupported(`${field}[${i}].name`, `${JSON.stringify(p.name)} is not a Secret name`);
+              return { name: p.name };
+            }),
+          };
         }
       }
     }

@@ -13,6 +13,20 @@ export interface PullCredential {
   identityToken?: string;
 }
 
+/**
+ * Secrets a policy names for its registry reads (Kyverno `verifyImages[].imageRegistryCredentials.secrets`,
+ * policy-controller `source[].signaturePullSecrets`), read per verification (src/policy/credentials.ts).
+ */
+export interface PolicyCredentials {
+  /** The policy field that names them (`file.yaml: spec.rules[0]…secrets`), for messages. */
+  field: string;
+  /** In order; without a namespace, the admitted object's (policy-controller's reading). */
+  secrets: { namespace?: string; name: string }[];
+}
+
+/** Reads one Secret object: undefined when it does not exist; throws when it cannot be asked. */
+export type SecretReader = (namespace: string, name: string, signal: AbortSignal) => Promise<unknown>;
+
 /** Per-request context handed to the verifier: the deadline and how to authenticate pulls. */
 export interface RequestContext {
   /** Aborts when the request's deadline passes; verifiers must stop network work on it. */
@@ -21,6 +35,11 @@ export interface RequestContext {
   credentials?: PullCredential[];
   /** What the workload asked for, for a verifier that resolves secrets itself. */
   pullSecrets?: { namespace: string; names: string[]; serviceAccountName?: string };
+  /**
+   * Where the Secrets policies name are read (the Kubernetes API, or `--context` objects offline) and the
+   * admitted object's namespace. Absent: a policy naming Secrets fails that check (failure policy decides).
+   */
+  policySecrets?: { read: SecretReader; namespace: string };
   /** The admission request (or the manifest under `policy test`), for rules that read it (Kyverno). */
   review?: ReviewData;
 }
@@ -186,6 +205,11 @@ export interface Authority {
   /** Where this authority's signatures are stored when not beside the image (sigstore `source[]`). */
   signatureSource?: { repository?: string; tagPrefix?: string };
   /**
+   * sigstore `source[].signaturePullSecrets`: credentials for this authority's signature and attestation
+   * reads, before the request's.
+   */
+  signaturePullSecrets?: PolicyCredentials;
+  /**
    * Kyverno `type: Notary`: a Notary Project (notation) signature whose chain leads to one of these
    * certificates (PEM; Kyverno `certificates.cert` + `certChain` as a `ca` trust store, trusted identities
    * `*`, level strict).
@@ -258,6 +282,11 @@ export interface ImageRule {
   error?: string;
   /** Kyverno `verifyImages[].validate`: deny conditions over the verified attestations' payloads. */
   validate?: ImageValidation;
+  /**
+   * Kyverno `imageRegistryCredentials.secrets`: credentials for every registry read of this rule (the tag
+   * lookup, signatures, attestations), before the request's.
+   */
+  registryCredentials?: PolicyCredentials;
 }
 
 /**

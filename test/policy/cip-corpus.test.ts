@@ -195,8 +195,12 @@ describe('policy-controller features', () => {
     const a = set.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!;
     expect(a.trust?.certificateAuthorities?.[0]?.chain).toHaveLength(1);
     expect(a.trust?.tlogs).toBeUndefined();
-    // The signaturePullSecrets are reported, not silently dropped.
-    expect(set.warnings?.join('\n')).toMatch(/source\[0\]\.signaturePullSecrets/);
+    // The signaturePullSecrets are kept for the authority's reads, read in the admitted object's namespace.
+    expect(a.signaturePullSecrets).toEqual({
+      field: 'policy-controller--valid--valid-keyless-with-source.yaml: spec.authorities[0].source[0].signaturePullSecrets',
+      secrets: [{ name: 'examplePullSecret' }],
+    });
+    expect(set.warnings?.join('\n') ?? '').not.toMatch(/signaturePullSecrets/);
     // Without the Secret: refused naming the field and where the Secret comes from.
     expect(() => load('policy-controller--valid--valid-keyless-with-source.yaml', false)).toThrow(
       /authorities\[0\]\.keyless\.ca-cert\.secretRef: Secret cosign-system\/ca-cert-secret was not given.*--values\/--context/,
@@ -346,6 +350,16 @@ ${source}
       tagPrefix: 'p',
     });
     expect(src('    - signaturePullSecrets: [{name: pull}]')).toBeUndefined();
+    const pull = (source: string) =>
+      loadPolicyTexts([{ name: 's.yaml', text: text(source) }]).policies[0]!.rules[0]!.authoritySets[0]!
+        .entries[0]!.signaturePullSecrets;
+    expect(pull('    - signaturePullSecrets: [{name: pull}, {name: other.cred}]')).toEqual({
+      field: 's.yaml: spec.authorities[0].source[0].signaturePullSecrets',
+      secrets: [{ name: 'pull' }, { name: 'other.cred' }],
+    });
+    expect(() => pull('    - signaturePullSecrets: [{name: "a b"}]')).toThrow(
+      /source\[0\]\.signaturePullSecrets\[0\]\.name: "a b" is not a Secret name/,
+    );
     const refused: [string, RegExp][] = [
       ['    - oci: registry.local/sigs:v1', /source\[0\]\.oci: "registry\.local\/sigs:v1" names a tag/],
       ['    - oci: "registry.local/UPPER"', /source\[0\]\.oci: "registry\.local\/UPPER" is not a repository/],
