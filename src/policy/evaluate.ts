@@ -1192,8 +1192,10 @@ async function resolveThenEvaluate(
   run: ImageRun,
 ): Promise<Decision> {
   const { verifier } = run;
+  // A rule whose Secrets could not be read fails naming them if the tag lookup fails as well.
+  const unreadable = new Map<ImageRule, Check>();
   try {
-    const first = await resolveCredentials(matches, run);
+    const first = await resolveCredentials(matches, run, unreadable);
     const creds = [
       ...first.map((c) => `${c.registry}:${c.username ?? 'token'}`),
       ...(run.credentialKey() ? [run.credentialKey()] : []),
@@ -1207,7 +1209,7 @@ async function resolveThenEvaluate(
     return outcomesFor(img, matches, digest, undefined, false, run);
   } catch (err) {
     const failure = resolveFailure(img, err);
-    return outcomesFor(img, matches, undefined, failure, false, run);
+    return outcomesFor(img, matches, undefined, failure, false, run, unreadable);
   }
 }
 
@@ -1216,14 +1218,26 @@ async function resolveThenEvaluate(
  * lookup: Kyverno resolves a rule's image with that rule's credentials. One that cannot be read is left out
  * here; the rule's own verification reports it.
  */
-async function resolveCredentials(matches: RuleMatch[], run: ImageRun): Promise<PullCredential[]> {
+async function resolveCredentials(
+  matches: RuleMatch[],
+  run: ImageRun,
+  unreadable: Map<ImageRule, Check>,
+): Promise<PullCredential[]> {
   const out: PullCredential[] = [];
   for (const m of matches) {
-    if (!m.rule.registryCredentials || m.rule.error !== undefined) continue;
+    const source = m.rule.registryCredentials;
+    if (!source || m.rule.error !== undefined) continue;
     try {
-      out.push(...(await readPolicyCredentials(m.rule.registryCredentials, run.ctx)));
-    } catch {
-      // reported by the rule's verification
+      out.push(...(await readPolicyCredentials(source, run.ctx)));
+    } catch (err) {
+      const colon = source.field.indexOf(': ');
+      unreadable.set(m.rule, {
+        ok: false,
+        unavailable: true,
+        failedCheck: colon >= 0 ? source.field.slice(colon + 2) : source.field,
+        code: isSealError(err) ? err.code : 'E_NETWORK',
+        message: `verification unavailable: ${(err as Error).message}`,
+      });
     }
   }
   return out;
@@ -1262,6 +1276,7 @@ function outcomesFor(
   resolveFailure: Check | undefined,
   pinned: boolean,
   run: ImageRun,
+  unreadable?: Map<ImageRule, Check>,
 ): Decision | Promise<Decision> {
   const outcomes: (PolicyOutcome | Promise<PolicyOutcome>)[] = new Array(matches.length);
   let waiting = false;
@@ -1290,7 +1305,7 @@ function outcomesFor(
       );
       continue;
     }
-    const o = outcomeOf(img, m, digest, resolveFailure, pinned, run);
+    const o = outcomeOf(img, m, digest, unreadable?.get(m.rule) ?? resolveFailure, pinned, run);
     if (o instanceof Promise) waiting = true;
     outcomes[i] = o;
   }
