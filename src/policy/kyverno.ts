@@ -841,7 +841,7 @@ function refuseUnsupported(vi: VerifyImage, w: string, warnings: string[] | unde
   const cloud = (creds?.providers ?? []).filter((p) => p !== 'default');
   if (cloud.length > 0)
     warnings?.push(
-      `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.providers (${cloud.join(', ')}): seal has no cloud credential providers; give those registries' credentials as Secrets in imageRegistryCredentials.secrets (seal's own docker config, the default provider, is always tried last)`,
+      `${origin}: ${w.slice(origin.length + 2)}.imageRegistryCredentials.providers (${cloud.join(', ')}): not used: seal has no cloud credential providers; give those registries' credentials as Secrets in imageRegistryCredentials.secrets; seal's own docker config (the default provider) is always tried last`,
     );
 }
 

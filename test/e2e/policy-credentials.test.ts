@@ -14,7 +14,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdmissionController } from '../../src/admission/controller.js';
 import { staticNamespaces } from '../../src/admission/namespaces.js';
-import { kubernetesSecrets } from '../../src/admission/pullsecrets.js';
+import { kubernetesPullSecrets, kubernetesSecrets } from '../../src/admission/pullsecrets.js';
 import { createSelfSignedTls } from '../../src/admission/tls.js';
 import { storeVerifier } from '../../src/admission/verifier.js';
 import { memoryIO } from '../../src/cli/io.js';
@@ -405,6 +405,38 @@ ${pullSecrets.length > 0 ? `      signaturePullSecrets: [${pullSecrets.map((n) =
         const locked = await review('c4', 'locked', pubImg.ref);
         expect(locked.allowed).toBe(false);
         expect(locked.message).toMatch(/Secret locked\/sigcred could not be read: .*HTTP 403/);
+
+        // With the workload's imagePullSecrets for the same registry, the policy's Secret comes first (as in
+        // Kyverno's keychain): the workload's wrong password does not spoil it, and the policy's wrong one is
+        // not rescued by the workload's right one.
+        const withPodSecrets = (policyPassword: string, podPassword: string) => {
+          objects.set(
+            'kyverno/regcred',
+            registrySecret('kyverno', 'regcred', priv.host, USER, policyPassword),
+          );
+          objects.set('demo/podcred', registrySecret('demo', 'podcred', priv.host, USER, podPassword));
+          return new AdmissionController({
+            policies,
+            verifier: storeVerifier({ registry: { credentials: anonymousCredentials } }),
+            pullSecrets: kubernetesPullSecrets({ server, token: 'sa-token', ca }),
+            policySecrets: kubernetesSecrets({ server, token: 'sa-token', ca }),
+          });
+        };
+        const podWithSecrets = (uid: string) => {
+          const p = pod(uid, 'demo', kyv.ref);
+          (p.request.object.spec as Record<string, unknown>).imagePullSecrets = [{ name: 'podcred' }];
+          return p;
+        };
+        const allowedOf = async (c: AdmissionController, uid: string) => {
+          const r = await c.review('validate', podWithSecrets(uid));
+          return (r.review as { response: { allowed: boolean; status?: { message?: string } } }).response;
+        };
+        const policyWins = await allowedOf(withPodSecrets(PASSWORD, 'wrong'), 'p1');
+        expect(policyWins.allowed, policyWins.status?.message).toBe(true);
+        const policyWrong = await allowedOf(withPodSecrets('wrong', PASSWORD), 'p2');
+        expect(policyWrong.allowed).toBe(false);
+        expect(policyWrong.status?.message).toMatch(/refused|401/);
+        objects.set('kyverno/regcred', registrySecret('kyverno', 'regcred', priv.host, USER, PASSWORD));
 
         // The Kyverno Secret removed: the next uncached verification says so (the reader's cache expires;
         // a fresh controller has none).
