@@ -197,7 +197,8 @@ describe('policy-controller features', () => {
     expect(a.trust?.tlogs).toBeUndefined();
     // The signaturePullSecrets are kept for the authority's reads, read in the admitted object's namespace.
     expect(a.signaturePullSecrets).toEqual({
-      field: 'policy-controller--valid--valid-keyless-with-source.yaml: spec.authorities[0].source[0].signaturePullSecrets',
+      field:
+        'policy-controller--valid--valid-keyless-with-source.yaml: spec.authorities[0].source[0].signaturePullSecrets',
       secrets: [{ name: 'examplePullSecret' }],
     });
     expect(set.warnings?.join('\n') ?? '').not.toMatch(/signaturePullSecrets/);
