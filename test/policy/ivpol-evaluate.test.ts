@@ -227,13 +227,37 @@ validations:
     const policy = ivpol(`${POD_RULES}\n${keyAttestor()}\n${ATTESTED}`);
     const cache = new MemoryOutcomeCache();
     const image = `registry.test:5000/acme/web@${d}`;
-    expect((await run(policy, [image], {}, cache))[0]!.result).toBe('allow');
+    const first = (await run(policy, [image], {}, cache))[0]!;
+    expect(first.result).toBe('allow');
+    // Verified for this request: not a cached outcome (the audit line and the dashboard say so).
+    expect(first.outcomes.map((o) => o.cached)).toEqual([false]);
     const calls = world.verifier.calls.verifyAttestations;
     const p = pod([image]);
     const again = evaluateNow(p.images, NS, policy, world.verifier, ctx(), { cache }, p.input);
     expect(again).not.toBeInstanceOf(Promise);
-    expect((again as Awaited<typeof again>)[0]!.result).toBe('allow');
+    const decision = (again as Awaited<typeof again>)[0]!;
+    expect(decision.result).toBe('allow');
+    expect(decision.outcomes.map((o) => o.cached)).toEqual([true]);
     expect(world.verifier.calls.verifyAttestations).toBe(calls);
+    // The same outcome object for every request the cache answers (what the audit log keeps its part with).
+    const third = evaluateNow(p.images, NS, policy, world.verifier, ctx(), { cache }, p.input);
+    expect((third as Awaited<typeof third>)[0]!.outcomes[0]).toBe(decision.outcomes[0]);
+  });
+
+  it('does not call an outcome cached when no verify function answered from the cache', async () => {
+    const d = await world.publish('registry.test:5000/acme/web:1');
+    const policy = ivpol(`${POD_RULES}\nvalidationConfigurations:\n  required: false\n${keyAttestor()}
+validations:
+  - expression: object.metadata.name == 'web'`);
+    const cache = new MemoryOutcomeCache();
+    const image = `registry.test:5000/acme/web@${d}`;
+    for (let i = 0; i < 2; i++) {
+      const p = pod([image]);
+      const got = evaluateNow(p.images, NS, policy, world.verifier, ctx(), { cache }, p.input);
+      const decision = (got instanceof Promise ? await got : got)[0]!;
+      expect(decision.result).toBe('allow');
+      expect(decision.outcomes.map((o) => o.cached)).toEqual([false]);
+    }
   });
 });
 

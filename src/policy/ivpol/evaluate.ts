@@ -85,6 +85,11 @@ interface PolicyResult {
   verified?: Set<string>;
   /** The failure is a CEL evaluation error (not a verification that could not be done). */
   errored?: boolean;
+  /**
+   * Answered in one pass from the in-memory decision cache: every verify function's result was a cache entry
+   * (at least one was asked for) and nothing was verified or read for this request.
+   */
+  cached?: boolean;
 }
 
 const POD_CONTROLLER_TEMPLATE: Record<string, string[]> = {
@@ -422,6 +427,8 @@ function resourcePath(apiVersion: string, resource: string, namespace: string, n
   return `${base}${ns}/${res[0]}/${name}${res[1] ? `/${res[1]}` : ''}`;
 }
 
+const NO_VARIABLES: Record<string, unknown> = Object.freeze({});
+
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /** The validations of one policy over one request, with its verify functions. */
@@ -432,6 +439,8 @@ class PolicyRun implements ImageFunctions {
   private verified: Set<string> | undefined;
   private unavailable = false;
   private passes = 0;
+  /** A verify function was answered by a decision-cache entry. */
+  private fromCache = false;
 
   constructor(
     readonly policy: LoadedPolicy,
@@ -446,7 +455,10 @@ class PolicyRun implements ImageFunctions {
     this.pending?.clear();
     const result = withImageFunctions(this, () => this.pass());
     const pending = this.pending;
-    if (!pending || pending.size === 0 || this.passes > 16) return result;
+    if (!pending || pending.size === 0 || this.passes > 16) {
+      if (this.passes === 1 && this.fromCache) result.cached = true;
+      return result;
+    }
     this.known ??= new Map();
     const known = this.known;
     const work = [...pending].map(([key, fn]) =>
@@ -481,10 +493,12 @@ class PolicyRun implements ImageFunctions {
   }
 
   private pass(): PolicyResult {
-    const variables: Record<string, unknown> = {};
-    this.vars.variables = variables;
     let outcome: PolicyResult | undefined;
-    for (const v of this.program.variables) {
+    const declared = this.program.variables;
+    // A policy without variables sees the same empty `variables` map every request.
+    const variables: Record<string, unknown> = declared.length === 0 ? NO_VARIABLES : {};
+    this.vars.variables = variables;
+    for (const v of declared) {
       try {
         variables[v.name] = v.expr(this.vars);
       } catch (err) {
@@ -540,7 +554,9 @@ class PolicyRun implements ImageFunctions {
     const known = this.known?.get(key);
     if (known) return known;
     const hit = this.run.options.cache?.peek?.(key);
-    return hit && (!needStatements || !hit.ok || hit.statements) ? hit : undefined;
+    if (!hit || (needStatements && hit.ok && !hit.statements)) return undefined;
+    this.fromCache = true;
+    return hit;
   }
 
   private lookup(
@@ -611,12 +627,11 @@ class PolicyRun implements ImageFunctions {
     const names = this.attestorNames(attestors);
     const img = this.imageOf(image);
     if (!img) return 0n;
-    const target = pinDigest(img.canonical, img.digest!);
     const results = names.map((name) => {
       const { authority, key } = this.authorityOf(name, this.program.keys.signature.get(name)!);
       return this.lookup(`${img.digest}${key}`, async () => {
         const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAuthority(
-          target,
+          pinDigest(img.canonical, img.digest!),
           authority,
           this.policy,
         );
@@ -632,18 +647,7 @@ class PolicyRun implements ImageFunctions {
     const names = this.attestorNames(attestors);
     const img = this.imageOf(image);
     if (!img) return 0n;
-    const target = pinDigest(img.canonical, img.digest!);
     const referrer = att.kind === 'referrer';
-    // Kyverno: a referrer attestation is an OCI artifact signed by notation (artifactType compared as written),
-    // an in-toto one a cosign attestation.
-    const requirement: AttestationRequirement = {
-      name: att.name,
-      predicateType: referrer ? att.type : expandPredicateType(att.type),
-      conditions: [],
-      root: 'statement',
-      attestors: [],
-      ...(referrer ? { referrer: true } : {}),
-    };
     const results = names.map((name) => {
       const base = this.program.attestors.get(name)!;
       // Kyverno's notary verifier refuses in-toto attestations (a CEL error); its cosign verifier fails a
@@ -660,9 +664,19 @@ class PolicyRun implements ImageFunctions {
       return this.lookup(
         `${img.digest}${key}`,
         async () => {
+          // Kyverno: a referrer attestation is an OCI artifact signed by notation (artifactType compared as
+          // written), an in-toto one a cosign attestation.
+          const requirement: AttestationRequirement = {
+            name: att.name,
+            predicateType: referrer ? att.type : expandPredicateType(att.type),
+            conditions: [],
+            root: 'statement',
+            attestors: [],
+            ...(referrer ? { referrer: true } : {}),
+          };
           let statements: unknown[] | undefined;
           const c = await new Evaluator(this.run.verifier, this.run.ctx).verifyAttestationBy(
-            target,
+            pinDigest(img.canonical, img.digest!),
             requirement,
             authority,
             this.policy,
@@ -911,9 +925,14 @@ export function mergeIvpolResults(
 
 /**
  * A policy's passing outcome is the same object for every request (outcomes are never modified): what the
- * audit log derives from an outcome is then kept with it, as for the decision cache's entries.
+ * audit log derives from an outcome is then kept with it, as for the decision cache's entries. One answered
+ * wholly from the in-memory decision cache is marked `cached` (the audit line, the dashboard's cached timing),
+ * which is also what lets the audit log reuse its line part.
  */
-const passing = new WeakMap<LoadedPolicy, { pinning?: PolicyOutcome; plain?: PolicyOutcome }>();
+const passing = new WeakMap<
+  LoadedPolicy,
+  Partial<Record<'pinning' | 'plain' | 'pinningCached' | 'plainCached', PolicyOutcome>>
+>();
 
 function outcomeOf(r: PolicyResult, mutateDigest: boolean): PolicyOutcome {
   if (r.ok) {
@@ -922,7 +941,7 @@ function outcomeOf(r: PolicyResult, mutateDigest: boolean): PolicyOutcome {
       known = {};
       passing.set(r.policy, known);
     }
-    const slot = mutateDigest ? 'pinning' : 'plain';
+    const slot = `${mutateDigest ? 'pinning' : 'plain'}${r.cached ? 'Cached' : ''}` as const;
     known[slot] ??= newOutcome(r, mutateDigest);
     return known[slot];
   }
@@ -942,7 +961,7 @@ function newOutcome(r: PolicyResult, mutateDigest: boolean): PolicyOutcome {
     message: r.message,
     passedAuthorities: [],
     mutateDigest,
-    cached: false,
+    cached: r.cached === true,
   };
   if (r.failedCheck) o.failedCheck = r.failedCheck;
   // A CEL evaluation error is decided by the failure policy, as an unavailable verification is.
