@@ -197,6 +197,7 @@ function describeIvpol(policy: LoadedPolicy): string {
   if (atts) parts.push(`attestations ${atts}`);
   if (p.mutateDigest) parts.push('digest pinned');
   else if (p.verifyDigest) parts.push('digest reference required');
+  if (p.backgroundOnly) parts.push('background only (not applied by the webhook)');
   return parts.join('; ');
 }
 

@@ -67,6 +67,8 @@ export const command: CommandModule = {
     const values = valueFiles.length > 0 ? await loadKyvernoValuesFiles(valueFiles) : undefined;
     const policies = await loadPolicyFiles(o.policy, {
       env: io.env,
+      // Background-only Kyverno policies are evaluated here, as kyverno apply evaluates them.
+      backgroundPolicies: true,
       ...(values ? { kyvernoValues: values } : {}),
     });
     for (const w of policies.warnings ?? []) io.stderr(`warning: ${w}\n`);

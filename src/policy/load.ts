@@ -174,6 +174,12 @@ export interface LoadOptions {
    * (loadPolicyFiles reads them through TUF first: resolveTrustRootSources).
    */
   trustRootTuf?: ReadonlyMap<string, unknown>;
+  /**
+   * Also load Kyverno policies that apply only in background scans (ImageValidatingPolicy
+   * `evaluation.admission.enabled: false`): `policy test` evaluates them, as `kyverno apply` does; the
+   * webhook does not load them (a warning says so).
+   */
+  backgroundPolicies?: boolean;
 }
 
 /**
@@ -228,6 +234,7 @@ export function loadPolicyTexts(
       if (file.baseDir) ctx.baseDir = file.baseDir;
       if (opts.env) ctx.env = opts.env;
       if (opts.kyvernoValues) ctx.kyvernoValues = opts.kyvernoValues;
+      if (opts.backgroundPolicies) ctx.backgroundPolicies = true;
       ctx.sigstoreTrustRoots = trustRoots;
       ctx.warnings = warnings;
       loadDocument(doc, ctx, acc);

@@ -191,6 +191,8 @@ export interface LoadContext {
   sigstoreTrustRoots?: Map<string, import('./sigstore/trustroot.js').SigstoreTrustRoot>;
   /** Where to report what was loaded with a caveat (Kyverno rules seal ignores). */
   warnings?: string[];
+  /** Load background-only policies too (`policy test`, as `kyverno apply`; LoadOptions.backgroundPolicies). */
+  backgroundPolicies?: boolean;
 }
 
 /** sha256 over the canonical JSON of what determines a policy's verdicts (document + resolved keys). */

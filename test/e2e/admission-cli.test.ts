@@ -101,6 +101,28 @@ describe('seal policy test', () => {
     expect(r.code).toBe(16);
   });
 
+  it('evaluates a background-only ImageValidatingPolicy, as kyverno apply does (chainsaw report/background, --offline)', async () => {
+    const FIX = join(import.meta.dirname, '../fixtures');
+    const r = await run([
+      'policy',
+      'test',
+      '-p',
+      join(FIX, 'ivpol/kyverno__chainsaw__image-validating-policies__report__background__policy.yaml'),
+      '--offline',
+      '-o',
+      'json',
+      join(
+        FIX,
+        'ivpol-workloads/kyverno__chainsaw__image-validating-policies__report__background__deployment.yaml',
+      ),
+    ]);
+    expect(r.stderr).not.toContain('not applicable');
+    const out = JSON.parse(r.stdout) as { image: string; requires: string[] }[];
+    expect(out.map((o) => o.image)).toEqual(['ghcr.io/kyverno/test-verify-image:unsigned']);
+    expect(out[0]!.requires[0]).toContain('ivpol-report-background-sample');
+    expect(out[0]!.requires[0]).toContain('background only (not applied by the webhook)');
+  });
+
   it('reports an invalid policy with the field path and exit 1', async () => {
     const r = await run([
       'policy',

@@ -34,7 +34,7 @@ describe('docs/policy.md upstream coverage summary', () => {
     };
     const ivpol = {
       accepts: num(/so \*\*(\d+) are policies Kyverno accepts\*\*/),
-      loads: num(/\| load and apply to admission \| (\d+) /),
+      loads: num(/\| load and apply \| (\d+) \|/),
     };
     const cip = {
       accepts: num(/Of the \*\*(\d+) policy-controller accepts,/),

@@ -2,6 +2,8 @@
 // extractPayload over seal's verifier (the in-memory world that signs and verifies with ECDSA), match
 // constraints and conditions, autogen, actions, failure policy, digests, required, and the cached path.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryOutcomeCache } from '../../src/admission/cache.js';
 import { describeManifests, evaluateManifests, workloadsFromYaml } from '../../src/admission/manifests.js';
@@ -191,6 +193,54 @@ validations:
     const [r] = await run(policy, ['registry.test:5000/acme/api:1']);
     expect(r!.result).toBe('deny');
     expect(r!.reason).toContain('built elsewhere');
+  });
+
+  it('has() over extractPayload: true when the predicate has the field, false (denied) when not, an error when a field before it is absent', async () => {
+    // The validations of chainsaw's cosign-attestation-extract-cache-hit, with a key attestor.
+    const withDefinition = await world.publish('registry.test:5000/acme/web:1');
+    await world.attest(
+      `registry.test:5000/acme/web@${withDefinition}`,
+      { key: release.privateKey },
+      SLSA,
+      { buildDefinition: { buildType: 'https://ci.acme/v1' } },
+      { integratedTime: null },
+    );
+    const without = await world.publish('registry.test:5000/acme/api:1');
+    await world.attest(
+      `registry.test:5000/acme/api@${without}`,
+      { key: release.privateKey },
+      SLSA,
+      { runDetails: {} },
+      { integratedTime: null },
+    );
+    const policy = ivpol(`${POD_RULES}\n${keyAttestor()}
+attestations:
+  - name: slsa
+    intoto:
+      type: ${SLSA}
+validations:
+  - expression: >-
+      images.containers.map(image, verifyAttestationSignatures(image, attestations.slsa, [attestors.release])).all(e, e > 0)
+    message: failed to verify SLSA intoto attestation
+  - expression: >-
+      images.containers.map(image, has(extractPayload(image, attestations.slsa).predicate.buildDefinition)).all(e, e)
+    message: failed to extract SLSA intoto attestation payload after verification`);
+    expect((await run(policy, ['registry.test:5000/acme/web:1']))[0]!.result).toBe('allow');
+    const [r] = await run(policy, ['registry.test:5000/acme/api:1']);
+    expect(r!.result).toBe('deny');
+    expect(r!.outcomes[0]!.failedCheck).toBe('validations[1]');
+    expect(r!.reason).toContain('failed to extract SLSA intoto attestation payload after verification');
+    // As CEL's has(): only the last field is tested; an absent one before it is an evaluation error.
+    const deeper = ivpol(
+      `${POD_RULES}\n${keyAttestor()}\nattestations:\n  - name: slsa\n    intoto:\n      type: ${SLSA}\nvalidations:
+  - expression: images.containers.map(i, verifyAttestationSignatures(i, attestations.slsa, [attestors.release])).all(e, e > 0)
+  - expression: images.containers.all(i, has(extractPayload(i, attestations.slsa).predicate.buildDefinition.buildType))`,
+    );
+    expect((await run(deeper, ['registry.test:5000/acme/web:1']))[0]!.result).toBe('allow');
+    const [e] = await run(deeper, ['registry.test:5000/acme/api:1']);
+    expect(e!.result).toBe('deny');
+    expect(e!.outcomes[0]!.code).toBe('E_POLICY_INVALID');
+    expect(e!.reason).toContain('No such key: buildDefinition');
   });
 
   it('extractPayload before any verification is an error, denied under failurePolicy Fail', async () => {
@@ -535,4 +585,55 @@ validations:
     expect(missing!.result).toBe('deny');
     expect(missing!.reason).toContain('not among the --context/--values objects');
   });
+});
+
+describe('ImageValidatingPolicy: background-only policies (evaluation.admission.enabled: false)', () => {
+  // Kyverno's chainsaw report tests: each policy over its deployment of an unsigned image; the expected
+  // PolicyReport is a fail with the policy's message (the policies are Audit: seal warns).
+  const FIX = join(import.meta.dirname, '../fixtures');
+  const cases = [
+    [
+      'kyverno__chainsaw__image-validating-policies__report__background__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__report__background__deployment.yaml',
+    ],
+    [
+      'kyverno__chainsaw__image-validating-policies__report__with-exception__policy.yaml',
+      'kyverno__chainsaw__image-validating-policies__report__with-exception__bad-deployment.yaml',
+    ],
+    [
+      'kyverno__chainsaw__namespaced-image-validating-policies__report__background__policy.yaml',
+      'kyverno__chainsaw__namespaced-image-validating-policies__report__background__deployment.yaml',
+    ],
+    [
+      'kyverno__chainsaw__validating-admission-policy-reports__background__policies-with-the-same-name__imagevalidatingpolicy.yaml',
+      'kyverno__chainsaw__validating-admission-policy-reports__background__policies-with-the-same-name__deployment.yaml',
+    ],
+  ] as const;
+
+  it.each(cases)(
+    '%s: not loaded for the webhook (a warning), evaluated by policy test as kyverno apply does',
+    async (policyFile, workloadFile) => {
+      const text = readFileSync(join(FIX, 'ivpol', policyFile), 'utf8');
+      const webhook = loadPolicyTexts([{ name: policyFile, text }]);
+      expect(webhook.policies).toHaveLength(0);
+      expect(webhook.warnings?.[0]).toContain('evaluation.admission.enabled is false');
+
+      const policies = loadPolicyTexts([{ name: policyFile, text }], { backgroundPolicies: true });
+      expect(policies.policies).toHaveLength(1);
+      expect(policies.warnings).toBeUndefined();
+      await world.publish('ghcr.io/kyverno/test-verify-image:unsigned');
+      const workloads = workloadsFromYaml(
+        readFileSync(join(FIX, 'ivpol-workloads', workloadFile), 'utf8'),
+        workloadFile,
+        'default',
+      );
+      const [offline] = await describeManifests(workloads, policies);
+      expect(offline!.requirements[0]).toContain('background only (not applied by the webhook)');
+      const [got] = await evaluateManifests(workloads, policies, world.verifier);
+      expect(got!.decision.result).toBe('warn');
+      expect(got!.decision.outcomes).toHaveLength(1);
+      expect(got!.decision.outcomes[0]!.ok).toBe(false);
+      expect(got!.decision.outcomes[0]!.message).toBe('failed to verify image with notary cert');
+    },
+  );
 });

@@ -11,15 +11,18 @@ import { newKeyPair } from '../admission/support/world.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/ivpol');
 
-/** Every ImageValidatingPolicy document of the upstream fixtures, loaded one by one. */
-function upstream() {
+/**
+ * Every ImageValidatingPolicy document of the upstream fixtures, loaded one by one: as the webhook loads them,
+ * or as `policy test` does (background-only policies too).
+ */
+function upstream(opts: { backgroundPolicies?: boolean } = {}) {
   const out: { file: string; loaded: number; error?: string }[] = [];
   for (const file of readdirSync(FIX).sort()) {
     const text = readFileSync(join(FIX, file), 'utf8');
     for (const doc of parseYamlDocuments(text, file)) {
       if (!/ImageValidatingPolicy$/.test(String((doc as { kind?: unknown }).kind))) continue;
       try {
-        const set = loadPolicyTexts([{ name: file, text: JSON.stringify(doc) }]);
+        const set = loadPolicyTexts([{ name: file, text: JSON.stringify(doc) }], opts);
         out.push({ file, loaded: set.policies.length });
       } catch (err) {
         expect(isSealError(err, 'E_POLICY_INVALID')).toBe(true);
@@ -71,10 +74,10 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     expect(results.filter((r) => r.error?.includes('resource.get'))).toHaveLength(0);
   });
 
-  it('loads 56 of 61: 52 apply to admission, 4 are background-only and load as nothing (docs/policy.md counts)', () => {
+  it('loads 57 of 61: 53 apply to admission, 4 are background-only and load as nothing for the webhook, all 57 apply in policy test (docs/policy.md counts)', () => {
     const loaded = results.filter((r) => !r.error);
-    expect(loaded).toHaveLength(56);
-    expect(loaded.filter((r) => r.loaded > 0)).toHaveLength(52);
+    expect(loaded).toHaveLength(57);
+    expect(loaded.filter((r) => r.loaded > 0)).toHaveLength(53);
     expect(loaded.filter((r) => r.loaded === 0).map((r) => r.file)).toEqual([
       'kyverno__chainsaw__image-validating-policies__report__background__policy.yaml',
       'kyverno__chainsaw__image-validating-policies__report__with-exception__policy.yaml',
@@ -96,15 +99,20 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
       'policies__other__verify-image-ivpol.yaml',
     ])
       expect(loaded.map((r) => r.file)).toContain(f);
-    const hasOverCall = results.filter((r) => r.error?.includes('has() invalid argument'));
-    expect(hasOverCall.map((r) => r.file)).toEqual([
+    // has() over extractPayload(…)'s result (rewritten to cel.bind: ivpol/cel-has.ts).
+    expect(loaded.map((r) => r.file)).toContain(
       'kyverno__chainsaw__image-validating-policies__standard__cosign-attestation-extract-cache-hit__policy.yaml',
-    ]);
+    );
+    expect(results.filter((r) => r.error?.includes('has()'))).toHaveLength(0);
+    // policy test loads the background-only ones as policies that apply (kyverno apply evaluates them).
+    const offline = upstream({ backgroundPolicies: true });
+    expect(offline.filter((r) => !r.error)).toHaveLength(57);
+    expect(offline.filter((r) => r.loaded > 0)).toHaveLength(57);
   });
 
-  it('refuses 5 of 61, each naming its field: CEL functions seal lacks (dyn.get of globalContext, dyn.verify), has() misuse, an invalid action, JSON mode', () => {
+  it('refuses 4 of 61, each naming its field: CEL functions seal lacks (dyn.get of globalContext, dyn.verify), an invalid action, JSON mode', () => {
     const refused = results.filter((r) => r.error);
-    expect(refused).toHaveLength(5);
+    expect(refused).toHaveLength(4);
     const missingFunction = refused.filter((r) =>
       /CEL function dyn\.(get|GetMetadata|verify)\(\)/.test(r.error!),
     );
@@ -119,7 +127,13 @@ describe('ImageValidatingPolicy importer: upstream files', () => {
     expect(loadedWithReferrer).toHaveLength(40);
     // docs/policy.md "Upstream policies: what loads" states these measured numbers.
     const doc = readFileSync(join(import.meta.dirname, '../../docs/policy.md'), 'utf8');
-    expect(doc).toContain('| load and apply to admission | 52 (40 of them declaring `referrer` attestations');
+    expect(doc).toContain('| load and apply | 57 | 97% |');
+    expect(doc).toContain(
+      '| … to admission (webhook and `policy test`) | 53 (40 of them declaring `referrer` attestations',
+    );
+    expect(doc).toContain(
+      '| … background only (`evaluation.admission.enabled: false`): applied by `policy test`',
+    );
     expect(doc).toContain('`globalContext.Get` (`dyn.get()`), which seal does not have | 1 |');
   });
 
@@ -204,14 +218,17 @@ describe('ImageValidatingPolicy importer: fields and defaults', () => {
     expect(p.ivpol!.autogen).toEqual(['Deployment']);
   });
 
-  it('a background-only policy does not apply to admission', () => {
-    const set = loadPolicyTexts([
-      { name: 'p.yaml', text: policyText(`${base}  evaluation:\n    admission:\n      enabled: false\n`) },
-    ]);
+  it('a background-only policy is not loaded for the webhook (a warning), and is for policy test', () => {
+    const text = policyText(`${base}  evaluation:\n    admission:\n      enabled: false\n`);
+    const set = loadPolicyTexts([{ name: 'p.yaml', text }]);
     expect(set.policies).toEqual([]);
     expect(set.warnings).toEqual([
-      'p.yaml: ImageValidatingPolicy p is not applicable: evaluation.admission.enabled is false (background scans only; seal evaluates admission requests)',
+      'p.yaml: ImageValidatingPolicy p is not applicable: evaluation.admission.enabled is false (background scans only; the webhook evaluates admission requests, seal policy test evaluates it)',
     ]);
+    const offline = loadPolicyTexts([{ name: 'p.yaml', text }], { backgroundPolicies: true });
+    expect(offline.policies).toHaveLength(1);
+    expect(offline.policies[0]!.ivpol!.backgroundOnly).toBe(true);
+    expect(offline.warnings).toBeUndefined();
   });
 
   it('a CEL expression that does not compile is a load error naming its field', () => {

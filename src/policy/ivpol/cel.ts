@@ -5,6 +5,7 @@
 import { Environment, type ParseResult } from '@marcbachmann/cel-js';
 import { SealError } from '../../errors.js';
 import { parseReference, type RegistryReference } from '../../oci/ref.js';
+import { rewriteHasOverExpressions } from './cel-has.js';
 
 /**
  * What the image-verification functions do for one evaluation (bound per request by ivpol/evaluate.ts).
@@ -167,7 +168,8 @@ export type CompiledExpression = ParseResult;
 export function compileCel(expression: string, where: string): CompiledExpression {
   let parsed: ParseResult;
   try {
-    parsed = environment.parse(expression);
+    // `has(f(x).y)`: the library parses has() over a variable's fields only; rewritten exactly (cel-has.ts).
+    parsed = environment.parse(rewriteHasOverExpressions(expression));
   } catch (err) {
     throw new SealError('E_POLICY_INVALID', `${where}: CEL does not parse: ${firstLine(err)}`, {
       cause: err,

@@ -363,7 +363,10 @@ function checkChain(certPem: string, chainPem: string, where: string): void {
   }
 }
 
-/** Load one ImageValidatingPolicy document; [] when it does not apply to admission (background only). */
+/**
+ * Load one ImageValidatingPolicy document; [] when it applies only in background scans and the caller
+ * evaluates admission requests (ctx.backgroundPolicies unset: the webhook).
+ */
 export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): LoadedPolicy[] {
   const policy = parseOrThrow(ivpolSchema, doc, ctx.origin);
   const { spec, metadata } = policy;
@@ -375,9 +378,11 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
       where('evaluation.mode'),
       `${mode} evaluation (not Kubernetes admission) does not apply to a webhook`,
     );
-  if (spec.evaluation?.admission?.enabled === false) {
+  // Kyverno registers no webhook for it, but its CLI (kyverno apply) evaluates it like any other.
+  const backgroundOnly = spec.evaluation?.admission?.enabled === false;
+  if (backgroundOnly && !ctx.backgroundPolicies) {
     ctx.warnings?.push(
-      `${ctx.origin}: ${policy.kind} ${metadata.name} is not applicable: evaluation.admission.enabled is false (background scans only; seal evaluates admission requests)`,
+      `${ctx.origin}: ${policy.kind} ${metadata.name} is not applicable: evaluation.admission.enabled is false (background scans only; the webhook evaluates admission requests, seal policy test evaluates it)`,
     );
     return [];
   }
@@ -504,6 +509,7 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   if (spec.matchConstraints?.objectSelector) program.objectSelector = spec.matchConstraints.objectSelector;
   // resource.Get offline reads the --context / --values objects (the same ones Kyverno ClusterPolicy context reads).
   if (ctx.kyvernoValues) program.resources = ctx.kyvernoValues;
+  if (backgroundOnly) program.backgroundOnly = true;
 
   const loaded: LoadedPolicy = {
     name: metadata.name,

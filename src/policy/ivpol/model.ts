@@ -66,6 +66,8 @@ export interface IvpolProgram {
   verifyDigest: boolean;
   mutateDigest: boolean;
   required: boolean;
+  /** `evaluation.admission.enabled: false`: loaded for `policy test` only (the webhook does not load it). */
+  backgroundOnly?: boolean;
   /** Pod controller kinds the policy also applies to (Kyverno autogen), with the pod template as `object`. */
   autogen: string[];
   /** Which request variables the expressions name (the others are not built per request). */
