@@ -715,11 +715,35 @@ export class Evaluator {
           };
         }
       }
-      onVerified?.(statements);
+      let accepted = statements;
+      if (att.cipPolicy) {
+        // policy-controller: any one verified statement satisfying the policy suffices; when none does,
+        // the first failure is the authority's error.
+        const policy = att.cipPolicy;
+        let firstFailure: string | undefined;
+        accepted = statements.filter((st) => {
+          const r = policy.evaluate(st);
+          if (!r.ok) firstFailure ??= r.message;
+          return r.ok;
+        });
+        if (accepted.length === 0) {
+          return {
+            ok: false,
+            unavailable: false,
+            failedCheck: `${name}: ${policy.type} policy`,
+            code: 'E_CONDITION_FAILED',
+            message:
+              policy.type === 'cue'
+                ? `failed evaluating cue policy for ${att.name}: failed to evaluate the policy with error: ${firstFailure}`
+                : `failed evaluating rego policy for type ${att.name}: ${firstFailure}`,
+          };
+        }
+      }
+      onVerified?.(accepted);
       return {
         ok: true,
         unavailable: false,
-        message: `${statements.length} ${att.predicateType} attestation(s) verified`,
+        message: `${accepted.length} ${att.predicateType} attestation(s) verified`,
       };
     }
     return last;

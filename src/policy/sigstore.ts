@@ -19,7 +19,8 @@ import {
 } from './model.js';
 import type { TrustMaterial } from '../verify/trust.js';
 import { caFromPem, type SigstoreTrustRoot } from './sigstore/trustroot.js';
-import type { Authority, LoadedPolicy, PolicyMatch } from './types.js';
+import { compileCipPolicy } from './sigstore/policy-eval.js';
+import type { AttestationRequirement, Authority, LoadedPolicy, PolicyMatch } from './types.js';
 import { parseOrThrow } from './zod-errors.js';
 
 export const SIGSTORE_API_VERSIONS = ['policy.sigstore.dev/v1alpha1', 'policy.sigstore.dev/v1beta1'] as const;
@@ -28,6 +29,20 @@ export const SIGSTORE_INCLUDE_LABEL = 'policy.sigstore.dev/include';
 // Fields policy-controller has but seal does not evaluate are kept in the schema as `unknown` so the
 // error can say *why* (needs a cluster, cue/rego) instead of "unknown field".
 const policySchema = z.looseObject({ type: z.string().optional() });
+
+// An attestation's policy: policy-controller refuses the spec-only fields (fetchConfigFile, include*) here.
+const attestationPolicySchema = z.strictObject({
+  type: z.string(),
+  data: z.string().optional(),
+  configMapRef: z
+    .strictObject({
+      name: z.string().min(1),
+      namespace: z.string().optional(),
+      key: z.string().optional(),
+    })
+    .optional(),
+  remote: z.strictObject({ url: z.string().min(1), sha256sum: z.string().optional() }).optional(),
+});
 
 const authoritySchema = z.strictObject({
   name: z.string().optional(),
@@ -82,7 +97,7 @@ const authoritySchema = z.strictObject({
       z.strictObject({
         name: z.string().min(1),
         predicateType: z.string().min(1),
-        policy: policySchema.optional(),
+        policy: attestationPolicySchema.optional(),
       }),
     )
     .optional(),
@@ -139,10 +154,19 @@ export function sigstoreSecretPaths(docs: unknown[], env?: NodeJS.ProcessEnv): s
   for (const d of docs) {
     const doc = d as { apiVersion?: unknown; kind?: unknown; spec?: { authorities?: unknown } } | null;
     if (doc?.kind !== 'ClusterImagePolicy' || !Array.isArray(doc.spec?.authorities)) continue;
-    for (const a of doc.spec.authorities as { key?: unknown; keyless?: Record<string, unknown> }[]) {
+    for (const a of doc.spec.authorities as {
+      key?: unknown;
+      keyless?: Record<string, unknown>;
+      attestations?: unknown;
+    }[]) {
       for (const ref of [a?.key, a?.keyless?.['ca-cert']]) {
         const name = (ref as { secretRef?: { name?: unknown } } | undefined)?.secretRef?.name;
         if (typeof name === 'string' && name) out.add(`/api/v1/namespaces/${ns}/secrets/${name}`);
+      }
+      for (const att of Array.isArray(a?.attestations) ? a.attestations : []) {
+        const name = (att as { policy?: { configMapRef?: { name?: unknown } } } | null)?.policy?.configMapRef
+          ?.name;
+        if (typeof name === 'string' && name) out.add(`/api/v1/namespaces/${ns}/configmaps/${name}`);
       }
     }
   }
@@ -190,6 +214,59 @@ function secretValue(name: string, where: string, ctx: LoadContext): string {
 }
 
 /**
+ * The text of a CIP `policy`: its `data`, or the ConfigMap entry `configMapRef` names (policy-controller's
+ * reconciler inlines it from its own namespace: the entry `key`, which must be non-empty). Returns the
+ * field the text came from, for messages.
+ */
+export function cipPolicyBody(
+  policy: {
+    data?: string | undefined;
+    configMapRef?: { name: string; namespace?: string | undefined; key?: string | undefined } | undefined;
+    remote?: { url: string; sha256sum?: string | undefined } | undefined;
+  },
+  where: string,
+  ctx: LoadContext,
+): { text: string; field: string } {
+  const given = (['data', 'configMapRef', 'remote'] as const).filter(
+    (k) => policy[k] !== undefined && policy[k] !== '',
+  );
+  if (given.length === 0) throw unsupported(where, 'a policy needs one of data, configMapRef or remote');
+  if (given.length > 1)
+    throw unsupported(where, `data, configMapRef and remote are exclusive (found ${given.join(', ')})`);
+  if (policy.data) return { text: policy.data, field: 'data' };
+  if (policy.remote) {
+    throw unsupported(
+      `${where}.remote`,
+      'policies fetched from a URL are not supported by seal; inline the policy as data (check its sha256sum first) or put it in a ConfigMap',
+    );
+  }
+  const ref = policy.configMapRef!;
+  const ns = sigstoreSecretNamespace(ctx.env);
+  const cw = `${where}.configMapRef`;
+  const cm = ctx.kyvernoValues?.resources.find((r) => {
+    const o = r as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    return (
+      o?.kind === 'ConfigMap' &&
+      o.metadata?.name === ref.name &&
+      (o.metadata.namespace === undefined || o.metadata.namespace === ns)
+    );
+  }) as { data?: Record<string, unknown> } | undefined;
+  if (!cm) {
+    throw unsupported(
+      cw,
+      `ConfigMap ${ns}/${ref.name} was not given: in a cluster seal reads it from the Kubernetes API; offline pass it with seal policy test --values/--context (a ConfigMap manifest)`,
+    );
+  }
+  const key = ref.key ?? '';
+  const text = cm.data?.[key];
+  if (Object.keys(cm.data ?? {}).length === 0)
+    throw unsupported(cw, `ConfigMap ${ns}/${ref.name} contains no data`);
+  if (typeof text !== 'string' || text === '')
+    throw unsupported(cw, `ConfigMap ${ns}/${ref.name} does not contain key "${key}"`);
+  return { text, field: `configMapRef(${ref.name}/${key})` };
+}
+
+/**
  * policy-controller `source[].oci` (and Kyverno `repository`): a repository (no tag, no digest), as its
  * canonical `registry/repository`.
  */
@@ -228,6 +305,8 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
   }
   // What the policy's verdicts depend on beyond the document itself (TrustRoot contents).
   const trustDigests: Record<string, string> = {};
+  // Attestation policy bodies read from ConfigMaps: a change to one is a new policy version.
+  const policyBodies: Record<string, string> = {};
   const authorities = spec.authorities.map((a, i): Authority => {
     const aw = w(`authorities[${i}]`);
     const kinds = (a.key ? 1 : 0) + (a.keyless ? 1 : 0) + (a.static ? 1 : 0);
@@ -369,20 +448,21 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
     }
     if (Object.keys(trust).length > 0) auth.trust = trust;
     if (a.static) auth.static = a.static.action;
-    auth.attestations = (a.attestations ?? []).map((att, j) => {
-      if (att.policy) {
-        throw unsupported(
-          `${aw}.attestations[${j}].policy`,
-          `${att.policy.type ?? 'cue/rego'} attestation policies are not supported by seal: no maintained ${att.policy.type === 'rego' ? 'Rego' : 'CUE'} evaluator runs without a native toolchain; drop the policy (presence of a verified attestation is then required) or use a seal ImagePolicy with conditions`,
-        );
-      }
-      return {
+    auth.attestations = (a.attestations ?? []).map((att, j): AttestationRequirement => {
+      const req: AttestationRequirement = {
         name: att.name,
         predicateType: expandPredicateType(att.predicateType),
         conditions: [],
         root: 'predicate' as const,
         attestors: [],
       };
+      if (att.policy) {
+        const pw = `${aw}.attestations[${j}].policy`;
+        const body = cipPolicyBody(att.policy, pw, ctx);
+        req.cipPolicy = compileCipPolicy(att.policy.type, body.text, `${pw}.${body.field}`);
+        policyBodies[`${i}/${j}`] = body.text;
+      }
+      return req;
     });
     return auth;
   });
@@ -421,6 +501,7 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
       cip: spec,
       keys: authorities.map((a) => a.keys?.map((k) => k.pem ?? `kms:${k.kms}`) ?? null),
       trustRoots: trustDigests,
+      policyBodies,
     }),
     mode: spec.mode === 'warn' ? 'audit' : 'enforce',
     failurePolicy: 'fail-closed',

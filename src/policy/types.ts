@@ -254,6 +254,11 @@ export interface AttestationRequirement {
   referrer?: boolean;
   /** Every block must hold for every verified statement of this type. */
   conditions: ConditionBlock[];
+  /**
+   * sigstore ClusterImagePolicy attestation `policy` (cue/rego): at least one verified statement of this type
+   * must satisfy it (policy-controller's EvaluatePolicyAgainstJSON over the in-toto statement).
+   */
+  cipPolicy?: import('./sigstore/policy-eval.js').CompiledCipPolicy;
   /** What the JMESPath expressions are evaluated over. Kyverno: the predicate; seal: the whole statement. */
   root: 'predicate' | 'statement';
   /** Who must have signed the attestation; empty = the rule's authority sets. */
