@@ -9,7 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,61 @@ async function signedLayout(dir: string): Promise<{ image: string; keyFile: stri
   return { image, keyFile };
 }
 
+interface FloorRecord {
+  reads: string[];
+  keys: string[];
+  verifies: {
+    algorithm: string | null;
+    key: number;
+    options: Record<string, unknown>;
+    data: string;
+    signature: string;
+    result: boolean;
+  }[];
+}
+
+/**
+ * The floor of a command: one run of it with bench/support/floor-recorder.cjs preloaded records the files it
+ * reads and the signature verifications it makes; the floor is a CommonJS script that reads those files
+ * (parsing the JSON ones), imports each key the verifications use and makes the same verifications — what any
+ * Node verifier of that input has to do, with nothing of seal's. Returns the script's path.
+ */
+function floorScript(dir: string, name: string, argv: string[], env: NodeJS.ProcessEnv): string {
+  const record = path.join(dir, `${name}.floor.json`);
+  const r = spawnSync(
+    argv[0]!,
+    ['-r', path.join(repoRoot, 'bench/support/floor-recorder.cjs'), ...argv.slice(1)],
+    {
+      cwd: repoRoot,
+      env: { ...env, FLOOR_RECORD: record },
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`recording the floor of ${name} failed: ${r.stderr}`);
+  const rec = JSON.parse(readFileSync(record, 'utf8')) as FloorRecord;
+  if (rec.verifies.length === 0) throw new Error(`${name}: no signature verification was recorded`);
+  const script = path.join(dir, `${name}.floor.cjs`);
+  writeFileSync(
+    script,
+    [
+      "'use strict';",
+      "const { readFileSync } = require('node:fs');",
+      "const { createPublicKey, verify } = require('node:crypto');",
+      'const b = (s) => Buffer.from(s, "base64");',
+      `for (const f of ${JSON.stringify(rec.reads)}) {`,
+      '  const bytes = readFileSync(f);',
+      "  if (bytes[0] === 0x7b) JSON.parse(bytes.toString('utf8'));",
+      '}',
+      `const keys = ${JSON.stringify(rec.keys)}.map((k) => createPublicKey({ key: b(k), format: 'der', type: 'spki' }));`,
+      `for (const v of ${JSON.stringify(rec.verifies)}) {`,
+      '  if (verify(v.algorithm, b(v.data), { ...v.options, key: keys[v.key] }, b(v.signature)) !== v.result) process.exit(1);',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  return script;
+}
+
 /** Instructions of one whole process under callgrind (all threads), median of `runs`. */
 function instructions(argv: string[], env: NodeJS.ProcessEnv, runs: number): number | undefined {
   const counts: number[] = [];
@@ -87,11 +142,26 @@ async function main(): Promise<void> {
     const seal = path.join(repoRoot, 'bin/seal.js');
     const artifact = path.join(conformance, 'a.txt');
     const identity = ['--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER];
-    const commands: Record<string, string[]> = {
-      'node -e 0': [node, '-e', '0'],
+    const seals: Record<string, string[]> = {
       'seal verify': [node, seal, 'verify', '--key', keyFile, '--insecure-ignore-tlog', image],
       'seal verify-blob': [node, seal, 'verify-blob', '--bundle', bundleFile, ...identity, artifact],
       'seal verify-bundle': [node, seal, 'verify-bundle', '--bundle', bundleFile, ...identity, artifact],
+    };
+    // each seal command's floor; verify-blob and verify-bundle read the same files and make the same checks
+    const floorOf: Record<string, string> = {
+      'seal verify': 'floor: verify (key, OCI layout)',
+      'seal verify-blob': 'floor: verify-blob/-bundle',
+      'seal verify-bundle': 'floor: verify-blob/-bundle',
+    };
+    const commands: Record<string, string[]> = {
+      'node -e 0': [node, '-e', '0'],
+      'node -e "require(\'node:crypto\')"': [node, '-e', "require('node:crypto')"],
+      [floorOf['seal verify']!]: [node, floorScript(dir, 'verify', seals['seal verify']!, process.env)],
+      [floorOf['seal verify-blob']!]: [
+        node,
+        floorScript(dir, 'verify-blob', seals['seal verify-blob']!, process.env),
+      ],
+      ...seals,
     };
     const envs: [string, NodeJS.ProcessEnv][] = [['environment as is', process.env]];
     if (process.env.NODE_EXTRA_CA_CERTS) {
@@ -105,38 +175,33 @@ async function main(): Promise<void> {
     console.log(`\n## Cold start vs Node's floor (\`bench/cold-start.ts\`)\n`);
     console.log(
       `${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}; ` +
-        `${COLD_RUNS} interleaved rounds (node, verify, verify-blob, verify-bundle) after one warm-up; ` +
-        `the code cache warm (as from the second run on).`,
+        `${COLD_RUNS} interleaved rounds (${Object.keys(commands).join(', ')}) after one warm-up; ` +
+        `the code cache warm (as from the second run on). A floor reads the files its command reads and makes ` +
+        `the same signature verifications (recorded from one run of the command), nothing else.`,
     );
     for (const [label, env] of envs) {
       const before = load();
       const cold = coldStarts(commands, COLD_RUNS, repoRoot, env);
       const after = load();
-      const floor = cold['node -e 0']!;
+      const node0 = cold['node -e 0']!;
       console.log(`\n### ${label} (load average ${before} before, ${after} after)\n`);
       console.log(
-        '| command | wall median | CPU median | wall / `node -e 0` (same round, median) | CPU / `node -e 0` | instructions (callgrind) | instructions / `node -e 0` |',
+        '| command | wall median | CPU median | wall / `node -e 0` (same round, median) | wall / its floor (same round, median) | instructions (callgrind) | instructions / `node -e 0` | instructions / its floor |',
       );
-      console.log('|---|---:|---:|---:|---:|---:|---:|');
-      const nodeIr = callgrind ? instructions(commands['node -e 0']!, env, CALLGRIND_RUNS) : undefined;
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+      const ir: Record<string, number | undefined> = {};
+      for (const name of Object.keys(commands))
+        ir[name] = callgrind ? instructions(commands[name]!, env, CALLGRIND_RUNS) : undefined;
+      const ratio = (a: number | undefined, b: number | undefined) =>
+        a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : 'n/a';
       for (const [name, c] of Object.entries(cold)) {
-        const wallRatio = median(c.wall.map((w, i) => w / floor.wall[i]!));
-        const cpuRatio =
-          c.cpu.length > 0 && floor.cpu.length > 0
-            ? `${(median(c.cpu) / median(floor.cpu)).toFixed(2)}×`
-            : 'n/a';
-        const ir =
-          name === 'node -e 0'
-            ? nodeIr
-            : callgrind
-              ? instructions(commands[name]!, env, CALLGRIND_RUNS)
-              : undefined;
-        const irCells =
-          ir !== undefined && nodeIr !== undefined
-            ? `${(ir / 1e6).toFixed(0)} M | ${(ir / nodeIr).toFixed(2)}×`
-            : 'n/a | n/a';
+        const floorName = floorOf[name];
+        const wallRatio = (base: number[]) => `${median(c.wall.map((w, i) => w / base[i]!)).toFixed(2)}×`;
         console.log(
-          `| ${name}${c.ok ? '' : ' (FAILED)'} | ${median(c.wall).toFixed(0)} ms | ${c.cpu.length > 0 ? `${median(c.cpu).toFixed(0)} ms` : 'n/a'} | ${wallRatio.toFixed(2)}× | ${cpuRatio} | ${irCells} |`,
+          `| ${name}${c.ok ? '' : ' (FAILED)'} | ${median(c.wall).toFixed(0)} ms | ${c.cpu.length > 0 ? `${median(c.cpu).toFixed(0)} ms` : 'n/a'} | ` +
+            `${wallRatio(node0.wall)} | ${floorName ? wallRatio(cold[floorName]!.wall) : ''} | ` +
+            `${ir[name] !== undefined ? `${(ir[name]! / 1e6).toFixed(0)} M` : 'n/a'} | ${ratio(ir[name], ir['node -e 0'])} | ` +
+            `${floorName ? ratio(ir[name], ir[floorName]) : ''} |`,
         );
         if (!c.ok) process.exitCode = 1;
       }
