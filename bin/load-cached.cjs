@@ -10,8 +10,11 @@
 // code of the bundle, no verification result. SEAL_COMPILE_CACHE=0 turns it off.
 'use strict';
 
+const { isAscii } = require('node:buffer');
 const fs = require('node:fs');
-const Module = require('node:module');
+// the CommonJS loader's Module class (what node:module exports) without loading node:module and the ES module
+// loader it pulls in
+const Module = module.constructor;
 const os = require('node:os');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -33,10 +36,43 @@ function cacheDirectory() {
 
 const safe = (s) => s.replace(/[^\w.-]/g, '_');
 
+// The bundle's text wrapped as CommonJS wraps a module, read in one pass: the file's bytes land in one buffer
+// between the wrapper's two halves, are hashed as they are and turned into one string. Reading into a string,
+// wrapping it (V8 then flattens the two-part string, a copy) and hashing the string (another copy, to UTF-8)
+// touched the text four times; on a busy machine each fresh page of memory is a page fault of tens of µs.
+function readWrapped(file) {
+  const [head, tail] = Module.wrapper;
+  const fd = fs.openSync(file, 'r');
+  let buf;
+  let size;
+  try {
+    size = fs.fstatSync(fd).size;
+    buf = Buffer.allocUnsafeSlow(head.length + size + tail.length);
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, buf, head.length + got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    // a file that shrank or grew while being read is not run half-read
+    if (got !== size || fs.readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0)
+      throw new Error(`${file} changed while it was read`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  buf.write(head, 0, 'latin1');
+  buf.write(tail, head.length + size, 'latin1');
+  const text = buf.subarray(head.length, head.length + size);
+  // esbuild writes ASCII (non-ASCII characters escaped), where Latin-1 is the same text and the cheapest string
+  // V8 makes; any other file is decoded as UTF-8 like require() does
+  const source = isAscii(text) ? buf.toString('latin1') : head + text.toString('utf8') + tail;
+  return { source, text };
+}
+
 function loadCached(file) {
   // Node 22.1+ caches compiled modules itself (bin/seal.js enables it): plain require.
   if (typeof Module.enableCompileCache === 'function') return require(file);
-  const source = fs.readFileSync(file, 'utf8');
+  const { source, text } = readWrapped(file);
   const dir = cacheDirectory();
   let cacheFile;
   let cachedData;
@@ -45,7 +81,7 @@ function loadCached(file) {
   const suffix = `-${safe(`${process.version}-${process.arch}`)}.v8cache`;
   if (dir) {
     // node:crypto is loaded by every verify bundle anyway; hashing ~0.6 MB is well under a millisecond
-    const digest = require('node:crypto').createHash('sha256').update(source).digest('hex').slice(0, 32);
+    const digest = require('node:crypto').createHash('sha256').update(text).digest('hex').slice(0, 32);
     cacheFile = path.join(dir, `${prefix}${digest}${suffix}`);
     try {
       cachedData = fs.readFileSync(cacheFile);
@@ -53,7 +89,7 @@ function loadCached(file) {
       cachedData = undefined;
     }
   }
-  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
+  const script = new vm.Script(source, { filename: file, cachedData });
   const module = { exports: {}, filename: file, id: file, loaded: false };
   const compiled = script.runInThisContext({ displayErrors: true });
   compiled.call(module.exports, module.exports, Module.createRequire(file), module, file, path.dirname(file));

@@ -5,11 +5,11 @@
 'use strict';
 
 const { existsSync } = require('node:fs');
-const Module = require('node:module');
 const path = require('node:path');
 
-// Node 22.1+ keeps V8's compiled code between runs (faster cold start); on Node 20 this is absent and skipped.
-Module.enableCompileCache?.();
+// Node 22.1+ keeps V8's compiled code between runs (faster cold start). Older Node has no such call, and
+// node:module is not loaded there at all: it brings the ES module loader with it.
+if (Number(process.versions.node.split('.')[0]) >= 22) require('node:module').enableCompileCache?.();
 
 // The CLI as bundled by `npm run build` (scripts/bundle-cli.mjs): a command with a self-contained file of its
 // own (the verify family) loads just that, through V8's code cache; any other goes through the split

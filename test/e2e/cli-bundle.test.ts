@@ -177,6 +177,30 @@ describe('the bundled CLI', () => {
     }
   }, 30_000);
 
+  it('loads a file with non-ASCII text as UTF-8, from source and from the cache', async () => {
+    // the build writes ASCII, read as Latin-1 (the cheapest string); anything else must still read as require() does
+    const dir = mkdtempSync(join(tmpdir(), 'seal-cc-utf8-'));
+    try {
+      const file = join(dir, 'one.cjs');
+      writeFileSync(file, 'exports.answer = () => "grüße, 世界";\n');
+      const loader = join(root, 'bin', 'load-cached.cjs');
+      const load = () =>
+        run(
+          process.execPath,
+          [
+            '-e',
+            `process.stdout.write(String(require(${JSON.stringify(loader)}).loadCached(${JSON.stringify(file)}).answer()))`,
+          ],
+          { env: { ...process.env, SEAL_COMPILE_CACHE: join(dir, 'cache') } },
+        );
+      expect((await load()).stdout).toBe('grüße, 世界');
+      expect(readdirSync(join(dir, 'cache'))).toHaveLength(1);
+      expect((await load()).stdout).toBe('grüße, 世界');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('answers a real verification the same with the code cache, without it, and from a fresh one', async () => {
     const conformance = join(root, '..', 'shared', 'conformance');
     const happy = join(conformance, 'bundle-verify', 'happy-path-v0.3', 'bundle.sigstore.json');
