@@ -19,7 +19,12 @@ const bundle = path.join(__dirname, '..', 'dist', 'cli-bundle');
 const one = /^[a-z][a-z-]*$/.test(argv[0] ?? '') ? path.join(bundle, 'one', `${argv[0]}.cjs`) : undefined;
 const started =
   one && existsSync(one)
-    ? Promise.resolve().then(() => require('./load-cached.cjs').loadCached(one).main(argv.slice(1)))
+    ? Promise.resolve().then(() =>
+        require('./load-cached.cjs')
+          // a help request runs a sliver of the command: its compiled code is not what a verification needs
+          .loadCached(one, { store: !argv.includes('--help') && !argv.includes('-h') })
+          .main(argv.slice(1)),
+      )
     : import(require('node:url').pathToFileURL(path.join(bundle, 'main.js')).href).then((m) => m.main(argv));
 
 started.then(

@@ -15,6 +15,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,38 +104,75 @@ describe('the bundled CLI', () => {
   it('stores V8 code for the verify files in a private cache, reuses it, and survives a bad one', async () => {
     const cacheRoot = mkdtempSync(join(tmpdir(), 'seal-cc-'));
     try {
+      // a real verification (a key, a signature over a file, no log): the code cache is made by a run that verified
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const keyFile = join(cacheRoot, 'k.pub');
+      const blob = join(cacheRoot, 'blob.txt');
+      const sigFile = join(cacheRoot, 'blob.sig');
+      writeFileSync(keyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+      writeFileSync(blob, 'a blob to verify\n');
+      writeFileSync(sigFile, sign('sha256', readFileSync(blob), privateKey).toString('base64'));
+      const verifyArgs = (command: string) => [
+        bin,
+        command,
+        '--key',
+        keyFile,
+        '--signature',
+        sigFile,
+        '--insecure-ignore-tlog',
+        blob,
+      ];
       const cache = join(cacheRoot, 'cache');
       const env = { ...process.env, SEAL_COMPILE_CACHE: cache };
+      // a help request runs a sliver of the command: it leaves no cache for later verifications to inherit
       await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      expect(readdirSync(cache).filter((f) => f.endsWith('.v8cache'))).toEqual([]);
+      // … nor does a run that fails
+      await expect(
+        run(process.execPath, [...verifyArgs('verify-blob').slice(0, -1), keyFile], { cwd: root, env }),
+      ).rejects.toThrow();
+      expect(readdirSync(cache).filter((f) => f.endsWith('.v8cache'))).toEqual([]);
+      const verified = await run(process.execPath, verifyArgs('verify-blob'), { cwd: root, env });
+      expect(verified.stderr).toContain('Verified OK');
       const files = readdirSync(cache).filter((f) => f.endsWith('.v8cache'));
       expect(files).toHaveLength(1);
       expect(statSync(cache).mode & 0o777).toBe(0o700);
       const entry = join(cache, files[0]!);
       const first = readFileSync(entry);
       // a second run uses the cache as it is
-      await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      await run(process.execPath, verifyArgs('verify-blob'), { cwd: root, env });
       expect(Buffer.compare(readFileSync(entry), first)).toBe(0);
       // a damaged cache is rejected by V8: the command still works and the cache is written anew
       writeFileSync(entry, Buffer.alloc(first.length, 7));
-      const { stdout } = await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
-      expect(stdout).toContain('seal verify-blob');
+      const again = await run(process.execPath, verifyArgs('verify-blob'), { cwd: root, env });
+      expect(again.stderr).toBe(verified.stderr);
       const rewritten = readFileSync(entry);
       expect(rewritten.equals(Buffer.alloc(first.length, 7))).toBe(false);
       // … and the new one is accepted by the next run (left as it is)
-      await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
+      await run(process.execPath, verifyArgs('verify-blob'), { cwd: root, env });
       expect(readFileSync(entry).equals(rewritten)).toBe(true);
-      // a foreign cache (another bundle's code) under this bundle's name is rejected, with the same answer
-      const other = readdirSync(cache).find((f) => f.endsWith('.v8cache'))!;
-      await run(process.execPath, [bin, 'verify-bundle', '--help'], { cwd: root, env });
-      const foreign = readdirSync(cache).find((f) => f.startsWith('verify-bundle.cjs-'))!;
-      writeFileSync(join(cache, other), readFileSync(join(cache, foreign)));
-      const again = await run(process.execPath, [bin, 'verify-blob', '--help'], { cwd: root, env });
-      expect(again.stdout).toBe(stdout);
+      // a foreign cache (another file's code, made by this Node) under this bundle's name is rejected, with the
+      // same answer
+      const otherFile = join(cacheRoot, 'other.cjs');
+      writeFileSync(otherFile, 'exports.answer = () => 42;\n');
+      await run(
+        process.execPath,
+        [
+          '-e',
+          `require(${JSON.stringify(join(root, 'bin', 'load-cached.cjs'))}).loadCached(${JSON.stringify(otherFile)})`,
+        ],
+        { env },
+      );
+      const foreign = readdirSync(cache).find((f) => f.startsWith('other.cjs-'))!;
+      writeFileSync(entry, readFileSync(join(cache, foreign)));
+      const withForeign = await run(process.execPath, verifyArgs('verify-blob'), { cwd: root, env });
+      expect(withForeign.stderr).toBe(verified.stderr);
+      expect(readFileSync(entry).equals(readFileSync(join(cache, foreign)))).toBe(false);
       // a cache directory others can write to is not used
       const open = join(cacheRoot, 'open');
       mkdirSync(open, { mode: 0o777 });
       chmodSync(open, 0o777);
-      await run(process.execPath, [bin, 'verify-blob', '--help'], {
+      await run(process.execPath, verifyArgs('verify-blob'), {
         cwd: root,
         env: { ...process.env, SEAL_COMPILE_CACHE: open },
       });
