@@ -1,7 +1,7 @@
 // The verifier's building blocks: DER reader/writer, certificate fields and extensions, the precert TBS
 // rebuild, prehashed signature checks and the RE2 → RegExp translation.
 
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createPublicKey, ECDH, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import {
   CertificateError,
   extendedKeyUsages,
   isSignedBy,
+  jwkOfSpki,
   OID,
   oidcIssuer,
   parseCertificate,
@@ -120,6 +121,45 @@ describe('certificates', () => {
     const mine = tbsWithoutExtension(leaf, OID.sctList);
     const theirs = removeExtension(tbsOf(leafDer), OID.sctList);
     expect(Buffer.from(mine).equals(Buffer.from(theirs))).toBe(true);
+  });
+
+  it('imports P-256 and Ed25519 keys as the same keys the SPKI decoder reads, other keys through the decoder', () => {
+    const leaf = parseCertificate(leafDer);
+    const decoded = (spki: Uint8Array) =>
+      createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    expect(jwkOfSpki(leaf.spki)).toMatchObject({ kty: 'EC', crv: 'P-256' });
+    expect(publicKeyOf(leaf).equals(decoded(leaf.spki))).toBe(true);
+    expect(publicKeyOf(leaf).asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+
+    const spkiOf = (k: { publicKey: import('node:crypto').KeyObject }) =>
+      new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' }));
+    const ed = spkiOf(generateKeyPairSync('ed25519'));
+    expect(jwkOfSpki(ed)).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
+    expect(publicKeyOf({ ...leaf, spki: ed }).equals(decoded(ed))).toBe(true);
+
+    const p384 = spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }));
+    expect(jwkOfSpki(p384)).toBeUndefined();
+    expect(publicKeyOf({ ...leaf, spki: p384 }).equals(decoded(p384))).toBe(true);
+
+    // a compressed P-256 point is not the fast path's form: the decoder reads it, as the same key
+    const point = leaf.spki.subarray(leaf.spki.length - 65);
+    const compressed = ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+    const compressedSpki = new Uint8Array(
+      Buffer.concat([Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'), compressed]),
+    );
+    expect(jwkOfSpki(compressedSpki)).toBeUndefined();
+    expect(publicKeyOf({ ...leaf, spki: compressedSpki }).equals(publicKeyOf(leaf))).toBe(true);
+  });
+
+  it('refuses a certificate whose P-256 point is off the curve with CertificateError, as the decoder does', () => {
+    const der = new Uint8Array(leafDer);
+    const at = parseCertificate(der).spki.byteOffset - der.byteOffset + parseCertificate(der).spki.length - 1;
+    der[at] = der[at]! ^ 0x01; // the point's last y byte
+    const bad = parseCertificate(der);
+    expect(jwkOfSpki(bad.spki)).toBeDefined();
+    expect(() => createPublicKey({ key: Buffer.from(bad.spki), format: 'der', type: 'spki' })).toThrow();
+    expect(() => publicKeyOf(bad)).toThrow(CertificateError);
+    expect(() => publicKeyOf(bad)).toThrow(/certificate public key is not supported/);
   });
 
   it('rejects malformed certificates with CertificateError', () => {
