@@ -381,6 +381,42 @@ describe('verifyBundle: keyless message signatures', () => {
     }
   });
 
+  it('verifies a bundle whose byte fields are URL-safe, unpadded or line-wrapped base64, as protobuf JSON allows', async () => {
+    const s = await keylessBlob();
+    const recode = (v: unknown, f: (text: string) => string): unknown => {
+      if (typeof v === 'string' && /^[A-Za-z0-9+/]{16,}={0,2}$/.test(v)) return f(v);
+      if (Array.isArray(v)) return v.map((x) => recode(x, f));
+      if (v && typeof v === 'object')
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, recode(x, f)]));
+      return v;
+    };
+    const forms: [string, (text: string) => string][] = [
+      ['URL-safe, unpadded', (t) => Buffer.from(t, 'base64').toString('base64url')],
+      ['URL-safe, padded', (t) => t.replace(/\+/g, '-').replace(/\//g, '_')],
+      ['unpadded', (t) => t.replace(/=+$/, '')],
+      ['wrapped at 64 with CRLF', (t) => t.replace(/(.{64})/g, '$1\r\n')],
+    ];
+    for (const [form, f] of forms) {
+      const r = verifyBundle(recode(s.bundle, f), bytes(s.artifact), identity(), trust);
+      expect(r.ok, `${form}: ${r.message}`).toBe(true);
+    }
+    // the SET is over the body's canonical base64: spare bits set in the body's padded text change nothing
+    type Entries = { tlogEntries: { canonicalizedBody: string }[] };
+    const bodyOf = (b: Record<string, unknown>) => (b.verificationMaterial as Entries).tlogEntries[0]!;
+    let padded = s;
+    for (let i = 0; i < 20 && !bodyOf(padded.bundle).canonicalizedBody.endsWith('='); i++)
+      padded = await keylessBlob();
+    const text = bodyOf(padded.bundle).canonicalizedBody;
+    expect(text.endsWith('=')).toBe(true);
+    const at = text.replace(/=+$/, '').length - 1;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const m = clone(padded.bundle);
+    bodyOf(m).canonicalizedBody =
+      `${text.slice(0, at)}${alphabet[alphabet.indexOf(text[at]!) ^ 1]}${text.slice(at + 1)}`;
+    expect(bodyOf(m).canonicalizedBody).not.toBe(text);
+    expect(verifyBundle(m, bytes(padded.artifact), identity(), trust).ok).toBe(true);
+  });
+
   it('refuses to verify without pinned expectations, and reports format errors with their codes', async () => {
     const s = await keylessBlob();
     expect(verifyBundle(s.bundle, bytes(s.artifact), {}, trust).code).toBe('E_EXPECTATIONS_MISSING');

@@ -35,7 +35,7 @@ export interface TlogEntry {
     checkpoint?: string;
   };
   canonicalizedBody: Uint8Array;
-  /** The body as its base64 text (what the SET signs). */
+  /** The body in standard padded base64, as the SET signs it (the bundle's text when that is already so). */
   canonicalizedBodyBase64: string;
 }
 
@@ -79,18 +79,66 @@ function str(v: unknown, path: string): string {
   return v as string;
 }
 
-/** protobuf JSON bytes: standard or URL-safe base64, padding optional. */
-export function base64(v: unknown, path: string, nonEmpty = true): Uint8Array {
-  // Go's decoder (protojson) skips CR and LF, so line-wrapped base64 is accepted as other clients do.
-  const s = str(v, path).replace(/[\r\n]/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) && !/^[A-Za-z0-9_-]*={0,2}$/.test(s)) {
-    throw new BundleFormatError('E_BASE64', `bundle: ${path} is not valid base64`);
+const STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const URL_SAFE_BASE64 = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** A decoded base64 field, and whether its text is the canonical (standard, padded, unwrapped) encoding. */
+interface DecodedBase64 {
+  bytes: Uint8Array;
+  canonical: boolean;
+}
+
+/**
+ * protobuf JSON bytes: standard or URL-safe base64 (one alphabet, not both), padding optional but never more
+ * than two and only at the end. Go's decoder (protojson) skips CR and LF, so line-wrapped base64 is accepted as
+ * other clients accept it. The common case, standard and unwrapped, is one regular-expression pass.
+ */
+function decodeBase64(text: string, path: string): DecodedBase64 {
+  let s = text;
+  let url = false;
+  if (!STANDARD_BASE64.test(s)) {
+    if (URL_SAFE_BASE64.test(s)) url = true;
+    else {
+      if (!s.includes('\r') && !s.includes('\n')) return notBase64(path);
+      s = s.replace(/[\r\n]/g, '');
+      if (!STANDARD_BASE64.test(s)) {
+        if (!URL_SAFE_BASE64.test(s)) return notBase64(path);
+        url = true;
+      }
+    }
   }
-  const unpadded = s.replace(/=+$/, '');
-  if (unpadded.length % 4 === 1 || (s.includes('=') && s.length % 4 !== 0)) {
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  const data = s.length - pad;
+  if (data % 4 === 1 || (pad > 0 && s.length % 4 !== 0)) {
     throw new BundleFormatError('E_BASE64', `bundle: ${path} is not valid base64 (bad length or padding)`);
   }
-  const bytes = new Uint8Array(Buffer.from(s, /[-_]/.test(s) ? 'base64url' : 'base64'));
+  const buf = Buffer.from(s, url ? 'base64url' : 'base64');
+  // Canonical: the text encoding the bytes gives back, so also the bits the last character carries past the
+  // data are zero (a decoder ignores them, an encoder writes zeros).
+  const spare = data % 4 === 2 ? 0x0f : data % 4 === 3 ? 0x03 : 0;
+  const canonical =
+    !url &&
+    s === text &&
+    s.length % 4 === 0 &&
+    (spare === 0 || (sextet(s.charCodeAt(data - 1)) & spare) === 0);
+  return { bytes: new Uint8Array(buf), canonical };
+}
+
+/** The value of a standard-alphabet base64 character. */
+function sextet(c: number): number {
+  if (c >= 65 && c <= 90) return c - 65; // A-Z
+  if (c >= 97 && c <= 122) return c - 71; // a-z
+  if (c >= 48 && c <= 57) return c + 4; // 0-9
+  return c === 43 ? 62 : 63; // + /
+}
+
+function notBase64(path: string): never {
+  throw new BundleFormatError('E_BASE64', `bundle: ${path} is not valid base64`);
+}
+
+/** protobuf JSON bytes (see decodeBase64), refused when empty unless `nonEmpty` is false. */
+export function base64(v: unknown, path: string, nonEmpty = true): Uint8Array {
+  const { bytes } = decodeBase64(str(v, path), path);
   if (nonEmpty && bytes.length === 0) fail(path, 'is empty');
   return bytes;
 }
@@ -117,14 +165,19 @@ function hexOf(b: Uint8Array): string {
 function tlogEntry(v: unknown, path: string, version: BundleVersion): TlogEntry {
   const o = obj(v, path);
   const kv = obj(o.kindVersion, `${path}.kindVersion`);
+  const bodyText = str(o.canonicalizedBody, `${path}.canonicalizedBody`);
+  const body = decodeBase64(bodyText, `${path}.canonicalizedBody`);
+  if (body.bytes.length === 0) fail(`${path}.canonicalizedBody`, 'is empty');
   const entry: TlogEntry = {
     logIndex: uint(o.logIndex, `${path}.logIndex`),
     logId: hexOf(base64(obj(o.logId, `${path}.logId`).keyId, `${path}.logId.keyId`)),
     kind: str(kv.kind, `${path}.kindVersion.kind`),
     version: str(kv.version, `${path}.kindVersion.version`),
     integratedTime: uint(o.integratedTime, `${path}.integratedTime`),
-    canonicalizedBody: base64(o.canonicalizedBody, `${path}.canonicalizedBody`),
-    canonicalizedBodyBase64: str(o.canonicalizedBody, `${path}.canonicalizedBody`),
+    canonicalizedBody: body.bytes,
+    canonicalizedBodyBase64: body.canonical
+      ? bodyText
+      : Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('base64'),
   };
   if (present(o.inclusionPromise)) {
     const p = obj(o.inclusionPromise, `${path}.inclusionPromise`);

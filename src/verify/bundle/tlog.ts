@@ -33,12 +33,15 @@ export interface SignedContent {
   signerIsCertificate: boolean;
 }
 
-const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-
-/** The exact bytes of a Rekor v1 SET: JCS of {body, integratedTime, logID, logIndex} (keys already in order). */
+/**
+ * The exact bytes of a Rekor v1 SET: JCS of {body, integratedTime, logID, logIndex} (keys already in order).
+ * The body is standard base64 and the log ID lower-case hex, neither has a character JSON escapes.
+ */
 export function setPayload(entry: TlogEntry): Uint8Array {
-  const text = `{"body":${JSON.stringify(b64(entry.canonicalizedBody))},"integratedTime":${entry.integratedTime},"logID":${JSON.stringify(entry.logId)},"logIndex":${entry.logIndex}}`;
-  return new Uint8Array(Buffer.from(text, 'utf8'));
+  return Buffer.from(
+    `{"body":"${entry.canonicalizedBodyBase64}","integratedTime":${entry.integratedTime},"logID":"${entry.logId}","logIndex":${entry.logIndex}}`,
+    'latin1',
+  );
 }
 
 function hostOf(url: string): string {
@@ -47,6 +50,20 @@ function hostOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** A log's signed-note key hint (the first 4 bytes of its key ID) and key name, read once per trusted log. */
+const noteKeys = new WeakMap<LogKey, { hint: Uint8Array; host: string }>();
+function noteKeyOf(log: LogKey): { hint: Uint8Array; host: string } {
+  let k = noteKeys.get(log);
+  if (!k) {
+    k = {
+      hint: new Uint8Array(Buffer.from(log.checkpointKeyId ?? log.logId, 'hex').subarray(0, 4)),
+      host: hostOf(log.baseUrl),
+    };
+    noteKeys.set(log, k);
+  }
+  return k;
 }
 
 /** Verify the checkpoint note: some signature line from this log (key hint and name) verifies; others are ignored. */
@@ -61,8 +78,7 @@ function verifyCheckpointNote(envelope: string, logs: LogKey[]): { size: number;
   }
   const data = new Uint8Array(Buffer.from(note.body, 'utf8'));
   for (const log of logs) {
-    const hint = Buffer.from(log.checkpointKeyId ?? log.logId, 'hex').subarray(0, 4);
-    const host = hostOf(log.baseUrl);
+    const { hint, host } = noteKeyOf(log);
     for (const sig of note.signatures) {
       if (!bytesEqual(sig.keyHash, hint)) continue;
       // The key name is the log's host (Rekor v1 and v2); sigstore-js accepts any substring of baseUrl.
