@@ -11065,10 +11065,10 @@ function validateCrit(Err, recognizedDefault, recognizedOption, protectedHeader,
 }
 function validateB64(protectedHeader, extensions) {
   if (extensions.includes("b64")) {
-    const b644 = protectedHeader.b64;
-    if (typeof b644 != "boolean")
+    const b643 = protectedHeader.b64;
+    if (typeof b643 != "boolean")
       throw new JWSInvalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
-    return b644;
+    return b643;
   }
   return true;
 }
@@ -11417,14 +11417,14 @@ async function createSignature(input2, key, rejectUnencoded) {
     throw new JWSInvalid("JWS Protected and JWS Unprotected Header Parameter names must be disjoint");
   const joseHeader = { ...protectedHeader, ...unprotectedHeader };
   validateCritDuplicates(JWSInvalid, protectedHeader);
-  const b644 = validateB64(protectedHeader, validateCrit(JWSInvalid, JWS_RECOGNIZED, crit, protectedHeader, joseHeader));
-  b644 || rejectUnencoded?.();
+  const b643 = validateB64(protectedHeader, validateCrit(JWSInvalid, JWS_RECOGNIZED, crit, protectedHeader, joseHeader));
+  b643 || rejectUnencoded?.();
   const { alg } = joseHeader;
   if (typeof alg != "string" || !alg)
     throw new JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
   const entry = jwsAlgorithm(alg);
   let encodedPayload = "", signingPayload = payload, signingInput;
-  if (b644) {
+  if (b643) {
     const encodedPayloadCache = input2[4];
     encodedPayloadCache ? (encodedPayload = encodedPayloadCache[0] ??= encode3(payload), signingPayload = encodedPayloadCache[1] ??= encode2(encodedPayload)) : (encodedPayload = encode3(payload), signingInput = encoder.encode(`${encodedProtectedHeader}.${encodedPayload}`));
   }
@@ -11435,7 +11435,7 @@ async function createSignature(input2, key, rejectUnencoded) {
     signature: encode3(new Uint8Array(await crypto.subtle.sign(entry.signing, signingKey, signingInput))),
     payload: encodedPayload
   };
-  return protectedHeader && (jws.protected = encodedProtectedHeader), unprotectedHeader && (jws.header = unprotectedHeader), [jws, b644];
+  return protectedHeader && (jws.protected = encodedProtectedHeader), unprotectedHeader && (jws.header = unprotectedHeader), [jws, b643];
 }
 async function createCompactSignature(payload, protectedHeader, crit, key, rejectUnencoded) {
   const [jws] = await createSignature([payload, protectedHeader, void 0, crit], key, rejectUnencoded);
@@ -13339,11 +13339,11 @@ function isDuplicate(existing, layer, verify2) {
     if (k === SIGNATURE_ANNOTATION) continue;
     if (have[k] !== v) return false;
   }
-  const b644 = have[SIGNATURE_ANNOTATION];
-  if (b644 === void 0) return false;
+  const b643 = have[SIGNATURE_ANNOTATION];
+  if (b643 === void 0) return false;
   let sig2;
   try {
-    sig2 = decodeBase642(b644, "signature annotation");
+    sig2 = decodeBase642(b643, "signature annotation");
   } catch {
     return false;
   }
@@ -13683,8 +13683,8 @@ var require_envelope = __commonJS({
         return obj3;
       }
     };
-    function bytesFromBase64(b644) {
-      return Uint8Array.from(globalThis.Buffer.from(b644, "base64"));
+    function bytesFromBase64(b643) {
+      return Uint8Array.from(globalThis.Buffer.from(b643, "base64"));
     }
     function base64FromBytes(arr2) {
       return globalThis.Buffer.from(arr2).toString("base64");
@@ -14195,8 +14195,8 @@ var require_sigstore_common = __commonJS({
         return obj3;
       }
     };
-    function bytesFromBase64(b644) {
-      return Uint8Array.from(globalThis.Buffer.from(b644, "base64"));
+    function bytesFromBase64(b643) {
+      return Uint8Array.from(globalThis.Buffer.from(b643, "base64"));
     }
     function base64FromBytes(arr2) {
       return globalThis.Buffer.from(arr2).toString("base64");
@@ -14340,8 +14340,8 @@ var require_sigstore_rekor = __commonJS({
         return obj3;
       }
     };
-    function bytesFromBase64(b644) {
-      return Uint8Array.from(globalThis.Buffer.from(b644, "base64"));
+    function bytesFromBase64(b643) {
+      return Uint8Array.from(globalThis.Buffer.from(b643, "base64"));
     }
     function base64FromBytes(arr2) {
       return globalThis.Buffer.from(arr2).toString("base64");
@@ -14922,8 +14922,8 @@ var require_sigstore_verification = __commonJS({
         return obj3;
       }
     };
-    function bytesFromBase64(b644) {
-      return Uint8Array.from(globalThis.Buffer.from(b644, "base64"));
+    function bytesFromBase64(b643) {
+      return Uint8Array.from(globalThis.Buffer.from(b643, "base64"));
     }
     function base64FromBytes(arr2) {
       return globalThis.Buffer.from(arr2).toString("base64");
@@ -15620,8 +15620,8 @@ function verificationMaterialFor(signer) {
   return { publicKeyHint: publicKeyHint((0, import_node_crypto14.createPublicKey)(signer.publicKeyPem())) };
 }
 function pemToDer(pem) {
-  const b644 = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, "");
-  return new Uint8Array(Buffer.from(b644, "base64"));
+  const b643 = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, "");
+  return new Uint8Array(Buffer.from(b643, "base64"));
 }
 async function attachBundle(input2) {
   const [tlogEntries, rfc3161Timestamps] = await Promise.all([
@@ -54769,7 +54769,7 @@ var require_sequence = __commonJS({
     exports2.indexOf = indexOf;
     exports2.lastIndexOf = lastIndexOf;
     exports2.includes = includes;
-    exports2.startsWith = startsWith;
+    exports2.startsWith = startsWith2;
     exports2.endsWith = endsWith;
     exports2.slice = slice;
     exports2.tail = tail;
@@ -54869,7 +54869,7 @@ var require_sequence = __commonJS({
     function includes(data, pattern, options5) {
       return indexOf(data, pattern, options5) !== -1;
     }
-    function startsWith(data, pattern, options5) {
+    function startsWith2(data, pattern, options5) {
       const bytes2 = (0, buffer_source_js_1.toUint8Array)(data);
       const needle = toPatternBytes(pattern, options5);
       if (needle.byteLength > bytes2.byteLength) {
@@ -62395,11 +62395,33 @@ function extension(cert, oid) {
   for (const e of cert.extensions) if (e.oid === oid) return e;
   return void 0;
 }
+function jwkOfSpki(spki2) {
+  if (spki2.length === P256_SPKI_PREFIX.length + 64 && startsWith(spki2, P256_SPKI_PREFIX)) {
+    const at = P256_SPKI_PREFIX.length;
+    return {
+      kty: "EC",
+      crv: "P-256",
+      x: b64url(spki2.subarray(at, at + 32)),
+      y: b64url(spki2.subarray(at + 32))
+    };
+  }
+  if (spki2.length === ED25519_SPKI_PREFIX.length + 32 && startsWith(spki2, ED25519_SPKI_PREFIX)) {
+    return { kty: "OKP", crv: "Ed25519", x: b64url(spki2.subarray(ED25519_SPKI_PREFIX.length)) };
+  }
+  return void 0;
+}
 function publicKeyOf(cert) {
   let key = keyCache.get(cert);
   if (!key) {
+    const jwk = jwkOfSpki(cert.spki);
+    if (jwk) {
+      try {
+        key = (0, import_node_crypto20.createPublicKey)({ key: jwk, format: "jwk" });
+      } catch {
+      }
+    }
     try {
-      key = (0, import_node_crypto20.createPublicKey)({
+      key ??= (0, import_node_crypto20.createPublicKey)({
         key: Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength),
         format: "der",
         type: "spki"
@@ -62548,7 +62570,7 @@ function certificatesFromPem(pem) {
   }
   return out;
 }
-var import_node_crypto20, OID, CertificateError, keyCache, OID_ANY_EKU, latin1, utf8, PEM_CERT_BEGIN, PEM_CERT_END;
+var import_node_crypto20, OID, CertificateError, keyCache, P256_SPKI_PREFIX, ED25519_SPKI_PREFIX, startsWith, b64url, OID_ANY_EKU, latin1, utf8, PEM_CERT_BEGIN, PEM_CERT_END;
 var init_x509 = __esm({
   "src/formats/x509.ts"() {
     "use strict";
@@ -62576,6 +62598,10 @@ var init_x509 = __esm({
       }
     };
     keyCache = /* @__PURE__ */ new WeakMap();
+    P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d03010703420004", "hex");
+    ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+    startsWith = (b, prefix) => Buffer.from(b.buffer, b.byteOffset, prefix.length).equals(prefix);
+    b64url = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
     OID_ANY_EKU = "2.5.29.37.0";
     latin1 = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
     utf8 = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
@@ -64213,21 +64239,29 @@ function certificateIdentity(cert) {
   const sans = subjectAltNames(cert);
   const san = sans.uris[0] ?? sans.emails[0] ?? sans.otherNames[0];
   const extensions = {};
+  const claims = /* @__PURE__ */ new Map();
   for (const e of cert.extensions) {
     if (!e.oid.startsWith(FULCIO_ARC)) continue;
+    if (CLAIM_OIDS.has(e.oid)) {
+      claims.set(e.oid, e.value);
+      continue;
+    }
+    if (Number(e.oid.slice(e.oid.lastIndexOf(".") + 1)) < 8) {
+      extensions[e.oid] = utf82(e.value);
+      continue;
+    }
     try {
-      const text = fulcioExtensionText(cert, e.oid);
-      if (text !== void 0) extensions[e.oid] = text;
+      const t = readRoot(e.value);
+      if (t.tag === TAG.UTF8_STRING) extensions[e.oid] = utf82(contentOf(e.value, t));
     } catch {
     }
   }
   const unreadable = {};
-  for (const claim2 of FULCIO_CLAIMS) {
-    const found = cert.extensions.find((e) => e.oid === claim2.oid);
-    if (!found) continue;
-    delete extensions[claim2.oid];
+  for (const claim2 of claims.size > 0 ? FULCIO_CLAIMS : []) {
+    const value = claims.get(claim2.oid);
+    if (value === void 0) continue;
     try {
-      extensions[claim2.oid] = claimText(found.value);
+      extensions[claim2.oid] = claimText(value);
     } catch (err) {
       unreadable[claim2.oid] = err.message;
     }
@@ -64350,7 +64384,7 @@ function checkIdentity(id, want) {
   }
   return void 0;
 }
-var STRICT_UTF8, FULCIO_ARC, GITHUB_CLAIMS;
+var STRICT_UTF8, FULCIO_ARC, CLAIM_OIDS, utf82, GITHUB_CLAIMS;
 var init_identity = __esm({
   "src/verify/bundle/identity.ts"() {
     "use strict";
@@ -64359,6 +64393,8 @@ var init_identity = __esm({
     init_x509();
     STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     FULCIO_ARC = "1.3.6.1.4.1.57264.1.";
+    CLAIM_OIDS = new Set(FULCIO_CLAIMS.map((c) => c.oid));
+    utf82 = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
     GITHUB_CLAIMS = [
       ["githubWorkflowTrigger", "1.3.6.1.4.1.57264.1.2", "GitHub workflow trigger"],
       ["githubWorkflowSha", "1.3.6.1.4.1.57264.1.3", "GitHub workflow SHA"],
@@ -64709,8 +64745,8 @@ function parseWitnessVkey(vkey) {
   };
   const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+([A-Za-z0-9+/]+=*)$/.exec(vkey.trim());
   if (!m) return bad3("expected <name>+<8 hex key ID>+<base64 key> (a C2SP vkey)");
-  const [, name, hash, b644] = m;
-  const raw = Buffer.from(b644, "base64");
+  const [, name, hash, b643] = m;
+  const raw = Buffer.from(b643, "base64");
   if (raw.length !== 33 || raw[0] !== 4 && raw[0] !== 1)
     bad3("the key is not an Ed25519 key of type 0x04 (cosignature/v1) or 0x01");
   const key = new Uint8Array(raw.subarray(1));
@@ -65371,6 +65407,14 @@ function signingChain(ts, ca) {
   }
   return void 0;
 }
+function trustedChainProblem(ca) {
+  let found = trustedChainProblems.get(ca);
+  if (!found) {
+    found = { problem: timestampingChainProblem(ca.chain) };
+    trustedChainProblems.set(ca, found);
+  }
+  return found.problem;
+}
 function verifySignedTimestamp(der2, signedBytes, authorities2) {
   const ts = parseSignedTimestamp(der2);
   const imprint = (0, import_node_crypto29.createHash)(ts.imprintAlgorithm).update(signedBytes).digest();
@@ -65393,34 +65437,34 @@ function verifySignedTimestamp(der2, signedBytes, authorities2) {
       `the timestamp's time ${iso2(ts.genTime)} is outside the TSA's validity in the trusted root`
     );
   }
-  let why = new TimestampError("the TSA signature does not verify");
+  let why = {
+    message: "the TSA signature does not verify"
+  };
   for (const { ca, chain } of inTime) {
     if (!authorityChainIsSound(ca)) {
-      why = new TimestampError(
-        "the TSA certificate chain in the trusted root does not chain",
-        "E_TSA_CERTIFICATE_INVALID"
-      );
+      why = {
+        message: "the TSA certificate chain in the trusted root does not chain",
+        code: "E_TSA_CERTIFICATE_INVALID"
+      };
       continue;
     }
-    const profile = timestampingChainProblem(chain);
+    const profile = chain === ca.chain ? trustedChainProblem(ca) : timestampingChainProblem(chain);
     if (profile) {
-      why = new TimestampError(profile, "E_TSA_CERTIFICATE_INVALID");
+      why = { message: profile, code: "E_TSA_CERTIFICATE_INVALID" };
       continue;
     }
     if (!chain.every((c) => c.notBefore <= ts.genTime && ts.genTime <= c.notAfter)) {
-      why = new TimestampError(
-        `the TSA certificate chain is not valid at the timestamp's time ${iso2(ts.genTime)}`
-      );
+      why = { message: `the TSA certificate chain is not valid at the timestamp's time ${iso2(ts.genTime)}` };
       continue;
     }
     if (signatureVerifies(ts, publicKeyOf(chain[0]))) return ts.genTime;
-    why = new TimestampError(
-      "the TSA signature does not verify (the timestamp was altered or signed by another key)"
-    );
+    why = {
+      message: "the TSA signature does not verify (the timestamp was altered or signed by another key)"
+    };
   }
-  throw why;
+  throw new TimestampError(why.message, why.code);
 }
-var import_node_crypto29, OID_SIGNED_DATA, OID_TST_INFO, OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, DIGESTS, MAX_EMBEDDED_CERTIFICATES, TimestampError, iso2;
+var import_node_crypto29, OID_SIGNED_DATA, OID_TST_INFO, OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, DIGESTS, MAX_EMBEDDED_CERTIFICATES, TimestampError, iso2, trustedChainProblems;
 var init_tsa = __esm({
   "src/verify/bundle/tsa.ts"() {
     "use strict";
@@ -65453,6 +65497,7 @@ var init_tsa = __esm({
       code;
     };
     iso2 = (ms) => new Date(ms).toISOString();
+    trustedChainProblems = /* @__PURE__ */ new WeakMap();
   }
 });
 
@@ -65509,16 +65554,41 @@ function str2(v, path) {
   if (typeof v !== "string") fail(path, "must be a string");
   return v;
 }
-function base642(v, path, nonEmpty = true) {
-  const s = str2(v, path).replace(/[\r\n]/g, "");
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) && !/^[A-Za-z0-9_-]*={0,2}$/.test(s)) {
-    throw new BundleFormatError("E_BASE64", `bundle: ${path} is not valid base64`);
+function decodeBase643(text, path) {
+  let s = text;
+  let url = false;
+  if (!STANDARD_BASE64.test(s)) {
+    if (URL_SAFE_BASE64.test(s)) url = true;
+    else {
+      if (!s.includes("\r") && !s.includes("\n")) return notBase64(path);
+      s = s.replace(/[\r\n]/g, "");
+      if (!STANDARD_BASE64.test(s)) {
+        if (!URL_SAFE_BASE64.test(s)) return notBase64(path);
+        url = true;
+      }
+    }
   }
-  const unpadded = s.replace(/=+$/, "");
-  if (unpadded.length % 4 === 1 || s.includes("=") && s.length % 4 !== 0) {
+  const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
+  const data = s.length - pad;
+  if (data % 4 === 1 || pad > 0 && s.length % 4 !== 0) {
     throw new BundleFormatError("E_BASE64", `bundle: ${path} is not valid base64 (bad length or padding)`);
   }
-  const bytes2 = new Uint8Array(Buffer.from(s, /[-_]/.test(s) ? "base64url" : "base64"));
+  const buf2 = Buffer.from(s, url ? "base64url" : "base64");
+  const spare = data % 4 === 2 ? 15 : data % 4 === 3 ? 3 : 0;
+  const canonical = !url && s === text && s.length % 4 === 0 && (spare === 0 || (sextet(s.charCodeAt(data - 1)) & spare) === 0);
+  return { bytes: new Uint8Array(buf2), canonical };
+}
+function sextet(c) {
+  if (c >= 65 && c <= 90) return c - 65;
+  if (c >= 97 && c <= 122) return c - 71;
+  if (c >= 48 && c <= 57) return c + 4;
+  return c === 43 ? 62 : 63;
+}
+function notBase64(path) {
+  throw new BundleFormatError("E_BASE64", `bundle: ${path} is not valid base64`);
+}
+function base642(v, path, nonEmpty = true) {
+  const { bytes: bytes2 } = decodeBase643(str2(v, path), path);
   if (nonEmpty && bytes2.length === 0) fail(path, "is empty");
   return bytes2;
 }
@@ -65535,14 +65605,17 @@ function hexOf(b) {
 function tlogEntry(v, path, version2) {
   const o = obj2(v, path);
   const kv = obj2(o.kindVersion, `${path}.kindVersion`);
+  const bodyText = str2(o.canonicalizedBody, `${path}.canonicalizedBody`);
+  const body = decodeBase643(bodyText, `${path}.canonicalizedBody`);
+  if (body.bytes.length === 0) fail(`${path}.canonicalizedBody`, "is empty");
   const entry = {
     logIndex: uint(o.logIndex, `${path}.logIndex`),
     logId: hexOf(base642(obj2(o.logId, `${path}.logId`).keyId, `${path}.logId.keyId`)),
     kind: str2(kv.kind, `${path}.kindVersion.kind`),
     version: str2(kv.version, `${path}.kindVersion.version`),
     integratedTime: uint(o.integratedTime, `${path}.integratedTime`),
-    canonicalizedBody: base642(o.canonicalizedBody, `${path}.canonicalizedBody`),
-    canonicalizedBodyBase64: str2(o.canonicalizedBody, `${path}.canonicalizedBody`)
+    canonicalizedBody: body.bytes,
+    canonicalizedBodyBase64: body.canonical ? bodyText : Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString("base64")
   };
   if (present(o.inclusionPromise)) {
     const p = obj2(o.inclusionPromise, `${path}.inclusionPromise`);
@@ -65668,7 +65741,7 @@ function parseBundle(json) {
   }
   return { mediaType, version: version2, material, tlogEntries, signedTimestamps, content };
 }
-var MAX_SIGNED_TIMESTAMPS, MAX_SIGNED_TIMESTAMP_BYTES, BundleFormatError, MEDIA_TYPES, fail, present;
+var MAX_SIGNED_TIMESTAMPS, MAX_SIGNED_TIMESTAMP_BYTES, BundleFormatError, MEDIA_TYPES, fail, STANDARD_BASE64, URL_SAFE_BASE64, present;
 var init_parse4 = __esm({
   "src/verify/bundle/parse.ts"() {
     "use strict";
@@ -65691,6 +65764,8 @@ var init_parse4 = __esm({
     fail = (path, why) => {
       throw new BundleFormatError("E_BUNDLE_INVALID", `bundle: ${path} ${why}`);
     };
+    STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+    URL_SAFE_BASE64 = /^[A-Za-z0-9_-]*={0,2}$/;
     present = (v) => v !== void 0 && v !== null;
   }
 });
@@ -65769,11 +65844,19 @@ function signedInput(sct, issuerKeyHash, tbs) {
   out.set(sct.extensions, p);
   return out;
 }
+function issuerKeyHashOf(issuer) {
+  let h = issuerKeyHashes.get(issuer);
+  if (!h) {
+    h = new Uint8Array((0, import_node_crypto30.createHash)("sha256").update(issuer.spki).digest());
+    issuerKeyHashes.set(issuer, h);
+  }
+  return h;
+}
 function verifyEmbeddedScts(leaf, issuer, ctlogs) {
   const scts = embeddedScts(leaf);
   if (scts.length === 0) return 0;
   const tbs = tbsWithoutExtension(leaf, OID.sctList);
-  const issuerKeyHash = (0, import_node_crypto30.createHash)("sha256").update(issuer.spki).digest();
+  const issuerKeyHash = issuerKeyHashOf(issuer);
   for (const sct of scts) {
     const logIdHex = Buffer.from(sct.logId).toString("hex");
     const logs = (ctlogs.get(logIdHex) ?? []).filter((l) => inRange(l.validFor, sct.timestamp));
@@ -65793,7 +65876,7 @@ function verifyEmbeddedScts(leaf, issuer, ctlogs) {
   }
   return scts.length;
 }
-var import_node_crypto30, SctError, TLS_HASH;
+var import_node_crypto30, SctError, TLS_HASH, issuerKeyHashes;
 var init_sct = __esm({
   "src/verify/bundle/sct.ts"() {
     "use strict";
@@ -65808,6 +65891,7 @@ var init_sct = __esm({
       }
     };
     TLS_HASH = { 4: "sha256", 5: "sha384", 6: "sha512" };
+    issuerKeyHashes = /* @__PURE__ */ new WeakMap();
   }
 });
 
@@ -65860,8 +65944,10 @@ var init_merkle = __esm({
 
 // src/verify/bundle/tlog.ts
 function setPayload2(entry) {
-  const text = `{"body":${JSON.stringify(b643(entry.canonicalizedBody))},"integratedTime":${entry.integratedTime},"logID":${JSON.stringify(entry.logId)},"logIndex":${entry.logIndex}}`;
-  return new Uint8Array(Buffer.from(text, "utf8"));
+  return Buffer.from(
+    `{"body":"${entry.canonicalizedBodyBase64}","integratedTime":${entry.integratedTime},"logID":"${entry.logId}","logIndex":${entry.logIndex}}`,
+    "latin1"
+  );
 }
 function hostOf(url) {
   try {
@@ -65869,6 +65955,17 @@ function hostOf(url) {
   } catch {
     return url;
   }
+}
+function noteKeyOf(log) {
+  let k = noteKeys.get(log);
+  if (!k) {
+    k = {
+      hint: new Uint8Array(Buffer.from(log.checkpointKeyId ?? log.logId, "hex").subarray(0, 4)),
+      host: hostOf(log.baseUrl)
+    };
+    noteKeys.set(log, k);
+  }
+  return k;
 }
 function verifyCheckpointNote(envelope, logs) {
   let note;
@@ -65881,8 +65978,7 @@ function verifyCheckpointNote(envelope, logs) {
   }
   const data = new Uint8Array(Buffer.from(note.body, "utf8"));
   for (const log of logs) {
-    const hint = Buffer.from(log.checkpointKeyId ?? log.logId, "hex").subarray(0, 4);
-    const host = hostOf(log.baseUrl);
+    const { hint, host } = noteKeyOf(log);
     for (const sig2 of note.signatures) {
       if (!bytesEqual(sig2.keyHash, hint)) continue;
       if (sig2.name !== host && !log.baseUrl.includes(sig2.name)) continue;
@@ -66097,7 +66193,7 @@ function verifyTlogBody(entry, content) {
       mismatch(`entry kind ${key} is not supported`);
   }
 }
-var import_node_crypto32, TlogError, b643, MAX_CLOCK_SKEW_MS, isObj, get, fromB64, fromHex, HASH_NAMES, sha256;
+var import_node_crypto32, TlogError, noteKeys, MAX_CLOCK_SKEW_MS, isObj, get, fromB64, fromHex, HASH_NAMES, sha256;
 var init_tlog2 = __esm({
   "src/verify/bundle/tlog.ts"() {
     "use strict";
@@ -66116,7 +66212,7 @@ var init_tlog2 = __esm({
       }
       code;
     };
-    b643 = (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+    noteKeys = /* @__PURE__ */ new WeakMap();
     MAX_CLOCK_SKEW_MS = 5 * 6e4;
     isObj = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
     get = (v, ...path) => {
@@ -67191,9 +67287,9 @@ function certificatePemOf(raw, flag) {
     if (decoded.includes("-----BEGIN CERTIFICATE-----")) return decoded;
   }
   if (raw[0] === 48) {
-    const b644 = raw.toString("base64").replace(/.{1,64}/g, "$&\n");
+    const b643 = raw.toString("base64").replace(/.{1,64}/g, "$&\n");
     return `-----BEGIN CERTIFICATE-----
-${b644}-----END CERTIFICATE-----
+${b643}-----END CERTIFICATE-----
 `;
   }
   throw new SealError("E_CERTIFICATE_INVALID", `${flag} holds no PEM, base64 PEM or DER certificate`);
@@ -67206,13 +67302,13 @@ function timestampBytes(raw, path) {
   } catch (cause) {
     throw new SealError("E_TIMESTAMP_INVALID", `--rfc3161-timestamp ${path} is not JSON`, { cause });
   }
-  const b644 = json.SignedRFC3161Timestamp;
-  if (typeof b644 !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(b644))
+  const b643 = json.SignedRFC3161Timestamp;
+  if (typeof b643 !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(b643))
     throw new SealError(
       "E_TIMESTAMP_INVALID",
       `--rfc3161-timestamp ${path} has no base64 SignedRFC3161Timestamp`
     );
-  return new Uint8Array(Buffer.from(b644, "base64"));
+  return new Uint8Array(Buffer.from(b643, "base64"));
 }
 var import_node_crypto37, options, command;
 var init_verify_blob = __esm({

@@ -5,7 +5,7 @@ import type { ErrorCode } from '../../errors.js';
 import type { IdentityExpectation } from '../types.js';
 import { contentOf, readRoot, TAG } from '../../formats/der.js';
 import { FULCIO_CLAIMS } from '../../formats/fulcio-claims.js';
-import { type Certificate, fulcioExtensionText, oidcIssuer, subjectAltNames } from '../../formats/x509.js';
+import { type Certificate, oidcIssuer, subjectAltNames } from '../../formats/x509.js';
 
 export interface CertificateIdentity {
   /** The SAN that identifies the signer: first URI, else first email, else first OtherName. */
@@ -39,28 +39,40 @@ function claimText(value: Uint8Array): string {
 }
 
 const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
+const CLAIM_OIDS = new Set(FULCIO_CLAIMS.map((c) => c.oid));
+const utf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 
 export function certificateIdentity(cert: Certificate): CertificateIdentity {
   const sans = subjectAltNames(cert);
   const san = sans.uris[0] ?? sans.emails[0] ?? sans.otherNames[0];
+  // One pass over the extensions: the Fulcio ones as text in certificate order, then the claim extensions
+  // (.9–.24) in the claim table's order, each strictly read (the parser refuses an extension that appears
+  // twice, RFC 5280 §4.2).
   const extensions: Record<string, string> = {};
+  const claims = new Map<string, Uint8Array>();
   for (const e of cert.extensions) {
     if (!e.oid.startsWith(FULCIO_ARC)) continue;
+    if (CLAIM_OIDS.has(e.oid)) {
+      claims.set(e.oid, e.value);
+      continue;
+    }
+    if (Number(e.oid.slice(e.oid.lastIndexOf('.') + 1)) < 8) {
+      extensions[e.oid] = utf8(e.value); // .1–.7 hold the raw value bytes
+      continue;
+    }
     try {
-      const text = fulcioExtensionText(cert, e.oid);
-      if (text !== undefined) extensions[e.oid] = text;
+      const t = readRoot(e.value);
+      if (t.tag === TAG.UTF8_STRING) extensions[e.oid] = utf8(contentOf(e.value, t));
     } catch {
-      // A malformed optional claim is left out; the issuer below is read strictly.
+      // A malformed optional extension is left out; the issuer below is read strictly.
     }
   }
   const unreadable: Record<string, string> = {};
-  // (the certificate parser refuses an extension that appears twice, RFC 5280 §4.2)
-  for (const claim of FULCIO_CLAIMS) {
-    const found = cert.extensions.find((e) => e.oid === claim.oid);
-    if (!found) continue;
-    delete extensions[claim.oid];
+  for (const claim of claims.size > 0 ? FULCIO_CLAIMS : []) {
+    const value = claims.get(claim.oid);
+    if (value === undefined) continue;
     try {
-      extensions[claim.oid] = claimText(found.value);
+      extensions[claim.oid] = claimText(value);
     } catch (err) {
       unreadable[claim.oid] = (err as Error).message;
     }

@@ -103,6 +103,17 @@ function signedInput(sct: Sct, issuerKeyHash: Uint8Array, tbs: Uint8Array): Uint
   return out;
 }
 
+/** SHA-256 of an issuing CA's SPKI (the precert entry's issuer_key_hash), once per trusted certificate. */
+const issuerKeyHashes = new WeakMap<Certificate, Uint8Array>();
+function issuerKeyHashOf(issuer: Certificate): Uint8Array {
+  let h = issuerKeyHashes.get(issuer);
+  if (!h) {
+    h = new Uint8Array(createHash('sha256').update(issuer.spki).digest());
+    issuerKeyHashes.set(issuer, h);
+  }
+  return h;
+}
+
 /**
  * Verify every embedded SCT of `leaf` (issued by `issuer`) against the CT logs of the trust material.
  * Returns how many verified; throws SctError for one that names an unknown log or does not verify.
@@ -115,7 +126,7 @@ export function verifyEmbeddedScts(
   const scts = embeddedScts(leaf);
   if (scts.length === 0) return 0;
   const tbs = tbsWithoutExtension(leaf, OID.sctList);
-  const issuerKeyHash = createHash('sha256').update(issuer.spki).digest();
+  const issuerKeyHash = issuerKeyHashOf(issuer);
   for (const sct of scts) {
     const logIdHex = Buffer.from(sct.logId).toString('hex');
     const logs = (ctlogs.get(logIdHex) ?? []).filter((l) => inRange(l.validFor, sct.timestamp));

@@ -242,6 +242,17 @@ function signingChain(ts: SignedTimestamp, ca: CertificateAuthority): Certificat
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** timestampingChainProblem of a TSA's own certChain (leaf first), read once per authority of the trust material. */
+const trustedChainProblems = new WeakMap<CertificateAuthority, { problem: string | undefined }>();
+function trustedChainProblem(ca: CertificateAuthority): string | undefined {
+  let found = trustedChainProblems.get(ca);
+  if (!found) {
+    found = { problem: timestampingChainProblem(ca.chain) };
+    trustedChainProblems.set(ca, found);
+  }
+  return found.problem;
+}
+
 /**
  * Verify a signed timestamp over `signedBytes` (the bundle signature) against the trusted TSAs: imprint,
  * a TSA valid at genTime whose signing certificate is the signer and is for timestamping (a critical
@@ -274,30 +285,31 @@ export function verifySignedTimestamp(
       `the timestamp's time ${iso(ts.genTime)} is outside the TSA's validity in the trusted root`,
     );
   }
-  let why = new TimestampError('the TSA signature does not verify');
+  // the reason the last candidate failed, made into an error only when all have (an Error records a stack)
+  let why: { message: string; code?: TimestampError['code'] } = {
+    message: 'the TSA signature does not verify',
+  };
   for (const { ca, chain } of inTime) {
     if (!authorityChainIsSound(ca)) {
-      why = new TimestampError(
-        'the TSA certificate chain in the trusted root does not chain',
-        'E_TSA_CERTIFICATE_INVALID',
-      );
+      why = {
+        message: 'the TSA certificate chain in the trusted root does not chain',
+        code: 'E_TSA_CERTIFICATE_INVALID',
+      };
       continue;
     }
-    const profile = timestampingChainProblem(chain);
+    const profile = chain === ca.chain ? trustedChainProblem(ca) : timestampingChainProblem(chain);
     if (profile) {
-      why = new TimestampError(profile, 'E_TSA_CERTIFICATE_INVALID');
+      why = { message: profile, code: 'E_TSA_CERTIFICATE_INVALID' };
       continue;
     }
     if (!chain.every((c) => c.notBefore <= ts.genTime && ts.genTime <= c.notAfter)) {
-      why = new TimestampError(
-        `the TSA certificate chain is not valid at the timestamp's time ${iso(ts.genTime)}`,
-      );
+      why = { message: `the TSA certificate chain is not valid at the timestamp's time ${iso(ts.genTime)}` };
       continue;
     }
     if (signatureVerifies(ts, publicKeyOf(chain[0]!))) return ts.genTime;
-    why = new TimestampError(
-      'the TSA signature does not verify (the timestamp was altered or signed by another key)',
-    );
+    why = {
+      message: 'the TSA signature does not verify (the timestamp was altered or signed by another key)',
+    };
   }
-  throw why;
+  throw new TimestampError(why.message, why.code);
 }
