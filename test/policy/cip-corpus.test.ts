@@ -15,6 +15,7 @@ import { loadPolicyTexts, parseYamlDocuments, resolveTrustRootSources } from '..
 import { publicGoodTrustedRootJson } from '../../src/verify/trust.js';
 import { startTufRepo, type TufRepo } from '../support/tuf-repo.js';
 import { matchPolicies } from '../../src/policy/evaluate.js';
+import { sigstoreSecretPaths } from '../../src/policy/sigstore.js';
 
 const DIR = join(import.meta.dirname, '../fixtures/cip');
 const read = (f: string) => readFileSync(join(DIR, f), 'utf8');
@@ -218,6 +219,15 @@ ${policy.replace(/^/gm, '        ')}
     );
     const att = set.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!.attestations[0]!;
     expect(att.cipPolicy!.evaluate({ predicate: { Data: 'from configmap' } })).toEqual({ ok: true });
+    // In cluster the ConfigMap is read from the Kubernetes API before loading, as referenced Secrets are.
+    const docs = parseYamlDocuments(
+      cip('type: cue\nconfigMapRef: {name: att-policy, key: policy}'),
+      'cm.yaml',
+    );
+    expect(sigstoreSecretPaths(docs)).toEqual([
+      '/api/v1/namespaces/cosign-system/secrets/cip-secret',
+      '/api/v1/namespaces/cosign-system/configmaps/att-policy',
+    ]);
     expect(() =>
       loadPolicyTexts(
         [{ name: 'cm.yaml', text: cip('type: cue\nconfigMapRef: {name: att-policy, key: nope}') }],

@@ -367,3 +367,30 @@ describe('compileCipPolicy', () => {
     );
   });
 });
+
+describe('CUE evaluator: large data', () => {
+  test('data the policy does not constrain costs no evaluation steps (an SBOM predicate of 60 000 values)', () => {
+    const packages = Array.from({ length: 10_000 }, (_, i) => ({
+      SPDXID: `SPDXRef-Package-${i}`,
+      name: `pkg-${i}`,
+      versionInfo: '1.0.0',
+      licenseConcluded: 'MIT',
+      checksums: [{ algorithm: 'SHA256', checksumValue: 'ab'.repeat(32) }],
+    }));
+    const statement = {
+      _type: 'https://in-toto.io/Statement/v0.1',
+      predicateType: 'https://spdx.dev/Document',
+      subject: [],
+      predicate: { spdxVersion: 'SPDX-2.3', packages },
+    };
+    // The policy of policy-controller's examples/policies/custom-key-attestation-sbom-spdxjson.yaml.
+    const policy = 'predicateType: "https://spdx.dev/Document"\n';
+    expect(run(policy, statement)).toEqual({ ok: true });
+    expect(run(policy, { ...statement, predicateType: 'https://cyclonedx.org/bom' }).ok).toBe(false);
+    expect(
+      run('predicate: spdxVersion: "SPDX-2.3"\npredicate: packages: [...{name: string}]', statement),
+    ).toEqual({
+      ok: true,
+    });
+  });
+});

@@ -191,7 +191,6 @@ export class Evaluator {
   }
 
   private addJson(v: Vertex, data: unknown): void {
-    this.budget.tick();
     if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
       v.isStruct = true;
       for (const [k, val] of Object.entries(data)) v.arc(k, '').conjuncts.push({ json: val });
@@ -356,6 +355,13 @@ export class Evaluator {
     if (v.state === 4) return v.value!;
     if (v.state === 3) return { t: 'incomplete', msg: `cycle: ${pathOf(v)} refers to itself` };
     if (v.state === 1) return { t: 'incomplete', msg: `cycle: ${pathOf(v)} is being evaluated` };
+    const only = v.conjuncts.length === 1 && v.state === 0 ? v.conjuncts[0]! : undefined;
+    if (only && 'json' in only) {
+      // Data the policy does not constrain (most of an SBOM): converted as it is, without evaluation steps.
+      v.value = jsonValue(only.json);
+      v.state = 4;
+      return v.value;
+    }
     this.process(v);
     v.state = 3;
     let acc: Value = TOP;

@@ -32,7 +32,13 @@ export function compileCipPolicy(type: string, body: string, path: string): Comp
     return {
       type: 'cue',
       evaluate(input) {
-        const r = compiled.evaluate(input);
+        let r: ReturnType<typeof compiled.evaluate>;
+        try {
+          r = compiled.evaluate(input);
+        } catch (err) {
+          // A failure of the evaluator itself fails this policy (closed), not the whole decision.
+          return { ok: false, message: `CUE evaluation failed: ${(err as Error).message}` };
+        }
         return r.ok ? { ok: true } : { ok: false, message: r.message };
       },
     };
