@@ -9,7 +9,7 @@ import { MemoryOutcomeCache } from '../../src/admission/cache.js';
 import { describeManifests, evaluateManifests, workloadsFromYaml } from '../../src/admission/manifests.js';
 import { evaluate, evaluateNow } from '../../src/policy/evaluate.js';
 import type { AdmissionInput } from '../../src/policy/ivpol/evaluate.js';
-import { loadPolicyTexts } from '../../src/policy/load.js';
+import { loadKyvernoValuesFiles, loadPolicyTexts } from '../../src/policy/load.js';
 import type { ImageInWorkload, NamespaceInfo, PolicySet, RequestContext } from '../../src/policy/types.js';
 import { createInMemoryWorld, newKeyPair, type World } from '../admission/support/world.js';
 
@@ -636,4 +636,72 @@ describe('ImageValidatingPolicy: background-only policies (evaluation.admission.
       expect(got!.decision.outcomes[0]!.message).toBe('failed to verify image with notary cert');
     },
   );
+});
+
+describe('ImageValidatingPolicy: globalContext.Get (policy test, GlobalContextEntry given with --context)', () => {
+  // Chainsaw's context/globalreference: the entry lists the deployments and projects the count in the test
+  // namespace; with main-deployment there, creating new-deployment is denied with the count in the message.
+  const FIX = join(import.meta.dirname, '../fixtures');
+  const POLICY = 'kyverno__chainsaw__image-validating-policies__context__globalreference__policy.yaml';
+  const W = (f: string) =>
+    join(
+      FIX,
+      'ivpol-workloads',
+      `kyverno__chainsaw__image-validating-policies__context__globalreference__${f}`,
+    );
+  const policyText = readFileSync(join(FIX, 'ivpol', POLICY), 'utf8');
+
+  it('is refused by field where no GlobalContextEntry is given (the webhook)', () => {
+    expect(() => loadPolicyTexts([{ name: POLICY, text: policyText }])).toThrow(
+      `${POLICY}: spec.variables[0].expression: globalContext.Get reads a GlobalContextEntry`,
+    );
+  });
+
+  it('reads the entry computed from the --context objects: denies new-deployment as chainsaw expects', async () => {
+    const values = await loadKyvernoValuesFiles([
+      W('namespace.yaml'),
+      W('main-deployment.yaml'),
+      W('gctxentry.yaml'),
+    ]);
+    const policies = loadPolicyTexts([{ name: POLICY, text: policyText }], { kyvernoValues: values });
+    const entry = policies.policies[0]!.ivpol!.globalContext!.get('gctxentry-apicall-projections')!;
+    expect(entry.projections.get('test-globalcontext-apicall-correct-projections_deployment_count')).toBe(1);
+    await world.publish('ghcr.io/kyverno/test-verify-image:signed');
+    const file = W('new-deployment.yaml');
+    const workloads = workloadsFromYaml(readFileSync(file, 'utf8'), file, 'default');
+    const [got] = await evaluateManifests(workloads, policies, world.verifier);
+    expect(got!.decision.result).toBe('deny');
+    expect(got!.decision.outcomes[0]!.message).toBe(
+      'cannot create new deployment as main-deployment already exists, variables.dcount: 1',
+    );
+  });
+
+  it('an entry that is not there is null, a projection that is not there an error', async () => {
+    const values = await loadKyvernoValuesFiles([W('namespace.yaml'), W('gctxentry.yaml')]);
+    const text = policyText.replace(
+      'variables.dcount == 0',
+      'variables.dcount == 0 && globalContext.Get("absent", "") == null',
+    );
+    const policies = loadPolicyTexts([{ name: POLICY, text }], { kyvernoValues: values });
+    // No deployment in the namespace: the count is 0 and the validation holds.
+    expect(
+      policies.policies[0]!.ivpol!.globalContext!.get('gctxentry-apicall-projections')!.projections.get(
+        'test-globalcontext-apicall-correct-projections_deployment_count',
+      ),
+    ).toBe(0);
+    await world.publish('ghcr.io/kyverno/test-verify-image:signed');
+    const file = W('new-deployment.yaml');
+    const workloads = workloadsFromYaml(readFileSync(file, 'utf8'), file, 'default');
+    const [ok] = await evaluateManifests(workloads, policies, world.verifier);
+    // The validation holds; the policy's default `required` then asks for an image some attestor verified.
+    expect(ok!.decision.outcomes[0]!.failedCheck).toBe('required');
+    const wrong = loadPolicyTexts(
+      [{ name: POLICY, text: policyText.replace('correct-projections_deployment_count', 'nope') }],
+      { kyvernoValues: values },
+    );
+    const [err] = await evaluateManifests(workloads, wrong, world.verifier);
+    expect(err!.decision.result).toBe('deny');
+    expect(err!.decision.outcomes[0]!.code).toBe('E_POLICY_INVALID');
+    expect(err!.decision.reason).toContain('projection "test-globalcontext-apicall-nope" not found');
+  });
 });

@@ -25,6 +25,11 @@ export interface ImageFunctions {
    * matched by the policy or not — the same shape as getImageData.
    */
   getMetadata(image: string): unknown;
+  /**
+   * Kyverno's `globalContext.Get(entry, projection)`: a GlobalContextEntry's data (projection "") or one of
+   * its projections; null for an entry that is not there (as Kyverno), an error for a projection that is not.
+   */
+  getGlobalContext(entry: string, projection: string): unknown;
 }
 
 /** The `resource` variable of Kyverno's resource library (its functions read the bound evaluation's objects). */
@@ -38,6 +43,12 @@ export class ImageDataContext {}
 
 /** The one `image` value every evaluation gives CEL. */
 export const IMAGE_DATA_CONTEXT = Object.freeze(new ImageDataContext());
+
+/** The `globalContext` variable of Kyverno's global-context library. */
+export class GlobalContextRef {}
+
+/** The one `globalContext` value an evaluation gives CEL (policies that name it only). */
+export const GLOBAL_CONTEXT = Object.freeze(new GlobalContextRef());
 
 /** The evaluation's functions: the CEL handlers read them from here (one environment for every request). */
 let current: ImageFunctions | undefined;
@@ -141,6 +152,17 @@ const environment = new Environment({
   )
   .registerFunction('ImageDataContext.getMetadata(string): dyn', (_c: ImageDataContext, ref: string) =>
     bound().getMetadata(ref),
+  )
+  .registerType('GlobalContextRef', GlobalContextRef)
+  .registerVariable('globalContext', 'GlobalContextRef')
+  // Kyverno declares both spellings (pkg/cel/libs/globalcontext): Get and get.
+  .registerFunction(
+    'GlobalContextRef.Get(string, string): dyn',
+    (_g: GlobalContextRef, entry: string, projection: string) => bound().getGlobalContext(entry, projection),
+  )
+  .registerFunction(
+    'GlobalContextRef.get(string, string): dyn',
+    (_g: GlobalContextRef, entry: string, projection: string) => bound().getGlobalContext(entry, projection),
   )
   .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) =>
     replace(s, a, b),

@@ -32,6 +32,7 @@ import type {
 } from '../types.js';
 import {
   type CompiledExpression,
+  GLOBAL_CONTEXT,
   IMAGE_DATA_CONTEXT,
   type ImageFunctions,
   RESOURCE_CONTEXT,
@@ -235,6 +236,7 @@ export function prepareImageValidatingPolicy(
       userInfo: input.userInfo ?? {},
     };
   if (uses.namespaceObject) vars.namespaceObject = { metadata: { name: ns.name, labels: ns.labels } };
+  if (program.globalContext) vars.globalContext = GLOBAL_CONTEXT;
   const fail = (failedCheck: string, message: string, errored = false): { result: PolicyResult } => ({
     result: {
       policy,
@@ -767,6 +769,17 @@ class PolicyRun implements ImageFunctions {
       authority: { ...authority, notary: { certificates: blocks } },
       key: `${key}|certs:${digest}`,
     };
+  }
+
+  getGlobalContext(entry: string, projection: string): unknown {
+    const e = this.program.globalContext?.get(entry);
+    if (!e) return null;
+    if (projection === '') return e.data;
+    if (!e.projections.has(projection))
+      throw new Error(
+        `globalContext.Get: projection "${projection}" not found in GlobalContextEntry ${entry}`,
+      );
+    return e.projections.get(projection);
   }
 
   getImageData(image: string): unknown {

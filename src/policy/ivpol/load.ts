@@ -17,6 +17,7 @@ import {
 import type { Authority, LoadedPolicy } from '../types.js';
 import { parseOrThrow } from '../zod-errors.js';
 import { compileCel } from './cel.js';
+import { globalContextEntries } from './global-context.js';
 import type {
   ImageReferenceMatch,
   IvpolAttestation,
@@ -459,6 +460,15 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   for (const [i, a] of (spec.auditAnnotations ?? []).entries())
     compileCel(a.valueExpression, where(`auditAnnotations[${i}].valueExpression`));
 
+  // globalContext.Get reads a GlobalContextEntry: offline, one given with --context (policy test).
+  const gcUse = expressionFields(spec).find(([, text]) => /\bglobalContext\b/.test(text));
+  const globalContext = gcUse ? globalContextEntries(ctx.kyvernoValues) : undefined;
+  if (gcUse && globalContext!.size === 0)
+    refuse(
+      where(gcUse[0]),
+      "globalContext.Get reads a GlobalContextEntry, data Kyverno's controller keeps from the cluster, which the webhook does not have: seal policy test computes it from the GlobalContextEntry and the objects it reads, given with --context",
+    );
+
   const rules = (spec.matchConstraints?.resourceRules ?? []).map(toRule);
   const program: IvpolProgram = {
     kind: policy.kind,
@@ -510,6 +520,7 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   // resource.Get offline reads the --context / --values objects (the same ones Kyverno ClusterPolicy context reads).
   if (ctx.kyvernoValues) program.resources = ctx.kyvernoValues;
   if (backgroundOnly) program.backgroundOnly = true;
+  if (globalContext) program.globalContext = globalContext;
 
   const loaded: LoadedPolicy = {
     name: metadata.name,
@@ -528,6 +539,30 @@ export function loadImageValidatingPolicy(doc: unknown, ctx: LoadContext): Loade
   };
   if (policy.kind === 'NamespacedImageValidatingPolicy') loaded.namespace = metadata.namespace ?? 'default';
   return [loaded];
+}
+
+/** Every CEL expression of the policy with its field path (below `spec.`). */
+function expressionFields(spec: z.infer<typeof specSchema>): [string, string][] {
+  return [
+    ...(spec.matchConditions ?? []).map((e, i): [string, string] => [
+      `matchConditions[${i}].expression`,
+      e.expression,
+    ]),
+    ...(spec.variables ?? []).map((e, i): [string, string] => [`variables[${i}].expression`, e.expression]),
+    ...(spec.images ?? []).map((e, i): [string, string] => [`images[${i}].expression`, e.expression]),
+    ...(spec.matchImageReferences ?? []).map((e, i): [string, string] => [
+      `matchImageReferences[${i}].expression`,
+      e.expression ?? '',
+    ]),
+    ...spec.validations.flatMap((v, i): [string, string][] => [
+      [`validations[${i}].expression`, v.expression],
+      [`validations[${i}].messageExpression`, v.messageExpression ?? ''],
+    ]),
+    ...spec.attestors.map((a, i): [string, string] => [
+      `attestors[${i}].notary.certs.expression`,
+      (a as { notary?: { certs?: { expression?: string } } }).notary?.certs?.expression ?? '',
+    ]),
+  ];
 }
 
 /** Which per-request variables any expression of the policy names (a word match: erring on building one). */

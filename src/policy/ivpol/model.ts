@@ -5,6 +5,7 @@
 import type { Authority, LabelSelector } from '../types.js';
 import type { KyvernoValues } from '../kyverno/context.js';
 import type { CompiledExpression } from './cel.js';
+import type { GlobalContextData } from './global-context.js';
 
 /** One `matchConstraints.resourceRules[]` entry (ValidatingAdmissionPolicy's NamedRuleWithOperations). */
 export interface ResourceRule {
@@ -79,6 +80,11 @@ export interface IvpolProgram {
    * Decision-cache key suffixes (after the image digest) of each attestor's signature check and of each
    * attestation × attestor check (`attestation:attestor`): `|<policy version>|ivpol:sig:<attestor>`.
    */
+  /**
+   * The GlobalContextEntries `globalContext.Get` reads, computed from the --context objects when the policy
+   * loaded (`policy test`); set only for a policy that names `globalContext`.
+   */
+  globalContext?: Map<string, GlobalContextData>;
   /** Objects `resource.Get` reads when no Kubernetes API is given (`policy test --context/--values`). */
   resources?: KyvernoValues;
   keys: { signature: Map<string, string>; attestation: Map<string, string> };
