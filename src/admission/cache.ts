@@ -325,6 +325,7 @@ export function withDigestCache(
     verifySignatures: (i, e, c) => verifier.verifySignatures(i, e, c),
     verifyAttestations: (i, e, c) => verifier.verifyAttestations(i, e, c),
     ...(verifier.imageData ? { imageData: verifier.imageData.bind(verifier) } : {}),
+    ...(verifier.imageConfigs ? { imageConfigs: verifier.imageConfigs.bind(verifier) } : {}),
     ...(verifier.verifyNotation ? { verifyNotation: verifier.verifyNotation.bind(verifier) } : {}),
     ...(verifier.verifyNotationAttestation
       ? { verifyNotationAttestation: verifier.verifyNotationAttestation.bind(verifier) }

@@ -223,6 +223,10 @@ export function withPullSecrets(
     const read = verifier.imageData.bind(verifier);
     wrapped.imageData = async (image, ctx) => read(image, await withCredentials(ctx));
   }
+  if (verifier.imageConfigs) {
+    const read = verifier.imageConfigs.bind(verifier);
+    wrapped.imageConfigs = async (image, ctx) => read(image, await withCredentials(ctx));
+  }
   if (verifier.verifyNotation) {
     const notation = verifier.verifyNotation.bind(verifier);
     wrapped.verifyNotation = async (image, trust, ctx) => notation(image, trust, await withCredentials(ctx));

@@ -7,7 +7,8 @@ import { storeFor } from '../oci/open.js';
 import { certificatesFromPem, parseCertificate } from '../formats/x509.js';
 import { Digest } from '../oci/digest.js';
 import { isIndex } from '../oci/manifest.js';
-import { parseReference, withDigest } from '../oci/ref.js';
+import { parseReference, type Reference, withDigest } from '../oci/ref.js';
+import type { ImageStore } from '../oci/store.js';
 import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials } from '../oci/auth.js';
 import { sharedConnections } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
@@ -233,6 +234,14 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
         return asUnavailable(err);
       }
     },
+    async imageConfigs(image, ctx): Promise<Record<string, unknown>> {
+      const { ref, store } = options(image, ctx);
+      try {
+        return await platformConfigs(store, ref, image);
+      } catch (err) {
+        return asUnavailable(err);
+      }
+    },
     async verifyAttestations(image, expectations, ctx) {
       const { ref, store } = options(image, ctx);
       try {
@@ -271,4 +280,62 @@ export async function checkPolicyTrust(
       );
     }
   }
+}
+
+/** An index lists at most this many manifests whose configs policy-controller's fetchConfigFile reads. */
+const MAX_PLATFORM_CONFIGS = 64;
+
+/**
+ * policy-controller getConfigs: the config file of the image, or of every manifest of an index, keyed by its
+ * platform as go-containerregistry prints it (`os/architecture[/variant][:osversion]`, from the config).
+ */
+async function platformConfigs(
+  store: ImageStore,
+  ref: Reference,
+  image: string,
+): Promise<Record<string, unknown>> {
+  const top = await store.getManifest(ref);
+  const manifests: { manifest: unknown }[] = [];
+  if (isIndex(top.manifest)) {
+    if (top.manifest.manifests.length > MAX_PLATFORM_CONFIGS)
+      throw new SealError(
+        'E_POLICY_DENIED',
+        `${image}: the index lists ${top.manifest.manifests.length} manifests, over the ${MAX_PLATFORM_CONFIGS} whose config files seal reads`,
+      );
+    for (const m of top.manifest.manifests) {
+      const sub = (await store.getManifest(withDigest(ref, m.digest))).manifest;
+      if (isIndex(sub))
+        throw new SealError('E_POLICY_DENIED', `${image}: an index nested in the index (${m.digest})`);
+      manifests.push({ manifest: sub });
+    }
+  } else manifests.push({ manifest: top.manifest });
+  const out: Record<string, unknown> = {};
+  for (const { manifest } of manifests) {
+    const digest = (manifest as { config?: { digest?: string } }).config?.digest;
+    if (!digest) throw new SealError('E_POLICY_DENIED', `${image}: a manifest without a config`);
+    const config = JSON.parse(new TextDecoder().decode(await store.getBlob(ref, Digest.parse(digest)))) as {
+      os?: unknown;
+      architecture?: unknown;
+      variant?: unknown;
+      'os.version'?: unknown;
+    };
+    out[platformKey(config)] = config;
+  }
+  return out;
+}
+
+/** go-containerregistry v1.Platform String(). */
+function platformKey(c: {
+  os?: unknown;
+  architecture?: unknown;
+  variant?: unknown;
+  'os.version'?: unknown;
+}): string {
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  if (!str(c.os)) return '';
+  let k = str(c.os);
+  if (str(c.architecture)) k += `/${str(c.architecture)}`;
+  if (str(c.variant)) k += `/${str(c.variant)}`;
+  if (str(c['os.version'])) k += `:${str(c['os.version'])}`;
+  return k;
 }

@@ -19,6 +19,9 @@ import type {
   AttestationRequirement,
   Authority,
   AuthoritySet,
+  CipAuthorityMatch,
+  CipLevelPolicy,
+  CipPolicySignature,
   Decision,
   ImageInWorkload,
   ImageRule,
@@ -300,6 +303,16 @@ function failureRank(code: ErrorCode | undefined): number {
   return i < 0 ? FAILURE_ORDER.length + (code === 'E_NO_SIGNATURES' ? 1 : 0) : i;
 }
 
+/** policy-controller PolicySignature of a verified signature (its id: the digest that carried it). */
+function policySignature(sig: SignatureResult): CipPolicySignature {
+  const out: CipPolicySignature = {};
+  if (sig.carrier) out.id = sig.carrier;
+  if (sig.signer?.identity) out.subject = sig.signer.identity;
+  if (sig.signer?.issuer) out.issuer = sig.signer.issuer;
+  if (sig.predicateType) out.predicateType = sig.predicateType;
+  return out;
+}
+
 function authorityIdentity(a: Authority): string {
   if (a.static) return `static:${a.name}`;
   if (a.notary) return `notary:${a.notary.certificates.join('')}`;
@@ -394,8 +407,16 @@ export class Evaluator {
   }
 
   /** Signature check for one authority (any of its keys). */
-  async verifyAuthority(image: string, authority: Authority, policy: LoadedPolicy): Promise<Check> {
-    if (authority.static === 'pass') return { ok: true, unavailable: false, message: 'static pass' };
+  async verifyAuthority(
+    image: string,
+    authority: Authority,
+    policy: LoadedPolicy,
+    onMatch?: (m: CipAuthorityMatch) => void,
+  ): Promise<Check> {
+    if (authority.static === 'pass') {
+      onMatch?.({ static: true });
+      return { ok: true, unavailable: false, message: 'static pass' };
+    }
     if (authority.static === 'fail') {
       return {
         ok: false,
@@ -414,10 +435,18 @@ export class Evaluator {
     }
     if (authority.notary) return this.verifyNotaryAuthority(image, authority);
     if (authority.attestations.length > 0) {
+      const matched: Record<string, CipPolicySignature[]> = {};
       for (const att of authority.attestations) {
-        const c = await this.verifyAttestationBy(image, att, authority, policy);
+        const c = await this.verifyAttestationBy(
+          image,
+          att,
+          authority,
+          policy,
+          onMatch ? (_st, sigs) => (matched[att.name] = (sigs ?? []).map(policySignature)) : undefined,
+        );
         if (!c.ok) return c;
       }
+      onMatch?.({ attestations: matched });
       return { ok: true, unavailable: false, message: 'attestations verified' };
     }
     const attempts = await this.keyAttempts(authority, `authority ${authority.name}`);
@@ -457,7 +486,10 @@ export class Evaluator {
       }
       const signed = signaturesOnly(verdict);
       const r = applyRevocations(signed, policy.revocations, attempt.fp);
-      if (r.ok) return { ok: true, unavailable: false, message: signed.message };
+      if (r.ok) {
+        onMatch?.({ signatures: signed.signatures.filter((sig) => sig.ok).map(policySignature) });
+        return { ok: true, unavailable: false, message: signed.message };
+      }
       last = r.revoked
         ? {
             ok: false,
@@ -540,7 +572,7 @@ export class Evaluator {
     image: string,
     att: AttestationRequirement,
     authority: Authority,
-    onVerified?: (statements: unknown[]) => void,
+    onVerified?: (statements: unknown[], signatures?: SignatureResult[]) => void,
   ): Promise<Check> {
     const name = `attestation ${att.name}`;
     const fail = (failedCheck: string, code: ErrorCode, message: string, unavailable = false): Check => ({
@@ -615,7 +647,7 @@ export class Evaluator {
     att: AttestationRequirement,
     authority: Authority,
     policy: LoadedPolicy,
-    onVerified?: (statements: unknown[]) => void,
+    onVerified?: (statements: unknown[], signatures?: SignatureResult[]) => void,
   ): Promise<Check> {
     const name = `attestation ${att.name}`;
     if (authority.static === 'pass') return { ok: true, unavailable: false, message: 'static pass' };
@@ -739,7 +771,12 @@ export class Evaluator {
           };
         }
       }
-      onVerified?.(accepted);
+      onVerified?.(
+        accepted,
+        verdict.signatures.filter(
+          (sig) => sig.ok && (sig.predicateType === undefined || sig.predicateType === att.predicateType),
+        ),
+      );
       return {
         ok: true,
         unavailable: false,
@@ -806,6 +843,53 @@ export class Evaluator {
     };
   }
 
+  /**
+   * policy-controller's ClusterImagePolicy-level policy over the PolicyResult document (validator.go
+   * validatePolicies): the matches, the config files when fetchConfigFile, the object's parts when included.
+   */
+  private async verifyCipPolicy(
+    image: string,
+    cip: CipLevelPolicy,
+    matches: Record<string, CipAuthorityMatch>,
+  ): Promise<Check> {
+    const input: Record<string, unknown> = { authorityMatches: matches };
+    if (cip.fetchConfigFile) {
+      if (!this.verifier.imageConfigs)
+        return {
+          ok: false,
+          unavailable: false,
+          failedCheck: 'policy: fetchConfigFile',
+          code: 'E_INTERNAL',
+          message: 'this verifier cannot read image config files',
+        };
+      try {
+        input.config = await this.call(() => this.verifier.imageConfigs!(image, this.ctx));
+      } catch (err) {
+        const unavailable = isUnavailableError(err);
+        return {
+          ok: false,
+          unavailable,
+          failedCheck: 'policy: fetchConfigFile',
+          code: unavailable ? 'E_NETWORK' : isSealError(err) ? err.code : 'E_INTERNAL',
+          message: `${unavailable ? 'verification unavailable: ' : ''}config files of ${image}: ${(err as Error).message}`,
+        };
+      }
+    }
+    const req = cip.request ?? {};
+    if (req.spec !== undefined) input.spec = req.spec;
+    if (req.metadata !== undefined) input.metadata = req.metadata;
+    if (req.typemeta !== undefined) input.typemeta = req.typemeta;
+    const r = cip.evaluate(input);
+    if (r.ok) return { ok: true, unavailable: false, message: 'policy passed' };
+    return {
+      ok: false,
+      unavailable: false,
+      failedCheck: 'policy',
+      code: 'E_POLICY_DENIED',
+      message: r.message,
+    };
+  }
+
   async verifyRule(
     image: string,
     policy: LoadedPolicy,
@@ -823,9 +907,13 @@ export class Evaluator {
     rule: ImageRule,
   ): Promise<CachedOutcome & { unavailable: boolean }> {
     const passed: string[] = [];
+    // policy-controller PolicyResult.authorityMatches, by authority name, for a spec-level policy.
+    const matches: Record<string, CipAuthorityMatch> | undefined = rule.cipPolicy ? {} : undefined;
     for (const [i, set] of rule.authoritySets.entries()) {
       const label = rule.authoritySets.length > 1 ? `signature (attestors[${i}])` : 'signature';
-      const r = await this.countAuthorities(set, label, (a) => this.verifyAuthority(image, a, policy));
+      const r = await this.countAuthorities(set, label, (a) =>
+        this.verifyAuthority(image, a, policy, matches ? (m) => (matches[a.name] = m) : undefined),
+      );
       if (!r.ok)
         return {
           ok: false,
@@ -865,6 +953,10 @@ export class Evaluator {
     if (rule.validate) {
       const denied = validateImage(rule.validate, payloads);
       if (denied) return { ...denied, unavailable: false, passedAuthorities: passed };
+    }
+    if (rule.cipPolicy && matches) {
+      const c = await this.verifyCipPolicy(image, rule.cipPolicy, matches);
+      if (!c.ok) return { ...c, passedAuthorities: passed };
     }
     return { ok: true, unavailable: false, message: 'verified', passedAuthorities: [...new Set(passed)] };
   }

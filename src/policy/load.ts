@@ -23,6 +23,7 @@ import {
   SEAL_API_VERSION,
 } from './model.js';
 import { loadClusterImagePolicy, SIGSTORE_API_VERSIONS, sigstoreSecretPaths } from './sigstore.js';
+import { resolveRemotePolicies } from './sigstore/spec-policy.js';
 import {
   loadTrustRoot,
   type SigstoreTrustRoot,
@@ -180,6 +181,13 @@ export interface LoadOptions {
    * webhook does not load them (a warning says so).
    */
   backgroundPolicies?: boolean;
+  /**
+   * policy-controller `policy.remote` bodies by URL + digest (loadPolicyFiles fetches them first:
+   * resolveRemotePolicies).
+   */
+  remotePolicies?: ReadonlyMap<string, string>;
+  /** How remote policies are fetched (tests: a loopback server is reached with the global fetch too). */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -237,6 +245,7 @@ export function loadPolicyTexts(
       if (opts.backgroundPolicies) ctx.backgroundPolicies = true;
       ctx.sigstoreTrustRoots = trustRoots;
       ctx.warnings = warnings;
+      if (opts.remotePolicies) ctx.remotePolicies = opts.remotePolicies;
       loadDocument(doc, ctx, acc);
     });
   }
@@ -291,6 +300,8 @@ export async function loadPolicyFiles(paths: string[], opts: LoadOptions = {}): 
     const tuf = await resolveTrustRootSources(parsed, opts.env);
     if (tuf.size > 0) opts = { ...opts, trustRootTuf: tuf };
   }
+  const remote = await resolveRemotePolicies(parsed, opts.fetch);
+  if (remote.size > 0) opts = { ...opts, remotePolicies: remote };
   if (opts.kyvernoClusterGet) {
     const docs = parsed.flatMap((f) => f.docs);
     const paths = [...kyvernoContextPaths(docs), ...sigstoreSecretPaths(docs, opts.env)];

@@ -193,6 +193,8 @@ export interface LoadContext {
   warnings?: string[];
   /** Load background-only policies too (`policy test`, as `kyverno apply`; LoadOptions.backgroundPolicies). */
   backgroundPolicies?: boolean;
+  /** policy-controller `policy.remote` bodies fetched before loading (sigstore/spec-policy.ts), by URL + digest. */
+  remotePolicies?: ReadonlyMap<string, string>;
 }
 
 /** sha256 over the canonical JSON of what determines a policy's verdicts (document + resolved keys). */

@@ -1,6 +1,6 @@
 // Importer for the sigstore policy-controller `ClusterImagePolicy` (policy.sigstore.dev/v1alpha1, v1beta1).
 // Implements admission.md "sigstore policy-controller" and admission-anchors.md §1 (globs, authorities,
-// mode, include-label opt-in); cue/rego policies, KMS and cluster secrets are E_POLICY_INVALID.
+// mode, include-label opt-in, spec-level rego policies: sigstore/spec-policy.ts).
 
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
@@ -20,15 +20,19 @@ import {
 import type { TrustMaterial } from '../verify/trust.js';
 import { caFromPem, type SigstoreTrustRoot } from './sigstore/trustroot.js';
 import { compileCipPolicy } from './sigstore/policy-eval.js';
-import type { AttestationRequirement, Authority, LoadedPolicy, PolicyMatch } from './types.js';
+import { cipLevelPolicy, remoteKey, requestParts, requestVersion } from './sigstore/spec-policy.js';
+import type {
+  AttestationRequirement,
+  Authority,
+  CipLevelPolicy,
+  ImageRule,
+  LoadedPolicy,
+  PolicyMatch,
+} from './types.js';
 import { parseOrThrow } from './zod-errors.js';
 
 export const SIGSTORE_API_VERSIONS = ['policy.sigstore.dev/v1alpha1', 'policy.sigstore.dev/v1beta1'] as const;
 export const SIGSTORE_INCLUDE_LABEL = 'policy.sigstore.dev/include';
-
-// Fields policy-controller has but seal does not evaluate are kept in the schema as `unknown` so the
-// error can say *why* (needs a cluster, cue/rego) instead of "unknown field".
-const policySchema = z.looseObject({ type: z.string().optional() });
 
 // An attestation's policy: policy-controller refuses the spec-only fields (fetchConfigFile, include*) here.
 const attestationPolicySchema = z.strictObject({
@@ -42,6 +46,19 @@ const attestationPolicySchema = z.strictObject({
     })
     .optional(),
   remote: z.strictObject({ url: z.string().min(1), sha256sum: z.string().optional() }).optional(),
+});
+
+// policy-controller Policy at ClusterImagePolicy level (spec.policy): exactly one source, and what the
+// input document includes.
+const specPolicySchema = z.strictObject({
+  type: z.string(),
+  data: z.string().optional(),
+  configMapRef: z.strictObject({ name: z.string().min(1), key: z.string().optional() }).optional(),
+  remote: z.strictObject({ url: z.string().min(1), sha256sum: z.string().optional() }).optional(),
+  fetchConfigFile: z.boolean().optional(),
+  includeSpec: z.boolean().optional(),
+  includeObjectMeta: z.boolean().optional(),
+  includeTypeMeta: z.boolean().optional(),
 });
 
 const authoritySchema = z.strictObject({
@@ -121,7 +138,7 @@ const cipSchema = z.strictObject({
       .optional(),
     authorities: z.array(authoritySchema).min(1),
     mode: z.enum(['enforce', 'warn']).default('enforce'),
-    policy: policySchema.optional(),
+    policy: specPolicySchema.optional(),
   }),
   status: z.unknown().optional(),
 });
@@ -152,8 +169,15 @@ export function sigstoreSecretPaths(docs: unknown[], env?: NodeJS.ProcessEnv): s
   const out = new Set<string>();
   const ns = sigstoreSecretNamespace(env);
   for (const d of docs) {
-    const doc = d as { apiVersion?: unknown; kind?: unknown; spec?: { authorities?: unknown } } | null;
+    const doc = d as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      spec?: { authorities?: unknown; policy?: unknown };
+    } | null;
     if (doc?.kind !== 'ClusterImagePolicy' || !Array.isArray(doc.spec?.authorities)) continue;
+    const specCm = (doc.spec.policy as { configMapRef?: { name?: unknown } } | null | undefined)?.configMapRef
+      ?.name;
+    if (typeof specCm === 'string' && specCm) out.add(`/api/v1/namespaces/${ns}/configmaps/${specCm}`);
     for (const a of doc.spec.authorities as {
       key?: unknown;
       keyless?: Record<string, unknown>;
@@ -235,10 +259,16 @@ export function cipPolicyBody(
     throw unsupported(where, `data, configMapRef and remote are exclusive (found ${given.join(', ')})`);
   if (policy.data) return { text: policy.data, field: 'data' };
   if (policy.remote) {
-    throw unsupported(
-      `${where}.remote`,
-      'policies fetched from a URL are not supported by seal; inline the policy as data (check its sha256sum first) or put it in a ConfigMap',
-    );
+    // Fetched (bounded, its sha256sum checked) when the policy files were read: resolveRemotePolicies.
+    const { url, sha256sum } = policy.remote;
+    if (!sha256sum) throw unsupported(`${where}.remote.sha256sum`, 'required with remote.url');
+    const text = ctx.remotePolicies?.get(remoteKey(url, sha256sum));
+    if (text === undefined)
+      throw unsupported(
+        `${where}.remote`,
+        `${url} was not fetched (seal fetches remote policies when it reads policy files: seal policy test, admission serve)`,
+      );
+    return { text, field: 'remote' };
   }
   const ref = policy.configMapRef!;
   const ns = sigstoreSecretNamespace(ctx.env);
@@ -297,11 +327,21 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
   const cip = parseOrThrow(cipSchema, doc, ctx.origin);
   const { spec, metadata } = cip;
   const w = (p: string) => `${ctx.origin}: spec.${p}`;
+  let cipPolicy: CipLevelPolicy | undefined;
+  let cipPolicyDigest: string | undefined;
   if (spec.policy) {
-    throw unsupported(
-      w('policy'),
-      `${spec.policy.type ?? 'cue/rego'} policies are not supported by seal: no maintained ${spec.policy.type === 'rego' ? 'Rego' : 'CUE'} evaluator runs without a native toolchain (use a seal ImagePolicy with attestation conditions)`,
+    const p = spec.policy;
+    if (p.type !== 'cue' && p.type !== 'rego')
+      throw unsupported(
+        w('policy.type'),
+        `"${p.type}" is not one of cue, rego (as policy-controller validates)`,
+      );
+    const body = cipPolicyBody(p, w('policy'), ctx);
+    cipPolicy = cipLevelPolicy(
+      p,
+      compileCipPolicy(p.type, body.text, `${w('policy')}.${body.field}`, 'ClusterImagePolicy'),
     );
+    cipPolicyDigest = createHash('sha256').update(body.text).digest('hex');
   }
   // What the policy's verdicts depend on beyond the document itself (TrustRoot contents).
   const trustDigests: Record<string, string> = {};
@@ -493,33 +533,52 @@ export function loadClusterImagePolicy(doc: unknown, ctx: LoadContext): LoadedPo
         return out;
       })
     : [{ namespaceSelector: nsSelector }];
+  const version = policyVersion({
+    cip: spec,
+    keys: authorities.map((a) => a.keys?.map((k) => k.pem ?? `kms:${k.kms}`) ?? null),
+    trustRoots: trustDigests,
+    policyBodies,
+    ...(cipPolicyDigest ? { policyText: cipPolicyDigest } : {}),
+  });
+  const rule: ImageRule = {
+    name: metadata.name,
+    images: spec.images.map((g, i) => compileSigstoreGlob(g.glob, w(`images[${i}].glob`))),
+    skipImages: [],
+    // Any one authority suffices (policy-controller semantics).
+    authoritySets: [{ count: 1, entries: authorities }],
+    attestations: [],
+    mutateDigest: true,
+    verifyDigest: true,
+    required: true,
+  };
+  if (cipPolicy) {
+    rule.cipPolicy = cipPolicy;
+    const cp = cipPolicy;
+    if (cp.includeSpec || cp.includeObjectMeta || cp.includeTypeMeta) {
+      // The verdict depends on the admitted object: each request instantiates the rule with its parts, and
+      // the decision cache keys on them.
+      const { perRequest: _p, ...base } = rule;
+      rule.perRequest = {
+        instantiate: (req) => {
+          const parts = requestParts(cp, req);
+          return {
+            rule: { ...base, cipPolicy: { ...cp, request: parts } },
+            version: requestVersion(version, parts),
+          };
+        },
+      };
+    }
+  }
   return {
     name: metadata.name,
     source: 'sigstore',
     origin: ctx.origin,
-    version: policyVersion({
-      cip: spec,
-      keys: authorities.map((a) => a.keys?.map((k) => k.pem ?? `kms:${k.kms}`) ?? null),
-      trustRoots: trustDigests,
-      policyBodies,
-    }),
+    version,
     mode: spec.mode === 'warn' ? 'audit' : 'enforce',
     failurePolicy: 'fail-closed',
     match,
     exclude: [],
-    rules: [
-      {
-        name: metadata.name,
-        images: spec.images.map((g, i) => compileSigstoreGlob(g.glob, w(`images[${i}].glob`))),
-        skipImages: [],
-        // Any one authority suffices (policy-controller semantics).
-        authoritySets: [{ count: 1, entries: authorities }],
-        attestations: [],
-        mutateDigest: true,
-        verifyDigest: true,
-        required: true,
-      },
-    ],
+    rules: [rule],
     revocations: [],
     trust: {},
   };

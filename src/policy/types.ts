@@ -98,6 +98,11 @@ export interface ImageVerifier {
    */
   imageData?(imageWithDigest: string, ctx: RequestContext): Promise<ImageData>;
   /**
+   * policy-controller `fetchConfigFile`: the image's config file for each platform (an index's every
+   * manifest), keyed `os/architecture[/variant][:osversion]`. Optional: without it such a policy fails.
+   */
+  imageConfigs?(imageWithDigest: string, ctx: RequestContext): Promise<Record<string, unknown>>;
+  /**
    * Verify the image's Notary Project (notation) signatures against trust-store certificates (PEM), with
    * trusted identities `*` and level strict unless given. Optional: without it a Notary authority fails.
    */
@@ -292,6 +297,44 @@ export interface ImageRule {
    * lookup, signatures, attestations), before the request's.
    */
   registryCredentials?: PolicyCredentials;
+  /** policy-controller `spec.policy`: evaluated over the authorities' matches once one authority matched. */
+  cipPolicy?: CipLevelPolicy;
+}
+
+/**
+ * A ClusterImagePolicy-level policy (policy-controller validatePolicies): its input is the PolicyResult
+ * document — `authorityMatches` by authority name, and as asked the image's config files by platform and
+ * the admitted object's spec, metadata and typemeta.
+ */
+export interface CipLevelPolicy {
+  fetchConfigFile: boolean;
+  includeSpec: boolean;
+  includeObjectMeta: boolean;
+  includeTypeMeta: boolean;
+  /** The admitted object's parts, set on the rule's per-request instance. */
+  request?: { spec?: unknown; metadata?: unknown; typemeta?: unknown };
+  evaluate(input: unknown): { ok: true } | { ok: false; message: string };
+}
+
+/** policy-controller PolicySignature: a matched signature (or, with predicateType/digest, attestation). */
+export interface CipPolicySignature {
+  id?: string;
+  subject?: string;
+  issuer?: string;
+  githubWorkflowTrigger?: string;
+  githubWorkflowSha?: string;
+  githubWorkflowName?: string;
+  githubWorkflowRepo?: string;
+  githubWorkflowRef?: string;
+  predicateType?: string;
+  digest?: string;
+}
+
+/** policy-controller AuthorityMatch: what one authority matched. */
+export interface CipAuthorityMatch {
+  signatures?: CipPolicySignature[];
+  attestations?: Record<string, CipPolicySignature[]>;
+  static?: boolean;
 }
 
 /**

@@ -43,6 +43,14 @@ function secrets() {
   values.resources.push(secret('ca-cert-secret', 'ca.pem', CA_PEM));
   values.resources.push(secret('secret-name', 'cosign.pub', KEY_PEM));
   values.resources.push(secret('cip-secret', 'cosign.pub', KEY_PEM));
+  // The ConfigMap the configMapRef e2e script creates (kubectl create configmap policy-config
+  // --from-file=policy=test/testdata/policies/cue-policy-config.cue).
+  values.resources.push({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'policy-config', namespace: 'cosign-system' },
+    data: { policy: readFileSync(join(DIR, 'cue-policy-config.cue'), 'utf8') },
+  });
   return values;
 }
 
@@ -114,22 +122,16 @@ const accepted = files.filter(
 
 // What seal refuses among them, by the field path (and reason) its message names.
 const REFUSED: Record<string, RegExp> = {
-  'examples-allow-only-pods.yaml': /spec\.policy: cue policies are not supported/,
   // the example's ARN is a template (<< region >>…): not a key reference until filled in
   'examples-signed-by-aws-kms-key.yaml': /authorities\[0\]\.key\.kms: KMS key reference .* is malformed/,
-  'policy-controller--e2e--cip-config-file-policy-fails.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-config-file-policy-from-configmap.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-config-file-policy.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-include-objectmeta-fails.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-include-objectmeta.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-include-spec-fails.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-include-spec.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-include-typemeta.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-keyless-with-attestations-rego.yaml':
-    /attestations\[0\]\.policy\.data: rego policies are not supported/,
-  'policy-controller--e2e--cip-policy-from-url.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-requires-two-signatures-and-two-attestations-rego.yaml': /spec\.policy: cue/,
-  'policy-controller--e2e--cip-requires-two-signatures-and-two-attestations.yaml': /spec\.policy: cue/,
+  // its URL (a gist) is fetched when the policies load; this test runs without a network (a loopback server
+  // stands in for it in test/e2e/cip-policy.test.ts)
+  'policy-controller--e2e--cip-policy-from-url.yaml':
+    /spec\.policy\.remote: https:\/\/gist\S+ was not fetched/,
+  'policy-controller--e2e--cip-requires-two-signatures-and-two-attestations-rego.yaml':
+    /spec\.policy\.data: CUE comprehensions \(line 10:3\) are not supported/,
+  'policy-controller--e2e--cip-requires-two-signatures-and-two-attestations.yaml':
+    /spec\.policy\.data: CUE comprehensions \(line 10:3\) are not supported/,
   'policy-controller--valid--v1beta1-valid-keylessref-awskms.yaml':
     /ca-cert\.kms: a CA certificate cannot come from KMS/,
   'policy-controller--valid--valid-keylessref-awskms.yaml':
@@ -268,7 +270,38 @@ ${policy.replace(/^/gm, '        ')}
           kyvernoValues: values,
         },
       ),
-    ).toThrow(/attestations\[0\]\.policy\.remote: policies fetched from a URL are not supported/);
+    ).toThrow(/attestations\[0\]\.policy\.remote\.sha256sum: required with remote\.url/);
+    // A remote policy is fetched (its sha256sum checked) when the policy files are read; from texts alone
+    // it is refused naming the field.
+    const sum = 'a'.repeat(64);
+    expect(() =>
+      loadPolicyTexts(
+        [
+          {
+            name: 'c.yaml',
+            text: cip(`type: cue\nremote: {url: "https://example.com/p.cue", sha256sum: ${sum}}`),
+          },
+        ],
+        { kyvernoValues: values },
+      ),
+    ).toThrow(/attestations\[0\]\.policy\.remote: https:\/\/example\.com\/p\.cue was not fetched/);
+    const fetched = loadPolicyTexts(
+      [
+        {
+          name: 'c.yaml',
+          text: cip(`type: rego\nremote: {url: "https://example.com/p.rego", sha256sum: ${sum}}`),
+        },
+      ],
+      {
+        kyvernoValues: values,
+        remotePolicies: new Map([
+          [`${sum} https://example.com/p.rego`, 'package sigstore\nisCompliant = true'],
+        ]),
+      },
+    );
+    expect(
+      fetched.policies[0]!.rules[0]!.authoritySets[0]!.entries[0]!.attestations[0]!.cipPolicy?.type,
+    ).toBe('rego');
   });
 
   it('keyless.ca-cert from a Secret given as context: the CA replaces the verifier CAs for that authority only', () => {
@@ -375,6 +408,33 @@ spec:
     expect(
       matchPolicies(image, { ...ns, labels: {} }, set.policies, image.image, review({ match: 'match' })),
     ).toHaveLength(0);
+  });
+
+  it('spec.policy including the object: each request instantiates the rule with its parts, and the decision-cache version covers them', () => {
+    const set = load('policy-controller--e2e--cip-include-objectmeta.yaml');
+    const ns = { name: 'demo', labels: { 'policy.sigstore.dev/include': 'true' } };
+    const image = {
+      image: 'ghcr.io/sigstore/timestamp-server:v1',
+      container: 'c',
+      list: 'containers' as const,
+      path: '/spec/containers/0/image',
+      workloadKind: 'Pod',
+    };
+    const review = (labels: Record<string, string>) => ({
+      operation: 'CREATE',
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels }, spec: {} },
+    });
+    const match = (labels: Record<string, string>) =>
+      matchPolicies(image, ns, set.policies, image.image, review(labels))[0]!;
+    const bar = match({ foo: 'bar' });
+    expect(bar.rule.cipPolicy?.request).toEqual({ metadata: { name: 'p', labels: { foo: 'bar' } } });
+    expect(match({ foo: 'bar' }).policy.version).toBe(bar.policy.version);
+    expect(match({ foo: 'other' }).policy.version).not.toBe(bar.policy.version);
+    expect(bar.policy.version).not.toBe(set.policies[0]!.version);
+    // Without include*, the rule is not per request: one version for every object.
+    const plain = load('policy-controller--e2e--cip-config-file-policy.yaml');
+    expect(plain.policies[0]!.rules[0]!.perRequest).toBeUndefined();
+    expect(plain.policies[0]!.rules[0]!.cipPolicy?.fetchConfigFile).toBe(true);
   });
 
   it("key.hashAlgorithm: sha224/256/384/512 in any case become the key authority's signature digest; others are refused naming the field", () => {

@@ -20,7 +20,7 @@ export interface SigstoreRegoPolicy {
    * Evaluate against the JSON input (an attestation's statement, or the spec-level policy document);
    * `name` is what policy-controller names in its messages (the attestation's name, or "ClusterImagePolicy").
    */
-  evaluate(input: unknown, name: string, opts?: { nowNs?: number }): RegoPolicyOutcome;
+  evaluate(input: unknown, name?: string, opts?: { nowNs?: number }): RegoPolicyOutcome;
 }
 
 /** policy-controller's verdict from an outcome: any error or warning fails, the error's text first. */
@@ -36,10 +36,12 @@ export function compileSigstoreRego(body: string, where: string): SigstoreRegoPo
 function evaluateSigstore(
   compiled: CompiledRego,
   input: unknown,
-  name: string,
+  name: string | undefined,
   opts?: { nowNs?: number },
 ): RegoPolicyOutcome {
-  const wrap = (msg: string) => `failed evaluating rego policy for type ${name}: ${msg}`;
+  // Unnamed: the caller wraps the message (the attestation level names the attestation itself).
+  const wrap = (msg: string) =>
+    name === undefined ? msg : `failed evaluating rego policy for type ${name}: ${msg}`;
   let value: unknown;
   try {
     const inPackage = compiled.pkg.length === 1 && compiled.pkg[0] === 'sigstore';

@@ -1,9 +1,11 @@
 // Compiles the `policy` bodies of policy-controller ClusterImagePolicies (spec.policy and
 // spec.authorities[].attestations[].policy, `type: cue|rego`) into evaluators of a JSON document.
-// Semantics of policy-controller's EvaluatePolicyAgainstJSON: CUE is unified with the document and validated.
+// Semantics of policy-controller's EvaluatePolicyAgainstJSON: CUE is unified with the document and validated;
+// Rego is queried for data.sigstore.isCompliant (src/policy/rego/sigstore.ts).
 
 import { SealError } from '../../errors.js';
 import { CueCompileError, compileCue } from '../cue/index.js';
+import { compileSigstoreRego, regoOutcomeFailure } from '../rego/sigstore.js';
 
 export type CipPolicyType = 'cue' | 'rego';
 
@@ -20,7 +22,17 @@ export interface CompiledCipPolicy {
  * (`<origin>: spec.authorities[0].attestations[0].policy.data`); anything seal cannot evaluate is an
  * E_POLICY_INVALID naming that path and the construct.
  */
-export function compileCipPolicy(type: string, body: string, path: string): CompiledCipPolicy {
+export function compileCipPolicy(
+  type: string,
+  body: string,
+  path: string,
+  /**
+   * What policy-controller names the evaluated document in its messages (the attestation's name, or
+   * "ClusterImagePolicy" at spec level): given, failures read as policy-controller's
+   * (`failed evaluating cue policy for NAME: …`, `failed evaluating rego policy for type NAME: …`).
+   */
+  name?: string,
+): CompiledCipPolicy {
   if (type === 'cue') {
     let compiled: ReturnType<typeof compileCue>;
     try {
@@ -39,15 +51,28 @@ export function compileCipPolicy(type: string, body: string, path: string): Comp
           // A failure of the evaluator itself fails this policy (closed), not the whole decision.
           return { ok: false, message: `CUE evaluation failed: ${(err as Error).message}` };
         }
-        return r.ok ? { ok: true } : { ok: false, message: r.message };
+        if (r.ok) return { ok: true };
+        return {
+          ok: false,
+          message:
+            name === undefined
+              ? r.message
+              : `failed evaluating cue policy for ${name}: failed to evaluate the policy with error: ${r.message}`,
+        };
       },
     };
   }
   if (type === 'rego') {
-    throw new SealError(
-      'E_POLICY_INVALID',
-      `${path}: rego policies are not supported by seal (use type: cue, or a seal ImagePolicy with conditions)`,
-    );
+    // seal's own Rego evaluator (src/policy/rego/compile.ts says why), with cosign's isCompliant verdicts.
+    const compiled = compileSigstoreRego(body, path);
+    return {
+      type: 'rego',
+      evaluate(input) {
+        const outcome = compiled.evaluate(input, name);
+        const failure = regoOutcomeFailure(outcome);
+        return failure === undefined ? { ok: true } : { ok: false, message: failure };
+      },
+    };
   }
   throw new SealError('E_POLICY_INVALID', `${path}: policy type "${type}" is not one of cue, rego`);
 }
