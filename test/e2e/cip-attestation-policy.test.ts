@@ -1,4 +1,4 @@
-// policy-controller attestation policies (`attestations[].policy`, type cue) end to end: images in the real
+// policy-controller attestation policies (`attestations[].policy`, type cue and rego) end to end: images in the real
 // registry attested by the seal CLI (keyed and keyless, logged in `seal serve`'s transparency log), decided by
 // `seal policy test` with upstream's CUE bodies verbatim. An attestation that verifies but fails its policy
 // fails the authority with CUE's message.
@@ -187,6 +187,62 @@ describeWithRegistry(
       expect(denied.text).toContain(
         'predicate.Data: conflicting values \\"foobar e2e test\\" and \\"something else\\"',
       );
+    });
+
+    it("upstream's cip-keyless-with-attestations-rego (our identity for the cluster's): the Rego isCompliant admits the matching predicate and denies another with cosign's message", async () => {
+      const policy = (await fixture('cip-keyless-with-attestations-rego'))
+        .replace('http://fulcio.fulcio-system.svc', server.url)
+        .replace('http://rekor.rekor-system.svc', server.url)
+        .replace(
+          /- issuerRegExp: .*\n\s+subjectRegExp: .*/,
+          `- issuer: "${server.issuerUrl}"\n        subject: "${alice}"`,
+        );
+      expect(policy).toContain('type: rego');
+      expect(policy).toContain('input.predicate.Data == "foobar e2e test"');
+
+      const good = await image();
+      await attest(good, 'custom', 'foobar e2e test', 'keyless');
+      const ok = await decide(policy, good);
+      expect(ok.result, ok.text).toBe('allow');
+
+      const bad = await image();
+      await attest(bad, 'custom', 'something else', 'keyless');
+      const denied = await decide(policy, bad);
+      expect(denied.result, denied.text).toBe('deny');
+      expect(denied.text).toContain(
+        "failed evaluating rego policy for type custom-match-predicate: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant'",
+      );
+    });
+
+    it('a spec-level Rego policy reads the attestation matches: authorityMatches.<authority>.attestations.<name>[] with subject and issuer', async () => {
+      const base = (await fixture('cip-keyless-with-attestations-rego'))
+        .replace('http://fulcio.fulcio-system.svc', server.url)
+        .replace('http://rekor.rekor-system.svc', server.url)
+        .replace(
+          /- issuerRegExp: .*\n\s+subjectRegExp: .*/,
+          `- issuer: "${server.issuerUrl}"\n        subject: "${alice}"`,
+        );
+      const withSpec = (subject: string) =>
+        `${base.trimEnd()}
+  policy:
+    type: rego
+    data: |
+      package sigstore
+      import future.keywords.in
+      isCompliant {
+        some m in input.authorityMatches.attestation.attestations["custom-match-predicate"]
+        m.subject == "${subject}"
+        m.issuer == "${server.issuerUrl}"
+        m.predicateType == "https://cosign.sigstore.dev/attestation/v1"
+      }
+`;
+      const img = await image();
+      await attest(img, 'custom', 'foobar e2e test', 'keyless');
+      const ok = await decide(withSpec(alice), img);
+      expect(ok.result, ok.text).toBe('allow');
+      const other = await decide(withSpec('mallory@example.com'), img);
+      expect(other.result, other.text).toBe('deny');
+      expect(other.text).toContain('failed evaluating rego policy for type ClusterImagePolicy');
     });
 
     it("the two-attestations policy's CUE (time bounds on a vulnerability scan): a scan inside the window admits, one outside denies", async () => {
