@@ -317,6 +317,9 @@ describe('CUE evaluator: what it refuses', () => {
     );
     expect(refused('import "time"\na: time.Time')).toMatch(/\(time\.Time\) \(line 2:4\)/);
     expect(refused('a: len([1])')).toBe('CUE builtin functions (len) (line 1:4) are not supported by seal');
+    expect(refused('import "time"\na: time.Parse(time.Kitchen, "3:04PM")')).toBe(
+      'time layouts other than RFC3339, RFC3339Nano and RFC3339Date ("3:04PM") (line 2:15) are not supported by seal',
+    );
   });
 
   test('CUE compile errors: unknown references and unused imports', () => {

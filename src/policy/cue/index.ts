@@ -54,6 +54,12 @@ export class CueCompileError extends Error {
   }
 }
 
+const TIME_LAYOUTS_IMPLEMENTED = new Set([
+  '2006-01-02T15:04:05Z07:00',
+  '2006-01-02T15:04:05.999999999Z07:00',
+  '2006-01-02',
+]);
+
 const BUILTIN_FUNCTIONS = new Set(['len', 'close', 'and', 'or', 'div', 'mod', 'quo', 'rem']);
 
 export function compileCue(source: string): CompiledCue {
@@ -184,6 +190,8 @@ function checkReferences(file: CueFile): void {
             `CUE calls of ${path}.${sel.sel} with ${x.args.length} arguments (validator form; seal implements the ${member!.params!.length}-argument call)`,
             at,
           );
+        if (path === 'time' && (sel.sel === 'Parse' || sel.sel === 'FormatString'))
+          checkLayout(x.args[0]!, name);
         x.args.forEach(visit);
         return;
       }
@@ -199,6 +207,20 @@ function checkReferences(file: CueFile): void {
       default:
         return;
     }
+  };
+  // Layouts seal's time package implements; another one written out is refused here, not at each evaluation.
+  const checkLayout = (arg: Expr, pkg: string) => {
+    let layout: string | undefined;
+    if (arg.k === 'lit' && arg.v.k === 'string') layout = arg.v.v;
+    else if (arg.k === 'select' && arg.x.k === 'ident' && arg.x.name === pkg && !declared(pkg)) {
+      const c = PACKAGES.time![arg.sel]?.constant;
+      layout = c?.k === 'string' ? c.v : undefined;
+    }
+    if (layout !== undefined && !TIME_LAYOUTS_IMPLEMENTED.has(layout))
+      unsupported(
+        `time layouts other than RFC3339, RFC3339Nano and RFC3339Date (${JSON.stringify(layout)})`,
+        startOf(arg),
+      );
   };
   visit(file.body);
   for (const [name, imp] of file.imports) {
