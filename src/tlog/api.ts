@@ -1,6 +1,7 @@
 // HTTP API of the transparency log: Rekor v1 REST routes, an identity/time search, and C2SP tlog-tiles reads.
 // Shapes per sigstore-servers.md §1 (Rekor openapi.yaml) and C2SP tlog-tiles.md (paths, partial tiles, caching).
 
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { type ErrorCode, SealError } from '../errors.js';
@@ -9,7 +10,8 @@ import { type LogEntry, logEntryToJson } from './entry.js';
 import type { TransparencyLog } from './log.js';
 import { toHex } from './merkle.js';
 import type { SearchQuery } from './storage/storage.js';
-import { rekorV2ApiPlugin } from './api-v2.js';
+import { type JsonBodyParser, type SubmitAnswer, type SubmitHandler, submitListener } from './api-submit.js';
+import { grpcErrorAnswer, rekorV2ApiPlugin, submitEntryV2 } from './api-v2.js';
 import { registerTileRoutes } from './tiles.js';
 import { parseEntryKey, prepareEntry } from './types/index.js';
 
@@ -34,6 +36,60 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 function rekorError(reply: FastifyReply, status: number, message: string) {
   return reply.code(status).type('application/json').send({ code: status, message });
+}
+
+/** Rekor's error body for what a handler threw: its status and `{code, message}`; 500s are logged. */
+function rekorErrorAnswer(err: unknown, bodyLimit: number, logError: (err: unknown) => void): SubmitAnswer {
+  if (err instanceof SealError) {
+    const status = STATUS[err.code] ?? 500;
+    if (status === 500) logError(err);
+    return { status, body: { code: status, message: err.message } };
+  }
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return {
+      status: 413,
+      body: { code: 413, message: `request body is larger than the ${bodyLimit}-byte limit` },
+    };
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+    return { status: e.statusCode, body: { code: e.statusCode, message: e.message ?? 'bad request' } };
+  logError(err);
+  return { status: 500, body: { code: 500, message: 'internal error' } };
+}
+
+/**
+ * `POST /api/v1/log/entries`: append a proposed entry and answer 201 with the entry (ETag and Location its UUID), or
+ * Rekor's error body — 409 with the existing entry's Location for a duplicate.
+ */
+async function submitEntryV1(
+  log: TransparencyLog,
+  body: unknown,
+  base: () => string,
+  bodyLimit: number,
+  logError: (err: unknown) => void,
+): Promise<SubmitAnswer> {
+  try {
+    const entry = await log.appendEntry(body);
+    return {
+      status: 201,
+      headers: { ETag: entry.uuid, Location: `${base()}/api/v1/log/entries/${entry.uuid}` },
+      body: logEntryToJson(entry),
+    };
+  } catch (err) {
+    if (err instanceof SealError && err.code === 'E_DUPLICATE_ENTRY') {
+      const uuid = String(err.details?.uuid ?? '');
+      return {
+        status: 409,
+        headers: { Location: `${base()}/api/v1/log/entries/${uuid}` },
+        body: {
+          code: 409,
+          message: `an equivalent entry already exists in the transparency log with UUID ${uuid}`,
+        },
+      };
+    }
+    return rekorErrorAnswer(err, bodyLimit, logError);
+  }
 }
 
 const intParam = (name: string, v: unknown, required = true): number | undefined => {
@@ -111,6 +167,12 @@ function publicBase(req: FastifyRequest, opts: RekorApiOptions): string {
   return opts.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
+/** publicBase for a request the Node.js server answers itself (as Fastify without trustProxy: the socket's scheme). */
+function publicBaseOf(req: IncomingMessage, opts: RekorApiOptions): string {
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  return opts.publicUrl?.replace(/\/$/, '') ?? `${scheme}://${req.headers.host ?? '127.0.0.1'}`;
+}
+
 /** Mount the Rekor v1 API and tlog-tiles routes for `log` on `app` (encapsulated: its error handler stays inside). */
 export async function registerRekorApi(
   app: FastifyInstance,
@@ -125,19 +187,8 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
   const bodyLimit = opts.bodyLimit ?? 4 * 1024 * 1024;
   return async (api: FastifyInstance): Promise<void> => {
     api.setErrorHandler((err: unknown, _req, reply) => {
-      if (err instanceof SealError) {
-        const status = STATUS[err.code] ?? 500;
-        if (status === 500) api.log.error(err);
-        return rekorError(reply, status, err.message);
-      }
-      const e = err as { statusCode?: number; code?: string; message?: string };
-      if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return rekorError(reply, 413, `request body is larger than the ${bodyLimit}-byte limit`);
-      }
-      if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
-        return rekorError(reply, e.statusCode, e.message ?? 'bad request');
-      api.log.error(err);
-      return rekorError(reply, 500, 'internal error');
+      const a = rekorErrorAnswer(err, bodyLimit, (e) => api.log.error(e));
+      return reply.code(a.status).type('application/json').send(a.body);
     });
 
     const entryReply = (entry: LogEntry) => logEntryToJson(entry);
@@ -170,26 +221,15 @@ export function rekorApiPlugin(log: TransparencyLog, opts: RekorApiOptions = {})
     });
 
     api.post('/api/v1/log/entries', { bodyLimit }, async (req, reply) => {
-      try {
-        const entry = await log.appendEntry(req.body);
-        const location = `${publicBase(req, opts)}/api/v1/log/entries/${entry.uuid}`;
-        return reply
-          .code(201)
-          .header('ETag', entry.uuid)
-          .header('Location', location)
-          .send(entryReply(entry));
-      } catch (err) {
-        if (err instanceof SealError && err.code === 'E_DUPLICATE_ENTRY') {
-          const uuid = String(err.details?.uuid ?? '');
-          reply.header('Location', `${publicBase(req, opts)}/api/v1/log/entries/${uuid}`);
-          return rekorError(
-            reply,
-            409,
-            `an equivalent entry already exists in the transparency log with UUID ${uuid}`,
-          );
-        }
-        throw err;
-      }
+      const a = await submitEntryV1(
+        log,
+        req.body,
+        () => publicBase(req, opts),
+        bodyLimit,
+        (e) => api.log.error(e),
+      );
+      if (a.headers) reply.headers(a.headers);
+      return reply.code(a.status).type('application/json').send(a.body);
     });
 
     api.get('/api/v1/log/entries', async (req) => {
@@ -313,16 +353,59 @@ export interface LogServerOptions extends RekorApiOptions {
   v2?: TransparencyLog;
 }
 
-/** A Fastify server with just the log API mounted (for `seal log serve` and tests); routes load on ready/listen. */
+/**
+ * A Fastify server with just the log API mounted (for `seal log serve` and tests); routes load on ready/listen. The
+ * entry submissions (v1, and v2 when given) are answered by the Node.js server before Fastify (api-submit.ts): the
+ * same answers without Fastify's per-request pipeline, which cost more CPU than the rest of an append.
+ */
 export function createLogServer(log: TransparencyLog, opts: LogServerOptions = {}): FastifyInstance {
   const limits = httpLimits(opts.limits);
+  const bodyLimit = opts.bodyLimit ?? 4 * 1024 * 1024;
+  const http = fastifyHttpOptions(limits);
+  let submit: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const app = Fastify({
     logger: opts.logger ?? false,
-    bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
-    ...fastifyHttpOptions(limits),
+    bodyLimit,
+    ...http,
+    // the server Fastify would make (its timeouts as getServerInstance sets them), with the write routes in front
+    serverFactory: (handler) => {
+      const server = createServer(http.http, (req, res) => {
+        if (!submit?.(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = http.keepAliveTimeout;
+      server.requestTimeout = http.requestTimeout;
+      server.setTimeout(http.connectionTimeout);
+      return server;
+    },
   });
   applyHttpLimits(app.server, limits);
   void app.register(rekorApiPlugin(log, opts));
   if (opts.v2) void app.register(rekorV2ApiPlugin(opts.v2, opts));
+  const logError = (err: unknown) => app.log.error(err);
+  const routes = new Map<string, SubmitHandler>([
+    [
+      '/api/v1/log/entries',
+      (body, req) => submitEntryV1(log, body, () => publicBaseOf(req, opts), bodyLimit, logError),
+    ],
+  ]);
+  const v2 = opts.v2;
+  if (v2) routes.set('/api/v2/log/entries', (body) => submitEntryV2(v2, body, bodyLimit, logError));
+  let open = true;
+  app.addHook('preClose', (done) => {
+    open = false;
+    done();
+  });
+  submit = submitListener(
+    {
+      routes,
+      bodyLimit,
+      parseJson: app.getDefaultJsonParser('error', 'error') as JsonBodyParser,
+      parseError: (path, status, message) =>
+        path.startsWith('/api/v2/')
+          ? grpcErrorAnswer(Object.assign(new Error(message), { statusCode: status }), bodyLimit, logError)
+          : rekorErrorAnswer(Object.assign(new Error(message), { statusCode: status }), bodyLimit, logError),
+    },
+    () => open,
+  );
   return app;
 }
