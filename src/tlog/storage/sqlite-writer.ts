@@ -14,6 +14,8 @@ const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 10000');
+// a view, not a copy: the bytes arrived in this thread's memory with the message
+const buf = (u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 const size = db.prepare('SELECT size FROM tree_state WHERE id = 1');
 const setSize = db.prepare('UPDATE tree_state SET size = ? WHERE id = 1 AND size = ?');
 const insertEntry = db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integrated_time) VALUES (?, ?, ?, ?)');
@@ -36,9 +38,9 @@ const tx = db.transaction((b) => {
       throw e;
     }
   }
-  for (const e of b.entries) insertEntry.run(e.index, Buffer.from(e.leafHash), Buffer.from(e.leaf), e.integratedTime);
+  for (const e of b.entries) insertEntry.run(e.index, buf(e.leafHash), buf(e.leaf), e.integratedTime);
   for (const [kind, key, idx] of b.keys) insertKey.run(kind, key, idx);
-  for (const n of b.nodes) insertNode.run(n.level, n.index, Buffer.from(n.hash));
+  for (const n of b.nodes) insertNode.run(n.level, n.index, buf(n.hash));
   insertHead.run(b.head.size, Buffer.from(b.head.rootHash), b.head.checkpoint, b.head.timestamp);
   setSize.run(b.head.size, b.previousSize);
 });

@@ -52,6 +52,7 @@ export class SqliteLogStorage implements LogStorage {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly writeBatch: (batch: AppendBatch) => void;
+  private readonly readTx: (f: () => void) => void;
   /** Commits on a worker thread (default for files) so fsync does not stall the event loop. */
   private readonly writer: SqliteWriter | undefined;
 
@@ -93,6 +94,7 @@ export class SqliteLogStorage implements LogStorage {
         'SELECT hash FROM nodes WHERE level = ? AND idx = ?',
       ),
     };
+    this.readTx = db.transaction((f: () => void) => f());
     const s = this.stmts;
     // IMMEDIATE: take the write lock before reading the size, so the check and the write are one step
     const tx = db.transaction((batch: AppendBatch) => {
@@ -165,14 +167,22 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   async findLeafHashes(hashes: Uint8Array[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for (const h of hashes) {
-      const buf = Buffer.from(h);
-      const row = this.stmts.byLeafHash.get(buf);
-      if (row) out.set(buf.toString('hex'), row.idx);
-    }
-    return out;
+    return this.findLeafHashesTx(hashes);
   }
+
+  /** One read transaction for a batch's lookups, not one per lookup (each takes and drops the WAL read lock). */
+  private readonly findLeafHashesTx = (hashes: Uint8Array[]): Map<string, number> => {
+    const out = new Map<string, number>();
+    const lookup = () => {
+      for (const h of hashes) {
+        const row = this.stmts.byLeafHash.get(Buffer.from(h.buffer, h.byteOffset, h.byteLength));
+        if (row) out.set(Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('hex'), row.idx);
+      }
+    };
+    if (hashes.length > 1 && !this.db.inTransaction) this.readTx(lookup);
+    else lookup();
+    return out;
+  };
 
   async nodes(ids: NodeId[]): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
