@@ -143,6 +143,9 @@ export class TransparencyLog {
   /** Merkle nodes never change once written: cache them. */
   private readonly nodeCache = new Map<string, Hash>();
   private readonly verifier: SignatureVerifier;
+  private treeIdHexCache: string | undefined;
+  /** The hex of the last batch's root, which every entry of the batch reports. */
+  private rootHex: { hash: Hash; hex: string } | undefined;
 
   private constructor(args: {
     storage: LogStorage;
@@ -192,8 +195,10 @@ export class TransparencyLog {
     );
   }
 
+  /** 16-hex tree ID, the UUID prefix (computed once: every answered entry names it). */
   get treeIdHex(): string {
-    return treeIdHex(this.treeId);
+    this.treeIdHexCache ??= treeIdHex(this.treeId);
+    return this.treeIdHexCache;
   }
 
   static async open(opts: OpenLogOptions): Promise<TransparencyLog> {
@@ -557,7 +562,7 @@ export class TransparencyLog {
     const r = await this.appendLeaf(prepared.body, prepared.keys);
     return this.makeEntry(r.index, r.leafHash, prepared.body, r.integratedTime, {
       logIndex: r.index,
-      rootHash: toHex(r.rootHash),
+      rootHash: this.rootHexOf(r.rootHash),
       treeSize: r.treeSize,
       hashes: r.inclusionProof.map(toHex),
       checkpoint: r.checkpoint,
@@ -588,6 +593,11 @@ export class TransparencyLog {
     });
   }
 
+  private rootHexOf(hash: Hash): string {
+    if (this.rootHex?.hash !== hash) this.rootHex = { hash, hex: toHex(hash) };
+    return this.rootHex.hex;
+  }
+
   private async makeEntry(
     index: number,
     leafHash: Hash,
@@ -596,7 +606,7 @@ export class TransparencyLog {
     proof: InclusionProof | undefined,
   ): Promise<LogEntry> {
     const base = {
-      body: Buffer.from(leaf).toString('base64'),
+      body: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('base64'),
       integratedTime,
       logID: this.logId,
       logIndex: index,

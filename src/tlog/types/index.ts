@@ -111,6 +111,18 @@ const fromB64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 const jcs = (v: unknown) => new Uint8Array(Buffer.from(canonicalize(v) as string, 'utf8'));
 const jsonInOrder = (v: unknown) => new Uint8Array(Buffer.from(JSON.stringify(v), 'utf8'));
 
+const pemBase64 = new WeakMap<EntryKey, string>();
+
+/** Base64 of a key's canonical PEM, as the canonical body carries it (once per parsed key: keys are cached). */
+function canonicalPemBase64(key: EntryKey): string {
+  let b64 = pemBase64.get(key);
+  if (b64 === undefined) {
+    b64 = Buffer.from(key.canonicalPem).toString('base64');
+    pemBase64.set(key, b64);
+  }
+  return b64;
+}
+
 function keysFor(entryKeys: EntryKey[], hashes: string[]): SearchKeys {
   return {
     hashes: [...new Set(hashes.map((h) => h.toLowerCase()))],
@@ -175,7 +187,7 @@ async function prepareHashedRekord(
       data: { hash: { algorithm, value } },
       signature: {
         content: Buffer.from(sig).toString('base64'),
-        publicKey: { content: Buffer.from(key.canonicalPem).toString('base64') },
+        publicKey: { content: canonicalPemBase64(key) },
       },
     },
   });
