@@ -288,7 +288,7 @@ describe('go binary cataloger', () => {
     const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(8188), decoy]);
     const pad = Buffer.alloc((16 - (elf.length % 16)) % 16);
     const bin = Buffer.concat([elf, pad, goBuildInfo('go1.22.3', modinfo), Buffer.alloc(5000)]);
-    for (const size of [7, 100, 65536]) {
+    for (const size of [1, 7, 13, 14, 15, 16, 100, 65536]) {
       const s = new GoBuildInfoScanner();
       for (let i = 0; i < bin.length; i += size) s.push(bin.subarray(i, i + size));
       const r = s.finish();
@@ -303,6 +303,70 @@ describe('go binary cataloger', () => {
     const notElf = new GoBuildInfoScanner();
     notElf.push(Buffer.concat([Buffer.from('#!/bin/sh\n'), goBuildInfo('go1.22.3', modinfo)]));
     expect(notElf.finish()).toBeUndefined();
+  });
+
+  /** An ELF file with a text segment at 0 and a writable data segment at 0x2000 (program headers only). */
+  function elfWithSegments(is64: boolean, littleEndian: boolean, text: Buffer, data: Buffer): Buffer {
+    const file = Buffer.alloc(0x2000 + data.length);
+    Buffer.from([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, littleEndian ? 1 : 2, 1]).copy(file);
+    const u16 = (v: number, at: number) =>
+      littleEndian ? file.writeUInt16LE(v, at) : file.writeUInt16BE(v, at);
+    const u32 = (v: number, at: number) =>
+      littleEndian ? file.writeUInt32LE(v, at) : file.writeUInt32BE(v, at);
+    const u64 = (v: number, at: number) =>
+      littleEndian ? file.writeBigUInt64LE(BigInt(v), at) : file.writeBigUInt64BE(BigInt(v), at);
+    const phoff = is64 ? 64 : 52;
+    const phentsize = is64 ? 56 : 32;
+    if (is64) u64(phoff, 0x20);
+    else u32(phoff, 0x1c);
+    u16(phentsize, is64 ? 0x36 : 0x2a);
+    u16(2, is64 ? 0x38 : 0x2c);
+    // PT_LOAD R+X at offset 0, then PT_LOAD R+W at offset 0x2000
+    for (const [i, flags, offset] of [
+      [0, 0x5, 0],
+      [1, 0x6, 0x2000],
+    ] as const) {
+      const ph = phoff + i * phentsize;
+      u32(1, ph);
+      if (is64) {
+        u32(flags, ph + 4);
+        u64(offset, ph + 8);
+      } else {
+        u32(offset, ph + 4);
+        u32(flags, ph + 24);
+      }
+    }
+    text.copy(file, 0x1000);
+    data.copy(file, 0x2000);
+    return file;
+  }
+
+  it('reads the build info in the writable data segment, not a header-shaped copy in the text before it', () => {
+    // `go version -m` reads the build info from the data segment; text can hold the magic as a constant
+    const decoy = goBuildInfo('go1.0-text', 'path\tdecoy.example\n');
+    const real = goBuildInfo('go1.22.3', modinfo);
+    for (const [is64, le] of [
+      [true, true],
+      [true, false],
+      [false, true],
+      [false, false],
+    ] as const) {
+      const bin = elfWithSegments(is64, le, decoy, Buffer.concat([real, Buffer.alloc(3000)]));
+      for (const size of [1, 13, 16, 100, 4096, 65536]) {
+        const s = new GoBuildInfoScanner();
+        for (let i = 0; i < bin.length; i += size) s.push(bin.subarray(i, i + size));
+        const r = s.finish();
+        expect(r?.kind, `ELF${is64 ? 64 : 32} ${le ? 'LE' : 'BE'}, ${size}-byte chunks`).toBe('buildinfo');
+        if (r?.kind === 'buildinfo') expect(r.info.goVersion).toBe('go1.22.3');
+      }
+    }
+    // headers that do not parse (no program headers): the whole file is searched, the first header wins
+    const bare = elfWithSegments(true, true, decoy, real);
+    bare.writeUInt16LE(0, 0x38);
+    const s = new GoBuildInfoScanner();
+    s.push(bare);
+    const r = s.finish();
+    expect(r?.kind === 'buildinfo' && r.info.goVersion).toBe('go1.0-text');
   });
 
   it('keeps the required module path for a replacement by a local directory (Go < 1.22 and >= 1.22 forms)', async () => {

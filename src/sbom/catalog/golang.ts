@@ -118,60 +118,174 @@ export function parseModInfo(goVersion: string, raw: string): GoBuildInfo | unde
   return info;
 }
 
-/** Streams an ELF file, looking for the build-info header at 16-byte-aligned offsets. */
+/** ELF program-header constants (System V gABI, "Program Header"). */
+const PT_LOAD = 1;
+const PF_W = 0x2;
+
+/** How many leading bytes are gathered, at most, to find the program headers. */
+const HEAD_LIMIT = 64 * 1024;
+
+/**
+ * The file offset of the first writable loadable segment, read from the ELF header and program headers in
+ * `head` (the file's first bytes): 'more' while `head` is too short to tell, 0 when the headers do not
+ * parse or lie beyond HEAD_LIMIT. The build info lives in writable data (`.go.buildinfo` is an allocated,
+ * writable section; Go's debug/buildinfo looks for it there), so nothing before that offset is searched.
+ */
+function writableDataOffset(head: Buffer): number | 'more' {
+  const short = head.length < HEAD_LIMIT;
+  if (head.length < 64) return short ? 'more' : 0;
+  const is64 = head[4] === 2;
+  const le = head[5] === 1;
+  if ((head[4] !== 1 && !is64) || (head[5] !== 1 && head[5] !== 2)) return 0;
+  const u16 = (at: number) => (le ? head.readUInt16LE(at) : head.readUInt16BE(at));
+  const u32 = (at: number) => (le ? head.readUInt32LE(at) : head.readUInt32BE(at));
+  const u64 = (at: number) => Number(le ? head.readBigUInt64LE(at) : head.readBigUInt64BE(at));
+  const phoff = is64 ? u64(0x20) : u32(0x1c);
+  const phentsize = u16(is64 ? 0x36 : 0x2a);
+  const phnum = u16(is64 ? 0x38 : 0x2c);
+  if (phnum === 0 || phnum === 0xffff || phentsize < (is64 ? 56 : 32)) return 0;
+  const end = phoff + phnum * phentsize;
+  if (end > HEAD_LIMIT) return 0;
+  if (end > head.length) return short ? 'more' : 0;
+  let lowest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (u32(ph) !== PT_LOAD) continue;
+    const flags = is64 ? u32(ph + 4) : u32(ph + 24);
+    if ((flags & PF_W) === 0) continue;
+    const offset = is64 ? u64(ph + 8) : u32(ph + 4);
+    if (offset < lowest) lowest = offset;
+  }
+  return Number.isFinite(lowest) ? lowest : 0;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Streams an ELF file, looking for the build-info header at 16-byte-aligned offsets from its first
+ * writable segment on. Chunks are searched where they lie: only a header split across two chunks is
+ * joined (the last bytes of one chunk with the first of the next), and only a candidate header whose
+ * strings run past its chunk is held while the rest of it arrives (at most MAX_CAPTURE bytes). After a
+ * result the remaining chunks are ignored.
+ */
 export class GoBuildInfoScanner implements StreamScanner {
-  private window: Buffer = Buffer.alloc(0);
-  private windowStart = 0;
-  private searchFrom = 0;
+  /** The first chunks, until the program headers are in them (then undefined). */
+  private head: Buffer[] | undefined = [];
+  private headLength = 0;
+  /** File offset of the next byte taken after the head. */
+  private offset = 0;
+  /** Bytes before this file offset are not searched (the text before the writable data). */
+  private searchStart = 0;
+  /** The last bytes searched (fewer than MAGIC's length) that could begin a header split across chunks. */
+  private carry: Buffer = NO_BYTES;
+  /** A header candidate waiting for the rest of its strings, and its file offset. */
+  private pending: Buffer | undefined;
+  private pendingStart = 0;
   private result: GoScanResult | undefined;
   private done = false;
-  private seen = 0;
 
   push(chunk: Buffer): void {
     if (this.done) return;
-    if (this.seen === 0 && chunk.length >= 4 && !chunk.subarray(0, 4).equals(ELF_MAGIC)) {
-      this.done = true;
+    if (this.head) {
+      // the first bytes are gathered until the ELF magic and program headers can be read
+      this.head.push(chunk);
+      this.headLength += chunk.length;
+      if (this.headLength < 4) return;
+      const head = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head);
+      this.head = [head];
+      if (!head.subarray(0, 4).equals(ELF_MAGIC)) {
+        this.done = true;
+        this.head = undefined;
+        return;
+      }
+      const searchStart = writableDataOffset(head);
+      if (searchStart === 'more') return;
+      this.head = undefined;
+      this.searchStart = searchStart;
+      this.take(head);
       return;
     }
-    this.seen += chunk.length;
-    this.window = this.window.length === 0 ? chunk : Buffer.concat([this.window, chunk]);
-    for (;;) {
-      const idx = this.window.indexOf(MAGIC, this.searchFrom);
-      if (idx < 0) break;
-      if ((this.windowStart + idx) % 16 !== 0) {
-        this.searchFrom = idx + 1;
-        continue;
-      }
-      const parsed = parseAt(this.window, idx);
-      if (parsed === 'more') {
-        if (this.window.length - idx > MAX_CAPTURE) {
-          this.searchFrom = idx + 1;
-          continue;
-        }
-        // keep the candidate and wait for more bytes
-        this.window = this.window.subarray(idx);
-        this.windowStart += idx;
-        this.searchFrom = 0;
-        return;
-      }
-      if (parsed) {
-        this.result = parsed;
-        this.done = true;
-        this.window = Buffer.alloc(0);
-        return;
-      }
-      this.searchFrom = idx + 1;
+    this.take(chunk);
+  }
+
+  /** The next bytes of the file, past the head. */
+  private take(chunk: Buffer): void {
+    const start = this.offset;
+    this.offset += chunk.length;
+    if (this.pending) {
+      const candidate = Buffer.concat([this.pending, chunk]);
+      const at = this.pendingStart;
+      this.pending = undefined;
+      if (this.tryCandidate(candidate, at)) return;
+      // not build info: search on from the byte after the candidate's start
+      this.search(candidate.subarray(1), at + 1);
+      return;
     }
-    // nothing pending: keep only a tail that could start a header split across chunks
-    const keep = Math.min(this.window.length, MAGIC.length - 1);
-    const drop = this.window.length - keep;
-    this.window = Buffer.from(this.window.subarray(drop));
-    this.windowStart += drop;
-    this.searchFrom = 0;
+    if (this.offset <= this.searchStart) return;
+    if (start < this.searchStart) this.search(chunk.subarray(this.searchStart - start), this.searchStart);
+    else this.search(chunk, start);
   }
 
   finish(): GoScanResult | undefined {
+    // a file shorter than the head limit whose program headers never arrived: search what there is
+    if (this.head && !this.done && this.headLength >= 4) {
+      const head = Buffer.concat(this.head);
+      this.head = undefined;
+      if (head.subarray(0, 4).equals(ELF_MAGIC)) this.take(head);
+    }
     return this.result;
+  }
+
+  /**
+   * Search `data` (file bytes from offset `at` on; nothing pending) for an aligned header, the carried
+   * bytes of the previous chunk first. Stops at a result or at a candidate that needs more bytes.
+   */
+  private search(data: Buffer, at: number): void {
+    const carry = this.carry;
+    this.carry = NO_BYTES;
+    if (carry.length > 0) {
+      // a header starting in the carried bytes and ending in `data`
+      const joint = Buffer.concat([carry, data.subarray(0, MAGIC.length - 1)]);
+      const jointStart = at - carry.length;
+      for (
+        let idx = joint.indexOf(MAGIC);
+        idx >= 0 && idx < carry.length;
+        idx = joint.indexOf(MAGIC, idx + 1)
+      ) {
+        if ((jointStart + idx) % 16 !== 0) continue;
+        // rare: the candidate is the carried tail plus all of `data`
+        const candidate = Buffer.concat([carry.subarray(idx), data]);
+        if (this.tryCandidate(candidate, jointStart + idx)) return;
+        this.search(candidate.subarray(1), jointStart + idx + 1);
+        return;
+      }
+    }
+    for (let idx = data.indexOf(MAGIC); idx >= 0; idx = data.indexOf(MAGIC, idx + 1)) {
+      if ((at + idx) % 16 !== 0) continue;
+      if (this.tryCandidate(data.subarray(idx), at + idx)) return;
+    }
+    // the last bytes seen (a chunk shorter than that extends the previous carry), copied so the chunk they
+    // came from is not kept alive
+    const tail = data.length < MAGIC.length - 1 ? Buffer.concat([carry, data]) : data;
+    this.carry = Buffer.from(tail.subarray(tail.length - Math.min(tail.length, MAGIC.length - 1)));
+  }
+
+  /**
+   * A header candidate: `buf` starts with the magic at file offset `at` and holds every byte after it seen
+   * so far. True when the scan stops or waits here (a result, or more bytes needed); false to search on.
+   */
+  private tryCandidate(buf: Buffer, at: number): boolean {
+    const parsed = parseAt(buf, 0);
+    if (parsed === 'more') {
+      if (buf.length > MAX_CAPTURE) return false;
+      this.pending = buf;
+      this.pendingStart = at;
+      return true;
+    }
+    if (!parsed) return false;
+    this.result = parsed;
+    this.done = true;
+    return true;
   }
 }
 
