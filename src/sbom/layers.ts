@@ -75,6 +75,12 @@ const DEFAULT_MAX_ENTRIES = 2_000_000;
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_WHITEOUT = '.wh..wh..opq';
 const MAX_SYMLINK_HOPS = 40;
+/**
+ * Output chunk of the gzip inflater. zlib's default (16 KiB) costs a thread-pool round trip and a tar
+ * parser step for every 16 KiB: on a 148 MB layer, 256 KiB chunks took inflate-and-hash from ~0.9-1.1 s to
+ * ~0.65-0.75 s CPU (1 MiB chunks were no faster), still streamed and bounded.
+ */
+const INFLATE_CHUNK = 256 * 1024;
 
 enum NodeType {
   File = 0,
@@ -348,7 +354,7 @@ async function* decompress(
     }
     transform = factory();
   } else if (isGzip || sniffGzip) {
-    transform = zlib.createGunzip();
+    transform = zlib.createGunzip({ chunkSize: INFLATE_CHUNK });
   }
   if (!transform) {
     yield* rest;
