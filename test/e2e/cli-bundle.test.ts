@@ -1,6 +1,7 @@
 // The bundled CLI that bin/seal.js runs (dist/cli-bundle/, built by scripts/bundle-cli.mjs): every command
 // loads from it and answers --help, so no chunk or external import is missing from the build; the verify
-// family also has one self-contained file each (dist/cli-bundle/one/), which must match the split bundle.
+// family and sbom also have one self-contained file each (dist/cli-bundle/one/), which must match the split
+// bundle.
 
 import { execFile } from 'node:child_process';
 import {
@@ -57,13 +58,14 @@ describe('the bundled CLI', () => {
     expect(names.length).toBeGreaterThan(30);
   }, 120_000);
 
-  it('gives the verify family one self-contained file each, answering as the split bundle does', async () => {
+  it('gives the verify family and sbom one self-contained file each, answering as the split bundle does', async () => {
     for (const name of [
       'verify',
       'verify-blob',
       'verify-bundle',
       'verify-attestation',
       'verify-blob-attestation',
+      'sbom',
     ]) {
       const file = join(root, 'dist', 'cli-bundle', 'one', `${name}.cjs`);
       expect(existsSync(file), file).toBe(true);
