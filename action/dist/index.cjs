@@ -38627,6 +38627,33 @@ function parseModInfo(goVersion, raw) {
   }
   return info;
 }
+function writableDataOffset(head) {
+  const short = head.length < HEAD_LIMIT;
+  if (head.length < 64) return short ? "more" : 0;
+  const is64 = head[4] === 2;
+  const le = head[5] === 1;
+  if (head[4] !== 1 && !is64 || head[5] !== 1 && head[5] !== 2) return 0;
+  const u16 = (at) => le ? head.readUInt16LE(at) : head.readUInt16BE(at);
+  const u32 = (at) => le ? head.readUInt32LE(at) : head.readUInt32BE(at);
+  const u64 = (at) => Number(le ? head.readBigUInt64LE(at) : head.readBigUInt64BE(at));
+  const phoff = is64 ? u64(32) : u32(28);
+  const phentsize = u16(is64 ? 54 : 42);
+  const phnum = u16(is64 ? 56 : 44);
+  if (phnum === 0 || phnum === 65535 || phentsize < (is64 ? 56 : 32)) return 0;
+  const end = phoff + phnum * phentsize;
+  if (end > HEAD_LIMIT) return 0;
+  if (end > head.length) return short ? "more" : 0;
+  let lowest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (u32(ph) !== PT_LOAD) continue;
+    const flags = is64 ? u32(ph + 4) : u32(ph + 24);
+    if ((flags & PF_W) === 0) continue;
+    const offset = is64 ? u64(ph + 8) : u32(ph + 4);
+    if (offset < lowest) lowest = offset;
+  }
+  return Number.isFinite(lowest) ? lowest : 0;
+}
 function modulePackage(mod3, layerDigest, location) {
   return {
     name: mod3.path,
@@ -38638,7 +38665,7 @@ function modulePackage(mod3, layerDigest, location) {
     cataloger: NAME3
   };
 }
-var NAME3, MAGIC, HEADER_SIZE, FLAG_INLINE_STRINGS, MAX_CAPTURE, ELF_MAGIC, GoBuildInfoScanner, goBinaryCataloger;
+var NAME3, MAGIC, HEADER_SIZE, FLAG_INLINE_STRINGS, MAX_CAPTURE, ELF_MAGIC, PT_LOAD, PF_W, HEAD_LIMIT, NO_BYTES, GoBuildInfoScanner, goBinaryCataloger;
 var init_golang = __esm({
   "src/sbom/catalog/golang.ts"() {
     "use strict";
@@ -38649,55 +38676,112 @@ var init_golang = __esm({
     FLAG_INLINE_STRINGS = 2;
     MAX_CAPTURE = 4 * 1024 * 1024;
     ELF_MAGIC = Buffer.from([127, 69, 76, 70]);
+    PT_LOAD = 1;
+    PF_W = 2;
+    HEAD_LIMIT = 64 * 1024;
+    NO_BYTES = Buffer.alloc(0);
     GoBuildInfoScanner = class {
-      window = Buffer.alloc(0);
-      windowStart = 0;
-      searchFrom = 0;
+      /** The first chunks, until the program headers are in them (then undefined). */
+      head = [];
+      headLength = 0;
+      /** File offset of the next byte taken after the head. */
+      offset = 0;
+      /** Bytes before this file offset are not searched (the text before the writable data). */
+      searchStart = 0;
+      /** The last bytes searched (fewer than MAGIC's length) that could begin a header split across chunks. */
+      carry = NO_BYTES;
+      /** A header candidate waiting for the rest of its strings, and its file offset. */
+      pending;
+      pendingStart = 0;
       result;
       done = false;
-      seen = 0;
       push(chunk) {
         if (this.done) return;
-        if (this.seen === 0 && chunk.length >= 4 && !chunk.subarray(0, 4).equals(ELF_MAGIC)) {
-          this.done = true;
+        if (this.head) {
+          this.head.push(chunk);
+          this.headLength += chunk.length;
+          if (this.headLength < 4) return;
+          const head = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
+          this.head = [head];
+          if (!head.subarray(0, 4).equals(ELF_MAGIC)) {
+            this.done = true;
+            this.head = void 0;
+            return;
+          }
+          const searchStart = writableDataOffset(head);
+          if (searchStart === "more") return;
+          this.head = void 0;
+          this.searchStart = searchStart;
+          this.take(head);
           return;
         }
-        this.seen += chunk.length;
-        this.window = this.window.length === 0 ? chunk : Buffer.concat([this.window, chunk]);
-        for (; ; ) {
-          const idx = this.window.indexOf(MAGIC, this.searchFrom);
-          if (idx < 0) break;
-          if ((this.windowStart + idx) % 16 !== 0) {
-            this.searchFrom = idx + 1;
-            continue;
-          }
-          const parsed = parseAt(this.window, idx);
-          if (parsed === "more") {
-            if (this.window.length - idx > MAX_CAPTURE) {
-              this.searchFrom = idx + 1;
-              continue;
-            }
-            this.window = this.window.subarray(idx);
-            this.windowStart += idx;
-            this.searchFrom = 0;
-            return;
-          }
-          if (parsed) {
-            this.result = parsed;
-            this.done = true;
-            this.window = Buffer.alloc(0);
-            return;
-          }
-          this.searchFrom = idx + 1;
+        this.take(chunk);
+      }
+      /** The next bytes of the file, past the head. */
+      take(chunk) {
+        const start = this.offset;
+        this.offset += chunk.length;
+        if (this.pending) {
+          const candidate = Buffer.concat([this.pending, chunk]);
+          const at = this.pendingStart;
+          this.pending = void 0;
+          if (this.tryCandidate(candidate, at)) return;
+          this.search(candidate.subarray(1), at + 1);
+          return;
         }
-        const keep = Math.min(this.window.length, MAGIC.length - 1);
-        const drop = this.window.length - keep;
-        this.window = Buffer.from(this.window.subarray(drop));
-        this.windowStart += drop;
-        this.searchFrom = 0;
+        if (this.offset <= this.searchStart) return;
+        if (start < this.searchStart) this.search(chunk.subarray(this.searchStart - start), this.searchStart);
+        else this.search(chunk, start);
       }
       finish() {
+        if (this.head && !this.done && this.headLength >= 4) {
+          const head = Buffer.concat(this.head);
+          this.head = void 0;
+          if (head.subarray(0, 4).equals(ELF_MAGIC)) this.take(head);
+        }
         return this.result;
+      }
+      /**
+       * Search `data` (file bytes from offset `at` on; nothing pending) for an aligned header, the carried
+       * bytes of the previous chunk first. Stops at a result or at a candidate that needs more bytes.
+       */
+      search(data, at) {
+        const carry = this.carry;
+        this.carry = NO_BYTES;
+        if (carry.length > 0) {
+          const joint = Buffer.concat([carry, data.subarray(0, MAGIC.length - 1)]);
+          const jointStart = at - carry.length;
+          for (let idx = joint.indexOf(MAGIC); idx >= 0 && idx < carry.length; idx = joint.indexOf(MAGIC, idx + 1)) {
+            if ((jointStart + idx) % 16 !== 0) continue;
+            const candidate = Buffer.concat([carry.subarray(idx), data]);
+            if (this.tryCandidate(candidate, jointStart + idx)) return;
+            this.search(candidate.subarray(1), jointStart + idx + 1);
+            return;
+          }
+        }
+        for (let idx = data.indexOf(MAGIC); idx >= 0; idx = data.indexOf(MAGIC, idx + 1)) {
+          if ((at + idx) % 16 !== 0) continue;
+          if (this.tryCandidate(data.subarray(idx), at + idx)) return;
+        }
+        const tail = data.length < MAGIC.length - 1 ? Buffer.concat([carry, data]) : data;
+        this.carry = Buffer.from(tail.subarray(tail.length - Math.min(tail.length, MAGIC.length - 1)));
+      }
+      /**
+       * A header candidate: `buf` starts with the magic at file offset `at` and holds every byte after it seen
+       * so far. True when the scan stops or waits here (a result, or more bytes needed); false to search on.
+       */
+      tryCandidate(buf2, at) {
+        const parsed = parseAt(buf2, 0);
+        if (parsed === "more") {
+          if (buf2.length > MAX_CAPTURE) return false;
+          this.pending = buf2;
+          this.pendingStart = at;
+          return true;
+        }
+        if (!parsed) return false;
+        this.result = parsed;
+        this.done = true;
+        return true;
       }
     };
     goBinaryCataloger = {
@@ -48757,7 +48841,7 @@ async function* decompress(source, mediaType, digest) {
     }
     transform2 = factory();
   } else if (isGzip || sniffGzip) {
-    transform2 = zlib.createGunzip();
+    transform2 = zlib.createGunzip({ chunkSize: INFLATE_CHUNK });
   }
   if (!transform2) {
     yield* rest;
@@ -48998,7 +49082,7 @@ async function readTar(bytes2, digest, onEntry) {
   await feed;
   if (feedError) throw feedError;
 }
-var import_node_crypto18, import_node_fs5, import_promises12, import_node_os4, import_node_path8, import_node_stream, import_promises13, zlib, tar, DEFAULT_MAX_FILE, DEFAULT_MAX_TOTAL, DEFAULT_MAX_ENTRIES, WHITEOUT_PREFIX, OPAQUE_WHITEOUT, MAX_SYMLINK_HOPS, TYPE_NAMES, FilesystemView, IndexWriter;
+var import_node_crypto18, import_node_fs5, import_promises12, import_node_os4, import_node_path8, import_node_stream, import_promises13, zlib, tar, DEFAULT_MAX_FILE, DEFAULT_MAX_TOTAL, DEFAULT_MAX_ENTRIES, WHITEOUT_PREFIX, OPAQUE_WHITEOUT, MAX_SYMLINK_HOPS, INFLATE_CHUNK, TYPE_NAMES, FilesystemView, IndexWriter;
 var init_layers = __esm({
   "src/sbom/layers.ts"() {
     "use strict";
@@ -49019,6 +49103,7 @@ var init_layers = __esm({
     WHITEOUT_PREFIX = ".wh.";
     OPAQUE_WHITEOUT = ".wh..wh..opq";
     MAX_SYMLINK_HOPS = 40;
+    INFLATE_CHUNK = 256 * 1024;
     TYPE_NAMES = ["file", "directory", "symlink", "other"];
     FilesystemView = class {
       constructor(layerDigests) {
