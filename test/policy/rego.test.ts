@@ -8,7 +8,8 @@ import { isSealError } from '../../src/errors.js';
 import { compileRego, MAX_REGO_POLICY_BYTES } from '../../src/policy/rego/compile.js';
 import { MAX_EVAL_STEPS } from '../../src/policy/rego/evaluate.js';
 import { compileSigstoreRego, regoOutcomeFailure } from '../../src/policy/rego/sigstore.js';
-import { toJson } from '../../src/policy/rego/values.js';
+import { MAX_INPUT_DEPTH, toJson } from '../../src/policy/rego/values.js';
+import { compileCipPolicy } from '../../src/policy/sigstore/policy-eval.js';
 
 function q(src: string, rule: string, input: unknown = {}): unknown {
   const v = compileRego(src, 'p.yaml').query(rule, input);
@@ -289,5 +290,47 @@ isCompliant[response] {
     expect(regoOutcomeFailure(p.evaluate({ a: 1, b: 1 }, 'ClusterImagePolicy'))).toMatch(
       /^failed evaluating rego policy for type ClusterImagePolicy: 3:1: complete rules must not produce multiple outputs/,
     );
+  });
+
+  it('an input nested deeper than 128 levels fails the policy with a message, never throws out of the decision', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = i % 2 === 0 ? [deep] : { a: deep };
+    const p = compileSigstoreRego('package sigstore\nisCompliant = true', 'p');
+    expect(regoOutcomeFailure(p.evaluate({ x: deep }, 'att'))).toBe(
+      `failed evaluating rego policy for type att: input nested deeper than ${MAX_INPUT_DEPTH} levels`,
+    );
+    // 128 levels (the document itself and 127 below it) still evaluate
+    let ok: unknown = 1;
+    for (let i = 0; i < MAX_INPUT_DEPTH - 1; i++) ok = [ok];
+    expect(regoOutcomeFailure(p.evaluate(ok, 'att'))).toBeUndefined();
+    const cip = compileCipPolicy(
+      'rego',
+      'package sigstore\nisCompliant = true',
+      'cip.yaml: spec.policy',
+      'att',
+    );
+    expect(cip.evaluate({ x: deep })).toEqual({
+      ok: false,
+      message: `failed evaluating rego policy for type att: input nested deeper than ${MAX_INPUT_DEPTH} levels`,
+    });
+  });
+
+  it('any failure of the evaluator itself fails that policy in the dispatcher, with its message', () => {
+    const cip = compileCipPolicy(
+      'rego',
+      'package sigstore\nisCompliant { input.a == 1 }',
+      'cip.yaml: spec.policy',
+    );
+    // A getter that throws stands in for any fault inside the evaluator: the decision still gets a result.
+    const hostile = Object.defineProperty({}, 'a', {
+      enumerable: true,
+      get() {
+        throw new RangeError('Maximum call stack size exceeded');
+      },
+    });
+    expect(cip.evaluate(hostile)).toEqual({
+      ok: false,
+      message: 'Rego evaluation failed: Maximum call stack size exceeded',
+    });
   });
 });

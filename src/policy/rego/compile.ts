@@ -12,7 +12,8 @@
 // Not in the subset (refused when the policy loads, with line:column): `with`, multi-level rule heads,
 // default functions, unknown functions, imports of other documents. Undefined propagates as in OPA: an
 // expression over a missing path is undefined and fails its body; a built-in given wrong types is undefined.
-// Bounds: 64 KiB of policy text, 1,000,000 evaluation steps, 64 nested rule/function evaluations.
+// Bounds: 64 KiB of policy text, 1,000,000 evaluation steps, 64 nested rule/function evaluations, input
+// nested at most 128 levels.
 
 import { SealError } from '../../errors.js';
 import type { Literal, Module, RuleDef, Term } from './ast.js';
@@ -20,7 +21,7 @@ import { builtin } from './builtins.js';
 import { RegoEvalError, RegoSyntaxError, type SourcePos } from './errors.js';
 import { Evaluation, stripPackage } from './evaluate.js';
 import { parseModule } from './parser.js';
-import { fromJson, type Value } from './values.js';
+import { fromJson, InputDepthError, type Value } from './values.js';
 
 export const MAX_REGO_POLICY_BYTES = 64 * 1024;
 
@@ -50,7 +51,14 @@ export function compileRego(src: string, where: string): CompiledRego {
   return {
     pkg: mod.pkg,
     query(rule, input, opts) {
-      const ev = new Evaluation(mod, input === undefined ? undefined : fromJson(input), {
+      let doc: Value | undefined;
+      try {
+        doc = input === undefined ? undefined : fromJson(input);
+      } catch (err) {
+        if (err instanceof InputDepthError) throw new RegoEvalError(err.message);
+        throw err;
+      }
+      const ev = new Evaluation(mod, doc, {
         nowNs: opts?.nowNs ?? Date.now() * 1e6,
       });
       return ev.rule(rule);

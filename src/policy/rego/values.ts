@@ -125,18 +125,28 @@ function compareLists(a: Value[], b: Value[]): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
-/** A parsed JSON document as a Rego value (objects keyed by their string keys). */
-export function fromJson(v: unknown): Value {
-  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
-  if (Array.isArray(v)) return v.map(fromJson);
-  if (typeof v === 'object') {
-    const o = new RObject();
-    for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-      if (val !== undefined) o.set(k, fromJson(val));
-    }
-    return o;
+/** Nesting of the JSON document a policy is evaluated over (deeper is refused before evaluation). */
+export const MAX_INPUT_DEPTH = 128;
+
+/** A value nested beyond MAX_INPUT_DEPTH. */
+export class InputDepthError extends Error {
+  constructor() {
+    super(`input nested deeper than ${MAX_INPUT_DEPTH} levels`);
+    this.name = 'InputDepthError';
   }
-  return null;
+}
+
+/** A parsed JSON document as a Rego value (objects keyed by their string keys); InputDepthError when too deep. */
+export function fromJson(v: unknown, depth = 0): Value {
+  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
+  if (typeof v !== 'object') return null;
+  if (depth >= MAX_INPUT_DEPTH) throw new InputDepthError();
+  if (Array.isArray(v)) return v.map((x) => fromJson(x, depth + 1));
+  const o = new RObject();
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (val !== undefined) o.set(k, fromJson(val, depth + 1));
+  }
+  return o;
 }
 
 /** A Rego value as JSON, as OPA returns results (sets as sorted arrays, object keys as their text). */

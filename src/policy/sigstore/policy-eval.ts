@@ -68,7 +68,13 @@ export function compileCipPolicy(
     return {
       type: 'rego',
       evaluate(input) {
-        const outcome = compiled.evaluate(input, name);
+        let outcome: ReturnType<typeof compiled.evaluate>;
+        try {
+          outcome = compiled.evaluate(input, name);
+        } catch (err) {
+          // A failure of the evaluator itself fails this policy (closed), not the whole decision.
+          return { ok: false, message: `Rego evaluation failed: ${(err as Error).message}` };
+        }
         const failure = regoOutcomeFailure(outcome);
         return failure === undefined ? { ok: true } : { ok: false, message: failure };
       },
