@@ -28789,7 +28789,7 @@ var require_headers = __commonJS({
         }
       }
     };
-    var Headers = class _Headers {
+    var Headers2 = class _Headers {
       #guard;
       #headersList;
       constructor(init = void 0) {
@@ -28939,13 +28939,13 @@ var require_headers = __commonJS({
         o.#headersList = list;
       }
     };
-    var { getHeadersGuard, setHeadersGuard, getHeadersList, setHeadersList } = Headers;
-    Reflect.deleteProperty(Headers, "getHeadersGuard");
-    Reflect.deleteProperty(Headers, "setHeadersGuard");
-    Reflect.deleteProperty(Headers, "getHeadersList");
-    Reflect.deleteProperty(Headers, "setHeadersList");
-    iteratorMixin("Headers", Headers, kHeadersSortedMap, 0, 1);
-    Object.defineProperties(Headers.prototype, {
+    var { getHeadersGuard, setHeadersGuard, getHeadersList, setHeadersList } = Headers2;
+    Reflect.deleteProperty(Headers2, "getHeadersGuard");
+    Reflect.deleteProperty(Headers2, "setHeadersGuard");
+    Reflect.deleteProperty(Headers2, "getHeadersList");
+    Reflect.deleteProperty(Headers2, "setHeadersList");
+    iteratorMixin("Headers", Headers2, kHeadersSortedMap, 0, 1);
+    Object.defineProperties(Headers2.prototype, {
       append: kEnumerableProperty,
       delete: kEnumerableProperty,
       get: kEnumerableProperty,
@@ -28963,7 +28963,7 @@ var require_headers = __commonJS({
     webidl.converters.HeadersInit = function(V, prefix, argument) {
       if (webidl.util.Type(V) === "Object") {
         const iterator = Reflect.get(V, Symbol.iterator);
-        if (!util.types.isProxy(V) && iterator === Headers.prototype.entries) {
+        if (!util.types.isProxy(V) && iterator === Headers2.prototype.entries) {
           try {
             return getHeadersList(V).entriesList;
           } catch {
@@ -28984,7 +28984,7 @@ var require_headers = __commonJS({
       fill,
       // for test.
       compareHeaderName,
-      Headers,
+      Headers: Headers2,
       HeadersList,
       getHeadersGuard,
       setHeadersGuard,
@@ -28998,7 +28998,7 @@ var require_headers = __commonJS({
 var require_response = __commonJS({
   "node_modules/undici/lib/web/fetch/response.js"(exports2, module2) {
     "use strict";
-    var { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers();
+    var { Headers: Headers2, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers();
     var { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = require_body();
     var util = require_util();
     var nodeUtil = require("node:util");
@@ -29076,7 +29076,7 @@ var require_response = __commonJS({
         }
         init = webidl.converters.ResponseInit(init);
         this[kState] = makeResponse({});
-        this[kHeaders] = new Headers(kConstruct);
+        this[kHeaders] = new Headers2(kConstruct);
         setHeadersGuard(this[kHeaders], "response");
         setHeadersList(this[kHeaders], this[kState].headersList);
         let bodyWithType = null;
@@ -29320,7 +29320,7 @@ var require_response = __commonJS({
     function fromInnerResponse(innerResponse, guard) {
       const response = new Response(kConstruct);
       response[kState] = innerResponse;
-      response[kHeaders] = new Headers(kConstruct);
+      response[kHeaders] = new Headers2(kConstruct);
       setHeadersList(response[kHeaders], innerResponse.headersList);
       setHeadersGuard(response[kHeaders], guard);
       if (hasFinalizationRegistry && innerResponse.body?.stream) {
@@ -29440,7 +29440,7 @@ var require_request2 = __commonJS({
   "node_modules/undici/lib/web/fetch/request.js"(exports2, module2) {
     "use strict";
     var { extractBody, mixinBody, cloneBody, bodyUnusable } = require_body();
-    var { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = require_headers();
+    var { Headers: Headers2, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = require_headers();
     var { FinalizationRegistry: FinalizationRegistry2 } = require_dispatcher_weakref()();
     var util = require_util();
     var nodeUtil = require("node:util");
@@ -29708,7 +29708,7 @@ var require_request2 = __commonJS({
             requestFinalizer.register(ac, { signal, abort }, abort);
           }
         }
-        this[kHeaders] = new Headers(kConstruct);
+        this[kHeaders] = new Headers2(kConstruct);
         setHeadersList(this[kHeaders], request.headersList);
         setHeadersGuard(this[kHeaders], "request");
         if (mode === "no-cors") {
@@ -29997,7 +29997,7 @@ var require_request2 = __commonJS({
       const request = new Request(kConstruct);
       request[kState] = innerRequest;
       request[kSignal] = signal;
-      request[kHeaders] = new Headers(kConstruct);
+      request[kHeaders] = new Headers2(kConstruct);
       setHeadersList(request[kHeaders], innerRequest.headersList);
       setHeadersGuard(request[kHeaders], guard);
       return request;
@@ -33067,10 +33067,10 @@ var require_cookies = __commonJS({
     var { parseSetCookie } = require_parse();
     var { stringify } = require_util6();
     var { webidl } = require_webidl();
-    var { Headers } = require_headers();
+    var { Headers: Headers2 } = require_headers();
     function getCookies(headers) {
       webidl.argumentLengthCheck(arguments, 1, "getCookies");
-      webidl.brandCheck(headers, Headers, { strict: false });
+      webidl.brandCheck(headers, Headers2, { strict: false });
       const cookie = headers.get("cookie");
       const out = {};
       if (!cookie) {
@@ -33083,7 +33083,7 @@ var require_cookies = __commonJS({
       return out;
     }
     function deleteCookie(headers, name, attributes2) {
-      webidl.brandCheck(headers, Headers, { strict: false });
+      webidl.brandCheck(headers, Headers2, { strict: false });
       const prefix = "deleteCookie";
       webidl.argumentLengthCheck(arguments, 2, prefix);
       name = webidl.converters.DOMString(name, prefix, "name");
@@ -33097,7 +33097,7 @@ var require_cookies = __commonJS({
     }
     function getSetCookies(headers) {
       webidl.argumentLengthCheck(arguments, 1, "getSetCookies");
-      webidl.brandCheck(headers, Headers, { strict: false });
+      webidl.brandCheck(headers, Headers2, { strict: false });
       const cookies = headers.getSetCookie();
       if (!cookies) {
         return [];
@@ -33106,7 +33106,7 @@ var require_cookies = __commonJS({
     }
     function setCookie(headers, cookie) {
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
-      webidl.brandCheck(headers, Headers, { strict: false });
+      webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
       const str3 = stringify(cookie);
       if (str3) {
@@ -33796,7 +33796,7 @@ var require_connection = __commonJS({
     var { CloseEvent } = require_events();
     var { makeRequest } = require_request2();
     var { fetching } = require_fetch();
-    var { Headers, getHeadersList } = require_headers();
+    var { Headers: Headers2, getHeadersList } = require_headers();
     var { getDecodeSplit } = require_util2();
     var { WebsocketFrameSend } = require_frame();
     var crypto2;
@@ -33818,7 +33818,7 @@ var require_connection = __commonJS({
         redirect: "error"
       });
       if (options5.headers) {
-        const headersList = getHeadersList(new Headers(options5.headers));
+        const headersList = getHeadersList(new Headers2(options5.headers));
         request.headersList = headersList;
       }
       const keyValue = crypto2.randomBytes(16).toString("base64");
@@ -35784,6 +35784,67 @@ function tlsConnectOptions(tls, allowInsecure) {
   if (allowInsecure) out.rejectUnauthorized = false;
   return out;
 }
+async function fetchHop(url, init) {
+  const requestInit = {
+    method: init.method,
+    headers: init.headers,
+    redirect: "manual",
+    signal: init.signal
+  };
+  if (init.body !== void 0) requestInit.body = init.body;
+  const res = await fetch(url, requestInit);
+  const stream = res.body;
+  if (!stream) return { status: res.status, headers: res.headers, body: void 0 };
+  const reader = stream.getReader();
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: {
+      read: () => reader.read(),
+      cancel: () => reader.cancel()
+    }
+  };
+}
+async function dispatcherHop(dispatcher, url, init) {
+  const target = new URL(url);
+  let res;
+  try {
+    res = await dispatcher.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
+      method: init.method,
+      headers: init.headers,
+      ...init.body !== void 0 ? { body: init.body } : {},
+      signal: init.signal
+    });
+  } catch (err) {
+    throw new TypeError("request failed", { cause: err });
+  }
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === void 0) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.append(name, String(value));
+  }
+  const stream = res.body;
+  const chunks = stream[Symbol.asyncIterator]();
+  return {
+    status: res.statusCode,
+    headers,
+    body: {
+      read: async () => {
+        try {
+          return await chunks.next();
+        } catch (err) {
+          throw new TypeError("body read failed", { cause: err });
+        }
+      },
+      cancel: async () => {
+        stream.destroy();
+      }
+    }
+  };
+}
 function parseRetryAfter(value, now = Date.now()) {
   if (!value) return void 0;
   const trimmed = value.trim();
@@ -35931,18 +35992,11 @@ var init_http2 = __esm({
         const dispatcher = this.dispatcher ? await this.dispatcher : void 0;
         let res;
         for (let hop = 0; ; hop++) {
-          const init = {
-            method,
-            headers,
-            redirect: "manual",
-            signal: controller.signal
-          };
-          if (reqBody !== void 0) init.body = reqBody;
-          if (dispatcher) init.dispatcher = dispatcher;
+          const init = { method, headers, body: reqBody, signal: controller.signal };
           arm();
           try {
             throwIfAborted(outer, `${req.method} ${req.url}`);
-            res = await fetch(url, init);
+            res = dispatcher ? await dispatcherHop(dispatcher, url, init) : await fetchHop(url, init);
           } catch (err) {
             disarm();
             detach();
@@ -36008,14 +36062,13 @@ var init_http2 = __esm({
         const clientCertificate = this.clientCertificate;
         async function* chunks() {
           if (!body) return;
-          const reader = body.getReader();
           try {
             for (; ; ) {
               arm();
               let step;
               try {
                 throwIfAborted(outer, what);
-                step = await reader.read();
+                step = await body.read();
               } catch (err) {
                 if (outer?.aborted) throw abortError(outer, what);
                 if (timedOut) throw timeoutError("reading the body", err);
@@ -36035,7 +36088,6 @@ var init_http2 = __esm({
           } finally {
             disarm();
             detach();
-            reader.releaseLock();
             await body.cancel().catch(() => void 0);
           }
         }
@@ -36318,6 +36370,7 @@ var init_registry = __esm({
         return this.operation(`resolving ${formatReference(r)}`, options5, (signal) => this.resolveIn(r, signal));
       }
       async resolveIn(r, signal) {
+        if (r.digest) return this.describe(r, signal);
         const target = this.manifestTarget(r);
         const res = await this.call(r, {
           method: "HEAD",
@@ -36334,15 +36387,7 @@ var init_registry = __esm({
           const header = res.headers.get("docker-content-digest");
           const mediaType = mediaTypeOf(res);
           const length = Number(res.headers.get("content-length") ?? Number.NaN);
-          const headerDigest = header && Digest.isValid(header) ? Digest.parse(header) : void 0;
-          if (r.digest && headerDigest && headerDigest.algorithm === r.digest.algorithm && !headerDigest.equals(r.digest)) {
-            throw new SealError(
-              "E_DIGEST_MISMATCH",
-              `registry answered ${formatReference(r)} with digest ${headerDigest.toString()}`,
-              { details: { expected: r.digest.toString(), found: headerDigest.toString() } }
-            );
-          }
-          const digest = r.digest ?? headerDigest;
+          const digest = header && Digest.isValid(header) ? Digest.parse(header) : void 0;
           if (digest && mediaType && isManifestMediaType(mediaType) && Number.isSafeInteger(length) && length >= 0) {
             if (length > MAX_MANIFEST_BYTES) {
               throw new SealError(
@@ -36353,6 +36398,10 @@ var init_registry = __esm({
             return { mediaType, digest: digest.toString(), size: length };
           }
         } else await res.discard();
+        return this.describe(r, signal);
+      }
+      /** The descriptor of a manifest read with GET (its bytes verified against the reference's digest). */
+      async describe(r, signal) {
         const { fetched } = await this.fetchManifest(r, signal);
         return {
           mediaType: fetched.mediaType,

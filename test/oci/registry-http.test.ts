@@ -15,7 +15,7 @@ import { x509 } from '../../src/ca/x509.js';
 import { isSealError } from '../../src/errors.js';
 import { anonymousCredentials, staticCredentials } from '../../src/oci/auth.js';
 import { Digest } from '../../src/oci/digest.js';
-import { parseRetryAfter } from '../../src/oci/http.js';
+import { parseRetryAfter, sharedConnections } from '../../src/oci/http.js';
 import { encodeManifest, MediaTypes } from '../../src/oci/manifest.js';
 import { parseReference } from '../../src/oci/ref.js';
 import { RegistryStore } from '../../src/oci/registry.js';
@@ -182,6 +182,75 @@ describe('HTTP behaviour against loopback servers', () => {
     } finally {
       await close(server);
     }
+  });
+
+  it('resolves a digest-pinned reference with one GET and refuses a registry that serves other bytes under that digest', async () => {
+    const claimed = Digest.of('not the manifest');
+    for (const shared of [false, true]) {
+      const methods: string[] = [];
+      const server = createHttpServer((req, res) => {
+        methods.push(req.method ?? '');
+        // A registry that lies: the digest asked for, in the header too, over another manifest's bytes.
+        const honest = req.url?.endsWith(manifestDigest.toString());
+        res.writeHead(200, {
+          'Content-Type': MediaTypes.ociManifest,
+          'Docker-Content-Digest': honest ? manifestDigest.toString() : claimed.toString(),
+          'Content-Length': String(manifestBytes.byteLength),
+        });
+        res.end(req.method === 'HEAD' ? undefined : manifestBytes);
+      });
+      const host = await listen(server);
+      try {
+        const store = new RegistryStore({
+          ...quick,
+          ...(shared ? { connections: sharedConnections(4) } : {}),
+        });
+        const err = await errorOf(store.resolve(parseReference(`${host}/repo@${claimed.toString()}`)));
+        expect(err.code).toBe('E_DIGEST_MISMATCH');
+        expect(err.message).toContain(claimed.toString());
+        expect(methods).toEqual(['GET']);
+        const desc = await store.resolve(parseReference(`${host}/repo@${manifestDigest.toString()}`));
+        expect(desc).toEqual({
+          mediaType: MediaTypes.ociManifest,
+          digest: manifestDigest.toString(),
+          size: manifestBytes.byteLength,
+        });
+        expect(methods).toEqual(['GET', 'GET']);
+      } finally {
+        await close(server);
+      }
+    }
+  });
+
+  it('through a shared connection pool: reuses one connection, reads headers and bodies, names a refused connection', async () => {
+    const connections: Socket[] = [];
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/v2/repo/manifests/v1') return serveManifest(req, res);
+      res.writeHead(404, { 'Content-Type': 'application/json', 'X-Twice': ['a', 'b'] });
+      res.end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no such manifest"}]}');
+    });
+    server.on('connection', (s) => connections.push(s));
+    const host = await listen(server);
+    try {
+      const store = new RegistryStore({ ...quick, connections: sharedConnections(4) });
+      for (let i = 0; i < 3; i++) {
+        const fetched = await store.getManifest(parseReference(`${host}/repo:v1`));
+        expect(fetched.digest.toString()).toBe(manifestDigest.toString());
+        const missing = await errorOf(store.getManifest(parseReference(`${host}/repo:gone`)));
+        expect(missing.code).toBe('E_NOT_FOUND');
+        expect(missing.message).toMatch(/no such manifest|MANIFEST_UNKNOWN/);
+      }
+      // Six requests in sequence, the 404 bodies read to their end: no connection was closed, so at most the
+      // two the pool opened while the previous request's connection was being handed back carried them all.
+      expect(connections.length).toBeLessThanOrEqual(2);
+      expect(connections.filter((c) => c.destroyed)).toHaveLength(0);
+    } finally {
+      await close(server);
+    }
+    const refused = new RegistryStore({ ...quick, retries: 1, connections: sharedConnections(4) });
+    const err = await errorOf(refused.resolve(parseReference(`${host}/repo:v1`)));
+    expect(err.code).toBe('E_NETWORK');
+    expect(err.message).toMatch(/ECONNREFUSED/);
   });
 
   it('refuses a manifest over 4 MiB by Content-Length, and a streamed one past 4 MiB, before buffering it', async () => {
