@@ -2,7 +2,7 @@
 // "Unification", "Structs"): fields are vertices holding conjuncts, references copy the referenced
 // field's conjuncts so that `x: a & {…}` re-evaluates `a`'s body in `x` as CUE does.
 
-import { PACKAGES } from './builtins.js';
+import { type Builtin, PACKAGES } from './builtins.js';
 import type { CueFile, Expr } from './parser.js';
 import {
   atomOf,
@@ -80,14 +80,22 @@ class Vertex {
   }
 }
 
-export const PREDECLARED_KINDS: Record<string, number> = {
-  string: K_STRING,
-  int: K_INT,
-  float: K_FLOAT,
-  number: K_NUMBER,
-  bool: K_BOOL,
-  bytes: K_BYTES,
-};
+/** A Map, so that names of Object.prototype (`constructor`, `toString`) are not taken for types. */
+export const PREDECLARED_KINDS: ReadonlyMap<string, number> = new Map([
+  ['string', K_STRING],
+  ['int', K_INT],
+  ['float', K_FLOAT],
+  ['number', K_NUMBER],
+  ['bool', K_BOOL],
+  ['bytes', K_BYTES],
+]);
+
+/** A package's member, only if it is the package's own (never one inherited from Object.prototype). */
+export function packageMember(path: string, name: string): Builtin | undefined {
+  if (!Object.hasOwn(PACKAGES, path)) return undefined;
+  const pkg = PACKAGES[path]!;
+  return Object.hasOwn(pkg, name) ? pkg[name] : undefined;
+}
 
 export interface EvalOptions {
   maxSteps: number;
@@ -219,14 +227,13 @@ export class Evaluator {
           if (a) return a;
         }
       }
-      const kind = PREDECLARED_KINDS[x.name];
+      const kind = PREDECLARED_KINDS.get(x.name);
       if (kind !== undefined) return kindAtom(kind);
       return bottom(`reference "${x.name}" not found`);
     }
     if (x.k === 'select') {
       if (x.x.k === 'ident' && this.file.imports.has(x.x.name) && !this.isField(x.x.name, env)) {
-        const pkg = PACKAGES[this.file.imports.get(x.x.name)!.path];
-        const member = pkg?.[x.sel];
+        const member = packageMember(this.file.imports.get(x.x.name)!.path, x.sel);
         if (member?.constant) return atomOf(member.constant);
         return bottom(`${x.x.name}.${x.sel} is not a value`);
       }
@@ -333,7 +340,7 @@ export class Evaluator {
     if (fn.k !== 'select' || fn.x.k !== 'ident' || !this.file.imports.has(fn.x.name))
       return bottom('cannot call a non-function');
     const name = `${fn.x.name}.${fn.sel}`;
-    const b = PACKAGES[this.file.imports.get(fn.x.name)!.path]?.[fn.sel];
+    const b = packageMember(this.file.imports.get(fn.x.name)!.path, fn.sel);
     if (!b?.fn || !b.params) return bottom(`cannot call non-function ${name}`);
     if (x.args.length !== b.params.length)
       return bottom(`${name} takes ${b.params.length} arguments, got ${x.args.length}`);

@@ -10,7 +10,7 @@
 // refuses everything else when the policy is compiled, naming the construct and its line:column.
 
 import { PACKAGES } from './builtins.js';
-import { Evaluator, PREDECLARED_KINDS, validate } from './evaluate.js';
+import { Evaluator, PREDECLARED_KINDS, packageMember, validate } from './evaluate.js';
 import { CueSyntaxError, CueUnsupportedError, type Pos } from './lexer.js';
 import { type CueFile, type Expr, parseCue } from './parser.js';
 import { BudgetExceeded, type Value } from './value.js';
@@ -73,9 +73,15 @@ export function compileCue(source: string): CompiledCue {
     if (err instanceof CueUnsupportedError)
       throw new CueCompileError(err.message, err.line, err.column, err.construct);
     if (err instanceof CueSyntaxError) throw new CueCompileError(err.message, err.line, err.column);
+    if (err instanceof RangeError) throw new CueCompileError(`CUE source too complex: ${err.message}`, 1, 1);
     throw err;
   }
-  checkReferences(file);
+  try {
+    checkReferences(file);
+  } catch (err) {
+    if (err instanceof RangeError) throw new CueCompileError(`CUE source too complex: ${err.message}`, 1, 1);
+    throw err;
+  }
   return {
     evaluate(data, options) {
       const depthError = checkDataDepth(data);
@@ -85,6 +91,9 @@ export function compileCue(source: string): CompiledCue {
         v = new Evaluator(file, { maxSteps: CUE_LIMITS.maxSteps }).run(data);
       } catch (err) {
         if (err instanceof BudgetExceeded) return { ok: false, message: err.message };
+        // Recursion deeper than the stack (a long chain of references): refused, closed.
+        if (err instanceof RangeError)
+          return { ok: false, message: `CUE evaluation too deep: ${err.message}` };
         throw err;
       }
       const issues = validate(v, options?.concrete === true);
@@ -126,7 +135,7 @@ function checkReferences(file: CueFile): void {
     );
   };
   for (const [name, imp] of file.imports) {
-    if (!PACKAGES[imp.path])
+    if (!Object.hasOwn(PACKAGES, imp.path))
       unsupported(
         `CUE packages other than ${Object.keys(PACKAGES).join(', ')} (import "${imp.path}")`,
         imp.pos,
@@ -155,7 +164,7 @@ function checkReferences(file: CueFile): void {
       case 'ident':
         if (declared(x.name)) return;
         if (file.imports.has(x.name)) fail(`package "${x.name}" used as a value`, x.pos);
-        if (PREDECLARED_KINDS[x.name] !== undefined) return;
+        if (PREDECLARED_KINDS.has(x.name)) return;
         if (BUILTIN_FUNCTIONS.has(x.name)) unsupported(`CUE builtin functions (${x.name})`, x.pos);
         fail(`reference "${x.name}" not found`, x.pos);
         return;
@@ -163,7 +172,7 @@ function checkReferences(file: CueFile): void {
         if (x.x.k === 'ident' && file.imports.has(x.x.name) && !declared(x.x.name)) {
           used.add(x.x.name);
           const path = file.imports.get(x.x.name)!.path;
-          const member = PACKAGES[path]![x.sel];
+          const member = packageMember(path, x.sel);
           if (!member)
             unsupported(`CUE builtins other than those seal implements (${path}.${x.sel})`, startOf(x));
           if (member!.fn) fail(`${x.x.name}.${x.sel} is a function and must be called`, startOf(x));
@@ -182,7 +191,7 @@ function checkReferences(file: CueFile): void {
         const name = (sel.x as Extract<Expr, { k: 'ident' }>).name;
         used.add(name);
         const path = file.imports.get(name)!.path;
-        const member = PACKAGES[path]![sel.sel];
+        const member = packageMember(path, sel.sel);
         if (!member) unsupported(`CUE builtins other than those seal implements (${path}.${sel.sel})`, at);
         if (!member!.fn) fail(`cannot call non-function ${name}.${sel.sel}`, at);
         if (member!.params!.length !== x.args.length)
@@ -213,7 +222,7 @@ function checkReferences(file: CueFile): void {
     let layout: string | undefined;
     if (arg.k === 'lit' && arg.v.k === 'string') layout = arg.v.v;
     else if (arg.k === 'select' && arg.x.k === 'ident' && arg.x.name === pkg && !declared(pkg)) {
-      const c = PACKAGES.time![arg.sel]?.constant;
+      const c = packageMember('time', arg.sel)?.constant;
       layout = c?.k === 'string' ? c.v : undefined;
     }
     if (layout !== undefined && !TIME_LAYOUTS_IMPLEMENTED.has(layout))

@@ -58,6 +58,8 @@ const REFUSED_BINARY: Record<string, string> = {
   '*': 'CUE arithmetic (*)',
   '/': 'CUE arithmetic (/)',
 };
+/** Depth of the expression tree: nesting plus operator chains. */
+export const MAX_TREE_DEPTH = 1000;
 const KEYWORDS = new Set(['for', 'if', 'let', 'in', 'import', 'package']);
 
 export function parseCue(src: string, limits: ParseLimits): CueFile {
@@ -67,6 +69,7 @@ export function parseCue(src: string, limits: ParseLimits): CueFile {
 class Parser {
   private i = 0;
   private depth = 0;
+  private treeDepth = 0;
   constructor(
     private readonly toks: Token[],
     private readonly limits: ParseLimits,
@@ -109,9 +112,20 @@ class Parser {
   private enter(t: Token): void {
     if (++this.depth > this.limits.maxDepth)
       this.fail(`nesting deeper than ${this.limits.maxDepth} levels`, t);
+    this.grow(t, 1);
   }
   private leave(): void {
     this.depth--;
+    this.treeDepth--;
+  }
+  /**
+   * A chain `a & b & c …` is a left-nested tree as deep as it is long, and everything that walks the tree
+   * recurses: the depth of the tree (nesting plus chain lengths) is bounded as well.
+   */
+  private grow(t: Token, n: number): void {
+    this.treeDepth += n;
+    if (this.treeDepth > MAX_TREE_DEPTH)
+      this.fail(`expression too deep (more than ${MAX_TREE_DEPTH} nested operands and operators)`, t);
   }
   private skipCommas(): void {
     while (this.kind() === 'comma') this.next();
@@ -265,17 +279,25 @@ class Parser {
 
   private expr(minPrec = 1): Expr {
     let a = this.unary();
-    while (true) {
-      const t = this.t;
-      if (t.kind !== 'punct') return a;
-      const prec = t.text === '|' ? 1 : t.text === '&' ? 2 : REFUSED_BINARY[t.text] ? 3 : 0;
-      if (prec === 0 || prec < minPrec) return a;
-      if (prec === 3) this.unsupported(REFUSED_BINARY[t.text]!, t);
-      this.next();
-      this.enter(t);
-      const b = this.expr(prec + 1);
-      this.leave();
-      a = { k: 'binary', op: t.text as '&' | '|', a, b, pos: { line: t.line, column: t.column } };
+    let chain = 0;
+    try {
+      while (true) {
+        const t = this.t;
+        if (t.kind !== 'punct') return a;
+        const prec = t.text === '|' ? 1 : t.text === '&' ? 2 : REFUSED_BINARY[t.text] ? 3 : 0;
+        if (prec === 0 || prec < minPrec) return a;
+        if (prec === 3) this.unsupported(REFUSED_BINARY[t.text]!, t);
+        this.next();
+        this.enter(t);
+        const b = this.expr(prec + 1);
+        this.leave();
+        a = { k: 'binary', op: t.text as '&' | '|', a, b, pos: { line: t.line, column: t.column } };
+        // The tree grows one level deeper with each operator of the chain.
+        chain++;
+        this.grow(t, 1);
+      }
+    } finally {
+      this.treeDepth -= chain;
     }
   }
 

@@ -39,7 +39,11 @@ export function compileCipPolicy(
       compiled = compileCue(body);
     } catch (err) {
       if (err instanceof CueCompileError) throw new SealError('E_POLICY_INVALID', `${path}: ${err.message}`);
-      throw err;
+      if (err instanceof SealError) throw err;
+      throw new SealError(
+        'E_POLICY_INVALID',
+        `${path}: CUE policy could not be compiled: ${(err as Error).message}`,
+      );
     }
     return {
       type: 'cue',

@@ -1,0 +1,57 @@
+import { describe, expect, test } from 'vitest';
+import { SealError } from '../../src/errors.js';
+import { CueCompileError, compileCue } from '../../src/policy/cue/index.js';
+import { compileCipPolicy } from '../../src/policy/sigstore/policy-eval.js';
+
+describe('CUE: names of Object.prototype are not predeclared identifiers', () => {
+  for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+    test(`a: ${name} is an unresolved reference`, () => {
+      expect(() => compileCue(`a: ${name}`)).toThrow(`reference "${name}" not found`);
+    });
+  }
+  test('a package member named after Object.prototype is refused', () => {
+    expect(() => compileCue('import "time"\na: time.constructor')).toThrow(CueCompileError);
+    expect(() => compileCue('import "constructor"\na: 1')).toThrow(CueCompileError);
+  });
+  test('the same names as field labels still work', () => {
+    expect(compileCue('constructor: int\na: constructor').evaluate({ a: 1 })).toEqual({ ok: true });
+    expect(compileCue('constructor: int\na: constructor').evaluate({ a: 'x' }).ok).toBe(false);
+  });
+});
+
+describe('CUE: long operator chains are refused, not a stack overflow', () => {
+  const cases: [string, string][] = [
+    ['&', `a: ${Array(5000).fill('1').join(' & ')}`],
+    ['|', `a: ${Array(5000).fill('int').join(' | ')}`],
+    ['nested', `a: ${Array(900).fill('1').join(' & ')} & (${Array(200).fill('1').join(' & ')})`],
+  ];
+  for (const [name, src] of cases) {
+    test(name, () => {
+      expect(() => compileCue(src)).toThrow(/expression too deep/);
+      let err: unknown;
+      try {
+        compileCipPolicy('cue', src, 'spec.policy.data');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SealError);
+      expect((err as SealError).code).toBe('E_POLICY_INVALID');
+    });
+  }
+  test('a chain of a few hundred alternatives still compiles and evaluates', () => {
+    const alts = Array.from({ length: 300 }, (_, i) => `"v${i}"`).join(' | ');
+    const c = compileCue(`a: ${alts}`);
+    expect(c.evaluate({ a: 'v299' })).toEqual({ ok: true });
+    expect(c.evaluate({ a: 'v300' }).ok).toBe(false);
+  });
+  test('a long chain of references fails closed at evaluation', () => {
+    const n = 1000;
+    const lines = Array.from({ length: n }, (_, i) => `f${i}: ${i + 1 < n ? `f${i + 1}` : 'int'}`);
+    const policy = compileCipPolicy('cue', lines.join('\n'), 'spec.policy.data');
+    const r = policy.evaluate({ f0: 1 });
+    // Either evaluated or refused; never an exception out of the policy.
+    expect(typeof r.ok).toBe('boolean');
+    const bad = policy.evaluate({ f0: 'x' });
+    expect(bad.ok).toBe(false);
+  });
+});
