@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isSealError } from '../../src/errors.js';
 import { compileRego, MAX_REGO_POLICY_BYTES } from '../../src/policy/rego/compile.js';
 import { MAX_EVAL_STEPS } from '../../src/policy/rego/evaluate.js';
+import { MAX_REGO_NESTING } from '../../src/policy/rego/parser.js';
 import { compileSigstoreRego, regoOutcomeFailure } from '../../src/policy/rego/sigstore.js';
 import { MAX_INPUT_DEPTH, toJson } from '../../src/policy/rego/values.js';
 import { compileCipPolicy } from '../../src/policy/sigstore/policy-eval.js';
@@ -208,6 +209,28 @@ s := sprintf("%v|%s|%d|%.2f|%v|%v|%x", ["a", "b", 3, 1.5, [1, "x"], {"k": true},
       /rule x is defined as both complete and set/,
     );
     expect(refused(`package t\n# ${'x'.repeat(MAX_REGO_POLICY_BYTES)}`)).toMatch(/over the 65536-byte bound/);
+  });
+
+  it('nesting is bounded when the policy loads: deep brackets, parentheses, minus chains and operator chains are refused', () => {
+    const deep = 20_000;
+    const nest = `expressions nest deeper than ${MAX_REGO_NESTING} levels`;
+    expect(refused(`package t\nx := ${'('.repeat(deep)}1${')'.repeat(deep)}`)).toBe(
+      `cip.yaml: spec.policy: rego 2:70: ${nest}`,
+    );
+    expect(refused(`package t\nx := ${'['.repeat(deep)}1${']'.repeat(deep)}`)).toMatch(
+      new RegExp(`^cip\\.yaml: spec\\.policy: rego 2:\\d+: ${nest}$`),
+    );
+    expect(refused(`package t\nx := ${'-'.repeat(deep)}1`)).toMatch(new RegExp(`rego 2:\\d+: ${nest}$`));
+    expect(refused(`package t\nx := input.a${' + 1'.repeat(10_000)}`)).toMatch(
+      new RegExp(`rego 2:\\d+: ${nest}$`),
+    );
+    expect(refused(`package t\nx := ${'{"a": '.repeat(5000)}1${'}'.repeat(5000)}`)).toMatch(new RegExp(nest));
+    expect(refused(`package t\nx := ${'[y | y := '.repeat(3000)}1${']'.repeat(3000)}`)).toMatch(
+      new RegExp(nest),
+    );
+    // ordinary nesting loads and evaluates
+    expect(q(`package t\nx := ${'('.repeat(20)}1${' + 1'.repeat(20)}${')'.repeat(20)}`, 'x')).toBe(21);
+    expect(q(`package t\nx := ${'-'.repeat(10)}1`, 'x')).toBe(1);
   });
 
   it('evaluation is bounded in steps and recursion is an error', () => {

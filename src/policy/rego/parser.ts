@@ -10,6 +10,8 @@ import { type Token, tokenize } from './lexer.js';
 const FUTURE_KEYWORDS = ['if', 'in', 'contains', 'every'] as const;
 const RESERVED = new Set(['package', 'import', 'default', 'not', 'some', 'with', 'as', 'else']);
 const COMPARE = new Set(['==', '!=', '<', '<=', '>', '>=']);
+/** Nesting of expressions (brackets, parentheses, operators, unary minus, bodies) a policy may use. */
+export const MAX_REGO_NESTING = 64;
 
 export function parseModule(src: string): Module {
   return new Parser(tokenize(src)).module();
@@ -22,6 +24,8 @@ class Parser {
   private keywords = new Set<string>();
   private v1 = false;
   private wildcard = 0;
+  /** Current nesting of terms and bodies being parsed (bounded by MAX_REGO_NESTING). */
+  private depth = 0;
 
   constructor(private readonly toks: Token[]) {}
 
@@ -322,11 +326,19 @@ class Parser {
     const open = this.expectOp('{');
     const saved = this.nest;
     this.nest = 0;
+    this.enter(open);
     const body = this.literals('}');
+    this.depth--;
     this.nest = saved;
     this.expectOp('}');
     if (body.length === 0) throw this.err('a rule body is empty', open);
     return body;
+  }
+
+  /** One more level of nesting; beyond MAX_REGO_NESTING the policy is refused (evaluation recurses per level). */
+  private enter(at: Token): void {
+    if (++this.depth > MAX_REGO_NESTING)
+      throw this.err(`expressions nest deeper than ${MAX_REGO_NESTING} levels`, at);
   }
 
   /** Literals separated by `;` or newlines, up to the closing `close` (not consumed). */
@@ -411,6 +423,16 @@ class Parser {
   }
 
   term(minPrec = 0): Term {
+    const saved = this.depth;
+    this.enter(this.peek());
+    try {
+      return this.binary(minPrec);
+    } finally {
+      this.depth = saved;
+    }
+  }
+
+  private binary(minPrec: number): Term {
     let left = this.unary();
     for (;;) {
       const t = this.peek();
@@ -421,6 +443,8 @@ class Parser {
       const prec = op === 'in' ? PREC_IN : BINARY_PREC[op]!;
       if (prec < minPrec) return left;
       this.next();
+      // Each operator of a chain nests the tree one level deeper (a + b + c is (a + b) + c); term() resets.
+      this.enter(t);
       const right = this.term(prec + 1);
       const pos = { line: t.line, col: t.col };
       left =
@@ -432,7 +456,13 @@ class Parser {
     const t = this.peek();
     if (t.kind === 'op' && t.text === '-') {
       this.next();
-      const operand = this.unary();
+      this.enter(t);
+      let operand: Term;
+      try {
+        operand = this.unary();
+      } finally {
+        this.depth--;
+      }
       const pos = { line: t.line, col: t.col };
       if (operand.t === 'scalar' && typeof operand.v === 'number') return { t: 'scalar', v: -operand.v, pos };
       return { t: 'binop', op: '-', left: { t: 'scalar', v: 0, pos }, right: operand, pos };
