@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSealError } from '../../src/errors.js';
 import { compileRego, MAX_REGO_POLICY_BYTES } from '../../src/policy/rego/compile.js';
-import { MAX_EVAL_STEPS } from '../../src/policy/rego/evaluate.js';
+import { MAX_EVAL_MS, MAX_EVAL_STEPS } from '../../src/policy/rego/evaluate.js';
 import { MAX_REGO_NESTING } from '../../src/policy/rego/parser.js';
 import { compileSigstoreRego, regoOutcomeFailure } from '../../src/policy/rego/sigstore.js';
 import { MAX_INPUT_DEPTH, toJson } from '../../src/policy/rego/values.js';
@@ -238,6 +238,22 @@ s := sprintf("%v|%s|%d|%.2f|%v|%v|%x", ["a", "b", 3, 1.5, [1, "x"], {"k": true},
 n := count([1 | input.a[_]; input.a[_]; input.a[_]])`;
     const a = Array.from({ length: 200 }, (_, i) => i);
     expect(() => q(src, 'n', { a })).toThrow(new RegExp(`exceeded ${MAX_EVAL_STEPS} steps`));
+    // A quadratic comparison of whole objects: under the step bound, far over the time bound.
+    const big = Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`k${k}`, 'x'.repeat(10)]));
+    const objs = Array.from({ length: 1000 }, (_, i) => ({ ...big, id: i }));
+    const dup = 'package t\ndup { some i, j; input.a[i] == input.a[j]; i != j }';
+    expect(() => q(dup, 'dup', { a: objs })).toThrow(
+      new RegExp(`^2:\\d+: evaluation exceeded ${MAX_EVAL_MS} ms$`),
+    );
+    const p = compileSigstoreRego(
+      dup.replace('package t', 'package sigstore').replace('dup {', 'isCompliant {'),
+      'p',
+    );
+    expect(regoOutcomeFailure(p.evaluate({ a: objs }, 'att'))).toMatch(
+      new RegExp(
+        `^failed evaluating rego policy for type att: 2:\\d+: evaluation exceeded ${MAX_EVAL_MS} ms$`,
+      ),
+    );
     expect(() => q('package t\na { b }\nb { a }', 'a')).toThrow(/rule a is recursive/);
   });
 });

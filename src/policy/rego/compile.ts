@@ -12,8 +12,9 @@
 // Not in the subset (refused when the policy loads, with line:column): `with`, multi-level rule heads,
 // default functions, unknown functions, imports of other documents. Undefined propagates as in OPA: an
 // expression over a missing path is undefined and fails its body; a built-in given wrong types is undefined.
-// Bounds: 64 KiB of policy text, 1,000,000 evaluation steps, 64 nested rule/function evaluations, input
-// nested at most 128 levels, expressions and bodies nested at most 64 levels (refused at load).
+// Bounds: 64 KiB of policy text; per evaluation 1,000,000 steps and 1 s of wall-clock time (evaluate.ts
+// MAX_EVAL_MS: a step may compare whole values), 64 nested rule/function evaluations; input nested at most
+// 128 levels; expressions and bodies nested at most 64 levels (refused at load).
 
 import { SealError } from '../../errors.js';
 import type { Literal, Module, RuleDef, Term } from './ast.js';

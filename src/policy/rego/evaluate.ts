@@ -10,6 +10,12 @@ import { canon, compare, equal, RObject, RSet, type Value } from './values.js';
 
 /** Bound of an evaluation: literals tried plus elements iterated. */
 export const MAX_EVAL_STEPS = 1_000_000;
+/**
+ * Wall-clock bound of one evaluation, in milliseconds: a step may compare or build whole values, so the
+ * step bound alone does not bound time. Checked every DEADLINE_EVERY steps.
+ */
+export const MAX_EVAL_MS = 1000;
+const DEADLINE_EVERY = 16;
 /** Bound of rule/function nesting during one evaluation. */
 const MAX_DEPTH = 64;
 
@@ -26,6 +32,7 @@ function bind(env: Env, name: string, v: Slot): Env {
 export class Evaluation {
   private steps = 0;
   private depth = 0;
+  private readonly deadline = Date.now() + MAX_EVAL_MS;
   private readonly ruleCache = new Map<string, Value | undefined>();
   private readonly inProgress = new Set<string>();
   private readonly rules = new Map<string, RuleDef[]>();
@@ -64,6 +71,8 @@ export class Evaluation {
   private step(pos?: Term['pos']): void {
     if (++this.steps > MAX_EVAL_STEPS)
       throw new RegoEvalError(`evaluation exceeded ${MAX_EVAL_STEPS} steps`, pos);
+    if (this.steps % DEADLINE_EVERY === 0 && Date.now() > this.deadline)
+      throw new RegoEvalError(`evaluation exceeded ${MAX_EVAL_MS} ms`, pos);
   }
 
   private evalRule(name: string, defs: RuleDef[]): Value | undefined {
