@@ -55,3 +55,30 @@ describe('CUE: long operator chains are refused, not a stack overflow', () => {
     expect(bad.ok).toBe(false);
   });
 });
+
+describe('CUE: =~ and !~ are Go RE2', () => {
+  const cases: [string, unknown, boolean][] = [
+    ['a: =~"^a\\\\z"', { a: 'a' }, true],
+    ['a: =~"(?i)^ab$"', { a: 'AB' }, true],
+    ['a: =~"^\\\\pL$"', { a: 'x' }, true],
+    ['a: =~"^[[:alpha:]]+$"', { a: 'abc' }, true],
+    ['a: =~"^[[:alpha:]]+$"', { a: 'ab1' }, false],
+    ['a: =~"^a.b$"', { a: 'a\rb' }, true],
+    ['a: =~"^a.b$"', { a: 'a\nb' }, false],
+    ['a: =~"^a$"', { a: 'a\n' }, false],
+    ['a: =~"^\\\\d+$"', { a: '٣' }, false],
+    ['a: !~"^\\\\w+$"', { a: 'é' }, true],
+  ];
+  for (const [src, data, ok] of cases) {
+    test(`${src} on ${JSON.stringify(data)}`, () => {
+      expect(compileCue(src).evaluate(data).ok).toBe(ok);
+    });
+  }
+  test('what RE2 refuses fails the policy with a message naming the pattern', () => {
+    for (const src of ['a: =~"a(?=b)"', 'a: =~"(a)\\\\1"', 'a: =~"a*+"']) {
+      const r = compileCue(src).evaluate({ a: 'ab' });
+      expect(r.ok).toBe(false);
+      expect(r.ok ? '' : r.message).toMatch(/invalid RE2 regular expression/);
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // field's conjuncts so that `x: a & {…}` re-evaluates `a`'s body in `x` as CUE does.
 
 import { type Builtin, PACKAGES } from './builtins.js';
+import { compileRe2 } from '../re2.js';
 import type { CueFile, Expr } from './parser.js';
 import {
   atomOf,
@@ -324,7 +325,8 @@ export class Evaluator {
           `invalid operand ${formatScalar(s)} for ${x.op} (a regular expression string is needed)`,
         );
       try {
-        b.re = new RegExp(s.v, 'u');
+        // Go RE2, as CUE's regexp package: RE2's meaning, and what RE2 refuses is refused.
+        b.re = compileRe2(s.v);
       } catch (err) {
         return bottom(`invalid regular expression ${formatScalar(s)}: ${(err as Error).message}`);
       }
