@@ -82,3 +82,24 @@ describe('CUE: =~ and !~ are Go RE2', () => {
     }
   });
 });
+
+describe('CUE: time.FormatString keeps the zone offset (Go t.Format)', () => {
+  const cases: [string, string, string][] = [
+    ['time.RFC3339', '2020-01-01T01:00:00+01:00', '2020-01-01T01:00:00+01:00'],
+    ['time.RFC3339Nano', '2020-01-01T01:00:00.500+01:00', '2020-01-01T01:00:00.5+01:00'],
+    ['time.RFC3339Date', '2020-01-01T00:30:00+01:00', '2020-01-01'],
+    ['time.RFC3339', '2020-01-01T00:00:00-05:30', '2020-01-01T00:00:00-05:30'],
+    ['time.RFC3339', '2020-01-01T00:00:00+00:00', '2020-01-01T00:00:00Z'],
+  ];
+  for (const [layout, value, want] of cases) {
+    test(`${layout} of ${value}`, () => {
+      const c = compileCue(`import "time"\na: time.FormatString(${layout}, "${value}")`);
+      expect(c.evaluate({ a: want })).toEqual({ ok: true });
+      expect(c.evaluate({ a: `${want}x` }).ok).toBe(false);
+    });
+  }
+  test('time.Parse still gives UTC', () => {
+    const c = compileCue('import "time"\na: time.Parse(time.RFC3339, "2020-01-01T01:00:00+01:00")');
+    expect(c.evaluate({ a: '2020-01-01T00:00:00Z' })).toEqual({ ok: true });
+  });
+});

@@ -40,6 +40,8 @@ interface Instant {
   /** Milliseconds since the epoch (UTC), whole seconds only. */
   seconds: number;
   nanos: number;
+  /** The zone offset the text was written in (seconds east of UTC); Go's Format keeps it. */
+  offset?: number;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -96,21 +98,24 @@ function civil(
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
   // Date.UTC maps years 0–99 to 1900–1999.
   const fixed = y < 100 ? new Date(ms).setUTCFullYear(y) : ms;
-  return { seconds: fixed / 1000 - offset, nanos };
+  return { seconds: fixed / 1000 - offset, nanos, offset };
 }
 
 /** Go's `t.UTC().Format(time.RFC3339Nano)`: trailing zeros of the fraction dropped, `Z` for UTC. */
 function formatRfc3339Nano(t: Instant): string {
-  const date = new Date(t.seconds * 1000);
+  const offset = t.offset ?? 0;
+  const date = new Date((t.seconds + offset) * 1000);
   const y = date.getUTCFullYear();
   const p2 = (n: number) => String(n).padStart(2, '0');
   const base = `${String(y).padStart(4, '0')}-${p2(date.getUTCMonth() + 1)}-${p2(date.getUTCDate())}T${p2(date.getUTCHours())}:${p2(date.getUTCMinutes())}:${p2(date.getUTCSeconds())}`;
   const frac = t.nanos ? `.${String(t.nanos).padStart(9, '0').replace(/0+$/, '')}` : '';
-  return `${base}${frac}Z`;
+  if (offset === 0) return `${base}${frac}Z`;
+  const a = Math.abs(offset);
+  return `${base}${frac}${offset < 0 ? '-' : '+'}${p2(Math.floor(a / 3600))}:${p2(Math.floor((a % 3600) / 60))}`;
 }
 
 function formatRfc3339(t: Instant): string {
-  return formatRfc3339Nano({ seconds: t.seconds, nanos: 0 });
+  return formatRfc3339Nano({ ...t, nanos: 0 });
 }
 
 export const PACKAGES: Record<string, Record<string, Builtin>> = {
@@ -134,10 +139,11 @@ export const PACKAGES: Record<string, Record<string, Builtin>> = {
               )
             : bottom(`error in call to time.Parse: ${t}`);
         }
-        return atomOf(str(formatRfc3339Nano(t)));
+        return atomOf(str(formatRfc3339Nano({ seconds: t.seconds, nanos: t.nanos })));
       },
     },
-    // FormatString(layout, value): value is an RFC3339Nano time.
+    // FormatString(layout, value): value is an RFC3339Nano time, formatted in its own zone offset (Go's
+    // t.Format(layout), no conversion to UTC).
     FormatString: {
       params: ['string', 'string'],
       fn: ([layout, value]) => {
