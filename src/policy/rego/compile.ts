@@ -19,8 +19,9 @@
 import { SealError } from '../../errors.js';
 import type { Literal, Module, RuleDef, Term } from './ast.js';
 import { builtin } from './builtins.js';
+import { checkModule } from './checks.js';
 import { RegoEvalError, RegoSyntaxError, type SourcePos } from './errors.js';
-import { Evaluation, stripPackage } from './evaluate.js';
+import { Evaluation, MAX_EVAL_MS, stripPackage } from './evaluate.js';
 import { parseModule } from './parser.js';
 import { fromJson, InputDepthError, type Value } from './values.js';
 
@@ -29,7 +30,7 @@ export const MAX_REGO_POLICY_BYTES = 64 * 1024;
 export interface CompiledRego {
   readonly pkg: string[];
   /** The value of `data.<package>.<rule>` for this input (undefined when undefined); throws RegoEvalError. */
-  query(rule: string, input: unknown, opts?: { nowNs?: number }): Value | undefined;
+  query(rule: string, input: unknown, opts?: { nowNs?: number; maxMs?: number }): Value | undefined;
 }
 
 /** Parse and check a module; a construct outside the subset is E_POLICY_INVALID naming `where` and line:column. */
@@ -44,6 +45,7 @@ export function compileRego(src: string, where: string): CompiledRego {
   try {
     mod = parseModule(src);
     check(mod);
+    checkModule(mod);
   } catch (err) {
     if (err instanceof RegoSyntaxError)
       throw new SealError('E_POLICY_INVALID', `${where}: rego ${err.message}`);
@@ -59,9 +61,12 @@ export function compileRego(src: string, where: string): CompiledRego {
         if (err instanceof InputDepthError) throw new RegoEvalError(err.message);
         throw err;
       }
-      const ev = new Evaluation(mod, doc, {
-        nowNs: opts?.nowNs ?? Date.now() * 1e6,
-      });
+      const ev = new Evaluation(
+        mod,
+        doc,
+        { nowNs: opts?.nowNs ?? Date.now() * 1e6 },
+        opts?.maxMs ?? MAX_EVAL_MS,
+      );
       return ev.rule(rule);
     },
   };

@@ -32,7 +32,7 @@ function bind(env: Env, name: string, v: Slot): Env {
 export class Evaluation {
   private steps = 0;
   private depth = 0;
-  private readonly deadline = Date.now() + MAX_EVAL_MS;
+  private readonly deadline: number;
   private readonly ruleCache = new Map<string, Value | undefined>();
   private readonly inProgress = new Set<string>();
   private readonly rules = new Map<string, RuleDef[]>();
@@ -41,7 +41,9 @@ export class Evaluation {
     private readonly mod: Module,
     private readonly input: Value | undefined,
     private readonly ctx: BuiltinContext,
+    private readonly maxMs = MAX_EVAL_MS,
   ) {
+    this.deadline = Date.now() + maxMs;
     for (const r of mod.rules) {
       const list = this.rules.get(r.name) ?? [];
       list.push(r);
@@ -72,7 +74,7 @@ export class Evaluation {
     if (++this.steps > MAX_EVAL_STEPS)
       throw new RegoEvalError(`evaluation exceeded ${MAX_EVAL_STEPS} steps`, pos);
     if (this.steps % DEADLINE_EVERY === 0 && Date.now() > this.deadline)
-      throw new RegoEvalError(`evaluation exceeded ${MAX_EVAL_MS} ms`, pos);
+      throw new RegoEvalError(`evaluation exceeded ${this.maxMs} ms`, pos);
   }
 
   private evalRule(name: string, defs: RuleDef[]): Value | undefined {
