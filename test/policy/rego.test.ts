@@ -194,6 +194,20 @@ s := sprintf("%v|%s|%d|%.2f|%v|%v|%x", ["a", "b", 3, 1.5, [1, "x"], {"k": true},
     expect(q(src, 's', IMAGE)).toBe('a|b|3|1.50|[1, "x"]|{"k": true}|ff');
   });
 
+  it('regex.match is Go RE2: \\z and \\A, ASCII \\s, flag groups; what RE2 refuses (lookahead) is undefined', () => {
+    const src = `package t
+z { regex.match("a\\\\z", "a") }
+ci { regex.match("(?i)ab", "AB") }
+look { regex.match("a(?=b)", "ab") }
+nbsp { regex.match("^\\\\s$", "\\u00a0") }
+tab { re_match("^\\\\s$", "\\t") }`;
+    expect(q(src, 'z')).toBe(true);
+    expect(q(src, 'ci')).toBe(true);
+    expect(q(src, 'look')).toBeUndefined();
+    expect(q(src, 'nbsp')).toBeUndefined();
+    expect(q(src, 'tab')).toBe(true);
+  });
+
   it('constructs outside the subset are refused when the policy loads, naming the construct and line:column', () => {
     expect(refused('package t\nallow { input.x with input as {} }')).toMatch(
       /^cip\.yaml: spec\.policy: rego 2:17: "with" is not supported by seal/,

@@ -2,7 +2,7 @@
 // default (non-strict) error handling: a built-in given the wrong types or failing leaves its expression
 // undefined. A call to a function not listed here is refused when the policy loads.
 
-import { goRegExp } from '../kyverno/jmespath.js';
+import { compileRe2 } from '../re2.js';
 import { canon, compare, formatNumber, formatValue, RObject, RSet, typeName, type Value } from './values.js';
 
 /** A built-in's failure: the expression is undefined (OPA's non-strict built-in errors). */
@@ -34,18 +34,14 @@ function coll(v: Value, fn: string, i: number): Value[] {
 }
 
 const MAX_REGEX = 1024;
-const regexCache = new Map<string, RegExp>();
 function regex(pattern: string): RegExp {
   if (pattern.length > MAX_REGEX) throw new BuiltinError(`regex.match: pattern longer than ${MAX_REGEX}`);
-  let re = regexCache.get(pattern);
-  if (!re) {
-    try {
-      re = goRegExp(pattern);
-    } catch (err) {
-      throw new BuiltinError(`regex.match: ${(err as Error).message}`);
-    }
-    if (regexCache.size > 256) regexCache.clear();
-    regexCache.set(pattern, re);
+  let re: RegExp;
+  try {
+    // OPA matches with Go's regexp (RE2): RE2's meaning, and what RE2 refuses is an error (undefined).
+    re = compileRe2(pattern);
+  } catch (err) {
+    throw new BuiltinError(`regex.match: ${(err as Error).message}`);
   }
   re.lastIndex = 0;
   return re;
