@@ -208,6 +208,26 @@ tab { re_match("^\\\\s$", "\\t") }`;
     expect(q(src, 'tab')).toBe(true);
   });
 
+  it("Go's meaning for round, indexof, replace, split and string order; unification of two patterns", () => {
+    const src = `package t
+r := [round(-2.5), round(2.5), round(-0.4), round(1.4)]
+i := indexof("\\ud835\\udcb3a", "a")
+rep := replace("a\\ud835\\udcb3", "", "-")
+sp := split("a\\ud835\\udcb3", "")
+lt { "\\uffff" < "\\ud835\\udcb3" }
+srt := sort(["\\ud835\\udcb3", "\\uffff", "a"])
+pair { [x, 2] = [1, y]; x == 1; y == 2 }
+nested = [x, y] { [[x], 2] = [[1], y] }`;
+    expect(q(src, 'r')).toEqual([-3, 3, 0, 1]);
+    expect(q(src, 'i')).toBe(1);
+    expect(q(src, 'rep')).toBe('-a-\u{1d4b3}-');
+    expect(q(src, 'sp')).toEqual(['a', '\u{1d4b3}']);
+    expect(q(src, 'lt')).toBe(true);
+    expect(q(src, 'srt')).toEqual(['a', '\uffff', '\u{1d4b3}']);
+    expect(q(src, 'pair')).toBe(true);
+    expect(q(src, 'nested')).toEqual([1, 2]);
+  });
+
   it('constructs outside the subset are refused when the policy loads, naming the construct and line:column', () => {
     expect(refused('package t\nallow { input.x with input as {} }')).toMatch(
       /^cip\.yaml: spec\.policy: rego 2:17: "with" is not supported by seal/,

@@ -33,6 +33,11 @@ function coll(v: Value, fn: string, i: number): Value[] {
   throw new BuiltinError(`${fn}: operand ${i} must be array or set but got ${typeName(v)}`);
 }
 
+/** Go's strings.Split: an empty separator splits into code points (not UTF-16 units). */
+function goSplit(s: string, sep: string): string[] {
+  return sep === '' ? [...s] : s.split(sep);
+}
+
 const MAX_REGEX = 1024;
 function regex(pattern: string): RegExp {
   if (pattern.length > MAX_REGEX) throw new BuiltinError(`regex.match: pattern longer than ${MAX_REGEX}`);
@@ -222,13 +227,16 @@ const B: Record<string, Builtin> = {
         .map((x, i) => str(x, 'concat', i + 2))
         .join(str(d!, 'concat', 1)),
   },
-  split: { arity: 2, fn: ([a, b]) => str(a!, 'split', 1).split(str(b!, 'split', 2)) },
+  split: { arity: 2, fn: ([a, b]) => goSplit(str(a!, 'split', 1), str(b!, 'split', 2)) },
+  // Go's strings.ReplaceAll: an empty old string matches before each code point and at the end.
   replace: {
     arity: 3,
-    fn: ([a, o, n]) =>
-      str(a!, 'replace', 1)
-        .split(str(o!, 'replace', 2))
-        .join(str(n!, 'replace', 3)),
+    fn: ([a, o, n]) => {
+      const s = str(a!, 'replace', 1);
+      const old = str(o!, 'replace', 2);
+      const rep = str(n!, 'replace', 3);
+      return old === '' ? rep + [...s].map((c) => c + rep).join('') : s.split(old).join(rep);
+    },
   },
   trim_space: { arity: 1, fn: ([a]) => str(a!, 'trim_space', 1).trim() },
   trim_prefix: {
@@ -247,7 +255,15 @@ const B: Record<string, Builtin> = {
       return suf && s.endsWith(suf) ? s.slice(0, s.length - suf.length) : s;
     },
   },
-  indexof: { arity: 2, fn: ([a, b]) => [...str(a!, 'indexof', 1)].join('').indexOf(str(b!, 'indexof', 2)) },
+  indexof: {
+    arity: 2,
+    // OPA counts runes (code points): the index is of the code point where the match starts.
+    fn: ([a, b]) => {
+      const s = str(a!, 'indexof', 1);
+      const i = s.indexOf(str(b!, 'indexof', 2));
+      return i < 0 ? -1 : [...s.slice(0, i)].length;
+    },
+  },
   substring: {
     arity: 3,
     fn: ([a, s, l]) => {
@@ -310,7 +326,14 @@ const B: Record<string, Builtin> = {
     },
   },
   abs: { arity: 1, fn: ([n]) => Math.abs(num(n!, 'abs', 1)) },
-  round: { arity: 1, fn: ([n]) => Math.round(num(n!, 'round', 1)) },
+  // Go's math.Round: halves round away from zero (round(-2.5) is -3).
+  round: {
+    arity: 1,
+    fn: ([n]) => {
+      const x = num(n!, 'round', 1);
+      return Math.sign(x) * Math.round(Math.abs(x)) + 0;
+    },
+  },
   sum: { arity: 1, fn: ([c]) => coll(c!, 'sum', 1).reduce<number>((s, x, i) => s + num(x, 'sum', i + 1), 0) },
   max: {
     arity: 1,

@@ -284,8 +284,10 @@ export class Evaluation {
     }
     const leftOpen = this.hasUnbound(lit.left, env);
     const rightOpen = this.hasUnbound(lit.right, env);
-    if (leftOpen && rightOpen && !isRefOrCall(lit.right) && !isRefOrCall(lit.left))
-      throw new RegoEvalError('both sides of "=" have unbound variables', lit.pos);
+    if (leftOpen && rightOpen && !isRefOrCall(lit.right) && !isRefOrCall(lit.left)) {
+      yield* this.unifyTerms(lit.left, lit.right, env, lit.pos);
+      return;
+    }
     if (leftOpen && !isRefOrCall(lit.left)) {
       for (const [v, e] of this.term(lit.right, env)) yield* this.unify(lit.left, v, e);
       return;
@@ -296,6 +298,31 @@ export class Evaluation {
     }
     for (const [a, e1] of this.term(lit.left, env))
       for (const [b, e2] of this.term(lit.right, e1)) if (equal(a, b)) yield e2;
+  }
+
+  /** Two patterns with unbound vars on both sides (`[x, 2] = [1, y]`): arrays element by element. */
+  private *unifyTerms(a: Term, b: Term, env: Env, pos: Term['pos']): Generator<Env> {
+    if (!this.hasUnbound(a, env)) {
+      for (const [v, e] of this.term(a, env)) yield* this.unify(b, v, e);
+      return;
+    }
+    if (!this.hasUnbound(b, env)) {
+      for (const [v, e] of this.term(b, env)) yield* this.unify(a, v, e);
+      return;
+    }
+    if (a.t === 'array' && b.t === 'array') {
+      if (a.items.length !== b.items.length) return;
+      const step = function* (this: Evaluation, i: number, e: Env): Generator<Env> {
+        if (i === a.items.length) {
+          yield e;
+          return;
+        }
+        for (const e2 of this.unifyTerms(a.items[i]!, b.items[i]!, e, pos)) yield* step.call(this, i + 1, e2);
+      };
+      yield* step.call(this, 0, env);
+      return;
+    }
+    throw new RegoEvalError('both sides of "=" have unbound variables', pos);
   }
 
   /** Pattern (var, array, object of patterns, or a bound term) against a value. */

@@ -100,7 +100,7 @@ export function compare(a: Value, b: Value): number {
   if (a === null || b === null) return 0;
   if (typeof a === 'boolean' || typeof a === 'number')
     return a === b ? 0 : (a as number) < (b as number) ? -1 : 1;
-  if (typeof a === 'string') return a === b ? 0 : a < (b as string) ? -1 : 1;
+  if (typeof a === 'string') return compareStrings(a, b as string);
   if (Array.isArray(a)) return compareLists(a, b as Value[]);
   if (a instanceof RObject) {
     const bo = b as RObject;
@@ -115,6 +115,23 @@ export function compare(a: Value, b: Value): number {
     return ka.length === kb.length ? 0 : ka.length < kb.length ? -1 : 1;
   }
   return compareLists(sortedValues((a as RSet).values()), sortedValues((b as RSet).values()));
+}
+
+/** Strings in Go's order (UTF-8 bytes, the same as code points), not JavaScript's UTF-16 units. */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // A surrogate (U+D800–U+DFFF) starts a code point above U+FFFF: after every BMP unit.
+    const hx = x >= 0xd800 && x <= 0xdfff;
+    const hy = y >= 0xd800 && y <= 0xdfff;
+    if (hx !== hy) return hx ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
 }
 
 function compareLists(a: Value[], b: Value[]): number {
