@@ -12,6 +12,7 @@ import type { ImageStore } from '../oci/store.js';
 import { dockerConfigCredentials, normaliseRegistryKey, type RegistryCredentials } from '../oci/auth.js';
 import { sharedConnections } from '../oci/http.js';
 import type { RegistryOptions } from '../oci/registry.js';
+import { rememberJsonText } from '../policy/cue/json.js';
 import type { ImageData, ImageVerifier, LoadedPolicy, RequestContext } from '../policy/types.js';
 import { type VerifyImageOptions, verifyImage } from '../verify/image.js';
 import { loadTrustedRootFile, type TrustMaterial } from '../verify/trust.js';
@@ -252,7 +253,14 @@ export function storeVerifier(opts: StoreVerifierOptions = {}): ImageVerifier {
           ...sourceOptions(expectations, ctx),
           ...(trust ? { trust } : {}),
         });
-        return { ...verdict, statements: verdict.signatures.filter((s) => s.ok).map((s) => s.payload) };
+        const statements = verdict.signatures
+          .filter((s) => s.ok)
+          .map((s) => {
+            // The signed text goes with the statement: a CUE policy reads numbers as written.
+            if (s.payloadBytes) rememberJsonText(s.payload, new TextDecoder().decode(s.payloadBytes));
+            return s.payload;
+          });
+        return { ...verdict, statements };
       } catch (err) {
         return asUnavailable(err);
       }

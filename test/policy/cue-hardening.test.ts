@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { SealError } from '../../src/errors.js';
 import { CueCompileError, compileCue } from '../../src/policy/cue/index.js';
+import { JsonNumber, JsonReadError, readJson, rememberJsonText } from '../../src/policy/cue/json.js';
 import { compileCipPolicy } from '../../src/policy/sigstore/policy-eval.js';
 
 describe('CUE: names of Object.prototype are not predeclared identifiers', () => {
@@ -101,5 +102,76 @@ describe('CUE: time.FormatString keeps the zone offset (Go t.Format)', () => {
   test('time.Parse still gives UTC', () => {
     const c = compileCue('import "time"\na: time.Parse(time.RFC3339, "2020-01-01T01:00:00+01:00")');
     expect(c.evaluate({ a: '2020-01-01T00:00:00Z' })).toEqual({ ok: true });
+  });
+});
+
+describe('CUE: a verified statement is read from its JSON text (numbers as written)', () => {
+  const evalText = (policy: string, text: string) => {
+    const p = compileCipPolicy('cue', policy, 'spec.policy.data');
+    const parsed = JSON.parse(text) as unknown;
+    rememberJsonText(parsed, text);
+    return p.evaluate(parsed);
+  };
+  test('7.0 is a float, 1.0 not an int', () => {
+    expect(evalText('predicate: score: float', '{"predicate":{"score":7.0}}')).toEqual({ ok: true });
+    expect(evalText('predicate: v: int', '{"predicate":{"v":1.0}}').ok).toBe(false);
+    expect(evalText('predicate: v: int', '{"predicate":{"v":1}}')).toEqual({ ok: true });
+    expect(evalText('predicate: v: float', '{"predicate":{"v":1e3}}')).toEqual({ ok: true });
+    expect(evalText('predicate: v: number & >0', '{"predicate":{"v":0.5}}')).toEqual({ ok: true });
+  });
+  test('integers above 2^53 are exact', () => {
+    expect(evalText('v: 9007199254740993', '{"v":9007199254740993}')).toEqual({ ok: true });
+    expect(evalText('v: 9007199254740993', '{"v":9007199254740992}').ok).toBe(false);
+    expect(evalText('v: <9007199254740993', '{"v":9007199254740993}').ok).toBe(false);
+  });
+  test('keys named after Object.prototype are data', () => {
+    expect(evalText('"__proto__": x: 1', '{"__proto__":{"x":2}}').ok).toBe(false);
+    expect(evalText('"__proto__": x: 1', '{"__proto__":{"x":1}}')).toEqual({ ok: true });
+  });
+  test('without a remembered text the parsed value is used', () => {
+    expect(compileCipPolicy('cue', 'v: int', 'p').evaluate({ v: 1 })).toEqual({ ok: true });
+  });
+  test('a duplicate key fails the policy with a message', () => {
+    const r = evalText('v: int', '{"v":1,"v":2}');
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.message).toContain('duplicate key "v"');
+  });
+});
+
+describe('readJson', () => {
+  test('strict JSON only', () => {
+    for (const bad of [
+      '{a:1}',
+      '[1,]',
+      '{"a":1,}',
+      '01',
+      '1.',
+      '.5',
+      '+1',
+      'NaN',
+      '"\t"',
+      '[1] x',
+      "'a'",
+      '',
+      'tru',
+    ]) {
+      expect(() => readJson(bad), bad).toThrow(JsonReadError);
+    }
+  });
+  test('values', () => {
+    const v = readJson(' {"a": [1, -2.50, 3e-2, true, false, null, "x\\u00e9\\n"]} ') as { a: unknown[] };
+    expect(v.a.map((x) => (x instanceof JsonNumber ? `n:${x.text}` : x))).toEqual([
+      'n:1',
+      'n:-2.50',
+      'n:3e-2',
+      true,
+      false,
+      null,
+      'xé\n',
+    ]);
+  });
+  test('depth is bounded', () => {
+    expect(() => readJson(`${'['.repeat(200)}${']'.repeat(200)}`)).toThrow(/nested deeper/);
+    expect(readJson(`${'['.repeat(100)}${']'.repeat(100)}`)).toBeInstanceOf(Array);
   });
 });

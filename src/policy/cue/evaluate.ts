@@ -4,6 +4,7 @@
 
 import { type Builtin, PACKAGES } from './builtins.js';
 import { compileRe2 } from '../re2.js';
+import { JsonNumber } from './json.js';
 import type { CueFile, Expr } from './parser.js';
 import {
   atomOf,
@@ -200,7 +201,7 @@ export class Evaluator {
   }
 
   private addJson(v: Vertex, data: unknown): void {
-    if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
+    if (data !== null && typeof data === 'object' && !Array.isArray(data) && !(data instanceof JsonNumber)) {
       v.isStruct = true;
       for (const [k, val] of Object.entries(data)) v.arc(k, '').conjuncts.push({ json: val });
       return;
@@ -406,7 +407,10 @@ function pathOf(v: Vertex): string {
   return parts.join('.');
 }
 
-/** A JSON value (as JSON.parse gives it) as a CUE value: integral numbers are `int`, others `float`. */
+/**
+ * A JSON value as a CUE value: a JsonNumber (readJson) as written; a number as JSON.parse gives it is `int`
+ * when integral, `float` otherwise.
+ */
 export function jsonValue(data: unknown): Value {
   if (data === null) return atomOf({ k: 'null' });
   switch (typeof data) {
@@ -420,6 +424,12 @@ export function jsonValue(data: unknown): Value {
     case 'bigint':
       return atomOf({ k: 'int', v: data });
     case 'object': {
+      if (data instanceof JsonNumber) {
+        // As written: an integer literal is an exact int, anything with a fraction or exponent a float.
+        if (data.isInt) return atomOf({ k: 'int', v: BigInt(data.text) });
+        const f = Number(data.text);
+        return Number.isFinite(f) ? atomOf({ k: 'float', v: f }) : bottom(`number ${data.text} out of range`);
+      }
       if (Array.isArray(data)) return { t: 'list', elems: data.map(jsonValue), tail: null };
       const fields = new Map<string, Field>();
       for (const [k, val] of Object.entries(data as object)) fields.set(k, { v: jsonValue(val), opt: '' });

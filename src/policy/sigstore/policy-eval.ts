@@ -5,6 +5,7 @@
 
 import { SealError } from '../../errors.js';
 import { CueCompileError, compileCue } from '../cue/index.js';
+import { jsonTextOf, readJson } from '../cue/json.js';
 import { compileSigstoreRego, regoOutcomeFailure } from '../rego/sigstore.js';
 
 export type CipPolicyType = 'cue' | 'rego';
@@ -50,7 +51,21 @@ export function compileCipPolicy(
       evaluate(input) {
         let r: ReturnType<typeof compiled.evaluate>;
         try {
-          r = compiled.evaluate(input);
+          // A verified statement is read from its signed JSON text, as policy-controller compiles the
+          // payload bytes: numbers keep their spelling (7.0 is a float, large integers exact).
+          const text = jsonTextOf(input);
+          let data = input;
+          if (text !== undefined) {
+            try {
+              data = readJson(text);
+            } catch (err) {
+              return {
+                ok: false,
+                message: `the statement could not be read for the CUE policy: ${(err as Error).message}`,
+              };
+            }
+          }
+          r = compiled.evaluate(data);
         } catch (err) {
           // A failure of the evaluator itself fails this policy (closed), not the whole decision.
           return { ok: false, message: `CUE evaluation failed: ${(err as Error).message}` };
