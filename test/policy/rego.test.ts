@@ -217,7 +217,9 @@ sp := split("a\\ud835\\udcb3", "")
 lt { "\\uffff" < "\\ud835\\udcb3" }
 srt := sort(["\\ud835\\udcb3", "\\uffff", "a"])
 pair { [x, 2] = [1, y]; x == 1; y == 2 }
-nested = [x, y] { [[x], 2] = [[1], y] }`;
+nested = [x, y] { [[x], 2] = [[1], y] }
+num := [to_number("+1.5"), to_number("-2")]
+spaced { to_number(" 1") }`;
     expect(q(src, 'r')).toEqual([-3, 3, 0, 1]);
     expect(q(src, 'i')).toBe(1);
     expect(q(src, 'rep')).toBe('-a-\u{1d4b3}-');
@@ -226,6 +228,8 @@ nested = [x, y] { [[x], 2] = [[1], y] }`;
     expect(q(src, 'srt')).toEqual(['a', '\uffff', '\u{1d4b3}']);
     expect(q(src, 'pair')).toBe(true);
     expect(q(src, 'nested')).toEqual([1, 2]);
+    expect(q(src, 'num')).toEqual([1.5, -2]);
+    expect(q(src, 'spaced')).toBeUndefined();
   });
 
   it('constructs outside the subset are refused when the policy loads, naming the construct and line:column', () => {

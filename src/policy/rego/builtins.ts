@@ -312,7 +312,8 @@ const B: Record<string, Builtin> = {
       if (typeof v === 'number') return v;
       if (typeof v === 'boolean') return v ? 1 : 0;
       if (v === null) return 0;
-      if (typeof v === 'string' && /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) return Number(v);
+      // Go's strconv.ParseFloat: no surrounding spaces; a sign may lead.
+      if (typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v)) return Number(v);
       throw new BuiltinError(`to_number: invalid syntax`);
     },
   },
