@@ -175,3 +175,21 @@ describe('readJson', () => {
     expect(readJson(`${'['.repeat(100)}${']'.repeat(100)}`)).toBeInstanceOf(Array);
   });
 });
+
+describe('CUE: the step budget grows with the data', () => {
+  test('[...{b: string}] over 120k elements is evaluated, not denied for the budget', () => {
+    const n = 120_000;
+    const data = { a: Array.from({ length: n }, (_, i) => ({ b: `x${i}`, c: i })) };
+    const c = compileCue('a: [...{b: string}]');
+    expect(c.evaluate(data)).toEqual({ ok: true });
+    data.a[n - 1] = { b: 1 as unknown as string, c: 0 };
+    const r = c.evaluate(data);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.message).toContain(`a.${n - 1}.b: conflicting values 1 and string`);
+  });
+  test('work is still bounded: a policy that multiplies its work is stopped', () => {
+    const lines = Array.from({ length: 1000 }, (_, i) => `f${i}: ${i + 1 < 1000 ? `f${i + 1}` : 'int'}`);
+    const r = compileCue(lines.join('\n')).evaluate({ f0: 1 });
+    expect(r).toEqual({ ok: false, message: expect.stringContaining('exceeded') });
+  });
+});

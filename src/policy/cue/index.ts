@@ -12,6 +12,7 @@
 import { PACKAGES } from './builtins.js';
 import { Evaluator, PREDECLARED_KINDS, packageMember, validate } from './evaluate.js';
 import { CueSyntaxError, CueUnsupportedError, type Pos } from './lexer.js';
+import { JsonNumber } from './json.js';
 import { type CueFile, type Expr, parseCue } from './parser.js';
 import { BudgetExceeded, type Value } from './value.js';
 
@@ -23,8 +24,10 @@ export const CUE_LIMITS = {
   maxSourceBytes: 64 * 1024,
   /** Nesting of structs, lists, parentheses and operators. */
   maxDepth: 64,
-  /** Unification and evaluation steps of one evaluation. */
+  /** Unification and evaluation steps of one evaluation, besides those the data's size allows. */
   maxSteps: 200_000,
+  /** Further steps for each value (scalar, list, struct) of the data: work stays linear in its size. */
+  stepsPerDataValue: 16,
   /** Nesting of the JSON data a policy is applied to. */
   maxDataDepth: 128,
 };
@@ -84,11 +87,12 @@ export function compileCue(source: string): CompiledCue {
   }
   return {
     evaluate(data, options) {
-      const depthError = checkDataDepth(data);
-      if (depthError) return { ok: false, message: depthError };
+      const measured = measureData(data);
+      if (typeof measured === 'string') return { ok: false, message: measured };
       let v: Value;
       try {
-        v = new Evaluator(file, { maxSteps: CUE_LIMITS.maxSteps }).run(data);
+        const maxSteps = CUE_LIMITS.maxSteps + CUE_LIMITS.stepsPerDataValue * measured;
+        v = new Evaluator(file, { maxSteps }).run(data);
       } catch (err) {
         if (err instanceof BudgetExceeded) return { ok: false, message: err.message };
         // Recursion deeper than the stack (a long chain of references): refused, closed.
@@ -109,15 +113,18 @@ export function compileCue(source: string): CompiledCue {
   };
 }
 
-function checkDataDepth(data: unknown): string | undefined {
+/** The number of values in the data, or why it is refused (nested too deeply). */
+function measureData(data: unknown): number | string {
   const stack: [unknown, number][] = [[data, 0]];
+  let values = 0;
   while (stack.length) {
     const [x, d] = stack.pop()!;
-    if (x === null || typeof x !== 'object') continue;
+    values++;
+    if (x === null || typeof x !== 'object' || x instanceof JsonNumber) continue;
     if (d >= CUE_LIMITS.maxDataDepth) return `data nested deeper than ${CUE_LIMITS.maxDataDepth} levels`;
     for (const y of Array.isArray(x) ? x : Object.values(x)) stack.push([y, d + 1]);
   }
-  return undefined;
+  return values;
 }
 
 /** CUE resolves references when compiling: unknown names, unknown package members and unused imports fail. */
