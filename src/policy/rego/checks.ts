@@ -70,7 +70,8 @@ function nestedBodies(l: Literal): Literal[][] {
   return out;
 }
 
-function forChildren(t: Term, term: (t: Term) => void, body: (b: Literal[]) => void): void {
+/** Calls `term` on each direct sub-term of `t` and `body` on each comprehension body it holds. */
+export function forChildren(t: Term, term: (t: Term) => void, body: (b: Literal[]) => void): void {
   switch (t.t) {
     case 'ref':
       term(t.head);

@@ -19,7 +19,7 @@
 import { SealError } from '../../errors.js';
 import type { Literal, Module, RuleDef, Term } from './ast.js';
 import { builtin } from './builtins.js';
-import { checkModule } from './checks.js';
+import { checkModule, forChildren } from './checks.js';
 import { RegoEvalError, RegoSyntaxError, type SourcePos } from './errors.js';
 import { Evaluation, MAX_EVAL_MS, stripPackage } from './evaluate.js';
 import { parseModule } from './parser.js';
@@ -114,44 +114,12 @@ function check(mod: Module): void {
         t.args.forEach(term);
         return;
       }
-      case 'ref':
-        term(t.head);
-        t.path.forEach(term);
-        return;
-      case 'array':
-      case 'set':
-        t.items.forEach(term);
-        return;
-      case 'object':
-        for (const [k, v] of t.entries) {
-          term(k);
-          term(v);
-        }
-        return;
-      case 'arraycomp':
-      case 'setcomp':
-        term(t.term);
-        body(t.body);
-        return;
-      case 'objcomp':
-        term(t.key);
-        term(t.value);
-        body(t.body);
-        return;
-      case 'binop':
-        term(t.left);
-        term(t.right);
-        return;
-      case 'member':
-        if (t.key) term(t.key);
-        term(t.value);
-        term(t.coll);
-        return;
       case 'var':
         if (byName.get(t.name)?.[0]?.kind === 'function')
           throw new RegoSyntaxError(`function ${t.name} is referred to without arguments`, t.pos);
         return;
       default:
+        forChildren(t, term, body);
         return;
     }
   };
