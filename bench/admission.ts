@@ -36,6 +36,7 @@ import { storeVerifier } from '../src/admission/verifier.js';
 import { loadPolicyFiles } from '../src/policy/load.js';
 import { httpsClient } from '../test/admission/support/https.js';
 import { countingVerifier, createRegistryWorld } from '../test/admission/support/registry-world.js';
+import { review } from './support/admission-review.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -58,45 +59,6 @@ const HERE = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const INLINE = new Set(['zod', '@sigstore/bundle', '@sigstore/protobuf-specs', 'canonicalize', 'tweetnacl']);
 const packageOf = (spec: string) =>
   spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-
-function review(uid: number, image: string): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `00000000-0000-4000-8000-${String(uid).padStart(12, '0')}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'prod',
-      operation: 'CREATE',
-      userInfo: {
-        username: 'system:serviceaccount:kube-system:replicaset-controller',
-        groups: ['system:serviceaccounts'],
-      },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { generateName: 'web-7d9c6b5f4-', namespace: 'prod', labels: { app: 'web' } },
-        spec: {
-          containers: [
-            {
-              name: 'web',
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              terminationMessagePath: '/dev/termination-log',
-            },
-          ],
-          restartPolicy: 'Always',
-          dnsPolicy: 'ClusterFirst',
-          serviceAccountName: 'web',
-        },
-      },
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-    },
-  });
-}
 
 interface Calls {
   verifySignatures: number;

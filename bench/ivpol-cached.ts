@@ -16,6 +16,7 @@ import { staticNamespaces } from '../src/admission/namespaces.js';
 import { storeVerifier } from '../src/admission/verifier.js';
 import { loadPolicyFiles } from '../src/policy/load.js';
 import { createRegistryWorld } from '../test/admission/support/registry-world.js';
+import { review } from './support/admission-review.js';
 
 const world = await createRegistryWorld();
 const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -64,43 +65,7 @@ ${pem}
 `,
 );
 const image = `${reg}/acme/web:1@${warm}`;
-const body = () => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: '00000000-0000-4000-8000-000000000001',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'prod',
-    operation: 'CREATE',
-    userInfo: {
-      username: 'system:serviceaccount:kube-system:replicaset-controller',
-      groups: ['system:serviceaccounts'],
-    },
-    object: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { generateName: 'web-7d9c6b5f4-', namespace: 'prod', labels: { app: 'web' } },
-      spec: {
-        containers: [
-          {
-            name: 'web',
-            image,
-            imagePullPolicy: 'IfNotPresent',
-            terminationMessagePath: '/dev/termination-log',
-          },
-        ],
-        restartPolicy: 'Always',
-        dnsPolicy: 'ClusterFirst',
-        serviceAccountName: 'web',
-      },
-    },
-    oldObject: null,
-    dryRun: false,
-    options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-  },
-});
-const text = JSON.stringify(body());
+const text = review(1, image);
 const mk = async (d: string) =>
   new AdmissionController({
     policies: await loadPolicyFiles([d]),
