@@ -64,6 +64,16 @@ describeWithRegistry(
     let keyPrefix: string;
     const store = new RegistryStore({ credentials: anonymousCredentials });
     const alice = 'alice@example.com';
+    // Upstream's keyless fixtures name its cluster's Fulcio, Rekor and service account: seal serve and its dev
+    // issuer's identity stand in.
+    const keylessFixture = async (name: string) =>
+      (await fixture(name))
+        .replace('http://fulcio.fulcio-system.svc', server.url)
+        .replace('http://rekor.rekor-system.svc', server.url)
+        .replace(
+          /- issuerRegExp: .*\n\s+subjectRegExp: .*/,
+          `- issuer: "${server.issuerUrl}"\n        subject: "${alice}"`,
+        );
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'seal-cip-cue-'));
@@ -165,13 +175,7 @@ describeWithRegistry(
 
     it("upstream's cip-keyless-with-attestations (our identity for the cluster's): matching admitted, non-matching denied", async () => {
       // The identities upstream names are its cluster's service account; seal serve's dev issuer stands in.
-      const policy = (await fixture('cip-keyless-with-attestations'))
-        .replace('http://fulcio.fulcio-system.svc', server.url)
-        .replace('http://rekor.rekor-system.svc', server.url)
-        .replace(
-          /- issuerRegExp: .*\n\s+subjectRegExp: .*/,
-          `- issuer: "${server.issuerUrl}"\n        subject: "${alice}"`,
-        );
+      const policy = await keylessFixture('cip-keyless-with-attestations');
       expect(policy).toContain('predicate: Data: "foobar e2e test"');
       expect(policy).toContain(`subject: "${alice}"`);
 
@@ -190,13 +194,7 @@ describeWithRegistry(
     });
 
     it("upstream's cip-keyless-with-attestations-rego (our identity for the cluster's): the Rego isCompliant admits the matching predicate and denies another with cosign's message", async () => {
-      const policy = (await fixture('cip-keyless-with-attestations-rego'))
-        .replace('http://fulcio.fulcio-system.svc', server.url)
-        .replace('http://rekor.rekor-system.svc', server.url)
-        .replace(
-          /- issuerRegExp: .*\n\s+subjectRegExp: .*/,
-          `- issuer: "${server.issuerUrl}"\n        subject: "${alice}"`,
-        );
+      const policy = await keylessFixture('cip-keyless-with-attestations-rego');
       expect(policy).toContain('type: rego');
       expect(policy).toContain('input.predicate.Data == "foobar e2e test"');
 
@@ -215,13 +213,7 @@ describeWithRegistry(
     });
 
     it('a spec-level Rego policy reads the attestation matches: authorityMatches.<authority>.attestations.<name>[] with subject and issuer', async () => {
-      const base = (await fixture('cip-keyless-with-attestations-rego'))
-        .replace('http://fulcio.fulcio-system.svc', server.url)
-        .replace('http://rekor.rekor-system.svc', server.url)
-        .replace(
-          /- issuerRegExp: .*\n\s+subjectRegExp: .*/,
-          `- issuer: "${server.issuerUrl}"\n        subject: "${alice}"`,
-        );
+      const base = await keylessFixture('cip-keyless-with-attestations-rego');
       const withSpec = (subject: string) =>
         `${base.trimEnd()}
   policy:
