@@ -36,7 +36,7 @@ import { storeVerifier } from '../src/admission/verifier.js';
 import { loadPolicyFiles } from '../src/policy/load.js';
 import { httpsClient } from '../test/admission/support/https.js';
 import { countingVerifier, createRegistryWorld } from '../test/admission/support/registry-world.js';
-import { review } from './support/admission-review.js';
+import { imagePolicyYaml, imageValidatingPolicyYaml, review } from './support/admission-review.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -230,10 +230,7 @@ async function main(): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'seal-bench-admission-'));
   await writeFile(join(dir, 'release.pub'), key.publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  await writeFile(
-    join(dir, 'policy.yaml'),
-    `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme}\nspec:\n  images: ["${reg}/acme/**"]\n  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n`,
-  );
+  await writeFile(join(dir, 'policy.yaml'), imagePolicyYaml(reg));
 
   // The same requirement as a Kyverno ImageValidatingPolicy (CEL validations over the object, issue #14):
   // a third webhook of this checkout, measured in the same rounds, for the cost of CEL on the cached path.
@@ -241,32 +238,7 @@ async function main(): Promise<void> {
   await mkdir(ivpolDir);
   await writeFile(
     join(ivpolDir, 'policy.yaml'),
-    `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata: {name: acme}
-spec:
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"]}
-  matchImageReferences:
-    - glob: "${reg}/acme/*"
-  attestors:
-    - name: release
-      cosign:
-        key:
-          data: |
-${key.publicKey
-  .export({ type: 'spki', format: 'pem' })
-  .toString()
-  .trim()
-  .split('\n')
-  .map((l) => `            ${l}`)
-  .join('\n')}
-        ctlog: {insecureIgnoreTlog: true}
-  validations:
-    - expression: images.containers.map(image, verifyImageSignatures(image, [attestors.release])).all(e, e > 0)
-      message: not signed by the release key
-`,
+    imageValidatingPolicyYaml(reg, key.publicKey.export({ type: 'spki', format: 'pem' }).toString()),
   );
 
   const builds = [{ label: 'this', root: HERE }];

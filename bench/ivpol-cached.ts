@@ -16,7 +16,7 @@ import { staticNamespaces } from '../src/admission/namespaces.js';
 import { storeVerifier } from '../src/admission/verifier.js';
 import { loadPolicyFiles } from '../src/policy/load.js';
 import { createRegistryWorld } from '../test/admission/support/registry-world.js';
-import { review } from './support/admission-review.js';
+import { imagePolicyYaml, imageValidatingPolicyYaml, review } from './support/admission-review.js';
 
 const world = await createRegistryWorld();
 const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -30,39 +30,10 @@ await writeFile(
   join(dir, 'seal', 'release.pub'),
   key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
 );
-await writeFile(
-  join(dir, 'seal', 'policy.yaml'),
-  `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme}\nspec:\n  images: ["${reg}/acme/**"]\n  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n`,
-);
-const pem = key.publicKey
-  .export({ type: 'spki', format: 'pem' })
-  .toString()
-  .trim()
-  .split('\n')
-  .map((l) => `            ${l}`)
-  .join('\n');
+await writeFile(join(dir, 'seal', 'policy.yaml'), imagePolicyYaml(reg));
 await writeFile(
   join(dir, 'ivpol', 'policy.yaml'),
-  `apiVersion: policies.kyverno.io/v1
-kind: ImageValidatingPolicy
-metadata: {name: acme}
-spec:
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"]}
-  matchImageReferences:
-    - glob: "${reg}/acme/*"
-  attestors:
-    - name: release
-      cosign:
-        key:
-          data: |
-${pem}
-        ctlog: {insecureIgnoreTlog: true}
-  validations:
-    - expression: images.containers.map(image, verifyImageSignatures(image, [attestors.release])).all(e, e > 0)
-      message: not signed by the release key
-`,
+  imageValidatingPolicyYaml(reg, key.publicKey.export({ type: 'spki', format: 'pem' }).toString()),
 );
 const image = `${reg}/acme/web:1@${warm}`;
 const text = review(1, image);

@@ -38,3 +38,37 @@ export function review(uid: number, image: string): string {
     },
   });
 }
+
+/** The bench's requirement as a seal ImagePolicy: images under REG/acme signed by ./release.pub. */
+export function imagePolicyYaml(reg: string): string {
+  return `apiVersion: seal.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: acme}\nspec:\n  images: ["${reg}/acme/**"]\n  authorities: [{name: release, key: ./release.pub, ignoreTlog: true}]\n`;
+}
+
+/** The same requirement as a Kyverno ImageValidatingPolicy (CEL validations over the object). */
+export function imageValidatingPolicyYaml(reg: string, publicKeyPem: string): string {
+  const pem = publicKeyPem
+    .trim()
+    .split('\n')
+    .map((l) => `            ${l}`)
+    .join('\n');
+  return `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: acme}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"]}
+  matchImageReferences:
+    - glob: "${reg}/acme/*"
+  attestors:
+    - name: release
+      cosign:
+        key:
+          data: |
+${pem}
+        ctlog: {insecureIgnoreTlog: true}
+  validations:
+    - expression: images.containers.map(image, verifyImageSignatures(image, [attestors.release])).all(e, e > 0)
+      message: not signed by the release key
+`;
+}
